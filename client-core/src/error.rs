@@ -1,0 +1,77 @@
+//! The typed errors of a knock, and the coarse kind a front end maps to an exit code or a message.
+
+use std::io;
+use std::net::SocketAddr;
+
+use thiserror::Error;
+
+use crate::sequence::{Hit, SequenceError, TcpFlagSpec};
+use crate::target::ResolveError;
+
+/// What went wrong, in the terms a front end acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The request itself is wrong (bad sequence, flags a method cannot send, wrong family): fix and retry.
+    InvalidInput,
+    /// The network or the resolver failed: retrying may help.
+    Network,
+    /// The OS refused (raw sockets not permitted, a firewall rejecting output).
+    Permission,
+    /// The caller cancelled the knock.
+    Cancelled,
+}
+
+#[derive(Debug, Error)]
+pub enum KnockError {
+    #[error(transparent)]
+    Sequence(#[from] SequenceError),
+    #[error(
+        "TCP flags {flags} need the raw method: the connect method can only send a plain SYN \
+         (use --method raw, or flags syn)"
+    )]
+    FlagsNeedRaw { flags: TcpFlagSpec },
+    #[error("{needed_for} needs raw sockets, which this process may not open ({reason}); {how_to_grant}")]
+    RawNotPermitted { needed_for: String, reason: String, how_to_grant: String },
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error("cannot prepare to send to {address}: {source}")]
+    Setup {
+        address: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("hit {number} of {total} ({hit}) to {address} failed: {source}")]
+    Hit {
+        number: usize,
+        total: usize,
+        hit: Hit,
+        address: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the knock was cancelled")]
+    Cancelled,
+}
+
+impl KnockError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            KnockError::Sequence(_) | KnockError::FlagsNeedRaw { .. } => ErrorKind::InvalidInput,
+            KnockError::RawNotPermitted { .. } => ErrorKind::Permission,
+            KnockError::Resolve(err) => match err {
+                ResolveError::EmptyHost | ResolveError::NoAddressInFamily { .. } => ErrorKind::InvalidInput,
+                ResolveError::Lookup { .. } | ResolveError::TimedOut { .. } => ErrorKind::Network,
+            },
+            KnockError::Setup { source, .. } | KnockError::Hit { source, .. } => io_kind(source),
+            KnockError::Cancelled => ErrorKind::Cancelled,
+        }
+    }
+}
+
+fn io_kind(err: &io::Error) -> ErrorKind {
+    match err.kind() {
+        io::ErrorKind::PermissionDenied => ErrorKind::Permission,
+        io::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
+        _ => ErrorKind::Network,
+    }
+}

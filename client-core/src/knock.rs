@@ -1,0 +1,257 @@
+//! Running one knock: validate, resolve once, choose the TCP method, send each hit in order with the
+//! inter-hit delay, report progress as it happens, and stop promptly when cancelled.
+//!
+//! The first hit that fails ends the knock: the rest of a broken sequence could only confuse the server.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::KnockError;
+use crate::send::privilege::{RawPermission, raw_permission};
+use crate::send::{HitMethod, HitSender, Method, TcpMethod};
+use crate::sequence::{Hit, Protocol, Sequence, TcpFlagSpec};
+use crate::target::{AddressFamily, resolve};
+
+/// Everything that describes one knock. [`KnockRequest::new`] gives knock(1)'s defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnockRequest {
+    pub host: String,
+    pub family: AddressFamily,
+    pub sequence: Sequence,
+    pub method: Method,
+    /// Flags of TCP hits; anything but a plain SYN needs raw sockets.
+    pub tcp_flags: TcpFlagSpec,
+    /// Pause between hits (none after the last).
+    pub delay: Duration,
+    /// Payload of each UDP hit.
+    pub udp_payload: Vec<u8>,
+    /// Local address to send from.
+    pub bind_address: Option<IpAddr>,
+    /// Fixed source port for every hit (default: a fresh ephemeral port per hit).
+    pub source_port: Option<u16>,
+    /// How long name resolution may take.
+    pub resolve_timeout: Duration,
+}
+
+impl KnockRequest {
+    pub fn new(host: impl Into<String>, sequence: Sequence) -> KnockRequest {
+        KnockRequest {
+            host: host.into(),
+            family: AddressFamily::Any,
+            sequence,
+            method: Method::Auto,
+            tcp_flags: TcpFlagSpec::default(),
+            delay: Duration::ZERO,
+            udp_payload: vec![0],
+            bind_address: None,
+            source_port: None,
+            resolve_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Live progress of a knock, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KnockEvent {
+    /// The host resolved; every hit goes to `address`. `tcp_method` is None when no hit is TCP.
+    Resolved { address: SocketAddr, tcp_method: Option<TcpMethod> },
+    /// Hit `index` (0-based) left at `at` after the knock started.
+    HitSent { index: usize, hit: Hit, method: HitMethod, at: Duration },
+    /// Hit `index` could not be sent; the knock ends.
+    HitFailed { index: usize, hit: Hit, error: String },
+}
+
+/// What happened to one hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HitOutcome {
+    Sent { method: HitMethod, at: Duration },
+    Failed { error: String },
+    /// Not attempted: an earlier step failed or the knock was cancelled.
+    NotSent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HitRecord {
+    pub index: usize,
+    pub hit: Hit,
+    pub outcome: HitOutcome,
+}
+
+/// The full account of a knock, successful or not.
+#[derive(Debug)]
+pub struct KnockReport {
+    pub request: KnockRequest,
+    pub address: Option<SocketAddr>,
+    pub tcp_method: Option<TcpMethod>,
+    pub started_at: SystemTime,
+    pub elapsed: Duration,
+    pub hits: Vec<HitRecord>,
+    pub error: Option<KnockError>,
+}
+
+impl KnockReport {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+
+    pub fn hits_sent(&self) -> usize {
+        self.hits.iter().filter(|h| matches!(h.outcome, HitOutcome::Sent { .. })).count()
+    }
+}
+
+/// Decides how TCP hits are sent, before any network activity, so bad requests fail fast.
+pub fn choose_tcp_method(
+    method: Method,
+    flags: TcpFlagSpec,
+    sequence: &Sequence,
+    permission: &RawPermission,
+) -> Result<Option<TcpMethod>, KnockError> {
+    if !sequence.hits().iter().any(|h| h.protocol == Protocol::Tcp) {
+        return Ok(None);
+    }
+    flags.sendable()?;
+    let denied = |needed_for: String| match permission {
+        RawPermission::Permitted => None,
+        RawPermission::Denied { reason, how_to_grant } => Some(KnockError::RawNotPermitted {
+            needed_for,
+            reason: reason.clone(),
+            how_to_grant: how_to_grant.clone(),
+        }),
+    };
+    match method {
+        Method::Raw => match denied("method raw".to_owned()) {
+            None => Ok(Some(TcpMethod::Raw)),
+            Some(err) => Err(err),
+        },
+        Method::Connect if flags.is_plain_syn() => Ok(Some(TcpMethod::Connect)),
+        Method::Connect => Err(KnockError::FlagsNeedRaw { flags }),
+        Method::Auto => match denied(format!("sending TCP flags {flags}")) {
+            None => Ok(Some(TcpMethod::Raw)),
+            Some(_) if flags.is_plain_syn() => Ok(Some(TcpMethod::Connect)),
+            Some(err) => Err(err),
+        },
+    }
+}
+
+/// Runs a knock. Never panics on bad input: every failure is in the report's `error`.
+pub async fn knock(
+    request: &KnockRequest,
+    cancel: &CancellationToken,
+    mut on_event: impl FnMut(&KnockEvent),
+) -> KnockReport {
+    let started = Instant::now();
+    let mut report = KnockReport {
+        request: request.clone(),
+        address: None,
+        tcp_method: None,
+        started_at: SystemTime::now(),
+        elapsed: Duration::ZERO,
+        hits: request
+            .sequence
+            .hits()
+            .iter()
+            .enumerate()
+            .map(|(index, &hit)| HitRecord { index, hit, outcome: HitOutcome::NotSent })
+            .collect(),
+        error: None,
+    };
+    let result = run(request, cancel, &mut on_event, started, &mut report).await;
+    report.error = result.err();
+    report.elapsed = started.elapsed();
+    report
+}
+
+async fn run(
+    request: &KnockRequest,
+    cancel: &CancellationToken,
+    on_event: &mut impl FnMut(&KnockEvent),
+    started: Instant,
+    report: &mut KnockReport,
+) -> Result<(), KnockError> {
+    let hits = request.sequence.hits();
+    if hits.is_empty() {
+        return Err(crate::sequence::SequenceError::EmptySequence.into());
+    }
+    let tcp_method = choose_tcp_method(request.method, request.tcp_flags, &request.sequence, &raw_permission())?;
+    report.tcp_method = tcp_method;
+
+    let address = tokio::select! {
+        _ = cancel.cancelled() => return Err(KnockError::Cancelled),
+        resolved = tokio::time::timeout(request.resolve_timeout, resolve(&request.host, request.family)) => {
+            resolved.map_err(|_| crate::target::ResolveError::TimedOut {
+                host: request.host.clone(),
+                seconds: request.resolve_timeout.as_secs(),
+            })??
+        }
+    };
+    report.address = Some(address);
+    on_event(&KnockEvent::Resolved { address, tcp_method });
+
+    let sender = HitSender::open(
+        address,
+        tcp_method,
+        request.tcp_flags.set,
+        request.udp_payload.clone(),
+        request.bind_address,
+        request.source_port,
+    )
+    .map_err(|source| KnockError::Setup { address, source })?;
+
+    let mut next_hit_at: Option<Instant> = None;
+    for (index, &hit) in hits.iter().enumerate() {
+        if let Some(deadline) = next_hit_at {
+            wait_until(deadline, cancel).await?;
+        }
+        if cancel.is_cancelled() {
+            return Err(KnockError::Cancelled);
+        }
+        match sender.send(hit) {
+            Ok(method) => {
+                let sent = Instant::now();
+                let at = sent - started;
+                report.hits[index].outcome = HitOutcome::Sent { method, at };
+                on_event(&KnockEvent::HitSent { index, hit, method, at });
+                if !request.delay.is_zero() {
+                    next_hit_at = Some(sent + request.delay);
+                }
+            }
+            Err(source) => {
+                let error = source.to_string();
+                report.hits[index].outcome = HitOutcome::Failed { error: error.clone() };
+                on_event(&KnockEvent::HitFailed { index, hit, error });
+                let mut to = address;
+                to.set_port(hit.port);
+                return Err(KnockError::Hit { number: index + 1, total: hits.len(), hit, address: to, source });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How early the timer wakes us before a deadline; the rest is spun, because timer wheels round to whole
+/// milliseconds and a knock server may check the gaps between hits.
+const SPIN_MARGIN: Duration = Duration::from_millis(2);
+
+async fn wait_until(deadline: Instant, cancel: &CancellationToken) -> Result<(), KnockError> {
+    if let Some(coarse) = deadline.checked_sub(SPIN_MARGIN)
+        && coarse > Instant::now()
+    {
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(KnockError::Cancelled),
+            _ = tokio::time::sleep_until(coarse.into()) => {}
+        }
+    }
+    while Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    Ok(())
+}
+
+/// Runs a knock on a private single-threaded runtime, for callers without one.
+pub fn knock_blocking(request: &KnockRequest, on_event: impl FnMut(&KnockEvent)) -> std::io::Result<KnockReport> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let cancel = CancellationToken::new();
+    Ok(runtime.block_on(knock(request, &cancel, on_event)))
+}

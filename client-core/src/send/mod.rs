@@ -1,0 +1,176 @@
+//! Putting hits on the wire. One module per method; [`HitSender`] picks between them per hit.
+//!
+//! | method    | TCP hit                                      | privilege                      | platforms |
+//! |-----------|----------------------------------------------|--------------------------------|-----------|
+//! | `raw`     | one hand-built segment, any flags            | CAP_NET_RAW (Linux), root (Unix) | Unix    |
+//! | `connect` | non-blocking connect(), closed at once: one plain SYN, never retransmitted | none | all |
+//! | `auto`    | `raw` where permitted, else `connect`        | —                              | all       |
+//!
+//! UDP hits are one datagram on an ordinary socket with every method. [`privilege`] says whether raw
+//! sockets are permitted and how to grant them.
+
+mod connect;
+pub mod privilege;
+mod raw;
+mod udp;
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use crate::sequence::{Hit, Protocol, TcpFlags};
+
+/// The send method a knock asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Method {
+    /// `raw` where this process may open raw sockets, else `connect`.
+    #[default]
+    Auto,
+    Raw,
+    Connect,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Auto => "auto",
+            Method::Raw => "raw",
+            Method::Connect => "connect",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Method, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Method::Auto),
+            "raw" => Ok(Method::Raw),
+            "connect" => Ok(Method::Connect),
+            _ => Err(format!("invalid send method {s:?} (valid: auto, raw, connect)")),
+        }
+    }
+}
+
+/// How TCP hits of one knock are sent, once `auto` has been decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TcpMethod {
+    Raw,
+    Connect,
+}
+
+impl TcpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcpMethod::Raw => "raw",
+            TcpMethod::Connect => "connect",
+        }
+    }
+}
+
+impl fmt::Display for TcpMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How one hit went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HitMethod {
+    Raw,
+    Connect,
+    Udp,
+}
+
+impl HitMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HitMethod::Raw => "raw",
+            HitMethod::Connect => "connect",
+            HitMethod::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for HitMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything needed to send the hits of one knock to one resolved address.
+pub(crate) struct HitSender {
+    destination: SocketAddr,
+    tcp: Option<TcpSender>,
+    udp_payload: Vec<u8>,
+    bind_address: Option<IpAddr>,
+    source_port: Option<u16>,
+}
+
+enum TcpSender {
+    Raw { socket: raw::RawTcpSocket, flags: TcpFlags },
+    Connect,
+}
+
+impl HitSender {
+    /// Opens what the knock needs up front (the raw socket), so a setup failure happens before any hit.
+    pub(crate) fn open(
+        destination: SocketAddr,
+        tcp_method: Option<TcpMethod>,
+        flags: TcpFlags,
+        udp_payload: Vec<u8>,
+        bind_address: Option<IpAddr>,
+        source_port: Option<u16>,
+    ) -> io::Result<HitSender> {
+        let tcp = match tcp_method {
+            None => None,
+            Some(TcpMethod::Connect) => Some(TcpSender::Connect),
+            Some(TcpMethod::Raw) => {
+                Some(TcpSender::Raw { socket: raw::RawTcpSocket::open(destination, bind_address)?, flags })
+            }
+        };
+        Ok(HitSender { destination, tcp, udp_payload, bind_address, source_port })
+    }
+
+    /// Sends one hit and says how it went out.
+    pub(crate) fn send(&self, hit: Hit) -> io::Result<HitMethod> {
+        let mut to = self.destination;
+        to.set_port(hit.port);
+        match (hit.protocol, &self.tcp) {
+            (Protocol::Udp, _) => {
+                udp::send_datagram(to, self.local(), &self.udp_payload)?;
+                Ok(HitMethod::Udp)
+            }
+            (Protocol::Tcp, Some(TcpSender::Raw { socket, flags })) => {
+                socket.send_segment(hit.port, self.source_port, *flags)?;
+                Ok(HitMethod::Raw)
+            }
+            (Protocol::Tcp, Some(TcpSender::Connect)) => {
+                connect::send_syn(to, self.local())?;
+                Ok(HitMethod::Connect)
+            }
+            (Protocol::Tcp, None) => {
+                Err(io::Error::other("internal error: a TCP hit in a knock prepared without a TCP method"))
+            }
+        }
+    }
+
+    /// The local address to bind ordinary sockets to, when the user asked for one.
+    fn local(&self) -> Option<SocketAddr> {
+        if self.bind_address.is_none() && self.source_port.is_none() {
+            return None;
+        }
+        let ip = self.bind_address.unwrap_or(match self.destination {
+            SocketAddr::V4(_) => IpAddr::from([0u8; 4]),
+            SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
+        });
+        Some(SocketAddr::new(ip, self.source_port.unwrap_or(0)))
+    }
+}

@@ -1,0 +1,145 @@
+//! Resolving the knock target: once per knock, honouring an address-family preference.
+//!
+//! knock(1) calls getaddrinfo once per port and takes whatever comes first each time, so one knock can
+//! spread its hits over an AAAA and an A record. Here the host is resolved once and every hit of the
+//! sequence goes to that one address. IP literals (including `[v6]` and scoped `fe80::1%eth0`) skip DNS.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// Which address family a knock may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AddressFamily {
+    /// The resolver's order decides (RFC 6724: usually IPv6 first when it is routable).
+    #[default]
+    Any,
+    V4,
+    V6,
+}
+
+impl AddressFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressFamily::Any => "any",
+            AddressFamily::V4 => "ipv4",
+            AddressFamily::V6 => "ipv6",
+        }
+    }
+
+    pub fn accepts(self, addr: &IpAddr) -> bool {
+        match self {
+            AddressFamily::Any => true,
+            AddressFamily::V4 => addr.is_ipv4(),
+            AddressFamily::V6 => addr.is_ipv6(),
+        }
+    }
+}
+
+impl fmt::Display for AddressFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AddressFamily {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "any" => Ok(AddressFamily::Any),
+            "ipv4" | "4" | "inet" => Ok(AddressFamily::V4),
+            "ipv6" | "6" | "inet6" => Ok(AddressFamily::V6),
+            _ => Err(format!("invalid address family {s:?} (valid: any, ipv4, ipv6)")),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ResolveError {
+    #[error("empty host name")]
+    EmptyHost,
+    #[error("cannot resolve {host:?}: {source}")]
+    Lookup {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{host:?} did not resolve within {seconds} s")]
+    TimedOut { host: String, seconds: u64 },
+    #[error("{host:?} has no {family} address (it resolves to {found})")]
+    NoAddressInFamily { host: String, family: AddressFamily, found: String },
+}
+
+/// Resolves `host` to one socket address (port 0; the hit sets it), preferring `family`.
+pub async fn resolve(host: &str, family: AddressFamily) -> Result<SocketAddr, ResolveError> {
+    let host = host.trim();
+    if host.is_empty() {
+        return Err(ResolveError::EmptyHost);
+    }
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let candidates: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, 0)],
+        // Not a plain literal: the system resolver (it also understands scoped `fe80::1%eth0`).
+        Err(_) => tokio::net::lookup_host((bare, 0))
+            .await
+            .map_err(|source| ResolveError::Lookup { host: host.to_owned(), source })?
+            .collect(),
+    };
+    pick(host, family, &candidates)
+}
+
+fn pick(host: &str, family: AddressFamily, candidates: &[SocketAddr]) -> Result<SocketAddr, ResolveError> {
+    candidates.iter().find(|a| family.accepts(&a.ip())).copied().ok_or_else(|| {
+        let found: Vec<String> = candidates.iter().map(|a| a.ip().to_string()).collect();
+        ResolveError::NoAddressInFamily {
+            host: host.to_owned(),
+            family,
+            found: if found.is_empty() { "nothing".to_owned() } else { found.join(", ") },
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    }
+
+    #[test]
+    fn literals_skip_dns_and_respect_family() {
+        let rt = rt();
+        let v4 = rt.block_on(resolve("192.0.2.7", AddressFamily::Any)).expect("v4 literal");
+        assert_eq!(v4.ip(), "192.0.2.7".parse::<IpAddr>().expect("ip"));
+        let v6 = rt.block_on(resolve("[2001:db8::1]", AddressFamily::V6)).expect("bracketed v6");
+        assert_eq!(v6.ip(), "2001:db8::1".parse::<IpAddr>().expect("ip"));
+        let err = rt.block_on(resolve("192.0.2.7", AddressFamily::V6)).expect_err("v4 literal with -6");
+        assert!(err.to_string().contains("no ipv6 address"), "{err}");
+        assert!(matches!(rt.block_on(resolve("  ", AddressFamily::Any)), Err(ResolveError::EmptyHost)));
+    }
+
+    #[test]
+    fn localhost_resolves_in_each_family() {
+        let rt = rt();
+        let v4 = rt.block_on(resolve("localhost", AddressFamily::V4)).expect("localhost v4");
+        assert!(v4.ip().is_loopback() && v4.is_ipv4());
+    }
+
+    #[test]
+    fn pick_takes_first_of_family() {
+        let list: Vec<SocketAddr> = vec!["[2001:db8::5]:0".parse().expect("a"), "192.0.2.5:0".parse().expect("b")];
+        assert!(pick("h", AddressFamily::Any, &list).expect("any").is_ipv6());
+        assert!(pick("h", AddressFamily::V4, &list).expect("v4").is_ipv4());
+        let err = pick("h", AddressFamily::V4, &list[..1]).expect_err("none");
+        assert!(err.to_string().contains("2001:db8::5"), "{err}");
+    }
+
+    #[test]
+    fn family_names_parse() {
+        assert_eq!("IPv6".parse::<AddressFamily>(), Ok(AddressFamily::V6));
+        assert!("ipx".parse::<AddressFamily>().expect_err("bad").contains("valid: any, ipv4, ipv6"));
+    }
+}
