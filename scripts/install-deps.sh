@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the workspace and its end-to-end tests need. Needs root (or sudo).
+#   libpcap-dev  the pcap crate (lab captures; later knock-server)
+#   knockd       real knockd and knock(1) as interop peers and benchmark baseline
+#   tcpdump      captures on the server side of the lab
+#   iproute2     ip netns / veth for the lab
+#   iptables     DROP rules in the server namespace
+#   iputils-ping lab smoke test
+set -euo pipefail
+packages=(libpcap-dev knockd tcpdump iproute2 iptables iputils-ping)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
