@@ -21,7 +21,11 @@ fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version are not errors; clap prints them itself.
-            let code = if err.use_stderr() { ExitCode::InvalidInput } else { ExitCode::Success };
+            let code = if err.use_stderr() {
+                ExitCode::InvalidInput
+            } else {
+                ExitCode::Success
+            };
             let _ = err.print();
             return code.into();
         }

@@ -1,0 +1,31 @@
+//! Exit codes: the contract with scripts. Documented in the README; never renumber.
+
+use client_core::ErrorKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Every hit was sent.
+    Success = 0,
+    /// A network or permission failure (including a host name that does not resolve).
+    Failure = 1,
+    /// Invalid input: bad arguments, sequence, flags, or a method that cannot send them.
+    InvalidInput = 2,
+    /// Interrupted (Ctrl-C), as shells report SIGINT.
+    Interrupted = 130,
+}
+
+impl ExitCode {
+    pub fn for_error(kind: ErrorKind) -> ExitCode {
+        match kind {
+            ErrorKind::InvalidInput => ExitCode::InvalidInput,
+            ErrorKind::Network | ErrorKind::Permission => ExitCode::Failure,
+            ErrorKind::Cancelled => ExitCode::Interrupted,
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
