@@ -40,17 +40,26 @@ pub struct Hit {
 
 impl Hit {
     pub const fn tcp(port: u16) -> Hit {
-        Hit { port, protocol: Protocol::Tcp }
+        Hit {
+            port,
+            protocol: Protocol::Tcp,
+        }
     }
 
     pub const fn udp(port: u16) -> Hit {
-        Hit { port, protocol: Protocol::Udp }
+        Hit {
+            port,
+            protocol: Protocol::Udp,
+        }
     }
 
     /// Parses `PORT[:PROTO]`; a token without a suffix gets `default_protocol`.
     pub fn parse(token: &str, default_protocol: Protocol) -> Result<Hit, SequenceError> {
         let trimmed = token.trim();
-        let invalid = |reason| SequenceError::InvalidHit { token: token.to_owned(), reason };
+        let invalid = |reason| SequenceError::InvalidHit {
+            token: token.to_owned(),
+            reason,
+        };
         if trimmed.is_empty() {
             return Err(invalid(HitProblem::Empty));
         }
@@ -119,7 +128,9 @@ pub enum SequenceError {
     InvalidHit { token: String, reason: HitProblem },
     #[error("empty sequence: give at least one hit, e.g. 7000,8000,9000:udp")]
     EmptySequence,
-    #[error("invalid TCP flag {token:?} (valid: fin, syn, rst, psh, ack, urg, each optionally prefixed by !)")]
+    #[error(
+        "invalid TCP flag {token:?} (valid: fin, syn, rst, psh, ack, urg, each optionally prefixed by !)"
+    )]
     UnknownFlag { token: String },
     #[error("TCP flag {flag} is both required and forbidden in {spec:?}")]
     ContradictoryFlag { flag: &'static str, spec: String },
@@ -249,7 +260,10 @@ impl TcpFlags {
     }
 
     fn named(name: &str) -> Option<TcpFlags> {
-        TcpFlags::NAMED.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, f)| *f)
+        TcpFlags::NAMED
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, f)| *f)
     }
 }
 
@@ -261,7 +275,11 @@ impl fmt::Display for TcpFlags {
             .filter(|(_, flag)| self.contains(*flag))
             .map(|(name, _)| *name)
             .collect();
-        if names.is_empty() { f.write_str("none") } else { f.write_str(&names.join(",")) }
+        if names.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&names.join(","))
+        }
     }
 }
 
@@ -278,32 +296,43 @@ pub struct TcpFlagSpec {
 impl Default for TcpFlagSpec {
     /// A plain SYN, what knock(1) and the kernel's connect() send.
     fn default() -> Self {
-        TcpFlagSpec { set: TcpFlags::SYN, clear: TcpFlags::NONE }
+        TcpFlagSpec {
+            set: TcpFlags::SYN,
+            clear: TcpFlags::NONE,
+        }
     }
 }
 
 impl TcpFlagSpec {
     /// Parses `syn,!ack`: comma-separated flag names, case-insensitive, `!` negates.
     pub fn parse(text: &str) -> Result<TcpFlagSpec, SequenceError> {
-        let mut spec = TcpFlagSpec { set: TcpFlags::NONE, clear: TcpFlags::NONE };
+        let mut spec = TcpFlagSpec {
+            set: TcpFlags::NONE,
+            clear: TcpFlags::NONE,
+        };
         for raw in text.split(',') {
             let token = raw.trim();
             let (negated, name) = match token.strip_prefix('!') {
                 Some(rest) => (true, rest.trim()),
                 None => (false, token),
             };
-            let flag = TcpFlags::named(name)
-                .ok_or_else(|| SequenceError::UnknownFlag { token: token.to_owned() })?;
+            let flag = TcpFlags::named(name).ok_or_else(|| SequenceError::UnknownFlag {
+                token: token.to_owned(),
+            })?;
             if negated {
                 spec.clear = spec.clear.union(flag);
             } else {
                 spec.set = spec.set.union(flag);
             }
         }
-        if let Some((name, _)) =
-            TcpFlags::NAMED.iter().find(|(_, f)| spec.set.contains(*f) && spec.clear.contains(*f))
+        if let Some((name, _)) = TcpFlags::NAMED
+            .iter()
+            .find(|(_, f)| spec.set.contains(*f) && spec.clear.contains(*f))
         {
-            return Err(SequenceError::ContradictoryFlag { flag: name, spec: text.to_owned() });
+            return Err(SequenceError::ContradictoryFlag {
+                flag: name,
+                spec: text.to_owned(),
+            });
         }
         Ok(spec)
     }
@@ -311,7 +340,9 @@ impl TcpFlagSpec {
     /// Checks that a client can send this selection: it must set at least one flag.
     pub fn sendable(self) -> Result<TcpFlags, SequenceError> {
         if self.set.is_empty() {
-            return Err(SequenceError::NoFlagSet { spec: self.to_string() });
+            return Err(SequenceError::NoFlagSet {
+                spec: self.to_string(),
+            });
         }
         Ok(self.set)
     }
@@ -356,7 +387,9 @@ mod tests {
     use super::*;
 
     fn hit_err(token: &str) -> String {
-        Hit::parse(token, Protocol::Tcp).expect_err(token).to_string()
+        Hit::parse(token, Protocol::Tcp)
+            .expect_err(token)
+            .to_string()
     }
 
     #[test]
@@ -364,7 +397,11 @@ mod tests {
         assert_eq!(Hit::parse("7000", Protocol::Tcp), Ok(Hit::tcp(7000)));
         assert_eq!(Hit::parse("7000", Protocol::Udp), Ok(Hit::udp(7000)));
         assert_eq!(Hit::parse("7000:udp", Protocol::Tcp), Ok(Hit::udp(7000)));
-        assert_eq!(Hit::parse("7000:UDP", Protocol::Tcp), Ok(Hit::udp(7000)), "knock(1) sends this as TCP");
+        assert_eq!(
+            Hit::parse("7000:UDP", Protocol::Tcp),
+            Ok(Hit::udp(7000)),
+            "knock(1) sends this as TCP"
+        );
         assert_eq!(Hit::parse("7000:Tcp", Protocol::Udp), Ok(Hit::tcp(7000)));
         assert_eq!(Hit::parse(" 1 ", Protocol::Tcp), Ok(Hit::tcp(1)));
         assert_eq!(Hit::parse("65535", Protocol::Tcp), Ok(Hit::tcp(65535)));
@@ -374,21 +411,43 @@ mod tests {
     #[test]
     fn bad_hits_name_the_token_and_the_rule() {
         let e = hit_err("7000:foo");
-        assert!(e.contains("\"7000:foo\"") && e.contains("unknown protocol \"foo\""), "{e}");
+        assert!(
+            e.contains("\"7000:foo\"") && e.contains("unknown protocol \"foo\""),
+            "{e}"
+        );
         let e = hit_err("70000");
-        assert!(e.contains("\"70000\"") && e.contains("between 1 and 65535"), "{e}");
+        assert!(
+            e.contains("\"70000\"") && e.contains("between 1 and 65535"),
+            "{e}"
+        );
         assert!(hit_err("0").contains("between 1 and 65535"));
         assert!(hit_err("99999999999999999999").contains("between 1 and 65535"));
         assert!(hit_err("").contains("empty"));
-        for bad in ["-1", "+7000", "70 00x", "0x1b58", "7000:", ":udp", "abc", "7000:udp:tcp", "1e3"] {
-            assert!(Hit::parse(bad, Protocol::Tcp).is_err(), "{bad} must be rejected");
+        for bad in [
+            "-1",
+            "+7000",
+            "70 00x",
+            "0x1b58",
+            "7000:",
+            ":udp",
+            "abc",
+            "7000:udp:tcp",
+            "1e3",
+        ] {
+            assert!(
+                Hit::parse(bad, Protocol::Tcp).is_err(),
+                "{bad} must be rejected"
+            );
         }
     }
 
     #[test]
     fn sequences_accept_commas_and_whitespace_and_round_trip() {
         let seq = Sequence::parse("1300,8888:udp, 9394", Protocol::Tcp).expect("knockd.conf form");
-        assert_eq!(seq.hits(), &[Hit::tcp(1300), Hit::udp(8888), Hit::tcp(9394)]);
+        assert_eq!(
+            seq.hits(),
+            &[Hit::tcp(1300), Hit::udp(8888), Hit::tcp(9394)]
+        );
         assert_eq!(seq.to_string(), "1300:tcp,8888:udp,9394:tcp");
         assert_eq!(seq.to_string().parse::<Sequence>(), Ok(seq));
         let args = Sequence::parse_tokens(["7000", "8000:udp,9000"], Protocol::Tcp).expect("args");
@@ -397,41 +456,71 @@ mod tests {
 
     #[test]
     fn empty_items_and_sequences_are_errors() {
-        assert_eq!(Sequence::parse("", Protocol::Tcp), Err(SequenceError::InvalidHit {
-            token: String::new(),
-            reason: HitProblem::Empty
-        }));
-        let e = Sequence::parse("7000,,8000", Protocol::Tcp).expect_err("double comma").to_string();
+        assert_eq!(
+            Sequence::parse("", Protocol::Tcp),
+            Err(SequenceError::InvalidHit {
+                token: String::new(),
+                reason: HitProblem::Empty
+            })
+        );
+        let e = Sequence::parse("7000,,8000", Protocol::Tcp)
+            .expect_err("double comma")
+            .to_string();
         assert!(e.contains("\"7000,,8000\""), "{e}");
         assert!(Sequence::parse("7000,", Protocol::Tcp).is_err());
-        assert_eq!(Sequence::parse_tokens([], Protocol::Tcp), Err(SequenceError::EmptySequence));
+        assert_eq!(
+            Sequence::parse_tokens([], Protocol::Tcp),
+            Err(SequenceError::EmptySequence)
+        );
         assert_eq!(Sequence::new(vec![]), Err(SequenceError::EmptySequence));
     }
 
     #[test]
     fn flag_specs_parse_negation_and_print_back() {
         let spec = TcpFlagSpec::parse("SYN, !ack").expect("spec");
-        assert_eq!(spec, TcpFlagSpec { set: TcpFlags::SYN, clear: TcpFlags::ACK });
+        assert_eq!(
+            spec,
+            TcpFlagSpec {
+                set: TcpFlags::SYN,
+                clear: TcpFlags::ACK
+            }
+        );
         assert_eq!(spec.to_string(), "syn,!ack");
         assert_eq!(spec.to_string().parse::<TcpFlagSpec>(), Ok(spec));
         let all = TcpFlagSpec::parse("fin,syn,rst,psh,ack,urg").expect("all");
         assert_eq!(all.set.bits(), 0x3f);
         assert_eq!(all.set.to_string(), "fin,syn,rst,psh,ack,urg");
         assert!(TcpFlagSpec::default().is_plain_syn());
-        assert!(!TcpFlagSpec::parse("syn,ack").expect("synack").is_plain_syn());
-        assert!(TcpFlagSpec::parse("syn,!ack").expect("syn!ack").is_plain_syn());
+        assert!(
+            !TcpFlagSpec::parse("syn,ack")
+                .expect("synack")
+                .is_plain_syn()
+        );
+        assert!(
+            TcpFlagSpec::parse("syn,!ack")
+                .expect("syn!ack")
+                .is_plain_syn()
+        );
     }
 
     #[test]
     fn bad_flag_specs_are_explained() {
         let e = TcpFlagSpec::parse("syn,ecn").expect_err("ecn").to_string();
-        assert!(e.contains("\"ecn\"") && e.contains("valid: fin, syn, rst, psh, ack, urg"), "{e}");
+        assert!(
+            e.contains("\"ecn\"") && e.contains("valid: fin, syn, rst, psh, ack, urg"),
+            "{e}"
+        );
         assert!(TcpFlagSpec::parse("").is_err());
         assert!(TcpFlagSpec::parse("syn,,ack").is_err());
-        let e = TcpFlagSpec::parse("syn,!syn").expect_err("contradiction").to_string();
+        let e = TcpFlagSpec::parse("syn,!syn")
+            .expect_err("contradiction")
+            .to_string();
         assert!(e.contains("syn is both required and forbidden"), "{e}");
         let only_negations = TcpFlagSpec::parse("!ack").expect("parses");
-        assert!(only_negations.sendable().is_err(), "a client cannot send an empty flag set");
+        assert!(
+            only_negations.sendable().is_err(),
+            "a client cannot send an empty flag set"
+        );
     }
 
     #[test]
@@ -441,6 +530,10 @@ mod tests {
         assert!(spec.matches(TcpFlags::SYN.union(TcpFlags::PSH)));
         assert!(!spec.matches(TcpFlags::SYN.union(TcpFlags::ACK)));
         assert!(!spec.matches(TcpFlags::FIN));
-        assert_eq!(TcpFlags::from_bits(0xff).bits(), 0x3f, "ECE/CWR are not knock flags");
+        assert_eq!(
+            TcpFlags::from_bits(0xff).bits(),
+            0x3f,
+            "ECE/CWR are not knock flags"
+        );
     }
 }

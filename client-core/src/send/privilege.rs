@@ -43,7 +43,10 @@ fn probe() -> RawPermission {
         .or_else(|_| Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::TCP)))
     {
         Ok(_) => RawPermission::Permitted,
-        Err(err) => RawPermission::Denied { reason: err.to_string(), how_to_grant: how_to_grant() },
+        Err(err) => RawPermission::Denied {
+            reason: err.to_string(),
+            how_to_grant: how_to_grant(),
+        },
     }
 }
 
@@ -57,7 +60,10 @@ fn probe() -> RawPermission {
 
 #[cfg(not(any(unix, windows)))]
 fn probe() -> RawPermission {
-    RawPermission::Denied { reason: "raw sockets are not supported on this OS".to_owned(), how_to_grant: how_to_grant() }
+    RawPermission::Denied {
+        reason: "raw sockets are not supported on this OS".to_owned(),
+        how_to_grant: how_to_grant(),
+    }
 }
 
 /// The grant instruction for this OS, naming the running binary where that helps.
@@ -108,6 +114,9 @@ mod tests {
     #[test]
     fn linux_instruction_names_setcap_and_binary() {
         let text = grant_instruction("/usr/local/bin/knock-cli");
-        assert!(text.contains("setcap cap_net_raw+ep /usr/local/bin/knock-cli"), "{text}");
+        assert!(
+            text.contains("setcap cap_net_raw+ep /usr/local/bin/knock-cli"),
+            "{text}"
+        );
     }
 }
