@@ -1,0 +1,129 @@
+//! The exit-code contract of `knock-cli knock`, run as a user would, inside the lab's client namespace.
+
+use knock_e2e::bins::knock_cli_path;
+use knock_e2e::{Lab, lab_or_skip};
+
+fn run(lab: &Lab, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = lab
+        .run_client(knock_cli_path(), args)
+        .expect("knock-cli runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unknown_host_exits_1_and_names_the_host() {
+    let lab = lab_or_skip!();
+    let (code, _, err) = run(&lab, &["knock", "no-such-host.invalid", "7000"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no-such-host.invalid"), "{err}");
+}
+
+#[test]
+fn unknown_host_in_json_says_network() {
+    let lab = lab_or_skip!();
+    let (code, out, _) = run(&lab, &["knock", "--json", "no-such-host.invalid", "7000"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("\"outcome\": \"failed\"") && out.contains("\"kind\": \"network\""),
+        "{out}"
+    );
+    assert!(out.contains("\"status\": \"not_sent\""), "{out}");
+}
+
+#[test]
+fn invalid_input_exits_2_and_names_the_token() {
+    let lab = lab_or_skip!();
+    let server = lab.server_v4().to_string();
+    for (args, needle) in [
+        (vec!["knock", server.as_str(), "7000:foo"], "\"7000:foo\""),
+        (vec!["knock", server.as_str(), "70000"], "\"70000\""),
+        (vec!["knock", server.as_str(), "0"], "\"0\""),
+        (
+            vec!["knock", server.as_str(), "7000,,8000"],
+            "\"7000,,8000\"",
+        ),
+        (
+            vec!["knock", "--tcp-flags", "syn,ecn", server.as_str(), "7000"],
+            "\"ecn\"",
+        ),
+        (
+            vec![
+                "knock",
+                "--method",
+                "connect",
+                "--tcp-flags",
+                "fin",
+                server.as_str(),
+                "7000",
+            ],
+            "method raw",
+        ),
+        (
+            vec!["knock", "-6", server.as_str(), "7000"],
+            "no ipv6 address",
+        ),
+        (
+            vec![
+                "knock",
+                "--method",
+                "carrier-pigeon",
+                server.as_str(),
+                "7000",
+            ],
+            "carrier-pigeon",
+        ),
+        (vec!["knock", server.as_str()], "PORT"),
+    ] {
+        let (code, _, err) = run(&lab, &args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?} must mention {needle}: {err}"
+        );
+    }
+}
+
+#[test]
+fn unreachable_network_exits_1() {
+    let lab = lab_or_skip!();
+    // The client namespace has no route to this documentation address.
+    let (code, _, err) = run(
+        &lab,
+        &["knock", "--method", "connect", "198.51.100.7", "7000"],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("hit 1 of 1 (7000:tcp)"), "{err}");
+}
+
+#[test]
+fn raw_without_privilege_exits_1_and_says_how_to_grant() {
+    let lab = lab_or_skip!();
+    let server = lab.server_v4().to_string();
+    // Drop every capability but keep root's uid: exactly "not permitted" for raw sockets.
+    let out = lab
+        .client_cmd("setpriv")
+        .args(["--inh-caps=-all", "--bounding-set=-all", "--"])
+        .arg(knock_cli_path())
+        .args(["knock", "--tcp-flags", "syn,ack", server.as_str(), "7000"])
+        .output()
+        .expect("setpriv runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("setcap cap_net_raw+ep"), "{err}");
+
+    // Plain SYNs still work unprivileged: auto falls back to connect.
+    let out = lab
+        .client_cmd("setpriv")
+        .args(["--inh-caps=-all", "--bounding-set=-all", "--"])
+        .arg(knock_cli_path())
+        .args(["knock", "--json", server.as_str(), "7000"])
+        .output()
+        .expect("setpriv runs");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{json}");
+    assert!(json.contains("\"tcp_method\": \"connect\""), "{json}");
+}
