@@ -123,7 +123,7 @@ fn print_progress(event: &KnockEvent, address: Option<SocketAddr>, json: bool) {
 /// Decodes an even-length hex string (`00ff`), optionally with a `0x` prefix.
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits = text.strip_prefix("0x").unwrap_or(text);
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return Err(format!(
             "{text:?} is not an even number of hex digits (e.g. 00 or cafe)"
         ));
