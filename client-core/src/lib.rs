@@ -12,10 +12,15 @@
 //! [`ErrorKind`] that front ends map to exit codes or messages.
 
 pub mod error;
+pub mod import;
 pub mod knock;
+pub mod knockd_conf;
+pub mod profile;
 pub mod send;
 pub mod sequence;
+pub mod store;
 pub mod target;
+pub mod verify;
 
 pub use error::{ErrorKind, KnockError};
 pub use knock::{

@@ -1,0 +1,1 @@
+//! knockd.conf doors turned into client profiles (in progress).

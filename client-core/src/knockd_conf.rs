@@ -1,0 +1,1 @@
+//! knockd.conf syntax (in progress).

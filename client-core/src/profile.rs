@@ -1,0 +1,353 @@
+//! Host profiles: one saved host, what to knock and how to tell that it worked.
+//!
+//! A profile is stored as `NAME.toml` (see [`crate::store`]); the name is the file name, so renaming is a
+//! file rename and a profile never disagrees with its file about who it is. Every value is parsed with the
+//! same strict parsers as the command line, and unknown keys are errors, so a typo in a hand-edited file
+//! is reported with its line and column instead of being ignored.
+//!
+//! ```toml
+//! host = "bastion.example.org"
+//! family = "ipv4"          # any (default) | ipv4 | ipv6
+//! method = "auto"          # auto (default) | raw | connect
+//! delay_ms = 100           # between hits
+//! open = "7000,8000:udp,9000"
+//! close = "9000,8000:udp,7000"
+//! tcp_flags = "syn"        # knockd.conf syntax, e.g. "syn,!ack"
+//! tags = ["prod"]
+//! notes = "jump host"
+//!
+//! [verify]                 # optional: check the service after knocking
+//! port = 22
+//! timeout_ms = 5000        # how long to wait for it per attempt
+//! attempts = 3             # knocks in all, each a fresh sequence
+//! backoff_ms = 1000        # pause before the 2nd attempt, doubled after each
+//! ```
+//!
+//! Secrets for authenticated knocks will live in the OS keyring, referenced from here, never in the file.
+
+use std::fmt;
+use std::num::{NonZeroU16, NonZeroU32};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
+
+use crate::knock::KnockRequest;
+use crate::send::Method;
+use crate::sequence::{Sequence, TcpFlagSpec};
+use crate::target::AddressFamily;
+
+/// A saved host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// DNS name or IP address.
+    pub host: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub family: AddressFamily,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub method: Method,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub delay_ms: u64,
+    /// The sequence that opens the door.
+    pub open: Sequence,
+    /// The sequence that closes it again, if the server has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<Sequence>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub tcp_flags: TcpFlagSpec,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "tags")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+}
+
+/// How to tell that knocking worked, and how hard to try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    /// TCP port that should accept connections once the door is open.
+    pub port: NonZeroU16,
+    /// How long to keep probing after each knock.
+    #[serde(default = "Verify::default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Knocks in all (the first plus retries), each a fresh sequence.
+    #[serde(default = "Verify::default_attempts")]
+    pub attempts: NonZeroU32,
+    /// Pause before the second attempt; doubled before each further one.
+    #[serde(default = "Verify::default_backoff_ms")]
+    pub backoff_ms: u64,
+}
+
+impl Verify {
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+    pub fn new(port: NonZeroU16) -> Verify {
+        Verify {
+            port,
+            timeout_ms: Verify::default_timeout_ms(),
+            attempts: Verify::default_attempts(),
+            backoff_ms: Verify::default_backoff_ms(),
+        }
+    }
+
+    fn default_timeout_ms() -> u64 {
+        5000
+    }
+
+    fn default_attempts() -> NonZeroU32 {
+        NonZeroU32::MIN.saturating_add(2)
+    }
+
+    fn default_backoff_ms() -> u64 {
+        1000
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The pause before attempt `next` (2, 3, ...): backoff, doubled each time, capped.
+    pub fn backoff_before(&self, next: u32) -> Duration {
+        let doublings = next.saturating_sub(2).min(16);
+        Duration::from_millis(self.backoff_ms.saturating_mul(1 << doublings)).min(Verify::MAX_BACKOFF)
+    }
+}
+
+/// Which sequence of a profile to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Open,
+    Close,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Open => "open",
+            Action::Close => "close",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProfileError {
+    #[error(
+        "invalid profile name {name:?}: use 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' or '-'"
+    )]
+    InvalidName { name: String },
+    #[error("invalid tag {tag:?}: use 1 to 64 letters, digits, '.', '_' or '-'")]
+    InvalidTag { tag: String },
+    #[error("profile {name:?} has no close sequence (add one with `knock-cli profile edit {name} --close ...`)")]
+    NoCloseSequence { name: String },
+}
+
+impl Profile {
+    pub fn new(host: impl Into<String>, open: Sequence) -> Profile {
+        Profile {
+            host: host.into(),
+            family: AddressFamily::Any,
+            method: Method::Auto,
+            delay_ms: 0,
+            open,
+            close: None,
+            tcp_flags: TcpFlagSpec::default(),
+            tags: Vec::new(),
+            notes: String::new(),
+            verify: None,
+        }
+    }
+
+    /// The knock that performs `action` for this profile.
+    pub fn knock_request(&self, name: &str, action: Action) -> Result<KnockRequest, ProfileError> {
+        let sequence = match action {
+            Action::Open => self.open.clone(),
+            Action::Close => {
+                self.close.clone().ok_or_else(|| ProfileError::NoCloseSequence { name: name.to_owned() })?
+            }
+        };
+        let mut request = KnockRequest::new(self.host.clone(), sequence);
+        request.family = self.family;
+        request.method = self.method;
+        request.tcp_flags = self.tcp_flags;
+        request.delay = Duration::from_millis(self.delay_ms);
+        Ok(request)
+    }
+
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
+    }
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// Checks a profile name: it becomes a file name on every OS, so it is kept to a portable alphabet.
+pub fn validate_name(name: &str) -> Result<(), ProfileError> {
+    let ok = (1..=64).contains(&name.len())
+        && name.chars().all(is_name_char)
+        && !name.starts_with(['.', '-'])
+        && !is_reserved_on_windows(name);
+    if ok { Ok(()) } else { Err(ProfileError::InvalidName { name: name.to_owned() }) }
+}
+
+/// `CON.toml` and friends cannot be created on Windows; refuse them everywhere so stores stay portable.
+fn is_reserved_on_windows(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_uppercase();
+    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit())
+}
+
+pub fn validate_tag(tag: &str) -> Result<(), ProfileError> {
+    if (1..=64).contains(&tag.len()) && tag.chars().all(is_name_char) {
+        Ok(())
+    } else {
+        Err(ProfileError::InvalidTag { tag: tag.to_owned() })
+    }
+}
+
+fn tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let tags = Vec::<String>::deserialize(deserializer)?;
+    for tag in &tags {
+        validate_tag(tag).map_err(serde::de::Error::custom)?;
+    }
+    Ok(tags)
+}
+
+/// Serde for the types whose text form is their `Display`/`FromStr` (as written in knockd.conf and on
+/// the command line), so files and arguments share one parser and one error message.
+macro_rules! serde_as_text {
+    ($($ty:ty),*) => {$(
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                <$ty>::from_str(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+serde_as_text!(Sequence, TcpFlagSpec, AddressFamily, Method);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sequence::{Hit, Protocol};
+
+    const FULL: &str = r#"
+host = "bastion.example.org"
+family = "ipv6"
+method = "connect"
+delay_ms = 100
+open = "7000,8000:udp,9000"
+close = "9000,8000:udp,7000"
+tcp_flags = "syn,!ack"
+tags = ["prod", "eu-west"]
+notes = "jump host"
+
+[verify]
+port = 22
+timeout_ms = 2000
+attempts = 5
+backoff_ms = 500
+"#;
+
+    #[test]
+    fn a_full_profile_parses_and_round_trips() {
+        let profile: Profile = toml::from_str(FULL).expect("full profile");
+        assert_eq!(profile.family, AddressFamily::V6);
+        assert_eq!(profile.method, Method::Connect);
+        assert_eq!(profile.open.hits()[1], Hit::udp(8000));
+        assert_eq!(profile.close.as_ref().map(Sequence::len), Some(3));
+        assert_eq!(profile.tcp_flags.to_string(), "syn,!ack");
+        let verify = profile.verify.expect("verify");
+        assert_eq!((verify.port.get(), verify.attempts.get(), verify.timeout_ms), (22, 5, 2000));
+        let written = toml::to_string(&profile).expect("serialize");
+        assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
+    }
+
+    #[test]
+    fn a_minimal_profile_gets_defaults_and_writes_back_minimal() {
+        let profile: Profile = toml::from_str("host = \"192.0.2.2\"\nopen = \"7000\"\n").expect("minimal");
+        assert_eq!(profile, Profile::new("192.0.2.2", Sequence::parse("7000", Protocol::Tcp).expect("seq")));
+        assert_eq!(toml::to_string(&profile).expect("ser"), "host = \"192.0.2.2\"\nopen = \"7000:tcp\"\n");
+        let verify: Verify = toml::from_str("port = 22").expect("verify defaults");
+        assert_eq!((verify.timeout_ms, verify.attempts.get(), verify.backoff_ms), (5000, 3, 1000));
+    }
+
+    fn error_of(text: &str) -> String {
+        toml::from_str::<Profile>(text).expect_err(text).to_string()
+    }
+
+    #[test]
+    fn errors_name_the_key_the_value_and_the_line() {
+        let e = error_of("host = \"h\"\nopen = \"7000:foo\"\n");
+        assert!(e.contains("line 2") && e.contains("\"7000:foo\""), "{e}");
+        let e = error_of("host = \"h\"\nopen = \"7000\"\nhots = \"x\"\n");
+        assert!(e.contains("line 3") && e.contains("hots") && e.contains("host"), "unknown key lists valid: {e}");
+        let e = error_of("host = \"h\"\nopen = \"7000\"\n[verify]\nport = 0\n");
+        assert!(e.contains("line 4") && e.contains("nonzero"), "{e}");
+        let e = error_of("host = \"h\"\nopen = \"7000\"\n[verify]\nport = 22\nattempt = 3\n");
+        assert!(e.contains("attempt") && e.contains("attempts"), "{e}");
+        let e = error_of("host = \"h\"\nopen = \"7000\"\nfamily = \"ipx\"\n");
+        assert!(e.contains("valid: any, ipv4, ipv6"), "{e}");
+        let e = error_of("host = \"h\"\nopen = \"7000\"\ntags = [\"a b\"]\n");
+        assert!(e.contains("invalid tag"), "{e}");
+        assert!(error_of("open = \"7000\"\n").contains("host"), "host is required");
+    }
+
+    #[test]
+    fn names_are_portable_file_names() {
+        for ok in ["bastion", "prod-db.eu_1", "a", "A9"] {
+            assert_eq!(validate_name(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", ".hidden", "-x", "a/b", "a\\b", "..", "con", "COM1", "lpt9.x", "a b", "ü", &"x".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(validate_name("console").is_ok());
+    }
+
+    #[test]
+    fn requests_carry_the_profile_settings() {
+        let profile: Profile = toml::from_str(FULL).expect("full");
+        let open = profile.knock_request("b", Action::Open).expect("open");
+        assert_eq!((open.family, open.method, open.delay), (AddressFamily::V6, Method::Connect, Duration::from_millis(100)));
+        assert_eq!(profile.knock_request("b", Action::Close).expect("close").sequence.hits()[0], Hit::tcp(9000));
+        let mut no_close = profile.clone();
+        no_close.close = None;
+        let e = no_close.knock_request("b", Action::Close).expect_err("no close").to_string();
+        assert!(e.contains("profile edit b --close"), "{e}");
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let mut verify = Verify::new(NonZeroU16::MIN);
+        verify.backoff_ms = 1000;
+        assert_eq!(verify.backoff_before(2), Duration::from_secs(1));
+        assert_eq!(verify.backoff_before(3), Duration::from_secs(2));
+        assert_eq!(verify.backoff_before(4), Duration::from_secs(4));
+        assert_eq!(verify.backoff_before(40), Verify::MAX_BACKOFF);
+    }
+}
