@@ -6,8 +6,10 @@
 #   iproute2     ip netns / veth for the lab
 #   iptables     DROP rules in the server namespace
 #   iputils-ping lab smoke test
+#   openssh-server  real sshd behind a knock gate in the lab (note: Debian enables ssh.service on install)
+#   openssh-client  ssh and ssh-keygen for the lab's sshd tests
 set -euo pipefail
-packages=(libpcap-dev knockd tcpdump iproute2 iptables iputils-ping)
+packages=(libpcap-dev knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,7 @@
 //! flags) stay strings here, so their errors can also be reported in `--json` output.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -12,6 +13,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Port knocking: send a sequence of TCP/UDP hits to a host"
 )]
 pub struct Cli {
+    /// Directory of saved profiles (default: $KNOCK_PROFILES_DIR, else the platform's config directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub profiles_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -21,6 +26,197 @@ pub enum Command {
     /// Send a knock sequence to a host (a drop-in for knock(1)).
     #[command(after_help = KNOCK_AFTER_HELP)]
     Knock(KnockArgs),
+    /// Manage saved host profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Knock the open sequence of saved profiles, verify the service answered, retry if not.
+    #[command(after_help = OPEN_AFTER_HELP)]
+    Open(OpenArgs),
+    /// Knock the close sequence of saved profiles.
+    Close(OpenArgs),
+    /// Open a profile (with verification), then run ssh to its host.
+    #[command(after_help = SSH_AFTER_HELP)]
+    Ssh(SshArgs),
+    /// Open a profile, then relay stdin/stdout to a TCP port (an OpenSSH ProxyCommand).
+    #[command(after_help = PROXY_AFTER_HELP)]
+    Proxy(ProxyArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+const OPEN_AFTER_HELP: &str = "\
+Exit codes: 0 opened (the verify port answered; without a verify block: every hit sent);
+1 network or permission failure; 2 invalid input (bad arguments, unknown or unreadable profile);
+3 knocked, but the verify port never answered. With several profiles the most severe wins:
+2, then 1, then 3.";
+
+const SSH_AFTER_HELP: &str = "\
+Runs `ssh -4|-6 HOST SSH_ARGS...` once the door is open, in the family that was knocked (so ssh
+cannot pick an address family the server did not open). Without a verify block the profile is
+verified on port 22. Example: knock-cli ssh bastion -- -l deploy uptime";
+
+const PROXY_AFTER_HELP: &str = "\
+Use as an OpenSSH ProxyCommand:
+  ssh -o ProxyCommand='knock-cli proxy bastion %h %p' bastion.example.org
+HOST and PORT default to the knocked address and the verify port (or 22). Only relayed bytes go
+to stdout; errors go to stderr.";
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// List saved profiles (sequences are not shown; use `show`).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one profile, as its TOML file or as JSON.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a profile.
+    Add {
+        name: String,
+        #[command(flatten)]
+        fields: ProfileFields,
+    },
+    /// Change fields of a profile (only the options given).
+    Edit {
+        name: String,
+        #[command(flatten)]
+        fields: ProfileFields,
+        #[command(flatten)]
+        removals: ProfileRemovals,
+    },
+    /// Delete a profile.
+    #[command(alias = "remove")]
+    Rm { name: String },
+    /// Rename a profile.
+    #[command(alias = "mv")]
+    Rename { old: String, new: String },
+    /// Create profiles from a knockd.conf (pairs openX/closeX doors into one profile).
+    Import {
+        /// The knockd.conf to read.
+        file: PathBuf,
+        /// The host the client knocks (knockd.conf describes only the server).
+        #[arg(long)]
+        host: Option<String>,
+        /// Print what would be created, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Profile fields settable by `add` and `edit`.
+#[derive(Debug, Args, Default)]
+pub struct ProfileFields {
+    /// DNS name or IP address to knock.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Open sequence, e.g. 1300,8888:udp,9394.
+    #[arg(long, value_name = "SEQUENCE")]
+    pub open: Option<String>,
+    /// Close sequence.
+    #[arg(long, value_name = "SEQUENCE")]
+    pub close: Option<String>,
+    /// Address family: any, ipv4 or ipv6.
+    #[arg(long)]
+    pub family: Option<String>,
+    /// Send method: auto, raw or connect.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Milliseconds between hits.
+    #[arg(long, value_name = "MS")]
+    pub delay: Option<u64>,
+    /// TCP flags, e.g. syn or fin,!ack.
+    #[arg(long, value_name = "FLAGS")]
+    pub tcp_flags: Option<String>,
+    /// TCP port to check after knocking.
+    #[arg(long, value_name = "PORT")]
+    pub verify_port: Option<u16>,
+    /// How long to wait for the verify port after each knock.
+    #[arg(long, value_name = "MS")]
+    pub verify_timeout: Option<u64>,
+    /// Knocks in all when the port does not open.
+    #[arg(long, value_name = "N")]
+    pub attempts: Option<u32>,
+    /// Pause before the second attempt (doubled after each).
+    #[arg(long, value_name = "MS")]
+    pub backoff: Option<u64>,
+    /// Add a tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Free notes.
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+/// What `edit` can remove.
+#[derive(Debug, Args, Default)]
+pub struct ProfileRemovals {
+    /// Remove the close sequence.
+    #[arg(long, conflicts_with = "close")]
+    pub no_close: bool,
+    /// Remove the verify block.
+    #[arg(long, conflicts_with_all = ["verify_port", "verify_timeout", "attempts", "backoff"])]
+    pub no_verify: bool,
+    /// Remove a tag (repeatable).
+    #[arg(long = "untag", value_name = "TAG")]
+    pub untags: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// Profiles to knock.
+    #[arg(value_name = "NAME", required_unless_present = "group")]
+    pub names: Vec<String>,
+    /// Knock every profile with this tag.
+    #[arg(long, value_name = "TAG")]
+    pub group: Option<String>,
+    /// How many profiles to knock at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallel: u32,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print one JSON document describing the run on stdout.
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print each hit as it is sent.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// The profile to open.
+    pub name: String,
+    /// Arguments for ssh, after `--`.
+    #[arg(last = true, value_name = "SSH ARGS")]
+    pub ssh_args: Vec<String>,
+    /// Print nothing but errors before ssh starts.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The profile to open.
+    pub name: String,
+    /// Host to connect to (OpenSSH's %h).
+    #[arg(requires = "port")]
+    pub host: Option<String>,
+    /// Port to connect to (OpenSSH's %p).
+    pub port: Option<u16>,
 }
 
 const KNOCK_AFTER_HELP: &str = "\

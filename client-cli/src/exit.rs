@@ -4,12 +4,15 @@ use client_core::ErrorKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
-    /// Every hit was sent.
+    /// Every hit was sent (and, for `open` with a verify port, the port answered).
     Success = 0,
     /// A network or permission failure (including a host name that does not resolve).
     Failure = 1,
-    /// Invalid input: bad arguments, sequence, flags, or a method that cannot send them.
+    /// Invalid input: bad arguments, sequence, flags, a method that cannot send them, an unknown or
+    /// unreadable profile.
     InvalidInput = 2,
+    /// Knocked, but the verify port never answered (after every attempt).
+    NotOpened = 3,
     /// Interrupted (Ctrl-C), as shells report SIGINT.
     Interrupted = 130,
 }

@@ -5,16 +5,24 @@
 
 mod cli;
 mod exit;
+mod fail;
 mod knock_cmd;
+mod open_cmd;
+mod profile_cmd;
+mod progress;
 mod report_json;
+mod ssh_cmd;
 
 use std::ffi::OsString;
 use std::path::Path;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use client_core::profile::Action;
+use client_core::store::ProfileStore;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitCode;
+use crate::fail::Failure;
 
 fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse_from(arguments()) {
@@ -30,10 +38,35 @@ fn main() -> std::process::ExitCode {
             return code.into();
         }
     };
-    let code = match cli.command {
-        Command::Knock(args) => knock_cmd::run(&args),
+    let code = match &cli.command {
+        Command::Knock(args) => knock_cmd::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "knock-cli",
+                &mut std::io::stdout(),
+            );
+            ExitCode::Success
+        }
+        command => match ProfileStore::locate(cli.profiles_dir.as_deref()) {
+            Err(err) => Failure::from(err).report(),
+            Ok(store) => with_store(&store, command),
+        },
     };
     code.into()
+}
+
+fn with_store(store: &ProfileStore, command: &Command) -> ExitCode {
+    let result = match command {
+        Command::Profile(command) => profile_cmd::run(store, command),
+        Command::Open(args) => Ok(open_cmd::run(store, args, Action::Open)),
+        Command::Close(args) => Ok(open_cmd::run(store, args, Action::Close)),
+        Command::Ssh(args) => ssh_cmd::ssh(store, args),
+        Command::Proxy(args) => ssh_cmd::proxy(store, args),
+        Command::Knock(_) | Command::Completions { .. } => Ok(ExitCode::Success),
+    };
+    result.unwrap_or_else(Failure::report)
 }
 
 /// The command line, with `knock` inserted when the binary was called as `knock` (knock(1) drop-in).

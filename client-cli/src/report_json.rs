@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::exit::ExitCode;
 
 #[derive(Debug, Serialize)]
-struct KnockDocument<'a> {
+pub struct KnockDocument<'a> {
     host: &'a str,
     family: &'static str,
     address: Option<String>,
@@ -22,7 +22,8 @@ struct KnockDocument<'a> {
     hits: Vec<HitDocument>,
     outcome: &'static str,
     error: Option<ErrorDocument>,
-    exit_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<u8>,
 }
 
 #[derive(Debug, Serialize)]
@@ -37,12 +38,21 @@ struct HitDocument {
 }
 
 #[derive(Debug, Serialize)]
-struct ErrorDocument {
+pub struct ErrorDocument {
     kind: &'static str,
     message: String,
 }
 
-fn millis(d: Duration) -> f64 {
+impl ErrorDocument {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ErrorDocument {
+        ErrorDocument {
+            kind: kind_name(kind),
+            message: message.into(),
+        }
+    }
+}
+
+pub fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -56,8 +66,13 @@ fn kind_name(kind: ErrorKind) -> &'static str {
 }
 
 pub fn print_report(report: &KnockReport, exit: ExitCode) {
+    print_json(&knock_document(report, Some(exit)));
+}
+
+/// The document of one knock; `exit` is set for a top-level document only.
+pub fn knock_document(report: &KnockReport, exit: Option<ExitCode>) -> KnockDocument<'_> {
     let request = &report.request;
-    let document = KnockDocument {
+    KnockDocument {
         host: &request.host,
         family: request.family.as_str(),
         address: report.address.map(|a| a.ip().to_string()),
@@ -98,13 +113,12 @@ pub fn print_report(report: &KnockReport, exit: ExitCode) {
             Some(ErrorKind::Cancelled) => "cancelled",
             Some(ErrorKind::Network | ErrorKind::Permission) => "failed",
         },
-        error: report.error.as_ref().map(|e| ErrorDocument {
-            kind: kind_name(e.kind()),
-            message: e.to_string(),
-        }),
-        exit_code: exit as u8,
-    };
-    print_json(&document);
+        error: report
+            .error
+            .as_ref()
+            .map(|e| ErrorDocument::new(e.kind(), e.to_string())),
+        exit_code: exit.map(|e| e as u8),
+    }
 }
 
 /// The document for arguments rejected before a knock could start.
@@ -121,15 +135,12 @@ pub fn print_invalid(host: &str, message: &str) {
         host,
         hits: [],
         outcome: "invalid",
-        error: ErrorDocument {
-            kind: kind_name(ErrorKind::InvalidInput),
-            message: message.to_owned(),
-        },
+        error: ErrorDocument::new(ErrorKind::InvalidInput, message),
         exit_code: ExitCode::InvalidInput as u8,
     });
 }
 
-fn print_json(document: &impl Serialize) {
+pub fn print_json(document: &impl Serialize) {
     match serde_json::to_string_pretty(document) {
         Ok(text) => println!("{text}"),
         Err(err) => eprintln!("knock-cli: cannot encode the JSON report: {err}"),

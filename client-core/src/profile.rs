@@ -57,7 +57,11 @@ pub struct Profile {
     pub close: Option<Sequence>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub tcp_flags: TcpFlagSpec,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "tags")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "tags"
+    )]
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
@@ -113,7 +117,8 @@ impl Verify {
     /// The pause before attempt `next` (2, 3, ...): backoff, doubled each time, capped.
     pub fn backoff_before(&self, next: u32) -> Duration {
         let doublings = next.saturating_sub(2).min(16);
-        Duration::from_millis(self.backoff_ms.saturating_mul(1 << doublings)).min(Verify::MAX_BACKOFF)
+        Duration::from_millis(self.backoff_ms.saturating_mul(1 << doublings))
+            .min(Verify::MAX_BACKOFF)
     }
 }
 
@@ -147,7 +152,9 @@ pub enum ProfileError {
     InvalidName { name: String },
     #[error("invalid tag {tag:?}: use 1 to 64 letters, digits, '.', '_' or '-'")]
     InvalidTag { tag: String },
-    #[error("profile {name:?} has no close sequence (add one with `knock-cli profile edit {name} --close ...`)")]
+    #[error(
+        "profile {name:?} has no close sequence (add one with `knock-cli profile edit {name} --close ...`)"
+    )]
     NoCloseSequence { name: String },
 }
 
@@ -171,9 +178,12 @@ impl Profile {
     pub fn knock_request(&self, name: &str, action: Action) -> Result<KnockRequest, ProfileError> {
         let sequence = match action {
             Action::Open => self.open.clone(),
-            Action::Close => {
-                self.close.clone().ok_or_else(|| ProfileError::NoCloseSequence { name: name.to_owned() })?
-            }
+            Action::Close => self
+                .close
+                .clone()
+                .ok_or_else(|| ProfileError::NoCloseSequence {
+                    name: name.to_owned(),
+                })?,
         };
         let mut request = KnockRequest::new(self.host.clone(), sequence);
         request.family = self.family;
@@ -202,7 +212,13 @@ pub fn validate_name(name: &str) -> Result<(), ProfileError> {
         && name.chars().all(is_name_char)
         && !name.starts_with(['.', '-'])
         && !is_reserved_on_windows(name);
-    if ok { Ok(()) } else { Err(ProfileError::InvalidName { name: name.to_owned() }) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ProfileError::InvalidName {
+            name: name.to_owned(),
+        })
+    }
 }
 
 /// `CON.toml` and friends cannot be created on Windows; refuse them everywhere so stores stay portable.
@@ -218,7 +234,9 @@ pub fn validate_tag(tag: &str) -> Result<(), ProfileError> {
     if (1..=64).contains(&tag.len()) && tag.chars().all(is_name_char) {
         Ok(())
     } else {
-        Err(ProfileError::InvalidTag { tag: tag.to_owned() })
+        Err(ProfileError::InvalidTag {
+            tag: tag.to_owned(),
+        })
     }
 }
 
@@ -283,18 +301,37 @@ backoff_ms = 500
         assert_eq!(profile.close.as_ref().map(Sequence::len), Some(3));
         assert_eq!(profile.tcp_flags.to_string(), "syn,!ack");
         let verify = profile.verify.expect("verify");
-        assert_eq!((verify.port.get(), verify.attempts.get(), verify.timeout_ms), (22, 5, 2000));
+        assert_eq!(
+            (verify.port.get(), verify.attempts.get(), verify.timeout_ms),
+            (22, 5, 2000)
+        );
         let written = toml::to_string(&profile).expect("serialize");
-        assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
+        assert_eq!(
+            toml::from_str::<Profile>(&written).expect("reparse"),
+            profile
+        );
     }
 
     #[test]
     fn a_minimal_profile_gets_defaults_and_writes_back_minimal() {
-        let profile: Profile = toml::from_str("host = \"192.0.2.2\"\nopen = \"7000\"\n").expect("minimal");
-        assert_eq!(profile, Profile::new("192.0.2.2", Sequence::parse("7000", Protocol::Tcp).expect("seq")));
-        assert_eq!(toml::to_string(&profile).expect("ser"), "host = \"192.0.2.2\"\nopen = \"7000:tcp\"\n");
+        let profile: Profile =
+            toml::from_str("host = \"192.0.2.2\"\nopen = \"7000\"\n").expect("minimal");
+        assert_eq!(
+            profile,
+            Profile::new(
+                "192.0.2.2",
+                Sequence::parse("7000", Protocol::Tcp).expect("seq")
+            )
+        );
+        assert_eq!(
+            toml::to_string(&profile).expect("ser"),
+            "host = \"192.0.2.2\"\nopen = \"7000:tcp\"\n"
+        );
         let verify: Verify = toml::from_str("port = 22").expect("verify defaults");
-        assert_eq!((verify.timeout_ms, verify.attempts.get(), verify.backoff_ms), (5000, 3, 1000));
+        assert_eq!(
+            (verify.timeout_ms, verify.attempts.get(), verify.backoff_ms),
+            (5000, 3, 1000)
+        );
     }
 
     fn error_of(text: &str) -> String {
@@ -306,7 +343,10 @@ backoff_ms = 500
         let e = error_of("host = \"h\"\nopen = \"7000:foo\"\n");
         assert!(e.contains("line 2") && e.contains("\"7000:foo\""), "{e}");
         let e = error_of("host = \"h\"\nopen = \"7000\"\nhots = \"x\"\n");
-        assert!(e.contains("line 3") && e.contains("hots") && e.contains("host"), "unknown key lists valid: {e}");
+        assert!(
+            e.contains("line 3") && e.contains("hots") && e.contains("host"),
+            "unknown key lists valid: {e}"
+        );
         let e = error_of("host = \"h\"\nopen = \"7000\"\n[verify]\nport = 0\n");
         assert!(e.contains("line 4") && e.contains("nonzero"), "{e}");
         let e = error_of("host = \"h\"\nopen = \"7000\"\n[verify]\nport = 22\nattempt = 3\n");
@@ -315,7 +355,10 @@ backoff_ms = 500
         assert!(e.contains("valid: any, ipv4, ipv6"), "{e}");
         let e = error_of("host = \"h\"\nopen = \"7000\"\ntags = [\"a b\"]\n");
         assert!(e.contains("invalid tag"), "{e}");
-        assert!(error_of("open = \"7000\"\n").contains("host"), "host is required");
+        assert!(
+            error_of("open = \"7000\"\n").contains("host"),
+            "host is required"
+        );
     }
 
     #[test]
@@ -323,7 +366,20 @@ backoff_ms = 500
         for ok in ["bastion", "prod-db.eu_1", "a", "A9"] {
             assert_eq!(validate_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", ".hidden", "-x", "a/b", "a\\b", "..", "con", "COM1", "lpt9.x", "a b", "ü", &"x".repeat(65)] {
+        for bad in [
+            "",
+            ".hidden",
+            "-x",
+            "a/b",
+            "a\\b",
+            "..",
+            "con",
+            "COM1",
+            "lpt9.x",
+            "a b",
+            "ü",
+            &"x".repeat(65),
+        ] {
             assert!(validate_name(bad).is_err(), "{bad:?} must be refused");
         }
         assert!(validate_name("console").is_ok());
@@ -333,11 +389,28 @@ backoff_ms = 500
     fn requests_carry_the_profile_settings() {
         let profile: Profile = toml::from_str(FULL).expect("full");
         let open = profile.knock_request("b", Action::Open).expect("open");
-        assert_eq!((open.family, open.method, open.delay), (AddressFamily::V6, Method::Connect, Duration::from_millis(100)));
-        assert_eq!(profile.knock_request("b", Action::Close).expect("close").sequence.hits()[0], Hit::tcp(9000));
+        assert_eq!(
+            (open.family, open.method, open.delay),
+            (
+                AddressFamily::V6,
+                Method::Connect,
+                Duration::from_millis(100)
+            )
+        );
+        assert_eq!(
+            profile
+                .knock_request("b", Action::Close)
+                .expect("close")
+                .sequence
+                .hits()[0],
+            Hit::tcp(9000)
+        );
         let mut no_close = profile.clone();
         no_close.close = None;
-        let e = no_close.knock_request("b", Action::Close).expect_err("no close").to_string();
+        let e = no_close
+            .knock_request("b", Action::Close)
+            .expect_err("no close")
+            .to_string();
         assert!(e.contains("profile edit b --close"), "{e}");
     }
 

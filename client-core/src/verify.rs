@@ -11,16 +11,21 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpStream;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{ErrorKind, KnockError};
-use crate::knock::{KnockEvent, KnockReport, knock};
-use crate::profile::{Action, Profile, ProfileError};
+use crate::knock::{KnockEvent, KnockReport, KnockRequest, knock};
+use crate::profile::{Action, Profile, ProfileError, Verify};
 
-/// One probe may wait this long for a SYN-ACK before the next is sent (a DROPped port never answers).
-const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
-/// Pause between probes that failed fast (connection refused).
-const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+/// A fresh probe (a new connect, a new SYN) starts this often. A single connect would not do: when the
+/// server opens the port a moment after our SYN was dropped, the kernel retransmits only after its 1 s
+/// initial RTO, which can be longer than the whole verify window.
+const PROBE_SPACING: Duration = Duration::from_millis(200);
+/// How long each probe may wait for its handshake; probes overlap, so slow links are still served.
+const PROBE_LIFETIME: Duration = Duration::from_secs(3);
+/// At most this many probes in flight.
+const MAX_PROBES_IN_FLIGHT: usize = 16;
 
 /// The result of polling the service port after one knock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +34,13 @@ pub struct VerifyOutcome {
     pub open: bool,
     /// From the end of the knock until the port answered (or the timeout passed).
     pub elapsed: Duration,
+    /// Connection attempts started.
     pub probes: u32,
     /// Why the last probe failed, when the port never answered.
     pub last_error: Option<String>,
 }
 
-/// Polls `address` until a TCP connect succeeds or `timeout` passes.
+/// Polls `address` with overlapping TCP connects until one succeeds or `timeout` passes.
 pub async fn wait_for_port(
     address: SocketAddr,
     bind: Option<IpAddr>,
@@ -43,33 +49,46 @@ pub async fn wait_for_port(
 ) -> Result<VerifyOutcome, KnockError> {
     let started = Instant::now();
     let deadline = started + timeout;
+    let mut in_flight = JoinSet::new();
     let mut probes = 0;
+    let mut next_probe = started;
     let mut last_error = None;
+    let outcome = |open, probes, last_error| VerifyOutcome {
+        address,
+        open,
+        elapsed: started.elapsed(),
+        probes,
+        last_error,
+    };
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return Ok(VerifyOutcome { address, open: false, elapsed: started.elapsed(), probes, last_error });
+            return Ok(outcome(
+                false,
+                probes,
+                last_error.or_else(|| Some("no answer".to_owned())),
+            ));
         }
-        probes += 1;
-        let budget = PROBE_TIMEOUT.min(deadline - now);
-        let attempt = tokio::time::timeout(budget, connect(address, bind));
-        let result = tokio::select! {
-            _ = cancel.cancelled() => return Err(KnockError::Cancelled),
-            result = attempt => result,
-        };
-        match result {
-            Ok(Ok(_stream)) => {
-                return Ok(VerifyOutcome { address, open: true, elapsed: started.elapsed(), probes, last_error: None });
-            }
-            Ok(Err(err)) => {
-                last_error = Some(err.to_string());
-                let pause = PROBE_INTERVAL.min(deadline.saturating_duration_since(Instant::now()));
-                tokio::select! {
-                    _ = cancel.cancelled() => return Err(KnockError::Cancelled),
-                    _ = tokio::time::sleep(pause) => {}
+        if now >= next_probe && in_flight.len() < MAX_PROBES_IN_FLIGHT {
+            probes += 1;
+            let lifetime = PROBE_LIFETIME.min(deadline - now);
+            in_flight.spawn(async move {
+                match tokio::time::timeout(lifetime, connect(address, bind)).await {
+                    Ok(result) => result.map(drop).map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {} ms", lifetime.as_millis())),
                 }
-            }
-            Err(_) => last_error = Some(format!("no answer within {} ms", budget.as_millis())),
+            });
+            next_probe = now + PROBE_SPACING;
+        }
+        let wake = next_probe.min(deadline);
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(KnockError::Cancelled),
+            _ = tokio::time::sleep_until(wake.into()) => {}
+            Some(finished) = in_flight.join_next(), if !in_flight.is_empty() => match finished {
+                Ok(Ok(())) => return Ok(outcome(true, probes, None)),
+                Ok(Err(error)) => last_error = Some(error),
+                Err(join) => last_error = Some(format!("probe failed: {join}")),
+            },
         }
     }
 }
@@ -78,20 +97,35 @@ async fn connect(address: SocketAddr, bind: Option<IpAddr>) -> std::io::Result<T
     let Some(ip) = bind else {
         return TcpStream::connect(address).await;
     };
-    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     socket.set_nonblocking(true)?;
     socket.bind(&SocketAddr::new(ip, 0).into())?;
-    tokio::net::TcpSocket::from_std_stream(socket.into()).connect(address).await
+    tokio::net::TcpSocket::from_std_stream(socket.into())
+        .connect(address)
+        .await
 }
 
 /// Progress of [`run_profile`]: attempts, the knock's own events, verification and backoff.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProfileEvent {
-    AttemptStarted { attempt: u32, attempts: u32 },
+    AttemptStarted {
+        attempt: u32,
+        attempts: u32,
+    },
     Knock(KnockEvent),
-    VerifyStarted { address: SocketAddr, timeout: Duration },
+    VerifyStarted {
+        address: SocketAddr,
+        timeout: Duration,
+    },
     VerifyFinished(VerifyOutcome),
-    BackingOff { next_attempt: u32, pause: Duration },
+    BackingOff {
+        next_attempt: u32,
+        pause: Duration,
+    },
 }
 
 /// One knock and, when configured, its verification.
@@ -129,22 +163,52 @@ impl ProfileReport {
     }
 }
 
+/// A validated run: the knock to send and, for an open, how to verify it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub name: String,
+    pub action: Action,
+    pub request: KnockRequest,
+    /// Only for `Open`; a close is one knock.
+    pub verify: Option<Verify>,
+}
+
+impl Plan {
+    /// Fails when the profile cannot describe `action` (a close without a close sequence).
+    pub fn new(name: &str, profile: &Profile, action: Action) -> Result<Plan, ProfileError> {
+        Ok(Plan {
+            name: name.to_owned(),
+            action,
+            request: profile.knock_request(name, action)?,
+            verify: profile.verify.filter(|_| action == Action::Open),
+        })
+    }
+}
+
 /// Knocks a profile's `action` sequence; for `Open` with a verify block, verifies and retries.
-/// Returns `Err` only for a profile that cannot describe the action (no close sequence).
 pub async fn run_profile(
     name: &str,
     profile: &Profile,
     action: Action,
     cancel: &CancellationToken,
-    mut on_event: impl FnMut(&ProfileEvent),
+    on_event: impl FnMut(&ProfileEvent),
 ) -> Result<ProfileReport, ProfileError> {
-    let request = profile.knock_request(name, action)?;
+    Ok(run_plan(&Plan::new(name, profile, action)?, cancel, on_event).await)
+}
+
+/// Runs a plan: knock, verify, back off and knock again, up to the attempt count.
+pub async fn run_plan(
+    plan: &Plan,
+    cancel: &CancellationToken,
+    mut on_event: impl FnMut(&ProfileEvent),
+) -> ProfileReport {
+    let request = &plan.request;
     let started = Instant::now();
-    let verify = profile.verify.filter(|_| action == Action::Open);
+    let verify = plan.verify;
     let attempts = verify.map_or(1, |v| v.attempts.get());
     let mut report = ProfileReport {
-        name: name.to_owned(),
-        action,
+        name: plan.name.clone(),
+        action: plan.action,
         attempts: Vec::new(),
         outcome: Outcome::NotOpened,
         elapsed: Duration::ZERO,
@@ -154,7 +218,10 @@ pub async fn run_profile(
             && let Some(verify) = verify
         {
             let pause = verify.backoff_before(attempt);
-            on_event(&ProfileEvent::BackingOff { next_attempt: attempt, pause });
+            on_event(&ProfileEvent::BackingOff {
+                next_attempt: attempt,
+                pause,
+            });
             tokio::select! {
                 _ = cancel.cancelled() => {
                     report.outcome = Outcome::Failed(KnockError::Cancelled);
@@ -164,11 +231,17 @@ pub async fn run_profile(
             }
         }
         on_event(&ProfileEvent::AttemptStarted { attempt, attempts });
-        let mut knock_report = knock(&request, cancel, |e| on_event(&ProfileEvent::Knock(e.clone()))).await;
+        let mut knock_report = knock(request, cancel, |e| {
+            on_event(&ProfileEvent::Knock(e.clone()))
+        })
+        .await;
         if let Some(error) = knock_report.error.take() {
             // Only network trouble is worth another attempt; bad input or a refused privilege is not.
             let retry = error.kind() == ErrorKind::Network && attempt < attempts;
-            report.attempts.push(Attempt { knock: knock_report, verify: None });
+            report.attempts.push(Attempt {
+                knock: knock_report,
+                verify: None,
+            });
             if retry {
                 continue;
             }
@@ -176,17 +249,26 @@ pub async fn run_profile(
             break;
         }
         let (Some(verify), Some(mut address)) = (verify, knock_report.address) else {
-            report.attempts.push(Attempt { knock: knock_report, verify: None });
+            report.attempts.push(Attempt {
+                knock: knock_report,
+                verify: None,
+            });
             report.outcome = Outcome::Sent;
             break;
         };
         address.set_port(verify.port.get());
-        on_event(&ProfileEvent::VerifyStarted { address, timeout: verify.timeout() });
+        on_event(&ProfileEvent::VerifyStarted {
+            address,
+            timeout: verify.timeout(),
+        });
         match wait_for_port(address, request.bind_address, verify.timeout(), cancel).await {
             Ok(outcome) => {
                 on_event(&ProfileEvent::VerifyFinished(outcome.clone()));
                 let open = outcome.open;
-                report.attempts.push(Attempt { knock: knock_report, verify: Some(outcome) });
+                report.attempts.push(Attempt {
+                    knock: knock_report,
+                    verify: Some(outcome),
+                });
                 if open {
                     report.outcome = Outcome::Opened;
                     break;
@@ -194,12 +276,15 @@ pub async fn run_profile(
                 report.outcome = Outcome::NotOpened;
             }
             Err(error) => {
-                report.attempts.push(Attempt { knock: knock_report, verify: None });
+                report.attempts.push(Attempt {
+                    knock: knock_report,
+                    verify: None,
+                });
                 report.outcome = Outcome::Failed(error);
                 break;
             }
         }
     }
     report.elapsed = started.elapsed();
-    Ok(report)
+    report
 }

@@ -11,6 +11,7 @@
 //! - [`capture`]: record the server's wire with `tcpdump` and parse the frames.
 //! - [`firewall`]: iptables/ip6tables DROP rules inside the server namespace.
 //! - [`bins`]: locate this workspace's binaries (e.g. `knock-cli`) from a test.
+//! - [`services`]: real services behind a knock gate (TCP echo, `sshd`) and gate door commands.
 //!
 //! ```no_run
 //! use knock_e2e::lab_or_skip;
@@ -27,10 +28,12 @@ pub mod firewall;
 pub mod knockd;
 pub mod lab;
 mod process;
+pub mod services;
 
 pub use capture::{Capture, Packet, Proto, TcpFlags};
 pub use knockd::Knockd;
 pub use lab::{Lab, LabError, Side};
+pub use services::{Sshd, TcpService};
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,341 @@
+//! `knock-cli open|close NAME... [--group TAG]`: knock saved profiles concurrently (bounded), verify and
+//! retry (open), then print a per-host summary or one JSON document.
+
+use std::sync::Arc;
+
+use client_core::profile::{Action, Profile};
+use client_core::store::ProfileStore;
+use client_core::verify::{Outcome, Plan, ProfileReport, run_plan};
+use client_core::{CancellationToken, ErrorKind};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::cli::{OpenArgs, OutputArgs};
+use crate::exit::ExitCode;
+use crate::fail::Failure;
+use crate::progress::Progress;
+use crate::report_json::{ErrorDocument, KnockDocument, knock_document, millis, print_json};
+
+pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
+    let selected = match select(store, &args.names, args.group.as_deref(), action) {
+        Ok(selected) => selected,
+        Err(failure) => {
+            if args.output.json {
+                print_json(&RunDocument::rejected(action, &failure));
+            }
+            return failure.report();
+        }
+    };
+    let reports = match knock_all(selected, args.parallel as usize, &args.output) {
+        Ok(reports) => reports,
+        Err(err) => {
+            return Failure::failed(format!("cannot start the async runtime: {err}")).report();
+        }
+    };
+    let code = overall(reports.iter().map(|(r, _)| exit_code(&r.outcome)));
+    if args.output.json {
+        print_json(&RunDocument::new(action, &reports, code));
+    } else {
+        for (report, profile) in &reports {
+            print_summary(report, profile, args.output.quiet);
+        }
+    }
+    code
+}
+
+/// The profiles to knock, in the order given (group members by name), each checked to describe the
+/// action. Any problem is invalid input, reported before anything is sent.
+fn select(
+    store: &ProfileStore,
+    names: &[String],
+    group: Option<&str>,
+    action: Action,
+) -> Result<Vec<(Plan, Profile)>, Failure> {
+    let profiles = select_profiles(store, names, group)?;
+    profiles
+        .into_iter()
+        .map(|(name, profile)| {
+            let plan =
+                Plan::new(&name, &profile, action).map_err(|e| Failure::invalid(e.to_string()))?;
+            Ok((plan, profile))
+        })
+        .collect()
+}
+
+fn select_profiles(
+    store: &ProfileStore,
+    names: &[String],
+    group: Option<&str>,
+) -> Result<Vec<(String, Profile)>, Failure> {
+    let mut selected = Vec::new();
+    for name in names {
+        let stored = store.load(name)?;
+        selected.push((stored.name, stored.profile));
+    }
+    if let Some(tag) = group {
+        let mut tags_in_use: Vec<String> = Vec::new();
+        for entry in store.list()? {
+            match entry.profile {
+                Ok(profile) if profile.has_tag(tag) => {
+                    if !selected.iter().any(|(n, _)| *n == entry.name) {
+                        selected.push((entry.name, profile));
+                    }
+                }
+                Ok(profile) => tags_in_use.extend(profile.tags),
+                // Its tags are unknown: say so rather than silently skipping a host of the group.
+                Err(err) => eprintln!("knock-cli: warning: not knocked, unreadable: {err}"),
+            }
+        }
+        if selected.is_empty() {
+            tags_in_use.sort();
+            tags_in_use.dedup();
+            return Err(Failure::invalid(format!(
+                "no profile in {} has the tag {tag:?} (tags in use: {})",
+                store.dir().display(),
+                if tags_in_use.is_empty() {
+                    "none".to_owned()
+                } else {
+                    tags_in_use.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(selected)
+}
+
+type Knocked = (ProfileReport, Profile);
+
+fn knock_all(
+    selected: Vec<(Plan, Profile)>,
+    parallel: usize,
+    output: &OutputArgs,
+) -> std::io::Result<Vec<Knocked>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let progress = Progress::new(output.quiet, output.json, output.verbose);
+    Ok(runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        let on_interrupt = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_interrupt.cancel();
+            }
+        });
+        let limit = Arc::new(Semaphore::new(parallel));
+        let mut tasks = Vec::new();
+        for (plan, profile) in selected {
+            let mut host = progress.host(&plan.name);
+            let (cancel, limit) = (cancel.clone(), Arc::clone(&limit));
+            tasks.push(tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let report = run_plan(&plan, &cancel, |event| host.event(event)).await;
+                host.finish();
+                (report, profile)
+            }));
+        }
+        let mut reports = Vec::new();
+        for task in tasks {
+            // A task only fails to join if it panicked: a bug, so let it surface.
+            reports.push(
+                task.await
+                    .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic())),
+            );
+        }
+        reports
+    }))
+}
+
+fn exit_code(outcome: &Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Opened | Outcome::Sent => ExitCode::Success,
+        Outcome::NotOpened => ExitCode::NotOpened,
+        Outcome::Failed(err) => ExitCode::for_error(err.kind()),
+    }
+}
+
+/// The most severe code wins: interrupted, invalid input, failure, not opened, success.
+fn overall(codes: impl Iterator<Item = ExitCode>) -> ExitCode {
+    let rank = |c: &ExitCode| match c {
+        ExitCode::Success => 0,
+        ExitCode::NotOpened => 1,
+        ExitCode::Failure => 2,
+        ExitCode::InvalidInput => 3,
+        ExitCode::Interrupted => 4,
+    };
+    codes.max_by_key(rank).unwrap_or(ExitCode::Success)
+}
+
+fn print_summary(report: &ProfileReport, profile: &Profile, quiet: bool) {
+    let name = &report.name;
+    let address = report
+        .last_knock()
+        .and_then(|k| k.address)
+        .map_or_else(|| profile.host.clone(), |a| a.ip().to_string());
+    let tries = |n: usize| {
+        if n == 1 {
+            "1 attempt".to_owned()
+        } else {
+            format!("{n} attempts")
+        }
+    };
+    match &report.outcome {
+        Outcome::Opened if !quiet => {
+            let verify = report.attempts.last().and_then(|a| a.verify.as_ref());
+            let (port, after) =
+                verify.map_or((0, 0.0), |v| (v.address.port(), v.elapsed.as_secs_f64()));
+            println!(
+                "{name}: opened {address} (port {port} answered after {after:.2} s, {})",
+                tries(report.attempts.len())
+            );
+        }
+        Outcome::Sent if !quiet => {
+            let hits = report.last_knock().map_or(0, |k| k.hits_sent());
+            let what = if report.action == Action::Close {
+                "closed"
+            } else {
+                "knocked"
+            };
+            println!("{name}: {what} {address} ({hits} hits sent, nothing to verify)");
+        }
+        Outcome::Opened | Outcome::Sent => {}
+        Outcome::NotOpened => {
+            let verify = report.attempts.last().and_then(|a| a.verify.as_ref());
+            let port = verify.map_or(0, |v| v.address.port());
+            let why = verify
+                .and_then(|v| v.last_error.clone())
+                .unwrap_or_default();
+            eprintln!(
+                "knock-cli: {name}: not opened: {address} port {port} did not answer after {} ({why})",
+                tries(report.attempts.len())
+            );
+        }
+        Outcome::Failed(err) => eprintln!("knock-cli: {name}: {err}"),
+    }
+}
+
+#[derive(Serialize)]
+struct RunDocument<'a> {
+    action: &'static str,
+    profiles: Vec<ProfileDocument<'a>>,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDocument>,
+    exit_code: u8,
+}
+
+#[derive(Serialize)]
+struct ProfileDocument<'a> {
+    name: &'a str,
+    host: &'a str,
+    address: Option<String>,
+    tcp_method: Option<&'static str>,
+    outcome: &'static str,
+    error: Option<ErrorDocument>,
+    exit_code: u8,
+    elapsed_ms: f64,
+    attempts: Vec<AttemptDocument<'a>>,
+}
+
+#[derive(Serialize)]
+struct AttemptDocument<'a> {
+    knock: KnockDocument<'a>,
+    verify: Option<VerifyDocument>,
+}
+
+#[derive(Serialize)]
+struct VerifyDocument {
+    port: u16,
+    open: bool,
+    elapsed_ms: f64,
+    probes: u32,
+    error: Option<String>,
+}
+
+fn outcome_name(outcome: &Outcome, action: Action) -> &'static str {
+    match outcome {
+        Outcome::Opened => "opened",
+        Outcome::Sent if action == Action::Close => "closed",
+        Outcome::Sent => "sent",
+        Outcome::NotOpened => "not_opened",
+        Outcome::Failed(err) => match err.kind() {
+            ErrorKind::InvalidInput => "invalid",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Network | ErrorKind::Permission => "failed",
+        },
+    }
+}
+
+impl<'a> RunDocument<'a> {
+    fn new(action: Action, reports: &'a [Knocked], code: ExitCode) -> RunDocument<'a> {
+        let profiles: Vec<ProfileDocument> = reports
+            .iter()
+            .map(|(report, profile)| {
+                let last = report.last_knock();
+                let error = match &report.outcome {
+                    Outcome::Failed(err) => Some(ErrorDocument::new(err.kind(), err.to_string())),
+                    _ => None,
+                };
+                ProfileDocument {
+                    name: &report.name,
+                    host: &profile.host,
+                    address: last.and_then(|k| k.address).map(|a| a.ip().to_string()),
+                    tcp_method: last.and_then(|k| k.tcp_method).map(|m| m.as_str()),
+                    outcome: outcome_name(&report.outcome, action),
+                    error,
+                    exit_code: exit_code(&report.outcome) as u8,
+                    elapsed_ms: millis(report.elapsed),
+                    attempts: report
+                        .attempts
+                        .iter()
+                        .map(|a| AttemptDocument {
+                            knock: knock_document(&a.knock, None),
+                            verify: a.verify.as_ref().map(|v| VerifyDocument {
+                                port: v.address.port(),
+                                open: v.open,
+                                elapsed_ms: millis(v.elapsed),
+                                probes: v.probes,
+                                error: v.last_error.clone(),
+                            }),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let outcome = match code {
+            ExitCode::Success => "ok",
+            ExitCode::NotOpened => "not_opened",
+            ExitCode::Failure => "failed",
+            ExitCode::InvalidInput => "invalid",
+            ExitCode::Interrupted => "cancelled",
+        };
+        RunDocument {
+            action: action.as_str(),
+            profiles,
+            outcome,
+            error: None,
+            exit_code: code as u8,
+        }
+    }
+
+    fn rejected(action: Action, failure: &Failure) -> RunDocument<'static> {
+        RunDocument {
+            action: action.as_str(),
+            profiles: Vec::new(),
+            outcome: if failure.code == ExitCode::InvalidInput {
+                "invalid"
+            } else {
+                "failed"
+            },
+            error: Some(ErrorDocument::new(
+                if failure.code == ExitCode::InvalidInput {
+                    ErrorKind::InvalidInput
+                } else {
+                    ErrorKind::Network
+                },
+                failure.message.clone(),
+            )),
+            exit_code: failure.code as u8,
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! `knock-cli profile ...`: list, show, add, edit, rm, rename, import.
+//!
+//! `list` never prints sequences (they are the secret); `show` does, because it was asked for by name.
+
+use std::num::{NonZeroU16, NonZeroU32};
+use std::str::FromStr;
+
+use client_core::import::profiles_from_knockd_conf;
+use client_core::knockd_conf;
+use client_core::profile::{Profile, Verify, validate_tag};
+use client_core::store::ProfileStore;
+use client_core::{Protocol, Sequence};
+use serde::Serialize;
+
+use crate::cli::{ProfileCommand, ProfileFields, ProfileRemovals};
+use crate::exit::ExitCode;
+use crate::fail::Failure;
+use crate::report_json::print_json;
+
+pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, Failure> {
+    match command {
+        ProfileCommand::List { json } => list(store, *json),
+        ProfileCommand::Show { name, json } => show(store, name, *json),
+        ProfileCommand::Add { name, fields } => add(store, name, fields),
+        ProfileCommand::Edit {
+            name,
+            fields,
+            removals,
+        } => edit(store, name, fields, removals),
+        ProfileCommand::Rm { name } => {
+            let path = store.remove(name)?;
+            println!("removed {name} ({})", path.display());
+            Ok(ExitCode::Success)
+        }
+        ProfileCommand::Rename { old, new } => {
+            let path = store.rename(old, new)?;
+            println!("renamed {old} to {new} ({})", path.display());
+            Ok(ExitCode::Success)
+        }
+        ProfileCommand::Import {
+            file,
+            host,
+            dry_run,
+        } => import(store, file, host.as_deref(), *dry_run),
+    }
+}
+
+#[derive(Serialize)]
+struct ListEntry<'a> {
+    name: &'a str,
+    path: String,
+    host: Option<&'a str>,
+    family: Option<&'static str>,
+    method: Option<&'static str>,
+    hits: Option<usize>,
+    has_close: Option<bool>,
+    verify_port: Option<u16>,
+    tags: &'a [String],
+    error: Option<String>,
+}
+
+fn list(store: &ProfileStore, json: bool) -> Result<ExitCode, Failure> {
+    let listed = store.list()?;
+    let mut code = ExitCode::Success;
+    let entries: Vec<ListEntry> = listed
+        .iter()
+        .map(|entry| {
+            let ok = entry.profile.as_ref().ok();
+            if let Err(err) = &entry.profile {
+                eprintln!("knock-cli: {err}");
+                code = ExitCode::InvalidInput;
+            }
+            ListEntry {
+                name: &entry.name,
+                path: entry.path.display().to_string(),
+                host: ok.map(|p| p.host.as_str()),
+                family: ok.map(|p| p.family.as_str()),
+                method: ok.map(|p| p.method.as_str()),
+                hits: ok.map(|p| p.open.len()),
+                has_close: ok.map(|p| p.close.is_some()),
+                verify_port: ok.and_then(|p| p.verify.map(|v| v.port.get())),
+                tags: ok.map_or(&[], |p| p.tags.as_slice()),
+                error: entry.profile.as_ref().err().map(ToString::to_string),
+            }
+        })
+        .collect();
+    if json {
+        print_json(&entries);
+    } else if entries.is_empty() {
+        eprintln!(
+            "no profiles in {} (add one with `knock-cli profile add NAME --host H --open SEQ`)",
+            store.dir().display()
+        );
+    } else {
+        let width = entries
+            .iter()
+            .map(|e| e.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        println!(
+            "{:<width$}  {:<28}  {:<6}  {:<6}  TAGS",
+            "NAME", "HOST", "HITS", "VERIFY"
+        );
+        for e in entries.iter().filter(|e| e.error.is_none()) {
+            println!(
+                "{:<width$}  {:<28}  {:<6}  {:<6}  {}",
+                e.name,
+                e.host.unwrap_or(""),
+                e.hits.map_or(String::new(), |h| h.to_string()),
+                e.verify_port.map_or("-".to_owned(), |p| p.to_string()),
+                e.tags.join(",")
+            );
+        }
+    }
+    Ok(code)
+}
+
+fn show(store: &ProfileStore, name: &str, json: bool) -> Result<ExitCode, Failure> {
+    let stored = store.load(name)?;
+    if json {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            name: &'a str,
+            path: String,
+            #[serde(flatten)]
+            profile: &'a Profile,
+        }
+        print_json(&Shown {
+            name,
+            path: stored.path.display().to_string(),
+            profile: &stored.profile,
+        });
+    } else {
+        let text = toml::to_string(&stored.profile).map_err(|e| Failure::failed(e.to_string()))?;
+        println!("# {}\n{text}", stored.path.display());
+    }
+    Ok(ExitCode::Success)
+}
+
+fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitCode, Failure> {
+    let host = fields
+        .host
+        .as_deref()
+        .ok_or_else(|| Failure::invalid("profile add needs --host HOST"))?;
+    let open = fields.open.as_deref().ok_or_else(|| {
+        Failure::invalid("profile add needs --open SEQUENCE (e.g. 7000,8000:udp,9000)")
+    })?;
+    let mut profile = Profile::new(host, parse_sequence("--open", open)?);
+    apply(&mut profile, fields, &ProfileRemovals::default())?;
+    let stored = store.create(name, &profile)?;
+    println!("added {name} ({})", stored.path.display());
+    Ok(ExitCode::Success)
+}
+
+fn edit(
+    store: &ProfileStore,
+    name: &str,
+    fields: &ProfileFields,
+    removals: &ProfileRemovals,
+) -> Result<ExitCode, Failure> {
+    let stored = store.update(name, |profile| apply(profile, fields, removals))??;
+    println!("updated {name} ({})", stored.path.display());
+    Ok(ExitCode::Success)
+}
+
+/// Applies the given options to a profile; each error names its option.
+fn apply(
+    profile: &mut Profile,
+    fields: &ProfileFields,
+    removals: &ProfileRemovals,
+) -> Result<(), Failure> {
+    if let Some(host) = &fields.host {
+        if host.trim().is_empty() {
+            return Err(Failure::invalid("--host: empty host"));
+        }
+        profile.host = host.trim().to_owned();
+    }
+    if let Some(open) = &fields.open {
+        profile.open = parse_sequence("--open", open)?;
+    }
+    if let Some(close) = &fields.close {
+        profile.close = Some(parse_sequence("--close", close)?);
+    }
+    if removals.no_close {
+        profile.close = None;
+    }
+    if let Some(family) = &fields.family {
+        profile.family = parse_option("--family", family)?;
+    }
+    if let Some(method) = &fields.method {
+        profile.method = parse_option("--method", method)?;
+    }
+    if let Some(delay) = fields.delay {
+        profile.delay_ms = delay;
+    }
+    if let Some(flags) = &fields.tcp_flags {
+        profile.tcp_flags = parse_option("--tcp-flags", flags)?;
+    }
+    apply_verify(profile, fields, removals)?;
+    for tag in &fields.tags {
+        validate_tag(tag).map_err(|e| Failure::invalid(format!("--tag: {e}")))?;
+        if !profile.has_tag(tag) {
+            profile.tags.push(tag.clone());
+        }
+    }
+    profile
+        .tags
+        .retain(|t| !removals.untags.iter().any(|u| u.eq_ignore_ascii_case(t)));
+    if let Some(notes) = &fields.notes {
+        profile.notes = notes.clone();
+    }
+    Ok(())
+}
+
+fn apply_verify(
+    profile: &mut Profile,
+    fields: &ProfileFields,
+    removals: &ProfileRemovals,
+) -> Result<(), Failure> {
+    if removals.no_verify {
+        profile.verify = None;
+        return Ok(());
+    }
+    let mut verify = match (profile.verify, fields.verify_port) {
+        (_, Some(port)) => {
+            let port = NonZeroU16::new(port)
+                .ok_or_else(|| Failure::invalid("--verify-port: must be 1..=65535"))?;
+            let mut v = profile.verify.unwrap_or_else(|| Verify::new(port));
+            v.port = port;
+            v
+        }
+        (Some(existing), None) => existing,
+        (None, None) => {
+            if fields.verify_timeout.is_some()
+                || fields.attempts.is_some()
+                || fields.backoff.is_some()
+            {
+                return Err(Failure::invalid(
+                    "--verify-timeout, --attempts and --backoff need --verify-port (the profile has no verify block)",
+                ));
+            }
+            return Ok(());
+        }
+    };
+    if let Some(ms) = fields.verify_timeout {
+        verify.timeout_ms = ms;
+    }
+    if let Some(n) = fields.attempts {
+        verify.attempts =
+            NonZeroU32::new(n).ok_or_else(|| Failure::invalid("--attempts: must be at least 1"))?;
+    }
+    if let Some(ms) = fields.backoff {
+        verify.backoff_ms = ms;
+    }
+    profile.verify = Some(verify);
+    Ok(())
+}
+
+fn parse_sequence(option: &str, text: &str) -> Result<Sequence, Failure> {
+    Sequence::parse(text, Protocol::Tcp).map_err(|e| Failure::invalid(format!("{option}: {e}")))
+}
+
+fn parse_option<T: FromStr>(option: &str, text: &str) -> Result<T, Failure>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| Failure::invalid(format!("{option}: {e}")))
+}
+
+fn import(
+    store: &ProfileStore,
+    file: &std::path::Path,
+    host: Option<&str>,
+    dry_run: bool,
+) -> Result<ExitCode, Failure> {
+    let host = host.ok_or_else(|| {
+        Failure::invalid("profile import needs --host HOST: knockd.conf describes the server's doors, not where it is")
+    })?;
+    let conf = knockd_conf::parse_file(file).map_err(|e| Failure::invalid(e.to_string()))?;
+    let imported = profiles_from_knockd_conf(&conf, host)
+        .map_err(|e| Failure::invalid(format!("{}: {e}", file.display())))?;
+    let mut code = ExitCode::Success;
+    for warning in &imported.skipped {
+        eprintln!("knock-cli: {}: {warning}", file.display());
+    }
+    for entry in &imported.profiles {
+        for warning in &entry.warnings {
+            eprintln!("knock-cli: {}: {}: {warning}", file.display(), entry.name);
+        }
+        let doors = entry
+            .doors
+            .iter()
+            .map(|d| format!("[{d}]"))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        if dry_run {
+            println!("would add {} from {doors}", entry.name);
+            continue;
+        }
+        match store.create(&entry.name, &entry.profile) {
+            Ok(stored) => println!(
+                "added {} from {doors} ({})",
+                entry.name,
+                stored.path.display()
+            ),
+            Err(err) => {
+                eprintln!("knock-cli: {}: not imported: {err}", entry.name);
+                code = ExitCode::InvalidInput;
+            }
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,161 @@
+//! `knock-cli ssh NAME [-- ARGS]` and `knock-cli proxy NAME [HOST PORT]`: open a door, make sure the
+//! service answers, then hand over to ssh, or relay stdin/stdout as an OpenSSH ProxyCommand.
+//!
+//! Both always verify: without a verify block in the profile they check the port they are about to use
+//! (22 for `ssh`, PORT for `proxy`). Both use the address family that was knocked, because a door opened
+//! over IPv4 stays shut for an ssh that picks the host's IPv6 address.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
+use std::process::Command;
+
+use client_core::profile::{Action, Verify};
+use client_core::store::ProfileStore;
+use client_core::verify::{Outcome, Plan, ProfileReport, run_plan};
+use client_core::{AddressFamily, CancellationToken, target};
+
+use crate::cli::{ProxyArgs, SshArgs};
+use crate::exit::ExitCode;
+use crate::fail::Failure;
+use crate::progress::Progress;
+
+const SSH_PORT: NonZeroU16 = NonZeroU16::new(22).expect("22 is not zero");
+
+pub fn ssh(store: &ProfileStore, args: &SshArgs) -> Result<ExitCode, Failure> {
+    let stored = store.load(&args.name)?;
+    let plan = plan_with_verify(&args.name, &stored.profile, SSH_PORT)?;
+    let runtime = runtime()?;
+    let report = runtime.block_on(open(&plan, args.quiet));
+    drop(runtime);
+    let address = opened_address(&report)?;
+    let mut command = Command::new("ssh");
+    command
+        .arg(if address.is_ipv4() { "-4" } else { "-6" })
+        .arg(&stored.profile.host)
+        .args(&args.ssh_args);
+    exec(command)
+}
+
+pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure> {
+    let stored = store.load(&args.name)?;
+    let port = match args.port {
+        Some(port) => {
+            NonZeroU16::new(port).ok_or_else(|| Failure::invalid("PORT must be 1..=65535"))?
+        }
+        None => stored.profile.verify.map_or(SSH_PORT, |v| v.port),
+    };
+    let plan = plan_with_verify(&args.name, &stored.profile, port)?;
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        // stdout carries the relayed bytes only: progress stays off, problems go to stderr.
+        let report = open(&plan, true).await;
+        let knocked = opened_address(&report)?;
+        let target = match args.host.as_deref() {
+            // The host ssh asked for is the profile's: use the address that was knocked, not a fresh lookup.
+            None => SocketAddr::new(knocked, port.get()),
+            Some(host) if host.eq_ignore_ascii_case(&stored.profile.host) => {
+                SocketAddr::new(knocked, port.get())
+            }
+            Some(host) => {
+                let family = if knocked.is_ipv4() {
+                    AddressFamily::V4
+                } else {
+                    AddressFamily::V6
+                };
+                let mut address = target::resolve(host, family)
+                    .await
+                    .map_err(|e| Failure::failed(e.to_string()))?;
+                address.set_port(port.get());
+                address
+            }
+        };
+        relay(target).await
+    })
+}
+
+/// The profile's plan, verifying `default_port` when the profile has no verify block.
+fn plan_with_verify(
+    name: &str,
+    profile: &client_core::profile::Profile,
+    default_port: NonZeroU16,
+) -> Result<Plan, Failure> {
+    let mut plan =
+        Plan::new(name, profile, Action::Open).map_err(|e| Failure::invalid(e.to_string()))?;
+    plan.verify.get_or_insert_with(|| Verify::new(default_port));
+    Ok(plan)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))
+}
+
+async fn open(plan: &Plan, quiet: bool) -> ProfileReport {
+    let cancel = CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    let progress = Progress::new(quiet, false, false);
+    let mut host = progress.host(&plan.name);
+    let report = run_plan(plan, &cancel, |e| host.event(e)).await;
+    host.finish();
+    watcher.abort();
+    report
+}
+
+/// The knocked address once the door is verified open; otherwise the failure with its exit code.
+fn opened_address(report: &ProfileReport) -> Result<IpAddr, Failure> {
+    let address = report.last_knock().and_then(|k| k.address).map(|a| a.ip());
+    match (&report.outcome, address) {
+        (Outcome::Opened, Some(address)) => Ok(address),
+        (Outcome::Failed(err), _) => Err(Failure {
+            code: ExitCode::for_error(err.kind()),
+            message: format!("{}: {err}", report.name),
+        }),
+        _ => {
+            let verify = report.attempts.last().and_then(|a| a.verify.as_ref());
+            let port = verify.map_or(0, |v| v.address.port());
+            Err(Failure {
+                code: ExitCode::NotOpened,
+                message: format!(
+                    "{}: not opened: port {port} did not answer after {} attempt(s)",
+                    report.name,
+                    report.attempts.len()
+                ),
+            })
+        }
+    }
+}
+
+async fn relay(target: SocketAddr) -> Result<ExitCode, Failure> {
+    let mut stream = tokio::net::TcpStream::connect(target)
+        .await
+        .map_err(|e| Failure::failed(format!("cannot connect to {target}: {e}")))?;
+    let mut stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+    match tokio::io::copy_bidirectional(&mut stdio, &mut stream).await {
+        Ok(_) => Ok(ExitCode::Success),
+        Err(e) => Err(Failure::failed(format!("relay to {target} failed: {e}"))),
+    }
+}
+
+/// Replaces this process with `command` (Unix), or runs it and passes its exit status on (elsewhere).
+#[cfg(unix)]
+fn exec(mut command: Command) -> Result<ExitCode, Failure> {
+    use std::os::unix::process::CommandExt;
+    let err = command.exec();
+    Err(Failure::failed(format!("cannot run ssh: {err}")))
+}
+
+#[cfg(not(unix))]
+fn exec(mut command: Command) -> Result<ExitCode, Failure> {
+    let status = command
+        .status()
+        .map_err(|e| Failure::failed(format!("cannot run ssh: {e}")))?;
+    // ssh's own status cannot be expressed in our enum; exit with it directly, like exec would.
+    std::process::exit(status.code().unwrap_or(1));
+}
