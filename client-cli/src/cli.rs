@@ -7,11 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "knock-cli",
-    version,
-    about = "Port knocking: send a sequence of TCP/UDP hits to a host"
-)]
+#[command(name = "knock-cli", version, about = "Port knocking: send a sequence of TCP/UDP hits to a host")]
 pub struct Cli {
     /// Directory of saved profiles (default: $KNOCK_PROFILES_DIR, else the platform's config directory).
     #[arg(long, global = true, value_name = "DIR")]
@@ -28,7 +24,7 @@ pub enum Command {
     Knock(KnockArgs),
     /// Manage saved host profiles.
     #[command(subcommand)]
-    Profile(ProfileCommand),
+    Profile(Box<ProfileCommand>),
     /// Knock the open sequence of saved profiles, verify the service answered, retry if not.
     #[command(after_help = OPEN_AFTER_HELP)]
     Open(OpenArgs),
@@ -119,9 +115,16 @@ pub struct ProfileFields {
     /// Open sequence, e.g. 1300,8888:udp,9394.
     #[arg(long, value_name = "SEQUENCE")]
     pub open: Option<String>,
+    /// Read the open sequence from this environment variable at knock time (for CI secrets; the
+    /// sequence is then never stored, printed or logged).
+    #[arg(long, value_name = "VAR", conflicts_with = "open")]
+    pub open_env: Option<String>,
     /// Close sequence.
     #[arg(long, value_name = "SEQUENCE")]
     pub close: Option<String>,
+    /// Read the close sequence from this environment variable at knock time.
+    #[arg(long, value_name = "VAR", conflicts_with = "close")]
+    pub close_env: Option<String>,
     /// Address family: any, ipv4 or ipv6.
     #[arg(long)]
     pub family: Option<String>,
@@ -158,7 +161,7 @@ pub struct ProfileFields {
 #[derive(Debug, Args, Default)]
 pub struct ProfileRemovals {
     /// Remove the close sequence.
-    #[arg(long, conflicts_with = "close")]
+    #[arg(long, conflicts_with_all = ["close", "close_env"])]
     pub no_close: bool,
     /// Remove the verify block.
     #[arg(long, conflicts_with_all = ["verify_port", "verify_timeout", "attempts", "backoff"])]

@@ -12,17 +12,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn invalid(message: impl Into<String>) -> Failure {
-        Failure {
-            code: ExitCode::InvalidInput,
-            message: message.into(),
-        }
+        Failure { code: ExitCode::InvalidInput, message: message.into() }
     }
 
     pub fn failed(message: impl Into<String>) -> Failure {
-        Failure {
-            code: ExitCode::Failure,
-            message: message.into(),
-        }
+        Failure { code: ExitCode::Failure, message: message.into() }
     }
 
     /// Prints the message and gives the exit code.
@@ -38,9 +32,6 @@ impl From<StoreError> for Failure {
             StoreError::Io { .. } => ExitCode::Failure,
             _ => ExitCode::InvalidInput,
         };
-        Failure {
-            code,
-            message: err.to_string(),
-        }
+        Failure { code, message: err.to_string() }
     }
 }

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use client_core::{
-    AddressFamily, CancellationToken, Hit, KnockEvent, KnockReport, KnockRequest, Protocol,
-    Sequence, TcpFlagSpec, knock,
+    AddressFamily, CancellationToken, Hit, KnockEvent, KnockReport, KnockRequest, Protocol, Sequence, TcpFlagSpec,
+    knock,
 };
 
 use crate::cli::KnockArgs;
@@ -30,10 +30,7 @@ pub fn run(args: &KnockArgs) -> ExitCode {
             return ExitCode::Failure;
         }
     };
-    let code = report
-        .error
-        .as_ref()
-        .map_or(ExitCode::Success, |e| ExitCode::for_error(e.kind()));
+    let code = report.error.as_ref().map_or(ExitCode::Success, |e| ExitCode::for_error(e.kind()));
     if args.json {
         report_json::print_report(&report, code);
     }
@@ -45,11 +42,7 @@ pub fn run(args: &KnockArgs) -> ExitCode {
 
 /// Turns arguments into a request; the message names the argument that is wrong.
 fn build_request(args: &KnockArgs) -> Result<KnockRequest, String> {
-    let default_protocol = if args.udp {
-        Protocol::Udp
-    } else {
-        Protocol::Tcp
-    };
+    let default_protocol = if args.udp { Protocol::Udp } else { Protocol::Tcp };
     let sequence = Sequence::parse_tokens(args.hits.iter().map(String::as_str), default_protocol)
         .map_err(|e| format!("PORT[:PROTO]: {e}"))?;
     let mut request = KnockRequest::new(args.host.clone(), sequence);
@@ -59,8 +52,7 @@ fn build_request(args: &KnockArgs) -> Result<KnockRequest, String> {
         _ => AddressFamily::Any,
     };
     request.method = args.method.into();
-    request.tcp_flags =
-        TcpFlagSpec::parse(&args.tcp_flags).map_err(|e| format!("--tcp-flags: {e}"))?;
+    request.tcp_flags = TcpFlagSpec::parse(&args.tcp_flags).map_err(|e| format!("--tcp-flags: {e}"))?;
     request.delay = Duration::from_millis(args.delay);
     if let Some(hex) = &args.udp_payload {
         request.udp_payload = parse_hex(hex).map_err(|e| format!("--udp-payload: {e}"))?;
@@ -72,9 +64,7 @@ fn build_request(args: &KnockArgs) -> Result<KnockRequest, String> {
 
 fn run_knock(request: &KnockRequest, verbose: bool, json: bool) -> std::io::Result<KnockReport> {
     // One thread is plenty for a sequence of syscalls, and starts faster than a pool.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cancel = CancellationToken::new();
     Ok(runtime.block_on(async {
         let on_interrupt = cancel.clone();
@@ -85,10 +75,7 @@ fn run_knock(request: &KnockRequest, verbose: bool, json: bool) -> std::io::Resu
         });
         let mut address = None;
         knock(request, &cancel, |event| {
-            if let KnockEvent::Resolved {
-                address: resolved, ..
-            } = event
-            {
+            if let KnockEvent::Resolved { address: resolved, .. } = event {
                 address = Some(*resolved);
             }
             if verbose {
@@ -124,9 +111,7 @@ fn print_progress(event: &KnockEvent, address: Option<SocketAddr>, json: bool) {
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits = text.strip_prefix("0x").unwrap_or(text);
     if digits.is_empty() || !digits.len().is_multiple_of(2) {
-        return Err(format!(
-            "{text:?} is not an even number of hex digits (e.g. 00 or cafe)"
-        ));
+        return Err(format!("{text:?} is not an even number of hex digits (e.g. 00 or cafe)"));
     }
     (0..digits.len())
         .step_by(2)
@@ -150,9 +135,6 @@ mod tests {
         assert!(parse_hex("").is_err());
         assert!(parse_hex("abc").is_err());
         assert!(parse_hex("zz").expect_err("zz").contains("not hex"));
-        assert!(
-            parse_hex("é0").is_err(),
-            "multi-byte characters must not panic"
-        );
+        assert!(parse_hex("é0").is_err(), "multi-byte characters must not panic");
     }
 }

@@ -29,11 +29,7 @@ fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version are not errors; clap prints them itself.
-            let code = if err.use_stderr() {
-                ExitCode::InvalidInput
-            } else {
-                ExitCode::Success
-            };
+            let code = if err.use_stderr() { ExitCode::InvalidInput } else { ExitCode::Success };
             let _ = err.print();
             return code.into();
         }
@@ -41,12 +37,7 @@ fn main() -> std::process::ExitCode {
     let code = match &cli.command {
         Command::Knock(args) => knock_cmd::run(args),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "knock-cli",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut std::io::stdout());
             ExitCode::Success
         }
         command => match ProfileStore::locate(cli.profiles_dir.as_deref()) {
@@ -72,10 +63,8 @@ fn with_store(store: &ProfileStore, command: &Command) -> ExitCode {
 /// The command line, with `knock` inserted when the binary was called as `knock` (knock(1) drop-in).
 fn arguments() -> Vec<OsString> {
     let mut args: Vec<OsString> = std::env::args_os().collect();
-    let called_as_knock = args
-        .first()
-        .and_then(|argv0| Path::new(argv0).file_stem())
-        .is_some_and(|stem| stem == "knock");
+    let called_as_knock =
+        args.first().and_then(|argv0| Path::new(argv0).file_stem()).is_some_and(|stem| stem == "knock");
     if called_as_knock {
         args.insert(1, OsString::from("knock"));
     }

@@ -55,8 +55,7 @@ fn select(
     profiles
         .into_iter()
         .map(|(name, profile)| {
-            let plan =
-                Plan::new(&name, &profile, action).map_err(|e| Failure::invalid(e.to_string()))?;
+            let plan = Plan::new(&name, &profile, action).map_err(|e| Failure::invalid(e.to_string()))?;
             Ok((plan, profile))
         })
         .collect()
@@ -92,11 +91,7 @@ fn select_profiles(
             return Err(Failure::invalid(format!(
                 "no profile in {} has the tag {tag:?} (tags in use: {})",
                 store.dir().display(),
-                if tags_in_use.is_empty() {
-                    "none".to_owned()
-                } else {
-                    tags_in_use.join(", ")
-                }
+                if tags_in_use.is_empty() { "none".to_owned() } else { tags_in_use.join(", ") }
             )));
         }
     }
@@ -105,14 +100,8 @@ fn select_profiles(
 
 type Knocked = (ProfileReport, Profile);
 
-fn knock_all(
-    selected: Vec<(Plan, Profile)>,
-    parallel: usize,
-    output: &OutputArgs,
-) -> std::io::Result<Vec<Knocked>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArgs) -> std::io::Result<Vec<Knocked>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let progress = Progress::new(output.quiet, output.json, output.verbose);
     Ok(runtime.block_on(async {
         let cancel = CancellationToken::new();
@@ -125,7 +114,7 @@ fn knock_all(
         let limit = Arc::new(Semaphore::new(parallel));
         let mut tasks = Vec::new();
         for (plan, profile) in selected {
-            let mut host = progress.host(&plan.name);
+            let mut host = progress.host(&plan.name, plan.request.secret_ports);
             let (cancel, limit) = (cancel.clone(), Arc::clone(&limit));
             tasks.push(tokio::spawn(async move {
                 let _permit = limit.acquire_owned().await;
@@ -137,10 +126,7 @@ fn knock_all(
         let mut reports = Vec::new();
         for task in tasks {
             // A task only fails to join if it panicked: a bug, so let it surface.
-            reports.push(
-                task.await
-                    .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic())),
-            );
+            reports.push(task.await.unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic())));
         }
         reports
     }))
@@ -168,22 +154,15 @@ fn overall(codes: impl Iterator<Item = ExitCode>) -> ExitCode {
 
 fn print_summary(report: &ProfileReport, profile: &Profile, quiet: bool) {
     let name = &report.name;
-    let address = report
-        .last_knock()
-        .and_then(|k| k.address)
-        .map_or_else(|| profile.host.clone(), |a| a.ip().to_string());
+    let address =
+        report.last_knock().and_then(|k| k.address).map_or_else(|| profile.host.clone(), |a| a.ip().to_string());
     let tries = |n: usize| {
-        if n == 1 {
-            "1 attempt".to_owned()
-        } else {
-            format!("{n} attempts")
-        }
+        if n == 1 { "1 attempt".to_owned() } else { format!("{n} attempts") }
     };
     match &report.outcome {
         Outcome::Opened if !quiet => {
             let verify = report.attempts.last().and_then(|a| a.verify.as_ref());
-            let (port, after) =
-                verify.map_or((0, 0.0), |v| (v.address.port(), v.elapsed.as_secs_f64()));
+            let (port, after) = verify.map_or((0, 0.0), |v| (v.address.port(), v.elapsed.as_secs_f64()));
             println!(
                 "{name}: opened {address} (port {port} answered after {after:.2} s, {})",
                 tries(report.attempts.len())
@@ -191,20 +170,14 @@ fn print_summary(report: &ProfileReport, profile: &Profile, quiet: bool) {
         }
         Outcome::Sent if !quiet => {
             let hits = report.last_knock().map_or(0, |k| k.hits_sent());
-            let what = if report.action == Action::Close {
-                "closed"
-            } else {
-                "knocked"
-            };
+            let what = if report.action == Action::Close { "closed" } else { "knocked" };
             println!("{name}: {what} {address} ({hits} hits sent, nothing to verify)");
         }
         Outcome::Opened | Outcome::Sent => {}
         Outcome::NotOpened => {
             let verify = report.attempts.last().and_then(|a| a.verify.as_ref());
             let port = verify.map_or(0, |v| v.address.port());
-            let why = verify
-                .and_then(|v| v.last_error.clone())
-                .unwrap_or_default();
+            let why = verify.and_then(|v| v.last_error.clone()).unwrap_or_default();
             eprintln!(
                 "knock-cli: {name}: not opened: {address} port {port} did not answer after {} ({why})",
                 tries(report.attempts.len())
@@ -309,30 +282,16 @@ impl<'a> RunDocument<'a> {
             ExitCode::InvalidInput => "invalid",
             ExitCode::Interrupted => "cancelled",
         };
-        RunDocument {
-            action: action.as_str(),
-            profiles,
-            outcome,
-            error: None,
-            exit_code: code as u8,
-        }
+        RunDocument { action: action.as_str(), profiles, outcome, error: None, exit_code: code as u8 }
     }
 
     fn rejected(action: Action, failure: &Failure) -> RunDocument<'static> {
         RunDocument {
             action: action.as_str(),
             profiles: Vec::new(),
-            outcome: if failure.code == ExitCode::InvalidInput {
-                "invalid"
-            } else {
-                "failed"
-            },
+            outcome: if failure.code == ExitCode::InvalidInput { "invalid" } else { "failed" },
             error: Some(ErrorDocument::new(
-                if failure.code == ExitCode::InvalidInput {
-                    ErrorKind::InvalidInput
-                } else {
-                    ErrorKind::Network
-                },
+                if failure.code == ExitCode::InvalidInput { ErrorKind::InvalidInput } else { ErrorKind::Network },
                 failure.message.clone(),
             )),
             exit_code: failure.code as u8,

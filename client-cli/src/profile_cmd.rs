@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use client_core::import::profiles_from_knockd_conf;
 use client_core::knockd_conf;
-use client_core::profile::{Profile, Verify, validate_tag};
+use client_core::profile::{Profile, SequenceSource, Verify, validate_env_name, validate_tag};
 use client_core::store::ProfileStore;
 use client_core::{Protocol, Sequence};
 use serde::Serialize;
@@ -22,11 +22,7 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
         ProfileCommand::List { json } => list(store, *json),
         ProfileCommand::Show { name, json } => show(store, name, *json),
         ProfileCommand::Add { name, fields } => add(store, name, fields),
-        ProfileCommand::Edit {
-            name,
-            fields,
-            removals,
-        } => edit(store, name, fields, removals),
+        ProfileCommand::Edit { name, fields, removals } => edit(store, name, fields, removals),
         ProfileCommand::Rm { name } => {
             let path = store.remove(name)?;
             println!("removed {name} ({})", path.display());
@@ -37,11 +33,7 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
             println!("renamed {old} to {new} ({})", path.display());
             Ok(ExitCode::Success)
         }
-        ProfileCommand::Import {
-            file,
-            host,
-            dry_run,
-        } => import(store, file, host.as_deref(), *dry_run),
+        ProfileCommand::Import { file, host, dry_run } => import(store, file, host.as_deref(), *dry_run),
     }
 }
 
@@ -76,7 +68,7 @@ fn list(store: &ProfileStore, json: bool) -> Result<ExitCode, Failure> {
                 host: ok.map(|p| p.host.as_str()),
                 family: ok.map(|p| p.family.as_str()),
                 method: ok.map(|p| p.method.as_str()),
-                hits: ok.map(|p| p.open.len()),
+                hits: ok.and_then(|p| p.open.inline().map(Sequence::len)),
                 has_close: ok.map(|p| p.close.is_some()),
                 verify_port: ok.and_then(|p| p.verify.map(|v| v.port.get())),
                 tags: ok.map_or(&[], |p| p.tags.as_slice()),
@@ -92,16 +84,8 @@ fn list(store: &ProfileStore, json: bool) -> Result<ExitCode, Failure> {
             store.dir().display()
         );
     } else {
-        let width = entries
-            .iter()
-            .map(|e| e.name.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        println!(
-            "{:<width$}  {:<28}  {:<6}  {:<6}  TAGS",
-            "NAME", "HOST", "HITS", "VERIFY"
-        );
+        let width = entries.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
+        println!("{:<width$}  {:<28}  {:<6}  {:<6}  TAGS", "NAME", "HOST", "HITS", "VERIFY");
         for e in entries.iter().filter(|e| e.error.is_none()) {
             println!(
                 "{:<width$}  {:<28}  {:<6}  {:<6}  {}",
@@ -126,11 +110,7 @@ fn show(store: &ProfileStore, name: &str, json: bool) -> Result<ExitCode, Failur
             #[serde(flatten)]
             profile: &'a Profile,
         }
-        print_json(&Shown {
-            name,
-            path: stored.path.display().to_string(),
-            profile: &stored.profile,
-        });
+        print_json(&Shown { name, path: stored.path.display().to_string(), profile: &stored.profile });
     } else {
         let text = toml::to_string(&stored.profile).map_err(|e| Failure::failed(e.to_string()))?;
         println!("# {}\n{text}", stored.path.display());
@@ -139,14 +119,18 @@ fn show(store: &ProfileStore, name: &str, json: bool) -> Result<ExitCode, Failur
 }
 
 fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitCode, Failure> {
-    let host = fields
-        .host
-        .as_deref()
-        .ok_or_else(|| Failure::invalid("profile add needs --host HOST"))?;
-    let open = fields.open.as_deref().ok_or_else(|| {
-        Failure::invalid("profile add needs --open SEQUENCE (e.g. 7000,8000:udp,9000)")
-    })?;
-    let mut profile = Profile::new(host, parse_sequence("--open", open)?);
+    let host = fields.host.as_deref().ok_or_else(|| Failure::invalid("profile add needs --host HOST"))?;
+    let open = match (&fields.open, &fields.open_env) {
+        (Some(open), _) => SequenceSource::Inline(parse_sequence("--open", open)?),
+        (None, Some(var)) => env_source("--open-env", var)?,
+        (None, None) => {
+            return Err(Failure::invalid(
+                "profile add needs --open SEQUENCE (e.g. 7000,8000:udp,9000) or --open-env VAR",
+            ));
+        }
+    };
+    let mut profile = Profile::new(host, Sequence::default());
+    profile.open = open;
     apply(&mut profile, fields, &ProfileRemovals::default())?;
     let stored = store.create(name, &profile)?;
     println!("added {name} ({})", stored.path.display());
@@ -165,11 +149,7 @@ fn edit(
 }
 
 /// Applies the given options to a profile; each error names its option.
-fn apply(
-    profile: &mut Profile,
-    fields: &ProfileFields,
-    removals: &ProfileRemovals,
-) -> Result<(), Failure> {
+fn apply(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemovals) -> Result<(), Failure> {
     if let Some(host) = &fields.host {
         if host.trim().is_empty() {
             return Err(Failure::invalid("--host: empty host"));
@@ -177,10 +157,16 @@ fn apply(
         profile.host = host.trim().to_owned();
     }
     if let Some(open) = &fields.open {
-        profile.open = parse_sequence("--open", open)?;
+        profile.open = SequenceSource::Inline(parse_sequence("--open", open)?);
+    }
+    if let Some(var) = &fields.open_env {
+        profile.open = env_source("--open-env", var)?;
     }
     if let Some(close) = &fields.close {
-        profile.close = Some(parse_sequence("--close", close)?);
+        profile.close = Some(SequenceSource::Inline(parse_sequence("--close", close)?));
+    }
+    if let Some(var) = &fields.close_env {
+        profile.close = Some(env_source("--close-env", var)?);
     }
     if removals.no_close {
         profile.close = None;
@@ -204,38 +190,28 @@ fn apply(
             profile.tags.push(tag.clone());
         }
     }
-    profile
-        .tags
-        .retain(|t| !removals.untags.iter().any(|u| u.eq_ignore_ascii_case(t)));
+    profile.tags.retain(|t| !removals.untags.iter().any(|u| u.eq_ignore_ascii_case(t)));
     if let Some(notes) = &fields.notes {
         profile.notes = notes.clone();
     }
     Ok(())
 }
 
-fn apply_verify(
-    profile: &mut Profile,
-    fields: &ProfileFields,
-    removals: &ProfileRemovals,
-) -> Result<(), Failure> {
+fn apply_verify(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemovals) -> Result<(), Failure> {
     if removals.no_verify {
         profile.verify = None;
         return Ok(());
     }
     let mut verify = match (profile.verify, fields.verify_port) {
         (_, Some(port)) => {
-            let port = NonZeroU16::new(port)
-                .ok_or_else(|| Failure::invalid("--verify-port: must be 1..=65535"))?;
+            let port = NonZeroU16::new(port).ok_or_else(|| Failure::invalid("--verify-port: must be 1..=65535"))?;
             let mut v = profile.verify.unwrap_or_else(|| Verify::new(port));
             v.port = port;
             v
         }
         (Some(existing), None) => existing,
         (None, None) => {
-            if fields.verify_timeout.is_some()
-                || fields.attempts.is_some()
-                || fields.backoff.is_some()
-            {
+            if fields.verify_timeout.is_some() || fields.attempts.is_some() || fields.backoff.is_some() {
                 return Err(Failure::invalid(
                     "--verify-timeout, --attempts and --backoff need --verify-port (the profile has no verify block)",
                 ));
@@ -247,14 +223,18 @@ fn apply_verify(
         verify.timeout_ms = ms;
     }
     if let Some(n) = fields.attempts {
-        verify.attempts =
-            NonZeroU32::new(n).ok_or_else(|| Failure::invalid("--attempts: must be at least 1"))?;
+        verify.attempts = NonZeroU32::new(n).ok_or_else(|| Failure::invalid("--attempts: must be at least 1"))?;
     }
     if let Some(ms) = fields.backoff {
         verify.backoff_ms = ms;
     }
     profile.verify = Some(verify);
     Ok(())
+}
+
+fn env_source(option: &str, var: &str) -> Result<SequenceSource, Failure> {
+    validate_env_name(var).map_err(|e| Failure::invalid(format!("{option}: {e}")))?;
+    Ok(SequenceSource::Env(var.to_owned()))
 }
 
 fn parse_sequence(option: &str, text: &str) -> Result<Sequence, Failure> {
@@ -265,8 +245,7 @@ fn parse_option<T: FromStr>(option: &str, text: &str) -> Result<T, Failure>
 where
     T::Err: std::fmt::Display,
 {
-    text.parse()
-        .map_err(|e| Failure::invalid(format!("{option}: {e}")))
+    text.parse().map_err(|e| Failure::invalid(format!("{option}: {e}")))
 }
 
 fn import(
@@ -279,8 +258,8 @@ fn import(
         Failure::invalid("profile import needs --host HOST: knockd.conf describes the server's doors, not where it is")
     })?;
     let conf = knockd_conf::parse_file(file).map_err(|e| Failure::invalid(e.to_string()))?;
-    let imported = profiles_from_knockd_conf(&conf, host)
-        .map_err(|e| Failure::invalid(format!("{}: {e}", file.display())))?;
+    let imported =
+        profiles_from_knockd_conf(&conf, host).map_err(|e| Failure::invalid(format!("{}: {e}", file.display())))?;
     let mut code = ExitCode::Success;
     for warning in &imported.skipped {
         eprintln!("knock-cli: {}: {warning}", file.display());
@@ -289,22 +268,13 @@ fn import(
         for warning in &entry.warnings {
             eprintln!("knock-cli: {}: {}: {warning}", file.display(), entry.name);
         }
-        let doors = entry
-            .doors
-            .iter()
-            .map(|d| format!("[{d}]"))
-            .collect::<Vec<_>>()
-            .join(" + ");
+        let doors = entry.doors.iter().map(|d| format!("[{d}]")).collect::<Vec<_>>().join(" + ");
         if dry_run {
             println!("would add {} from {doors}", entry.name);
             continue;
         }
         match store.create(&entry.name, &entry.profile) {
-            Ok(stored) => println!(
-                "added {} from {doors} ({})",
-                entry.name,
-                stored.path.display()
-            ),
+            Ok(stored) => println!("added {} from {doors} ({})", entry.name, stored.path.display()),
             Err(err) => {
                 eprintln!("knock-cli: {}: not imported: {err}", entry.name);
                 code = ExitCode::InvalidInput;

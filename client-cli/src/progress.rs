@@ -12,6 +12,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Progress {
     bars: Option<MultiProgress>,
     verbose: bool,
+    /// Verbose lines go to stderr when stdout carries a JSON document.
+    json: bool,
 }
 
 impl Progress {
@@ -21,10 +23,12 @@ impl Progress {
         Progress {
             bars: show.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout())),
             verbose: verbose && !quiet,
+            json,
         }
     }
 
-    pub fn host(&self, name: &str) -> HostProgress {
+    /// A line for one host; `secret_ports` masks the ports of `--verbose` lines.
+    pub fn host(&self, name: &str, secret_ports: bool) -> HostProgress {
         let bar = self.bars.as_ref().map(|bars| {
             let bar = bars.add(ProgressBar::new_spinner());
             let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
@@ -34,12 +38,7 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        HostProgress {
-            name: name.to_owned(),
-            bar,
-            verbose: self.verbose,
-            address: None,
-        }
+        HostProgress { name: name.to_owned(), bar, verbose: self.verbose, json: self.json, secret_ports, address: None }
     }
 }
 
@@ -48,6 +47,8 @@ pub struct HostProgress {
     name: String,
     bar: Option<ProgressBar>,
     verbose: bool,
+    json: bool,
+    secret_ports: bool,
     address: Option<SocketAddr>,
 }
 
@@ -64,14 +65,13 @@ impl HostProgress {
             }
             ProfileEvent::Knock(KnockEvent::HitSent { index, hit, .. }) => {
                 if self.verbose {
+                    let port = if self.secret_ports { "*".to_owned() } else { hit.port.to_string() };
                     let line = match self.address {
-                        Some(mut to) => {
-                            to.set_port(hit.port);
-                            format!("{}: hitting {} {to}", self.name, hit.protocol)
+                        Some(SocketAddr::V4(a)) => format!("{}: hitting {} {}:{port}", self.name, hit.protocol, a.ip()),
+                        Some(SocketAddr::V6(a)) => {
+                            format!("{}: hitting {} [{}]:{port}", self.name, hit.protocol, a.ip())
                         }
-                        None => {
-                            format!("{}: hitting {} port {}", self.name, hit.protocol, hit.port)
-                        }
+                        None => format!("{}: hitting {} port {port}", self.name, hit.protocol),
                     };
                     self.println(&line);
                 }
@@ -81,10 +81,7 @@ impl HostProgress {
                 format!("hit {} failed: {error}", index + 1)
             }
             ProfileEvent::VerifyStarted { address, timeout } => {
-                format!(
-                    "waiting for {address} to answer (up to {:.1} s)",
-                    timeout.as_secs_f64()
-                )
+                format!("waiting for {address} to answer (up to {:.1} s)", timeout.as_secs_f64())
             }
             ProfileEvent::VerifyFinished(outcome) if outcome.open => "open".to_owned(),
             ProfileEvent::VerifyFinished(_) => "did not answer".to_owned(),
@@ -100,6 +97,7 @@ impl HostProgress {
     fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
+            None if self.json => eprintln!("{line}"),
             None => println!("{line}"),
         }
     }

@@ -29,7 +29,8 @@ pub struct KnockDocument<'a> {
 #[derive(Debug, Serialize)]
 struct HitDocument {
     index: usize,
-    port: u16,
+    /// null when the sequence is a secret from the environment.
+    port: Option<u16>,
     protocol: &'static str,
     status: &'static str,
     method: Option<&'static str>,
@@ -45,10 +46,7 @@ pub struct ErrorDocument {
 
 impl ErrorDocument {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> ErrorDocument {
-        ErrorDocument {
-            kind: kind_name(kind),
-            message: message.into(),
-        }
+        ErrorDocument { kind: kind_name(kind), message: message.into() }
     }
 }
 
@@ -80,25 +78,20 @@ pub fn knock_document(report: &KnockReport, exit: Option<ExitCode>) -> KnockDocu
         tcp_method: report.tcp_method.map(|m| m.as_str()),
         tcp_flags: request.tcp_flags.to_string(),
         delay_ms: request.delay.as_millis(),
-        started_at_unix_ms: report
-            .started_at
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis()),
+        started_at_unix_ms: report.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()),
         elapsed_ms: millis(report.elapsed),
         hits: report
             .hits
             .iter()
             .map(|record| {
                 let (status, method, at_ms, error) = match &record.outcome {
-                    HitOutcome::Sent { method, at } => {
-                        ("sent", Some(method.as_str()), Some(millis(*at)), None)
-                    }
+                    HitOutcome::Sent { method, at } => ("sent", Some(method.as_str()), Some(millis(*at)), None),
                     HitOutcome::Failed { error } => ("failed", None, None, Some(error.clone())),
                     HitOutcome::NotSent => ("not_sent", None, None, None),
                 };
                 HitDocument {
                     index: record.index,
-                    port: record.hit.port,
+                    port: (!request.secret_ports).then_some(record.hit.port),
                     protocol: record.hit.protocol.as_str(),
                     status,
                     method,
@@ -113,10 +106,7 @@ pub fn knock_document(report: &KnockReport, exit: Option<ExitCode>) -> KnockDocu
             Some(ErrorKind::Cancelled) => "cancelled",
             Some(ErrorKind::Network | ErrorKind::Permission) => "failed",
         },
-        error: report
-            .error
-            .as_ref()
-            .map(|e| ErrorDocument::new(e.kind(), e.to_string())),
+        error: report.error.as_ref().map(|e| ErrorDocument::new(e.kind(), e.to_string())),
         exit_code: exit.map(|e| e as u8),
     }
 }

@@ -29,19 +29,14 @@ pub fn ssh(store: &ProfileStore, args: &SshArgs) -> Result<ExitCode, Failure> {
     drop(runtime);
     let address = opened_address(&report)?;
     let mut command = Command::new("ssh");
-    command
-        .arg(if address.is_ipv4() { "-4" } else { "-6" })
-        .arg(&stored.profile.host)
-        .args(&args.ssh_args);
+    command.arg(if address.is_ipv4() { "-4" } else { "-6" }).arg(&stored.profile.host).args(&args.ssh_args);
     exec(command)
 }
 
 pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure> {
     let stored = store.load(&args.name)?;
     let port = match args.port {
-        Some(port) => {
-            NonZeroU16::new(port).ok_or_else(|| Failure::invalid("PORT must be 1..=65535"))?
-        }
+        Some(port) => NonZeroU16::new(port).ok_or_else(|| Failure::invalid("PORT must be 1..=65535"))?,
         None => stored.profile.verify.map_or(SSH_PORT, |v| v.port),
     };
     let plan = plan_with_verify(&args.name, &stored.profile, port)?;
@@ -53,18 +48,10 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
         let target = match args.host.as_deref() {
             // The host ssh asked for is the profile's: use the address that was knocked, not a fresh lookup.
             None => SocketAddr::new(knocked, port.get()),
-            Some(host) if host.eq_ignore_ascii_case(&stored.profile.host) => {
-                SocketAddr::new(knocked, port.get())
-            }
+            Some(host) if host.eq_ignore_ascii_case(&stored.profile.host) => SocketAddr::new(knocked, port.get()),
             Some(host) => {
-                let family = if knocked.is_ipv4() {
-                    AddressFamily::V4
-                } else {
-                    AddressFamily::V6
-                };
-                let mut address = target::resolve(host, family)
-                    .await
-                    .map_err(|e| Failure::failed(e.to_string()))?;
+                let family = if knocked.is_ipv4() { AddressFamily::V4 } else { AddressFamily::V6 };
+                let mut address = target::resolve(host, family).await.map_err(|e| Failure::failed(e.to_string()))?;
                 address.set_port(port.get());
                 address
             }
@@ -79,8 +66,7 @@ fn plan_with_verify(
     profile: &client_core::profile::Profile,
     default_port: NonZeroU16,
 ) -> Result<Plan, Failure> {
-    let mut plan =
-        Plan::new(name, profile, Action::Open).map_err(|e| Failure::invalid(e.to_string()))?;
+    let mut plan = Plan::new(name, profile, Action::Open).map_err(|e| Failure::invalid(e.to_string()))?;
     plan.verify.get_or_insert_with(|| Verify::new(default_port));
     Ok(plan)
 }
@@ -101,7 +87,7 @@ async fn open(plan: &Plan, quiet: bool) -> ProfileReport {
         }
     });
     let progress = Progress::new(quiet, false, false);
-    let mut host = progress.host(&plan.name);
+    let mut host = progress.host(&plan.name, plan.request.secret_ports);
     let report = run_plan(plan, &cancel, |e| host.event(e)).await;
     host.finish();
     watcher.abort();
@@ -113,10 +99,9 @@ fn opened_address(report: &ProfileReport) -> Result<IpAddr, Failure> {
     let address = report.last_knock().and_then(|k| k.address).map(|a| a.ip());
     match (&report.outcome, address) {
         (Outcome::Opened, Some(address)) => Ok(address),
-        (Outcome::Failed(err), _) => Err(Failure {
-            code: ExitCode::for_error(err.kind()),
-            message: format!("{}: {err}", report.name),
-        }),
+        (Outcome::Failed(err), _) => {
+            Err(Failure { code: ExitCode::for_error(err.kind()), message: format!("{}: {err}", report.name) })
+        }
         _ => {
             let verify = report.attempts.last().and_then(|a| a.verify.as_ref());
             let port = verify.map_or(0, |v| v.address.port());
@@ -153,9 +138,7 @@ fn exec(mut command: Command) -> Result<ExitCode, Failure> {
 
 #[cfg(not(unix))]
 fn exec(mut command: Command) -> Result<ExitCode, Failure> {
-    let status = command
-        .status()
-        .map_err(|e| Failure::failed(format!("cannot run ssh: {e}")))?;
+    let status = command.status().map_err(|e| Failure::failed(format!("cannot run ssh: {e}")))?;
     // ssh's own status cannot be expressed in our enum; exit with it directly, like exec would.
     std::process::exit(status.code().unwrap_or(1));
 }

@@ -30,14 +30,8 @@ pub enum KnockError {
          (use --method raw, or flags syn)"
     )]
     FlagsNeedRaw { flags: TcpFlagSpec },
-    #[error(
-        "{needed_for} needs raw sockets, which this process may not open ({reason}); {how_to_grant}"
-    )]
-    RawNotPermitted {
-        needed_for: String,
-        reason: String,
-        how_to_grant: String,
-    },
+    #[error("{needed_for} needs raw sockets, which this process may not open ({reason}); {how_to_grant}")]
+    RawNotPermitted { needed_for: String, reason: String, how_to_grant: String },
     #[error(transparent)]
     Resolve(#[from] ResolveError),
     #[error("cannot prepare to send to {address}: {source}")]
@@ -65,9 +59,7 @@ impl KnockError {
             KnockError::Sequence(_) | KnockError::FlagsNeedRaw { .. } => ErrorKind::InvalidInput,
             KnockError::RawNotPermitted { .. } => ErrorKind::Permission,
             KnockError::Resolve(err) => match err {
-                ResolveError::EmptyHost | ResolveError::NoAddressInFamily { .. } => {
-                    ErrorKind::InvalidInput
-                }
+                ResolveError::EmptyHost | ResolveError::NoAddressInFamily { .. } => ErrorKind::InvalidInput,
                 ResolveError::Lookup { .. } | ResolveError::TimedOut { .. } => ErrorKind::Network,
             },
             KnockError::Setup { source, .. } | KnockError::Hit { source, .. } => io_kind(source),

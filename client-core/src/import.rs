@@ -46,11 +46,7 @@ pub struct SkippedDoor {
 
 impl fmt::Display for SkippedDoor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "line {}: door [{}] skipped: {}",
-            self.line, self.door, self.reason
-        )
+        write!(f, "line {}: door [{}] skipped: {}", self.line, self.door, self.reason)
     }
 }
 
@@ -60,9 +56,7 @@ pub enum ImportError {
     EmptyHost,
     #[error("invalid host {host:?}: a host name or address has no spaces or control characters")]
     InvalidHost { host: String },
-    #[error(
-        "the knockd.conf has no doors: expected sections such as [openSSH] with Sequence = 7000,8000,9000"
-    )]
+    #[error("the knockd.conf has no doors: expected sections such as [openSSH] with Sequence = 7000,8000,9000")]
     NoDoors,
     #[error(
         "line {line}: door [{door}] has neither Sequence nor One_Time_Sequences: add e.g. Sequence = 7000,8000,9000"
@@ -84,10 +78,7 @@ impl ImportError {
 }
 
 /// Turns the doors of `conf` into profiles that knock `host`.
-pub fn profiles_from_knockd_conf(
-    conf: &KnockdConf,
-    host: &str,
-) -> Result<KnockdImport, ImportError> {
+pub fn profiles_from_knockd_conf(conf: &KnockdConf, host: &str) -> Result<KnockdImport, ImportError> {
     let host = checked_host(host)?;
     if conf.doors.is_empty() {
         return Err(ImportError::NoDoors);
@@ -128,9 +119,7 @@ fn checked_host(host: &str) -> Result<&str, ImportError> {
         return Err(ImportError::EmptyHost);
     }
     if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(ImportError::InvalidHost {
-            host: host.to_owned(),
-        });
+        return Err(ImportError::InvalidHost { host: host.to_owned() });
     }
     Ok(host)
 }
@@ -147,12 +136,8 @@ enum Role {
 }
 
 impl Role {
-    const WORDS: [(&'static str, Role); 4] = [
-        ("open", Role::Open),
-        ("close", Role::Close),
-        ("start", Role::Start),
-        ("stop", Role::Stop),
-    ];
+    const WORDS: [(&'static str, Role); 4] =
+        [("open", Role::Open), ("close", Role::Close), ("start", Role::Start), ("stop", Role::Stop)];
 
     fn partner(self) -> Option<Role> {
         match self {
@@ -190,18 +175,16 @@ impl DoorName {
             DoorName {
                 role: Some(role),
                 stem: profile_name(rest).unwrap_or_default(),
-                bounded: rest.chars().next().is_none_or(|c| {
-                    SEPARATORS.contains(&c) || c.is_ascii_uppercase() || c.is_ascii_digit()
-                }),
+                bounded: rest
+                    .chars()
+                    .next()
+                    .is_none_or(|c| SEPARATORS.contains(&c) || c.is_ascii_uppercase() || c.is_ascii_digit()),
             }
         };
         if let Some(after_open) = lower.strip_prefix("open") {
             let after_sep = after_open.trim_start_matches(SEPARATORS);
             if after_sep.starts_with("close") {
-                return from_prefix(
-                    lower.len() - after_sep.len() + "close".len(),
-                    Role::OpenClose,
-                );
+                return from_prefix(lower.len() - after_sep.len() + "close".len(), Role::OpenClose);
             }
         }
         for (word, role) in Role::WORDS {
@@ -213,18 +196,10 @@ impl DoorName {
             if let Some(stem) = lower.strip_suffix(word)
                 && stem.ends_with(SEPARATORS)
             {
-                return DoorName {
-                    role: Some(role),
-                    stem: profile_name(stem).unwrap_or_default(),
-                    bounded: true,
-                };
+                return DoorName { role: Some(role), stem: profile_name(stem).unwrap_or_default(), bounded: true };
             }
         }
-        DoorName {
-            role: None,
-            stem: String::new(),
-            bounded: false,
-        }
+        DoorName { role: None, stem: String::new(), bounded: false }
     }
 
     fn pairs_with(&self, other: &DoorName) -> bool {
@@ -248,23 +223,14 @@ impl<'a> Door<'a> {
         if section.get("One_Time_Sequences").is_some() {
             return Ok(None);
         }
-        let sequence = section.sequence()?.ok_or_else(|| ImportError::NoSequence {
-            door: section.name.clone(),
-            line: section.line,
-        })?;
-        Ok(Some(Door {
-            section,
-            sequence,
-            flags: section.tcp_flags()?,
-            name: DoorName::parse(&section.name),
-        }))
+        let sequence = section
+            .sequence()?
+            .ok_or_else(|| ImportError::NoSequence { door: section.name.clone(), line: section.line })?;
+        Ok(Some(Door { section, sequence, flags: section.tcp_flags()?, name: DoorName::parse(&section.name) }))
     }
 
     fn has_tcp_hit(&self) -> bool {
-        self.sequence
-            .hits()
-            .iter()
-            .any(|hit| hit.protocol == Protocol::Tcp)
+        self.sequence.hits().iter().any(|hit| hit.protocol == Protocol::Tcp)
     }
 }
 
@@ -285,23 +251,14 @@ fn pair<'d, 'a>(doors: &'d [Door<'a>]) -> Vec<Group<'d, 'a>> {
         used[i] = true;
         let partner = (0..doors.len()).find(|&j| !used[j] && door.name.pairs_with(&doors[j].name));
         let group = match partner {
-            None => Group {
-                open: door,
-                close: None,
-            },
+            None => Group { open: door, close: None },
             Some(j) => {
                 used[j] = true;
                 let other = &doors[j];
                 if door.name.role.is_some_and(Role::opens) {
-                    Group {
-                        open: door,
-                        close: Some(other),
-                    }
+                    Group { open: door, close: Some(other) }
                 } else {
-                    Group {
-                        open: other,
-                        close: Some(door),
-                    }
+                    Group { open: other, close: Some(door) }
                 }
             }
         };
@@ -327,22 +284,13 @@ impl<'d, 'a> Group<'d, 'a> {
         }
         let names: Vec<String> = self.doors().map(|door| door.section.name.clone()).collect();
         let mut profile = Profile::new(host, self.open.sequence.clone());
-        profile.close = self.close.map(|door| door.sequence.clone());
+        profile.close = self.close.map(|door| door.sequence.clone().into());
         profile.tcp_flags = tcp_flags;
         profile.notes = format!(
             "imported from knockd.conf door {}",
-            names
-                .iter()
-                .map(|name| format!("[{name}]"))
-                .collect::<Vec<_>>()
-                .join(" / ")
+            names.iter().map(|name| format!("[{name}]")).collect::<Vec<_>>().join(" / ")
         );
-        Ok(ImportedProfile {
-            name: unique_name(self.base_name(host), taken),
-            profile,
-            doors: names,
-            warnings,
-        })
+        Ok(ImportedProfile { name: unique_name(self.base_name(host), taken), profile, doors: names, warnings })
     }
 
     /// The name before de-duplication: the stem of a pair or of a lone opening door, else the door name.
@@ -354,9 +302,7 @@ impl<'d, 'a> Group<'d, 'a> {
         } else {
             profile_name(&self.open.section.name)
         };
-        from_door
-            .or_else(|| host_name(host))
-            .unwrap_or_else(|| "door".to_owned())
+        from_door.or_else(|| host_name(host)).unwrap_or_else(|| "door".to_owned())
     }
 
     /// The flags the profile sends: the open door's, or the close door's when only it has TCPFlags (a door
@@ -365,11 +311,7 @@ impl<'d, 'a> Group<'d, 'a> {
         if !self.doors().any(Door::has_tcp_hit) {
             return Ok(TcpFlagSpec::default());
         }
-        let spec = self
-            .open
-            .flags
-            .or(self.close.and_then(|door| door.flags))
-            .unwrap_or_default();
+        let spec = self.open.flags.or(self.close.and_then(|door| door.flags)).unwrap_or_default();
         let spec = sendable(spec, warnings)?;
         for door in self.doors() {
             if let Some(wanted) = door.flags
@@ -397,18 +339,12 @@ fn sendable(spec: TcpFlagSpec, warnings: &mut Vec<String>) -> Result<TcpFlagSpec
         return Ok(spec);
     }
     let allowed = |flag: &TcpFlags| !spec.clear.contains(*flag);
-    let flag = [TcpFlags::SYN]
-        .into_iter()
-        .chain(TcpFlags::NAMED.iter().map(|(_, flag)| *flag))
-        .find(allowed)
-        .ok_or_else(|| format!("its tcpflags {spec} forbid every flag, and a client cannot send a TCP packet without flags"))?;
-    let chosen = TcpFlagSpec {
-        set: flag,
-        clear: spec.clear,
-    };
-    warnings.push(format!(
-        "tcpflags {spec} set no flag; the profile sends {chosen}"
-    ));
+    let flag =
+        [TcpFlags::SYN].into_iter().chain(TcpFlags::NAMED.iter().map(|(_, flag)| *flag)).find(allowed).ok_or_else(
+            || format!("its tcpflags {spec} forbid every flag, and a client cannot send a TCP packet without flags"),
+        )?;
+    let chosen = TcpFlagSpec { set: flag, clear: spec.clear };
+    warnings.push(format!("tcpflags {spec} set no flag; the profile sends {chosen}"));
     Ok(chosen)
 }
 
@@ -423,15 +359,9 @@ fn door_warnings(door: &Door<'_>) -> Vec<String> {
             )
         })
         .collect();
-    if let Some(target) = section
-        .get("Target")
-        .and_then(|entry| entry.value.as_deref())
-        .filter(|t| !t.is_empty())
-    {
-        warnings.push(format!(
-            "door [{}] only counts knocks sent to {target} (Target): knock that address",
-            section.name
-        ));
+    if let Some(target) = section.get("Target").and_then(|entry| entry.value.as_deref()).filter(|t| !t.is_empty()) {
+        warnings
+            .push(format!("door [{}] only counts knocks sent to {target} (Target): knock that address", section.name));
     }
     warnings
 }
@@ -444,11 +374,7 @@ const MAX_BASE_NAME: usize = 56;
 fn profile_name(text: &str) -> Option<String> {
     let mut name = String::new();
     for c in text.chars() {
-        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-            c.to_ascii_lowercase()
-        } else {
-            '-'
-        };
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c.to_ascii_lowercase() } else { '-' };
         if !(c == '-' && name.ends_with('-')) {
             name.push(c);
         }
@@ -529,22 +455,16 @@ mod tests {
         assert_eq!(ssh.doors, ["openSSH", "closeSSH"]);
         assert_eq!(ssh.profile.host, "bastion.example.org");
         assert_eq!(ssh.profile.open, seq("7000,8000,9000"));
-        assert_eq!(ssh.profile.close, Some(seq("9000,8000,7000")));
+        assert_eq!(ssh.profile.close, Some(seq("9000,8000,7000").into()));
         assert_eq!(ssh.profile.tcp_flags.to_string(), "syn");
-        assert_eq!(
-            ssh.profile.notes,
-            "imported from knockd.conf door [openSSH] / [closeSSH]"
-        );
+        assert_eq!(ssh.profile.notes, "imported from knockd.conf door [openSSH] / [closeSSH]");
         assert!(ssh.profile.tags.is_empty());
         assert!(ssh.warnings.is_empty(), "{:?}", ssh.warnings);
         let https = profile(&result, "https");
         assert_eq!(https.doors, ["openHTTPS"]);
         assert_eq!(https.profile.open, seq("12345,54321,24680,13579"));
         assert_eq!(https.profile.close, None);
-        assert_eq!(
-            https.profile.notes,
-            "imported from knockd.conf door [openHTTPS]"
-        );
+        assert_eq!(https.profile.notes, "imported from knockd.conf door [openHTTPS]");
         for p in &result.profiles {
             assert_eq!(validate_name(&p.name), Ok(()));
         }
@@ -552,16 +472,14 @@ mod tests {
 
     #[test]
     fn protocols_are_carried() {
-        let result = import(
-            "[openVPN]\nsequence = 7000:udp,8000,9000:UDP\n[closeVPN]\nsequence = 9000:udp,8000:tcp\n",
-        );
+        let result = import("[openVPN]\nsequence = 7000:udp,8000,9000:UDP\n[closeVPN]\nsequence = 9000:udp,8000:tcp\n");
         let vpn = profile(&result, "vpn");
         assert_eq!(
-            vpn.profile.open.hits(),
+            vpn.profile.open.inline().map(Sequence::hits).unwrap_or_default(),
             [Hit::udp(7000), Hit::tcp(8000), Hit::udp(9000)]
         );
         assert_eq!(
-            vpn.profile.close.as_ref().map(Sequence::hits),
+            vpn.profile.close.as_ref().and_then(crate::profile::SequenceSource::inline).map(Sequence::hits),
             Some(&[Hit::udp(9000), Hit::tcp(8000)][..])
         );
     }
@@ -575,36 +493,19 @@ mod tests {
              [startVPN]\nsequence = 7\n[stopVPN]\nsequence = 8\n\
              [open]\nsequence = 9\n[close]\nsequence = 10\n",
         );
-        assert_eq!(
-            names(&result),
-            ["ssh", "web", "mail", "vpn", "bastion.example.org"]
-        );
+        assert_eq!(names(&result), ["ssh", "web", "mail", "vpn", "bastion.example.org"]);
         let mail = profile(&result, "mail");
-        assert_eq!(
-            mail.doors,
-            ["openmail", "closeMail"],
-            "the open door comes first even when written second"
-        );
-        assert_eq!(
-            (mail.profile.open.clone(), mail.profile.close.clone()),
-            (seq("5"), Some(seq("6")))
-        );
-        assert!(
-            result
-                .profiles
-                .iter()
-                .all(|p| p.profile.close.is_some() && p.warnings.is_empty())
-        );
+        assert_eq!(mail.doors, ["openmail", "closeMail"], "the open door comes first even when written second");
+        assert_eq!((mail.profile.open.clone(), mail.profile.close.clone()), (seq("5").into(), Some(seq("6").into())));
+        assert!(result.profiles.iter().all(|p| p.profile.close.is_some() && p.warnings.is_empty()));
     }
 
     #[test]
     fn open_close_families_do_not_mix_and_extra_doors_stay_alone() {
-        let result =
-            import("[openX]\nsequence = 1\n[stopX]\nsequence = 2\n[openX2]\nsequence = 3\n");
+        let result = import("[openX]\nsequence = 1\n[stopX]\nsequence = 2\n[openX2]\nsequence = 3\n");
         assert_eq!(names(&result), ["x", "stopx", "x2"]);
         assert!(result.profiles.iter().all(|p| p.profile.close.is_none()));
-        let two_openers =
-            import("[openSSH]\nsequence = 1\n[open_ssh]\nsequence = 2\n[closeSSH]\nsequence = 3\n");
+        let two_openers = import("[openSSH]\nsequence = 1\n[open_ssh]\nsequence = 2\n[closeSSH]\nsequence = 3\n");
         assert_eq!(names(&two_openers), ["ssh", "ssh-2"]);
         assert_eq!(two_openers.profiles[0].doors, ["openSSH", "closeSSH"]);
         assert_eq!(two_openers.profiles[1].doors, ["open_ssh"]);
@@ -615,25 +516,16 @@ mod tests {
         let result = import("[closeSSH]\nsequence = 9000\n");
         let close = profile(&result, "closessh");
         assert_eq!(close.profile.open, seq("9000"));
-        assert!(
-            close.warnings[0].contains("no matching open door"),
-            "{:?}",
-            close.warnings
-        );
+        assert!(close.warnings[0].contains("no matching open door"), "{:?}", close.warnings);
     }
 
     #[test]
     fn self_closing_doors_are_named_after_their_stem() {
-        let result =
-            import("[opencloseSSH]\nsequence = 2222:udp,3333:tcp,4444:udp\ntcpflags = syn,ack\n");
+        let result = import("[opencloseSSH]\nsequence = 2222:udp,3333:tcp,4444:udp\ntcpflags = syn,ack\n");
         let ssh = profile(&result, "ssh");
         assert_eq!(ssh.profile.close, None);
         assert_eq!(ssh.profile.tcp_flags.to_string(), "syn,ack");
-        assert!(
-            ssh.warnings.iter().any(|w| w.contains("raw send method")),
-            "{:?}",
-            ssh.warnings
-        );
+        assert!(ssh.warnings.iter().any(|w| w.contains("raw send method")), "{:?}", ssh.warnings);
     }
 
     #[test]
@@ -646,12 +538,7 @@ mod tests {
         let skipped = &result.skipped[0];
         assert_eq!((skipped.door.as_str(), skipped.line), ("opencloseSMTP", 4));
         assert!(skipped.reason.contains("One_Time_Sequences"), "{skipped}");
-        assert!(
-            skipped
-                .to_string()
-                .starts_with("line 4: door [opencloseSMTP] skipped: "),
-            "{skipped}"
-        );
+        assert!(skipped.to_string().starts_with("line 4: door [opencloseSMTP] skipped: "), "{skipped}");
         // Even with a Sequence line too: knockd loads the file's sequence over it.
         let both = import("[d]\nsequence = 1\none_time_sequences = /x\n");
         assert!(both.profiles.is_empty());
@@ -681,20 +568,9 @@ mod tests {
         );
         assert_eq!(
             names(&result),
-            [
-                "web-server-prod",
-                "hidden",
-                "con-door",
-                "bastion.example.org",
-                "ffnen",
-                "opener",
-                "openssh"
-            ]
+            ["web-server-prod", "hidden", "con-door", "bastion.example.org", "ffnen", "opener", "openssh"]
         );
-        let long = import(&format!(
-            "[{a}]\nsequence = 1\n[{a}x]\nsequence = 2\n",
-            a = "a".repeat(100)
-        ));
+        let long = import(&format!("[{a}]\nsequence = 1\n[{a}x]\nsequence = 2\n", a = "a".repeat(100)));
         let base = "a".repeat(MAX_BASE_NAME);
         assert_eq!(names(&long), [base.clone(), format!("{base}-2")]);
         for p in &long.profiles {
@@ -717,47 +593,22 @@ mod tests {
 
     #[test]
     fn tcp_flags_of_a_pair() {
-        let differ = import(
-            "[openA]\nsequence = 1\ntcpflags = syn\n[closeA]\nsequence = 2\ntcpflags = fin\n",
-        );
+        let differ = import("[openA]\nsequence = 1\ntcpflags = syn\n[closeA]\nsequence = 2\ntcpflags = fin\n");
         let a = profile(&differ, "a");
-        assert_eq!(
-            a.profile.tcp_flags.to_string(),
-            "syn",
-            "the open door's flags win"
-        );
-        assert!(
-            a.warnings
-                .iter()
-                .any(|w| w.contains("[closeA] expects tcpflags fin")),
-            "{:?}",
-            a.warnings
-        );
-        let compatible = import(
-            "[openB]\nsequence = 1\ntcpflags = syn\n[closeB]\nsequence = 2\ntcpflags = syn,!ack\n",
-        );
-        assert!(
-            profile(&compatible, "b").warnings.is_empty(),
-            "SYN satisfies both doors"
-        );
-        let only_close =
-            import("[openC]\nsequence = 1\n[closeC]\nsequence = 2\ntcpflags = syn,ack\n");
+        assert_eq!(a.profile.tcp_flags.to_string(), "syn", "the open door's flags win");
+        assert!(a.warnings.iter().any(|w| w.contains("[closeA] expects tcpflags fin")), "{:?}", a.warnings);
+        let compatible = import("[openB]\nsequence = 1\ntcpflags = syn\n[closeB]\nsequence = 2\ntcpflags = syn,!ack\n");
+        assert!(profile(&compatible, "b").warnings.is_empty(), "SYN satisfies both doors");
+        let only_close = import("[openC]\nsequence = 1\n[closeC]\nsequence = 2\ntcpflags = syn,ack\n");
         assert_eq!(
             profile(&only_close, "c").profile.tcp_flags.to_string(),
             "syn,ack",
             "the open door accepts any flags"
         );
         let none = import("[d]\nsequence = 1\n");
-        assert_eq!(
-            profile(&none, "d").profile.tcp_flags,
-            TcpFlagSpec::default()
-        );
+        assert_eq!(profile(&none, "d").profile.tcp_flags, TcpFlagSpec::default());
         let udp_only = import("[e]\nsequence = 1:udp\ntcpflags = fin\n");
-        assert_eq!(
-            profile(&udp_only, "e").profile.tcp_flags,
-            TcpFlagSpec::default(),
-            "flags only matter for TCP"
-        );
+        assert_eq!(profile(&udp_only, "e").profile.tcp_flags, TcpFlagSpec::default(), "flags only matter for TCP");
     }
 
     #[test]
@@ -767,13 +618,9 @@ mod tests {
         assert_eq!(d.profile.tcp_flags.to_string(), "syn,!ack");
         assert!(d.warnings[0].contains("set no flag"), "{:?}", d.warnings);
         let not_syn = import("[d]\nsequence = 1\ntcpflags = !syn\n");
-        assert_eq!(
-            profile(&not_syn, "d").profile.tcp_flags.to_string(),
-            "fin,!syn"
-        );
-        let impossible = import(
-            "[openD]\nsequence = 1\ntcpflags = !fin,!syn,!rst,!psh,!ack,!urg\n[closeD]\nsequence = 2\n",
-        );
+        assert_eq!(profile(&not_syn, "d").profile.tcp_flags.to_string(), "fin,!syn");
+        let impossible =
+            import("[openD]\nsequence = 1\ntcpflags = !fin,!syn,!rst,!psh,!ack,!urg\n[closeD]\nsequence = 2\n");
         assert!(impossible.profiles.is_empty());
         let skipped: Vec<&str> = impossible.skipped.iter().map(|s| s.door.as_str()).collect();
         assert_eq!(skipped, ["openD", "closeD"]);
@@ -784,46 +631,22 @@ mod tests {
     fn target_and_unknown_keys_are_warned_about() {
         let result = import("[wake]\nsequence = 1\ntarget = 192.0.2.50\nsequense = 2\n");
         let warnings = &profile(&result, "wake").warnings;
-        assert!(
-            warnings
-                .iter()
-                .any(|w| w.contains("line 4") && w.contains("sequense")),
-            "{warnings:?}"
-        );
-        assert!(
-            warnings.iter().any(|w| w.contains("192.0.2.50")),
-            "{warnings:?}"
-        );
+        assert!(warnings.iter().any(|w| w.contains("line 4") && w.contains("sequense")), "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("192.0.2.50")), "{warnings:?}");
     }
 
     #[test]
     fn errors_name_the_door_line_or_the_host() {
-        let e = import_error(
-            "[options]\nUseSyslog\n\n[openSSH]\ncommand = /bin/true\n",
-            "h",
-        );
+        let e = import_error("[options]\nUseSyslog\n\n[openSSH]\ncommand = /bin/true\n", "h");
         assert_eq!(e.line(), Some(4));
-        assert!(
-            e.to_string()
-                .starts_with("line 4: door [openSSH] has neither Sequence"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("line 4: door [openSSH] has neither Sequence"), "{e}");
         let e = import_error("[d]\nsequence = 7000:icmp\n", "h");
         assert_eq!(e.line(), Some(2));
         assert!(e.to_string().contains("unknown protocol \"icmp\""), "{e}");
         let e = import_error("[d]\nsequence = 1\ntcpflags = syn|ack\n", "h");
         assert_eq!(e.line(), Some(3));
-        assert!(matches!(
-            import_error("[options]\nUseSyslog\n", "h"),
-            ImportError::NoDoors
-        ));
-        assert!(matches!(
-            import_error(DEBIAN_SAMPLE, "  "),
-            ImportError::EmptyHost
-        ));
-        assert!(matches!(
-            import_error(DEBIAN_SAMPLE, "a b"),
-            ImportError::InvalidHost { .. }
-        ));
+        assert!(matches!(import_error("[options]\nUseSyslog\n", "h"), ImportError::NoDoors));
+        assert!(matches!(import_error(DEBIAN_SAMPLE, "  "), ImportError::EmptyHost));
+        assert!(matches!(import_error(DEBIAN_SAMPLE, "a b"), ImportError::InvalidHost { .. }));
     }
 }

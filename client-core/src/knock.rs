@@ -33,6 +33,9 @@ pub struct KnockRequest {
     pub source_port: Option<u16>,
     /// How long name resolution may take.
     pub resolve_timeout: Duration,
+    /// The ports are a secret from outside the profile file (an environment variable): front ends must
+    /// not print them.
+    pub secret_ports: bool,
 }
 
 impl KnockRequest {
@@ -48,6 +51,7 @@ impl KnockRequest {
             bind_address: None,
             source_port: None,
             resolve_timeout: Duration::from_secs(10),
+            secret_ports: false,
         }
     }
 }
@@ -56,23 +60,11 @@ impl KnockRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KnockEvent {
     /// The host resolved; every hit goes to `address`. `tcp_method` is None when no hit is TCP.
-    Resolved {
-        address: SocketAddr,
-        tcp_method: Option<TcpMethod>,
-    },
+    Resolved { address: SocketAddr, tcp_method: Option<TcpMethod> },
     /// Hit `index` (0-based) left at `at` after the knock started.
-    HitSent {
-        index: usize,
-        hit: Hit,
-        method: HitMethod,
-        at: Duration,
-    },
+    HitSent { index: usize, hit: Hit, method: HitMethod, at: Duration },
     /// Hit `index` could not be sent; the knock ends.
-    HitFailed {
-        index: usize,
-        hit: Hit,
-        error: String,
-    },
+    HitFailed { index: usize, hit: Hit, error: String },
 }
 
 /// What happened to one hit.
@@ -114,10 +106,7 @@ impl KnockReport {
     }
 
     pub fn hits_sent(&self) -> usize {
-        self.hits
-            .iter()
-            .filter(|h| matches!(h.outcome, HitOutcome::Sent { .. }))
-            .count()
+        self.hits.iter().filter(|h| matches!(h.outcome, HitOutcome::Sent { .. })).count()
     }
 }
 
@@ -134,14 +123,9 @@ pub fn choose_tcp_method(
     flags.sendable()?;
     let denied = |needed_for: String| match permission {
         RawPermission::Permitted => None,
-        RawPermission::Denied {
-            reason,
-            how_to_grant,
-        } => Some(KnockError::RawNotPermitted {
-            needed_for,
-            reason: reason.clone(),
-            how_to_grant: how_to_grant.clone(),
-        }),
+        RawPermission::Denied { reason, how_to_grant } => {
+            Some(KnockError::RawNotPermitted { needed_for, reason: reason.clone(), how_to_grant: how_to_grant.clone() })
+        }
     };
     match method {
         Method::Raw => match denied("method raw".to_owned()) {
@@ -176,11 +160,7 @@ pub async fn knock(
             .hits()
             .iter()
             .enumerate()
-            .map(|(index, &hit)| HitRecord {
-                index,
-                hit,
-                outcome: HitOutcome::NotSent,
-            })
+            .map(|(index, &hit)| HitRecord { index, hit, outcome: HitOutcome::NotSent })
             .collect(),
         error: None,
     };
@@ -201,12 +181,7 @@ async fn run(
     if hits.is_empty() {
         return Err(crate::sequence::SequenceError::EmptySequence.into());
     }
-    let tcp_method = choose_tcp_method(
-        request.method,
-        request.tcp_flags,
-        &request.sequence,
-        &raw_permission(),
-    )?;
+    let tcp_method = choose_tcp_method(request.method, request.tcp_flags, &request.sequence, &raw_permission())?;
     report.tcp_method = tcp_method;
 
     let address = tokio::select! {
@@ -219,10 +194,7 @@ async fn run(
         }
     };
     report.address = Some(address);
-    on_event(&KnockEvent::Resolved {
-        address,
-        tcp_method,
-    });
+    on_event(&KnockEvent::Resolved { address, tcp_method });
 
     let sender = HitSender::open(
         address,
@@ -247,31 +219,18 @@ async fn run(
                 let sent = Instant::now();
                 let at = sent - started;
                 report.hits[index].outcome = HitOutcome::Sent { method, at };
-                on_event(&KnockEvent::HitSent {
-                    index,
-                    hit,
-                    method,
-                    at,
-                });
+                on_event(&KnockEvent::HitSent { index, hit, method, at });
                 if !request.delay.is_zero() {
                     next_hit_at = Some(sent + request.delay);
                 }
             }
             Err(source) => {
                 let error = source.to_string();
-                report.hits[index].outcome = HitOutcome::Failed {
-                    error: error.clone(),
-                };
+                report.hits[index].outcome = HitOutcome::Failed { error: error.clone() };
                 on_event(&KnockEvent::HitFailed { index, hit, error });
                 let mut to = address;
                 to.set_port(hit.port);
-                return Err(KnockError::Hit {
-                    number: index + 1,
-                    total: hits.len(),
-                    hit,
-                    address: to,
-                    source,
-                });
+                return Err(KnockError::Hit { number: index + 1, total: hits.len(), hit, address: to, source });
             }
         }
     }
@@ -298,13 +257,8 @@ async fn wait_until(deadline: Instant, cancel: &CancellationToken) -> Result<(),
 }
 
 /// Runs a knock on a private single-threaded runtime, for callers without one.
-pub fn knock_blocking(
-    request: &KnockRequest,
-    on_event: impl FnMut(&KnockEvent),
-) -> std::io::Result<KnockReport> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+pub fn knock_blocking(request: &KnockRequest, on_event: impl FnMut(&KnockEvent)) -> std::io::Result<KnockReport> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cancel = CancellationToken::new();
     Ok(runtime.block_on(knock(request, &cancel, on_event)))
 }

@@ -47,11 +47,8 @@ pub const DOOR_KEYS: &[&str] = &[
     USE_SYSLOG,
 ];
 /// (directive, alias): knockd treats both spellings as the same directive.
-const ALIASES: &[(&str, &str)] = &[
-    ("Seq_Timeout", "Timeout"),
-    ("Start_Command", "Command"),
-    ("Start_Command_6", "Command_6"),
-];
+const ALIASES: &[(&str, &str)] =
+    &[("Seq_Timeout", "Timeout"), ("Start_Command", "Command"), ("Start_Command_6", "Command_6")];
 
 const OPTIONS: &str = "options";
 
@@ -89,12 +86,7 @@ pub struct Entry {
 pub enum ConfError {
     /// Displayed as `line N: key: message`, or `FILE:N: key: message` once a path is attached.
     #[error("{}", describe(.path, .line, .key, .message))]
-    Invalid {
-        path: Option<PathBuf>,
-        line: usize,
-        key: Option<String>,
-        message: String,
-    },
+    Invalid { path: Option<PathBuf>, line: usize, key: Option<String>, message: String },
     #[error("cannot read {}: {source}", .path.display())]
     Read {
         path: PathBuf,
@@ -117,35 +109,20 @@ fn describe(path: &Option<PathBuf>, line: &usize, key: &Option<String>, message:
 impl ConfError {
     /// A problem with a whole line (a header, a malformed directive).
     pub fn at_line(line: usize, message: impl Into<String>) -> ConfError {
-        ConfError::Invalid {
-            path: None,
-            line,
-            key: None,
-            message: message.into(),
-        }
+        ConfError::Invalid { path: None, line, key: None, message: message.into() }
     }
 
     /// A problem with one entry: the message is reported under the entry's key.
     pub fn at_entry(entry: &Entry, message: impl Into<String>) -> ConfError {
-        ConfError::Invalid {
-            path: None,
-            line: entry.line,
-            key: Some(entry.key.clone()),
-            message: message.into(),
-        }
+        ConfError::Invalid { path: None, line: entry.line, key: Some(entry.key.clone()), message: message.into() }
     }
 
     /// Attaches the file the error was found in (for callers that read the file themselves).
     pub fn in_file(self, file: impl Into<PathBuf>) -> ConfError {
         match self {
-            ConfError::Invalid {
-                line, key, message, ..
-            } => ConfError::Invalid {
-                path: Some(file.into()),
-                line,
-                key,
-                message,
-            },
+            ConfError::Invalid { line, key, message, .. } => {
+                ConfError::Invalid { path: Some(file.into()), line, key, message }
+            }
             read @ ConfError::Read { .. } => read,
         }
     }
@@ -179,14 +156,8 @@ pub enum ValueError {
     Empty { expected: &'static str },
     #[error("{0}")]
     Sequence(#[from] SequenceError),
-    #[error(
-        "hits are separated by commas: knockd would read {item:?} as port {first} alone (write {suggestion})"
-    )]
-    SpaceInHit {
-        item: String,
-        first: String,
-        suggestion: String,
-    },
+    #[error("hits are separated by commas: knockd would read {item:?} as port {first} alone (write {suggestion})")]
+    SpaceInHit { item: String, first: String, suggestion: String },
     #[error("{count} hits, but knockd allows at most {MAX_SEQUENCE_HITS}")]
     TooManyHits { count: usize },
     #[error("{text:?}: separate TCP flags with commas, not '|' (e.g. syn,!ack)")]
@@ -206,15 +177,9 @@ pub enum ValueError {
 /// `PORT[:tcp|udp]` separated by commas, at most [`MAX_SEQUENCE_HITS`], default protocol tcp.
 pub fn parse_sequence(text: &str) -> Result<Sequence, ValueError> {
     if text.trim().is_empty() {
-        return Err(ValueError::Empty {
-            expected: "ports like 7000,8000:udp,9000",
-        });
+        return Err(ValueError::Empty { expected: "ports like 7000,8000:udp,9000" });
     }
-    if let Some(item) = text
-        .split(',')
-        .map(str::trim)
-        .find(|item| item.contains(char::is_whitespace))
-    {
+    if let Some(item) = text.split(',').map(str::trim).find(|item| item.contains(char::is_whitespace)) {
         let mut words = item.split_whitespace();
         return Err(ValueError::SpaceInHit {
             item: item.to_owned(),
@@ -224,9 +189,7 @@ pub fn parse_sequence(text: &str) -> Result<Sequence, ValueError> {
     }
     let sequence = Sequence::parse(text, Protocol::Tcp)?;
     if sequence.len() > MAX_SEQUENCE_HITS {
-        return Err(ValueError::TooManyHits {
-            count: sequence.len(),
-        });
+        return Err(ValueError::TooManyHits { count: sequence.len() });
     }
     Ok(sequence)
 }
@@ -234,15 +197,11 @@ pub fn parse_sequence(text: &str) -> Result<Sequence, ValueError> {
 /// Parses a knockd `TCPFlags` value: comma-separated fin/syn/rst/psh/ack/urg, `!` for "must be clear".
 pub fn parse_tcp_flags(text: &str) -> Result<TcpFlagSpec, ValueError> {
     if text.trim().is_empty() {
-        return Err(ValueError::Empty {
-            expected: "flags like syn or syn,!ack",
-        });
+        return Err(ValueError::Empty { expected: "flags like syn or syn,!ack" });
     }
     if text.contains('|') {
         // The man page writes `TCPFlags = fin|syn|...` to list the choices; knockd itself rejects `|`.
-        return Err(ValueError::PipeInFlags {
-            text: text.to_owned(),
-        });
+        return Err(ValueError::PipeInFlags { text: text.to_owned() });
     }
     Ok(TcpFlagSpec::parse(text)?)
 }
@@ -251,13 +210,9 @@ pub fn parse_tcp_flags(text: &str) -> Result<TcpFlagSpec, ValueError> {
 pub fn parse_seconds(text: &str) -> Result<u64, ValueError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(ValueError::Empty {
-            expected: "a whole number of seconds, e.g. 5",
-        });
+        return Err(ValueError::Empty { expected: "a whole number of seconds, e.g. 5" });
     }
-    let not_seconds = || ValueError::NotSeconds {
-        text: text.to_owned(),
-    };
+    let not_seconds = || ValueError::NotSeconds { text: text.to_owned() };
     if !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(not_seconds());
     }
@@ -272,23 +227,11 @@ impl Entry {
 
     /// Parses the value with `parse`, reporting a failure at this entry's line and key. A rejected value
     /// that holds `#` is reported as a misplaced comment, the likely cause.
-    pub fn parse_value<T>(
-        &self,
-        parse: impl FnOnce(&str) -> Result<T, ValueError>,
-    ) -> Result<T, ConfError> {
+    pub fn parse_value<T>(&self, parse: impl FnOnce(&str) -> Result<T, ValueError>) -> Result<T, ConfError> {
         let result = match self.value.as_deref() {
-            None => Err(ValueError::Missing {
-                key: self.key.clone(),
-            }),
-            Some(value) => parse(value).map_err(|err| {
-                if value.contains('#') {
-                    ValueError::Comment {
-                        text: value.to_owned(),
-                    }
-                } else {
-                    err
-                }
-            }),
+            None => Err(ValueError::Missing { key: self.key.clone() }),
+            Some(value) => parse(value)
+                .map_err(|err| if value.contains('#') { ValueError::Comment { text: value.to_owned() } } else { err }),
         };
         result.map_err(|err| ConfError::at_entry(self, err.to_string()))
     }
@@ -309,47 +252,29 @@ impl Section {
     /// Like [`Section::get`], but also matches knockd's alias of the directive (`Timeout` for
     /// `Seq_Timeout`, `Command` for `Start_Command`, `Command_6` for `Start_Command_6`); the last line wins.
     pub fn directive(&self, key: &str) -> Option<&Entry> {
-        let alias = ALIASES
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(key))
-            .map(|(_, alias)| *alias);
-        self.entries
-            .iter()
-            .rev()
-            .find(|entry| entry.is(key) || alias.is_some_and(|alias| entry.is(alias)))
+        let alias = ALIASES.iter().find(|(name, _)| name.eq_ignore_ascii_case(key)).map(|(_, alias)| *alias);
+        self.entries.iter().rev().find(|entry| entry.is(key) || alias.is_some_and(|alias| entry.is(alias)))
     }
 
     /// The door's `Sequence`, if it has one.
     pub fn sequence(&self) -> Result<Option<Sequence>, ConfError> {
-        self.get("Sequence")
-            .map(|entry| entry.parse_value(parse_sequence))
-            .transpose()
+        self.get("Sequence").map(|entry| entry.parse_value(parse_sequence)).transpose()
     }
 
     /// The door's `TCPFlags`, if it has any (a door without them accepts any flags).
     pub fn tcp_flags(&self) -> Result<Option<TcpFlagSpec>, ConfError> {
-        self.get("TCPFlags")
-            .map(|entry| entry.parse_value(parse_tcp_flags))
-            .transpose()
+        self.get("TCPFlags").map(|entry| entry.parse_value(parse_tcp_flags)).transpose()
     }
 
     /// A timeout in seconds, e.g. `seconds("Seq_Timeout")` (aliases included, see [`Section::directive`]).
     pub fn seconds(&self, key: &str) -> Result<Option<u64>, ConfError> {
-        self.directive(key)
-            .map(|entry| entry.parse_value(parse_seconds))
-            .transpose()
+        self.directive(key).map(|entry| entry.parse_value(parse_seconds)).transpose()
     }
 
     /// The entries whose key knockd does not accept in this kind of section.
     pub fn unknown_keys(&self) -> impl Iterator<Item = &Entry> {
-        let known = if self.is_options() {
-            OPTION_KEYS
-        } else {
-            DOOR_KEYS
-        };
-        self.entries
-            .iter()
-            .filter(move |entry| !known.iter().any(|key| entry.is(key)))
+        let known = if self.is_options() { OPTION_KEYS } else { DOOR_KEYS };
+        self.entries.iter().filter(move |entry| !known.iter().any(|key| entry.is(key)))
     }
 }
 
@@ -362,9 +287,7 @@ impl fmt::Display for Section {
 impl KnockdConf {
     /// The door called `name` (case-insensitive, like the duplicate check).
     pub fn door(&self, name: &str) -> Option<&Section> {
-        self.doors
-            .iter()
-            .find(|door| door.name.eq_ignore_ascii_case(name))
+        self.doors.iter().find(|door| door.name.eq_ignore_ascii_case(name))
     }
 
     /// A global option from `[options]`.
@@ -374,8 +297,7 @@ impl KnockdConf {
 
     /// knockd honours `UseSyslog` in any section.
     pub fn use_syslog(&self) -> bool {
-        self.sections()
-            .any(|section| section.get(USE_SYSLOG).is_some())
+        self.sections().any(|section| section.get(USE_SYSLOG).is_some())
     }
 
     /// Every section, `[options]` first.
@@ -393,15 +315,9 @@ impl KnockdConf {
         match first {
             None => Ok(()),
             Some((section, entry)) => {
-                let (kind, known) = if section.is_options() {
-                    ("[options]", OPTION_KEYS)
-                } else {
-                    ("a door", DOOR_KEYS)
-                };
-                Err(ConfError::at_entry(
-                    entry,
-                    format!("unknown key in {kind} (valid: {})", known.join(", ")),
-                ))
+                let (kind, known) =
+                    if section.is_options() { ("[options]", OPTION_KEYS) } else { ("a door", DOOR_KEYS) };
+                Err(ConfError::at_entry(entry, format!("unknown key in {kind} (valid: {})", known.join(", "))))
             }
         }
     }
@@ -426,44 +342,27 @@ pub fn parse(text: &str) -> Result<KnockdConf, ConfError> {
                         ),
                     ));
                 }
-                sections.push(Section {
-                    name: name.to_owned(),
-                    line,
-                    entries: Vec::new(),
-                });
+                sections.push(Section { name: name.to_owned(), line, entries: Vec::new() });
             }
             Line::Entry { key, value } => {
                 let Some(section) = sections.last_mut() else {
                     return Err(ConfError::at_line(
                         line,
-                        format!(
-                            "{key} is outside any section: every directive belongs to [options] or to a [door]"
-                        ),
+                        format!("{key} is outside any section: every directive belongs to [options] or to a [door]"),
                     ));
                 };
-                section.entries.push(Entry {
-                    key: key.to_owned(),
-                    value: value.map(str::to_owned),
-                    line,
-                });
+                section.entries.push(Entry { key: key.to_owned(), value: value.map(str::to_owned), line });
             }
         }
     }
-    let (options, doors): (Vec<Section>, Vec<Section>) =
-        sections.into_iter().partition(Section::is_options);
-    Ok(KnockdConf {
-        options: options.into_iter().next(),
-        doors,
-    })
+    let (options, doors): (Vec<Section>, Vec<Section>) = sections.into_iter().partition(Section::is_options);
+    Ok(KnockdConf { options: options.into_iter().next(), doors })
 }
 
 /// Reads and parses a knockd.conf file; errors carry its path.
 pub fn parse_file(path: impl AsRef<Path>) -> Result<KnockdConf, ConfError> {
     let path = path.as_ref();
-    let text = fs::read_to_string(path).map_err(|source| ConfError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = fs::read_to_string(path).map_err(|source| ConfError::Read { path: path.to_owned(), source })?;
     parse(&text).map_err(|err| err.in_file(path))
 }
 
@@ -471,10 +370,7 @@ pub fn parse_file(path: impl AsRef<Path>) -> Result<KnockdConf, ConfError> {
 enum Line<'a> {
     Blank,
     Header(&'a str),
-    Entry {
-        key: &'a str,
-        value: Option<&'a str>,
-    },
+    Entry { key: &'a str, value: Option<&'a str> },
 }
 
 fn classify(line: usize, text: &str) -> Result<Line<'_>, ConfError> {
@@ -485,36 +381,22 @@ fn classify(line: usize, text: &str) -> Result<Line<'_>, ConfError> {
         return header(line, text).map(Line::Header);
     }
     if text.eq_ignore_ascii_case(USE_SYSLOG) {
-        return Ok(Line::Entry {
-            key: text,
-            value: None,
-        });
+        return Ok(Line::Entry { key: text, value: None });
     }
     let Some((key, value)) = text.split_once('=') else {
         return Err(ConfError::at_line(
             line,
-            format!(
-                "{text:?} is not a directive: write key = value ({USE_SYSLOG} is the only key without a value)"
-            ),
+            format!("{text:?} is not a directive: write key = value ({USE_SYSLOG} is the only key without a value)"),
         ));
     };
     let (key, value) = (key.trim(), value.trim());
     if key.is_empty() {
-        return Err(ConfError::at_line(
-            line,
-            format!("missing key before '=' in {text:?}: write key = value"),
-        ));
+        return Err(ConfError::at_line(line, format!("missing key before '=' in {text:?}: write key = value")));
     }
     if key.eq_ignore_ascii_case(USE_SYSLOG) {
-        return Err(ConfError::at_line(
-            line,
-            format!("{key} takes no value: write {USE_SYSLOG} alone on its line"),
-        ));
+        return Err(ConfError::at_line(line, format!("{key} takes no value: write {USE_SYSLOG} alone on its line")));
     }
-    Ok(Line::Entry {
-        key,
-        value: Some(value),
-    })
+    Ok(Line::Entry { key, value: Some(value) })
 }
 
 fn header(line: usize, text: &str) -> Result<&str, ConfError> {
@@ -526,11 +408,7 @@ fn header(line: usize, text: &str) -> Result<&str, ConfError> {
             ),
         )
     };
-    let name = text
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-        .ok_or_else(malformed)?
-        .trim();
+    let name = text.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).ok_or_else(malformed)?.trim();
     if name.contains(['[', ']']) {
         return Err(malformed());
     }
@@ -599,40 +477,18 @@ mod tests {
         let conf = conf(DEBIAN);
         let options = conf.options.as_ref().expect("[options]");
         assert_eq!((options.name.as_str(), options.line), ("options", 1));
-        assert_eq!(
-            options.entries,
-            vec![Entry {
-                key: "UseSyslog".into(),
-                value: None,
-                line: 2
-            }]
-        );
+        assert_eq!(options.entries, vec![Entry { key: "UseSyslog".into(), value: None, line: 2 }]);
         assert!(conf.use_syslog());
-        let names: Vec<(&str, usize)> = conf
-            .doors
-            .iter()
-            .map(|d| (d.name.as_str(), d.line))
-            .collect();
+        let names: Vec<(&str, usize)> = conf.doors.iter().map(|d| (d.name.as_str(), d.line)).collect();
         assert_eq!(names, [("openSSH", 4), ("closeSSH", 10), ("openHTTPS", 16)]);
         let open = &conf.doors[0];
         assert_eq!(open.sequence().expect("valid"), Some(seq("7000,8000,9000")));
-        assert_eq!(
-            open.tcp_flags().expect("valid"),
-            Some(TcpFlagSpec {
-                set: TcpFlags::SYN,
-                clear: TcpFlags::NONE
-            })
-        );
+        assert_eq!(open.tcp_flags().expect("valid"), Some(TcpFlagSpec { set: TcpFlags::SYN, clear: TcpFlags::NONE }));
         assert_eq!(open.seconds("Seq_Timeout").expect("valid"), Some(5));
         assert_eq!(open.seconds("Cmd_Timeout").expect("valid"), None);
-        let command = open
-            .directive("Start_Command")
-            .expect("command is Start_Command's alias");
+        let command = open.directive("Start_Command").expect("command is Start_Command's alias");
         assert_eq!((command.key.as_str(), command.line), ("command", 7));
-        assert_eq!(
-            command.value.as_deref(),
-            Some("/sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
-        );
+        assert_eq!(command.value.as_deref(), Some("/sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT"));
         assert_eq!(
             conf.door("openhttps").map(|d| d.sequence().expect("valid")),
             Some(Some(seq("12345,54321,24680,13579")))
@@ -645,10 +501,7 @@ mod tests {
         let text = "\u{feff}# knockd.conf\r\n\r\n[options]\r\n\t  LogFile\t=\t/var/log/knockd.log  \r\n\
                     \t# indented comment\r\n[door]\r\n\tSequence\t=\t7000, 8000:udp\r\n#last";
         let conf = conf(text);
-        assert_eq!(
-            conf.option("logfile").and_then(|e| e.value.as_deref()),
-            Some("/var/log/knockd.log")
-        );
+        assert_eq!(conf.option("logfile").and_then(|e| e.value.as_deref()), Some("/var/log/knockd.log"));
         let door = &conf.doors[0];
         assert_eq!(door.line, 6);
         assert_eq!(door.entries.len(), 1);
@@ -663,23 +516,13 @@ mod tests {
 
     #[test]
     fn keys_and_options_are_case_insensitive_and_keep_their_spelling() {
-        let conf =
-            conf("[OPTIONS]\nINTERFACE = eth1\n[d]\nSEQUENCE = 7000:UDP\nTcpFlags = SYN,!Ack\n");
+        let conf = conf("[OPTIONS]\nINTERFACE = eth1\n[d]\nSEQUENCE = 7000:UDP\nTcpFlags = SYN,!Ack\n");
         assert!(conf.options.as_ref().is_some_and(Section::is_options));
-        assert_eq!(
-            conf.option("Interface").map(|e| e.key.as_str()),
-            Some("INTERFACE")
-        );
+        assert_eq!(conf.option("Interface").map(|e| e.key.as_str()), Some("INTERFACE"));
         let door = &conf.doors[0];
-        assert_eq!(
-            door.get("sequence").map(|e| e.key.as_str()),
-            Some("SEQUENCE")
-        );
+        assert_eq!(door.get("sequence").map(|e| e.key.as_str()), Some("SEQUENCE"));
         assert_eq!(door.sequence().expect("valid"), Some(seq("7000:udp")));
-        assert_eq!(
-            door.tcp_flags().expect("valid").map(|f| f.to_string()),
-            Some("syn,!ack".into())
-        );
+        assert_eq!(door.tcp_flags().expect("valid").map(|f| f.to_string()), Some("syn,!ack".into()));
         assert_eq!(door.get("missing"), None);
     }
 
@@ -689,50 +532,28 @@ mod tests {
         assert!(conf.use_syslog());
         assert_eq!(conf.doors[0].get(USE_SYSLOG).map(|e| e.line), Some(2));
         assert!(!self::conf("[d]\nsequence = 1\n").use_syslog());
-        assert_error(
-            &error("UseSyslog\n[options]\n"),
-            1,
-            &["outside any section"],
-        );
-        assert_error(
-            &error("[options]\nUseSyslog = yes\n"),
-            2,
-            &["takes no value", "UseSyslog alone"],
-        );
+        assert_error(&error("UseSyslog\n[options]\n"), 1, &["outside any section"]);
+        assert_error(&error("[options]\nUseSyslog = yes\n"), 2, &["takes no value", "UseSyslog alone"]);
     }
 
     #[test]
     fn values_split_at_the_first_equals_and_keep_hashes() {
-        let door = door(
-            "[d]\nsequence = 1\nstart_command = /usr/bin/logger a=b == c # not a comment\nstop_command =\n",
-        );
+        let door =
+            door("[d]\nsequence = 1\nstart_command = /usr/bin/logger a=b == c # not a comment\nstop_command =\n");
         let start = door.directive("start_command").expect("start");
-        assert_eq!(
-            start.value.as_deref(),
-            Some("/usr/bin/logger a=b == c # not a comment")
-        );
-        assert_eq!(
-            door.get("Stop_Command").and_then(|e| e.value.as_deref()),
-            Some(""),
-            "an empty command disables it"
-        );
+        assert_eq!(start.value.as_deref(), Some("/usr/bin/logger a=b == c # not a comment"));
+        assert_eq!(door.get("Stop_Command").and_then(|e| e.value.as_deref()), Some(""), "an empty command disables it");
     }
 
     #[test]
     fn repeated_keys_and_aliases_take_the_last_line() {
-        let door = door(
-            "[d]\nsequence = 1\nsequence = 2,3\ntimeout = 7\nSeq_Timeout = 8\ncmd_timeout = 0\n",
-        );
+        let door = door("[d]\nsequence = 1\nsequence = 2,3\ntimeout = 7\nSeq_Timeout = 8\ncmd_timeout = 0\n");
         assert_eq!(door.sequence().expect("valid"), Some(seq("2,3")));
         assert_eq!(door.seconds("seq_timeout").expect("valid"), Some(8));
         assert_eq!(door.seconds("Cmd_Timeout").expect("valid"), Some(0));
         let alias_last = self::door("[d]\nsequence = 1\nseq_timeout = 8\ntimeout = 7\n");
         assert_eq!(alias_last.seconds("Seq_Timeout").expect("valid"), Some(7));
-        assert_eq!(
-            alias_last.get("Seq_Timeout").map(|e| e.line),
-            Some(3),
-            "get ignores aliases"
-        );
+        assert_eq!(alias_last.get("Seq_Timeout").map(|e| e.line), Some(3), "get ignores aliases");
     }
 
     #[test]
@@ -758,21 +579,9 @@ mod tests {
             &["\"sequence 7000\"", "key = value", "UseSyslog"],
         );
         assert_error(&error("[d]\n = 7000\n"), 2, &["missing key"]);
-        assert_error(
-            &error("[d]\nsequence = 1\n\n[D]\nsequence = 2\n"),
-            4,
-            &["[D] is already defined at line 1"],
-        );
-        assert_error(
-            &error("[options]\n[Options]\n"),
-            2,
-            &["already defined at line 1"],
-        );
-        assert_error(
-            &error("[options]\n[openSSH\n"),
-            2,
-            &["malformed section header \"[openSSH\""],
-        );
+        assert_error(&error("[d]\nsequence = 1\n\n[D]\nsequence = 2\n"), 4, &["[D] is already defined at line 1"]);
+        assert_error(&error("[options]\n[Options]\n"), 2, &["already defined at line 1"]);
+        assert_error(&error("[options]\n[openSSH\n"), 2, &["malformed section header \"[openSSH\""]);
         assert_error(&error("[d] # door\n"), 1, &["malformed", "own line"]);
         assert_error(&error("[a]b]\n"), 1, &["malformed"]);
         assert_error(&error("[d]\n[ ]\n"), 2, &["empty section name"]);
@@ -801,59 +610,21 @@ mod tests {
         assert_eq!(e.key(), Some("sequence"));
 
         let e = sequence_error("[d]\nsequence = 7000:icmp\n");
-        assert_error(
-            &e,
-            2,
-            &[
-                "sequence: ",
-                "\"7000:icmp\"",
-                "unknown protocol \"icmp\"",
-                "tcp|udp",
-            ],
-        );
-        assert_error(
-            &sequence_error("[d]\nsequence = 70000\n"),
-            2,
-            &["between 1 and 65535"],
-        );
-        assert_error(
-            &sequence_error("[d]\nsequence = 0\n"),
-            2,
-            &["between 1 and 65535"],
-        );
-        assert_error(
-            &sequence_error("[d]\nsequence = -1\n"),
-            2,
-            &["not a number"],
-        );
-        assert_error(
-            &sequence_error("[d]\nsequence =\n"),
-            2,
-            &["empty value", "7000,8000:udp,9000"],
-        );
-        assert_error(
-            &sequence_error("[d]\nsequence = 7000,,8000\n"),
-            2,
-            &["empty hit"],
-        );
+        assert_error(&e, 2, &["sequence: ", "\"7000:icmp\"", "unknown protocol \"icmp\"", "tcp|udp"]);
+        assert_error(&sequence_error("[d]\nsequence = 70000\n"), 2, &["between 1 and 65535"]);
+        assert_error(&sequence_error("[d]\nsequence = 0\n"), 2, &["between 1 and 65535"]);
+        assert_error(&sequence_error("[d]\nsequence = -1\n"), 2, &["not a number"]);
+        assert_error(&sequence_error("[d]\nsequence =\n"), 2, &["empty value", "7000,8000:udp,9000"]);
+        assert_error(&sequence_error("[d]\nsequence = 7000,,8000\n"), 2, &["empty hit"]);
         assert_error(
             &sequence_error("[d]\nsequence = 7000 8000, 9000\n"),
             2,
-            &[
-                "separated by commas",
-                "\"7000 8000\"",
-                "port 7000 alone",
-                "write 7000,8000",
-            ],
+            &["separated by commas", "\"7000 8000\"", "port 7000 alone", "write 7000,8000"],
         );
         assert_error(
             &sequence_error("[d]\nsequence = 7000,8000 # old\n"),
             2,
-            &[
-                "sequence: \"7000,8000 # old\": ",
-                "no end-of-line comments",
-                "line of its own",
-            ],
+            &["sequence: \"7000,8000 # old\": ", "no end-of-line comments", "line of its own"],
         );
     }
 
@@ -861,78 +632,38 @@ mod tests {
     fn tcp_flags_follow_knockd() {
         let flags = |text: &str| self::door(&format!("[d]\nsequence = 1\n{text}\n")).tcp_flags();
         assert_eq!(flags("").expect("absent"), None);
-        let fin_not_ack = flags("tcpflags = fin,!ack")
-            .expect("man page example")
-            .expect("set");
-        assert_eq!(
-            (fin_not_ack.set, fin_not_ack.clear),
-            (TcpFlags::FIN, TcpFlags::ACK)
-        );
-        let tcp_error = |text: &str| {
-            value_error(&format!("[d]\nsequence = 1\n{text}\n"), |d| {
-                d.tcp_flags().map(drop)
-            })
-        };
-        assert_error(
-            &tcp_error("tcpflags = syn|ack"),
-            3,
-            &["tcpflags: ", "commas, not '|'"],
-        );
-        assert_error(
-            &tcp_error("TCPFlags = syn,ecn"),
-            3,
-            &["TCPFlags: ", "\"ecn\"", "valid: fin, syn"],
-        );
+        let fin_not_ack = flags("tcpflags = fin,!ack").expect("man page example").expect("set");
+        assert_eq!((fin_not_ack.set, fin_not_ack.clear), (TcpFlags::FIN, TcpFlags::ACK));
+        let tcp_error = |text: &str| value_error(&format!("[d]\nsequence = 1\n{text}\n"), |d| d.tcp_flags().map(drop));
+        assert_error(&tcp_error("tcpflags = syn|ack"), 3, &["tcpflags: ", "commas, not '|'"]);
+        assert_error(&tcp_error("TCPFlags = syn,ecn"), 3, &["TCPFlags: ", "\"ecn\"", "valid: fin, syn"]);
         assert_error(&tcp_error("tcpflags ="), 3, &["empty value", "syn,!ack"]);
-        assert_error(
-            &tcp_error("tcpflags = syn,!syn"),
-            3,
-            &["both required and forbidden"],
-        );
+        assert_error(&tcp_error("tcpflags = syn,!syn"), 3, &["both required and forbidden"]);
     }
 
     #[test]
     fn seconds_are_non_negative_integers() {
-        let secs_error = |text: &str| {
-            value_error(&format!("[d]\nsequence = 1\n{text}\n"), |d| {
-                d.seconds("seq_timeout").map(drop)
-            })
-        };
+        let secs_error =
+            |text: &str| value_error(&format!("[d]\nsequence = 1\n{text}\n"), |d| d.seconds("seq_timeout").map(drop));
         for bad in ["-5", "5s", "1.5", "five", "99999999999999999999999"] {
-            assert_error(
-                &secs_error(&format!("seq_timeout = {bad}")),
-                3,
-                &["whole number of seconds"],
-            );
+            assert_error(&secs_error(&format!("seq_timeout = {bad}")), 3, &["whole number of seconds"]);
         }
-        assert_error(
-            &secs_error("timeout = 5 # s"),
-            3,
-            &["timeout: ", "end-of-line comments"],
-        );
+        assert_error(&secs_error("timeout = 5 # s"), 3, &["timeout: ", "end-of-line comments"]);
         assert_error(&secs_error("seq_timeout ="), 3, &["empty value"]);
     }
 
     #[test]
     fn unknown_keys_are_reported_by_check_keys_only() {
-        let conf =
-            conf("[options]\nLogFile = /x\n[d]\nsequence = 1\nLogFile = /y\nfrobnicate = 2\n");
+        let conf = conf("[options]\nLogFile = /x\n[d]\nsequence = 1\nLogFile = /y\nfrobnicate = 2\n");
         let door = &conf.doors[0];
         let unknown: Vec<usize> = door.unknown_keys().map(|e| e.line).collect();
         assert_eq!(unknown, [5, 6], "LogFile is global only");
-        assert_error(
-            &conf.check_keys().expect_err("unknown"),
-            5,
-            &["LogFile: unknown key in a door", "Sequence"],
-        );
+        assert_error(&conf.check_keys().expect_err("unknown"), 5, &["LogFile: unknown key in a door", "Sequence"]);
         let options = self::conf("[options]\nsequence = 1\n");
         assert_error(
             &options.check_keys().expect_err("door key in options"),
             2,
-            &[
-                "unknown key in [options]",
-                "LogFile, PidFile, Interface, UseSyslog",
-            ],
+            &["unknown key in [options]", "LogFile, PidFile, Interface, UseSyslog"],
         );
     }
 
@@ -945,34 +676,21 @@ mod tests {
         fs::write(&path, "[d]\nsequence 1\n").expect("write");
         let err = parse_file(&path).expect_err("invalid");
         assert_eq!(err.path(), Some(path.as_path()));
-        assert!(
-            err.to_string()
-                .starts_with(&format!("{}:2: ", path.display())),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with(&format!("{}:2: ", path.display())), "{err}");
         let missing = dir.path().join("missing.conf");
         let err = parse_file(&missing).expect_err("missing");
         assert!(matches!(err, ConfError::Read { .. }));
         assert!(err.to_string().contains("missing.conf"), "{err}");
-        let entry_error = ConfError::at_entry(
-            &Entry {
-                key: "Sequence".into(),
-                value: Some("x".into()),
-                line: 9,
-            },
-            "bad",
-        )
-        .in_file("/etc/knockd.conf");
+        let entry_error =
+            ConfError::at_entry(&Entry { key: "Sequence".into(), value: Some("x".into()), line: 9 }, "bad")
+                .in_file("/etc/knockd.conf");
         assert_eq!(entry_error.to_string(), "/etc/knockd.conf:9: Sequence: bad");
     }
 
     #[test]
     fn standalone_value_parsers_serve_one_time_sequence_files() {
         assert_eq!(parse_sequence(" 1000,2000:udp"), Ok(seq("1000,2000:udp")));
-        assert!(matches!(
-            parse_sequence("  "),
-            Err(ValueError::Empty { .. })
-        ));
+        assert!(matches!(parse_sequence("  "), Err(ValueError::Empty { .. })));
         assert_eq!(parse_seconds("25"), Ok(DEFAULT_SEQ_TIMEOUT_SECS));
     }
 }

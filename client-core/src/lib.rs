@@ -23,9 +23,7 @@ pub mod target;
 pub mod verify;
 
 pub use error::{ErrorKind, KnockError};
-pub use knock::{
-    HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, knock, knock_blocking,
-};
+pub use knock::{HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, knock, knock_blocking};
 pub use send::{HitMethod, Method, TcpMethod};
 pub use sequence::{Hit, Protocol, Sequence, SequenceError, TcpFlagSpec, TcpFlags};
 pub use target::AddressFamily;

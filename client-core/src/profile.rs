@@ -23,7 +23,10 @@
 //! backoff_ms = 1000        # pause before the 2nd attempt, doubled after each
 //! ```
 //!
-//! Secrets for authenticated knocks will live in the OS keyring, referenced from here, never in the file.
+//! A sequence is a secret. Where it must not sit in a file (CI), a profile names an environment variable
+//! instead: `open = { env = "BASTION_SEQUENCE" }`. It is read at knock time, its value never appears in
+//! an error, and front ends mask the ports of such a knock ([`KnockRequest::secret_ports`]). Keys for
+//! authenticated knocks will live in the OS keyring, referenced from here, never in the file.
 
 use std::fmt;
 use std::num::{NonZeroU16, NonZeroU32};
@@ -51,17 +54,13 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "is_default")]
     pub delay_ms: u64,
     /// The sequence that opens the door.
-    pub open: Sequence,
+    pub open: SequenceSource,
     /// The sequence that closes it again, if the server has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub close: Option<Sequence>,
+    pub close: Option<SequenceSource>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub tcp_flags: TcpFlagSpec,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "tags"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "tags")]
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
@@ -117,8 +116,7 @@ impl Verify {
     /// The pause before attempt `next` (2, 3, ...): backoff, doubled each time, capped.
     pub fn backoff_before(&self, next: u32) -> Duration {
         let doublings = next.saturating_sub(2).min(16);
-        Duration::from_millis(self.backoff_ms.saturating_mul(1 << doublings))
-            .min(Verify::MAX_BACKOFF)
+        Duration::from_millis(self.backoff_ms.saturating_mul(1 << doublings)).min(Verify::MAX_BACKOFF)
     }
 }
 
@@ -152,10 +150,130 @@ pub enum ProfileError {
     InvalidName { name: String },
     #[error("invalid tag {tag:?}: use 1 to 64 letters, digits, '.', '_' or '-'")]
     InvalidTag { tag: String },
-    #[error(
-        "profile {name:?} has no close sequence (add one with `knock-cli profile edit {name} --close ...`)"
-    )]
+    #[error("profile {name:?} has no close sequence (add one with `knock-cli profile edit {name} --close ...`)")]
     NoCloseSequence { name: String },
+    #[error("profile {name:?} takes its {action} sequence from ${var}, which is not set")]
+    EnvNotSet { name: String, action: Action, var: String },
+    // The value is a secret: say what is wrong with it, never what it is.
+    #[error(
+        "profile {name:?} takes its {action} sequence from ${var}, which does not hold a valid sequence \
+         (expected PORT[:tcp|udp],... with ports 1..=65535)"
+    )]
+    EnvInvalid { name: String, action: Action, var: String },
+    #[error("invalid environment variable name {var:?}: use letters, digits and '_', not starting with a digit")]
+    InvalidEnvName { var: String },
+}
+
+/// Where a sequence comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SequenceSource {
+    /// Written in the profile: `open = "7000,8000:udp"`.
+    Inline(Sequence),
+    /// Read from an environment variable at knock time: `open = { env = "VAR" }`.
+    Env(String),
+}
+
+impl SequenceSource {
+    /// The sequence to send; `name` and `action` only shape the error.
+    pub fn resolve(&self, name: &str, action: Action) -> Result<Sequence, ProfileError> {
+        let var = match self {
+            SequenceSource::Inline(sequence) => return Ok(sequence.clone()),
+            SequenceSource::Env(var) => var,
+        };
+        let (name, var_name) = (name.to_owned(), var.clone());
+        let value = std::env::var(var).map_err(|_| ProfileError::EnvNotSet {
+            name: name.clone(),
+            action,
+            var: var_name.clone(),
+        })?;
+        Sequence::parse(&value, crate::sequence::Protocol::Tcp).map_err(|_| ProfileError::EnvInvalid {
+            name,
+            action,
+            var: var_name,
+        })
+    }
+
+    /// True when the ports must not be shown (they come from outside the profile file).
+    pub fn is_secret(&self) -> bool {
+        matches!(self, SequenceSource::Env(_))
+    }
+
+    /// The sequence written in the profile, if it is.
+    pub fn inline(&self) -> Option<&Sequence> {
+        match self {
+            SequenceSource::Inline(sequence) => Some(sequence),
+            SequenceSource::Env(_) => None,
+        }
+    }
+}
+
+impl From<Sequence> for SequenceSource {
+    fn from(sequence: Sequence) -> Self {
+        SequenceSource::Inline(sequence)
+    }
+}
+
+impl PartialEq<Sequence> for SequenceSource {
+    fn eq(&self, other: &Sequence) -> bool {
+        self.inline() == Some(other)
+    }
+}
+
+pub fn validate_env_name(var: &str) -> Result<(), ProfileError> {
+    let ok = !var.is_empty()
+        && !var.starts_with(|c: char| c.is_ascii_digit())
+        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok { Ok(()) } else { Err(ProfileError::InvalidEnvName { var: var.to_owned() }) }
+}
+
+impl Serialize for SequenceSource {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SequenceSource::Inline(sequence) => sequence.serialize(serializer),
+            SequenceSource::Env(var) => {
+                use serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("env", var)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SequenceSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SourceVisitor)
+    }
+}
+
+/// Accepts `"7000,8000:udp"` or `{ env = "VAR" }`, with errors that say which forms are valid.
+struct SourceVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SourceVisitor {
+    type Value = SequenceSource;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence like \"7000,8000:udp,9000\" or { env = \"VARIABLE\" }")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SequenceSource, E> {
+        Sequence::from_str(text).map(SequenceSource::Inline).map_err(E::custom)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SequenceSource, A::Error> {
+        let mut var: Option<String> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "env" || var.is_some() {
+                return Err(serde::de::Error::custom(format!(
+                    "unexpected key `{key}` in a sequence table: the only key is `env`"
+                )));
+            }
+            let name: String = map.next_value()?;
+            validate_env_name(&name).map_err(serde::de::Error::custom)?;
+            var = Some(name);
+        }
+        var.map(SequenceSource::Env).ok_or_else(|| serde::de::Error::missing_field("env"))
+    }
 }
 
 impl Profile {
@@ -165,7 +283,7 @@ impl Profile {
             family: AddressFamily::Any,
             method: Method::Auto,
             delay_ms: 0,
-            open,
+            open: SequenceSource::Inline(open),
             close: None,
             tcp_flags: TcpFlagSpec::default(),
             tags: Vec::new(),
@@ -176,16 +294,14 @@ impl Profile {
 
     /// The knock that performs `action` for this profile.
     pub fn knock_request(&self, name: &str, action: Action) -> Result<KnockRequest, ProfileError> {
-        let sequence = match action {
-            Action::Open => self.open.clone(),
-            Action::Close => self
-                .close
-                .clone()
-                .ok_or_else(|| ProfileError::NoCloseSequence {
-                    name: name.to_owned(),
-                })?,
+        let source = match action {
+            Action::Open => &self.open,
+            Action::Close => {
+                self.close.as_ref().ok_or_else(|| ProfileError::NoCloseSequence { name: name.to_owned() })?
+            }
         };
-        let mut request = KnockRequest::new(self.host.clone(), sequence);
+        let mut request = KnockRequest::new(self.host.clone(), source.resolve(name, action)?);
+        request.secret_ports = source.is_secret();
         request.family = self.family;
         request.method = self.method;
         request.tcp_flags = self.tcp_flags;
@@ -212,13 +328,7 @@ pub fn validate_name(name: &str) -> Result<(), ProfileError> {
         && name.chars().all(is_name_char)
         && !name.starts_with(['.', '-'])
         && !is_reserved_on_windows(name);
-    if ok {
-        Ok(())
-    } else {
-        Err(ProfileError::InvalidName {
-            name: name.to_owned(),
-        })
-    }
+    if ok { Ok(()) } else { Err(ProfileError::InvalidName { name: name.to_owned() }) }
 }
 
 /// `CON.toml` and friends cannot be created on Windows; refuse them everywhere so stores stay portable.
@@ -234,9 +344,7 @@ pub fn validate_tag(tag: &str) -> Result<(), ProfileError> {
     if (1..=64).contains(&tag.len()) && tag.chars().all(is_name_char) {
         Ok(())
     } else {
-        Err(ProfileError::InvalidTag {
-            tag: tag.to_owned(),
-        })
+        Err(ProfileError::InvalidTag { tag: tag.to_owned() })
     }
 }
 
@@ -297,41 +405,22 @@ backoff_ms = 500
         let profile: Profile = toml::from_str(FULL).expect("full profile");
         assert_eq!(profile.family, AddressFamily::V6);
         assert_eq!(profile.method, Method::Connect);
-        assert_eq!(profile.open.hits()[1], Hit::udp(8000));
-        assert_eq!(profile.close.as_ref().map(Sequence::len), Some(3));
+        assert_eq!(profile.open.inline().map(|s| s.hits()[1]), Some(Hit::udp(8000)));
+        assert_eq!(profile.close.as_ref().and_then(SequenceSource::inline).map(Sequence::len), Some(3));
         assert_eq!(profile.tcp_flags.to_string(), "syn,!ack");
         let verify = profile.verify.expect("verify");
-        assert_eq!(
-            (verify.port.get(), verify.attempts.get(), verify.timeout_ms),
-            (22, 5, 2000)
-        );
+        assert_eq!((verify.port.get(), verify.attempts.get(), verify.timeout_ms), (22, 5, 2000));
         let written = toml::to_string(&profile).expect("serialize");
-        assert_eq!(
-            toml::from_str::<Profile>(&written).expect("reparse"),
-            profile
-        );
+        assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
     }
 
     #[test]
     fn a_minimal_profile_gets_defaults_and_writes_back_minimal() {
-        let profile: Profile =
-            toml::from_str("host = \"192.0.2.2\"\nopen = \"7000\"\n").expect("minimal");
-        assert_eq!(
-            profile,
-            Profile::new(
-                "192.0.2.2",
-                Sequence::parse("7000", Protocol::Tcp).expect("seq")
-            )
-        );
-        assert_eq!(
-            toml::to_string(&profile).expect("ser"),
-            "host = \"192.0.2.2\"\nopen = \"7000:tcp\"\n"
-        );
+        let profile: Profile = toml::from_str("host = \"192.0.2.2\"\nopen = \"7000\"\n").expect("minimal");
+        assert_eq!(profile, Profile::new("192.0.2.2", Sequence::parse("7000", Protocol::Tcp).expect("seq")));
+        assert_eq!(toml::to_string(&profile).expect("ser"), "host = \"192.0.2.2\"\nopen = \"7000:tcp\"\n");
         let verify: Verify = toml::from_str("port = 22").expect("verify defaults");
-        assert_eq!(
-            (verify.timeout_ms, verify.attempts.get(), verify.backoff_ms),
-            (5000, 3, 1000)
-        );
+        assert_eq!((verify.timeout_ms, verify.attempts.get(), verify.backoff_ms), (5000, 3, 1000));
     }
 
     fn error_of(text: &str) -> String {
@@ -343,10 +432,7 @@ backoff_ms = 500
         let e = error_of("host = \"h\"\nopen = \"7000:foo\"\n");
         assert!(e.contains("line 2") && e.contains("\"7000:foo\""), "{e}");
         let e = error_of("host = \"h\"\nopen = \"7000\"\nhots = \"x\"\n");
-        assert!(
-            e.contains("line 3") && e.contains("hots") && e.contains("host"),
-            "unknown key lists valid: {e}"
-        );
+        assert!(e.contains("line 3") && e.contains("hots") && e.contains("host"), "unknown key lists valid: {e}");
         let e = error_of("host = \"h\"\nopen = \"7000\"\n[verify]\nport = 0\n");
         assert!(e.contains("line 4") && e.contains("nonzero"), "{e}");
         let e = error_of("host = \"h\"\nopen = \"7000\"\n[verify]\nport = 22\nattempt = 3\n");
@@ -355,10 +441,7 @@ backoff_ms = 500
         assert!(e.contains("valid: any, ipv4, ipv6"), "{e}");
         let e = error_of("host = \"h\"\nopen = \"7000\"\ntags = [\"a b\"]\n");
         assert!(e.contains("invalid tag"), "{e}");
-        assert!(
-            error_of("open = \"7000\"\n").contains("host"),
-            "host is required"
-        );
+        assert!(error_of("open = \"7000\"\n").contains("host"), "host is required");
     }
 
     #[test]
@@ -366,20 +449,7 @@ backoff_ms = 500
         for ok in ["bastion", "prod-db.eu_1", "a", "A9"] {
             assert_eq!(validate_name(ok), Ok(()), "{ok}");
         }
-        for bad in [
-            "",
-            ".hidden",
-            "-x",
-            "a/b",
-            "a\\b",
-            "..",
-            "con",
-            "COM1",
-            "lpt9.x",
-            "a b",
-            "ü",
-            &"x".repeat(65),
-        ] {
+        for bad in ["", ".hidden", "-x", "a/b", "a\\b", "..", "con", "COM1", "lpt9.x", "a b", "ü", &"x".repeat(65)] {
             assert!(validate_name(bad).is_err(), "{bad:?} must be refused");
         }
         assert!(validate_name("console").is_ok());
@@ -391,26 +461,12 @@ backoff_ms = 500
         let open = profile.knock_request("b", Action::Open).expect("open");
         assert_eq!(
             (open.family, open.method, open.delay),
-            (
-                AddressFamily::V6,
-                Method::Connect,
-                Duration::from_millis(100)
-            )
+            (AddressFamily::V6, Method::Connect, Duration::from_millis(100))
         );
-        assert_eq!(
-            profile
-                .knock_request("b", Action::Close)
-                .expect("close")
-                .sequence
-                .hits()[0],
-            Hit::tcp(9000)
-        );
+        assert_eq!(profile.knock_request("b", Action::Close).expect("close").sequence.hits()[0], Hit::tcp(9000));
         let mut no_close = profile.clone();
         no_close.close = None;
-        let e = no_close
-            .knock_request("b", Action::Close)
-            .expect_err("no close")
-            .to_string();
+        let e = no_close.knock_request("b", Action::Close).expect_err("no close").to_string();
         assert!(e.contains("profile edit b --close"), "{e}");
     }
 
@@ -422,5 +478,33 @@ backoff_ms = 500
         assert_eq!(verify.backoff_before(3), Duration::from_secs(2));
         assert_eq!(verify.backoff_before(4), Duration::from_secs(4));
         assert_eq!(verify.backoff_before(40), Verify::MAX_BACKOFF);
+    }
+
+    #[test]
+    fn sequences_can_come_from_the_environment_without_leaking() {
+        let text = "host = \"h\"\nopen = { env = \"KNOCK_TEST_SEQ_A\" }\nclose = \"9000\"\n";
+        let profile: Profile = toml::from_str(text).expect("env source");
+        assert_eq!(profile.open, SequenceSource::Env("KNOCK_TEST_SEQ_A".into()));
+        let written = toml::to_string(&profile).expect("ser");
+        assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
+
+        let e = profile.knock_request("p", Action::Open).expect_err("unset").to_string();
+        assert!(e.contains("$KNOCK_TEST_SEQ_A, which is not set"), "{e}");
+        // SAFETY: set_var is unsafe in edition 2024 (other threads may read the environment); this
+        // variable is read by this test only.
+        unsafe { std::env::set_var("KNOCK_TEST_SEQ_A", "31337,31338:udp") };
+        let request = profile.knock_request("p", Action::Open).expect("set");
+        assert!(request.secret_ports, "ports from the environment are masked by front ends");
+        assert_eq!(request.sequence.hits()[1], Hit::udp(31338));
+        assert!(!profile.knock_request("p", Action::Close).expect("inline").secret_ports);
+        unsafe { std::env::set_var("KNOCK_TEST_SEQ_A", "31337,31338:bogus") };
+        let e = profile.knock_request("p", Action::Open).expect_err("invalid").to_string();
+        assert!(e.contains("does not hold a valid sequence"), "{e}");
+        assert!(!e.contains("31337") && !e.contains("bogus"), "the secret must not leak: {e}");
+
+        for bad in ["open = { env = \"1X\" }", "open = { env = \"A\", keyring = \"x\" }", "open = {}", "open = 7000"] {
+            let e = toml::from_str::<Profile>(&format!("host = \"h\"\n{bad}\n")).expect_err(bad).to_string();
+            assert!(e.contains("line 2"), "{bad}: {e}");
+        }
     }
 }

@@ -40,26 +40,17 @@ pub struct Hit {
 
 impl Hit {
     pub const fn tcp(port: u16) -> Hit {
-        Hit {
-            port,
-            protocol: Protocol::Tcp,
-        }
+        Hit { port, protocol: Protocol::Tcp }
     }
 
     pub const fn udp(port: u16) -> Hit {
-        Hit {
-            port,
-            protocol: Protocol::Udp,
-        }
+        Hit { port, protocol: Protocol::Udp }
     }
 
     /// Parses `PORT[:PROTO]`; a token without a suffix gets `default_protocol`.
     pub fn parse(token: &str, default_protocol: Protocol) -> Result<Hit, SequenceError> {
         let trimmed = token.trim();
-        let invalid = |reason| SequenceError::InvalidHit {
-            token: token.to_owned(),
-            reason,
-        };
+        let invalid = |reason| SequenceError::InvalidHit { token: token.to_owned(), reason };
         if trimmed.is_empty() {
             return Err(invalid(HitProblem::Empty));
         }
@@ -128,9 +119,7 @@ pub enum SequenceError {
     InvalidHit { token: String, reason: HitProblem },
     #[error("empty sequence: give at least one hit, e.g. 7000,8000,9000:udp")]
     EmptySequence,
-    #[error(
-        "invalid TCP flag {token:?} (valid: fin, syn, rst, psh, ack, urg, each optionally prefixed by !)"
-    )]
+    #[error("invalid TCP flag {token:?} (valid: fin, syn, rst, psh, ack, urg, each optionally prefixed by !)")]
     UnknownFlag { token: String },
     #[error("TCP flag {flag} is both required and forbidden in {spec:?}")]
     ContradictoryFlag { flag: &'static str, spec: String },
@@ -166,10 +155,7 @@ impl Sequence {
                 let mut words = item.split_whitespace().peekable();
                 if words.peek().is_none() {
                     // `7000,,8000`, a trailing comma or an empty argument: name the whole argument.
-                    return Err(SequenceError::InvalidHit {
-                        token: arg.to_owned(),
-                        reason: HitProblem::Empty,
-                    });
+                    return Err(SequenceError::InvalidHit { token: arg.to_owned(), reason: HitProblem::Empty });
                 }
                 for word in words {
                     hits.push(Hit::parse(word, default_protocol)?);
@@ -260,26 +246,16 @@ impl TcpFlags {
     }
 
     fn named(name: &str) -> Option<TcpFlags> {
-        TcpFlags::NAMED
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, f)| *f)
+        TcpFlags::NAMED.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, f)| *f)
     }
 }
 
 impl fmt::Display for TcpFlags {
     /// `syn,ack`; `none` for the empty set.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = TcpFlags::NAMED
-            .iter()
-            .filter(|(_, flag)| self.contains(*flag))
-            .map(|(name, _)| *name)
-            .collect();
-        if names.is_empty() {
-            f.write_str("none")
-        } else {
-            f.write_str(&names.join(","))
-        }
+        let names: Vec<&str> =
+            TcpFlags::NAMED.iter().filter(|(_, flag)| self.contains(*flag)).map(|(name, _)| *name).collect();
+        if names.is_empty() { f.write_str("none") } else { f.write_str(&names.join(",")) }
     }
 }
 
@@ -296,43 +272,30 @@ pub struct TcpFlagSpec {
 impl Default for TcpFlagSpec {
     /// A plain SYN, what knock(1) and the kernel's connect() send.
     fn default() -> Self {
-        TcpFlagSpec {
-            set: TcpFlags::SYN,
-            clear: TcpFlags::NONE,
-        }
+        TcpFlagSpec { set: TcpFlags::SYN, clear: TcpFlags::NONE }
     }
 }
 
 impl TcpFlagSpec {
     /// Parses `syn,!ack`: comma-separated flag names, case-insensitive, `!` negates.
     pub fn parse(text: &str) -> Result<TcpFlagSpec, SequenceError> {
-        let mut spec = TcpFlagSpec {
-            set: TcpFlags::NONE,
-            clear: TcpFlags::NONE,
-        };
+        let mut spec = TcpFlagSpec { set: TcpFlags::NONE, clear: TcpFlags::NONE };
         for raw in text.split(',') {
             let token = raw.trim();
             let (negated, name) = match token.strip_prefix('!') {
                 Some(rest) => (true, rest.trim()),
                 None => (false, token),
             };
-            let flag = TcpFlags::named(name).ok_or_else(|| SequenceError::UnknownFlag {
-                token: token.to_owned(),
-            })?;
+            let flag = TcpFlags::named(name).ok_or_else(|| SequenceError::UnknownFlag { token: token.to_owned() })?;
             if negated {
                 spec.clear = spec.clear.union(flag);
             } else {
                 spec.set = spec.set.union(flag);
             }
         }
-        if let Some((name, _)) = TcpFlags::NAMED
-            .iter()
-            .find(|(_, f)| spec.set.contains(*f) && spec.clear.contains(*f))
+        if let Some((name, _)) = TcpFlags::NAMED.iter().find(|(_, f)| spec.set.contains(*f) && spec.clear.contains(*f))
         {
-            return Err(SequenceError::ContradictoryFlag {
-                flag: name,
-                spec: text.to_owned(),
-            });
+            return Err(SequenceError::ContradictoryFlag { flag: name, spec: text.to_owned() });
         }
         Ok(spec)
     }
@@ -340,9 +303,7 @@ impl TcpFlagSpec {
     /// Checks that a client can send this selection: it must set at least one flag.
     pub fn sendable(self) -> Result<TcpFlags, SequenceError> {
         if self.set.is_empty() {
-            return Err(SequenceError::NoFlagSet {
-                spec: self.to_string(),
-            });
+            return Err(SequenceError::NoFlagSet { spec: self.to_string() });
         }
         Ok(self.set)
     }
@@ -387,9 +348,7 @@ mod tests {
     use super::*;
 
     fn hit_err(token: &str) -> String {
-        Hit::parse(token, Protocol::Tcp)
-            .expect_err(token)
-            .to_string()
+        Hit::parse(token, Protocol::Tcp).expect_err(token).to_string()
     }
 
     #[test]
@@ -397,11 +356,7 @@ mod tests {
         assert_eq!(Hit::parse("7000", Protocol::Tcp), Ok(Hit::tcp(7000)));
         assert_eq!(Hit::parse("7000", Protocol::Udp), Ok(Hit::udp(7000)));
         assert_eq!(Hit::parse("7000:udp", Protocol::Tcp), Ok(Hit::udp(7000)));
-        assert_eq!(
-            Hit::parse("7000:UDP", Protocol::Tcp),
-            Ok(Hit::udp(7000)),
-            "knock(1) sends this as TCP"
-        );
+        assert_eq!(Hit::parse("7000:UDP", Protocol::Tcp), Ok(Hit::udp(7000)), "knock(1) sends this as TCP");
         assert_eq!(Hit::parse("7000:Tcp", Protocol::Udp), Ok(Hit::tcp(7000)));
         assert_eq!(Hit::parse(" 1 ", Protocol::Tcp), Ok(Hit::tcp(1)));
         assert_eq!(Hit::parse("65535", Protocol::Tcp), Ok(Hit::tcp(65535)));
@@ -411,43 +366,21 @@ mod tests {
     #[test]
     fn bad_hits_name_the_token_and_the_rule() {
         let e = hit_err("7000:foo");
-        assert!(
-            e.contains("\"7000:foo\"") && e.contains("unknown protocol \"foo\""),
-            "{e}"
-        );
+        assert!(e.contains("\"7000:foo\"") && e.contains("unknown protocol \"foo\""), "{e}");
         let e = hit_err("70000");
-        assert!(
-            e.contains("\"70000\"") && e.contains("between 1 and 65535"),
-            "{e}"
-        );
+        assert!(e.contains("\"70000\"") && e.contains("between 1 and 65535"), "{e}");
         assert!(hit_err("0").contains("between 1 and 65535"));
         assert!(hit_err("99999999999999999999").contains("between 1 and 65535"));
         assert!(hit_err("").contains("empty"));
-        for bad in [
-            "-1",
-            "+7000",
-            "70 00x",
-            "0x1b58",
-            "7000:",
-            ":udp",
-            "abc",
-            "7000:udp:tcp",
-            "1e3",
-        ] {
-            assert!(
-                Hit::parse(bad, Protocol::Tcp).is_err(),
-                "{bad} must be rejected"
-            );
+        for bad in ["-1", "+7000", "70 00x", "0x1b58", "7000:", ":udp", "abc", "7000:udp:tcp", "1e3"] {
+            assert!(Hit::parse(bad, Protocol::Tcp).is_err(), "{bad} must be rejected");
         }
     }
 
     #[test]
     fn sequences_accept_commas_and_whitespace_and_round_trip() {
         let seq = Sequence::parse("1300,8888:udp, 9394", Protocol::Tcp).expect("knockd.conf form");
-        assert_eq!(
-            seq.hits(),
-            &[Hit::tcp(1300), Hit::udp(8888), Hit::tcp(9394)]
-        );
+        assert_eq!(seq.hits(), &[Hit::tcp(1300), Hit::udp(8888), Hit::tcp(9394)]);
         assert_eq!(seq.to_string(), "1300:tcp,8888:udp,9394:tcp");
         assert_eq!(seq.to_string().parse::<Sequence>(), Ok(seq));
         let args = Sequence::parse_tokens(["7000", "8000:udp,9000"], Protocol::Tcp).expect("args");
@@ -458,69 +391,39 @@ mod tests {
     fn empty_items_and_sequences_are_errors() {
         assert_eq!(
             Sequence::parse("", Protocol::Tcp),
-            Err(SequenceError::InvalidHit {
-                token: String::new(),
-                reason: HitProblem::Empty
-            })
+            Err(SequenceError::InvalidHit { token: String::new(), reason: HitProblem::Empty })
         );
-        let e = Sequence::parse("7000,,8000", Protocol::Tcp)
-            .expect_err("double comma")
-            .to_string();
+        let e = Sequence::parse("7000,,8000", Protocol::Tcp).expect_err("double comma").to_string();
         assert!(e.contains("\"7000,,8000\""), "{e}");
         assert!(Sequence::parse("7000,", Protocol::Tcp).is_err());
-        assert_eq!(
-            Sequence::parse_tokens([], Protocol::Tcp),
-            Err(SequenceError::EmptySequence)
-        );
+        assert_eq!(Sequence::parse_tokens([], Protocol::Tcp), Err(SequenceError::EmptySequence));
         assert_eq!(Sequence::new(vec![]), Err(SequenceError::EmptySequence));
     }
 
     #[test]
     fn flag_specs_parse_negation_and_print_back() {
         let spec = TcpFlagSpec::parse("SYN, !ack").expect("spec");
-        assert_eq!(
-            spec,
-            TcpFlagSpec {
-                set: TcpFlags::SYN,
-                clear: TcpFlags::ACK
-            }
-        );
+        assert_eq!(spec, TcpFlagSpec { set: TcpFlags::SYN, clear: TcpFlags::ACK });
         assert_eq!(spec.to_string(), "syn,!ack");
         assert_eq!(spec.to_string().parse::<TcpFlagSpec>(), Ok(spec));
         let all = TcpFlagSpec::parse("fin,syn,rst,psh,ack,urg").expect("all");
         assert_eq!(all.set.bits(), 0x3f);
         assert_eq!(all.set.to_string(), "fin,syn,rst,psh,ack,urg");
         assert!(TcpFlagSpec::default().is_plain_syn());
-        assert!(
-            !TcpFlagSpec::parse("syn,ack")
-                .expect("synack")
-                .is_plain_syn()
-        );
-        assert!(
-            TcpFlagSpec::parse("syn,!ack")
-                .expect("syn!ack")
-                .is_plain_syn()
-        );
+        assert!(!TcpFlagSpec::parse("syn,ack").expect("synack").is_plain_syn());
+        assert!(TcpFlagSpec::parse("syn,!ack").expect("syn!ack").is_plain_syn());
     }
 
     #[test]
     fn bad_flag_specs_are_explained() {
         let e = TcpFlagSpec::parse("syn,ecn").expect_err("ecn").to_string();
-        assert!(
-            e.contains("\"ecn\"") && e.contains("valid: fin, syn, rst, psh, ack, urg"),
-            "{e}"
-        );
+        assert!(e.contains("\"ecn\"") && e.contains("valid: fin, syn, rst, psh, ack, urg"), "{e}");
         assert!(TcpFlagSpec::parse("").is_err());
         assert!(TcpFlagSpec::parse("syn,,ack").is_err());
-        let e = TcpFlagSpec::parse("syn,!syn")
-            .expect_err("contradiction")
-            .to_string();
+        let e = TcpFlagSpec::parse("syn,!syn").expect_err("contradiction").to_string();
         assert!(e.contains("syn is both required and forbidden"), "{e}");
         let only_negations = TcpFlagSpec::parse("!ack").expect("parses");
-        assert!(
-            only_negations.sendable().is_err(),
-            "a client cannot send an empty flag set"
-        );
+        assert!(only_negations.sendable().is_err(), "a client cannot send an empty flag set");
     }
 
     #[test]
@@ -530,10 +433,6 @@ mod tests {
         assert!(spec.matches(TcpFlags::SYN.union(TcpFlags::PSH)));
         assert!(!spec.matches(TcpFlags::SYN.union(TcpFlags::ACK)));
         assert!(!spec.matches(TcpFlags::FIN));
-        assert_eq!(
-            TcpFlags::from_bits(0xff).bits(),
-            0x3f,
-            "ECE/CWR are not knock flags"
-        );
+        assert_eq!(TcpFlags::from_bits(0xff).bits(), 0x3f, "ECE/CWR are not knock flags");
     }
 }

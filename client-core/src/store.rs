@@ -53,18 +53,12 @@ impl fmt::Display for UnreadableFile {
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error(
-        "cannot find a config directory for profiles: set {PROFILES_DIR_ENV} or pass --profiles-dir"
-    )]
+    #[error("cannot find a config directory for profiles: set {PROFILES_DIR_ENV} or pass --profiles-dir")]
     NoConfigDir,
     #[error(transparent)]
     InvalidName(#[from] ProfileError),
     #[error("no profile named {name:?} in {}{}", dir.display(), suggestion(suggestions))]
-    NotFound {
-        name: String,
-        dir: PathBuf,
-        suggestions: Vec<String>,
-    },
+    NotFound { name: String, dir: PathBuf, suggestions: Vec<String> },
     #[error("profile {name:?} already exists ({})", path.display())]
     AlreadyExists { name: String, path: PathBuf },
     #[error("{0}")]
@@ -84,13 +78,9 @@ fn suggestion(names: &[String]) -> String {
     match names {
         [] => String::new(),
         [one] => format!(" (did you mean {one:?}?)"),
-        many => format!(
-            " (did you mean one of {}?)",
-            many.iter()
-                .map(|n| format!("{n:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        many => {
+            format!(" (did you mean one of {}?)", many.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 
@@ -105,10 +95,7 @@ impl Version {
     fn of(bytes: &[u8]) -> Version {
         let mut hasher = DefaultHasher::new();
         bytes.hash(&mut hasher);
-        Version {
-            len: bytes.len() as u64,
-            hash: hasher.finish(),
-        }
+        Version { len: bytes.len() as u64, hash: hasher.finish() }
     }
 }
 
@@ -149,8 +136,7 @@ impl ProfileStore {
         if let Some(dir) = std::env::var_os(PROFILES_DIR_ENV).filter(|d| !d.is_empty()) {
             return Ok(ProfileStore::new(dir));
         }
-        let dirs =
-            directories::ProjectDirs::from("", "", "knock").ok_or(StoreError::NoConfigDir)?;
+        let dirs = directories::ProjectDirs::from("", "", "knock").ok_or(StoreError::NoConfigDir)?;
         Ok(ProfileStore::new(dirs.config_dir().join("profiles")))
     }
 
@@ -170,27 +156,17 @@ impl ProfileStore {
             .map(|name| {
                 let path = self.path_of(&name);
                 let profile = match validate_name(&name) {
-                    Err(err) => Err(UnreadableFile {
-                        path: path.clone(),
-                        line: 1,
-                        column: 1,
-                        message: err.to_string(),
-                    }),
+                    Err(err) => {
+                        Err(UnreadableFile { path: path.clone(), line: 1, column: 1, message: err.to_string() })
+                    }
                     Ok(()) => match fs::read(&path) {
                         Ok(bytes) => parse(&path, &bytes),
-                        Err(err) => Err(UnreadableFile {
-                            path: path.clone(),
-                            line: 1,
-                            column: 1,
-                            message: err.to_string(),
-                        }),
+                        Err(err) => {
+                            Err(UnreadableFile { path: path.clone(), line: 1, column: 1, message: err.to_string() })
+                        }
                     },
                 };
-                ListedProfile {
-                    name,
-                    path,
-                    profile,
-                }
+                ListedProfile { name, path, profile }
             })
             .collect();
         listed.sort_by(|a, b| a.name.cmp(&b.name));
@@ -203,20 +179,12 @@ impl ProfileStore {
             Ok(entries) => entries,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => {
-                return Err(StoreError::Io {
-                    action: "list",
-                    path: self.dir.clone(),
-                    source,
-                });
+                return Err(StoreError::Io { action: "list", path: self.dir.clone(), source });
             }
         };
         let mut names = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| StoreError::Io {
-                action: "list",
-                path: self.dir.clone(),
-                source,
-            })?;
+            let entry = entry.map_err(|source| StoreError::Io { action: "list", path: self.dir.clone(), source })?;
             let path = entry.path();
             let is_profile = path.extension().is_some_and(|e| e == EXTENSION) && path.is_file();
             if let (true, Some(stem)) = (is_profile, path.file_stem().and_then(|s| s.to_str()))
@@ -237,20 +205,11 @@ impl ProfileStore {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(self.not_found(name)),
             Err(source) => {
-                return Err(StoreError::Io {
-                    action: "read",
-                    path,
-                    source,
-                });
+                return Err(StoreError::Io { action: "read", path, source });
             }
         };
         let profile = parse(&path, &bytes).map_err(StoreError::Unreadable)?;
-        Ok(StoredProfile {
-            name: name.to_owned(),
-            path,
-            profile,
-            version: Version::of(&bytes),
-        })
+        Ok(StoredProfile { name: name.to_owned(), path, profile, version: Version::of(&bytes) })
     }
 
     /// Adds a new profile; an existing file of that name (readable or not) is never replaced.
@@ -259,31 +218,20 @@ impl ProfileStore {
         let _lock = self.lock()?;
         let path = self.path_of(name);
         if path.exists() {
-            return Err(StoreError::AlreadyExists {
-                name: name.to_owned(),
-                path,
-            });
+            return Err(StoreError::AlreadyExists { name: name.to_owned(), path });
         }
         self.write(name, profile, false)
     }
 
     /// Replaces a profile. With `expected`, refuses if the file changed since that version was loaded;
     /// a file that does not parse is never replaced. Creates the profile if it does not exist.
-    pub fn save(
-        &self,
-        name: &str,
-        profile: &Profile,
-        expected: Option<Version>,
-    ) -> Result<StoredProfile, StoreError> {
+    pub fn save(&self, name: &str, profile: &Profile, expected: Option<Version>) -> Result<StoredProfile, StoreError> {
         validate_name(name)?;
         let _lock = self.lock()?;
         match self.load(name) {
             Ok(current) => {
                 if expected.is_some_and(|v| v != current.version) {
-                    return Err(StoreError::Conflict {
-                        name: name.to_owned(),
-                        path: current.path,
-                    });
+                    return Err(StoreError::Conflict { name: name.to_owned(), path: current.path });
                 }
             }
             Err(StoreError::NotFound { .. }) => {}
@@ -311,11 +259,7 @@ impl ProfileStore {
     pub fn remove(&self, name: &str) -> Result<PathBuf, StoreError> {
         let _lock = self.lock()?;
         let path = self.load(name)?.path;
-        fs::remove_file(&path).map_err(|source| StoreError::Io {
-            action: "remove",
-            path: path.clone(),
-            source,
-        })?;
+        fs::remove_file(&path).map_err(|source| StoreError::Io { action: "remove", path: path.clone(), source })?;
         Ok(path)
     }
 
@@ -326,27 +270,16 @@ impl ProfileStore {
         let from = self.load(old)?.path;
         let to = self.path_of(new);
         if to.exists() {
-            return Err(StoreError::AlreadyExists {
-                name: new.to_owned(),
-                path: to,
-            });
+            return Err(StoreError::AlreadyExists { name: new.to_owned(), path: to });
         }
-        fs::rename(&from, &to).map_err(|source| StoreError::Io {
-            action: "rename",
-            path: from,
-            source,
-        })?;
+        fs::rename(&from, &to).map_err(|source| StoreError::Io { action: "rename", path: from, source })?;
         sync_dir(&self.dir);
         Ok(to)
     }
 
     fn not_found(&self, name: &str) -> StoreError {
         let candidates = self.file_names().unwrap_or_default();
-        StoreError::NotFound {
-            name: name.to_owned(),
-            dir: self.dir.clone(),
-            suggestions: closest(name, &candidates),
-        }
+        StoreError::NotFound { name: name.to_owned(), dir: self.dir.clone(), suggestions: closest(name, &candidates) }
     }
 
     fn ensure_dir(&self) -> Result<(), StoreError> {
@@ -366,38 +299,20 @@ impl ProfileStore {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|source| StoreError::Io {
-                action: "open the lock file",
-                path: path.clone(),
-                source,
-            })?;
-        file.lock().map_err(|source| StoreError::Io {
-            action: "lock",
-            path,
-            source,
-        })?;
+            .map_err(|source| StoreError::Io { action: "open the lock file", path: path.clone(), source })?;
+        file.lock().map_err(|source| StoreError::Io { action: "lock", path, source })?;
         Ok(file)
     }
 
     /// Writes through a temp file and a rename; the caller holds the lock.
-    fn write(
-        &self,
-        name: &str,
-        profile: &Profile,
-        replace: bool,
-    ) -> Result<StoredProfile, StoreError> {
+    fn write(&self, name: &str, profile: &Profile, replace: bool) -> Result<StoredProfile, StoreError> {
         let path = self.path_of(name);
         let io_err = |action| {
             let path = path.clone();
-            move |source| StoreError::Io {
-                action,
-                path,
-                source,
-            }
+            move |source| StoreError::Io { action, path, source }
         };
-        let text = toml::to_string(profile).map_err(|e| {
-            io_err("encode")(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-        })?;
+        let text = toml::to_string(profile)
+            .map_err(|e| io_err("encode")(io::Error::new(io::ErrorKind::InvalidData, e.to_string())))?;
         let mut temp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
@@ -406,11 +321,9 @@ impl ProfileStore {
         temp.write_all(text.as_bytes()).map_err(io_err("write"))?;
         temp.as_file().sync_all().map_err(io_err("flush"))?;
         if replace {
-            temp.persist(&path)
-                .map_err(|e| io_err("replace")(e.error))?;
+            temp.persist(&path).map_err(|e| io_err("replace")(e.error))?;
         } else {
-            temp.persist_noclobber(&path)
-                .map_err(|e| io_err("create")(e.error))?;
+            temp.persist_noclobber(&path).map_err(|e| io_err("create")(e.error))?;
         }
         sync_dir(&self.dir);
         Ok(StoredProfile {
@@ -424,20 +337,13 @@ impl ProfileStore {
 
 /// Parses a profile file, locating errors by line and column.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, UnreadableFile> {
-    let unreadable = |line, column, message| UnreadableFile {
-        path: path.to_owned(),
-        line,
-        column,
-        message,
-    };
+    let unreadable = |line, column, message| UnreadableFile { path: path.to_owned(), line, column, message };
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let (line, column) = line_column(bytes, e.valid_up_to());
         unreadable(line, column, "the file is not UTF-8 text".to_owned())
     })?;
     toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map_or((1, 1), |span| line_column(bytes, span.start));
+        let (line, column) = e.span().map_or((1, 1), |span| line_column(bytes, span.start));
         unreadable(line, column, e.message().trim().to_owned())
     })
 }
@@ -446,14 +352,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, UnreadableFile> {
 fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
     (line, column)
 }
 

@@ -51,9 +51,7 @@ impl FromStr for AddressFamily {
             "any" => Ok(AddressFamily::Any),
             "ipv4" | "4" | "inet" => Ok(AddressFamily::V4),
             "ipv6" | "6" | "inet6" => Ok(AddressFamily::V6),
-            _ => Err(format!(
-                "invalid address family {s:?} (valid: any, ipv4, ipv6)"
-            )),
+            _ => Err(format!("invalid address family {s:?} (valid: any, ipv4, ipv6)")),
         }
     }
 }
@@ -71,11 +69,7 @@ pub enum ResolveError {
     #[error("{host:?} did not resolve within {seconds} s")]
     TimedOut { host: String, seconds: u64 },
     #[error("{host:?} has no {family} address (it resolves to {found})")]
-    NoAddressInFamily {
-        host: String,
-        family: AddressFamily,
-        found: String,
-    },
+    NoAddressInFamily { host: String, family: AddressFamily, found: String },
 }
 
 /// Resolves `host` to one socket address (port 0; the hit sets it), preferring `family`.
@@ -84,45 +78,27 @@ pub async fn resolve(host: &str, family: AddressFamily) -> Result<SocketAddr, Re
     if host.is_empty() {
         return Err(ResolveError::EmptyHost);
     }
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let candidates: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, 0)],
         // Not a plain literal: the system resolver (it also understands scoped `fe80::1%eth0`).
         Err(_) => tokio::net::lookup_host((bare, 0))
             .await
-            .map_err(|source| ResolveError::Lookup {
-                host: host.to_owned(),
-                source,
-            })?
+            .map_err(|source| ResolveError::Lookup { host: host.to_owned(), source })?
             .collect(),
     };
     pick(host, family, &candidates)
 }
 
-fn pick(
-    host: &str,
-    family: AddressFamily,
-    candidates: &[SocketAddr],
-) -> Result<SocketAddr, ResolveError> {
-    candidates
-        .iter()
-        .find(|a| family.accepts(&a.ip()))
-        .copied()
-        .ok_or_else(|| {
-            let found: Vec<String> = candidates.iter().map(|a| a.ip().to_string()).collect();
-            ResolveError::NoAddressInFamily {
-                host: host.to_owned(),
-                family,
-                found: if found.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    found.join(", ")
-                },
-            }
-        })
+fn pick(host: &str, family: AddressFamily, candidates: &[SocketAddr]) -> Result<SocketAddr, ResolveError> {
+    candidates.iter().find(|a| family.accepts(&a.ip())).copied().ok_or_else(|| {
+        let found: Vec<String> = candidates.iter().map(|a| a.ip().to_string()).collect();
+        ResolveError::NoAddressInFamily {
+            host: host.to_owned(),
+            family,
+            found: if found.is_empty() { "nothing".to_owned() } else { found.join(", ") },
+        }
+    })
 }
 
 #[cfg(test)]
@@ -130,48 +106,31 @@ mod tests {
     use super::*;
 
     fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
     }
 
     #[test]
     fn literals_skip_dns_and_respect_family() {
         let rt = rt();
-        let v4 = rt
-            .block_on(resolve("192.0.2.7", AddressFamily::Any))
-            .expect("v4 literal");
+        let v4 = rt.block_on(resolve("192.0.2.7", AddressFamily::Any)).expect("v4 literal");
         assert_eq!(v4.ip(), "192.0.2.7".parse::<IpAddr>().expect("ip"));
-        let v6 = rt
-            .block_on(resolve("[2001:db8::1]", AddressFamily::V6))
-            .expect("bracketed v6");
+        let v6 = rt.block_on(resolve("[2001:db8::1]", AddressFamily::V6)).expect("bracketed v6");
         assert_eq!(v6.ip(), "2001:db8::1".parse::<IpAddr>().expect("ip"));
-        let err = rt
-            .block_on(resolve("192.0.2.7", AddressFamily::V6))
-            .expect_err("v4 literal with -6");
+        let err = rt.block_on(resolve("192.0.2.7", AddressFamily::V6)).expect_err("v4 literal with -6");
         assert!(err.to_string().contains("no ipv6 address"), "{err}");
-        assert!(matches!(
-            rt.block_on(resolve("  ", AddressFamily::Any)),
-            Err(ResolveError::EmptyHost)
-        ));
+        assert!(matches!(rt.block_on(resolve("  ", AddressFamily::Any)), Err(ResolveError::EmptyHost)));
     }
 
     #[test]
     fn localhost_resolves_in_each_family() {
         let rt = rt();
-        let v4 = rt
-            .block_on(resolve("localhost", AddressFamily::V4))
-            .expect("localhost v4");
+        let v4 = rt.block_on(resolve("localhost", AddressFamily::V4)).expect("localhost v4");
         assert!(v4.ip().is_loopback() && v4.is_ipv4());
     }
 
     #[test]
     fn pick_takes_first_of_family() {
-        let list: Vec<SocketAddr> = vec![
-            "[2001:db8::5]:0".parse().expect("a"),
-            "192.0.2.5:0".parse().expect("b"),
-        ];
+        let list: Vec<SocketAddr> = vec!["[2001:db8::5]:0".parse().expect("a"), "192.0.2.5:0".parse().expect("b")];
         assert!(pick("h", AddressFamily::Any, &list).expect("any").is_ipv6());
         assert!(pick("h", AddressFamily::V4, &list).expect("v4").is_ipv4());
         let err = pick("h", AddressFamily::V4, &list[..1]).expect_err("none");
@@ -181,11 +140,6 @@ mod tests {
     #[test]
     fn family_names_parse() {
         assert_eq!("IPv6".parse::<AddressFamily>(), Ok(AddressFamily::V6));
-        assert!(
-            "ipx"
-                .parse::<AddressFamily>()
-                .expect_err("bad")
-                .contains("valid: any, ipv4, ipv6")
-        );
+        assert!("ipx".parse::<AddressFamily>().expect_err("bad").contains("valid: any, ipv4, ipv6"));
     }
 }

@@ -53,21 +53,12 @@ pub async fn wait_for_port(
     let mut probes = 0;
     let mut next_probe = started;
     let mut last_error = None;
-    let outcome = |open, probes, last_error| VerifyOutcome {
-        address,
-        open,
-        elapsed: started.elapsed(),
-        probes,
-        last_error,
-    };
+    let outcome =
+        |open, probes, last_error| VerifyOutcome { address, open, elapsed: started.elapsed(), probes, last_error };
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return Ok(outcome(
-                false,
-                probes,
-                last_error.or_else(|| Some("no answer".to_owned())),
-            ));
+            return Ok(outcome(false, probes, last_error.or_else(|| Some("no answer".to_owned()))));
         }
         if now >= next_probe && in_flight.len() < MAX_PROBES_IN_FLIGHT {
             probes += 1;
@@ -97,35 +88,20 @@ async fn connect(address: SocketAddr, bind: Option<IpAddr>) -> std::io::Result<T
     let Some(ip) = bind else {
         return TcpStream::connect(address).await;
     };
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     socket.bind(&SocketAddr::new(ip, 0).into())?;
-    tokio::net::TcpSocket::from_std_stream(socket.into())
-        .connect(address)
-        .await
+    tokio::net::TcpSocket::from_std_stream(socket.into()).connect(address).await
 }
 
 /// Progress of [`run_profile`]: attempts, the knock's own events, verification and backoff.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProfileEvent {
-    AttemptStarted {
-        attempt: u32,
-        attempts: u32,
-    },
+    AttemptStarted { attempt: u32, attempts: u32 },
     Knock(KnockEvent),
-    VerifyStarted {
-        address: SocketAddr,
-        timeout: Duration,
-    },
+    VerifyStarted { address: SocketAddr, timeout: Duration },
     VerifyFinished(VerifyOutcome),
-    BackingOff {
-        next_attempt: u32,
-        pause: Duration,
-    },
+    BackingOff { next_attempt: u32, pause: Duration },
 }
 
 /// One knock and, when configured, its verification.
@@ -218,10 +194,7 @@ pub async fn run_plan(
             && let Some(verify) = verify
         {
             let pause = verify.backoff_before(attempt);
-            on_event(&ProfileEvent::BackingOff {
-                next_attempt: attempt,
-                pause,
-            });
+            on_event(&ProfileEvent::BackingOff { next_attempt: attempt, pause });
             tokio::select! {
                 _ = cancel.cancelled() => {
                     report.outcome = Outcome::Failed(KnockError::Cancelled);
@@ -231,17 +204,11 @@ pub async fn run_plan(
             }
         }
         on_event(&ProfileEvent::AttemptStarted { attempt, attempts });
-        let mut knock_report = knock(request, cancel, |e| {
-            on_event(&ProfileEvent::Knock(e.clone()))
-        })
-        .await;
+        let mut knock_report = knock(request, cancel, |e| on_event(&ProfileEvent::Knock(e.clone()))).await;
         if let Some(error) = knock_report.error.take() {
             // Only network trouble is worth another attempt; bad input or a refused privilege is not.
             let retry = error.kind() == ErrorKind::Network && attempt < attempts;
-            report.attempts.push(Attempt {
-                knock: knock_report,
-                verify: None,
-            });
+            report.attempts.push(Attempt { knock: knock_report, verify: None });
             if retry {
                 continue;
             }
@@ -249,26 +216,17 @@ pub async fn run_plan(
             break;
         }
         let (Some(verify), Some(mut address)) = (verify, knock_report.address) else {
-            report.attempts.push(Attempt {
-                knock: knock_report,
-                verify: None,
-            });
+            report.attempts.push(Attempt { knock: knock_report, verify: None });
             report.outcome = Outcome::Sent;
             break;
         };
         address.set_port(verify.port.get());
-        on_event(&ProfileEvent::VerifyStarted {
-            address,
-            timeout: verify.timeout(),
-        });
+        on_event(&ProfileEvent::VerifyStarted { address, timeout: verify.timeout() });
         match wait_for_port(address, request.bind_address, verify.timeout(), cancel).await {
             Ok(outcome) => {
                 on_event(&ProfileEvent::VerifyFinished(outcome.clone()));
                 let open = outcome.open;
-                report.attempts.push(Attempt {
-                    knock: knock_report,
-                    verify: Some(outcome),
-                });
+                report.attempts.push(Attempt { knock: knock_report, verify: Some(outcome) });
                 if open {
                     report.outcome = Outcome::Opened;
                     break;
@@ -276,10 +234,7 @@ pub async fn run_plan(
                 report.outcome = Outcome::NotOpened;
             }
             Err(error) => {
-                report.attempts.push(Attempt {
-                    knock: knock_report,
-                    verify: None,
-                });
+                report.attempts.push(Attempt { knock: knock_report, verify: None });
                 report.outcome = Outcome::Failed(error);
                 break;
             }

@@ -9,10 +9,7 @@ use client_core::store::{ProfileStore, StoreError};
 use client_core::{Protocol, Sequence};
 
 fn profile(host: &str) -> Profile {
-    Profile::new(
-        host,
-        Sequence::parse("7000,8000:udp,9000", Protocol::Tcp).expect("sequence"),
-    )
+    Profile::new(host, Sequence::parse("7000,8000:udp,9000", Protocol::Tcp).expect("sequence"))
 }
 
 fn store() -> (tempfile::TempDir, ProfileStore) {
@@ -24,52 +21,21 @@ fn store() -> (tempfile::TempDir, ProfileStore) {
 #[test]
 fn create_load_list_rename_remove() {
     let (_dir, store) = store();
-    assert!(
-        store.list().expect("empty list").is_empty(),
-        "a missing directory is an empty store"
-    );
-    store
-        .create("bastion", &profile("192.0.2.2"))
-        .expect("create");
+    assert!(store.list().expect("empty list").is_empty(), "a missing directory is an empty store");
+    store.create("bastion", &profile("192.0.2.2")).expect("create");
     store.create("db", &profile("192.0.2.3")).expect("create");
-    assert_eq!(
-        store.load("bastion").expect("load").profile,
-        profile("192.0.2.2")
-    );
-    let names: Vec<String> = store
-        .list()
-        .expect("list")
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
+    assert_eq!(store.load("bastion").expect("load").profile, profile("192.0.2.2"));
+    let names: Vec<String> = store.list().expect("list").into_iter().map(|p| p.name).collect();
     assert_eq!(names, ["bastion", "db"]);
-    assert!(matches!(
-        store.create("db", &profile("x")),
-        Err(StoreError::AlreadyExists { .. })
-    ));
-    assert!(matches!(
-        store.rename("bastion", "db"),
-        Err(StoreError::AlreadyExists { .. })
-    ));
+    assert!(matches!(store.create("db", &profile("x")), Err(StoreError::AlreadyExists { .. })));
+    assert!(matches!(store.rename("bastion", "db"), Err(StoreError::AlreadyExists { .. })));
     store.rename("bastion", "jump").expect("rename");
-    assert_eq!(
-        store.load("jump").expect("renamed").profile.host,
-        "192.0.2.2"
-    );
+    assert_eq!(store.load("jump").expect("renamed").profile.host, "192.0.2.2");
     store.remove("jump").expect("remove");
-    assert!(matches!(
-        store.load("jump"),
-        Err(StoreError::NotFound { .. })
-    ));
-    let leftovers: Vec<_> = fs::read_dir(store.dir())
-        .expect("dir")
-        .filter_map(Result::ok)
-        .map(|e| e.file_name())
-        .collect();
-    assert!(
-        leftovers.iter().all(|n| n == "db.toml" || n == ".lock"),
-        "no temp files left behind: {leftovers:?}"
-    );
+    assert!(matches!(store.load("jump"), Err(StoreError::NotFound { .. })));
+    let leftovers: Vec<_> =
+        fs::read_dir(store.dir()).expect("dir").filter_map(Result::ok).map(|e| e.file_name()).collect();
+    assert!(leftovers.iter().all(|n| n == "db.toml" || n == ".lock"), "no temp files left behind: {leftovers:?}");
 }
 
 #[test]
@@ -79,17 +45,11 @@ fn unknown_names_suggest_the_closest() {
         store.create(name, &profile("h")).expect("create");
     }
     let err = store.load("bastoin").expect_err("typo").to_string();
-    assert!(
-        err.contains("no profile named \"bastoin\"") && err.contains("did you mean"),
-        "{err}"
-    );
+    assert!(err.contains("no profile named \"bastoin\"") && err.contains("did you mean"), "{err}");
     assert!(err.contains("\"bastion\""), "{err}");
     let err = store.load("zzz").expect_err("nothing close").to_string();
     assert!(!err.contains("did you mean"), "{err}");
-    assert!(matches!(
-        store.load("../etc/passwd"),
-        Err(StoreError::InvalidName(_))
-    ));
+    assert!(matches!(store.load("../etc/passwd"), Err(StoreError::InvalidName(_))));
 }
 
 #[test]
@@ -105,10 +65,7 @@ fn an_unreadable_file_is_reported_with_its_position_and_never_touched() {
     let err = bad.profile.as_ref().expect_err("unreadable");
     assert_eq!((err.line, err.column), (3, 12), "{err}");
     assert!(err.to_string().contains("bad.toml:3:12"), "{err}");
-    assert!(
-        listed.iter().any(|p| p.name == "good" && p.profile.is_ok()),
-        "other profiles still load"
-    );
+    assert!(listed.iter().any(|p| p.name == "good" && p.profile.is_ok()), "other profiles still load");
 
     let unreadable = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Unreadable(_)));
     assert!(unreadable(store.load("bad").map(|_| ())));
@@ -120,28 +77,17 @@ fn an_unreadable_file_is_reported_with_its_position_and_never_touched() {
             })
             .map(|_| ())
     ));
-    assert!(unreadable(
-        store.save("bad", &profile("h"), None).map(|_| ())
-    ));
+    assert!(unreadable(store.save("bad", &profile("h"), None).map(|_| ())));
     assert!(unreadable(store.remove("bad").map(|_| ())));
     assert!(unreadable(store.rename("bad", "fixed").map(|_| ())));
-    assert!(matches!(
-        store.create("bad", &profile("h")),
-        Err(StoreError::AlreadyExists { .. })
-    ));
-    assert_eq!(
-        fs::read_to_string(&bad_path).expect("still there"),
-        bad_text,
-        "byte for byte untouched"
-    );
+    assert!(matches!(store.create("bad", &profile("h")), Err(StoreError::AlreadyExists { .. })));
+    assert_eq!(fs::read_to_string(&bad_path).expect("still there"), bad_text, "byte for byte untouched");
 }
 
 #[test]
 fn save_detects_changes_made_on_disk_since_loading() {
     let (_dir, store) = store();
-    let loaded = store
-        .create("bastion", &profile("192.0.2.2"))
-        .expect("create");
+    let loaded = store.create("bastion", &profile("192.0.2.2")).expect("create");
     // Someone else (the CLI, an editor) changes the file.
     store
         .update("bastion", |p| -> Result<(), ()> {
@@ -152,19 +98,12 @@ fn save_detects_changes_made_on_disk_since_loading() {
         .expect("change");
     let mut mine = loaded.profile.clone();
     mine.delay_ms = 250;
-    let err = store
-        .save("bastion", &mine, Some(loaded.version))
-        .expect_err("conflict");
+    let err = store.save("bastion", &mine, Some(loaded.version)).expect_err("conflict");
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
-    assert_eq!(
-        store.load("bastion").expect("load").profile.notes,
-        "changed elsewhere"
-    );
+    assert_eq!(store.load("bastion").expect("load").profile.notes, "changed elsewhere");
     // Reload, then saving works.
     let fresh = store.load("bastion").expect("reload");
-    let saved = store
-        .save("bastion", &mine, Some(fresh.version))
-        .expect("save after reload");
+    let saved = store.save("bastion", &mine, Some(fresh.version)).expect("save after reload");
     assert_eq!(store.load("bastion").expect("load").version, saved.version);
 }
 

@@ -11,41 +11,24 @@ use client_core::verify::{Outcome, ProfileEvent, run_profile};
 use client_core::{CancellationToken, ErrorKind, Protocol, Sequence};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 fn profile(verify_port: u16, attempts: u32) -> Profile {
-    let mut p = Profile::new(
-        "127.0.0.1",
-        Sequence::parse("7000:udp,7001:udp", Protocol::Tcp).expect("seq"),
-    );
+    let mut p = Profile::new("127.0.0.1", Sequence::parse("7000:udp,7001:udp", Protocol::Tcp).expect("seq"));
     let mut verify = Verify::new(NonZeroU16::new(verify_port).expect("port"));
     verify.timeout_ms = 300;
     verify.backoff_ms = 50;
     verify.attempts = NonZeroU32::new(attempts).expect("attempts");
     p.verify = Some(verify);
-    p.close = Some(Sequence::parse("7001:udp", Protocol::Tcp).expect("seq"));
+    p.close = Some(Sequence::parse("7001:udp", Protocol::Tcp).expect("seq").into());
     p
 }
 
-fn run(
-    profile: &Profile,
-    action: Action,
-    events: &mut Vec<ProfileEvent>,
-) -> client_core::verify::ProfileReport {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
+fn run(profile: &Profile, action: Action, events: &mut Vec<ProfileEvent>) -> client_core::verify::ProfileReport {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let cancel = CancellationToken::new();
-    rt.block_on(run_profile("t", profile, action, &cancel, |e| {
-        events.push(e.clone())
-    }))
-    .expect("runnable")
+    rt.block_on(run_profile("t", profile, action, &cancel, |e| events.push(e.clone()))).expect("runnable")
 }
 
 #[test]
@@ -54,21 +37,11 @@ fn an_open_port_verifies_on_the_first_attempt() {
     let port = listener.local_addr().expect("addr").port();
     let mut events = Vec::new();
     let report = run(&profile(port, 3), Action::Open, &mut events);
-    assert!(
-        matches!(report.outcome, Outcome::Opened),
-        "{:?}",
-        report.outcome
-    );
+    assert!(matches!(report.outcome, Outcome::Opened), "{:?}", report.outcome);
     assert_eq!(report.attempts.len(), 1);
     let verify = report.attempts[0].verify.as_ref().expect("verified");
     assert!(verify.open && verify.address.port() == port);
-    assert!(matches!(
-        events.first(),
-        Some(ProfileEvent::AttemptStarted {
-            attempt: 1,
-            attempts: 3
-        })
-    ));
+    assert!(matches!(events.first(), Some(ProfileEvent::AttemptStarted { attempt: 1, attempts: 3 })));
     assert!(matches!(events.last(), Some(ProfileEvent::VerifyFinished(v)) if v.open));
 }
 
@@ -77,47 +50,23 @@ fn a_port_that_opens_late_is_found_by_a_retry_with_a_fresh_knock() {
     let port = free_port();
     let listener: Arc<Mutex<Option<TcpListener>>> = Arc::default();
     let mut events = Vec::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let cancel = CancellationToken::new();
     let slot = Arc::clone(&listener);
     let report = rt
-        .block_on(run_profile(
-            "t",
-            &profile(port, 3),
-            Action::Open,
-            &cancel,
-            |e| {
-                // The "server" opens the port only while we back off after the first attempt.
-                if matches!(
-                    e,
-                    ProfileEvent::BackingOff {
-                        next_attempt: 2,
-                        ..
-                    }
-                ) {
-                    *slot.lock().expect("lock") =
-                        Some(TcpListener::bind(("127.0.0.1", port)).expect("late bind"));
-                }
-                events.push(e.clone());
-            },
-        ))
+        .block_on(run_profile("t", &profile(port, 3), Action::Open, &cancel, |e| {
+            // The "server" opens the port only while we back off after the first attempt.
+            if matches!(e, ProfileEvent::BackingOff { next_attempt: 2, .. }) {
+                *slot.lock().expect("lock") = Some(TcpListener::bind(("127.0.0.1", port)).expect("late bind"));
+            }
+            events.push(e.clone());
+        }))
         .expect("runnable");
-    assert!(
-        matches!(report.outcome, Outcome::Opened),
-        "{:?}",
-        report.outcome
-    );
+    assert!(matches!(report.outcome, Outcome::Opened), "{:?}", report.outcome);
     assert_eq!(report.attempts.len(), 2);
     assert!(!report.attempts[0].verify.as_ref().expect("v1").open);
     assert!(report.attempts[1].verify.as_ref().expect("v2").open);
-    assert_eq!(
-        report.attempts[1].knock.hits_sent(),
-        2,
-        "the retry sent the whole sequence again"
-    );
+    assert_eq!(report.attempts[1].knock.hits_sent(), 2, "the retry sent the whole sequence again");
 }
 
 #[test]
@@ -125,11 +74,7 @@ fn a_port_that_never_opens_exhausts_the_attempts_with_backoff() {
     let port = free_port();
     let mut events = Vec::new();
     let report = run(&profile(port, 3), Action::Open, &mut events);
-    assert!(
-        matches!(report.outcome, Outcome::NotOpened),
-        "{:?}",
-        report.outcome
-    );
+    assert!(matches!(report.outcome, Outcome::NotOpened), "{:?}", report.outcome);
     assert_eq!(report.attempts.len(), 3);
     let pauses: Vec<Duration> = events
         .iter()
@@ -138,10 +83,7 @@ fn a_port_that_never_opens_exhausts_the_attempts_with_backoff() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        pauses,
-        [Duration::from_millis(50), Duration::from_millis(100)]
-    );
+    assert_eq!(pauses, [Duration::from_millis(50), Duration::from_millis(100)]);
     let last = report.attempts[2].verify.as_ref().expect("verified");
     assert!(last.probes >= 2 && last.last_error.is_some(), "{last:?}");
 }
@@ -150,18 +92,10 @@ fn a_port_that_never_opens_exhausts_the_attempts_with_backoff() {
 fn close_sends_the_close_sequence_without_verifying() {
     let mut events = Vec::new();
     let report = run(&profile(free_port(), 3), Action::Close, &mut events);
-    assert!(
-        matches!(report.outcome, Outcome::Sent),
-        "{:?}",
-        report.outcome
-    );
+    assert!(matches!(report.outcome, Outcome::Sent), "{:?}", report.outcome);
     assert_eq!(report.attempts.len(), 1);
     assert_eq!(report.attempts[0].knock.request.sequence.len(), 1);
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e, ProfileEvent::VerifyStarted { .. }))
-    );
+    assert!(!events.iter().any(|e| matches!(e, ProfileEvent::VerifyStarted { .. })));
 }
 
 #[test]
@@ -183,10 +117,7 @@ fn cancelling_during_backoff_stops_at_once() {
     if let Some(v) = p.verify.as_mut() {
         v.backoff_ms = 60_000;
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     let started = std::time::Instant::now();
@@ -197,10 +128,6 @@ fn cancelling_during_backoff_stops_at_once() {
             }
         }))
         .expect("runnable");
-    assert!(
-        matches!(&report.outcome, Outcome::Failed(e) if e.kind() == ErrorKind::Cancelled),
-        "{:?}",
-        report.outcome
-    );
+    assert!(matches!(&report.outcome, Outcome::Failed(e) if e.kind() == ErrorKind::Cancelled), "{:?}", report.outcome);
     assert!(started.elapsed() < Duration::from_secs(5));
 }

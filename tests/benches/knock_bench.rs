@@ -25,13 +25,9 @@ const KNOCK: &str = "/usr/bin/knock";
 
 /// A command whose process joins the client namespace before exec.
 fn in_client_ns(lab: &Lab, program: impl AsRef<OsStr>, args: &[String]) -> Command {
-    let ns =
-        File::open(format!("/run/netns/{}", lab.client_ns())).expect("client namespace handle");
+    let ns = File::open(format!("/run/netns/{}", lab.client_ns())).expect("client namespace handle");
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     // SAFETY: setns(2) is async-signal-safe; the fd stays open (moved into the closure) until exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -118,13 +114,8 @@ fn latency(lab: &Lab, knock_cli: &str, server: &str) {
     }
     let base_median = percentile(&variants[0].times, 0.5);
     let base_p99 = percentile(&variants[0].times, 0.99);
-    println!(
-        "\n3-hit knock, no delay, {LATENCY_RUNS} interleaved runs each (process spawn to exit):"
-    );
-    println!(
-        "{:<28} {:>10} {:>10} {:>15} {:>12}",
-        "client", "median ms", "p99 ms", "median ratio", "p99 ratio"
-    );
+    println!("\n3-hit knock, no delay, {LATENCY_RUNS} interleaved runs each (process spawn to exit):");
+    println!("{:<28} {:>10} {:>10} {:>15} {:>12}", "client", "median ms", "p99 ms", "median ratio", "p99 ratio");
     for v in &variants {
         let median = percentile(&v.times, 0.5);
         let p99 = percentile(&v.times, 0.99);
@@ -141,19 +132,12 @@ fn latency(lab: &Lab, knock_cli: &str, server: &str) {
 
 /// Gaps between consecutive hits of each 3-hit knock to `ports`, from server-side capture timestamps.
 fn gaps(lab: &Lab, packets: &[Packet], ports: [u16; 3]) -> Vec<Duration> {
-    let hits: Vec<Packet> = lab
-        .client_to_server(packets)
-        .into_iter()
-        .filter(|p| p.is_syn() && ports.contains(&p.dst_port))
-        .collect();
+    let hits: Vec<Packet> =
+        lab.client_to_server(packets).into_iter().filter(|p| p.is_syn() && ports.contains(&p.dst_port)).collect();
     assert_eq!(hits.len(), DELAY_RUNS * 3, "one SYN per hit on the wire");
     hits.chunks(3)
         .flat_map(|knock| {
-            assert_eq!(
-                [knock[0].dst_port, knock[1].dst_port, knock[2].dst_port],
-                ports,
-                "hits in order"
-            );
+            assert_eq!([knock[0].dst_port, knock[1].dst_port, knock[2].dst_port], ports, "hits in order");
             [knock[1].ts - knock[0].ts, knock[2].ts - knock[1].ts]
         })
         .collect()
@@ -196,24 +180,18 @@ fn delay_accuracy(lab: &Lab, knock_cli: &str, server: &str) {
         "\n{} ms inter-hit delay, measured on the wire (server-side capture), {DELAY_RUNS} 3-hit knocks:",
         DELAY.as_millis()
     );
-    println!(
-        "{:<20} {:>8} {:>12} {:>12} {:>12}",
-        "client", "gaps", "p50 err ms", "p99 err ms", "max err ms"
-    );
+    println!("{:<20} {:>8} {:>12} {:>12} {:>12}", "client", "gaps", "p50 err ms", "p99 err ms", "max err ms");
     report_delay("knock-cli", &gaps(lab, &packets, [7000, 8000, 9000]));
     report_delay("knock(1)", &gaps(lab, &packets, [7001, 8001, 9001]));
 }
 
 fn main() {
     // `cargo bench` passes --bench; any other argument is a filter we do not support: run everything.
-    let lab = Lab::new("bench")
-        .unwrap_or_else(|e| panic!("the benchmark needs the namespace lab (root): {e}"));
+    let lab = Lab::new("bench").unwrap_or_else(|e| panic!("the benchmark needs the namespace lab (root): {e}"));
     let knock_cli = knock_cli_path();
     let knock_cli = knock_cli.to_str().expect("utf-8 path").to_owned();
     let server = lab.server_v4().to_string();
-    println!(
-        "knock-cli: {knock_cli}\nknock(1):  {KNOCK}\nserver:    {server} (lab namespace, veth)"
-    );
+    println!("knock-cli: {knock_cli}\nknock(1):  {KNOCK}\nserver:    {server} (lab namespace, veth)");
     latency(&lab, &knock_cli, &server);
     delay_accuracy(&lab, &knock_cli, &server);
 }

@@ -25,18 +25,10 @@ pub fn knock_cli_path() -> PathBuf {
 pub fn workspace_bin(name: &str, env_override: &str) -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os(env_override) {
         let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(format!(
-                "{name} not found at ${env_override}={}",
-                p.display()
-            ))
-        };
+        return if p.is_file() { Ok(p) } else { Err(format!("{name} not found at ${env_override}={}", p.display())) };
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate the test binary: {e}"))?;
-    let p = bin_next_to(&exe, name)
-        .ok_or_else(|| format!("cannot derive the target dir from {}", exe.display()))?;
+    let p = bin_next_to(&exe, name).ok_or_else(|| format!("cannot derive the target dir from {}", exe.display()))?;
     if p.is_file() {
         Ok(p)
     } else {
@@ -50,10 +42,7 @@ pub fn workspace_bin(name: &str, env_override: &str) -> Result<PathBuf, String> 
 /// `<dir>/deps/test-hash` (or `<dir>/examples/x`) -> `<dir>/<name>`; any other exe -> its own dir.
 pub fn bin_next_to(exe: &Path, name: &str) -> Option<PathBuf> {
     let mut dir = exe.parent()?;
-    if dir
-        .file_name()
-        .is_some_and(|n| n == "deps" || n == "examples")
-    {
+    if dir.file_name().is_some_and(|n| n == "deps" || n == "examples") {
         dir = dir.parent()?;
     }
     Some(dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
@@ -65,21 +54,10 @@ mod tests {
 
     #[test]
     fn binary_is_next_to_deps() {
-        let p = bin_next_to(
-            Path::new("/w/target/release/deps/lab_smoke-abc"),
-            "knock-cli",
-        );
+        let p = bin_next_to(Path::new("/w/target/release/deps/lab_smoke-abc"), "knock-cli");
         assert_eq!(p, Some(PathBuf::from("/w/target/release/knock-cli")));
-        let p = bin_next_to(
-            Path::new("/w/target/x86_64-unknown-linux-gnu/debug/deps/t-1"),
-            "knock-cli",
-        );
-        assert_eq!(
-            p,
-            Some(PathBuf::from(
-                "/w/target/x86_64-unknown-linux-gnu/debug/knock-cli"
-            ))
-        );
+        let p = bin_next_to(Path::new("/w/target/x86_64-unknown-linux-gnu/debug/deps/t-1"), "knock-cli");
+        assert_eq!(p, Some(PathBuf::from("/w/target/x86_64-unknown-linux-gnu/debug/knock-cli")));
         let p = bin_next_to(Path::new("/w/target/debug/examples/e"), "knock-cli");
         assert_eq!(p, Some(PathBuf::from("/w/target/debug/knock-cli")));
         let p = bin_next_to(Path::new("/opt/bin/runner"), "knock-cli");
@@ -88,11 +66,7 @@ mod tests {
 
     #[test]
     fn missing_binary_message_says_what_to_run() {
-        let e = workspace_bin("surely-not-built-xyz", "KNOCK_E2E_UNSET_VAR_FOR_TEST")
-            .expect_err("missing");
-        assert!(
-            e.contains("not built: run `cargo build --workspace` first"),
-            "{e}"
-        );
+        let e = workspace_bin("surely-not-built-xyz", "KNOCK_E2E_UNSET_VAR_FOR_TEST").expect_err("missing");
+        assert!(e.contains("not built: run `cargo build --workspace` first"), "{e}");
     }
 }

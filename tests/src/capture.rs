@@ -145,27 +145,16 @@ impl Lab {
     pub fn start_capture(&self, bpf_filter: &str) -> Result<Capture, LabError> {
         let file = self.unique_path("capture", "pcap");
         let mut cmd = self.server_cmd("tcpdump");
-        cmd.args([
-            "-i",
-            self.server_iface(),
-            "-U",
-            "--immediate-mode",
-            "-Z",
-            "root",
-            "-n",
-            "-w",
-        ])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        cmd.args(["-i", self.server_iface(), "-U", "--immediate-mode", "-Z", "root", "-n", "-w"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0);
         if !bpf_filter.trim().is_empty() {
             cmd.arg(bpf_filter);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| LabError::io("spawning `ip netns exec .. tcpdump`", e))?;
+        let mut child = cmd.spawn().map_err(|e| LabError::io("spawning `ip netns exec .. tcpdump`", e))?;
 
         let stderr_text = Arc::new(Mutex::new(String::new()));
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -184,11 +173,7 @@ impl Lab {
                 }
             });
         }
-        let mut capture = Capture {
-            child,
-            file,
-            stderr: stderr_text,
-        };
+        let mut capture = Capture { child, file, stderr: stderr_text };
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
@@ -252,10 +237,7 @@ impl Capture {
             }
         };
         if !status.success() {
-            return Err(LabError::Capture(format!(
-                "tcpdump exited with {status}: {}",
-                self.stderr()
-            )));
+            return Err(LabError::Capture(format!("tcpdump exited with {status}: {}", self.stderr())));
         }
         read_pcap(&self.file, false)
     }
@@ -300,27 +282,16 @@ pub fn read_pcap(path: &Path, partial: bool) -> Result<Vec<Packet>, LabError> {
     let mut cap = match pcap::Capture::from_file(path) {
         Ok(cap) => cap,
         // A file tcpdump has not written its header into yet.
-        Err(_)
-            if partial
-                && std::fs::metadata(path)
-                    .map(|m| m.len() < 24)
-                    .unwrap_or(true) =>
-        {
+        Err(_) if partial && std::fs::metadata(path).map(|m| m.len() < 24).unwrap_or(true) => {
             return Ok(Vec::new());
         }
         Err(e) => {
-            return Err(LabError::Capture(format!(
-                "opening {}: {e}",
-                path.display()
-            )));
+            return Err(LabError::Capture(format!("opening {}: {e}", path.display())));
         }
     };
     let link = cap.get_datalink();
     if link != pcap::Linktype::ETHERNET {
-        return Err(LabError::Capture(format!(
-            "{}: link type {link:?}, expected Ethernet",
-            path.display()
-        )));
+        return Err(LabError::Capture(format!("{}: link type {link:?}, expected Ethernet", path.display())));
     }
     let mut out = Vec::new();
     loop {
@@ -334,10 +305,7 @@ pub fn read_pcap(path: &Path, partial: bool) -> Result<Vec<Packet>, LabError> {
             Err(pcap::Error::NoMorePackets) => break,
             Err(_) if partial => break,
             Err(e) => {
-                return Err(LabError::Capture(format!(
-                    "reading {}: {e}",
-                    path.display()
-                )));
+                return Err(LabError::Capture(format!("reading {}: {e}", path.display())));
             }
         }
     }
@@ -354,16 +322,12 @@ fn timeval_to_duration(sec: libc::time_t, usec: libc::suseconds_t) -> Duration {
 pub fn parse_ethernet(ts: Duration, frame: &[u8]) -> Option<Packet> {
     let sliced = LaxSlicedPacket::from_ethernet(frame).ok()?;
     let (src, dst, ip_payload) = match sliced.net.as_ref()? {
-        LaxNetSlice::Ipv4(v4) => (
-            IpAddr::V4(v4.header().source_addr()),
-            IpAddr::V4(v4.header().destination_addr()),
-            v4.payload(),
-        ),
-        LaxNetSlice::Ipv6(v6) => (
-            IpAddr::V6(v6.header().source_addr()),
-            IpAddr::V6(v6.header().destination_addr()),
-            v6.payload(),
-        ),
+        LaxNetSlice::Ipv4(v4) => {
+            (IpAddr::V4(v4.header().source_addr()), IpAddr::V4(v4.header().destination_addr()), v4.payload())
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            (IpAddr::V6(v6.header().source_addr()), IpAddr::V6(v6.header().destination_addr()), v6.payload())
+        }
         LaxNetSlice::Arp(_) => return None,
     };
     let mut packet = Packet {
@@ -426,10 +390,7 @@ mod tests {
         let p = parse_ethernet(Duration::from_micros(5), &build(b, &[])).expect("ip packet");
         assert_eq!(p.src, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
         assert_eq!(p.dst, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
-        assert_eq!(
-            (p.proto, p.src_port, p.dst_port, p.payload_len),
-            (Proto::Tcp, 40000, 7000, 0)
-        );
+        assert_eq!((p.proto, p.src_port, p.dst_port, p.payload_len), (Proto::Tcp, 40000, 7000, 0));
         assert!(p.is_syn());
         assert_eq!(p.tcp_flags.bits(), TcpFlags::SYN);
         assert_eq!(p.hit(), "tcp 7000");
@@ -438,11 +399,7 @@ mod tests {
     #[test]
     fn parses_an_ipv6_udp_datagram() {
         let b = PacketBuilder::ethernet2(MAC_A, MAC_B)
-            .ipv6(
-                Ipv6Addr::LOCALHOST.octets(),
-                Ipv6Addr::LOCALHOST.octets(),
-                64,
-            )
+            .ipv6(Ipv6Addr::LOCALHOST.octets(), Ipv6Addr::LOCALHOST.octets(), 64)
             .udp(5000, 9000);
         let mut frame = Vec::new();
         b.write(&mut frame, &[0]).expect("build frame");

@@ -44,23 +44,8 @@ impl Lab {
 
     fn server_drop_ports(&self, proto: &str, ports: &[u16]) -> Result<(), LabError> {
         for chunk in ports.chunks(MULTIPORT_MAX) {
-            let list = chunk
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            self.server_iptables(&[
-                "-A",
-                "INPUT",
-                "-p",
-                proto,
-                "-m",
-                "multiport",
-                "--dports",
-                &list,
-                "-j",
-                "DROP",
-            ])?;
+            let list = chunk.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+            self.server_iptables(&["-A", "INPUT", "-p", proto, "-m", "multiport", "--dports", &list, "-j", "DROP"])?;
         }
         Ok(())
     }

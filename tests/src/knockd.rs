@@ -80,22 +80,15 @@ impl Lab {
 
     /// [`Lab::start_knockd`] with extra knockd arguments (e.g. `-v`, `-D`, `-4`); stdout and
     /// stderr go to files in the lab dir, see [`Knockd::output`].
-    pub fn start_knockd_with_args(
-        &self,
-        config: &str,
-        extra_args: &[&str],
-    ) -> Result<Knockd, LabError> {
+    pub fn start_knockd_with_args(&self, config: &str, extra_args: &[&str]) -> Result<Knockd, LabError> {
         let log_path = self.knockd_log_path();
         let text = complete_config(config, &log_path, &self.dir().join("knockd.pid"))?;
         let conf_path = self.unique_path("knockd", "conf");
-        fs::write(&conf_path, text)
-            .map_err(|e| LabError::io(format!("writing {}", conf_path.display()), e))?;
+        fs::write(&conf_path, text).map_err(|e| LabError::io(format!("writing {}", conf_path.display()), e))?;
         let stdout_path = conf_path.with_extension("stdout");
         let stderr_path = conf_path.with_extension("stderr");
-        let stdout = fs::File::create(&stdout_path)
-            .map_err(|e| LabError::io("creating knockd stdout file", e))?;
-        let stderr = fs::File::create(&stderr_path)
-            .map_err(|e| LabError::io("creating knockd stderr file", e))?;
+        let stdout = fs::File::create(&stdout_path).map_err(|e| LabError::io("creating knockd stdout file", e))?;
+        let stderr = fs::File::create(&stderr_path).map_err(|e| LabError::io("creating knockd stderr file", e))?;
         let log_offset = fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
 
         let mut cmd = self.server_cmd("knockd");
@@ -107,17 +100,8 @@ impl Lab {
             .stdout(stdout)
             .stderr(stderr)
             .process_group(0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| LabError::io("spawning `ip netns exec .. knockd`", e))?;
-        let mut knockd = Knockd {
-            child,
-            conf_path,
-            log_path,
-            log_offset,
-            stdout_path,
-            stderr_path,
-        };
+        let child = cmd.spawn().map_err(|e| LabError::io("spawning `ip netns exec .. knockd`", e))?;
+        let mut knockd = Knockd { child, conf_path, log_path, log_offset, stdout_path, stderr_path };
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
@@ -147,9 +131,7 @@ impl Knockd {
     pub fn log(&self) -> String {
         match fs::read(&self.log_path) {
             Ok(bytes) => {
-                let start = usize::try_from(self.log_offset)
-                    .unwrap_or(0)
-                    .min(bytes.len());
+                let start = usize::try_from(self.log_offset).unwrap_or(0).min(bytes.len());
                 String::from_utf8_lossy(&bytes[start..]).into_owned()
             }
             Err(_) => String::new(),
@@ -219,26 +201,14 @@ pub(crate) fn complete_config(config: &str, log: &Path, pid: &Path) -> Result<St
         let t = l.trim();
         t.starts_with('[') && t.ends_with(']')
     };
-    let Some(start) = lines
-        .iter()
-        .position(|l| l.trim().eq_ignore_ascii_case("[options]"))
-    else {
-        return Ok(format!(
-            "[options]\n  LogFile = {}\n  PidFile = {}\n\n{config}\n",
-            log.display(),
-            pid.display()
-        ));
+    let Some(start) = lines.iter().position(|l| l.trim().eq_ignore_ascii_case("[options]")) else {
+        return Ok(format!("[options]\n  LogFile = {}\n  PidFile = {}\n\n{config}\n", log.display(), pid.display()));
     };
-    let end = lines[start + 1..]
-        .iter()
-        .position(|l| is_section(l))
-        .map_or(lines.len(), |i| start + 1 + i);
+    let end = lines[start + 1..].iter().position(|l| is_section(l)).map_or(lines.len(), |i| start + 1 + i);
     let key_value = |key: &str| {
         lines[start + 1..end].iter().find_map(|l| {
             let (k, v) = l.split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case(key)
-                .then(|| v.trim().to_string())
+            k.trim().eq_ignore_ascii_case(key).then(|| v.trim().to_string())
         })
     };
     let mut insert = Vec::new();
@@ -280,10 +250,7 @@ mod tests {
     fn existing_options_are_completed() {
         let conf = format!("[Options]\n  UseSyslog\n{DOOR}");
         let c = complete_config(&conf, Path::new("/l/knockd.log"), Path::new("/l/p")).expect("ok");
-        assert_eq!(
-            c,
-            format!("[Options]\n  LogFile = /l/knockd.log\n  PidFile = /l/p\n  UseSyslog\n{DOOR}")
-        );
+        assert_eq!(c, format!("[Options]\n  LogFile = /l/knockd.log\n  PidFile = /l/p\n  UseSyslog\n{DOOR}"));
     }
 
     #[test]

@@ -59,11 +59,7 @@ pub enum LabError {
     Unavailable(String),
     /// A command ran and failed.
     #[error("`{command}` failed ({status}): {stderr}")]
-    Command {
-        command: String,
-        status: String,
-        stderr: String,
-    },
+    Command { command: String, status: String, stderr: String },
     /// An I/O error, with what we were doing.
     #[error("{context}: {source}")]
     Io {
@@ -73,11 +69,7 @@ pub enum LabError {
     },
     /// Something did not happen in time.
     #[error("timed out after {after:?} waiting for {what}\n{detail}")]
-    Timeout {
-        what: String,
-        after: Duration,
-        detail: String,
-    },
+    Timeout { what: String, after: Duration, detail: String },
     /// A daemon (knockd, tcpdump) exited or failed while starting.
     #[error("{what} failed to start: {detail}")]
     Startup { what: String, detail: String },
@@ -91,10 +83,7 @@ pub enum LabError {
 
 impl LabError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        LabError::Io {
-            context: context.into(),
-            source,
-        }
+        LabError::Io { context: context.into(), source }
     }
 }
 
@@ -165,10 +154,7 @@ impl Lab {
                 }
                 // Not eprintln!: libtest captures that and shows it only for failing tests.
                 use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED (needs root + ip netns): {test_name}: {reason}"
-                );
+                let _ = writeln!(std::io::stderr(), "SKIPPED (needs root + ip netns): {test_name}: {reason}");
                 None
             }
             Err(e) => panic!("{test_name}: building the lab failed: {e}"),
@@ -223,28 +209,8 @@ impl Lab {
     /// affected). Asking for the link (`RTM_GETLINK`) applies a pending event for that device at
     /// once: `Lab::new` went from ~950 ms to ~15 ms with this.
     fn sync_link_state(&self) -> Result<(), LabError> {
-        ip(
-            &[
-                "-n",
-                &self.client_ns,
-                "link",
-                "show",
-                "dev",
-                &self.client_iface,
-            ],
-            false,
-        )?;
-        ip(
-            &[
-                "-n",
-                &self.server_ns,
-                "link",
-                "show",
-                "dev",
-                &self.server_iface,
-            ],
-            false,
-        )
+        ip(&["-n", &self.client_ns, "link", "show", "dev", &self.client_iface], false)?;
+        ip(&["-n", &self.server_ns, "link", "show", "dev", &self.server_iface], false)
     }
 
     /// Proves both families work in both directions, then empties the neighbour caches so tests
@@ -280,28 +246,8 @@ impl Lab {
                 ip(&["-n", ns, "neigh", "flush", "dev", iface], false)?;
             }
         }
-        ip(
-            &[
-                "-n",
-                &self.client_ns,
-                "neigh",
-                "flush",
-                "dev",
-                &self.client_iface,
-            ],
-            false,
-        )?;
-        ip(
-            &[
-                "-n",
-                &self.server_ns,
-                "neigh",
-                "flush",
-                "dev",
-                &self.server_iface,
-            ],
-            false,
-        )
+        ip(&["-n", &self.client_ns, "neigh", "flush", "dev", &self.client_iface], false)?;
+        ip(&["-n", &self.server_ns, "neigh", "flush", "dev", &self.server_iface], false)
     }
 
     /// The test name this lab was built for.
@@ -363,14 +309,8 @@ impl Lab {
             IpAddr::V4(_) => (32, ""),
             IpAddr::V6(_) => (128, " nodad"),
         };
-        ip_batch(
-            &self.server_ns,
-            &format!("addr add {addr}/{plen} dev {}{nodad}\n", self.server_iface),
-        )?;
-        ip_batch(
-            &self.client_ns,
-            &format!("route add {addr}/{plen} dev {}\n", self.client_iface),
-        )?;
+        ip_batch(&self.server_ns, &format!("addr add {addr}/{plen} dev {}{nodad}\n", self.server_iface))?;
+        ip_batch(&self.client_ns, &format!("route add {addr}/{plen} dev {}\n", self.client_iface))?;
         if let Ok(mut extra) = self.extra_server_addrs.lock() {
             extra.push(addr);
         }
@@ -443,10 +383,7 @@ impl Lab {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let what = format!(
-            "{} (in the {side:?} namespace)",
-            program.as_ref().to_string_lossy()
-        );
+        let what = format!("{} (in the {side:?} namespace)", program.as_ref().to_string_lossy());
         let mut cmd = self.cmd(side, program);
         cmd.args(args);
         process::output_with_timeout(cmd, timeout, &what)
@@ -456,22 +393,14 @@ impl Lab {
     pub fn client_to_server(&self, packets: &[Packet]) -> Vec<Packet> {
         let clients = self.client_addrs();
         let servers = self.server_addrs();
-        packets
-            .iter()
-            .filter(|p| clients.contains(&p.src) && servers.contains(&p.dst))
-            .cloned()
-            .collect()
+        packets.iter().filter(|p| clients.contains(&p.src) && servers.contains(&p.dst)).cloned().collect()
     }
 
     /// Packets sent from one of the server's addresses to one of the client's.
     pub fn server_to_client(&self, packets: &[Packet]) -> Vec<Packet> {
         let clients = self.client_addrs();
         let servers = self.server_addrs();
-        packets
-            .iter()
-            .filter(|p| servers.contains(&p.src) && clients.contains(&p.dst))
-            .cloned()
-            .collect()
+        packets.iter().filter(|p| servers.contains(&p.src) && clients.contains(&p.dst)).cloned().collect()
     }
 }
 
@@ -532,17 +461,8 @@ fn owner_is_dead(name: &str) -> bool {
 
 /// Test name reduced to `[A-Za-z0-9_]`, at most 24 chars, for namespace names.
 fn sanitize(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(24)
-        .collect();
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).take(24).collect();
     if s.is_empty() { "lab".to_string() } else { s }
 }
 
@@ -579,12 +499,7 @@ fn udp_round_trip(ns: &str, dst: SocketAddr, wait: Duration) -> std::io::Result<
             match sock.recv(&mut [0u8; 16]) {
                 Ok(_) => Ok(true),
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(true),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                     Ok(false)
                 }
                 Err(e) => Err(e),
@@ -596,19 +511,13 @@ fn udp_round_trip(ns: &str, dst: SocketAddr, wait: Duration) -> std::io::Result<
 }
 
 fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v == "1" || v.eq_ignore_ascii_case("true"))
-        .unwrap_or(false)
+    std::env::var("CI").map(|v| v == "1" || v.eq_ignore_ascii_case("true")).unwrap_or(false)
 }
 
 /// Runs `ip ARGS`. With `setup` set, failures that mean "this machine cannot do it" become
 /// [`LabError::Unavailable`].
 fn ip(args: &[&str], setup: bool) -> Result<(), LabError> {
-    let out = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| ip_spawn_error(e, args))?;
+    let out = Command::new("ip").args(args).stdin(Stdio::null()).output().map_err(|e| ip_spawn_error(e, args))?;
     check(out, &format!("ip {}", args.join(" ")), setup)
 }
 
@@ -624,13 +533,9 @@ fn ip_batch(ns: &str, script: &str) -> Result<(), LabError> {
         .spawn()
         .map_err(|e| ip_spawn_error(e, &args))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(script.as_bytes())
-            .map_err(|e| LabError::io("writing to `ip -batch`", e))?;
+        stdin.write_all(script.as_bytes()).map_err(|e| LabError::io("writing to `ip -batch`", e))?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| LabError::io("waiting for `ip -batch`", e))?;
+    let out = child.wait_with_output().map_err(|e| LabError::io("waiting for `ip -batch`", e))?;
     check(out, &format!("ip -n {ns} -batch - <<< {script:?}"), true)
 }
 
@@ -647,20 +552,11 @@ fn check(out: Output, command: &str, setup: bool) -> Result<(), LabError> {
         return Ok(());
     }
     let stderr = process::lossy(&out.stderr);
-    let environmental = [
-        "Operation not permitted",
-        "Permission denied",
-        "not supported",
-        "Unknown device type",
-    ];
+    let environmental = ["Operation not permitted", "Permission denied", "not supported", "Unknown device type"];
     if setup && environmental.iter().any(|m| stderr.contains(m)) {
         return Err(LabError::Unavailable(format!("`{command}`: {stderr}")));
     }
-    Err(LabError::Command {
-        command: command.to_string(),
-        status: out.status.to_string(),
-        stderr,
-    })
+    Err(LabError::Command { command: command.to_string(), status: out.status.to_string(), stderr })
 }
 
 /// Serialises `ip netns add` across threads and processes: the first `ip netns add` on a boot
@@ -674,22 +570,14 @@ impl NetnsLock {
     fn acquire() -> NetnsLock {
         static LOCAL: Mutex<()> = Mutex::new(());
         let guard = LOCAL.lock().unwrap_or_else(|p| p.into_inner());
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open("/run/knock-e2e.lock")
-            .ok();
+        let file = File::options().create(true).truncate(false).write(true).open("/run/knock-e2e.lock").ok();
         if let Some(f) = &file {
             // SAFETY: flock(2) on a valid open fd; released when the file is closed.
             unsafe {
                 libc::flock(f.as_raw_fd(), libc::LOCK_EX);
             }
         }
-        NetnsLock {
-            _guard: guard,
-            _file: file,
-        }
+        NetnsLock { _guard: guard, _file: file }
     }
 }
 
@@ -700,10 +588,7 @@ mod tests {
     #[test]
     fn short_fn_name_strips_module_and_closures() {
         assert_eq!(short_fn_name("lab_smoke::pings::__here"), "pings");
-        assert_eq!(
-            short_fn_name("lab_smoke::pings::{{closure}}::{{closure}}::__here"),
-            "pings"
-        );
+        assert_eq!(short_fn_name("lab_smoke::pings::{{closure}}::{{closure}}::__here"), "pings");
         assert_eq!(short_fn_name("x"), "x");
     }
 
@@ -717,10 +602,7 @@ mod tests {
     #[test]
     fn stale_detection_needs_our_prefix_and_a_dead_pid() {
         assert!(!owner_is_dead("other-1-2"));
-        assert!(!owner_is_dead(&format!(
-            "{NS_PREFIX}{}-0-t-c",
-            std::process::id()
-        )));
+        assert!(!owner_is_dead(&format!("{NS_PREFIX}{}-0-t-c", std::process::id())));
         assert!(!owner_is_dead(&format!("{NS_PREFIX}1-0-t-c"))); // pid 1 is alive
         assert!(owner_is_dead(&format!("{NS_PREFIX}4194305-0-t-c"))); // above pid_max
         assert!(!owner_is_dead(&format!("{NS_PREFIX}notapid-0-t-c")));

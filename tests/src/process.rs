@@ -36,10 +36,7 @@ pub(crate) fn signal_group(pgid: u32, sig: libc::c_int) {
 }
 
 /// Waits for `child` at most `timeout`; `Ok(None)` when it is still running.
-pub(crate) fn wait_timeout(
-    child: &mut Child,
-    timeout: Duration,
-) -> std::io::Result<Option<ExitStatus>> {
+pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait()? {
@@ -54,11 +51,7 @@ pub(crate) fn wait_timeout(
 
 /// Stops a child we spawned in its own process group: `first` signal to the group, then SIGKILL
 /// after `grace`, and reaps it. Its setsid() descendants are killed too.
-pub(crate) fn stop_child(
-    child: &mut Child,
-    first: libc::c_int,
-    grace: Duration,
-) -> Option<ExitStatus> {
+pub(crate) fn stop_child(child: &mut Child, first: libc::c_int, grace: Duration) -> Option<ExitStatus> {
     if let Ok(Some(status)) = child.try_wait() {
         return Some(status);
     }
@@ -81,28 +74,13 @@ pub(crate) fn stop_child(
 }
 
 /// Runs `cmd` with piped output, killing it after `timeout`.
-pub(crate) fn output_with_timeout(
-    mut cmd: Command,
-    timeout: Duration,
-    what: &str,
-) -> Result<Output, LabError> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+pub(crate) fn output_with_timeout(mut cmd: Command, timeout: Duration, what: &str) -> Result<Output, LabError> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.process_group(0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| LabError::io(format!("spawning {what}"), e))?;
-    let stdout = child
-        .stdout
-        .take()
-        .map(|s| thread::spawn(move || read_all(s)));
-    let stderr = child
-        .stderr
-        .take()
-        .map(|s| thread::spawn(move || read_all(s)));
-    let waited = wait_timeout(&mut child, timeout)
-        .map_err(|e| LabError::io(format!("waiting for {what}"), e))?;
+    let mut child = cmd.spawn().map_err(|e| LabError::io(format!("spawning {what}"), e))?;
+    let stdout = child.stdout.take().map(|s| thread::spawn(move || read_all(s)));
+    let stderr = child.stderr.take().map(|s| thread::spawn(move || read_all(s)));
+    let waited = wait_timeout(&mut child, timeout).map_err(|e| LabError::io(format!("waiting for {what}"), e))?;
     let status = match waited {
         Some(status) => status,
         None => {
@@ -116,11 +94,7 @@ pub(crate) fn output_with_timeout(
             });
         }
     };
-    Ok(Output {
-        status,
-        stdout: join(stdout),
-        stderr: join(stderr),
-    })
+    Ok(Output { status, stdout: join(stdout), stderr: join(stderr) })
 }
 
 fn read_all(mut r: impl Read) -> Vec<u8> {
@@ -141,8 +115,7 @@ fn proc_pids() -> Vec<u32> {
     let Ok(rd) = fs::read_dir("/proc") else {
         return Vec::new();
     };
-    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .collect()
+    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).collect()
 }
 
 /// Parent pid from /proc/PID/stat (the field after the parenthesised command name).
@@ -154,20 +127,12 @@ fn ppid_of(pid: u32) -> Option<u32> {
 
 /// All live descendants of `root` (children, grandchildren, ...), found by walking /proc.
 pub(crate) fn descendants(root: u32) -> Vec<u32> {
-    let parents: Vec<(u32, u32)> = proc_pids()
-        .into_iter()
-        .filter_map(|p| Some((p, ppid_of(p)?)))
-        .collect();
+    let parents: Vec<(u32, u32)> = proc_pids().into_iter().filter_map(|p| Some((p, ppid_of(p)?))).collect();
     let mut found = vec![root];
     let mut i = 0;
     while i < found.len() {
         let parent = found[i];
-        found.extend(
-            parents
-                .iter()
-                .filter(|(_, pp)| *pp == parent)
-                .map(|(p, _)| *p),
-        );
+        found.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
         i += 1;
     }
     found.remove(0);

@@ -108,9 +108,8 @@ impl Lab {
             let mut port = port;
             let mut out = Vec::with_capacity(addrs.len());
             for &ip in addrs {
-                let l = TcpListener::bind(SocketAddr::new(ip, port)).map_err(|e| {
-                    io::Error::new(e.kind(), format!("binding {ip} port {port}: {e}"))
-                })?;
+                let l = TcpListener::bind(SocketAddr::new(ip, port))
+                    .map_err(|e| io::Error::new(e.kind(), format!("binding {ip} port {port}: {e}")))?;
                 l.set_nonblocking(true)?;
                 port = l.local_addr()?.port();
                 out.push(l);
@@ -131,19 +130,13 @@ impl Lab {
                 .spawn(move || accept_loop(&listeners, &shared))
                 .map_err(|e| LabError::io("spawning the accept thread", e))?
         };
-        Ok(TcpService {
-            addrs,
-            shared,
-            thread: Some(thread),
-        })
+        Ok(TcpService { addrs, shared, thread: Some(thread) })
     }
 
     /// A TCP connection from the client namespace to `dst`, bounded by `timeout` (`TimedOut` when
     /// the SYN is dropped). The stream can be used from any thread.
     pub fn client_connect(&self, dst: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-        in_netns(self.client_ns(), || {
-            TcpStream::connect_timeout(&dst, timeout)
-        })
+        in_netns(self.client_ns(), || TcpStream::connect_timeout(&dst, timeout))
     }
 }
 
@@ -165,11 +158,7 @@ impl TcpService {
 
     /// Source addresses of the accepted connections, in accept order.
     pub fn peers(&self) -> Vec<SocketAddr> {
-        self.shared
-            .peers
-            .lock()
-            .map(|p| p.clone())
-            .unwrap_or_default()
+        self.shared.peers.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// Waits until at least `n` connections were accepted.
@@ -191,14 +180,8 @@ impl Drop for TcpService {
 /// connection. Joins the echo threads before returning.
 fn accept_loop(listeners: &[TcpListener], shared: &Arc<Shared>) {
     let mut conns: Vec<JoinHandle<()>> = Vec::new();
-    let mut fds: Vec<libc::pollfd> = listeners
-        .iter()
-        .map(|l| libc::pollfd {
-            fd: l.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+    let mut fds: Vec<libc::pollfd> =
+        listeners.iter().map(|l| libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
     let timeout_ms = libc::c_int::try_from(POLL.as_millis()).unwrap_or(20);
     let nfds = libc::nfds_t::try_from(fds.len()).unwrap_or(0);
     while !shared.stop.load(Ordering::SeqCst) {
@@ -219,9 +202,8 @@ fn accept_loop(listeners: &[TcpListener], shared: &Arc<Shared>) {
                 }
                 let shared = Arc::clone(shared);
                 // If the thread cannot start, the stream is dropped (closed) with the closure.
-                if let Ok(h) = thread::Builder::new()
-                    .name("knock-e2e-echo".into())
-                    .spawn(move || echo(stream, &shared.stop))
+                if let Ok(h) =
+                    thread::Builder::new().name("knock-e2e-echo".into()).spawn(move || echo(stream, &shared.stop))
                 {
                     conns.push(h);
                 }
@@ -251,9 +233,7 @@ fn echo(mut s: TcpStream, stop: &AtomicBool) {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
                 ) => {}
             Err(_) => break,
         }
@@ -303,22 +283,10 @@ impl Lab {
         self.keygen(&client_key, "knock-e2e client")?;
         let authorized = dir.join("authorized_keys");
         let client_pub = client_key.with_extension("pub");
-        fs::copy(&client_pub, &authorized).map_err(|e| {
-            LabError::io(
-                format!(
-                    "copying {} to {}",
-                    client_pub.display(),
-                    authorized.display()
-                ),
-                e,
-            )
-        })?;
+        fs::copy(&client_pub, &authorized)
+            .map_err(|e| LabError::io(format!("copying {} to {}", client_pub.display(), authorized.display()), e))?;
 
-        let listen: String = self
-            .server_addrs()
-            .iter()
-            .map(|a| format!("ListenAddress {a}\n"))
-            .collect();
+        let listen: String = self.server_addrs().iter().map(|a| format!("ListenAddress {a}\n")).collect();
         let config_path = dir.join("sshd_config");
         let pid_path = dir.join("sshd.pid");
         let config = format!(
@@ -343,12 +311,10 @@ impl Lab {
             pid = pid_path.display(),
             authorized = authorized.display(),
         );
-        fs::write(&config_path, config)
-            .map_err(|e| LabError::io(format!("writing {}", config_path.display()), e))?;
+        fs::write(&config_path, config).map_err(|e| LabError::io(format!("writing {}", config_path.display()), e))?;
 
         let log_path = dir.join("sshd.log");
-        let log = File::create(&log_path)
-            .map_err(|e| LabError::io(format!("creating {}", log_path.display()), e))?;
+        let log = File::create(&log_path).map_err(|e| LabError::io(format!("creating {}", log_path.display()), e))?;
         let mut cmd = self.server_cmd(SSHD_PATH);
         cmd.args(["-D", "-e", "-f"])
             .arg(&config_path)
@@ -356,23 +322,11 @@ impl Lab {
             .stdout(Stdio::null())
             .stderr(log)
             .process_group(0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| LabError::io("spawning `ip netns exec .. sshd`", e))?;
-        let mut sshd = Sshd {
-            child,
-            port,
-            dir,
-            config_path,
-            log_path,
-            client_key,
-        };
+        let child = cmd.spawn().map_err(|e| LabError::io("spawning `ip netns exec .. sshd`", e))?;
+        let mut sshd = Sshd { child, port, dir, config_path, log_path, client_key };
 
-        let wanted: Vec<String> = self
-            .server_addrs()
-            .iter()
-            .map(|a| format!("Server listening on {a} port {port}."))
-            .collect();
+        let wanted: Vec<String> =
+            self.server_addrs().iter().map(|a| format!("Server listening on {a} port {port}.")).collect();
         let deadline = Instant::now() + SSHD_STARTUP_TIMEOUT;
         loop {
             let log = sshd.log();
@@ -399,8 +353,7 @@ impl Lab {
     /// `ssh-keygen -q -t ed25519 -N '' -C COMMENT -f PATH`, bounded.
     fn keygen(&self, path: &Path, comment: &str) -> Result<(), LabError> {
         let mut cmd = std::process::Command::new("ssh-keygen");
-        cmd.args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-            .arg(path);
+        cmd.args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"]).arg(path);
         let what = format!("ssh-keygen -f {}", path.display());
         let out = process::output_with_timeout(cmd, Duration::from_secs(15), &what)?;
         if !out.status.success() {
@@ -535,17 +488,7 @@ impl Lab {
     /// it per source with [`Lab::gate_open_command`] (knockd door command, or
     /// [`Lab::run_door_command`]).
     pub fn server_gate_tcp_port(&self, port: u16) -> Result<(), LabError> {
-        self.server_iptables(&[
-            "-A",
-            "INPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            &port.to_string(),
-            "--syn",
-            "-j",
-            "DROP",
-        ])
+        self.server_iptables(&["-A", "INPUT", "-p", "tcp", "--dport", &port.to_string(), "--syn", "-j", "DROP"])
     }
 
     /// knockd door command (IPv4 sources) that lets `%IP%` through a
@@ -610,14 +553,8 @@ mod tests {
 
     #[test]
     fn gate_commands_insert_and_delete_the_same_rule() {
-        assert_eq!(
-            Lab::gate_open_command(22),
-            "iptables -w 5 -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT"
-        );
-        assert_eq!(
-            Lab::gate_close_command(22),
-            "iptables -w 5 -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT"
-        );
+        assert_eq!(Lab::gate_open_command(22), "iptables -w 5 -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT");
+        assert_eq!(Lab::gate_close_command(22), "iptables -w 5 -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT");
         assert!(Lab::gate_open_command_v6(22).starts_with("ip6tables "));
         assert!(Lab::gate_close_command_v6(22).starts_with("ip6tables -w 5 -D "));
     }

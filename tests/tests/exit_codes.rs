@@ -4,9 +4,7 @@ use knock_e2e::bins::knock_cli_path;
 use knock_e2e::{Lab, lab_or_skip};
 
 fn run(lab: &Lab, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = lab
-        .run_client(knock_cli_path(), args)
-        .expect("knock-cli runs");
+    let out = lab.run_client(knock_cli_path(), args).expect("knock-cli runs");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -27,10 +25,7 @@ fn unknown_host_in_json_says_network() {
     let lab = lab_or_skip!();
     let (code, out, _) = run(&lab, &["knock", "--json", "no-such-host.invalid", "7000"]);
     assert_eq!(code, Some(1));
-    assert!(
-        out.contains("\"outcome\": \"failed\"") && out.contains("\"kind\": \"network\""),
-        "{out}"
-    );
+    assert!(out.contains("\"outcome\": \"failed\"") && out.contains("\"kind\": \"network\""), "{out}");
     assert!(out.contains("\"status\": \"not_sent\""), "{out}");
 }
 
@@ -42,48 +37,16 @@ fn invalid_input_exits_2_and_names_the_token() {
         (vec!["knock", server.as_str(), "7000:foo"], "\"7000:foo\""),
         (vec!["knock", server.as_str(), "70000"], "\"70000\""),
         (vec!["knock", server.as_str(), "0"], "\"0\""),
-        (
-            vec!["knock", server.as_str(), "7000,,8000"],
-            "\"7000,,8000\"",
-        ),
-        (
-            vec!["knock", "--tcp-flags", "syn,ecn", server.as_str(), "7000"],
-            "\"ecn\"",
-        ),
-        (
-            vec![
-                "knock",
-                "--method",
-                "connect",
-                "--tcp-flags",
-                "fin",
-                server.as_str(),
-                "7000",
-            ],
-            "method raw",
-        ),
-        (
-            vec!["knock", "-6", server.as_str(), "7000"],
-            "no ipv6 address",
-        ),
-        (
-            vec![
-                "knock",
-                "--method",
-                "carrier-pigeon",
-                server.as_str(),
-                "7000",
-            ],
-            "carrier-pigeon",
-        ),
+        (vec!["knock", server.as_str(), "7000,,8000"], "\"7000,,8000\""),
+        (vec!["knock", "--tcp-flags", "syn,ecn", server.as_str(), "7000"], "\"ecn\""),
+        (vec!["knock", "--method", "connect", "--tcp-flags", "fin", server.as_str(), "7000"], "method raw"),
+        (vec!["knock", "-6", server.as_str(), "7000"], "no ipv6 address"),
+        (vec!["knock", "--method", "carrier-pigeon", server.as_str(), "7000"], "carrier-pigeon"),
         (vec!["knock", server.as_str()], "PORT"),
     ] {
         let (code, _, err) = run(&lab, &args);
         assert_eq!(code, Some(2), "{args:?}: {err}");
-        assert!(
-            err.contains(needle),
-            "{args:?} must mention {needle}: {err}"
-        );
+        assert!(err.contains(needle), "{args:?} must mention {needle}: {err}");
     }
 }
 
@@ -91,10 +54,7 @@ fn invalid_input_exits_2_and_names_the_token() {
 fn unreachable_network_exits_1() {
     let lab = lab_or_skip!();
     // The client namespace has no route to this documentation address.
-    let (code, _, err) = run(
-        &lab,
-        &["knock", "--method", "connect", "198.51.100.7", "7000"],
-    );
+    let (code, _, err) = run(&lab, &["knock", "--method", "connect", "198.51.100.7", "7000"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("hit 1 of 1 (7000:tcp)"), "{err}");
 }

@@ -19,8 +19,7 @@ fn door(lab: &Lab, sequence: &str) -> String {
 }
 
 fn knock_cli(lab: &Lab, args: &[&str]) -> Output {
-    lab.run_client(knock_cli_path(), args)
-        .expect("knock-cli runs in the client namespace")
+    lab.run_client(knock_cli_path(), args).expect("knock-cli runs in the client namespace")
 }
 
 fn text(output: &Output) -> String {
@@ -35,9 +34,7 @@ fn text(output: &Output) -> String {
 /// Knocks `hits` at the server's `family` address with `method` and asserts knockd opened the door for
 /// the client's address of that family.
 fn assert_opens(lab: &Lab, sequence: &str, method: &str, v6: bool, hits: &[&str]) {
-    let knockd = lab
-        .start_knockd(&door(lab, sequence))
-        .expect("knockd starts");
+    let knockd = lab.start_knockd(&door(lab, sequence)).expect("knockd starts");
     let (server, client): (IpAddr, IpAddr) = if v6 {
         (lab.server_v6().into(), lab.client_v6().into())
     } else {
@@ -48,142 +45,74 @@ fn assert_opens(lab: &Lab, sequence: &str, method: &str, v6: bool, hits: &[&str]
     args.extend_from_slice(hits);
     let out = knock_cli(lab, &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("hitting "),
-        "{}",
-        text(&out)
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hitting "), "{}", text(&out));
     assert!(
         knockd.wait_for_log(&format!("{client}: open: OPEN SESAME"), OPEN_WAIT),
         "knockd did not open for {client}\nknockd log:\n{}\n{}",
         knockd.diagnostics(),
         text(&out)
     );
-    assert!(
-        lab.wait_for_marker(client, OPEN_WAIT),
-        "the door command did not run\n{}",
-        knockd.diagnostics()
-    );
+    assert!(lab.wait_for_marker(client, OPEN_WAIT), "the door command did not run\n{}", knockd.diagnostics());
 }
 
 #[test]
 fn tcp_sequence_opens_knockd_raw_ipv4() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000,8000,9000",
-        "raw",
-        false,
-        &["7000", "8000", "9000"],
-    );
+    assert_opens(&lab, "7000,8000,9000", "raw", false, &["7000", "8000", "9000"]);
 }
 
 #[test]
 fn tcp_sequence_opens_knockd_connect_ipv4() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000,8000,9000",
-        "connect",
-        false,
-        &["7000", "8000", "9000"],
-    );
+    assert_opens(&lab, "7000,8000,9000", "connect", false, &["7000", "8000", "9000"]);
 }
 
 #[test]
 fn tcp_sequence_opens_knockd_raw_ipv6() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000,8000,9000",
-        "raw",
-        true,
-        &["-6", "7000,8000,9000"],
-    );
+    assert_opens(&lab, "7000,8000,9000", "raw", true, &["-6", "7000,8000,9000"]);
 }
 
 #[test]
 fn tcp_sequence_opens_knockd_connect_ipv6() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000,8000,9000",
-        "connect",
-        true,
-        &["-6", "7000", "8000", "9000"],
-    );
+    assert_opens(&lab, "7000,8000,9000", "connect", true, &["-6", "7000", "8000", "9000"]);
 }
 
 #[test]
 fn udp_sequence_opens_knockd_ipv4() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000:udp,8000:udp,9000:udp",
-        "auto",
-        false,
-        &["-u", "7000", "8000", "9000"],
-    );
+    assert_opens(&lab, "7000:udp,8000:udp,9000:udp", "auto", false, &["-u", "7000", "8000", "9000"]);
 }
 
 #[test]
 fn udp_sequence_opens_knockd_ipv6() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000:udp,8000:udp,9000:udp",
-        "auto",
-        true,
-        &["7000:udp", "8000:UDP", "9000:Udp"],
-    );
+    assert_opens(&lab, "7000:udp,8000:udp,9000:udp", "auto", true, &["7000:udp", "8000:UDP", "9000:Udp"]);
 }
 
 #[test]
 fn mixed_sequence_opens_knockd_raw_ipv4() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000,8000:udp,9000",
-        "raw",
-        false,
-        &["7000", "8000:udp", "9000"],
-    );
+    assert_opens(&lab, "7000,8000:udp,9000", "raw", false, &["7000", "8000:udp", "9000"]);
 }
 
 #[test]
 fn mixed_sequence_opens_knockd_connect_ipv4() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000,8000:udp,9000",
-        "connect",
-        false,
-        &["7000,8000:udp,9000"],
-    );
+    assert_opens(&lab, "7000,8000:udp,9000", "connect", false, &["7000,8000:udp,9000"]);
 }
 
 #[test]
 fn mixed_sequence_opens_knockd_raw_ipv6() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000:udp,8000,9000:udp",
-        "raw",
-        true,
-        &["7000:udp", "8000", "9000:udp"],
-    );
+    assert_opens(&lab, "7000:udp,8000,9000:udp", "raw", true, &["7000:udp", "8000", "9000:udp"]);
 }
 
 #[test]
 fn mixed_sequence_opens_knockd_connect_ipv6() {
     let lab = lab_or_skip!();
-    assert_opens(
-        &lab,
-        "7000:udp,8000,9000:udp",
-        "connect",
-        true,
-        &["7000:udp", "8000", "9000:udp"],
-    );
+    assert_opens(&lab, "7000:udp,8000,9000:udp", "connect", true, &["7000:udp", "8000", "9000:udp"]);
 }
 
 #[test]
@@ -198,55 +127,23 @@ fn raw_flags_open_a_door_that_wants_them() {
     // A plain SYN does not match the door's flags: knockd ignores it.
     let out = knock_cli(&lab, &["knock", "--method", "raw", &server, "7000", "8000"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = knock_cli(
-        &lab,
-        &[
-            "knock",
-            "--method",
-            "raw",
-            "--tcp-flags",
-            "fin,psh,urg",
-            &server,
-            "7000",
-            "8000",
-        ],
-    );
+    let out = knock_cli(&lab, &["knock", "--method", "raw", "--tcp-flags", "fin,psh,urg", &server, "7000", "8000"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        knockd.wait_for_log("OPEN SESAME", OPEN_WAIT),
-        "{}",
-        knockd.diagnostics()
-    );
-    assert_eq!(
-        knockd.count_in_log("OPEN SESAME"),
-        1,
-        "only the FIN/PSH/URG knock may open\n{}",
-        knockd.diagnostics()
-    );
+    assert!(knockd.wait_for_log("OPEN SESAME", OPEN_WAIT), "{}", knockd.diagnostics());
+    assert_eq!(knockd.count_in_log("OPEN SESAME"), 1, "only the FIN/PSH/URG knock may open\n{}", knockd.diagnostics());
 }
 
 #[test]
 fn wrong_order_is_sent_but_does_not_open() {
     let lab = lab_or_skip!();
-    let knockd = lab
-        .start_knockd(&door(&lab, "7000,8000,9000"))
-        .expect("knockd starts");
+    let knockd = lab.start_knockd(&door(&lab, "7000,8000,9000")).expect("knockd starts");
     let server = lab.server_v4().to_string();
     let out = knock_cli(&lab, &["knock", &server, "9000", "8000", "7000"]);
     // Exit 0: every hit was sent. Whether a door opens is the server's decision.
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // Give knockd time to act on the last hit (it would have logged Stage 1 for 7000).
-    assert!(
-        knockd.wait_for_log("Stage 1", OPEN_WAIT),
-        "{}",
-        knockd.diagnostics()
-    );
+    assert!(knockd.wait_for_log("Stage 1", OPEN_WAIT), "{}", knockd.diagnostics());
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        knockd.count_in_log("OPEN SESAME"),
-        0,
-        "{}",
-        knockd.diagnostics()
-    );
+    assert_eq!(knockd.count_in_log("OPEN SESAME"), 0, "{}", knockd.diagnostics());
     assert!(!lab.opened_marker(lab.client_v4().into()).exists());
 }

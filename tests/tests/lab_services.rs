@@ -27,19 +27,13 @@ fn text(out: &Output) -> String {
 /// comes back (3 bytes).
 fn bash_echo(lab: &Lab, host: IpAddr, port: u16) -> Output {
     let script = format!("exec 3<>/dev/tcp/{host}/{port}; echo hi >&3; head -c3 <&3");
-    lab.run_client("timeout", ["5", "bash", "-c", &script])
-        .expect("bash runs in the client namespace")
+    lab.run_client("timeout", ["5", "bash", "-c", &script]).expect("bash runs in the client namespace")
 }
 
 fn assert_bash_echo(lab: &Lab, host: IpAddr, port: u16) {
     let out = bash_echo(lab, host, port);
     assert!(out.status.success(), "bash echo via {host}: {}", text(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "hi\n",
-        "{}",
-        text(&out)
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n", "{}", text(&out));
 }
 
 /// Sends `msg` on `s` and reads it back.
@@ -65,9 +59,8 @@ fn assert_closed(lab: &Lab, dst: SocketAddr, when: &str) {
 
 /// Connects from the client to `dst` and proves the echo service answers.
 fn assert_open(lab: &Lab, dst: SocketAddr, when: &str) -> TcpStream {
-    let mut s = lab
-        .client_connect(dst, Duration::from_secs(1))
-        .unwrap_or_else(|e| panic!("{when}: connecting to {dst}: {e}"));
+    let mut s =
+        lab.client_connect(dst, Duration::from_secs(1)).unwrap_or_else(|e| panic!("{when}: connecting to {dst}: {e}"));
     let back = round_trip(&mut s, b"knock knock").expect("echo round trip");
     assert_eq!(back, b"knock knock", "{when}");
     s
@@ -95,19 +88,13 @@ fn wait_closed(lab: &Lab, dst: SocketAddr, timeout: Duration) -> bool {
 }
 
 fn server_and_client(lab: &Lab, v6: bool) -> (IpAddr, IpAddr) {
-    if v6 {
-        (lab.server_v6().into(), lab.client_v6().into())
-    } else {
-        (lab.server_v4().into(), lab.client_v4().into())
-    }
+    if v6 { (lab.server_v6().into(), lab.client_v6().into()) } else { (lab.server_v4().into(), lab.client_v4().into()) }
 }
 
 fn echo_listener_serves(v6: bool) {
     let lab = lab_or_skip!(if v6 { "echo_v6" } else { "echo_v4" });
     let (server, client) = server_and_client(&lab, v6);
-    let svc = lab
-        .server_tcp_listener(server, PORT)
-        .expect("echo listener binds in the server namespace");
+    let svc = lab.server_tcp_listener(server, PORT).expect("echo listener binds in the server namespace");
     assert_eq!(svc.local_addrs(), &[SocketAddr::new(server, PORT)]);
     assert_eq!(svc.accepted(), 0);
     assert_bash_echo(&lab, server, PORT);
@@ -137,26 +124,17 @@ fn echo_listener_any_serves_both_families_and_stops_on_drop() {
     assert_bash_echo(&lab, lab.server_v6().into(), port);
     // A connection from the test process that stays open across the drop.
     let mut held = assert_open(&lab, SocketAddr::new(lab.server_v4().into(), port), "held");
-    assert!(
-        svc.wait_for_accepted(3, WAIT),
-        "accepted {}",
-        svc.accepted()
-    );
+    assert!(svc.wait_for_accepted(3, WAIT), "accepted {}", svc.accepted());
     let peers: Vec<IpAddr> = svc.peers().iter().map(SocketAddr::ip).collect();
     assert!(peers.contains(&lab.client_v4().into()), "{peers:?}");
     assert!(peers.contains(&lab.client_v6().into()), "{peers:?}");
 
     let t = Instant::now();
     drop(svc);
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "drop took {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(2), "drop took {:?}", t.elapsed());
     // The open connection was shut down and the port is closed now (RST, not silence).
     let mut buf = [0u8; 1];
-    held.set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("set timeout");
+    held.set_read_timeout(Some(Duration::from_secs(2))).expect("set timeout");
     assert!(matches!(held.read(&mut buf), Ok(0) | Err(_)));
     let err = lab
         .client_connect(SocketAddr::new(lab.server_v4().into(), port), CLOSED_PROBE)
@@ -167,33 +145,16 @@ fn echo_listener_any_serves_both_families_and_stops_on_drop() {
 #[test]
 fn sshd_login_over_ipv4_and_ipv6() {
     let lab = lab_or_skip!();
-    let sshd = lab
-        .start_sshd(PORT)
-        .expect("sshd starts (apt-get install openssh-server)");
+    let sshd = lab.start_sshd(PORT).expect("sshd starts (apt-get install openssh-server)");
     for (server, client) in [
         (IpAddr::from(lab.server_v4()), IpAddr::from(lab.client_v4())),
         (lab.server_v6().into(), lab.client_v6().into()),
     ] {
         let out = lab
-            .run_client(
-                "ssh",
-                sshd.client_options()
-                    .into_iter()
-                    .chain([server.to_string(), "echo hello".to_string()]),
-            )
+            .run_client("ssh", sshd.client_options().into_iter().chain([server.to_string(), "echo hello".to_string()]))
             .expect("ssh runs in the client namespace");
-        assert!(
-            out.status.success(),
-            "ssh {server}: {}\n{}",
-            text(&out),
-            sshd.diagnostics()
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "hello\n",
-            "ssh {server}: {}",
-            text(&out)
-        );
+        assert!(out.status.success(), "ssh {server}: {}\n{}", text(&out), sshd.diagnostics());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "ssh {server}: {}", text(&out));
         assert!(
             sshd.wait_for_log(&format!("Accepted publickey for root from {client}"), WAIT),
             "{}",
@@ -208,10 +169,7 @@ fn gate_cycle(v6: bool) {
     let (server, client) = server_and_client(&lab, v6);
     let dst = SocketAddr::new(server, PORT);
     let (open, close) = if v6 {
-        (
-            Lab::gate_open_command_v6(PORT),
-            Lab::gate_close_command_v6(PORT),
-        )
+        (Lab::gate_open_command_v6(PORT), Lab::gate_close_command_v6(PORT))
     } else {
         (Lab::gate_open_command(PORT), Lab::gate_close_command(PORT))
     };
@@ -250,42 +208,24 @@ fn knockd_gate_cycle(lab: &Lab, v6: bool) -> Knockd {
     let dst = SocketAddr::new(server, PORT);
     let svc = lab.server_tcp_listener_any(PORT).expect("listener binds");
     lab.server_gate_tcp_port(PORT).expect("gate rules");
-    let knockd = lab
-        .start_knockd(&Lab::gate_door_section("gate", "7000,8000,9000", PORT, 2))
-        .expect("knockd starts");
+    let knockd = lab.start_knockd(&Lab::gate_door_section("gate", "7000,8000,9000", PORT, 2)).expect("knockd starts");
     assert_closed(lab, dst, "before the knock");
 
     let mut args = vec![if v6 { "-6" } else { "-4" }.to_string(), server.to_string()];
     args.extend(["7000", "8000", "9000"].map(String::from));
     let out = lab.run_client("knock", &args).expect("knock runs");
     assert!(out.status.success(), "knock: {}", text(&out));
-    assert!(
-        knockd.wait_for_log(&format!("{client}: gate: OPEN SESAME"), WAIT),
-        "{}",
-        knockd.diagnostics()
-    );
-    let mut s = wait_open(lab, dst, WAIT)
-        .unwrap_or_else(|| panic!("the door did not open {dst}\n{}", knockd.diagnostics()));
+    assert!(knockd.wait_for_log(&format!("{client}: gate: OPEN SESAME"), WAIT), "{}", knockd.diagnostics());
+    let mut s =
+        wait_open(lab, dst, WAIT).unwrap_or_else(|| panic!("the door did not open {dst}\n{}", knockd.diagnostics()));
     let back = round_trip(&mut s, b"through the door").expect("echo through the door");
     assert_eq!(back, b"through the door");
     let _ = s.shutdown(Shutdown::Both);
     assert!(svc.wait_for_accepted(1, WAIT));
-    assert!(
-        svc.peers().iter().all(|p| p.ip() == client),
-        "{:?}",
-        svc.peers()
-    );
+    assert!(svc.peers().iter().all(|p| p.ip() == client), "{:?}", svc.peers());
 
-    assert!(
-        knockd.wait_for_log(&format!("{client}: gate: command timeout"), WAIT),
-        "{}",
-        knockd.diagnostics()
-    );
-    assert!(
-        wait_closed(lab, dst, WAIT),
-        "the stop command did not close {dst}\n{}",
-        knockd.diagnostics()
-    );
+    assert!(knockd.wait_for_log(&format!("{client}: gate: command timeout"), WAIT), "{}", knockd.diagnostics());
+    assert!(wait_closed(lab, dst, WAIT), "the stop command did not close {dst}\n{}", knockd.diagnostics());
     assert_closed(lab, dst, "after the stop command");
     knockd
 }
@@ -295,10 +235,7 @@ fn knockd_gate_door_opens_and_closes_for_knock_ipv4() {
     let lab = lab_or_skip!();
     let knockd = knockd_gate_cycle(&lab, false);
     let log = knockd.log();
-    assert!(
-        log.contains("running command: iptables -w 5 -I INPUT -s 192.0.2.1 "),
-        "{log}"
-    );
+    assert!(log.contains("running command: iptables -w 5 -I INPUT -s 192.0.2.1 "), "{log}");
     assert!(!log.contains("non-zero status"), "{log}");
 }
 
@@ -307,10 +244,7 @@ fn knockd_gate_door_opens_and_closes_for_knock_ipv6() {
     let lab = lab_or_skip!();
     let knockd = knockd_gate_cycle(&lab, true);
     let log = knockd.log();
-    assert!(
-        log.contains("running command: ip6tables -w 5 -I INPUT -s 2001:db8::1 "),
-        "{log}"
-    );
+    assert!(log.contains("running command: ip6tables -w 5 -I INPUT -s 2001:db8::1 "), "{log}");
     assert!(!log.contains("non-zero status"), "{log}");
 }
 
@@ -319,35 +253,16 @@ fn ssh_login_through_a_knockd_gate() {
     let lab = lab_or_skip!();
     let sshd = lab.start_sshd(PORT).expect("sshd starts");
     lab.server_gate_tcp_port(PORT).expect("gate rules");
-    let knockd = lab
-        .start_knockd(&Lab::gate_door_section("ssh", "7100,7200,7300", PORT, 10))
-        .expect("knockd starts");
+    let knockd = lab.start_knockd(&Lab::gate_door_section("ssh", "7100,7200,7300", PORT, 10)).expect("knockd starts");
     let server = IpAddr::from(lab.server_v4());
     assert_closed(&lab, SocketAddr::new(server, PORT), "before the knock");
 
-    let out = lab
-        .run_client("knock", ["192.0.2.2", "7100", "7200", "7300"])
-        .expect("knock runs");
+    let out = lab.run_client("knock", ["192.0.2.2", "7100", "7200", "7300"]).expect("knock runs");
     assert!(out.status.success(), "knock: {}", text(&out));
-    assert!(
-        knockd.wait_for_log("192.0.2.1: ssh: OPEN SESAME", WAIT),
-        "{}",
-        knockd.diagnostics()
-    );
+    assert!(knockd.wait_for_log("192.0.2.1: ssh: OPEN SESAME", WAIT), "{}", knockd.diagnostics());
     assert!(wait_open(&lab, SocketAddr::new(server, PORT), WAIT).is_some());
     let out = lab
-        .run_client(
-            "ssh",
-            sshd.client_options()
-                .into_iter()
-                .chain([server.to_string(), "echo hello".into()]),
-        )
+        .run_client("ssh", sshd.client_options().into_iter().chain([server.to_string(), "echo hello".into()]))
         .expect("ssh runs");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "hello\n",
-        "{}\n{}",
-        text(&out),
-        sshd.diagnostics()
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "{}\n{}", text(&out), sshd.diagnostics());
 }

@@ -23,18 +23,12 @@ fn door_conf(lab: &Lab) -> String {
 /// Runs Debian's `knock` in the client namespace and checks it exited 0.
 fn knock(lab: &Lab, args: &[&str]) {
     let out = lab.run_client("knock", args).expect("knock runs");
-    assert!(
-        out.status.success(),
-        "knock {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "knock {args:?}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
 }
 
 fn ping(lab: &Lab, addr: IpAddr) {
-    let out = lab
-        .run_client("ping", ["-c1", "-W2", &addr.to_string()])
-        .expect("ping runs (apt-get install iputils-ping)");
+    let out =
+        lab.run_client("ping", ["-c1", "-W2", &addr.to_string()]).expect("ping runs (apt-get install iputils-ping)");
     assert!(
         out.status.success(),
         "ping {addr} from the client: {}\n{}{}",
@@ -58,19 +52,9 @@ fn client_pings_server_over_ipv4_and_ipv6() {
     ping(&lab, lab.server_v4().into());
     ping(&lab, lab.server_v6().into());
     // The veth lives only inside the namespaces.
-    let out = lab
-        .run_server("ip", ["-br", "link", "show", lab.server_iface()])
-        .expect("ip runs");
-    assert!(
-        out.status.success(),
-        "server iface missing in the server namespace"
-    );
-    assert!(
-        !Path::new("/sys/class/net")
-            .join(lab.server_iface())
-            .exists(),
-        "veth end leaked into the host namespace"
-    );
+    let out = lab.run_server("ip", ["-br", "link", "show", lab.server_iface()]).expect("ip runs");
+    assert!(out.status.success(), "server iface missing in the server namespace");
+    assert!(!Path::new("/sys/class/net").join(lab.server_iface()).exists(), "veth end leaked into the host namespace");
 }
 
 #[test]
@@ -91,21 +75,13 @@ fn extra_server_addresses_are_reachable() {
     // knockd reads addresses at startup, so a knock on an added address opens the door.
     let knockd = lab.start_knockd(&door_conf(&lab)).expect("knockd starts");
     knock(&lab, &["198.51.100.7", "7000", "8000", "9000"]);
-    assert!(
-        knockd.wait_for_log("OPEN SESAME", WAIT),
-        "{}",
-        knockd.diagnostics()
-    );
+    assert!(knockd.wait_for_log("OPEN SESAME", WAIT), "{}", knockd.diagnostics());
 }
 
 #[test]
 fn namespaces_and_dir_are_gone_after_drop() {
     let lab = lab_or_skip!();
-    let (c, s, dir) = (
-        lab.client_ns().to_string(),
-        lab.server_ns().to_string(),
-        lab.dir().to_path_buf(),
-    );
+    let (c, s, dir) = (lab.client_ns().to_string(), lab.server_ns().to_string(), lab.dir().to_path_buf());
     assert!(netns_exists(&c) && netns_exists(&s) && dir.is_dir());
     drop(lab);
     assert!(!netns_exists(&c), "{c} left behind");
@@ -118,11 +94,7 @@ fn namespaces_are_gone_after_a_panic() {
     let seen: Mutex<Option<(String, String, PathBuf)>> = Mutex::new(None);
     let result = catch_unwind(AssertUnwindSafe(|| {
         let lab = lab_or_skip!("panicking_closure");
-        *seen.lock().expect("lock") = Some((
-            lab.client_ns().into(),
-            lab.server_ns().into(),
-            lab.dir().into(),
-        ));
+        *seen.lock().expect("lock") = Some((lab.client_ns().into(), lab.server_ns().into(), lab.dir().into()));
         panic!("deliberate panic while holding a Lab (expected in this test's output)");
     }));
     let Some((c, s, dir)) = seen.into_inner().expect("lock") else {
@@ -137,12 +109,8 @@ fn namespaces_are_gone_after_a_panic() {
 #[test]
 fn processes_started_in_the_lab_die_with_it() {
     let lab = lab_or_skip!();
-    let spawn = |mut cmd: std::process::Command| {
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn")
-    };
+    let spawn =
+        |mut cmd: std::process::Command| cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
     let mut children = Vec::new();
     for mut cmd in [lab.client_cmd("sleep"), lab.server_cmd("sleep")] {
         cmd.arg("600");
@@ -152,20 +120,10 @@ fn processes_started_in_the_lab_die_with_it() {
     // process group; it writes its pid to a file.
     let pid_file = lab.dir().join("grandchild.pid");
     let mut setsid = lab.server_cmd("setsid");
-    setsid.args([
-        "-f",
-        "sh",
-        "-c",
-        &format!("echo $$ > {}; exec sleep 600", pid_file.display()),
-    ]);
+    setsid.args(["-f", "sh", "-c", &format!("echo $$ > {}; exec sleep 600", pid_file.display())]);
     children.push(spawn(setsid));
-    assert!(wait_until(WAIT, || std::fs::read_to_string(&pid_file)
-        .is_ok_and(|s| s.ends_with('\n'))));
-    let grandchild: u32 = std::fs::read_to_string(&pid_file)
-        .expect("pid file")
-        .trim()
-        .parse()
-        .expect("pid");
+    assert!(wait_until(WAIT, || std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))));
+    let grandchild: u32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("pid");
     assert!(Path::new(&format!("/proc/{grandchild}")).exists());
 
     drop(lab);
@@ -178,16 +136,10 @@ fn processes_started_in_the_lab_die_with_it() {
     }
     // The grandchild is re-parented to init, which reaps it; it must be gone (or a zombie).
     let alive = || {
-        std::fs::read_to_string(format!("/proc/{grandchild}/stat")).is_ok_and(|s| {
-            !s.rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-        })
+        std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+            .is_ok_and(|s| !s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
     };
-    assert!(
-        wait_until(WAIT, || !alive()),
-        "setsid'd grandchild {grandchild} survived the lab"
-    );
+    assert!(wait_until(WAIT, || !alive()), "setsid'd grandchild {grandchild} survived the lab");
 }
 
 #[test]
@@ -195,16 +147,8 @@ fn knockd_opens_a_door_for_knock_over_ipv4() {
     let lab = lab_or_skip!();
     let knockd = lab.start_knockd(&door_conf(&lab)).expect("knockd starts");
     knock(&lab, &["192.0.2.2", "7000", "8000", "9000"]);
-    assert!(
-        knockd.wait_for_log("192.0.2.1: openSSH: OPEN SESAME", WAIT),
-        "{}",
-        knockd.diagnostics()
-    );
-    assert!(
-        lab.wait_for_marker(lab.client_v4().into(), WAIT),
-        "no marker file\n{}",
-        knockd.diagnostics()
-    );
+    assert!(knockd.wait_for_log("192.0.2.1: openSSH: OPEN SESAME", WAIT), "{}", knockd.diagnostics());
+    assert!(lab.wait_for_marker(lab.client_v4().into(), WAIT), "no marker file\n{}", knockd.diagnostics());
     assert!(!lab.opened_marker(lab.client_v6().into()).exists());
 }
 
@@ -213,16 +157,8 @@ fn knockd_opens_a_door_for_knock_over_ipv6() {
     let lab = lab_or_skip!();
     let knockd = lab.start_knockd(&door_conf(&lab)).expect("knockd starts");
     knock(&lab, &["2001:db8::2", "7000", "8000", "9000"]);
-    assert!(
-        knockd.wait_for_log("2001:db8::1: openSSH: OPEN SESAME", WAIT),
-        "{}",
-        knockd.diagnostics()
-    );
-    assert!(
-        lab.wait_for_marker(lab.client_v6().into(), WAIT),
-        "no marker file\n{}",
-        knockd.diagnostics()
-    );
+    assert!(knockd.wait_for_log("2001:db8::1: openSSH: OPEN SESAME", WAIT), "{}", knockd.diagnostics());
+    assert!(lab.wait_for_marker(lab.client_v6().into(), WAIT), "no marker file\n{}", knockd.diagnostics());
     assert!(!lab.opened_marker(lab.client_v4().into()).exists());
 }
 
@@ -233,17 +169,10 @@ fn capture_sees_exactly_three_syns_in_order() {
     knock(&lab, &["192.0.2.2", "7000", "8000", "9000"]);
     let packets = capture.stop().expect("capture stops");
     let sent = lab.client_to_server(&packets);
-    assert_eq!(
-        hits(&sent),
-        ["tcp 7000", "tcp 8000", "tcp 9000"],
-        "{packets:#?}"
-    );
+    assert_eq!(hits(&sent), ["tcp 7000", "tcp 8000", "tcp 9000"], "{packets:#?}");
     assert!(sent.iter().all(Packet::is_syn), "{sent:#?}");
     assert!(sent.windows(2).all(|w| w[0].ts <= w[1].ts));
-    assert!(
-        sent.iter()
-            .all(|p| p.src == IpAddr::from(lab.client_v4()) && p.payload_len == 0)
-    );
+    assert!(sent.iter().all(|p| p.src == IpAddr::from(lab.client_v4()) && p.payload_len == 0));
     // No firewall: the server's kernel answers each SYN with RST+ACK, and the capture sees it.
     let answers = lab.server_to_client(&packets);
     assert_eq!(answers.len(), 3, "{answers:#?}");
@@ -256,11 +185,7 @@ fn capture_sees_a_one_byte_udp_hit() {
     let capture = lab.start_capture("tcp or udp").expect("tcpdump starts");
     knock(&lab, &["192.0.2.2", "7000", "8000", "9000:udp"]);
     let sent = lab.client_to_server(&capture.stop().expect("capture stops"));
-    assert_eq!(
-        hits(&sent),
-        ["tcp 7000", "tcp 8000", "udp 9000"],
-        "{sent:#?}"
-    );
+    assert_eq!(hits(&sent), ["tcp 7000", "tcp 8000", "udp 9000"], "{sent:#?}");
     let udp = &sent[2];
     assert_eq!((udp.proto, udp.payload_len), (Proto::Udp, 1), "{udp:#?}");
 }
@@ -268,22 +193,14 @@ fn capture_sees_a_one_byte_udp_hit() {
 #[test]
 fn capture_sees_syns_the_firewall_drops_and_the_server_stays_silent() {
     let lab = lab_or_skip!();
-    lab.server_drop_tcp_ports(&[7000, 8000, 9000])
-        .expect("iptables");
+    lab.server_drop_tcp_ports(&[7000, 8000, 9000]).expect("iptables");
     let capture = lab.start_capture("tcp").expect("tcpdump starts");
     knock(&lab, &["192.0.2.2", "7000", "8000", "9000"]);
     knock(&lab, &["2001:db8::2", "7000", "8000", "9000"]);
     let packets = capture.stop().expect("capture stops");
     let sent = lab.client_to_server(&packets);
-    assert_eq!(
-        hits(&sent),
-        ["tcp 7000", "tcp 8000", "tcp 9000"].repeat(2),
-        "{packets:#?}"
-    );
+    assert_eq!(hits(&sent), ["tcp 7000", "tcp 8000", "tcp 9000"].repeat(2), "{packets:#?}");
     assert!(sent.iter().all(Packet::is_syn));
     assert_eq!(sent.iter().filter(|p| p.src.is_ipv6()).count(), 3);
-    assert!(
-        lab.server_to_client(&packets).is_empty(),
-        "DROP should silence the server: {packets:#?}"
-    );
+    assert!(lab.server_to_client(&packets).is_empty(), "DROP should silence the server: {packets:#?}");
 }

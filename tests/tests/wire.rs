@@ -19,104 +19,45 @@ struct Knocked {
 }
 
 fn server(lab: &Lab, v6: bool) -> IpAddr {
-    if v6 {
-        lab.server_v6().into()
-    } else {
-        lab.server_v4().into()
-    }
+    if v6 { lab.server_v6().into() } else { lab.server_v4().into() }
 }
 
 /// Knocks with `args` (after `knock`) and the server address, capturing on the server side; waits
 /// `linger` after the knock before stopping the capture.
-fn knock_and_capture(
-    lab: &Lab,
-    v6: bool,
-    options: &[&str],
-    hits: &[&str],
-    linger: Duration,
-) -> Knocked {
+fn knock_and_capture(lab: &Lab, v6: bool, options: &[&str], hits: &[&str], linger: Duration) -> Knocked {
     let capture = lab.start_capture("tcp or udp").expect("tcpdump starts");
     let server = server(lab, v6).to_string();
     let mut args = vec!["knock"];
     args.extend_from_slice(options);
     args.push(&server);
     args.extend_from_slice(hits);
-    let out = lab
-        .run_client(knock_cli_path(), &args)
-        .expect("knock-cli runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hits_seen = |packets: &[Packet]| {
-        lab.client_to_server(packets)
-            .iter()
-            .filter(|p| p.is_tcp() || p.is_udp())
-            .count()
-    };
+    let out = lab.run_client(knock_cli_path(), &args).expect("knock-cli runs");
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let hits_seen =
+        |packets: &[Packet]| lab.client_to_server(packets).iter().filter(|p| p.is_tcp() || p.is_udp()).count();
     // Wait for the hits to be written (IPv6 ones wait for neighbour discovery), so a slow machine cannot
     // make us stop early; any extra packet still shows up in the linger and the capture's settle time.
-    capture
-        .wait_for(Duration::from_secs(5), |packets| {
-            hits_seen(packets) >= hits.len()
-        })
-        .expect("capture readable");
+    capture.wait_for(Duration::from_secs(5), |packets| hits_seen(packets) >= hits.len()).expect("capture readable");
     std::thread::sleep(linger);
     let packets = capture.stop().expect("capture stops and parses");
-    let sent = lab
-        .client_to_server(&packets)
-        .into_iter()
-        .filter(|p| p.is_tcp() || p.is_udp())
-        .collect();
-    let answers = lab
-        .server_to_client(&packets)
-        .into_iter()
-        .filter(Packet::is_tcp)
-        .collect();
+    let sent = lab.client_to_server(&packets).into_iter().filter(|p| p.is_tcp() || p.is_udp()).collect();
+    let answers = lab.server_to_client(&packets).into_iter().filter(Packet::is_tcp).collect();
     Knocked { sent, answers }
 }
 
 fn describe(packets: &[Packet]) -> Vec<String> {
-    packets
-        .iter()
-        .map(|p| {
-            format!(
-                "{} flags={:#04x} len={}",
-                p.hit(),
-                p.tcp_flags.bits(),
-                p.payload_len
-            )
-        })
-        .collect()
+    packets.iter().map(|p| format!("{} flags={:#04x} len={}", p.hit(), p.tcp_flags.bits(), p.payload_len)).collect()
 }
 
 /// Asserts the packets are exactly `expected` (proto, port) in order, TCP ones with `flags`, UDP ones
 /// with a one-byte payload.
 fn assert_hits(sent: &[Packet], expected: &[(Proto, u16)], flags: u8) {
     let seen: Vec<(Proto, u16)> = sent.iter().map(|p| (p.proto, p.dst_port)).collect();
-    assert_eq!(
-        seen,
-        expected,
-        "exactly one packet per hit, in order: {:?}",
-        describe(sent)
-    );
+    assert_eq!(seen, expected, "exactly one packet per hit, in order: {:?}", describe(sent));
     for p in sent {
         match p.proto {
-            Proto::Tcp => assert_eq!(
-                p.tcp_flags.bits(),
-                flags,
-                "flags of {}: {:?}",
-                p.hit(),
-                describe(sent)
-            ),
-            Proto::Udp => assert_eq!(
-                p.payload_len,
-                1,
-                "knock(1)'s one-byte UDP payload: {:?}",
-                describe(sent)
-            ),
+            Proto::Tcp => assert_eq!(p.tcp_flags.bits(), flags, "flags of {}: {:?}", p.hit(), describe(sent)),
+            Proto::Udp => assert_eq!(p.payload_len, 1, "knock(1)'s one-byte UDP payload: {:?}", describe(sent)),
             Proto::Other(_) => unreachable!("filtered to TCP and UDP"),
         }
     }
@@ -125,9 +66,7 @@ fn assert_hits(sent: &[Packet], expected: &[(Proto, u16)], flags: u8) {
 fn assert_server_answered_each_tcp_hit(knocked: &Knocked) {
     for hit in knocked.sent.iter().filter(|p| p.is_tcp()) {
         assert!(
-            knocked.answers.iter().any(|a| a.src_port == hit.dst_port
-                && a.dst_port == hit.src_port
-                && a.tcp_flags.rst),
+            knocked.answers.iter().any(|a| a.src_port == hit.dst_port && a.dst_port == hit.src_port && a.tcp_flags.rst),
             "the server's kernel answered {} with a RST only if its checksum was valid: answers {:?}",
             hit.hit(),
             describe(&knocked.answers)
@@ -140,13 +79,8 @@ const MIXED: [(Proto, u16); 3] = [(Proto::Tcp, 7000), (Proto::Udp, 8000), (Proto
 fn mixed_sequence_on_the_wire(method: &str, v6: bool) {
     let lab = lab_or_skip!(&format!("wire_{method}_{}", if v6 { "v6" } else { "v4" }));
     let family = if v6 { "-6" } else { "-4" };
-    let knocked = knock_and_capture(
-        &lab,
-        v6,
-        &["--method", method, family],
-        &["7000", "8000:udp", "9000"],
-        Duration::ZERO,
-    );
+    let knocked =
+        knock_and_capture(&lab, v6, &["--method", method, family], &["7000", "8000:udp", "9000"], Duration::ZERO);
     assert_hits(&knocked.sent, &MIXED, TcpFlags::SYN);
     assert_server_answered_each_tcp_hit(&knocked);
 }
@@ -187,36 +121,18 @@ fn raw_sends_exactly_the_requested_flags() {
             &["7100", "7200"],
             Duration::ZERO,
         );
-        assert_hits(
-            &knocked.sent,
-            &[(Proto::Tcp, 7100), (Proto::Tcp, 7200)],
-            bits,
-        );
+        assert_hits(&knocked.sent, &[(Proto::Tcp, 7100), (Proto::Tcp, 7200)], bits);
     }
 }
 
 fn no_retransmit_when_dropped(method: &str, v6: bool) {
     let lab = lab_or_skip!(&format!("drop_{method}_{}", if v6 { "v6" } else { "v4" }));
-    lab.server_drop_tcp_ports(&[7000, 8000, 9000])
-        .expect("DROP rules");
+    lab.server_drop_tcp_ports(&[7000, 8000, 9000]).expect("DROP rules");
     let family = if v6 { "-6" } else { "-4" };
-    let knocked = knock_and_capture(
-        &lab,
-        v6,
-        &["--method", method, family],
-        &["7000", "8000", "9000"],
-        RETRANSMIT_WINDOW,
-    );
-    assert_hits(
-        &knocked.sent,
-        &[(Proto::Tcp, 7000), (Proto::Tcp, 8000), (Proto::Tcp, 9000)],
-        TcpFlags::SYN,
-    );
-    assert!(
-        knocked.answers.is_empty(),
-        "the firewall drops every hit: {:?}",
-        describe(&knocked.answers)
-    );
+    let knocked =
+        knock_and_capture(&lab, v6, &["--method", method, family], &["7000", "8000", "9000"], RETRANSMIT_WINDOW);
+    assert_hits(&knocked.sent, &[(Proto::Tcp, 7000), (Proto::Tcp, 8000), (Proto::Tcp, 9000)], TcpFlags::SYN);
+    assert!(knocked.answers.is_empty(), "the firewall drops every hit: {:?}", describe(&knocked.answers));
 }
 
 #[test]
@@ -251,11 +167,7 @@ fn delay_separates_hits_on_the_wire_and_udp_payload_is_configurable() {
     );
     let ports: Vec<u16> = knocked.sent.iter().map(|p| p.dst_port).collect();
     assert_eq!(ports, [7000, 8000, 9000]);
-    assert!(
-        knocked.sent.iter().all(|p| p.payload_len == 2),
-        "{:?}",
-        describe(&knocked.sent)
-    );
+    assert!(knocked.sent.iter().all(|p| p.payload_len == 2), "{:?}", describe(&knocked.sent));
     for pair in knocked.sent.windows(2) {
         let gap = pair[1].ts - pair[0].ts;
         // A lower bound is behaviour; how close to 100 ms it lands is the benchmark's business.

@@ -54,9 +54,7 @@ impl FromStr for Method {
             "auto" => Ok(Method::Auto),
             "raw" => Ok(Method::Raw),
             "connect" => Ok(Method::Connect),
-            _ => Err(format!(
-                "invalid send method {s:?} (valid: auto, raw, connect)"
-            )),
+            _ => Err(format!("invalid send method {s:?} (valid: auto, raw, connect)")),
         }
     }
 }
@@ -117,10 +115,7 @@ pub(crate) struct HitSender {
 }
 
 enum TcpSender {
-    Raw {
-        socket: raw::RawTcpSocket,
-        flags: TcpFlags,
-    },
+    Raw { socket: raw::RawTcpSocket, flags: TcpFlags },
     Connect,
 }
 
@@ -137,18 +132,11 @@ impl HitSender {
         let tcp = match tcp_method {
             None => None,
             Some(TcpMethod::Connect) => Some(TcpSender::Connect),
-            Some(TcpMethod::Raw) => Some(TcpSender::Raw {
-                socket: raw::RawTcpSocket::open(destination, bind_address)?,
-                flags,
-            }),
+            Some(TcpMethod::Raw) => {
+                Some(TcpSender::Raw { socket: raw::RawTcpSocket::open(destination, bind_address)?, flags })
+            }
         };
-        Ok(HitSender {
-            destination,
-            tcp,
-            udp_payload,
-            bind_address,
-            source_port,
-        })
+        Ok(HitSender { destination, tcp, udp_payload, bind_address, source_port })
     }
 
     /// Sends one hit and says how it went out.
@@ -168,9 +156,9 @@ impl HitSender {
                 connect::send_syn(to, self.local())?;
                 Ok(HitMethod::Connect)
             }
-            (Protocol::Tcp, None) => Err(io::Error::other(
-                "internal error: a TCP hit in a knock prepared without a TCP method",
-            )),
+            (Protocol::Tcp, None) => {
+                Err(io::Error::other("internal error: a TCP hit in a knock prepared without a TCP method"))
+            }
         }
     }
 

@@ -43,10 +43,7 @@ fn probe() -> RawPermission {
         .or_else(|_| Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::TCP)))
     {
         Ok(_) => RawPermission::Permitted,
-        Err(err) => RawPermission::Denied {
-            reason: err.to_string(),
-            how_to_grant: how_to_grant(),
-        },
+        Err(err) => RawPermission::Denied { reason: err.to_string(), how_to_grant: how_to_grant() },
     }
 }
 
@@ -114,9 +111,6 @@ mod tests {
     #[test]
     fn linux_instruction_names_setcap_and_binary() {
         let text = grant_instruction("/usr/local/bin/knock-cli");
-        assert!(
-            text.contains("setcap cap_net_raw+ep /usr/local/bin/knock-cli"),
-            "{text}"
-        );
+        assert!(text.contains("setcap cap_net_raw+ep /usr/local/bin/knock-cli"), "{text}");
     }
 }

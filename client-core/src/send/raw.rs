@@ -26,19 +26,12 @@ pub(super) struct RawTcpSocket {
 }
 
 impl RawTcpSocket {
-    pub(super) fn open(
-        destination: SocketAddr,
-        bind_address: Option<IpAddr>,
-    ) -> io::Result<RawTcpSocket> {
+    pub(super) fn open(destination: SocketAddr, bind_address: Option<IpAddr>) -> io::Result<RawTcpSocket> {
         let source = match bind_address {
             Some(ip) => ip,
             None => route_source(destination)?,
         };
-        let socket = Socket::new(
-            Domain::for_address(destination),
-            Type::RAW,
-            Some(Protocol::TCP),
-        )?;
+        let socket = Socket::new(Domain::for_address(destination), Type::RAW, Some(Protocol::TCP))?;
         // Binding fixes the source the kernel writes into the IP header to the one in our checksum.
         let mut local = destination;
         local.set_ip(source);
@@ -49,27 +42,15 @@ impl RawTcpSocket {
         let mut destination = destination;
         // Linux raw IPv6 sockets take the port field as a protocol number: 0 means the socket's own.
         destination.set_port(0);
-        Ok(RawTcpSocket {
-            socket,
-            source,
-            destination,
-        })
+        Ok(RawTcpSocket { socket, source, destination })
     }
 
-    pub(super) fn send_segment(
-        &self,
-        port: u16,
-        source_port: Option<u16>,
-        flags: TcpFlags,
-    ) -> io::Result<()> {
+    pub(super) fn send_segment(&self, port: u16, source_port: Option<u16>, flags: TcpFlags) -> io::Result<()> {
         let source_port = source_port.unwrap_or_else(|| fastrand::u16(EPHEMERAL_PORTS));
         let segment = build_segment(self.source, self.destination.ip(), source_port, port, flags)?;
         let sent = self.socket.send_to(&segment, &self.destination.into())?;
         if sent != segment.len() {
-            return Err(io::Error::other(format!(
-                "sent {sent} of {} segment bytes",
-                segment.len()
-            )));
+            return Err(io::Error::other(format!("sent {sent} of {} segment bytes", segment.len())));
         }
         Ok(())
     }
@@ -94,18 +75,12 @@ fn build_segment(
         header.acknowledgment_number = fastrand::u32(..);
     }
     let checksum = match (source, destination) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            header.calc_checksum_ipv4_raw(s.octets(), d.octets(), &[])
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            header.calc_checksum_ipv6_raw(s.octets(), d.octets(), &[])
-        }
+        (IpAddr::V4(s), IpAddr::V4(d)) => header.calc_checksum_ipv4_raw(s.octets(), d.octets(), &[]),
+        (IpAddr::V6(s), IpAddr::V6(d)) => header.calc_checksum_ipv6_raw(s.octets(), d.octets(), &[]),
         _ => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!(
-                    "source {source} and destination {destination} are of different address families"
-                ),
+                format!("source {source} and destination {destination} are of different address families"),
             ));
         }
     };
@@ -133,9 +108,7 @@ mod tests {
     use etherparse::TcpHeaderSlice;
 
     fn parse(bytes: &[u8]) -> TcpHeader {
-        TcpHeaderSlice::from_slice(bytes)
-            .expect("valid TCP header")
-            .to_header()
+        TcpHeaderSlice::from_slice(bytes).expect("valid TCP header").to_header()
     }
 
     #[test]
@@ -144,13 +117,8 @@ mod tests {
         let bytes = build_segment(s.into(), d.into(), 40000, 7000, TcpFlags::SYN).expect("build");
         let header = parse(&bytes);
         assert_eq!((header.source_port, header.destination_port), (40000, 7000));
-        assert!(
-            header.syn && !header.ack && !header.fin && !header.rst && !header.psh && !header.urg
-        );
-        assert_eq!(
-            header.calc_checksum_ipv4_raw(s, d, &[]).expect("sum"),
-            header.checksum
-        );
+        assert!(header.syn && !header.ack && !header.fin && !header.rst && !header.psh && !header.urg);
+        assert_eq!(header.calc_checksum_ipv4_raw(s, d, &[]).expect("sum"), header.checksum);
         assert_eq!(bytes.len(), 20);
     }
 
@@ -158,35 +126,19 @@ mod tests {
     fn segment_has_valid_ipv6_checksum_and_combined_flags() {
         let s: std::net::Ipv6Addr = "2001:db8::1".parse().expect("s");
         let d: std::net::Ipv6Addr = "2001:db8::2".parse().expect("d");
-        let flags = TcpFlags::FIN
-            .union(TcpFlags::PSH)
-            .union(TcpFlags::URG)
-            .union(TcpFlags::ACK);
+        let flags = TcpFlags::FIN.union(TcpFlags::PSH).union(TcpFlags::URG).union(TcpFlags::ACK);
         let bytes = build_segment(s.into(), d.into(), 1, 65535, flags).expect("build");
         let header = parse(&bytes);
         assert!(header.fin && header.psh && header.urg && header.ack && !header.syn && !header.rst);
-        assert_ne!(
-            header.acknowledgment_number, 0,
-            "an ACK segment carries an acknowledgment number"
-        );
-        assert_eq!(
-            header
-                .calc_checksum_ipv6_raw(s.octets(), d.octets(), &[])
-                .expect("sum"),
-            header.checksum
-        );
+        assert_ne!(header.acknowledgment_number, 0, "an ACK segment carries an acknowledgment number");
+        assert_eq!(header.calc_checksum_ipv6_raw(s.octets(), d.octets(), &[]).expect("sum"), header.checksum);
     }
 
     #[test]
     fn mixed_families_are_refused() {
-        let err = build_segment(
-            [192, 0, 2, 1].into(),
-            "2001:db8::2".parse::<IpAddr>().expect("d"),
-            1,
-            2,
-            TcpFlags::SYN,
-        )
-        .expect_err("mixed");
+        let err =
+            build_segment([192, 0, 2, 1].into(), "2001:db8::2".parse::<IpAddr>().expect("d"), 1, 2, TcpFlags::SYN)
+                .expect_err("mixed");
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 
