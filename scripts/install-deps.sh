@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the workspace and its end-to-end tests need. Needs root (or sudo).
 #   libpcap-dev  the pcap crate (lab captures; later knock-server)
+#   libdbus-1-dev  keyring (Secret Service) for knock-gui; pkg-config finds it
 #   knockd       real knockd and knock(1) as interop peers and benchmark baseline
 #   tcpdump      captures on the server side of the lab
 #   iproute2     ip netns / veth for the lab
@@ -8,8 +9,11 @@
 #   iputils-ping lab smoke test
 #   openssh-server  real sshd behind a knock gate in the lab (note: Debian enables ssh.service on install)
 #   openssh-client  ssh and ssh-keygen for the lab's sshd tests
+#   dbus         dbus-run-session: the private session bus of the keyring tests (scripts/with-keyring.sh)
+#   gnome-keyring  a real Secret Service for client-gui's keyring tests (tests/secrets_keyring.rs)
+#   libsecret-tools  secret-tool: the keyring tests cross-check entries with libsecret's own client
 set -euo pipefail
-packages=(libpcap-dev knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client)
+packages=(pkg-config libpcap-dev libdbus-1-dev knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use client_core::import::profiles_from_knockd_conf;
 use client_core::knockd_conf;
-use client_core::profile::{Profile, SequenceSource, Verify, validate_env_name, validate_tag};
+use client_core::profile::{Profile, SequenceSource, Verify, validate_env_name, validate_host, validate_tag};
 use client_core::store::ProfileStore;
 use client_core::{Protocol, Sequence};
 use serde::Serialize;
@@ -151,9 +151,7 @@ fn edit(
 /// Applies the given options to a profile; each error names its option.
 fn apply(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemovals) -> Result<(), Failure> {
     if let Some(host) = &fields.host {
-        if host.trim().is_empty() {
-            return Err(Failure::invalid("--host: empty host"));
-        }
+        validate_host(host.trim()).map_err(|e| Failure::invalid(format!("--host: {e}")))?;
         profile.host = host.trim().to_owned();
     }
     if let Some(open) = &fields.open {

@@ -46,6 +46,7 @@ use crate::target::AddressFamily;
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// DNS name or IP address.
+    #[serde(deserialize_with = "host")]
     pub host: String,
     #[serde(default, skip_serializing_if = "is_default")]
     pub family: AddressFamily,
@@ -150,6 +151,8 @@ pub enum ProfileError {
     InvalidName { name: String },
     #[error("invalid tag {tag:?}: use 1 to 64 letters, digits, '.', '_' or '-'")]
     InvalidTag { tag: String },
+    #[error("invalid host {host:?}: give a DNS name (bastion.example.org) or an IP address (192.0.2.2, 2001:db8::2)")]
+    InvalidHost { host: String },
     #[error("profile {name:?} has no close sequence (add one with `knock-cli profile edit {name} --close ...`)")]
     NoCloseSequence { name: String },
     #[error("profile {name:?} takes its {action} sequence from ${var}, which is not set")]
@@ -340,12 +343,41 @@ fn is_reserved_on_windows(name: &str) -> bool {
             && stem.as_bytes()[3].is_ascii_digit())
 }
 
+/// Checks that `host` can be a DNS name or an IP literal (`[v6]` and scoped `fe80::1%eth0` included);
+/// whether it resolves is for the knock to find out.
+pub fn validate_host(host: &str) -> Result<(), ProfileError> {
+    let invalid = || ProfileError::InvalidHost { host: host.to_owned() };
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    if let Some((addr, scope)) = bare.split_once('%') {
+        let scope_ok =
+            !scope.is_empty() && scope.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        return if addr.parse::<std::net::Ipv6Addr>().is_ok() && scope_ok { Ok(()) } else { Err(invalid()) };
+    }
+    let name = bare.strip_suffix('.').unwrap_or(bare);
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if (1..=253).contains(&name.len()) && name.split('.').all(label_ok) { Ok(()) } else { Err(invalid()) }
+}
+
 pub fn validate_tag(tag: &str) -> Result<(), ProfileError> {
     if (1..=64).contains(&tag.len()) && tag.chars().all(is_name_char) {
         Ok(())
     } else {
         Err(ProfileError::InvalidTag { tag: tag.to_owned() })
     }
+}
+
+fn host<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let host = String::deserialize(deserializer)?;
+    validate_host(&host).map_err(serde::de::Error::custom)?;
+    Ok(host)
 }
 
 fn tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
@@ -505,6 +537,37 @@ backoff_ms = 500
         for bad in ["open = { env = \"1X\" }", "open = { env = \"A\", keyring = \"x\" }", "open = {}", "open = 7000"] {
             let e = toml::from_str::<Profile>(&format!("host = \"h\"\n{bad}\n")).expect_err(bad).to_string();
             assert!(e.contains("line 2"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn hosts_are_names_or_addresses() {
+        for ok in [
+            "bastion",
+            "bastion.example.org",
+            "bastion.example.org.",
+            "192.0.2.2",
+            "2001:db8::2",
+            "[2001:db8::2]",
+            "fe80::1%eth0",
+            "xn--bcher-kva.example",
+            "_srv.example",
+        ] {
+            assert_eq!(validate_host(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            " ",
+            "bastion example",
+            "-bad.example",
+            "a..b",
+            "http://x",
+            "x/y",
+            "fe80::1%",
+            "1.2.3.4:22",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_host(bad).is_err(), "{bad:?} must be refused");
         }
     }
 }

@@ -85,7 +85,7 @@ fn suggestion(names: &[String]) -> String {
 }
 
 /// Identifies the exact bytes a profile was loaded from, to detect changes made on disk since.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Version {
     len: u64,
     hash: u64,
@@ -195,6 +195,25 @@ impl ProfileStore {
         }
         names.sort();
         Ok(names)
+    }
+
+    /// A cheap digest of the store's files (names, sizes, modification times): it changes when any
+    /// profile is added, removed or rewritten, so a long-running app can re-scan only then.
+    pub fn fingerprint(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            let mut files: Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)> = entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == EXTENSION))
+                .map(|e| {
+                    let meta = e.metadata().ok();
+                    (e.file_name(), meta.as_ref().map_or(0, |m| m.len()), meta.and_then(|m| m.modified().ok()))
+                })
+                .collect();
+            files.sort();
+            files.hash(&mut hasher);
+        }
+        hasher.finish()
     }
 
     /// Loads one profile.

@@ -1,0 +1,302 @@
+//! The profile editor's state: the form as the user types it, validated field by field with the same
+//! parsers as the CLI and the profile files, so an error can be shown next to its field and Save stays
+//! disabled until every field is valid.
+//!
+//! A sequence field accepts knockd.conf syntax (`1300,8888:udp,9394`) or `env:VARIABLE` for a secret
+//! read from the environment at knock time.
+
+use std::collections::BTreeMap;
+use std::num::{NonZeroU16, NonZeroU32};
+
+use client_core::profile::{
+    Profile, SequenceSource, Verify, validate_env_name, validate_host, validate_name, validate_tag,
+};
+use client_core::store::Version;
+use client_core::{AddressFamily, Method, Protocol, Sequence, TcpFlagSpec};
+
+/// The form fields that can carry an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    Name,
+    Host,
+    Open,
+    Close,
+    TcpFlags,
+    Delay,
+    VerifyPort,
+    VerifyTimeout,
+    Attempts,
+    Backoff,
+    Tags,
+}
+
+pub type FieldErrors = BTreeMap<Field, String>;
+
+const ENV_PREFIX: &str = "env:";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Editor {
+    /// The profile being edited and the version loaded, or None for a new profile.
+    pub original: Option<(String, Version)>,
+    pub name: String,
+    pub host: String,
+    pub family: AddressFamily,
+    pub method: Method,
+    pub delay_ms: String,
+    pub open: String,
+    pub close: String,
+    pub tcp_flags: String,
+    pub verify: bool,
+    pub verify_port: String,
+    pub verify_timeout_ms: String,
+    pub attempts: String,
+    pub backoff_ms: String,
+    pub tags: String,
+    pub notes: String,
+}
+
+impl Editor {
+    pub fn new_profile() -> Editor {
+        let verify = Verify::new(NonZeroU16::new(22).unwrap_or(NonZeroU16::MIN));
+        Editor {
+            original: None,
+            name: String::new(),
+            host: String::new(),
+            family: AddressFamily::Any,
+            method: Method::Auto,
+            delay_ms: "0".into(),
+            open: String::new(),
+            close: String::new(),
+            tcp_flags: TcpFlagSpec::default().to_string(),
+            verify: false,
+            verify_port: verify.port.to_string(),
+            verify_timeout_ms: verify.timeout_ms.to_string(),
+            attempts: verify.attempts.to_string(),
+            backoff_ms: verify.backoff_ms.to_string(),
+            tags: String::new(),
+            notes: String::new(),
+        }
+    }
+
+    pub fn edit(name: &str, profile: &Profile, version: Version) -> Editor {
+        let mut editor = Editor::from_profile(profile);
+        editor.original = Some((name.to_owned(), version));
+        editor.name = name.to_owned();
+        editor
+    }
+
+    /// A new profile with `profile`'s settings, named `NAME-copy` (or `-copy-2`, ...) to be free.
+    pub fn duplicate(name: &str, profile: &Profile, taken: &[String]) -> Editor {
+        let mut editor = Editor::from_profile(profile);
+        let mut candidate = format!("{name}-copy");
+        let mut n = 2;
+        while taken.contains(&candidate) {
+            candidate = format!("{name}-copy-{n}");
+            n += 1;
+        }
+        editor.name = candidate;
+        editor
+    }
+
+    fn from_profile(profile: &Profile) -> Editor {
+        let mut editor = Editor::new_profile();
+        editor.host = profile.host.clone();
+        editor.family = profile.family;
+        editor.method = profile.method;
+        editor.delay_ms = profile.delay_ms.to_string();
+        editor.open = source_text(&profile.open);
+        editor.close = profile.close.as_ref().map(source_text).unwrap_or_default();
+        editor.tcp_flags = profile.tcp_flags.to_string();
+        if let Some(verify) = profile.verify {
+            editor.verify = true;
+            editor.verify_port = verify.port.to_string();
+            editor.verify_timeout_ms = verify.timeout_ms.to_string();
+            editor.attempts = verify.attempts.to_string();
+            editor.backoff_ms = verify.backoff_ms.to_string();
+        }
+        editor.tags = profile.tags.join(", ");
+        editor.notes = profile.notes.clone();
+        editor
+    }
+
+    pub fn is_new(&self) -> bool {
+        self.original.is_none()
+    }
+
+    /// Every field's problem; empty when the form can be saved. `taken` are the names in the store.
+    pub fn validate(&self, taken: &[String]) -> FieldErrors {
+        match self.build(taken) {
+            Ok(_) => FieldErrors::new(),
+            Err(errors) => errors,
+        }
+    }
+
+    /// The profile the form describes, or every field's problem.
+    pub fn build(&self, taken: &[String]) -> Result<Profile, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut check = |field, result: Result<(), String>| {
+            if let Err(message) = result {
+                errors.insert(field, message);
+            }
+        };
+        let name = self.name.trim();
+        check(Field::Name, validate_name(name).map_err(|e| e.to_string()));
+        if self.is_new() && taken.iter().any(|t| t == name) {
+            check(Field::Name, Err(format!("a profile named {name:?} already exists")));
+        }
+        let host = self.host.trim();
+        check(Field::Host, validate_host(host).map_err(|e| e.to_string()));
+        let open = parse_source(&self.open);
+        check(Field::Open, open.as_ref().map(drop).map_err(Clone::clone));
+        let close = if self.close.trim().is_empty() { Ok(None) } else { parse_source(&self.close).map(Some) };
+        check(Field::Close, close.as_ref().map(drop).map_err(Clone::clone));
+        let flags = TcpFlagSpec::parse(&self.tcp_flags)
+            .map_err(|e| e.to_string())
+            .and_then(|spec| spec.sendable().map(|_| spec).map_err(|e| e.to_string()));
+        check(Field::TcpFlags, flags.as_ref().map(drop).map_err(Clone::clone));
+        let delay = number::<u64>(&self.delay_ms, "a number of milliseconds");
+        check(Field::Delay, delay.as_ref().map(drop).map_err(Clone::clone));
+        let tags: Vec<String> =
+            self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+        for tag in &tags {
+            check(Field::Tags, validate_tag(tag).map_err(|e| e.to_string()));
+        }
+        let verify = if self.verify { self.build_verify(&mut check) } else { None };
+        let (Ok(open), Ok(close), Ok(flags), Ok(delay)) = (open, close, flags, delay) else {
+            return Err(errors);
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut profile = Profile::new(host, Sequence::default());
+        profile.open = open;
+        profile.close = close;
+        profile.family = self.family;
+        profile.method = self.method;
+        profile.tcp_flags = flags;
+        profile.delay_ms = delay;
+        profile.tags = tags;
+        profile.notes = self.notes.clone();
+        profile.verify = verify;
+        Ok(profile)
+    }
+
+    fn build_verify(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<Verify> {
+        let port = number::<u16>(&self.verify_port, "a port 1..=65535")
+            .and_then(|p| NonZeroU16::new(p).ok_or_else(|| "must be between 1 and 65535".to_owned()));
+        let timeout = number::<u64>(&self.verify_timeout_ms, "a number of milliseconds");
+        let attempts = number::<u32>(&self.attempts, "a whole number")
+            .and_then(|n| NonZeroU32::new(n).ok_or_else(|| "must be at least 1".to_owned()));
+        let backoff = number::<u64>(&self.backoff_ms, "a number of milliseconds");
+        check(Field::VerifyPort, port.as_ref().map(drop).map_err(Clone::clone));
+        check(Field::VerifyTimeout, timeout.as_ref().map(drop).map_err(Clone::clone));
+        check(Field::Attempts, attempts.as_ref().map(drop).map_err(Clone::clone));
+        check(Field::Backoff, backoff.as_ref().map(drop).map_err(Clone::clone));
+        let (Ok(port), Ok(timeout_ms), Ok(attempts), Ok(backoff_ms)) = (port, timeout, attempts, backoff) else {
+            return None;
+        };
+        Some(Verify { port, timeout_ms, attempts, backoff_ms })
+    }
+}
+
+fn source_text(source: &SequenceSource) -> String {
+    match source {
+        SequenceSource::Inline(sequence) => sequence.to_string(),
+        SequenceSource::Env(var) => format!("{ENV_PREFIX}{var}"),
+    }
+}
+
+fn parse_source(text: &str) -> Result<SequenceSource, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("enter a sequence, e.g. 1300,8888:udp,9394".to_owned());
+    }
+    if let Some(var) = text.strip_prefix(ENV_PREFIX) {
+        let var = var.trim();
+        return validate_env_name(var).map(|()| SequenceSource::Env(var.to_owned())).map_err(|e| e.to_string());
+    }
+    Sequence::parse(text, Protocol::Tcp).map(SequenceSource::Inline).map_err(|e| e.to_string())
+}
+
+fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {
+    let text = text.trim();
+    text.parse().map_err(|_| if text.is_empty() { format!("enter {what}") } else { format!("{text:?} is not {what}") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> Editor {
+        let mut e = Editor::new_profile();
+        e.name = "bastion".into();
+        e.host = "192.0.2.2".into();
+        e.open = "1300,8888:udp,9394".into();
+        e
+    }
+
+    #[test]
+    fn a_valid_form_builds_the_profile() {
+        let mut e = valid();
+        e.verify = true;
+        e.tags = "prod, eu".into();
+        e.close = "env:CLOSE_SEQ".into();
+        let profile = e.build(&[]).expect("valid");
+        assert_eq!(profile.open.inline().map(ToString::to_string).as_deref(), Some("1300:tcp,8888:udp,9394:tcp"));
+        assert_eq!(profile.close, Some(SequenceSource::Env("CLOSE_SEQ".into())));
+        assert_eq!(profile.tags, ["prod", "eu"]);
+        assert_eq!(profile.verify.map(|v| v.port.get()), Some(22));
+    }
+
+    #[test]
+    fn each_bad_field_gets_its_own_message() {
+        let mut e = valid();
+        e.name = "a/b".into();
+        e.host = "no such host".into();
+        e.open = "70000".into();
+        e.close = "7000:foo".into();
+        e.tcp_flags = "syn,ecn".into();
+        e.delay_ms = "soon".into();
+        e.tags = "ok, not ok".into();
+        e.verify = true;
+        e.verify_port = "0".into();
+        e.attempts = "0".into();
+        let errors = e.validate(&[]);
+        for (field, needle) in [
+            (Field::Name, "invalid profile name"),
+            (Field::Host, "invalid host"),
+            (Field::Open, "between 1 and 65535"),
+            (Field::Close, "unknown protocol"),
+            (Field::TcpFlags, "ecn"),
+            (Field::Delay, "not a number of milliseconds"),
+            (Field::Tags, "invalid tag"),
+            (Field::VerifyPort, "between 1 and 65535"),
+            (Field::Attempts, "at least 1"),
+        ] {
+            assert!(errors.get(&field).is_some_and(|m| m.contains(needle)), "{field:?}: {errors:?}");
+        }
+        assert!(!errors.contains_key(&Field::Backoff));
+    }
+
+    #[test]
+    fn new_names_must_be_free_but_an_edit_keeps_its_own() {
+        let e = valid();
+        assert!(e.validate(&["bastion".into()]).contains_key(&Field::Name));
+        let profile = e.build(&[]).expect("valid");
+        let edit = Editor::edit("bastion", &profile, client_core::store::Version::default());
+        assert!(edit.validate(&["bastion".into()]).is_empty());
+    }
+
+    #[test]
+    fn editing_round_trips_and_duplicates_get_a_free_name() {
+        let mut e = valid();
+        e.verify = true;
+        e.tags = "prod".into();
+        let profile = e.build(&[]).expect("valid");
+        let again = Editor::edit("bastion", &profile, client_core::store::Version::default());
+        assert_eq!(again.build(&[]).expect("round trip"), profile);
+        let copy = Editor::duplicate("bastion", &profile, &["bastion".into(), "bastion-copy".into()]);
+        assert_eq!(copy.name, "bastion-copy-2");
+        assert!(copy.is_new());
+    }
+}

@@ -1,0 +1,104 @@
+//! The eframe application: owns the [`AppState`], wires the worker's wake-ups to repaints, persists the
+//! selection and last results, and decides when to repaint: every ~100 ms only while a knock runs (for
+//! progress and countdowns), otherwise only when something happens or the store is due for a re-scan.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use client_core::store::ProfileStore;
+
+use crate::app::{AppState, Persisted};
+use crate::ui::{self, ViewState};
+
+const STORAGE_KEY: &str = "knock-gui";
+const RUNNING_REPAINT: Duration = Duration::from_millis(100);
+
+pub struct KnockGui {
+    pub state: AppState,
+    pub view: ViewState,
+    bench: Option<Bench>,
+}
+
+/// Measurements for the benchmark script, enabled by `KNOCK_GUI_BENCH=N` (N frames to time): prints
+/// `first_frame_ms` (process start to the end of the first frame's UI pass), then forces N repaints and
+/// prints the UI pass and frame-to-frame times (p50/p99), then goes back to idle.
+struct Bench {
+    started: Instant,
+    frames_wanted: usize,
+    ui_times: Vec<Duration>,
+    intervals: Vec<Duration>,
+    last_frame: Option<Instant>,
+}
+
+impl KnockGui {
+    pub fn new(cc: &eframe::CreationContext<'_>, store: ProfileStore) -> std::io::Result<KnockGui> {
+        let persisted: Persisted = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
+        let mut state = AppState::new(store, persisted)?;
+        let ctx = cc.egui_ctx.clone();
+        state.worker_mut().set_waker(Arc::new(move || ctx.request_repaint()));
+        Ok(KnockGui { state, view: ViewState::default(), bench: None })
+    }
+
+    /// Turns on the benchmark output (see [`Bench`]); `started` is when the process started.
+    pub fn with_bench(mut self, started: Instant, frames: usize) -> KnockGui {
+        self.bench = Some(Bench {
+            started,
+            frames_wanted: frames,
+            ui_times: Vec::new(),
+            intervals: Vec::new(),
+            last_frame: None,
+        });
+        self
+    }
+}
+
+impl Bench {
+    /// Records one frame; true while more frames are wanted.
+    fn record(&mut self, frame_started: Instant, ui_time: Duration) -> bool {
+        if self.last_frame.is_none() {
+            println!("first_frame_ms {:.1}", self.started.elapsed().as_secs_f64() * 1000.0);
+        } else if let Some(last) = self.last_frame {
+            self.intervals.push(frame_started.duration_since(last));
+        }
+        self.last_frame = Some(frame_started);
+        self.ui_times.push(ui_time);
+        if self.ui_times.len() == self.frames_wanted + 1 {
+            let ms = |mut v: Vec<Duration>, p: f64| {
+                v.sort();
+                let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+                v[i].as_secs_f64() * 1000.0
+            };
+            let ui = self.ui_times[1..].to_vec();
+            println!("ui_pass_ms p50 {:.2} p99 {:.2}", ms(ui.clone(), 0.5), ms(ui, 0.99));
+            println!(
+                "frame_interval_ms p50 {:.2} p99 {:.2}",
+                ms(self.intervals.clone(), 0.5),
+                ms(self.intervals.clone(), 0.99)
+            );
+            println!("bench_done");
+        }
+        self.ui_times.len() <= self.frames_wanted
+    }
+}
+
+impl eframe::App for KnockGui {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let frame_started = Instant::now();
+        self.state.poll();
+        self.state.rescan_if_due(frame_started);
+        ui::draw(&mut self.state, &mut self.view, ui);
+        let ctx = ui.ctx();
+        let benchmarking = self.bench.as_mut().is_some_and(|b| b.record(frame_started, frame_started.elapsed()));
+        if benchmarking {
+            ctx.request_repaint();
+        } else if self.state.any_running() {
+            ctx.request_repaint_after(RUNNING_REPAINT);
+        } else {
+            ctx.request_repaint_after(self.state.rescan_interval());
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, &self.state.persisted());
+    }
+}

@@ -1,0 +1,451 @@
+//! Per-profile secrets (SPA keys) in the OS keyring.
+//!
+//! **Never in files or logs.** A profile file holds no secret: the key of profile `work` lives in the OS
+//! keyring under service `knock-toolkit` and user `profile:work:spa-key` (see [`entry_user`]). [`Secret`]
+//! prints as `Secret(***)` in `Debug` and `Display` and is not `Serialize`; errors carry the keyring's
+//! message, never a value. This module writes nothing to disk and logs nothing.
+//!
+//! Where the OS keeps the entries:
+//! - **Linux / BSD**: the Secret Service over the D-Bus session bus (GNOME Keyring, KWallet 5.97+,
+//!   KeePassXC): an item with the attributes `service`, `username` and `target=default` in the default
+//!   collection (usually "Login"), encrypted at rest by the keyring daemon. Seahorse shows it as
+//!   `profile:work:spa-key@knock-toolkit:default`. The kernel keyring (keyutils) is not used: it does not
+//!   survive a reboot and is refused in sandboxes.
+//! - **macOS**: a generic password in the login Keychain (service `knock-toolkit`, account
+//!   `profile:work:spa-key`).
+//! - **Windows**: a generic credential in Credential Manager, target `profile:work:spa-key.knock-toolkit`.
+//!
+//! Every call is a blocking round trip to the keyring (milliseconds, but the OS may show an unlock
+//! prompt): call it from a worker thread, not from the UI code of a frame.
+
+use std::fmt;
+
+use client_core::profile::validate_name;
+
+/// The keyring service of the app's entries.
+pub const SERVICE: &str = "knock-toolkit";
+
+/// The keyring user that [`SecretStore::availability`] reads; outside the `profile:` namespace.
+const PROBE_USER: &str = "probe:availability";
+
+/// What a secret is for; one keyring entry per profile and kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretKind {
+    /// The fwknop SPA encryption key (Rijndael key or GPG passphrase).
+    SpaKey,
+    /// The fwknop SPA HMAC key.
+    SpaHmacKey,
+}
+
+impl SecretKind {
+    /// Every kind, for operations on all of a profile's secrets.
+    pub const ALL: [SecretKind; 2] = [SecretKind::SpaKey, SecretKind::SpaHmacKey];
+
+    /// The id in the keyring entry name. Stable: changing it orphans stored secrets.
+    pub fn id(self) -> &'static str {
+        match self {
+            SecretKind::SpaKey => "spa-key",
+            SecretKind::SpaHmacKey => "spa-hmac-key",
+        }
+    }
+
+    /// A label for the UI.
+    pub fn label(self) -> &'static str {
+        match self {
+            SecretKind::SpaKey => "SPA key",
+            SecretKind::SpaHmacKey => "SPA HMAC key",
+        }
+    }
+}
+
+/// The keyring "user" of a profile's secret: `profile:<profile-name>:<kind>`.
+///
+/// Unambiguous: profile names never contain `:` (see [`validate_name`]).
+pub fn entry_user(profile: &str, kind: SecretKind) -> String {
+    format!("profile:{profile}:{}", kind.id())
+}
+
+/// A secret value. `Debug` and `Display` print `Secret(***)`; read it with [`Secret::expose`].
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that needs it (building the SPA packet). Never log or store it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret(value.to_owned())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Why a keyring operation failed. Messages never contain a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// There is no usable keyring: no service, locked, or access refused. The message says what to do.
+    #[error("{message}")]
+    Unavailable { message: String },
+    /// A profile name or a secret the keyring cannot take (empty, too long).
+    #[error("{message}")]
+    Invalid { message: String },
+    /// Any other failure of the keyring, with its message.
+    #[error("keyring error: {message}")]
+    Keyring { message: String },
+}
+
+/// Whether the keyring can be used, for the UI to show before the user types a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    Available,
+    /// The message of [`SecretError::Unavailable`]: what is missing and what to do.
+    Unavailable(String),
+}
+
+/// The app's secrets in the OS keyring. Cheap to clone; holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretStore {
+    service: String,
+}
+
+impl Default for SecretStore {
+    fn default() -> SecretStore {
+        SecretStore::new()
+    }
+}
+
+impl SecretStore {
+    /// The app's store (service [`SERVICE`]).
+    pub fn new() -> SecretStore {
+        SecretStore::with_service(SERVICE)
+    }
+
+    /// A store under another service name (tests use a unique one).
+    pub fn with_service(service: impl Into<String>) -> SecretStore {
+        SecretStore { service: service.into() }
+    }
+
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// Stores (or replaces) a profile's secret. An empty secret is refused: use [`SecretStore::delete`].
+    pub fn set(&self, profile: &str, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
+        if secret.is_empty() {
+            return Err(SecretError::Invalid {
+                message: format!("the {} of profile {profile:?} is empty: nothing to store", kind.label()),
+            });
+        }
+        self.entry(profile, kind)?.set_password(secret.expose()).map_err(map_error)
+    }
+
+    /// A profile's secret; `None` when there is none.
+    pub fn get(&self, profile: &str, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+        match self.entry(profile, kind)?.get_password() {
+            Ok(value) => Ok(Some(Secret(value))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(err) => Err(map_error(err)),
+        }
+    }
+
+    /// Deletes a profile's secret; deleting one that does not exist is fine.
+    pub fn delete(&self, profile: &str, kind: SecretKind) -> Result<(), SecretError> {
+        match self.entry(profile, kind)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(err) => Err(map_error(err)),
+        }
+    }
+
+    /// Deletes every secret of a profile (when the profile is deleted). Tries every kind and returns the
+    /// first error.
+    pub fn delete_all(&self, profile: &str) -> Result<(), SecretError> {
+        validate_profile(profile)?;
+        let mut first_error = None;
+        for kind in SecretKind::ALL {
+            if let Err(err) = self.delete(profile, kind) {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Moves every secret of profile `old` to `new` (when the profile is renamed): afterwards `new` has
+    /// exactly the secrets `old` had (stale entries of a former `new` are removed) and `old` has none.
+    ///
+    /// Reads everything first, then writes `new`, then deletes `old`: on an error `old` keeps its secrets,
+    /// so the caller can keep the old name.
+    pub fn rename(&self, old: &str, new: &str) -> Result<(), SecretError> {
+        validate_profile(old)?;
+        validate_profile(new)?;
+        if old == new {
+            return Ok(());
+        }
+        let mut moved = Vec::with_capacity(SecretKind::ALL.len());
+        for kind in SecretKind::ALL {
+            moved.push((kind, self.get(old, kind)?));
+        }
+        for (kind, secret) in &moved {
+            match secret {
+                Some(secret) => self.set(new, *kind, secret)?,
+                None => self.delete(new, *kind)?,
+            }
+        }
+        for (kind, secret) in &moved {
+            if secret.is_some() {
+                self.delete(old, *kind)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A cheap probe for the UI: reads an entry that normally does not exist. "Not found" means the
+    /// keyring answered. A locked keyring still counts as available (the OS prompts on first use).
+    pub fn availability(&self) -> Availability {
+        let probe = keyring::Entry::new(&self.service, PROBE_USER).and_then(|entry| entry.get_password());
+        match probe {
+            Ok(_) => Availability::Available,
+            Err(err) => match map_error(err) {
+                SecretError::Unavailable { message } => Availability::Unavailable(message),
+                // NoEntry, or anything else the keyring answered with: it is there.
+                _ => Availability::Available,
+            },
+        }
+    }
+
+    fn entry(&self, profile: &str, kind: SecretKind) -> Result<keyring::Entry, SecretError> {
+        validate_profile(profile)?;
+        keyring::Entry::new(&self.service, &entry_user(profile, kind)).map_err(map_error)
+    }
+}
+
+fn validate_profile(profile: &str) -> Result<(), SecretError> {
+    validate_name(profile).map_err(|err| SecretError::Invalid { message: err.to_string() })
+}
+
+/// What to tell the user when the keyring service is missing or broken, per OS.
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+const NO_SERVICE: &str = "no Secret Service is running: install and unlock GNOME Keyring or KWallet";
+#[cfg(target_os = "macos")]
+const NO_SERVICE: &str = "the macOS Keychain is not available: open Keychain Access and check that the \
+                          login keychain exists and is unlocked";
+#[cfg(target_os = "windows")]
+const NO_SERVICE: &str = "Windows Credential Manager is not available: check that the Credential Manager \
+                          service (VaultSvc) is running";
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "macos",
+    target_os = "windows"
+)))]
+const NO_SERVICE: &str = "this platform has no supported keyring: secrets cannot be stored";
+
+/// When the keyring is there but refused access (locked, prompt dismissed, access denied).
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+const NO_ACCESS: &str = "the keyring is locked or refused access: unlock your login keyring (GNOME Keyring \
+                         or KWallet) and accept its prompt";
+#[cfg(target_os = "macos")]
+const NO_ACCESS: &str = "the macOS Keychain refused access: unlock the login keychain and allow knock-gui \
+                         when macOS asks";
+#[cfg(target_os = "windows")]
+const NO_ACCESS: &str = "Windows Credential Manager refused access to the saved credential";
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "macos",
+    target_os = "windows"
+)))]
+const NO_ACCESS: &str = "the keyring refused access";
+
+/// When a Secret Service is running but an operation failed for another reason.
+const SERVICE_FAILED: &str = "the keyring service failed";
+
+/// D-Bus error names (and libdbus messages) that mean no Secret Service can be reached at all.
+const NO_SERVICE_SIGNS: [&str; 9] = [
+    "ServiceUnknown",
+    "NotSupported",
+    "NoServer",
+    "FileNotFound",
+    "NoReply",
+    "Disconnected",
+    "Spawn",
+    "autolaunch",
+    "No DBus session or Secret Service provider found",
+];
+
+/// Maps a keyring error to ours. Never includes a secret: `BadEncoding` carries the stored bytes and
+/// `Ambiguous` the matching credentials, so neither is printed.
+pub(crate) fn map_error(err: keyring::Error) -> SecretError {
+    match err {
+        keyring::Error::PlatformFailure(source) => {
+            // Display for the reader; Debug also names the D-Bus error (ServiceUnknown...).
+            let detail = source.to_string();
+            let debug = format!("{source:?}");
+            let missing = cfg!(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))
+                || NO_SERVICE_SIGNS.iter().any(|sign| debug.contains(sign) || detail.contains(sign));
+            let what = if missing { NO_SERVICE } else { SERVICE_FAILED };
+            SecretError::Unavailable { message: format!("{what} (keyring: {detail})") }
+        }
+        keyring::Error::NoStorageAccess(source) => {
+            SecretError::Unavailable { message: format!("{NO_ACCESS} (keyring: {source})") }
+        }
+        keyring::Error::NoEntry => SecretError::Keyring { message: "no such entry in the keyring".to_owned() },
+        keyring::Error::BadEncoding(_) => {
+            SecretError::Keyring { message: "the stored secret is not UTF-8 text: store it again".to_owned() }
+        }
+        keyring::Error::TooLong(attribute, limit) => SecretError::Invalid {
+            message: format!("{attribute} is longer than the keyring allows ({limit} characters)"),
+        },
+        keyring::Error::Invalid(attribute, reason) => {
+            SecretError::Invalid { message: format!("the keyring refused {attribute}: {reason}") }
+        }
+        keyring::Error::Ambiguous(matches) => SecretError::Keyring {
+            message: format!(
+                "{} keyring entries match one secret: delete the duplicates (e.g. in Seahorse) and store it again",
+                matches.len()
+            ),
+        },
+        other => SecretError::Keyring { message: other.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALUE: &str = "hunter2-Zq7";
+
+    fn boxed(message: &str) -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(std::io::Error::other(message.to_owned()))
+    }
+
+    #[test]
+    fn debug_and_display_never_show_the_value() {
+        let secret = Secret::new(VALUE);
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        assert_eq!(format!("{secret}"), "Secret(***)");
+        assert_eq!(format!("{secret:#?}"), "Secret(***)");
+        assert_eq!(format!("{:?}", Some(secret.clone())), "Some(Secret(***))");
+        assert_eq!(format!("{:?}", (SecretKind::SpaKey, Secret::from(VALUE.to_owned()))), "(SpaKey, Secret(***))");
+        assert_eq!(secret.expose(), VALUE);
+    }
+
+    #[test]
+    fn entry_names_are_profile_name_kind() {
+        assert_eq!(entry_user("work", SecretKind::SpaKey), "profile:work:spa-key");
+        assert_eq!(entry_user("home-lab.v2", SecretKind::SpaHmacKey), "profile:home-lab.v2:spa-hmac-key");
+        assert_eq!(SecretStore::new().service(), "knock-toolkit");
+        assert_eq!(SecretStore::with_service("knock-test-1").service(), "knock-test-1");
+        // Distinct (profile, kind) pairs never share an entry.
+        let names: Vec<String> =
+            ["a", "a-spa", "spa-key", "a.b"].iter().flat_map(|p| SecretKind::ALL.map(|k| entry_user(p, k))).collect();
+        let unique: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        assert!(PROBE_USER.split(':').next() != Some("profile"));
+    }
+
+    #[test]
+    fn invalid_profile_names_are_refused_before_the_keyring() {
+        let store = SecretStore::with_service("knock-test-never-used");
+        for bad in ["", "a:b", "../x", ".hidden", "CON", "with space"] {
+            let err = store.get(bad, SecretKind::SpaKey).expect_err(bad);
+            assert!(matches!(err, SecretError::Invalid { .. }), "{bad:?}: {err:?}");
+            assert!(matches!(store.delete_all(bad), Err(SecretError::Invalid { .. })), "{bad:?}");
+            assert!(matches!(store.rename("ok", bad), Err(SecretError::Invalid { .. })), "{bad:?}");
+        }
+        let err = store.set("ok", SecretKind::SpaKey, &Secret::new("")).expect_err("empty secret");
+        assert!(matches!(err, SecretError::Invalid { .. }), "{err:?}");
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+    #[test]
+    fn missing_secret_service_is_unavailable_with_an_actionable_message() {
+        let cases = [
+            "The name org.freedesktop.secrets was not provided by any .service files \
+             (org.freedesktop.DBus.Error.ServiceUnknown)",
+            "Unable to autolaunch a dbus-daemon without a $DISPLAY for X11 (org.freedesktop.DBus.Error.NotSupported)",
+            "Failed to connect to socket /run/user/1000/bus: No such file or directory \
+             (org.freedesktop.DBus.Error.FileNotFound)",
+            "No DBus session or Secret Service provider found",
+        ];
+        for detail in cases {
+            let err = map_error(keyring::Error::PlatformFailure(boxed(detail)));
+            let SecretError::Unavailable { message } = &err else { panic!("{detail}: {err:?}") };
+            assert!(
+                message.starts_with("no Secret Service is running: install and unlock GNOME Keyring or KWallet"),
+                "{message}"
+            );
+            assert!(message.contains(detail), "the keyring's detail is kept: {message}");
+            assert_eq!(err.to_string(), *message);
+        }
+        // Running, but failing: still unusable, without claiming nothing runs.
+        let err = map_error(keyring::Error::PlatformFailure(boxed("Crypto error: bad padding")));
+        assert_eq!(
+            err,
+            SecretError::Unavailable {
+                message: "the keyring service failed (keyring: Crypto error: bad padding)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn refused_access_is_unavailable_with_an_actionable_message() {
+        let err = map_error(keyring::Error::NoStorageAccess(boxed("Secret Service: unlock prompt was dismissed")));
+        let SecretError::Unavailable { message } = err else { panic!("not Unavailable") };
+        assert!(message.starts_with(NO_ACCESS), "{message}");
+        assert!(message.ends_with("(keyring: Secret Service: unlock prompt was dismissed)"), "{message}");
+        #[cfg(target_os = "linux")]
+        assert!(message.contains("unlock your login keyring"), "{message}");
+    }
+
+    #[test]
+    fn other_errors_keep_the_keyring_message_but_never_the_secret() {
+        let err = map_error(keyring::Error::BadEncoding(VALUE.as_bytes().to_vec()));
+        assert!(matches!(err, SecretError::Keyring { .. }), "{err:?}");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains(VALUE) && !shown.contains("104, 117"), "{shown}");
+
+        let err = map_error(keyring::Error::Ambiguous(Vec::new()));
+        assert!(err.to_string().contains("0 keyring entries match"), "{err}");
+
+        let err = map_error(keyring::Error::TooLong("username".into(), 255));
+        assert_eq!(
+            err,
+            SecretError::Invalid { message: "username is longer than the keyring allows (255 characters)".into() }
+        );
+        let err = map_error(keyring::Error::Invalid("target".into(), "cannot be empty".into()));
+        assert_eq!(err.to_string(), "the keyring refused target: cannot be empty");
+        let err = map_error(keyring::Error::NoEntry);
+        assert_eq!(err.to_string(), "keyring error: no such entry in the keyring");
+    }
+}

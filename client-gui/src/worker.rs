@@ -1,0 +1,109 @@
+//! The background worker: a small tokio runtime that runs knocks and lookups off the UI thread and sends
+//! their progress back over a channel, waking the UI (a repaint request) for every message. The UI never
+//! blocks on the network, whether DNS hangs or a host is unreachable.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use client_core::verify::{Plan, ProfileEvent, ProfileReport, run_plan};
+use client_core::{AddressFamily, CancellationToken, target};
+
+use crate::secrets::{Availability, SecretStore};
+
+/// Identifies one run, so late messages of a superseded run are recognised.
+pub type RunId = u64;
+
+#[derive(Debug)]
+pub enum WorkerMessage {
+    Progress { name: String, run: RunId, event: ProfileEvent },
+    Finished { name: String, run: RunId, report: Box<ProfileReport> },
+    Resolved { name: String, host: String, result: Result<SocketAddr, String> },
+    Keyring(Availability),
+    SecretsDeleted { name: String, result: Result<(), String> },
+}
+
+/// Called after each message is queued; the app passes `egui::Context::request_repaint`.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+pub struct Worker {
+    runtime: tokio::runtime::Runtime,
+    sender: Sender<WorkerMessage>,
+    receiver: Receiver<WorkerMessage>,
+    waker: Waker,
+    next_run: RunId,
+}
+
+impl Worker {
+    pub fn new() -> std::io::Result<Worker> {
+        // Knocks are syscalls and timers: two threads keep several at once responsive.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("knock-worker")
+            .enable_all()
+            .build()?;
+        let (sender, receiver) = channel();
+        Ok(Worker { runtime, sender, receiver, waker: Arc::new(|| {}), next_run: 1 })
+    }
+
+    pub fn set_waker(&mut self, waker: Waker) {
+        self.waker = waker;
+    }
+
+    /// Starts a knock; progress and the final report arrive through [`Worker::drain`].
+    pub fn knock(&mut self, plan: Plan, cancel: CancellationToken) -> RunId {
+        let run = self.next_run;
+        self.next_run += 1;
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn(async move {
+            let name = plan.name.clone();
+            let report = run_plan(&plan, &cancel, |event| {
+                let _ = sender.send(WorkerMessage::Progress { name: name.clone(), run, event: event.clone() });
+                waker();
+            })
+            .await;
+            let _ = sender.send(WorkerMessage::Finished { name, run, report: Box::new(report) });
+            waker();
+        });
+        run
+    }
+
+    /// Resolves a host in the background (for the detail view).
+    pub fn resolve(&self, name: String, host: String, family: AddressFamily) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn(async move {
+            let lookup = tokio::time::timeout(std::time::Duration::from_secs(10), target::resolve(&host, family));
+            let result = match lookup.await {
+                Ok(Ok(address)) => Ok(address),
+                Ok(Err(err)) => Err(err.to_string()),
+                Err(_) => Err(format!("{host:?} did not resolve within 10 s")),
+            };
+            let _ = sender.send(WorkerMessage::Resolved { name, host, result });
+            waker();
+        });
+    }
+
+    /// Probes the OS keyring (a D-Bus round trip on Linux, so never on the UI thread).
+    pub fn check_keyring(&self, secrets: SecretStore) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let _ = sender.send(WorkerMessage::Keyring(secrets.availability()));
+            waker();
+        });
+    }
+
+    /// Removes a deleted profile's secrets from the keyring.
+    pub fn delete_secrets(&self, secrets: SecretStore, name: String) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = secrets.delete_all(&name).map_err(|e| e.to_string());
+            let _ = sender.send(WorkerMessage::SecretsDeleted { name, result });
+            waker();
+        });
+    }
+
+    /// Every message that arrived since the last call.
+    pub fn drain(&self) -> Vec<WorkerMessage> {
+        self.receiver.try_iter().collect()
+    }
+}

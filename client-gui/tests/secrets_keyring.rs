@@ -1,0 +1,383 @@
+//! `client_gui::secrets` against a real Secret Service, and without one.
+//!
+//! Each test re-executes this test binary (only that test, marked by the `KNOCK_SECRETS_TEST_CHILD`
+//! environment variable) in the environment it needs, so plain `cargo test` runs them with no set-up:
+//! - the round trip runs under `scripts/with-keyring.sh`: a private `dbus-run-session` with GNOME Keyring
+//!   unlocked, HOME in a temporary directory; your own keyring is never touched;
+//! - the "unavailable" tests run with no session bus at all, and on a private bus that has no Secret
+//!   Service (a bus config without service directories, so nothing is auto-started).
+//!
+//! Missing `dbus-run-session` / `gnome-keyring-daemon`: the test prints `SKIPPED (needs gnome-keyring +
+//! dbus)`, or fails when `CI` is `true`/`1`. Every child is bounded in time and killed (its whole process
+//! group) when it overruns.
+#![cfg(target_os = "linux")]
+
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use client_core::Sequence;
+use client_core::profile::Profile;
+use client_core::store::ProfileStore;
+use client_gui::secrets::{Availability, Secret, SecretError, SecretKind, SecretStore};
+
+/// Set (to the test's name) in a re-executed child: it runs the real body.
+const CHILD_ENV: &str = "KNOCK_SECRETS_TEST_CHILD";
+/// Printed by a child that ran its body to the end (libtest exits 0 when `--exact` matches nothing).
+const DONE: &str = "SECRETS-TEST-CHILD-DONE";
+/// The temporary HOME that scripts/with-keyring.sh exports.
+const SANDBOX_ENV: &str = "KNOCK_KEYRING_SANDBOX";
+/// The exit status of scripts/with-keyring.sh when dbus or gnome-keyring is not installed.
+const TOOLS_MISSING: i32 = 77;
+const NO_SERVICE: &str = "no Secret Service is running: install and unlock GNOME Keyring or KWallet";
+
+fn is_child(test: &str) -> bool {
+    std::env::var(CHILD_ENV).is_ok_and(|name| name == test)
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"))
+}
+
+/// Skips the test, or fails it in CI, where the keyring tests must run.
+fn skip(reason: &str) {
+    assert!(
+        !in_ci(),
+        "{reason}; CI is set, so this test must run: install dbus and gnome-keyring (scripts/install-deps.sh)"
+    );
+    eprintln!("SKIPPED (needs gnome-keyring + dbus): {reason}");
+}
+
+fn has_tool(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
+struct ChildRun {
+    /// None: it overran its time and was killed.
+    status: Option<ExitStatus>,
+    stdout: String,
+    stderr: String,
+}
+
+impl ChildRun {
+    fn describe(&self) -> String {
+        format!("status {:?}\n--- stdout\n{}\n--- stderr\n{}", self.status, self.stdout, self.stderr)
+    }
+
+    /// The child ran the test body to the end and passed.
+    fn assert_passed(&self, test: &str) {
+        match self.status {
+            None => panic!(
+                "{test}: the child did not finish in time and was killed (a keyring call hangs?)\n{}",
+                self.describe()
+            ),
+            Some(status) => assert!(status.success(), "{test}: the child failed\n{}", self.describe()),
+        }
+        assert!(
+            self.stdout.contains(&format!("{DONE} {test}")),
+            "{test}: the child did not run the test body\n{}",
+            self.describe()
+        );
+    }
+}
+
+/// Runs this test binary's `test` (and only it) as a child, behind `prefix` (a wrapper command and its
+/// arguments, or nothing), with its own process group so a hung child is killed with everything it started.
+fn run_child(test: &str, prefix: &[OsString], configure: impl FnOnce(&mut Command), limit: Duration) -> ChildRun {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = match prefix.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(&exe);
+            command
+        }
+        None => Command::new(&exe),
+    };
+    let logs = tempfile::tempdir().expect("a temporary directory");
+    let stdout_path = logs.path().join("stdout");
+    let stderr_path = logs.path().join("stderr");
+    command
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, test)
+        // Temporary files (the keyring sandbox of with-keyring.sh too) go here, so a killed child leaves none.
+        .env("TMPDIR", logs.path())
+        // No display: an unexpected unlock prompt must fail, not pop up or wait for a click.
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&stdout_path).expect("stdout file"))
+        .stderr(fs::File::create(&stderr_path).expect("stderr file"))
+        .process_group(0);
+    configure(&mut command);
+    let mut child = command.spawn().expect("spawn the child test");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            // The child leads its own process group: kill the group (bus, keyring daemon, test).
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let read = |path: &Path| String::from_utf8_lossy(&fs::read(path).unwrap_or_default()).into_owned();
+    ChildRun { status, stdout: read(&stdout_path), stderr: read(&stderr_path) }
+}
+
+/// Every regular file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    files
+}
+
+fn assert_in_no_file(files: &[PathBuf], secrets: &[&Secret]) {
+    for file in files {
+        let bytes = fs::read(file).unwrap_or_default();
+        for secret in secrets {
+            let needle = secret.expose().as_bytes();
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "a secret is written in {}", file.display());
+        }
+    }
+}
+
+fn unique() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// What secret-tool (libsecret, a separate client) finds: proof the entry is in the Secret Service itself.
+fn secret_tool_lookup(service: &str, user: &str) -> Option<Option<String>> {
+    if !has_tool("secret-tool") {
+        eprintln!("note: secret-tool (libsecret-tools) not installed: cross-check skipped");
+        return None;
+    }
+    let output = Command::new("secret-tool")
+        .args(["lookup", "service", service, "username", user])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run secret-tool");
+    Some(output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned()))
+}
+
+#[test]
+fn real_secret_service_round_trip() {
+    const TEST: &str = "real_secret_service_round_trip";
+    if is_child(TEST) {
+        round_trip_in_sandbox();
+        println!("{DONE} {TEST}");
+        return;
+    }
+    if !has_tool("dbus-run-session") || !has_tool("gnome-keyring-daemon") {
+        skip("dbus-run-session or gnome-keyring-daemon is not installed");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-keyring.sh");
+    let prefix = [OsString::from("sh"), script.into_os_string()];
+    let run = run_child(TEST, &prefix, |_| {}, Duration::from_secs(120));
+    if run.status.and_then(|s| s.code()) == Some(TOOLS_MISSING) {
+        skip(&format!("scripts/with-keyring.sh found no keyring tools: {}", run.stderr.trim()));
+        return;
+    }
+    run.assert_passed(TEST);
+}
+
+fn round_trip_in_sandbox() {
+    // Only ever inside scripts/with-keyring.sh: never against the user's own keyring.
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let sandbox = std::env::var_os(SANDBOX_ENV).expect("run by scripts/with-keyring.sh");
+    assert_eq!(home.as_os_str(), sandbox, "HOME is not the keyring sandbox: refusing to run");
+
+    let service = format!("knock-toolkit-test-{}", unique());
+    let store = SecretStore::with_service(&service);
+    assert_eq!(store.availability(), Availability::Available);
+
+    // A profile the way the app keeps it, in the profiles directory under this HOME.
+    let profiles = ProfileStore::new(home.join(".config/knock/profiles"));
+    let open: Sequence = "7000,8000,9000".parse().expect("a sequence");
+    profiles.create("work", &Profile::new("bastion.example.org", open)).expect("create the profile");
+
+    let key = Secret::new(format!("spa-key-{}-Zq7", unique()));
+    let hmac = Secret::new(format!("spa-hmac-{}-Xw3", unique()));
+    let replaced = Secret::new(format!("spa-key-replaced-{}-Pv5", unique()));
+
+    // A missing entry is None, and deleting it is fine.
+    assert!(store.get("work", SecretKind::SpaKey).expect("get").is_none());
+    store.delete("work", SecretKind::SpaKey).expect("delete a missing entry");
+
+    // Round trip; a fresh store object (a fresh keyring entry) reads what was written.
+    store.set("work", SecretKind::SpaKey, &key).expect("set the key");
+    store.set("work", SecretKind::SpaHmacKey, &hmac).expect("set the HMAC key");
+    let reader = SecretStore::with_service(&service);
+    assert_eq!(reader.get("work", SecretKind::SpaKey).expect("get").expect("stored").expose(), key.expose());
+    assert_eq!(reader.get("work", SecretKind::SpaHmacKey).expect("get").expect("stored").expose(), hmac.expose());
+    store.set("work", SecretKind::SpaKey, &replaced).expect("replace the key");
+    assert_eq!(reader.get("work", SecretKind::SpaKey).expect("get").expect("stored").expose(), replaced.expose());
+
+    // Other profiles and other services see nothing.
+    assert!(store.get("workshop", SecretKind::SpaKey).expect("get").is_none());
+    let other_service = SecretStore::with_service(format!("{service}-other"));
+    assert!(other_service.get("work", SecretKind::SpaKey).expect("get").is_none());
+
+    // It is in the Secret Service, under the documented name (libsecret's own client finds it).
+    if let Some(found) = secret_tool_lookup(&service, "profile:work:spa-key") {
+        assert_eq!(found.as_deref(), Some(replaced.expose()), "secret-tool lookup");
+    }
+
+    // Rename the profile and its secrets together, as the app does.
+    profiles.rename("work", "home-lab").expect("rename the profile");
+    store.rename("work", "home-lab").expect("rename the secrets");
+    assert_eq!(store.get("home-lab", SecretKind::SpaKey).expect("get").expect("moved").expose(), replaced.expose());
+    assert_eq!(store.get("home-lab", SecretKind::SpaHmacKey).expect("get").expect("moved").expose(), hmac.expose());
+    for kind in SecretKind::ALL {
+        assert!(store.get("work", kind).expect("get").is_none(), "{kind:?} left under the old name");
+    }
+
+    // While stored, no secret is in any file: not in the profiles directory, not anywhere under HOME
+    // (GNOME Keyring keeps its items encrypted).
+    let profile_files = files_under(profiles.dir());
+    assert!(profile_files.iter().any(|f| f.ends_with("home-lab.toml")), "the profile file exists: {profile_files:?}");
+    assert_in_no_file(&profile_files, &[&key, &hmac, &replaced]);
+    let home_files = files_under(&home);
+    assert!(home_files.iter().any(|f| f.extension().is_some_and(|e| e == "keyring")), "keyring files: {home_files:?}");
+    assert_in_no_file(&home_files, &[&key, &hmac, &replaced]);
+
+    // A rename onto a name with stale secrets leaves exactly the moved ones.
+    let stale = Secret::new(format!("stale-{}-Kd2", unique()));
+    store.set("spare", SecretKind::SpaHmacKey, &stale).expect("set a stale secret");
+    store.delete("home-lab", SecretKind::SpaHmacKey).expect("delete the HMAC key");
+    store.rename("home-lab", "spare").expect("rename onto stale secrets");
+    assert_eq!(store.get("spare", SecretKind::SpaKey).expect("get").expect("moved").expose(), replaced.expose());
+    assert!(store.get("spare", SecretKind::SpaHmacKey).expect("get").is_none(), "the stale secret is gone");
+    assert!(store.get("home-lab", SecretKind::SpaKey).expect("get").is_none());
+
+    // Delete one, then all; deleting again is fine.
+    store.delete("spare", SecretKind::SpaKey).expect("delete");
+    assert!(store.get("spare", SecretKind::SpaKey).expect("get").is_none());
+    store.delete("spare", SecretKind::SpaKey).expect("delete again");
+    store.set("spare", SecretKind::SpaHmacKey, &hmac).expect("set");
+    store.delete_all("spare").expect("delete all");
+    store.delete_all("never-had-any").expect("delete all of nothing");
+    for profile in ["work", "home-lab", "spare"] {
+        for kind in SecretKind::ALL {
+            assert!(store.get(profile, kind).expect("get").is_none(), "{profile} {kind:?} is still stored");
+        }
+    }
+    if let Some(found) = secret_tool_lookup(&service, "profile:spare:spa-hmac-key") {
+        assert_eq!(found, None, "secret-tool still finds a deleted secret");
+    }
+}
+
+/// With no Secret Service: Unavailable with the message a user can act on, quickly, for every call.
+fn unavailable_everywhere() {
+    let store = SecretStore::with_service("knock-toolkit-test-unavailable");
+    let started = Instant::now();
+    let availability = store.availability();
+    let Availability::Unavailable(message) = &availability else {
+        panic!("expected Unavailable, got {availability:?}");
+    };
+    assert!(message.starts_with(NO_SERVICE), "{message}");
+    eprintln!("availability: Unavailable({message:?})");
+
+    let secret = Secret::new("never-stored-Qx9");
+    let results = [
+        store.set("work", SecretKind::SpaKey, &secret).err(),
+        store.get("work", SecretKind::SpaKey).err(),
+        store.delete("work", SecretKind::SpaKey).err(),
+    ];
+    for result in results {
+        let err = result.expect("an error without a Secret Service");
+        assert!(matches!(&err, SecretError::Unavailable { message } if message.starts_with(NO_SERVICE)), "{err:?}");
+        assert!(!format!("{err} {err:?}").contains(secret.expose()), "the secret leaks into the error: {err:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "no Secret Service took {:?} to report", started.elapsed());
+}
+
+#[test]
+fn no_session_bus_is_unavailable() {
+    const TEST: &str = "no_session_bus_is_unavailable";
+    if is_child(TEST) {
+        unavailable_everywhere();
+        println!("{DONE} {TEST}");
+        return;
+    }
+    // No DBUS_SESSION_BUS_ADDRESS, no display to autolaunch one, an empty runtime dir (no $XDG_RUNTIME_DIR/bus).
+    let empty = tempfile::tempdir().expect("a temporary directory");
+    let run = run_child(
+        TEST,
+        &[],
+        |command| {
+            command
+                .env_remove("DBUS_SESSION_BUS_ADDRESS")
+                .env("XDG_RUNTIME_DIR", empty.path())
+                .env("HOME", empty.path());
+        },
+        Duration::from_secs(60),
+    );
+    run.assert_passed(TEST);
+}
+
+#[test]
+fn bus_without_secret_service_is_unavailable() {
+    const TEST: &str = "bus_without_secret_service_is_unavailable";
+    if is_child(TEST) {
+        unavailable_everywhere();
+        println!("{DONE} {TEST}");
+        return;
+    }
+    if !has_tool("dbus-run-session") {
+        skip("dbus-run-session is not installed");
+        return;
+    }
+    // A session bus with no service directories: org.freedesktop.secrets cannot be auto-started.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("bus.conf");
+    let bus_config = format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+        dir.path().display()
+    );
+    fs::write(&config, bus_config).expect("write the bus config");
+    let mut config_arg = OsString::from("--config-file=");
+    config_arg.push(&config);
+    let prefix = [OsString::from("dbus-run-session"), config_arg, OsString::from("--")];
+    let run = run_child(
+        TEST,
+        &prefix,
+        |command| {
+            command.env("XDG_RUNTIME_DIR", dir.path()).env("HOME", dir.path());
+        },
+        Duration::from_secs(60),
+    );
+    run.assert_passed(TEST);
+}
