@@ -1,0 +1,3 @@
+//! knock-server (in progress).
+
+pub mod packet;

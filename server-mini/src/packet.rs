@@ -1,0 +1,1 @@
+//! packet parsing (in progress)
