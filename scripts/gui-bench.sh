@@ -60,7 +60,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # --- Xvfb on a free display ---------------------------------------------------------------------------
 display=""
@@ -173,7 +175,7 @@ idle() { # STORE LABEL
   a1=$(ticks "$app_pid"); x1=$(ticks "$xvfb_pid")
   awk -v l="$2" -v a=$((a1 - a0)) -v x=$((x1 - x0)) -v hz="$hz" -v s="$idle_secs" 'BEGIN {
     p = a / hz / s * 100
-    printf "    %-22s knock-gui %5.2f %% (%d ticks of 1/%d s)   Xvfb %5.2f %%   %s\n",
+    printf "    %-25s knock-gui %5.2f %% (%d ticks of 1/%d s)   Xvfb %5.2f %%   %s\n",
       l, p, a, hz, x / hz / s * 100, (p < 1) ? "ok" : "MISSED (> 1 %)"}'
   stop "$app_pid"; app_pid=""
 }
@@ -183,6 +185,8 @@ idle "$work/many" "1000 profiles:"
 # --- (c) frame time -----------------------------------------------------------------------------------
 echo
 echo "(c) frame time, $bench_frames forced repaints (ms)                   target: frame < 16 ms (p99)"
+echo "    ui_pass: the app's ui() (egui layout of every widget); frame_interval: frame start to next frame"
+echo "    start, so it adds tessellation and painting with Mesa's software rasterizer (llvmpipe)"
 frames() { # STORE LABEL
   start_app "$1" "$work/frames.log" KNOCK_GUI_BENCH=$bench_frames
   wait_line "$work/frames.log" '^bench_done' 300
@@ -190,7 +194,7 @@ frames() { # STORE LABEL
     /^first_frame_ms / {ff = $2}
     /^ui_pass_ms / {u50 = $3; u99 = $5}
     /^frame_interval_ms / {f50 = $3; f99 = $5}
-    END {printf "    %-22s ui_pass p50 %6.2f p99 %6.2f   frame_interval p50 %6.2f p99 %6.2f   %s   (first frame %.0f ms)\n",
+    END {printf "    %-25s ui_pass p50 %6.2f p99 %6.2f   frame_interval p50 %6.2f p99 %6.2f   %s   (first frame %.0f ms)\n",
       l, u50, u99, f50, f99, (f99 < 16) ? "ok" : "MISSED", ff}' "$work/frames.log"
   stop "$app_pid"; app_pid=""
 }

@@ -12,7 +12,8 @@
 # Without unshare (not root), selecting bastion resolves bastion.example.org through the system resolver.
 #
 # Environment: KNOCK_GUI_BIN (default target/release/knock-gui); KNOCK_GUI_ROW="X Y" overrides where the
-# bastion row is, in window coordinates (measured on the default 1000x680 window, scale factor 1).
+# first row's label of the host list is, in window coordinates (measured on the default 1000x680 window,
+# scale factor 1); the script fails, saving what it saw, if clicking there selects nothing.
 # Needs: Xvfb, xdotool, xdpyinfo (x11-utils), import/compare/identify/mogrify (imagemagick): scripts/install-deps.sh.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 out=${1:-docs/knock-gui.png}
 bin=${KNOCK_GUI_BIN:-target/release/knock-gui}
-row_xy=${KNOCK_GUI_ROW:-"110 117"}   # the "bastion · bastion.example.org" label in the "prod" group
+row_xy=${KNOCK_GUI_ROW:-"120 61"}   # the first row's "name · host" label in the host list
 screen=1280x800x24
 
 die() { echo "gui-screenshot: $*" >&2; exit 1; }
@@ -45,21 +46,24 @@ fi
 work=$(mktemp -d /tmp/knock-gui-shot.XXXXXX)
 xvfb_pid=""
 app_pid=""
-stop() { # PID: TERM, then KILL after 2 s
-  local pid=$1
+stop() { # PID [-g]: TERM, then KILL after 2 s; -g: PID's whole process group (PID leads it)
+  local pid=$1 target=$1
+  [ "${2:-}" = -g ] && target=-$1
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "$pid" 2>/dev/null || true
+  kill -- "$target" 2>/dev/null || true
   for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
+  kill -KILL -- "$target" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
 cleanup() {
-  stop "$app_pid"
+  stop "$app_pid" -g
   stop "$xvfb_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 if [ -n "${KNOCK_GUI_SHOT_ISOLATED:-}" ]; then
   printf '%s\n' "127.0.0.1 localhost" "::1 localhost" \
@@ -88,10 +92,20 @@ export DISPLAY=$display
 mkdir -p "$work/profiles" "$work/home" "$work/data" "$work/config" "$work/cache" "$work/run"
 chmod 700 "$work/run"
 cp profiles/*.toml "$work/profiles/"
-env -i PATH="$PATH" DISPLAY="$DISPLAY" LANG=C.UTF-8 \
+# The toolbar shows whether the OS keyring works: with dbus-run-session and gnome-keyring installed, the app
+# talks to a private, throw-away Secret Service (scripts/with-keyring.sh); otherwise to no bus at all (the
+# picture then says "keyring: unavailable"). Never to the caller's session bus.
+launcher=(env -u DBUS_SESSION_BUS_ADDRESS)
+if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
+  launcher=(scripts/with-keyring.sh)
+else
+  echo "gui-screenshot: no dbus-run-session/gnome-keyring-daemon: the picture shows \"keyring: unavailable\"" >&2
+fi
+# setsid: the app, and the keyring's bus and daemon if any, form one process group, stopped together.
+setsid "${launcher[@]}" sh -c 'exec env -i DBUS_SESSION_BUS_ADDRESS="${DBUS_SESSION_BUS_ADDRESS:-unix:path=$0/no-bus}" "$@"' \
+  "$work/run" PATH="$PATH" DISPLAY="$DISPLAY" LANG=C.UTF-8 \
   HOME="$work/home" XDG_DATA_HOME="$work/data" XDG_CONFIG_HOME="$work/config" \
   XDG_CACHE_HOME="$work/cache" XDG_RUNTIME_DIR="$work/run" \
-  DBUS_SESSION_BUS_ADDRESS="unix:path=$work/run/no-bus" \
   WINIT_X11_SCALE_FACTOR=1 LIBGL_ALWAYS_SOFTWARE=1 \
   "$bin" --profiles-dir "$work/profiles" >"$work/app.log" 2>&1 &
 app_pid=$!
@@ -116,8 +130,20 @@ capture_settled() {
 }
 
 capture_settled "$work/before.png"
+# Filter the list down to bastion with the search box (Ctrl+F), so that bastion is the first row whatever
+# the other profiles are; click that row; then clear the search: the full list shows, bastion selected.
+# (Never Enter: it knocks the selected host.)
 read -r row_x row_y <<<"$row_xy"
+xdotool mousemove --window "$wid" 660 500   # over the empty central panel
+xdotool windowfocus --sync "$wid"   # no window manager: give the window the keyboard focus ourselves
+sleep 0.2
+xdotool key --clearmodifiers ctrl+f
+xdotool type --delay 30 bastion
+sleep 0.4
 xdotool mousemove --window "$wid" "$row_x" "$row_y" click 1
+sleep 0.3
+xdotool key --clearmodifiers ctrl+f
+xdotool key --clearmodifiers ctrl+a BackSpace Escape
 sleep 0.3
 # Park the pointer outside the window (the screen is larger) so no hover highlight or tooltip shows.
 xdotool mousemove 1275 795

@@ -12,8 +12,14 @@
 #   dbus         dbus-run-session: the private session bus of the keyring tests (scripts/with-keyring.sh)
 #   gnome-keyring  a real Secret Service for client-gui's keyring tests (tests/secrets_keyring.rs)
 #   libsecret-tools  secret-tool: the keyring tests cross-check entries with libsecret's own client
+#   xvfb         virtual X server for knock-gui's screenshot and benchmark scripts (Mesa software GL)
+#   imagemagick  import/compare/identify/mogrify: scripts/gui-screenshot.sh takes and checks the screenshot
+#   xdotool      finds the knock-gui window and clicks in it (gui-screenshot.sh, gui-bench.sh)
+#   x11-utils    xdpyinfo: the GUI scripts wait with it until their Xvfb answers
+#   libxkbcommon-x11-0  loaded at run time by knock-gui (winit) on X11: without it the window never opens
+#   libxcursor1  loaded at run time by knock-gui (winit) on X11 for mouse cursors
 set -euo pipefail
-packages=(pkg-config libpcap-dev libdbus-1-dev knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools)
+packages=(pkg-config libpcap-dev libdbus-1-dev knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

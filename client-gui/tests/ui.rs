@@ -219,7 +219,8 @@ fn keyboard_shortcuts_new_search_and_enter_to_knock() {
     harness.run();
     assert!(harness.query_by_label_contains("beta  ·").is_none(), "the search filters the list");
     harness.key_press(Key::Enter);
-    harness.run();
+    // A knock is now running and its spinner animates: step rather than wait for a still frame.
+    harness.run_steps(2);
     socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let mut buf = [0u8; 4];
     assert!(socket.recv_from(&mut buf).is_ok(), "Enter knocked the matching host");
