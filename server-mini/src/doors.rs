@@ -1,0 +1,497 @@
+//! The doors: a per-(source, door) state machine as pure code. Time is passed in (milliseconds on any
+//! monotonic clock: live capture, a replayed file's timestamps, or a test's counter), nothing here does
+//! I/O, and every rule is a fast unit test.
+//!
+//! Semantics (where knockd 0.8 differs, see `knockd-behaviour.md` 2.4):
+//! - Every source's progress on every door is independent: one source finishing, failing or timing out
+//!   never touches another's attempt (knockd drops them all), and a source may work on several doors.
+//! - Only a door's own ports affect it. A wrong hit on one of its ports resets that source's attempt, and
+//!   if it is the door's first hit, starts a fresh attempt with it (knockd consumes it).
+//! - A repeat of the previous stage's hit (a retransmitted SYN, a browser's second SYN) is ignored.
+//! - A TCP hit whose flags do not match the door's TCPFlags is ignored, as in knockd, and reported.
+//! - Timeouts run from the first hit and are reported by [`Doors::tick`] when they happen.
+//! - The attempt table is bounded: when full, the oldest attempt is evicted (and reported).
+//!
+//! Memory: an attempt costs about 70 bytes (key, stage, start time, links and hash slot), so the default
+//! cap of 1,000,000 attempts stays under ~100 MB whatever a flood of spoofed sources sends.
+
+use std::net::IpAddr;
+
+use client_core::{Hit, Protocol, TcpFlagSpec, TcpFlags};
+use hashlink::LinkedHashMap;
+
+use crate::packet;
+
+/// Milliseconds on the caller's monotonic clock.
+pub type Millis = u64;
+
+pub const DEFAULT_MAX_ATTEMPTS: usize = 1_000_000;
+
+/// What a door needs to recognise a knock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoorSpec {
+    pub name: String,
+    /// None disables the door (a one-time sequence file with no sequence left).
+    pub sequence: Option<Vec<Hit>>,
+    pub timeout_ms: Millis,
+    pub flags: Option<TcpFlagSpec>,
+    pub target: Option<IpAddr>,
+}
+
+/// Why an attempt ended without opening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A hit on one of the door's ports, but not the expected one.
+    WrongHit { expected: Hit, got: Hit },
+    /// The sequence did not finish within the door's timeout.
+    Timeout,
+    /// Evicted to keep the table within its cap.
+    Evicted,
+}
+
+/// What happened, for logging and actions. `stage` counts the hits matched so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Stage {
+        src: IpAddr,
+        door: usize,
+        stage: usize,
+    },
+    Open {
+        src: IpAddr,
+        door: usize,
+    },
+    /// The attempt ended at `stage` without opening.
+    Rejected {
+        src: IpAddr,
+        door: usize,
+        stage: usize,
+        reason: Reason,
+    },
+    /// A TCP hit on the door's next port with flags the door does not accept: ignored.
+    FlagsIgnored {
+        src: IpAddr,
+        door: usize,
+        stage: usize,
+        flags: TcpFlags,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    stage: u8,
+    started: Millis,
+}
+
+struct Door {
+    spec: DoorSpec,
+    attempts: LinkedHashMap<IpAddr, Attempt>,
+}
+
+pub struct Doors {
+    doors: Vec<Door>,
+    max_attempts: usize,
+    len: usize,
+}
+
+impl Doors {
+    pub fn new(specs: Vec<DoorSpec>, max_attempts: usize) -> Doors {
+        let doors = specs.into_iter().map(|spec| Door { spec, attempts: LinkedHashMap::new() }).collect();
+        Doors { doors, max_attempts: max_attempts.max(1), len: 0 }
+    }
+
+    pub fn spec(&self, door: usize) -> Option<&DoorSpec> {
+        self.doors.get(door).map(|d| &d.spec)
+    }
+
+    pub fn specs(&self) -> impl Iterator<Item = &DoorSpec> {
+        self.doors.iter().map(|d| &d.spec)
+    }
+
+    /// Attempts in progress, over all doors.
+    pub fn attempts(&self) -> usize {
+        self.len
+    }
+
+    /// Replaces a door's sequence (one-time sequences); its attempts in progress are dropped.
+    pub fn set_sequence(&mut self, door: usize, sequence: Option<Vec<Hit>>) {
+        if let Some(d) = self.doors.get_mut(door) {
+            self.len -= d.attempts.len();
+            d.attempts.clear();
+            d.spec.sequence = sequence;
+        }
+    }
+
+    /// Feeds one packet; events are appended to `events` (reused by the caller: no allocation per packet).
+    pub fn on_hit(&mut self, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
+        let knock = Hit { port: hit.port, protocol: hit.protocol };
+        for index in 0..self.doors.len() {
+            self.on_hit_door(index, hit, knock, now, events);
+        }
+    }
+
+    fn on_hit_door(&mut self, index: usize, hit: &packet::Hit, knock: Hit, now: Millis, events: &mut Vec<Event>) {
+        let door = &mut self.doors[index];
+        let Some(sequence) = door.spec.sequence.as_deref() else { return };
+        if door.spec.target.is_some_and(|t| t != hit.dst) || !sequence.contains(&knock) {
+            return;
+        }
+        let src = hit.src;
+        let current = door.attempts.get(&src).copied().filter(|a| now.saturating_sub(a.started) < door.spec.timeout_ms);
+        if knock.protocol == Protocol::Tcp
+            && let Some(flags) = door.spec.flags
+            && !flags.matches(hit.flags)
+        {
+            let stage = current.map_or(0, |a| usize::from(a.stage));
+            events.push(Event::FlagsIgnored { src, door: index, stage, flags: hit.flags });
+            return;
+        }
+        if current.is_none() && door.attempts.contains_key(&src) {
+            // Expired but not yet collected by tick(): report it now, in order.
+            if let Some(old) = door.attempts.remove(&src) {
+                self.len -= 1;
+                events.push(Event::Rejected {
+                    src,
+                    door: index,
+                    stage: usize::from(old.stage),
+                    reason: Reason::Timeout,
+                });
+            }
+        }
+        let door = &mut self.doors[index];
+        let Some(sequence) = door.spec.sequence.as_deref() else { return };
+        match current {
+            Some(attempt) => {
+                let stage = usize::from(attempt.stage);
+                if sequence.get(stage) == Some(&knock) {
+                    let stage = stage + 1;
+                    if stage == sequence.len() {
+                        door.attempts.remove(&src);
+                        self.len -= 1;
+                        events.push(Event::Stage { src, door: index, stage });
+                        events.push(Event::Open { src, door: index });
+                    } else {
+                        if let Some(a) = door.attempts.get_mut(&src) {
+                            a.stage += 1;
+                        }
+                        events.push(Event::Stage { src, door: index, stage });
+                    }
+                } else if stage > 0 && sequence[stage - 1] == knock {
+                    // The previous stage again: a retransmit, not a mistake.
+                } else {
+                    let expected = sequence[stage];
+                    door.attempts.remove(&src);
+                    self.len -= 1;
+                    events.push(Event::Rejected {
+                        src,
+                        door: index,
+                        stage,
+                        reason: Reason::WrongHit { expected, got: knock },
+                    });
+                    if sequence[0] == knock {
+                        self.start(index, src, now, events);
+                    }
+                }
+            }
+            None if sequence[0] == knock => self.start(index, src, now, events),
+            None => {}
+        }
+    }
+
+    /// Starts an attempt at stage 1 (or opens at once for a one-hit sequence).
+    fn start(&mut self, index: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) {
+        let one_hit = self.doors[index].spec.sequence.as_ref().is_some_and(|s| s.len() == 1);
+        events.push(Event::Stage { src, door: index, stage: 1 });
+        if one_hit {
+            events.push(Event::Open { src, door: index });
+            return;
+        }
+        if self.len >= self.max_attempts {
+            self.evict_oldest(events);
+        }
+        self.doors[index].attempts.insert(src, Attempt { stage: 1, started: now });
+        self.len += 1;
+    }
+
+    fn evict_oldest(&mut self, events: &mut Vec<Event>) {
+        let oldest =
+            self.doors.iter().enumerate().filter_map(|(i, d)| d.attempts.front().map(|(_, a)| (a.started, i))).min();
+        if let Some((_, index)) = oldest
+            && let Some((src, attempt)) = self.doors[index].attempts.pop_front()
+        {
+            self.len -= 1;
+            events.push(Event::Rejected {
+                src,
+                door: index,
+                stage: usize::from(attempt.stage),
+                reason: Reason::Evicted,
+            });
+        }
+    }
+
+    /// Expires attempts whose timeout has passed at `now`. Each door's attempts are kept in start order,
+    /// so this only looks at the oldest ones.
+    pub fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
+        for (index, door) in self.doors.iter_mut().enumerate() {
+            while let Some((_, attempt)) = door.attempts.front() {
+                if now.saturating_sub(attempt.started) < door.spec.timeout_ms {
+                    break;
+                }
+                if let Some((src, attempt)) = door.attempts.pop_front() {
+                    self.len -= 1;
+                    events.push(Event::Rejected {
+                        src,
+                        door: index,
+                        stage: usize::from(attempt.stage),
+                        reason: Reason::Timeout,
+                    });
+                }
+            }
+        }
+    }
+
+    /// When the next timeout falls due, if any attempt is in progress.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.doors
+            .iter()
+            .filter_map(|d| d.attempts.front().map(|(_, a)| a.started.saturating_add(d.spec.timeout_ms)))
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use client_core::{Protocol, Sequence};
+
+    fn seq(text: &str) -> Vec<Hit> {
+        Sequence::parse(text, Protocol::Tcp).expect("sequence").hits().to_vec()
+    }
+
+    fn door(name: &str, sequence: &str) -> DoorSpec {
+        DoorSpec {
+            name: name.into(),
+            sequence: Some(seq(sequence)),
+            timeout_ms: 5000,
+            flags: Some(TcpFlagSpec::parse("syn,!ack").expect("flags")),
+            target: None,
+        }
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("ip")
+    }
+
+    fn syn(src: &str, port: u16) -> packet::Hit {
+        packet::Hit { src: ip(src), dst: ip("192.0.2.2"), protocol: Protocol::Tcp, port, flags: TcpFlags::SYN }
+    }
+
+    fn udp(src: &str, port: u16) -> packet::Hit {
+        packet::Hit { src: ip(src), dst: ip("192.0.2.2"), protocol: Protocol::Udp, port, flags: TcpFlags::NONE }
+    }
+
+    /// Feeds hits at the given times; returns every event.
+    fn run(doors: &mut Doors, hits: &[(Millis, packet::Hit)]) -> Vec<Event> {
+        let mut events = Vec::new();
+        for (now, hit) in hits {
+            doors.tick(*now, &mut events);
+            doors.on_hit(hit, *now, &mut events);
+        }
+        events
+    }
+
+    fn opened(events: &[Event]) -> Vec<(IpAddr, usize)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Open { src, door } => Some((*src, *door)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const A: &str = "198.51.100.1";
+    const B: &str = "198.51.100.2";
+
+    #[test]
+    fn a_correct_sequence_opens_with_knockd_compatible_stages() {
+        let mut d = Doors::new(vec![door("ssh", "7000,8000:udp,9000")], 10);
+        let events = run(&mut d, &[(0, syn(A, 7000)), (1, udp(A, 8000)), (2, syn(A, 9000))]);
+        assert_eq!(
+            events,
+            [
+                Event::Stage { src: ip(A), door: 0, stage: 1 },
+                Event::Stage { src: ip(A), door: 0, stage: 2 },
+                Event::Stage { src: ip(A), door: 0, stage: 3 },
+                Event::Open { src: ip(A), door: 0 },
+            ]
+        );
+        assert_eq!(d.attempts(), 0, "a finished attempt is gone");
+    }
+
+    #[test]
+    fn concurrent_sources_are_independent() {
+        // knockd bug: X finishing (or failing, or timing out) drops Y's attempt.
+        let mut d = Doors::new(vec![door("ssh", "7000,8000,9000")], 10);
+        let events = run(
+            &mut d,
+            &[
+                (0, syn(A, 7000)),
+                (1, syn(B, 7000)),
+                (2, syn(A, 8000)),
+                (3, syn(A, 9000)), // A opens
+                (4, syn(B, 8000)),
+                (5, syn(B, 9000)), // B still opens
+            ],
+        );
+        assert_eq!(opened(&events), [(ip(A), 0), (ip(B), 0)]);
+        let mut d = Doors::new(vec![door("ssh", "7000,8000,9000")], 10);
+        let events = run(
+            &mut d,
+            &[(0, syn(A, 7000)), (1, syn(B, 7000)), (2, syn(A, 9000)), (3, syn(B, 8000)), (4, syn(B, 9000))],
+        );
+        assert_eq!(opened(&events), [(ip(B), 0)], "A's mistake does not cost B");
+    }
+
+    #[test]
+    fn a_retransmit_of_the_previous_stage_is_harmless() {
+        let mut d = Doors::new(vec![door("ssh", "7000,8000,9000")], 10);
+        let events = run(
+            &mut d,
+            &[(0, syn(A, 7000)), (1, syn(A, 7000)), (2, syn(A, 8000)), (3, syn(A, 8000)), (4, syn(A, 9000))],
+        );
+        assert_eq!(opened(&events), [(ip(A), 0)]);
+        assert!(!events.iter().any(|e| matches!(e, Event::Rejected { .. })));
+    }
+
+    #[test]
+    fn repeated_ports_in_a_sequence_advance_before_counting_as_retransmits() {
+        let mut d = Doors::new(vec![door("rep", "7000,7000,8000")], 10);
+        let events = run(&mut d, &[(0, syn(A, 7000)), (1, syn(A, 7000)), (2, syn(A, 8000))]);
+        assert_eq!(opened(&events), [(ip(A), 0)]);
+    }
+
+    #[test]
+    fn a_wrong_hit_resets_with_a_reason_and_a_first_hit_restarts() {
+        let mut d = Doors::new(vec![door("ssh", "7000,8000,9000")], 10);
+        let events = run(&mut d, &[(0, syn(A, 7000)), (1, syn(A, 9000))]);
+        assert_eq!(
+            events.last(),
+            Some(&Event::Rejected {
+                src: ip(A),
+                door: 0,
+                stage: 1,
+                reason: Reason::WrongHit { expected: Hit::tcp(8000), got: Hit::tcp(9000) }
+            })
+        );
+        // 7000 8500 7000 8000 9000 style: the wrong hit that is the first port starts over at once.
+        let mut d = Doors::new(vec![door("ssh", "7000,8000,9000")], 10);
+        let events = run(
+            &mut d,
+            &[(0, syn(A, 7000)), (1, syn(A, 8000)), (2, syn(A, 7000)), (3, syn(A, 8000)), (4, syn(A, 9000))],
+        );
+        assert_eq!(opened(&events), [(ip(A), 0)]);
+        // Reversed order never opens.
+        let mut d = Doors::new(vec![door("ssh", "7000,8000,9000")], 10);
+        assert!(opened(&run(&mut d, &[(0, syn(A, 9000)), (1, syn(A, 8000)), (2, syn(A, 7000))])).is_empty());
+    }
+
+    #[test]
+    fn other_doors_ports_do_not_disturb_and_doors_progress_in_parallel() {
+        let mut d = Doors::new(vec![door("a", "7000,8000,9000"), door("c", "6000,6100")], 10);
+        // knockd: a source mid-way through door a cannot start door c, and c's port kills a.
+        let events = run(
+            &mut d,
+            &[(0, syn(A, 7000)), (1, syn(A, 6000)), (2, syn(A, 8000)), (3, syn(A, 6100)), (4, syn(A, 9000))],
+        );
+        assert_eq!(opened(&events), [(ip(A), 1), (ip(A), 0)]);
+        // Doors sharing a first port both progress; the last hit opens one and resets the other.
+        let mut d = Doors::new(vec![door("a", "7000,8000,9000"), door("b", "7000,8000,9100")], 10);
+        let events = run(&mut d, &[(0, syn(A, 7000)), (1, syn(A, 8000)), (2, syn(A, 9000))]);
+        assert_eq!(opened(&events), [(ip(A), 0)]);
+    }
+
+    #[test]
+    fn flags_that_do_not_match_are_ignored_and_reported() {
+        let mut d = Doors::new(vec![door("ssh", "7000,8000")], 10);
+        let mut synack = syn(A, 8000);
+        synack.flags = TcpFlags::SYN.union(TcpFlags::ACK);
+        let events = run(&mut d, &[(0, syn(A, 7000)), (1, synack), (2, syn(A, 8000))]);
+        assert!(events.contains(&Event::FlagsIgnored { src: ip(A), door: 0, stage: 1, flags: synack.flags }));
+        assert_eq!(opened(&events), [(ip(A), 0)], "the ignored packet did not reset the attempt");
+        // UDP hits have no flags to check.
+        let mut d = Doors::new(vec![door("u", "7000:udp,8000:udp")], 10);
+        assert_eq!(opened(&run(&mut d, &[(0, udp(A, 7000)), (1, udp(A, 8000))])).len(), 1);
+    }
+
+    #[test]
+    fn timeouts_are_reported_when_they_happen_and_count_from_the_first_hit() {
+        let mut d = Doors::new(vec![door("ssh", "7000,8000,9000")], 10);
+        let mut events = run(&mut d, &[(0, syn(A, 7000)), (3000, syn(A, 8000))]);
+        assert_eq!(d.next_deadline(), Some(5000));
+        d.tick(4999, &mut events);
+        assert!(!events.iter().any(|e| matches!(e, Event::Rejected { .. })));
+        d.tick(5000, &mut events);
+        assert_eq!(events.last(), Some(&Event::Rejected { src: ip(A), door: 0, stage: 2, reason: Reason::Timeout }));
+        assert_eq!(d.attempts(), 0);
+        assert_eq!(d.next_deadline(), None);
+        // A late hit after an uncollected expiry is reported as a timeout, then judged afresh.
+        let mut d = Doors::new(vec![door("ssh", "7000,8000,9000")], 10);
+        let events = run(&mut d, &[(0, syn(A, 7000))]);
+        let mut late = events;
+        d.on_hit(&syn(A, 8000), 6000, &mut late);
+        assert!(late.contains(&Event::Rejected { src: ip(A), door: 0, stage: 1, reason: Reason::Timeout }));
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_evicts_the_oldest() {
+        let mut d = Doors::new(vec![door("ssh", "7000,8000")], 3);
+        let sources: Vec<String> = (1..=5).map(|i| format!("203.0.113.{i}")).collect();
+        let hits: Vec<(Millis, packet::Hit)> =
+            sources.iter().enumerate().map(|(i, s)| (i as Millis, syn(s, 7000))).collect();
+        let events = run(&mut d, &hits);
+        assert_eq!(d.attempts(), 3);
+        let evicted: Vec<IpAddr> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Rejected { src, reason: Reason::Evicted, .. } => Some(*src),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(evicted, [ip("203.0.113.1"), ip("203.0.113.2")]);
+        // The newest can still finish.
+        assert_eq!(opened(&run(&mut d, &[(10, syn("203.0.113.5", 8000))])), [(ip("203.0.113.5"), 0)]);
+    }
+
+    #[test]
+    fn targets_restrict_a_door_to_one_destination_and_one_time_sequences_swap() {
+        let mut spec = door("t", "7000,8000");
+        spec.target = Some(ip("192.0.2.10"));
+        let mut d = Doors::new(vec![spec], 10);
+        assert!(opened(&run(&mut d, &[(0, syn(A, 7000)), (1, syn(A, 8000))])).is_empty(), "wrong destination");
+        let to = |mut h: packet::Hit| {
+            h.dst = ip("192.0.2.10");
+            h
+        };
+        assert_eq!(opened(&run(&mut d, &[(2, to(syn(A, 7000))), (3, to(syn(A, 8000)))])).len(), 1);
+        run(&mut d, &[(4, to(syn(B, 7000)))]);
+        d.set_sequence(0, Some(seq("6000")));
+        assert_eq!(d.attempts(), 0, "attempts on the old sequence are dropped");
+        assert_eq!(opened(&run(&mut d, &[(5, to(syn(B, 6000)))])).len(), 1, "a one-hit sequence opens at once");
+        d.set_sequence(0, None);
+        assert!(run(&mut d, &[(6, to(syn(B, 6000)))]).is_empty(), "a disabled door ignores everything");
+    }
+
+    #[test]
+    fn ipv6_sources_work_the_same() {
+        let mut d = Doors::new(vec![door("ssh", "7000,8000")], 10);
+        let v6 = |port| packet::Hit {
+            src: ip("2001:db8::1"),
+            dst: ip("2001:db8::2"),
+            protocol: Protocol::Tcp,
+            port,
+            flags: TcpFlags::SYN,
+        };
+        assert_eq!(opened(&run(&mut d, &[(0, v6(7000)), (1, v6(8000))])), [(ip("2001:db8::1"), 0)]);
+    }
+}

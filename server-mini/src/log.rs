@@ -1,0 +1,116 @@
+//! Logging: knockd-compatible lines, so existing log watchers keep working. Every line goes to stderr
+//! (systemd style; journald adds the time), to `LogFile` as `[YYYY-MM-DD HH:MM] line` like knockd, and to
+//! syslog (ident `knockd`, LOG_NOTICE) with `UseSyslog`.
+//!
+//! Per-packet lines (stages, rejections) are rate-limited, so a flood cannot fill the disk or starve the
+//! packet loop; what was dropped is counted and summarised once a second. Openings, commands and errors
+//! are never dropped.
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Per-packet lines allowed per second before suppression.
+const LINES_PER_SECOND: u32 = 500;
+
+pub struct Logger {
+    file: Option<File>,
+    syslog: bool,
+    stderr: bool,
+    window_start: Instant,
+    lines_in_window: u32,
+    suppressed_in_window: u64,
+    pub suppressed_total: u64,
+}
+
+impl Logger {
+    pub fn new(log_file: Option<&Path>, syslog: bool, stderr: bool) -> io::Result<Logger> {
+        let file = match log_file {
+            Some(path) => Some(OpenOptions::new().create(true).append(true).open(path)?),
+            None => None,
+        };
+        if syslog {
+            open_syslog();
+        }
+        Ok(Logger {
+            file,
+            syslog,
+            stderr,
+            window_start: Instant::now(),
+            lines_in_window: 0,
+            suppressed_in_window: 0,
+            suppressed_total: 0,
+        })
+    }
+
+    /// A line that is always written (openings, commands, errors, lifecycle).
+    pub fn important(&mut self, line: &str) {
+        self.write(line);
+    }
+
+    /// A per-packet line, dropped (and counted) above the rate limit.
+    pub fn packet(&mut self, line: impl FnOnce() -> String) {
+        self.roll_window();
+        if self.lines_in_window >= LINES_PER_SECOND {
+            self.suppressed_in_window += 1;
+            self.suppressed_total += 1;
+            return;
+        }
+        self.lines_in_window += 1;
+        self.write(&line());
+    }
+
+    fn roll_window(&mut self) {
+        if self.window_start.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let suppressed = std::mem::take(&mut self.suppressed_in_window);
+        self.window_start = Instant::now();
+        self.lines_in_window = 0;
+        if suppressed > 0 {
+            self.write(&format!("suppressed {suppressed} per-packet log lines in the last second (rate limit)"));
+        }
+    }
+
+    fn write(&mut self, line: &str) {
+        if self.stderr {
+            let _ = writeln!(io::stderr().lock(), "{line}");
+        }
+        if let Some(file) = &mut self.file {
+            let _ = writeln!(file, "[{}] {line}", local_minute());
+        }
+        if self.syslog {
+            write_syslog(line);
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` in local time, knockd's LogFile format.
+fn local_minute() -> String {
+    let now = unsafe_local_time();
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", now.tm_year + 1900, now.tm_mon + 1, now.tm_mday, now.tm_hour, now.tm_min)
+}
+
+fn unsafe_local_time() -> libc::tm {
+    // SAFETY: time(NULL) has no preconditions; localtime_r writes into the zeroed struct we own.
+    unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        tm
+    }
+}
+
+fn open_syslog() {
+    static IDENT: &[u8] = b"knockd\0";
+    // SAFETY: IDENT is a static NUL-terminated string, valid for the process lifetime as openlog requires.
+    unsafe { libc::openlog(IDENT.as_ptr().cast(), 0, libc::LOG_USER) };
+}
+
+fn write_syslog(line: &str) {
+    let Ok(message) = CString::new(line.replace('\0', " ")) else { return };
+    // SAFETY: both strings are NUL-terminated; the format string takes exactly one %s argument.
+    unsafe { libc::syslog(libc::LOG_NOTICE, c"%s".as_ptr(), message.as_ptr()) };
+}

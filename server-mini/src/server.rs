@@ -1,0 +1,286 @@
+//! The server: packets in, doors advanced, log lines and commands out. Live capture and `--read` replay
+//! both feed [`Server::handle_frame`] and [`Server::tick`]; only the clock differs (wall time or the
+//! capture's timestamps).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use client_core::knockd_conf::ConfError;
+use client_core::{Hit, Protocol, Sequence};
+
+use crate::actions::Actions;
+use crate::config::{self, DoorConfig, SequenceSource, ServerConfig};
+use crate::doors::{DoorSpec, Doors, Event, Millis, Reason};
+use crate::log::Logger;
+use crate::packet::{self, LinkType, Parsed};
+
+/// Counters, printed on SIGUSR1 and at exit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub packets: u64,
+    pub hits: u64,
+    pub not_knock: u64,
+    pub fragments: u64,
+    pub malformed: u64,
+    pub stages: u64,
+    pub opened: u64,
+    pub wrong_hits: u64,
+    pub timeouts: u64,
+    pub flags_ignored: u64,
+    pub evicted: u64,
+}
+
+/// A one-time door's remaining sequences (line number in the file, sequence), the active one first.
+struct OneTime {
+    path: std::path::PathBuf,
+    remaining: Vec<(usize, Sequence)>,
+}
+
+pub struct Server {
+    config: ServerConfig,
+    doors: Doors,
+    one_time: Vec<Option<OneTime>>,
+    pub actions: Actions,
+    pub log: Logger,
+    pub counters: Counters,
+    events: Vec<Event>,
+    filter_changed: bool,
+}
+
+impl Server {
+    pub fn new(config: ServerConfig, max_attempts: usize, dry_run: bool, log: Logger) -> Result<Server, ConfError> {
+        let mut specs = Vec::new();
+        let mut one_time = Vec::new();
+        for door in &config.doors {
+            let (sequence, state) = match &door.sequence {
+                SequenceSource::Fixed(sequence) => (Some(sequence.hits().to_vec()), None),
+                SequenceSource::OneTime(path) => {
+                    let remaining = config::read_one_time(path)?;
+                    let first = remaining.first().map(|(_, s)| s.hits().to_vec());
+                    (first, Some(OneTime { path: path.clone(), remaining }))
+                }
+            };
+            specs.push(spec(door, sequence));
+            one_time.push(state);
+        }
+        let mut server = Server {
+            config,
+            doors: Doors::new(specs, max_attempts),
+            one_time,
+            actions: Actions::new(dry_run),
+            log,
+            counters: Counters::default(),
+            events: Vec::with_capacity(16),
+            filter_changed: false,
+        };
+        for (index, door) in server.config.doors.iter().enumerate() {
+            if server.doors.spec(index).is_some_and(|s| s.sequence.is_none()) {
+                server.log.important(&format!(
+                    "{}: no sequence left in the one time sequences file: door disabled",
+                    door.name
+                ));
+            }
+        }
+        Ok(server)
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    pub fn attempts(&self) -> usize {
+        self.doors.attempts()
+    }
+
+    /// One captured frame at `now` (milliseconds on the server's clock).
+    pub fn handle_frame(&mut self, link: LinkType, frame: &[u8], now: Millis) {
+        self.counters.packets += 1;
+        match packet::parse(link, frame) {
+            Parsed::Hit(hit) => {
+                self.counters.hits += 1;
+                self.doors.on_hit(&hit, now, &mut self.events);
+                self.flush_events();
+            }
+            Parsed::NotKnock => self.counters.not_knock += 1,
+            Parsed::Fragment => self.counters.fragments += 1,
+            Parsed::Malformed(_) => self.counters.malformed += 1,
+        }
+    }
+
+    /// Expires attempts whose timeout passed.
+    pub fn tick(&mut self, now: Millis) {
+        self.doors.tick(now, &mut self.events);
+        self.flush_events();
+    }
+
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.doors.next_deadline()
+    }
+
+    /// True once after a door's sequence changed (the capture filter must be rebuilt).
+    pub fn take_filter_changed(&mut self) -> bool {
+        std::mem::take(&mut self.filter_changed)
+    }
+
+    fn flush_events(&mut self) {
+        let events = std::mem::take(&mut self.events);
+        for event in &events {
+            self.on_event(*event);
+        }
+        self.events = events;
+        self.events.clear();
+    }
+
+    fn door_name(&self, door: usize) -> &str {
+        self.config.doors.get(door).map_or("?", |d| d.name.as_str())
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Stage { src, door, stage } => {
+                self.counters.stages += 1;
+                let name = self.door_name(door).to_owned();
+                self.log.packet(|| format!("{src}: {name}: Stage {stage}"));
+            }
+            Event::Open { src, door } => {
+                self.counters.opened += 1;
+                self.open(src, door);
+            }
+            Event::Rejected { src, door, stage, reason } => {
+                let name = self.door_name(door).to_owned();
+                match reason {
+                    Reason::WrongHit { expected, got } => {
+                        self.counters.wrong_hits += 1;
+                        self.log.packet(|| {
+                            format!(
+                                "{src}: {name}: wrong hit {got} at stage {} (expected {expected}): attempt reset",
+                                stage + 1
+                            )
+                        });
+                    }
+                    Reason::Timeout => {
+                        self.counters.timeouts += 1;
+                        self.log.packet(|| format!("{src}: {name}: sequence timeout (stage {stage})"));
+                    }
+                    Reason::Evicted => {
+                        self.counters.evicted += 1;
+                        self.log
+                            .packet(|| format!("{src}: {name}: attempt evicted at stage {stage}: state table full"));
+                    }
+                }
+            }
+            Event::FlagsIgnored { src, door, stage, flags } => {
+                self.counters.flags_ignored += 1;
+                let name = self.door_name(door).to_owned();
+                let wanted =
+                    self.config.doors.get(door).and_then(|d| d.tcp_flags).map(|f| f.to_string()).unwrap_or_default();
+                self.log.packet(|| {
+                    format!(
+                        "{src}: {name}: TCP flags {flags} do not match TCPFlags {wanted} at stage {}: hit ignored",
+                        stage + 1
+                    )
+                });
+            }
+        }
+    }
+
+    fn open(&mut self, src: IpAddr, door: usize) {
+        let Some(config) = self.config.doors.get(door).cloned() else { return };
+        self.log.important(&format!("{src}: {}: OPEN SESAME", config.name));
+        let (start, stop) = config.commands(src.is_ipv6());
+        self.actions.open(&mut self.log, &config.name, src, start, stop, config.cmd_timeout);
+        self.consume_one_time(door, &config);
+    }
+
+    /// After a one-time sequence opened the door: mark it used on disk, then arm the next one.
+    fn consume_one_time(&mut self, door: usize, config: &DoorConfig) {
+        let Some(Some(state)) = self.one_time.get_mut(door) else { return };
+        if state.remaining.is_empty() {
+            return;
+        }
+        let (line, _) = state.remaining.remove(0);
+        if let Err(err) = config::consume_one_time(&state.path, line) {
+            // Never reuse a sequence we could not mark as used: disable the door instead.
+            self.log.important(&format!(
+                "{}: cannot mark the used sequence in {}: {err}: door disabled",
+                config.name,
+                state.path.display()
+            ));
+            state.remaining.clear();
+        }
+        let next = state.remaining.first().map(|(_, s)| s.hits().to_vec());
+        if next.is_none() {
+            self.log.important(&format!(
+                "no more sequences left in the one time sequences file for door {} --> disabling the door",
+                config.name
+            ));
+        }
+        self.doors.set_sequence(door, next);
+        self.filter_changed = true;
+    }
+
+    /// A BPF filter passing only packets that can be hits of some door: TCP/UDP to the doors' ports, and
+    /// IPv6 packets with extension headers (BPF cannot follow them; the parser does).
+    pub fn bpf_filter(&self) -> String {
+        let mut tcp: Vec<u16> = Vec::new();
+        let mut udp: Vec<u16> = Vec::new();
+        for spec in self.doors.specs() {
+            for hit in spec.sequence.iter().flatten() {
+                let list = if hit.protocol == Protocol::Tcp { &mut tcp } else { &mut udp };
+                if !list.contains(&hit.port) {
+                    list.push(hit.port);
+                }
+            }
+        }
+        let ports = |ports: &[u16]| ports.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ");
+        let mut parts = Vec::new();
+        if !tcp.is_empty() {
+            parts.push(format!("(tcp dst port ({}))", ports(&tcp)));
+        }
+        if !udp.is_empty() {
+            parts.push(format!("(udp dst port ({}))", ports(&udp)));
+        }
+        if parts.is_empty() {
+            // Every door is disabled: capture nothing.
+            return "ip and not ip".to_owned();
+        }
+        parts.push("(ip6 and not ip6 proto 6 and not ip6 proto 17 and not icmp6)".to_owned());
+        parts.join(" or ")
+    }
+
+    pub fn shutdown(&mut self, wait: Duration) {
+        self.actions.shutdown(&mut self.log, wait);
+    }
+}
+
+fn spec(door: &DoorConfig, sequence: Option<Vec<Hit>>) -> DoorSpec {
+    DoorSpec {
+        name: door.name.clone(),
+        sequence,
+        timeout_ms: u64::try_from(door.seq_timeout.as_millis()).unwrap_or(u64::MAX),
+        flags: door.tcp_flags,
+        target: door.target,
+    }
+}
+
+impl fmt::Display for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "packets {}, hits {}, not_knock {}, fragments {}, malformed {}, stages {}, opened {}, wrong_hits {}, \
+             timeouts {}, flags_ignored {}, evicted {}",
+            self.packets,
+            self.hits,
+            self.not_knock,
+            self.fragments,
+            self.malformed,
+            self.stages,
+            self.opened,
+            self.wrong_hits,
+            self.timeouts,
+            self.flags_ignored,
+            self.evicted
+        )
+    }
+}
