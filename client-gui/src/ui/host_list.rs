@@ -48,7 +48,8 @@ fn flatten(state: &AppState, collapsed: &HashSet<String>) -> Vec<Line> {
         let open = !collapsed.contains(&tag);
         lines.push(Line::Group { count: entries.len(), open, tag: tag.clone() });
         if open {
-            lines.extend(entries.iter().filter_map(|e| index_of.get(e.name.as_str())).map(|&index| Line::Row { index }));
+            lines
+                .extend(entries.iter().filter_map(|e| index_of.get(e.name.as_str())).map(|&index| Line::Row { index }));
         }
     }
     lines

@@ -26,7 +26,10 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     shortcuts(state, view, ui.ctx());
     egui::Panel::top("toolbar").show(ui, |ui| toolbar(state, view, ui));
     egui::Panel::bottom("history").resizable(true).default_size(140.0).show(ui, |ui| history::draw(state, ui));
-    egui::Panel::left("hosts").resizable(true).default_size(320.0).show(ui, |ui| host_list::draw(state, &mut view.collapsed, ui));
+    egui::Panel::left("hosts")
+        .resizable(true)
+        .default_size(320.0)
+        .show(ui, |ui| host_list::draw(state, &mut view.collapsed, ui));
     egui::CentralPanel::default_margins().show(ui, |ui| {
         if state.editor.is_some() {
             editor_view::draw(state, ui);
