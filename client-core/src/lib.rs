@@ -18,6 +18,7 @@ pub mod knockd_conf;
 pub mod profile;
 pub mod send;
 pub mod sequence;
+pub mod spa;
 pub mod store;
 pub mod target;
 pub mod verify;
