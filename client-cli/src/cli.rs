@@ -36,6 +36,9 @@ pub enum Command {
     /// Open a profile, then relay stdin/stdout to a TCP port (an OpenSSH ProxyCommand).
     #[command(after_help = PROXY_AFTER_HELP)]
     Proxy(ProxyArgs),
+    /// Single Packet Authorization (fwknop) helpers.
+    #[command(subcommand)]
+    Spa(SpaCommand),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -59,6 +62,13 @@ Use as an OpenSSH ProxyCommand:
   ssh -o ProxyCommand='knock-cli proxy bastion %h %p' bastion.example.org
 HOST and PORT default to the knocked address and the verify port (or 22). Only relayed bytes go
 to stdout; errors go to stderr.";
+
+#[derive(Debug, Subcommand)]
+pub enum SpaCommand {
+    /// Print a new key pair in fwknop's form (KEY_BASE64: / HMAC_KEY_BASE64:), for access.conf and for
+    /// the environment variables an SPA profile reads (KNOCK_SPA_KEY_BASE64, KNOCK_SPA_HMAC_KEY_BASE64).
+    Keygen,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
@@ -155,6 +165,24 @@ pub struct ProfileFields {
     /// Free notes.
     #[arg(long)]
     pub notes: Option<String>,
+    /// Make this an SPA profile (fwknop Single Packet Authorization) instead of a knock sequence.
+    #[arg(long, conflicts_with_all = ["open", "open_env", "close", "close_env"])]
+    pub spa: bool,
+    /// SPA: what to open, fwknop's ACCESS syntax (tcp/22 or tcp/22,udp/53).
+    #[arg(long, value_name = "LIST")]
+    pub access: Option<String>,
+    /// SPA: the address to let in: an IPv4 address, `local` (this host's, the default) or `source`.
+    #[arg(long, value_name = "IP")]
+    pub allow_ip: Option<String>,
+    /// SPA: let in whatever address the packet comes from (fwknop -s; needs REQUIRE_SOURCE_ADDRESS N).
+    #[arg(long, conflicts_with = "allow_ip")]
+    pub allow_source: bool,
+    /// SPA: fwknopd's UDP port (default 62201).
+    #[arg(long, value_name = "PORT")]
+    pub spa_port: Option<u16>,
+    /// SPA: the username in the packet (default: your login name).
+    #[arg(long, value_name = "USER")]
+    pub spa_user: Option<String>,
 }
 
 /// What `edit` can remove.

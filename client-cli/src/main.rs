@@ -36,6 +36,13 @@ fn main() -> std::process::ExitCode {
     };
     let code = match &cli.command {
         Command::Knock(args) => knock_cmd::run(args),
+        Command::Spa(cli::SpaCommand::Keygen) => match client_core::spa::try_keygen() {
+            Ok((key, hmac_key)) => {
+                print!("{}", client_core::spa::format_key_lines(&key, &hmac_key));
+                ExitCode::Success
+            }
+            Err(err) => Failure::failed(format!("cannot generate keys: {err}")).report(),
+        },
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut std::io::stdout());
             ExitCode::Success
@@ -55,7 +62,7 @@ fn with_store(store: &ProfileStore, command: &Command) -> ExitCode {
         Command::Close(args) => Ok(open_cmd::run(store, args, Action::Close)),
         Command::Ssh(args) => ssh_cmd::ssh(store, args),
         Command::Proxy(args) => ssh_cmd::proxy(store, args),
-        Command::Knock(_) | Command::Completions { .. } => Ok(ExitCode::Success),
+        Command::Knock(_) | Command::Spa(_) | Command::Completions { .. } => Ok(ExitCode::Success),
     };
     result.unwrap_or_else(Failure::report)
 }

@@ -7,7 +7,9 @@ use std::str::FromStr;
 
 use client_core::import::profiles_from_knockd_conf;
 use client_core::knockd_conf;
-use client_core::profile::{Profile, SequenceSource, Verify, validate_env_name, validate_host, validate_tag};
+use client_core::profile::{
+    AllowIp, Profile, SequenceSource, SpaAccess, SpaSettings, Verify, validate_env_name, validate_host, validate_tag,
+};
 use client_core::store::ProfileStore;
 use client_core::{Protocol, Sequence};
 use serde::Serialize;
@@ -68,7 +70,7 @@ fn list(store: &ProfileStore, json: bool) -> Result<ExitCode, Failure> {
                 host: ok.map(|p| p.host.as_str()),
                 family: ok.map(|p| p.family.as_str()),
                 method: ok.map(|p| p.method.as_str()),
-                hits: ok.and_then(|p| p.open.inline().map(Sequence::len)),
+                hits: ok.and_then(|p| p.open.as_ref().and_then(SequenceSource::inline).map(Sequence::len)),
                 has_close: ok.map(|p| p.close.is_some()),
                 verify_port: ok.and_then(|p| p.verify.map(|v| v.port.get())),
                 tags: ok.map_or(&[], |p| p.tags.as_slice()),
@@ -120,6 +122,21 @@ fn show(store: &ProfileStore, name: &str, json: bool) -> Result<ExitCode, Failur
 
 fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitCode, Failure> {
     let host = fields.host.as_deref().ok_or_else(|| Failure::invalid("profile add needs --host HOST"))?;
+    if fields.spa {
+        let access = fields
+            .access
+            .as_deref()
+            .ok_or_else(|| Failure::invalid("profile add --spa needs --access (e.g. tcp/22)"))?;
+        let access = parse_option::<SpaAccess>("--access", access)?;
+        let mut profile = Profile::new_spa(host, SpaSettings::new(access));
+        apply(&mut profile, fields, &ProfileRemovals::default())?;
+        let stored = store.create(name, &profile)?;
+        println!(
+            "added SPA profile {name} ({}); give its keys in the environment, see `knock-cli spa keygen`",
+            stored.path.display()
+        );
+        return Ok(ExitCode::Success);
+    }
     let open = match (&fields.open, &fields.open_env) {
         (Some(open), _) => SequenceSource::Inline(parse_sequence("--open", open)?),
         (None, Some(var)) => env_source("--open-env", var)?,
@@ -130,7 +147,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
         }
     };
     let mut profile = Profile::new(host, Sequence::default());
-    profile.open = open;
+    profile.open = Some(open);
     apply(&mut profile, fields, &ProfileRemovals::default())?;
     let stored = store.create(name, &profile)?;
     println!("added {name} ({})", stored.path.display());
@@ -155,10 +172,10 @@ fn apply(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemova
         profile.host = host.trim().to_owned();
     }
     if let Some(open) = &fields.open {
-        profile.open = SequenceSource::Inline(parse_sequence("--open", open)?);
+        profile.open = Some(SequenceSource::Inline(parse_sequence("--open", open)?));
     }
     if let Some(var) = &fields.open_env {
-        profile.open = env_source("--open-env", var)?;
+        profile.open = Some(env_source("--open-env", var)?);
     }
     if let Some(close) = &fields.close {
         profile.close = Some(SequenceSource::Inline(parse_sequence("--close", close)?));
@@ -181,6 +198,7 @@ fn apply(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemova
     if let Some(flags) = &fields.tcp_flags {
         profile.tcp_flags = parse_option("--tcp-flags", flags)?;
     }
+    apply_spa(profile, fields)?;
     apply_verify(profile, fields, removals)?;
     for tag in &fields.tags {
         validate_tag(tag).map_err(|e| Failure::invalid(format!("--tag: {e}")))?;
@@ -191,6 +209,40 @@ fn apply(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemova
     profile.tags.retain(|t| !removals.untags.iter().any(|u| u.eq_ignore_ascii_case(t)));
     if let Some(notes) = &fields.notes {
         profile.notes = notes.clone();
+    }
+    Ok(())
+}
+
+fn apply_spa(profile: &mut Profile, fields: &ProfileFields) -> Result<(), Failure> {
+    let given = fields.access.is_some()
+        || fields.allow_ip.is_some()
+        || fields.allow_source
+        || fields.spa_port.is_some()
+        || fields.spa_user.is_some();
+    let Some(spa) = profile.spa.as_mut() else {
+        return if given {
+            Err(Failure::invalid(
+                "--access, --allow-ip, --allow-source, --spa-port and --spa-user are for SPA profiles (add one with --spa)",
+            ))
+        } else {
+            Ok(())
+        };
+    };
+    if let Some(access) = &fields.access {
+        spa.access = parse_option("--access", access)?;
+    }
+    if let Some(allow) = &fields.allow_ip {
+        spa.allow_ip = parse_option("--allow-ip", allow)?;
+    }
+    if fields.allow_source {
+        spa.allow_ip = AllowIp::Source;
+    }
+    if let Some(port) = fields.spa_port {
+        spa.port = std::num::NonZeroU16::new(port).ok_or_else(|| Failure::invalid("--spa-port: must be 1..=65535"))?;
+    }
+    if let Some(user) = &fields.spa_user {
+        client_core::spa::validate_username(user).map_err(|e| Failure::invalid(format!("--spa-user: {e}")))?;
+        spa.user = Some(user.clone());
     }
     Ok(())
 }

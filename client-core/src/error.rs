@@ -49,6 +49,8 @@ pub enum KnockError {
         #[source]
         source: io::Error,
     },
+    #[error("cannot build the SPA packet: {0}")]
+    Spa(#[from] crate::spa::SpaError),
     #[error("the knock was cancelled")]
     Cancelled,
 }
@@ -63,6 +65,7 @@ impl KnockError {
                 ResolveError::Lookup { .. } | ResolveError::TimedOut { .. } => ErrorKind::Network,
             },
             KnockError::Setup { source, .. } | KnockError::Hit { source, .. } => io_kind(source),
+            KnockError::Spa(_) => ErrorKind::InvalidInput,
             KnockError::Cancelled => ErrorKind::Cancelled,
         }
     }

@@ -454,7 +454,7 @@ mod tests {
         let ssh = profile(&result, "ssh");
         assert_eq!(ssh.doors, ["openSSH", "closeSSH"]);
         assert_eq!(ssh.profile.host, "bastion.example.org");
-        assert_eq!(ssh.profile.open, seq("7000,8000,9000"));
+        assert_eq!(ssh.profile.open, Some(seq("7000,8000,9000").into()));
         assert_eq!(ssh.profile.close, Some(seq("9000,8000,7000").into()));
         assert_eq!(ssh.profile.tcp_flags.to_string(), "syn");
         assert_eq!(ssh.profile.notes, "imported from knockd.conf door [openSSH] / [closeSSH]");
@@ -462,7 +462,7 @@ mod tests {
         assert!(ssh.warnings.is_empty(), "{:?}", ssh.warnings);
         let https = profile(&result, "https");
         assert_eq!(https.doors, ["openHTTPS"]);
-        assert_eq!(https.profile.open, seq("12345,54321,24680,13579"));
+        assert_eq!(https.profile.open, Some(seq("12345,54321,24680,13579").into()));
         assert_eq!(https.profile.close, None);
         assert_eq!(https.profile.notes, "imported from knockd.conf door [openHTTPS]");
         for p in &result.profiles {
@@ -475,7 +475,12 @@ mod tests {
         let result = import("[openVPN]\nsequence = 7000:udp,8000,9000:UDP\n[closeVPN]\nsequence = 9000:udp,8000:tcp\n");
         let vpn = profile(&result, "vpn");
         assert_eq!(
-            vpn.profile.open.inline().map(Sequence::hits).unwrap_or_default(),
+            vpn.profile
+                .open
+                .as_ref()
+                .and_then(crate::profile::SequenceSource::inline)
+                .map(Sequence::hits)
+                .unwrap_or_default(),
             [Hit::udp(7000), Hit::tcp(8000), Hit::udp(9000)]
         );
         assert_eq!(
@@ -496,7 +501,8 @@ mod tests {
         assert_eq!(names(&result), ["ssh", "web", "mail", "vpn", "bastion.example.org"]);
         let mail = profile(&result, "mail");
         assert_eq!(mail.doors, ["openmail", "closeMail"], "the open door comes first even when written second");
-        assert_eq!((mail.profile.open.clone(), mail.profile.close.clone()), (seq("5").into(), Some(seq("6").into())));
+        assert_eq!(mail.profile.open, Some(seq("5").into()));
+        assert_eq!(mail.profile.close, Some(seq("6").into()));
         assert!(result.profiles.iter().all(|p| p.profile.close.is_some() && p.warnings.is_empty()));
     }
 
@@ -515,7 +521,7 @@ mod tests {
     fn a_lone_close_door_keeps_its_name_and_is_flagged() {
         let result = import("[closeSSH]\nsequence = 9000\n");
         let close = profile(&result, "closessh");
-        assert_eq!(close.profile.open, seq("9000"));
+        assert_eq!(close.profile.open, Some(seq("9000").into()));
         assert!(close.warnings[0].contains("no matching open door"), "{:?}", close.warnings);
     }
 

@@ -54,8 +54,9 @@ pub struct Profile {
     pub method: Method,
     #[serde(default, skip_serializing_if = "is_default")]
     pub delay_ms: u64,
-    /// The sequence that opens the door.
-    pub open: SequenceSource,
+    /// The sequence that opens the door (sequence profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<SequenceSource>,
     /// The sequence that closes it again, if the server has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub close: Option<SequenceSource>,
@@ -65,8 +66,111 @@ pub struct Profile {
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
+    /// Single Packet Authorization instead of a sequence (fwknop-compatible); keys are never in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spa: Option<SpaSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<Verify>,
+}
+
+/// An SPA profile's settings: what to ask the fwknopd server for, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpaSettings {
+    /// fwknopd's UDP port.
+    #[serde(default = "SpaSettings::default_port")]
+    pub port: NonZeroU16,
+    /// What to open, fwknop's ACCESS syntax: `tcp/22` or `tcp/22,udp/53`.
+    pub access: SpaAccess,
+    /// Which address the server should open the ports for.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_ip: AllowIp,
+    /// The username in the packet (fwknopd can require one); default: the login name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub digest: crate::spa::DigestType,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub hmac: crate::spa::HmacType,
+    /// Seconds added to the clock, for a client whose clock is off (fwknopd accepts ±120 s by default).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub time_offset_s: i64,
+    /// Ask the server to close again after this many seconds (fwknop's client timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_timeout_s: Option<u32>,
+}
+
+impl SpaSettings {
+    fn default_port() -> NonZeroU16 {
+        NonZeroU16::new(crate::spa::DEFAULT_PORT).unwrap_or(NonZeroU16::MIN)
+    }
+
+    pub fn new(access: SpaAccess) -> SpaSettings {
+        SpaSettings {
+            port: SpaSettings::default_port(),
+            access,
+            allow_ip: AllowIp::default(),
+            user: None,
+            digest: Default::default(),
+            hmac: Default::default(),
+            time_offset_s: 0,
+            client_timeout_s: None,
+        }
+    }
+}
+
+/// The ports an SPA packet asks for, `tcp/22,udp/53`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaAccess(pub Vec<(crate::sequence::Protocol, u16)>);
+
+impl FromStr for SpaAccess {
+    type Err = crate::spa::SpaError;
+    fn from_str(s: &str) -> Result<SpaAccess, Self::Err> {
+        crate::spa::parse_access_list(s).map(SpaAccess)
+    }
+}
+
+impl fmt::Display for SpaAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::spa::format_access_list(&self.0))
+    }
+}
+
+/// Which address goes into the SPA packet as the one to let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AllowIp {
+    /// This host's own address towards the server (what the server sees when there is no NAT).
+    #[default]
+    Local,
+    /// fwknop's `-s`: 0.0.0.0, "whatever address the packet comes from" (fwknopd refuses it with
+    /// REQUIRE_SOURCE_ADDRESS Y, its default).
+    Source,
+    /// An explicit address (e.g. the NAT's public address).
+    Address(std::net::Ipv4Addr),
+}
+
+impl FromStr for AllowIp {
+    type Err = String;
+    fn from_str(s: &str) -> Result<AllowIp, String> {
+        match s.trim() {
+            "local" => Ok(AllowIp::Local),
+            "source" => Ok(AllowIp::Source),
+            other => other
+                .parse()
+                .map(AllowIp::Address)
+                .map_err(|_| format!("invalid allow_ip {other:?}: use \"local\", \"source\" or an IPv4 address")),
+        }
+    }
+}
+
+impl fmt::Display for AllowIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllowIp::Local => f.write_str("local"),
+            AllowIp::Source => f.write_str("source"),
+            AllowIp::Address(ip) => write!(f, "{ip}"),
+        }
+    }
 }
 
 /// How to tell that knocking worked, and how hard to try.
@@ -151,6 +255,26 @@ pub enum ProfileError {
     InvalidName { name: String },
     #[error("invalid tag {tag:?}: use 1 to 64 letters, digits, '.', '_' or '-'")]
     InvalidTag { tag: String },
+    #[error("a profile needs either `open = \"7000,8000,9000\"` (a knock sequence) or an [spa] table")]
+    NeitherKind,
+    #[error("a profile has either `open` (a knock sequence) or an [spa] table, not both")]
+    BothKinds,
+    #[error("an SPA profile has no close sequence: fwknopd closes by itself after its access timeout")]
+    SpaWithClose,
+    #[error("profile {name:?} is an SPA profile, not a knock sequence")]
+    NotASequence { name: String },
+    #[error(
+        "SPA profile {name:?} has no keys: set ${key_var} and ${hmac_var} (fwknop's KEY_BASE64 and \
+         HMAC_KEY_BASE64; `knock-cli spa keygen` makes a pair), or the generic KNOCK_SPA_KEY_BASE64 and \
+         KNOCK_SPA_HMAC_KEY_BASE64"
+    )]
+    SpaKeysMissing { name: String, key_var: String, hmac_var: String },
+    #[error("SPA profile {name:?}: ${var} is not a usable key: {why}")]
+    SpaKeyInvalid { name: String, var: String, why: String },
+    #[error(
+        "SPA profile {name:?}: allow_ip \"local\" names this host's IPv4 address, but the profile is IPv6-only; set allow_ip to an IPv4 address or \"source\""
+    )]
+    SpaLocalNeedsIpv4 { name: String },
     #[error("invalid host {host:?}: give a DNS name (bastion.example.org) or an IP address (192.0.2.2, 2001:db8::2)")]
     InvalidHost { host: String },
     #[error("profile {name:?} has no close sequence (add one with `knock-cli profile edit {name} --close ...`)")]
@@ -286,19 +410,39 @@ impl Profile {
             family: AddressFamily::Any,
             method: Method::Auto,
             delay_ms: 0,
-            open: SequenceSource::Inline(open),
+            open: Some(SequenceSource::Inline(open)),
             close: None,
             tcp_flags: TcpFlagSpec::default(),
             tags: Vec::new(),
             notes: String::new(),
+            spa: None,
             verify: None,
+        }
+    }
+
+    /// An SPA profile for `host`.
+    pub fn new_spa(host: impl Into<String>, settings: SpaSettings) -> Profile {
+        let mut profile = Profile::new(host, Sequence::default());
+        profile.open = None;
+        profile.spa = Some(settings);
+        profile
+    }
+
+    /// The checks that span several keys: a profile is either a sequence profile (`open`) or an SPA
+    /// profile (`[spa]`), and only sequence profiles have a `close`.
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        match (&self.open, &self.spa, &self.close) {
+            (Some(_), None, _) | (None, Some(_), None) => Ok(()),
+            (None, None, _) => Err(ProfileError::NeitherKind),
+            (Some(_), Some(_), _) => Err(ProfileError::BothKinds),
+            (None, Some(_), Some(_)) => Err(ProfileError::SpaWithClose),
         }
     }
 
     /// The knock that performs `action` for this profile.
     pub fn knock_request(&self, name: &str, action: Action) -> Result<KnockRequest, ProfileError> {
         let source = match action {
-            Action::Open => &self.open,
+            Action::Open => self.open.as_ref().ok_or_else(|| ProfileError::NotASequence { name: name.to_owned() })?,
             Action::Close => {
                 self.close.as_ref().ok_or_else(|| ProfileError::NoCloseSequence { name: name.to_owned() })?
             }
@@ -407,7 +551,16 @@ macro_rules! serde_as_text {
     )*};
 }
 
-serde_as_text!(Sequence, TcpFlagSpec, AddressFamily, Method);
+serde_as_text!(
+    Sequence,
+    TcpFlagSpec,
+    AddressFamily,
+    Method,
+    SpaAccess,
+    AllowIp,
+    crate::spa::DigestType,
+    crate::spa::HmacType
+);
 
 #[cfg(test)]
 mod tests {
@@ -437,7 +590,7 @@ backoff_ms = 500
         let profile: Profile = toml::from_str(FULL).expect("full profile");
         assert_eq!(profile.family, AddressFamily::V6);
         assert_eq!(profile.method, Method::Connect);
-        assert_eq!(profile.open.inline().map(|s| s.hits()[1]), Some(Hit::udp(8000)));
+        assert_eq!(profile.open.as_ref().and_then(SequenceSource::inline).map(|s| s.hits()[1]), Some(Hit::udp(8000)));
         assert_eq!(profile.close.as_ref().and_then(SequenceSource::inline).map(Sequence::len), Some(3));
         assert_eq!(profile.tcp_flags.to_string(), "syn,!ack");
         let verify = profile.verify.expect("verify");
@@ -516,7 +669,7 @@ backoff_ms = 500
     fn sequences_can_come_from_the_environment_without_leaking() {
         let text = "host = \"h\"\nopen = { env = \"KNOCK_TEST_SEQ_A\" }\nclose = \"9000\"\n";
         let profile: Profile = toml::from_str(text).expect("env source");
-        assert_eq!(profile.open, SequenceSource::Env("KNOCK_TEST_SEQ_A".into()));
+        assert_eq!(profile.open, Some(SequenceSource::Env("KNOCK_TEST_SEQ_A".into())));
         let written = toml::to_string(&profile).expect("ser");
         assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
 
@@ -568,6 +721,36 @@ backoff_ms = 500
             &"a".repeat(64),
         ] {
             assert!(validate_host(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn spa_profiles_parse_validate_and_round_trip() {
+        let text =
+            "host = \"fw.example.org\"\n[spa]\naccess = \"tcp/22,udp/53\"\nallow_ip = \"source\"\nhmac = \"sha512\"\n";
+        let profile: Profile = toml::from_str(text).expect("spa profile");
+        profile.validate().expect("valid");
+        let spa = profile.spa.as_ref().expect("spa");
+        assert_eq!(
+            (spa.port.get(), spa.allow_ip, spa.access.to_string().as_str()),
+            (62201, AllowIp::Source, "tcp/22,udp/53")
+        );
+        assert_eq!(spa.hmac, crate::spa::HmacType::Sha512);
+        let written = toml::to_string(&profile).expect("ser");
+        assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
+        assert!(matches!(profile.knock_request("fw", Action::Open), Err(ProfileError::NotASequence { .. })));
+
+        let neither: Profile = toml::from_str("host = \"h\"\n").expect("parses");
+        assert_eq!(neither.validate(), Err(ProfileError::NeitherKind));
+        let both: Profile = toml::from_str("host = \"h\"\nopen = \"1\"\n[spa]\naccess = \"tcp/22\"\n").expect("parses");
+        assert_eq!(both.validate(), Err(ProfileError::BothKinds));
+        for bad in [
+            "access = \"sctp/22\"",
+            "access = \"tcp/22\"\nallow_ip = \"10.0.0.300\"",
+            "access = \"tcp/22\"\nkey = \"x\"",
+        ] {
+            let e = toml::from_str::<Profile>(&format!("host = \"h\"\n[spa]\n{bad}\n")).expect_err(bad).to_string();
+            assert!(e.contains("line"), "{bad}: {e}");
         }
     }
 }

@@ -361,10 +361,12 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, UnreadableFile> {
         let (line, column) = line_column(bytes, e.valid_up_to());
         unreadable(line, column, "the file is not UTF-8 text".to_owned())
     })?;
-    toml::from_str(text).map_err(|e| {
+    let profile: Profile = toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((1, 1), |span| line_column(bytes, span.start));
         unreadable(line, column, e.message().trim().to_owned())
-    })
+    })?;
+    profile.validate().map_err(|e| unreadable(1, 1, e.to_string()))?;
+    Ok(profile)
 }
 
 /// 1-based line and column (in characters) of a byte offset.

@@ -90,6 +90,21 @@ pub async fn resolve(host: &str, family: AddressFamily) -> Result<SocketAddr, Re
     pick(host, family, &candidates)
 }
 
+/// The source address this host's routing would use to reach `destination` (a connected UDP socket
+/// sends nothing). Raw segments need it for their checksum, SPA packets to name the address to let in.
+pub fn local_address_towards(destination: SocketAddr) -> std::io::Result<IpAddr> {
+    let any: SocketAddr = match destination {
+        SocketAddr::V4(_) => (IpAddr::from([0u8; 4]), 0).into(),
+        SocketAddr::V6(_) => (IpAddr::from([0u16; 8]), 0).into(),
+    };
+    let probe = std::net::UdpSocket::bind(any)?;
+    let mut to = destination;
+    // Any non-zero port will do for the route lookup.
+    to.set_port(9);
+    probe.connect(to)?;
+    Ok(probe.local_addr()?.ip())
+}
+
 fn pick(host: &str, family: AddressFamily, candidates: &[SocketAddr]) -> Result<SocketAddr, ResolveError> {
     candidates.iter().find(|a| family.accepts(&a.ip())).copied().ok_or_else(|| {
         let found: Vec<String> = candidates.iter().map(|a| a.ip().to_string()).collect();
@@ -135,6 +150,12 @@ mod tests {
         assert!(pick("h", AddressFamily::V4, &list).expect("v4").is_ipv4());
         let err = pick("h", AddressFamily::V4, &list[..1]).expect_err("none");
         assert!(err.to_string().contains("2001:db8::5"), "{err}");
+    }
+
+    #[test]
+    fn the_local_address_towards_loopback_is_loopback() {
+        let ip = local_address_towards("127.0.0.1:0".parse().expect("addr")).expect("route");
+        assert!(ip.is_loopback());
     }
 
     #[test]

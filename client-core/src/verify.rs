@@ -16,7 +16,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{ErrorKind, KnockError};
 use crate::knock::{KnockEvent, KnockReport, KnockRequest, knock};
-use crate::profile::{Action, Profile, ProfileError, Verify};
+use std::net::Ipv4Addr;
+
+use crate::profile::{Action, AllowIp, Profile, ProfileError, SpaSettings, Verify};
+use crate::sequence::{Hit, Sequence};
+use crate::spa::{AccessRequest, HmacKey, SpaKey};
+use crate::target::{self, AddressFamily};
 
 /// A fresh probe (a new connect, a new SYN) starts this often. A single connect would not do: when the
 /// server opens the port a moment after our SYN was dropped, the kernel retransmits only after its 1 s
@@ -140,25 +145,137 @@ impl ProfileReport {
 }
 
 /// A validated run: the knock to send and, for an open, how to verify it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub name: String,
     pub action: Action,
     pub request: KnockRequest,
     /// Only for `Open`; a close is one knock.
     pub verify: Option<Verify>,
+    /// For SPA profiles: the packet is built afresh for every attempt (fwknopd rejects replays).
+    pub spa: Option<SpaPlan>,
+}
+
+/// What an SPA attempt needs; the keys stay in memory only (zeroized on drop, never printed).
+#[derive(Debug, Clone)]
+pub struct SpaPlan {
+    pub settings: SpaSettings,
+    pub key: SpaKey,
+    pub hmac_key: HmacKey,
+}
+
+/// The environment variables that hold an SPA profile's keys, most specific first:
+/// `KNOCK_SPA_KEY_BASE64_<NAME>` then `KNOCK_SPA_KEY_BASE64` (likewise `KNOCK_SPA_HMAC_KEY_BASE64`),
+/// where NAME is the profile name upper-cased with `-` and `.` as `_`.
+pub fn spa_key_variables(name: &str) -> [(String, String); 2] {
+    let suffix: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    [
+        (format!("KNOCK_SPA_KEY_BASE64_{suffix}"), format!("KNOCK_SPA_HMAC_KEY_BASE64_{suffix}")),
+        ("KNOCK_SPA_KEY_BASE64".to_owned(), "KNOCK_SPA_HMAC_KEY_BASE64".to_owned()),
+    ]
 }
 
 impl Plan {
-    /// Fails when the profile cannot describe `action` (a close without a close sequence).
+    /// Fails when the profile cannot describe `action` (a close without a close sequence), or an SPA
+    /// profile's keys are neither given (see [`Plan::with_spa_keys`]) nor in the environment.
     pub fn new(name: &str, profile: &Profile, action: Action) -> Result<Plan, ProfileError> {
+        let Some(settings) = &profile.spa else {
+            return Ok(Plan {
+                name: name.to_owned(),
+                action,
+                request: profile.knock_request(name, action)?,
+                verify: profile.verify.filter(|_| action == Action::Open),
+                spa: None,
+            });
+        };
+        let (key, hmac_key) = spa_keys_from_env(name)?;
+        Plan::spa(name, profile, settings, action, key, hmac_key)
+    }
+
+    /// An SPA profile's plan with keys from elsewhere (the OS keyring).
+    pub fn with_spa_keys(name: &str, profile: &Profile, key: SpaKey, hmac_key: HmacKey) -> Result<Plan, ProfileError> {
+        match &profile.spa {
+            Some(settings) => Plan::spa(name, profile, settings, Action::Open, key, hmac_key),
+            None => Plan::new(name, profile, Action::Open),
+        }
+    }
+
+    fn spa(
+        name: &str,
+        profile: &Profile,
+        settings: &SpaSettings,
+        action: Action,
+        key: SpaKey,
+        hmac_key: HmacKey,
+    ) -> Result<Plan, ProfileError> {
+        if action == Action::Close {
+            return Err(ProfileError::NoCloseSequence { name: name.to_owned() });
+        }
+        let hit = Sequence::new(vec![Hit::udp(settings.port.get())]).map_err(|_| ProfileError::NeitherKind)?;
+        let mut request = KnockRequest::new(profile.host.clone(), hit);
+        // The packet names an IPv4 address to let in; "local" means ours, so it must be IPv4.
+        request.family = match (profile.family, settings.allow_ip) {
+            (AddressFamily::Any, AllowIp::Local) => AddressFamily::V4,
+            (family, _) => family,
+        };
+        if request.family == AddressFamily::V6 && settings.allow_ip == AllowIp::Local {
+            return Err(ProfileError::SpaLocalNeedsIpv4 { name: name.to_owned() });
+        }
         Ok(Plan {
             name: name.to_owned(),
             action,
-            request: profile.knock_request(name, action)?,
-            verify: profile.verify.filter(|_| action == Action::Open),
+            request,
+            verify: profile.verify,
+            spa: Some(SpaPlan { settings: settings.clone(), key, hmac_key }),
         })
     }
+}
+
+fn spa_keys_from_env(name: &str) -> Result<(SpaKey, HmacKey), ProfileError> {
+    let variables = spa_key_variables(name);
+    for (key_var, hmac_var) in &variables {
+        let (Ok(key), Ok(hmac)) = (std::env::var(key_var), std::env::var(hmac_var)) else { continue };
+        // The values are secrets: errors name the variable, never the value.
+        let key = SpaKey::from_base64(&key).map_err(|e| ProfileError::SpaKeyInvalid {
+            name: name.to_owned(),
+            var: key_var.clone(),
+            why: e.to_string(),
+        })?;
+        let hmac = HmacKey::from_base64(&hmac).map_err(|e| ProfileError::SpaKeyInvalid {
+            name: name.to_owned(),
+            var: hmac_var.clone(),
+            why: e.to_string(),
+        })?;
+        return Ok((key, hmac));
+    }
+    Err(ProfileError::SpaKeysMissing {
+        name: name.to_owned(),
+        key_var: variables[0].0.clone(),
+        hmac_var: variables[0].1.clone(),
+    })
+}
+
+/// Builds this attempt's SPA datagram: resolves the server, picks the address to let in, seals a fresh
+/// packet. Returns the resolved address (the knock must go there) and the packet.
+async fn prepare_spa(spa: &SpaPlan, request: &KnockRequest) -> Result<(std::net::SocketAddr, String), KnockError> {
+    let address = target::resolve(&request.host, request.family).await?;
+    let allow_ip = match spa.settings.allow_ip {
+        AllowIp::Source => Ipv4Addr::UNSPECIFIED,
+        AllowIp::Address(ip) => ip,
+        AllowIp::Local => match target::local_address_towards(address) {
+            Ok(IpAddr::V4(ip)) => ip,
+            Ok(IpAddr::V6(_)) | Err(_) => Ipv4Addr::UNSPECIFIED,
+        },
+    };
+    let user = spa.settings.user.clone().unwrap_or_else(crate::spa::default_username);
+    let mut access = AccessRequest::new(user, allow_ip, spa.settings.access.0.clone());
+    access.digest = spa.settings.digest;
+    access.hmac = spa.settings.hmac;
+    access.time_offset = spa.settings.time_offset_s;
+    access.client_timeout = spa.settings.client_timeout_s;
+    let wire = crate::spa::build(&access, &spa.key, &spa.hmac_key, std::time::SystemTime::now())?;
+    Ok((address, wire))
 }
 
 /// Knocks a profile's `action` sequence; for `Open` with a verify block, verifies and retries.
@@ -204,7 +321,20 @@ pub async fn run_plan(
             }
         }
         on_event(&ProfileEvent::AttemptStarted { attempt, attempts });
-        let mut knock_report = knock(request, cancel, |e| on_event(&ProfileEvent::Knock(e.clone()))).await;
+        let mut attempt_request = request.clone();
+        if let Some(spa) = &plan.spa {
+            match prepare_spa(spa, request).await {
+                Ok((address, wire)) => {
+                    attempt_request.host = address.ip().to_string();
+                    attempt_request.udp_payload = wire.into_bytes();
+                }
+                Err(error) => {
+                    report.outcome = Outcome::Failed(error);
+                    break;
+                }
+            }
+        }
+        let mut knock_report = knock(&attempt_request, cancel, |e| on_event(&ProfileEvent::Knock(e.clone()))).await;
         if let Some(error) = knock_report.error.take() {
             // Only network trouble is worth another attempt; bad input or a refused privilege is not.
             let retry = error.kind() == ErrorKind::Network && attempt < attempts;

@@ -104,7 +104,7 @@ impl Editor {
         editor.family = profile.family;
         editor.method = profile.method;
         editor.delay_ms = profile.delay_ms.to_string();
-        editor.open = source_text(&profile.open);
+        editor.open = profile.open.as_ref().map(source_text).unwrap_or_default();
         editor.close = profile.close.as_ref().map(source_text).unwrap_or_default();
         editor.tcp_flags = profile.tcp_flags.to_string();
         if let Some(verify) = profile.verify {
@@ -169,7 +169,7 @@ impl Editor {
             return Err(errors);
         }
         let mut profile = Profile::new(host, Sequence::default());
-        profile.open = open;
+        profile.open = Some(open);
         profile.close = close;
         profile.family = self.family;
         profile.method = self.method;
@@ -242,7 +242,10 @@ mod tests {
         e.tags = "prod, eu".into();
         e.close = "env:CLOSE_SEQ".into();
         let profile = e.build(&[]).expect("valid");
-        assert_eq!(profile.open.inline().map(ToString::to_string).as_deref(), Some("1300:tcp,8888:udp,9394:tcp"));
+        assert_eq!(
+            profile.open.as_ref().and_then(SequenceSource::inline).map(ToString::to_string).as_deref(),
+            Some("1300:tcp,8888:udp,9394:tcp")
+        );
         assert_eq!(profile.close, Some(SequenceSource::Env("CLOSE_SEQ".into())));
         assert_eq!(profile.tags, ["prod", "eu"]);
         assert_eq!(profile.verify.map(|v| v.port.get()), Some(22));

@@ -71,7 +71,7 @@ fn a_knock_reports_progress_and_a_failure_says_why() {
     let store = ProfileStore::new(dir.path());
     store.create("ok", &profile("127.0.0.1", &format!("{port}:udp,{port}:udp"), &[])).expect("ok");
     let mut unset = profile("127.0.0.1", "1", &[]);
-    unset.open = SequenceSource::Env("KNOCK_GUI_TEST_UNSET_VAR".into());
+    unset.open = Some(SequenceSource::Env("KNOCK_GUI_TEST_UNSET_VAR".into()));
     store.create("secret", &unset).expect("secret");
     let mut no_route = profile("127.0.0.1", "7000:udp", &[]);
     no_route.family = client_core::AddressFamily::V6;

@@ -7,7 +7,7 @@
 //! answered by the local stack with one RST, as for any port scanner.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 
 use etherparse::TcpHeader;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -29,7 +29,7 @@ impl RawTcpSocket {
     pub(super) fn open(destination: SocketAddr, bind_address: Option<IpAddr>) -> io::Result<RawTcpSocket> {
         let source = match bind_address {
             Some(ip) => ip,
-            None => route_source(destination)?,
+            None => crate::target::local_address_towards(destination)?,
         };
         let socket = Socket::new(Domain::for_address(destination), Type::RAW, Some(Protocol::TCP))?;
         // Binding fixes the source the kernel writes into the IP header to the one in our checksum.
@@ -88,20 +88,6 @@ fn build_segment(
     Ok(header.to_bytes().to_vec())
 }
 
-/// The source address the kernel would use to reach `destination` (a UDP connect sends nothing).
-fn route_source(destination: SocketAddr) -> io::Result<IpAddr> {
-    let any: SocketAddr = match destination {
-        SocketAddr::V4(_) => (IpAddr::from([0u8; 4]), 0).into(),
-        SocketAddr::V6(_) => (IpAddr::from([0u16; 8]), 0).into(),
-    };
-    let probe = UdpSocket::bind(any)?;
-    let mut to = destination;
-    // Any non-zero port will do for the route lookup.
-    to.set_port(9);
-    probe.connect(to)?;
-    Ok(probe.local_addr()?.ip())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,11 +126,5 @@ mod tests {
             build_segment([192, 0, 2, 1].into(), "2001:db8::2".parse::<IpAddr>().expect("d"), 1, 2, TcpFlags::SYN)
                 .expect_err("mixed");
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-    }
-
-    #[test]
-    fn route_source_of_loopback_is_loopback() {
-        let ip = route_source("127.0.0.1:0".parse().expect("addr")).expect("route");
-        assert!(ip.is_loopback());
     }
 }

@@ -36,8 +36,23 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
             Some(Resolution::Done { result: Err(err), .. }) => err.clone(),
         });
         ui.end_row();
-        ui.label("Open");
-        sequence_chips(&profile.open, &profile.tcp_flags, ui);
+        match (&profile.open, &profile.spa) {
+            (Some(open), _) => {
+                ui.label("Open");
+                sequence_chips(open, &profile.tcp_flags, ui);
+            }
+            (None, Some(spa)) => {
+                ui.label("SPA");
+                ui.label(format!(
+                    "fwknop single packet to UDP {} asking for {} (allow {}, digest {}, HMAC {})",
+                    spa.port, spa.access, spa.allow_ip, spa.digest, spa.hmac
+                ));
+            }
+            (None, None) => {
+                ui.label("Open");
+                ui.label("nothing to send");
+            }
+        }
         ui.end_row();
         ui.label("Close");
         match &profile.close {

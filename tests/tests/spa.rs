@@ -1,0 +1,255 @@
+//! SPA profiles against a real fwknopd 2.6.10 (Debian's fwknop-server) in the namespace lab: `knock-cli
+//! open` opens a port that fwknopd unblocks (with a CMD_CYCLE_OPEN command, and with fwknopd's own
+//! iptables rules), twice in a row, keys from the environment; a wrong HMAC key does not open and exits 3;
+//! the real `fwknop` client's packet decodes with our decoder.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::time::Duration;
+
+use client_core::spa::{DigestType, HmacKey, HmacType, SpaKey, decode};
+use knock_e2e::bins::knock_cli_path;
+use knock_e2e::{Lab, lab_or_skip, wait_until};
+
+const GATED: u16 = 2222;
+
+struct Keys {
+    key: String,
+    hmac: String,
+}
+
+/// A fresh key pair from `knock-cli spa keygen` (fwknop's KEY_BASE64 / HMAC_KEY_BASE64 lines).
+fn keygen(lab: &Lab) -> Keys {
+    let out = lab.run_client(knock_cli_path(), ["spa", "keygen"]).expect("keygen runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let value = |prefix: &str| {
+        text.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned()).expect("key line")
+    };
+    Keys { key: value("KEY_BASE64: "), hmac: value("HMAC_KEY_BASE64: ") }
+}
+
+/// fwknopd in the server namespace, killed on drop; its stderr (-f -v -v) is the log.
+struct Fwknopd {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Fwknopd {
+    fn start(lab: &Lab, keys: &Keys, action: &str) -> Fwknopd {
+        let dir = lab.dir().join("fwknop");
+        fs::create_dir_all(dir.join("run")).expect("run dir");
+        let conf = format!(
+            "PCAP_INTF {};\nENABLE_PCAP_PROMISC N;\nPCAP_FILTER udp port 62201;\nENABLE_SPA_PACKET_AGING Y;\n\
+             MAX_SPA_PACKET_AGE 120;\nENABLE_DIGEST_PERSISTENCE Y;\nFWKNOP_RUN_DIR {run};\n\
+             FWKNOP_PID_FILE {run}/fwknopd.pid;\nDIGEST_FILE {run}/digest.cache;\n",
+            lab.server_iface(),
+            run = dir.join("run").display()
+        );
+        let access = format!(
+            "SOURCE 192.0.2.0/24\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\n\
+             HMAC_KEY_BASE64 {}\nHMAC_DIGEST_TYPE sha256\n{action}\n",
+            keys.key, keys.hmac
+        );
+        fs::write(dir.join("fwknopd.conf"), conf).expect("fwknopd.conf");
+        fs::write(dir.join("access.conf"), access).expect("access.conf");
+        let log = dir.join("fwknopd.log");
+        let child = lab
+            .server_cmd("fwknopd")
+            .arg("-c")
+            .arg(dir.join("fwknopd.conf"))
+            .arg("-a")
+            .arg(dir.join("access.conf"))
+            .args(["-f", "-v", "-v"])
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(dir.join("fwknopd.out")).expect("out"))
+            .stderr(fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("fwknopd starts");
+        let fwknopd = Fwknopd { child, log };
+        assert!(
+            fwknopd.wait_for("Starting fwknopd main event loop", Duration::from_secs(10)),
+            "fwknopd did not start:\n{}",
+            fwknopd.log()
+        );
+        fwknopd
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_for(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.log().contains(needle))
+    }
+}
+
+impl Drop for Fwknopd {
+    fn drop(&mut self) {
+        // SIGTERM first: fwknopd removes its iptables chains on a clean exit.
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc_kill(self.child.id()) };
+        if !wait_until(Duration::from_secs(3), || matches!(self.child.try_wait(), Ok(Some(_)))) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+unsafe fn libc_kill(pid: u32) {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: the caller passes its own child's pid; 15 is SIGTERM.
+    unsafe { kill(pid as i32, 15) };
+}
+
+fn cli(lab: &Lab, keys: Option<&Keys>, args: &[&str]) -> Output {
+    let mut cmd = lab.client_cmd(knock_cli_path());
+    cmd.arg("--profiles-dir").arg(lab.dir().join("profiles")).args(args);
+    cmd.env_remove("KNOCK_SPA_KEY_BASE64").env_remove("KNOCK_SPA_HMAC_KEY_BASE64");
+    // No keyring service is reachable: keys come from the environment only.
+    cmd.env_remove("DBUS_SESSION_BUS_ADDRESS");
+    if let Some(keys) = keys {
+        cmd.env("KNOCK_SPA_KEY_BASE64_FW", &keys.key).env("KNOCK_SPA_HMAC_KEY_BASE64_FW", &keys.hmac);
+    }
+    cmd.output().expect("knock-cli runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn add_spa_profile(lab: &Lab, extra: &[&str]) {
+    let server = lab.server_v4().to_string();
+    let mut args =
+        vec!["profile", "add", "fw", "--spa", "--host", &server, "--access", "tcp/2222", "--verify-port", "2222"];
+    args.extend_from_slice(extra);
+    let out = cli(lab, None, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+fn reachable(lab: &Lab) -> bool {
+    lab.client_connect(SocketAddr::new(lab.server_v4().into(), GATED), Duration::from_millis(500)).is_ok()
+}
+
+fn opens_twice(lab: &Lab, fwknopd: &Fwknopd, keys: &Keys, opened_line: &str) {
+    assert!(!reachable(lab), "the gate is closed before the SPA packet");
+    for round in 1..=2 {
+        let out = cli(lab, Some(keys), &["open", "fw", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "open #{round}: {}\n{}", text(&out), fwknopd.log());
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+        assert_eq!(json["profiles"][0]["outcome"], "opened", "{json:#}");
+        assert!(reachable(lab));
+    }
+    // The second open verifies at once (the port is still open), so fwknopd may log a moment later.
+    // A successful decode is fwknopd accepting the packet (a second request for an existing rule may
+    // not add another one).
+    let both = wait_until(Duration::from_secs(5), || fwknopd.log().matches("SPA Decode (res=0)").count() >= 2);
+    let log = fwknopd.log();
+    assert!(both, "fwknopd accepted both packets:\n{log}");
+    assert!(log.contains(opened_line), "fwknopd opened the port ({opened_line}):\n{log}");
+    assert!(!log.contains("Replay detected"), "every attempt is a fresh packet:\n{log}");
+}
+
+#[test]
+fn spa_opens_a_cmd_cycle_door_of_a_real_fwknopd_twice_in_a_row() {
+    let lab = lab_or_skip!();
+    lab.server_gate_tcp_port(GATED).expect("gate");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let keys = keygen(&lab);
+    let action = format!(
+        "CMD_CYCLE_OPEN /usr/sbin/iptables -w 5 -I INPUT -s $IP -p tcp --dport {GATED} -j ACCEPT\n\
+         CMD_CYCLE_CLOSE /usr/sbin/iptables -w 5 -D INPUT -s $IP -p tcp --dport {GATED} -j ACCEPT\nCMD_CYCLE_TIMER 60"
+    );
+    let fwknopd = Fwknopd::start(&lab, &keys, &action);
+    add_spa_profile(&lab, &[]);
+    opens_twice(&lab, &fwknopd, &keys, "Running CMD_CYCLE_OPEN command");
+}
+
+#[test]
+fn spa_opens_with_fwknopds_own_iptables_rules() {
+    let lab = lab_or_skip!();
+    lab.server_gate_tcp_port(GATED).expect("gate");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let keys = keygen(&lab);
+    let fwknopd = Fwknopd::start(&lab, &keys, "FW_ACCESS_TIMEOUT 30");
+    add_spa_profile(&lab, &[]);
+    opens_twice(&lab, &fwknopd, &keys, "Added access rule to FWKNOP_INPUT");
+}
+
+#[test]
+fn a_wrong_hmac_key_does_not_open_and_exits_3() {
+    let lab = lab_or_skip!();
+    lab.server_gate_tcp_port(GATED).expect("gate");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let keys = keygen(&lab);
+    let fwknopd = Fwknopd::start(&lab, &keys, "FW_ACCESS_TIMEOUT 30");
+    add_spa_profile(&lab, &["--verify-timeout", "700", "--attempts", "1"]);
+    let wrong = Keys { key: keys.key.clone(), hmac: keygen(&lab).hmac };
+    let out = cli(&lab, Some(&wrong), &["open", "fw"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        fwknopd.wait_for("HMAC_COMPAREFAIL", Duration::from_secs(5)),
+        "fwknopd rejected it for its HMAC:\n{}",
+        fwknopd.log()
+    );
+    assert!(!reachable(&lab));
+    // No keys at all: invalid input, naming the variables to set.
+    let out = cli(&lab, None, &["open", "fw"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KNOCK_SPA_KEY_BASE64_FW"), "{}", text(&out));
+}
+
+#[test]
+fn the_real_fwknop_clients_packet_decodes_with_our_decoder() {
+    let lab = lab_or_skip!();
+    let keys = keygen(&lab);
+    let home = lab.dir().join("home");
+    fs::create_dir_all(&home).expect("home");
+    let rc = home.join("fwknoprc");
+    fs::write(
+        &rc,
+        format!(
+            "[lab]\nSPA_SERVER {}\nSPA_SERVER_PORT 62201\nSPA_SERVER_PROTO udp\nACCESS tcp/22\nALLOW_IP 192.0.2.1\n\
+             SPOOF_USER spauser\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nUSE_HMAC Y\nHMAC_DIGEST_TYPE sha256\n\
+             DIGEST_TYPE sha256\n",
+            lab.server_v4(),
+            keys.key,
+            keys.hmac
+        ),
+    )
+    .expect("fwknoprc");
+    let packet = home.join("packet.txt");
+    let out = lab
+        .client_cmd("fwknop")
+        .env("HOME", &home)
+        .arg("--rc-file")
+        .arg(&rc)
+        .args(["-n", "lab", "--no-save-args", "-B"])
+        .arg(&packet)
+        .output()
+        .expect("fwknop runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let wire = fs::read_to_string(&packet).expect("saved packet");
+    let decoded = decode(
+        wire.trim(),
+        &SpaKey::from_base64(&keys.key).expect("key"),
+        &HmacKey::from_base64(&keys.hmac).expect("hmac key"),
+        HmacType::Sha256,
+        DigestType::Sha256,
+    )
+    .expect("our decoder accepts the real client's packet");
+    assert_eq!(decoded.user, "spauser");
+    assert_eq!(decoded.message, "192.0.2.1,tcp/22");
+    assert_eq!(decoded.version, "3.0.0");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    assert!(decoded.timestamp.abs_diff(now) < 60, "timestamp {} vs now {now}", decoded.timestamp);
+    assert!(Path::new(&packet).exists());
+}
