@@ -834,6 +834,28 @@ mod tests {
         assert_eq!(parse(LinkType::RawIp, &chain_cut), Parsed::Fragment);
     }
 
+    /// Found by `cargo fuzz run packet` against a version that iterated `Ipv6ExtensionsSlice`: etherparse 0.21's
+    /// iterator reads past the extension headers the lax slicer managed to parse (here the fragment header names
+    /// a hop-by-hop header next, which etherparse refuses, and the iterator walks on into it) and aborted on
+    /// `get_unchecked`.
+    #[test]
+    fn fuzz_regression_etherparse_extension_iterator_out_of_bounds() {
+        const FRAME: [u8; 76] = [
+            0x1e, 0x00, 0x00, 0x00, 0x60, 0xff, 0xff, 0xff, 0xff, 0x2c, 0x2c, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c,
+            0x2c, 0x00, 0x02, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x08, 0x06, 0x2c, 0x2c, 0x2c,
+            0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x00, 0x00, 0x00, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c, 0x00,
+            0x01, 0x06, 0xff, 0xff,
+        ];
+        // A first fragment whose fragment header is followed by a hop-by-hop header.
+        assert_eq!(parse(LinkType::Null, &FRAME), Parsed::Malformed("IPv6 hop-by-hop header not first"));
+        for link in LinkType::ALL {
+            for len in 0..=FRAME.len() {
+                parse(link, &FRAME[..len]);
+            }
+        }
+    }
+
     // ---- IPv4 ----------------------------------------------------------------------------------------------
 
     #[test]

@@ -245,7 +245,10 @@ impl Server {
             // Every door is disabled: capture nothing.
             return "ip and not ip".to_owned();
         }
+        // IPv6 extension headers: BPF cannot follow them, the parser does. libpcap's `ip6 proto 6` also
+        // matches "fragment header, then TCP", so fragments (next header 44) are passed explicitly.
         parts.push("(ip6 and not ip6 proto 6 and not ip6 proto 17 and not icmp6)".to_owned());
+        parts.push("(ip6 and ip6[6] == 44)".to_owned());
         parts.join(" or ")
     }
 
