@@ -103,6 +103,10 @@ pub enum ProfileCommand {
     /// Rename a profile.
     #[command(alias = "mv")]
     Rename { old: String, new: String },
+    /// Store an SPA profile's keys in the OS keyring, read from stdin (never from the command line):
+    /// the KEY_BASE64: and HMAC_KEY_BASE64: lines of `knock-cli spa keygen` or fwknop --key-gen.
+    #[command(after_help = "Example: knock-cli spa keygen | tee keys.txt | knock-cli profile set-key fw")]
+    SetKey { name: String },
     /// Create profiles from a knockd.conf (pairs openX/closeX doors into one profile).
     Import {
         /// The knockd.conf to read.

@@ -26,8 +26,12 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
         ProfileCommand::Add { name, fields } => add(store, name, fields),
         ProfileCommand::Edit { name, fields, removals } => edit(store, name, fields, removals),
         ProfileCommand::Rm { name } => {
+            let was_spa = store.load(name)?.profile.spa.is_some();
             let path = store.remove(name)?;
             println!("removed {name} ({})", path.display());
+            if was_spa {
+                forget_keys(name);
+            }
             Ok(ExitCode::Success)
         }
         ProfileCommand::Rename { old, new } => {
@@ -36,6 +40,7 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
             Ok(ExitCode::Success)
         }
         ProfileCommand::Import { file, host, dry_run } => import(store, file, host.as_deref(), *dry_run),
+        ProfileCommand::SetKey { name } => set_key(store, name),
     }
 }
 
@@ -285,6 +290,57 @@ fn apply_verify(profile: &mut Profile, fields: &ProfileFields, removals: &Profil
 fn env_source(option: &str, var: &str) -> Result<SequenceSource, Failure> {
     validate_env_name(var).map_err(|e| Failure::invalid(format!("{option}: {e}")))?;
     Ok(SequenceSource::Env(var.to_owned()))
+}
+
+/// Removes a deleted SPA profile's keys from the keyring (best effort: say so if it fails).
+fn forget_keys(name: &str) {
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+    if let Err(err) = client_core::secrets::SecretStore::new().delete_all(name) {
+        eprintln!("knock-cli: warning: {name}'s keys may remain in the OS keyring: {err}");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+    let _ = name;
+}
+
+/// Reads fwknop-style key lines from stdin and stores them in the OS keyring under the profile.
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
+    use std::io::{IsTerminal, Read};
+
+    use client_core::secrets::{Secret, SecretKind, SecretStore};
+    use client_core::spa::{HmacKey, SpaKey};
+
+    let stored = store.load(name)?;
+    if stored.profile.spa.is_none() {
+        return Err(Failure::invalid(format!("{name} is not an SPA profile: only SPA profiles have keys")));
+    }
+    if std::io::stdin().is_terminal() {
+        eprintln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press Ctrl-D");
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
+    let value = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix)).map(str::trim);
+    let (Some(key), Some(hmac)) = (value("KEY_BASE64:"), value("HMAC_KEY_BASE64:")) else {
+        return Err(Failure::invalid(
+            "stdin must hold a KEY_BASE64: line and an HMAC_KEY_BASE64: line (as `knock-cli spa keygen` prints)",
+        ));
+    };
+    let spa_key = SpaKey::from_base64(key).map_err(|e| Failure::invalid(format!("KEY_BASE64: {e}")))?;
+    let hmac_key = HmacKey::from_base64(hmac).map_err(|e| Failure::invalid(format!("HMAC_KEY_BASE64: {e}")))?;
+    if spa_key.as_bytes() == hmac_key.as_bytes() {
+        return Err(Failure::invalid("the HMAC key must differ from the encryption key (fwknopd refuses equal keys)"));
+    }
+    let secrets = SecretStore::new();
+    for (kind, value) in [(SecretKind::SpaKey, spa_key.to_base64()), (SecretKind::SpaHmacKey, hmac_key.to_base64())] {
+        secrets.set(name, kind, &Secret::new(value)).map_err(|e| Failure::failed(e.to_string()))?;
+    }
+    println!("stored the SPA keys of {name} in the OS keyring");
+    Ok(ExitCode::Success)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+fn set_key(_store: &ProfileStore, _name: &str) -> Result<ExitCode, Failure> {
+    Err(Failure::failed("no OS keyring on this platform: give SPA keys in KNOCK_SPA_KEY_BASE64_<NAME> variables"))
 }
 
 fn parse_sequence(option: &str, text: &str) -> Result<Sequence, Failure> {

@@ -16,6 +16,8 @@ pub mod import;
 pub mod knock;
 pub mod knockd_conf;
 pub mod profile;
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+pub mod secrets;
 pub mod send;
 pub mod sequence;
 pub mod spa;

@@ -266,10 +266,10 @@ pub enum ProfileError {
     #[error(
         "SPA profile {name:?} has no keys: set ${key_var} and ${hmac_var} (fwknop's KEY_BASE64 and \
          HMAC_KEY_BASE64; `knock-cli spa keygen` makes a pair), or the generic KNOCK_SPA_KEY_BASE64 and \
-         KNOCK_SPA_HMAC_KEY_BASE64"
+         KNOCK_SPA_HMAC_KEY_BASE64, or store them in the OS keyring with `knock-cli profile set-key {name}`"
     )]
     SpaKeysMissing { name: String, key_var: String, hmac_var: String },
-    #[error("SPA profile {name:?}: ${var} is not a usable key: {why}")]
+    #[error("SPA profile {name:?}: {var} is not a usable key: {why}")]
     SpaKeyInvalid { name: String, var: String, why: String },
     #[error(
         "SPA profile {name:?}: allow_ip \"local\" names this host's IPv4 address, but the profile is IPv6-only; set allow_ip to an IPv4 address or \"source\""

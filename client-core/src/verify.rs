@@ -189,7 +189,7 @@ impl Plan {
                 spa: None,
             });
         };
-        let (key, hmac_key) = spa_keys_from_env(name)?;
+        let (key, hmac_key) = spa_keys(name)?;
         Plan::spa(name, profile, settings, action, key, hmac_key)
     }
 
@@ -230,6 +230,37 @@ impl Plan {
             spa: Some(SpaPlan { settings: settings.clone(), key, hmac_key }),
         })
     }
+}
+
+/// An SPA profile's keys: from the environment (CI), else from the OS keyring (`knock-cli profile set-key`).
+fn spa_keys(name: &str) -> Result<(SpaKey, HmacKey), ProfileError> {
+    match spa_keys_from_env(name) {
+        Err(ProfileError::SpaKeysMissing { .. }) => {}
+        found => return found,
+    }
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+    if let Some(keys) = spa_keys_from_keyring(name)? {
+        return Ok(keys);
+    }
+    let [(key_var, hmac_var), _] = spa_key_variables(name);
+    Err(ProfileError::SpaKeysMissing { name: name.to_owned(), key_var, hmac_var })
+}
+
+/// Both keys from the keyring, or None when either is missing or there is no keyring service.
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+fn spa_keys_from_keyring(name: &str) -> Result<Option<(SpaKey, HmacKey)>, ProfileError> {
+    use crate::secrets::{SecretKind, SecretStore};
+    let store = SecretStore::new();
+    let (Ok(Some(key)), Ok(Some(hmac))) =
+        (store.get(name, SecretKind::SpaKey), store.get(name, SecretKind::SpaHmacKey))
+    else {
+        return Ok(None);
+    };
+    let invalid =
+        |var: &str, why: String| ProfileError::SpaKeyInvalid { name: name.to_owned(), var: var.to_owned(), why };
+    let key = SpaKey::from_base64(key.expose()).map_err(|e| invalid("the keyring's SPA key", e.to_string()))?;
+    let hmac = HmacKey::from_base64(hmac.expose()).map_err(|e| invalid("the keyring's HMAC key", e.to_string()))?;
+    Ok(Some((key, hmac)))
 }
 
 fn spa_keys_from_env(name: &str) -> Result<(SpaKey, HmacKey), ProfileError> {

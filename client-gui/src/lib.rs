@@ -13,9 +13,9 @@
 pub mod app;
 pub mod editor;
 pub mod gui;
-pub mod secrets;
 pub mod transfer;
 pub mod ui;
 pub mod worker;
 
+pub use client_core::secrets;
 pub use gui::KnockGui;

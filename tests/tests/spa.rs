@@ -253,3 +253,45 @@ fn the_real_fwknop_clients_packet_decodes_with_our_decoder() {
     assert!(decoded.timestamp.abs_diff(now) < 60, "timestamp {} vs now {now}", decoded.timestamp);
     assert!(Path::new(&packet).exists());
 }
+
+#[test]
+fn keys_stored_with_set_key_in_a_real_keyring_open_the_door() {
+    let lab = lab_or_skip!();
+    lab.server_gate_tcp_port(GATED).expect("gate");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let keys = keygen(&lab);
+    let fwknopd = Fwknopd::start(&lab, &keys, "FW_ACCESS_TIMEOUT 30");
+    add_spa_profile(&lab, &[]);
+    let key_file = lab.dir().join("keys.txt");
+    fs::write(&key_file, format!("KEY_BASE64: {}\nHMAC_KEY_BASE64: {}\n", keys.key, keys.hmac)).expect("keys");
+    // A private D-Bus session with GNOME Keyring (scripts/with-keyring.sh), inside the client namespace;
+    // the keys reach knock-cli only through stdin and the keyring, never the environment or arguments.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-keyring.sh");
+    let cli = knock_cli_path();
+    let dir = lab.dir().join("profiles");
+    let steps = format!(
+        "set -e; {cli} --profiles-dir {dir} profile set-key fw < {keys}; {cli} --profiles-dir {dir} open fw --json",
+        cli = cli.display(),
+        dir = dir.display(),
+        keys = key_file.display()
+    );
+    let out = lab
+        .client_cmd("bash")
+        .arg(&script)
+        .args(["sh", "-c", &steps])
+        .env_remove("KNOCK_SPA_KEY_BASE64")
+        .env_remove("KNOCK_SPA_HMAC_KEY_BASE64")
+        .output()
+        .expect("with-keyring runs");
+    if out.status.code() == Some(77) {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!ci, "CI must have gnome-keyring and dbus: {}", text(&out));
+        eprintln!("SKIPPED (needs gnome-keyring + dbus): {}", text(&out));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), fwknopd.log());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stored the SPA keys of fw"), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"outcome\": \"opened\""), "{}", text(&out));
+    let profile = fs::read_to_string(dir.join("fw.toml")).expect("profile");
+    assert!(!profile.contains(&keys.key) && !profile.contains(&keys.hmac), "keys never in the file: {profile}");
+}

@@ -1,4 +1,4 @@
-//! `client_gui::secrets` against a real Secret Service, and without one.
+//! `client_core::secrets` against a real Secret Service, and without one.
 //!
 //! Each test re-executes this test binary (only that test, marked by the `KNOCK_SECRETS_TEST_CHILD`
 //! environment variable) in the environment it needs, so plain `cargo test` runs them with no set-up:
@@ -22,8 +22,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use client_core::Sequence;
 use client_core::profile::Profile;
+use client_core::secrets::{Availability, Secret, SecretError, SecretKind, SecretStore};
 use client_core::store::ProfileStore;
-use client_gui::secrets::{Availability, Secret, SecretError, SecretKind, SecretStore};
 
 /// Set (to the test's name) in a re-executed child: it runs the real body.
 const CHILD_ENV: &str = "KNOCK_SECRETS_TEST_CHILD";

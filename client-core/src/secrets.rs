@@ -20,7 +20,7 @@
 
 use std::fmt;
 
-use client_core::profile::validate_name;
+use crate::profile::validate_name;
 
 /// The keyring service of the app's entries.
 pub const SERVICE: &str = "knock-toolkit";
