@@ -12,6 +12,7 @@
 //! [`ErrorKind`] that front ends map to exit codes or messages.
 
 pub mod error;
+pub mod fwknoprc;
 pub mod import;
 pub mod knock;
 pub mod knockd_conf;

@@ -264,21 +264,31 @@ fn keys_stored_with_set_key_in_a_real_keyring_open_the_door() {
     add_spa_profile(&lab, &[]);
     let key_file = lab.dir().join("keys.txt");
     fs::write(&key_file, format!("KEY_BASE64: {}\nHMAC_KEY_BASE64: {}\n", keys.key, keys.hmac)).expect("keys");
-    // A private D-Bus session with GNOME Keyring (scripts/with-keyring.sh), inside the client namespace;
-    // the keys reach knock-cli only through stdin and the keyring, never the environment or arguments.
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-keyring.sh");
-    let cli = knock_cli_path();
     let dir = lab.dir().join("profiles");
+    let cli = knock_cli_path();
     let steps = format!(
         "set -e; {cli} --profiles-dir {dir} profile set-key fw < {keys}; {cli} --profiles-dir {dir} open fw --json",
         cli = cli.display(),
         dir = dir.display(),
         keys = key_file.display()
     );
+    let Some(out) = in_keyring_session(&lab, &steps) else { return };
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), fwknopd.log());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stored the SPA keys of fw"), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"outcome\": \"opened\""), "{}", text(&out));
+    let profile = fs::read_to_string(dir.join("fw.toml")).expect("profile");
+    assert!(!profile.contains(&keys.key) && !profile.contains(&keys.hmac), "keys never in the file: {profile}");
+}
+
+/// Runs `steps` (sh) in the client namespace inside a private D-Bus session with GNOME Keyring
+/// (scripts/with-keyring.sh), with no SPA keys in the environment. None (after saying so) when the machine
+/// has no gnome-keyring/dbus, which CI must have.
+fn in_keyring_session(lab: &Lab, steps: &str) -> Option<Output> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-keyring.sh");
     let out = lab
         .client_cmd("bash")
         .arg(&script)
-        .args(["sh", "-c", &steps])
+        .args(["sh", "-c", steps])
         .env_remove("KNOCK_SPA_KEY_BASE64")
         .env_remove("KNOCK_SPA_HMAC_KEY_BASE64")
         .output()
@@ -287,11 +297,47 @@ fn keys_stored_with_set_key_in_a_real_keyring_open_the_door() {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
         assert!(!ci, "CI must have gnome-keyring and dbus: {}", text(&out));
         eprintln!("SKIPPED (needs gnome-keyring + dbus): {}", text(&out));
-        return;
+        return None;
     }
+    Some(out)
+}
+
+#[test]
+fn a_fwknoprc_stanza_imports_with_its_keys_in_the_keyring_and_opens() {
+    let lab = lab_or_skip!();
+    lab.server_gate_tcp_port(GATED).expect("gate");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let keys = keygen(&lab);
+    let fwknopd = Fwknopd::start(&lab, &keys, "FW_ACCESS_TIMEOUT 30");
+    let rc = lab.dir().join("fwknoprc");
+    fs::write(
+        &rc,
+        format!(
+            "[default]\nHMAC_DIGEST_TYPE sha256\n\n[lab]\nSPA_SERVER {}\nACCESS tcp/{GATED}\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nUSE_HMAC Y\n",
+            lab.server_v4(),
+            keys.key,
+            keys.hmac
+        ),
+    )
+    .expect("fwknoprc");
+    let dir = lab.dir().join("profiles");
+    let cli = knock_cli_path();
+    let steps = format!(
+        "set -e; {cli} --profiles-dir {dir} profile import {rc}; {cli} --profiles-dir {dir} profile edit lab --verify-port {GATED}; \
+         {cli} --profiles-dir {dir} open lab --json",
+        cli = cli.display(),
+        dir = dir.display(),
+        rc = rc.display()
+    );
+    let Some(out) = in_keyring_session(&lab, &steps) else { return };
     assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), fwknopd.log());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("stored the SPA keys of fw"), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("\"outcome\": \"opened\""), "{}", text(&out));
-    let profile = fs::read_to_string(dir.join("fw.toml")).expect("profile");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("added SPA profile lab from [lab]") && stdout.contains("keys are in the OS keyring"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout.contains("\"outcome\": \"opened\""), "{}", text(&out));
+    let profile = fs::read_to_string(dir.join("lab.toml")).expect("profile");
     assert!(!profile.contains(&keys.key) && !profile.contains(&keys.hmac), "keys never in the file: {profile}");
 }
