@@ -365,6 +365,15 @@ impl AppState {
                     self.notice = Some(Notice::Error(format!("deleted {name}, but not its keyring secrets: {err}")));
                 }
                 WorkerMessage::SecretsDeleted { .. } => {}
+                WorkerMessage::SecretsStored { name, result: Ok(()) } => {
+                    self.notice = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));
+                }
+                WorkerMessage::SecretsStored { name, result: Err(err) } => {
+                    let [(key_var, hmac_var), _] = client_core::verify::spa_key_variables(&name);
+                    self.notice = Some(Notice::Error(format!(
+                        "saved {name}, but its keys could not be stored ({err}); give them in ${key_var} and ${hmac_var}"
+                    )));
+                }
             }
         }
         changed
@@ -471,6 +480,7 @@ impl AppState {
             }
         };
         let name = editor.name.trim().to_owned();
+        let keys = if editor.spa { editor.keys().ok().flatten() } else { None };
         let result = match &editor.original {
             None => self.store.create(&name, &profile),
             Some((original, version)) => self.store.save(original, &profile, Some(*version)),
@@ -481,6 +491,12 @@ impl AppState {
                 self.reload();
                 self.selected = Some(name.clone());
                 self.notice = Some(Notice::Info(format!("saved {name}")));
+                // Keys go to the keyring only, never to the file; the worker reports how it went.
+                if let Some((key, hmac)) = keys {
+                    let (key, hmac) =
+                        (crate::secrets::Secret::new(key.to_base64()), crate::secrets::Secret::new(hmac.to_base64()));
+                    self.worker.store_spa_keys(self.secrets.clone(), name, key, hmac);
+                }
             }
             Err(StoreError::Conflict { name, .. }) => self.conflict = Some(Conflict { name, mine: profile }),
             Err(StoreError::AlreadyExists { .. }) => {

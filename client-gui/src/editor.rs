@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 
 use client_core::profile::{
-    Profile, SequenceSource, Verify, validate_env_name, validate_host, validate_name, validate_tag,
+    AllowIp, Profile, SequenceSource, SpaAccess, SpaSettings, Verify, validate_env_name, validate_host, validate_name,
+    validate_tag,
 };
+use client_core::spa::{HmacKey, SpaKey};
 use client_core::store::Version;
 use client_core::{AddressFamily, Method, Protocol, Sequence, TcpFlagSpec};
 
@@ -28,6 +30,11 @@ pub enum Field {
     Attempts,
     Backoff,
     Tags,
+    Access,
+    AllowIp,
+    SpaPort,
+    SpaUser,
+    SpaKeys,
 }
 
 pub type FieldErrors = BTreeMap<Field, String>;
@@ -53,6 +60,20 @@ pub struct Editor {
     pub backoff_ms: String,
     pub tags: String,
     pub notes: String,
+    /// An SPA profile (fwknop) instead of a knock sequence.
+    pub spa: bool,
+    pub access: String,
+    pub allow_ip: String,
+    pub spa_port: String,
+    pub spa_user: String,
+    /// Kept from the profile being edited (not editable here yet).
+    pub spa_digest: client_core::spa::DigestType,
+    pub spa_hmac: client_core::spa::HmacType,
+    /// Keys as fwknop's base64; empty when editing means "keep the keys in the keyring".
+    pub spa_key: String,
+    pub spa_hmac_key: String,
+    /// The access.conf lines of keys generated here, shown once so they can go to the server.
+    pub generated: Option<String>,
 }
 
 impl Editor {
@@ -75,6 +96,41 @@ impl Editor {
             backoff_ms: verify.backoff_ms.to_string(),
             tags: String::new(),
             notes: String::new(),
+            spa: false,
+            access: "tcp/22".into(),
+            allow_ip: AllowIp::default().to_string(),
+            spa_port: client_core::spa::DEFAULT_PORT.to_string(),
+            spa_user: String::new(),
+            spa_digest: Default::default(),
+            spa_hmac: Default::default(),
+            spa_key: String::new(),
+            spa_hmac_key: String::new(),
+            generated: None,
+        }
+    }
+
+    /// Fills both key fields with a fresh pair and keeps the access.conf lines to show.
+    pub fn generate_keys(&mut self) -> Result<(), String> {
+        let (key, hmac) = client_core::spa::try_keygen().map_err(|e| e.to_string())?;
+        self.spa_key = key.to_base64();
+        self.spa_hmac_key = hmac.to_base64();
+        self.generated = Some(client_core::spa::format_key_lines(&key, &hmac));
+        Ok(())
+    }
+
+    /// The keys typed or generated, if any; both or neither, valid and different.
+    pub fn keys(&self) -> Result<Option<(SpaKey, HmacKey)>, String> {
+        match (self.spa_key.trim(), self.spa_hmac_key.trim()) {
+            ("", "") => Ok(None),
+            ("", _) | (_, "") => Err("enter both keys (or neither, to keep the stored ones)".to_owned()),
+            (key, hmac) => {
+                let key = SpaKey::from_base64(key).map_err(|e| format!("key: {e}"))?;
+                let hmac = HmacKey::from_base64(hmac).map_err(|e| format!("HMAC key: {e}"))?;
+                if key.as_bytes() == hmac.as_bytes() {
+                    return Err("the HMAC key must differ from the key".to_owned());
+                }
+                Ok(Some((key, hmac)))
+            }
         }
     }
 
@@ -116,6 +172,15 @@ impl Editor {
         }
         editor.tags = profile.tags.join(", ");
         editor.notes = profile.notes.clone();
+        if let Some(spa) = &profile.spa {
+            editor.spa = true;
+            editor.access = spa.access.to_string();
+            editor.allow_ip = spa.allow_ip.to_string();
+            editor.spa_port = spa.port.to_string();
+            editor.spa_user = spa.user.clone().unwrap_or_default();
+            editor.spa_digest = spa.digest;
+            editor.spa_hmac = spa.hmac;
+        }
         editor
     }
 
@@ -146,6 +211,9 @@ impl Editor {
         }
         let host = self.host.trim();
         check(Field::Host, validate_host(host).map_err(|e| e.to_string()));
+        if self.spa {
+            return self.build_spa(host, errors);
+        }
         let open = parse_source(&self.open);
         check(Field::Open, open.as_ref().map(drop).map_err(Clone::clone));
         let close = if self.close.trim().is_empty() { Ok(None) } else { parse_source(&self.close).map(Some) };
@@ -175,6 +243,48 @@ impl Editor {
         profile.method = self.method;
         profile.tcp_flags = flags;
         profile.delay_ms = delay;
+        profile.tags = tags;
+        profile.notes = self.notes.clone();
+        profile.verify = verify;
+        Ok(profile)
+    }
+
+    fn build_spa(&self, host: &str, mut errors: FieldErrors) -> Result<Profile, FieldErrors> {
+        let mut check = |field, result: Result<(), String>| {
+            if let Err(message) = result {
+                errors.insert(field, message);
+            }
+        };
+        let access = self.access.parse::<SpaAccess>().map_err(|e| e.to_string());
+        check(Field::Access, access.as_ref().map(drop).map_err(Clone::clone));
+        let allow_ip = self.allow_ip.parse::<AllowIp>();
+        check(Field::AllowIp, allow_ip.as_ref().map(drop).map_err(Clone::clone));
+        let port = number::<u16>(&self.spa_port, "a port 1..=65535")
+            .and_then(|p| NonZeroU16::new(p).ok_or_else(|| "must be between 1 and 65535".to_owned()));
+        check(Field::SpaPort, port.as_ref().map(drop).map_err(Clone::clone));
+        let user = self.spa_user.trim();
+        if !user.is_empty() {
+            check(Field::SpaUser, client_core::spa::validate_username(user).map_err(|e| e.to_string()));
+        }
+        check(Field::SpaKeys, self.keys().map(drop));
+        let tags: Vec<String> =
+            self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+        for tag in &tags {
+            check(Field::Tags, validate_tag(tag).map_err(|e| e.to_string()));
+        }
+        let verify = if self.verify { self.build_verify(&mut check) } else { None };
+        let (Ok(access), Ok(allow_ip), Ok(port)) = (access, allow_ip, port) else { return Err(errors) };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut settings = SpaSettings::new(access);
+        settings.allow_ip = allow_ip;
+        settings.port = port;
+        settings.user = (!user.is_empty()).then(|| user.to_owned());
+        settings.digest = self.spa_digest;
+        settings.hmac = self.spa_hmac;
+        let mut profile = Profile::new_spa(host, settings);
+        profile.family = self.family;
         profile.tags = tags;
         profile.notes = self.notes.clone();
         profile.verify = verify;
@@ -301,5 +411,35 @@ mod tests {
         let copy = Editor::duplicate("bastion", &profile, &["bastion".into(), "bastion-copy".into()]);
         assert_eq!(copy.name, "bastion-copy-2");
         assert!(copy.is_new());
+    }
+
+    #[test]
+    fn an_spa_form_builds_an_spa_profile_and_checks_its_keys() {
+        let mut e = valid();
+        e.spa = true;
+        e.access = "tcp/22,udp/53".into();
+        e.allow_ip = "source".into();
+        assert!(e.validate(&[]).is_empty(), "keys may be left empty: {:?}", e.validate(&[]));
+        e.generate_keys().expect("keys");
+        assert!(e.generated.as_deref().is_some_and(|g| g.contains("KEY_BASE64: ") && g.contains("HMAC_KEY_BASE64: ")));
+        let profile = e.build(&[]).expect("valid");
+        assert!(profile.open.is_none() && profile.spa.as_ref().is_some_and(|s| s.allow_ip == AllowIp::Source));
+        assert!(e.keys().expect("keys").is_some());
+
+        e.spa_hmac_key = e.spa_key.clone();
+        assert!(e.validate(&[]).get(&Field::SpaKeys).is_some_and(|m| m.contains("differ")));
+        e.spa_hmac_key.clear();
+        assert!(e.validate(&[]).get(&Field::SpaKeys).is_some_and(|m| m.contains("both")));
+        e.spa_key = "not base64!".into();
+        e.spa_hmac_key = "x".into();
+        assert!(e.validate(&[]).contains_key(&Field::SpaKeys));
+        e.access = "sctp/22".into();
+        e.spa_port = "0".into();
+        let errors = e.validate(&[]);
+        assert!(errors.contains_key(&Field::Access) && errors.contains_key(&Field::SpaPort), "{errors:?}");
+
+        let again = Editor::edit("fw", &profile, client_core::store::Version::default());
+        assert!(again.spa && again.spa_key.is_empty(), "editing never shows stored keys");
+        assert_eq!(again.build(&[]).expect("round trip"), profile);
     }
 }

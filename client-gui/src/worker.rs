@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use client_core::verify::{Plan, ProfileEvent, ProfileReport, run_plan};
 use client_core::{AddressFamily, CancellationToken, target};
 
-use crate::secrets::{Availability, SecretStore};
+use crate::secrets::{Availability, Secret, SecretKind, SecretStore};
 
 /// Identifies one run, so late messages of a superseded run are recognised.
 pub type RunId = u64;
@@ -21,6 +21,7 @@ pub enum WorkerMessage {
     Resolved { name: String, host: String, result: Result<SocketAddr, String> },
     Keyring(Availability),
     SecretsDeleted { name: String, result: Result<(), String> },
+    SecretsStored { name: String, result: Result<(), String> },
 }
 
 /// Called after each message is queued; the app passes `egui::Context::request_repaint`.
@@ -88,6 +89,19 @@ impl Worker {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
             let _ = sender.send(WorkerMessage::Keyring(secrets.availability()));
+            waker();
+        });
+    }
+
+    /// Stores an SPA profile's keys (fwknop base64) in the keyring.
+    pub fn store_spa_keys(&self, secrets: SecretStore, name: String, key: Secret, hmac_key: Secret) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = secrets
+                .set(&name, SecretKind::SpaKey, &key)
+                .and_then(|()| secrets.set(&name, SecretKind::SpaHmacKey, &hmac_key))
+                .map_err(|e| e.to_string());
+            let _ = sender.send(WorkerMessage::SecretsStored { name, result });
             waker();
         });
     }

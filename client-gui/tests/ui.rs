@@ -227,3 +227,39 @@ fn keyboard_shortcuts_new_search_and_enter_to_knock() {
     step_until(&mut harness, |app| !app.state.any_running());
     assert!(matches!(harness.state().state.last_result("alpha"), LastResult::Sent { .. }));
 }
+
+#[test]
+fn an_spa_profile_is_created_with_generated_keys_that_never_reach_the_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut harness = app(dir.path());
+    harness.get_by_label("New").click();
+    harness.run();
+    type_into(&mut harness, "Name", "fw");
+    type_into(&mut harness, "Host", "192.0.2.2");
+    harness.get_by_label("SPA (fwknop)").click();
+    harness.run();
+    harness.get_by_label("Access").focus();
+    harness.run();
+    for _ in 0.."tcp/22".len() {
+        harness.key_press(Key::Backspace);
+    }
+    harness.get_by_label("Access").type_text("tcp/2222");
+    harness.run();
+    harness.get_by_label("Generate keys").click();
+    harness.run();
+    harness.get_by_label_contains("KEY_BASE64: ");
+    let key = harness.state().state.editor.as_ref().map(|e| e.spa_key.clone()).expect("editor open");
+    assert!(!key.is_empty(), "Generate keys filled the masked fields");
+    let save = harness.get_by_label("Save");
+    assert!(!save.accesskit_node().is_disabled());
+    save.click();
+    harness.run();
+    let saved = std::fs::read_to_string(dir.path().join("fw.toml")).expect("saved to disk");
+    assert!(saved.contains("[spa]") && saved.contains("access = \"tcp/2222\""), "{saved}");
+    assert!(!saved.contains(&key), "the key never reaches the profile file: {saved}");
+    // The keyring answer comes from the worker: stored, or a clear error naming the variables to use.
+    step_until(&mut harness, |app| {
+        matches!(&app.state.notice, Some(client_gui::app::Notice::Info(m)) if m.contains("keyring"))
+            || matches!(&app.state.notice, Some(client_gui::app::Notice::Error(m)) if m.contains("KNOCK_SPA_KEY_BASE64_FW"))
+    });
+}

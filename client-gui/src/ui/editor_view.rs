@@ -39,8 +39,20 @@ fn fields(editor: &mut Editor, errors: &FieldErrors, ui: &mut egui::Ui) -> bool 
     let new = editor.is_new();
     changed |= text_row(ui, "Name", &mut editor.name, errors.get(&Field::Name), new, "bastion");
     changed |= text_row(ui, "Host", &mut editor.host, errors.get(&Field::Host), true, "bastion.example.org");
-    changed |= text_row(ui, "Open sequence", &mut editor.open, errors.get(&Field::Open), true, "1300,8888:udp,9394");
-    changed |= text_row(ui, "Close sequence", &mut editor.close, errors.get(&Field::Close), true, "optional");
+    ui.label("Kind");
+    ui.horizontal(|ui| {
+        changed |= ui.radio_value(&mut editor.spa, false, "Knock sequence").changed();
+        changed |= ui.radio_value(&mut editor.spa, true, "SPA (fwknop)").changed();
+    });
+    ui.label("");
+    ui.end_row();
+    if editor.spa {
+        changed |= spa_fields(editor, errors, ui);
+    } else {
+        changed |=
+            text_row(ui, "Open sequence", &mut editor.open, errors.get(&Field::Open), true, "1300,8888:udp,9394");
+        changed |= text_row(ui, "Close sequence", &mut editor.close, errors.get(&Field::Close), true, "optional");
+    }
     let label = ui.label("Address family");
     egui::ComboBox::from_id_salt("family")
         .selected_text(editor.family.as_str())
@@ -53,20 +65,22 @@ fn fields(editor: &mut Editor, errors: &FieldErrors, ui: &mut egui::Ui) -> bool 
         .labelled_by(label.id);
     ui.label("");
     ui.end_row();
-    let label = ui.label("Send method");
-    egui::ComboBox::from_id_salt("method")
-        .selected_text(editor.method.as_str())
-        .show_ui(ui, |ui| {
-            for method in [Method::Auto, Method::Raw, Method::Connect] {
-                changed |= ui.selectable_value(&mut editor.method, method, method.as_str()).changed();
-            }
-        })
-        .response
-        .labelled_by(label.id);
-    ui.label("");
-    ui.end_row();
-    changed |= text_row(ui, "TCP flags", &mut editor.tcp_flags, errors.get(&Field::TcpFlags), true, "syn");
-    changed |= text_row(ui, "Delay (ms)", &mut editor.delay_ms, errors.get(&Field::Delay), true, "0");
+    if !editor.spa {
+        let label = ui.label("Send method");
+        egui::ComboBox::from_id_salt("method")
+            .selected_text(editor.method.as_str())
+            .show_ui(ui, |ui| {
+                for method in [Method::Auto, Method::Raw, Method::Connect] {
+                    changed |= ui.selectable_value(&mut editor.method, method, method.as_str()).changed();
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        ui.label("");
+        ui.end_row();
+        changed |= text_row(ui, "TCP flags", &mut editor.tcp_flags, errors.get(&Field::TcpFlags), true, "syn");
+        changed |= text_row(ui, "Delay (ms)", &mut editor.delay_ms, errors.get(&Field::Delay), true, "0");
+    }
     ui.label("Verify");
     changed |= ui.checkbox(&mut editor.verify, "check a TCP port after knocking").changed();
     ui.label("");
@@ -84,6 +98,60 @@ fn fields(editor: &mut Editor, errors: &FieldErrors, ui: &mut egui::Ui) -> bool 
     ui.label("");
     ui.end_row();
     changed
+}
+
+/// The SPA part of the form: what to ask fwknopd for, and the keys (masked; stored in the OS keyring on
+/// save, never in the profile file).
+fn spa_fields(editor: &mut Editor, errors: &FieldErrors, ui: &mut egui::Ui) -> bool {
+    let mut changed = false;
+    changed |= text_row(ui, "Access", &mut editor.access, errors.get(&Field::Access), true, "tcp/22,udp/53");
+    changed |= text_row(
+        ui,
+        "Allow IP",
+        &mut editor.allow_ip,
+        errors.get(&Field::AllowIp),
+        true,
+        "local, source or an IPv4 address",
+    );
+    changed |= text_row(ui, "SPA port", &mut editor.spa_port, errors.get(&Field::SpaPort), true, "62201");
+    changed |= text_row(ui, "Username", &mut editor.spa_user, errors.get(&Field::SpaUser), true, "your login name");
+    let keep = if editor.is_new() { "base64, or Generate keys" } else { "leave empty to keep the stored key" };
+    changed |= secret_row(ui, "Key", &mut editor.spa_key, None, keep);
+    changed |= secret_row(ui, "HMAC key", &mut editor.spa_hmac_key, errors.get(&Field::SpaKeys), keep);
+    ui.label("");
+    if ui.button("Generate keys").clicked() {
+        if let Err(err) = editor.generate_keys() {
+            editor.generated = Some(format!("cannot generate keys: {err}"));
+        }
+        changed = true;
+    }
+    ui.label("");
+    ui.end_row();
+    if let Some(lines) = editor.generated.clone() {
+        ui.label("For access.conf");
+        ui.vertical(|ui| {
+            ui.label(RichText::new(lines.trim_end()).monospace().small());
+            if ui.small_button("Copy").clicked() {
+                ui.ctx().copy_text(lines.clone());
+            }
+        });
+        ui.label(RichText::new("put these on the server; they are shown only now").weak());
+        ui.end_row();
+    }
+    changed
+}
+
+/// A masked field for a key; its error (if any) in the third column.
+fn secret_row(ui: &mut egui::Ui, label: &str, value: &mut String, error: Option<&String>, hint: &str) -> bool {
+    let label = ui.label(label);
+    let edit = egui::TextEdit::singleline(value).password(true).hint_text(hint).desired_width(260.0);
+    let response = ui.add(edit).labelled_by(label.id);
+    match error {
+        Some(message) => ui.colored_label(ui.visuals().error_fg_color, message),
+        None => ui.label(""),
+    };
+    ui.end_row();
+    response.changed()
 }
 
 /// A labelled single-line field with its error (if any) in the third column. The field is linked to its
