@@ -175,12 +175,16 @@ pub struct ProfileFields {
     /// SPA: what to open, fwknop's ACCESS syntax (tcp/22 or tcp/22,udp/53).
     #[arg(long, value_name = "LIST")]
     pub access: Option<String>,
-    /// SPA: the address to let in: an IPv4 address, `local` (this host's, the default) or `source`.
+    /// SPA: the address to let in: an IPv4 address, `local` (this host's, the default), `source`, or
+    /// `discover` (ask --discover-url; for clients behind NAT).
     #[arg(long, value_name = "IP")]
     pub allow_ip: Option<String>,
     /// SPA: let in whatever address the packet comes from (fwknop -s; needs REQUIRE_SOURCE_ADDRESS N).
     #[arg(long, conflicts_with = "allow_ip")]
     pub allow_source: bool,
+    /// SPA with --allow-ip discover: an HTTPS endpoint answering with this host's public IPv4 address.
+    #[arg(long, value_name = "URL")]
+    pub discover_url: Option<String>,
     /// SPA: fwknopd's UDP port (default 62201).
     #[arg(long, value_name = "PORT")]
     pub spa_port: Option<u16>,

@@ -223,7 +223,8 @@ fn apply_spa(profile: &mut Profile, fields: &ProfileFields) -> Result<(), Failur
         || fields.allow_ip.is_some()
         || fields.allow_source
         || fields.spa_port.is_some()
-        || fields.spa_user.is_some();
+        || fields.spa_user.is_some()
+        || fields.discover_url.is_some();
     let Some(spa) = profile.spa.as_mut() else {
         return if given {
             Err(Failure::invalid(
@@ -241,6 +242,9 @@ fn apply_spa(profile: &mut Profile, fields: &ProfileFields) -> Result<(), Failur
     }
     if fields.allow_source {
         spa.allow_ip = AllowIp::Source;
+    }
+    if let Some(url) = &fields.discover_url {
+        spa.discover_url = Some(url.clone());
     }
     if let Some(port) = fields.spa_port {
         spa.port = std::num::NonZeroU16::new(port).ok_or_else(|| Failure::invalid("--spa-port: must be 1..=65535"))?;

@@ -51,6 +51,8 @@ pub enum KnockError {
     },
     #[error("cannot build the SPA packet: {0}")]
     Spa(#[from] crate::spa::SpaError),
+    #[error("cannot discover the public address for the SPA packet: {0}")]
+    Discover(String),
     #[error("the knock was cancelled")]
     Cancelled,
 }
@@ -66,6 +68,7 @@ impl KnockError {
             },
             KnockError::Setup { source, .. } | KnockError::Hit { source, .. } => io_kind(source),
             KnockError::Spa(_) => ErrorKind::InvalidInput,
+            KnockError::Discover(_) => ErrorKind::Network,
             KnockError::Cancelled => ErrorKind::Cancelled,
         }
     }

@@ -98,6 +98,10 @@ pub struct SpaSettings {
     /// Ask the server to close again after this many seconds (fwknop's client timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_timeout_s: Option<u32>,
+    /// With `allow_ip = "discover"`: an HTTPS endpoint that answers with the caller's public IPv4
+    /// address as text (for clients behind NAT). Nothing is fetched unless this is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discover_url: Option<String>,
 }
 
 impl SpaSettings {
@@ -115,6 +119,7 @@ impl SpaSettings {
             hmac: Default::default(),
             time_offset_s: 0,
             client_timeout_s: None,
+            discover_url: None,
         }
     }
 }
@@ -147,6 +152,8 @@ pub enum AllowIp {
     Source,
     /// An explicit address (e.g. the NAT's public address).
     Address(std::net::Ipv4Addr),
+    /// The public address as seen by `discover_url` (asked before every knock; off unless configured).
+    Discover,
 }
 
 impl FromStr for AllowIp {
@@ -155,6 +162,7 @@ impl FromStr for AllowIp {
         match s.trim() {
             "local" => Ok(AllowIp::Local),
             "source" => Ok(AllowIp::Source),
+            "discover" => Ok(AllowIp::Discover),
             other => other
                 .parse()
                 .map(AllowIp::Address)
@@ -168,6 +176,7 @@ impl fmt::Display for AllowIp {
         match self {
             AllowIp::Local => f.write_str("local"),
             AllowIp::Source => f.write_str("source"),
+            AllowIp::Discover => f.write_str("discover"),
             AllowIp::Address(ip) => write!(f, "{ip}"),
         }
     }
@@ -255,6 +264,12 @@ pub enum ProfileError {
     InvalidName { name: String },
     #[error("invalid tag {tag:?}: use 1 to 64 letters, digits, '.', '_' or '-'")]
     InvalidTag { tag: String },
+    #[error(
+        "allow_ip = \"discover\" needs discover_url = \"https://...\" (an endpoint that answers with your public IPv4 address)"
+    )]
+    DiscoverWithoutUrl,
+    #[error("invalid discover_url {url:?}: give an https:// URL")]
+    DiscoverUrl { url: String },
     #[error("a profile needs either `open = \"7000,8000,9000\"` (a knock sequence) or an [spa] table")]
     NeitherKind,
     #[error("a profile has either `open` (a knock sequence) or an [spa] table, not both")]
@@ -431,6 +446,16 @@ impl Profile {
     /// The checks that span several keys: a profile is either a sequence profile (`open`) or an SPA
     /// profile (`[spa]`), and only sequence profiles have a `close`.
     pub fn validate(&self) -> Result<(), ProfileError> {
+        if let Some(spa) = &self.spa {
+            let discovering = spa.allow_ip == AllowIp::Discover;
+            match &spa.discover_url {
+                None if discovering => return Err(ProfileError::DiscoverWithoutUrl),
+                Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
+                    return Err(ProfileError::DiscoverUrl { url: url.clone() });
+                }
+                _ => {}
+            }
+        }
         match (&self.open, &self.spa, &self.close) {
             (Some(_), None, _) | (None, Some(_), None) => Ok(()),
             (None, None, _) => Err(ProfileError::NeitherKind),
@@ -752,5 +777,21 @@ backoff_ms = 500
             let e = toml::from_str::<Profile>(&format!("host = \"h\"\n[spa]\n{bad}\n")).expect_err(bad).to_string();
             assert!(e.contains("line"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn discovery_needs_an_endpoint() {
+        let mut settings = SpaSettings::new("tcp/22".parse().expect("access"));
+        settings.allow_ip = AllowIp::Discover;
+        let mut profile = Profile::new_spa("h", settings);
+        assert_eq!(profile.validate(), Err(ProfileError::DiscoverWithoutUrl));
+        if let Some(spa) = profile.spa.as_mut() {
+            spa.discover_url = Some("ftp://x".into());
+        }
+        assert!(matches!(profile.validate(), Err(ProfileError::DiscoverUrl { .. })));
+        if let Some(spa) = profile.spa.as_mut() {
+            spa.discover_url = Some("https://api.example.org/ip".into());
+        }
+        assert_eq!(profile.validate(), Ok(()));
     }
 }

@@ -325,6 +325,8 @@ impl ProfileStore {
 
     /// Writes through a temp file and a rename; the caller holds the lock.
     fn write(&self, name: &str, profile: &Profile, replace: bool) -> Result<StoredProfile, StoreError> {
+        // Never write a file that would not load again.
+        profile.validate()?;
         let path = self.path_of(name);
         let io_err = |action| {
             let path = path.clone();

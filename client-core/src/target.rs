@@ -105,6 +105,24 @@ pub fn local_address_towards(destination: SocketAddr) -> std::io::Result<IpAddr>
     Ok(probe.local_addr()?.ip())
 }
 
+/// Asks `url` for this host's public IPv4 address (an endpoint answering with the address as text, such
+/// as `https://api.ipify.org`). Blocking; bounded by `timeout`. Used only when a profile asks for it.
+pub fn discover_public_ipv4(url: &str, timeout: std::time::Duration) -> Result<std::net::Ipv4Addr, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(timeout)).build().into();
+    let mut response = agent.get(url).call().map_err(|e| format!("cannot ask {url} for the public address: {e}"))?;
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(1024)
+        .read_to_string()
+        .map_err(|e| format!("cannot read the answer of {url}: {e}"))?;
+    let text = body.trim();
+    text.parse().map_err(|_| {
+        let shown: String = text.chars().take(40).collect();
+        format!("{url} answered {shown:?}, not an IPv4 address")
+    })
+}
+
 fn pick(host: &str, family: AddressFamily, candidates: &[SocketAddr]) -> Result<SocketAddr, ResolveError> {
     candidates.iter().find(|a| family.accepts(&a.ip())).copied().ok_or_else(|| {
         let found: Vec<String> = candidates.iter().map(|a| a.ip().to_string()).collect();
@@ -156,6 +174,35 @@ mod tests {
     fn the_local_address_towards_loopback_is_loopback() {
         let ip = local_address_towards("127.0.0.1:0".parse().expect("addr")).expect("route");
         assert!(ip.is_loopback());
+    }
+
+    /// A one-shot HTTP server on loopback answering `body` (never an outside endpoint in tests).
+    fn serve_once(body: &'static str) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        let url = format!("http://{}/ip", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request);
+                let reply =
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn the_public_address_is_discovered_from_an_endpoint() {
+        let timeout = std::time::Duration::from_secs(5);
+        let ip = discover_public_ipv4(&serve_once("203.0.113.7\n"), timeout).expect("discovered");
+        assert_eq!(ip, std::net::Ipv4Addr::new(203, 0, 113, 7));
+        let e = discover_public_ipv4(&serve_once("<html>nope</html>"), timeout).expect_err("not an address");
+        assert!(e.contains("not an IPv4 address"), "{e}");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+        let e = discover_public_ipv4(&format!("http://{closed}/"), timeout).expect_err("refused");
+        assert!(e.contains("cannot ask"), "{e}");
     }
 
     #[test]

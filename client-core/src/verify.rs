@@ -294,6 +294,14 @@ async fn prepare_spa(spa: &SpaPlan, request: &KnockRequest) -> Result<(std::net:
     let allow_ip = match spa.settings.allow_ip {
         AllowIp::Source => Ipv4Addr::UNSPECIFIED,
         AllowIp::Address(ip) => ip,
+        AllowIp::Discover => {
+            let url = spa.settings.discover_url.clone().unwrap_or_default();
+            let found =
+                tokio::task::spawn_blocking(move || target::discover_public_ipv4(&url, Duration::from_secs(10)))
+                    .await
+                    .map_err(|e| KnockError::Discover(e.to_string()))?;
+            found.map_err(KnockError::Discover)?
+        }
         AllowIp::Local => match target::local_address_towards(address) {
             Ok(IpAddr::V4(ip)) => ip,
             Ok(IpAddr::V6(_)) | Err(_) => Ipv4Addr::UNSPECIFIED,

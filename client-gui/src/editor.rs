@@ -69,6 +69,8 @@ pub struct Editor {
     /// Kept from the profile being edited (not editable here yet).
     pub spa_digest: client_core::spa::DigestType,
     pub spa_hmac: client_core::spa::HmacType,
+    /// Kept from the profile being edited (set in the file or with knock-cli).
+    pub spa_discover_url: Option<String>,
     /// Keys as fwknop's base64; empty when editing means "keep the keys in the keyring".
     pub spa_key: String,
     pub spa_hmac_key: String,
@@ -103,6 +105,7 @@ impl Editor {
             spa_user: String::new(),
             spa_digest: Default::default(),
             spa_hmac: Default::default(),
+            spa_discover_url: None,
             spa_key: String::new(),
             spa_hmac_key: String::new(),
             generated: None,
@@ -180,6 +183,7 @@ impl Editor {
             editor.spa_user = spa.user.clone().unwrap_or_default();
             editor.spa_digest = spa.digest;
             editor.spa_hmac = spa.hmac;
+            editor.spa_discover_url = spa.discover_url.clone();
         }
         editor
     }
@@ -257,7 +261,13 @@ impl Editor {
         };
         let access = self.access.parse::<SpaAccess>().map_err(|e| e.to_string());
         check(Field::Access, access.as_ref().map(drop).map_err(Clone::clone));
-        let allow_ip = self.allow_ip.parse::<AllowIp>();
+        let allow_ip = self.allow_ip.parse::<AllowIp>().and_then(|allow| match (allow, &self.spa_discover_url) {
+            (AllowIp::Discover, None) => {
+                Err("discover needs an endpoint: set discover_url in the profile file (knock-cli --discover-url)"
+                    .to_owned())
+            }
+            _ => Ok(allow),
+        });
         check(Field::AllowIp, allow_ip.as_ref().map(drop).map_err(Clone::clone));
         let port = number::<u16>(&self.spa_port, "a port 1..=65535")
             .and_then(|p| NonZeroU16::new(p).ok_or_else(|| "must be between 1 and 65535".to_owned()));
@@ -283,6 +293,7 @@ impl Editor {
         settings.user = (!user.is_empty()).then(|| user.to_owned());
         settings.digest = self.spa_digest;
         settings.hmac = self.spa_hmac;
+        settings.discover_url = self.spa_discover_url.clone();
         let mut profile = Profile::new_spa(host, settings);
         profile.family = self.family;
         profile.tags = tags;
