@@ -18,9 +18,11 @@
 #   x11-utils    xdpyinfo: the GUI scripts wait with it until their Xvfb answers
 #   libxkbcommon-x11-0  loaded at run time by knock-gui (winit) on X11: without it the window never opens
 #   libxcursor1  loaded at run time by knock-gui (winit) on X11 for mouse cursors
+#   hping3       single SYNs and spoofed-source floods against knock-server (tests/tests/server.rs, server-bench.sh)
+#   nmap         a sequential SYN scan that completes a rising sequence (tests/tests/server.rs)
 #   fwknop-server fwknop-client  real fwknopd and fwknop as SPA interop peers
 set -euo pipefail
-packages=(pkg-config fwknop-server fwknop-client libpcap-dev libdbus-1-dev knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1)
+packages=(pkg-config fwknop-server fwknop-client libpcap-dev libdbus-1-dev knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

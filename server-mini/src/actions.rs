@@ -5,10 +5,12 @@
 //! so SIGTERM never leaves a door open.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
 use std::net::IpAddr;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::log::Logger;
@@ -55,6 +57,8 @@ pub struct Actions {
     sender: Sender<Finished>,
     receiver: Receiver<Finished>,
     running: u64,
+    /// Process groups of commands still running (killed at shutdown if they outlive the wait).
+    groups: Arc<Mutex<HashSet<u32>>>,
     pub started: u64,
     pub failed: u64,
 }
@@ -62,7 +66,17 @@ pub struct Actions {
 impl Actions {
     pub fn new(dry_run: bool) -> Actions {
         let (sender, receiver) = channel();
-        Actions { dry_run, stops: BinaryHeap::new(), seq: 0, sender, receiver, running: 0, started: 0, failed: 0 }
+        Actions {
+            dry_run,
+            stops: BinaryHeap::new(),
+            seq: 0,
+            sender,
+            receiver,
+            running: 0,
+            groups: Arc::default(),
+            started: 0,
+            failed: 0,
+        }
     }
 
     /// Runs a door's start command for `source` and schedules its stop command.
@@ -97,12 +111,14 @@ impl Actions {
             return;
         }
         self.started += 1;
+        // Its own process group, so a hung command can be killed with everything it started.
         let child = Command::new("/bin/sh")
             .arg("-c")
             .arg(command)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
+            .process_group(0)
             .spawn();
         let mut child = match child {
             Ok(child) => child,
@@ -113,6 +129,8 @@ impl Actions {
             }
         };
         self.running += 1;
+        self.groups.lock().map(|mut g| g.insert(child.id())).ok();
+        let groups = Arc::clone(&self.groups);
         let (sender, door) = (self.sender.clone(), door.to_owned());
         std::thread::spawn(move || {
             let started = Instant::now();
@@ -120,6 +138,7 @@ impl Actions {
                 match child.try_wait() {
                     Ok(Some(status)) => break Ok(status.code().unwrap_or(-1)),
                     Ok(None) if started.elapsed() >= COMMAND_LIMIT => {
+                        kill_group(child.id());
                         let _ = child.kill();
                         let _ = child.wait();
                         break Err(format!("still running after {} s: killed", COMMAND_LIMIT.as_secs()));
@@ -128,6 +147,7 @@ impl Actions {
                     Err(err) => break Err(err.to_string()),
                 }
             };
+            groups.lock().map(|mut g| g.remove(&child.id())).ok();
             let _ = sender.send(Finished { door, outcome });
         });
     }
@@ -176,6 +196,20 @@ impl Actions {
             std::thread::sleep(Duration::from_millis(20));
             self.collect(log);
         }
+        // Whatever still runs would outlive us, unwatched: end it, with everything it started.
+        let hung: Vec<u32> = self.groups.lock().map(|g| g.iter().copied().collect()).unwrap_or_default();
+        for group in hung {
+            log.important(&format!("command (process group {group}) still running at shutdown: killed"));
+            kill_group(group);
+        }
+    }
+}
+
+/// SIGKILL to a whole process group (the command's shell and its children).
+fn kill_group(group: u32) {
+    if let Ok(group) = i32::try_from(group) {
+        // SAFETY: kill(2) with a negative pid addresses the process group we created for the command.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
     }
 }
 

@@ -12,8 +12,8 @@
 //! - Timeouts run from the first hit and are reported by [`Doors::tick`] when they happen.
 //! - The attempt table is bounded: when full, the oldest attempt is evicted (and reported).
 //!
-//! Memory: an attempt costs about 70 bytes (key, stage, start time, links and hash slot), so the default
-//! cap of 1,000,000 attempts stays under ~100 MB whatever a flood of spoofed sources sends.
+//! Memory: an attempt costs about 87 bytes (measured: key, stage, start time, links, hash slot), so the default
+//! cap of 1,000,000 attempts stays under ~90 MB whatever a flood of spoofed sources sends.
 
 use std::net::IpAddr;
 
@@ -92,12 +92,21 @@ pub struct Doors {
     doors: Vec<Door>,
     max_attempts: usize,
     len: usize,
+    /// The server's own addresses: doors without a Target only count hits sent to one of them (as knockd
+    /// does), so knocks routed through a gateway, and the server's own outgoing traffic, never count.
+    /// None accepts any destination (replaying a capture from another host).
+    local: Option<Vec<IpAddr>>,
 }
 
 impl Doors {
     pub fn new(specs: Vec<DoorSpec>, max_attempts: usize) -> Doors {
         let doors = specs.into_iter().map(|spec| Door { spec, attempts: LinkedHashMap::new() }).collect();
-        Doors { doors, max_attempts: max_attempts.max(1), len: 0 }
+        Doors { doors, max_attempts: max_attempts.max(1), len: 0, local: None }
+    }
+
+    /// Sets the addresses hits must be sent to (doors with a Target use that instead).
+    pub fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
+        self.local = local;
     }
 
     pub fn spec(&self, door: usize) -> Option<&DoorSpec> {
@@ -133,7 +142,11 @@ impl Doors {
     fn on_hit_door(&mut self, index: usize, hit: &packet::Hit, knock: Hit, now: Millis, events: &mut Vec<Event>) {
         let door = &mut self.doors[index];
         let Some(sequence) = door.spec.sequence.as_deref() else { return };
-        if door.spec.target.is_some_and(|t| t != hit.dst) || !sequence.contains(&knock) {
+        let for_us = match door.spec.target {
+            Some(target) => target == hit.dst,
+            None => self.local.as_ref().is_none_or(|local| local.contains(&hit.dst)),
+        };
+        if !for_us || !sequence.contains(&knock) {
             return;
         }
         let src = hit.src;
@@ -480,6 +493,18 @@ mod tests {
         assert_eq!(opened(&run(&mut d, &[(5, to(syn(B, 6000)))])).len(), 1, "a one-hit sequence opens at once");
         d.set_sequence(0, None);
         assert!(run(&mut d, &[(6, to(syn(B, 6000)))]).is_empty(), "a disabled door ignores everything");
+    }
+
+    #[test]
+    fn only_hits_to_the_servers_own_addresses_count() {
+        let mut d = Doors::new(vec![door("ssh", "7000,8000")], 10);
+        d.set_local_addresses(Some(vec![ip("192.0.2.2"), ip("2001:db8::2")]));
+        let to = |dst: &str, port| packet::Hit { dst: ip(dst), ..syn(A, port) };
+        assert!(
+            opened(&run(&mut d, &[(0, to("198.51.100.7", 7000)), (1, to("198.51.100.7", 8000))])).is_empty(),
+            "routed through us"
+        );
+        assert_eq!(opened(&run(&mut d, &[(2, to("192.0.2.2", 7000)), (3, to("192.0.2.2", 8000))])).len(), 1);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 const LINES_PER_SECOND: u32 = 500;
 
 pub struct Logger {
+    path: Option<std::path::PathBuf>,
     file: Option<File>,
     syslog: bool,
     stderr: bool,
@@ -35,6 +36,7 @@ impl Logger {
             open_syslog();
         }
         Ok(Logger {
+            path: log_file.map(Path::to_path_buf),
             file,
             syslog,
             stderr,
@@ -43,6 +45,14 @@ impl Logger {
             suppressed_in_window: 0,
             suppressed_total: 0,
         })
+    }
+
+    /// Reopens the log file (after logrotate moved it), as knockd does on SIGHUP.
+    pub fn reopen(&mut self) -> io::Result<()> {
+        if let Some(path) = &self.path {
+            self.file = Some(OpenOptions::new().create(true).append(true).open(path)?);
+        }
+        Ok(())
     }
 
     /// A line that is always written (openings, commands, errors, lifecycle).

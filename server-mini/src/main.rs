@@ -36,7 +36,7 @@ struct Args {
     /// Log the commands instead of running them.
     #[arg(long)]
     dry_run: bool,
-    /// Most attempts in progress at once (oldest evicted beyond); about 70 bytes each.
+    /// Most attempts in progress at once (oldest evicted beyond); about 87 bytes each.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ATTEMPTS)]
     max_attempts: usize,
     /// Do not log to stderr (only LogFile / syslog).
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     };
     let result = match &args.read {
         Some(file) => replay(server, file),
-        None => live(server, args.interface.clone()),
+        None => live(server, args.interface.clone(), &args.config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,7 +120,40 @@ fn link_type(datalink: pcap::Linktype) -> Result<LinkType, String> {
     })
 }
 
-fn live(mut server: Server, interface: Option<String>) -> Result<(), String> {
+const ADDRESS_REFRESH: Duration = Duration::from_secs(10);
+
+/// The capture interface's addresses, which doors without a Target accept hits to. None (accept any
+/// destination) only if the interface cannot be looked up, which the log says.
+fn interface_addresses(interface: &str) -> Option<Vec<std::net::IpAddr>> {
+    let devices = pcap::Device::list().ok()?;
+    let device = devices.into_iter().find(|d| d.name == interface)?;
+    Some(device.addresses.into_iter().map(|a| a.addr).collect())
+}
+
+fn describe(local: &Option<Vec<std::net::IpAddr>>) -> String {
+    match local {
+        Some(addresses) if !addresses.is_empty() => {
+            addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        }
+        Some(_) => "none (no knock can reach a door without a Target)".to_owned(),
+        None => "unknown: hits to any destination count".to_owned(),
+    }
+}
+
+/// SIGHUP: re-read the configuration (a bad one is reported and the running one kept), reopen the log.
+fn reload_config(server: &mut Server, path: &Path, local: Option<Vec<std::net::IpAddr>>) {
+    if let Err(err) = server.log.reopen() {
+        server.log.important(&format!("cannot reopen the log file: {err}"));
+    }
+    server.log.important(&format!("re-reading config file: {}", path.display()));
+    let result =
+        config::load(path).map_err(|e| e.to_string()).and_then(|c| server.reload(c, local).map_err(|e| e.to_string()));
+    if let Err(err) = result {
+        server.log.important(&format!("config not reloaded, keeping the running one: {err}"));
+    }
+}
+
+fn live(mut server: Server, interface: Option<String>, config_path: &Path) -> Result<(), String> {
     let interface = interface
         .or_else(|| server.config().options.interface.clone())
         .ok_or("no interface: pass -i IFACE or set Interface in [options]")?;
@@ -136,16 +169,36 @@ fn live(mut server: Server, interface: Option<String>) -> Result<(), String> {
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| e.to_string())?;
     }
     signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&report)).map_err(|e| e.to_string())?;
+    let reload = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload)).map_err(|e| e.to_string())?;
+    let mut local = interface_addresses(&interface);
+    server.set_local_addresses(local.clone());
+    let mut addresses_read = Instant::now();
     let pid_file = server.config().options.pid_file.clone();
     if let Some(path) = &pid_file {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     server.log.important(&format!("starting up, listening on {interface}"));
+    let addresses = describe(&local);
+    server.log.important(&format!("addresses of {interface}: {addresses}"));
     let clock = Instant::now();
     let now_ms = || Millis::try_from(clock.elapsed().as_millis()).unwrap_or(Millis::MAX);
     let fd = capture.as_raw_fd();
     while !stop.load(Ordering::Relaxed) {
+        if reload.swap(false, Ordering::Relaxed) {
+            reload_config(&mut server, config_path, local.clone());
+        }
+        // Addresses change (DHCP, PPPoE): knockd needs a restart, we look again every 10 s.
+        if addresses_read.elapsed() >= ADDRESS_REFRESH {
+            addresses_read = Instant::now();
+            let now_local = interface_addresses(&interface);
+            if now_local != local {
+                server.log.important(&format!("addresses of {interface} changed: {}", describe(&now_local)));
+                local = now_local;
+                server.set_local_addresses(local.clone());
+            }
+        }
         if report.swap(false, Ordering::Relaxed) {
             let line = format!("counters: {}, attempts {}", server.counters, server.attempts());
             server.log.important(&line);
@@ -173,7 +226,8 @@ fn live(mut server: Server, interface: Option<String>) -> Result<(), String> {
         }
     }
     server.log.important("shutting down");
-    server.shutdown(Duration::from_secs(15));
+    // Pending stop commands run now; anything still running after 10 s is killed.
+    server.shutdown(Duration::from_secs(10));
     let line = format!("counters: {}, attempts {}", server.counters, server.attempts());
     server.log.important(&line);
     if let Some(path) = pid_file {

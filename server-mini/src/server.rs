@@ -41,6 +41,7 @@ pub struct Server {
     config: ServerConfig,
     doors: Doors,
     one_time: Vec<Option<OneTime>>,
+    max_attempts: usize,
     pub actions: Actions,
     pub log: Logger,
     pub counters: Counters,
@@ -50,43 +51,53 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: ServerConfig, max_attempts: usize, dry_run: bool, log: Logger) -> Result<Server, ConfError> {
-        let mut specs = Vec::new();
-        let mut one_time = Vec::new();
-        for door in &config.doors {
-            let (sequence, state) = match &door.sequence {
-                SequenceSource::Fixed(sequence) => (Some(sequence.hits().to_vec()), None),
-                SequenceSource::OneTime(path) => {
-                    let remaining = config::read_one_time(path)?;
-                    let first = remaining.first().map(|(_, s)| s.hits().to_vec());
-                    (first, Some(OneTime { path: path.clone(), remaining }))
-                }
-            };
-            specs.push(spec(door, sequence));
-            one_time.push(state);
-        }
+        let (doors, one_time) = build_doors(&config, max_attempts)?;
         let mut server = Server {
             config,
-            doors: Doors::new(specs, max_attempts),
+            doors,
             one_time,
+            max_attempts,
             actions: Actions::new(dry_run),
             log,
             counters: Counters::default(),
             events: Vec::with_capacity(16),
             filter_changed: false,
         };
-        for (index, door) in server.config.doors.iter().enumerate() {
-            if server.doors.spec(index).is_some_and(|s| s.sequence.is_none()) {
-                server.log.important(&format!(
+        server.log_disabled_doors();
+        Ok(server)
+    }
+
+    /// SIGHUP: a new configuration. Attempts in progress are dropped (their doors may have changed);
+    /// pending stop commands, counters and the local addresses are kept.
+    pub fn reload(&mut self, config: ServerConfig, local: Option<Vec<IpAddr>>) -> Result<(), ConfError> {
+        let (mut doors, one_time) = build_doors(&config, self.max_attempts)?;
+        doors.set_local_addresses(local);
+        self.config = config;
+        self.doors = doors;
+        self.one_time = one_time;
+        self.filter_changed = true;
+        self.log_disabled_doors();
+        Ok(())
+    }
+
+    fn log_disabled_doors(&mut self) {
+        for (index, door) in self.config.doors.iter().enumerate() {
+            if self.doors.spec(index).is_some_and(|s| s.sequence.is_none()) {
+                self.log.important(&format!(
                     "{}: no sequence left in the one time sequences file: door disabled",
                     door.name
                 ));
             }
         }
-        Ok(server)
     }
 
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// The addresses of the capture interface (see [`Doors::set_local_addresses`]).
+    pub fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
+        self.doors.set_local_addresses(local);
     }
 
     pub fn attempts(&self) -> usize {
@@ -255,6 +266,25 @@ impl Server {
     pub fn shutdown(&mut self, wait: Duration) {
         self.actions.shutdown(&mut self.log, wait);
     }
+}
+
+/// The doors of a configuration, with one-time sequence files read.
+fn build_doors(config: &ServerConfig, max_attempts: usize) -> Result<(Doors, Vec<Option<OneTime>>), ConfError> {
+    let mut specs = Vec::new();
+    let mut one_time = Vec::new();
+    for door in &config.doors {
+        let (sequence, state) = match &door.sequence {
+            SequenceSource::Fixed(sequence) => (Some(sequence.hits().to_vec()), None),
+            SequenceSource::OneTime(path) => {
+                let remaining = config::read_one_time(path)?;
+                let first = remaining.first().map(|(_, s)| s.hits().to_vec());
+                (first, Some(OneTime { path: path.clone(), remaining }))
+            }
+        };
+        specs.push(spec(door, sequence));
+        one_time.push(state);
+    }
+    Ok((Doors::new(specs, max_attempts), one_time))
 }
 
 fn spec(door: &DoorConfig, sequence: Option<Vec<Hit>>) -> DoorSpec {

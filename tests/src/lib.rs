@@ -25,12 +25,14 @@
 pub mod bins;
 pub mod capture;
 pub mod firewall;
+pub mod knock_server;
 pub mod knockd;
 pub mod lab;
 mod process;
 pub mod services;
 
 pub use capture::{Capture, Packet, Proto, TcpFlags};
+pub use knock_server::{Background, KnockServer, PcapWriter, Replay};
 pub use knockd::Knockd;
 pub use lab::{Lab, LabError, Side};
 pub use services::{Sshd, TcpService};

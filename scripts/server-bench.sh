@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Benchmark knock-server (release build): offline replay throughput and peak RSS, memory per attempt with
+# 1 M sources mid-sequence, and (needs root: namespace lab) legitimate knocks detected under a spoofed
+# SYN flood, knock-server next to knockd 0.8. Prints numbers; asserts no timings.
+#   SERVER_BENCH_PACKETS=N       size of the replay pcap (default 3000000)
+#   SERVER_BENCH_SKIP_LIVE=1     skip the live flood part
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cargo build --release -p server-mini -p client-cli --locked
+KNOCK_SERVER="$(pwd)/target/release/knock-server"
+KNOCK_CLI="$(pwd)/target/release/knock-cli"
+export KNOCK_SERVER KNOCK_CLI
+cargo bench -p knock-e2e --bench server_bench --locked
