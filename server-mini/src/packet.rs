@@ -1318,28 +1318,4 @@ mod tests {
         }
         assert!(hits > 10_000, "{hits}");
     }
-
-    /// `cargo test -p server-mini --release --lib packet::tests::throughput -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn throughput() {
-        let corpus = corpus();
-        let rounds = 200_000;
-        let start = std::time::Instant::now();
-        let mut hits = 0usize;
-        for _ in 0..rounds {
-            for (_, link, frame, _) in &corpus {
-                if matches!(parse(*link, std::hint::black_box(frame)), Parsed::Hit(_)) {
-                    hits += 1;
-                }
-            }
-        }
-        let elapsed = start.elapsed();
-        let packets = rounds * corpus.len();
-        println!(
-            "{packets} packets in {elapsed:?}: {:.1} M packets/s, {:.0} ns/packet ({hits} hits)",
-            packets as f64 / elapsed.as_secs_f64() / 1e6,
-            elapsed.as_nanos() as f64 / packets as f64
-        );
-    }
 }
