@@ -105,6 +105,15 @@ unsafe fn libc_kill(pid: u32) {
     unsafe { kill(pid as i32, 15) };
 }
 
+/// The port gated by iptables with a listener behind it, fresh keys, and fwknopd using them with `action`.
+fn gated_fwknopd(lab: &Lab, action: &str) -> (Keys, Fwknopd, knock_e2e::TcpService) {
+    lab.server_gate_tcp_port(GATED).expect("gate");
+    let service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let keys = keygen(lab);
+    let fwknopd = Fwknopd::start(lab, &keys, action);
+    (keys, fwknopd, service)
+}
+
 fn cli(lab: &Lab, keys: Option<&Keys>, args: &[&str]) -> Output {
     let mut cmd = lab.client_cmd(knock_cli_path());
     cmd.arg("--profiles-dir").arg(lab.dir().join("profiles")).args(args);
@@ -161,14 +170,11 @@ fn opens_twice(lab: &Lab, fwknopd: &Fwknopd, keys: &Keys, opened_line: &str) {
 #[test]
 fn spa_opens_a_cmd_cycle_door_of_a_real_fwknopd_twice_in_a_row() {
     let lab = lab_or_skip!();
-    lab.server_gate_tcp_port(GATED).expect("gate");
-    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let keys = keygen(&lab);
     let action = format!(
         "CMD_CYCLE_OPEN /usr/sbin/iptables -w 5 -I INPUT -s $IP -p tcp --dport {GATED} -j ACCEPT\n\
          CMD_CYCLE_CLOSE /usr/sbin/iptables -w 5 -D INPUT -s $IP -p tcp --dport {GATED} -j ACCEPT\nCMD_CYCLE_TIMER 60"
     );
-    let fwknopd = Fwknopd::start(&lab, &keys, &action);
+    let (keys, fwknopd, _service) = gated_fwknopd(&lab, &action);
     add_spa_profile(&lab, &[]);
     opens_twice(&lab, &fwknopd, &keys, "Running CMD_CYCLE_OPEN command");
 }
@@ -176,10 +182,7 @@ fn spa_opens_a_cmd_cycle_door_of_a_real_fwknopd_twice_in_a_row() {
 #[test]
 fn spa_opens_with_fwknopds_own_iptables_rules() {
     let lab = lab_or_skip!();
-    lab.server_gate_tcp_port(GATED).expect("gate");
-    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let keys = keygen(&lab);
-    let fwknopd = Fwknopd::start(&lab, &keys, "FW_ACCESS_TIMEOUT 30");
+    let (keys, fwknopd, _service) = gated_fwknopd(&lab, "FW_ACCESS_TIMEOUT 30");
     add_spa_profile(&lab, &[]);
     opens_twice(&lab, &fwknopd, &keys, "Added access rule to FWKNOP_INPUT");
 }
@@ -187,10 +190,7 @@ fn spa_opens_with_fwknopds_own_iptables_rules() {
 #[test]
 fn a_wrong_hmac_key_does_not_open_and_exits_3() {
     let lab = lab_or_skip!();
-    lab.server_gate_tcp_port(GATED).expect("gate");
-    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let keys = keygen(&lab);
-    let fwknopd = Fwknopd::start(&lab, &keys, "FW_ACCESS_TIMEOUT 30");
+    let (keys, fwknopd, _service) = gated_fwknopd(&lab, "FW_ACCESS_TIMEOUT 30");
     add_spa_profile(&lab, &["--verify-timeout", "700", "--attempts", "1"]);
     let wrong = Keys { key: keys.key.clone(), hmac: keygen(&lab).hmac };
     let out = cli(&lab, Some(&wrong), &["open", "fw"]);
@@ -257,10 +257,7 @@ fn the_real_fwknop_clients_packet_decodes_with_our_decoder() {
 #[test]
 fn keys_stored_with_set_key_in_a_real_keyring_open_the_door() {
     let lab = lab_or_skip!();
-    lab.server_gate_tcp_port(GATED).expect("gate");
-    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let keys = keygen(&lab);
-    let fwknopd = Fwknopd::start(&lab, &keys, "FW_ACCESS_TIMEOUT 30");
+    let (keys, fwknopd, _service) = gated_fwknopd(&lab, "FW_ACCESS_TIMEOUT 30");
     add_spa_profile(&lab, &[]);
     let key_file = lab.dir().join("keys.txt");
     fs::write(&key_file, format!("KEY_BASE64: {}\nHMAC_KEY_BASE64: {}\n", keys.key, keys.hmac)).expect("keys");
@@ -305,10 +302,7 @@ fn in_keyring_session(lab: &Lab, steps: &str) -> Option<Output> {
 #[test]
 fn a_fwknoprc_stanza_imports_with_its_keys_in_the_keyring_and_opens() {
     let lab = lab_or_skip!();
-    lab.server_gate_tcp_port(GATED).expect("gate");
-    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let keys = keygen(&lab);
-    let fwknopd = Fwknopd::start(&lab, &keys, "FW_ACCESS_TIMEOUT 30");
+    let (keys, fwknopd, _service) = gated_fwknopd(&lab, "FW_ACCESS_TIMEOUT 30");
     let rc = lab.dir().join("fwknoprc");
     fs::write(
         &rc,
