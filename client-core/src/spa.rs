@@ -105,98 +105,68 @@ fn b64np(bytes: &[u8]) -> String {
 // Keys
 // ---------------------------------------------------------------------------------------------------------
 
-/// The Rijndael encryption key: the raw passphrase bytes (1..=32) that feed the KDF.
-///
-/// fwknop's `KEY_BASE64` holds them base64-encoded ([`SpaKey::from_base64`]); `KEY` holds them as literal text
-/// (`SpaKey::new(text.as_bytes())`). The bytes are wiped on drop and never printed.
-#[derive(Clone)]
-pub struct SpaKey(Zeroizing<Vec<u8>>);
+/// A key newtype: raw bytes of a bounded length, wiped on drop, never printed, with fwknop's base64 form.
+macro_rules! key_type {
+    ($(#[$doc:meta])* $name:ident, max: $max:expr, error: $error:ident, variable: $variable:literal) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name(Zeroizing<Vec<u8>>);
 
-/// The HMAC key: raw bytes (1..=128), from `HMAC_KEY_BASE64` or `HMAC_KEY`. Wiped on drop, never printed.
-#[derive(Clone)]
-pub struct HmacKey(Zeroizing<Vec<u8>>);
+        impl $name {
+            #[doc = concat!("Wraps raw key bytes, which must be 1..=", stringify!($max), " long.")]
+            pub fn new(bytes: impl Into<Vec<u8>>) -> Result<$name, SpaError> {
+                let bytes = Zeroizing::new(bytes.into());
+                if bytes.is_empty() || bytes.len() > $max {
+                    return Err(SpaError::$error { len: bytes.len() });
+                }
+                Ok($name(bytes))
+            }
 
-impl SpaKey {
-    /// Wraps raw key bytes, which must be 1..=32 long.
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<SpaKey, SpaError> {
-        let bytes = Zeroizing::new(bytes.into());
-        if bytes.is_empty() || bytes.len() > MAX_KEY_LEN {
-            return Err(SpaError::KeyLength { len: bytes.len() });
+            #[doc = concat!("Decodes a `", $variable, "` value (padded or not, surrounding whitespace ignored).")]
+            pub fn from_base64(text: &str) -> Result<$name, SpaError> {
+                $name::new(decode_key_base64(text, $variable)?.to_vec())
+            }
+
+            /// The raw key bytes. Handle with care: they are the secret.
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.0
+            }
+
+            pub fn len(&self) -> usize {
+                self.0.len()
+            }
+
+            /// Always false: an empty key cannot be constructed.
+            pub fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+
+            #[doc = concat!("The padded base64 form fwknop's `", $variable, "` uses.")]
+            pub fn to_base64(&self) -> String {
+                STANDARD.encode(self.as_bytes())
+            }
         }
-        Ok(SpaKey(bytes))
-    }
 
-    /// Decodes a `KEY_BASE64` value (padded or not, surrounding whitespace ignored).
-    pub fn from_base64(text: &str) -> Result<SpaKey, SpaError> {
-        SpaKey::new(decode_key_base64(text, "KEY_BASE64")?.to_vec())
-    }
-
-    /// The raw key bytes. Handle with care: they are the secret.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Always false: an empty key cannot be constructed.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The padded base64 form fwknop's `KEY_BASE64` uses.
-    pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.as_bytes())
-    }
-}
-
-impl HmacKey {
-    /// Wraps raw key bytes, which must be 1..=128 long.
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<HmacKey, SpaError> {
-        let bytes = Zeroizing::new(bytes.into());
-        if bytes.is_empty() || bytes.len() > MAX_HMAC_KEY_LEN {
-            return Err(SpaError::HmacKeyLength { len: bytes.len() });
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "(<{} bytes redacted>)"), self.0.len())
+            }
         }
-        Ok(HmacKey(bytes))
-    }
-
-    /// Decodes an `HMAC_KEY_BASE64` value (padded or not, surrounding whitespace ignored).
-    pub fn from_base64(text: &str) -> Result<HmacKey, SpaError> {
-        HmacKey::new(decode_key_base64(text, "HMAC_KEY_BASE64")?.to_vec())
-    }
-
-    /// The raw key bytes. Handle with care: they are the secret.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Always false: an empty key cannot be constructed.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The padded base64 form fwknop's `HMAC_KEY_BASE64` uses.
-    pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.as_bytes())
-    }
+    };
 }
 
-impl fmt::Debug for SpaKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SpaKey(<{} bytes redacted>)", self.0.len())
-    }
-}
+key_type!(
+    /// The Rijndael encryption key: the raw passphrase bytes (1..=32) that feed the KDF.
+    ///
+    /// fwknop's `KEY_BASE64` holds them base64-encoded ([`SpaKey::from_base64`]); `KEY` holds them as literal
+    /// text (`SpaKey::new(text.as_bytes())`). The bytes are wiped on drop and never printed.
+    SpaKey, max: MAX_KEY_LEN, error: KeyLength, variable: "KEY_BASE64"
+);
 
-impl fmt::Debug for HmacKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HmacKey(<{} bytes redacted>)", self.0.len())
-    }
-}
+key_type!(
+    /// The HMAC key: raw bytes (1..=128), from `HMAC_KEY_BASE64` or `HMAC_KEY`. Wiped on drop, never printed.
+    HmacKey, max: MAX_HMAC_KEY_LEN, error: HmacKeyLength, variable: "HMAC_KEY_BASE64"
+);
 
 fn decode_key_base64(text: &str, what: &'static str) -> Result<Zeroizing<Vec<u8>>, SpaError> {
     let trimmed = text.trim();
