@@ -21,7 +21,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Output, Stdio};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::knockd::complete_config;
 use crate::lab::{Lab, LabError, Side};
@@ -93,26 +93,16 @@ impl Lab {
         let child = cmd.spawn().map_err(|e| LabError::io("spawning `ip netns exec .. knock-server`", e))?;
         let mut server = KnockServer { child, conf_path, log_path, log_offset, stdout_path, stderr_path, args };
 
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if server.log().contains(READY_LINE) {
-                return Ok(server);
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(LabError::Startup {
-                    what: "knock-server".into(),
-                    detail: format!("exited with {status}\n{}", server.diagnostics()),
-                });
-            }
-            if Instant::now() >= deadline {
-                return Err(LabError::Timeout {
-                    what: format!("knock-server to log {READY_LINE:?}"),
-                    after: STARTUP_TIMEOUT,
-                    detail: server.diagnostics(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        process::wait_until_ready(
+            &mut server,
+            "knock-server",
+            READY_LINE,
+            STARTUP_TIMEOUT,
+            |d| &mut d.child,
+            KnockServer::log,
+            KnockServer::diagnostics,
+        )?;
+        Ok(server)
     }
 
     /// Adds `addr` to the client's veth (`ip addr add ADDR/24 dev CLIENT_IFACE`, or `/64 ... nodad`

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::lab::{Lab, LabError};
 use crate::process;
@@ -103,26 +103,16 @@ impl Lab {
         let child = cmd.spawn().map_err(|e| LabError::io("spawning `ip netns exec .. knockd`", e))?;
         let mut knockd = Knockd { child, conf_path, log_path, log_offset, stdout_path, stderr_path };
 
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if knockd.log().contains(READY_LINE) {
-                return Ok(knockd);
-            }
-            if let Ok(Some(status)) = knockd.child.try_wait() {
-                return Err(LabError::Startup {
-                    what: "knockd".into(),
-                    detail: format!("exited with {status}\n{}", knockd.diagnostics()),
-                });
-            }
-            if Instant::now() >= deadline {
-                return Err(LabError::Timeout {
-                    what: format!("knockd to log {READY_LINE:?}"),
-                    after: STARTUP_TIMEOUT,
-                    detail: knockd.diagnostics(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        process::wait_until_ready(
+            &mut knockd,
+            "knockd",
+            READY_LINE,
+            STARTUP_TIMEOUT,
+            |d| &mut d.child,
+            Knockd::log,
+            Knockd::diagnostics,
+        )?;
+        Ok(knockd)
     }
 }
 

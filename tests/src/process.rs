@@ -35,6 +35,39 @@ pub(crate) fn signal_group(pgid: u32, sig: libc::c_int) {
     }
 }
 
+/// Waits until a daemon we started logs `ready_line`, at most `timeout`. Fails with
+/// the daemon's diagnostics if it exits first or never gets ready.
+pub(crate) fn wait_until_ready<D>(
+    daemon: &mut D,
+    what: &str,
+    ready_line: &str,
+    timeout: Duration,
+    child: fn(&mut D) -> &mut Child,
+    log: fn(&D) -> String,
+    diagnostics: fn(&D) -> String,
+) -> Result<(), LabError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if log(daemon).contains(ready_line) {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child(daemon).try_wait() {
+            return Err(LabError::Startup {
+                what: what.into(),
+                detail: format!("exited with {status}\n{}", diagnostics(daemon)),
+            });
+        }
+        if Instant::now() >= deadline {
+            return Err(LabError::Timeout {
+                what: format!("{what} to log {ready_line:?}"),
+                after: timeout,
+                detail: diagnostics(daemon),
+            });
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits for `child` at most `timeout`; `Ok(None)` when it is still running.
 pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
     let deadline = Instant::now() + timeout;
