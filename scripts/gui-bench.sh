@@ -65,21 +65,9 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # --- Xvfb on a free display ---------------------------------------------------------------------------
-display=""
-for n in $(seq 97 199); do
-  [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] && continue
-  Xvfb ":$n" -screen 0 "$screen" -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
-  xvfb_pid=$!
-  for _ in $(seq 100); do
-    kill -0 "$xvfb_pid" 2>/dev/null || break
-    xdpyinfo -display ":$n" >/dev/null 2>&1 && { display=":$n"; break; }
-    sleep 0.1
-  done
-  [ -n "$display" ] && break
-  stop "$xvfb_pid"; xvfb_pid=""
-done
-[ -n "$display" ] || die "could not start Xvfb (last log: $(tail -3 "$work/xvfb.log" 2>/dev/null))"
-export DISPLAY=$display
+# shellcheck source=scripts/xvfb.sh
+. "$repo/scripts/xvfb.sh"
+start_xvfb
 
 # --- profile stores -----------------------------------------------------------------------------------
 mkdir -p "$work/examples" "$work/many"

@@ -72,21 +72,9 @@ if [ -n "${KNOCK_GUI_SHOT_ISOLATED:-}" ]; then
 fi
 
 # --- Xvfb on a free display ---------------------------------------------------------------------------
-display=""
-for n in $(seq 97 199); do
-  [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] && continue
-  Xvfb ":$n" -screen 0 "$screen" -nolisten tcp -noreset >"$work/xvfb.log" 2>&1 &
-  xvfb_pid=$!
-  for _ in $(seq 100); do
-    kill -0 "$xvfb_pid" 2>/dev/null || break
-    xdpyinfo -display ":$n" >/dev/null 2>&1 && { display=":$n"; break; }
-    sleep 0.1
-  done
-  [ -n "$display" ] && break
-  stop "$xvfb_pid"; xvfb_pid=""   # lost a race for that display, or it did not come up: next one
-done
-[ -n "$display" ] || die "could not start Xvfb (last log: $(tail -3 "$work/xvfb.log" 2>/dev/null))"
-export DISPLAY=$display
+# shellcheck source=scripts/xvfb.sh
+. "$repo/scripts/xvfb.sh"
+start_xvfb
 
 # --- the app, on a temporary store, with a temporary HOME ---------------------------------------------
 mkdir -p "$work/profiles" "$work/home" "$work/data" "$work/config" "$work/cache" "$work/run"
