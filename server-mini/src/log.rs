@@ -124,3 +124,23 @@ fn write_syslog(line: &str) {
     // SAFETY: both strings are NUL-terminated; the format string takes exactly one %s argument.
     unsafe { libc::syslog(libc::LOG_NOTICE, c"%s".as_ptr(), message.as_ptr()) };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_packet_lines_are_rate_limited_and_important_ones_never_are() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("knock.log");
+        let mut log = Logger::new(Some(&path), false, false).expect("logger");
+        for i in 0..(LINES_PER_SECOND + 100) {
+            log.packet(|| format!("stage {i}"));
+        }
+        log.important("OPEN SESAME");
+        let text = std::fs::read_to_string(&path).expect("log");
+        assert_eq!(text.lines().filter(|l| l.contains("stage")).count(), LINES_PER_SECOND as usize);
+        assert!(text.lines().last().is_some_and(|l| l.ends_with("] OPEN SESAME")), "knockd's format: {text}");
+        assert_eq!(log.suppressed_total, 100);
+    }
+}

@@ -789,10 +789,36 @@ fn sighup_does_not_lose_pending_stop_commands() {
     );
 }
 
+#[test]
+fn sighup_reloads_a_changed_config_and_keeps_the_running_one_if_it_is_broken() {
+    let lab = lab_or_skip!();
+    let server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", ""), &[]);
+    let path = server.config_path().to_path_buf();
+    let original = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(&path, original.replace("7000,8000,9000", "7100,8100,9100")).expect("rewrite");
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_for_log("re-reading config file", OPEN_WAIT), "{}", server.diagnostics());
+    knock_cli(&lab, &[&v4(&lab), "7000", "8000", "9000"]);
+    knock_cli(&lab, &[&v4(&lab), "7100", "8100", "9100"]);
+    assert!(server.wait_for_log("OPEN SESAME", OPEN_WAIT), "the new sequence opens\n{}", server.diagnostics());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.count_in_log("OPEN SESAME"), 1, "the old sequence no longer opens\n{}", server.diagnostics());
+
+    std::fs::write(&path, "[broken]\n  Sequence = 7000:icmp\n").expect("break");
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_for_log("config not reloaded", OPEN_WAIT), "{}", server.diagnostics());
+    knock_cli(&lab, &[&v4(&lab), "7100", "8100", "9100"]);
+    assert!(
+        server.wait_for_count("OPEN SESAME", 2, OPEN_WAIT),
+        "the running config stays in force after a bad reload\n{}",
+        server.diagnostics()
+    );
+}
+
 /// RSS growth allowed during the flood. What knock-server may legitimately grow by: the attempt table,
-/// capped by --max-attempts 5000 at ~70 bytes each (doors.rs; even 200 B each is under 1 MiB); the
+/// capped by --max-attempts 5000 at ~87 bytes each (doors.rs; even 200 B each is under 1 MiB); the
 /// capture ring, which libpcap sizes at 2 MiB by default and the flood touches entirely; allocator slack.
-/// Without the cap, the flood's ~10^5+ distinct sources at ≥ 70 B each would grow it by far more.
+/// Without the cap, the flood's ~10^5+ distinct sources at ≥ 87 B each would grow it by far more.
 const FLOOD_RSS_GROWTH_KIB: u64 = 16 * 1024;
 
 #[test]
