@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the workspace and its end-to-end tests need. Needs root (or sudo).
 #   libpcap-dev  the pcap crate (lab captures; later knock-server)
-#   libdbus-1-dev  keyring (Secret Service) for knock-gui; pkg-config finds it
 #   knockd       real knockd and knock(1) as interop peers and benchmark baseline
 #   tcpdump      captures on the server side of the lab
 #   iproute2     ip netns / veth for the lab
@@ -21,8 +20,9 @@
 #   hping3       single SYNs and spoofed-source floods against knock-server (tests/tests/server.rs, server-bench.sh)
 #   nmap         a sequential SYN scan that completes a rising sequence (tests/tests/server.rs)
 #   fwknop-server fwknop-client  real fwknopd and fwknop as SPA interop peers
+#   nftables     nft: knock-server's nftables doors and their lab tests
 set -euo pipefail
-packages=(pkg-config fwknop-server fwknop-client libpcap-dev libdbus-1-dev knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap)
+packages=(pkg-config fwknop-server fwknop-client libpcap-dev nftables knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,24 +11,39 @@
 //! This crate prints nothing and never exits the process: errors are typed ([`KnockError`]) and carry an
 //! [`ErrorKind`] that front ends map to exit codes or messages.
 
+#[cfg(feature = "client")]
 pub mod error;
+#[cfg(feature = "client")]
 pub mod fwknoprc;
+#[cfg(feature = "client")]
 pub mod import;
+#[cfg(feature = "client")]
 pub mod knock;
 pub mod knockd_conf;
+#[cfg(feature = "client")]
 pub mod profile;
-#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+#[cfg(feature = "client")]
 pub mod secrets;
+#[cfg(feature = "client")]
 pub mod send;
 pub mod sequence;
+#[cfg(feature = "client")]
 pub mod spa;
+#[cfg(feature = "client")]
 pub mod store;
+#[cfg(feature = "client")]
 pub mod target;
+#[cfg(feature = "client")]
 pub mod verify;
 
+#[cfg(feature = "client")]
 pub use error::{ErrorKind, KnockError};
+#[cfg(feature = "client")]
 pub use knock::{HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, knock, knock_blocking};
+#[cfg(feature = "client")]
 pub use send::{HitMethod, Method, TcpMethod};
 pub use sequence::{Hit, Protocol, Sequence, SequenceError, TcpFlagSpec, TcpFlags};
+#[cfg(feature = "client")]
 pub use target::AddressFamily;
+#[cfg(feature = "client")]
 pub use tokio_util::sync::CancellationToken;

@@ -290,8 +290,8 @@ const NO_ACCESS: &str = "the keyring refused access";
 /// When a Secret Service is running but an operation failed for another reason.
 const SERVICE_FAILED: &str = "the keyring service failed";
 
-/// D-Bus error names (and libdbus messages) that mean no Secret Service can be reached at all.
-const NO_SERVICE_SIGNS: [&str; 9] = [
+/// D-Bus error names (and the backends' messages) that mean no Secret Service can be reached at all.
+const NO_SERVICE_SIGNS: [&str; 10] = [
     "ServiceUnknown",
     "NotSupported",
     "NoServer",
@@ -301,6 +301,8 @@ const NO_SERVICE_SIGNS: [&str; 9] = [
     "Spawn",
     "autolaunch",
     "No DBus session or Secret Service provider found",
+    // The pure-Rust backend (secret-service over zbus) words it so.
+    "no secret service provider or dbus session found",
 ];
 
 /// Maps a keyring error to ours. Never includes a secret: `BadEncoding` carries the stored bytes and
@@ -397,6 +399,7 @@ mod tests {
             "Failed to connect to socket /run/user/1000/bus: No such file or directory \
              (org.freedesktop.DBus.Error.FileNotFound)",
             "No DBus session or Secret Service provider found",
+            "no secret service provider or dbus session found",
         ];
         for detail in cases {
             let err = map_error(keyring::Error::PlatformFailure(boxed(detail)));
