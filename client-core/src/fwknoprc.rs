@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(imported.len(), 2);
         let lab = &imported[0];
         assert_eq!((lab.name.as_str(), lab.profile.host.as_str()), ("spalab", "10.201.0.1"));
-        let spa = lab.profile.spa.as_ref().expect("spa");
+        let spa = lab.profile.spa().expect("spa");
         assert_eq!(spa.allow_ip, AllowIp::Address("10.201.0.2".parse().expect("ip")));
         assert_eq!(spa.user.as_deref(), Some("spauser"));
         assert_eq!(spa.access.0, [(Protocol::Tcp, 22)]);
@@ -184,7 +184,7 @@ mod tests {
 
         let web = &imported[1];
         assert_eq!(web.name, "web-server", "names are made valid");
-        let spa = web.profile.spa.as_ref().expect("spa");
+        let spa = web.profile.spa().expect("spa");
         assert_eq!((spa.allow_ip, spa.client_timeout_s), (AllowIp::Source, Some(30)));
         assert_eq!(spa.port.get(), 62201, "from [default]");
         assert!(web.key.is_none() && web.warnings.iter().any(|w| w.contains("set-key")));
