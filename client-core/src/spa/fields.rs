@@ -116,7 +116,7 @@ pub fn format_access_list(access: &[(Protocol, u16)]) -> String {
 /// The SPA message type, the decimal number in the fifth field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MessageType {
-    /// 0: `<allow_ip>,<command>` for `ENABLE_CMD_EXEC` servers (decoded only; [`build`] does not send it).
+    /// 0: `<allow_ip>,<command>` for `ENABLE_CMD_EXEC` servers (decoded only; [`build`](super::build) does not send it).
     Command,
     /// 1: open `<proto>/<port>` entries for `<allow_ip>`.
     #[default]

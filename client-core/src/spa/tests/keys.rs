@@ -44,12 +44,14 @@ fn bad_base64_keys_are_explained_without_quoting_them() {
 }
 
 #[test]
-fn debug_never_prints_key_bytes() {
+fn debug_and_display_never_print_key_bytes() {
     let key = SpaKey::new(vec![0xAB; 32]).expect("key");
     let hmac_key = HmacKey::new(vec![0xCD; 64]).expect("hmac");
-    let shown = format!("{key:?} {hmac_key:?} {:#?}", (&key, &hmac_key));
+    let shown = format!("{key:?} {hmac_key:?} {:#?} {key} {hmac_key} {key:>80}", (&key, &hmac_key));
     assert_eq!(format!("{key:?}"), "SpaKey(<32 bytes redacted>)");
     assert_eq!(format!("{hmac_key:?}"), "HmacKey(<64 bytes redacted>)");
+    assert_eq!(format!("{key}"), "SpaKey(<32 bytes redacted>)", "Display masks too");
+    assert_eq!(format!("{hmac_key}"), "HmacKey(<64 bytes redacted>)");
     for leak in ["171", "205", "ab", "AB", "cd", "CD", &key.to_base64()[..8], &hmac_key.to_base64()[..8]] {
         assert!(!shown.contains(leak), "{leak:?} in {shown}");
     }
@@ -83,4 +85,24 @@ fn keygen_makes_fwknop_sized_distinct_keys_and_prints_key_gen_lines() {
     assert_eq!(HmacKey::from_base64(h).expect("h").as_bytes(), hmac_key.as_bytes());
     let (vk, vh) = vector_keys();
     assert_eq!(format_key_lines(&vk, &vh), format!("KEY_BASE64: {KEY_B64}\nHMAC_KEY_BASE64: {HMAC_B64}\n"));
+}
+
+#[test]
+fn keys_read_from_text_keep_their_bytes_in_wiped_memory_only() {
+    // A key decoded from base64 is the decoder's own wiped buffer: nothing is copied out of it.
+    let key = SpaKey::from_base64(&format!(" {KEY_B64}\n")).expect("key");
+    assert_eq!(key.to_base64(), KEY_B64);
+    let hmac_key = HmacKey::from_base64(HMAC_B64.trim_end_matches('=')).expect("hmac");
+    assert_eq!(hmac_key.to_base64(), HMAC_B64);
+    // Every key length fwknop allows decodes, padded or not, into exactly its bytes.
+    for len in 1..=MAX_HMAC_KEY_LEN {
+        let bytes: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5a).collect();
+        let text = b64::encode_padded(&bytes);
+        for form in [text.as_str(), text.trim_end_matches('=')] {
+            assert_eq!(HmacKey::from_base64(form).expect("hmac").as_bytes(), bytes.as_slice(), "{len}");
+            if len <= MAX_KEY_LEN {
+                assert_eq!(SpaKey::from_base64(form).expect("key").as_bytes(), bytes.as_slice(), "{len}");
+            }
+        }
+    }
 }
