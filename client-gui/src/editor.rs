@@ -114,7 +114,7 @@ impl Editor {
 
     /// Fills both key fields with a fresh pair and keeps the access.conf lines to show.
     pub fn generate_keys(&mut self) -> Result<(), String> {
-        let (key, hmac) = client_core::spa::try_keygen().map_err(|e| e.to_string())?;
+        let (key, hmac) = client_core::spa::keygen().map_err(|e| e.to_string())?;
         self.spa_key = key.to_base64();
         self.spa_hmac_key = hmac.to_base64();
         self.generated = Some(client_core::spa::format_key_lines(&key, &hmac));
