@@ -8,7 +8,7 @@ use std::str::FromStr;
 use client_core::import::profiles_from_knockd_conf;
 use client_core::knockd_conf;
 use client_core::profile::{
-    AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaAccess, SpaSettings, Verify, validate_env_name,
+    AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaSettings, Verify, validate_env_name,
     validate_host, validate_tag,
 };
 use client_core::secrets::{SecretStore, spa_key_variables};
@@ -135,7 +135,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
             .access
             .as_deref()
             .ok_or_else(|| Failure::invalid("profile add --spa needs --access (e.g. tcp/22)"))?;
-        let access = parse_option::<SpaAccess>("--access", access)?;
+        let access = parse_option::<client_core::spa::AccessList>("--access", access)?;
         let mut profile = Profile::new_spa(host, SpaSettings::new(access));
         apply(&mut profile, fields, &ProfileRemovals::default())?;
         let stored = store.create(name, &profile)?;

@@ -8,7 +8,7 @@ use std::num::NonZeroU16;
 
 use thiserror::Error;
 
-use crate::profile::{AllowIp, Profile, SpaAccess, SpaSettings, validate_host, validate_name};
+use crate::profile::{AllowIp, Profile, SpaSettings, validate_host, validate_name};
 use crate::spa::{HmacKey, SpaKey};
 
 /// One stanza as an SPA profile, with its keys and what could not be carried over.
@@ -89,7 +89,7 @@ fn convert(stanza: &Stanza, default: Option<&Stanza>) -> Result<ImportedSpa, Fwk
     let mut warnings = Vec::new();
     let host = get("SPA_SERVER").unwrap_or_default().to_owned();
     validate_host(&host).map_err(|e| err(e.to_string()))?;
-    let access: SpaAccess = get("ACCESS")
+    let access: crate::spa::AccessList = get("ACCESS")
         .ok_or_else(|| err("no ACCESS (e.g. ACCESS tcp/22)".to_owned()))?
         .parse()
         .map_err(|e| err(format!("ACCESS: {e}")))?;
@@ -175,7 +175,7 @@ mod tests {
         let spa = lab.profile.spa().expect("spa");
         assert_eq!(spa.allow_ip, AllowIp::Address("10.201.0.2".parse().expect("ip")));
         assert_eq!(spa.user.as_deref(), Some("spauser"));
-        assert_eq!(spa.access.0, [(Protocol::Tcp, 22)]);
+        assert_eq!(spa.access.entries(), [(Protocol::Tcp, 22)]);
         assert_eq!(lab.key.as_ref().map(SpaKey::len), Some(32));
         assert_eq!(lab.hmac_key.as_ref().map(HmacKey::len), Some(64));
         assert!(lab.warnings.is_empty(), "{:?}", lab.warnings);

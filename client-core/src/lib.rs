@@ -16,7 +16,8 @@
 //!   methods (`raw`, `connect`, UDP) and privilege discovery ([`raw_permission`]) live in a private
 //!   `send` module.
 //! - [`verify`]: probes the service port after a knock. Nothing else.
-//! - [`spa`]: fwknop Single Packet Authorization packets; a private `spa_attempt` seals one attempt's packet.
+//! - [`spa`]: fwknop Single Packet Authorization, one file per concern (as fwknop's `lib/`), including the
+//!   sealing of one attempt's packet.
 //! - [`import`]: knockd.conf doors and fwknop rc files into profiles.
 //! - [`runtime`]: the runtime-with-Ctrl-C-cancellation helper the front ends share.
 //!
@@ -48,8 +49,6 @@ pub mod secrets;
 mod send;
 #[cfg(feature = "client")]
 pub mod spa;
-#[cfg(feature = "client")]
-mod spa_attempt;
 #[cfg(feature = "client")]
 pub mod store;
 #[cfg(feature = "client")]

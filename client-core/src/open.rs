@@ -4,7 +4,7 @@
 //! 1. [`Plan::new`] checks the profile can do the action (cheap, no I/O: safe on a UI thread).
 //! 2. [`run_plan`] runs attempts: for an SPA profile it first reads the keys (environment, else the OS
 //!    keyring, off the async threads), resolves the host **once** and seals a fresh packet
-//!    ([`crate::spa_attempt`]); then it knocks ([`crate::knock()`]), and with a verify block polls the
+//!    (`spa::attempt`); then it knocks ([`crate::knock()`]), and with a verify block polls the
 //!    service port ([`crate::verify`]). A door that did not open is knocked again after a backoff (doubled
 //!    each time), a fresh sequence or packet each attempt, up to the attempt count.
 //! 3. The [`ProfileReport`] keeps every attempt's own knock record (with its own error) and the outcome;
@@ -247,7 +247,7 @@ async fn run_attempts(
         on_event(&ProfileEvent::AttemptStarted { attempt, attempts });
         let mut attempt_request = request.clone();
         if let Some((settings, keys, address)) = &spa {
-            let wire = crate::spa_attempt::seal(settings, keys, *address, cancel).await?;
+            let wire = crate::spa::attempt::seal(settings, keys, *address, cancel).await?;
             attempt_request.resolved = Some(address.ip());
             attempt_request.udp_payload = wire.into_bytes();
         }

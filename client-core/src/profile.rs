@@ -39,6 +39,7 @@ use thiserror::Error;
 use crate::knock::KnockRequest;
 use crate::send::Method;
 use crate::sequence::{Sequence, TcpFlagSpec};
+use crate::spa::AccessList;
 use crate::target::AddressFamily;
 
 /// A saved host: where it is, what kind of knock opens it, and how to tell that it worked.
@@ -201,7 +202,7 @@ pub struct SpaSettings {
     #[serde(default = "SpaSettings::default_port")]
     pub port: NonZeroU16,
     /// What to open, fwknop's ACCESS syntax: `tcp/22` or `tcp/22,udp/53`.
-    pub access: SpaAccess,
+    pub access: AccessList,
     /// Which address the server should open the ports for.
     #[serde(default, skip_serializing_if = "is_default")]
     pub allow_ip: AllowIp,
@@ -241,7 +242,7 @@ impl SpaSettings {
         }
     }
 
-    pub fn new(access: SpaAccess) -> SpaSettings {
+    pub fn new(access: AccessList) -> SpaSettings {
         SpaSettings {
             port: SpaSettings::default_port(),
             access,
@@ -253,23 +254,6 @@ impl SpaSettings {
             client_timeout_s: None,
             discover_url: None,
         }
-    }
-}
-
-/// The ports an SPA packet asks for, `tcp/22,udp/53`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpaAccess(pub Vec<(crate::sequence::Protocol, u16)>);
-
-impl FromStr for SpaAccess {
-    type Err = crate::spa::SpaError;
-    fn from_str(s: &str) -> Result<SpaAccess, Self::Err> {
-        crate::spa::parse_access_list(s).map(SpaAccess)
-    }
-}
-
-impl fmt::Display for SpaAccess {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::spa::format_access_list(&self.0))
     }
 }
 
@@ -759,7 +743,7 @@ serde_as_text!(
     TcpFlagSpec,
     AddressFamily,
     Method,
-    SpaAccess,
+    AccessList,
     AllowIp,
     crate::spa::DigestType,
     crate::spa::HmacType

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 
 use client_core::profile::{
-    AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaAccess, SpaSettings, Verify, validate_env_name,
+    AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaSettings, Verify, validate_env_name,
     validate_host, validate_name, validate_tag,
 };
 use client_core::spa::{HmacKey, SpaKey};
@@ -257,7 +257,7 @@ impl Editor {
                 errors.insert(field, message);
             }
         };
-        let access = self.access.parse::<SpaAccess>().map_err(|e| e.to_string());
+        let access = self.access.parse::<client_core::spa::AccessList>().map_err(|e| e.to_string());
         check(Field::Access, access.as_ref().map(drop).map_err(Clone::clone));
         let allow_ip = self.allow_ip.parse::<AllowIp>().and_then(|allow| match (allow, &self.spa_discover_url) {
             (AllowIp::Discover, None) => {

@@ -139,7 +139,13 @@ fn delete_asks_first() {
     harness.key_press(Key::Delete);
     harness.run();
     harness.get_by_label("Delete profile").click();
-    harness.run();
+    harness.step();
+    // The worker deletes the file and its keyring secrets off the UI thread, then reports back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while harness.query_by_label_contains("web  ·").is_some() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        harness.step();
+    }
     assert!(!dir.path().join("web.toml").exists());
     assert!(harness.query_by_label_contains("web  ·").is_none());
 }

@@ -46,7 +46,8 @@ impl AccessList {
     }
 }
 
-/// Unchecked: [`build`](super::build) refuses an empty list or port 0.
+/// Unchecked, for tests of [`build`](super::build)'s own refusal of an empty list or port 0.
+#[cfg(test)]
 impl From<Vec<(Protocol, u16)>> for AccessList {
     fn from(entries: Vec<(Protocol, u16)>) -> AccessList {
         AccessList(entries)
@@ -101,16 +102,6 @@ fn parse_access_entry(token: &str) -> Result<(Protocol, u16), SpaError> {
         Some(port) if port > 0 => Ok((proto, port)),
         _ => Err(invalid(AccessProblem::PortOutOfRange)),
     }
-}
-
-/// Parses an access list into bare entries. Kept for `profile::SpaAccess` until it uses [`AccessList`].
-pub fn parse_access_list(text: &str) -> Result<Vec<(Protocol, u16)>, SpaError> {
-    text.parse::<AccessList>().map(AccessList::into_entries)
-}
-
-/// Prints bare entries as `tcp/22,udp/53`. Kept for `profile::SpaAccess` until it uses [`AccessList`].
-pub fn format_access_list(access: &[(Protocol, u16)]) -> String {
-    AccessList(access.to_vec()).to_string()
 }
 
 /// The SPA message type, the decimal number in the fifth field.
@@ -224,11 +215,11 @@ pub struct AccessRequest {
 impl AccessRequest {
     /// A plain access request with the defaults: no NAT, no client timeout, no time offset, SHA-256 digest
     /// and HMAC.
-    pub fn new(user: impl Into<String>, allow_ip: Ipv4Addr, access: impl Into<AccessList>) -> AccessRequest {
+    pub fn new(user: impl Into<String>, allow_ip: Ipv4Addr, access: AccessList) -> AccessRequest {
         AccessRequest {
             user: user.into(),
             allow_ip,
-            access: access.into(),
+            access,
             nat: None,
             client_timeout: None,
             time_offset: 0,

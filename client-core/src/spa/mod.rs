@@ -49,7 +49,9 @@
 //! | `decode.rs` | [`decode`]: checks → HMAC → decryption → digest → fields |
 //! | `validate.rs` | fwknop's limits: packet sizes, key lengths, usernames, NAT hosts, field sizes |
 //! | `random.rs` | salts, keys and the random value from the OS |
+//! | `attempt.rs` | one attempt's packet for a profile: the address to let in (local, source, discovered), sealed fresh |
 
+pub(crate) mod attempt;
 mod b64;
 mod cipher;
 mod decode;
@@ -67,9 +69,7 @@ mod tests;
 pub use decode::{decode, replay_digest};
 pub use encode::{build, wire_length};
 pub use error::{AccessProblem, NatProblem, SpaError};
-pub use fields::{
-    AccessList, AccessRequest, MessageType, SpaMessage, default_username, format_access_list, parse_access_list,
-};
+pub use fields::{AccessList, AccessRequest, MessageType, SpaMessage, default_username};
 pub use hash::{DigestType, HmacType};
 pub use keys::{HmacKey, SpaKey, format_key_lines, keygen};
 pub use validate::{

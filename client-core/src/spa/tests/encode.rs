@@ -4,7 +4,7 @@ use super::*;
 
 fn requests_of_every_type() -> Vec<AccessRequest> {
     let plain =
-        AccessRequest::new("alice", Ipv4Addr::new(192, 0, 2, 7), vec![(Protocol::Tcp, 22), (Protocol::Udp, 53)]);
+        AccessRequest::new("alice", Ipv4Addr::new(192, 0, 2, 7), vec![(Protocol::Tcp, 22), (Protocol::Udp, 53)].into());
     let nat = AccessRequest { nat: Some(("10.0.0.5".into(), 2222)), ..plain.clone() };
     let timeout = AccessRequest { client_timeout: Some(30), ..plain.clone() };
     let nat_timeout = AccessRequest { client_timeout: Some(65535), ..nat.clone() };

@@ -52,7 +52,7 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn lab_request() -> AccessRequest {
-    AccessRequest::new("spauser", Ipv4Addr::new(10, 201, 0, 2), vec![(Protocol::Tcp, 22)])
+    AccessRequest::new("spauser", Ipv4Addr::new(10, 201, 0, 2), vec![(Protocol::Tcp, 22)].into())
 }
 
 fn test_keys() -> (SpaKey, HmacKey) {

@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// The entries of a parsed access list (the text form round-trips through [`AccessList`]).
+fn parse_access_list(text: &str) -> Result<Vec<(Protocol, u16)>, SpaError> {
+    text.parse::<AccessList>().map(AccessList::into_entries)
+}
+
+fn format_access_list(entries: &[(Protocol, u16)]) -> String {
+    AccessList::from(entries.to_vec()).to_string()
+}
+
 #[test]
 fn usernames_follow_fwknops_charset_and_length() {
     for ok in ["spauser", "a", "john.doe-1_x", "user@example", "Mixed Case", &"u".repeat(48)] {

@@ -29,7 +29,7 @@ pub async fn seal(
 ) -> Result<String, KnockError> {
     let allow_ip = allow_ip(settings, server, cancel).await?;
     let user = settings.user.clone().unwrap_or_else(crate::spa::default_username);
-    let mut access = AccessRequest::new(user, allow_ip, settings.access.0.clone());
+    let mut access = AccessRequest::new(user, allow_ip, settings.access.clone());
     access.digest = settings.digest;
     access.hmac = settings.hmac;
     access.time_offset = settings.time_offset_s;
