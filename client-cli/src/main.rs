@@ -3,6 +3,9 @@
 //!
 //! Invoked through a link named `knock`, it behaves as `knock-cli knock`, a drop-in for knock(1).
 
+#[macro_use]
+mod output;
+
 mod cli;
 mod exit;
 mod fail;
@@ -38,13 +41,15 @@ fn main() -> std::process::ExitCode {
         Command::Knock(args) => knock_cmd::run(args),
         Command::Spa(cli::SpaCommand::Keygen) => match client_core::spa::keygen() {
             Ok((key, hmac_key)) => {
-                print!("{}", client_core::spa::format_key_lines(&key, &hmac_key));
+                out!("{}", client_core::spa::format_key_lines(&key, &hmac_key));
                 ExitCode::Success
             }
             Err(err) => Failure::failed(format!("cannot generate keys: {err}")).report(),
         },
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
             ExitCode::Success
         }
         command => match ProfileStore::locate(cli.profiles_dir.as_deref()) {
@@ -52,7 +57,8 @@ fn main() -> std::process::ExitCode {
             Ok(store) => with_store(&store, command),
         },
     };
-    code.into()
+    // One place decides the exit status: the command's, unless stdout could not take its output.
+    output::finish(code).into()
 }
 
 fn with_store(store: &ProfileStore, command: &Command) -> ExitCode {

@@ -30,16 +30,16 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
         ProfileCommand::Rm { name } => {
             // Its keyring secrets go with it: a later profile of this name must never inherit them.
             let (path, forgotten) = store.remove(name, &SecretStore::new())?;
-            println!("removed {name} ({})", path.display());
+            outln!("removed {name} ({})", path.display());
             if let Some(err) = forgotten {
-                eprintln!("knock-cli: warning: {name}'s keys may remain in the OS keyring: {err}");
+                errln!("knock-cli: warning: {name}'s keys may remain in the OS keyring: {err}");
             }
             Ok(ExitCode::Success)
         }
         ProfileCommand::Rename { old, new } => {
             // Its keyring secrets move with it.
             let path = store.rename(old, new, &SecretStore::new())?;
-            println!("renamed {old} to {new} ({})", path.display());
+            outln!("renamed {old} to {new} ({})", path.display());
             Ok(ExitCode::Success)
         }
         ProfileCommand::Import { file, host, dry_run } => import(store, file, host.as_deref(), *dry_run),
@@ -69,7 +69,7 @@ fn list(store: &ProfileStore, json: bool) -> Result<ExitCode, Failure> {
         .map(|entry| {
             let ok = entry.profile.as_ref().ok();
             if let Err(err) = &entry.profile {
-                eprintln!("knock-cli: {err}");
+                errln!("knock-cli: {err}");
                 code = ExitCode::InvalidInput;
             }
             ListEntry {
@@ -89,15 +89,15 @@ fn list(store: &ProfileStore, json: bool) -> Result<ExitCode, Failure> {
     if json {
         print_json(&entries);
     } else if entries.is_empty() {
-        eprintln!(
+        errln!(
             "no profiles in {} (add one with `knock-cli profile add NAME --host H --open SEQ`)",
             store.dir().display()
         );
     } else {
         let width = entries.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
-        println!("{:<width$}  {:<28}  {:<6}  {:<6}  TAGS", "NAME", "HOST", "HITS", "VERIFY");
+        outln!("{:<width$}  {:<28}  {:<6}  {:<6}  TAGS", "NAME", "HOST", "HITS", "VERIFY");
         for e in entries.iter().filter(|e| e.error.is_none()) {
-            println!(
+            outln!(
                 "{:<width$}  {:<28}  {:<6}  {:<6}  {}",
                 e.name,
                 e.host.unwrap_or(""),
@@ -123,7 +123,7 @@ fn show(store: &ProfileStore, name: &str, json: bool) -> Result<ExitCode, Failur
         print_json(&Shown { name, path: stored.path.display().to_string(), profile: &stored.profile });
     } else {
         let text = toml::to_string(&stored.profile).map_err(|e| Failure::failed(e.to_string()))?;
-        println!("# {}\n{text}", stored.path.display());
+        outln!("# {}\n{text}", stored.path.display());
     }
     Ok(ExitCode::Success)
 }
@@ -140,7 +140,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
         apply(&mut profile, fields, &ProfileRemovals::default())?;
         let stored = store.create(name, &profile)?;
         let [(key_var, hmac_var), _] = spa_key_variables(name);
-        println!(
+        outln!(
             "added SPA profile {name} ({}); store its keys in the OS keyring with \
              `knock-cli spa keygen | knock-cli profile set-key {name}` (or, for CI, set ${key_var} and ${hmac_var})",
             stored.path.display()
@@ -159,7 +159,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
     let mut profile = Profile::with_kind(host, ProfileKind::Sequence(SequenceKnock::new(open)));
     apply(&mut profile, fields, &ProfileRemovals::default())?;
     let stored = store.create(name, &profile)?;
-    println!("added {name} ({})", stored.path.display());
+    outln!("added {name} ({})", stored.path.display());
     Ok(ExitCode::Success)
 }
 
@@ -170,7 +170,7 @@ fn edit(
     removals: &ProfileRemovals,
 ) -> Result<ExitCode, Failure> {
     let stored = store.update(name, |profile| apply(profile, fields, removals))??;
-    println!("updated {name} ({})", stored.path.display());
+    outln!("updated {name} ({})", stored.path.display());
     Ok(ExitCode::Success)
 }
 
@@ -334,7 +334,7 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
         return Err(Failure::invalid(format!("{name} is not an SPA profile: only SPA profiles have keys")));
     }
     if std::io::stdin().is_terminal() {
-        eprintln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press Ctrl-D");
+        errln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press Ctrl-D");
     }
     let mut text = zeroize::Zeroizing::new(String::new());
     std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
@@ -350,7 +350,7 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
         return Err(Failure::invalid("the HMAC key must differ from the encryption key (fwknopd refuses equal keys)"));
     }
     SecretStore::new().store_spa_keys(name, &spa_key, &hmac_key).map_err(|e| Failure::failed(e.to_string()))?;
-    println!("stored the SPA keys of {name} in the OS keyring");
+    outln!("stored the SPA keys of {name} in the OS keyring");
     Ok(ExitCode::Success)
 }
 
@@ -392,18 +392,18 @@ fn import_fwknoprc(
     let mut code = ExitCode::Success;
     for entry in imported {
         for warning in &entry.warnings {
-            eprintln!("knock-cli: {}: [{}]: {warning}", file.display(), entry.stanza);
+            errln!("knock-cli: {}: [{}]: {warning}", file.display(), entry.stanza);
         }
         if dry_run {
-            println!("would add SPA profile {} from [{}]", entry.name, entry.stanza);
+            outln!("would add SPA profile {} from [{}]", entry.name, entry.stanza);
             continue;
         }
         if let Err(err) = store.create(&entry.name, &entry.profile) {
-            eprintln!("knock-cli: {}: not imported: {err}", entry.name);
+            errln!("knock-cli: {}: not imported: {err}", entry.name);
             code = ExitCode::InvalidInput;
             continue;
         }
-        println!("added SPA profile {} from [{}]", entry.name, entry.stanza);
+        outln!("added SPA profile {} from [{}]", entry.name, entry.stanza);
         if let (Some(key), Some(hmac)) = (&entry.key, &entry.hmac_key) {
             store_keys(&entry.name, key, hmac);
         }
@@ -414,10 +414,10 @@ fn import_fwknoprc(
 /// Puts imported keys into the keyring, or says how to give them otherwise.
 fn store_keys(name: &str, key: &client_core::spa::SpaKey, hmac: &client_core::spa::HmacKey) {
     match SecretStore::new().store_spa_keys(name, key, hmac) {
-        Ok(()) => println!("  its keys are in the OS keyring"),
+        Ok(()) => outln!("  its keys are in the OS keyring"),
         Err(err) => {
             let [(key_var, hmac_var), _] = spa_key_variables(name);
-            eprintln!("knock-cli: {name}: keys not stored ({err}); give them in ${key_var} and ${hmac_var}");
+            errln!("knock-cli: {name}: keys not stored ({err}); give them in ${key_var} and ${hmac_var}");
         }
     }
 }
@@ -436,21 +436,21 @@ fn import_knockd_conf(
         profiles_from_knockd_conf(&conf, host).map_err(|e| Failure::invalid(format!("{}: {e}", file.display())))?;
     let mut code = ExitCode::Success;
     for warning in &imported.skipped {
-        eprintln!("knock-cli: {}: {warning}", file.display());
+        errln!("knock-cli: {}: {warning}", file.display());
     }
     for entry in &imported.profiles {
         for warning in &entry.warnings {
-            eprintln!("knock-cli: {}: {}: {warning}", file.display(), entry.name);
+            errln!("knock-cli: {}: {}: {warning}", file.display(), entry.name);
         }
         let doors = entry.doors.iter().map(|d| format!("[{d}]")).collect::<Vec<_>>().join(" + ");
         if dry_run {
-            println!("would add {} from {doors}", entry.name);
+            outln!("would add {} from {doors}", entry.name);
             continue;
         }
         match store.create(&entry.name, &entry.profile) {
-            Ok(stored) => println!("added {} from {doors} ({})", entry.name, stored.path.display()),
+            Ok(stored) => outln!("added {} from {doors} ({})", entry.name, stored.path.display()),
             Err(err) => {
-                eprintln!("knock-cli: {}: not imported: {err}", entry.name);
+                errln!("knock-cli: {}: not imported: {err}", entry.name);
                 code = ExitCode::InvalidInput;
             }
         }

@@ -89,8 +89,8 @@ impl HostProgress {
     fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None if self.json => eprintln!("{line}"),
-            None => println!("{line}"),
+            None if self.json => errln!("{line}"),
+            None => outln!("{line}"),
         }
     }
 
