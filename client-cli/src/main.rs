@@ -6,6 +6,7 @@
 mod cli;
 mod exit;
 mod fail;
+mod import_cmd;
 mod knock_cmd;
 mod open_cmd;
 mod profile_cmd;

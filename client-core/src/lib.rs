@@ -14,8 +14,6 @@
 #[cfg(feature = "client")]
 pub mod error;
 #[cfg(feature = "client")]
-pub mod fwknoprc;
-#[cfg(feature = "client")]
 pub mod import;
 #[cfg(feature = "client")]
 pub mod knock;
