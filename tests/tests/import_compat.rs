@@ -424,3 +424,21 @@ fn knockd_corpus_imports_the_doors_knockd_loads() {
 fn text_of(out: &Output) -> String {
     text(out)
 }
+
+#[test]
+fn a_knockd_conf_with_a_bad_host_writes_nothing_and_exits_2() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/knockd/debian-sample.conf");
+    let conf_arg = conf.display().to_string();
+    let profiles = tmp.path().join("profiles");
+    for host in ["--host=-oProxyCommand=id", "--host=a b", "--host="] {
+        let out = knock_cli(&profiles, &["profile", "import", &conf_arg, host, "--json"]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{host}: {}", text(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(json["outcome"], "invalid", "{host}: {json:#}");
+        assert!(fs::read_dir(&profiles).map_or(true, |mut d| d.next().is_none()), "{host}: nothing written");
+    }
+    let out = knock_cli(&profiles, &["profile", "import", &conf_arg]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "no --host: {}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --host"), "{}", text(&out));
+}
