@@ -380,10 +380,15 @@ fn convert_values(
             .value
             .parse()
             .ok()
-            .filter(|s| *s <= 65_536)
-            .ok_or_else(|| refuse(p, "not a number of seconds (0-65536)"))?;
-        settings.client_timeout_s = Some(seconds);
-        map(p, "spa.client_timeout_s");
+            .filter(|s| *s <= 65_535)
+            .ok_or_else(|| refuse(p, "not a number of seconds (0-65535)"))?;
+        // 0 is fwknop's "no client timeout": the packet carries none and the server's own applies.
+        if seconds == 0 {
+            map(p, "nothing to set: 0 keeps the server's timeout");
+        } else {
+            settings.client_timeout_s = Some(seconds);
+            map(p, "spa.client_timeout_s");
+        }
     }
     if let Some(p) = values.get("TIME_OFFSET") {
         settings.time_offset_s = time_offset(&p.value).ok_or_else(|| {

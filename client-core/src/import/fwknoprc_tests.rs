@@ -148,15 +148,11 @@ fn gpg_nat_spoofing_and_other_transports_are_refused_by_name() {
 
 #[test]
 fn what_cannot_be_carried_is_warned_by_name_and_line() {
-    let (p, s) = ok(
-        "[a]\nSPA_SERVER h\nACCESS tcp/22\nRAND_PORT Y\nSPA_SOURCE_PORT 5000\nGPG_HOMEDIR /x\nKEY_FILE /k\n\
-         HTTP_USER_AGENT x\nWGET_CMD /usr/bin/wget\nUSE_WGET_USER_AGENT Y\n",
-    );
-    let warned: Vec<(Option<usize>, String)> = s
-        .warnings
-        .iter()
-        .map(|w| (w.line, w.message.split(' ').next().unwrap_or_default().to_owned()))
-        .collect();
+    let (p, s) =
+        ok("[a]\nSPA_SERVER h\nACCESS tcp/22\nRAND_PORT Y\nSPA_SOURCE_PORT 5000\nGPG_HOMEDIR /x\nKEY_FILE /k\n\
+         HTTP_USER_AGENT x\nWGET_CMD /usr/bin/wget\nUSE_WGET_USER_AGENT Y\n");
+    let warned: Vec<(Option<usize>, String)> =
+        s.warnings.iter().map(|w| (w.line, w.message.split(' ').next().unwrap_or_default().to_owned())).collect();
     for (line, name) in [
         (4, "RAND_PORT"),
         (5, "SPA_SOURCE_PORT"),
@@ -214,4 +210,12 @@ fn sha3_hmac_types_map_when_the_codec_has_them() {
             Err(_) => assert!(refused(&text).message.starts_with("HMAC_DIGEST_TYPE"), "{name}"),
         }
     }
+}
+
+#[test]
+fn fw_timeout_zero_keeps_the_servers_timeout_as_fwknop_does() {
+    let (p, s) = ok("[a]\nSPA_SERVER h\nACCESS tcp/22\nFW_TIMEOUT 0\n");
+    assert_eq!(spa(&p).client_timeout_s, None);
+    assert!(s.mapped.iter().any(|m| m.from == "FW_TIMEOUT" && m.to.contains("server's timeout")), "{:?}", s.mapped);
+    assert_eq!(refused("[a]\nSPA_SERVER h\nACCESS tcp/22\nFW_TIMEOUT 65536\n").line, Some(4));
 }

@@ -30,7 +30,8 @@ fn an_import_never_proposes_a_profile_that_would_not_load() {
 
 #[test]
 fn a_profile_file_imports_under_its_name() {
-    let report = import_text("bastion.toml", "bastion", "host = \"h\"\nopen = \"1,2\"\n", Some("192.0.2.4")).expect("toml");
+    let report =
+        import_text("bastion.toml", "bastion", "host = \"h\"\nopen = \"1,2\"\n", Some("192.0.2.4")).expect("toml");
     let entry = &report.entries[0];
     assert_eq!(entry.name.as_deref(), Some("bastion"));
     assert_eq!(entry.profile.as_ref().map(|p| p.host.as_str()), Some("192.0.2.4"));
@@ -40,9 +41,13 @@ fn a_profile_file_imports_under_its_name() {
 
 #[test]
 fn fwknoprc_stanzas_get_unique_valid_names() {
-    let report =
-        import_text("rc", "rc", "[web server]\nSPA_SERVER h\nACCESS tcp/22\n[web-server]\nSPA_SERVER h\nACCESS tcp/22\n", None)
-            .expect("report");
+    let report = import_text(
+        "rc",
+        "rc",
+        "[web server]\nSPA_SERVER h\nACCESS tcp/22\n[web-server]\nSPA_SERVER h\nACCESS tcp/22\n",
+        None,
+    )
+    .expect("report");
     let names: Vec<_> = report.entries.iter().filter_map(|e| e.name.as_deref()).collect();
     assert_eq!(names, ["web-server", "web-server-2"]);
 }
