@@ -117,13 +117,12 @@ fn read_sections(text: &str) -> (Vec<Stanza>, Vec<Note>) {
             Some((var, value)) => stanza.params.push(Param { var, value, line }),
             None => {
                 if stanza.bad_line.is_none() {
+                    // The text is not quoted: a malformed line may be a pasted key.
                     stanza.bad_line = Some((
                         line,
-                        format!(
-                            "{:?} is not `VARIABLE value`, so fwknop refuses the file here (only lines starting \
-                             with # or ; are comments, and blank lines must be empty)",
-                            raw.trim_end_matches('\r')
-                        ),
+                        "this line is not `VARIABLE value`, so fwknop refuses the stanza here (only lines starting \
+                         with # or ; are comments, and blank lines must be empty)"
+                            .to_owned(),
                     ));
                 }
             }
@@ -229,6 +228,14 @@ fn refuse(param: &Param, message: impl Into<String>) -> Refusal {
     Note { line: Some(param.line), message: format!("{} {}: {}", param.var, shown(param), message.into()) }
 }
 
+/// An unknown variable's name, unless it does not look like one (a pasted key would be shown otherwise).
+fn printable_name(var: &str) -> String {
+    let identifier = (1..=32).contains(&var.len())
+        && var.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '#')
+        && var.chars().skip(1).all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if identifier { var.to_owned() } else { "a word that is not a variable name (not shown)".to_owned() }
+}
+
 /// The value as it may be shown: key material never is.
 fn shown(param: &Param) -> String {
     if matches!(
@@ -270,7 +277,8 @@ fn convert_values(
                 line: Some(unknown.line),
                 message: format!(
                     "[{}]: {} is not a fwknop variable, so fwknop refuses it{hint}",
-                    layer.name, unknown.var
+                    layer.name,
+                    printable_name(&unknown.var)
                 ),
             });
         }

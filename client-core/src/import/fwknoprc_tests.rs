@@ -219,3 +219,13 @@ fn fw_timeout_zero_keeps_the_servers_timeout_as_fwknop_does() {
     assert!(s.mapped.iter().any(|m| m.from == "FW_TIMEOUT" && m.to.contains("server's timeout")), "{:?}", s.mapped);
     assert_eq!(refused("[a]\nSPA_SERVER h\nACCESS tcp/22\nFW_TIMEOUT 65536\n").line, Some(4));
 }
+
+#[test]
+fn a_pasted_key_on_a_line_of_its_own_is_never_quoted() {
+    let e = refused(&format!("[a]\nSPA_SERVER h\nACCESS tcp/22\n{KEY}\n"));
+    assert!(e.line == Some(4) && !e.message.contains("CNmiX"), "{e}");
+    let e = refused(&format!("[a]\nSPA_SERVER h\nACCESS tcp/22\n{KEY} x\n"));
+    assert!(e.line == Some(4) && !e.message.contains("CNmiX"), "{e}");
+    let e = refused("[a]\nSPA_SERVER h\nACCESS tcp/22\nKEY_BASE64:abc\n");
+    assert!(e.line == Some(4) && !e.message.contains("abc"), "{e}");
+}

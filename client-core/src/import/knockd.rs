@@ -217,7 +217,20 @@ impl<'a> Door<'a> {
             ));
         }
         let conf_error = |err: crate::knockd_conf::ConfError| (err.line(), err.to_string());
-        let sequence = section.sequence().map_err(conf_error)?.ok_or_else(|| {
+        // The syntax layer quotes the bad item; a sequence is a secret, so its error says where, not what.
+        let sequence_error = |err: crate::knockd_conf::ConfError| {
+            (
+                err.line(),
+                format!(
+                    "{} is not a valid knockd sequence (the value is not shown: sequences are secrets): write \
+                     PORT[:tcp|udp] hits, ports 1-65535, separated by commas, at most {}; \
+                     `knock-server --check -c FILE` names the item",
+                    err.key().unwrap_or("Sequence"),
+                    crate::knockd_conf::MAX_SEQUENCE_HITS
+                ),
+            )
+        };
+        let sequence = section.sequence().map_err(sequence_error)?.ok_or_else(|| {
             (None, "it has neither Sequence nor One_Time_Sequences: add e.g. Sequence = 7000,8000,9000".to_owned())
         })?;
         let flags = section.tcp_flags().map_err(conf_error)?;
@@ -686,7 +699,11 @@ mod tests {
         let skipped: Vec<(&str, Option<usize>)> = result.skipped.iter().map(|s| (s.door.as_str(), s.at)).collect();
         assert_eq!(skipped, [("openSSH", None), ("d", Some(7)), ("e", Some(10))]);
         assert!(result.skipped[0].reason.contains("neither Sequence"), "{}", result.skipped[0]);
-        assert!(result.skipped[1].reason.contains("unknown protocol \"icmp\""), "{}", result.skipped[1]);
+        let bad_sequence = &result.skipped[1].reason;
+        assert!(
+            bad_sequence.contains("not a valid knockd sequence") && !bad_sequence.contains("7000"),
+            "{bad_sequence}"
+        );
         assert!(import("[options]\nUseSyslog\n").profiles.is_empty());
     }
 

@@ -154,7 +154,12 @@ pub enum ImportError {
     HostNeeded { file: String },
     #[error("--host: {message}")]
     InvalidHost { message: String },
-    #[error("{file}: {source} (knockd refuses this file too)")]
+    /// The syntax layer quotes the line, which may hold a sequence (a secret): only its number is shown.
+    #[error(
+        "{file}: line {}: not a knockd.conf line knockd accepts (its text is not shown: it may hold a \
+         sequence); `knock-server --check -c {file}` says why",
+        .source.line().unwrap_or(0)
+    )]
     KnockdSyntax {
         file: String,
         #[source]

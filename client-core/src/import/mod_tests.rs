@@ -51,3 +51,11 @@ fn fwknoprc_stanzas_get_unique_valid_names() {
     let names: Vec<_> = report.entries.iter().filter_map(|e| e.name.as_deref()).collect();
     assert_eq!(names, ["web-server", "web-server-2"]);
 }
+
+#[test]
+fn knockd_syntax_errors_name_the_line_never_the_sequence() {
+    let e =
+        import_text("k.conf", "k", "[openSSH]\nsequence = 1,2\nsequence 7000,8000\n", Some("h")).expect_err("syntax");
+    let text = e.to_string();
+    assert!(text.starts_with("k.conf: line 3: ") && !text.contains("7000"), "{text}");
+}
