@@ -252,7 +252,30 @@ fn convert(stanza: &Stanza, default: Option<&Stanza>, host: Option<&str>) -> Sta
     let mut mapped = Vec::new();
     let mut warnings = Vec::new();
     let result = convert_values(stanza, default, host, &mut mapped, &mut warnings);
+    if result.is_ok() {
+        account_for_every_line(stanza, default, &mut mapped, &warnings);
+    }
     StanzaImport { stanza: stanza.name.clone(), line: stanza.line, result, mapped, warnings }
+}
+
+/// Every line of the stanza (and of [default]) appears in the report: lines that set nothing are
+/// listed as such, and a [default] value a stanza replaces says by which line.
+fn account_for_every_line(stanza: &Stanza, default: Option<&Stanza>, mapped: &mut Vec<Mapped>, warnings: &[Note]) {
+    let params: Vec<&Param> =
+        default.into_iter().chain(std::iter::once(stanza)).flat_map(|l| l.params.iter()).collect();
+    for (i, param) in params.iter().enumerate() {
+        let covered = |line: Option<usize>| line == Some(param.line);
+        if mapped.iter().any(|m| covered(m.line)) || warnings.iter().any(|w| covered(w.line)) {
+            continue;
+        }
+        let later = params[i + 1..].iter().rev().find(|p| p.var == param.var);
+        let to = match later {
+            Some(p) => format!("overridden by line {}", p.line),
+            None => "nothing to set".to_owned(),
+        };
+        mapped.push(Mapped { line: Some(param.line), from: param.var.clone(), to });
+    }
+    mapped.sort_by_key(|m| m.line);
 }
 
 fn convert_values(

@@ -229,3 +229,18 @@ fn a_pasted_key_on_a_line_of_its_own_is_never_quoted() {
     let e = refused("[a]\nSPA_SERVER h\nACCESS tcp/22\nKEY_BASE64:abc\n");
     assert!(e.line == Some(4) && !e.message.contains("abc"), "{e}");
 }
+
+#[test]
+fn every_line_is_accounted_for_including_overridden_defaults() {
+    let text = format!(
+        "[default]\nSPA_SERVER_PORT 40000\nUSE_GPG_AGENT N\nRESOLVE_IP_HTTP N\nRESOLVE_IP_HTTPS N\nRESOLVE_HTTP_ONLY N\n\
+         USE_WGET_USER_AGENT N\n[a]\nSPA_SERVER h\nSPA_SERVER_PORT 40001\nACCESS tcp/22\nALLOW_IP 192.0.2.1\n\
+         KEY_BASE64 {KEY}\nHMAC_KEY_BASE64 {HMAC}\n"
+    );
+    let (_, s) = ok(&text);
+    for line in (2..=7).chain(9..=14) {
+        let covered = s.mapped.iter().any(|m| m.line == Some(line)) || s.warnings.iter().any(|w| w.line == Some(line));
+        assert!(covered, "line {line}: {:?} {:?}", s.mapped, s.warnings);
+    }
+    assert!(s.mapped.iter().any(|m| m.line == Some(2) && m.to == "overridden by line 10"), "{:?}", s.mapped);
+}
