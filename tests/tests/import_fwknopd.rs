@@ -29,7 +29,7 @@ struct Fwknopd {
 }
 
 impl Fwknopd {
-    fn start(lab: &Lab, key: &str, hmac: &str) -> Fwknopd {
+    fn start(lab: &Lab, key: &str, hmac: &str, hmac_type: &str) -> Fwknopd {
         let dir = lab.dir().join("fwknop");
         fs::create_dir_all(dir.join("run")).expect("run dir");
         let conf = format!(
@@ -40,7 +40,7 @@ impl Fwknopd {
         );
         let access = format!(
             "SOURCE 192.0.2.0/24\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {key}\n\
-             HMAC_KEY_BASE64 {hmac}\nHMAC_DIGEST_TYPE sha512\nDIGEST_TYPE sha384\nFW_ACCESS_TIMEOUT 30\n"
+             HMAC_KEY_BASE64 {hmac}\nHMAC_DIGEST_TYPE {hmac_type}\nDIGEST_TYPE sha384\nFW_ACCESS_TIMEOUT 30\n"
         );
         fs::write(dir.join("fwknopd.conf"), conf).expect("fwknopd.conf");
         fs::write(dir.join("access.conf"), access).expect("access.conf");
@@ -104,7 +104,7 @@ fn a_fwknoprc_with_its_settings_in_default_imports_and_opens_a_real_fwknopd() {
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     let (key, hmac) = keygen(&lab);
-    let fwknopd = Fwknopd::start(&lab, &key, &hmac);
+    let fwknopd = Fwknopd::start(&lab, &key, &hmac, "sha512");
     let rc = lab.dir().join("fwknoprc");
     fs::write(
         &rc,
@@ -165,4 +165,49 @@ fn a_fwknoprc_with_its_settings_in_default_imports_and_opens_a_real_fwknopd() {
     assert!(fwknopd.log().contains("Added access rule"), "fwknopd opened it:\n{}", fwknopd.log());
     let profile = fs::read_to_string(lab.dir().join("profiles/default.toml")).expect("profile");
     assert!(!profile.contains(&key) && !profile.contains(&hmac), "keys never in the file: {profile}");
+}
+
+/// Runs once `client_core::spa::HmacType` has SHA3 (branch `spa`): a stanza with `HMAC_DIGEST_TYPE
+/// sha3_256` imports and opens a real fwknopd configured the same. Until then the import refuses it by
+/// name (checked here too), so nothing is imported under another HMAC type.
+#[test]
+fn a_fwknoprc_with_a_sha3_hmac_imports_and_opens_a_real_fwknopd() {
+    let lab = lab_or_skip!();
+    let (key, hmac) = keygen(&lab);
+    let rc = lab.dir().join("fwknoprc");
+    fs::write(
+        &rc,
+        format!(
+            "[sha3]\nSPA_SERVER {}\nACCESS tcp/{GATED}\nALLOW_IP {}\nDIGEST_TYPE sha384\nHMAC_DIGEST_TYPE sha3_256\n\
+             KEY_BASE64 {key}\nHMAC_KEY_BASE64 {hmac}\n",
+            lab.server_v4(),
+            lab.client_v4()
+        ),
+    )
+    .expect("fwknoprc");
+    let rc_arg = rc.display().to_string();
+    if "sha3_256".parse::<client_core::spa::HmacType>().is_err() {
+        let out = cli(&lab, &["profile", "import", &rc_arg, "--json"]).output().expect("import");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(
+            json["entries"][0]["skipped"]["message"].as_str().is_some_and(|m| m.starts_with("HMAC_DIGEST_TYPE")),
+            "{json:#}"
+        );
+        eprintln!("NOT YET: the SPA codec has no sha3 HMAC; the stanza is refused by name until it does");
+        return;
+    }
+    lab.server_gate_tcp_port(GATED).expect("gate");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let fwknopd = Fwknopd::start(&lab, &key, &hmac, "sha3_256");
+    let out = cli(&lab, &["profile", "import", &rc_arg]).output().expect("import");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = cli(&lab, &["profile", "edit", "sha3", "--verify-port", &GATED.to_string()]).output().expect("edit");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = cli(&lab, &["open", "sha3", "--json"])
+        .env("KNOCK_SPA_KEY_BASE64_SHA3", &key)
+        .env("KNOCK_SPA_HMAC_KEY_BASE64_SHA3", &hmac)
+        .output()
+        .expect("open");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), fwknopd.log());
 }
