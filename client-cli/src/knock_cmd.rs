@@ -3,10 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use client_core::{
-    AddressFamily, CancellationToken, Hit, KnockEvent, KnockReport, KnockRequest, Protocol, Sequence, TcpFlagSpec,
-    knock,
-};
+use client_core::{AddressFamily, KnockEvent, KnockReport, KnockRequest, Protocol, Sequence, TcpFlagSpec, knock};
 
 use crate::cli::KnockArgs;
 use crate::exit::ExitCode;
@@ -63,16 +60,7 @@ fn build_request(args: &KnockArgs) -> Result<KnockRequest, String> {
 }
 
 fn run_knock(request: &KnockRequest, verbose: bool, json: bool) -> std::io::Result<KnockReport> {
-    // One thread is plenty for a sequence of syscalls, and starts faster than a pool.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let cancel = CancellationToken::new();
-    Ok(runtime.block_on(async {
-        let on_interrupt = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                on_interrupt.cancel();
-            }
-        });
+    client_core::runtime::block_on_cancellable(|cancel| async move {
         let mut address = None;
         knock(request, &cancel, |event| {
             if let KnockEvent::Resolved { address: resolved, .. } = event {
@@ -83,22 +71,16 @@ fn run_knock(request: &KnockRequest, verbose: bool, json: bool) -> std::io::Resu
             }
         })
         .await
-    }))
+    })
 }
 
 /// knock(1)'s verbose line (`hitting tcp 192.0.2.2:7000`); on stderr when stdout carries JSON.
 fn print_progress(event: &KnockEvent, address: Option<SocketAddr>, json: bool) {
-    let target = |hit: Hit| match address {
-        Some(mut to) => {
-            to.set_port(hit.port);
-            format!("{} {to}", hit.protocol)
-        }
-        None => format!("{} port {}", hit.protocol, hit.port),
-    };
+    let ip = address.map(|a| a.ip());
     let line = match event {
         KnockEvent::Resolved { .. } => return,
-        KnockEvent::HitSent { hit, .. } => format!("hitting {}", target(*hit)),
-        KnockEvent::HitFailed { hit, error, .. } => format!("failed {}: {error}", target(*hit)),
+        KnockEvent::HitSent { hit, .. } => format!("hitting {}", hit.target(ip)),
+        KnockEvent::HitFailed { hit, error, .. } => format!("failed {}: {error}", hit.target(ip)),
     };
     if json {
         eprintln!("{line}");

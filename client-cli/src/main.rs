@@ -37,7 +37,7 @@ fn main() -> std::process::ExitCode {
     };
     let code = match &cli.command {
         Command::Knock(args) => knock_cmd::run(args),
-        Command::Spa(cli::SpaCommand::Keygen) => match client_core::spa::try_keygen() {
+        Command::Spa(cli::SpaCommand::Keygen) => match client_core::spa::keygen() {
             Ok((key, hmac_key)) => {
                 print!("{}", client_core::spa::format_key_lines(&key, &hmac_key));
                 ExitCode::Success

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use client_core::ErrorKind;
+use client_core::open::{Outcome, Plan, ProfileReport, run_plan};
 use client_core::profile::{Action, Profile};
 use client_core::store::ProfileStore;
-use client_core::verify::{Outcome, Plan, ProfileReport, run_plan};
-use client_core::{CancellationToken, ErrorKind};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -36,8 +36,8 @@ pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
     if args.output.json {
         print_json(&RunDocument::new(action, &reports, code));
     } else {
-        for (report, profile) in &reports {
-            print_summary(report, profile, args.output.quiet);
+        for (report, _) in &reports {
+            print_summary(report, args.output.quiet);
         }
     }
     code
@@ -101,20 +101,12 @@ fn select_profiles(
 type Knocked = (ProfileReport, Profile);
 
 fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArgs) -> std::io::Result<Vec<Knocked>> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let progress = Progress::new(output.quiet, output.json, output.verbose);
-    Ok(runtime.block_on(async {
-        let cancel = CancellationToken::new();
-        let on_interrupt = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                on_interrupt.cancel();
-            }
-        });
+    client_core::runtime::block_on_cancellable(|cancel| async move {
         let limit = Arc::new(Semaphore::new(parallel));
         let mut tasks = Vec::new();
         for (plan, profile) in selected {
-            let mut host = progress.host(&plan.name, plan.request.secret_ports);
+            let mut host = progress.host(&plan.name);
             let (cancel, limit) = (cancel.clone(), Arc::clone(&limit));
             tasks.push(tokio::spawn(async move {
                 let _permit = limit.acquire_owned().await;
@@ -129,7 +121,7 @@ fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArg
             reports.push(task.await.unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic())));
         }
         reports
-    }))
+    })
 }
 
 fn exit_code(outcome: &Outcome) -> ExitCode {
@@ -152,38 +144,13 @@ fn overall(codes: impl Iterator<Item = ExitCode>) -> ExitCode {
     codes.max_by_key(rank).unwrap_or(ExitCode::Success)
 }
 
-fn print_summary(report: &ProfileReport, profile: &Profile, quiet: bool) {
-    let name = &report.name;
-    let address =
-        report.last_knock().and_then(|k| k.address).map_or_else(|| profile.host.clone(), |a| a.ip().to_string());
-    let tries = |n: usize| {
-        if n == 1 { "1 attempt".to_owned() } else { format!("{n} attempts") }
-    };
+/// One line per host, in the wording every front end shares ([`ProfileReport::summary`]): successes on
+/// stdout (unless quiet), the rest on stderr.
+fn print_summary(report: &ProfileReport, quiet: bool) {
     match &report.outcome {
-        Outcome::Opened if !quiet => {
-            let verify = report.attempts.last().and_then(|a| a.verify.as_ref());
-            let (port, after) = verify.map_or((0, 0.0), |v| (v.address.port(), v.elapsed.as_secs_f64()));
-            println!(
-                "{name}: opened {address} (port {port} answered after {after:.2} s, {})",
-                tries(report.attempts.len())
-            );
-        }
-        Outcome::Sent if !quiet => {
-            let hits = report.last_knock().map_or(0, |k| k.hits_sent());
-            let what = if report.action == Action::Close { "closed" } else { "knocked" };
-            println!("{name}: {what} {address} ({hits} hits sent, nothing to verify)");
-        }
+        Outcome::Opened | Outcome::Sent if !quiet => println!("{}: {}", report.name, report.summary()),
         Outcome::Opened | Outcome::Sent => {}
-        Outcome::NotOpened => {
-            let verify = report.attempts.last().and_then(|a| a.verify.as_ref());
-            let port = verify.map_or(0, |v| v.address.port());
-            let why = verify.and_then(|v| v.last_error.clone()).unwrap_or_default();
-            eprintln!(
-                "knock-cli: {name}: not opened: {address} port {port} did not answer after {} ({why})",
-                tries(report.attempts.len())
-            );
-        }
-        Outcome::Failed(err) => eprintln!("knock-cli: {name}: {err}"),
+        Outcome::NotOpened | Outcome::Failed(_) => eprintln!("knock-cli: {}: {}", report.name, report.summary()),
     }
 }
 

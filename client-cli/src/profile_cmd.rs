@@ -6,8 +6,10 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::str::FromStr;
 
 use client_core::profile::{
-    AllowIp, Profile, SequenceSource, SpaAccess, SpaSettings, Verify, validate_env_name, validate_host, validate_tag,
+    AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaSettings, Verify, validate_env_name,
+    validate_host, validate_tag,
 };
+use client_core::secrets::{SecretStore, spa_key_variables};
 use client_core::store::ProfileStore;
 use client_core::{Protocol, Sequence};
 use serde::Serialize;
@@ -24,16 +26,17 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
         ProfileCommand::Add { name, fields } => add(store, name, fields),
         ProfileCommand::Edit { name, fields, removals } => edit(store, name, fields, removals),
         ProfileCommand::Rm { name } => {
-            let was_spa = store.load(name)?.profile.spa.is_some();
-            let path = store.remove(name)?;
+            // Its keyring secrets go with it: a later profile of this name must never inherit them.
+            let (path, forgotten) = store.remove(name, &SecretStore::new())?;
             println!("removed {name} ({})", path.display());
-            if was_spa {
-                forget_keys(name);
+            if let Some(err) = forgotten {
+                eprintln!("knock-cli: warning: {name}'s keys may remain in the OS keyring: {err}");
             }
             Ok(ExitCode::Success)
         }
         ProfileCommand::Rename { old, new } => {
-            let path = store.rename(old, new)?;
+            // Its keyring secrets move with it.
+            let path = store.rename(old, new, &SecretStore::new())?;
             println!("renamed {old} to {new} ({})", path.display());
             Ok(ExitCode::Success)
         }
@@ -74,9 +77,9 @@ fn list(store: &ProfileStore, json: bool) -> Result<ExitCode, Failure> {
                 path: entry.path.display().to_string(),
                 host: ok.map(|p| p.host.as_str()),
                 family: ok.map(|p| p.family.as_str()),
-                method: ok.map(|p| p.method.as_str()),
-                hits: ok.and_then(|p| p.open.as_ref().and_then(SequenceSource::inline).map(Sequence::len)),
-                has_close: ok.map(|p| p.close.is_some()),
+                method: ok.and_then(|p| p.sequence()).map(|k| k.method.as_str()),
+                hits: ok.and_then(|p| p.sequence()).and_then(|k| k.open.inline()).map(Sequence::len),
+                has_close: ok.map(|p| p.sequence().is_some_and(|k| k.close.is_some())),
                 verify_port: ok.and_then(|p| p.verify.map(|v| v.port.get())),
                 tags: ok.map_or(&[], |p| p.tags.as_slice()),
                 error: entry.profile.as_ref().err().map(ToString::to_string),
@@ -132,12 +135,14 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
             .access
             .as_deref()
             .ok_or_else(|| Failure::invalid("profile add --spa needs --access (e.g. tcp/22)"))?;
-        let access = parse_option::<SpaAccess>("--access", access)?;
+        let access = parse_option::<client_core::spa::AccessList>("--access", access)?;
         let mut profile = Profile::new_spa(host, SpaSettings::new(access));
         apply(&mut profile, fields, &ProfileRemovals::default())?;
         let stored = store.create(name, &profile)?;
+        let [(key_var, hmac_var), _] = spa_key_variables(name);
         println!(
-            "added SPA profile {name} ({}); give its keys in the environment, see `knock-cli spa keygen`",
+            "added SPA profile {name} ({}); store its keys in the OS keyring with \
+             `knock-cli spa keygen | knock-cli profile set-key {name}` (or, for CI, set ${key_var} and ${hmac_var})",
             stored.path.display()
         );
         return Ok(ExitCode::Success);
@@ -151,8 +156,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
             ));
         }
     };
-    let mut profile = Profile::new(host, Sequence::default());
-    profile.open = Some(open);
+    let mut profile = Profile::with_kind(host, ProfileKind::Sequence(SequenceKnock::new(open)));
     apply(&mut profile, fields, &ProfileRemovals::default())?;
     let stored = store.create(name, &profile)?;
     println!("added {name} ({})", stored.path.display());
@@ -176,33 +180,10 @@ fn apply(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemova
         validate_host(host.trim()).map_err(|e| Failure::invalid(format!("--host: {e}")))?;
         profile.host = host.trim().to_owned();
     }
-    if let Some(open) = &fields.open {
-        profile.open = Some(SequenceSource::Inline(parse_sequence("--open", open)?));
-    }
-    if let Some(var) = &fields.open_env {
-        profile.open = Some(env_source("--open-env", var)?);
-    }
-    if let Some(close) = &fields.close {
-        profile.close = Some(SequenceSource::Inline(parse_sequence("--close", close)?));
-    }
-    if let Some(var) = &fields.close_env {
-        profile.close = Some(env_source("--close-env", var)?);
-    }
-    if removals.no_close {
-        profile.close = None;
-    }
     if let Some(family) = &fields.family {
         profile.family = parse_option("--family", family)?;
     }
-    if let Some(method) = &fields.method {
-        profile.method = parse_option("--method", method)?;
-    }
-    if let Some(delay) = fields.delay {
-        profile.delay_ms = delay;
-    }
-    if let Some(flags) = &fields.tcp_flags {
-        profile.tcp_flags = parse_option("--tcp-flags", flags)?;
-    }
+    apply_sequence(profile, fields, removals)?;
     apply_spa(profile, fields)?;
     apply_verify(profile, fields, removals)?;
     for tag in &fields.tags {
@@ -218,6 +199,52 @@ fn apply(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemova
     Ok(())
 }
 
+fn apply_sequence(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemovals) -> Result<(), Failure> {
+    let given = fields.open.is_some()
+        || fields.open_env.is_some()
+        || fields.close.is_some()
+        || fields.close_env.is_some()
+        || removals.no_close
+        || fields.method.is_some()
+        || fields.delay.is_some()
+        || fields.tcp_flags.is_some();
+    let Some(knock) = profile.sequence_mut() else {
+        return if given {
+            Err(Failure::invalid(
+                "--open, --close, --no-close, --method, --delay and --tcp-flags are for sequence profiles; \
+                 an SPA profile sends one packet and fwknopd closes the door by itself",
+            ))
+        } else {
+            Ok(())
+        };
+    };
+    if let Some(open) = &fields.open {
+        knock.open = SequenceSource::Inline(parse_sequence("--open", open)?);
+    }
+    if let Some(var) = &fields.open_env {
+        knock.open = env_source("--open-env", var)?;
+    }
+    if let Some(close) = &fields.close {
+        knock.close = Some(SequenceSource::Inline(parse_sequence("--close", close)?));
+    }
+    if let Some(var) = &fields.close_env {
+        knock.close = Some(env_source("--close-env", var)?);
+    }
+    if removals.no_close {
+        knock.close = None;
+    }
+    if let Some(method) = &fields.method {
+        knock.method = parse_option("--method", method)?;
+    }
+    if let Some(delay) = fields.delay {
+        knock.delay_ms = delay;
+    }
+    if let Some(flags) = &fields.tcp_flags {
+        knock.tcp_flags = parse_option("--tcp-flags", flags)?;
+    }
+    Ok(())
+}
+
 fn apply_spa(profile: &mut Profile, fields: &ProfileFields) -> Result<(), Failure> {
     let given = fields.access.is_some()
         || fields.allow_ip.is_some()
@@ -225,7 +252,7 @@ fn apply_spa(profile: &mut Profile, fields: &ProfileFields) -> Result<(), Failur
         || fields.spa_port.is_some()
         || fields.spa_user.is_some()
         || fields.discover_url.is_some();
-    let Some(spa) = profile.spa.as_mut() else {
+    let Some(spa) = profile.spa_mut() else {
         return if given {
             Err(Failure::invalid(
                 "--access, --allow-ip, --allow-source, --spa-port and --spa-user are for SPA profiles (add one with --spa)",
@@ -296,32 +323,20 @@ fn env_source(option: &str, var: &str) -> Result<SequenceSource, Failure> {
     Ok(SequenceSource::Env(var.to_owned()))
 }
 
-/// Removes a deleted SPA profile's keys from the keyring (best effort: say so if it fails).
-fn forget_keys(name: &str) {
-    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
-    if let Err(err) = client_core::secrets::SecretStore::new().delete_all(name) {
-        eprintln!("knock-cli: warning: {name}'s keys may remain in the OS keyring: {err}");
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
-    let _ = name;
-}
-
 /// Reads fwknop-style key lines from stdin and stores them in the OS keyring under the profile.
-#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
 fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     use std::io::{IsTerminal, Read};
 
-    use client_core::secrets::{Secret, SecretKind, SecretStore};
     use client_core::spa::{HmacKey, SpaKey};
 
     let stored = store.load(name)?;
-    if stored.profile.spa.is_none() {
+    if !stored.profile.is_spa() {
         return Err(Failure::invalid(format!("{name} is not an SPA profile: only SPA profiles have keys")));
     }
     if std::io::stdin().is_terminal() {
         eprintln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press Ctrl-D");
     }
-    let mut text = String::new();
+    let mut text = zeroize::Zeroizing::new(String::new());
     std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
     let value = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix)).map(str::trim);
     let (Some(key), Some(hmac)) = (value("KEY_BASE64:"), value("HMAC_KEY_BASE64:")) else {
@@ -334,17 +349,9 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     if spa_key.as_bytes() == hmac_key.as_bytes() {
         return Err(Failure::invalid("the HMAC key must differ from the encryption key (fwknopd refuses equal keys)"));
     }
-    let secrets = SecretStore::new();
-    for (kind, value) in [(SecretKind::SpaKey, spa_key.to_base64()), (SecretKind::SpaHmacKey, hmac_key.to_base64())] {
-        secrets.set(name, kind, &Secret::new(value)).map_err(|e| Failure::failed(e.to_string()))?;
-    }
+    SecretStore::new().store_spa_keys(name, &spa_key, &hmac_key).map_err(|e| Failure::failed(e.to_string()))?;
     println!("stored the SPA keys of {name} in the OS keyring");
     Ok(ExitCode::Success)
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
-fn set_key(_store: &ProfileStore, _name: &str) -> Result<ExitCode, Failure> {
-    Err(Failure::failed("no OS keyring on this platform: give SPA keys in KNOCK_SPA_KEY_BASE64_<NAME> variables"))
 }
 
 fn parse_sequence(option: &str, text: &str) -> Result<Sequence, Failure> {

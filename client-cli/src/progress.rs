@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use client_core::KnockEvent;
-use client_core::verify::ProfileEvent;
+use client_core::open::ProfileEvent;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Progress {
@@ -27,8 +27,8 @@ impl Progress {
         }
     }
 
-    /// A line for one host; `secret_ports` masks the ports of `--verbose` lines.
-    pub fn host(&self, name: &str, secret_ports: bool) -> HostProgress {
+    /// A line for one host. Ports of secret sequences are masked by the engine's own hit type.
+    pub fn host(&self, name: &str) -> HostProgress {
         let bar = self.bars.as_ref().map(|bars| {
             let bar = bars.add(ProgressBar::new_spinner());
             let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
@@ -38,7 +38,7 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        HostProgress { name: name.to_owned(), bar, verbose: self.verbose, json: self.json, secret_ports, address: None }
+        HostProgress { name: name.to_owned(), bar, verbose: self.verbose, json: self.json, address: None }
     }
 }
 
@@ -48,7 +48,6 @@ pub struct HostProgress {
     bar: Option<ProgressBar>,
     verbose: bool,
     json: bool,
-    secret_ports: bool,
     address: Option<SocketAddr>,
 }
 
@@ -65,14 +64,7 @@ impl HostProgress {
             }
             ProfileEvent::Knock(KnockEvent::HitSent { index, hit, .. }) => {
                 if self.verbose {
-                    let port = if self.secret_ports { "*".to_owned() } else { hit.port.to_string() };
-                    let line = match self.address {
-                        Some(SocketAddr::V4(a)) => format!("{}: hitting {} {}:{port}", self.name, hit.protocol, a.ip()),
-                        Some(SocketAddr::V6(a)) => {
-                            format!("{}: hitting {} [{}]:{port}", self.name, hit.protocol, a.ip())
-                        }
-                        None => format!("{}: hitting {} port {port}", self.name, hit.protocol),
-                    };
+                    let line = format!("{}: hitting {}", self.name, hit.target(self.address.map(|a| a.ip())));
                     self.println(&line);
                 }
                 format!("hit {} sent", index + 1)

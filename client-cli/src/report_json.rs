@@ -91,8 +91,8 @@ pub fn knock_document(report: &KnockReport, exit: Option<ExitCode>) -> KnockDocu
                 };
                 HitDocument {
                     index: record.index,
-                    port: (!request.secret_ports).then_some(record.hit.port),
-                    protocol: record.hit.protocol.as_str(),
+                    port: record.hit.port(),
+                    protocol: record.hit.protocol().as_str(),
                     status,
                     method,
                     at_ms,

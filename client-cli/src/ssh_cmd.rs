@@ -9,10 +9,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU16;
 use std::process::Command;
 
+use client_core::open::{Outcome, Plan, ProfileReport, run_plan};
 use client_core::profile::{Action, Verify};
+use client_core::runtime::block_on_cancellable;
 use client_core::store::ProfileStore;
-use client_core::verify::{Outcome, Plan, ProfileReport, run_plan};
-use client_core::{AddressFamily, CancellationToken, target};
+use client_core::{AddressFamily, CancellationToken};
 
 use crate::cli::{ProxyArgs, SshArgs};
 use crate::exit::ExitCode;
@@ -24,9 +25,7 @@ const SSH_PORT: NonZeroU16 = NonZeroU16::new(22).expect("22 is not zero");
 pub fn ssh(store: &ProfileStore, args: &SshArgs) -> Result<ExitCode, Failure> {
     let stored = store.load(&args.name)?;
     let plan = plan_with_verify(&args.name, &stored.profile, SSH_PORT)?;
-    let runtime = runtime()?;
-    let report = runtime.block_on(open(&plan, args.quiet));
-    drop(runtime);
+    let report = block_on_cancellable(|cancel| open(&plan, args.quiet, cancel)).map_err(runtime_failure)?;
     let address = opened_address(&report)?;
     let mut command = Command::new("ssh");
     command.arg(if address.is_ipv4() { "-4" } else { "-6" }).arg(&stored.profile.host).args(&args.ssh_args);
@@ -40,10 +39,9 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
         None => stored.profile.verify.map_or(SSH_PORT, |v| v.port),
     };
     let plan = plan_with_verify(&args.name, &stored.profile, port)?;
-    let runtime = runtime()?;
-    runtime.block_on(async {
+    block_on_cancellable(|cancel| async {
         // stdout carries the relayed bytes only: progress stays off, problems go to stderr.
-        let report = open(&plan, true).await;
+        let report = open(&plan, true, cancel).await;
         let knocked = opened_address(&report)?;
         let target = match args.host.as_deref() {
             // The host ssh asked for is the profile's: use the address that was knocked, not a fresh lookup.
@@ -51,13 +49,15 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
             Some(host) if host.eq_ignore_ascii_case(&stored.profile.host) => SocketAddr::new(knocked, port.get()),
             Some(host) => {
                 let family = if knocked.is_ipv4() { AddressFamily::V4 } else { AddressFamily::V6 };
-                let mut address = target::resolve(host, family).await.map_err(|e| Failure::failed(e.to_string()))?;
+                let mut address =
+                    client_core::resolve(host, family).await.map_err(|e| Failure::failed(e.to_string()))?;
                 address.set_port(port.get());
                 address
             }
         };
         relay(target).await
     })
+    .map_err(runtime_failure)?
 }
 
 /// The profile's plan, verifying `default_port` when the profile has no verify block.
@@ -71,50 +71,26 @@ fn plan_with_verify(
     Ok(plan)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))
+fn runtime_failure(err: std::io::Error) -> Failure {
+    Failure::failed(format!("cannot start the async runtime: {err}"))
 }
 
-async fn open(plan: &Plan, quiet: bool) -> ProfileReport {
-    let cancel = CancellationToken::new();
-    let on_interrupt = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
+async fn open(plan: &Plan, quiet: bool, cancel: CancellationToken) -> ProfileReport {
     let progress = Progress::new(quiet, false, false);
-    let mut host = progress.host(&plan.name, plan.request.secret_ports);
+    let mut host = progress.host(&plan.name);
     let report = run_plan(plan, &cancel, |e| host.event(e)).await;
     host.finish();
-    watcher.abort();
     report
 }
 
 /// The knocked address once the door is verified open; otherwise the failure with its exit code.
 fn opened_address(report: &ProfileReport) -> Result<IpAddr, Failure> {
-    let address = report.last_knock().and_then(|k| k.address).map(|a| a.ip());
-    match (&report.outcome, address) {
-        (Outcome::Opened, Some(address)) => Ok(address),
-        (Outcome::Failed(err), _) => {
-            Err(Failure { code: ExitCode::for_error(err.kind()), message: format!("{}: {err}", report.name) })
-        }
-        _ => {
-            let verify = report.attempts.last().and_then(|a| a.verify.as_ref());
-            let port = verify.map_or(0, |v| v.address.port());
-            Err(Failure {
-                code: ExitCode::NotOpened,
-                message: format!(
-                    "{}: not opened: port {port} did not answer after {} attempt(s)",
-                    report.name,
-                    report.attempts.len()
-                ),
-            })
-        }
-    }
+    let code = match (&report.outcome, report.address()) {
+        (Outcome::Opened, Some(address)) => return Ok(address.ip()),
+        (Outcome::Failed(err), _) => ExitCode::for_error(err.kind()),
+        _ => ExitCode::NotOpened,
+    };
+    Err(Failure { code, message: format!("{}: {}", report.name, report.summary()) })
 }
 
 async fn relay(target: SocketAddr) -> Result<ExitCode, Failure> {

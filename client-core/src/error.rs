@@ -1,11 +1,13 @@
 //! The typed errors of a knock, and the coarse kind a front end maps to an exit code or a message.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::sequence::{Hit, SequenceError, TcpFlagSpec};
+use crate::knock::ReportedHit;
+use crate::sequence::{SequenceError, TcpFlagSpec};
 use crate::target::ResolveError;
 
 /// What went wrong, in the terms a front end acts on.
@@ -21,7 +23,9 @@ pub enum ErrorKind {
     Cancelled,
 }
 
-#[derive(Debug, Error)]
+/// Cheap to clone (I/O sources are shared), so a report can keep each attempt's own error. Never
+/// contains a secret: a hit of a secret sequence is a [`ReportedHit`], which prints masked.
+#[derive(Debug, Clone, Error)]
 pub enum KnockError {
     #[error(transparent)]
     Sequence(#[from] SequenceError),
@@ -36,23 +40,31 @@ pub enum KnockError {
     Resolve(#[from] ResolveError),
     #[error("cannot prepare to send to {address}: {source}")]
     Setup {
-        address: SocketAddr,
+        address: IpAddr,
         #[source]
-        source: io::Error,
+        source: Arc<io::Error>,
     },
+    // The address without the port: the port is the hit's, which may be a secret.
     #[error("hit {number} of {total} ({hit}) to {address} failed: {source}")]
     Hit {
         number: usize,
         total: usize,
-        hit: Hit,
-        address: SocketAddr,
+        hit: ReportedHit,
+        address: IpAddr,
         #[source]
-        source: io::Error,
+        source: Arc<io::Error>,
     },
     #[error("cannot build the SPA packet: {0}")]
     Spa(#[from] crate::spa::SpaError),
     #[error("cannot discover the public address for the SPA packet: {0}")]
     Discover(String),
+    /// The SPA keys are missing or unusable (the message names the variable or keyring entry, never a
+    /// value), or the keyring did not answer.
+    #[error("{0}")]
+    Keys(String),
+    /// An SPA packet cannot name this host's address (no IPv4 route to the server).
+    #[error("{0}")]
+    AllowIp(String),
     #[error("the knock was cancelled")]
     Cancelled,
 }
@@ -67,7 +79,7 @@ impl KnockError {
                 ResolveError::Lookup { .. } | ResolveError::TimedOut { .. } => ErrorKind::Network,
             },
             KnockError::Setup { source, .. } | KnockError::Hit { source, .. } => io_kind(source),
-            KnockError::Spa(_) => ErrorKind::InvalidInput,
+            KnockError::Spa(_) | KnockError::Keys(_) | KnockError::AllowIp(_) => ErrorKind::InvalidInput,
             KnockError::Discover(_) => ErrorKind::Network,
             KnockError::Cancelled => ErrorKind::Cancelled,
         }

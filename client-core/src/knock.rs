@@ -14,8 +14,9 @@ use crate::send::{HitMethod, HitSender, Method, TcpMethod};
 use crate::sequence::{Hit, Protocol, Sequence, TcpFlagSpec};
 use crate::target::{AddressFamily, resolve};
 
-/// Everything that describes one knock. [`KnockRequest::new`] gives knock(1)'s defaults.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything that describes one knock. [`KnockRequest::new`] gives knock(1)'s defaults. `Debug` masks the
+/// sequence and the UDP payload (an SPA packet) when the ports are a secret.
+#[derive(Clone, PartialEq)]
 pub struct KnockRequest {
     pub host: String,
     pub family: AddressFamily,
@@ -36,6 +37,29 @@ pub struct KnockRequest {
     /// The ports are a secret from outside the profile file (an environment variable): front ends must
     /// not print them.
     pub secret_ports: bool,
+    /// The address `host` already resolved to, when the caller had to resolve it first (an SPA packet
+    /// names the server's path): the knock then goes there without a second lookup.
+    pub resolved: Option<IpAddr>,
+}
+
+impl std::fmt::Debug for KnockRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |secret: bool, shown: String| if secret { "***".to_owned() } else { shown };
+        f.debug_struct("KnockRequest")
+            .field("host", &self.host)
+            .field("family", &self.family)
+            .field("sequence", &format_args!("{}", masked(self.secret_ports, format!("{}", self.sequence))))
+            .field("method", &self.method)
+            .field("tcp_flags", &self.tcp_flags)
+            .field("delay", &self.delay)
+            .field("udp_payload_len", &self.udp_payload.len())
+            .field("bind_address", &self.bind_address)
+            .field("source_port", &self.source_port)
+            .field("resolve_timeout", &self.resolve_timeout)
+            .field("secret_ports", &self.secret_ports)
+            .field("resolved", &self.resolved)
+            .finish()
+    }
 }
 
 impl KnockRequest {
@@ -52,7 +76,62 @@ impl KnockRequest {
             source_port: None,
             resolve_timeout: Duration::from_secs(10),
             secret_ports: false,
+            resolved: None,
         }
+    }
+}
+
+/// A hit as the engine reports it (events, records, errors): when the sequence is a secret (it came from
+/// the environment, not the profile file), it prints as `*:tcp` in `Display` and `Debug`, and
+/// [`ReportedHit::port`] is `None`, so no front end can print the port by mistake.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ReportedHit {
+    hit: Hit,
+    secret: bool,
+}
+
+impl ReportedHit {
+    pub fn new(hit: Hit, secret: bool) -> ReportedHit {
+        ReportedHit { hit, secret }
+    }
+
+    /// The port, unless it is a secret.
+    pub fn port(&self) -> Option<u16> {
+        (!self.secret).then_some(self.hit.port)
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.hit.protocol
+    }
+
+    pub fn is_secret(&self) -> bool {
+        self.secret
+    }
+
+    /// knock(1)'s target text: `tcp 192.0.2.2:7000`, `udp [2001:db8::2]:7000`, or `tcp 192.0.2.2:*` for a
+    /// secret; `tcp port 7000` before the host resolved.
+    pub fn target(&self, address: Option<IpAddr>) -> String {
+        let port = self.port().map_or_else(|| "*".to_owned(), |p| p.to_string());
+        match address {
+            Some(IpAddr::V4(ip)) => format!("{} {ip}:{port}", self.hit.protocol),
+            Some(IpAddr::V6(ip)) => format!("{} [{ip}]:{port}", self.hit.protocol),
+            None => format!("{} port {port}", self.hit.protocol),
+        }
+    }
+}
+
+impl std::fmt::Display for ReportedHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port() {
+            Some(_) => write!(f, "{}", self.hit),
+            None => write!(f, "*:{}", self.hit.protocol),
+        }
+    }
+}
+
+impl std::fmt::Debug for ReportedHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReportedHit({self})")
     }
 }
 
@@ -62,9 +141,9 @@ pub enum KnockEvent {
     /// The host resolved; every hit goes to `address`. `tcp_method` is None when no hit is TCP.
     Resolved { address: SocketAddr, tcp_method: Option<TcpMethod> },
     /// Hit `index` (0-based) left at `at` after the knock started.
-    HitSent { index: usize, hit: Hit, method: HitMethod, at: Duration },
+    HitSent { index: usize, hit: ReportedHit, method: HitMethod, at: Duration },
     /// Hit `index` could not be sent; the knock ends.
-    HitFailed { index: usize, hit: Hit, error: String },
+    HitFailed { index: usize, hit: ReportedHit, error: String },
 }
 
 /// What happened to one hit.
@@ -84,7 +163,7 @@ pub enum HitOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HitRecord {
     pub index: usize,
-    pub hit: Hit,
+    pub hit: ReportedHit,
     pub outcome: HitOutcome,
 }
 
@@ -160,7 +239,11 @@ pub async fn knock(
             .hits()
             .iter()
             .enumerate()
-            .map(|(index, &hit)| HitRecord { index, hit, outcome: HitOutcome::NotSent })
+            .map(|(index, &hit)| HitRecord {
+                index,
+                hit: ReportedHit::new(hit, request.secret_ports),
+                outcome: HitOutcome::NotSent,
+            })
             .collect(),
         error: None,
     };
@@ -184,14 +267,9 @@ async fn run(
     let tcp_method = choose_tcp_method(request.method, request.tcp_flags, &request.sequence, &raw_permission())?;
     report.tcp_method = tcp_method;
 
-    let address = tokio::select! {
-        _ = cancel.cancelled() => return Err(KnockError::Cancelled),
-        resolved = tokio::time::timeout(request.resolve_timeout, resolve(&request.host, request.family)) => {
-            resolved.map_err(|_| crate::target::ResolveError::TimedOut {
-                host: request.host.clone(),
-                seconds: request.resolve_timeout.as_secs(),
-            })??
-        }
+    let address = match request.resolved {
+        Some(ip) => SocketAddr::new(ip, 0),
+        None => resolve_cancellable(&request.host, request.family, request.resolve_timeout, cancel).await?,
     };
     report.address = Some(address);
     on_event(&KnockEvent::Resolved { address, tcp_method });
@@ -204,10 +282,11 @@ async fn run(
         request.bind_address,
         request.source_port,
     )
-    .map_err(|source| KnockError::Setup { address, source })?;
+    .map_err(|source| KnockError::Setup { address: address.ip(), source: source.into() })?;
 
     let mut next_hit_at: Option<Instant> = None;
     for (index, &hit) in hits.iter().enumerate() {
+        let reported = ReportedHit::new(hit, request.secret_ports);
         if let Some(deadline) = next_hit_at {
             wait_until(deadline, cancel).await?;
         }
@@ -219,7 +298,7 @@ async fn run(
                 let sent = Instant::now();
                 let at = sent - started;
                 report.hits[index].outcome = HitOutcome::Sent { method, at };
-                on_event(&KnockEvent::HitSent { index, hit, method, at });
+                on_event(&KnockEvent::HitSent { index, hit: reported, method, at });
                 if !request.delay.is_zero() {
                     next_hit_at = Some(sent + request.delay);
                 }
@@ -227,14 +306,42 @@ async fn run(
             Err(source) => {
                 let error = source.to_string();
                 report.hits[index].outcome = HitOutcome::Failed { error: error.clone() };
-                on_event(&KnockEvent::HitFailed { index, hit, error });
-                let mut to = address;
-                to.set_port(hit.port);
-                return Err(KnockError::Hit { number: index + 1, total: hits.len(), hit, address: to, source });
+                on_event(&KnockEvent::HitFailed { index, hit: reported, error });
+                return Err(KnockError::Hit {
+                    number: index + 1,
+                    total: hits.len(),
+                    hit: reported,
+                    address: address.ip(),
+                    source: source.into(),
+                });
             }
         }
     }
     Ok(())
+}
+
+/// Resolves `host` once, within `timeout`, giving up at once when cancelled.
+pub async fn resolve_cancellable(
+    host: &str,
+    family: AddressFamily,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<SocketAddr, KnockError> {
+    tokio::select! {
+        _ = cancel.cancelled() => Err(KnockError::Cancelled),
+        resolved = tokio::time::timeout(timeout, resolve(host, family)) => {
+            Ok(resolved.map_err(|_| crate::target::ResolveError::TimedOut {
+                host: host.to_owned(),
+                seconds: timeout.as_secs(),
+            })??)
+        }
+    }
+}
+
+/// The one rule for "this knock needs raw sockets": the raw method, or TCP flags other than a plain
+/// SYN (the connect method can only send that).
+pub fn needs_raw(method: Method, flags: TcpFlagSpec) -> bool {
+    method == Method::Raw || !flags.is_plain_syn()
 }
 
 /// How early the timer wakes us before a deadline; the rest is spun, because timer wheels round to whole

@@ -1,47 +1,73 @@
-//! client-core: the port-knocking client library shared by `knock-cli` and `knock-gui`.
+//! client-core: the port-knocking library shared by `knock-cli`, `knock-gui` and (its syntax half)
+//! `knock-server`.
 //!
-//! - [`sequence`]: hits (`PORT[:tcp|udp]`) and TCP flag selections, parsed strictly.
-//! - [`target`]: resolves a host once per knock, honouring an address-family preference.
-//! - [`send`]: the send methods (`raw`, `connect`, UDP) and [`send::privilege`], which says whether raw
-//!   sockets are permitted and how to grant them on this OS.
-//! - [`knock`](mod@knock): runs a sequence against a target with progress events and cancellation.
+//! Always built (no feature; what `knock-server` links):
+//! - [`sequence`]: hits (`PORT[:tcp|udp]`) and TCP flag selections, parsed strictly. No empty sequence exists.
+//! - [`knockd_conf`]: knockd.conf syntax with line numbers.
+//!
+//! With the `client` feature (the default for the clients):
+//! - [`profile`]: a saved host; its kind is a type (a sequence knock or an SPA knock).
+//! - [`store`]: the profile directory (lock, atomic writes, conflicts, unreadable files kept; renames
+//!   and deletes carry the keyring secrets along).
+//! - [`secrets`]: per-profile secrets in the OS keyring, one API on every OS, and where SPA keys are read
+//!   from (environment, then keyring).
+//! - [`open`]: **how a profile is opened**: plan, attempts, retry with backoff, outcome and its wording.
+//! - [`knock()`]: runs one sequence against one address with progress events and cancellation; the send
+//!   methods (`raw`, `connect`, UDP) and privilege discovery ([`raw_permission`]) live in a private
+//!   `send` module.
+//! - [`verify`]: probes the service port after a knock. Nothing else.
+//! - [`spa`]: fwknop Single Packet Authorization, one file per concern (as fwknop's `lib/`), including the
+//!   sealing of one attempt's packet.
+//! - [`import`]: knockd.conf doors and fwknop rc files into profiles.
+//! - [`runtime`]: the runtime-with-Ctrl-C-cancellation helper the front ends share.
 //!
 //! Per platform: Linux sends raw segments with CAP_NET_RAW (or as root), other Unixes as root; Windows
 //! forbids TCP over raw sockets, so `auto` always uses `connect` there, which sends plain SYNs only.
 //! This crate prints nothing and never exits the process: errors are typed ([`KnockError`]) and carry an
 //! [`ErrorKind`] that front ends map to exit codes or messages.
 
+pub mod knockd_conf;
+pub mod sequence;
+
 #[cfg(feature = "client")]
-pub mod error;
+mod error;
 #[cfg(feature = "client")]
 pub mod import;
 #[cfg(feature = "client")]
-pub mod knock;
-pub mod knockd_conf;
+mod knock;
+#[cfg(feature = "client")]
+pub mod open;
 #[cfg(feature = "client")]
 pub mod profile;
 #[cfg(feature = "client")]
+pub mod runtime;
+#[cfg(feature = "client")]
 pub mod secrets;
 #[cfg(feature = "client")]
-pub mod send;
-pub mod sequence;
+mod send;
 #[cfg(feature = "client")]
 pub mod spa;
 #[cfg(feature = "client")]
 pub mod store;
 #[cfg(feature = "client")]
-pub mod target;
+mod target;
 #[cfg(feature = "client")]
 pub mod verify;
+
+pub use sequence::{Hit, Protocol, Sequence, SequenceError, TcpFlagSpec, TcpFlags};
 
 #[cfg(feature = "client")]
 pub use error::{ErrorKind, KnockError};
 #[cfg(feature = "client")]
-pub use knock::{HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, knock, knock_blocking};
+pub use knock::{
+    HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, ReportedHit, choose_tcp_method, knock,
+    knock_blocking, needs_raw,
+};
+#[cfg(feature = "client")]
+pub use send::privilege::{RawPermission, raw_permission};
 #[cfg(feature = "client")]
 pub use send::{HitMethod, Method, TcpMethod};
-pub use sequence::{Hit, Protocol, Sequence, SequenceError, TcpFlagSpec, TcpFlags};
 #[cfg(feature = "client")]
-pub use target::AddressFamily;
+pub use target::{AddressFamily, ResolveError, resolve};
 #[cfg(feature = "client")]
 pub use tokio_util::sync::CancellationToken;

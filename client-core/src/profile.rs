@@ -39,38 +39,159 @@ use thiserror::Error;
 use crate::knock::KnockRequest;
 use crate::send::Method;
 use crate::sequence::{Sequence, TcpFlagSpec};
+use crate::spa::AccessList;
 use crate::target::AddressFamily;
 
-/// A saved host.
+/// A saved host: where it is, what kind of knock opens it, and how to tell that it worked.
+///
+/// The kind is a type ([`ProfileKind`]): a profile is a sequence knock or an SPA knock, never both or
+/// neither, and only a sequence knock has a close sequence, TCP flags, a send method or a delay. The file
+/// keeps its flat, knockd-like layout ([`ProfileFile`]); combinations that do not make sense are refused
+/// when it is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ProfileFile", into = "ProfileFile")]
 pub struct Profile {
     /// DNS name or IP address.
-    #[serde(deserialize_with = "host")]
     pub host: String,
-    #[serde(default, skip_serializing_if = "is_default")]
     pub family: AddressFamily,
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub method: Method,
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub delay_ms: u64,
-    /// The sequence that opens the door (sequence profiles).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub open: Option<SequenceSource>,
-    /// The sequence that closes it again, if the server has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub close: Option<SequenceSource>,
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub tcp_flags: TcpFlagSpec,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "tags")]
+    pub kind: ProfileKind,
     pub tags: Vec<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
-    /// Single Packet Authorization instead of a sequence (fwknop-compatible); keys are never in the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spa: Option<SpaSettings>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<Verify>,
+}
+
+/// What is sent to open the door.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProfileKind {
+    /// A knockd-style sequence of TCP/UDP hits.
+    Sequence(SequenceKnock),
+    /// One fwknop Single Packet Authorization datagram (keys are never in the file).
+    Spa(SpaSettings),
+}
+
+/// A sequence profile's knock: the hits that open (and optionally close) the door, and how they are sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceKnock {
+    /// The sequence that opens the door.
+    pub open: SequenceSource,
+    /// The sequence that closes it again, if the server has one.
+    pub close: Option<SequenceSource>,
+    pub method: Method,
+    pub tcp_flags: TcpFlagSpec,
+    /// Pause between hits.
+    pub delay_ms: u64,
+}
+
+impl SequenceKnock {
+    pub fn new(open: impl Into<SequenceSource>) -> SequenceKnock {
+        SequenceKnock {
+            open: open.into(),
+            close: None,
+            method: Method::Auto,
+            tcp_flags: TcpFlagSpec::default(),
+            delay_ms: 0,
+        }
+    }
+
+    /// True when sending it needs raw sockets (anything but a plain SYN, or `method = "raw"`).
+    pub fn needs_raw(&self) -> bool {
+        crate::knock::needs_raw(self.method, self.tcp_flags)
+    }
+}
+
+/// The file layout of a profile: flat keys, as written since the first release. Only [`Profile`]'s
+/// serde goes through it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    #[serde(deserialize_with = "host")]
+    host: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    family: AddressFamily,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    method: Option<Method>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    open: Option<SequenceSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    close: Option<SequenceSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tcp_flags: Option<TcpFlagSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "tags")]
+    tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    notes: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spa: Option<SpaSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verify: Option<Verify>,
+}
+
+impl TryFrom<ProfileFile> for Profile {
+    type Error = ProfileError;
+
+    fn try_from(file: ProfileFile) -> Result<Profile, ProfileError> {
+        let kind = match (file.open, file.spa) {
+            (Some(open), None) => ProfileKind::Sequence(SequenceKnock {
+                open,
+                close: file.close,
+                method: file.method.unwrap_or_default(),
+                tcp_flags: file.tcp_flags.unwrap_or_default(),
+                delay_ms: file.delay_ms.unwrap_or_default(),
+            }),
+            (None, Some(spa)) => {
+                if file.close.is_some() {
+                    return Err(ProfileError::SpaWithClose);
+                }
+                if file.method.is_some() || file.tcp_flags.is_some() || file.delay_ms.is_some() {
+                    return Err(ProfileError::SpaWithSequenceKeys);
+                }
+                ProfileKind::Spa(spa)
+            }
+            (None, None) => return Err(ProfileError::NeitherKind),
+            (Some(_), Some(_)) => return Err(ProfileError::BothKinds),
+        };
+        let profile = Profile {
+            host: file.host,
+            family: file.family,
+            kind,
+            tags: file.tags,
+            notes: file.notes,
+            verify: file.verify,
+        };
+        profile.validate()?;
+        Ok(profile)
+    }
+}
+
+impl From<Profile> for ProfileFile {
+    fn from(profile: Profile) -> ProfileFile {
+        let mut file = ProfileFile {
+            host: profile.host,
+            family: profile.family,
+            method: None,
+            delay_ms: None,
+            open: None,
+            close: None,
+            tcp_flags: None,
+            tags: profile.tags,
+            notes: profile.notes,
+            spa: None,
+            verify: profile.verify,
+        };
+        match profile.kind {
+            ProfileKind::Sequence(knock) => {
+                file.open = Some(knock.open);
+                file.close = knock.close;
+                file.method = Some(knock.method).filter(|m| *m != Method::default());
+                file.tcp_flags = Some(knock.tcp_flags).filter(|f| *f != TcpFlagSpec::default());
+                file.delay_ms = Some(knock.delay_ms).filter(|d| *d != 0);
+            }
+            ProfileKind::Spa(spa) => file.spa = Some(spa),
+        }
+        file
+    }
 }
 
 /// An SPA profile's settings: what to ask the fwknopd server for, and how.
@@ -81,7 +202,7 @@ pub struct SpaSettings {
     #[serde(default = "SpaSettings::default_port")]
     pub port: NonZeroU16,
     /// What to open, fwknop's ACCESS syntax: `tcp/22` or `tcp/22,udp/53`.
-    pub access: SpaAccess,
+    pub access: AccessList,
     /// Which address the server should open the ports for.
     #[serde(default, skip_serializing_if = "is_default")]
     pub allow_ip: AllowIp,
@@ -109,7 +230,19 @@ impl SpaSettings {
         NonZeroU16::new(crate::spa::DEFAULT_PORT).unwrap_or(NonZeroU16::MIN)
     }
 
-    pub fn new(access: SpaAccess) -> SpaSettings {
+    /// `allow_ip = "discover"` needs an endpoint, and endpoints are HTTPS only: over plain HTTP an on-path
+    /// attacker would choose the address the packet lets in.
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        match &self.discover_url {
+            None if self.allow_ip == AllowIp::Discover => Err(ProfileError::DiscoverWithoutUrl),
+            Some(url) if !url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")) => {
+                Err(ProfileError::DiscoverUrl { url: url.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn new(access: AccessList) -> SpaSettings {
         SpaSettings {
             port: SpaSettings::default_port(),
             access,
@@ -121,23 +254,6 @@ impl SpaSettings {
             client_timeout_s: None,
             discover_url: None,
         }
-    }
-}
-
-/// The ports an SPA packet asks for, `tcp/22,udp/53`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpaAccess(pub Vec<(crate::sequence::Protocol, u16)>);
-
-impl FromStr for SpaAccess {
-    type Err = crate::spa::SpaError;
-    fn from_str(s: &str) -> Result<SpaAccess, Self::Err> {
-        crate::spa::parse_access_list(s).map(SpaAccess)
-    }
-}
-
-impl fmt::Display for SpaAccess {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::spa::format_access_list(&self.0))
     }
 }
 
@@ -163,10 +279,9 @@ impl FromStr for AllowIp {
             "local" => Ok(AllowIp::Local),
             "source" => Ok(AllowIp::Source),
             "discover" => Ok(AllowIp::Discover),
-            other => other
-                .parse()
-                .map(AllowIp::Address)
-                .map_err(|_| format!("invalid allow_ip {other:?}: use \"local\", \"source\" or an IPv4 address")),
+            other => other.parse().map(AllowIp::Address).map_err(|_| {
+                format!("invalid allow_ip {other:?}: use \"local\", \"source\", \"discover\" or an IPv4 address")
+            }),
         }
     }
 }
@@ -268,7 +383,9 @@ pub enum ProfileError {
         "allow_ip = \"discover\" needs discover_url = \"https://...\" (an endpoint that answers with your public IPv4 address)"
     )]
     DiscoverWithoutUrl,
-    #[error("invalid discover_url {url:?}: give an https:// URL")]
+    #[error(
+        "invalid discover_url {url:?}: give an https:// URL (plain HTTP would let anyone on the path choose the address the packet lets in)"
+    )]
     DiscoverUrl { url: String },
     #[error("a profile needs either `open = \"7000,8000,9000\"` (a knock sequence) or an [spa] table")]
     NeitherKind,
@@ -276,6 +393,12 @@ pub enum ProfileError {
     BothKinds,
     #[error("an SPA profile has no close sequence: fwknopd closes by itself after its access timeout")]
     SpaWithClose,
+    #[error("`method`, `tcp_flags` and `delay_ms` belong to sequence profiles; an SPA profile sends one UDP datagram")]
+    SpaWithSequenceKeys,
+    #[error(
+        "profile {name:?} is an SPA profile: it has no close sequence (fwknopd closes the door by itself after its access timeout)"
+    )]
+    SpaHasNoClose { name: String },
     #[error("profile {name:?} is an SPA profile, not a knock sequence")]
     NotASequence { name: String },
     #[error(
@@ -419,65 +542,97 @@ impl<'de> serde::de::Visitor<'de> for SourceVisitor {
 }
 
 impl Profile {
+    /// A sequence profile for `host` that opens with `open`.
     pub fn new(host: impl Into<String>, open: Sequence) -> Profile {
-        Profile {
-            host: host.into(),
-            family: AddressFamily::Any,
-            method: Method::Auto,
-            delay_ms: 0,
-            open: Some(SequenceSource::Inline(open)),
-            close: None,
-            tcp_flags: TcpFlagSpec::default(),
-            tags: Vec::new(),
-            notes: String::new(),
-            spa: None,
-            verify: None,
-        }
+        Profile::with_kind(host, ProfileKind::Sequence(SequenceKnock::new(open)))
     }
 
     /// An SPA profile for `host`.
     pub fn new_spa(host: impl Into<String>, settings: SpaSettings) -> Profile {
-        let mut profile = Profile::new(host, Sequence::default());
-        profile.open = None;
-        profile.spa = Some(settings);
-        profile
+        Profile::with_kind(host, ProfileKind::Spa(settings))
     }
 
-    /// The checks that span several keys: a profile is either a sequence profile (`open`) or an SPA
-    /// profile (`[spa]`), and only sequence profiles have a `close`.
+    pub fn with_kind(host: impl Into<String>, kind: ProfileKind) -> Profile {
+        Profile {
+            host: host.into(),
+            family: AddressFamily::Any,
+            kind,
+            tags: Vec::new(),
+            notes: String::new(),
+            verify: None,
+        }
+    }
+
+    /// The sequence knock, for a sequence profile.
+    pub fn sequence(&self) -> Option<&SequenceKnock> {
+        match &self.kind {
+            ProfileKind::Sequence(knock) => Some(knock),
+            ProfileKind::Spa(_) => None,
+        }
+    }
+
+    pub fn sequence_mut(&mut self) -> Option<&mut SequenceKnock> {
+        match &mut self.kind {
+            ProfileKind::Sequence(knock) => Some(knock),
+            ProfileKind::Spa(_) => None,
+        }
+    }
+
+    /// The SPA settings, for an SPA profile.
+    pub fn spa(&self) -> Option<&SpaSettings> {
+        match &self.kind {
+            ProfileKind::Spa(settings) => Some(settings),
+            ProfileKind::Sequence(_) => None,
+        }
+    }
+
+    pub fn spa_mut(&mut self) -> Option<&mut SpaSettings> {
+        match &mut self.kind {
+            ProfileKind::Spa(settings) => Some(settings),
+            ProfileKind::Sequence(_) => None,
+        }
+    }
+
+    pub fn is_spa(&self) -> bool {
+        matches!(self.kind, ProfileKind::Spa(_))
+    }
+
+    /// True when knocking it needs raw sockets (the one rule, shared by the engine's callers and the app).
+    pub fn needs_raw(&self) -> bool {
+        self.sequence().is_some_and(SequenceKnock::needs_raw)
+    }
+
+    /// The checks a profile built in code must pass before it is stored, the same ones a file must pass
+    /// when it is read: host, tags, and an SPA profile's discovery endpoint.
     pub fn validate(&self) -> Result<(), ProfileError> {
-        if let Some(spa) = &self.spa {
-            let discovering = spa.allow_ip == AllowIp::Discover;
-            match &spa.discover_url {
-                None if discovering => return Err(ProfileError::DiscoverWithoutUrl),
-                Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
-                    return Err(ProfileError::DiscoverUrl { url: url.clone() });
-                }
-                _ => {}
-            }
+        validate_host(&self.host)?;
+        for tag in &self.tags {
+            validate_tag(tag)?;
         }
-        match (&self.open, &self.spa, &self.close) {
-            (Some(_), None, _) | (None, Some(_), None) => Ok(()),
-            (None, None, _) => Err(ProfileError::NeitherKind),
-            (Some(_), Some(_), _) => Err(ProfileError::BothKinds),
-            (None, Some(_), Some(_)) => Err(ProfileError::SpaWithClose),
+        if let ProfileKind::Spa(spa) = &self.kind {
+            spa.validate()?;
         }
+        Ok(())
     }
 
-    /// The knock that performs `action` for this profile.
+    /// The knock that performs `action` for this (sequence) profile.
     pub fn knock_request(&self, name: &str, action: Action) -> Result<KnockRequest, ProfileError> {
+        let knock = self.sequence().ok_or_else(|| match action {
+            Action::Open => ProfileError::NotASequence { name: name.to_owned() },
+            Action::Close => ProfileError::SpaHasNoClose { name: name.to_owned() },
+        })?;
         let source = match action {
-            Action::Open => self.open.as_ref().ok_or_else(|| ProfileError::NotASequence { name: name.to_owned() })?,
+            Action::Open => &knock.open,
             Action::Close => {
-                self.close.as_ref().ok_or_else(|| ProfileError::NoCloseSequence { name: name.to_owned() })?
+                knock.close.as_ref().ok_or_else(|| ProfileError::NoCloseSequence { name: name.to_owned() })?
             }
         };
         let mut request = KnockRequest::new(self.host.clone(), source.resolve(name, action)?);
         request.secret_ports = source.is_secret();
         request.family = self.family;
-        request.method = self.method;
-        request.tcp_flags = self.tcp_flags;
-        request.delay = Duration::from_millis(self.delay_ms);
+        request.method = knock.method;
+        request.tcp_flags = knock.tcp_flags;
+        request.delay = Duration::from_millis(knock.delay_ms);
         Ok(request)
     }
 
@@ -492,6 +647,13 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// The profile name as it appears in environment variable names (`KNOCK_SPA_KEY_BASE64_<SUFFIX>`):
+/// upper-cased, every character other than a letter or digit as `_`. `fw-a` and `fw.a` share one suffix,
+/// so the store refuses the second of them.
+pub fn env_suffix(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
 
 /// Checks a profile name: it becomes a file name on every OS, so it is kept to a portable alphabet.
@@ -581,7 +743,7 @@ serde_as_text!(
     TcpFlagSpec,
     AddressFamily,
     Method,
-    SpaAccess,
+    AccessList,
     AllowIp,
     crate::spa::DigestType,
     crate::spa::HmacType
@@ -614,10 +776,11 @@ backoff_ms = 500
     fn a_full_profile_parses_and_round_trips() {
         let profile: Profile = toml::from_str(FULL).expect("full profile");
         assert_eq!(profile.family, AddressFamily::V6);
-        assert_eq!(profile.method, Method::Connect);
-        assert_eq!(profile.open.as_ref().and_then(SequenceSource::inline).map(|s| s.hits()[1]), Some(Hit::udp(8000)));
-        assert_eq!(profile.close.as_ref().and_then(SequenceSource::inline).map(Sequence::len), Some(3));
-        assert_eq!(profile.tcp_flags.to_string(), "syn,!ack");
+        let knock = profile.sequence().expect("a sequence profile");
+        assert_eq!(knock.method, Method::Connect);
+        assert_eq!(knock.open.inline().map(|s| s.hits()[1]), Some(Hit::udp(8000)));
+        assert_eq!(knock.close.as_ref().and_then(SequenceSource::inline).map(Sequence::len), Some(3));
+        assert_eq!(knock.tcp_flags.to_string(), "syn,!ack");
         let verify = profile.verify.expect("verify");
         assert_eq!((verify.port.get(), verify.attempts.get(), verify.timeout_ms), (22, 5, 2000));
         let written = toml::to_string(&profile).expect("serialize");
@@ -675,7 +838,9 @@ backoff_ms = 500
         );
         assert_eq!(profile.knock_request("b", Action::Close).expect("close").sequence.hits()[0], Hit::tcp(9000));
         let mut no_close = profile.clone();
-        no_close.close = None;
+        if let Some(knock) = no_close.sequence_mut() {
+            knock.close = None;
+        }
         let e = no_close.knock_request("b", Action::Close).expect_err("no close").to_string();
         assert!(e.contains("profile edit b --close"), "{e}");
     }
@@ -694,7 +859,7 @@ backoff_ms = 500
     fn sequences_can_come_from_the_environment_without_leaking() {
         let text = "host = \"h\"\nopen = { env = \"KNOCK_TEST_SEQ_A\" }\nclose = \"9000\"\n";
         let profile: Profile = toml::from_str(text).expect("env source");
-        assert_eq!(profile.open, Some(SequenceSource::Env("KNOCK_TEST_SEQ_A".into())));
+        assert_eq!(profile.sequence().map(|k| &k.open), Some(&SequenceSource::Env("KNOCK_TEST_SEQ_A".into())));
         let written = toml::to_string(&profile).expect("ser");
         assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
 
@@ -755,7 +920,7 @@ backoff_ms = 500
             "host = \"fw.example.org\"\n[spa]\naccess = \"tcp/22,udp/53\"\nallow_ip = \"source\"\nhmac = \"sha512\"\n";
         let profile: Profile = toml::from_str(text).expect("spa profile");
         profile.validate().expect("valid");
-        let spa = profile.spa.as_ref().expect("spa");
+        let spa = profile.spa().expect("spa");
         assert_eq!(
             (spa.port.get(), spa.allow_ip, spa.access.to_string().as_str()),
             (62201, AllowIp::Source, "tcp/22,udp/53")
@@ -765,10 +930,15 @@ backoff_ms = 500
         assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
         assert!(matches!(profile.knock_request("fw", Action::Open), Err(ProfileError::NotASequence { .. })));
 
-        let neither: Profile = toml::from_str("host = \"h\"\n").expect("parses");
-        assert_eq!(neither.validate(), Err(ProfileError::NeitherKind));
-        let both: Profile = toml::from_str("host = \"h\"\nopen = \"1\"\n[spa]\naccess = \"tcp/22\"\n").expect("parses");
-        assert_eq!(both.validate(), Err(ProfileError::BothKinds));
+        // The kind is a type: the invalid combinations are refused when the file is read.
+        let refused = |text: &str| toml::from_str::<Profile>(text).expect_err(text).to_string();
+        assert!(refused("host = \"h\"\n").contains(&ProfileError::NeitherKind.to_string()));
+        let both = refused("host = \"h\"\nopen = \"1\"\n[spa]\naccess = \"tcp/22\"\n");
+        assert!(both.contains(&ProfileError::BothKinds.to_string()), "{both}");
+        let close = refused("host = \"h\"\nclose = \"1\"\n[spa]\naccess = \"tcp/22\"\n");
+        assert!(close.contains(&ProfileError::SpaWithClose.to_string()), "{close}");
+        let flags = refused("host = \"h\"\ntcp_flags = \"syn\"\n[spa]\naccess = \"tcp/22\"\n");
+        assert!(flags.contains(&ProfileError::SpaWithSequenceKeys.to_string()), "{flags}");
         for bad in [
             "access = \"sctp/22\"",
             "access = \"tcp/22\"\nallow_ip = \"10.0.0.300\"",
@@ -785,11 +955,17 @@ backoff_ms = 500
         settings.allow_ip = AllowIp::Discover;
         let mut profile = Profile::new_spa("h", settings);
         assert_eq!(profile.validate(), Err(ProfileError::DiscoverWithoutUrl));
-        if let Some(spa) = profile.spa.as_mut() {
+        if let Some(spa) = profile.spa_mut() {
             spa.discover_url = Some("ftp://x".into());
         }
         assert!(matches!(profile.validate(), Err(ProfileError::DiscoverUrl { .. })));
-        if let Some(spa) = profile.spa.as_mut() {
+        // Plain HTTP is refused too: an on-path attacker would choose the address the packet lets in.
+        if let Some(spa) = profile.spa_mut() {
+            spa.discover_url = Some("http://api.example.org/ip".into());
+        }
+        let e = profile.validate().expect_err("http").to_string();
+        assert!(e.contains("discover_url") && e.contains("https://"), "{e}");
+        if let Some(spa) = profile.spa_mut() {
             spa.discover_url = Some("https://api.example.org/ip".into());
         }
         assert_eq!(profile.validate(), Ok(()));

@@ -15,12 +15,22 @@
 //!   `profile:work:spa-key`).
 //! - **Windows**: a generic credential in Credential Manager, target `profile:work:spa-key.knock-toolkit`.
 //!
+//! - **Any other OS**: no keyring backend is built; every call answers [`SecretError::Unavailable`] and
+//!   keys come from the environment only.
+//!
 //! Every call is a blocking round trip to the keyring (milliseconds, but the OS may show an unlock
 //! prompt): call it from a worker thread, not from the UI code of a frame.
+//!
+//! An SPA profile's keys, in one API for every front end: [`spa_keys`] (the environment, then the
+//! keyring), [`SecretStore::store_spa_keys`], [`SecretStore::rename`] (keys follow their profile) and
+//! [`SecretStore::delete_all`] (keys are forgotten with their profile).
 
 use std::fmt;
 
-use crate::profile::validate_name;
+use zeroize::Zeroizing;
+
+use crate::profile::{ProfileError, env_suffix, validate_name};
+use crate::spa::{HmacKey, SpaKey};
 
 /// The keyring service of the app's entries.
 pub const SERVICE: &str = "knock-toolkit";
@@ -65,13 +75,14 @@ pub fn entry_user(profile: &str, kind: SecretKind) -> String {
     format!("profile:{profile}:{}", kind.id())
 }
 
-/// A secret value. `Debug` and `Display` print `Secret(***)`; read it with [`Secret::expose`].
+/// A secret value. `Debug` and `Display` print `Secret(***)`; read it with [`Secret::expose`]. The
+/// memory is wiped when it is dropped.
 #[derive(Clone)]
-pub struct Secret(String);
+pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret(Zeroizing::new(value.into()))
     }
 
     /// The value, for the one place that needs it (building the SPA packet). Never log or store it.
@@ -86,13 +97,13 @@ impl Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Secret {
-        Secret(value)
+        Secret::new(value)
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Secret {
-        Secret(value.to_owned())
+        Secret::new(value)
     }
 }
 
@@ -165,24 +176,42 @@ impl SecretStore {
                 message: format!("the {} of profile {profile:?} is empty: nothing to store", kind.label()),
             });
         }
-        self.entry(profile, kind)?.set_password(secret.expose()).map_err(map_error)
+        validate_profile(profile)?;
+        backend::set(&self.service, &entry_user(profile, kind), secret.expose())
     }
 
     /// A profile's secret; `None` when there is none.
     pub fn get(&self, profile: &str, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
-        match self.entry(profile, kind)?.get_password() {
-            Ok(value) => Ok(Some(Secret(value))),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(err) => Err(map_error(err)),
-        }
+        validate_profile(profile)?;
+        Ok(backend::get(&self.service, &entry_user(profile, kind))?.map(Secret::new))
     }
 
     /// Deletes a profile's secret; deleting one that does not exist is fine.
     pub fn delete(&self, profile: &str, kind: SecretKind) -> Result<(), SecretError> {
-        match self.entry(profile, kind)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(err) => Err(map_error(err)),
-        }
+        validate_profile(profile)?;
+        backend::delete(&self.service, &entry_user(profile, kind))
+    }
+
+    /// Stores an SPA profile's key pair (replacing any former pair).
+    pub fn store_spa_keys(&self, profile: &str, key: &SpaKey, hmac: &HmacKey) -> Result<(), SecretError> {
+        self.set(profile, SecretKind::SpaKey, &Secret::new(key.to_base64()))?;
+        self.set(profile, SecretKind::SpaHmacKey, &Secret::new(hmac.to_base64()))
+    }
+
+    /// Both of a profile's SPA keys from the keyring, or None when either is missing.
+    pub fn spa_keys(&self, profile: &str) -> Result<Option<SpaKeys>, KeyError> {
+        let key = self.get(profile, SecretKind::SpaKey).map_err(KeyError::Keyring)?;
+        let hmac = self.get(profile, SecretKind::SpaHmacKey).map_err(KeyError::Keyring)?;
+        let (Some(key), Some(hmac)) = (key, hmac) else { return Ok(None) };
+        let invalid = |what: &str, why: String| KeyError::Invalid {
+            name: profile.to_owned(),
+            origin: format!("the keyring's {what}"),
+            why,
+        };
+        Ok(Some(SpaKeys {
+            key: SpaKey::from_base64(key.expose()).map_err(|e| invalid("SPA key", e.to_string()))?,
+            hmac: HmacKey::from_base64(hmac.expose()).map_err(|e| invalid("HMAC key", e.to_string()))?,
+        }))
     }
 
     /// Deletes every secret of a profile (when the profile is deleted). Tries every kind and returns the
@@ -230,123 +259,211 @@ impl SecretStore {
     /// A cheap probe for the UI: reads an entry that normally does not exist. "Not found" means the
     /// keyring answered. A locked keyring still counts as available (the OS prompts on first use).
     pub fn availability(&self) -> Availability {
-        let probe = keyring::Entry::new(&self.service, PROBE_USER).and_then(|entry| entry.get_password());
-        match probe {
+        match backend::get(&self.service, PROBE_USER) {
             Ok(_) => Availability::Available,
-            Err(err) => match map_error(err) {
-                SecretError::Unavailable { message } => Availability::Unavailable(message),
-                // NoEntry, or anything else the keyring answered with: it is there.
-                _ => Availability::Available,
-            },
+            Err(SecretError::Unavailable { message }) => Availability::Unavailable(message),
+            // Anything else the keyring answered with: it is there.
+            Err(_) => Availability::Available,
         }
     }
+}
 
-    fn entry(&self, profile: &str, kind: SecretKind) -> Result<keyring::Entry, SecretError> {
-        validate_profile(profile)?;
-        keyring::Entry::new(&self.service, &entry_user(profile, kind)).map_err(map_error)
+/// An SPA profile's key pair, in memory only (wiped on drop, printed masked).
+#[derive(Debug, Clone)]
+pub struct SpaKeys {
+    pub key: SpaKey,
+    pub hmac: HmacKey,
+}
+
+/// Why a profile's SPA keys cannot be had. Names the variable or entry, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Missing(#[from] ProfileError),
+    #[error("SPA profile {name:?}: {origin} is not a usable key: {why}")]
+    Invalid { name: String, origin: String, why: String },
+    #[error("SPA profile {0}")]
+    Keyring(SecretError),
+}
+
+/// The environment variables that hold an SPA profile's keys, most specific first:
+/// `KNOCK_SPA_KEY_BASE64_<NAME>` then `KNOCK_SPA_KEY_BASE64` (likewise `KNOCK_SPA_HMAC_KEY_BASE64`),
+/// where NAME is [`env_suffix`] of the profile name.
+pub fn spa_key_variables(name: &str) -> [(String, String); 2] {
+    let suffix = env_suffix(name);
+    [
+        (format!("KNOCK_SPA_KEY_BASE64_{suffix}"), format!("KNOCK_SPA_HMAC_KEY_BASE64_{suffix}")),
+        ("KNOCK_SPA_KEY_BASE64".to_owned(), "KNOCK_SPA_HMAC_KEY_BASE64".to_owned()),
+    ]
+}
+
+/// An SPA profile's keys: from the environment (CI) first, else from the OS keyring (`knock-cli profile
+/// set-key`). Blocking (the keyring): call it off the UI and async threads.
+pub fn spa_keys(name: &str) -> Result<SpaKeys, KeyError> {
+    if let Some(keys) = spa_keys_from_env(name)? {
+        return Ok(keys);
     }
+    // A keyring that is not there is not an error here: the message says how to give the keys.
+    match SecretStore::new().spa_keys(name) {
+        Ok(Some(keys)) => return Ok(keys),
+        Ok(None) | Err(KeyError::Keyring(_)) => {}
+        Err(invalid) => return Err(invalid),
+    }
+    let [(key_var, hmac_var), _] = spa_key_variables(name);
+    Err(ProfileError::SpaKeysMissing { name: name.to_owned(), key_var, hmac_var }.into())
+}
+
+fn spa_keys_from_env(name: &str) -> Result<Option<SpaKeys>, KeyError> {
+    for (key_var, hmac_var) in spa_key_variables(name) {
+        let (Ok(key), Ok(hmac)) = (std::env::var(&key_var), std::env::var(&hmac_var)) else { continue };
+        let (key, hmac) = (Zeroizing::new(key), Zeroizing::new(hmac));
+        // The values are secrets: errors name the variable, never the value.
+        let invalid =
+            |var: &str, why: String| KeyError::Invalid { name: name.to_owned(), origin: format!("${var}"), why };
+        return Ok(Some(SpaKeys {
+            key: SpaKey::from_base64(&key).map_err(|e| invalid(&key_var, e.to_string()))?,
+            hmac: HmacKey::from_base64(&hmac).map_err(|e| invalid(&hmac_var, e.to_string()))?,
+        }));
+    }
+    Ok(None)
 }
 
 fn validate_profile(profile: &str) -> Result<(), SecretError> {
     validate_name(profile).map_err(|err| SecretError::Invalid { message: err.to_string() })
 }
 
-/// What to tell the user when the keyring service is missing or broken, per OS.
-#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
-const NO_SERVICE: &str = "no Secret Service is running: install and unlock GNOME Keyring or KWallet";
-#[cfg(target_os = "macos")]
-const NO_SERVICE: &str = "the macOS Keychain is not available: open Keychain Access and check that the \
-                          login keychain exists and is unlocked";
-#[cfg(target_os = "windows")]
-const NO_SERVICE: &str = "Windows Credential Manager is not available: check that the Credential Manager \
-                          service (VaultSvc) is running";
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "macos",
-    target_os = "windows"
-)))]
-const NO_SERVICE: &str = "this platform has no supported keyring: secrets cannot be stored";
+/// The OS keyring through the `keyring` crate, where this OS has a backend (see Cargo.toml).
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "macos", target_os = "windows"))]
+mod backend {
+    use super::SecretError;
 
-/// When the keyring is there but refused access (locked, prompt dismissed, access denied).
-#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
-const NO_ACCESS: &str = "the keyring is locked or refused access: unlock your login keyring (GNOME Keyring \
-                         or KWallet) and accept its prompt";
-#[cfg(target_os = "macos")]
-const NO_ACCESS: &str = "the macOS Keychain refused access: unlock the login keychain and allow knock-gui \
-                         when macOS asks";
-#[cfg(target_os = "windows")]
-const NO_ACCESS: &str = "Windows Credential Manager refused access to the saved credential";
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "macos",
-    target_os = "windows"
-)))]
-const NO_ACCESS: &str = "the keyring refused access";
+    pub(super) fn get(service: &str, user: &str) -> Result<Option<String>, SecretError> {
+        match keyring::Entry::new(service, user).and_then(|entry| entry.get_password()) {
+            Ok(value) => Ok(Some(value)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(err) => Err(map_error(err)),
+        }
+    }
 
-/// When a Secret Service is running but an operation failed for another reason.
-const SERVICE_FAILED: &str = "the keyring service failed";
+    pub(super) fn set(service: &str, user: &str, value: &str) -> Result<(), SecretError> {
+        keyring::Entry::new(service, user).and_then(|entry| entry.set_password(value)).map_err(map_error)
+    }
 
-/// D-Bus error names (and the backends' messages) that mean no Secret Service can be reached at all.
-const NO_SERVICE_SIGNS: [&str; 10] = [
-    "ServiceUnknown",
-    "NotSupported",
-    "NoServer",
-    "FileNotFound",
-    "NoReply",
-    "Disconnected",
-    "Spawn",
-    "autolaunch",
-    "No DBus session or Secret Service provider found",
-    // The pure-Rust backend (secret-service over zbus) words it so.
-    "no secret service provider or dbus session found",
-];
+    pub(super) fn delete(service: &str, user: &str) -> Result<(), SecretError> {
+        match keyring::Entry::new(service, user).and_then(|entry| entry.delete_credential()) {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(err) => Err(map_error(err)),
+        }
+    }
 
-/// Maps a keyring error to ours. Never includes a secret: `BadEncoding` carries the stored bytes and
-/// `Ambiguous` the matching credentials, so neither is printed.
-pub(crate) fn map_error(err: keyring::Error) -> SecretError {
-    match err {
-        keyring::Error::PlatformFailure(source) => {
-            // Display for the reader; Debug also names the D-Bus error (ServiceUnknown...).
-            let detail = source.to_string();
-            let debug = format!("{source:?}");
-            let missing = cfg!(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))
-                || NO_SERVICE_SIGNS.iter().any(|sign| debug.contains(sign) || detail.contains(sign));
-            let what = if missing { NO_SERVICE } else { SERVICE_FAILED };
-            SecretError::Unavailable { message: format!("{what} (keyring: {detail})") }
+    /// What to tell the user when the keyring service is missing or broken, per OS.
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    const NO_SERVICE: &str = "no Secret Service is running: install and unlock GNOME Keyring or KWallet";
+    #[cfg(target_os = "macos")]
+    const NO_SERVICE: &str = "the macOS Keychain is not available: open Keychain Access and check that the \
+                              login keychain exists and is unlocked";
+    #[cfg(target_os = "windows")]
+    const NO_SERVICE: &str = "Windows Credential Manager is not available: check that the Credential Manager \
+                              service (VaultSvc) is running";
+
+    /// When the keyring is there but refused access (locked, prompt dismissed, access denied).
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    pub(super) const NO_ACCESS: &str = "the keyring is locked or refused access: unlock your login keyring (GNOME Keyring \
+                             or KWallet) and accept its prompt";
+    #[cfg(target_os = "macos")]
+    pub(super) const NO_ACCESS: &str = "the macOS Keychain refused access: unlock the login keychain and allow knock-gui \
+                             when macOS asks";
+    #[cfg(target_os = "windows")]
+    pub(super) const NO_ACCESS: &str = "Windows Credential Manager refused access to the saved credential";
+
+    /// When a Secret Service is running but an operation failed for another reason.
+    const SERVICE_FAILED: &str = "the keyring service failed";
+
+    /// D-Bus error names (and the backends' messages) that mean no Secret Service can be reached at all.
+    const NO_SERVICE_SIGNS: [&str; 10] = [
+        "ServiceUnknown",
+        "NotSupported",
+        "NoServer",
+        "FileNotFound",
+        "NoReply",
+        "Disconnected",
+        "Spawn",
+        "autolaunch",
+        "No DBus session or Secret Service provider found",
+        // The pure-Rust backend (secret-service over zbus) words it so.
+        "no secret service provider or dbus session found",
+    ];
+
+    /// Maps a keyring error to ours. Never includes a secret: `BadEncoding` carries the stored bytes and
+    /// `Ambiguous` the matching credentials, so neither is printed.
+    pub(super) fn map_error(err: keyring::Error) -> SecretError {
+        match err {
+            keyring::Error::PlatformFailure(source) => {
+                // Display for the reader; Debug also names the D-Bus error (ServiceUnknown...).
+                let detail = source.to_string();
+                let debug = format!("{source:?}");
+                let missing = cfg!(not(any(target_os = "linux", target_os = "freebsd")))
+                    || NO_SERVICE_SIGNS.iter().any(|sign| debug.contains(sign) || detail.contains(sign));
+                let what = if missing { NO_SERVICE } else { SERVICE_FAILED };
+                SecretError::Unavailable { message: format!("{what} (keyring: {detail})") }
+            }
+            keyring::Error::NoStorageAccess(source) => {
+                SecretError::Unavailable { message: format!("{NO_ACCESS} (keyring: {source})") }
+            }
+            keyring::Error::NoEntry => SecretError::Keyring { message: "no such entry in the keyring".to_owned() },
+            keyring::Error::BadEncoding(_) => {
+                SecretError::Keyring { message: "the stored secret is not UTF-8 text: store it again".to_owned() }
+            }
+            keyring::Error::TooLong(attribute, limit) => SecretError::Invalid {
+                message: format!("{attribute} is longer than the keyring allows ({limit} characters)"),
+            },
+            keyring::Error::Invalid(attribute, reason) => {
+                SecretError::Invalid { message: format!("the keyring refused {attribute}: {reason}") }
+            }
+            keyring::Error::Ambiguous(matches) => SecretError::Keyring {
+                message: format!(
+                    "{} keyring entries match one secret: delete the duplicates (e.g. in Seahorse) and store it again",
+                    matches.len()
+                ),
+            },
+            other => SecretError::Keyring { message: other.to_string() },
         }
-        keyring::Error::NoStorageAccess(source) => {
-            SecretError::Unavailable { message: format!("{NO_ACCESS} (keyring: {source})") }
-        }
-        keyring::Error::NoEntry => SecretError::Keyring { message: "no such entry in the keyring".to_owned() },
-        keyring::Error::BadEncoding(_) => {
-            SecretError::Keyring { message: "the stored secret is not UTF-8 text: store it again".to_owned() }
-        }
-        keyring::Error::TooLong(attribute, limit) => SecretError::Invalid {
-            message: format!("{attribute} is longer than the keyring allows ({limit} characters)"),
-        },
-        keyring::Error::Invalid(attribute, reason) => {
-            SecretError::Invalid { message: format!("the keyring refused {attribute}: {reason}") }
-        }
-        keyring::Error::Ambiguous(matches) => SecretError::Keyring {
-            message: format!(
-                "{} keyring entries match one secret: delete the duplicates (e.g. in Seahorse) and store it again",
-                matches.len()
-            ),
-        },
-        other => SecretError::Keyring { message: other.to_string() },
+    }
+}
+
+/// No keyring on this OS: every call says so, and keys come from the environment only.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "macos", target_os = "windows")))]
+mod backend {
+    use super::SecretError;
+
+    const NONE: &str = "this platform has no supported keyring: give the keys through the environment";
+
+    fn unavailable() -> SecretError {
+        SecretError::Unavailable { message: NONE.to_owned() }
+    }
+
+    pub(super) fn get(_service: &str, _user: &str) -> Result<Option<String>, SecretError> {
+        Err(unavailable())
+    }
+
+    pub(super) fn set(_service: &str, _user: &str, _value: &str) -> Result<(), SecretError> {
+        Err(unavailable())
+    }
+
+    pub(super) fn delete(_service: &str, _user: &str) -> Result<(), SecretError> {
+        Err(unavailable())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "macos", target_os = "windows"))]
+    use super::backend::{NO_ACCESS, map_error};
     use super::*;
 
     const VALUE: &str = "hunter2-Zq7";
 
+    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "macos", target_os = "windows"))]
     fn boxed(message: &str) -> Box<dyn std::error::Error + Send + Sync> {
         Box::new(std::io::Error::other(message.to_owned()))
     }
@@ -389,7 +506,7 @@ mod tests {
         assert!(matches!(err, SecretError::Invalid { .. }), "{err:?}");
     }
 
-    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
     #[test]
     fn missing_secret_service_is_unavailable_with_an_actionable_message() {
         let cases = [
@@ -421,6 +538,7 @@ mod tests {
         );
     }
 
+    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "macos", target_os = "windows"))]
     #[test]
     fn refused_access_is_unavailable_with_an_actionable_message() {
         let err = map_error(keyring::Error::NoStorageAccess(boxed("Secret Service: unlock prompt was dismissed")));
@@ -431,6 +549,7 @@ mod tests {
         assert!(message.contains("unlock your login keyring"), "{message}");
     }
 
+    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "macos", target_os = "windows"))]
     #[test]
     fn other_errors_keep_the_keyring_message_but_never_the_secret() {
         let err = map_error(keyring::Error::BadEncoding(VALUE.as_bytes().to_vec()));

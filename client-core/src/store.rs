@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::profile::{Profile, ProfileError, validate_name};
+use crate::profile::{Profile, ProfileError, env_suffix, validate_name};
+use crate::secrets::{SecretError, SecretStore};
 
 /// The environment variable that overrides the default profiles directory.
 pub const PROFILES_DIR_ENV: &str = "KNOCK_PROFILES_DIR";
@@ -65,6 +66,18 @@ pub enum StoreError {
     Unreadable(UnreadableFile),
     #[error("{} changed on disk since it was loaded: reload it, or save again to overwrite", path.display())]
     Conflict { name: String, path: PathBuf },
+    #[error(
+        "profile name {name:?} clashes with profile {other:?}: both read their keys from the environment \
+         variables ending in _{suffix} (e.g. KNOCK_SPA_KEY_BASE64_{suffix}); choose a name that differs in \
+         more than '-' and '.'"
+    )]
+    EnvNameClash { name: String, other: String, suffix: String },
+    #[error("cannot move the keyring secrets of profile {name:?}: {source} (nothing was renamed)")]
+    Secrets {
+        name: String,
+        #[source]
+        source: SecretError,
+    },
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         action: &'static str,
@@ -239,7 +252,22 @@ impl ProfileStore {
         if path.exists() {
             return Err(StoreError::AlreadyExists { name: name.to_owned(), path });
         }
+        self.refuse_env_clash(name, None)?;
         self.write(name, profile, false)
+    }
+
+    /// Two names that map to one environment suffix (`fw-a`, `fw.a`) would silently share their keys
+    /// from the environment: the second is refused.
+    fn refuse_env_clash(&self, name: &str, renamed_from: Option<&str>) -> Result<(), StoreError> {
+        let suffix = env_suffix(name);
+        let clash = self
+            .file_names()?
+            .into_iter()
+            .find(|other| other != name && Some(other.as_str()) != renamed_from && env_suffix(other) == suffix);
+        match clash {
+            Some(other) => Err(StoreError::EnvNameClash { name: name.to_owned(), other, suffix }),
+            None => Ok(()),
+        }
     }
 
     /// Replaces a profile. With `expected`, refuses if the file changed since that version was loaded;
@@ -274,16 +302,24 @@ impl ProfileStore {
         self.write(name, &profile, true).map(Ok)
     }
 
-    /// Deletes a profile; refuses a file that does not parse (it may be a hand edit in progress).
-    pub fn remove(&self, name: &str) -> Result<PathBuf, StoreError> {
+    /// Deletes a profile and forgets its keyring secrets (a later profile of the same name must never
+    /// inherit them); refuses a file that does not parse (it may be a hand edit in progress). Returns the
+    /// removed path and, when the keyring could not be cleaned, why (the file is gone either way).
+    pub fn remove(&self, name: &str, secrets: &SecretStore) -> Result<(PathBuf, Option<SecretError>), StoreError> {
         let _lock = self.lock()?;
         let path = self.load(name)?.path;
         fs::remove_file(&path).map_err(|source| StoreError::Io { action: "remove", path: path.clone(), source })?;
-        Ok(path)
+        let forgotten = match secrets.delete_all(name) {
+            Ok(()) | Err(SecretError::Unavailable { .. }) => None,
+            Err(error) => Some(error),
+        };
+        Ok((path, forgotten))
     }
 
-    /// Renames a profile; the new name must be free.
-    pub fn rename(&self, old: &str, new: &str) -> Result<PathBuf, StoreError> {
+    /// Renames a profile and moves its keyring secrets with it; the new name must be free. The secrets
+    /// move first: if that fails nothing is renamed, and if the file rename then fails they move back.
+    /// Without a keyring service there is nothing to move.
+    pub fn rename(&self, old: &str, new: &str, secrets: &SecretStore) -> Result<PathBuf, StoreError> {
         validate_name(new)?;
         let _lock = self.lock()?;
         let from = self.load(old)?.path;
@@ -291,7 +327,18 @@ impl ProfileStore {
         if to.exists() {
             return Err(StoreError::AlreadyExists { name: new.to_owned(), path: to });
         }
-        fs::rename(&from, &to).map_err(|source| StoreError::Io { action: "rename", path: from, source })?;
+        self.refuse_env_clash(new, Some(old))?;
+        let moved = match secrets.rename(old, new) {
+            Ok(()) => true,
+            Err(SecretError::Unavailable { .. }) => false,
+            Err(source) => return Err(StoreError::Secrets { name: old.to_owned(), source }),
+        };
+        if let Err(source) = fs::rename(&from, &to) {
+            if moved {
+                let _ = secrets.rename(new, old);
+            }
+            return Err(StoreError::Io { action: "rename", path: from, source });
+        }
         sync_dir(&self.dir);
         Ok(to)
     }
@@ -325,7 +372,7 @@ impl ProfileStore {
 
     /// Writes through a temp file and a rename; the caller holds the lock.
     fn write(&self, name: &str, profile: &Profile, replace: bool) -> Result<StoredProfile, StoreError> {
-        // Never write a file that would not load again.
+        // Never write a file that would not load again: the text is read back with the loader first.
         profile.validate()?;
         let path = self.path_of(name);
         let io_err = |action| {
@@ -334,6 +381,7 @@ impl ProfileStore {
         };
         let text = toml::to_string(profile)
             .map_err(|e| io_err("encode")(io::Error::new(io::ErrorKind::InvalidData, e.to_string())))?;
+        parse(&path, text.as_bytes()).map_err(StoreError::Unreadable)?;
         let mut temp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
@@ -367,7 +415,6 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, UnreadableFile> {
         let (line, column) = e.span().map_or((1, 1), |span| line_column(bytes, span.start));
         unreadable(line, column, e.message().trim().to_owned())
     })?;
-    profile.validate().map_err(|e| unreadable(1, 1, e.to_string()))?;
     Ok(profile)
 }
 

@@ -56,7 +56,7 @@ impl FromStr for AddressFamily {
     }
 }
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum ResolveError {
     #[error("empty host name")]
     EmptyHost,
@@ -64,7 +64,7 @@ pub enum ResolveError {
     Lookup {
         host: String,
         #[source]
-        source: std::io::Error,
+        source: std::sync::Arc<std::io::Error>,
     },
     #[error("{host:?} did not resolve within {seconds} s")]
     TimedOut { host: String, seconds: u64 },
@@ -84,7 +84,7 @@ pub async fn resolve(host: &str, family: AddressFamily) -> Result<SocketAddr, Re
         // Not a plain literal: the system resolver (it also understands scoped `fe80::1%eth0`).
         Err(_) => tokio::net::lookup_host((bare, 0))
             .await
-            .map_err(|source| ResolveError::Lookup { host: host.to_owned(), source })?
+            .map_err(|source| ResolveError::Lookup { host: host.to_owned(), source: source.into() })?
             .collect(),
     };
     pick(host, family, &candidates)
@@ -108,7 +108,20 @@ pub fn local_address_towards(destination: SocketAddr) -> std::io::Result<IpAddr>
 /// Asks `url` for this host's public IPv4 address (an endpoint answering with the address as text, such
 /// as `https://api.ipify.org`). Blocking; bounded by `timeout`. Used only when a profile asks for it.
 pub fn discover_public_ipv4(url: &str, timeout: std::time::Duration) -> Result<std::net::Ipv4Addr, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(timeout)).build().into();
+    // HTTPS only, on every hop: over plain HTTP (or a redirect to it) an on-path attacker would choose
+    // the address the SPA packet lets in.
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(timeout)).https_only(true).build().into();
+    discover_with(&agent, url)
+}
+
+/// [`discover_public_ipv4`] with a given agent (tests trust their own loopback certificate).
+pub(crate) fn discover_with(agent: &ureq::Agent, url: &str) -> Result<std::net::Ipv4Addr, String> {
+    if !url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")) {
+        return Err(format!(
+            "discover_url {url:?} is not an https:// URL: plain HTTP would let anyone on the path choose the address the packet lets in"
+        ));
+    }
     let mut response = agent.get(url).call().map_err(|e| format!("cannot ask {url} for the public address: {e}"))?;
     let body = response
         .body_mut()
@@ -176,33 +189,83 @@ mod tests {
         assert!(ip.is_loopback());
     }
 
-    /// A one-shot HTTP server on loopback answering `body` (never an outside endpoint in tests).
-    fn serve_once(body: &'static str) -> String {
+    /// A one-shot HTTP(S) server on loopback answering `reply` (never an outside endpoint in tests).
+    /// With `tls`, it speaks HTTPS with a fresh self-signed certificate for 127.0.0.1, which the returned
+    /// agent trusts (and nothing else).
+    fn serve_once(reply: String, tls: bool) -> (String, ureq::Agent) {
         use std::io::{Read, Write};
+        use std::sync::Arc;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
-        let url = format!("http://{}/ip", listener.local_addr().expect("addr"));
+        let address = listener.local_addr().expect("addr");
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://{address}/ip");
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
+        let der = cert.cert.der().clone();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![der.clone()], key)
+            .expect("server config");
+        let server = Arc::new(server);
         std::thread::spawn(move || {
-            if let Ok((mut stream, _)) = listener.accept() {
-                let mut request = [0u8; 1024];
+            let Ok((mut stream, _)) = listener.accept() else { return };
+            let mut request = [0u8; 1024];
+            if tls {
+                let Ok(connection) = rustls::ServerConnection::new(server) else { return };
+                let mut tls_stream = rustls::StreamOwned::new(connection, stream);
+                let _ = tls_stream.read(&mut request);
+                let _ = tls_stream.write_all(reply.as_bytes());
+                tls_stream.conn.send_close_notify();
+                let _ = tls_stream.flush();
+            } else {
                 let _ = stream.read(&mut request);
-                let reply =
-                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
                 let _ = stream.write_all(reply.as_bytes());
             }
         });
-        url
+        let roots =
+            ureq::tls::RootCerts::Specific(Arc::new(vec![ureq::tls::Certificate::from_der(der.as_ref()).to_owned()]));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(5)))
+            .https_only(true)
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+            .build()
+            .into();
+        (url, agent)
+    }
+
+    fn ok(body: &str) -> String {
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
     }
 
     #[test]
-    fn the_public_address_is_discovered_from_an_endpoint() {
-        let timeout = std::time::Duration::from_secs(5);
-        let ip = discover_public_ipv4(&serve_once("203.0.113.7\n"), timeout).expect("discovered");
-        assert_eq!(ip, std::net::Ipv4Addr::new(203, 0, 113, 7));
-        let e = discover_public_ipv4(&serve_once("<html>nope</html>"), timeout).expect_err("not an address");
+    fn the_public_address_is_discovered_from_an_https_endpoint() {
+        let (url, agent) = serve_once(ok("203.0.113.7\n"), true);
+        assert_eq!(discover_with(&agent, &url).expect("discovered"), std::net::Ipv4Addr::new(203, 0, 113, 7));
+        let (url, agent) = serve_once(ok("<html>nope</html>"), true);
+        let e = discover_with(&agent, &url).expect_err("not an address");
         assert!(e.contains("not an IPv4 address"), "{e}");
         let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
-        let e = discover_public_ipv4(&format!("http://{closed}/"), timeout).expect_err("refused");
+        let e = discover_public_ipv4(&format!("https://{closed}/"), std::time::Duration::from_secs(5))
+            .expect_err("refused");
         assert!(e.contains("cannot ask"), "{e}");
+    }
+
+    #[test]
+    fn discovery_never_uses_plain_http_not_even_after_a_redirect() {
+        // A plain HTTP endpoint is refused before anything is sent.
+        let (url, _) = serve_once(ok("203.0.113.66"), false);
+        let e = discover_public_ipv4(&url, std::time::Duration::from_secs(5)).expect_err("http");
+        assert!(e.contains("discover_url") && e.contains("https://"), "{e}");
+        // An HTTPS endpoint that redirects to plain HTTP (a downgrade) is refused at the redirect.
+        let (plain, _) = serve_once(ok("203.0.113.66"), false);
+        let redirect =
+            format!("HTTP/1.1 302 Found\r\nLocation: {plain}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let (url, agent) = serve_once(redirect, true);
+        let e = discover_with(&agent, &url).expect_err("downgrade");
+        assert!(e.contains("cannot ask") && e.to_lowercase().contains("https"), "{e}");
     }
 
     #[test]

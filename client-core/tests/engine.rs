@@ -4,8 +4,8 @@
 use std::net::{TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
-use client_core::knock::choose_tcp_method;
-use client_core::send::privilege::RawPermission;
+use client_core::RawPermission;
+use client_core::choose_tcp_method;
 use client_core::{
     CancellationToken, ErrorKind, HitMethod, HitOutcome, KnockEvent, KnockRequest, Method, Protocol, Sequence,
     TcpFlagSpec, TcpMethod, knock, knock_blocking,

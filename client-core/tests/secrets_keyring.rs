@@ -243,9 +243,8 @@ fn round_trip_in_sandbox() {
         assert_eq!(found.as_deref(), Some(replaced.expose()), "secret-tool lookup");
     }
 
-    // Rename the profile and its secrets together, as the app does.
-    profiles.rename("work", "home-lab").expect("rename the profile");
-    store.rename("work", "home-lab").expect("rename the secrets");
+    // Renaming the profile moves its secrets with it (keys follow their profile).
+    profiles.rename("work", "home-lab", &store).expect("rename the profile");
     assert_eq!(store.get("home-lab", SecretKind::SpaKey).expect("get").expect("moved").expose(), replaced.expose());
     assert_eq!(store.get("home-lab", SecretKind::SpaHmacKey).expect("get").expect("moved").expose(), hmac.expose());
     for kind in SecretKind::ALL {

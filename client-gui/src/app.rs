@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use client_core::open::{Outcome, Plan, ProfileEvent, ProfileReport};
 use client_core::profile::{Action, Profile};
-use client_core::send::privilege::{RawPermission, raw_permission};
 use client_core::store::{ProfileStore, StoreError, UnreadableFile, Version};
-use client_core::verify::{Outcome, Plan, ProfileEvent, ProfileReport};
-use client_core::{CancellationToken, KnockEvent, Method};
+use client_core::{CancellationToken, KnockEvent};
+use client_core::{RawPermission, raw_permission};
 use serde::{Deserialize, Serialize};
 
 use crate::editor::{Editor, Field, FieldErrors};
@@ -293,8 +293,7 @@ impl AppState {
 
     /// Whether this profile needs raw sockets and this process may not use them: the step to grant them.
     pub fn raw_needed_but_denied(&self, profile: &Profile) -> Option<String> {
-        let needs_raw = profile.method == Method::Raw || !profile.tcp_flags.is_plain_syn();
-        match (&self.raw_permission, needs_raw) {
+        match (&self.raw_permission, profile.needs_raw()) {
             (RawPermission::Denied { how_to_grant, .. }, true) => Some(how_to_grant.clone()),
             _ => None,
         }
@@ -327,10 +326,7 @@ impl AppState {
             .sequence
             .hits()
             .iter()
-            .map(|h| {
-                let label = if plan.request.secret_ports { format!("*:{}", h.protocol) } else { h.to_string() };
-                (label, HitState::Pending)
-            })
+            .map(|&h| (client_core::ReportedHit::new(h, plan.request.secret_ports).to_string(), HitState::Pending))
             .collect();
         let attempts = plan.verify.map_or(1, |v| v.attempts.get());
         let cancel = CancellationToken::new();
@@ -361,15 +357,12 @@ impl AppState {
                     self.resolution.insert(name, Resolution::Done { host, result });
                 }
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
-                WorkerMessage::SecretsDeleted { name, result: Err(err) } => {
-                    self.notice = Some(Notice::Error(format!("deleted {name}, but not its keyring secrets: {err}")));
-                }
-                WorkerMessage::SecretsDeleted { .. } => {}
+                WorkerMessage::Deleted { name, result } => self.on_deleted(name, result),
                 WorkerMessage::SecretsStored { name, result: Ok(()) } => {
                     self.notice = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));
                 }
                 WorkerMessage::SecretsStored { name, result: Err(err) } => {
-                    let [(key_var, hmac_var), _] = client_core::verify::spa_key_variables(&name);
+                    let [(key_var, hmac_var), _] = client_core::secrets::spa_key_variables(&name);
                     self.notice = Some(Notice::Error(format!(
                         "saved {name}, but its keys could not be stored ({err}); give them in ${key_var} and ${hmac_var}"
                     )));
@@ -493,8 +486,6 @@ impl AppState {
                 self.notice = Some(Notice::Info(format!("saved {name}")));
                 // Keys go to the keyring only, never to the file; the worker reports how it went.
                 if let Some((key, hmac)) = keys {
-                    let (key, hmac) =
-                        (crate::secrets::Secret::new(key.to_base64()), crate::secrets::Secret::new(hmac.to_base64()));
                     self.worker.store_spa_keys(self.secrets.clone(), name, key, hmac);
                 }
             }
@@ -537,21 +528,25 @@ impl AppState {
 
     pub fn confirm_delete(&mut self) {
         let Some(name) = self.pending_delete.take() else { return };
-        match self.store.remove(&name) {
-            Ok(_) => {
-                // Secrets are only ever stored when the keyring works; nothing to clean otherwise.
-                if self.keyring == Some(Availability::Available) {
-                    self.worker.delete_secrets(self.secrets.clone(), name.clone());
-                }
+        // The file and its keyring secrets go together, off the UI thread; the worker reports back.
+        self.worker.delete_profile(self.store.clone(), self.secrets.clone(), name);
+    }
+
+    fn on_deleted(&mut self, name: String, result: Result<Option<String>, String>) {
+        match result {
+            Ok(forgotten) => {
                 self.last_results.remove(&name);
                 self.runs.remove(&name);
                 if self.selected.as_deref() == Some(name.as_str()) {
                     self.selected = None;
                 }
                 self.reload();
-                self.notice = Some(Notice::Info(format!("deleted {name}")));
+                self.notice = Some(match forgotten {
+                    None => Notice::Info(format!("deleted {name}")),
+                    Some(err) => Notice::Error(format!("deleted {name}, but not its keyring secrets: {err}")),
+                });
             }
-            Err(err) => self.notice = Some(Notice::Error(err.to_string())),
+            Err(err) => self.notice = Some(Notice::Error(err)),
         }
     }
 
@@ -599,23 +594,14 @@ impl AppState {
 
 pub const UNTAGGED: &str = "untagged";
 
+/// The row's result, in the wording every front end shares ([`ProfileReport::summary`]).
 fn result_of(report: &ProfileReport) -> LastResult {
     let at = SystemTime::now();
-    let address = report.last_knock().and_then(|k| k.address).map(|a| a.ip().to_string()).unwrap_or_default();
+    let detail = report.summary();
     match &report.outcome {
-        Outcome::Opened => {
-            let after = report.attempts.last().and_then(|a| a.verify.as_ref()).map_or(0.0, |v| v.elapsed.as_secs_f64());
-            LastResult::Opened { at, detail: format!("{address}, answered after {after:.2} s") }
-        }
-        Outcome::Sent => {
-            let hits = report.last_knock().map_or(0, |k| k.hits_sent());
-            let what = if report.action == Action::Close { "closed" } else { "knocked" };
-            LastResult::Sent { at, detail: format!("{what} {address}, {hits} hits") }
-        }
-        Outcome::NotOpened => LastResult::NotOpened {
-            at,
-            why: format!("{address}: no answer after {} attempt(s)", report.attempts.len()),
-        },
-        Outcome::Failed(err) => LastResult::Failed { at, why: err.to_string() },
+        Outcome::Opened => LastResult::Opened { at, detail },
+        Outcome::Sent => LastResult::Sent { at, detail },
+        Outcome::NotOpened => LastResult::NotOpened { at, why: detail },
+        Outcome::Failed(_) => LastResult::Failed { at, why: detail },
     }
 }

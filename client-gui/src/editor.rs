@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 
 use client_core::profile::{
-    AllowIp, Profile, SequenceSource, SpaAccess, SpaSettings, Verify, validate_env_name, validate_host, validate_name,
-    validate_tag,
+    AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaSettings, Verify, validate_env_name,
+    validate_host, validate_name, validate_tag,
 };
 use client_core::spa::{HmacKey, SpaKey};
 use client_core::store::Version;
@@ -114,7 +114,7 @@ impl Editor {
 
     /// Fills both key fields with a fresh pair and keeps the access.conf lines to show.
     pub fn generate_keys(&mut self) -> Result<(), String> {
-        let (key, hmac) = client_core::spa::try_keygen().map_err(|e| e.to_string())?;
+        let (key, hmac) = client_core::spa::keygen().map_err(|e| e.to_string())?;
         self.spa_key = key.to_base64();
         self.spa_hmac_key = hmac.to_base64();
         self.generated = Some(client_core::spa::format_key_lines(&key, &hmac));
@@ -161,11 +161,13 @@ impl Editor {
         let mut editor = Editor::new_profile();
         editor.host = profile.host.clone();
         editor.family = profile.family;
-        editor.method = profile.method;
-        editor.delay_ms = profile.delay_ms.to_string();
-        editor.open = profile.open.as_ref().map(source_text).unwrap_or_default();
-        editor.close = profile.close.as_ref().map(source_text).unwrap_or_default();
-        editor.tcp_flags = profile.tcp_flags.to_string();
+        if let Some(knock) = profile.sequence() {
+            editor.method = knock.method;
+            editor.delay_ms = knock.delay_ms.to_string();
+            editor.open = source_text(&knock.open);
+            editor.close = knock.close.as_ref().map(source_text).unwrap_or_default();
+            editor.tcp_flags = knock.tcp_flags.to_string();
+        }
         if let Some(verify) = profile.verify {
             editor.verify = true;
             editor.verify_port = verify.port.to_string();
@@ -175,7 +177,7 @@ impl Editor {
         }
         editor.tags = profile.tags.join(", ");
         editor.notes = profile.notes.clone();
-        if let Some(spa) = &profile.spa {
+        if let Some(spa) = profile.spa() {
             editor.spa = true;
             editor.access = spa.access.to_string();
             editor.allow_ip = spa.allow_ip.to_string();
@@ -240,13 +242,9 @@ impl Editor {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut profile = Profile::new(host, Sequence::default());
-        profile.open = Some(open);
-        profile.close = close;
+        let knock = SequenceKnock { open, close, method: self.method, tcp_flags: flags, delay_ms: delay };
+        let mut profile = Profile::with_kind(host, ProfileKind::Sequence(knock));
         profile.family = self.family;
-        profile.method = self.method;
-        profile.tcp_flags = flags;
-        profile.delay_ms = delay;
         profile.tags = tags;
         profile.notes = self.notes.clone();
         profile.verify = verify;
@@ -259,7 +257,7 @@ impl Editor {
                 errors.insert(field, message);
             }
         };
-        let access = self.access.parse::<SpaAccess>().map_err(|e| e.to_string());
+        let access = self.access.parse::<client_core::spa::AccessList>().map_err(|e| e.to_string());
         check(Field::Access, access.as_ref().map(drop).map_err(Clone::clone));
         let allow_ip = self.allow_ip.parse::<AllowIp>().and_then(|allow| match (allow, &self.spa_discover_url) {
             (AllowIp::Discover, None) => {
@@ -364,10 +362,10 @@ mod tests {
         e.close = "env:CLOSE_SEQ".into();
         let profile = e.build(&[]).expect("valid");
         assert_eq!(
-            profile.open.as_ref().and_then(SequenceSource::inline).map(ToString::to_string).as_deref(),
+            profile.sequence().and_then(|k| k.open.inline()).map(ToString::to_string).as_deref(),
             Some("1300:tcp,8888:udp,9394:tcp")
         );
-        assert_eq!(profile.close, Some(SequenceSource::Env("CLOSE_SEQ".into())));
+        assert_eq!(profile.sequence().and_then(|k| k.close.clone()), Some(SequenceSource::Env("CLOSE_SEQ".into())));
         assert_eq!(profile.tags, ["prod", "eu"]);
         assert_eq!(profile.verify.map(|v| v.port.get()), Some(22));
     }
@@ -434,7 +432,7 @@ mod tests {
         e.generate_keys().expect("keys");
         assert!(e.generated.as_deref().is_some_and(|g| g.contains("KEY_BASE64: ") && g.contains("HMAC_KEY_BASE64: ")));
         let profile = e.build(&[]).expect("valid");
-        assert!(profile.open.is_none() && profile.spa.as_ref().is_some_and(|s| s.allow_ip == AllowIp::Source));
+        assert!(profile.sequence().is_none() && profile.spa().is_some_and(|s| s.allow_ip == AllowIp::Source));
         assert!(e.keys().expect("keys").is_some());
 
         e.spa_hmac_key = e.spa_key.clone();

@@ -109,6 +109,6 @@ mod tests {
         assert!(import_knockd_conf(&s, &conf, "").is_err());
         let report = import_knockd_conf(&s, &conf, "192.0.2.2").expect("import");
         assert!(report.contains("imported ssh"), "{report}");
-        assert!(s.load("ssh").expect("ssh").profile.close.is_some());
+        assert!(s.load("ssh").expect("ssh").profile.sequence().is_some_and(|k| k.close.is_some()));
     }
 }

@@ -6,22 +6,44 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use client_core::verify::{Plan, ProfileEvent, ProfileReport, run_plan};
-use client_core::{AddressFamily, CancellationToken, target};
+use client_core::open::{Plan, ProfileEvent, ProfileReport, run_plan};
+use client_core::spa::{HmacKey, SpaKey};
+use client_core::store::ProfileStore;
+use client_core::{AddressFamily, CancellationToken};
 
-use crate::secrets::{Availability, Secret, SecretKind, SecretStore};
+use crate::secrets::{Availability, SecretStore};
 
 /// Identifies one run, so late messages of a superseded run are recognised.
 pub type RunId = u64;
 
 #[derive(Debug)]
 pub enum WorkerMessage {
-    Progress { name: String, run: RunId, event: ProfileEvent },
-    Finished { name: String, run: RunId, report: Box<ProfileReport> },
-    Resolved { name: String, host: String, result: Result<SocketAddr, String> },
+    Progress {
+        name: String,
+        run: RunId,
+        event: ProfileEvent,
+    },
+    Finished {
+        name: String,
+        run: RunId,
+        report: Box<ProfileReport>,
+    },
+    Resolved {
+        name: String,
+        host: String,
+        result: Result<SocketAddr, String>,
+    },
     Keyring(Availability),
-    SecretsDeleted { name: String, result: Result<(), String> },
-    SecretsStored { name: String, result: Result<(), String> },
+    /// A profile was deleted (file and keyring secrets); `Ok(Some(warning))` when its secrets could not be
+    /// forgotten.
+    Deleted {
+        name: String,
+        result: Result<Option<String>, String>,
+    },
+    SecretsStored {
+        name: String,
+        result: Result<(), String>,
+    },
 }
 
 /// Called after each message is queued; the app passes `egui::Context::request_repaint`.
@@ -73,7 +95,7 @@ impl Worker {
     pub fn resolve(&self, name: String, host: String, family: AddressFamily) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn(async move {
-            let lookup = tokio::time::timeout(std::time::Duration::from_secs(10), target::resolve(&host, family));
+            let lookup = tokio::time::timeout(std::time::Duration::from_secs(10), client_core::resolve(&host, family));
             let result = match lookup.await {
                 Ok(Ok(address)) => Ok(address),
                 Ok(Err(err)) => Err(err.to_string()),
@@ -93,25 +115,26 @@ impl Worker {
         });
     }
 
-    /// Stores an SPA profile's keys (fwknop base64) in the keyring.
-    pub fn store_spa_keys(&self, secrets: SecretStore, name: String, key: Secret, hmac_key: Secret) {
+    /// Stores an SPA profile's keys in the keyring.
+    pub fn store_spa_keys(&self, secrets: SecretStore, name: String, key: SpaKey, hmac_key: HmacKey) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
-            let result = secrets
-                .set(&name, SecretKind::SpaKey, &key)
-                .and_then(|()| secrets.set(&name, SecretKind::SpaHmacKey, &hmac_key))
-                .map_err(|e| e.to_string());
+            let result = secrets.store_spa_keys(&name, &key, &hmac_key).map_err(|e| e.to_string());
             let _ = sender.send(WorkerMessage::SecretsStored { name, result });
             waker();
         });
     }
 
-    /// Removes a deleted profile's secrets from the keyring.
-    pub fn delete_secrets(&self, secrets: SecretStore, name: String) {
+    /// Deletes a profile and forgets its keyring secrets (the keyring is a blocking round trip, so not on
+    /// the UI thread), whatever the app knows about the keyring yet.
+    pub fn delete_profile(&self, store: ProfileStore, secrets: SecretStore, name: String) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
-            let result = secrets.delete_all(&name).map_err(|e| e.to_string());
-            let _ = sender.send(WorkerMessage::SecretsDeleted { name, result });
+            let result = store
+                .remove(&name, &secrets)
+                .map(|(_, forgotten)| forgotten.map(|e| e.to_string()))
+                .map_err(|e| e.to_string());
+            let _ = sender.send(WorkerMessage::Deleted { name, result });
             waker();
         });
     }

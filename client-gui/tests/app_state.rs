@@ -71,7 +71,9 @@ fn a_knock_reports_progress_and_a_failure_says_why() {
     let store = ProfileStore::new(dir.path());
     store.create("ok", &profile("127.0.0.1", &format!("{port}:udp,{port}:udp"), &[])).expect("ok");
     let mut unset = profile("127.0.0.1", "1", &[]);
-    unset.open = Some(SequenceSource::Env("KNOCK_GUI_TEST_UNSET_VAR".into()));
+    if let Some(knock) = unset.sequence_mut() {
+        knock.open = SequenceSource::Env("KNOCK_GUI_TEST_UNSET_VAR".into());
+    }
     store.create("secret", &unset).expect("secret");
     let mut no_route = profile("127.0.0.1", "7000:udp", &[]);
     no_route.family = client_core::AddressFamily::V6;
@@ -100,7 +102,9 @@ fn a_knock_reports_progress_and_a_failure_says_why() {
 fn cancel_stops_a_knock_that_waits() {
     let dir = tempfile::tempdir().expect("dir");
     let mut slow = profile("127.0.0.1", "7000:udp,7001:udp,7002:udp", &[]);
-    slow.delay_ms = 60_000;
+    if let Some(knock) = slow.sequence_mut() {
+        knock.delay_ms = 60_000;
+    }
     ProfileStore::new(dir.path()).create("slow", &slow).expect("create");
     let mut s = state(dir.path());
     s.knock("slow", Action::Open);

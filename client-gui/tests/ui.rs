@@ -72,7 +72,9 @@ fn the_knock_button_sends_real_hits_in_order_and_the_row_shows_the_result() {
     let ports: Vec<u16> = sockets.iter().map(|s| s.local_addr().expect("addr").port()).collect();
     let service = TcpListener::bind("127.0.0.1:0").expect("verify port");
     let mut web = profile("127.0.0.1", &format!("{}:udp,{}:udp,{}:udp", ports[0], ports[1], ports[2]));
-    web.delay_ms = 30;
+    if let Some(knock) = web.sequence_mut() {
+        knock.delay_ms = 30;
+    }
     let mut verify = Verify::new(NonZeroU16::new(service.local_addr().expect("addr").port()).expect("port"));
     verify.timeout_ms = 3000;
     web.verify = Some(verify);
@@ -137,7 +139,13 @@ fn delete_asks_first() {
     harness.key_press(Key::Delete);
     harness.run();
     harness.get_by_label("Delete profile").click();
-    harness.run();
+    harness.step();
+    // The worker deletes the file and its keyring secrets off the UI thread, then reports back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while harness.query_by_label_contains("web  ·").is_some() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        harness.step();
+    }
     assert!(!dir.path().join("web.toml").exists());
     assert!(harness.query_by_label_contains("web  ·").is_none());
 }

@@ -290,7 +290,7 @@ struct Fields {
 }
 
 fn decode_with(profile: &Profile, wire: &str, case: &RcCase) -> Fields {
-    let spa = profile.spa.as_ref().expect("an SPA profile");
+    let spa = profile.spa().expect("an SPA profile");
     let key = SpaKey::new(case.key.clone()).expect("key");
     let hmac = HmacKey::new(case.hmac.clone()).expect("hmac key");
     let m = decode(wire, &key, &hmac, spa.hmac, spa.digest).unwrap_or_else(|e| {
@@ -358,7 +358,7 @@ fn fwknoprc_corpus_builds_the_same_packets_as_the_real_fwknop() {
         }
 
         // knock-cli sends from the imported profile, keys from the environment (the keyring is not the point).
-        let [(key_var, hmac_var), _] = client_core::verify::spa_key_variables(&name);
+        let [(key_var, hmac_var), _] = client_core::secrets::spa_key_variables(&name);
         let out = knock_cli(&profiles, &["open", &name])
             .env(&key_var, SpaKey::new(case.key.clone()).expect("key").to_base64())
             .env(&hmac_var, HmacKey::new(case.hmac.clone()).expect("hmac").to_base64())
@@ -525,7 +525,8 @@ fn knockd_corpus_imports_the_doors_knockd_loads() {
             let name = entry["name"].as_str().expect("name");
             let profile = imported(&profiles, name);
             let is_open = entry["source"].as_str().is_some_and(|s| s.starts_with(&tag));
-            let ours = if is_open { knockd_form(profile.open.as_ref()) } else { knockd_form(profile.close.as_ref()) };
+            let knock = profile.sequence().expect("a sequence profile");
+            let ours = if is_open { knockd_form(Some(&knock.open)) } else { knockd_form(knock.close.as_ref()) };
             assert_eq!(ours, door.sequence, "{label}: {tag}: the sequence knockd loaded");
             let mapped = entry["mapped"].as_array().cloned().unwrap_or_default();
             for command in &door.commands {
@@ -589,7 +590,10 @@ fn a_door_knockd_refuses_is_skipped_with_its_line_and_the_others_imported() {
     assert!(vpn["skipped"]["message"].as_str().is_some_and(|m| m.starts_with("protocol is not a knockd directive")));
     let ssh = entries.iter().find(|e| e["source"] == "[openSSH]").expect("openSSH reported");
     assert_eq!(ssh["status"], "created", "{json:#}");
-    assert_eq!(knockd_form(imported(&profiles, "ssh").open.as_ref()).as_deref(), Some("7001:tcp,7002:udp,7003:tcp"));
+    assert_eq!(
+        knockd_form(imported(&profiles, "ssh").sequence().map(|k| &k.open)).as_deref(),
+        Some("7001:tcp,7002:udp,7003:tcp")
+    );
 }
 
 fn text_of(out: &Output) -> String {

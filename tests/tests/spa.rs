@@ -1,7 +1,8 @@
 //! SPA profiles against a real fwknopd 2.6.10 (Debian's fwknop-server) in the namespace lab: `knock-cli
 //! open` opens a port that fwknopd unblocks (with a CMD_CYCLE_OPEN command, and with fwknopd's own
 //! iptables rules), twice in a row, keys from the environment; a wrong HMAC key does not open and exits 3;
-//! the real `fwknop` client's packet decodes with our decoder.
+//! the real `fwknop` client's packet decodes with our decoder; the SHA3-256 and SHA3-512 HMAC types open a
+//! fwknopd configured with them (and a SHA-256 HMAC does not).
 
 use std::fs;
 use std::net::SocketAddr;
@@ -38,6 +39,11 @@ struct Fwknopd {
 
 impl Fwknopd {
     fn start(lab: &Lab, keys: &Keys, action: &str) -> Fwknopd {
+        Fwknopd::start_with_hmac(lab, keys, action, "sha256")
+    }
+
+    /// fwknopd whose stanza has `HMAC_DIGEST_TYPE hmac` (fwknop's name: sha256, sha3_256, ...).
+    fn start_with_hmac(lab: &Lab, keys: &Keys, action: &str, hmac: &str) -> Fwknopd {
         let dir = lab.dir().join("fwknop");
         fs::create_dir_all(dir.join("run")).expect("run dir");
         let conf = format!(
@@ -49,7 +55,7 @@ impl Fwknopd {
         );
         let access = format!(
             "SOURCE 192.0.2.0/24\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\n\
-             HMAC_KEY_BASE64 {}\nHMAC_DIGEST_TYPE sha256\n{action}\n",
+             HMAC_KEY_BASE64 {}\nHMAC_DIGEST_TYPE {hmac}\n{action}\n",
             keys.key, keys.hmac
         );
         fs::write(dir.join("fwknopd.conf"), conf).expect("fwknopd.conf");
@@ -207,18 +213,17 @@ fn a_wrong_hmac_key_does_not_open_and_exits_3() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("KNOCK_SPA_KEY_BASE64_FW"), "{}", text(&out));
 }
 
-#[test]
-fn the_real_fwknop_clients_packet_decodes_with_our_decoder() {
-    let lab = lab_or_skip!();
-    let keys = keygen(&lab);
-    let home = lab.dir().join("home");
+/// A packet built by the real `fwknop` client (saved with `-B`) for an ALLOW_IP of 192.0.2.1, user spauser,
+/// `tcp/22`, SHA-256 digest and the given HMAC type.
+fn real_client_packet(lab: &Lab, keys: &Keys, hmac: &str) -> String {
+    let home = lab.dir().join(format!("home-{hmac}"));
     fs::create_dir_all(&home).expect("home");
     let rc = home.join("fwknoprc");
     fs::write(
         &rc,
         format!(
             "[lab]\nSPA_SERVER {}\nSPA_SERVER_PORT 62201\nSPA_SERVER_PROTO udp\nACCESS tcp/22\nALLOW_IP 192.0.2.1\n\
-             SPOOF_USER spauser\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nUSE_HMAC Y\nHMAC_DIGEST_TYPE sha256\n\
+             SPOOF_USER spauser\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nUSE_HMAC Y\nHMAC_DIGEST_TYPE {hmac}\n\
              DIGEST_TYPE sha256\n",
             lab.server_v4(),
             keys.key,
@@ -237,12 +242,16 @@ fn the_real_fwknop_clients_packet_decodes_with_our_decoder() {
         .output()
         .expect("fwknop runs");
     assert!(out.status.success(), "{}", text(&out));
-    let wire = fs::read_to_string(&packet).expect("saved packet");
+    assert!(Path::new(&packet).exists());
+    fs::read_to_string(&packet).expect("saved packet").trim().to_owned()
+}
+
+fn assert_decodes_as_the_lab_request(wire: &str, keys: &Keys, hmac: HmacType) {
     let decoded = decode(
-        wire.trim(),
+        wire,
         &SpaKey::from_base64(&keys.key).expect("key"),
         &HmacKey::from_base64(&keys.hmac).expect("hmac key"),
-        HmacType::Sha256,
+        hmac,
         DigestType::Sha256,
     )
     .expect("our decoder accepts the real client's packet");
@@ -251,7 +260,78 @@ fn the_real_fwknop_clients_packet_decodes_with_our_decoder() {
     assert_eq!(decoded.version, "3.0.0");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
     assert!(decoded.timestamp.abs_diff(now) < 60, "timestamp {} vs now {now}", decoded.timestamp);
-    assert!(Path::new(&packet).exists());
+}
+
+#[test]
+fn the_real_fwknop_clients_packet_decodes_with_our_decoder() {
+    let lab = lab_or_skip!();
+    let keys = keygen(&lab);
+    let wire = real_client_packet(&lab, &keys, "sha256");
+    assert_decodes_as_the_lab_request(&wire, &keys, HmacType::Sha256);
+}
+
+#[test]
+fn the_real_fwknop_clients_sha3_packets_decode_with_our_decoder() {
+    let lab = lab_or_skip!();
+    let keys = keygen(&lab);
+    for hmac in [HmacType::Sha3_256, HmacType::Sha3_512] {
+        let wire = real_client_packet(&lab, &keys, hmac.as_str());
+        assert_decodes_as_the_lab_request(&wire, &keys, hmac);
+        let sha2 = if hmac == HmacType::Sha3_256 { HmacType::Sha256 } else { HmacType::Sha512 };
+        let as_sha2 = decode(
+            &wire,
+            &SpaKey::from_base64(&keys.key).expect("key"),
+            &HmacKey::from_base64(&keys.hmac).expect("hmac key"),
+            sha2,
+            DigestType::Sha256,
+        );
+        assert!(as_sha2.is_err(), "a {hmac} packet must not verify as {sha2}");
+    }
+}
+
+/// knock-cli with `hmac = "<name>"` in the profile opens a fwknopd whose stanza says `HMAC_DIGEST_TYPE <name>`;
+/// the profile's default SHA-256 HMAC is refused by that fwknopd first.
+fn opens_with_hmac(lab: Lab, hmac: HmacType) {
+    lab.server_gate_tcp_port(GATED).expect("gate");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let keys = keygen(&lab);
+    let fwknopd = Fwknopd::start_with_hmac(&lab, &keys, "FW_ACCESS_TIMEOUT 30", hmac.as_str());
+    add_spa_profile(&lab, &["--verify-timeout", "700", "--attempts", "1"]);
+
+    let out = cli(&lab, Some(&keys), &["open", "fw"]);
+    assert_eq!(out.status.code(), Some(3), "a sha256 HMAC against a {hmac} stanza: {}", text(&out));
+    assert!(
+        fwknopd.wait_for("HMAC_COMPAREFAIL", Duration::from_secs(5)),
+        "fwknopd rejected the sha256 HMAC:\n{}",
+        fwknopd.log()
+    );
+    assert!(!reachable(&lab));
+
+    // The profile file is the documented place for the HMAC type.
+    let path = lab.dir().join("profiles").join("fw.toml");
+    let profile = fs::read_to_string(&path).expect("profile");
+    let with_hmac = profile.replacen("[spa]\n", &format!("[spa]\nhmac = \"{hmac}\"\n"), 1);
+    assert_ne!(profile, with_hmac, "{profile}");
+    fs::write(&path, with_hmac).expect("profile written");
+    let out = cli(&lab, None, &["profile", "edit", "fw", "--verify-timeout", "5000", "--attempts", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = cli(&lab, None, &["profile", "show", "fw"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(hmac.as_str()), "{}", text(&out));
+
+    opens_twice(&lab, &fwknopd, &keys, "Added access rule to FWKNOP_INPUT");
+    let log = fwknopd.log();
+    let fwknop_name = hmac.as_str().to_uppercase();
+    assert!(log.contains(&format!("({fwknop_name})")), "fwknopd decoded a {fwknop_name} HMAC:\n{log}");
+}
+
+#[test]
+fn spa_with_a_sha3_256_hmac_opens_a_real_fwknopd_configured_for_it() {
+    opens_with_hmac(lab_or_skip!(), HmacType::Sha3_256);
+}
+
+#[test]
+fn spa_with_a_sha3_512_hmac_opens_a_real_fwknopd_configured_for_it() {
+    opens_with_hmac(lab_or_skip!(), HmacType::Sha3_512);
 }
 
 #[test]

@@ -22,8 +22,8 @@
 use std::collections::HashMap;
 use std::num::NonZeroU16;
 
-use crate::profile::{AllowIp, Profile, SpaAccess, SpaSettings, validate_host};
-use crate::spa::{DigestType, HmacKey, HmacType, SpaKey};
+use crate::profile::{AllowIp, Profile, SpaSettings, validate_host};
+use crate::spa::{AccessList, DigestType, HmacKey, HmacType, SpaKey};
 use crate::target::AddressFamily;
 
 use super::{Mapped, Note, SpaKeys};
@@ -389,7 +389,7 @@ fn convert_values(
         line: Some(stanza.line),
         message: "no ACCESS (fwknop would need -A): add e.g. ACCESS tcp/22".to_owned(),
     })?;
-    let access: SpaAccess = access_param.value.parse().map_err(|e| refuse(access_param, format!("{e}")))?;
+    let access: AccessList = access_param.value.parse().map_err(|e| refuse(access_param, format!("{e}")))?;
     map(access_param, "spa.access");
     let mut settings = SpaSettings::new(access);
     let mut family = AddressFamily::Any;

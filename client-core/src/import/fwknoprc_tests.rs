@@ -27,7 +27,7 @@ fn refused(text: &str) -> Note {
 }
 
 fn spa(p: &SpaProfile) -> &SpaSettings {
-    p.profile.spa.as_ref().expect("an SPA profile")
+    p.profile.spa().expect("an SPA profile")
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn trailing_colons_crlf_comments_and_section_case_as_fwknop() {
     let (p, s) = ok(&text);
     assert_eq!(s.stanza, "Lab");
     assert_eq!(p.profile.host, "192.0.2.1");
-    assert_eq!(spa(&p).access.0, [(Protocol::Tcp, 22)], "the value ends at ';'");
+    assert_eq!(spa(&p).access.entries(), [(Protocol::Tcp, 22)], "the value ends at ';'");
     assert_eq!(spa(&p).user.as_deref(), Some("alice"), "[LAB] is the same stanza as [Lab]");
     let keys = p.keys.as_ref().expect("keys despite the colons");
     assert_eq!((keys.key.len(), keys.hmac.len()), (32, 64));

@@ -14,7 +14,7 @@ use std::fmt;
 use std::net::Ipv6Addr;
 
 use crate::knockd_conf::{KnockdConf, Section};
-use crate::profile::{Profile, validate_name};
+use crate::profile::{Profile, ProfileKind, SequenceKnock, validate_name};
 use crate::sequence::{Protocol, Sequence, TcpFlagSpec, TcpFlags};
 
 use super::{Mapped, Note};
@@ -291,9 +291,10 @@ impl<'d, 'a> Group<'d, 'a> {
             ));
         }
         let names: Vec<String> = self.doors().map(|door| door.section.name.clone()).collect();
-        let mut profile = Profile::new(host, self.open.sequence.clone());
-        profile.close = self.close.map(|door| door.sequence.clone().into());
-        profile.tcp_flags = tcp_flags;
+        let mut knock = SequenceKnock::new(self.open.sequence.clone());
+        knock.close = self.close.map(|door| door.sequence.clone().into());
+        knock.tcp_flags = tcp_flags;
+        let mut profile = Profile::with_kind(host, ProfileKind::Sequence(knock));
         profile.notes = format!(
             "imported from knockd.conf door {}",
             names.iter().map(|name| format!("[{name}]")).collect::<Vec<_>>().join(" / ")
@@ -494,16 +495,16 @@ mod tests {
         let ssh = profile(&result, "ssh");
         assert_eq!(ssh.doors, ["openSSH", "closeSSH"]);
         assert_eq!(ssh.profile.host, "bastion.example.org");
-        assert_eq!(ssh.profile.open, Some(seq("7000,8000,9000").into()));
-        assert_eq!(ssh.profile.close, Some(seq("9000,8000,7000").into()));
-        assert_eq!(ssh.profile.tcp_flags.to_string(), "syn");
+        assert_eq!(ssh.profile.sequence().map(|k| k.open.clone()), Some(seq("7000,8000,9000").into()));
+        assert_eq!(ssh.profile.sequence().and_then(|k| k.close.clone()), Some(seq("9000,8000,7000").into()));
+        assert_eq!(ssh.profile.sequence().map(|k| k.tcp_flags).unwrap_or_default().to_string(), "syn");
         assert_eq!(ssh.profile.notes, "imported from knockd.conf door [openSSH] / [closeSSH]");
         assert!(ssh.profile.tags.is_empty());
         assert!(ssh.warnings.is_empty(), "{:?}", ssh.warnings);
         let https = profile(&result, "https");
         assert_eq!(https.doors, ["openHTTPS"]);
-        assert_eq!(https.profile.open, Some(seq("12345,54321,24680,13579").into()));
-        assert_eq!(https.profile.close, None);
+        assert_eq!(https.profile.sequence().map(|k| k.open.clone()), Some(seq("12345,54321,24680,13579").into()));
+        assert_eq!(https.profile.sequence().and_then(|k| k.close.clone()), None);
         assert_eq!(https.profile.notes, "imported from knockd.conf door [openHTTPS]");
         for p in &result.profiles {
             assert_eq!(validate_name(&p.name), Ok(()));
@@ -515,16 +516,16 @@ mod tests {
         let result = import("[openVPN]\nsequence = 7000:udp,8000,9000:UDP\n[closeVPN]\nsequence = 9000:udp,8000:tcp\n");
         let vpn = profile(&result, "vpn");
         assert_eq!(
-            vpn.profile
-                .open
-                .as_ref()
-                .and_then(crate::profile::SequenceSource::inline)
-                .map(Sequence::hits)
-                .unwrap_or_default(),
+            vpn.profile.sequence().and_then(|k| k.open.inline()).map(Sequence::hits).unwrap_or_default(),
             [Hit::udp(7000), Hit::tcp(8000), Hit::udp(9000)]
         );
         assert_eq!(
-            vpn.profile.close.as_ref().and_then(crate::profile::SequenceSource::inline).map(Sequence::hits),
+            vpn.profile
+                .sequence()
+                .and_then(|k| k.close.clone())
+                .as_ref()
+                .and_then(crate::profile::SequenceSource::inline)
+                .map(Sequence::hits),
             Some(&[Hit::udp(9000), Hit::tcp(8000)][..])
         );
     }
@@ -541,16 +542,21 @@ mod tests {
         assert_eq!(names(&result), ["ssh", "web", "mail", "vpn", "bastion.example.org"]);
         let mail = profile(&result, "mail");
         assert_eq!(mail.doors, ["openmail", "closeMail"], "the open door comes first even when written second");
-        assert_eq!(mail.profile.open, Some(seq("5").into()));
-        assert_eq!(mail.profile.close, Some(seq("6").into()));
-        assert!(result.profiles.iter().all(|p| p.profile.close.is_some() && p.warnings.is_empty()));
+        assert_eq!(mail.profile.sequence().map(|k| k.open.clone()), Some(seq("5").into()));
+        assert_eq!(mail.profile.sequence().and_then(|k| k.close.clone()), Some(seq("6").into()));
+        assert!(
+            result
+                .profiles
+                .iter()
+                .all(|p| p.profile.sequence().and_then(|k| k.close.clone()).is_some() && p.warnings.is_empty())
+        );
     }
 
     #[test]
     fn open_close_families_do_not_mix_and_extra_doors_stay_alone() {
         let result = import("[openX]\nsequence = 1\n[stopX]\nsequence = 2\n[openX2]\nsequence = 3\n");
         assert_eq!(names(&result), ["x", "stopx", "x2"]);
-        assert!(result.profiles.iter().all(|p| p.profile.close.is_none()));
+        assert!(result.profiles.iter().all(|p| p.profile.sequence().and_then(|k| k.close.clone()).is_none()));
         let two_openers = import("[openSSH]\nsequence = 1\n[open_ssh]\nsequence = 2\n[closeSSH]\nsequence = 3\n");
         assert_eq!(names(&two_openers), ["ssh", "ssh-2"]);
         assert_eq!(two_openers.profiles[0].doors, ["openSSH", "closeSSH"]);
@@ -561,7 +567,7 @@ mod tests {
     fn a_lone_close_door_keeps_its_name_and_is_flagged() {
         let result = import("[closeSSH]\nsequence = 9000\n");
         let close = profile(&result, "closessh");
-        assert_eq!(close.profile.open, Some(seq("9000").into()));
+        assert_eq!(close.profile.sequence().map(|k| k.open.clone()), Some(seq("9000").into()));
         assert!(close.warnings[0].contains("no matching open door"), "{:?}", close.warnings);
     }
 
@@ -569,8 +575,8 @@ mod tests {
     fn self_closing_doors_are_named_after_their_stem() {
         let result = import("[opencloseSSH]\nsequence = 2222:udp,3333:tcp,4444:udp\ntcpflags = syn,ack\n");
         let ssh = profile(&result, "ssh");
-        assert_eq!(ssh.profile.close, None);
-        assert_eq!(ssh.profile.tcp_flags.to_string(), "syn,ack");
+        assert_eq!(ssh.profile.sequence().and_then(|k| k.close.clone()), None);
+        assert_eq!(ssh.profile.sequence().map(|k| k.tcp_flags).unwrap_or_default().to_string(), "syn,ack");
         assert!(ssh.warnings.iter().any(|w| w.contains("raw send method")), "{:?}", ssh.warnings);
     }
 
@@ -642,30 +648,44 @@ mod tests {
     fn tcp_flags_of_a_pair() {
         let differ = import("[openA]\nsequence = 1\ntcpflags = syn\n[closeA]\nsequence = 2\ntcpflags = fin\n");
         let a = profile(&differ, "a");
-        assert_eq!(a.profile.tcp_flags.to_string(), "syn", "the open door's flags win");
+        assert_eq!(
+            a.profile.sequence().map(|k| k.tcp_flags).unwrap_or_default().to_string(),
+            "syn",
+            "the open door's flags win"
+        );
         assert!(a.warnings.iter().any(|w| w.contains("[closeA] expects tcpflags fin")), "{:?}", a.warnings);
         let compatible = import("[openB]\nsequence = 1\ntcpflags = syn\n[closeB]\nsequence = 2\ntcpflags = syn,!ack\n");
         assert!(profile(&compatible, "b").warnings.is_empty(), "SYN satisfies both doors");
         let only_close = import("[openC]\nsequence = 1\n[closeC]\nsequence = 2\ntcpflags = syn,ack\n");
         assert_eq!(
-            profile(&only_close, "c").profile.tcp_flags.to_string(),
+            profile(&only_close, "c").profile.sequence().map(|k| k.tcp_flags).unwrap_or_default().to_string(),
             "syn,ack",
             "the open door accepts any flags"
         );
         let none = import("[d]\nsequence = 1\n");
-        assert_eq!(profile(&none, "d").profile.tcp_flags, TcpFlagSpec::default());
+        assert_eq!(
+            profile(&none, "d").profile.sequence().map(|k| k.tcp_flags).unwrap_or_default(),
+            TcpFlagSpec::default()
+        );
         let udp_only = import("[e]\nsequence = 1:udp\ntcpflags = fin\n");
-        assert_eq!(profile(&udp_only, "e").profile.tcp_flags, TcpFlagSpec::default(), "flags only matter for TCP");
+        assert_eq!(
+            profile(&udp_only, "e").profile.sequence().map(|k| k.tcp_flags).unwrap_or_default(),
+            TcpFlagSpec::default(),
+            "flags only matter for TCP"
+        );
     }
 
     #[test]
     fn flags_that_set_nothing_get_a_sendable_flag() {
         let not_ack = import("[d]\nsequence = 1\ntcpflags = !ack\n");
         let d = profile(&not_ack, "d");
-        assert_eq!(d.profile.tcp_flags.to_string(), "syn,!ack");
+        assert_eq!(d.profile.sequence().map(|k| k.tcp_flags).unwrap_or_default().to_string(), "syn,!ack");
         assert!(d.warnings[0].contains("set no flag"), "{:?}", d.warnings);
         let not_syn = import("[d]\nsequence = 1\ntcpflags = !syn\n");
-        assert_eq!(profile(&not_syn, "d").profile.tcp_flags.to_string(), "fin,!syn");
+        assert_eq!(
+            profile(&not_syn, "d").profile.sequence().map(|k| k.tcp_flags).unwrap_or_default().to_string(),
+            "fin,!syn"
+        );
         let impossible =
             import("[openD]\nsequence = 1\ntcpflags = !fin,!syn,!rst,!psh,!ack,!urg\n[closeD]\nsequence = 2\n");
         assert!(impossible.profiles.is_empty());

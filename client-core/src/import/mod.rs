@@ -22,7 +22,7 @@ use thiserror::Error;
 
 use crate::knockd_conf::{self, ConfError, DOOR_KEYS, OPTION_KEYS, USE_SYSLOG};
 use crate::profile::{Profile, validate_host, validate_name};
-use crate::secrets::{Secret, SecretKind, SecretStore};
+use crate::secrets::SecretStore;
 use crate::spa::{HmacKey, SpaKey};
 use crate::store::{ProfileStore, UnreadableFile};
 
@@ -349,7 +349,7 @@ fn profile_entry(file: &str, stem: &str, text: &str, host: Option<&str>) -> Resu
         source: file.to_owned(),
         line: 1,
         name: Some(name),
-        kind: Some(if profile.spa.is_some() { "spa" } else { "sequence" }),
+        kind: Some(if profile.spa().is_some() { "spa" } else { "sequence" }),
         profile: Some(profile),
         keys: None,
         has_keys: false,
@@ -406,13 +406,10 @@ pub fn write(report: &ImportReport, store: &ProfileStore, secrets: &SecretStore)
 }
 
 fn store_keys(secrets: &SecretStore, name: &str, keys: &SpaKeys) -> Result<(), String> {
-    secrets
-        .set(name, SecretKind::SpaKey, &Secret::new(keys.key.to_base64()))
-        .and_then(|()| secrets.set(name, SecretKind::SpaHmacKey, &Secret::new(keys.hmac.to_base64())))
-        .map_err(|err| {
-            let [(key_var, hmac_var), _] = crate::verify::spa_key_variables(name);
-            format!("keys not stored in the OS keyring ({err}); give them in ${key_var} and ${hmac_var}")
-        })
+    secrets.store_spa_keys(name, &keys.key, &keys.hmac).map_err(|err| {
+        let [(key_var, hmac_var), _] = crate::secrets::spa_key_variables(name);
+        format!("keys not stored in the OS keyring ({err}); give them in ${key_var} and ${hmac_var}")
+    })
 }
 
 #[cfg(test)]

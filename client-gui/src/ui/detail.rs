@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use client_core::profile::{Action, Profile, SequenceSource};
+use client_core::profile::{Action, Profile, ProfileKind, SequenceSource};
 use client_core::{Protocol, TcpFlagSpec};
 use egui::{Color32, RichText};
 
@@ -36,39 +36,38 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
             Some(Resolution::Done { result: Err(err), .. }) => err.clone(),
         });
         ui.end_row();
-        match (&profile.open, &profile.spa) {
-            (Some(open), _) => {
+        match &profile.kind {
+            ProfileKind::Sequence(knock) => {
                 ui.label("Open");
-                sequence_chips(open, &profile.tcp_flags, ui);
+                sequence_chips(&knock.open, &knock.tcp_flags, ui);
+                ui.end_row();
+                ui.label("Close");
+                match &knock.close {
+                    Some(close) => sequence_chips(close, &knock.tcp_flags, ui),
+                    None => {
+                        ui.label(RichText::new("none").weak());
+                    }
+                }
+                ui.end_row();
+                ui.label("Method");
+                ui.vertical(|ui| {
+                    ui.label(format!("{}, {} ms between hits", knock.method, knock.delay_ms));
+                    if let Some(step) = state.raw_needed_but_denied(&profile) {
+                        ui.colored_label(
+                            ui.visuals().error_fg_color,
+                            format!("This profile needs raw sockets: {step}"),
+                        );
+                    }
+                });
             }
-            (None, Some(spa)) => {
+            ProfileKind::Spa(spa) => {
                 ui.label("SPA");
                 ui.label(format!(
                     "fwknop single packet to UDP {} asking for {} (allow {}, digest {}, HMAC {})",
                     spa.port, spa.access, spa.allow_ip, spa.digest, spa.hmac
                 ));
             }
-            (None, None) => {
-                ui.label("Open");
-                ui.label("nothing to send");
-            }
         }
-        ui.end_row();
-        ui.label("Close");
-        match &profile.close {
-            Some(close) => sequence_chips(close, &profile.tcp_flags, ui),
-            None => {
-                ui.label(RichText::new("none").weak());
-            }
-        }
-        ui.end_row();
-        ui.label("Method");
-        ui.vertical(|ui| {
-            ui.label(format!("{}, {} ms between hits", profile.method, profile.delay_ms));
-            if let Some(step) = state.raw_needed_but_denied(&profile) {
-                ui.colored_label(ui.visuals().error_fg_color, format!("This profile needs raw sockets: {step}"));
-            }
-        });
         ui.end_row();
         ui.label("Verify");
         ui.label(match profile.verify {
@@ -107,7 +106,10 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
         if ui.add_enabled(!running, egui::Button::new("Knock (open)")).clicked() {
             state.knock(name, Action::Open);
         }
-        if ui.add_enabled(!running && profile.close.is_some(), egui::Button::new("Close")).clicked() {
+        if ui
+            .add_enabled(!running && profile.sequence().is_some_and(|k| k.close.is_some()), egui::Button::new("Close"))
+            .clicked()
+        {
             state.knock(name, Action::Close);
         }
         if ui.button("Edit").clicked() {

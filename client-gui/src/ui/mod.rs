@@ -114,10 +114,10 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             let (text, tip) = match &state.raw_permission {
-                client_core::send::privilege::RawPermission::Permitted => {
+                client_core::RawPermission::Permitted => {
                     ("raw sockets: permitted", "TCP hits can carry any flags".to_owned())
                 }
-                client_core::send::privilege::RawPermission::Denied { how_to_grant, .. } => (
+                client_core::RawPermission::Denied { how_to_grant, .. } => (
                     "raw sockets: not permitted",
                     format!("Plain SYN hits still work. To send other flags: {how_to_grant}"),
                 ),

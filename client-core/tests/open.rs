@@ -6,8 +6,8 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use client_core::open::{Outcome, ProfileEvent, run_profile};
 use client_core::profile::{Action, Profile, Verify};
-use client_core::verify::{Outcome, ProfileEvent, run_profile};
 use client_core::{CancellationToken, ErrorKind, Protocol, Sequence};
 
 fn free_port() -> u16 {
@@ -21,11 +21,13 @@ fn profile(verify_port: u16, attempts: u32) -> Profile {
     verify.backoff_ms = 50;
     verify.attempts = NonZeroU32::new(attempts).expect("attempts");
     p.verify = Some(verify);
-    p.close = Some(Sequence::parse("7001:udp", Protocol::Tcp).expect("seq").into());
+    if let Some(knock) = p.sequence_mut() {
+        knock.close = Some(Sequence::parse("7001:udp", Protocol::Tcp).expect("seq").into());
+    }
     p
 }
 
-fn run(profile: &Profile, action: Action, events: &mut Vec<ProfileEvent>) -> client_core::verify::ProfileReport {
+fn run(profile: &Profile, action: Action, events: &mut Vec<ProfileEvent>) -> client_core::open::ProfileReport {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let cancel = CancellationToken::new();
     rt.block_on(run_profile("t", profile, action, &cancel, |e| events.push(e.clone()))).expect("runnable")

@@ -1,0 +1,307 @@
+//! Opening a profile: how `knock-cli open bastion`, `ssh`, `proxy` and the desktop app's Knock button
+//! all work, in one place.
+//!
+//! 1. [`Plan::new`] checks the profile can do the action (cheap, no I/O: safe on a UI thread).
+//! 2. [`run_plan`] runs attempts: for an SPA profile it first reads the keys (environment, else the OS
+//!    keyring, off the async threads), resolves the host **once** and seals a fresh packet
+//!    (`spa::attempt`); then it knocks ([`crate::knock()`]), and with a verify block polls the
+//!    service port ([`crate::verify`]). A door that did not open is knocked again after a backoff (doubled
+//!    each time), a fresh sequence or packet each attempt, up to the attempt count.
+//! 3. The [`ProfileReport`] keeps every attempt's own knock record (with its own error) and the outcome;
+//!    [`ProfileReport::summary`] is the one wording of an outcome that every front end prints.
+//!
+//! Every step can be cancelled and has a timeout: the keyring read, resolution, discovery, the knock and
+//! the verify.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{ErrorKind, KnockError};
+use crate::knock::{KnockEvent, KnockReport, KnockRequest, knock, resolve_cancellable};
+use crate::profile::{Action, AllowIp, Profile, ProfileError, ProfileKind, SpaSettings, Verify};
+use crate::secrets;
+use crate::sequence::{Hit, Sequence};
+use crate::target::AddressFamily;
+use crate::verify::{VerifyOutcome, wait_for_port};
+
+/// How long reading an SPA profile's keys from the OS keyring may take (an unlock prompt included).
+const KEYRING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Progress of [`run_plan`]: attempts, the knock's own events, verification and backoff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileEvent {
+    AttemptStarted { attempt: u32, attempts: u32 },
+    Knock(KnockEvent),
+    VerifyStarted { address: SocketAddr, timeout: Duration },
+    VerifyFinished(VerifyOutcome),
+    BackingOff { next_attempt: u32, pause: Duration },
+}
+
+/// One knock and, when configured, its verification. The knock record keeps its own error.
+#[derive(Debug)]
+pub struct Attempt {
+    pub knock: KnockReport,
+    pub verify: Option<VerifyOutcome>,
+}
+
+/// How a profile run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The verify port answered.
+    Opened,
+    /// Every hit was sent; nothing to verify (no verify block, or a close).
+    Sent,
+    /// Every attempt was sent but the verify port never answered.
+    NotOpened,
+    /// The knock could not be sent (or the request was invalid, or cancelled).
+    Failed(KnockError),
+}
+
+impl Outcome {
+    /// The coarse kind of a failure, `None` for the other outcomes.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        match self {
+            Outcome::Failed(error) => Some(error.kind()),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ProfileReport {
+    pub name: String,
+    pub action: Action,
+    pub attempts: Vec<Attempt>,
+    pub outcome: Outcome,
+    pub elapsed: Duration,
+}
+
+impl ProfileReport {
+    pub fn last_knock(&self) -> Option<&KnockReport> {
+        self.attempts.last().map(|a| &a.knock)
+    }
+
+    /// The address that was knocked (last attempt).
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.last_knock().and_then(|k| k.address)
+    }
+
+    /// The one wording of an outcome, shared by `open`, `ssh`, `proxy` and the desktop app:
+    /// `opened 192.0.2.2 (port 22 answered after 0.21 s, 1 attempt)`. Never contains a secret port.
+    pub fn summary(&self) -> String {
+        let address = self.address().map_or_else(|| "?".to_owned(), |a| a.ip().to_string());
+        let attempts = plural(self.attempts.len(), "attempt");
+        match &self.outcome {
+            Outcome::Opened => {
+                let verify = self.attempts.last().and_then(|a| a.verify.as_ref());
+                match verify {
+                    Some(v) => format!(
+                        "opened {address} (port {} answered after {:.2} s, {attempts})",
+                        v.address.port(),
+                        v.elapsed.as_secs_f64()
+                    ),
+                    None => format!("opened {address} ({attempts})"),
+                }
+            }
+            Outcome::Sent => {
+                let hits = plural(self.last_knock().map_or(0, KnockReport::hits_sent), "hit");
+                match self.action {
+                    Action::Close => format!("closed {address} ({hits} sent)"),
+                    Action::Open => format!("knocked {address} ({hits} sent, nothing to verify)"),
+                }
+            }
+            Outcome::NotOpened => {
+                let verify = self.attempts.last().and_then(|a| a.verify.as_ref());
+                match verify {
+                    Some(v) => format!(
+                        "not opened: port {} of {address} did not answer within {:.1} s after {attempts}{}",
+                        v.address.port(),
+                        v.elapsed.as_secs_f64(),
+                        v.last_error.as_deref().map(|e| format!(" (last probe: {e})")).unwrap_or_default()
+                    ),
+                    None => format!("not opened after {attempts}"),
+                }
+            }
+            Outcome::Failed(error) => format!("failed: {error}"),
+        }
+    }
+}
+
+/// `1 hit`, `3 hits`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// A validated run: what to send and, for an open, how to verify it. Building one does no I/O.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub action: Action,
+    pub request: KnockRequest,
+    /// Only for `Open`; a close is one knock.
+    pub verify: Option<Verify>,
+    /// For SPA profiles: the packet is built afresh for every attempt (fwknopd rejects replays); the keys
+    /// are read when the plan runs.
+    pub spa: Option<SpaSettings>,
+}
+
+impl Plan {
+    /// Fails when the profile cannot describe `action` (a close without a close sequence, a close of an
+    /// SPA profile, an unset environment sequence).
+    pub fn new(name: &str, profile: &Profile, action: Action) -> Result<Plan, ProfileError> {
+        match &profile.kind {
+            ProfileKind::Sequence(_) => Ok(Plan {
+                name: name.to_owned(),
+                action,
+                request: profile.knock_request(name, action)?,
+                verify: profile.verify.filter(|_| action == Action::Open),
+                spa: None,
+            }),
+            ProfileKind::Spa(settings) => {
+                if action == Action::Close {
+                    return Err(ProfileError::SpaHasNoClose { name: name.to_owned() });
+                }
+                // The datagram to fwknopd's port; its payload is sealed per attempt.
+                let hit = Sequence::new(vec![Hit::udp(settings.port.get())])
+                    .map_err(|_| ProfileError::SpaHasNoClose { name: name.to_owned() })?;
+                let mut request = KnockRequest::new(profile.host.clone(), hit);
+                // The packet names an IPv4 address to let in; "local" means ours, so it must be IPv4.
+                request.family = match (profile.family, settings.allow_ip) {
+                    (AddressFamily::Any, AllowIp::Local) => AddressFamily::V4,
+                    (family, _) => family,
+                };
+                if request.family == AddressFamily::V6 && settings.allow_ip == AllowIp::Local {
+                    return Err(ProfileError::SpaLocalNeedsIpv4 { name: name.to_owned() });
+                }
+                Ok(Plan { name: name.to_owned(), action, request, verify: profile.verify, spa: Some(settings.clone()) })
+            }
+        }
+    }
+}
+
+/// Knocks a profile's `action`; for `Open` with a verify block, verifies and retries.
+pub async fn run_profile(
+    name: &str,
+    profile: &Profile,
+    action: Action,
+    cancel: &CancellationToken,
+    on_event: impl FnMut(&ProfileEvent),
+) -> Result<ProfileReport, ProfileError> {
+    Ok(run_plan(&Plan::new(name, profile, action)?, cancel, on_event).await)
+}
+
+/// Runs a plan: knock, verify, back off and knock again, up to the attempt count.
+pub async fn run_plan(
+    plan: &Plan,
+    cancel: &CancellationToken,
+    mut on_event: impl FnMut(&ProfileEvent),
+) -> ProfileReport {
+    let started = Instant::now();
+    let mut report = ProfileReport {
+        name: plan.name.clone(),
+        action: plan.action,
+        attempts: Vec::new(),
+        outcome: Outcome::NotOpened,
+        elapsed: Duration::ZERO,
+    };
+    report.outcome = match run_attempts(plan, cancel, &mut on_event, &mut report.attempts).await {
+        Ok(outcome) => outcome,
+        Err(error) => Outcome::Failed(error),
+    };
+    report.elapsed = started.elapsed();
+    report
+}
+
+async fn run_attempts(
+    plan: &Plan,
+    cancel: &CancellationToken,
+    on_event: &mut impl FnMut(&ProfileEvent),
+    attempts_done: &mut Vec<Attempt>,
+) -> Result<Outcome, KnockError> {
+    let request = &plan.request;
+    let verify = plan.verify;
+    let attempts = verify.map_or(1, |v| v.attempts.get());
+    // SPA: keys once per run (from the environment or the keyring), the host resolved once.
+    let spa = match &plan.spa {
+        Some(settings) => {
+            let keys = read_keys(&plan.name, cancel).await?;
+            let address = resolve_cancellable(&request.host, request.family, request.resolve_timeout, cancel).await?;
+            Some((settings, keys, address))
+        }
+        None => None,
+    };
+    let mut outcome = Outcome::NotOpened;
+    for attempt in 1..=attempts {
+        if attempt > 1
+            && let Some(verify) = verify
+        {
+            let pause = verify.backoff_before(attempt);
+            on_event(&ProfileEvent::BackingOff { next_attempt: attempt, pause });
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(KnockError::Cancelled),
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        on_event(&ProfileEvent::AttemptStarted { attempt, attempts });
+        let mut attempt_request = request.clone();
+        if let Some((settings, keys, address)) = &spa {
+            let wire = crate::spa::attempt::seal(settings, keys, *address, cancel).await?;
+            attempt_request.resolved = Some(address.ip());
+            attempt_request.udp_payload = wire.into_bytes();
+        }
+        let knock_report = knock(&attempt_request, cancel, |e| on_event(&ProfileEvent::Knock(e.clone()))).await;
+        if let Some(error) = &knock_report.error {
+            // Only network trouble is worth another attempt; bad input or a refused privilege is not.
+            let retry = error.kind() == ErrorKind::Network && attempt < attempts;
+            let error = error.clone();
+            attempts_done.push(Attempt { knock: knock_report, verify: None });
+            if retry {
+                continue;
+            }
+            return Err(error);
+        }
+        let (Some(verify), Some(mut address)) = (verify, knock_report.address) else {
+            attempts_done.push(Attempt { knock: knock_report, verify: None });
+            return Ok(Outcome::Sent);
+        };
+        address.set_port(verify.port.get());
+        on_event(&ProfileEvent::VerifyStarted { address, timeout: verify.timeout() });
+        match wait_for_port(address, request.bind_address, verify.timeout(), cancel).await {
+            Ok(verified) => {
+                on_event(&ProfileEvent::VerifyFinished(verified.clone()));
+                let open = verified.open;
+                attempts_done.push(Attempt { knock: knock_report, verify: Some(verified) });
+                if open {
+                    return Ok(Outcome::Opened);
+                }
+                outcome = Outcome::NotOpened;
+            }
+            Err(error) => {
+                attempts_done.push(Attempt { knock: knock_report, verify: None });
+                return Err(error);
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// The profile's SPA keys, read off the async threads (the keyring is a blocking round trip that may
+/// show an unlock prompt), with a timeout, and abandoned at once on cancel.
+async fn read_keys(name: &str, cancel: &CancellationToken) -> Result<secrets::SpaKeys, KnockError> {
+    let owned = name.to_owned();
+    let read = tokio::task::spawn_blocking(move || secrets::spa_keys(&owned));
+    tokio::select! {
+        _ = cancel.cancelled() => Err(KnockError::Cancelled),
+        found = tokio::time::timeout(KEYRING_TIMEOUT, read) => match found {
+            Err(_) => Err(KnockError::Keys(format!(
+                "the keyring did not answer within {} s (is an unlock prompt waiting?)",
+                KEYRING_TIMEOUT.as_secs()
+            ))),
+            Ok(Err(join)) => Err(KnockError::Keys(format!("reading the keys failed: {join}"))),
+            Ok(Ok(Err(error))) => Err(KnockError::Keys(error.to_string())),
+            Ok(Ok(Ok(keys))) => Ok(keys),
+        },
+    }
+}
