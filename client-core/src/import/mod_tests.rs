@@ -59,3 +59,61 @@ fn knockd_syntax_errors_name_the_line_never_the_sequence() {
     let text = e.to_string();
     assert!(text.starts_with("k.conf: line 3: ") && !text.contains("7000"), "{text}");
 }
+
+/// A deterministic sweep of hostile fragments: every combination is read without a panic.
+#[test]
+fn no_input_makes_the_importer_panic() {
+    let fragments = [
+        "[",
+        "]",
+        "[default]",
+        "[openSSH]",
+        "[a]\n",
+        "\r\n",
+        "\n",
+        "SPA_SERVER",
+        " h",
+        " -x",
+        ":",
+        "::",
+        "KEY_BASE64:",
+        " ===",
+        "sequence = ",
+        "7000:udp,",
+        "70000",
+        ",,",
+        "tcpflags = !syn",
+        "ALLOW_IP resolve",
+        "TIME_OFFSET -",
+        "99999999999999999999",
+        "é",
+        "\u{feff}",
+        "#",
+        ";",
+        "\t",
+        "host = \"h\"",
+        "[spa]",
+        "=",
+        "UseSyslog",
+        "HMAC_DIGEST_TYPE sha3_512",
+        "ACCESS tcp/",
+        "one_time_sequences = /x",
+        "RESOLVE_URL http://x",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..4000 {
+        let mut text = String::new();
+        for _ in 0..(seed % 12) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            text.push_str(fragments[(seed % fragments.len() as u64) as usize]);
+            if seed % 3 == 0 {
+                text.push('\n');
+            }
+        }
+        for host in [None, Some("192.0.2.1")] {
+            let _ = import_text("fuzz", "fuzz", &text, host).map(|r| r.entries.len());
+        }
+    }
+}
