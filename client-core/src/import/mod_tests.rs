@@ -108,7 +108,7 @@ fn no_input_makes_the_importer_panic() {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             text.push_str(fragments[(seed % fragments.len() as u64) as usize]);
-            if seed % 3 == 0 {
+            if seed.is_multiple_of(3) {
                 text.push('\n');
             }
         }
