@@ -107,16 +107,21 @@ pub enum ProfileCommand {
     /// the KEY_BASE64: and HMAC_KEY_BASE64: lines of `knock-cli spa keygen` or fwknop --key-gen.
     #[command(after_help = "Example: knock-cli spa keygen | tee keys.txt | knock-cli profile set-key fw")]
     SetKey { name: String },
-    /// Create profiles from a knockd.conf (pairs openX/closeX doors into one profile).
+    /// Create profiles from a knockd.conf (pairs openX/closeX doors into one profile), a fwknoprc (one SPA
+    /// profile per stanza, keys to the OS keyring) or a profile file; the format is read from the content.
     Import {
-        /// The knockd.conf to read.
+        /// The knockd.conf, fwknoprc or profile TOML to read.
         file: PathBuf,
-        /// The host the client knocks (knockd.conf describes only the server).
+        /// The host to knock: needed for a knockd.conf (it describes only the server); replaces the
+        /// host of a fwknoprc or profile file.
         #[arg(long)]
         host: Option<String>,
-        /// Print what would be created, write nothing.
+        /// Print what would be created and what each line maps to; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print one JSON document: per door or stanza, what is created, mapped, warned or skipped.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -9,6 +9,7 @@ mod output;
 mod cli;
 mod exit;
 mod fail;
+mod import_cmd;
 mod knock_cmd;
 mod open_cmd;
 mod profile_cmd;

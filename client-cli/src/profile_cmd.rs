@@ -1,12 +1,10 @@
-//! `knock-cli profile ...`: list, show, add, edit, rm, rename, import.
+//! `knock-cli profile ...`: list, show, add, edit, rm, rename (import is in import_cmd.rs).
 //!
 //! `list` never prints sequences (they are the secret); `show` does, because it was asked for by name.
 
 use std::num::{NonZeroU16, NonZeroU32};
 use std::str::FromStr;
 
-use client_core::import::profiles_from_knockd_conf;
-use client_core::knockd_conf;
 use client_core::profile::{
     AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaSettings, Verify, validate_env_name,
     validate_host, validate_tag,
@@ -42,7 +40,9 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
             outln!("renamed {old} to {new} ({})", path.display());
             Ok(ExitCode::Success)
         }
-        ProfileCommand::Import { file, host, dry_run } => import(store, file, host.as_deref(), *dry_run),
+        ProfileCommand::Import { file, host, dry_run, json } => {
+            crate::import_cmd::run(store, file, host.as_deref(), *dry_run, *json)
+        }
         ProfileCommand::SetKey { name } => set_key(store, name),
     }
 }
@@ -363,97 +363,4 @@ where
     T::Err: std::fmt::Display,
 {
     text.parse().map_err(|e| Failure::invalid(format!("{option}: {e}")))
-}
-
-fn import(
-    store: &ProfileStore,
-    file: &std::path::Path,
-    host: Option<&str>,
-    dry_run: bool,
-) -> Result<ExitCode, Failure> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| Failure::invalid(format!("cannot read {}: {e}", file.display())))?;
-    let is_fwknoprc = text.lines().any(|l| l.trim_start().to_ascii_uppercase().starts_with("SPA_SERVER"));
-    if is_fwknoprc {
-        return import_fwknoprc(store, file, &text, dry_run);
-    }
-    import_knockd_conf(store, file, host, dry_run)
-}
-
-/// fwknoprc stanzas become SPA profiles; their keys go to the OS keyring, never to the profile files.
-fn import_fwknoprc(
-    store: &ProfileStore,
-    file: &std::path::Path,
-    text: &str,
-    dry_run: bool,
-) -> Result<ExitCode, Failure> {
-    let imported = client_core::fwknoprc::profiles_from_fwknoprc(text)
-        .map_err(|e| Failure::invalid(format!("{}: {e}", file.display())))?;
-    let mut code = ExitCode::Success;
-    for entry in imported {
-        for warning in &entry.warnings {
-            errln!("knock-cli: {}: [{}]: {warning}", file.display(), entry.stanza);
-        }
-        if dry_run {
-            outln!("would add SPA profile {} from [{}]", entry.name, entry.stanza);
-            continue;
-        }
-        if let Err(err) = store.create(&entry.name, &entry.profile) {
-            errln!("knock-cli: {}: not imported: {err}", entry.name);
-            code = ExitCode::InvalidInput;
-            continue;
-        }
-        outln!("added SPA profile {} from [{}]", entry.name, entry.stanza);
-        if let (Some(key), Some(hmac)) = (&entry.key, &entry.hmac_key) {
-            store_keys(&entry.name, key, hmac);
-        }
-    }
-    Ok(code)
-}
-
-/// Puts imported keys into the keyring, or says how to give them otherwise.
-fn store_keys(name: &str, key: &client_core::spa::SpaKey, hmac: &client_core::spa::HmacKey) {
-    match SecretStore::new().store_spa_keys(name, key, hmac) {
-        Ok(()) => outln!("  its keys are in the OS keyring"),
-        Err(err) => {
-            let [(key_var, hmac_var), _] = spa_key_variables(name);
-            errln!("knock-cli: {name}: keys not stored ({err}); give them in ${key_var} and ${hmac_var}");
-        }
-    }
-}
-
-fn import_knockd_conf(
-    store: &ProfileStore,
-    file: &std::path::Path,
-    host: Option<&str>,
-    dry_run: bool,
-) -> Result<ExitCode, Failure> {
-    let host = host.ok_or_else(|| {
-        Failure::invalid("importing a knockd.conf needs --host HOST: it describes the server's doors, not where it is")
-    })?;
-    let conf = knockd_conf::parse_file(file).map_err(|e| Failure::invalid(e.to_string()))?;
-    let imported =
-        profiles_from_knockd_conf(&conf, host).map_err(|e| Failure::invalid(format!("{}: {e}", file.display())))?;
-    let mut code = ExitCode::Success;
-    for warning in &imported.skipped {
-        errln!("knock-cli: {}: {warning}", file.display());
-    }
-    for entry in &imported.profiles {
-        for warning in &entry.warnings {
-            errln!("knock-cli: {}: {}: {warning}", file.display(), entry.name);
-        }
-        let doors = entry.doors.iter().map(|d| format!("[{d}]")).collect::<Vec<_>>().join(" + ");
-        if dry_run {
-            outln!("would add {} from {doors}", entry.name);
-            continue;
-        }
-        match store.create(&entry.name, &entry.profile) {
-            Ok(stored) => outln!("added {} from {doors} ({})", entry.name, stored.path.display()),
-            Err(err) => {
-                errln!("knock-cli: {}: not imported: {err}", entry.name);
-                code = ExitCode::InvalidInput;
-            }
-        }
-    }
-    Ok(code)
 }

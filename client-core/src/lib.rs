@@ -32,8 +32,6 @@ pub mod sequence;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
-pub mod fwknoprc;
-#[cfg(feature = "client")]
 pub mod import;
 #[cfg(feature = "client")]
 mod knock;
