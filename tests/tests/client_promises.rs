@@ -291,3 +291,65 @@ fn two_names_that_share_an_environment_variable_are_refused() {
     let rename = run(&["profile", "rename", "fw-a", "fw_a"]);
     assert_eq!(rename.status.code(), Some(0), "{}", text(&rename));
 }
+
+#[test]
+fn the_keyring_sandbox_leaves_nothing_holding_the_callers_stdout() {
+    // `scripts/with-keyring.sh CMD | grep ...` must end when CMD ends: a keyring daemon left running with
+    // the caller's stdout would keep the pipe open (seen hanging CI for 11 minutes).
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-keyring.sh");
+    let mut child = Command::new("sh")
+        .arg(&script)
+        .args(["sh", "-c", "secret-tool search --all service knock-toolkit-test-none; echo done"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("with-keyring.sh runs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        let _ = sender.send(text);
+    });
+    let text = receiver.recv_timeout(std::time::Duration::from_secs(30));
+    let status = child.wait().expect("wait");
+    if status.code() == Some(77) {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!ci, "CI must have gnome-keyring and dbus");
+        eprintln!("SKIPPED (needs gnome-keyring + dbus)");
+        return;
+    }
+    let text = text.expect("stdout reached its end within 30 s: something kept the pipe open");
+    assert!(text.contains("done"), "{text}");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn spa_allow_ip_local_without_an_ipv4_route_is_an_error_not_0_0_0_0() {
+    let lab = lab_or_skip!();
+    let keys = cli(&lab, &["spa", "keygen"]);
+    let keys = String::from_utf8_lossy(&keys.stdout).into_owned();
+    let value = |prefix: &str| keys.lines().find_map(|l| l.strip_prefix(prefix)).map(str::trim).expect("key line");
+    let (key, hmac) = (value("KEY_BASE64: ").to_owned(), value("HMAC_KEY_BASE64: ").to_owned());
+    let add = cli(&lab, &["profile", "add", "sp", "--spa", "--host", "198.51.100.7", "--access", "tcp/22"]);
+    assert_eq!(add.status.code(), Some(0), "{}", text(&add));
+    let out = lab
+        .client_cmd(knock_cli_path())
+        .arg("--profiles-dir")
+        .arg(lab.dir().join("profiles"))
+        .args(["open", "sp", "--json"])
+        .env("KNOCK_SPA_KEY_BASE64_SP", &key)
+        .env("KNOCK_SPA_HMAC_KEY_BASE64_SP", &hmac)
+        .stdin(Stdio::null())
+        .output()
+        .expect("knock-cli runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let message = json["profiles"][0]["error"]["message"].as_str().unwrap_or_default().to_owned();
+    for advice in ["allow_ip", "\"source\"", "\"discover\""] {
+        assert!(message.contains(advice), "the error suggests {advice}: {message}");
+    }
+    let shown = text(&out);
+    assert!(!shown.contains(&key) && !shown.contains(&hmac), "keys never printed");
+}
