@@ -49,8 +49,8 @@ pub enum Command {
 const OPEN_AFTER_HELP: &str = "\
 Exit codes: 0 opened (the verify port answered; without a verify block: every hit sent);
 1 network or permission failure; 2 invalid input (bad arguments, unknown or unreadable profile);
-3 knocked, but the verify port never answered. With several profiles the most severe wins:
-2, then 1, then 3.";
+3 knocked, but the verify port never answered; 130 interrupted (Ctrl-C). With several profiles the
+most severe wins: 130, then 2, then 1, then 3.";
 
 const SSH_AFTER_HELP: &str = "\
 Runs `ssh -4|-6 HOST SSH_ARGS...` once the door is open, in the family that was knocked (so ssh
