@@ -38,38 +38,33 @@ fn main() -> std::process::ExitCode {
             return code.into();
         }
     };
-    let code = match &cli.command {
-        Command::Knock(args) => knock_cmd::run(args),
+    // One place decides the exit status: the command's, unless stdout could not take its output.
+    output::finish(run(&cli)).into()
+}
+
+/// Runs the parsed command; every failure is reported here, on stderr, once.
+fn run(cli: &Cli) -> ExitCode {
+    let store = || ProfileStore::locate(cli.profiles_dir.as_deref()).map_err(Failure::from);
+    let result = match &cli.command {
+        Command::Knock(args) => Ok(knock_cmd::run(args)),
         Command::Spa(cli::SpaCommand::Keygen) => match client_core::spa::keygen() {
             Ok((key, hmac_key)) => {
                 out!("{}", client_core::spa::format_key_lines(&key, &hmac_key));
-                ExitCode::Success
+                Ok(ExitCode::Success)
             }
-            Err(err) => Failure::failed(format!("cannot generate keys: {err}")).report(),
+            Err(err) => Err(Failure::failed(format!("cannot generate keys: {err}"))),
         },
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut script);
             out!("{}", String::from_utf8_lossy(&script));
-            ExitCode::Success
+            Ok(ExitCode::Success)
         }
-        command => match ProfileStore::locate(cli.profiles_dir.as_deref()) {
-            Err(err) => Failure::from(err).report(),
-            Ok(store) => with_store(&store, command),
-        },
-    };
-    // One place decides the exit status: the command's, unless stdout could not take its output.
-    output::finish(code).into()
-}
-
-fn with_store(store: &ProfileStore, command: &Command) -> ExitCode {
-    let result = match command {
-        Command::Profile(command) => profile_cmd::run(store, command),
-        Command::Open(args) => Ok(open_cmd::run(store, args, Action::Open)),
-        Command::Close(args) => Ok(open_cmd::run(store, args, Action::Close)),
-        Command::Ssh(args) => ssh_cmd::ssh(store, args),
-        Command::Proxy(args) => ssh_cmd::proxy(store, args),
-        Command::Knock(_) | Command::Spa(_) | Command::Completions { .. } => Ok(ExitCode::Success),
+        Command::Profile(command) => store().and_then(|store| profile_cmd::run(&store, command)),
+        Command::Open(args) => store().map(|store| open_cmd::run(&store, args, Action::Open)),
+        Command::Close(args) => store().map(|store| open_cmd::run(&store, args, Action::Close)),
+        Command::Ssh(args) => store().and_then(|store| ssh_cmd::ssh(&store, args)),
+        Command::Proxy(args) => store().and_then(|store| ssh_cmd::proxy(&store, args)),
     };
     result.unwrap_or_else(Failure::report)
 }

@@ -2,7 +2,7 @@
 //! monotonic clock: live capture, a replayed file's timestamps, or a test's counter), nothing here does
 //! I/O, and every rule is a fast unit test.
 //!
-//! Semantics (where knockd 0.8 differs, see `knockd-behaviour.md` 2.4):
+//! Semantics (where knockd 0.8 differs, see `docs/knockd-behaviour.md` 2.4):
 //! - Every source's progress on every door is independent: one source finishing, failing or timing out
 //!   never touches another's attempt (knockd drops them all), and a source may work on several doors.
 //! - Only a door's own ports affect it. A wrong hit on one of its ports resets that source's attempt, and

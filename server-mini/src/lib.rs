@@ -1,5 +1,5 @@
 //! knock-server: a small, pcap-based knock server that reads knockd.conf and fixes knockd's failure modes
-//! (see `../shared/spec/knockd-behaviour.md` and the README).
+//! (see `docs/knockd-behaviour.md` and the README).
 //!
 //! - [`config`]: knockd.conf (via client-core's parser) given knockd's meaning; the `--check` lint.
 //! - [`packet`]: link layer + IPv4/IPv6 (with extension headers) + TCP/UDP into a small [`packet::Hit`].

@@ -1,6 +1,6 @@
 //! knock-server (crate server-mini) end to end, in the namespace lab: real clients (knock(1) over IPv4
 //! and IPv6, hping3, an nmap SYN scan, knock-cli with raw flags and over IPv6) open doors; rejections are
-//! logged with their reason; the cases knockd 0.8 gets wrong (knockd-behaviour.md 2.4: retransmits,
+//! logged with their reason; the cases knockd 0.8 gets wrong (docs/knockd-behaviour.md 2.4: retransmits,
 //! concurrent sources) work, with knockd itself as the control where that is cheap; door commands,
 //! SIGTERM and one-time sequences; a malformed-packet corpus replayed offline and a spoofed-source flood
 //! live.
@@ -259,7 +259,7 @@ fn flags_mismatch_is_ignored_and_logged() {
     assert_opens(&lab, &server, lab.client_v4().into(), "ssh", "plain knock after the ignored SYN/ACKs");
 }
 
-// ---- what knockd 0.8 gets wrong (knockd-behaviour.md 2.4) -----------------------------------------------
+// ---- what knockd 0.8 gets wrong (docs/knockd-behaviour.md 2.4) -----------------------------------------------
 
 /// knockd on the same veth, as the control: `[ssh]` with the same sequence and no marker command.
 fn knockd_control(lab: &Lab, sequence: &str) -> knock_e2e::Knockd {
@@ -278,7 +278,7 @@ fn a_retransmitted_hit_still_opens() {
     std::thread::sleep(KNOCKD_SETTLE);
     assert!(
         knockd.log().contains("Stage 1") && knockd.count_in_log("OPEN SESAME") == 0,
-        "control: knockd 0.8 drops this knock at the second 7000 (knockd-behaviour.md 2.4); if it opened, \
+        "control: knockd 0.8 drops this knock at the second 7000 (docs/knockd-behaviour.md 2.4); if it opened, \
          this test no longer exercises the retransmit case\n{}",
         knockd.diagnostics()
     );
@@ -293,7 +293,7 @@ fn one_source_finishing_does_not_drop_another() {
     let knockd = knockd_control(&lab, "7000,8000,9000");
     let (a, b_text) = (lab.client_v4().to_string(), b.to_string());
     let host = v4(&lab);
-    // X starts, Y starts, X completes, then Y finishes (knockd-behaviour.md 2.4, T1).
+    // X starts, Y starts, X completes, then Y finishes (docs/knockd-behaviour.md 2.4, T1).
     for (from, port) in [(&a, "7000"), (&b_text, "7000"), (&a, "8000"), (&a, "9000"), (&b_text, "8000")] {
         knock_cli(&lab, &["--bind", from, &host, port]);
     }
@@ -303,7 +303,7 @@ fn one_source_finishing_does_not_drop_another() {
     std::thread::sleep(KNOCKD_SETTLE);
     assert!(
         knockd.log().contains(&format!("{a}: ssh: OPEN SESAME")) && !knockd.log().contains(&format!("{b}: ssh: OPEN")),
-        "control: knockd 0.8 drops B's attempt when A (the oldest) completes (knockd-behaviour.md 2.4, T1)\n{}",
+        "control: knockd 0.8 drops B's attempt when A (the oldest) completes (docs/knockd-behaviour.md 2.4, T1)\n{}",
         knockd.diagnostics()
     );
 }
