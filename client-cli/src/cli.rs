@@ -39,6 +39,9 @@ pub enum Command {
     /// Single Packet Authorization (fwknop) helpers.
     #[command(subcommand)]
     Spa(SpaCommand),
+    /// Rotating-sequence helpers.
+    #[command(subcommand)]
+    Rotating(RotatingCommand),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -196,6 +199,25 @@ pub struct ProfileFields {
     /// SPA: the username in the packet (default: your login name).
     #[arg(long, value_name = "USER")]
     pub spa_user: Option<String>,
+    /// Make this a rotating profile: its sequence is derived from a door key and the time
+    /// (docs/rotating-sequences.md); the key goes to the keyring with `profile set-key`.
+    #[arg(long, conflicts_with_all = ["open", "open_env", "close", "close_env", "spa", "tcp_flags"])]
+    pub rotating: bool,
+    /// Rotating: the door's name on the server.
+    #[arg(long, value_name = "DOOR")]
+    pub door: Option<String>,
+    /// Rotating: the window length in seconds (default 30).
+    #[arg(long, value_name = "SECONDS")]
+    pub step: Option<u64>,
+    /// Rotating: hits per sequence (default 4).
+    #[arg(long, value_name = "N")]
+    pub length: Option<usize>,
+    /// Rotating: the port range, LOW-HIGH (default 1024-65535).
+    #[arg(long, value_name = "LOW-HIGH")]
+    pub range: Option<String>,
+    /// Rotating: the protocol of each position, e.g. tcp,udp,tcp,tcp (default all tcp).
+    #[arg(long, value_name = "LIST")]
+    pub protocols: Option<String>,
 }
 
 /// What `edit` can remove.
@@ -210,6 +232,19 @@ pub struct ProfileRemovals {
     /// Remove a tag (repeatable).
     #[arg(long = "untag", value_name = "TAG")]
     pub untags: Vec<String>,
+}
+
+/// `knock-cli rotating ...`.
+#[derive(Debug, Subcommand)]
+pub enum RotatingCommand {
+    /// The current window's sequence of a rotating profile, as PORT:PROTO words on stdout (for knock(1) or
+    /// hping3: `knock HOST $(knock-cli rotating now NAME --reveal)`), and the seconds left on stderr.
+    Now {
+        name: String,
+        /// Print the ports (they are a secret: without this flag they are masked).
+        #[arg(long)]
+        reveal: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod open_cmd;
 mod profile_cmd;
 mod progress;
 mod report_json;
+mod rotating_cmd;
 mod ssh_cmd;
 
 use std::ffi::OsString;
@@ -59,6 +60,9 @@ fn run(cli: &Cli) -> ExitCode {
             clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut script);
             out!("{}", String::from_utf8_lossy(&script));
             Ok(ExitCode::Success)
+        }
+        Command::Rotating(cli::RotatingCommand::Now { name, reveal }) => {
+            store().and_then(|store| rotating_cmd::now(&store, name, *reveal))
         }
         Command::Profile(command) => store().and_then(|store| profile_cmd::run(&store, command)),
         Command::Open(args) => store().map(|store| open_cmd::run(&store, args, Action::Open)),

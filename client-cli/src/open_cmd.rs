@@ -56,7 +56,7 @@ fn select(
         .into_iter()
         .map(|(name, profile)| {
             let plan = Plan::new(&name, &profile, action).map_err(|e| Failure::invalid(e.to_string()))?;
-            Ok((plan, profile))
+            Ok((plan.remembering_in(store), profile))
         })
         .collect()
 }

@@ -6,12 +6,13 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::str::FromStr;
 
 use client_core::profile::{
-    AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaSettings, Verify, validate_env_name,
-    validate_host, validate_tag,
+    AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range,
+    parse_protocols, validate_env_name, validate_host, validate_tag,
 };
-use client_core::secrets::{SecretStore, spa_key_variables};
+use client_core::rotating::{DoorKey, Rotation};
+use client_core::secrets::{SecretStore, rotating_key_variables, spa_key_variables};
 use client_core::store::ProfileStore;
-use client_core::{Protocol, Sequence};
+use client_core::{Method, Protocol, Sequence};
 use serde::Serialize;
 
 use crate::cli::{ProfileCommand, ProfileFields, ProfileRemovals};
@@ -130,6 +131,22 @@ fn show(store: &ProfileStore, name: &str, json: bool) -> Result<ExitCode, Failur
 
 fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitCode, Failure> {
     let host = fields.host.as_deref().ok_or_else(|| Failure::invalid("profile add needs --host HOST"))?;
+    if fields.rotating {
+        let door = fields.door.as_deref().ok_or_else(|| {
+            Failure::invalid("profile add --rotating needs --door DOOR (the door's name in the server's knockd.conf)")
+        })?;
+        let knock = RotatingKnock { rotation: Rotation::new(door), method: Method::Auto, delay_ms: 0 };
+        let mut profile = Profile::with_kind(host, ProfileKind::Rotating(knock));
+        apply(&mut profile, fields, &ProfileRemovals::default())?;
+        let stored = store.create(name, &profile)?;
+        let [var, _] = rotating_key_variables(name);
+        outln!(
+            "added rotating profile {name} ({}); store its door key in the OS keyring with \
+             `knock-cli profile set-key {name}` (base32 on stdin), or set ${var} for CI",
+            stored.path.display()
+        );
+        return Ok(ExitCode::Success);
+    }
     if fields.spa {
         let access = fields
             .access
@@ -185,6 +202,7 @@ fn apply(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemova
     }
     apply_sequence(profile, fields, removals)?;
     apply_spa(profile, fields)?;
+    apply_rotating(profile, fields)?;
     apply_verify(profile, fields, removals)?;
     for tag in &fields.tags {
         validate_tag(tag).map_err(|e| Failure::invalid(format!("--tag: {e}")))?;
@@ -205,14 +223,13 @@ fn apply_sequence(profile: &mut Profile, fields: &ProfileFields, removals: &Prof
         || fields.close.is_some()
         || fields.close_env.is_some()
         || removals.no_close
-        || fields.method.is_some()
-        || fields.delay.is_some()
-        || fields.tcp_flags.is_some();
+        || fields.tcp_flags.is_some()
+        || (profile.is_spa() && (fields.method.is_some() || fields.delay.is_some()));
     let Some(knock) = profile.sequence_mut() else {
         return if given {
             Err(Failure::invalid(
-                "--open, --close, --no-close, --method, --delay and --tcp-flags are for sequence profiles; \
-                 an SPA profile sends one packet and fwknopd closes the door by itself",
+                "--open, --close, --no-close and --tcp-flags are for sequence profiles (and --method, --delay \
+                 not for SPA profiles, which send one packet; fwknopd closes the door by itself)",
             ))
         } else {
             Ok(())
@@ -243,6 +260,46 @@ fn apply_sequence(profile: &mut Profile, fields: &ProfileFields, removals: &Prof
         knock.tcp_flags = parse_option("--tcp-flags", flags)?;
     }
     Ok(())
+}
+
+fn apply_rotating(profile: &mut Profile, fields: &ProfileFields) -> Result<(), Failure> {
+    let given = fields.door.is_some()
+        || fields.step.is_some()
+        || fields.length.is_some()
+        || fields.range.is_some()
+        || fields.protocols.is_some();
+    let Some(knock) = profile.rotating_mut() else {
+        return if given {
+            Err(Failure::invalid(
+                "--door, --step, --length, --range and --protocols are for rotating profiles (add one with --rotating)",
+            ))
+        } else {
+            Ok(())
+        };
+    };
+    let rotation = &mut knock.rotation;
+    if let Some(door) = &fields.door {
+        rotation.door = door.clone();
+    }
+    if let Some(step) = fields.step {
+        rotation.step = step;
+    }
+    if let Some(length) = fields.length {
+        rotation.length = length;
+    }
+    if let Some(range) = &fields.range {
+        rotation.range = parse_port_range(range).map_err(|e| Failure::invalid(format!("--range: {e}")))?;
+    }
+    if let Some(protocols) = &fields.protocols {
+        rotation.protocols = parse_protocols(protocols).map_err(|e| Failure::invalid(format!("--protocols: {e}")))?;
+    }
+    if let Some(method) = &fields.method {
+        knock.method = parse_option("--method", method)?;
+    }
+    if let Some(delay) = fields.delay {
+        knock.delay_ms = delay;
+    }
+    knock.rotation.validate().map_err(|e| Failure::invalid(e.to_string()))
 }
 
 fn apply_spa(profile: &mut Profile, fields: &ProfileFields) -> Result<(), Failure> {
@@ -323,6 +380,22 @@ fn env_source(option: &str, var: &str) -> Result<SequenceSource, Failure> {
     Ok(SequenceSource::Env(var.to_owned()))
 }
 
+/// Reads a rotating door key (base32, the first non-empty line of stdin) into the OS keyring.
+fn set_rotating_key(name: &str) -> Result<ExitCode, Failure> {
+    use std::io::{IsTerminal, Read};
+
+    if std::io::stdin().is_terminal() {
+        errln!("paste the door key (base32), then end the input");
+    }
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    let key = DoorKey::from_base32(line).map_err(|e| Failure::invalid(format!("stdin: {e}")))?;
+    SecretStore::new().store_rotating_key(name, &key).map_err(|e| Failure::failed(e.to_string()))?;
+    outln!("stored the door key of {name} in the OS keyring");
+    Ok(ExitCode::Success)
+}
+
 /// Reads fwknop-style key lines from stdin and stores them in the OS keyring under the profile.
 fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     use std::io::{IsTerminal, Read};
@@ -330,6 +403,9 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     use client_core::spa::{HmacKey, SpaKey};
 
     let stored = store.load(name)?;
+    if stored.profile.rotating().is_some() {
+        return set_rotating_key(name);
+    }
     if !stored.profile.is_spa() {
         return Err(Failure::invalid(format!("{name} is not an SPA profile: only SPA profiles have keys")));
     }

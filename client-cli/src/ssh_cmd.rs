@@ -24,7 +24,7 @@ const SSH_PORT: NonZeroU16 = NonZeroU16::new(22).expect("22 is not zero");
 
 pub fn ssh(store: &ProfileStore, args: &SshArgs) -> Result<ExitCode, Failure> {
     let stored = store.load(&args.name)?;
-    let plan = plan_with_verify(&args.name, &stored.profile, SSH_PORT)?;
+    let plan = plan_with_verify(store, &args.name, &stored.profile, SSH_PORT)?;
     let report = block_on_cancellable(|cancel| open(&plan, args.quiet, cancel)).map_err(runtime_failure)?;
     let address = opened_address(&report)?;
     let mut command = Command::new("ssh");
@@ -38,7 +38,7 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
         Some(port) => NonZeroU16::new(port).ok_or_else(|| Failure::invalid("PORT must be 1..=65535"))?,
         None => stored.profile.verify.map_or(SSH_PORT, |v| v.port),
     };
-    let plan = plan_with_verify(&args.name, &stored.profile, port)?;
+    let plan = plan_with_verify(store, &args.name, &stored.profile, port)?;
     block_on_cancellable(|cancel| async {
         // stdout carries the relayed bytes only: progress stays off, problems go to stderr.
         let report = open(&plan, true, cancel).await;
@@ -62,11 +62,13 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
 
 /// The profile's plan, verifying `default_port` when the profile has no verify block.
 fn plan_with_verify(
+    store: &ProfileStore,
     name: &str,
     profile: &client_core::profile::Profile,
     default_port: NonZeroU16,
 ) -> Result<Plan, Failure> {
-    let mut plan = Plan::new(name, profile, Action::Open).map_err(|e| Failure::invalid(e.to_string()))?;
+    let mut plan =
+        Plan::new(name, profile, Action::Open).map_err(|e| Failure::invalid(e.to_string()))?.remembering_in(store);
     plan.verify.get_or_insert_with(|| Verify::new(default_port));
     Ok(plan)
 }
