@@ -110,6 +110,16 @@ pub enum ProfileCommand {
     /// the KEY_BASE64: and HMAC_KEY_BASE64: lines of `knock-cli spa keygen` or fwknop --key-gen.
     #[command(after_help = "Example: knock-cli spa keygen | tee keys.txt | knock-cli profile set-key fw")]
     SetKey { name: String },
+    /// Create a rotating profile from the knock+rotating:// line that `knock-server rotating keygen`
+    /// prints; its key goes to the OS keyring. The URI carries the key: give `-` to read it from stdin
+    /// (keeps it out of the shell history and the process list).
+    ImportUri {
+        /// The URI, or `-` for stdin.
+        uri: String,
+        /// The profile's name (default: the door's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Create profiles from a knockd.conf (pairs openX/closeX doors into one profile), a fwknoprc (one SPA
     /// profile per stanza, keys to the OS keyring) or a profile file; the format is read from the content.
     Import {

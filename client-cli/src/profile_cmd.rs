@@ -45,6 +45,7 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
             crate::import_cmd::run(store, file, host.as_deref(), *dry_run, *json)
         }
         ProfileCommand::SetKey { name } => set_key(store, name),
+        ProfileCommand::ImportUri { uri, name } => import_uri(store, uri, name.as_deref()),
     }
 }
 
@@ -378,6 +379,46 @@ fn apply_verify(profile: &mut Profile, fields: &ProfileFields, removals: &Profil
 fn env_source(option: &str, var: &str) -> Result<SequenceSource, Failure> {
     validate_env_name(var).map_err(|e| Failure::invalid(format!("{option}: {e}")))?;
     Ok(SequenceSource::Env(var.to_owned()))
+}
+
+/// A rotating profile from a provisioning URI: the key into the keyring first (nothing is written when
+/// that fails: the user still has the URI), then the profile; a profile that cannot be created takes
+/// its key back out.
+fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<ExitCode, Failure> {
+    use std::io::Read;
+
+    let mut text = zeroize::Zeroizing::new(String::new());
+    if uri == "-" {
+        std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
+    } else {
+        text.push_str(uri);
+    }
+    let provisioning = client_core::rotating::parse_uri(&text).map_err(|e| Failure::invalid(e.to_string()))?;
+    let name = name.map_or_else(|| provisioning.rotation.door.clone(), str::to_owned);
+    client_core::profile::validate_name(&name)
+        .map_err(|e| Failure::invalid(format!("{e} (give the profile a name with --name)")))?;
+    let knock = RotatingKnock { rotation: provisioning.rotation, method: Method::Auto, delay_ms: 0 };
+    let profile = Profile::with_kind(provisioning.host, ProfileKind::Rotating(knock));
+    profile.validate().map_err(|e| Failure::invalid(e.to_string()))?;
+    // Checked before the key is stored: storing it would replace the keyring entry of an existing profile.
+    if store.file_names()?.contains(&name) {
+        return Err(Failure::invalid(format!("profile {name:?} already exists (choose another with --name)")));
+    }
+    let secrets = SecretStore::new();
+    secrets.store_rotating_key(&name, &provisioning.key).map_err(|e| {
+        let [var, _] = rotating_key_variables(&name);
+        Failure::failed(format!("the door key cannot be stored ({e}); nothing was written (for CI, set ${var})"))
+    })?;
+    match store.create(&name, &profile) {
+        Ok(stored) => {
+            outln!("added rotating profile {name} ({}); its door key is in the OS keyring", stored.path.display());
+            Ok(ExitCode::Success)
+        }
+        Err(err) => {
+            let _ = secrets.delete(&name, client_core::secrets::SecretKind::RotatingKey);
+            Err(err.into())
+        }
+    }
 }
 
 /// Reads a rotating door key (base32, the first non-empty line of stdin) into the OS keyring.

@@ -192,8 +192,106 @@ impl Rotation {
     }
 }
 
+/// The one-line provisioning string the server prints for a new user:
+/// `knock+rotating://HOST/DOOR?key=BASE32&step=30&length=4&range=1024-65535&protocols=tcp,udp,tcp,tcp`
+/// (defaults left out; `exclude=22,2222` when the door excludes ports; HOST and DOOR percent-encoded, an
+/// IPv6 host in brackets). It carries the key: treat it as a secret.
+pub const URI_SCHEME: &str = "knock+rotating://";
+
+/// Builds the provisioning URI of `rotation` at `host` with `key`.
+pub fn format_uri(host: &str, rotation: &Rotation, key: &DoorKey) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let host = match host.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => format!("[{v6}]"),
+        Err(_) => utf8_percent_encode(host, NON_ALPHANUMERIC).to_string().replace("%2E", ".").replace("%2D", "-"),
+    };
+    let mut uri =
+        format!("{URI_SCHEME}{host}/{}?key={}", utf8_percent_encode(&rotation.door, NON_ALPHANUMERIC), key.to_base32());
+    if rotation.step != Rotation::DEFAULT_STEP {
+        uri.push_str(&format!("&step={}", rotation.step));
+    }
+    if rotation.length != Rotation::DEFAULT_LENGTH {
+        uri.push_str(&format!("&length={}", rotation.length));
+    }
+    if rotation.range != Rotation::DEFAULT_RANGE {
+        uri.push_str(&format!("&range={}-{}", rotation.range.0, rotation.range.1));
+    }
+    if !rotation.protocols.is_empty() {
+        let list: Vec<&str> = rotation.protocols.iter().map(|p| p.as_str()).collect();
+        uri.push_str(&format!("&protocols={}", list.join(",")));
+    }
+    if !rotation.exclude.is_empty() {
+        let list: Vec<String> = rotation.exclude.iter().map(u16::to_string).collect();
+        uri.push_str(&format!("&exclude={}", list.join(",")));
+    }
+    uri
+}
+
+/// What a provisioning URI holds.
+#[derive(Debug)]
+pub struct Provisioning {
+    pub host: String,
+    pub rotation: Rotation,
+    pub key: DoorKey,
+}
+
+/// Parses a provisioning URI; every error names the part that is wrong (never the key's value).
+pub fn parse_uri(uri: &str) -> Result<Provisioning, RotatingError> {
+    let bad = |why: &str| RotatingError::Uri { why: why.to_owned() };
+    let rest = uri.trim().strip_prefix(URI_SCHEME).ok_or_else(|| bad("it does not start with knock+rotating://"))?;
+    let (location, query) = rest.split_once('?').ok_or_else(|| bad("it has no ?key=..."))?;
+    let (host, door) = location.split_once('/').ok_or_else(|| bad("it has no /DOOR after the host"))?;
+    let decode = |part: &str, what: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+            .map_err(|_| bad(&format!("the {what} is not UTF-8")))
+    };
+    let host = decode(host.trim_start_matches('[').trim_end_matches(']'), "host")?;
+    let door = decode(door, "door")?;
+    if host.is_empty() {
+        return Err(bad("the host is empty"));
+    }
+    let mut rotation = Rotation::new(door);
+    let mut key = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').ok_or_else(|| bad("a query part has no ="))?;
+        let number = |what: &str| value.parse().map_err(|_| bad(&format!("{what} is not a number")));
+        match name {
+            "key" => key = Some(DoorKey::from_base32(value)?),
+            "step" => rotation.step = number("step")?,
+            "length" => rotation.length = number("length")? as usize,
+            "range" => {
+                let (lo, hi) = value.split_once('-').ok_or_else(|| bad("range is not LOW-HIGH"))?;
+                rotation.range = (
+                    lo.parse().map_err(|_| bad("range is not LOW-HIGH"))?,
+                    hi.parse().map_err(|_| bad("range is not LOW-HIGH"))?,
+                );
+            }
+            "protocols" => {
+                rotation.protocols = value
+                    .split(',')
+                    .map(|p| p.parse::<Protocol>().map_err(|_| bad("protocols are not tcp/udp")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "exclude" => {
+                rotation.exclude = value
+                    .split(',')
+                    .map(|p| p.parse::<u16>().map_err(|_| bad("exclude is not a list of ports")))
+                    .collect::<Result<_, _>>()?;
+            }
+            other => return Err(bad(&format!("unknown parameter {other:?}"))),
+        }
+    }
+    let key = key.ok_or_else(|| bad("it has no key="))?;
+    rotation.validate()?;
+    Ok(Provisioning { host, rotation, key })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RotatingError {
+    #[error("invalid knock+rotating:// URI: {why}")]
+    Uri { why: String },
     #[error("the door key is not base32 (RFC 4648: letters A-Z and digits 2-7)")]
     KeyNotBase32,
     #[error("the door key has {bits} bits: at least {} are needed", MIN_KEY_BYTES * 8)]
@@ -374,6 +472,38 @@ mod tests {
         let mut ports: Vec<u16> = tight.sequence(&k, 7).expect("tight").hits().iter().map(|h| h.port).collect();
         ports.sort_unstable();
         assert_eq!(ports, [5000, 5001, 5002, 5003]);
+    }
+
+    #[test]
+    fn provisioning_uris_round_trip_and_bad_ones_say_why() {
+        let mut r = Rotation::new("ssh door");
+        r.step = 60;
+        r.protocols = vec![Protocol::Tcp, Protocol::Udp, Protocol::Tcp, Protocol::Tcp];
+        r.exclude = vec![22];
+        for host in ["bastion.example.org", "192.0.2.2", "2001:db8::2"] {
+            let uri = format_uri(host, &r, &key(K1));
+            let parsed = parse_uri(&uri).expect(&uri);
+            assert_eq!((parsed.host.as_str(), &parsed.rotation), (host, &r), "{uri}");
+            assert_eq!(parsed.key, key(K1));
+        }
+        assert_eq!(
+            format_uri("h.example", &Rotation::new("ssh"), &key(K1)),
+            format!("knock+rotating://h.example/ssh?key={K1}")
+        );
+        for (bad, why) in [
+            ("https://h/ssh?key=x", "knock+rotating://"),
+            ("knock+rotating://h/ssh", "no ?key"),
+            ("knock+rotating://h?key=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "no /DOOR"),
+            ("knock+rotating://h/ssh?step=30", "no key="),
+            ("knock+rotating://h/ssh?key=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&color=red", "unknown parameter"),
+        ] {
+            let e = parse_uri(bad).expect_err(bad).to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert_eq!(
+            parse_uri("knock+rotating://h/ssh?key=JBSWY3DP").expect_err("short").to_string(),
+            RotatingError::KeyTooShort { bits: 40 }.to_string()
+        );
     }
 
     #[test]

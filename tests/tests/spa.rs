@@ -455,3 +455,34 @@ fn keys_follow_their_profile_on_rename_and_delete_in_a_real_keyring() {
     assert!(err.contains("has no keys"), "{err}");
     assert!(stdout.contains("rm=0") && !after_rm.contains("profile:fw2:"), "delete leaves no entry: {diag}");
 }
+
+#[test]
+fn a_rotating_provisioning_uri_imports_with_its_key_in_a_real_keyring() {
+    let lab = lab_or_skip!();
+    let dir = lab.dir().join("profiles");
+    let key = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA";
+    let uri = format!("knock+rotating://192.0.2.1/ssh?key={key}&step=60&length=3&range=20000-20999");
+    let uri_file = lab.dir().join("uri.txt");
+    fs::write(&uri_file, &uri).expect("uri");
+    let steps = format!(
+        "k() {{ {cli} --profiles-dir {dir} \"$@\"; }}; \
+         k profile import-uri - --name door < {uri}; echo \"import=$?\"; \
+         k rotating now door --reveal; echo \"now=$?\"; \
+         k profile import-uri - --name door < {uri}; echo \"again=$?\"; \
+         secret-tool search --all service knock-toolkit 2>&1 | grep username",
+        cli = knock_cli_path().display(),
+        dir = dir.display(),
+        uri = uri_file.display(),
+    );
+    let Some(out) = in_keyring_session(&lab, &steps) else { return };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("import=0") && stdout.contains("now=0"), "{}", text(&out));
+    assert!(stdout.contains("again=2"), "a second import of the same name is refused: {}", text(&out));
+    assert!(stdout.contains("profile:door:rotating-key"), "the key is in the keyring: {}", text(&out));
+    let profile = fs::read_to_string(dir.join("door.toml")).expect("profile");
+    assert!(!profile.contains(key), "the key is never in the file: {profile}");
+    assert!(profile.contains("[rotating]") && profile.contains("door = \"ssh\""), "{profile}");
+    // The revealed sequence is three ports of the range.
+    let words = stdout.lines().find(|l| l.contains(":tcp")).expect("sequence line");
+    assert_eq!(words.split_whitespace().count(), 3, "{words}");
+}
