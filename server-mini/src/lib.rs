@@ -1,6 +1,11 @@
 //! knock-server: a small, pcap-based knock server that reads knockd.conf and fixes knockd's failure modes
-//! (see `../shared/spec/knockd-behaviour.md` and the README).
+//! (see the README's "The server: knock-server").
 //!
+//! - [`run`]: the command line; `main` only calls [`run::run`] and maps the result with [`exit`].
+//! - [`exit`]: the exit codes, as a type, decided in one place.
+//! - [`capture`]: the event loop: live capture and offline replay.
+//! - [`signals`], [`pid_file`], [`addresses`]: what the live loop watches (SIGTERM/SIGHUP/SIGUSR1, the
+//!   PID file, the interface's own addresses refreshed every 10 s).
 //! - [`config`]: knockd.conf (via client-core's parser) given knockd's meaning; the `--check` lint.
 //! - [`packet`]: link layer + IPv4/IPv6 (with extension headers) + TCP/UDP into a small [`packet::Hit`].
 //! - [`doors`]: the per-(source, door) state machine as pure code, with a bounded attempt table.
@@ -9,8 +14,14 @@
 //! - [`log`]: knockd-compatible log lines to stderr, LogFile and syslog, rate-limited under floods.
 
 pub mod actions;
+pub mod addresses;
+pub mod capture;
 pub mod config;
 pub mod doors;
+pub mod exit;
 pub mod log;
 pub mod packet;
+pub mod pid_file;
+pub mod run;
 pub mod server;
+pub mod signals;

@@ -104,6 +104,20 @@ impl Server {
         self.doors.attempts()
     }
 
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Runs the stop commands that are due and logs commands that finished.
+    pub fn poll_actions(&mut self) {
+        self.actions.poll(&mut self.log, std::time::Instant::now());
+    }
+
+    /// When the next scheduled command is due.
+    pub fn next_action_due(&self) -> Option<std::time::Instant> {
+        self.actions.next_due()
+    }
+
     /// One captured frame at `now` (milliseconds on the server's clock).
     pub fn handle_frame(&mut self, link: LinkType, frame: &[u8], now: Millis) {
         self.counters.packets += 1;

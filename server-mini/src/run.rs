@@ -1,0 +1,71 @@
+//! The command line and what it does: parse the configuration, then `--check`, `--read` (replay) or
+//! live capture. `main` only parses the arguments, calls [`run`] and maps the result to an exit code.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use client_core::knockd_conf;
+
+use crate::capture::{self, Live};
+use crate::config::{self, ServerConfig};
+use crate::doors::DEFAULT_MAX_ATTEMPTS;
+use crate::exit::Failure;
+use crate::log::Logger;
+use crate::server::Server;
+
+#[derive(Debug, Parser)]
+#[command(name = "knock-server", version, about = "A knockd.conf-compatible port-knock server")]
+pub struct Args {
+    /// The knockd.conf to read.
+    #[arg(short, long, value_name = "FILE", default_value = "/etc/knockd.conf")]
+    pub config: PathBuf,
+    /// Interface to capture on (overrides Interface in [options]).
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Check the configuration, print errors and warnings for weak doors, and exit.
+    #[arg(long)]
+    pub check: bool,
+    /// Replay a capture file through the same code path instead of capturing live.
+    #[arg(long, value_name = "FILE.pcap")]
+    pub read: Option<PathBuf>,
+    /// Log the commands instead of running them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Most attempts in progress at once (oldest evicted beyond); about 87 bytes each.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ATTEMPTS)]
+    pub max_attempts: usize,
+    /// Do not log to stderr (only LogFile / syslog).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Runs knock-server as the arguments say.
+pub fn run(args: Args) -> Result<(), Failure> {
+    let conf = knockd_conf::parse_file(&args.config).map_err(|e| Failure::invalid(e.to_string()))?;
+    let config =
+        config::from_conf(&conf, &args.config).map_err(|e| Failure::invalid(e.in_file(&args.config).to_string()))?;
+    if args.check {
+        check(&config, &conf);
+        return Ok(());
+    }
+    let log = Logger::new(config.options.log_file.as_deref(), config.options.use_syslog, !args.quiet)
+        .map_err(|e| Failure::runtime(format!("cannot open the log file: {e}")))?;
+    let mut server =
+        Server::new(config, args.max_attempts, args.dry_run, log).map_err(|e| Failure::invalid(e.to_string()))?;
+    match &args.read {
+        Some(file) => capture::replay(&mut server, file),
+        None => capture::live(
+            &mut server,
+            Live { interface: args.interface, config_path: &args.config, after_open: &mut |_| Ok(()) },
+        ),
+    }
+}
+
+/// `--check`: the lint's warnings, then a summary line.
+fn check(config: &ServerConfig, conf: &knockd_conf::KnockdConf) {
+    let warnings = config::lint(config, conf);
+    for w in &warnings {
+        println!("{}:{}: [{}]: warning: {}", config.path.display(), w.line, w.door, w.message);
+    }
+    println!("{}: {} door(s), {} warning(s), no errors", config.path.display(), config.doors.len(), warnings.len());
+}
