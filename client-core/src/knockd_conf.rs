@@ -44,6 +44,10 @@ pub const DOOR_KEYS: &[&str] = &[
     "Stop_Command",
     "Stop_Command_6",
     "Target",
+    // knock-server's native nftables doors (knockd refuses these keys; the client import ignores them).
+    "Nft_Set",
+    "Nft_Set_6",
+    "Nft_Timeout",
     USE_SYSLOG,
 ];
 /// (directive, alias): knockd treats both spellings as the same directive.

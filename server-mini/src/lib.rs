@@ -16,12 +16,16 @@
 pub mod actions;
 pub mod addresses;
 pub mod capture;
+pub mod check;
 pub mod config;
 pub mod doors;
 pub mod exit;
 pub mod log;
+pub mod nft;
+pub mod one_time;
 pub mod packet;
 pub mod pid_file;
 pub mod run;
+pub mod schedule;
 pub mod server;
 pub mod signals;

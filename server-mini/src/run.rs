@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use clap::Parser;
 use client_core::knockd_conf;
 
+use crate::actions::DEFAULT_MAX_COMMANDS;
 use crate::capture::{self, Live};
-use crate::config::{self, ServerConfig};
+use crate::check;
+use crate::config;
 use crate::doors::DEFAULT_MAX_ATTEMPTS;
 use crate::exit::Failure;
 use crate::log::Logger;
-use crate::server::Server;
+use crate::server::{Server, ServerOptions};
 
 #[derive(Debug, Parser)]
 #[command(name = "knock-server", version, about = "A knockd.conf-compatible port-knock server")]
@@ -32,8 +34,16 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
     /// Most attempts in progress at once (oldest evicted beyond); about 87 bytes each.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ATTEMPTS)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ATTEMPTS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     pub max_attempts: usize,
+    /// Most commands (and nftables updates) running at once; openings beyond are refused and counted.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_COMMANDS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    pub max_commands: usize,
+    /// Directory for state that survives restarts (used one-time sequences); the unit's StateDirectory.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Do not log to stderr (only LogFile / syslog).
     #[arg(short, long)]
     pub quiet: bool,
@@ -45,13 +55,17 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let config =
         config::from_conf(&conf, &args.config).map_err(|e| Failure::invalid(e.in_file(&args.config).to_string()))?;
     if args.check {
-        check(&config, &conf);
-        return Ok(());
+        return check::check(&config, &conf);
     }
     let log = Logger::new(config.options.log_file.as_deref(), config.options.use_syslog, !args.quiet)
         .map_err(|e| Failure::runtime(format!("cannot open the log file: {e}")))?;
-    let mut server =
-        Server::new(config, args.max_attempts, args.dry_run, log).map_err(|e| Failure::invalid(e.to_string()))?;
+    let options = ServerOptions {
+        max_attempts: args.max_attempts,
+        max_commands: args.max_commands,
+        dry_run: args.dry_run,
+        state_dir: args.state_dir.clone(),
+    };
+    let mut server = Server::new(config, options, log).map_err(|e| Failure::invalid(e.to_string()))?;
     match &args.read {
         Some(file) => capture::replay(&mut server, file),
         None => capture::live(
@@ -59,13 +73,4 @@ pub fn run(args: Args) -> Result<(), Failure> {
             Live { interface: args.interface, config_path: &args.config, after_open: &mut |_| Ok(()) },
         ),
     }
-}
-
-/// `--check`: the lint's warnings, then a summary line.
-fn check(config: &ServerConfig, conf: &knockd_conf::KnockdConf) {
-    let warnings = config::lint(config, conf);
-    for w in &warnings {
-        println!("{}:{}: [{}]: warning: {}", config.path.display(), w.line, w.door, w.message);
-    }
-    println!("{}: {} door(s), {} warning(s), no errors", config.path.display(), config.doors.len(), warnings.len());
 }

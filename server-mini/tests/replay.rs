@@ -7,7 +7,7 @@ use etherparse::PacketBuilder;
 use server_mini::capture;
 use server_mini::config;
 use server_mini::log::Logger;
-use server_mini::server::Server;
+use server_mini::server::{Server, ServerOptions};
 
 fn syn(src: [u8; 4], port: u16) -> Vec<u8> {
     let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
@@ -36,6 +36,10 @@ fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
     file.flush().expect("flush");
 }
 
+fn dry_run() -> ServerOptions {
+    ServerOptions { max_attempts: 100, dry_run: true, ..ServerOptions::default() }
+}
+
 #[test]
 fn a_replayed_capture_opens_the_door_and_counts() {
     let dir = tempfile::tempdir().expect("dir");
@@ -52,13 +56,13 @@ fn a_replayed_capture_opens_the_door_and_counts() {
     let log_path = dir.path().join("knock.log");
     let log = Logger::new(Some(&log_path), false, false).expect("log");
     let config = config::load(&conf).expect("config");
-    let mut server = Server::new(config, 100, true, log).expect("server");
+    let mut server = Server::new(config, dry_run(), log).expect("server");
     capture::replay(&mut server, &pcap_path).expect("replay");
     let text = std::fs::read_to_string(&log_path).expect("log");
     assert!(text.contains("198.51.100.1: ssh: OPEN SESAME"), "{text}");
     assert!(text.contains("198.51.100.2: ssh: sequence timeout (stage 1)"), "{text}");
-    assert_eq!(server.counters().opened, 1);
-    assert_eq!(server.counters().packets, 5);
+    assert_eq!(server.counters().server.opened, 1);
+    assert_eq!(server.counters().server.packets, 5);
 }
 
 #[test]
@@ -67,7 +71,7 @@ fn a_missing_capture_file_is_a_runtime_failure() {
     let conf = dir.path().join("knockd.conf");
     std::fs::write(&conf, "[ssh]\n sequence = 7000,8000,9000\n").expect("conf");
     let log = Logger::new(None, false, false).expect("log");
-    let mut server = Server::new(config::load(&conf).expect("config"), 100, true, log).expect("server");
+    let mut server = Server::new(config::load(&conf).expect("config"), dry_run(), log).expect("server");
     let failure = capture::replay(&mut server, &dir.path().join("none.pcap")).expect_err("missing");
     assert_eq!(failure.status, server_mini::exit::ExitStatus::Runtime);
     assert!(failure.message.contains("none.pcap"), "{failure}");
