@@ -258,8 +258,8 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
                 "no Seq_Timeout: the default is {DEFAULT_SEQ_TIMEOUT_SECS} s; set it explicitly, as short as your clients allow"
             ));
         }
-        if door.start_command.is_none() && door.start_command_6.is_none() {
-            warn("no Start_Command: a completed knock does nothing".to_owned());
+        if door.start_command.is_none() && door.start_command_6.is_none() && door.nft.is_none() {
+            warn("no Start_Command and no Nft_Set: a completed knock does nothing".to_owned());
         }
         if door.tcp_flags.is_none()
             && matches!(&door.sequence, SequenceSource::Fixed(s) if s.hits().iter().any(|h| h.protocol == Protocol::Tcp))

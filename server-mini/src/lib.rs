@@ -25,6 +25,7 @@ pub mod nft;
 pub mod one_time;
 pub mod packet;
 pub mod pid_file;
+pub mod privileges;
 pub mod run;
 pub mod schedule;
 pub mod server;

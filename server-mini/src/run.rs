@@ -13,6 +13,7 @@ use crate::config;
 use crate::doors::DEFAULT_MAX_ATTEMPTS;
 use crate::exit::Failure;
 use crate::log::Logger;
+use crate::privileges::{self, User};
 use crate::server::{Server, ServerOptions};
 
 #[derive(Debug, Parser)]
@@ -44,6 +45,13 @@ pub struct Args {
     /// Directory for state that survives restarts (used one-time sequences); the unit's StateDirectory.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Switch to this user once the capture is open (keeping only the capabilities the doors need).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Keep every privilege the server was started with (for door commands that need more than
+    /// CAP_NET_ADMIN); by default only what the doors need is kept once the capture is open.
+    #[arg(long, conflicts_with = "user")]
+    pub keep_capabilities: bool,
     /// Do not log to stderr (only LogFile / syslog).
     #[arg(short, long)]
     pub quiet: bool,
@@ -57,6 +65,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if args.check {
         return check::check(&config, &conf);
     }
+    let user = args.user.as_deref().map(User::lookup).transpose()?;
     let log = Logger::new(config.options.log_file.as_deref(), config.options.use_syslog, !args.quiet)
         .map_err(|e| Failure::runtime(format!("cannot open the log file: {e}")))?;
     let options = ServerOptions {
@@ -70,7 +79,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
         Some(file) => capture::replay(&mut server, file),
         None => capture::live(
             &mut server,
-            Live { interface: args.interface, config_path: &args.config, after_open: &mut |_| Ok(()) },
+            Live {
+                interface: args.interface,
+                config_path: &args.config,
+                after_open: &mut |server: &mut Server| {
+                    if args.keep_capabilities {
+                        return Ok(());
+                    }
+                    let line = privileges::drop_privileges(server.config(), user.as_ref())?;
+                    server.log.important(&line);
+                    Ok(())
+                },
+            },
         ),
     }
 }

@@ -321,8 +321,9 @@ impl Server {
             parts.push(format!("(udp dst port ({}))", ports(&udp)));
         }
         if parts.is_empty() {
-            // Every door is disabled: capture nothing.
-            return "ip and not ip".to_owned();
+            // Every door is disabled: capture nothing ("less 1": no frame is that short; libpcap refuses
+            // a filter it can prove rejects everything).
+            return "less 1".to_owned();
         }
         // IPv6 extension headers: BPF cannot follow them, the parser does. libpcap's `ip6 proto 6` also
         // matches "fragment header, then TCP", so fragments (next header 44) are passed explicitly.

@@ -28,6 +28,7 @@ pub mod firewall;
 pub mod knock_server;
 pub mod knockd;
 pub mod lab;
+pub mod nft;
 mod process;
 pub mod services;
 
