@@ -114,7 +114,7 @@ impl Actions {
             (None, Some(n)) if nft_step.is_some() => Some(n.timeout),
             _ => None,
         };
-        let key: Key = (door.name.clone(), source);
+        let key = Key { door: door.name.clone(), line: door.line, source };
         let decision = self.scheduler.open(key.clone(), now, hold, start_steps.clone(), stop_steps, nft_step.is_some());
         match decision {
             Decision::Start => {
@@ -151,10 +151,10 @@ impl Actions {
     fn spawn(&mut self, log: &mut Logger, key: Key, kind: JobKind, steps: Steps, now: Instant) {
         for step in &steps {
             let line = step.describe();
-            log.event(|| format!("{}: {line}", key.0));
+            log.event(|| format!("{}: {line}", key.door));
         }
         if self.dry_run {
-            log.event(|| format!("{}: dry run: command not run", key.0));
+            log.event(|| format!("{}: dry run: command not run", key.door));
             self.scheduler.finished(&key, kind, now);
             return;
         }
@@ -177,7 +177,7 @@ impl Actions {
         for job in self.scheduler.next_jobs(now) {
             match job {
                 Job::Stop { key, stop } => {
-                    log.event(|| format!("{}: {}: command timeout", key.1, key.0));
+                    log.event(|| format!("{}: {}: command timeout", key.source, key.door));
                     self.spawn(log, key, JobKind::Stop, stop, now);
                 }
                 Job::Start { key, start } => self.spawn(log, key, JobKind::Start, start, now),
@@ -191,7 +191,7 @@ impl Actions {
             self.scheduler.finished(&finished.key, finished.kind, now);
             for failure in finished.failures {
                 self.counters.failed += 1;
-                let door = &finished.key.0;
+                let door = &finished.key.door;
                 log.event(|| format!("{door}: {failure}"));
             }
         }
@@ -221,7 +221,7 @@ impl Actions {
             self.collect(log, now);
             for job in self.scheduler.next_jobs(now) {
                 if let Job::Stop { key, stop } = job {
-                    log.event(|| format!("{}: {}: shutting down: running the stop command now", key.1, key.0));
+                    log.event(|| format!("{}: {}: shutting down: running the stop command now", key.source, key.door));
                     self.spawn(log, key, JobKind::Stop, stop, now);
                 }
             }

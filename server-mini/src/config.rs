@@ -232,9 +232,32 @@ pub struct Warning {
     pub message: String,
 }
 
-/// Weak doors: sequences a port scan completes, very short ones, no explicit timeout, no command.
+/// Weak doors: sequences a port scan completes, very short ones, no explicit timeout, no command; and
+/// what knockd accepts but is easy to get wrong: a second `[options]`, two doors with one name.
 pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
     let mut warnings = Vec::new();
+    let first_options = conf.options.as_ref().map_or(0, |o| o.line);
+    for line in &conf.merged_options {
+        warnings.push(Warning {
+            line: *line,
+            door: "options".to_owned(),
+            message: format!(
+                "a second [options] section: merged into the one at line {first_options}, as knockd does (a key \
+                 set in both takes the later value); keep one [options]"
+            ),
+        });
+    }
+    for (later, first) in conf.duplicate_doors() {
+        warnings.push(Warning {
+            line: later.line,
+            door: later.name.clone(),
+            message: format!(
+                "a door named [{}] is already defined at line {}: both are used, as knockd does, but the log cannot \
+                 tell them apart; give each door its own name",
+                first.name, first.line
+            ),
+        });
+    }
     for door in &config.doors {
         let mut warn = |message: String| {
             warnings.push(Warning { line: door.line, door: door.name.clone(), message });
@@ -252,7 +275,7 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
                 );
             }
         }
-        let section = conf.doors.iter().find(|s| s.name == door.name);
+        let section = conf.doors.iter().find(|s| s.line == door.line);
         if section.is_some_and(|s| s.directive("Seq_Timeout").is_none()) {
             warn(format!(
                 "no Seq_Timeout: the default is {DEFAULT_SEQ_TIMEOUT_SECS} s; set it explicitly, as short as your clients allow"
@@ -369,6 +392,21 @@ mod tests {
         assert!(e.contains("line 3") && e.contains("Nft_Set"), "{e}");
         let e = parse("[d]\n sequence = 7000\n nft_set_6 = ip knock allow6\n").expect_err("family").to_string();
         assert!(e.contains("line 3") && e.contains("inet or ip6"), "{e}");
+    }
+
+    #[test]
+    fn repeated_options_and_door_names_are_accepted_with_a_warning() {
+        let text = "[options]\n LogFile = /a\n[d]\n sequence = 7000\n[options]\n UseSyslog\n[d]\n sequence = 8000\n";
+        let conf = knockd_conf::parse(text).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid, as in knockd");
+        assert_eq!(config.doors.len(), 2);
+        assert!(config.options.use_syslog && config.options.log_file.is_some(), "merged options");
+        let warnings = lint(&config, &conf);
+        assert!(warnings.iter().any(|w| w.line == 5 && w.message.contains("second [options]")), "{warnings:?}");
+        assert!(
+            warnings.iter().any(|w| w.line == 7 && w.message.contains("already defined at line 3")),
+            "{warnings:?}"
+        );
     }
 
     #[test]

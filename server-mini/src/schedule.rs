@@ -18,8 +18,14 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// A door (by name) and a source.
-pub type Key = (String, IpAddr);
+/// A door and a source. The door is named and told apart by its header line (two doors may share a
+/// name, as in knockd).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub door: String,
+    pub line: usize,
+    pub source: IpAddr,
+}
 
 /// What the caller must do about a new opening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +278,7 @@ mod tests {
     use super::*;
 
     fn key(src: &str) -> Key {
-        ("ssh".to_owned(), src.parse().expect("ip"))
+        Key { door: "ssh".to_owned(), line: 1, source: src.parse().expect("ip") }
     }
 
     const A: &str = "192.0.2.1";

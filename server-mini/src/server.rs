@@ -45,6 +45,7 @@ impl Default for ServerOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     pub packets: u64,
+    /// Packets to a door's port and protocol.
     pub hits: u64,
     pub not_knock: u64,
     pub fragments: u64,
@@ -160,11 +161,14 @@ impl Server {
     pub fn handle_frame(&mut self, link: LinkType, frame: &[u8], now: Millis) {
         self.counters.packets += 1;
         match packet::parse(link, frame) {
-            Parsed::Hit(hit) => {
+            // Only packets to a door's port and protocol are hits; the rest (IPv6 with extension headers
+            // passes the capture filter whatever its port) is not a knock.
+            Parsed::Hit(hit) if self.doors.is_door_port(hit.port, hit.protocol) => {
                 self.counters.hits += 1;
                 self.doors.on_hit(&hit, now, &mut self.events);
                 self.flush_events();
             }
+            Parsed::Hit(_) => self.counters.not_knock += 1,
             Parsed::NotKnock => self.counters.not_knock += 1,
             Parsed::Fragment => self.counters.fragments += 1,
             Parsed::Malformed(_) => self.counters.malformed += 1,

@@ -51,7 +51,14 @@ fn a_replayed_capture_opens_the_door_and_counts() {
     let b = [198, 51, 100, 2];
     write_pcap(
         &pcap_path,
-        &[(0, syn(a, 7000)), (10, syn(b, 7000)), (20, syn(a, 8000)), (30, syn(a, 9000)), (10_000, syn(b, 8000))],
+        &[
+            (0, syn(a, 7000)),
+            (10, syn(b, 7000)),
+            (15, syn(b, 22)),
+            (20, syn(a, 8000)),
+            (30, syn(a, 9000)),
+            (10_000, syn(b, 8000)),
+        ],
     );
     let log_path = dir.path().join("knock.log");
     let log = Logger::new(Some(&log_path), false, false).expect("log");
@@ -62,7 +69,8 @@ fn a_replayed_capture_opens_the_door_and_counts() {
     assert!(text.contains("198.51.100.1: ssh: OPEN SESAME"), "{text}");
     assert!(text.contains("198.51.100.2: ssh: sequence timeout (stage 1)"), "{text}");
     assert_eq!(server.counters().server.opened, 1);
-    assert_eq!(server.counters().server.packets, 5);
+    let counters = server.counters().server;
+    assert_eq!((counters.packets, counters.hits, counters.not_knock), (6, 5, 1), "port 22 is no door's: no hit");
 }
 
 #[test]
