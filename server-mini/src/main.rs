@@ -1,12 +1,14 @@
 //! knock-server: parses the arguments, runs, maps the outcome to an exit code (see `server_mini::exit`).
+//! On Windows it only says that it runs on Linux and macOS (see the per-OS decisions in `lib.rs`).
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use server_mini::exit::ExitStatus;
-use server_mini::run::{Args, run};
-
+#[cfg(unix)]
 fn main() -> ExitCode {
+    use clap::Parser;
+    use server_mini::exit::ExitStatus;
+    use server_mini::run::{Args, run};
+
     match run(Args::parse()) {
         Ok(()) => ExitStatus::Success.into(),
         Err(failure) => {
@@ -14,4 +16,13 @@ fn main() -> ExitCode {
             failure.status.into()
         }
     }
+}
+
+#[cfg(not(unix))]
+fn main() -> ExitCode {
+    eprintln!(
+        "knock-server runs on Linux and macOS only (it needs libpcap, Unix signals and process groups); \
+         on Windows use knock-cli and knock-gui as clients"
+    );
+    server_mini::exit::ExitStatus::Runtime.into()
 }

@@ -8,6 +8,9 @@
 //! hand-written about netlink, and the same tool operators use to inspect the set. (rustables and nftnl
 //! talk netlink directly but cover set elements with timeouts less completely, and nftnl needs the C
 //! libnftnl.) Every batch is one nft transaction.
+//!
+//! Per OS: nftables exists on Linux only; elsewhere an `Nft_Set` key is a configuration error that says
+//! so (macOS doors use commands, e.g. with pfctl tables).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -46,6 +49,9 @@ impl NftSet {
             NftFamilyUse::Ipv4 => "inet knock allow4",
             NftFamilyUse::Ipv6 => "inet knock allow6",
         };
+        if cfg!(not(target_os = "linux")) {
+            return Err("nftables exists on Linux only: on this OS use Start_Command/Stop_Command (e.g. pfctl)".into());
+        }
         let words: Vec<&str> = text.split_whitespace().collect();
         let [family, table, set] = words[..] else {
             return Err(format!("expected FAMILY TABLE SET, e.g. {example}"));

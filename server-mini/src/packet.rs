@@ -55,17 +55,19 @@ pub enum LinkType {
 }
 
 // DLT_RAW is 14 on OpenBSD, which uses 12 for DLT_LOOP (libpcap's dlt.h); everywhere else DLT_RAW is 12.
-#[cfg(target_os = "openbsd")]
+// (Only the pcap mapping uses them: Unix, like the capture.)
+#[cfg(all(unix, target_os = "openbsd"))]
 const DLT_RAW: i32 = 14;
-#[cfg(not(target_os = "openbsd"))]
+#[cfg(all(unix, not(target_os = "openbsd")))]
 const DLT_RAW: i32 = 12;
-#[cfg(target_os = "openbsd")]
+#[cfg(all(unix, target_os = "openbsd"))]
 const DLT_LOOP: i32 = 12;
-#[cfg(not(target_os = "openbsd"))]
+#[cfg(all(unix, not(target_os = "openbsd")))]
 const DLT_LOOP: i32 = 108;
 
 impl LinkType {
     /// The parser for a capture's link type; `None` if unsupported (the caller reports it).
+    #[cfg(unix)]
     pub fn from_pcap(linktype: pcap::Linktype) -> Option<LinkType> {
         match linktype.0 {
             1 => Some(LinkType::Ethernet),    // DLT_EN10MB

@@ -1,5 +1,6 @@
 //! The event loop as a library function: a pcap file written here is replayed through
-//! `capture::replay`, the same code path as live capture.
+//! `capture::replay`, the same code path as live capture. (Unix only, like the server.)
+#![cfg(unix)]
 
 use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! `knock-server --check` on knockd.conf files as knockd accepts them (issue 16): a second `[options]`
 //! is merged and two doors may share a name (both with a warning), and a LogFile the server could not
 //! open is reported as what will stop it. Runs the built binary; needs no namespace.
+#![cfg(target_os = "linux")]
 
 use std::process::Output;
 

@@ -2,6 +2,7 @@
 //! libc and the dynamic loader. (`ldd` also lists libdbus-1 and its chain, but only because Debian's
 //! libpcap0.8 itself NEEDs libdbus-1 for its D-Bus capture module; nothing of the client stack,
 //! keyring, D-Bus, TLS or AES, is linked by knock-server.)
+#![cfg(target_os = "linux")]
 
 use knock_e2e::knock_server::knock_server_path;
 

@@ -3,6 +3,7 @@
 //! Cmd_Timeout), 1,000 spoofed sources cannot run more than `--max-commands` commands, 1,000 repeats run
 //! the start once, one-time sequences are consumed by content and stay refused when the file cannot be
 //! written, and nftables doors close themselves on time, even after `kill -9`.
+#![cfg(target_os = "linux")]
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};

@@ -162,6 +162,7 @@ fn is_malformed(parsed: Parsed) -> bool {
 // ---- link types ----------------------------------------------------------------------------------------
 
 #[test]
+#[cfg(unix)]
 fn from_pcap_maps_the_supported_link_types() {
     use pcap::Linktype;
     assert_eq!(LinkType::from_pcap(Linktype::ETHERNET), Some(LinkType::Ethernet));
