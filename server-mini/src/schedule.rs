@@ -85,11 +85,27 @@ pub struct Scheduler<S> {
     running: usize,
     max_running: usize,
     shutting_down: bool,
+    /// No stop falls due before this (a lower bound: extensions only move stops later), so the event
+    /// loop does not scan every opening on every packet.
+    earliest: Option<Instant>,
+    /// Something changed that may let a job run (a job finished, shutdown began).
+    dirty: bool,
 }
 
 impl<S: Clone> Scheduler<S> {
     pub fn new(max_running: usize) -> Scheduler<S> {
-        Scheduler { openings: HashMap::new(), running: 0, max_running: max_running.max(1), shutting_down: false }
+        Scheduler {
+            openings: HashMap::new(),
+            running: 0,
+            max_running: max_running.max(1),
+            shutting_down: false,
+            earliest: None,
+            dirty: false,
+        }
+    }
+
+    fn note_due(&mut self, due: Instant) {
+        self.earliest = Some(self.earliest.map_or(due, |e| e.min(due)));
     }
 
     /// Jobs running now.
@@ -149,6 +165,7 @@ impl<S: Clone> Scheduler<S> {
         if !has_slot {
             return Decision::Refused;
         }
+        self.note_due(later(now, hold));
         self.openings.insert(key, Opening { phase: Phase::Starting, stop_due: later(now, hold), hold, start, stop });
         self.take_slot(Decision::Start)
     }
@@ -164,6 +181,7 @@ impl<S: Clone> Scheduler<S> {
     /// A job ended (whatever its outcome): its slot is free, and a finished start lets its stop run.
     pub fn finished(&mut self, key: &Key, kind: JobKind, now: Instant) {
         self.running = self.running.saturating_sub(1);
+        self.dirty = true;
         match kind {
             JobKind::Start => {
                 if let Some(opening) = self.openings.get_mut(key)
@@ -173,6 +191,8 @@ impl<S: Clone> Scheduler<S> {
                     if self.shutting_down {
                         opening.stop_due = now;
                     }
+                    let due = opening.stop_due;
+                    self.note_due(due);
                 }
             }
             JobKind::Stop => {
@@ -199,6 +219,10 @@ impl<S: Clone> Scheduler<S> {
     /// The jobs to start at `now`, as slots allow: due stops first (oldest first), then starts that
     /// waited for a stop. Openings with nothing to run at the end are forgotten when they fall due.
     pub fn next_jobs(&mut self, now: Instant) -> Vec<Job<S>> {
+        if !self.dirty && self.earliest.is_none_or(|e| e > now) {
+            return Vec::new();
+        }
+        self.dirty = false;
         self.openings.retain(|_, o| !(matches!(o.phase, Phase::Open) && o.stop.is_none() && o.stop_due <= now));
         let mut due: Vec<(Instant, Key)> = self
             .openings
@@ -210,6 +234,8 @@ impl<S: Clone> Scheduler<S> {
         let mut jobs = Vec::new();
         for (_, key) in due {
             if !self.has_slot() {
+                self.dirty = true;
+                self.recompute_earliest();
                 return jobs;
             }
             if let Some(opening) = self.openings.get_mut(&key)
@@ -221,6 +247,7 @@ impl<S: Clone> Scheduler<S> {
             }
         }
         if self.shutting_down {
+            self.recompute_earliest();
             return jobs;
         }
         let pending: Vec<Key> = self
@@ -231,6 +258,7 @@ impl<S: Clone> Scheduler<S> {
             .collect();
         for key in pending {
             if !self.has_slot() {
+                self.dirty = true;
                 break;
             }
             if let Some(opening) = self.openings.get_mut(&key) {
@@ -240,17 +268,25 @@ impl<S: Clone> Scheduler<S> {
                 jobs.push(Job::Start { key, start: opening.start.clone() });
             }
         }
+        self.recompute_earliest();
         jobs
+    }
+
+    /// Only open doors have a stop to wait for; a running start or stop ends with [`Self::finished`],
+    /// which marks the scheduler dirty.
+    fn recompute_earliest(&mut self) {
+        self.earliest = self.openings.values().filter(|o| matches!(o.phase, Phase::Open)).map(|o| o.stop_due).min();
     }
 
     /// When the next stop falls due (for the event loop's sleep).
     pub fn next_due(&self) -> Option<Instant> {
-        self.openings.values().filter(|o| matches!(o.phase, Phase::Open)).map(|o| o.stop_due).min()
+        self.earliest
     }
 
     /// From now on no opening is accepted and every open door's stop is due now.
     pub fn begin_shutdown(&mut self, now: Instant) {
         self.shutting_down = true;
+        self.dirty = true;
         self.openings.retain(|_, o| !matches!(o.phase, Phase::StartPending));
         for opening in self.openings.values_mut() {
             if matches!(opening.phase, Phase::Open) {
