@@ -10,6 +10,8 @@
 //! - [`knockd`]: run the reference `knockd` on the server side and read its log.
 //! - [`capture`]: record the server's wire with `tcpdump` and parse the frames.
 //! - [`firewall`]: iptables/ip6tables DROP rules inside the server namespace.
+//! - [`nft`]: nftables rulesets and sets inside the server namespace; reachability from a chosen client
+//!   address (knock-server's nftables doors).
 //! - [`bins`]: locate this workspace's binaries (e.g. `knock-cli`) from a test.
 //! - [`services`]: real services behind a knock gate (TCP echo, `sshd`) and gate door commands.
 //!
@@ -28,6 +30,7 @@ pub mod firewall;
 pub mod knock_server;
 pub mod knockd;
 pub mod lab;
+pub mod nft;
 mod process;
 pub mod services;
 
