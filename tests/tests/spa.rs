@@ -2,6 +2,7 @@
 //! open` opens a port that fwknopd unblocks (with a CMD_CYCLE_OPEN command, and with fwknopd's own
 //! iptables rules), twice in a row, keys from the environment; a wrong HMAC key does not open and exits 3;
 //! the real `fwknop` client's packet decodes with our decoder.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::fs;
 use std::net::SocketAddr;
