@@ -307,6 +307,12 @@ fn forget_keys(name: &str) {
 }
 
 /// Reads fwknop-style key lines from stdin and stores them in the OS keyring under the profile.
+/// The key that ends terminal input: Ctrl-D on Unix; on a Windows console, Ctrl-Z then Enter.
+#[cfg(not(windows))]
+const END_OF_INPUT: &str = "Ctrl-D";
+#[cfg(windows)]
+const END_OF_INPUT: &str = "Ctrl-Z, then Enter";
+
 #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
 fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     use std::io::{IsTerminal, Read};
@@ -319,7 +325,7 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
         return Err(Failure::invalid(format!("{name} is not an SPA profile: only SPA profiles have keys")));
     }
     if std::io::stdin().is_terminal() {
-        eprintln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press Ctrl-D");
+        eprintln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press {END_OF_INPUT}");
     }
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
