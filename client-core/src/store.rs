@@ -301,8 +301,11 @@ impl ProfileStore {
         if to.exists() && !self.is_case_only_rename_of_itself(old, new)? {
             return Err(StoreError::AlreadyExists { name: new.to_owned(), path: to });
         }
-        retry_sharing_violations(|| fs::rename(&from, &to))
-            .map_err(|source| StoreError::Io { action: "rename", path: from, source })?;
+        retry_sharing_violations(|| fs::rename(&from, &to)).map_err(|source| StoreError::Io {
+            action: "rename",
+            path: from,
+            source,
+        })?;
         sync_dir(&self.dir);
         Ok(to)
     }

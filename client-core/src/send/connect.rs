@@ -47,8 +47,8 @@ fn forbid_syn_retransmissions(_socket: &Socket) -> io::Result<()> {
 fn forbid_syn_retransmissions(socket: &Socket) -> io::Result<()> {
     use std::os::windows::io::AsRawSocket;
     use windows_sys::Win32::Networking::WinSock::{
-        SIO_TCP_INITIAL_RTO, SOCKET, SOCKET_ERROR, TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS,
-        TCP_INITIAL_RTO_PARAMETERS, WSAIoctl,
+        SIO_TCP_INITIAL_RTO, SOCKET, SOCKET_ERROR, TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS, TCP_INITIAL_RTO_PARAMETERS,
+        WSAIoctl,
     };
     let parameters = TCP_INITIAL_RTO_PARAMETERS {
         // TCP_INITIAL_RTO_UNSPECIFIED_RTT ((USHORT)-1): keep the system's initial RTT estimate.
