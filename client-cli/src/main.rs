@@ -47,6 +47,10 @@ fn main() -> std::process::ExitCode {
             clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut std::io::stdout());
             ExitCode::Success
         }
+        Command::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::Success,
+            Err(err) => Failure::failed(format!("cannot write the man page: {err}")).report(),
+        },
         command => match ProfileStore::locate(cli.profiles_dir.as_deref()) {
             Err(err) => Failure::from(err).report(),
             Ok(store) => with_store(&store, command),
@@ -62,7 +66,7 @@ fn with_store(store: &ProfileStore, command: &Command) -> ExitCode {
         Command::Close(args) => Ok(open_cmd::run(store, args, Action::Close)),
         Command::Ssh(args) => ssh_cmd::ssh(store, args),
         Command::Proxy(args) => ssh_cmd::proxy(store, args),
-        Command::Knock(_) | Command::Spa(_) | Command::Completions { .. } => Ok(ExitCode::Success),
+        Command::Knock(_) | Command::Spa(_) | Command::Completions { .. } | Command::Man => Ok(ExitCode::Success),
     };
     result.unwrap_or_else(Failure::report)
 }
