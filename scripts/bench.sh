@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo build --release -p client-cli --locked
-KNOCK_CLI_STATIC="$(pwd)/$(scripts/build-release.sh)"
+KNOCK_CLI_STATIC="$(scripts/build-release.sh)"
 export KNOCK_CLI_STATIC
 cargo bench -p knock-e2e --bench knock_bench --locked

@@ -47,6 +47,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the knock-cli(1) man page (roff); the .deb packaging installs it (scripts/package-deb.sh).
+    #[command(hide = true)]
+    Man,
 }
 
 const OPEN_AFTER_HELP: &str = "\

@@ -61,6 +61,16 @@ fn run(cli: &Cli) -> ExitCode {
             out!("{}", String::from_utf8_lossy(&script));
             Ok(ExitCode::Success)
         }
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => {
+                    out!("{}", String::from_utf8_lossy(&page));
+                    Ok(ExitCode::Success)
+                }
+                Err(err) => Err(Failure::failed(format!("cannot render the man page: {err}"))),
+            }
+        }
         Command::Rotating(cli::RotatingCommand::Now { name, reveal }) => {
             store().and_then(|store| rotating_cmd::now(&store, name, *reveal))
         }

@@ -426,7 +426,7 @@ fn set_rotating_key(name: &str) -> Result<ExitCode, Failure> {
     use std::io::{IsTerminal, Read};
 
     if std::io::stdin().is_terminal() {
-        errln!("paste the door key (base32), then end the input");
+        errln!("paste the door key (base32), then press {END_OF_INPUT}");
     }
     let mut text = zeroize::Zeroizing::new(String::new());
     std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
@@ -438,6 +438,12 @@ fn set_rotating_key(name: &str) -> Result<ExitCode, Failure> {
 }
 
 /// Reads fwknop-style key lines from stdin and stores them in the OS keyring under the profile.
+/// The key that ends terminal input: Ctrl-D on Unix; on a Windows console, Ctrl-Z then Enter.
+#[cfg(not(windows))]
+const END_OF_INPUT: &str = "Ctrl-D";
+#[cfg(windows)]
+const END_OF_INPUT: &str = "Ctrl-Z, then Enter";
+
 fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     use std::io::{IsTerminal, Read};
 
@@ -451,7 +457,7 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
         return Err(Failure::invalid(format!("{name} is not an SPA profile: only SPA profiles have keys")));
     }
     if std::io::stdin().is_terminal() {
-        errln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press Ctrl-D");
+        errln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press {END_OF_INPUT}");
     }
     let mut text = zeroize::Zeroizing::new(String::new());
     std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;

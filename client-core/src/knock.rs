@@ -272,17 +272,21 @@ async fn run(
         None => resolve_cancellable(&request.host, request.family, request.resolve_timeout, cancel).await?,
     };
     report.address = Some(address);
-    on_event(&KnockEvent::Resolved { address, tcp_method });
 
     let sender = HitSender::open(
         address,
         tcp_method,
+        request.method == Method::Auto && request.tcp_flags.is_plain_syn(),
         request.tcp_flags.set,
         request.udp_payload.clone(),
         request.bind_address,
         request.source_port,
     )
     .map_err(|source| KnockError::Setup { address: address.ip(), source: source.into() })?;
+    // `auto` may have fallen back from raw to connect while setting up.
+    let tcp_method = sender.tcp_method();
+    report.tcp_method = tcp_method;
+    on_event(&KnockEvent::Resolved { address, tcp_method });
 
     let mut next_hit_at: Option<Instant> = None;
     for (index, &hit) in hits.iter().enumerate() {

@@ -12,6 +12,16 @@
 //! - a file that does not parse is reported with its path, line and column and is never overwritten,
 //!   renamed or deleted by the store: the user fixes it by hand;
 //! - [`ProfileStore::save`] refuses to overwrite a file that changed since the caller loaded it.
+//!
+//! Decisions per OS:
+//! - Windows: a rename onto a file another process holds open without `FILE_SHARE_DELETE` (the app's own
+//!   2-second re-scan, the search indexer, antivirus) fails with "access denied" or a sharing violation
+//!   for a moment; such renames are retried with a short backoff (about 0.6 s in all) before failing.
+//!   Unix renames never fail that way, so there is no retry there.
+//! - Case-insensitive file systems (macOS's default APFS, Windows NTFS): renaming `work` to `Work` finds
+//!   `Work.toml` "existing" because it is `work.toml` itself. A case-only rename is allowed when the
+//!   directory has no entry spelled exactly like the new name; keyring entries, keyed by exact name, are
+//!   renamed by the caller as for any rename.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
@@ -331,7 +341,7 @@ impl ProfileStore {
         let _lock = self.lock()?;
         let from = self.load(old)?.path;
         let to = self.path_of(new);
-        if to.exists() {
+        if to.exists() && !self.is_case_only_rename_of_itself(old, new)? {
             return Err(StoreError::AlreadyExists { name: new.to_owned(), path: to });
         }
         self.refuse_env_clash(new, Some(old))?;
@@ -340,7 +350,7 @@ impl ProfileStore {
             Err(SecretError::Unavailable { .. }) => false,
             Err(source) => return Err(StoreError::Secrets { name: old.to_owned(), source }),
         };
-        if let Err(source) = fs::rename(&from, &to) {
+        if let Err(source) = retry_sharing_violations(|| fs::rename(&from, &to)) {
             if moved {
                 let _ = secrets.rename(new, old);
             }
@@ -348,6 +358,15 @@ impl ProfileStore {
         }
         sync_dir(&self.dir);
         Ok(to)
+    }
+
+    /// True when `new` differs from `old` only in case and "exists" only because the file system ignores
+    /// case: no directory entry is spelled exactly `new`.
+    fn is_case_only_rename_of_itself(&self, old: &str, new: &str) -> Result<bool, StoreError> {
+        if old == new || old.to_lowercase() != new.to_lowercase() {
+            return Ok(false);
+        }
+        Ok(!self.file_names()?.iter().any(|name| name == new))
     }
 
     fn not_found(&self, name: &str) -> StoreError {
@@ -396,11 +415,7 @@ impl ProfileStore {
             .map_err(io_err("create a temp file for"))?;
         temp.write_all(text.as_bytes()).map_err(io_err("write"))?;
         temp.as_file().sync_all().map_err(io_err("flush"))?;
-        if replace {
-            temp.persist(&path).map_err(|e| io_err("replace")(e.error))?;
-        } else {
-            temp.persist_noclobber(&path).map_err(|e| io_err("create")(e.error))?;
-        }
+        persist_retrying(temp, &path, replace).map_err(io_err(if replace { "replace" } else { "create" }))?;
         sync_dir(&self.dir);
         Ok(StoredProfile {
             name: name.to_owned(),
@@ -409,6 +424,53 @@ impl ProfileStore {
             version: Version::of(text.as_bytes()),
         })
     }
+}
+
+/// Pauses between attempts of a rename that hit a sharing violation (Windows); about 0.6 s in all.
+const SHARING_VIOLATION_RETRY_DELAYS_MS: [u64; 6] = [10, 20, 40, 80, 160, 320];
+
+/// Moves the temp file into place (replacing or not), retrying sharing violations.
+fn persist_retrying(mut temp: tempfile::NamedTempFile, path: &Path, replace: bool) -> io::Result<()> {
+    let mut delays = SHARING_VIOLATION_RETRY_DELAYS_MS.iter();
+    loop {
+        let result = if replace { temp.persist(path) } else { temp.persist_noclobber(path) };
+        match result {
+            Ok(_) => return Ok(()),
+            Err(failed) => match delays.next() {
+                Some(&ms) if is_sharing_violation(&failed.error) => {
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                    temp = failed.file;
+                }
+                _ => return Err(failed.error),
+            },
+        }
+    }
+}
+
+/// Runs a rename, retrying sharing violations.
+fn retry_sharing_violations(mut rename: impl FnMut() -> io::Result<()>) -> io::Result<()> {
+    let mut delays = SHARING_VIOLATION_RETRY_DELAYS_MS.iter();
+    loop {
+        match rename() {
+            Ok(()) => return Ok(()),
+            Err(err) => match delays.next() {
+                Some(&ms) if is_sharing_violation(&err) => std::thread::sleep(std::time::Duration::from_millis(ms)),
+                _ => return Err(err),
+            },
+        }
+    }
+}
+
+/// ERROR_ACCESS_DENIED (5), ERROR_SHARING_VIOLATION (32), ERROR_LOCK_VIOLATION (33): what MoveFileEx
+/// reports while another process has the target open without FILE_SHARE_DELETE.
+#[cfg(windows)]
+fn is_sharing_violation(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(5 | 32 | 33))
+}
+
+#[cfg(not(windows))]
+fn is_sharing_violation(_err: &io::Error) -> bool {
+    false
 }
 
 /// Parses a profile file, locating errors by line and column.
@@ -456,3 +518,74 @@ fn sync_dir(dir: &Path) {
 
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sequence::{Protocol, Sequence};
+
+    /// Never the user's keyring: a test service name (these profiles have no secrets).
+    fn test_secrets() -> SecretStore {
+        SecretStore::with_service(format!("knock-toolkit-test-store-unit-{}", std::process::id()))
+    }
+
+    fn profile(host: &str) -> Profile {
+        Profile::new(host, Sequence::parse("7000,8000:udp,9000", Protocol::Tcp).expect("sequence"))
+    }
+
+    /// On a case-insensitive file system (macOS, Windows CI) this is the `work` -> `Work` rename that used
+    /// to fail with "already exists"; on a case-sensitive one it is an ordinary rename. Either way the
+    /// profile ends up spelled `Work` on disk and `work` is gone from the listing.
+    #[test]
+    fn case_only_rename_changes_the_spelling() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ProfileStore::new(dir.path());
+        store.create("work", &profile("192.0.2.2")).expect("create");
+        store.rename("work", "Work", &test_secrets()).expect("case-only rename");
+        assert_eq!(store.file_names().expect("names"), ["Work"]);
+        assert_eq!(store.load("Work").expect("load").profile.host, "192.0.2.2");
+    }
+
+    /// Two files that differ only in case (possible on a case-sensitive file system) stay distinct.
+    #[test]
+    fn case_only_rename_onto_a_distinct_file_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ProfileStore::new(dir.path());
+        store.create("work", &profile("192.0.2.2")).expect("create");
+        if store.create("Work", &profile("192.0.2.3")).is_err() {
+            return; // case-insensitive file system: there cannot be two such files
+        }
+        assert!(matches!(store.rename("work", "Work", &test_secrets()), Err(StoreError::AlreadyExists { .. })));
+    }
+
+    #[test]
+    fn other_errors_are_not_retried() {
+        let mut calls = 0;
+        let err = retry_sharing_violations(|| {
+            calls += 1;
+            Err(io::Error::from(io::ErrorKind::NotFound))
+        })
+        .expect_err("fails");
+        assert_eq!((err.kind(), calls), (io::ErrorKind::NotFound, 1));
+    }
+
+    /// Windows: a reader holding the profile open without FILE_SHARE_DELETE (as the indexer or antivirus
+    /// do) makes the replacing rename fail for a while; the save waits for it instead of failing.
+    #[cfg(windows)]
+    #[test]
+    fn save_waits_out_a_sharing_violation() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ProfileStore::new(dir.path());
+        store.create("work", &profile("192.0.2.2")).expect("create");
+        // FILE_SHARE_READ only: no delete/rename sharing.
+        let holder = fs::OpenOptions::new().read(true).share_mode(1).open(store.path_of("work")).expect("open");
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            drop(holder);
+        });
+        store.save("work", &profile("192.0.2.9"), None).expect("save retried until the reader let go");
+        release.join().expect("join");
+        assert_eq!(store.load("work").expect("load").profile.host, "192.0.2.9");
+    }
+}

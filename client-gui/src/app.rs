@@ -185,6 +185,14 @@ impl AppState {
         &self.store
     }
 
+    /// Keeps secrets under another keyring service from now on (tests use a unique one, so a user's real
+    /// entries are never touched), and probes that service.
+    pub fn set_secret_store(&mut self, secrets: SecretStore) {
+        self.secrets = secrets;
+        self.keyring = None;
+        self.worker.check_keyring(self.secrets.clone());
+    }
+
     pub fn worker_mut(&mut self) -> &mut Worker {
         &mut self.worker
     }

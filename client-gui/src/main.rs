@@ -1,7 +1,17 @@
 //! knock-gui: opens the window on the user's profile store (`--profiles-dir DIR` or $KNOCK_PROFILES_DIR
 //! override the platform's config directory, as for knock-cli).
+//!
+//! Per OS:
+//! - Windows: release builds use the GUI subsystem, so no console window opens beside the app (debug builds
+//!   keep the console for their messages). Renderers are tried in order, glow (OpenGL, as on the other
+//!   OSes) then wgpu (Direct3D 12, which also runs on Microsoft's software adapter), so a VM or remote
+//!   desktop without an OpenGL 2 driver still starts the app. wgpu is linked on Windows only.
+//! - Linux, macOS: glow only (OpenGL; Mesa's software GL where there is no GPU).
+#![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use client_core::store::ProfileStore;
 use client_gui::KnockGui;
@@ -30,22 +40,21 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title("knock").with_inner_size([1000.0, 680.0]),
-        ..Default::default()
-    };
-    let result = eframe::run_native(
-        "knock-gui",
-        options,
-        Box::new(move |cc| {
-            let mut app = KnockGui::new(cc, store)?;
-            // KNOCK_GUI_BENCH=N: timing output for scripts/gui-bench.sh (see gui.rs).
-            if let Some(frames) = std::env::var("KNOCK_GUI_BENCH").ok().and_then(|n| n.parse().ok()) {
-                app = app.with_bench(started, frames);
+    let app_started = Arc::new(AtomicBool::new(false));
+    let mut result = Ok(());
+    for (attempt, &renderer) in RENDERERS.iter().enumerate() {
+        if attempt > 0 {
+            eprintln!("knock-gui: trying the {renderer:?} renderer instead");
+        }
+        result = run(renderer, store.clone(), started, Arc::clone(&app_started));
+        // Fall back only when the renderer never got as far as creating the app.
+        match &result {
+            Err(err) if !app_started.load(Ordering::SeqCst) => {
+                eprintln!("knock-gui: the {renderer:?} renderer could not start: {err}");
             }
-            Ok(Box::new(app) as Box<dyn eframe::App>)
-        }),
-    );
+            _ => break,
+        }
+    }
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
@@ -53,4 +62,69 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The renderers to try, best first (see the module docs).
+#[cfg(not(windows))]
+const RENDERERS: &[eframe::Renderer] = &[eframe::Renderer::Glow];
+#[cfg(windows)]
+const RENDERERS: &[eframe::Renderer] = &[eframe::Renderer::Glow, eframe::Renderer::Wgpu];
+
+fn run(
+    renderer: eframe::Renderer,
+    store: ProfileStore,
+    started: std::time::Instant,
+    app_started: Arc<AtomicBool>,
+) -> eframe::Result {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("knock")
+            .with_inner_size([1000.0, 680.0])
+            .with_icon(window_icon()),
+        renderer,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "knock-gui",
+        options,
+        Box::new(move |cc| {
+            app_started.store(true, Ordering::SeqCst);
+            let mut app = KnockGui::new(cc, store)?;
+            // KNOCK_GUI_BENCH=N: timing output for scripts/gui-bench.sh (see gui.rs).
+            if let Some(frames) = std::env::var("KNOCK_GUI_BENCH").ok().and_then(|n| n.parse().ok()) {
+                app = app.with_bench(started, frames);
+            }
+            Ok(Box::new(app) as Box<dyn eframe::App>)
+        }),
+    )
+}
+
+/// The app's icon, drawn here so the binary needs no image decoder: the same design as
+/// packaging/knock-gui.svg (a blue rounded square with three knocks, the last one green: the door opens).
+fn window_icon() -> egui::IconData {
+    const SIZE: u32 = 64;
+    const BACKGROUND: [u8; 4] = [0x1f, 0x4e, 0x79, 0xff];
+    const KNOCK: [u8; 4] = [0xff, 0xff, 0xff, 0xff];
+    const OPEN: [u8; 4] = [0x6f, 0xcf, 0x97, 0xff];
+    // (centre x, centre y, radius, colour) in the SVG's 64x64 coordinates.
+    const KNOCKS: [(f32, f32, f32, [u8; 4]); 3] =
+        [(16.0, 32.0, 5.0, KNOCK), (32.0, 32.0, 6.0, KNOCK), (48.0, 32.0, 7.0, OPEN)];
+    const CORNER: f32 = 14.0;
+    let mut rgba = Vec::with_capacity((SIZE * SIZE * 4) as usize);
+    for y in 0..SIZE {
+        for x in 0..SIZE {
+            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+            let knock = KNOCKS.iter().find(|(cx, cy, r, _)| (px - cx).powi(2) + (py - cy).powi(2) <= r * r);
+            // Distance outside the rounded square's inner rectangle; inside the shape when <= CORNER.
+            let dx = (CORNER - px).max(px - (SIZE as f32 - CORNER)).max(0.0);
+            let dy = (CORNER - py).max(py - (SIZE as f32 - CORNER)).max(0.0);
+            let pixel = match knock {
+                Some(&(_, _, _, colour)) => colour,
+                None if dx * dx + dy * dy <= CORNER * CORNER => BACKGROUND,
+                None => [0, 0, 0, 0],
+            };
+            rgba.extend_from_slice(&pixel);
+        }
+    }
+    egui::IconData { rgba, width: SIZE, height: SIZE }
 }

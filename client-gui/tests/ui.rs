@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use client_core::profile::{Profile, Verify};
+use client_core::secrets::{SecretKind, SecretStore};
 use client_core::store::ProfileStore;
 use client_core::{Protocol, Sequence};
 use client_gui::KnockGui;
@@ -236,10 +237,40 @@ fn keyboard_shortcuts_new_search_and_enter_to_knock() {
     assert!(matches!(harness.state().state.last_result("alpha"), LastResult::Sent { .. }));
 }
 
+/// A keyring service of this test run only: the app's real service (`knock-toolkit`) is never written, so
+/// a developer's real profile named `fw` keeps its keys. Whatever the test stored is deleted on drop.
+struct TestKeyring {
+    secrets: SecretStore,
+    profile: &'static str,
+}
+
+impl TestKeyring {
+    fn new(profile: &'static str) -> TestKeyring {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let service = format!("knock-toolkit-test-{}-{nanos}", std::process::id());
+        assert_ne!(service, client_core::secrets::SERVICE);
+        TestKeyring { secrets: SecretStore::with_service(service), profile }
+    }
+}
+
+impl Drop for TestKeyring {
+    fn drop(&mut self) {
+        // Nothing stored (no keyring) is fine; a keyring that stored keys must also delete them.
+        let _ = self.secrets.delete_all(self.profile);
+    }
+}
+
 #[test]
 fn an_spa_profile_is_created_with_generated_keys_that_never_reach_the_file() {
     let dir = tempfile::tempdir().expect("dir");
-    let mut harness = app(dir.path());
+    let keyring = TestKeyring::new("fw");
+    let store = ProfileStore::new(dir.path());
+    let secrets = keyring.secrets.clone();
+    let mut harness = Harness::builder().with_size(egui::vec2(1200.0, 800.0)).build_eframe(move |cc| {
+        let mut gui = KnockGui::new(cc, store).expect("the app starts");
+        gui.state.set_secret_store(secrets);
+        gui
+    });
     harness.get_by_label("New").click();
     harness.run();
     type_into(&mut harness, "Name", "fw");
@@ -270,4 +301,12 @@ fn an_spa_profile_is_created_with_generated_keys_that_never_reach_the_file() {
         matches!(&app.state.notice, Some(client_gui::app::Notice::Info(m)) if m.contains("keyring"))
             || matches!(&app.state.notice, Some(client_gui::app::Notice::Error(m)) if m.contains("KNOCK_SPA_KEY_BASE64_FW"))
     });
+    if matches!(&harness.state().state.notice, Some(client_gui::app::Notice::Info(_))) {
+        // Stored: read it back through a fresh store and entry (the mock keyring would have nothing).
+        let fresh = SecretStore::with_service(keyring.secrets.service());
+        let stored = fresh.get("fw", SecretKind::SpaKey).expect("read back").expect("the key is in the keyring");
+        assert!(stored.expose() == key, "the keyring holds the generated key");
+    }
+    drop(harness);
+    drop(keyring);
 }

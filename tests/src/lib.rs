@@ -5,6 +5,10 @@
 //! Ethernet link without touching the host network. Needs root and `ip netns`; without them tests
 //! skip loudly, and under `CI=true` they fail (see [`Lab::for_test`]).
 //!
+//! Everything but [`bins`] is Linux-only (network namespaces, `AF_PACKET`, `setns`) and gated by
+//! `cfg(target_os = "linux")`, so the workspace builds and tests on macOS and Windows too; there the
+//! lab's test files compile to nothing and only the file-only CLI tests run.
+//!
 //! Modules:
 //! - [`lab`]: namespaces, veth, addresses, running commands inside a namespace, cleanup on drop.
 //! - [`knockd`]: run the reference `knockd` on the server side and read its log.
@@ -25,19 +29,32 @@
 //! ```
 
 pub mod bins;
+#[cfg(target_os = "linux")]
 pub mod capture;
+#[cfg(target_os = "linux")]
 pub mod firewall;
+#[cfg(target_os = "linux")]
 pub mod knock_server;
+#[cfg(target_os = "linux")]
 pub mod knockd;
+#[cfg(target_os = "linux")]
 pub mod lab;
+#[cfg(target_os = "linux")]
 pub mod nft;
+#[cfg(target_os = "linux")]
 mod process;
+#[cfg(target_os = "linux")]
 pub mod services;
 
+#[cfg(target_os = "linux")]
 pub use capture::{Capture, Packet, Proto, TcpFlags};
+#[cfg(target_os = "linux")]
 pub use knock_server::{Background, KnockServer, PcapWriter, Replay};
+#[cfg(target_os = "linux")]
 pub use knockd::Knockd;
+#[cfg(target_os = "linux")]
 pub use lab::{Lab, LabError, Side};
+#[cfg(target_os = "linux")]
 pub use services::{Sshd, TcpService};
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! when a send fails or the door stays shut), no panic on a closed or full stdout, no panic on hostile
 //! input anywhere, an import that would write an unloadable profile writes nothing, and two profile names
 //! that would share their keys' environment variables are refused.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::fs::File;
 use std::process::{Command, Output, Stdio};

@@ -1,4 +1,5 @@
 //! The exit-code contract of `knock-cli knock`, run as a user would, inside the lab's client namespace.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::{Lab, lab_or_skip};

@@ -1,5 +1,6 @@
 //! `knock-cli knock` against a real knockd (Debian's knockd 0.8) in the namespace lab: TCP, UDP, mixed
 //! and IPv6 sequences open a door with both send methods; wrong order does not.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::net::IpAddr;
 use std::process::Output;

@@ -1,6 +1,7 @@
 //! Real services in the lab's server namespace: the TCP echo listener, OpenSSH's sshd, and the
 //! iptables gate whose door commands knockd runs. Each test proves traffic end to end from the
 //! client namespace.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};

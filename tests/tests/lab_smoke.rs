@@ -1,5 +1,6 @@
 //! Smoke tests of the lab itself, driven with the reference tools (ping, Debian's `knock`,
 //! `knockd`, `tcpdump`, iptables). If these fail, every other end-to-end test is suspect.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -1,6 +1,7 @@
 //! `knock-cli open|close|ssh|proxy` against a real knockd whose doors really gate a port with iptables in
 //! the server namespace: verify reports the port open, close shuts it, a failed first sequence is retried,
 //! a door that never opens exits 3, `--group` knocks several hosts at once, and ssh gets through.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;

@@ -3,6 +3,7 @@
 //! the independent Python implementation derives for the current window; knock-cli's rotating profile opens
 //! that door, so does knock(1) fed by `rotating now --reveal`, the ports are never printed unless revealed,
 //! and a second open in the same window waits for the next window instead of sending a spent sequence.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -4,7 +4,7 @@
 //! concurrent sources) work, with knockd itself as the control where that is cheap; door commands,
 //! SIGTERM and one-time sequences; a malformed-packet corpus replayed offline and a spoofed-source flood
 //! live.
-#![cfg(target_os = "linux")]
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -3,6 +3,7 @@
 //! iptables rules), twice in a row, keys from the environment; a wrong HMAC key does not open and exits 3;
 //! the real `fwknop` client's packet decodes with our decoder; the SHA3-256 and SHA3-512 HMAC types open a
 //! fwknopd configured with them (and a SHA-256 HMAC does not).
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::fs;
 use std::net::SocketAddr;

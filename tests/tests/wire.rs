@@ -1,6 +1,7 @@
 //! What `knock-cli knock` puts on the wire, seen by a capture on the server's side of the lab: exactly
 //! one packet per hit, in order, with the requested flags, for both send methods and both families, and
 //! still exactly one when the server's firewall drops the hits (no SYN retransmits).
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! |-----------|----------------------------------------------|--------------------------------|-----------|
 //! | `raw`     | one hand-built segment, any flags            | CAP_NET_RAW (Linux), root (Unix) | Unix    |
 //! | `connect` | non-blocking connect(), closed at once: one plain SYN, never retransmitted | none | all |
-//! | `auto`    | `raw` where permitted, else `connect`        | —                              | all       |
+//! | `auto`    | `raw` where permitted and set up, else `connect` (plain SYN only) | —          | all       |
 //!
 //! UDP hits are one datagram on an ordinary socket with every method. [`privilege`] says whether raw
 //! sockets are permitted and how to grant them.
@@ -121,9 +121,14 @@ enum TcpSender {
 
 impl HitSender {
     /// Opens what the knock needs up front (the raw socket), so a setup failure happens before any hit.
+    ///
+    /// With `connect_if_raw_fails` (method `auto` sending plain SYNs), a raw socket that was permitted but
+    /// cannot be set up (an OS refusing an option, no route for the source address probe) falls back to
+    /// `connect`, which sends the same plain SYN; [`HitSender::tcp_method`] says which one is used.
     pub(crate) fn open(
         destination: SocketAddr,
         tcp_method: Option<TcpMethod>,
+        connect_if_raw_fails: bool,
         flags: TcpFlags,
         udp_payload: Vec<u8>,
         bind_address: Option<IpAddr>,
@@ -132,11 +137,22 @@ impl HitSender {
         let tcp = match tcp_method {
             None => None,
             Some(TcpMethod::Connect) => Some(TcpSender::Connect),
-            Some(TcpMethod::Raw) => {
-                Some(TcpSender::Raw { socket: raw::RawTcpSocket::open(destination, bind_address)?, flags })
-            }
+            Some(TcpMethod::Raw) => match raw::RawTcpSocket::open(destination, bind_address) {
+                Ok(socket) => Some(TcpSender::Raw { socket, flags }),
+                Err(_) if connect_if_raw_fails => Some(TcpSender::Connect),
+                Err(err) => return Err(err),
+            },
         };
         Ok(HitSender { destination, tcp, udp_payload, bind_address, source_port })
+    }
+
+    /// How TCP hits are actually sent (after any fallback), `None` when the knock has no TCP hit.
+    pub(crate) fn tcp_method(&self) -> Option<TcpMethod> {
+        match self.tcp {
+            None => None,
+            Some(TcpSender::Raw { .. }) => Some(TcpMethod::Raw),
+            Some(TcpSender::Connect) => Some(TcpMethod::Connect),
+        }
     }
 
     /// Sends one hit and says how it went out.
@@ -172,5 +188,37 @@ impl HitSender {
             SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
         });
         Some(SocketAddr::new(ip, self.source_port.unwrap_or(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source address this machine does not have (TEST-NET-1): raw setup fails on every OS, whether
+    /// raw sockets are refused (EPERM, Windows) or permitted (bind: EADDRNOTAVAIL).
+    const FOREIGN_SOURCE: [u8; 4] = [192, 0, 2, 77];
+
+    fn open_raw(connect_if_raw_fails: bool) -> io::Result<HitSender> {
+        HitSender::open(
+            SocketAddr::from(([127, 0, 0, 1], 7000)),
+            Some(TcpMethod::Raw),
+            connect_if_raw_fails,
+            TcpFlags::SYN,
+            vec![0],
+            Some(IpAddr::from(FOREIGN_SOURCE)),
+            None,
+        )
+    }
+
+    #[test]
+    fn auto_falls_back_to_connect_when_raw_setup_fails() {
+        let sender = open_raw(true).expect("falls back instead of failing");
+        assert_eq!(sender.tcp_method(), Some(TcpMethod::Connect));
+    }
+
+    #[test]
+    fn explicit_raw_reports_a_failed_setup() {
+        assert!(open_raw(false).is_err(), "method raw must not silently become connect");
     }
 }

@@ -1,13 +1,20 @@
 //! May this process send raw TCP segments, and if not, how does the user grant it? One place, per OS.
 //!
+//! Decisions per OS:
 //! - Linux: raw sockets need `CAP_NET_RAW` (root has it). Grant it to the binary once with
-//!   `sudo setcap cap_net_raw+ep /path/to/knock-cli`.
-//! - macOS and the BSDs: raw sockets need root; there is no per-binary capability.
-//! - Windows: TCP over raw sockets is forbidden by the OS (since XP SP2) even for administrators, so only
-//!   the `connect` method (plain SYN) is available.
+//!   `sudo setcap cap_net_raw+ep /path/to/knock-cli`; the user keeps their own keyring and config, which is
+//!   why this is the advice rather than `sudo`.
+//! - macOS and the BSDs: raw sockets need root; there is no per-binary capability. The advice is `sudo`,
+//!   with its cost stated: under `sudo` the process reads root's keychain and root's profiles, not the
+//!   user's. Raw setup on macOS must not set a zero receive buffer (EINVAL; see `raw.rs`), and if setup
+//!   still fails, `auto` falls back to `connect` for plain SYNs (`send/mod.rs`).
+//! - Windows: TCP over raw sockets is forbidden by the OS (since XP SP2) even for administrators, so the
+//!   probe answers "denied" without trying and only the `connect` method (plain SYN, exactly one: see
+//!   `connect.rs`) is available.
 //!
 //! The answer comes from actually opening a raw socket once (the only test that cannot be fooled by
-//! capability bounding sets, sandboxes or seccomp), and is cached for the process.
+//! capability bounding sets, sandboxes or seccomp), and is cached for the process. Opening is not the whole
+//! story (an OS may still refuse a socket option or a bind), hence `auto`'s fallback at setup.
 
 use std::sync::OnceLock;
 
@@ -79,7 +86,9 @@ fn grant_instruction(exe: &str) -> String {
 
 #[cfg(all(unix, not(target_os = "linux")))]
 fn grant_instruction(_exe: &str) -> String {
-    "raw sockets need root on this OS: run with sudo".to_owned()
+    "raw sockets need root on this OS: run with sudo (under sudo, root's keychain and profiles are used, not \
+     yours)"
+        .to_owned()
 }
 
 #[cfg(windows)]

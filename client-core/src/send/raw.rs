@@ -5,6 +5,12 @@
 //! bound to the source the kernel's routing would pick (found with a connected UDP socket) or to the
 //! address the user asked for. The kernel has no socket for the segment's source port, so a SYN-ACK is
 //! answered by the local stack with one RST, as for any port scanner.
+//!
+//! Per OS (raw sockets exist only on Unix; Windows forbids TCP over raw sockets, see `privilege.rs`):
+//! - Linux: a raw TCP socket receives a copy of every incoming TCP segment, so its receive buffer is set
+//!   to 0 (the kernel rounds that up to its minimum) to keep the kernel from queueing copies we never read.
+//! - macOS and the BSDs: the kernel never hands TCP segments to raw sockets, so there is nothing to limit,
+//!   and `SO_RCVBUF = 0` is refused with EINVAL: the buffer is left alone.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -37,8 +43,7 @@ impl RawTcpSocket {
         local.set_ip(source);
         local.set_port(0);
         socket.bind(&local.into())?;
-        // We never read: keep the kernel from queueing copies of every incoming TCP segment for us.
-        socket.set_recv_buffer_size(0)?;
+        limit_receive_queue(&socket)?;
         let mut destination = destination;
         // Linux raw IPv6 sockets take the port field as a protocol number: 0 means the socket's own.
         destination.set_port(0);
@@ -54,6 +59,18 @@ impl RawTcpSocket {
         }
         Ok(())
     }
+}
+
+/// We never read: on Linux keep the kernel from queueing copies of every incoming TCP segment for us.
+#[cfg(target_os = "linux")]
+fn limit_receive_queue(socket: &Socket) -> io::Result<()> {
+    socket.set_recv_buffer_size(0)
+}
+
+/// BSD kernels deliver no TCP to raw sockets (and macOS rejects a zero buffer with EINVAL).
+#[cfg(not(target_os = "linux"))]
+fn limit_receive_queue(_socket: &Socket) -> io::Result<()> {
+    Ok(())
 }
 
 /// Builds a TCP header with a valid checksum for `source` → `destination`.

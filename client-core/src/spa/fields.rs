@@ -244,9 +244,17 @@ impl AccessRequest {
     }
 }
 
-/// The username the fwknop client would send: `$SPOOF_USER`, `$LOGNAME`, `$USER`, then `NO_USER`.
+/// Where the username comes from, first set and non-empty wins: as the fwknop client on Unix; Windows
+/// sets `USERNAME` instead of `LOGNAME`/`USER`, so it is read there (else every Windows user is `NO_USER`).
+#[cfg(not(windows))]
+const USERNAME_VARIABLES: [&str; 3] = ["SPOOF_USER", "LOGNAME", "USER"];
+#[cfg(windows)]
+const USERNAME_VARIABLES: [&str; 4] = ["SPOOF_USER", "LOGNAME", "USER", "USERNAME"];
+
+/// The username the fwknop client would send: `$SPOOF_USER`, `$LOGNAME`, `$USER` (and `%USERNAME%` on
+/// Windows), then `NO_USER`.
 pub fn default_username() -> String {
-    ["SPOOF_USER", "LOGNAME", "USER"]
+    USERNAME_VARIABLES
         .into_iter()
         .filter_map(|var| std::env::var(var).ok())
         .find(|value| !value.is_empty())
