@@ -4,6 +4,7 @@
 //! Invoked through a link named `knock`, it behaves as `knock-cli knock`, a drop-in for knock(1).
 
 mod cli;
+mod doctor_cmd;
 mod exit;
 mod fail;
 mod knock_cmd;
@@ -62,6 +63,7 @@ fn with_store(store: &ProfileStore, command: &Command) -> ExitCode {
         Command::Close(args) => Ok(open_cmd::run(store, args, Action::Close)),
         Command::Ssh(args) => ssh_cmd::ssh(store, args),
         Command::Proxy(args) => ssh_cmd::proxy(store, args),
+        Command::Doctor(args) => doctor_cmd::run(store, args),
         Command::Knock(_) | Command::Spa(_) | Command::Completions { .. } => Ok(ExitCode::Success),
     };
     result.unwrap_or_else(Failure::report)

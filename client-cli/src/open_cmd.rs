@@ -26,6 +26,15 @@ pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
             return failure.report();
         }
     };
+    let selected = selected
+        .into_iter()
+        .map(|(mut plan, profile)| {
+            if args.force {
+                plan.already_open_check = None;
+            }
+            (plan, profile)
+        })
+        .collect();
     let reports = match knock_all(selected, args.parallel as usize, &args.output) {
         Ok(reports) => reports,
         Err(err) => {
@@ -174,7 +183,17 @@ struct ProfileDocument<'a> {
     error: Option<ErrorDocument>,
     exit_code: u8,
     elapsed_ms: f64,
+    /// The probe before knocking (`answers` means nothing was sent), when one was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    already_open_check: Option<CheckDocument>,
     attempts: Vec<AttemptDocument<'a>>,
+}
+
+#[derive(Serialize)]
+struct CheckDocument {
+    port: u16,
+    state: &'static str,
+    elapsed_ms: f64,
 }
 
 #[derive(Serialize)]
@@ -192,8 +211,11 @@ struct VerifyDocument {
     error: Option<String>,
 }
 
-fn outcome_name(outcome: &Outcome, action: Action) -> &'static str {
-    match outcome {
+fn outcome_name(report: &ProfileReport, action: Action) -> &'static str {
+    if report.was_already_open() {
+        return "already_open";
+    }
+    match &report.outcome {
         Outcome::Opened => "opened",
         Outcome::Sent if action == Action::Close => "closed",
         Outcome::Sent => "sent",
@@ -221,10 +243,15 @@ impl<'a> RunDocument<'a> {
                     host: &profile.host,
                     address: last.and_then(|k| k.address).map(|a| a.ip().to_string()),
                     tcp_method: last.and_then(|k| k.tcp_method).map(|m| m.as_str()),
-                    outcome: outcome_name(&report.outcome, action),
+                    outcome: outcome_name(report, action),
                     error,
                     exit_code: exit_code(&report.outcome) as u8,
                     elapsed_ms: millis(report.elapsed),
+                    already_open_check: report.already_open.as_ref().map(|c| CheckDocument {
+                        port: c.address.port(),
+                        state: c.state.as_str(),
+                        elapsed_ms: millis(c.elapsed),
+                    }),
                     attempts: report
                         .attempts
                         .iter()

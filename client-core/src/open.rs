@@ -2,7 +2,11 @@
 //! all work, in one place.
 //!
 //! 1. [`Plan::new`] checks the profile can do the action (cheap, no I/O: safe on a UI thread).
-//! 2. [`run_plan`] runs attempts: for an SPA profile it first reads the keys (environment, else the OS
+//! 2. [`run_plan`] first checks whether the door is already open (with a verify block and
+//!    [`Plan::already_open_check`] set, the default for an open): the host is resolved **once** and the
+//!    verify port probed briefly; if it answers, nothing is sent (knocking an open door would make
+//!    knockd's `iptables -I` door insert a second rule that one close does not remove). Then it runs
+//!    attempts: for an SPA profile it first reads the keys (environment, else the OS
 //!    keyring, off the async threads), resolves the host **once** and seals a fresh packet
 //!    (`spa::attempt`); then it knocks ([`crate::knock()`]), and with a verify block polls the
 //!    service port ([`crate::verify`]). A door that did not open is knocked again after a backoff (doubled
@@ -24,10 +28,28 @@ use crate::profile::{Action, AllowIp, Profile, ProfileError, ProfileKind, SpaSet
 use crate::secrets;
 use crate::sequence::{Hit, Sequence};
 use crate::target::AddressFamily;
-use crate::verify::{VerifyOutcome, wait_for_port};
+use crate::verify::{PortState, VerifyOutcome, probe_port, wait_for_port};
 
 /// How long reading an SPA profile's keys from the OS keyring may take (an unlock prompt included).
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default budget of the already-open probe: long enough for a LAN or a continent away, short enough
+/// that a closed door (which drops the SYN) costs little before the knock.
+pub const DEFAULT_ALREADY_OPEN_BUDGET: Duration = Duration::from_millis(300);
+
+/// The already-open probe made before knocking: where, what it saw, how long it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlreadyOpenCheck {
+    pub address: SocketAddr,
+    pub state: PortState,
+    pub elapsed: Duration,
+}
+
+impl AlreadyOpenCheck {
+    pub fn is_open(&self) -> bool {
+        self.state == PortState::Answers
+    }
+}
 
 /// Progress of [`run_plan`]: attempts, the knock's own events, verification and backoff.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,16 +98,24 @@ pub struct ProfileReport {
     pub attempts: Vec<Attempt>,
     pub outcome: Outcome,
     pub elapsed: Duration,
+    /// The probe made before knocking, when there was one. With an answer the outcome is `Opened` with
+    /// no attempts: nothing was sent.
+    pub already_open: Option<AlreadyOpenCheck>,
 }
 
 impl ProfileReport {
+    /// The door answered before any knock, so nothing was sent.
+    pub fn was_already_open(&self) -> bool {
+        self.attempts.is_empty() && self.already_open.as_ref().is_some_and(AlreadyOpenCheck::is_open)
+    }
+
     pub fn last_knock(&self) -> Option<&KnockReport> {
         self.attempts.last().map(|a| &a.knock)
     }
 
     /// The address that was knocked (last attempt).
     pub fn address(&self) -> Option<SocketAddr> {
-        self.last_knock().and_then(|k| k.address)
+        self.last_knock().and_then(|k| k.address).or_else(|| self.already_open.as_ref().map(|c| c.address))
     }
 
     /// The one wording of an outcome, shared by `open`, `ssh`, `proxy` and the desktop app:
@@ -94,6 +124,10 @@ impl ProfileReport {
         let address = self.address().map_or_else(|| "?".to_owned(), |a| a.ip().to_string());
         let attempts = plural(self.attempts.len(), "attempt");
         match &self.outcome {
+            Outcome::Opened if self.was_already_open() => {
+                let port = self.already_open.as_ref().map_or(0, |c| c.address.port());
+                format!("already open: port {port} of {address} answers (nothing sent; --force knocks anyway)")
+            }
             Outcome::Opened => {
                 let verify = self.attempts.last().and_then(|a| a.verify.as_ref());
                 match verify {
@@ -145,6 +179,9 @@ pub struct Plan {
     /// For SPA profiles: the packet is built afresh for every attempt (fwknopd rejects replays); the keys
     /// are read when the plan runs.
     pub spa: Option<SpaSettings>,
+    /// With a verify block: probe the verify port this long before knocking, and send nothing if it
+    /// already answers. `None` knocks regardless (`--force`). [`Plan::new`] sets the default for an open.
+    pub already_open_check: Option<Duration>,
 }
 
 impl Plan {
@@ -158,6 +195,7 @@ impl Plan {
                 request: profile.knock_request(name, action)?,
                 verify: profile.verify.filter(|_| action == Action::Open),
                 spa: None,
+                already_open_check: (action == Action::Open).then_some(DEFAULT_ALREADY_OPEN_BUDGET),
             }),
             ProfileKind::Spa(settings) => {
                 if action == Action::Close {
@@ -175,7 +213,14 @@ impl Plan {
                 if request.family == AddressFamily::V6 && settings.allow_ip == AllowIp::Local {
                     return Err(ProfileError::SpaLocalNeedsIpv4 { name: name.to_owned() });
                 }
-                Ok(Plan { name: name.to_owned(), action, request, verify: profile.verify, spa: Some(settings.clone()) })
+                Ok(Plan {
+                    name: name.to_owned(),
+                    action,
+                    request,
+                    verify: profile.verify,
+                    spa: Some(settings.clone()),
+                    already_open_check: Some(DEFAULT_ALREADY_OPEN_BUDGET),
+                })
             }
         }
     }
@@ -205,8 +250,9 @@ pub async fn run_plan(
         attempts: Vec::new(),
         outcome: Outcome::NotOpened,
         elapsed: Duration::ZERO,
+        already_open: None,
     };
-    report.outcome = match run_attempts(plan, cancel, &mut on_event, &mut report.attempts).await {
+    report.outcome = match run_attempts(plan, cancel, &mut on_event, &mut report).await {
         Ok(outcome) => outcome,
         Err(error) => Outcome::Failed(error),
     };
@@ -218,20 +264,57 @@ async fn run_attempts(
     plan: &Plan,
     cancel: &CancellationToken,
     on_event: &mut impl FnMut(&ProfileEvent),
-    attempts_done: &mut Vec<Attempt>,
+    report: &mut ProfileReport,
 ) -> Result<Outcome, KnockError> {
     let request = &plan.request;
     let verify = plan.verify;
     let attempts = verify.map_or(1, |v| v.attempts.get());
-    // SPA: keys once per run (from the environment or the keyring), the host resolved once.
-    let spa = match &plan.spa {
-        Some(settings) => {
-            let keys = read_keys(&plan.name, cancel).await?;
+    // The host is resolved once per run when something needs the address before the knock: the SPA
+    // packet names it, and the already-open probe goes to it. The knock then reuses it.
+    let precheck = verify.zip(plan.already_open_check);
+    let resolved = if plan.spa.is_some() || precheck.is_some() {
+        let address = async {
             let address = resolve_cancellable(&request.host, request.family, request.resolve_timeout, cancel).await?;
-            Some((settings, keys, address))
+            let check = match precheck {
+                Some((verify, budget)) => {
+                    let mut target = address;
+                    target.set_port(verify.port.get());
+                    let started = Instant::now();
+                    let state = tokio::select! {
+                        _ = cancel.cancelled() => return Err(KnockError::Cancelled),
+                        state = probe_port(target, request.bind_address, budget) => state,
+                    };
+                    Some(AlreadyOpenCheck { address: target, state, elapsed: started.elapsed() })
+                }
+                None => None,
+            };
+            Ok((address, check))
+        };
+        // SPA keys are read (keyring round trip) while the host resolves and the port is probed.
+        let keys = async {
+            match &plan.spa {
+                Some(_) => read_keys(&plan.name, cancel).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (resolution, keys) = tokio::join!(address, keys);
+        let (address, check) = resolution?;
+        if let Some(check) = check {
+            let open = check.is_open();
+            report.already_open = Some(check);
+            if open {
+                return Ok(Outcome::Opened);
+            }
         }
-        None => None,
+        Some((address, keys?))
+    } else {
+        None
     };
+    let spa = match (&plan.spa, &resolved) {
+        (Some(settings), Some((address, Some(keys)))) => Some((settings, keys, *address)),
+        _ => None,
+    };
+    let attempts_done = &mut report.attempts;
     let mut outcome = Outcome::NotOpened;
     for attempt in 1..=attempts {
         if attempt > 1
@@ -246,6 +329,9 @@ async fn run_attempts(
         }
         on_event(&ProfileEvent::AttemptStarted { attempt, attempts });
         let mut attempt_request = request.clone();
+        if let Some((address, _)) = &resolved {
+            attempt_request.resolved = Some(address.ip());
+        }
         if let Some((settings, keys, address)) = &spa {
             let wire = crate::spa::attempt::seal(settings, keys, *address, cancel).await?;
             attempt_request.resolved = Some(address.ip());
@@ -289,7 +375,7 @@ async fn run_attempts(
 
 /// The profile's SPA keys, read off the async threads (the keyring is a blocking round trip that may
 /// show an unlock prompt), with a timeout, and abandoned at once on cancel.
-async fn read_keys(name: &str, cancel: &CancellationToken) -> Result<secrets::SpaKeys, KnockError> {
+pub(crate) async fn read_keys(name: &str, cancel: &CancellationToken) -> Result<secrets::SpaKeys, KnockError> {
     let owned = name.to_owned();
     let read = tokio::task::spawn_blocking(move || secrets::spa_keys(&owned));
     tokio::select! {
