@@ -11,6 +11,7 @@
 //! - [`capture`]: record the server's wire with `tcpdump` and parse the frames.
 //! - [`firewall`]: iptables/ip6tables DROP rules inside the server namespace.
 //! - [`bins`]: locate this workspace's binaries (e.g. `knock-cli`) from a test.
+//! - [`door_lab`]: `knock-cli` with the lab's profiles, knockd doors gating a port, ACCEPT rules left.
 //! - [`services`]: real services behind a knock gate (TCP echo, `sshd`) and gate door commands.
 //!
 //! ```no_run
@@ -24,6 +25,7 @@
 
 pub mod bins;
 pub mod capture;
+pub mod door_lab;
 pub mod firewall;
 pub mod knock_server;
 pub mod knockd;
