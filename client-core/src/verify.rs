@@ -90,8 +90,11 @@ pub async fn wait_for_port(
             Some(finished) = in_flight.join_next(), if !in_flight.is_empty() => match finished {
                 Ok(Ok(())) => return Ok(outcome(true, probes, None, None)),
                 Ok(Err((error, state))) => {
-                    last_error = Some(error);
-                    last_state = Some(state);
+                    // A timeout says less than a RST or an ICMP error: it does not hide one seen earlier.
+                    if state != PortState::NoAnswer || last_state.is_none() {
+                        last_error = Some(error);
+                        last_state = Some(state);
+                    }
                 }
                 Err(join) => last_error = Some(format!("probe failed: {join}")),
             },

@@ -26,12 +26,13 @@ impl Lab {
                  start_command = {v4}\n  start_command_6 = {v6}\n"
             )
         };
-        let conf = door(
-            "openSSH",
-            open,
-            format!("{start_prefix}{}", Lab::gate_open_command(port)),
-            format!("{start_prefix}{}", Lab::gate_open_command_v6(port)),
-        ) + &door("closeSSH", "9000,8000,7000", Lab::gate_close_command(port), Lab::gate_close_command_v6(port));
+        let conf =
+            door(
+                "openSSH",
+                open,
+                format!("{start_prefix}{}", Lab::gate_open_command(port)),
+                format!("{start_prefix}{}", Lab::gate_open_command_v6(port)),
+            ) + &door("closeSSH", "9000,8000,7000", Lab::gate_close_command(port), Lab::gate_close_command_v6(port));
         self.start_knockd(&conf).expect("knockd starts")
     }
 
@@ -52,4 +53,3 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
-
