@@ -160,7 +160,8 @@ pub struct ProfileFields {
     /// Read the close sequence from this environment variable at knock time.
     #[arg(long, value_name = "VAR", conflicts_with = "close")]
     pub close_env: Option<String>,
-    /// Address family: any, ipv4 or ipv6.
+    /// Address family: any, ipv4, ipv6, or both (the host's IPv4 and IPv6 addresses each knocked and
+    /// verified; `ssh` then uses a family that opened).
     #[arg(long)]
     pub family: Option<String>,
     /// Send method: auto, raw or connect.

@@ -186,7 +186,17 @@ struct ProfileDocument<'a> {
     /// The probe before knocking (`answers` means nothing was sent), when one was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     already_open_check: Option<CheckDocument>,
+    /// With family "both": each family's address and whether it opened.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    families: Vec<FamilyDocument>,
     attempts: Vec<AttemptDocument<'a>>,
+}
+
+#[derive(Serialize)]
+struct FamilyDocument {
+    family: &'static str,
+    address: String,
+    opened: bool,
 }
 
 #[derive(Serialize)]
@@ -252,6 +262,15 @@ impl<'a> RunDocument<'a> {
                         state: c.state.as_str(),
                         elapsed_ms: millis(c.elapsed),
                     }),
+                    families: report
+                        .families
+                        .iter()
+                        .map(|f| FamilyDocument {
+                            family: if f.address.is_ipv4() { "ipv4" } else { "ipv6" },
+                            address: f.address.to_string(),
+                            opened: f.opened,
+                        })
+                        .collect(),
                     attempts: report
                         .attempts
                         .iter()

@@ -94,9 +94,12 @@ async fn open(plan: &Plan, quiet: bool, announce_already_open: bool, cancel: Can
 
 /// The knocked address once the door is verified open; otherwise the failure with its exit code.
 fn opened_address(report: &ProfileReport) -> Result<IpAddr, Failure> {
-    let code = match (&report.outcome, report.address()) {
-        (Outcome::Opened, Some(address)) => return Ok(address.ip()),
-        (Outcome::Failed(err), _) => ExitCode::for_error(err.kind()),
+    // With family "both", any family that verified will do, even when the other did not open.
+    if let Some(address) = report.opened_address() {
+        return Ok(address);
+    }
+    let code = match &report.outcome {
+        Outcome::Failed(err) => ExitCode::for_error(err.kind()),
         _ => ExitCode::NotOpened,
     };
     Err(Failure { code, message: format!("{}: {}", report.name, report.summary()) })

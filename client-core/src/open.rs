@@ -11,13 +11,16 @@
 //!    (`spa::attempt`); then it knocks ([`crate::knock()`]), and with a verify block polls the
 //!    service port ([`crate::verify`]). A door that did not open is knocked again after a backoff (doubled
 //!    each time), a fresh sequence or packet each attempt, up to the attempt count.
+//!    With `family = "both"` the host is resolved once and its first IPv4 and first IPv6 address are
+//!    each run as above (each family's hits in order, IPv4 first); [`ProfileReport::families`] says which
+//!    verified, and the outcome is `Opened` only when every family did.
 //! 3. The [`ProfileReport`] keeps every attempt's own knock record (with its own error) and the outcome;
 //!    [`ProfileReport::summary`] is the one wording of an outcome that every front end prints.
 //!
 //! Every step can be cancelled and has a timeout: the keyring read, resolution, discovery, the knock and
 //! the verify.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -101,6 +104,16 @@ pub struct ProfileReport {
     /// The probe made before knocking, when there was one. With an answer the outcome is `Opened` with
     /// no attempts: nothing was sent.
     pub already_open: Option<AlreadyOpenCheck>,
+    /// With `family = "both"`: each family's address and whether it opened (verified or already open).
+    pub families: Vec<FamilyResult>,
+}
+
+/// One family of a `family = "both"` run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyResult {
+    pub address: IpAddr,
+    /// The verify port answered (after the knock or already before it).
+    pub opened: bool,
 }
 
 impl ProfileReport {
@@ -121,6 +134,28 @@ impl ProfileReport {
     /// The one wording of an outcome, shared by `open`, `ssh`, `proxy` and the desktop app:
     /// `opened 192.0.2.2 (port 22 answered after 0.21 s, 1 attempt)`. Never contains a secret port.
     pub fn summary(&self) -> String {
+        let summary = self.outcome_summary();
+        if self.families.len() < 2 {
+            return summary;
+        }
+        let families: Vec<String> = self
+            .families
+            .iter()
+            .map(|f| format!("{} {}", f.address, if f.opened { "opened" } else { "not opened" }))
+            .collect();
+        format!("{summary}; per family: {}", families.join(", "))
+    }
+
+    /// The address of a family that opened (the first), for a connection that must use an open door.
+    pub fn opened_address(&self) -> Option<IpAddr> {
+        match self.families.iter().find(|f| f.opened) {
+            Some(family) => Some(family.address),
+            None if matches!(self.outcome, Outcome::Opened) => self.address().map(|a| a.ip()),
+            None => None,
+        }
+    }
+
+    fn outcome_summary(&self) -> String {
         let address = self.address().map_or_else(|| "?".to_owned(), |a| a.ip().to_string());
         let attempts = plural(self.attempts.len(), "attempt");
         match &self.outcome {
@@ -207,7 +242,7 @@ impl Plan {
                 let mut request = KnockRequest::new(profile.host.clone(), hit);
                 // The packet names an IPv4 address to let in; "local" means ours, so it must be IPv4.
                 request.family = match (profile.family, settings.allow_ip) {
-                    (AddressFamily::Any, AllowIp::Local) => AddressFamily::V4,
+                    (AddressFamily::Any | AddressFamily::Both, AllowIp::Local) => AddressFamily::V4,
                     (family, _) => family,
                 };
                 if request.family == AddressFamily::V6 && settings.allow_ip == AllowIp::Local {
@@ -251,13 +286,75 @@ pub async fn run_plan(
         outcome: Outcome::NotOpened,
         elapsed: Duration::ZERO,
         already_open: None,
+        families: Vec::new(),
     };
-    report.outcome = match run_attempts(plan, cancel, &mut on_event, &mut report).await {
-        Ok(outcome) => outcome,
-        Err(error) => Outcome::Failed(error),
+    report.outcome = if plan.request.family == AddressFamily::Both && plan.request.resolved.is_none() {
+        run_both_families(plan, cancel, &mut on_event, &mut report).await
+    } else {
+        match run_attempts(plan, cancel, &mut on_event, &mut report).await {
+            Ok(outcome) => outcome,
+            Err(error) => Outcome::Failed(error),
+        }
     };
     report.elapsed = started.elapsed();
     report
+}
+
+/// `family = "both"`: one resolution, then the plan once per family (IPv4 first), each with its own
+/// already-open check, knock and verify. Every family must open for `Opened`; the first failure or
+/// non-opening is the outcome otherwise.
+async fn run_both_families(
+    plan: &Plan,
+    cancel: &CancellationToken,
+    on_event: &mut impl FnMut(&ProfileEvent),
+    report: &mut ProfileReport,
+) -> Outcome {
+    let request = &plan.request;
+    let resolved = tokio::select! {
+        _ = cancel.cancelled() => return Outcome::Failed(KnockError::Cancelled),
+        r = crate::target::resolve_all(&request.host, request.resolve_timeout) => r,
+    };
+    let addresses = match resolved {
+        Ok((addresses, _)) => addresses,
+        Err(error) => return Outcome::Failed(error.into()),
+    };
+    let chosen: Vec<IpAddr> = [AddressFamily::V4, AddressFamily::V6]
+        .into_iter()
+        .filter_map(|family| crate::target::choose(family, &addresses))
+        .collect();
+    if chosen.is_empty() {
+        return Outcome::Failed(
+            crate::target::ResolveError::NoAddressInFamily {
+                host: request.host.clone(),
+                family: AddressFamily::Both,
+                found: "nothing".to_owned(),
+            }
+            .into(),
+        );
+    }
+    let mut overall: Option<Outcome> = None;
+    for address in chosen {
+        let mut family_plan = plan.clone();
+        family_plan.request.family = if address.is_ipv4() { AddressFamily::V4 } else { AddressFamily::V6 };
+        family_plan.request.resolved = Some(address);
+        let outcome = match run_attempts(&family_plan, cancel, on_event, report).await {
+            Ok(outcome) => outcome,
+            Err(error) => Outcome::Failed(error),
+        };
+        report.families.push(FamilyResult { address, opened: matches!(outcome, Outcome::Opened) });
+        let worse = match (&overall, &outcome) {
+            (None, _) => true,
+            (Some(Outcome::Opened | Outcome::Sent), Outcome::NotOpened | Outcome::Failed(_)) => true,
+            _ => false,
+        };
+        if worse {
+            overall = Some(outcome);
+        }
+        if cancel.is_cancelled() {
+            break;
+        }
+    }
+    overall.unwrap_or(Outcome::NotOpened)
 }
 
 async fn run_attempts(
@@ -274,7 +371,10 @@ async fn run_attempts(
     let precheck = verify.zip(plan.already_open_check);
     let resolved = if plan.spa.is_some() || precheck.is_some() {
         let address = async {
-            let address = resolve_cancellable(&request.host, request.family, request.resolve_timeout, cancel).await?;
+            let address = match request.resolved {
+                Some(ip) => SocketAddr::new(ip, 0),
+                None => resolve_cancellable(&request.host, request.family, request.resolve_timeout, cancel).await?,
+            };
             let check = match precheck {
                 Some((verify, budget)) => {
                     let mut target = address;

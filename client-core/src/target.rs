@@ -18,6 +18,9 @@ pub enum AddressFamily {
     Any,
     V4,
     V6,
+    /// Each family the host has: the host's first IPv4 and first IPv6 address are each knocked and
+    /// verified ([`crate::open`] runs one knock per family). A single knock takes the resolver's first.
+    Both,
 }
 
 impl AddressFamily {
@@ -26,12 +29,13 @@ impl AddressFamily {
             AddressFamily::Any => "any",
             AddressFamily::V4 => "ipv4",
             AddressFamily::V6 => "ipv6",
+            AddressFamily::Both => "both",
         }
     }
 
     pub fn accepts(self, addr: &IpAddr) -> bool {
         match self {
-            AddressFamily::Any => true,
+            AddressFamily::Any | AddressFamily::Both => true,
             AddressFamily::V4 => addr.is_ipv4(),
             AddressFamily::V6 => addr.is_ipv6(),
         }
@@ -51,7 +55,8 @@ impl FromStr for AddressFamily {
             "any" => Ok(AddressFamily::Any),
             "ipv4" | "4" | "inet" => Ok(AddressFamily::V4),
             "ipv6" | "6" | "inet6" => Ok(AddressFamily::V6),
-            _ => Err(format!("invalid address family {s:?} (valid: any, ipv4, ipv6)")),
+            "both" => Ok(AddressFamily::Both),
+            _ => Err(format!("invalid address family {s:?} (valid: any, ipv4, ipv6, both)")),
         }
     }
 }
@@ -339,6 +344,7 @@ mod tests {
     #[test]
     fn family_names_parse() {
         assert_eq!("IPv6".parse::<AddressFamily>(), Ok(AddressFamily::V6));
-        assert!("ipx".parse::<AddressFamily>().expect_err("bad").contains("valid: any, ipv4, ipv6"));
+        assert_eq!("both".parse::<AddressFamily>(), Ok(AddressFamily::Both));
+        assert!("ipx".parse::<AddressFamily>().expect_err("bad").contains("valid: any, ipv4, ipv6, both"));
     }
 }

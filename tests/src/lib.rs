@@ -12,6 +12,7 @@
 //! - [`firewall`]: iptables/ip6tables DROP rules inside the server namespace.
 //! - [`bins`]: locate this workspace's binaries (e.g. `knock-cli`) from a test.
 //! - [`door_lab`]: `knock-cli` with the lab's profiles, knockd doors gating a port, ACCEPT rules left.
+//! - [`lab_hosts`]: a host name with A and AAAA records inside the client namespace (`/etc/netns`).
 //! - [`services`]: real services behind a knock gate (TCP echo, `sshd`) and gate door commands.
 //!
 //! ```no_run
@@ -30,6 +31,7 @@ pub mod firewall;
 pub mod knock_server;
 pub mod knockd;
 pub mod lab;
+pub mod lab_hosts;
 mod process;
 pub mod services;
 
