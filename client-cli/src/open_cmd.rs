@@ -109,28 +109,54 @@ fn select_profiles(
 
 type Knocked = (ProfileReport, Profile);
 
+/// Above this many profiles a terminal shows one bar for the group instead of a line per host.
+const GROUP_BAR_FROM: usize = 12;
+
 fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArgs) -> std::io::Result<Vec<Knocked>> {
-    let progress = Progress::new(output.quiet, output.json, output.verbose);
+    let group_bar = group_bar(selected.len(), output);
+    // With the group bar, per-host lines stay off (verbose hit lines still print).
+    let progress = Progress::new(output.quiet || group_bar.is_some(), output.json, output.verbose);
     client_core::runtime::block_on_cancellable(|cancel| async move {
         let limit = Arc::new(Semaphore::new(parallel));
         let mut tasks = Vec::new();
         for (plan, profile) in selected {
             let mut host = progress.host(&plan.name);
-            let (cancel, limit) = (cancel.clone(), Arc::clone(&limit));
+            let (cancel, limit, bar) = (cancel.clone(), Arc::clone(&limit), group_bar.clone());
             tasks.push(tokio::spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let report = run_plan(&plan, &cancel, |event| host.event(event)).await;
                 host.finish();
+                if let Some(bar) = bar {
+                    bar.inc(1);
+                }
                 (report, profile)
             }));
         }
         let mut reports = Vec::new();
+        let bar = group_bar;
         for task in tasks {
             // A task only fails to join if it panicked: a bug, so let it surface.
             reports.push(task.await.unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic())));
         }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         reports
     })
+}
+
+/// One `[12/100] knocked` bar for a large group on a terminal (never in JSON, quiet or piped output).
+fn group_bar(count: usize, output: &OutputArgs) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if count < GROUP_BAR_FROM || output.quiet || output.json || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(count as u64);
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} hosts done ({elapsed})")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    Some(bar)
 }
 
 fn exit_code(outcome: &Outcome) -> ExitCode {
