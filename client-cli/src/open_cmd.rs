@@ -118,11 +118,19 @@ fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArg
     let progress = Progress::new(output.quiet || group_bar.is_some(), output.json, output.verbose);
     client_core::runtime::block_on_cancellable(|cancel| async move {
         let limit = Arc::new(Semaphore::new(parallel));
+        let mut per_host: std::collections::HashMap<String, Arc<Semaphore>> = std::collections::HashMap::new();
         let mut tasks = Vec::new();
         for (plan, profile) in selected {
+            let host_limit = Arc::clone(
+                per_host
+                    .entry(profile.host.to_ascii_lowercase())
+                    .or_insert_with(|| Arc::new(Semaphore::new(crate::cli::PER_HOST_PARALLEL))),
+            );
             let mut host = progress.host(&plan.name);
             let (cancel, limit, bar) = (cancel.clone(), Arc::clone(&limit), group_bar.clone());
             tasks.push(tokio::spawn(async move {
+                // The host's slot first, so a busy host does not hold fleet slots while it waits.
+                let _host_permit = host_limit.acquire_owned().await;
                 let _permit = limit.acquire_owned().await;
                 let report = run_plan(&plan, &cancel, |event| host.event(event)).await;
                 host.finish();

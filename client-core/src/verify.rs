@@ -28,6 +28,11 @@ const PROBE_SPACING: Duration = Duration::from_millis(200);
 const PROBE_LIFETIME: Duration = Duration::from_secs(3);
 /// At most this many probes in flight.
 const MAX_PROBES_IN_FLIGHT: usize = 16;
+/// At most this many probes in flight in the whole process (one socket each): a fleet of slow doors
+/// verified at once waits for a slot rather than running out of file descriptors (the common soft
+/// limit is 1024, and each host being knocked holds a few more).
+const MAX_PROBES_PER_PROCESS: usize = 512;
+static PROBE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_PROBES_PER_PROCESS);
 
 /// The result of polling the service port after one knock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +81,12 @@ pub async fn wait_for_port(
             probes += 1;
             let lifetime = PROBE_LIFETIME.min(deadline - now);
             in_flight.spawn(async move {
-                match tokio::time::timeout(lifetime, connect(address, bind)).await {
+                let probe = async {
+                    // The semaphore is never closed; a failed acquire would only mean no bound.
+                    let _slot = PROBE_SLOTS.acquire().await;
+                    connect(address, bind).await
+                };
+                match tokio::time::timeout(lifetime, probe).await {
                     Ok(result) => result.map(drop).map_err(|e| (e.to_string(), PortState::of_error(&e))),
                     Err(_) => Err((format!("no answer within {} ms", lifetime.as_millis()), PortState::NoAnswer)),
                 }
