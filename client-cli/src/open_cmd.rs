@@ -285,7 +285,7 @@ impl<'a> RunDocument<'a> {
                 ProfileDocument {
                     name: &report.name,
                     host: &profile.host,
-                    address: last.and_then(|k| k.address).map(|a| a.ip().to_string()),
+                    address: report.address().map(|a| a.ip().to_string()),
                     tcp_method: last.and_then(|k| k.tcp_method).map(|m| m.as_str()),
                     outcome: outcome_name(report, action),
                     error,
