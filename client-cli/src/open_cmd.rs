@@ -28,9 +28,9 @@ pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
     };
     let selected = selected
         .into_iter()
-        .map(|(mut plan, profile)| {
-            if args.force {
-                plan.already_open_check = None;
+        .map(|(mut plan, profile): (Plan, Profile)| {
+            if !args.force {
+                plan = plan.unless_open();
             }
             (plan, profile)
         })

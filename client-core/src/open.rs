@@ -3,7 +3,7 @@
 //!
 //! 1. [`Plan::new`] checks the profile can do the action (cheap, no I/O: safe on a UI thread).
 //! 2. [`run_plan`] first checks whether the door is already open (with a verify block and
-//!    [`Plan::already_open_check`] set, the default for an open): the host is resolved **once** and the
+//!    [`Plan::already_open_check`] set by [`Plan::unless_open`]): the host is resolved **once** and the
 //!    verify port probed briefly; if it answers, nothing is sent (knocking an open door would make
 //!    knockd's `iptables -I` door insert a second rule that one close does not remove). Then it runs
 //!    attempts: for an SPA profile it first reads the keys (environment, else the OS
@@ -215,11 +215,21 @@ pub struct Plan {
     /// are read when the plan runs.
     pub spa: Option<SpaSettings>,
     /// With a verify block: probe the verify port this long before knocking, and send nothing if it
-    /// already answers. `None` knocks regardless (`--force`). [`Plan::new`] sets the default for an open.
+    /// already answers. `None` (what [`Plan::new`] gives) knocks regardless; front ends turn it on with
+    /// [`Plan::unless_open`] (knock-cli does unless `--force`).
     pub already_open_check: Option<Duration>,
 }
 
 impl Plan {
+    /// For an open: do not knock when the verify port already answers within
+    /// [`DEFAULT_ALREADY_OPEN_BUDGET`] (the report then says so, with no attempt).
+    pub fn unless_open(mut self) -> Plan {
+        if self.action == Action::Open {
+            self.already_open_check = Some(DEFAULT_ALREADY_OPEN_BUDGET);
+        }
+        self
+    }
+
     /// Fails when the profile cannot describe `action` (a close without a close sequence, a close of an
     /// SPA profile, an unset environment sequence).
     pub fn new(name: &str, profile: &Profile, action: Action) -> Result<Plan, ProfileError> {
@@ -230,7 +240,7 @@ impl Plan {
                 request: profile.knock_request(name, action)?,
                 verify: profile.verify.filter(|_| action == Action::Open),
                 spa: None,
-                already_open_check: (action == Action::Open).then_some(DEFAULT_ALREADY_OPEN_BUDGET),
+                already_open_check: None,
             }),
             ProfileKind::Spa(settings) => {
                 if action == Action::Close {
@@ -254,7 +264,7 @@ impl Plan {
                     request,
                     verify: profile.verify,
                     spa: Some(settings.clone()),
-                    already_open_check: Some(DEFAULT_ALREADY_OPEN_BUDGET),
+                    already_open_check: None,
                 })
             }
         }
