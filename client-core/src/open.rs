@@ -352,11 +352,10 @@ async fn run_both_families(
             Err(error) => Outcome::Failed(error),
         };
         report.families.push(FamilyResult { address, opened: matches!(outcome, Outcome::Opened) });
-        let worse = match (&overall, &outcome) {
-            (None, _) => true,
-            (Some(Outcome::Opened | Outcome::Sent), Outcome::NotOpened | Outcome::Failed(_)) => true,
-            _ => false,
-        };
+        let worse = matches!(
+            (&overall, &outcome),
+            (None, _) | (Some(Outcome::Opened | Outcome::Sent), Outcome::NotOpened | Outcome::Failed(_))
+        );
         if worse {
             overall = Some(outcome);
         }
