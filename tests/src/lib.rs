@@ -13,6 +13,7 @@
 //! - [`bins`]: locate this workspace's binaries (e.g. `knock-cli`) from a test.
 //! - [`door_lab`]: `knock-cli` with the lab's profiles, knockd doors gating a port, ACCEPT rules left.
 //! - [`lab_hosts`]: a host name with A and AAAA records inside the client namespace (`/etc/netns`).
+//! - [`nat`]: the client behind a source NAT (a private source address rewritten on the way out).
 //! - [`services`]: real services behind a knock gate (TCP echo, `sshd`) and gate door commands.
 //!
 //! ```no_run
@@ -32,6 +33,7 @@ pub mod knock_server;
 pub mod knockd;
 pub mod lab;
 pub mod lab_hosts;
+pub mod nat;
 mod process;
 pub mod services;
 
