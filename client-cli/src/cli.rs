@@ -55,7 +55,7 @@ Exit codes: 0 opened (the verify port answered; without a verify block: every hi
 1 network or permission failure; 2 invalid input (bad arguments, unknown or unreadable profile);
 3 knocked, but the verify port never answered. With several profiles the most severe wins:
 2, then 1, then 3.
-With a verify port, the port is probed briefly first: when it already answers, nothing is sent
+With a verify port, the port is probed first (--open-check-ms, 300): when it already answers, nothing is sent
 and the outcome is `already_open` (exit 0); --force knocks anyway.";
 
 const SSH_AFTER_HELP: &str = "\
@@ -251,6 +251,9 @@ pub struct OpenArgs {
     /// Knock even when the verify port already answers (by default an open door is not knocked again).
     #[arg(long)]
     pub force: bool,
+    /// How long the verify port is probed before knocking (an answer means nothing is sent).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub open_check_ms: u64,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -281,6 +284,9 @@ pub struct SshArgs {
     /// Knock even when the port already answers.
     #[arg(long)]
     pub force: bool,
+    /// How long the port is probed before knocking (an answer means nothing is sent).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub open_check_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +301,9 @@ pub struct ProxyArgs {
     /// Knock even when the port already answers.
     #[arg(long)]
     pub force: bool,
+    /// How long the port is probed before knocking (an answer means nothing is sent).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub open_check_ms: u64,
 }
 
 const KNOCK_AFTER_HELP: &str = "\

@@ -31,6 +31,7 @@ pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
         .map(|(mut plan, profile): (Plan, Profile)| {
             if !args.force {
                 plan = plan.unless_open();
+                plan.already_open_check = Some(std::time::Duration::from_millis(args.open_check_ms));
             }
             (plan, profile)
         })
