@@ -21,8 +21,9 @@
 #   nmap         a sequential SYN scan that completes a rising sequence (tests/tests/server.rs)
 #   fwknop-server fwknop-client  real fwknopd and fwknop as SPA interop peers
 #   nftables     nft: knock-server's nftables doors and their lab tests
+#   python3      tests/reference/rotating.py, the independent rotating-sequence implementation the tests compare with
 set -euo pipefail
-packages=(pkg-config fwknop-server fwknop-client libpcap-dev nftables knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap)
+packages=(pkg-config fwknop-server fwknop-client libpcap-dev nftables python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

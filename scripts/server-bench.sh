@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo build --release -p server-mini -p client-cli --locked
-KNOCK_SERVER="$(pwd)/target/release/knock-server"
-KNOCK_CLI="$(pwd)/target/release/knock-cli"
+TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
+KNOCK_SERVER="$TARGET_DIR/release/knock-server"
+KNOCK_CLI="$TARGET_DIR/release/knock-cli"
 export KNOCK_SERVER KNOCK_CLI
 cargo bench -p knock-e2e --bench server_bench --locked

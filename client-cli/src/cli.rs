@@ -43,6 +43,9 @@ pub enum Command {
     /// Single Packet Authorization (fwknop) helpers.
     #[command(subcommand)]
     Spa(SpaCommand),
+    /// Rotating-sequence helpers.
+    #[command(subcommand)]
+    Rotating(RotatingCommand),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -53,8 +56,8 @@ pub enum Command {
 const OPEN_AFTER_HELP: &str = "\
 Exit codes: 0 opened (the verify port answered; without a verify block: every hit sent);
 1 network or permission failure; 2 invalid input (bad arguments, unknown or unreadable profile);
-3 knocked, but the verify port never answered. With several profiles the most severe wins:
-2, then 1, then 3.
+3 knocked, but the verify port never answered; 130 interrupted (Ctrl-C). With several profiles the
+most severe wins: 130, then 2, then 1, then 3.
 With a verify port, the port is probed first (--open-check-ms, 300): when it already answers, nothing is sent
 and the outcome is `already_open` (exit 0); --force knocks anyway.";
 
@@ -128,16 +131,31 @@ pub enum ProfileCommand {
     /// the KEY_BASE64: and HMAC_KEY_BASE64: lines of `knock-cli spa keygen` or fwknop --key-gen.
     #[command(after_help = "Example: knock-cli spa keygen | tee keys.txt | knock-cli profile set-key fw")]
     SetKey { name: String },
-    /// Create profiles from a knockd.conf (pairs openX/closeX doors into one profile).
+    /// Create a rotating profile from the knock+rotating:// line that `knock-server rotating keygen`
+    /// prints; its key goes to the OS keyring. The URI carries the key: give `-` to read it from stdin
+    /// (keeps it out of the shell history and the process list).
+    ImportUri {
+        /// The URI, or `-` for stdin.
+        uri: String,
+        /// The profile's name (default: the door's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Create profiles from a knockd.conf (pairs openX/closeX doors into one profile), a fwknoprc (one SPA
+    /// profile per stanza, keys to the OS keyring) or a profile file; the format is read from the content.
     Import {
-        /// The knockd.conf to read.
+        /// The knockd.conf, fwknoprc or profile TOML to read.
         file: PathBuf,
-        /// The host the client knocks (knockd.conf describes only the server).
+        /// The host to knock: needed for a knockd.conf (it describes only the server); replaces the
+        /// host of a fwknoprc or profile file.
         #[arg(long)]
         host: Option<String>,
-        /// Print what would be created, write nothing.
+        /// Print what would be created and what each line maps to; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print one JSON document: per door or stanza, what is created, mapped, warned or skipped.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -213,6 +231,25 @@ pub struct ProfileFields {
     /// SPA: the username in the packet (default: your login name).
     #[arg(long, value_name = "USER")]
     pub spa_user: Option<String>,
+    /// Make this a rotating profile: its sequence is derived from a door key and the time
+    /// (docs/rotating-sequences.md); the key goes to the keyring with `profile set-key`.
+    #[arg(long, conflicts_with_all = ["open", "open_env", "close", "close_env", "spa", "tcp_flags"])]
+    pub rotating: bool,
+    /// Rotating: the door's name on the server.
+    #[arg(long, value_name = "DOOR")]
+    pub door: Option<String>,
+    /// Rotating: the window length in seconds (default 30).
+    #[arg(long, value_name = "SECONDS")]
+    pub step: Option<u64>,
+    /// Rotating: hits per sequence (default 4).
+    #[arg(long, value_name = "N")]
+    pub length: Option<usize>,
+    /// Rotating: the port range, LOW-HIGH (default 1024-65535).
+    #[arg(long, value_name = "LOW-HIGH")]
+    pub range: Option<String>,
+    /// Rotating: the protocol of each position, e.g. tcp,udp,tcp,tcp (default all tcp).
+    #[arg(long, value_name = "LIST")]
+    pub protocols: Option<String>,
 }
 
 /// What `edit` can remove.
@@ -236,6 +273,19 @@ pub struct ProfileRemovals {
 pub const DEFAULT_PARALLEL: u32 = 100;
 /// At most this many profiles of the same host are knocked at once (one server is not flooded).
 pub const PER_HOST_PARALLEL: usize = 4;
+
+/// `knock-cli rotating ...`.
+#[derive(Debug, Subcommand)]
+pub enum RotatingCommand {
+    /// The current window's sequence of a rotating profile, as PORT:PROTO words on stdout (for knock(1) or
+    /// hping3: `knock HOST $(knock-cli rotating now NAME --reveal)`), and the seconds left on stderr.
+    Now {
+        name: String,
+        /// Print the ports (they are a secret: without this flag they are masked).
+        #[arg(long)]
+        reveal: bool,
+    },
+}
 
 #[derive(Debug, Args)]
 pub struct OpenArgs {

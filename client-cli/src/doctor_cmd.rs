@@ -39,18 +39,18 @@ fn exit_code(conclusion: Conclusion) -> ExitCode {
 }
 
 fn print_text(diagnosis: &Diagnosis) {
-    println!("doctor {}:", diagnosis.profile);
+    outln!("doctor {}:", diagnosis.profile);
     for check in &diagnosis.checks {
-        println!("  {:<4}  {:<10}  {}", check.status.as_str(), check.name, check.detail);
+        outln!("  {:<4}  {:<10}  {}", check.status.as_str(), check.name, check.detail);
         if check.status != Status::Ok && !check.advice.is_empty() {
-            println!("  {:<4}  {:<10}  -> {}", "", "", check.advice);
+            outln!("  {:<4}  {:<10}  -> {}", "", "", check.advice);
         }
     }
     match diagnosis.advice() {
         Some(advice) if !diagnosis.conclusion.door_opened() => {
-            println!("conclusion: {} ({advice})", diagnosis.conclusion.as_str());
+            outln!("conclusion: {} ({advice})", diagnosis.conclusion.as_str());
         }
-        _ => println!("conclusion: {}", diagnosis.conclusion.as_str()),
+        _ => outln!("conclusion: {}", diagnosis.conclusion.as_str()),
     }
 }
 

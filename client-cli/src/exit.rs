@@ -27,6 +27,25 @@ impl ExitCode {
     }
 }
 
+impl ExitCode {
+    /// How bad it is, for "the most severe code wins": interrupted, invalid input, failure, not opened,
+    /// success.
+    pub fn severity(self) -> u8 {
+        match self {
+            ExitCode::Success => 0,
+            ExitCode::NotOpened => 1,
+            ExitCode::Failure => 2,
+            ExitCode::InvalidInput => 3,
+            ExitCode::Interrupted => 4,
+        }
+    }
+
+    /// The more severe of the two.
+    pub fn max_severity(self, other: ExitCode) -> ExitCode {
+        if other.severity() > self.severity() { other } else { self }
+    }
+}
+
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> Self {
         std::process::ExitCode::from(code as u8)

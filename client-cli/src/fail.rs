@@ -21,7 +21,7 @@ impl Failure {
 
     /// Prints the message and gives the exit code.
     pub fn report(self) -> ExitCode {
-        eprintln!("knock-cli: {}", self.message);
+        errln!("knock-cli: {}", self.message);
         self.code
     }
 }

@@ -16,14 +16,14 @@ pub fn run(args: &KnockArgs) -> ExitCode {
             if args.json {
                 report_json::print_invalid(&args.host, &message);
             }
-            eprintln!("knock-cli: {message}");
+            errln!("knock-cli: {message}");
             return ExitCode::InvalidInput;
         }
     };
     let report = match run_knock(&request, args.verbose, args.json) {
         Ok(report) => report,
         Err(err) => {
-            eprintln!("knock-cli: cannot start the async runtime: {err}");
+            errln!("knock-cli: cannot start the async runtime: {err}");
             return ExitCode::Failure;
         }
     };
@@ -32,7 +32,7 @@ pub fn run(args: &KnockArgs) -> ExitCode {
         report_json::print_report(&report, code);
     }
     if let Some(err) = &report.error {
-        eprintln!("knock-cli: {err}");
+        errln!("knock-cli: {err}");
     }
     code
 }
@@ -83,9 +83,9 @@ fn print_progress(event: &KnockEvent, address: Option<SocketAddr>, json: bool) {
         KnockEvent::HitFailed { hit, error, .. } => format!("failed {}: {error}", hit.target(ip)),
     };
     if json {
-        eprintln!("{line}");
+        errln!("{line}");
     } else {
-        println!("{line}");
+        outln!("{line}");
     }
 }
 

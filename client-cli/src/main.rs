@@ -3,15 +3,20 @@
 //!
 //! Invoked through a link named `knock`, it behaves as `knock-cli knock`, a drop-in for knock(1).
 
+#[macro_use]
+mod output;
+
 mod cli;
 mod doctor_cmd;
 mod exit;
 mod fail;
+mod import_cmd;
 mod knock_cmd;
 mod open_cmd;
 mod profile_cmd;
 mod progress;
 mod report_json;
+mod rotating_cmd;
 mod ssh_cmd;
 
 use std::ffi::OsString;
@@ -35,36 +40,37 @@ fn main() -> std::process::ExitCode {
             return code.into();
         }
     };
-    let code = match &cli.command {
-        Command::Knock(args) => knock_cmd::run(args),
-        Command::Spa(cli::SpaCommand::Keygen) => match client_core::spa::keygen() {
-            Ok((key, hmac_key)) => {
-                print!("{}", client_core::spa::format_key_lines(&key, &hmac_key));
-                ExitCode::Success
-            }
-            Err(err) => Failure::failed(format!("cannot generate keys: {err}")).report(),
-        },
-        Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut std::io::stdout());
-            ExitCode::Success
-        }
-        command => match ProfileStore::locate(cli.profiles_dir.as_deref()) {
-            Err(err) => Failure::from(err).report(),
-            Ok(store) => with_store(&store, command),
-        },
-    };
-    code.into()
+    // One place decides the exit status: the command's, unless stdout could not take its output.
+    output::finish(run(&cli)).into()
 }
 
-fn with_store(store: &ProfileStore, command: &Command) -> ExitCode {
-    let result = match command {
-        Command::Profile(command) => profile_cmd::run(store, command),
-        Command::Open(args) => Ok(open_cmd::run(store, args, Action::Open)),
-        Command::Close(args) => Ok(open_cmd::run(store, args, Action::Close)),
-        Command::Ssh(args) => ssh_cmd::ssh(store, args),
-        Command::Proxy(args) => ssh_cmd::proxy(store, args),
-        Command::Doctor(args) => doctor_cmd::run(store, args),
-        Command::Knock(_) | Command::Spa(_) | Command::Completions { .. } => Ok(ExitCode::Success),
+/// Runs the parsed command; every failure is reported here, on stderr, once.
+fn run(cli: &Cli) -> ExitCode {
+    let store = || ProfileStore::locate(cli.profiles_dir.as_deref()).map_err(Failure::from);
+    let result = match &cli.command {
+        Command::Knock(args) => Ok(knock_cmd::run(args)),
+        Command::Spa(cli::SpaCommand::Keygen) => match client_core::spa::keygen() {
+            Ok((key, hmac_key)) => {
+                out!("{}", client_core::spa::format_key_lines(&key, &hmac_key));
+                Ok(ExitCode::Success)
+            }
+            Err(err) => Err(Failure::failed(format!("cannot generate keys: {err}"))),
+        },
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
+            Ok(ExitCode::Success)
+        }
+        Command::Rotating(cli::RotatingCommand::Now { name, reveal }) => {
+            store().and_then(|store| rotating_cmd::now(&store, name, *reveal))
+        }
+        Command::Profile(command) => store().and_then(|store| profile_cmd::run(&store, command)),
+        Command::Open(args) => store().map(|store| open_cmd::run(&store, args, Action::Open)),
+        Command::Close(args) => store().map(|store| open_cmd::run(&store, args, Action::Close)),
+        Command::Ssh(args) => store().and_then(|store| ssh_cmd::ssh(&store, args)),
+        Command::Proxy(args) => store().and_then(|store| ssh_cmd::proxy(&store, args)),
+        Command::Doctor(args) => store().and_then(|store| doctor_cmd::run(&store, args)),
     };
     result.unwrap_or_else(Failure::report)
 }

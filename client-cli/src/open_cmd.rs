@@ -66,7 +66,7 @@ fn select(
         .into_iter()
         .map(|(name, profile)| {
             let plan = Plan::new(&name, &profile, action).map_err(|e| Failure::invalid(e.to_string()))?;
-            Ok((plan, profile))
+            Ok((plan.remembering_in(store), profile))
         })
         .collect()
 }
@@ -92,7 +92,7 @@ fn select_profiles(
                 }
                 Ok(profile) => tags_in_use.extend(profile.tags),
                 // Its tags are unknown: say so rather than silently skipping a host of the group.
-                Err(err) => eprintln!("knock-cli: warning: not knocked, unreadable: {err}"),
+                Err(err) => errln!("knock-cli: warning: not knocked, unreadable: {err}"),
             }
         }
         if selected.is_empty() {
@@ -178,23 +178,16 @@ fn exit_code(outcome: &Outcome) -> ExitCode {
 
 /// The most severe code wins: interrupted, invalid input, failure, not opened, success.
 fn overall(codes: impl Iterator<Item = ExitCode>) -> ExitCode {
-    let rank = |c: &ExitCode| match c {
-        ExitCode::Success => 0,
-        ExitCode::NotOpened => 1,
-        ExitCode::Failure => 2,
-        ExitCode::InvalidInput => 3,
-        ExitCode::Interrupted => 4,
-    };
-    codes.max_by_key(rank).unwrap_or(ExitCode::Success)
+    codes.fold(ExitCode::Success, ExitCode::max_severity)
 }
 
 /// One line per host, in the wording every front end shares ([`ProfileReport::summary`]): successes on
 /// stdout (unless quiet), the rest on stderr.
 fn print_summary(report: &ProfileReport, quiet: bool) {
     match &report.outcome {
-        Outcome::Opened | Outcome::Sent if !quiet => println!("{}: {}", report.name, report.summary()),
+        Outcome::Opened | Outcome::Sent if !quiet => outln!("{}: {}", report.name, report.summary()),
         Outcome::Opened | Outcome::Sent => {}
-        Outcome::NotOpened | Outcome::Failed(_) => eprintln!("knock-cli: {}: {}", report.name, report.summary()),
+        Outcome::NotOpened | Outcome::Failed(_) => errln!("knock-cli: {}: {}", report.name, report.summary()),
     }
 }
 

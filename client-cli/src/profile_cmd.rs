@@ -1,19 +1,18 @@
-//! `knock-cli profile ...`: list, show, add, edit, rm, rename, import.
+//! `knock-cli profile ...`: list, show, add, edit, rm, rename (import is in import_cmd.rs).
 //!
 //! `list` never prints sequences (they are the secret); `show` does, because it was asked for by name.
 
 use std::num::{NonZeroU16, NonZeroU32};
 use std::str::FromStr;
 
-use client_core::import::profiles_from_knockd_conf;
-use client_core::knockd_conf;
 use client_core::profile::{
-    AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaSettings, Verify, validate_env_name,
-    validate_host, validate_tag,
+    AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range,
+    parse_protocols, validate_env_name, validate_host, validate_tag,
 };
-use client_core::secrets::{SecretStore, spa_key_variables};
+use client_core::rotating::{DoorKey, Rotation};
+use client_core::secrets::{SecretStore, rotating_key_variables, spa_key_variables};
 use client_core::store::ProfileStore;
-use client_core::{Protocol, Sequence};
+use client_core::{Method, Protocol, Sequence};
 use serde::Serialize;
 
 use crate::cli::{ProfileCommand, ProfileFields, ProfileRemovals};
@@ -30,20 +29,23 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
         ProfileCommand::Rm { name } => {
             // Its keyring secrets go with it: a later profile of this name must never inherit them.
             let (path, forgotten) = store.remove(name, &SecretStore::new())?;
-            println!("removed {name} ({})", path.display());
+            outln!("removed {name} ({})", path.display());
             if let Some(err) = forgotten {
-                eprintln!("knock-cli: warning: {name}'s keys may remain in the OS keyring: {err}");
+                errln!("knock-cli: warning: {name}'s keys may remain in the OS keyring: {err}");
             }
             Ok(ExitCode::Success)
         }
         ProfileCommand::Rename { old, new } => {
             // Its keyring secrets move with it.
             let path = store.rename(old, new, &SecretStore::new())?;
-            println!("renamed {old} to {new} ({})", path.display());
+            outln!("renamed {old} to {new} ({})", path.display());
             Ok(ExitCode::Success)
         }
-        ProfileCommand::Import { file, host, dry_run } => import(store, file, host.as_deref(), *dry_run),
+        ProfileCommand::Import { file, host, dry_run, json } => {
+            crate::import_cmd::run(store, file, host.as_deref(), *dry_run, *json)
+        }
         ProfileCommand::SetKey { name } => set_key(store, name),
+        ProfileCommand::ImportUri { uri, name } => import_uri(store, uri, name.as_deref()),
     }
 }
 
@@ -69,7 +71,7 @@ fn list(store: &ProfileStore, json: bool) -> Result<ExitCode, Failure> {
         .map(|entry| {
             let ok = entry.profile.as_ref().ok();
             if let Err(err) = &entry.profile {
-                eprintln!("knock-cli: {err}");
+                errln!("knock-cli: {err}");
                 code = ExitCode::InvalidInput;
             }
             ListEntry {
@@ -89,15 +91,15 @@ fn list(store: &ProfileStore, json: bool) -> Result<ExitCode, Failure> {
     if json {
         print_json(&entries);
     } else if entries.is_empty() {
-        eprintln!(
+        errln!(
             "no profiles in {} (add one with `knock-cli profile add NAME --host H --open SEQ`)",
             store.dir().display()
         );
     } else {
         let width = entries.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
-        println!("{:<width$}  {:<28}  {:<6}  {:<6}  TAGS", "NAME", "HOST", "HITS", "VERIFY");
+        outln!("{:<width$}  {:<28}  {:<6}  {:<6}  TAGS", "NAME", "HOST", "HITS", "VERIFY");
         for e in entries.iter().filter(|e| e.error.is_none()) {
-            println!(
+            outln!(
                 "{:<width$}  {:<28}  {:<6}  {:<6}  {}",
                 e.name,
                 e.host.unwrap_or(""),
@@ -123,13 +125,29 @@ fn show(store: &ProfileStore, name: &str, json: bool) -> Result<ExitCode, Failur
         print_json(&Shown { name, path: stored.path.display().to_string(), profile: &stored.profile });
     } else {
         let text = toml::to_string(&stored.profile).map_err(|e| Failure::failed(e.to_string()))?;
-        println!("# {}\n{text}", stored.path.display());
+        outln!("# {}\n{text}", stored.path.display());
     }
     Ok(ExitCode::Success)
 }
 
 fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitCode, Failure> {
     let host = fields.host.as_deref().ok_or_else(|| Failure::invalid("profile add needs --host HOST"))?;
+    if fields.rotating {
+        let door = fields.door.as_deref().ok_or_else(|| {
+            Failure::invalid("profile add --rotating needs --door DOOR (the door's name in the server's knockd.conf)")
+        })?;
+        let knock = RotatingKnock { rotation: Rotation::new(door), method: Method::Auto, delay_ms: 0 };
+        let mut profile = Profile::with_kind(host, ProfileKind::Rotating(knock));
+        apply(&mut profile, fields, &ProfileRemovals::default())?;
+        let stored = store.create(name, &profile)?;
+        let [var, _] = rotating_key_variables(name);
+        outln!(
+            "added rotating profile {name} ({}); store its door key in the OS keyring with \
+             `knock-cli profile set-key {name}` (base32 on stdin), or set ${var} for CI",
+            stored.path.display()
+        );
+        return Ok(ExitCode::Success);
+    }
     if fields.spa {
         let access = fields
             .access
@@ -140,7 +158,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
         apply(&mut profile, fields, &ProfileRemovals::default())?;
         let stored = store.create(name, &profile)?;
         let [(key_var, hmac_var), _] = spa_key_variables(name);
-        println!(
+        outln!(
             "added SPA profile {name} ({}); store its keys in the OS keyring with \
              `knock-cli spa keygen | knock-cli profile set-key {name}` (or, for CI, set ${key_var} and ${hmac_var})",
             stored.path.display()
@@ -159,7 +177,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
     let mut profile = Profile::with_kind(host, ProfileKind::Sequence(SequenceKnock::new(open)));
     apply(&mut profile, fields, &ProfileRemovals::default())?;
     let stored = store.create(name, &profile)?;
-    println!("added {name} ({})", stored.path.display());
+    outln!("added {name} ({})", stored.path.display());
     Ok(ExitCode::Success)
 }
 
@@ -170,7 +188,7 @@ fn edit(
     removals: &ProfileRemovals,
 ) -> Result<ExitCode, Failure> {
     let stored = store.update(name, |profile| apply(profile, fields, removals))??;
-    println!("updated {name} ({})", stored.path.display());
+    outln!("updated {name} ({})", stored.path.display());
     Ok(ExitCode::Success)
 }
 
@@ -185,6 +203,7 @@ fn apply(profile: &mut Profile, fields: &ProfileFields, removals: &ProfileRemova
     }
     apply_sequence(profile, fields, removals)?;
     apply_spa(profile, fields)?;
+    apply_rotating(profile, fields)?;
     apply_verify(profile, fields, removals)?;
     for tag in &fields.tags {
         validate_tag(tag).map_err(|e| Failure::invalid(format!("--tag: {e}")))?;
@@ -205,14 +224,13 @@ fn apply_sequence(profile: &mut Profile, fields: &ProfileFields, removals: &Prof
         || fields.close.is_some()
         || fields.close_env.is_some()
         || removals.no_close
-        || fields.method.is_some()
-        || fields.delay.is_some()
-        || fields.tcp_flags.is_some();
+        || fields.tcp_flags.is_some()
+        || (profile.is_spa() && (fields.method.is_some() || fields.delay.is_some()));
     let Some(knock) = profile.sequence_mut() else {
         return if given {
             Err(Failure::invalid(
-                "--open, --close, --no-close, --method, --delay and --tcp-flags are for sequence profiles; \
-                 an SPA profile sends one packet and fwknopd closes the door by itself",
+                "--open, --close, --no-close and --tcp-flags are for sequence profiles (and --method, --delay \
+                 not for SPA profiles, which send one packet; fwknopd closes the door by itself)",
             ))
         } else {
             Ok(())
@@ -243,6 +261,46 @@ fn apply_sequence(profile: &mut Profile, fields: &ProfileFields, removals: &Prof
         knock.tcp_flags = parse_option("--tcp-flags", flags)?;
     }
     Ok(())
+}
+
+fn apply_rotating(profile: &mut Profile, fields: &ProfileFields) -> Result<(), Failure> {
+    let given = fields.door.is_some()
+        || fields.step.is_some()
+        || fields.length.is_some()
+        || fields.range.is_some()
+        || fields.protocols.is_some();
+    let Some(knock) = profile.rotating_mut() else {
+        return if given {
+            Err(Failure::invalid(
+                "--door, --step, --length, --range and --protocols are for rotating profiles (add one with --rotating)",
+            ))
+        } else {
+            Ok(())
+        };
+    };
+    let rotation = &mut knock.rotation;
+    if let Some(door) = &fields.door {
+        rotation.door = door.clone();
+    }
+    if let Some(step) = fields.step {
+        rotation.step = step;
+    }
+    if let Some(length) = fields.length {
+        rotation.length = length;
+    }
+    if let Some(range) = &fields.range {
+        rotation.range = parse_port_range(range).map_err(|e| Failure::invalid(format!("--range: {e}")))?;
+    }
+    if let Some(protocols) = &fields.protocols {
+        rotation.protocols = parse_protocols(protocols).map_err(|e| Failure::invalid(format!("--protocols: {e}")))?;
+    }
+    if let Some(method) = &fields.method {
+        knock.method = parse_option("--method", method)?;
+    }
+    if let Some(delay) = fields.delay {
+        knock.delay_ms = delay;
+    }
+    knock.rotation.validate().map_err(|e| Failure::invalid(e.to_string()))
 }
 
 fn apply_spa(profile: &mut Profile, fields: &ProfileFields) -> Result<(), Failure> {
@@ -323,6 +381,62 @@ fn env_source(option: &str, var: &str) -> Result<SequenceSource, Failure> {
     Ok(SequenceSource::Env(var.to_owned()))
 }
 
+/// A rotating profile from a provisioning URI: the key into the keyring first (nothing is written when
+/// that fails: the user still has the URI), then the profile; a profile that cannot be created takes
+/// its key back out.
+fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<ExitCode, Failure> {
+    use std::io::Read;
+
+    let mut text = zeroize::Zeroizing::new(String::new());
+    if uri == "-" {
+        std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
+    } else {
+        text.push_str(uri);
+    }
+    let provisioning = client_core::rotating::parse_uri(&text).map_err(|e| Failure::invalid(e.to_string()))?;
+    let name = name.map_or_else(|| provisioning.rotation.door.clone(), str::to_owned);
+    client_core::profile::validate_name(&name)
+        .map_err(|e| Failure::invalid(format!("{e} (give the profile a name with --name)")))?;
+    let knock = RotatingKnock { rotation: provisioning.rotation, method: Method::Auto, delay_ms: 0 };
+    let profile = Profile::with_kind(provisioning.host, ProfileKind::Rotating(knock));
+    profile.validate().map_err(|e| Failure::invalid(e.to_string()))?;
+    // Checked before the key is stored: storing it would replace the keyring entry of an existing profile.
+    if store.file_names()?.contains(&name) {
+        return Err(Failure::invalid(format!("profile {name:?} already exists (choose another with --name)")));
+    }
+    let secrets = SecretStore::new();
+    secrets.store_rotating_key(&name, &provisioning.key).map_err(|e| {
+        let [var, _] = rotating_key_variables(&name);
+        Failure::failed(format!("the door key cannot be stored ({e}); nothing was written (for CI, set ${var})"))
+    })?;
+    match store.create(&name, &profile) {
+        Ok(stored) => {
+            outln!("added rotating profile {name} ({}); its door key is in the OS keyring", stored.path.display());
+            Ok(ExitCode::Success)
+        }
+        Err(err) => {
+            let _ = secrets.delete(&name, client_core::secrets::SecretKind::RotatingKey);
+            Err(err.into())
+        }
+    }
+}
+
+/// Reads a rotating door key (base32, the first non-empty line of stdin) into the OS keyring.
+fn set_rotating_key(name: &str) -> Result<ExitCode, Failure> {
+    use std::io::{IsTerminal, Read};
+
+    if std::io::stdin().is_terminal() {
+        errln!("paste the door key (base32), then end the input");
+    }
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    let key = DoorKey::from_base32(line).map_err(|e| Failure::invalid(format!("stdin: {e}")))?;
+    SecretStore::new().store_rotating_key(name, &key).map_err(|e| Failure::failed(e.to_string()))?;
+    outln!("stored the door key of {name} in the OS keyring");
+    Ok(ExitCode::Success)
+}
+
 /// Reads fwknop-style key lines from stdin and stores them in the OS keyring under the profile.
 fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     use std::io::{IsTerminal, Read};
@@ -330,11 +444,14 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     use client_core::spa::{HmacKey, SpaKey};
 
     let stored = store.load(name)?;
+    if stored.profile.rotating().is_some() {
+        return set_rotating_key(name);
+    }
     if !stored.profile.is_spa() {
         return Err(Failure::invalid(format!("{name} is not an SPA profile: only SPA profiles have keys")));
     }
     if std::io::stdin().is_terminal() {
-        eprintln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press Ctrl-D");
+        errln!("paste the KEY_BASE64: and HMAC_KEY_BASE64: lines, then press Ctrl-D");
     }
     let mut text = zeroize::Zeroizing::new(String::new());
     std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
@@ -350,7 +467,7 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
         return Err(Failure::invalid("the HMAC key must differ from the encryption key (fwknopd refuses equal keys)"));
     }
     SecretStore::new().store_spa_keys(name, &spa_key, &hmac_key).map_err(|e| Failure::failed(e.to_string()))?;
-    println!("stored the SPA keys of {name} in the OS keyring");
+    outln!("stored the SPA keys of {name} in the OS keyring");
     Ok(ExitCode::Success)
 }
 
@@ -363,97 +480,4 @@ where
     T::Err: std::fmt::Display,
 {
     text.parse().map_err(|e| Failure::invalid(format!("{option}: {e}")))
-}
-
-fn import(
-    store: &ProfileStore,
-    file: &std::path::Path,
-    host: Option<&str>,
-    dry_run: bool,
-) -> Result<ExitCode, Failure> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| Failure::invalid(format!("cannot read {}: {e}", file.display())))?;
-    let is_fwknoprc = text.lines().any(|l| l.trim_start().to_ascii_uppercase().starts_with("SPA_SERVER"));
-    if is_fwknoprc {
-        return import_fwknoprc(store, file, &text, dry_run);
-    }
-    import_knockd_conf(store, file, host, dry_run)
-}
-
-/// fwknoprc stanzas become SPA profiles; their keys go to the OS keyring, never to the profile files.
-fn import_fwknoprc(
-    store: &ProfileStore,
-    file: &std::path::Path,
-    text: &str,
-    dry_run: bool,
-) -> Result<ExitCode, Failure> {
-    let imported = client_core::fwknoprc::profiles_from_fwknoprc(text)
-        .map_err(|e| Failure::invalid(format!("{}: {e}", file.display())))?;
-    let mut code = ExitCode::Success;
-    for entry in imported {
-        for warning in &entry.warnings {
-            eprintln!("knock-cli: {}: [{}]: {warning}", file.display(), entry.stanza);
-        }
-        if dry_run {
-            println!("would add SPA profile {} from [{}]", entry.name, entry.stanza);
-            continue;
-        }
-        if let Err(err) = store.create(&entry.name, &entry.profile) {
-            eprintln!("knock-cli: {}: not imported: {err}", entry.name);
-            code = ExitCode::InvalidInput;
-            continue;
-        }
-        println!("added SPA profile {} from [{}]", entry.name, entry.stanza);
-        if let (Some(key), Some(hmac)) = (&entry.key, &entry.hmac_key) {
-            store_keys(&entry.name, key, hmac);
-        }
-    }
-    Ok(code)
-}
-
-/// Puts imported keys into the keyring, or says how to give them otherwise.
-fn store_keys(name: &str, key: &client_core::spa::SpaKey, hmac: &client_core::spa::HmacKey) {
-    match SecretStore::new().store_spa_keys(name, key, hmac) {
-        Ok(()) => println!("  its keys are in the OS keyring"),
-        Err(err) => {
-            let [(key_var, hmac_var), _] = spa_key_variables(name);
-            eprintln!("knock-cli: {name}: keys not stored ({err}); give them in ${key_var} and ${hmac_var}");
-        }
-    }
-}
-
-fn import_knockd_conf(
-    store: &ProfileStore,
-    file: &std::path::Path,
-    host: Option<&str>,
-    dry_run: bool,
-) -> Result<ExitCode, Failure> {
-    let host = host.ok_or_else(|| {
-        Failure::invalid("importing a knockd.conf needs --host HOST: it describes the server's doors, not where it is")
-    })?;
-    let conf = knockd_conf::parse_file(file).map_err(|e| Failure::invalid(e.to_string()))?;
-    let imported =
-        profiles_from_knockd_conf(&conf, host).map_err(|e| Failure::invalid(format!("{}: {e}", file.display())))?;
-    let mut code = ExitCode::Success;
-    for warning in &imported.skipped {
-        eprintln!("knock-cli: {}: {warning}", file.display());
-    }
-    for entry in &imported.profiles {
-        for warning in &entry.warnings {
-            eprintln!("knock-cli: {}: {}: {warning}", file.display(), entry.name);
-        }
-        let doors = entry.doors.iter().map(|d| format!("[{d}]")).collect::<Vec<_>>().join(" + ");
-        if dry_run {
-            println!("would add {} from {doors}", entry.name);
-            continue;
-        }
-        match store.create(&entry.name, &entry.profile) {
-            Ok(stored) => println!("added {} from {doors} ({})", entry.name, stored.path.display()),
-            Err(err) => {
-                eprintln!("knock-cli: {}: not imported: {err}", entry.name);
-                code = ExitCode::InvalidInput;
-            }
-        }
-    }
-    Ok(code)
 }

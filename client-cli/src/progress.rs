@@ -14,6 +14,7 @@ pub struct Progress {
     verbose: bool,
     /// Verbose lines go to stderr when stdout carries a JSON document.
     json: bool,
+    quiet: bool,
 }
 
 impl Progress {
@@ -24,6 +25,7 @@ impl Progress {
             bars: show.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout())),
             verbose: verbose && !quiet,
             json,
+            quiet,
         }
     }
 
@@ -38,7 +40,14 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        HostProgress { name: name.to_owned(), bar, verbose: self.verbose, json: self.json, address: None }
+        HostProgress {
+            name: name.to_owned(),
+            bar,
+            verbose: self.verbose,
+            json: self.json,
+            quiet: self.quiet,
+            address: None,
+        }
     }
 }
 
@@ -48,6 +57,7 @@ pub struct HostProgress {
     bar: Option<ProgressBar>,
     verbose: bool,
     json: bool,
+    quiet: bool,
     address: Option<SocketAddr>,
 }
 
@@ -77,6 +87,16 @@ impl HostProgress {
             }
             ProfileEvent::VerifyFinished(outcome) if outcome.open => "open".to_owned(),
             ProfileEvent::VerifyFinished(_) => "did not answer".to_owned(),
+            ProfileEvent::WaitingForWindow { seconds } => {
+                let line = format!(
+                    "{}: this window's sequence was already used; waiting {seconds} s for the next window",
+                    self.name
+                );
+                if self.bar.is_none() && !self.quiet {
+                    errln!("{line}");
+                }
+                format!("waiting {seconds} s for the next window")
+            }
             ProfileEvent::BackingOff { pause, .. } => {
                 format!("retrying in {:.1} s", pause.as_secs_f64())
             }
@@ -89,8 +109,8 @@ impl HostProgress {
     fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None if self.json => eprintln!("{line}"),
-            None => println!("{line}"),
+            None if self.json => errln!("{line}"),
+            None => outln!("{line}"),
         }
     }
 

@@ -132,7 +132,7 @@ pub fn print_invalid(host: &str, message: &str) {
 
 pub fn print_json(document: &impl Serialize) {
     match serde_json::to_string_pretty(document) {
-        Ok(text) => println!("{text}"),
-        Err(err) => eprintln!("knock-cli: cannot encode the JSON report: {err}"),
+        Ok(text) => outln!("{text}"),
+        Err(err) => errln!("knock-cli: cannot encode the JSON report: {err}"),
     }
 }

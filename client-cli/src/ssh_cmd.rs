@@ -24,7 +24,8 @@ const SSH_PORT: NonZeroU16 = NonZeroU16::new(22).expect("22 is not zero");
 
 pub fn ssh(store: &ProfileStore, args: &SshArgs) -> Result<ExitCode, Failure> {
     let stored = store.load(&args.name)?;
-    let plan = plan_with_verify(&args.name, &stored.profile, SSH_PORT, (!args.force).then_some(args.open_check_ms))?;
+    let plan =
+        plan_with_verify(store, &args.name, &stored.profile, SSH_PORT, (!args.force).then_some(args.open_check_ms))?;
     let report =
         block_on_cancellable(|cancel| open(&plan, args.quiet, !args.quiet, cancel)).map_err(runtime_failure)?;
     let address = opened_address(&report)?;
@@ -39,7 +40,7 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
         Some(port) => NonZeroU16::new(port).ok_or_else(|| Failure::invalid("PORT must be 1..=65535"))?,
         None => stored.profile.verify.map_or(SSH_PORT, |v| v.port),
     };
-    let plan = plan_with_verify(&args.name, &stored.profile, port, (!args.force).then_some(args.open_check_ms))?;
+    let plan = plan_with_verify(store, &args.name, &stored.profile, port, (!args.force).then_some(args.open_check_ms))?;
     block_on_cancellable(|cancel| async {
         // stdout carries the relayed bytes only: progress stays off, problems go to stderr.
         let report = open(&plan, true, true, cancel).await;
@@ -65,12 +66,14 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
 /// (none with --force), a port that already answers within it is not knocked again (each knock of an
 /// `iptables -I` door adds a rule).
 fn plan_with_verify(
+    store: &ProfileStore,
     name: &str,
     profile: &client_core::profile::Profile,
     default_port: NonZeroU16,
     open_check_ms: Option<u64>,
 ) -> Result<Plan, Failure> {
-    let mut plan = Plan::new(name, profile, Action::Open).map_err(|e| Failure::invalid(e.to_string()))?;
+    let mut plan =
+        Plan::new(name, profile, Action::Open).map_err(|e| Failure::invalid(e.to_string()))?.remembering_in(store);
     plan.verify.get_or_insert_with(|| Verify::new(default_port));
     plan.already_open_check = open_check_ms.map(std::time::Duration::from_millis);
     Ok(plan)
@@ -88,7 +91,7 @@ async fn open(plan: &Plan, quiet: bool, announce_already_open: bool, cancel: Can
     host.finish();
     if announce_already_open && report.was_already_open() {
         // One line on stderr (stdout is ssh's, or the relayed bytes): says why nothing was sent.
-        eprintln!("knock-cli: {}: {}", report.name, report.summary());
+        errln!("knock-cli: {}: {}", report.name, report.summary());
     }
     report
 }

@@ -429,6 +429,7 @@ fn not_acted_on_advice(profile: &Profile, spa: bool) -> String {
     let secret = match &profile.kind {
         ProfileKind::Sequence(knock) => knock.open.is_secret(),
         ProfileKind::Spa(_) => false,
+        ProfileKind::Rotating(_) => true,
     };
     format!(
         "check the sequence matches the server's door{}, the server listens on this interface, and that your \
@@ -454,6 +455,13 @@ async fn knock_once(
 ) -> Result<KnockReport, KnockError> {
     let mut request = plan.request.clone();
     request.resolved = Some(server);
+    if let Some(rotation) = &plan.rotating {
+        // The current window's sequence (the plan holds a stand-in until the key is read).
+        let key = crate::open::read_rotating_key(&plan.name, cancel).await?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        request.sequence =
+            rotation.sequence(&key, rotation.window(now)).map_err(|e| KnockError::Keys(e.to_string()))?;
+    }
     if let (Some(settings), Some(keys)) = (&plan.spa, keys) {
         let wire = crate::spa::attempt::seal(settings, keys, SocketAddr::new(server, 0), cancel).await?;
         request.udp_payload = wire.into_bytes();

@@ -44,6 +44,10 @@ pub const DOOR_KEYS: &[&str] = &[
     "Stop_Command",
     "Stop_Command_6",
     "Target",
+    // knock-server's native nftables doors (knockd refuses these keys; the client import ignores them).
+    "Nft_Set",
+    "Nft_Set_6",
+    "Nft_Timeout",
     USE_SYSLOG,
 ];
 /// (directive, alias): knockd treats both spellings as the same directive.
@@ -55,8 +59,13 @@ const OPTIONS: &str = "options";
 /// A parsed knockd.conf: the global section and the doors, in file order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KnockdConf {
-    /// `[options]`, if the file has one.
+    /// `[options]`, if the file has one. Later `[options]` sections are merged into it, as knockd does
+    /// (their entries follow the first section's, so a repeated key's last line wins).
     pub options: Option<Section>,
+    /// Header lines of the `[options]` sections merged into the first one.
+    pub merged_options: Vec<usize>,
+    /// Doors in file order. Two doors may share a name (knockd accepts it; see
+    /// [`KnockdConf::duplicate_doors`]).
     pub doors: Vec<Section>,
 }
 
@@ -285,9 +294,24 @@ impl fmt::Display for Section {
 }
 
 impl KnockdConf {
-    /// The door called `name` (case-insensitive, like the duplicate check).
+    /// The (first) door called `name` (case-insensitive, like the duplicate check).
     pub fn door(&self, name: &str) -> Option<&Section> {
         self.doors.iter().find(|door| door.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Doors whose name (case-insensitive) an earlier door already has, each with that earlier door:
+    /// `(later, first)`. knockd runs both; a caller may warn that logs cannot tell them apart.
+    pub fn duplicate_doors(&self) -> Vec<(&Section, &Section)> {
+        self.doors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, door)| {
+                self.doors[..i]
+                    .iter()
+                    .find(|first| first.name.eq_ignore_ascii_case(&door.name))
+                    .map(|first| (door, first))
+            })
+            .collect()
     }
 
     /// A global option from `[options]`.
@@ -331,19 +355,9 @@ pub fn parse(text: &str) -> Result<KnockdConf, ConfError> {
         let line = index + 1;
         match classify(line, raw.trim())? {
             Line::Blank => {}
-            Line::Header(name) => {
-                if let Some(first) = sections.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
-                    return Err(ConfError::at_line(
-                        line,
-                        format!(
-                            "section [{name}] is already defined at line {} (section names are case-insensitive; \
-                             give each door its own name)",
-                            first.line
-                        ),
-                    ));
-                }
-                sections.push(Section { name: name.to_owned(), line, entries: Vec::new() });
-            }
+            // A repeated section name is accepted, as knockd accepts it: a second [options] is merged
+            // into the first (see below), a second door of the same name is a door of its own.
+            Line::Header(name) => sections.push(Section { name: name.to_owned(), line, entries: Vec::new() }),
             Line::Entry { key, value } => {
                 let Some(section) = sections.last_mut() else {
                     return Err(ConfError::at_line(
@@ -356,7 +370,16 @@ pub fn parse(text: &str) -> Result<KnockdConf, ConfError> {
         }
     }
     let (options, doors): (Vec<Section>, Vec<Section>) = sections.into_iter().partition(Section::is_options);
-    Ok(KnockdConf { options: options.into_iter().next(), doors })
+    let mut options = options.into_iter();
+    let mut first = options.next();
+    let mut merged_options = Vec::new();
+    for later in options {
+        merged_options.push(later.line);
+        if let Some(first) = &mut first {
+            first.entries.extend(later.entries);
+        }
+    }
+    Ok(KnockdConf { options: first, merged_options, doors })
 }
 
 /// Reads and parses a knockd.conf file; errors carry its path.
@@ -579,8 +602,7 @@ mod tests {
             &["\"sequence 7000\"", "key = value", "UseSyslog"],
         );
         assert_error(&error("[d]\n = 7000\n"), 2, &["missing key"]);
-        assert_error(&error("[d]\nsequence = 1\n\n[D]\nsequence = 2\n"), 4, &["[D] is already defined at line 1"]);
-        assert_error(&error("[options]\n[Options]\n"), 2, &["already defined at line 1"]);
+
         assert_error(&error("[options]\n[openSSH\n"), 2, &["malformed section header \"[openSSH\""]);
         assert_error(&error("[d] # door\n"), 1, &["malformed", "own line"]);
         assert_error(&error("[a]b]\n"), 1, &["malformed"]);
@@ -692,5 +714,19 @@ mod tests {
         assert_eq!(parse_sequence(" 1000,2000:udp"), Ok(seq("1000,2000:udp")));
         assert!(matches!(parse_sequence("  "), Err(ValueError::Empty { .. })));
         assert_eq!(parse_seconds("25"), Ok(DEFAULT_SEQ_TIMEOUT_SECS));
+    }
+
+    #[test]
+    fn repeated_sections_are_accepted_as_knockd_accepts_them() {
+        let conf = conf(
+            "[options]\n LogFile = /a\n[d]\n sequence = 1\n[Options]\n LogFile = /b\n PidFile = /p\n[D]\n sequence = 2\n",
+        );
+        assert_eq!(conf.merged_options, [5], "the second [options] is merged");
+        assert_eq!(conf.option("LogFile").and_then(|e| e.value.as_deref()), Some("/b"), "the last line wins");
+        assert_eq!(conf.option("PidFile").and_then(|e| e.value.as_deref()), Some("/p"));
+        assert_eq!(conf.doors.len(), 2, "both doors are kept");
+        let duplicates = conf.duplicate_doors();
+        assert_eq!(duplicates.len(), 1);
+        assert_eq!((duplicates[0].0.line, duplicates[0].1.line), (8, 3));
     }
 }

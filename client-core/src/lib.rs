@@ -4,6 +4,7 @@
 //! Always built (no feature; what `knock-server` links):
 //! - [`sequence`]: hits (`PORT[:tcp|udp]`) and TCP flag selections, parsed strictly. No empty sequence exists.
 //! - [`knockd_conf`]: knockd.conf syntax with line numbers.
+//! - [`rotating`]: rotating sequences derived from a door key and the time (`docs/rotating-sequences.md`).
 //!
 //! With the `client` feature (the default for the clients):
 //! - [`profile`]: a saved host; its kind is a type (a sequence knock or an SPA knock).
@@ -29,14 +30,13 @@
 //! [`ErrorKind`] that front ends map to exit codes or messages.
 
 pub mod knockd_conf;
+pub mod rotating;
 pub mod sequence;
 
 #[cfg(feature = "client")]
 pub mod doctor;
 #[cfg(feature = "client")]
 mod error;
-#[cfg(feature = "client")]
-pub mod fwknoprc;
 #[cfg(feature = "client")]
 pub mod import;
 #[cfg(feature = "client")]

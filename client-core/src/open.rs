@@ -21,6 +21,7 @@
 //! the verify.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{ErrorKind, KnockError};
 use crate::knock::{KnockEvent, KnockReport, KnockRequest, knock, resolve_cancellable};
 use crate::profile::{Action, AllowIp, Profile, ProfileError, ProfileKind, SpaSettings, Verify};
+use crate::rotating::{DoorKey, Rotation};
 use crate::secrets;
 use crate::sequence::{Hit, Sequence};
 use crate::target::AddressFamily;
@@ -57,11 +59,25 @@ impl AlreadyOpenCheck {
 /// Progress of [`run_plan`]: attempts, the knock's own events, verification and backoff.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProfileEvent {
-    AttemptStarted { attempt: u32, attempts: u32 },
+    AttemptStarted {
+        attempt: u32,
+        attempts: u32,
+    },
     Knock(KnockEvent),
-    VerifyStarted { address: SocketAddr, timeout: Duration },
+    VerifyStarted {
+        address: SocketAddr,
+        timeout: Duration,
+    },
     VerifyFinished(VerifyOutcome),
-    BackingOff { next_attempt: u32, pause: Duration },
+    BackingOff {
+        next_attempt: u32,
+        pause: Duration,
+    },
+    /// A rotating profile already completed this window's sequence (the server would refuse it as a
+    /// replay): waiting `seconds` for the next window.
+    WaitingForWindow {
+        seconds: u64,
+    },
 }
 
 /// One knock and, when configured, its verification. The knock record keeps its own error.
@@ -218,6 +234,11 @@ pub struct Plan {
     /// already answers. `None` (what [`Plan::new`] gives) knocks regardless; front ends turn it on with
     /// [`Plan::unless_open`] (knock-cli does unless `--force`).
     pub already_open_check: Option<Duration>,
+    /// For rotating profiles: every attempt sends the current window's sequence (the request's sequence is
+    /// replaced), never a window already completed.
+    pub rotating: Option<Rotation>,
+    /// Where the last completed window of a rotating profile is remembered across runs (the store sets it).
+    pub window_state: Option<PathBuf>,
 }
 
 impl Plan {
@@ -241,7 +262,33 @@ impl Plan {
                 verify: profile.verify.filter(|_| action == Action::Open),
                 spa: None,
                 already_open_check: None,
+                rotating: None,
+                window_state: None,
             }),
+            ProfileKind::Rotating(knock) => {
+                if action == Action::Close {
+                    return Err(ProfileError::NoCloseSequence { name: name.to_owned() });
+                }
+                // A stand-in until the first attempt derives the window's sequence (it needs the key).
+                let first = Sequence::new(vec![Hit::tcp(knock.rotation.range.0)])
+                    .map_err(|_| ProfileError::NoCloseSequence { name: name.to_owned() })?;
+                let mut request = KnockRequest::new(profile.host.clone(), first);
+                request.family = profile.family;
+                request.method = knock.method;
+                request.delay = Duration::from_millis(knock.delay_ms);
+                // Derived ports are as secret as an environment sequence: masked in every output.
+                request.secret_ports = true;
+                Ok(Plan {
+                    name: name.to_owned(),
+                    action,
+                    request,
+                    verify: profile.verify,
+                    spa: None,
+                    rotating: Some(knock.rotation.clone()),
+                    window_state: None,
+                    already_open_check: None,
+                })
+            }
             ProfileKind::Spa(settings) => {
                 if action == Action::Close {
                     return Err(ProfileError::SpaHasNoClose { name: name.to_owned() });
@@ -265,9 +312,21 @@ impl Plan {
                     verify: profile.verify,
                     spa: Some(settings.clone()),
                     already_open_check: None,
+                    rotating: None,
+                    window_state: None,
                 })
             }
         }
+    }
+}
+
+impl Plan {
+    /// Remembers a rotating profile's completed windows in `store` (across runs and front ends).
+    pub fn remembering_in(mut self, store: &crate::store::ProfileStore) -> Plan {
+        if self.rotating.is_some() {
+            self.window_state = Some(store.window_state_path(&self.name));
+        }
+        self
     }
 }
 
@@ -424,6 +483,11 @@ async fn run_attempts(
         _ => None,
     };
     let attempts_done = &mut report.attempts;
+    let rotating = match &plan.rotating {
+        Some(rotation) => Some((rotation, read_rotating_key(&plan.name, cancel).await?)),
+        None => None,
+    };
+    let mut last_window = plan.window_state.as_deref().and_then(read_window);
     let mut outcome = Outcome::NotOpened;
     for attempt in 1..=attempts {
         if attempt > 1
@@ -446,7 +510,20 @@ async fn run_attempts(
             attempt_request.resolved = Some(address.ip());
             attempt_request.udp_payload = wire.into_bytes();
         }
+        let mut window = None;
+        if let Some((rotation, key)) = &rotating {
+            let t = next_window(rotation, last_window, cancel, on_event).await?;
+            attempt_request.sequence = rotation.sequence(key, t).map_err(|e| KnockError::Keys(e.to_string()))?;
+            window = Some(t);
+        }
         let knock_report = knock(&attempt_request, cancel, |e| on_event(&ProfileEvent::Knock(e.clone()))).await;
+        if let (Some(t), None) = (window, &knock_report.error) {
+            // Sent: this window's sequence is spent (the server accepts it once), here and in later runs.
+            last_window = Some(t);
+            if let Some(path) = &plan.window_state {
+                write_window(path, t);
+            }
+        }
         if let Some(error) = &knock_report.error {
             // Only network trouble is worth another attempt; bad input or a refused privilege is not.
             let retry = error.kind() == ErrorKind::Network && attempt < attempts;
@@ -480,6 +557,64 @@ async fn run_attempts(
         }
     }
     Ok(outcome)
+}
+
+/// The current window, or the next one when the current one was already completed (waiting for it).
+async fn next_window(
+    rotation: &Rotation,
+    last: Option<u64>,
+    cancel: &CancellationToken,
+    on_event: &mut impl FnMut(&ProfileEvent),
+) -> Result<u64, KnockError> {
+    loop {
+        let now = unix_now();
+        let t = rotation.window(now);
+        if last.is_none_or(|last| t > last) {
+            return Ok(t);
+        }
+        let seconds = rotation.seconds_left(now);
+        on_event(&ProfileEvent::WaitingForWindow { seconds });
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(KnockError::Cancelled),
+            _ = tokio::time::sleep(Duration::from_secs(seconds)) => {}
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The last completed window remembered in `path` (a decimal number), if any.
+pub fn read_window(path: &std::path::Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Remembers the last completed window; best effort (a failure only means a later run may be refused
+/// by the server as a replay, and then retries in the next window).
+fn write_window(path: &std::path::Path, window: u64) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(path, format!("{window}\n"));
+}
+
+/// A rotating profile's door key, read off the async threads with a timeout, like the SPA keys.
+pub(crate) async fn read_rotating_key(name: &str, cancel: &CancellationToken) -> Result<DoorKey, KnockError> {
+    let owned = name.to_owned();
+    let read = tokio::task::spawn_blocking(move || secrets::rotating_key(&owned));
+    tokio::select! {
+        _ = cancel.cancelled() => Err(KnockError::Cancelled),
+        found = tokio::time::timeout(KEYRING_TIMEOUT, read) => match found {
+            Err(_) => Err(KnockError::Keys(format!(
+                "the keyring did not answer within {} s (is an unlock prompt waiting?)",
+                KEYRING_TIMEOUT.as_secs()
+            ))),
+            Ok(Err(join)) => Err(KnockError::Keys(format!("reading the key failed: {join}"))),
+            Ok(Ok(Err(error))) => Err(KnockError::Keys(error.to_string())),
+            Ok(Ok(Ok(key))) => Ok(key),
+        },
+    }
 }
 
 /// The profile's SPA keys, read off the async threads (the keyring is a blocking round trip that may

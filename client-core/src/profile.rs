@@ -37,6 +37,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 use crate::knock::KnockRequest;
+use crate::rotating::Rotation;
 use crate::send::Method;
 use crate::sequence::{Sequence, TcpFlagSpec};
 use crate::spa::AccessList;
@@ -67,6 +68,85 @@ pub enum ProfileKind {
     Sequence(SequenceKnock),
     /// One fwknop Single Packet Authorization datagram (keys are never in the file).
     Spa(SpaSettings),
+    /// A sequence derived from a door key and the time ([`crate::rotating`]); the key is never in the file.
+    Rotating(RotatingKnock),
+}
+
+/// A rotating profile's knock: the door's parameters (they must match the server's) and how hits are sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RotatingKnock {
+    pub rotation: Rotation,
+    pub method: Method,
+    /// Pause between hits.
+    pub delay_ms: u64,
+}
+
+/// The `[rotating]` table as written: `door`, `step`, `length`, `range = "1024-65535"`,
+/// `protocols = "tcp,udp,tcp,tcp"`, `exclude = [22]`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotatingTable {
+    door: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    length: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    range: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    protocols: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    exclude: Vec<u16>,
+}
+
+impl TryFrom<RotatingTable> for Rotation {
+    type Error = String;
+
+    fn try_from(table: RotatingTable) -> Result<Rotation, String> {
+        let mut rotation = Rotation::new(table.door);
+        rotation.step = table.step.unwrap_or(Rotation::DEFAULT_STEP);
+        rotation.length = table.length.unwrap_or(Rotation::DEFAULT_LENGTH);
+        if let Some(range) = &table.range {
+            rotation.range = parse_port_range(range)?;
+        }
+        if let Some(protocols) = &table.protocols {
+            rotation.protocols = parse_protocols(protocols)?;
+        }
+        rotation.exclude = table.exclude;
+        rotation.validate().map_err(|e| e.to_string())?;
+        Ok(rotation)
+    }
+}
+
+impl From<&Rotation> for RotatingTable {
+    fn from(rotation: &Rotation) -> RotatingTable {
+        let (lo, hi) = rotation.range;
+        RotatingTable {
+            door: rotation.door.clone(),
+            step: Some(rotation.step).filter(|s| *s != Rotation::DEFAULT_STEP),
+            length: Some(rotation.length).filter(|l| *l != Rotation::DEFAULT_LENGTH),
+            range: Some(format!("{lo}-{hi}")).filter(|_| rotation.range != Rotation::DEFAULT_RANGE),
+            protocols: (!rotation.protocols.is_empty())
+                .then(|| rotation.protocols.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")),
+            exclude: rotation.exclude.clone(),
+        }
+    }
+}
+
+/// `1024-65535`: two ports, low to high.
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let invalid = || format!("invalid port range {text:?}: give LOW-HIGH with ports 1..=65535, e.g. 1024-65535");
+    let (lo, hi) = text.trim().split_once('-').ok_or_else(invalid)?;
+    let (lo, hi): (u16, u16) = (lo.trim().parse().map_err(|_| invalid())?, hi.trim().parse().map_err(|_| invalid())?);
+    if lo == 0 || lo > hi {
+        return Err(invalid());
+    }
+    Ok((lo, hi))
+}
+
+/// `tcp,udp,tcp,tcp`: one protocol per position.
+pub fn parse_protocols(text: &str) -> Result<Vec<crate::sequence::Protocol>, String> {
+    text.split(',').map(str::parse).collect()
 }
 
 /// A sequence profile's knock: the hits that open (and optionally close) the door, and how they are sent.
@@ -125,6 +205,8 @@ struct ProfileFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     spa: Option<SpaSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    rotating: Option<RotatingTable>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     verify: Option<Verify>,
 }
 
@@ -132,15 +214,26 @@ impl TryFrom<ProfileFile> for Profile {
     type Error = ProfileError;
 
     fn try_from(file: ProfileFile) -> Result<Profile, ProfileError> {
-        let kind = match (file.open, file.spa) {
-            (Some(open), None) => ProfileKind::Sequence(SequenceKnock {
+        let kind = match (file.open, file.spa, file.rotating) {
+            (None, None, Some(table)) => {
+                if file.close.is_some() || file.tcp_flags.is_some() {
+                    return Err(ProfileError::RotatingWithSequenceKeys);
+                }
+                let rotation = Rotation::try_from(table).map_err(|why| ProfileError::InvalidRotating { why })?;
+                ProfileKind::Rotating(RotatingKnock {
+                    rotation,
+                    method: file.method.unwrap_or_default(),
+                    delay_ms: file.delay_ms.unwrap_or_default(),
+                })
+            }
+            (Some(open), None, None) => ProfileKind::Sequence(SequenceKnock {
                 open,
                 close: file.close,
                 method: file.method.unwrap_or_default(),
                 tcp_flags: file.tcp_flags.unwrap_or_default(),
                 delay_ms: file.delay_ms.unwrap_or_default(),
             }),
-            (None, Some(spa)) => {
+            (None, Some(spa), None) => {
                 if file.close.is_some() {
                     return Err(ProfileError::SpaWithClose);
                 }
@@ -149,8 +242,8 @@ impl TryFrom<ProfileFile> for Profile {
                 }
                 ProfileKind::Spa(spa)
             }
-            (None, None) => return Err(ProfileError::NeitherKind),
-            (Some(_), Some(_)) => return Err(ProfileError::BothKinds),
+            (None, None, None) => return Err(ProfileError::NeitherKind),
+            _ => return Err(ProfileError::BothKinds),
         };
         let profile = Profile {
             host: file.host,
@@ -178,6 +271,7 @@ impl From<Profile> for ProfileFile {
             tags: profile.tags,
             notes: profile.notes,
             spa: None,
+            rotating: None,
             verify: profile.verify,
         };
         match profile.kind {
@@ -189,6 +283,11 @@ impl From<Profile> for ProfileFile {
                 file.delay_ms = Some(knock.delay_ms).filter(|d| *d != 0);
             }
             ProfileKind::Spa(spa) => file.spa = Some(spa),
+            ProfileKind::Rotating(knock) => {
+                file.rotating = Some(RotatingTable::from(&knock.rotation));
+                file.method = Some(knock.method).filter(|m| *m != Method::default());
+                file.delay_ms = Some(knock.delay_ms).filter(|d| *d != 0);
+            }
         }
         file
     }
@@ -387,10 +486,14 @@ pub enum ProfileError {
         "invalid discover_url {url:?}: give an https:// URL (plain HTTP would let anyone on the path choose the address the packet lets in)"
     )]
     DiscoverUrl { url: String },
-    #[error("a profile needs either `open = \"7000,8000,9000\"` (a knock sequence) or an [spa] table")]
+    #[error("a profile needs `open = \"7000,8000,9000\"` (a knock sequence), an [spa] table or a [rotating] table")]
     NeitherKind,
-    #[error("a profile has either `open` (a knock sequence) or an [spa] table, not both")]
+    #[error("a profile has one of `open` (a knock sequence), an [spa] table or a [rotating] table, not several")]
     BothKinds,
+    #[error("`close` and `tcp_flags` belong to sequence profiles; a rotating profile derives its hits (SYNs)")]
+    RotatingWithSequenceKeys,
+    #[error("invalid [rotating] table: {why}")]
+    InvalidRotating { why: String },
     #[error("an SPA profile has no close sequence: fwknopd closes by itself after its access timeout")]
     SpaWithClose,
     #[error("`method`, `tcp_flags` and `delay_ms` belong to sequence profiles; an SPA profile sends one UDP datagram")]
@@ -399,7 +502,7 @@ pub enum ProfileError {
         "profile {name:?} is an SPA profile: it has no close sequence (fwknopd closes the door by itself after its access timeout)"
     )]
     SpaHasNoClose { name: String },
-    #[error("profile {name:?} is an SPA profile, not a knock sequence")]
+    #[error("profile {name:?} is not a static knock sequence (it is an SPA or a rotating profile)")]
     NotASequence { name: String },
     #[error(
         "SPA profile {name:?} has no keys: set ${key_var} and ${hmac_var} (fwknop's KEY_BASE64 and \
@@ -407,6 +510,11 @@ pub enum ProfileError {
          KNOCK_SPA_HMAC_KEY_BASE64, or store them in the OS keyring with `knock-cli profile set-key {name}`"
     )]
     SpaKeysMissing { name: String, key_var: String, hmac_var: String },
+    #[error(
+        "rotating profile {name:?} has no door key: store it with `knock-cli profile set-key {name}` (base32 on \
+         stdin), or set ${var} (or the generic KNOCK_ROTATING_KEY) for CI"
+    )]
+    RotatingKeyMissing { name: String, var: String },
     #[error("SPA profile {name:?}: {var} is not a usable key: {why}")]
     SpaKeyInvalid { name: String, var: String, why: String },
     #[error(
@@ -567,14 +675,14 @@ impl Profile {
     pub fn sequence(&self) -> Option<&SequenceKnock> {
         match &self.kind {
             ProfileKind::Sequence(knock) => Some(knock),
-            ProfileKind::Spa(_) => None,
+            _ => None,
         }
     }
 
     pub fn sequence_mut(&mut self) -> Option<&mut SequenceKnock> {
         match &mut self.kind {
             ProfileKind::Sequence(knock) => Some(knock),
-            ProfileKind::Spa(_) => None,
+            _ => None,
         }
     }
 
@@ -582,14 +690,29 @@ impl Profile {
     pub fn spa(&self) -> Option<&SpaSettings> {
         match &self.kind {
             ProfileKind::Spa(settings) => Some(settings),
-            ProfileKind::Sequence(_) => None,
+            _ => None,
         }
     }
 
     pub fn spa_mut(&mut self) -> Option<&mut SpaSettings> {
         match &mut self.kind {
             ProfileKind::Spa(settings) => Some(settings),
-            ProfileKind::Sequence(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The rotating knock, for a rotating profile.
+    pub fn rotating(&self) -> Option<&RotatingKnock> {
+        match &self.kind {
+            ProfileKind::Rotating(knock) => Some(knock),
+            _ => None,
+        }
+    }
+
+    pub fn rotating_mut(&mut self) -> Option<&mut RotatingKnock> {
+        match &mut self.kind {
+            ProfileKind::Rotating(knock) => Some(knock),
+            _ => None,
         }
     }
 
@@ -599,7 +722,11 @@ impl Profile {
 
     /// True when knocking it needs raw sockets (the one rule, shared by the engine's callers and the app).
     pub fn needs_raw(&self) -> bool {
-        self.sequence().is_some_and(SequenceKnock::needs_raw)
+        match &self.kind {
+            ProfileKind::Sequence(knock) => knock.needs_raw(),
+            ProfileKind::Rotating(knock) => knock.method == Method::Raw,
+            ProfileKind::Spa(_) => false,
+        }
     }
 
     /// The checks a profile built in code must pass before it is stored, the same ones a file must pass
@@ -617,10 +744,12 @@ impl Profile {
 
     /// The knock that performs `action` for this (sequence) profile.
     pub fn knock_request(&self, name: &str, action: Action) -> Result<KnockRequest, ProfileError> {
-        let knock = self.sequence().ok_or_else(|| match action {
-            Action::Open => ProfileError::NotASequence { name: name.to_owned() },
-            Action::Close => ProfileError::SpaHasNoClose { name: name.to_owned() },
-        })?;
+        let knock = match (&self.kind, action) {
+            (ProfileKind::Sequence(knock), _) => knock,
+            (_, Action::Open) => return Err(ProfileError::NotASequence { name: name.to_owned() }),
+            (ProfileKind::Spa(_), Action::Close) => return Err(ProfileError::SpaHasNoClose { name: name.to_owned() }),
+            (_, Action::Close) => return Err(ProfileError::NoCloseSequence { name: name.to_owned() }),
+        };
         let source = match action {
             Action::Open => &knock.open,
             Action::Close => {
@@ -954,6 +1083,33 @@ backoff_ms = 500
         ] {
             let e = toml::from_str::<Profile>(&format!("host = \"h\"\n[spa]\n{bad}\n")).expect_err(bad).to_string();
             assert!(e.contains("line"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn rotating_profiles_parse_validate_and_round_trip() {
+        let text = "host = \"h\"\ndelay_ms = 5\n[rotating]\ndoor = \"ssh\"\nstep = 60\nlength = 3\n\
+                    range = \"20000-20999\"\nprotocols = \"tcp,udp,tcp\"\nexclude = [20022]\n";
+        let profile: Profile = toml::from_str(text).expect("rotating profile");
+        let knock = profile.rotating().expect("rotating");
+        assert_eq!((knock.rotation.step, knock.rotation.length, knock.rotation.range), (60, 3, (20000, 20999)));
+        assert_eq!(knock.delay_ms, 5);
+        let written = toml::to_string(&profile).expect("ser");
+        assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
+        let minimal: Profile = toml::from_str("host = \"h\"\n[rotating]\ndoor = \"d\"\n").expect("defaults");
+        assert_eq!(minimal.rotating().map(|k| k.rotation.clone()), Some(Rotation::new("d")));
+        let refused = |text: &str| toml::from_str::<Profile>(text).expect_err(text).to_string();
+        for (bad, why) in [
+            ("[rotating]\ndoor = \"d\"\nlength = 4\nrange = \"7000-7002\"\n", "cannot hold 4"),
+            ("[rotating]\ndoor = \"d\"\nprotocols = \"tcp,udp\"\n", "template has 2"),
+            ("[rotating]\ndoor = \"d\"\nrange = \"9-1\"\n", "invalid port range"),
+            ("[rotating]\ndoor = \"d\"\nprotocols = \"tcp,sctp,tcp,tcp\"\n", "invalid protocol"),
+            ("[rotating]\ndoor = \"d\"\nkey = \"x\"\n", "unknown field"),
+            ("close = \"1\"\n[rotating]\ndoor = \"d\"\n", "belong to sequence profiles"),
+            ("open = \"1\"\n[rotating]\ndoor = \"d\"\n", "not several"),
+        ] {
+            let e = refused(&format!("host = \"h\"\n{bad}"));
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 

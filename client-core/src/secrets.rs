@@ -30,6 +30,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::profile::{ProfileError, env_suffix, validate_name};
+use crate::rotating::DoorKey;
 use crate::spa::{HmacKey, SpaKey};
 
 /// The keyring service of the app's entries.
@@ -45,17 +46,20 @@ pub enum SecretKind {
     SpaKey,
     /// The fwknop SPA HMAC key.
     SpaHmacKey,
+    /// A rotating door's key (base32).
+    RotatingKey,
 }
 
 impl SecretKind {
     /// Every kind, for operations on all of a profile's secrets.
-    pub const ALL: [SecretKind; 2] = [SecretKind::SpaKey, SecretKind::SpaHmacKey];
+    pub const ALL: [SecretKind; 3] = [SecretKind::SpaKey, SecretKind::SpaHmacKey, SecretKind::RotatingKey];
 
     /// The id in the keyring entry name. Stable: changing it orphans stored secrets.
     pub fn id(self) -> &'static str {
         match self {
             SecretKind::SpaKey => "spa-key",
             SecretKind::SpaHmacKey => "spa-hmac-key",
+            SecretKind::RotatingKey => "rotating-key",
         }
     }
 
@@ -64,6 +68,7 @@ impl SecretKind {
         match self {
             SecretKind::SpaKey => "SPA key",
             SecretKind::SpaHmacKey => "SPA HMAC key",
+            SecretKind::RotatingKey => "rotating door key",
         }
     }
 }
@@ -198,6 +203,11 @@ impl SecretStore {
         self.set(profile, SecretKind::SpaHmacKey, &Secret::new(hmac.to_base64()))
     }
 
+    /// Stores a rotating profile's door key.
+    pub fn store_rotating_key(&self, profile: &str, key: &DoorKey) -> Result<(), SecretError> {
+        self.set(profile, SecretKind::RotatingKey, &Secret::new(key.to_base32()))
+    }
+
     /// Both of a profile's SPA keys from the keyring, or None when either is missing.
     pub fn spa_keys(&self, profile: &str) -> Result<Option<SpaKeys>, KeyError> {
         let key = self.get(profile, SecretKind::SpaKey).map_err(KeyError::Keyring)?;
@@ -284,6 +294,35 @@ pub enum KeyError {
     Invalid { name: String, origin: String, why: String },
     #[error("SPA profile {0}")]
     Keyring(SecretError),
+}
+
+/// The environment variables that hold a rotating profile's door key, most specific first:
+/// `KNOCK_ROTATING_KEY_<NAME>` then `KNOCK_ROTATING_KEY`.
+pub fn rotating_key_variables(name: &str) -> [String; 2] {
+    [format!("KNOCK_ROTATING_KEY_{}", env_suffix(name)), "KNOCK_ROTATING_KEY".to_owned()]
+}
+
+/// A rotating profile's door key: from the environment (CI) first, else from the OS keyring. Blocking.
+pub fn rotating_key(name: &str) -> Result<DoorKey, KeyError> {
+    let variables = rotating_key_variables(name);
+    for var in &variables {
+        if let Ok(value) = std::env::var(var) {
+            let value = Zeroizing::new(value);
+            return DoorKey::from_base32(&value).map_err(|e| KeyError::Invalid {
+                name: name.to_owned(),
+                origin: format!("${var}"),
+                why: e.to_string(),
+            });
+        }
+    }
+    if let Ok(Some(secret)) = SecretStore::new().get(name, SecretKind::RotatingKey) {
+        return DoorKey::from_base32(secret.expose()).map_err(|e| KeyError::Invalid {
+            name: name.to_owned(),
+            origin: "the keyring's rotating door key".to_owned(),
+            why: e.to_string(),
+        });
+    }
+    Err(ProfileError::RotatingKeyMissing { name: name.to_owned(), var: variables[0].clone() }.into())
 }
 
 /// The environment variables that hold an SPA profile's keys, most specific first:

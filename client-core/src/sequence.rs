@@ -31,6 +31,18 @@ impl fmt::Display for Protocol {
     }
 }
 
+impl FromStr for Protocol {
+    type Err = String;
+    /// `tcp` or `udp`, case-insensitive.
+    fn from_str(text: &str) -> Result<Protocol, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Protocol::Tcp),
+            "udp" => Ok(Protocol::Udp),
+            _ => Err(format!("invalid protocol {text:?} (valid: tcp, udp)")),
+        }
+    }
+}
+
 /// One hit of a sequence: a destination port and the protocol to reach it with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Hit {

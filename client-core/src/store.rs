@@ -256,6 +256,12 @@ impl ProfileStore {
         self.write(name, profile, false)
     }
 
+    /// Where a rotating profile's last completed window is remembered (`DIR/.state/NAME.window`), so a
+    /// second open in the same window waits for the next one instead of being refused as a replay.
+    pub fn window_state_path(&self, name: &str) -> PathBuf {
+        self.dir.join(".state").join(format!("{name}.window"))
+    }
+
     /// Two names that map to one environment suffix (`fw-a`, `fw.a`) would silently share their keys
     /// from the environment: the second is refused.
     fn refuse_env_clash(&self, name: &str, renamed_from: Option<&str>) -> Result<(), StoreError> {
@@ -309,6 +315,7 @@ impl ProfileStore {
         let _lock = self.lock()?;
         let path = self.load(name)?.path;
         fs::remove_file(&path).map_err(|source| StoreError::Io { action: "remove", path: path.clone(), source })?;
+        let _ = fs::remove_file(self.window_state_path(name));
         let forgotten = match secrets.delete_all(name) {
             Ok(()) | Err(SecretError::Unavailable { .. }) => None,
             Err(error) => Some(error),

@@ -133,3 +133,39 @@ fn cancelling_during_backoff_stops_at_once() {
     assert!(matches!(&report.outcome, Outcome::Failed(e) if e.kind() == ErrorKind::Cancelled), "{:?}", report.outcome);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// Every SPA step can be cancelled: here the discovery endpoint accepts the connection and never answers
+/// (a hanging HTTPS server on loopback), and Cancel ends the run at once with `Cancelled`.
+#[test]
+fn a_hanging_spa_step_is_cancelled_at_once() {
+    use client_core::profile::{AllowIp, SpaSettings};
+    let hanging = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let url = format!("https://{}/ip", hanging.local_addr().expect("addr"));
+    let (key, hmac) = client_core::spa::keygen().expect("keys");
+    // SAFETY: set_var is unsafe in edition 2024 (other threads may read the environment); these variables
+    // are read by this test's profile only.
+    unsafe {
+        std::env::set_var("KNOCK_SPA_KEY_BASE64_HANGING", key.to_base64());
+        std::env::set_var("KNOCK_SPA_HMAC_KEY_BASE64_HANGING", hmac.to_base64());
+    }
+    let mut settings = SpaSettings::new("tcp/22".parse().expect("access"));
+    settings.allow_ip = AllowIp::Discover;
+    settings.discover_url = Some(url);
+    let profile = Profile::new_spa("127.0.0.1", settings);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let started = std::time::Instant::now();
+    let report = rt.block_on(async {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            trigger.cancel();
+        });
+        run_profile("hanging", &profile, Action::Open, &cancel, |_| {}).await.expect("runnable")
+    });
+    let elapsed = started.elapsed();
+    assert!(matches!(&report.outcome, Outcome::Failed(e) if e.kind() == ErrorKind::Cancelled), "{:?}", report.outcome);
+    // Discovery alone may take 10 s; cancelled, the run ends within a moment of the cancel.
+    assert!(elapsed < Duration::from_secs(3), "cancelled after {elapsed:?}");
+    drop(hanging);
+}

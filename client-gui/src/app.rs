@@ -315,7 +315,7 @@ impl AppState {
             }
         };
         let plan = match Plan::new(name, profile, action) {
-            Ok(plan) => plan,
+            Ok(plan) => plan.remembering_in(&self.store),
             Err(err) => {
                 self.notice = Some(Notice::Error(err.to_string()));
                 return;
@@ -400,6 +400,10 @@ impl AppState {
             ProfileEvent::VerifyFinished(_) => {}
             ProfileEvent::BackingOff { next_attempt, pause } => {
                 run.phase = Phase::BackingOff { until: Instant::now() + *pause, next_attempt: *next_attempt };
+            }
+            ProfileEvent::WaitingForWindow { seconds } => {
+                let until = Instant::now() + std::time::Duration::from_secs(*seconds);
+                run.phase = Phase::BackingOff { until, next_attempt: run.attempt };
             }
         }
     }

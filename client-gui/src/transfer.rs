@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use client_core::import::profiles_from_knockd_conf;
-use client_core::knockd_conf;
+use client_core::import::{import_path, write};
+use client_core::secrets::SecretStore;
 use client_core::store::{ProfileStore, parse};
 
 /// Copies one profile file into the store under its file name; never replaces an existing profile.
@@ -26,14 +26,17 @@ pub fn import_knockd_conf(store: &ProfileStore, path: &Path, host: &str) -> Resu
     if host.is_empty() {
         return Err("enter the host the knockd.conf doors belong to".to_owned());
     }
-    let conf = knockd_conf::parse_file(path).map_err(|e| e.to_string())?;
-    let imported = profiles_from_knockd_conf(&conf, host).map_err(|e| format!("{}: {e}", path.display()))?;
+    let report = import_path(path, Some(host)).map_err(|e| e.to_string())?;
     let mut added = Vec::new();
-    let mut problems: Vec<String> = imported.skipped.iter().map(ToString::to_string).collect();
-    for entry in &imported.profiles {
-        match store.create(&entry.name, &entry.profile) {
-            Ok(_) => added.push(entry.name.clone()),
-            Err(err) => problems.push(format!("{}: {err}", entry.name)),
+    let mut problems: Vec<String> = report
+        .entries
+        .iter()
+        .filter_map(|entry| entry.skipped.as_ref().map(|reason| format!("{}: {reason}", entry.source)))
+        .collect();
+    for written in write(&report, store, &SecretStore::new()) {
+        match written.profile {
+            Ok(_) => added.push(written.name),
+            Err(err) => problems.push(format!("{}: {err}", written.name)),
         }
     }
     if added.is_empty() {

@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,6 +12,17 @@ use client_core::knockd_conf::{
     self, ConfError, DEFAULT_CMD_TIMEOUT_SECS, DEFAULT_SEQ_TIMEOUT_SECS, KnockdConf, Section, parse_sequence,
 };
 use client_core::{Hit, Protocol, Sequence, TcpFlagSpec};
+
+use crate::nft::{NftFamilyUse, NftSet};
+
+/// Valid `Seq_Timeout`s (seconds): at least 1 (0 could never be met), at most an hour.
+pub const SEQ_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=3600;
+/// Valid `Cmd_Timeout`s (seconds): 0 (stop at once, as knockd) up to a week.
+pub const CMD_TIMEOUT_RANGE: RangeInclusive<u64> = 0..=604_800;
+/// Valid `Nft_Timeout`s (seconds): the kernel's element timeout, 1 s up to a week.
+pub const NFT_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=604_800;
+/// knock-server's `Nft_Timeout` when a door has a set but no timeout.
+pub const DEFAULT_NFT_TIMEOUT_SECS: u64 = 30;
 
 /// Global options (`[options]`, or the command line).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -43,9 +55,32 @@ pub struct DoorConfig {
     pub stop_command_6: Option<String>,
     pub cmd_timeout: Duration,
     pub target: Option<IpAddr>,
+    /// `Nft_Set` / `Nft_Set_6` / `Nft_Timeout`: the source address goes into a kernel set that expires it.
+    pub nft: Option<NftDoor>,
+}
+
+/// A door's nftables sets (at least one of the two) and the element timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NftDoor {
+    pub set4: Option<NftSet>,
+    pub set6: Option<NftSet>,
+    pub timeout: Duration,
+}
+
+impl NftDoor {
+    /// The set for a source of this family, if the door has one.
+    pub fn set_for(&self, ipv6: bool) -> Option<&NftSet> {
+        if ipv6 { self.set6.as_ref() } else { self.set4.as_ref() }
+    }
 }
 
 impl DoorConfig {
+    /// Whether an opening stays "open" until something closes it (a stop command or a set element's
+    /// timeout), so a repeat knock extends it instead of starting it again.
+    pub fn closes_itself(&self, ipv6: bool) -> bool {
+        self.commands(ipv6).1.is_some() || self.nft.as_ref().is_some_and(|n| n.set_for(ipv6).is_some())
+    }
+
     /// The commands for a knock over IPv4 or IPv6 (`*_6` when set, else the IPv4 ones, as knockd does).
     pub fn commands(&self, ipv6: bool) -> (Option<&str>, Option<&str>) {
         (pick(ipv6, &self.start_command, &self.start_command_6), pick(ipv6, &self.stop_command, &self.stop_command_6))
@@ -119,15 +154,57 @@ fn door(section: &Section, config_path: &Path) -> Result<DoorConfig, ConfError> 
         name: section.name.clone(),
         line: section.line,
         sequence,
-        seq_timeout: Duration::from_secs(section.seconds("Seq_Timeout")?.unwrap_or(DEFAULT_SEQ_TIMEOUT_SECS)),
+        seq_timeout: bounded_seconds(section, "Seq_Timeout", SEQ_TIMEOUT_RANGE, DEFAULT_SEQ_TIMEOUT_SECS)?,
         tcp_flags: section.tcp_flags()?,
         start_command: command("Start_Command"),
         start_command_6: command("Start_Command_6"),
         stop_command: command("Stop_Command"),
         stop_command_6: command("Stop_Command_6"),
-        cmd_timeout: Duration::from_secs(section.seconds("Cmd_Timeout")?.unwrap_or(DEFAULT_CMD_TIMEOUT_SECS)),
+        cmd_timeout: bounded_seconds(section, "Cmd_Timeout", CMD_TIMEOUT_RANGE, DEFAULT_CMD_TIMEOUT_SECS)?,
         target,
+        nft: nft_door(section)?,
     })
+}
+
+/// A timeout key in seconds, checked against its range (file:line errors name the range).
+fn bounded_seconds(
+    section: &Section,
+    key: &str,
+    range: RangeInclusive<u64>,
+    default: u64,
+) -> Result<Duration, ConfError> {
+    let Some(entry) = section.directive(key) else { return Ok(Duration::from_secs(default)) };
+    let seconds = entry.parse_value(knockd_conf::parse_seconds)?;
+    if !range.contains(&seconds) {
+        return Err(ConfError::at_entry(
+            entry,
+            format!("{seconds} is out of range: expected {} to {} seconds", range.start(), range.end()),
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+fn nft_door(section: &Section) -> Result<Option<NftDoor>, ConfError> {
+    let set = |key: &str, family: NftFamilyUse| {
+        section.get(key).map(|entry| {
+            entry
+                .parse_value(|v| Ok(v.to_owned()))
+                .and_then(|v| NftSet::parse(&v, family).map_err(|message| ConfError::at_entry(entry, message)))
+        })
+    };
+    let set4 = set("Nft_Set", NftFamilyUse::Ipv4).transpose()?;
+    let set6 = set("Nft_Set_6", NftFamilyUse::Ipv6).transpose()?;
+    let timeout = bounded_seconds(section, "Nft_Timeout", NFT_TIMEOUT_RANGE, DEFAULT_NFT_TIMEOUT_SECS)?;
+    if set4.is_none() && set6.is_none() {
+        if let Some(entry) = section.get("Nft_Timeout") {
+            return Err(ConfError::at_entry(
+                entry,
+                "Nft_Timeout needs Nft_Set (e.g. Nft_Set = inet knock allow4) or Nft_Set_6 in the same door",
+            ));
+        }
+        return Ok(None);
+    }
+    Ok(Some(NftDoor { set4, set6, timeout }))
 }
 
 /// The sequences of a one-time file: every line that is not blank and does not start with `#` (a used
@@ -147,32 +224,6 @@ pub fn read_one_time(path: &Path) -> Result<Vec<(usize, Sequence)>, ConfError> {
     Ok(sequences)
 }
 
-/// Marks the sequence on `line` (1-based) of a one-time file as used, crash-safely: the file is rewritten
-/// to a temp file with that line commented out and renamed into place, so a crash leaves either the old
-/// or the new file, and a used sequence can never be used twice.
-pub fn consume_one_time(path: &Path, line: usize) -> std::io::Result<()> {
-    let text = fs::read_to_string(path)?;
-    let mut out = String::with_capacity(text.len() + 2);
-    for (index, current) in text.split_inclusive('\n').enumerate() {
-        if index + 1 == line {
-            out.push('#');
-        }
-        out.push_str(current);
-    }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut temp, out.as_bytes())?;
-    temp.as_file().sync_all()?;
-    if let Ok(meta) = fs::metadata(path) {
-        let _ = fs::set_permissions(temp.path(), meta.permissions());
-    }
-    temp.persist(path).map_err(|e| e.error)?;
-    if let Ok(handle) = fs::File::open(dir) {
-        let _ = handle.sync_all();
-    }
-    Ok(())
-}
-
 /// A `--check` warning: legal, but weak or surprising.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
@@ -181,9 +232,32 @@ pub struct Warning {
     pub message: String,
 }
 
-/// Weak doors: sequences a port scan completes, very short ones, no explicit timeout, no command.
+/// Weak doors: sequences a port scan completes, very short ones, no explicit timeout, no command; and
+/// what knockd accepts but is easy to get wrong: a second `[options]`, two doors with one name.
 pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
     let mut warnings = Vec::new();
+    let first_options = conf.options.as_ref().map_or(0, |o| o.line);
+    for line in &conf.merged_options {
+        warnings.push(Warning {
+            line: *line,
+            door: "options".to_owned(),
+            message: format!(
+                "a second [options] section: merged into the one at line {first_options}, as knockd does (a key \
+                 set in both takes the later value); keep one [options]"
+            ),
+        });
+    }
+    for (later, first) in conf.duplicate_doors() {
+        warnings.push(Warning {
+            line: later.line,
+            door: later.name.clone(),
+            message: format!(
+                "a door named [{}] is already defined at line {}: both are used, as knockd does, but the log cannot \
+                 tell them apart; give each door its own name",
+                first.name, first.line
+            ),
+        });
+    }
     for door in &config.doors {
         let mut warn = |message: String| {
             warnings.push(Warning { line: door.line, door: door.name.clone(), message });
@@ -201,14 +275,14 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
                 );
             }
         }
-        let section = conf.doors.iter().find(|s| s.name == door.name);
+        let section = conf.doors.iter().find(|s| s.line == door.line);
         if section.is_some_and(|s| s.directive("Seq_Timeout").is_none()) {
             warn(format!(
                 "no Seq_Timeout: the default is {DEFAULT_SEQ_TIMEOUT_SECS} s; set it explicitly, as short as your clients allow"
             ));
         }
-        if door.start_command.is_none() && door.start_command_6.is_none() {
-            warn("no Start_Command: a completed knock does nothing".to_owned());
+        if door.start_command.is_none() && door.start_command_6.is_none() && door.nft.is_none() {
+            warn("no Start_Command and no Nft_Set: a completed knock does nothing".to_owned());
         }
         if door.tcp_flags.is_none()
             && matches!(&door.sequence, SequenceSource::Fixed(s) if s.hits().iter().any(|h| h.protocol == Protocol::Tcp))
@@ -276,13 +350,73 @@ mod tests {
     }
 
     #[test]
+    fn every_number_has_a_range_reported_with_the_line() {
+        let door = |line: &str| parse(&format!("[d]\n sequence = 7000\n nft_set = inet knock allow4\n {line}\n"));
+        for (key, range) in
+            [("seq_timeout", SEQ_TIMEOUT_RANGE), ("cmd_timeout", CMD_TIMEOUT_RANGE), ("nft_timeout", NFT_TIMEOUT_RANGE)]
+        {
+            for ok in [*range.start(), *range.end()] {
+                assert!(door(&format!("{key} = {ok}")).is_ok(), "{key} = {ok}");
+            }
+            let mut bad = vec![range.end() + 1, u64::MAX];
+            if *range.start() > 0 {
+                bad.push(range.start() - 1);
+            }
+            for bad in bad {
+                let e = door(&format!("{key} = {bad}")).expect_err("out of range").to_string();
+                assert!(e.contains("line 4") && e.contains(key) && e.contains("out of range"), "{e}");
+            }
+            let e = door(&format!("{key} = 18446744073709551616")).expect_err("overflow").to_string();
+            assert!(e.contains("line 4") && e.contains("whole number"), "{e}");
+        }
+        // Ports and the number of hits have their ranges in the sequence parser.
+        for bad in ["0", "65536", &vec!["7000"; 33].join(",")] {
+            let e = parse(&format!("[d]\n sequence = {bad}\n")).expect_err("bad sequence").to_string();
+            assert!(e.contains("line 2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn nft_keys_make_a_door_that_closes_itself() {
+        let config = parse(
+            "[d]\n sequence = 7000,8000,9000\n Nft_Set = inet knock allow4\n Nft_Set_6 = inet knock allow6\n \
+             Nft_Timeout = 30\n",
+        )
+        .expect("valid");
+        let nft = config.doors[0].nft.as_ref().expect("nft door");
+        assert_eq!(nft.timeout, Duration::from_secs(30));
+        assert_eq!(nft.set_for(false).map(ToString::to_string).as_deref(), Some("inet knock allow4"));
+        assert_eq!(nft.set_for(true).map(ToString::to_string).as_deref(), Some("inet knock allow6"));
+        assert!(config.doors[0].closes_itself(true) && config.doors[0].closes_itself(false));
+        let e = parse("[d]\n sequence = 7000\n nft_timeout = 5\n").expect_err("no set").to_string();
+        assert!(e.contains("line 3") && e.contains("Nft_Set"), "{e}");
+        let e = parse("[d]\n sequence = 7000\n nft_set_6 = ip knock allow6\n").expect_err("family").to_string();
+        assert!(e.contains("line 3") && e.contains("inet or ip6"), "{e}");
+    }
+
+    #[test]
+    fn repeated_options_and_door_names_are_accepted_with_a_warning() {
+        let text = "[options]\n LogFile = /a\n[d]\n sequence = 7000\n[options]\n UseSyslog\n[d]\n sequence = 8000\n";
+        let conf = knockd_conf::parse(text).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid, as in knockd");
+        assert_eq!(config.doors.len(), 2);
+        assert!(config.options.use_syslog && config.options.log_file.is_some(), "merged options");
+        let warnings = lint(&config, &conf);
+        assert!(warnings.iter().any(|w| w.line == 5 && w.message.contains("second [options]")), "{warnings:?}");
+        assert!(
+            warnings.iter().any(|w| w.line == 7 && w.message.contains("already defined at line 3")),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
     fn an_empty_command_disables_it() {
         let config = parse("[d]\n sequence = 7000\n start_command =\n").expect("valid");
         assert_eq!(config.doors[0].start_command, None);
     }
 
     #[test]
-    fn one_time_files_are_read_and_consumed_crash_safely() {
+    fn one_time_files_are_read_with_line_numbers() {
         let dir = tempfile::tempdir().expect("dir");
         let file = dir.path().join("otp");
         fs::write(&file, "# used list\n 7000,8000\n\n 9000:udp,9100\n").expect("write");
@@ -290,9 +424,6 @@ mod tests {
         assert_eq!(config.doors[0].sequence, SequenceSource::OneTime(file.clone()));
         let sequences = read_one_time(&file).expect("read");
         assert_eq!(sequences.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [2, 4]);
-        consume_one_time(&file, 2).expect("consume");
-        assert_eq!(fs::read_to_string(&file).expect("read"), "# used list\n# 7000,8000\n\n 9000:udp,9100\n");
-        assert_eq!(read_one_time(&file).expect("read").len(), 1);
         fs::write(&file, " 7000,99999\n").expect("write");
         let e = read_one_time(&file).expect_err("bad").to_string();
         assert!(e.contains("otp:1"), "{e}");

@@ -2,7 +2,7 @@
 //! monotonic clock: live capture, a replayed file's timestamps, or a test's counter), nothing here does
 //! I/O, and every rule is a fast unit test.
 //!
-//! Semantics (where knockd 0.8 differs, see `knockd-behaviour.md` 2.4):
+//! Semantics (where knockd 0.8 differs, see `docs/knockd-behaviour.md` 2.4):
 //! - Every source's progress on every door is independent: one source finishing, failing or timing out
 //!   never touches another's attempt (knockd drops them all), and a source may work on several doors.
 //! - Only a door's own ports affect it. A wrong hit on one of its ports resets that source's attempt, and
@@ -90,6 +90,8 @@ struct Door {
 
 pub struct Doors {
     doors: Vec<Door>,
+    /// Every (port, protocol) of an enabled door, sorted: what counts as a hit.
+    door_ports: Vec<Hit>,
     max_attempts: usize,
     len: usize,
     /// The server's own addresses: doors without a Target only count hits sent to one of them (as knockd
@@ -101,7 +103,23 @@ pub struct Doors {
 impl Doors {
     pub fn new(specs: Vec<DoorSpec>, max_attempts: usize) -> Doors {
         let doors = specs.into_iter().map(|spec| Door { spec, attempts: LinkedHashMap::new() }).collect();
-        Doors { doors, max_attempts: max_attempts.max(1), len: 0, local: None }
+        let mut doors = Doors { doors, door_ports: Vec::new(), max_attempts: max_attempts.max(1), len: 0, local: None };
+        doors.index_ports();
+        doors
+    }
+
+    fn index_ports(&mut self) {
+        let mut ports: Vec<Hit> = self.doors.iter().flat_map(|d| d.spec.sequence.iter().flatten().copied()).collect();
+        ports.sort_unstable_by_key(|h| (h.port, h.protocol == Protocol::Udp));
+        ports.dedup();
+        self.door_ports = ports;
+    }
+
+    /// Whether a packet to this port and protocol is a hit of some enabled door (the `hits` counter).
+    pub fn is_door_port(&self, port: u16, protocol: Protocol) -> bool {
+        self.door_ports
+            .binary_search_by_key(&(port, protocol == Protocol::Udp), |h| (h.port, h.protocol == Protocol::Udp))
+            .is_ok()
     }
 
     /// Sets the addresses hits must be sent to (doors with a Target use that instead).
@@ -129,6 +147,7 @@ impl Doors {
             d.attempts.clear();
             d.spec.sequence = sequence;
         }
+        self.index_ports();
     }
 
     /// Feeds one packet; events are appended to `events` (reused by the caller: no allocation per packet).
@@ -505,6 +524,15 @@ mod tests {
             "routed through us"
         );
         assert_eq!(opened(&run(&mut d, &[(2, to("192.0.2.2", 7000)), (3, to("192.0.2.2", 8000))])).len(), 1);
+    }
+
+    #[test]
+    fn door_ports_are_known_and_follow_sequence_changes() {
+        let mut d = Doors::new(vec![door("a", "7000,8000:udp"), door("b", "9000")], 10);
+        assert!(d.is_door_port(7000, Protocol::Tcp) && d.is_door_port(8000, Protocol::Udp));
+        assert!(!d.is_door_port(8000, Protocol::Tcp) && !d.is_door_port(22, Protocol::Tcp));
+        d.set_sequence(1, None);
+        assert!(!d.is_door_port(9000, Protocol::Tcp), "a disabled door has no ports");
     }
 
     #[test]

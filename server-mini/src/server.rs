@@ -4,21 +4,48 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use client_core::knockd_conf::ConfError;
 use client_core::{Hit, Protocol, Sequence};
 
-use crate::actions::Actions;
-use crate::config::{self, DoorConfig, SequenceSource, ServerConfig};
-use crate::doors::{DoorSpec, Doors, Event, Millis, Reason};
+use crate::actions::{ActionCounters, Actions, DEFAULT_MAX_COMMANDS};
+use crate::config::{DoorConfig, SequenceSource, ServerConfig};
+use crate::doors::{DEFAULT_MAX_ATTEMPTS, DoorSpec, Doors, Event, Millis, Reason};
 use crate::log::Logger;
+use crate::one_time::{self, UsedSequences};
 use crate::packet::{self, LinkType, Parsed};
+
+/// How the server runs (from the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Most attempts in progress at once (`--max-attempts`).
+    pub max_attempts: usize,
+    /// Most commands running at once (`--max-commands`).
+    pub max_commands: usize,
+    /// Log commands instead of running them.
+    pub dry_run: bool,
+    /// Where state that must survive restarts lives (used one-time sequences); None keeps it in memory.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_commands: DEFAULT_MAX_COMMANDS,
+            dry_run: false,
+            state_dir: None,
+        }
+    }
+}
 
 /// Counters, printed on SIGUSR1 and at exit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     pub packets: u64,
+    /// Packets to a door's port and protocol.
     pub hits: u64,
     pub not_knock: u64,
     pub fragments: u64,
@@ -31,16 +58,17 @@ pub struct Counters {
     pub evicted: u64,
 }
 
-/// A one-time door's remaining sequences (line number in the file, sequence), the active one first.
+/// A one-time door's remaining sequences, the active one first.
 struct OneTime {
-    path: std::path::PathBuf,
-    remaining: Vec<(usize, Sequence)>,
+    path: PathBuf,
+    remaining: Vec<Sequence>,
 }
 
 pub struct Server {
     config: ServerConfig,
     doors: Doors,
     one_time: Vec<Option<OneTime>>,
+    used: UsedSequences,
     max_attempts: usize,
     pub actions: Actions,
     pub log: Logger,
@@ -50,14 +78,19 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(config: ServerConfig, max_attempts: usize, dry_run: bool, log: Logger) -> Result<Server, ConfError> {
-        let (doors, one_time) = build_doors(&config, max_attempts)?;
+    pub fn new(config: ServerConfig, options: ServerOptions, log: Logger) -> Result<Server, ConfError> {
+        let used = UsedSequences::load(options.state_dir.as_deref()).map_err(|source| ConfError::Read {
+            path: options.state_dir.clone().unwrap_or_default().join(one_time::STATE_FILE),
+            source,
+        })?;
+        let (doors, one_time) = build_doors(&config, options.max_attempts, &used)?;
         let mut server = Server {
             config,
             doors,
             one_time,
-            max_attempts,
-            actions: Actions::new(dry_run),
+            used,
+            max_attempts: options.max_attempts,
+            actions: Actions::new(options.dry_run, options.max_commands),
             log,
             counters: Counters::default(),
             events: Vec::with_capacity(16),
@@ -70,7 +103,7 @@ impl Server {
     /// SIGHUP: a new configuration. Attempts in progress are dropped (their doors may have changed);
     /// pending stop commands, counters and the local addresses are kept.
     pub fn reload(&mut self, config: ServerConfig, local: Option<Vec<IpAddr>>) -> Result<(), ConfError> {
-        let (mut doors, one_time) = build_doors(&config, self.max_attempts)?;
+        let (mut doors, one_time) = build_doors(&config, self.max_attempts, &self.used)?;
         doors.set_local_addresses(local);
         self.config = config;
         self.doors = doors;
@@ -104,15 +137,38 @@ impl Server {
         self.doors.attempts()
     }
 
+    /// The counters, with the commands' and the log's.
+    pub fn counters(&self) -> AllCounters {
+        AllCounters {
+            server: self.counters,
+            actions: self.actions.counters,
+            running: self.actions.running(),
+            log_suppressed: self.log.suppressed_total,
+        }
+    }
+
+    /// Runs the stop commands that are due and logs commands that finished.
+    pub fn poll_actions(&mut self) {
+        self.actions.poll(&mut self.log, std::time::Instant::now());
+    }
+
+    /// When the next scheduled command is due.
+    pub fn next_action_due(&self) -> Option<std::time::Instant> {
+        self.actions.next_due()
+    }
+
     /// One captured frame at `now` (milliseconds on the server's clock).
     pub fn handle_frame(&mut self, link: LinkType, frame: &[u8], now: Millis) {
         self.counters.packets += 1;
         match packet::parse(link, frame) {
-            Parsed::Hit(hit) => {
+            // Only packets to a door's port and protocol are hits; the rest (IPv6 with extension headers
+            // passes the capture filter whatever its port) is not a knock.
+            Parsed::Hit(hit) if self.doors.is_door_port(hit.port, hit.protocol) => {
                 self.counters.hits += 1;
                 self.doors.on_hit(&hit, now, &mut self.events);
                 self.flush_events();
             }
+            Parsed::Hit(_) => self.counters.not_knock += 1,
             Parsed::NotKnock => self.counters.not_knock += 1,
             Parsed::Fragment => self.counters.fragments += 1,
             Parsed::Malformed(_) => self.counters.malformed += 1,
@@ -161,14 +217,11 @@ impl Server {
             Event::Rejected { src, door, stage, reason } => {
                 let name = self.door_name(door).to_owned();
                 match reason {
-                    Reason::WrongHit { expected, got } => {
+                    // The expected hit is never logged: the log must not tell the sequence.
+                    Reason::WrongHit { got, .. } => {
                         self.counters.wrong_hits += 1;
-                        self.log.packet(|| {
-                            format!(
-                                "{src}: {name}: wrong hit {got} at stage {} (expected {expected}): attempt reset",
-                                stage + 1
-                            )
-                        });
+                        self.log
+                            .packet(|| format!("{src}: {name}: wrong hit {got} at stage {}: attempt reset", stage + 1));
                     }
                     Reason::Timeout => {
                         self.counters.timeouts += 1;
@@ -198,34 +251,53 @@ impl Server {
 
     fn open(&mut self, src: IpAddr, door: usize) {
         let Some(config) = self.config.doors.get(door).cloned() else { return };
-        self.log.important(&format!("{src}: {}: OPEN SESAME", config.name));
-        let (start, stop) = config.commands(src.is_ipv6());
-        self.actions.open(&mut self.log, &config.name, src, start, stop, config.cmd_timeout);
+        self.log.event(|| format!("{src}: {}: OPEN SESAME", config.name));
+        self.actions.open(&mut self.log, &config, src, Instant::now());
         self.consume_one_time(door, &config);
     }
 
-    /// After a one-time sequence opened the door: mark it used on disk, then arm the next one.
+    /// After a one-time sequence opened the door: record it as used (state file, then the sequence
+    /// file, see [`crate::one_time`]), then arm the next one.
     fn consume_one_time(&mut self, door: usize, config: &DoorConfig) {
         let Some(Some(state)) = self.one_time.get_mut(door) else { return };
         if state.remaining.is_empty() {
             return;
         }
-        let (line, _) = state.remaining.remove(0);
-        if let Err(err) = config::consume_one_time(&state.path, line) {
-            // Never reuse a sequence we could not mark as used: disable the door instead.
-            self.log.important(&format!(
-                "{}: cannot mark the used sequence in {}: {err}: door disabled",
-                config.name,
-                state.path.display()
-            ));
-            state.remaining.clear();
+        let used = state.remaining.remove(0);
+        let recorded = self.used.record(&state.path, &used);
+        let marked = one_time::mark_used(&state.path, &used);
+        let name = &config.name;
+        let file = state.path.display().to_string();
+        let state_file = self.used.path().map(|p| p.display().to_string());
+        match (&recorded, &marked, &state_file) {
+            (Ok(()), Ok(_), _) => {}
+            (Ok(()), Err(err), Some(state_file)) => self.log.event(|| {
+                format!("{name}: cannot mark the used sequence in {file}: {err}: it stays refused (recorded in {state_file})")
+            }),
+            (Err(err), Ok(_), Some(state_file)) => self.log.event(|| {
+                format!("{name}: cannot record the used sequence in {state_file}: {err}: it is marked in {file} only")
+            }),
+            _ => {
+                // Neither place could keep it: never reuse a sequence, disable the door until a reload.
+                let why = [recorded.err().map(|e| e.to_string()), marked.err().map(|e| e.to_string())]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.log.event(|| {
+                    format!(
+                        "{name}: cannot mark the used sequence in {file} ({why}) and no state directory keeps it \
+                         (--state-dir): door disabled"
+                    )
+                });
+                state.remaining.clear();
+            }
         }
-        let next = state.remaining.first().map(|(_, s)| s.hits().to_vec());
+        let next = state.remaining.first().map(|s| s.hits().to_vec());
         if next.is_none() {
-            self.log.important(&format!(
-                "no more sequences left in the one time sequences file for door {} --> disabling the door",
-                config.name
-            ));
+            self.log.event(|| {
+                format!("no more sequences left in the one time sequences file for door {name} --> disabling the door")
+            });
         }
         self.doors.set_sequence(door, next);
         self.filter_changed = true;
@@ -253,8 +325,9 @@ impl Server {
             parts.push(format!("(udp dst port ({}))", ports(&udp)));
         }
         if parts.is_empty() {
-            // Every door is disabled: capture nothing.
-            return "ip and not ip".to_owned();
+            // Every door is disabled: capture nothing ("less 1": no frame is that short; libpcap refuses
+            // a filter it can prove rejects everything).
+            return "less 1".to_owned();
         }
         // IPv6 extension headers: BPF cannot follow them, the parser does. libpcap's `ip6 proto 6` also
         // matches "fragment header, then TCP", so fragments (next header 44) are passed explicitly.
@@ -269,15 +342,19 @@ impl Server {
 }
 
 /// The doors of a configuration, with one-time sequence files read.
-fn build_doors(config: &ServerConfig, max_attempts: usize) -> Result<(Doors, Vec<Option<OneTime>>), ConfError> {
+fn build_doors(
+    config: &ServerConfig,
+    max_attempts: usize,
+    used: &UsedSequences,
+) -> Result<(Doors, Vec<Option<OneTime>>), ConfError> {
     let mut specs = Vec::new();
     let mut one_time = Vec::new();
     for door in &config.doors {
         let (sequence, state) = match &door.sequence {
             SequenceSource::Fixed(sequence) => (Some(sequence.hits().to_vec()), None),
             SequenceSource::OneTime(path) => {
-                let remaining = config::read_one_time(path)?;
-                let first = remaining.first().map(|(_, s)| s.hits().to_vec());
+                let remaining = one_time::read_remaining(path, used)?;
+                let first = remaining.first().map(|s| s.hits().to_vec());
                 (first, Some(OneTime { path: path.clone(), remaining }))
             }
         };
@@ -294,6 +371,29 @@ fn spec(door: &DoorConfig, sequence: Option<Vec<Hit>>) -> DoorSpec {
         timeout_ms: u64::try_from(door.seq_timeout.as_millis()).unwrap_or(u64::MAX),
         flags: door.tcp_flags,
         target: door.target,
+    }
+}
+
+/// Every counter, as printed on SIGUSR1 and at exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllCounters {
+    pub server: Counters,
+    pub actions: ActionCounters,
+    /// Commands running now.
+    pub running: usize,
+    /// Log lines dropped by the rate limit.
+    pub log_suppressed: u64,
+}
+
+impl fmt::Display for AllCounters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = &self.actions;
+        write!(
+            f,
+            "{}, commands_started {}, commands_failed {}, commands_refused {}, openings_extended {}, \
+             commands_running {}, commands_peak {}, log_suppressed {}",
+            self.server, a.started, a.failed, a.refused, a.extended, self.running, a.peak, self.log_suppressed
+        )
     }
 }
 

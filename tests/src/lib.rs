@@ -10,6 +10,8 @@
 //! - [`knockd`]: run the reference `knockd` on the server side and read its log.
 //! - [`capture`]: record the server's wire with `tcpdump` and parse the frames.
 //! - [`firewall`]: iptables/ip6tables DROP rules inside the server namespace.
+//! - [`nft`]: nftables rulesets and sets inside the server namespace; reachability from a chosen client
+//!   address (knock-server's nftables doors).
 //! - [`bins`]: locate this workspace's binaries (e.g. `knock-cli`) from a test.
 //! - [`door_lab`]: `knock-cli` with the lab's profiles, knockd doors gating a port, ACCEPT rules left.
 //! - [`lab_hosts`]: a host name with A and AAAA records inside the client namespace (`/etc/netns`).
@@ -34,6 +36,7 @@ pub mod knockd;
 pub mod lab;
 pub mod lab_hosts;
 pub mod nat;
+pub mod nft;
 mod process;
 pub mod services;
 

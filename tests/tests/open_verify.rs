@@ -111,7 +111,7 @@ fn a_lost_first_hit_is_retried_with_a_fresh_sequence() {
     let lab = lab_or_skip!();
     // Only an open door: with knockd's classic close door (9000,8000,7000) the stray 9000 of the broken
     // attempt would start a close attempt, and knockd consumes the next 7000 to kill it instead of
-    // starting the open door (knockd-behaviour.md 2.4), so no retry could succeed within seq_timeout.
+    // starting the open door (docs/knockd-behaviour.md 2.4), so no retry could succeed within seq_timeout.
     lab.server_gate_tcp_port(GATED).expect("gate");
     let conf = format!(
         "[openSSH]\n  sequence = 7000,8000,9000\n  seq_timeout = 10\n  tcpflags = syn\n  start_command = {}\n",

@@ -416,3 +416,74 @@ fn a_fwknoprc_stanza_imports_with_its_keys_in_the_keyring_and_opens() {
     let profile = fs::read_to_string(dir.join("lab.toml")).expect("profile");
     assert!(!profile.contains(&keys.key) && !profile.contains(&keys.hmac), "keys never in the file: {profile}");
 }
+
+#[test]
+fn keys_follow_their_profile_on_rename_and_delete_in_a_real_keyring() {
+    let lab = lab_or_skip!();
+    let (keys, fwknopd, _service) = gated_fwknopd(&lab, "FW_ACCESS_TIMEOUT 30");
+    add_spa_profile(&lab, &[]);
+    let key_file = lab.dir().join("keys.txt");
+    fs::write(&key_file, format!("KEY_BASE64: {}\nHMAC_KEY_BASE64: {}\n", keys.key, keys.hmac)).expect("keys");
+    let dir = lab.dir().join("profiles");
+    let server = lab.server_v4();
+    // Each step prints a marker with its exit status, so the assertions below see every step.
+    let steps = format!(
+        "k() {{ {cli} --profiles-dir {dir} \"$@\"; }}; \
+         k profile set-key fw < {keys} >/dev/null; \
+         k profile rename fw fw2; echo \"rename=$?\"; \
+         k open fw2 --json > {dir}/open.json; echo \"open-renamed=$?\"; \
+         echo \"entries-after-rename:\"; secret-tool search --all service knock-toolkit 2>&1 | grep username; \
+         k profile add fw --spa --host {server} --access tcp/{GATED} --verify-port {GATED} --attempts 1 >/dev/null; \
+         k open fw 2>{dir}/fw.err; echo \"open-new-fw=$?\"; \
+         k profile rm fw2 >/dev/null; echo \"rm=$?\"; \
+         echo \"entries-after-rm:\"; secret-tool search --all service knock-toolkit 2>&1 | grep username; echo end",
+        cli = knock_cli_path().display(),
+        dir = dir.display(),
+        keys = key_file.display(),
+    );
+    let Some(out) = in_keyring_session(&lab, &steps) else { return };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let diag = format!("{}\n{}", text(&out), fwknopd.log());
+    assert!(stdout.contains("rename=0") && stdout.contains("open-renamed=0"), "{diag}");
+    let opened = fs::read_to_string(dir.join("open.json")).expect("open.json");
+    assert!(opened.contains("\"outcome\": \"opened\""), "the renamed profile opens with its moved keys: {opened}");
+    let (after_rename, after_rm) = stdout.split_once("entries-after-rm:").expect("markers");
+    assert!(!after_rename.contains("profile:fw:"), "no entry of the old name remains: {diag}");
+    assert!(after_rename.contains("profile:fw2:spa-key"), "the keys moved to the new name: {diag}");
+    // A new profile that takes the old name does not inherit the old keys: no keys, exit 2.
+    assert!(stdout.contains("open-new-fw=2"), "{diag}");
+    let err = fs::read_to_string(dir.join("fw.err")).expect("fw.err");
+    assert!(err.contains("has no keys"), "{err}");
+    assert!(stdout.contains("rm=0") && !after_rm.contains("profile:fw2:"), "delete leaves no entry: {diag}");
+}
+
+#[test]
+fn a_rotating_provisioning_uri_imports_with_its_key_in_a_real_keyring() {
+    let lab = lab_or_skip!();
+    let dir = lab.dir().join("profiles");
+    let key = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA";
+    let uri = format!("knock+rotating://192.0.2.1/ssh?key={key}&step=60&length=3&range=20000-20999");
+    let uri_file = lab.dir().join("uri.txt");
+    fs::write(&uri_file, &uri).expect("uri");
+    let steps = format!(
+        "k() {{ {cli} --profiles-dir {dir} \"$@\"; }}; \
+         k profile import-uri - --name door < {uri}; echo \"import=$?\"; \
+         k rotating now door --reveal; echo \"now=$?\"; \
+         k profile import-uri - --name door < {uri}; echo \"again=$?\"; \
+         secret-tool search --all service knock-toolkit 2>&1 | grep username",
+        cli = knock_cli_path().display(),
+        dir = dir.display(),
+        uri = uri_file.display(),
+    );
+    let Some(out) = in_keyring_session(&lab, &steps) else { return };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("import=0") && stdout.contains("now=0"), "{}", text(&out));
+    assert!(stdout.contains("again=2"), "a second import of the same name is refused: {}", text(&out));
+    assert!(stdout.contains("profile:door:rotating-key"), "the key is in the keyring: {}", text(&out));
+    let profile = fs::read_to_string(dir.join("door.toml")).expect("profile");
+    assert!(!profile.contains(key), "the key is never in the file: {profile}");
+    assert!(profile.contains("[rotating]") && profile.contains("door = \"ssh\""), "{profile}");
+    // The revealed sequence is three ports of the range.
+    let words = stdout.lines().find(|l| l.contains(":tcp")).expect("sequence line");
+    assert_eq!(words.split_whitespace().count(), 3, "{words}");
+}

@@ -60,6 +60,14 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
                     }
                 });
             }
+            ProfileKind::Rotating(knock) => {
+                let rotation = &knock.rotation;
+                ui.label("Rotating");
+                ui.label(format!(
+                    "door {}: {} hits from {}-{}, a new sequence every {} s (ports hidden)",
+                    rotation.door, rotation.length, rotation.range.0, rotation.range.1, rotation.step
+                ));
+            }
             ProfileKind::Spa(spa) => {
                 ui.label("SPA");
                 ui.label(format!(

@@ -3,18 +3,21 @@
 //! knockd admins usually pair an opening door with a closing one (`[openSSH]` / `[closeSSH]`); a profile
 //! holds both sequences, so each pair becomes one profile and every other door a profile of its own. Only
 //! what the client sends is carried over (the sequence with its protocols, and TCP flags); timeouts and
-//! commands are server-side. A door whose sequence changes after every knock (One_Time_Sequences) cannot
-//! be a fixed profile: it is reported as skipped instead of failing the whole import.
+//! commands are server-side and reported as such.
+//!
+//! Never guess: a door whose meaning is unclear (a key knockd does not know, a bad value, no sequence, a
+//! One_Time_Sequences file whose sequence changes after every knock) is skipped with its reason and line,
+//! and every other door is still imported.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::net::Ipv6Addr;
 
-use thiserror::Error;
-
-use crate::knockd_conf::{ConfError, KnockdConf, Section};
+use crate::knockd_conf::{KnockdConf, Section};
 use crate::profile::{Profile, ProfileKind, SequenceKnock, validate_name};
 use crate::sequence::{Protocol, Sequence, TcpFlagSpec, TcpFlags};
+
+use super::{Mapped, Note};
 
 /// What an import produced: the profiles, and the doors it could not turn into one.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +34,10 @@ pub struct ImportedProfile {
     pub profile: Profile,
     /// The knockd section names used, the opening door first.
     pub doors: Vec<String>,
+    /// The line of the first door's `[name]` header.
+    pub line: usize,
+    /// What each directive of the doors became (never a sequence: sequences are secrets).
+    pub mapped: Vec<Mapped>,
     /// Things the user should check (flags that differ between the doors, a Target, ...).
     pub warnings: Vec<String>,
 }
@@ -41,60 +48,28 @@ pub struct SkippedDoor {
     pub door: String,
     /// The line of the door's `[name]` header.
     pub line: usize,
+    /// The line the reason is about, when it is one directive.
+    pub at: Option<usize>,
     pub reason: String,
 }
 
 impl fmt::Display for SkippedDoor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: door [{}] skipped: {}", self.line, self.door, self.reason)
+        write!(f, "line {}: door [{}] skipped: {}", self.at.unwrap_or(self.line), self.door, self.reason)
     }
 }
 
-#[derive(Debug, Error)]
-pub enum ImportError {
-    #[error("the host to knock is empty: give the server's name or address")]
-    EmptyHost,
-    #[error("invalid host {host:?}: a host name or address has no spaces or control characters")]
-    InvalidHost { host: String },
-    #[error("the knockd.conf has no doors: expected sections such as [openSSH] with Sequence = 7000,8000,9000")]
-    NoDoors,
-    #[error(
-        "line {line}: door [{door}] has neither Sequence nor One_Time_Sequences: add e.g. Sequence = 7000,8000,9000"
-    )]
-    NoSequence { door: String, line: usize },
-    #[error(transparent)]
-    Conf(#[from] ConfError),
-}
-
-impl ImportError {
-    /// The knockd.conf line the error is about, if any.
-    pub fn line(&self) -> Option<usize> {
-        match self {
-            ImportError::NoSequence { line, .. } => Some(*line),
-            ImportError::Conf(err) => err.line(),
-            ImportError::EmptyHost | ImportError::InvalidHost { .. } | ImportError::NoDoors => None,
-        }
-    }
-}
-
-/// Turns the doors of `conf` into profiles that knock `host`.
-pub fn profiles_from_knockd_conf(conf: &KnockdConf, host: &str) -> Result<KnockdImport, ImportError> {
-    let host = checked_host(host)?;
-    if conf.doors.is_empty() {
-        return Err(ImportError::NoDoors);
-    }
+/// Turns the doors of `conf` into profiles that knock `host` (already checked by the caller).
+pub fn profiles_from_knockd_conf(conf: &KnockdConf, host: &str) -> KnockdImport {
+    let host = host.trim();
     let mut skipped = Vec::new();
     let mut doors = Vec::new();
     for section in &conf.doors {
-        match Door::read(section)? {
-            Some(door) => doors.push(door),
-            None => skipped.push(SkippedDoor {
-                door: section.name.clone(),
-                line: section.line,
-                reason: "it uses One_Time_Sequences, so its sequence changes after every knock; \
-                         a profile holds a fixed sequence"
-                    .to_owned(),
-            }),
+        match Door::read(section) {
+            Ok(door) => doors.push(door),
+            Err((at, reason)) => {
+                skipped.push(SkippedDoor { door: section.name.clone(), line: section.line, at, reason })
+            }
         }
     }
     let mut taken = HashSet::new();
@@ -105,23 +80,25 @@ pub fn profiles_from_knockd_conf(conf: &KnockdConf, host: &str) -> Result<Knockd
             Err(reason) => skipped.extend(group.doors().map(|door| SkippedDoor {
                 door: door.section.name.clone(),
                 line: door.section.line,
+                at: None,
                 reason: reason.clone(),
             })),
         }
     }
     skipped.sort_by_key(|door| door.line);
-    Ok(KnockdImport { profiles, skipped })
+    KnockdImport { profiles, skipped }
 }
 
-fn checked_host(host: &str) -> Result<&str, ImportError> {
-    let host = host.trim();
-    if host.is_empty() {
-        return Err(ImportError::EmptyHost);
-    }
-    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(ImportError::InvalidHost { host: host.to_owned() });
-    }
-    Ok(host)
+/// Notes about `[options]`: nothing there concerns a client, but unknown keys are worth a word.
+pub fn option_notes(conf: &KnockdConf) -> Vec<Note> {
+    let Some(options) = &conf.options else { return Vec::new() };
+    options
+        .unknown_keys()
+        .map(|entry| Note {
+            line: Some(entry.line),
+            message: format!("[options]: {} is not a knockd option (knockd refuses this file)", entry.key),
+        })
+        .collect()
 }
 
 /// What a door's name says it does.
@@ -218,15 +195,46 @@ struct Door<'a> {
 }
 
 impl<'a> Door<'a> {
-    /// `None` for a one-time-sequence door; an error for a door with no sequence at all.
-    fn read(section: &'a Section) -> Result<Option<Door<'a>>, ImportError> {
-        if section.get("One_Time_Sequences").is_some() {
-            return Ok(None);
+    /// The door, or why it is skipped (with the line of the directive at fault, when there is one).
+    fn read(section: &'a Section) -> Result<Door<'a>, (Option<usize>, String)> {
+        if let Some(entry) = section.unknown_keys().next() {
+            return Err((
+                Some(entry.line),
+                format!(
+                    "{} is not a knockd directive (knockd refuses this file); the door is skipped rather than \
+                     guessed at (valid: {})",
+                    entry.key,
+                    crate::knockd_conf::DOOR_KEYS.join(", ")
+                ),
+            ));
         }
-        let sequence = section
-            .sequence()?
-            .ok_or_else(|| ImportError::NoSequence { door: section.name.clone(), line: section.line })?;
-        Ok(Some(Door { section, sequence, flags: section.tcp_flags()?, name: DoorName::parse(&section.name) }))
+        if let Some(entry) = section.get("One_Time_Sequences") {
+            return Err((
+                Some(entry.line),
+                "it uses One_Time_Sequences, so its sequence changes after every knock; a profile holds a \
+                 fixed sequence"
+                    .to_owned(),
+            ));
+        }
+        let conf_error = |err: crate::knockd_conf::ConfError| (err.line(), err.to_string());
+        // The syntax layer quotes the bad item; a sequence is a secret, so its error says where, not what.
+        let sequence_error = |err: crate::knockd_conf::ConfError| {
+            (
+                err.line(),
+                format!(
+                    "{} is not a valid knockd sequence (the value is not shown: sequences are secrets): write \
+                     PORT[:tcp|udp] hits, ports 1-65535, separated by commas, at most {}; \
+                     `knock-server --check -c FILE` names the item",
+                    err.key().unwrap_or("Sequence"),
+                    crate::knockd_conf::MAX_SEQUENCE_HITS
+                ),
+            )
+        };
+        let sequence = section.sequence().map_err(sequence_error)?.ok_or_else(|| {
+            (None, "it has neither Sequence nor One_Time_Sequences: add e.g. Sequence = 7000,8000,9000".to_owned())
+        })?;
+        let flags = section.tcp_flags().map_err(conf_error)?;
+        Ok(Door { section, sequence, flags, name: DoorName::parse(&section.name) })
     }
 
     fn has_tcp_hit(&self) -> bool {
@@ -291,7 +299,45 @@ impl<'d, 'a> Group<'d, 'a> {
             "imported from knockd.conf door {}",
             names.iter().map(|name| format!("[{name}]")).collect::<Vec<_>>().join(" / ")
         );
-        Ok(ImportedProfile { name: unique_name(self.base_name(host), taken), profile, doors: names, warnings })
+        let mapped = self.mapped();
+        Ok(ImportedProfile {
+            name: unique_name(self.base_name(host), taken),
+            profile,
+            doors: names,
+            line: self.open.section.line,
+            mapped,
+            warnings,
+        })
+    }
+
+    /// What each directive of the group's doors became; values are left out (sequences are secrets).
+    fn mapped(&self) -> Vec<Mapped> {
+        let mut mapped = Vec::new();
+        for (door, field) in self.doors().zip(["open", "close"]) {
+            for entry in &door.section.entries {
+                let to = if entry.is("Sequence") {
+                    format!("{field} ({} hits)", door.sequence.len())
+                } else if entry.is("TCPFlags") {
+                    "tcp_flags".to_owned()
+                } else if ["Seq_Timeout", "Timeout"].iter().any(|k| entry.is(k)) {
+                    "not carried: the server's time limit for the whole sequence (the client sends at once)".to_owned()
+                } else if entry.is("Cmd_Timeout") {
+                    "not carried: when the server runs its stop command".to_owned()
+                } else if entry.key.to_ascii_lowercase().contains("command") {
+                    "not carried: a command the server runs".to_owned()
+                } else if entry.is("Target") {
+                    "not carried: see the warning".to_owned()
+                } else {
+                    "not carried: server side".to_owned()
+                };
+                mapped.push(Mapped {
+                    line: Some(entry.line),
+                    from: format!("[{}] {}", door.section.name, entry.key),
+                    to,
+                });
+            }
+        }
+        mapped
     }
 
     /// The name before de-duplication: the stem of a pair or of a lone opening door, else the door name.
@@ -351,20 +397,19 @@ fn sendable(spec: TcpFlagSpec, warnings: &mut Vec<String>) -> Result<TcpFlagSpec
 
 fn door_warnings(door: &Door<'_>) -> Vec<String> {
     let section = door.section;
-    let mut warnings: Vec<String> = section
-        .unknown_keys()
-        .map(|entry| {
+    section
+        .get("Target")
+        .and_then(|entry| entry.value.as_deref())
+        .filter(|t| !t.is_empty())
+        .map(|target| {
             format!(
-                "line {}: door [{}]: {} is not a knockd directive (knockd refuses this file)",
-                entry.line, section.name, entry.key
+                "line {}: door [{}] only counts knocks sent to {target} (Target): knock that address",
+                section.get("Target").map_or(section.line, |e| e.line),
+                section.name
             )
         })
-        .collect();
-    if let Some(target) = section.get("Target").and_then(|entry| entry.value.as_deref()).filter(|t| !t.is_empty()) {
-        warnings
-            .push(format!("door [{}] only counts knocks sent to {target} (Target): knock that address", section.name));
-    }
-    warnings
+        .into_iter()
+        .collect()
 }
 
 /// Longest base name, leaving room for a `-NN` suffix within [`validate_name`]'s 64 characters.
@@ -372,7 +417,7 @@ const MAX_BASE_NAME: usize = 56;
 
 /// `text` made into a valid profile name: lower-cased, other characters turned into `-`; `None` if
 /// nothing is left.
-fn profile_name(text: &str) -> Option<String> {
+pub(super) fn profile_name(text: &str) -> Option<String> {
     let mut name = String::new();
     for c in text.chars() {
         let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c.to_ascii_lowercase() } else { '-' };
@@ -404,7 +449,7 @@ fn host_name(host: &str) -> Option<String> {
 }
 
 /// `base`, or `base-2`, `base-3`... when taken.
-fn unique_name(base: String, taken: &mut HashSet<String>) -> String {
+pub(super) fn unique_name(base: String, taken: &mut HashSet<String>) -> String {
     let mut name = base.clone();
     let mut n = 2;
     while taken.contains(&name) {
@@ -423,12 +468,7 @@ mod tests {
 
     fn import(text: &str) -> KnockdImport {
         let conf = parse(text).expect("valid knockd.conf");
-        profiles_from_knockd_conf(&conf, "bastion.example.org").expect("importable")
-    }
-
-    fn import_error(text: &str, host: &str) -> ImportError {
-        let conf = parse(text).expect("valid knockd.conf");
-        profiles_from_knockd_conf(&conf, host).expect_err("not importable")
+        profiles_from_knockd_conf(&conf, "bastion.example.org")
     }
 
     fn seq(text: &str) -> Sequence {
@@ -550,7 +590,8 @@ mod tests {
         let skipped = &result.skipped[0];
         assert_eq!((skipped.door.as_str(), skipped.line), ("opencloseSMTP", 4));
         assert!(skipped.reason.contains("One_Time_Sequences"), "{skipped}");
-        assert!(skipped.to_string().starts_with("line 4: door [opencloseSMTP] skipped: "), "{skipped}");
+        assert_eq!(skipped.at, Some(5), "the One_Time_Sequences line");
+        assert!(skipped.to_string().starts_with("line 5: door [opencloseSMTP] skipped: "), "{skipped}");
         // Even with a Sequence line too: knockd loads the file's sequence over it.
         let both = import("[d]\nsequence = 1\none_time_sequences = /x\n");
         assert!(both.profiles.is_empty());
@@ -593,12 +634,12 @@ mod tests {
     #[test]
     fn bare_open_door_falls_back_to_the_host_or_door() {
         let conf = parse("[open]\nsequence = 1\n[openSSH]\nsequence = 2\n").expect("valid");
-        let by_ip = profiles_from_knockd_conf(&conf, " 192.0.2.7 ").expect("importable");
+        let by_ip = profiles_from_knockd_conf(&conf, " 192.0.2.7 ");
         assert_eq!(names(&by_ip), ["192.0.2.7", "ssh"]);
         assert_eq!(by_ip.profiles[0].profile.host, "192.0.2.7");
         let conf = parse("[open]\nsequence = 1\n").expect("valid");
         for ipv6 in ["2001:db8::1", "[::1]"] {
-            let result = profiles_from_knockd_conf(&conf, ipv6).expect("importable");
+            let result = profiles_from_knockd_conf(&conf, ipv6);
             assert_eq!(result.profiles[0].name, "door", "{ipv6}");
         }
     }
@@ -654,25 +695,45 @@ mod tests {
     }
 
     #[test]
-    fn target_and_unknown_keys_are_warned_about() {
-        let result = import("[wake]\nsequence = 1\ntarget = 192.0.2.50\nsequense = 2\n");
+    fn a_target_is_warned_about_and_an_unknown_key_skips_its_door_only() {
+        let result =
+            import("[wake]\nsequence = 1\ntarget = 192.0.2.50\n[udpdoor]\nsequence = 7000,8000\nprotocol = udp\n");
         let warnings = &profile(&result, "wake").warnings;
-        assert!(warnings.iter().any(|w| w.contains("line 4") && w.contains("sequense")), "{warnings:?}");
-        assert!(warnings.iter().any(|w| w.contains("192.0.2.50")), "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("line 3") && w.contains("192.0.2.50")), "{warnings:?}");
+        assert_eq!(names(&result), ["wake"], "the door with `protocol` is not guessed at");
+        let skipped = &result.skipped[0];
+        assert_eq!((skipped.door.as_str(), skipped.line, skipped.at), ("udpdoor", 4, Some(6)));
+        assert!(
+            skipped.to_string().starts_with("line 6: door [udpdoor] skipped: protocol is not a knockd"),
+            "{skipped}"
+        );
     }
 
     #[test]
-    fn errors_name_the_door_line_or_the_host() {
-        let e = import_error("[options]\nUseSyslog\n\n[openSSH]\ncommand = /bin/true\n", "h");
-        assert_eq!(e.line(), Some(4));
-        assert!(e.to_string().starts_with("line 4: door [openSSH] has neither Sequence"), "{e}");
-        let e = import_error("[d]\nsequence = 7000:icmp\n", "h");
-        assert_eq!(e.line(), Some(2));
-        assert!(e.to_string().contains("unknown protocol \"icmp\""), "{e}");
-        let e = import_error("[d]\nsequence = 1\ntcpflags = syn|ack\n", "h");
-        assert_eq!(e.line(), Some(3));
-        assert!(matches!(import_error("[options]\nUseSyslog\n", "h"), ImportError::NoDoors));
-        assert!(matches!(import_error(DEBIAN_SAMPLE, "  "), ImportError::EmptyHost));
-        assert!(matches!(import_error(DEBIAN_SAMPLE, "a b"), ImportError::InvalidHost { .. }));
+    fn each_bad_door_is_skipped_by_name_and_line_and_the_rest_imported() {
+        let result = import(
+            "[options]\nUseSyslog\n\n[openSSH]\ncommand = /bin/true\n[d]\nsequence = 7000:icmp\n\
+             [e]\nsequence = 1\ntcpflags = syn|ack\n[good]\nsequence = 1,2,3\n",
+        );
+        assert_eq!(names(&result), ["good"]);
+        let skipped: Vec<(&str, Option<usize>)> = result.skipped.iter().map(|s| (s.door.as_str(), s.at)).collect();
+        assert_eq!(skipped, [("openSSH", None), ("d", Some(7)), ("e", Some(10))]);
+        assert!(result.skipped[0].reason.contains("neither Sequence"), "{}", result.skipped[0]);
+        let bad_sequence = &result.skipped[1].reason;
+        assert!(
+            bad_sequence.contains("not a valid knockd sequence") && !bad_sequence.contains("7000"),
+            "{bad_sequence}"
+        );
+        assert!(import("[options]\nUseSyslog\n").profiles.is_empty());
+    }
+
+    #[test]
+    fn mapped_directives_never_show_a_sequence() {
+        let result = import(DEBIAN_SAMPLE);
+        let ssh = profile(&result, "ssh");
+        let text = format!("{:?}", ssh.mapped);
+        assert!(!text.contains("7000") && !text.contains("9000"), "{text}");
+        assert!(ssh.mapped.iter().any(|m| m.from == "[openSSH] sequence" && m.to == "open (3 hits)"), "{text}");
+        assert!(ssh.mapped.iter().any(|m| m.from.ends_with("command") && m.to.contains("server runs")), "{text}");
     }
 }

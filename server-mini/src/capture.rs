@@ -1,0 +1,170 @@
+//! The event loop: live capture on an interface, or offline replay of a pcap file, both feeding
+//! [`Server::handle_frame`] and [`Server::tick`]. Only the clock differs: wall time live, the capture's
+//! own timestamps in a replay (so a replay of an hour of traffic runs timeouts as they happened).
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::addresses::{self, AddressWatch};
+use crate::config;
+use crate::doors::Millis;
+use crate::exit::Failure;
+use crate::packet::LinkType;
+use crate::pid_file::PidFile;
+use crate::server::Server;
+use crate::signals::Signals;
+
+/// How long pending stop commands and running commands get at shutdown before they are killed.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+/// The longest the loop sleeps without looking at signals and timers.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+
+/// Replays a capture file through the same code path as live capture, then shuts down (pending stop
+/// commands run) and logs the counters.
+pub fn replay(server: &mut Server, file: &Path) -> Result<(), Failure> {
+    let mut capture =
+        pcap::Capture::from_file(file).map_err(|e| Failure::runtime(format!("cannot read {}: {e}", file.display())))?;
+    let link = link_type(capture.get_datalink())?;
+    server.log.important(&format!("replaying {}", file.display()));
+    let mut last = 0;
+    loop {
+        match capture.next_packet() {
+            Ok(packet) => {
+                let ts = &packet.header.ts;
+                let now = (ts.tv_sec.max(0) as u64).saturating_mul(1000) + (ts.tv_usec.max(0) as u64) / 1000;
+                server.tick(now);
+                server.handle_frame(link, packet.data, now);
+                server.poll_actions();
+                last = now;
+            }
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(err) => return Err(Failure::runtime(format!("reading {}: {err}", file.display()))),
+        }
+    }
+    server.tick(last);
+    server.shutdown(SHUTDOWN_WAIT);
+    let summary = format!("counters: {}, attempts_left {}", server.counters(), server.attempts());
+    server.log.important(&summary);
+    Ok(())
+}
+
+/// What the live loop needs besides the server.
+pub struct Live<'a> {
+    /// `-i IFACE`, else `Interface` in `[options]`.
+    pub interface: Option<String>,
+    /// Re-read on SIGHUP.
+    pub config_path: &'a Path,
+    /// Runs once the capture is open, before any packet is handled (e.g. dropping privileges).
+    pub after_open: &'a mut dyn FnMut(&mut Server) -> Result<(), Failure>,
+}
+
+/// Captures on the interface until SIGTERM/SIGINT; SIGHUP reloads the configuration, SIGUSR1 logs the
+/// counters. At the end, pending stop commands run and the PID file is removed.
+pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
+    let interface = live
+        .interface
+        .or_else(|| server.config().options.interface.clone())
+        .ok_or_else(|| Failure::runtime("no interface: pass -i IFACE or set Interface in [options]"))?;
+    let mut capture = pcap::Capture::from_device(interface.as_str())
+        .and_then(|c| c.promisc(false).snaplen(512).immediate_mode(true).open())
+        .and_then(|c| c.setnonblock())
+        .map_err(|e| Failure::runtime(format!("cannot capture on {interface}: {e}")))?;
+    let link = link_type(capture.get_datalink())?;
+    capture
+        .filter(&server.bpf_filter(), true)
+        .map_err(|e| Failure::runtime(format!("cannot set the capture filter: {e}")))?;
+    let signals = Signals::register().map_err(|e| Failure::runtime(format!("cannot handle signals: {e}")))?;
+    let mut addresses = AddressWatch::new(&interface);
+    server.set_local_addresses(addresses.current().clone());
+    let _pid_file = match server.config().options.pid_file.clone() {
+        Some(path) => {
+            Some(PidFile::write(&path).map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?)
+        }
+        None => None,
+    };
+    (live.after_open)(server)?;
+    server.log.important(&format!("starting up, listening on {interface}"));
+    let described = addresses::describe(addresses.current());
+    server.log.important(&format!("addresses of {interface}: {described}"));
+    let clock = Instant::now();
+    let now_ms = || Millis::try_from(clock.elapsed().as_millis()).unwrap_or(Millis::MAX);
+    let fd = capture.as_raw_fd();
+    while !signals.stop_requested() {
+        if signals.take_reload() {
+            reload_config(server, live.config_path, addresses.current().clone());
+        }
+        if let Some(changed) = addresses.refresh() {
+            server.log.important(&format!("addresses of {interface} changed: {}", addresses::describe(changed)));
+            server.set_local_addresses(changed.clone());
+        }
+        if signals.take_report() {
+            let line = format!("counters: {}, attempts {}", server.counters(), server.attempts());
+            server.log.important(&line);
+        }
+        wait_readable(fd, sleep_time(server, now_ms()));
+        loop {
+            match capture.next_packet() {
+                Ok(packet) => server.handle_frame(link, packet.data, now_ms()),
+                Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => break,
+                Err(err) => {
+                    server.log.important(&format!("capture error: {err}"));
+                    break;
+                }
+            }
+        }
+        server.tick(now_ms());
+        server.poll_actions();
+        if server.take_filter_changed()
+            && let Err(err) = capture.filter(&server.bpf_filter(), true)
+        {
+            server.log.important(&format!("cannot update the capture filter: {err}"));
+        }
+    }
+    server.log.important("shutting down");
+    server.shutdown(SHUTDOWN_WAIT);
+    let line = format!("counters: {}, attempts {}", server.counters(), server.attempts());
+    server.log.important(&line);
+    Ok(())
+}
+
+fn link_type(datalink: pcap::Linktype) -> Result<LinkType, Failure> {
+    LinkType::from_pcap(datalink).ok_or_else(|| {
+        Failure::runtime(format!(
+            "unsupported link type {datalink:?}: knock-server reads Ethernet, Linux cooked (SLL, SLL2), raw IP and \
+             loopback"
+        ))
+    })
+}
+
+/// SIGHUP: re-read the configuration (a bad one is reported and the running one kept), reopen the log.
+fn reload_config(server: &mut Server, path: &Path, local: Option<Vec<std::net::IpAddr>>) {
+    if let Err(err) = server.log.reopen() {
+        server.log.important(&format!("cannot reopen the log file: {err}"));
+    }
+    server.log.important(&format!("re-reading config file: {}", path.display()));
+    let result =
+        config::load(path).map_err(|e| e.to_string()).and_then(|c| server.reload(c, local).map_err(|e| e.to_string()));
+    if let Err(err) = result {
+        server.log.important(&format!("config not reloaded, keeping the running one: {err}"));
+    }
+}
+
+/// How long to sleep in poll(): until the next timeout or scheduled command, at most [`MAX_SLEEP`].
+fn sleep_time(server: &Server, now: Millis) -> Duration {
+    let mut timeout = MAX_SLEEP;
+    if let Some(deadline) = server.next_deadline() {
+        timeout = timeout.min(Duration::from_millis(deadline.saturating_sub(now)));
+    }
+    if let Some(due) = server.next_action_due() {
+        timeout = timeout.min(due.saturating_duration_since(Instant::now()));
+    }
+    timeout
+}
+
+fn wait_readable(fd: std::os::fd::RawFd, timeout: Duration) {
+    let mut pollfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(100);
+    // SAFETY: one valid pollfd for the duration of the call; EINTR (a signal) just returns early.
+    unsafe { libc::poll(&mut pollfd, 1, millis) };
+}

@@ -1,0 +1,138 @@
+//! `--check`: what would stop the server or weaken a door, before it runs. Errors (exit 1) are what
+//! will stop the server at start (a LogFile it cannot open); warnings are legal but weak or broken
+//! doors ([`config::lint`]; an nftables set that does not exist, so the door cannot open until it
+//! does). For nftables doors it asks the kernel whether the sets exist and prints the ruleset lines the
+//! door needs.
+
+use client_core::knockd_conf::KnockdConf;
+
+use crate::config::{self, ServerConfig};
+use crate::exit::Failure;
+use crate::nft::{NftFamilyUse, NftSet};
+
+/// Prints the findings on stdout; Err when something will stop the server or a door.
+pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
+    let file = config.path.display();
+    let mut errors: Vec<String> = Vec::new();
+    if let Some(log_file) = &config.options.log_file
+        && let Some(problem) = log_file_problem(log_file)
+    {
+        errors.push(format!(
+            "{file}: LogFile {}: {problem}: the server will not start (exit 1); fix the path or its directory",
+            log_file.display()
+        ));
+    }
+    let warnings = config::lint(config, conf);
+    for w in &warnings {
+        println!("{file}:{}: [{}]: warning: {}", w.line, w.door, w.message);
+    }
+    for door in &config.doors {
+        let Some(nft) = &door.nft else { continue };
+        let sets: Vec<(&NftSet, NftFamilyUse)> = [(&nft.set4, NftFamilyUse::Ipv4), (&nft.set6, NftFamilyUse::Ipv6)]
+            .into_iter()
+            .filter_map(|(set, family)| set.as_ref().map(|s| (s, family)))
+            .collect();
+        for (set, _) in &sets {
+            match set.exists() {
+                Ok(true) => println!("{file}:{}: [{}]: nft set {set} exists", door.line, door.name),
+                Ok(false) => println!(
+                    "{file}:{}: [{}]: warning: nft set {set} does not exist: the door cannot open until it does \
+                     (ruleset below)",
+                    door.line, door.name
+                ),
+                Err(why) => println!(
+                    "{file}:{}: [{}]: warning: cannot verify nft set {set} ({why}); run --check as root to verify",
+                    door.line, door.name
+                ),
+            }
+        }
+        println!("# nft ruleset for door [{}] (load with nft -f; the accept rules are examples for SSH):", door.name);
+        for line in ruleset(&sets) {
+            println!("{line}");
+        }
+    }
+    for error in &errors {
+        println!("{error}");
+    }
+    println!(
+        "{file}: {} door(s), {} warning(s), {}",
+        config.doors.len(),
+        warnings.len(),
+        if errors.is_empty() { "no errors".to_owned() } else { format!("{} error(s)", errors.len()) }
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::runtime(format!("{} error(s) found by --check", errors.len())))
+    }
+}
+
+/// Why the server could not open `path` for appending (None: it can), without creating it.
+pub fn log_file_problem(path: &std::path::Path) -> Option<String> {
+    if path.exists() {
+        return std::fs::OpenOptions::new().append(true).open(path).err().map(|e| format!("cannot be opened: {e}"));
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        return Some(format!("its directory {} does not exist", dir.display()));
+    }
+    let Ok(c_dir) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return Some("the path holds a NUL byte".to_owned());
+    };
+    // SAFETY: access(2) reads the NUL-terminated path only.
+    let writable = unsafe { libc::access(c_dir.as_ptr(), libc::W_OK | libc::X_OK) } == 0;
+    if writable {
+        None
+    } else {
+        Some(format!("cannot be created in {}: {}", dir.display(), std::io::Error::last_os_error()))
+    }
+}
+
+/// The nft lines that create the sets (grouped by table) and accept their members.
+pub fn ruleset(sets: &[(&NftSet, NftFamilyUse)]) -> Vec<String> {
+    let mut tables: Vec<String> = sets.iter().map(|(s, _)| s.table_header()).collect();
+    tables.dedup();
+    let mut lines = Vec::new();
+    for table in tables {
+        lines.push(format!("{table} {{"));
+        let members: Vec<&(&NftSet, NftFamilyUse)> = sets.iter().filter(|(s, _)| s.table_header() == table).collect();
+        for (set, family) in &members {
+            lines.push(format!("    {}", set.definition(*family)));
+        }
+        lines.push("    chain knock_input {".to_owned());
+        lines.push("        type filter hook input priority filter; policy accept;".to_owned());
+        for (set, family) in &members {
+            lines.push(format!("        {}", set.accept_rule(*family)));
+        }
+        lines.push("        tcp dport 22 drop".to_owned());
+        lines.push("    }".to_owned());
+        lines.push("}".to_owned());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_file_that_cannot_be_opened_is_found() {
+        let dir = tempfile::tempdir().expect("dir");
+        assert_eq!(log_file_problem(&dir.path().join("knock.log")), None);
+        let missing = log_file_problem(&dir.path().join("no-such-dir/knock.log")).expect("problem");
+        assert!(missing.contains("does not exist"), "{missing}");
+        let is_dir = log_file_problem(dir.path()).expect("a directory is no log file");
+        assert!(is_dir.contains("cannot be opened"), "{is_dir}");
+    }
+
+    #[test]
+    fn the_ruleset_lines_define_both_sets_and_accept_their_members() {
+        let v4 = NftSet::parse("inet knock allow4", NftFamilyUse::Ipv4).expect("v4");
+        let v6 = NftSet::parse("inet knock allow6", NftFamilyUse::Ipv6).expect("v6");
+        let text = ruleset(&[(&v4, NftFamilyUse::Ipv4), (&v6, NftFamilyUse::Ipv6)]).join("\n");
+        assert_eq!(text.matches("table inet knock {").count(), 1, "{text}");
+        assert!(text.contains("set allow4 { type ipv4_addr; flags timeout; }"), "{text}");
+        assert!(text.contains("set allow6 { type ipv6_addr; flags timeout; }"), "{text}");
+        assert!(text.contains("ip saddr @allow4 accept") && text.contains("ip6 saddr @allow6 accept"), "{text}");
+    }
+}

@@ -1,0 +1,197 @@
+//! Native nftables doors: a completed knock puts the source address into a named set with a timeout,
+//! and the kernel removes it when the timeout passes. The door therefore closes on time even if
+//! knock-server is killed with SIGKILL, no shell is involved, and a repeat knock refreshes the timeout
+//! instead of adding a second rule.
+//!
+//! The kernel is reached through the `nftables` crate, which builds nft's JSON schema in Rust types and
+//! hands it to `nft -j -f -` (libnftables does the netlink): a kept, typed interface with nothing
+//! hand-written about netlink, and the same tool operators use to inspect the set. (rustables and nftnl
+//! talk netlink directly but cover set elements with timeouts less completely, and nftnl needs the C
+//! libnftnl.) Every batch is one nft transaction.
+//!
+//! Per OS: nftables exists on Linux only; elsewhere an `Nft_Set` key is a configuration error that says
+//! so (macOS doors use commands, e.g. with pfctl tables).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use nftables::batch::Batch;
+use nftables::expr::{Elem, Expression, NamedExpression};
+use nftables::helper::{self, NftablesError};
+use nftables::schema::{Element, NfListObject, Nftables};
+use nftables::types::NfFamily;
+
+/// The nft program (from PATH; Debian installs it as /usr/sbin/nft).
+const NFT: &str = "nft";
+
+/// Which source family a set key is for (`Nft_Set` or `Nft_Set_6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NftFamilyUse {
+    Ipv4,
+    Ipv6,
+}
+
+/// `FAMILY TABLE SET`, e.g. `inet knock allow4`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NftSet {
+    pub family: NfFamily,
+    pub table: String,
+    pub set: String,
+}
+
+impl NftSet {
+    /// Parses `FAMILY TABLE SET`; the family must be able to hold sources of `family_use`
+    /// (`inet` or `ip` for IPv4, `inet` or `ip6` for IPv6).
+    pub fn parse(text: &str, family_use: NftFamilyUse) -> Result<NftSet, String> {
+        let example = match family_use {
+            NftFamilyUse::Ipv4 => "inet knock allow4",
+            NftFamilyUse::Ipv6 => "inet knock allow6",
+        };
+        if cfg!(not(target_os = "linux")) {
+            return Err("nftables exists on Linux only: on this OS use Start_Command/Stop_Command (e.g. pfctl)".into());
+        }
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let [family, table, set] = words[..] else {
+            return Err(format!("expected FAMILY TABLE SET, e.g. {example}"));
+        };
+        let family = match (family.to_ascii_lowercase().as_str(), family_use) {
+            ("inet", _) => NfFamily::INet,
+            ("ip", NftFamilyUse::Ipv4) => NfFamily::IP,
+            ("ip6", NftFamilyUse::Ipv6) => NfFamily::IP6,
+            _ => {
+                let valid = if family_use == NftFamilyUse::Ipv4 { "inet or ip" } else { "inet or ip6" };
+                return Err(format!("family {family:?} cannot hold these sources: use {valid}, e.g. {example}"));
+            }
+        };
+        for name in [table, set] {
+            if !is_identifier(name) {
+                return Err(format!(
+                    "{name:?} is not an nft name (letters, digits, _ . - , starting with a letter; at most 64), e.g. {example}"
+                ));
+            }
+        }
+        Ok(NftSet { family, table: table.to_owned(), set: set.to_owned() })
+    }
+
+    fn family_name(&self) -> &'static str {
+        match self.family {
+            NfFamily::IP => "ip",
+            NfFamily::IP6 => "ip6",
+            NfFamily::INet => "inet",
+            NfFamily::ARP => "arp",
+            NfFamily::Bridge => "bridge",
+            NfFamily::NetDev => "netdev",
+        }
+    }
+
+    /// The batch that adds `source` with `timeout`, or refreshes its timeout if it is already there:
+    /// add (a no-op when present), delete, add again, in one transaction.
+    pub fn refresh_batch(&self, source: IpAddr, timeout: Duration) -> Nftables<'static> {
+        let seconds = u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX);
+        let element = |timeout: Option<u32>| {
+            NfListObject::Element(Element {
+                family: self.family,
+                table: Cow::Owned(self.table.clone()),
+                name: Cow::Owned(self.set.clone()),
+                elem: Cow::Owned(vec![Expression::Named(NamedExpression::Elem(Elem {
+                    val: Box::new(Expression::String(Cow::Owned(source.to_string()))),
+                    timeout,
+                    expires: None,
+                    comment: None,
+                    counter: None,
+                }))]),
+            })
+        };
+        let mut batch = Batch::new();
+        batch.add(element(Some(seconds)));
+        batch.delete(element(None));
+        batch.add(element(Some(seconds)));
+        batch.to_nftables()
+    }
+
+    /// Puts `source` into the set for `timeout` (refreshing it if present). Blocks for one `nft` run.
+    pub fn refresh(&self, source: IpAddr, timeout: Duration) -> Result<(), String> {
+        helper::apply_ruleset_with_args(&self.refresh_batch(source, timeout), Some(NFT), std::iter::empty::<&str>())
+            .map_err(|e| describe(&e))
+    }
+
+    /// Whether the set exists (`--check`): Ok(true), Ok(false) when nft says it does not, Err when nft
+    /// cannot be asked (not installed, no privilege to read the ruleset).
+    pub fn exists(&self) -> Result<bool, String> {
+        let args = ["list", "set", self.family_name(), self.table.as_str(), self.set.as_str()];
+        match helper::get_current_ruleset_raw(Some(NFT), args) {
+            Ok(_) => Ok(true),
+            Err(NftablesError::NftFailed { stderr, .. }) if stderr.contains("No such file or directory") => Ok(false),
+            Err(err) => Err(describe(&err)),
+        }
+    }
+
+    /// The nft lines that create this set (`nft -f` syntax), for `--check`.
+    pub fn definition(&self, family_use: NftFamilyUse) -> String {
+        let kind = if family_use == NftFamilyUse::Ipv4 { "ipv4_addr" } else { "ipv6_addr" };
+        format!("set {} {{ type {kind}; flags timeout; }}", self.set)
+    }
+
+    /// The rule that lets the set's members in, e.g. to SSH.
+    pub fn accept_rule(&self, family_use: NftFamilyUse) -> String {
+        let ip = if family_use == NftFamilyUse::Ipv4 { "ip" } else { "ip6" };
+        format!("tcp dport 22 {ip} saddr @{} accept", self.set)
+    }
+
+    pub fn table_header(&self) -> String {
+        format!("table {} {}", self.family_name(), self.table)
+    }
+}
+
+impl fmt::Display for NftSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.family_name(), self.table, self.set)
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    name.len() <= 64
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// nft's own words (its stderr), on one line.
+fn describe(err: &NftablesError) -> String {
+    match err {
+        NftablesError::NftFailed { stderr, .. } => {
+            let text = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+            format!("nft failed: {text}")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_keys_parse_with_the_family_checked() {
+        let set = NftSet::parse("inet knock allow4", NftFamilyUse::Ipv4).expect("valid");
+        assert_eq!((set.family, set.table.as_str(), set.set.as_str()), (NfFamily::INet, "knock", "allow4"));
+        assert_eq!(set.to_string(), "inet knock allow4");
+        assert!(NftSet::parse("ip6 filter allow6", NftFamilyUse::Ipv6).is_ok());
+        let e = NftSet::parse("ip6 knock allow4", NftFamilyUse::Ipv4).expect_err("family");
+        assert!(e.contains("inet or ip"), "{e}");
+        assert!(NftSet::parse("inet knock", NftFamilyUse::Ipv4).expect_err("two words").contains("FAMILY TABLE SET"));
+        assert!(NftSet::parse("inet knock al;low", NftFamilyUse::Ipv4).expect_err("name").contains("not an nft name"));
+    }
+
+    #[test]
+    fn a_refresh_is_add_delete_add_in_one_batch() {
+        let set = NftSet::parse("inet knock allow4", NftFamilyUse::Ipv4).expect("valid");
+        let json = serde_json::to_string(&set.refresh_batch("192.0.2.1".parse().expect("ip"), Duration::from_secs(30)))
+            .expect("json");
+        let adds = json.matches("\"add\"").count();
+        let deletes = json.matches("\"delete\"").count();
+        assert_eq!((adds, deletes), (2, 1), "{json}");
+        assert!(json.contains("\"timeout\":30") && json.contains("192.0.2.1"), "{json}");
+    }
+}
