@@ -8,3 +8,4 @@ cargo build --release -p client-cli --locked
 KNOCK_CLI_STATIC="$(scripts/build-release.sh)"
 export KNOCK_CLI_STATIC
 cargo bench -p knock-e2e --bench knock_bench --locked
+scripts/fleet-bench.sh

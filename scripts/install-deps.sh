@@ -21,6 +21,8 @@
 #   nmap         a sequential SYN scan that completes a rising sequence (tests/tests/server.rs)
 #   fwknop-server fwknop-client  real fwknopd and fwknop as SPA interop peers
 #   nftables     nft: knock-server's nftables doors and their lab tests
+#   curl         the nft lab tests connect from a chosen client address with it
+#   bc           scripts/fleet-bench.sh computes its timings with it
 #   desktop-file-utils  desktop-file-validate: scripts/test-packages.sh checks knock-gui's .desktop entry
 #   man-db       man: scripts/test-packages.sh checks `man knock-cli` of the installed knock-cli package
 #   systemd      systemd-analyze verify: scripts/test-packages.sh checks knock-server's installed unit
@@ -29,7 +31,7 @@
 #   adduser      knock-server's postinst creates its system user
 #   python3      tests/reference/rotating.py, the independent rotating-sequence implementation the tests compare with
 set -euo pipefail
-packages=(pkg-config fwknop-server fwknop-client libpcap-dev nftables python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils fakeroot adduser)
+packages=(pkg-config fwknop-server fwknop-client libpcap-dev nftables curl bc python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils fakeroot adduser)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

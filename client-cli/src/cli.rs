@@ -36,6 +36,10 @@ pub enum Command {
     /// Open a profile, then relay stdin/stdout to a TCP port (an OpenSSH ProxyCommand).
     #[command(after_help = PROXY_AFTER_HELP)]
     Proxy(ProxyArgs),
+    /// Diagnose a profile: resolution, path, privilege, the verify port before and after one knock,
+    /// and the likely cause when the door does not open.
+    #[command(after_help = DOCTOR_AFTER_HELP)]
+    Doctor(DoctorArgs),
     /// Single Packet Authorization (fwknop) helpers.
     #[command(subcommand)]
     Spa(SpaCommand),
@@ -56,7 +60,9 @@ const OPEN_AFTER_HELP: &str = "\
 Exit codes: 0 opened (the verify port answered; without a verify block: every hit sent);
 1 network or permission failure; 2 invalid input (bad arguments, unknown or unreadable profile);
 3 knocked, but the verify port never answered; 130 interrupted (Ctrl-C). With several profiles the
-most severe wins: 130, then 2, then 1, then 3.";
+most severe wins: 130, then 2, then 1, then 3.
+With a verify port, the port is probed first (--open-check-ms, 300): when it already answers, nothing is sent
+and the outcome is `already_open` (exit 0); --force knocks anyway.";
 
 const SSH_AFTER_HELP: &str = "\
 Runs `ssh -4|-6 HOST SSH_ARGS...` once the door is open, in the family that was knocked (so ssh
@@ -68,6 +74,21 @@ Use as an OpenSSH ProxyCommand:
   ssh -o ProxyCommand='knock-cli proxy bastion %h %p' bastion.example.org
 HOST and PORT default to the knocked address and the verify port (or 22). Only relayed bytes go
 to stdout; errors go to stderr.";
+
+const DOCTOR_AFTER_HELP: &str = "\
+Knocks at most once (not at all when the verify port already answers). Conclusions: opened,
+already_open, not_acted_on, not_listening, refused_before_and_after, opened_late,
+server_unreachable, unresolvable, needs_raw_privilege, nat_for_spa, knock_failed, unverified.
+Exit codes: 0 the door opened; 3 it did not; 1 the knock could not be made; 2 invalid input.";
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The profile to diagnose.
+    pub name: String,
+    /// Print one JSON document: {profile, checks: [{name, status, detail, advice}], conclusion, exit_code}.
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum SpaCommand {
@@ -160,7 +181,8 @@ pub struct ProfileFields {
     /// Read the close sequence from this environment variable at knock time.
     #[arg(long, value_name = "VAR", conflicts_with = "close")]
     pub close_env: Option<String>,
-    /// Address family: any, ipv4 or ipv6.
+    /// Address family: any, ipv4, ipv6, or both (the host's IPv4 and IPv6 addresses each knocked and
+    /// verified; `ssh` then uses a family that opened).
     #[arg(long)]
     pub family: Option<String>,
     /// Send method: auto, raw or connect.
@@ -247,6 +269,14 @@ pub struct ProfileRemovals {
     pub untags: Vec<String>,
 }
 
+/// Profiles knocked at once by default: 100 hosts open with verify in one round (well under a second on
+/// a LAN). File descriptors stay bounded: verify probes share a process-wide cap of 512 sockets, and each
+/// host being knocked holds a few more (its knock), under the common 1024 open-file limit. Profiles of
+/// one host are never knocked more than [`PER_HOST_PARALLEL`] at once.
+pub const DEFAULT_PARALLEL: u32 = 100;
+/// At most this many profiles of the same host are knocked at once (one server is not flooded).
+pub const PER_HOST_PARALLEL: usize = 4;
+
 /// `knock-cli rotating ...`.
 #[derive(Debug, Subcommand)]
 pub enum RotatingCommand {
@@ -269,8 +299,14 @@ pub struct OpenArgs {
     #[arg(long, value_name = "TAG")]
     pub group: Option<String>,
     /// How many profiles to knock at once.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallel: u32,
+    /// Knock even when the verify port already answers (by default an open door is not knocked again).
+    #[arg(long)]
+    pub force: bool,
+    /// How long the verify port is probed before knocking (an answer means nothing is sent).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub open_check_ms: u64,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -298,6 +334,12 @@ pub struct SshArgs {
     /// Print nothing but errors before ssh starts.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Knock even when the port already answers.
+    #[arg(long)]
+    pub force: bool,
+    /// How long the port is probed before knocking (an answer means nothing is sent).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub open_check_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -309,6 +351,12 @@ pub struct ProxyArgs {
     pub host: Option<String>,
     /// Port to connect to (OpenSSH's %p).
     pub port: Option<u16>,
+    /// Knock even when the port already answers.
+    #[arg(long)]
+    pub force: bool,
+    /// How long the port is probed before knocking (an answer means nothing is sent).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub open_check_ms: u64,
 }
 
 const KNOCK_AFTER_HELP: &str = "\

@@ -7,6 +7,7 @@
 mod output;
 
 mod cli;
+mod doctor_cmd;
 mod exit;
 mod fail;
 mod import_cmd;
@@ -79,6 +80,7 @@ fn run(cli: &Cli) -> ExitCode {
         Command::Close(args) => store().map(|store| open_cmd::run(&store, args, Action::Close)),
         Command::Ssh(args) => store().and_then(|store| ssh_cmd::ssh(&store, args)),
         Command::Proxy(args) => store().and_then(|store| ssh_cmd::proxy(&store, args)),
+        Command::Doctor(args) => store().and_then(|store| doctor_cmd::run(&store, args)),
     };
     result.unwrap_or_else(Failure::report)
 }

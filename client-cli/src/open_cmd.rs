@@ -26,6 +26,16 @@ pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
             return failure.report();
         }
     };
+    let selected = selected
+        .into_iter()
+        .map(|(mut plan, profile): (Plan, Profile)| {
+            if !args.force {
+                plan = plan.unless_open();
+                plan.already_open_check = Some(std::time::Duration::from_millis(args.open_check_ms));
+            }
+            (plan, profile)
+        })
+        .collect();
     let reports = match knock_all(selected, args.parallel as usize, &args.output) {
         Ok(reports) => reports,
         Err(err) => {
@@ -100,28 +110,62 @@ fn select_profiles(
 
 type Knocked = (ProfileReport, Profile);
 
+/// Above this many profiles a terminal shows one bar for the group instead of a line per host.
+const GROUP_BAR_FROM: usize = 12;
+
 fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArgs) -> std::io::Result<Vec<Knocked>> {
-    let progress = Progress::new(output.quiet, output.json, output.verbose);
+    let group_bar = group_bar(selected.len(), output);
+    // With the group bar, per-host lines stay off (verbose hit lines still print).
+    let progress = Progress::new(output.quiet || group_bar.is_some(), output.json, output.verbose);
     client_core::runtime::block_on_cancellable(|cancel| async move {
         let limit = Arc::new(Semaphore::new(parallel));
+        let mut per_host: std::collections::HashMap<String, Arc<Semaphore>> = std::collections::HashMap::new();
         let mut tasks = Vec::new();
         for (plan, profile) in selected {
+            let host_limit = Arc::clone(
+                per_host
+                    .entry(profile.host.to_ascii_lowercase())
+                    .or_insert_with(|| Arc::new(Semaphore::new(crate::cli::PER_HOST_PARALLEL))),
+            );
             let mut host = progress.host(&plan.name);
-            let (cancel, limit) = (cancel.clone(), Arc::clone(&limit));
+            let (cancel, limit, bar) = (cancel.clone(), Arc::clone(&limit), group_bar.clone());
             tasks.push(tokio::spawn(async move {
+                // The host's slot first, so a busy host does not hold fleet slots while it waits.
+                let _host_permit = host_limit.acquire_owned().await;
                 let _permit = limit.acquire_owned().await;
                 let report = run_plan(&plan, &cancel, |event| host.event(event)).await;
                 host.finish();
+                if let Some(bar) = bar {
+                    bar.inc(1);
+                }
                 (report, profile)
             }));
         }
         let mut reports = Vec::new();
+        let bar = group_bar;
         for task in tasks {
             // A task only fails to join if it panicked: a bug, so let it surface.
             reports.push(task.await.unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic())));
         }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         reports
     })
+}
+
+/// One `[12/100] knocked` bar for a large group on a terminal (never in JSON, quiet or piped output).
+fn group_bar(count: usize, output: &OutputArgs) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if count < GROUP_BAR_FROM || output.quiet || output.json || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(count as u64);
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} hosts done ({elapsed})")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    Some(bar)
 }
 
 fn exit_code(outcome: &Outcome) -> ExitCode {
@@ -167,7 +211,27 @@ struct ProfileDocument<'a> {
     error: Option<ErrorDocument>,
     exit_code: u8,
     elapsed_ms: f64,
+    /// The probe before knocking (`answers` means nothing was sent), when one was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    already_open_check: Option<CheckDocument>,
+    /// With family "both": each family's address and whether it opened.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    families: Vec<FamilyDocument>,
     attempts: Vec<AttemptDocument<'a>>,
+}
+
+#[derive(Serialize)]
+struct FamilyDocument {
+    family: &'static str,
+    address: String,
+    opened: bool,
+}
+
+#[derive(Serialize)]
+struct CheckDocument {
+    port: u16,
+    state: &'static str,
+    elapsed_ms: f64,
 }
 
 #[derive(Serialize)]
@@ -185,8 +249,11 @@ struct VerifyDocument {
     error: Option<String>,
 }
 
-fn outcome_name(outcome: &Outcome, action: Action) -> &'static str {
-    match outcome {
+fn outcome_name(report: &ProfileReport, action: Action) -> &'static str {
+    if report.was_already_open() {
+        return "already_open";
+    }
+    match &report.outcome {
         Outcome::Opened => "opened",
         Outcome::Sent if action == Action::Close => "closed",
         Outcome::Sent => "sent",
@@ -212,12 +279,26 @@ impl<'a> RunDocument<'a> {
                 ProfileDocument {
                     name: &report.name,
                     host: &profile.host,
-                    address: last.and_then(|k| k.address).map(|a| a.ip().to_string()),
+                    address: report.address().map(|a| a.ip().to_string()),
                     tcp_method: last.and_then(|k| k.tcp_method).map(|m| m.as_str()),
-                    outcome: outcome_name(&report.outcome, action),
+                    outcome: outcome_name(report, action),
                     error,
                     exit_code: exit_code(&report.outcome) as u8,
                     elapsed_ms: millis(report.elapsed),
+                    already_open_check: report.already_open.as_ref().map(|c| CheckDocument {
+                        port: c.address.port(),
+                        state: c.state.as_str(),
+                        elapsed_ms: millis(c.elapsed),
+                    }),
+                    families: report
+                        .families
+                        .iter()
+                        .map(|f| FamilyDocument {
+                            family: if f.address.is_ipv4() { "ipv4" } else { "ipv6" },
+                            address: f.address.to_string(),
+                            opened: f.opened,
+                        })
+                        .collect(),
                     attempts: report
                         .attempts
                         .iter()

@@ -24,8 +24,10 @@ const SSH_PORT: NonZeroU16 = NonZeroU16::new(22).expect("22 is not zero");
 
 pub fn ssh(store: &ProfileStore, args: &SshArgs) -> Result<ExitCode, Failure> {
     let stored = store.load(&args.name)?;
-    let plan = plan_with_verify(store, &args.name, &stored.profile, SSH_PORT)?;
-    let report = block_on_cancellable(|cancel| open(&plan, args.quiet, cancel)).map_err(runtime_failure)?;
+    let plan =
+        plan_with_verify(store, &args.name, &stored.profile, SSH_PORT, (!args.force).then_some(args.open_check_ms))?;
+    let report =
+        block_on_cancellable(|cancel| open(&plan, args.quiet, !args.quiet, cancel)).map_err(runtime_failure)?;
     let address = opened_address(&report)?;
     let mut command = Command::new("ssh");
     command.arg(if address.is_ipv4() { "-4" } else { "-6" }).arg(&stored.profile.host).args(&args.ssh_args);
@@ -38,10 +40,10 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
         Some(port) => NonZeroU16::new(port).ok_or_else(|| Failure::invalid("PORT must be 1..=65535"))?,
         None => stored.profile.verify.map_or(SSH_PORT, |v| v.port),
     };
-    let plan = plan_with_verify(store, &args.name, &stored.profile, port)?;
+    let plan = plan_with_verify(store, &args.name, &stored.profile, port, (!args.force).then_some(args.open_check_ms))?;
     block_on_cancellable(|cancel| async {
         // stdout carries the relayed bytes only: progress stays off, problems go to stderr.
-        let report = open(&plan, true, cancel).await;
+        let report = open(&plan, true, true, cancel).await;
         let knocked = opened_address(&report)?;
         let target = match args.host.as_deref() {
             // The host ssh asked for is the profile's: use the address that was knocked, not a fresh lookup.
@@ -60,16 +62,20 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
     .map_err(runtime_failure)?
 }
 
-/// The profile's plan, verifying `default_port` when the profile has no verify block.
+/// The profile's plan, verifying `default_port` when the profile has no verify block. With `open_check_ms`
+/// (none with --force), a port that already answers within it is not knocked again (each knock of an
+/// `iptables -I` door adds a rule).
 fn plan_with_verify(
     store: &ProfileStore,
     name: &str,
     profile: &client_core::profile::Profile,
     default_port: NonZeroU16,
+    open_check_ms: Option<u64>,
 ) -> Result<Plan, Failure> {
     let mut plan =
         Plan::new(name, profile, Action::Open).map_err(|e| Failure::invalid(e.to_string()))?.remembering_in(store);
     plan.verify.get_or_insert_with(|| Verify::new(default_port));
+    plan.already_open_check = open_check_ms.map(std::time::Duration::from_millis);
     Ok(plan)
 }
 
@@ -77,19 +83,27 @@ fn runtime_failure(err: std::io::Error) -> Failure {
     Failure::failed(format!("cannot start the async runtime: {err}"))
 }
 
-async fn open(plan: &Plan, quiet: bool, cancel: CancellationToken) -> ProfileReport {
+/// `announce_already_open`: say on stderr that nothing was sent because the port already answered.
+async fn open(plan: &Plan, quiet: bool, announce_already_open: bool, cancel: CancellationToken) -> ProfileReport {
     let progress = Progress::new(quiet, false, false);
     let mut host = progress.host(&plan.name);
     let report = run_plan(plan, &cancel, |e| host.event(e)).await;
     host.finish();
+    if announce_already_open && report.was_already_open() {
+        // One line on stderr (stdout is ssh's, or the relayed bytes): says why nothing was sent.
+        errln!("knock-cli: {}: {}", report.name, report.summary());
+    }
     report
 }
 
 /// The knocked address once the door is verified open; otherwise the failure with its exit code.
 fn opened_address(report: &ProfileReport) -> Result<IpAddr, Failure> {
-    let code = match (&report.outcome, report.address()) {
-        (Outcome::Opened, Some(address)) => return Ok(address.ip()),
-        (Outcome::Failed(err), _) => ExitCode::for_error(err.kind()),
+    // With family "both", any family that verified will do, even when the other did not open.
+    if let Some(address) = report.opened_address() {
+        return Ok(address);
+    }
+    let code = match &report.outcome {
+        Outcome::Failed(err) => ExitCode::for_error(err.kind()),
         _ => ExitCode::NotOpened,
     };
     Err(Failure { code, message: format!("{}: {}", report.name, report.summary()) })

@@ -16,7 +16,9 @@
 //! - [`knock()`]: runs one sequence against one address with progress events and cancellation; the send
 //!   methods (`raw`, `connect`, UDP) and privilege discovery ([`raw_permission`]) live in a private
 //!   `send` module.
-//! - [`verify`]: probes the service port after a knock. Nothing else.
+//! - [`verify`]: probes the service port after a knock (and tells a RST from silence from ICMP). Nothing else.
+//! - [`doctor`]: "did it open, and if not, why?": the checks a person would make, each with a verdict and
+//!   advice, and one conclusion identifier; what `knock-cli doctor` and the app's Diagnose show.
 //! - [`spa`]: fwknop Single Packet Authorization, one file per concern (as fwknop's `lib/`), including the
 //!   sealing of one attempt's packet.
 //! - [`import`]: knockd.conf doors and fwknop rc files into profiles.
@@ -31,6 +33,8 @@ pub mod knockd_conf;
 pub mod rotating;
 pub mod sequence;
 
+#[cfg(feature = "client")]
+pub mod doctor;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
@@ -70,6 +74,6 @@ pub use send::privilege::{RawPermission, raw_permission};
 #[cfg(feature = "client")]
 pub use send::{HitMethod, Method, TcpMethod};
 #[cfg(feature = "client")]
-pub use target::{AddressFamily, ResolveError, resolve};
+pub use target::{AddressFamily, ResolveError, local_address_towards, resolve};
 #[cfg(feature = "client")]
 pub use tokio_util::sync::CancellationToken;

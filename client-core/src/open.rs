@@ -2,18 +2,25 @@
 //! all work, in one place.
 //!
 //! 1. [`Plan::new`] checks the profile can do the action (cheap, no I/O: safe on a UI thread).
-//! 2. [`run_plan`] runs attempts: for an SPA profile it first reads the keys (environment, else the OS
+//! 2. [`run_plan`] first checks whether the door is already open (with a verify block and
+//!    [`Plan::already_open_check`] set by [`Plan::unless_open`]): the host is resolved **once** and the
+//!    verify port probed briefly; if it answers, nothing is sent (knocking an open door would make
+//!    knockd's `iptables -I` door insert a second rule that one close does not remove). Then it runs
+//!    attempts: for an SPA profile it first reads the keys (environment, else the OS
 //!    keyring, off the async threads), resolves the host **once** and seals a fresh packet
 //!    (`spa::attempt`); then it knocks ([`crate::knock()`]), and with a verify block polls the
 //!    service port ([`crate::verify`]). A door that did not open is knocked again after a backoff (doubled
 //!    each time), a fresh sequence or packet each attempt, up to the attempt count.
+//!    With `family = "both"` the host is resolved once and its first IPv4 and first IPv6 address are
+//!    each run as above (each family's hits in order, IPv4 first); [`ProfileReport::families`] says which
+//!    verified, and the outcome is `Opened` only when every family did.
 //! 3. The [`ProfileReport`] keeps every attempt's own knock record (with its own error) and the outcome;
 //!    [`ProfileReport::summary`] is the one wording of an outcome that every front end prints.
 //!
 //! Every step can be cancelled and has a timeout: the keyring read, resolution, discovery, the knock and
 //! the verify.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -26,10 +33,28 @@ use crate::rotating::{DoorKey, Rotation};
 use crate::secrets;
 use crate::sequence::{Hit, Sequence};
 use crate::target::AddressFamily;
-use crate::verify::{VerifyOutcome, wait_for_port};
+use crate::verify::{PortState, VerifyOutcome, probe_port, wait_for_port};
 
 /// How long reading an SPA profile's keys from the OS keyring may take (an unlock prompt included).
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default budget of the already-open probe: long enough for a LAN or a continent away, short enough
+/// that a closed door (which drops the SYN) costs little before the knock.
+pub const DEFAULT_ALREADY_OPEN_BUDGET: Duration = Duration::from_millis(300);
+
+/// The already-open probe made before knocking: where, what it saw, how long it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlreadyOpenCheck {
+    pub address: SocketAddr,
+    pub state: PortState,
+    pub elapsed: Duration,
+}
+
+impl AlreadyOpenCheck {
+    pub fn is_open(&self) -> bool {
+        self.state == PortState::Answers
+    }
+}
 
 /// Progress of [`run_plan`]: attempts, the knock's own events, verification and backoff.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,24 +117,68 @@ pub struct ProfileReport {
     pub attempts: Vec<Attempt>,
     pub outcome: Outcome,
     pub elapsed: Duration,
+    /// The probe made before knocking, when there was one. With an answer the outcome is `Opened` with
+    /// no attempts: nothing was sent.
+    pub already_open: Option<AlreadyOpenCheck>,
+    /// With `family = "both"`: each family's address and whether it opened (verified or already open).
+    pub families: Vec<FamilyResult>,
+}
+
+/// One family of a `family = "both"` run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyResult {
+    pub address: IpAddr,
+    /// The verify port answered (after the knock or already before it).
+    pub opened: bool,
 }
 
 impl ProfileReport {
+    /// The door answered before any knock, so nothing was sent.
+    pub fn was_already_open(&self) -> bool {
+        self.attempts.is_empty() && self.already_open.as_ref().is_some_and(AlreadyOpenCheck::is_open)
+    }
+
     pub fn last_knock(&self) -> Option<&KnockReport> {
         self.attempts.last().map(|a| &a.knock)
     }
 
     /// The address that was knocked (last attempt).
     pub fn address(&self) -> Option<SocketAddr> {
-        self.last_knock().and_then(|k| k.address)
+        self.last_knock().and_then(|k| k.address).or_else(|| self.already_open.as_ref().map(|c| c.address))
     }
 
     /// The one wording of an outcome, shared by `open`, `ssh`, `proxy` and the desktop app:
     /// `opened 192.0.2.2 (port 22 answered after 0.21 s, 1 attempt)`. Never contains a secret port.
     pub fn summary(&self) -> String {
+        let summary = self.outcome_summary();
+        if self.families.len() < 2 {
+            return summary;
+        }
+        let families: Vec<String> = self
+            .families
+            .iter()
+            .map(|f| format!("{} {}", f.address, if f.opened { "opened" } else { "not opened" }))
+            .collect();
+        format!("{summary}; per family: {}", families.join(", "))
+    }
+
+    /// The address of a family that opened (the first), for a connection that must use an open door.
+    pub fn opened_address(&self) -> Option<IpAddr> {
+        match self.families.iter().find(|f| f.opened) {
+            Some(family) => Some(family.address),
+            None if matches!(self.outcome, Outcome::Opened) => self.address().map(|a| a.ip()),
+            None => None,
+        }
+    }
+
+    fn outcome_summary(&self) -> String {
         let address = self.address().map_or_else(|| "?".to_owned(), |a| a.ip().to_string());
         let attempts = plural(self.attempts.len(), "attempt");
         match &self.outcome {
+            Outcome::Opened if self.was_already_open() => {
+                let port = self.already_open.as_ref().map_or(0, |c| c.address.port());
+                format!("already open: port {port} of {address} answers (nothing sent; --force knocks anyway)")
+            }
             Outcome::Opened => {
                 let verify = self.attempts.last().and_then(|a| a.verify.as_ref());
                 match verify {
@@ -161,6 +230,10 @@ pub struct Plan {
     /// For SPA profiles: the packet is built afresh for every attempt (fwknopd rejects replays); the keys
     /// are read when the plan runs.
     pub spa: Option<SpaSettings>,
+    /// With a verify block: probe the verify port this long before knocking, and send nothing if it
+    /// already answers. `None` (what [`Plan::new`] gives) knocks regardless; front ends turn it on with
+    /// [`Plan::unless_open`] (knock-cli does unless `--force`).
+    pub already_open_check: Option<Duration>,
     /// For rotating profiles: every attempt sends the current window's sequence (the request's sequence is
     /// replaced), never a window already completed.
     pub rotating: Option<Rotation>,
@@ -169,6 +242,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// For an open: do not knock when the verify port already answers within
+    /// [`DEFAULT_ALREADY_OPEN_BUDGET`] (the report then says so, with no attempt).
+    pub fn unless_open(mut self) -> Plan {
+        if self.action == Action::Open {
+            self.already_open_check = Some(DEFAULT_ALREADY_OPEN_BUDGET);
+        }
+        self
+    }
+
     /// Fails when the profile cannot describe `action` (a close without a close sequence, a close of an
     /// SPA profile, an unset environment sequence).
     pub fn new(name: &str, profile: &Profile, action: Action) -> Result<Plan, ProfileError> {
@@ -179,6 +261,7 @@ impl Plan {
                 request: profile.knock_request(name, action)?,
                 verify: profile.verify.filter(|_| action == Action::Open),
                 spa: None,
+                already_open_check: None,
                 rotating: None,
                 window_state: None,
             }),
@@ -203,6 +286,7 @@ impl Plan {
                     spa: None,
                     rotating: Some(knock.rotation.clone()),
                     window_state: None,
+                    already_open_check: None,
                 })
             }
             ProfileKind::Spa(settings) => {
@@ -215,7 +299,7 @@ impl Plan {
                 let mut request = KnockRequest::new(profile.host.clone(), hit);
                 // The packet names an IPv4 address to let in; "local" means ours, so it must be IPv4.
                 request.family = match (profile.family, settings.allow_ip) {
-                    (AddressFamily::Any, AllowIp::Local) => AddressFamily::V4,
+                    (AddressFamily::Any | AddressFamily::Both, AllowIp::Local) => AddressFamily::V4,
                     (family, _) => family,
                 };
                 if request.family == AddressFamily::V6 && settings.allow_ip == AllowIp::Local {
@@ -227,6 +311,7 @@ impl Plan {
                     request,
                     verify: profile.verify,
                     spa: Some(settings.clone()),
+                    already_open_check: None,
                     rotating: None,
                     window_state: None,
                 })
@@ -269,33 +354,135 @@ pub async fn run_plan(
         attempts: Vec::new(),
         outcome: Outcome::NotOpened,
         elapsed: Duration::ZERO,
+        already_open: None,
+        families: Vec::new(),
     };
-    report.outcome = match run_attempts(plan, cancel, &mut on_event, &mut report.attempts).await {
-        Ok(outcome) => outcome,
-        Err(error) => Outcome::Failed(error),
+    report.outcome = if plan.request.family == AddressFamily::Both && plan.request.resolved.is_none() {
+        run_both_families(plan, cancel, &mut on_event, &mut report).await
+    } else {
+        match run_attempts(plan, cancel, &mut on_event, &mut report).await {
+            Ok(outcome) => outcome,
+            Err(error) => Outcome::Failed(error),
+        }
     };
     report.elapsed = started.elapsed();
     report
+}
+
+/// `family = "both"`: one resolution, then the plan once per family (IPv4 first), each with its own
+/// already-open check, knock and verify. Every family must open for `Opened`; the first failure or
+/// non-opening is the outcome otherwise.
+async fn run_both_families(
+    plan: &Plan,
+    cancel: &CancellationToken,
+    on_event: &mut impl FnMut(&ProfileEvent),
+    report: &mut ProfileReport,
+) -> Outcome {
+    let request = &plan.request;
+    let resolved = tokio::select! {
+        _ = cancel.cancelled() => return Outcome::Failed(KnockError::Cancelled),
+        r = crate::target::resolve_all(&request.host, request.resolve_timeout) => r,
+    };
+    let addresses = match resolved {
+        Ok((addresses, _)) => addresses,
+        Err(error) => return Outcome::Failed(error.into()),
+    };
+    let chosen: Vec<IpAddr> = [AddressFamily::V4, AddressFamily::V6]
+        .into_iter()
+        .filter_map(|family| crate::target::choose(family, &addresses))
+        .collect();
+    if chosen.is_empty() {
+        return Outcome::Failed(
+            crate::target::ResolveError::NoAddressInFamily {
+                host: request.host.clone(),
+                family: AddressFamily::Both,
+                found: "nothing".to_owned(),
+            }
+            .into(),
+        );
+    }
+    let mut overall: Option<Outcome> = None;
+    for address in chosen {
+        let mut family_plan = plan.clone();
+        family_plan.request.family = if address.is_ipv4() { AddressFamily::V4 } else { AddressFamily::V6 };
+        family_plan.request.resolved = Some(address);
+        let outcome = match run_attempts(&family_plan, cancel, on_event, report).await {
+            Ok(outcome) => outcome,
+            Err(error) => Outcome::Failed(error),
+        };
+        report.families.push(FamilyResult { address, opened: matches!(outcome, Outcome::Opened) });
+        let worse = matches!(
+            (&overall, &outcome),
+            (None, _) | (Some(Outcome::Opened | Outcome::Sent), Outcome::NotOpened | Outcome::Failed(_))
+        );
+        if worse {
+            overall = Some(outcome);
+        }
+        if cancel.is_cancelled() {
+            break;
+        }
+    }
+    overall.unwrap_or(Outcome::NotOpened)
 }
 
 async fn run_attempts(
     plan: &Plan,
     cancel: &CancellationToken,
     on_event: &mut impl FnMut(&ProfileEvent),
-    attempts_done: &mut Vec<Attempt>,
+    report: &mut ProfileReport,
 ) -> Result<Outcome, KnockError> {
     let request = &plan.request;
     let verify = plan.verify;
     let attempts = verify.map_or(1, |v| v.attempts.get());
-    // SPA: keys once per run (from the environment or the keyring), the host resolved once.
-    let spa = match &plan.spa {
-        Some(settings) => {
-            let keys = read_keys(&plan.name, cancel).await?;
-            let address = resolve_cancellable(&request.host, request.family, request.resolve_timeout, cancel).await?;
-            Some((settings, keys, address))
+    // The host is resolved once per run when something needs the address before the knock: the SPA
+    // packet names it, and the already-open probe goes to it. The knock then reuses it.
+    let precheck = verify.zip(plan.already_open_check);
+    let resolved = if plan.spa.is_some() || precheck.is_some() {
+        let address = async {
+            let address = match request.resolved {
+                Some(ip) => SocketAddr::new(ip, 0),
+                None => resolve_cancellable(&request.host, request.family, request.resolve_timeout, cancel).await?,
+            };
+            let check = match precheck {
+                Some((verify, budget)) => {
+                    let mut target = address;
+                    target.set_port(verify.port.get());
+                    let started = Instant::now();
+                    let state = tokio::select! {
+                        _ = cancel.cancelled() => return Err(KnockError::Cancelled),
+                        state = probe_port(target, request.bind_address, budget) => state,
+                    };
+                    Some(AlreadyOpenCheck { address: target, state, elapsed: started.elapsed() })
+                }
+                None => None,
+            };
+            Ok((address, check))
+        };
+        // SPA keys are read (keyring round trip) while the host resolves and the port is probed.
+        let keys = async {
+            match &plan.spa {
+                Some(_) => read_keys(&plan.name, cancel).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (resolution, keys) = tokio::join!(address, keys);
+        let (address, check) = resolution?;
+        if let Some(check) = check {
+            let open = check.is_open();
+            report.already_open = Some(check);
+            if open {
+                return Ok(Outcome::Opened);
+            }
         }
-        None => None,
+        Some((address, keys?))
+    } else {
+        None
     };
+    let spa = match (&plan.spa, &resolved) {
+        (Some(settings), Some((address, Some(keys)))) => Some((settings, keys, *address)),
+        _ => None,
+    };
+    let attempts_done = &mut report.attempts;
     let rotating = match &plan.rotating {
         Some(rotation) => Some((rotation, read_rotating_key(&plan.name, cancel).await?)),
         None => None,
@@ -315,6 +502,9 @@ async fn run_attempts(
         }
         on_event(&ProfileEvent::AttemptStarted { attempt, attempts });
         let mut attempt_request = request.clone();
+        if let Some((address, _)) = &resolved {
+            attempt_request.resolved = Some(address.ip());
+        }
         if let Some((settings, keys, address)) = &spa {
             let wire = crate::spa::attempt::seal(settings, keys, *address, cancel).await?;
             attempt_request.resolved = Some(address.ip());
@@ -410,7 +600,7 @@ fn write_window(path: &std::path::Path, window: u64) {
 }
 
 /// A rotating profile's door key, read off the async threads with a timeout, like the SPA keys.
-async fn read_rotating_key(name: &str, cancel: &CancellationToken) -> Result<DoorKey, KnockError> {
+pub(crate) async fn read_rotating_key(name: &str, cancel: &CancellationToken) -> Result<DoorKey, KnockError> {
     let owned = name.to_owned();
     let read = tokio::task::spawn_blocking(move || secrets::rotating_key(&owned));
     tokio::select! {
@@ -429,7 +619,7 @@ async fn read_rotating_key(name: &str, cancel: &CancellationToken) -> Result<Doo
 
 /// The profile's SPA keys, read off the async threads (the keyring is a blocking round trip that may
 /// show an unlock prompt), with a timeout, and abandoned at once on cancel.
-async fn read_keys(name: &str, cancel: &CancellationToken) -> Result<secrets::SpaKeys, KnockError> {
+pub(crate) async fn read_keys(name: &str, cancel: &CancellationToken) -> Result<secrets::SpaKeys, KnockError> {
     let owned = name.to_owned();
     let read = tokio::task::spawn_blocking(move || secrets::spa_keys(&owned));
     tokio::select! {

@@ -7,7 +7,7 @@
 //!
 //! ```toml
 //! host = "bastion.example.org"
-//! family = "ipv4"          # any (default) | ipv4 | ipv6
+//! family = "ipv4"          # any (default) | ipv4 | ipv6 | both (each family knocked and verified)
 //! method = "auto"          # auto (default) | raw | connect
 //! delay_ms = 100           # between hits
 //! open = "7000,8000:udp,9000"
@@ -900,6 +900,14 @@ timeout_ms = 2000
 attempts = 5
 backoff_ms = 500
 "#;
+
+    #[test]
+    fn family_both_loads_and_round_trips() {
+        let profile: Profile = toml::from_str("host = \"h\"\nopen = \"7000\"\nfamily = \"both\"\n").expect("both");
+        assert_eq!(profile.family, AddressFamily::Both);
+        let written = toml::to_string(&profile).expect("serialize");
+        assert!(written.contains("family = \"both\""), "{written}");
+    }
 
     #[test]
     fn a_full_profile_parses_and_round_trips() {

@@ -18,6 +18,9 @@ pub enum AddressFamily {
     Any,
     V4,
     V6,
+    /// Each family the host has: the host's first IPv4 and first IPv6 address are each knocked and
+    /// verified ([`crate::open`] runs one knock per family). A single knock takes the resolver's first.
+    Both,
 }
 
 impl AddressFamily {
@@ -26,12 +29,13 @@ impl AddressFamily {
             AddressFamily::Any => "any",
             AddressFamily::V4 => "ipv4",
             AddressFamily::V6 => "ipv6",
+            AddressFamily::Both => "both",
         }
     }
 
     pub fn accepts(self, addr: &IpAddr) -> bool {
         match self {
-            AddressFamily::Any => true,
+            AddressFamily::Any | AddressFamily::Both => true,
             AddressFamily::V4 => addr.is_ipv4(),
             AddressFamily::V6 => addr.is_ipv6(),
         }
@@ -51,7 +55,8 @@ impl FromStr for AddressFamily {
             "any" => Ok(AddressFamily::Any),
             "ipv4" | "4" | "inet" => Ok(AddressFamily::V4),
             "ipv6" | "6" | "inet6" => Ok(AddressFamily::V6),
-            _ => Err(format!("invalid address family {s:?} (valid: any, ipv4, ipv6)")),
+            "both" => Ok(AddressFamily::Both),
+            _ => Err(format!("invalid address family {s:?} (valid: any, ipv4, ipv6, both)")),
         }
     }
 }
@@ -88,6 +93,54 @@ pub async fn resolve(host: &str, family: AddressFamily) -> Result<SocketAddr, Re
             .collect(),
     };
     pick(host, family, &candidates)
+}
+
+/// Every address `host` resolves to, in the resolver's order, and how long the lookup took (zero for an
+/// IP literal), within `timeout`. For `doctor`: the knock itself uses [`resolve`].
+pub async fn resolve_all(
+    host: &str,
+    timeout: std::time::Duration,
+) -> Result<(Vec<IpAddr>, std::time::Duration), ResolveError> {
+    let started = std::time::Instant::now();
+    let host = host.trim();
+    if host.is_empty() {
+        return Err(ResolveError::EmptyHost);
+    }
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok((vec![ip], std::time::Duration::ZERO));
+    }
+    let found = tokio::time::timeout(timeout, tokio::net::lookup_host((bare, 0)))
+        .await
+        .map_err(|_| ResolveError::TimedOut { host: host.to_owned(), seconds: timeout.as_secs() })?
+        .map_err(|source| ResolveError::Lookup { host: host.to_owned(), source: source.into() })?;
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    for address in found {
+        if !addresses.contains(&address.ip()) {
+            addresses.push(address.ip());
+        }
+    }
+    Ok((addresses, started.elapsed()))
+}
+
+/// The address a knock in `family` uses among `addresses` (the first of that family).
+pub fn choose(family: AddressFamily, addresses: &[IpAddr]) -> Option<IpAddr> {
+    addresses.iter().copied().find(|a| family.accepts(a))
+}
+
+/// Whether a NAT will most likely rewrite `source` on its way to `destination`: the source is private
+/// (RFC 1918, CGNAT 100.64/10, IPv6 ULA) and the destination is not. A guess from addresses alone,
+/// worded as such by its users.
+pub fn nat_likely(source: IpAddr, destination: IpAddr) -> bool {
+    is_private(source) && !is_private(destination) && !destination.is_loopback()
+}
+
+/// Private-use addresses that a NAT translates: RFC 1918, shared CGNAT space, IPv6 unique local.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
 }
 
 /// The source address this host's routing would use to reach `destination` (a connected UDP socket
@@ -269,8 +322,29 @@ mod tests {
     }
 
     #[test]
+    fn private_sources_towards_public_servers_suggest_nat() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert!(nat_likely(ip("10.0.0.5"), ip("192.0.2.2")));
+        assert!(nat_likely(ip("100.72.1.1"), ip("203.0.113.9")));
+        assert!(nat_likely(ip("fd00::5"), ip("2001:db8::2")));
+        assert!(!nat_likely(ip("10.0.0.5"), ip("10.0.0.1")));
+        assert!(!nat_likely(ip("192.0.2.1"), ip("192.0.2.2")));
+        assert!(!nat_likely(ip("127.0.0.1"), ip("127.0.0.1")));
+    }
+
+    #[test]
+    fn all_addresses_of_a_literal_come_back_without_dns() {
+        let (found, took) =
+            rt().block_on(resolve_all("[2001:db8::1]", std::time::Duration::from_secs(1))).expect("literal");
+        assert_eq!(found, vec!["2001:db8::1".parse::<IpAddr>().expect("ip")]);
+        assert_eq!(took, std::time::Duration::ZERO);
+        assert_eq!(choose(AddressFamily::V4, &found), None);
+    }
+
+    #[test]
     fn family_names_parse() {
         assert_eq!("IPv6".parse::<AddressFamily>(), Ok(AddressFamily::V6));
-        assert!("ipx".parse::<AddressFamily>().expect_err("bad").contains("valid: any, ipv4, ipv6"));
+        assert_eq!("both".parse::<AddressFamily>(), Ok(AddressFamily::Both));
+        assert!("ipx".parse::<AddressFamily>().expect_err("bad").contains("valid: any, ipv4, ipv6, both"));
     }
 }

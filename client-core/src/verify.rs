@@ -5,6 +5,10 @@
 //!
 //! The probe connects from the knock's bind address (if any), because the server opened the port for
 //! the address the knock came from, and to the exact address that was knocked.
+//!
+//! [`probe_port`] is one connect whose failure is told apart ([`PortState`]): a RST means the host is
+//! reachable and the port closed or REJECTed, silence means filtered (or the host is down), an ICMP
+//! unreachable means a router or the host refused the path. The already-open check and `doctor` use it.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -24,6 +28,11 @@ const PROBE_SPACING: Duration = Duration::from_millis(200);
 const PROBE_LIFETIME: Duration = Duration::from_secs(3);
 /// At most this many probes in flight.
 const MAX_PROBES_IN_FLIGHT: usize = 16;
+/// At most this many probes in flight in the whole process (one socket each): a fleet of slow doors
+/// verified at once waits for a slot rather than running out of file descriptors (the common soft
+/// limit is 1024, and each host being knocked holds a few more).
+const MAX_PROBES_PER_PROCESS: usize = 512;
+static PROBE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_PROBES_PER_PROCESS);
 
 /// The result of polling the service port after one knock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +45,8 @@ pub struct VerifyOutcome {
     pub probes: u32,
     /// Why the last probe failed, when the port never answered.
     pub last_error: Option<String>,
+    /// What the last finished probe saw, when the port never answered (`None`: none finished).
+    pub last_state: Option<PortState>,
 }
 
 /// Polls `address` with overlapping TCP connects until one succeeds or `timeout` passes.
@@ -51,20 +62,33 @@ pub async fn wait_for_port(
     let mut probes = 0;
     let mut next_probe = started;
     let mut last_error = None;
-    let outcome =
-        |open, probes, last_error| VerifyOutcome { address, open, elapsed: started.elapsed(), probes, last_error };
+    let mut last_state = None;
+    let outcome = |open, probes, last_error, last_state| VerifyOutcome {
+        address,
+        open,
+        elapsed: started.elapsed(),
+        probes,
+        last_error,
+        last_state,
+    };
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return Ok(outcome(false, probes, last_error.or_else(|| Some("no answer".to_owned()))));
+            let state = last_state.or(Some(PortState::NoAnswer));
+            return Ok(outcome(false, probes, last_error.or_else(|| Some("no answer".to_owned())), state));
         }
         if now >= next_probe && in_flight.len() < MAX_PROBES_IN_FLIGHT {
             probes += 1;
             let lifetime = PROBE_LIFETIME.min(deadline - now);
             in_flight.spawn(async move {
-                match tokio::time::timeout(lifetime, connect(address, bind)).await {
-                    Ok(result) => result.map(drop).map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("no answer within {} ms", lifetime.as_millis())),
+                let probe = async {
+                    // The semaphore is never closed; a failed acquire would only mean no bound.
+                    let _slot = PROBE_SLOTS.acquire().await;
+                    connect(address, bind).await
+                };
+                match tokio::time::timeout(lifetime, probe).await {
+                    Ok(result) => result.map(drop).map_err(|e| (e.to_string(), PortState::of_error(&e))),
+                    Err(_) => Err((format!("no answer within {} ms", lifetime.as_millis()), PortState::NoAnswer)),
                 }
             });
             next_probe = now + PROBE_SPACING;
@@ -74,11 +98,78 @@ pub async fn wait_for_port(
             _ = cancel.cancelled() => return Err(KnockError::Cancelled),
             _ = tokio::time::sleep_until(wake.into()) => {}
             Some(finished) = in_flight.join_next(), if !in_flight.is_empty() => match finished {
-                Ok(Ok(())) => return Ok(outcome(true, probes, None)),
-                Ok(Err(error)) => last_error = Some(error),
+                Ok(Ok(())) => return Ok(outcome(true, probes, None, None)),
+                Ok(Err((error, state))) => {
+                    // A timeout says less than a RST or an ICMP error: it does not hide one seen earlier.
+                    if state != PortState::NoAnswer || last_state.is_none() {
+                        last_error = Some(error);
+                        last_state = Some(state);
+                    }
+                }
                 Err(join) => last_error = Some(format!("probe failed: {join}")),
             },
         }
+    }
+}
+
+/// What one connect to a port saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortState {
+    /// The handshake completed: something listens and the path is open.
+    Answers,
+    /// A RST (or an ICMP port unreachable, which the kernel reports the same way): the host is reachable,
+    /// the port is closed or REJECTed.
+    Refused,
+    /// Nothing came back within the budget: a firewall drops the SYN, or the host is down.
+    NoAnswer,
+    /// An ICMP host/network unreachable (or no route): the packets do not reach the host.
+    Unreachable(String),
+    /// Any other local error (no address of that family, a bind failure).
+    Error(String),
+}
+
+impl PortState {
+    /// A stable identifier for JSON: `answers`, `refused`, `no_answer`, `unreachable`, `error`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PortState::Answers => "answers",
+            PortState::Refused => "refused",
+            PortState::NoAnswer => "no_answer",
+            PortState::Unreachable(_) => "unreachable",
+            PortState::Error(_) => "error",
+        }
+    }
+
+    /// One phrase for people: `answers`, `refused (RST)`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            PortState::Answers => "answers".to_owned(),
+            PortState::Refused => "refused (RST: host reachable, port closed or rejected)".to_owned(),
+            PortState::NoAnswer => "no answer (filtered, or the host is down)".to_owned(),
+            PortState::Unreachable(why) => format!("unreachable (ICMP or no route: {why})"),
+            PortState::Error(why) => format!("probe failed: {why}"),
+        }
+    }
+
+    fn of_error(error: &std::io::Error) -> PortState {
+        use std::io::ErrorKind as K;
+        match error.kind() {
+            K::ConnectionRefused | K::ConnectionReset => PortState::Refused,
+            K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
+                PortState::Unreachable(error.to_string())
+            }
+            K::TimedOut => PortState::NoAnswer,
+            _ => PortState::Error(error.to_string()),
+        }
+    }
+}
+
+/// One TCP connect to `address` (from `bind`, if given), waiting at most `budget`.
+pub async fn probe_port(address: SocketAddr, bind: Option<IpAddr>, budget: Duration) -> PortState {
+    match tokio::time::timeout(budget, connect(address, bind)).await {
+        Ok(Ok(_stream)) => PortState::Answers,
+        Ok(Err(error)) => PortState::of_error(&error),
+        Err(_) => PortState::NoAnswer,
     }
 }
 

@@ -17,6 +17,9 @@
 //! - [`nft`]: nftables rulesets and sets inside the server namespace; reachability from a chosen client
 //!   address (knock-server's nftables doors).
 //! - [`bins`]: locate this workspace's binaries (e.g. `knock-cli`) from a test.
+//! - [`door_lab`]: `knock-cli` with the lab's profiles, knockd doors gating a port, ACCEPT rules left.
+//! - [`lab_hosts`]: a host name with A and AAAA records inside the client namespace (`/etc/netns`).
+//! - [`nat`]: the client behind a source NAT (a private source address rewritten on the way out).
 //! - [`services`]: real services behind a knock gate (TCP echo, `sshd`) and gate door commands.
 //!
 //! ```no_run
@@ -32,6 +35,8 @@ pub mod bins;
 #[cfg(target_os = "linux")]
 pub mod capture;
 #[cfg(target_os = "linux")]
+pub mod door_lab;
+#[cfg(target_os = "linux")]
 pub mod firewall;
 #[cfg(target_os = "linux")]
 pub mod knock_server;
@@ -39,6 +44,10 @@ pub mod knock_server;
 pub mod knockd;
 #[cfg(target_os = "linux")]
 pub mod lab;
+#[cfg(target_os = "linux")]
+pub mod lab_hosts;
+#[cfg(target_os = "linux")]
+pub mod nat;
 #[cfg(target_os = "linux")]
 pub mod nft;
 #[cfg(target_os = "linux")]

@@ -9,6 +9,7 @@
 //!   No root needed: nothing leaves loopback.
 //! - knockd.conf: each file of tests/corpus/knockd is loaded by the real `knockd -D` in a lab namespace;
 //!   the doors, sequences and commands it prints are compared with what the import made of them.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::fs;
 use std::net::UdpSocket;

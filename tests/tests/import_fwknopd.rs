@@ -1,6 +1,7 @@
 //! End to end: a fwknoprc whose settings all live in `[default]` (what fwknop uses when no -n is given)
 //! is imported by `knock-cli profile import`, and the profile opens a real fwknopd 2.6.10 in the lab.
 //! Also: `--dry-run --json` of that file writes nothing, and a bad `--host` writes nothing and exits 2.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::fs;
 use std::net::SocketAddr;

@@ -158,7 +158,8 @@ fn reachable(lab: &Lab) -> bool {
 fn opens_twice(lab: &Lab, fwknopd: &Fwknopd, keys: &Keys, opened_line: &str) {
     assert!(!reachable(lab), "the gate is closed before the SPA packet");
     for round in 1..=2 {
-        let out = cli(lab, Some(keys), &["open", "fw", "--json"]);
+        // --force: the second round meets the open door, and must still send a fresh packet.
+        let out = cli(lab, Some(keys), &["open", "fw", "--json", "--force"]);
         assert_eq!(out.status.code(), Some(0), "open #{round}: {}\n{}", text(&out), fwknopd.log());
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
         assert_eq!(json["profiles"][0]["outcome"], "opened", "{json:#}");

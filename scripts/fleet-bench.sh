@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Fleet benchmark: `knock-cli open --group fleet` with verify over 100 hosts, in the namespace lab (root).
+# The server namespace has 100 addresses (10.77.0.1-100), each behind its own knockd door (its own
+# sequence; the door lets the client in to that one address's port 2222) and a listener on 2222. Every
+# run starts with all doors shut. Prints the wall time for --parallel 8, the default, and 100.
+# Needs: ip, iptables, knockd, python3. Binary: $KNOCK_CLI (default target/release/knock-cli).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOSTS=${FLEET_HOSTS:-100}
+CLI=${KNOCK_CLI:-$(pwd)/target/release/knock-cli}
+[ -x "$CLI" ] || { echo "fleet-bench: $CLI not built (cargo build --release -p client-cli, or set KNOCK_CLI)" >&2; exit 2; }
+tag=$$
+C=fleetc$tag S=fleets$tag
+work=$(mktemp -d /tmp/fleet-bench.XXXXXX)
+cleanup() {
+  [ -f "$work/knockd.pid" ] && kill "$(cat "$work/knockd.pid")" 2>/dev/null || true
+  [ -f "$work/listener.pid" ] && kill "$(cat "$work/listener.pid")" 2>/dev/null || true
+  ip netns del "$C" 2>/dev/null || true
+  ip netns del "$S" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$C"; ip netns add "$S"
+ip link add fbc$tag type veth peer name fbs$tag
+ip link set fbc$tag netns "$C"; ip link set fbs$tag netns "$S"
+ip -n "$C" addr add 10.77.1.1/16 dev fbc$tag; ip -n "$C" link set fbc$tag up; ip -n "$C" link set lo up
+ip -n "$S" link set fbs$tag up; ip -n "$S" link set lo up
+for i in $(seq 1 "$HOSTS"); do ip -n "$S" addr add 10.77.0.$i/16 dev fbs$tag; done
+
+# One door per address: sequence 20000+i, 30000+i, 40000+i opens port 2222 of 10.77.0.i for the knocker.
+conf=$work/knockd.conf
+printf '[options]\n  LogFile = %s/knockd.log\n  Interface = fbs%s\n' "$work" "$tag" > "$conf"
+mkdir -p "$work/profiles"
+for i in $(seq 1 "$HOSTS"); do
+  printf '[door%s]\n  sequence = %s,%s,%s\n  seq_timeout = 10\n  tcpflags = syn\n  start_command = iptables -w 5 -I INPUT -s %%IP%% -d 10.77.0.%s -p tcp --dport 2222 -j ACCEPT\n' \
+    "$i" $((20000 + i)) $((30000 + i)) $((40000 + i)) "$i" >> "$conf"
+  printf 'host = "10.77.0.%s"\nopen = "%s,%s,%s"\ntags = ["fleet"]\n[verify]\nport = 2222\nattempts = 1\n' \
+    "$i" $((20000 + i)) $((30000 + i)) $((40000 + i)) > "$work/profiles/h$i.toml"
+done
+ip netns exec "$S" knockd -d -c "$conf" -p "$work/knockd.pid" -i fbs$tag
+ip netns exec "$S" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 2222)); s.listen(1024)
+while True:
+    c, _ = s.accept(); c.close()
+' & echo $! > "$work/listener.pid"
+for _ in $(seq 1 50); do grep -q "listening" "$work/knockd.log" 2>/dev/null && break; sleep 0.1; done
+
+shut_all() {
+  ip netns exec "$S" iptables -w 5 -F INPUT
+  ip netns exec "$S" iptables -w 5 -A INPUT -p tcp --dport 2222 --syn -j DROP
+}
+run() { # label, extra args
+  shut_all
+  local start end opened
+  start=$(date +%s.%N)
+  ip netns exec "$C" "$CLI" --profiles-dir "$work/profiles" open --group fleet --json "${@:2}" > "$work/out.json" || true
+  end=$(date +%s.%N)
+  opened=$(grep -c '"outcome": "opened"' "$work/out.json" || true)
+  printf 'fleet open+verify, %s hosts, %-14s %6.3f s  (%s opened)\n' "$HOSTS" "$1:" "$(echo "$end - $start" | bc)" "$opened"
+}
+run "parallel 8" --parallel 8
+run "default" 
+run "parallel 100" --parallel 100
