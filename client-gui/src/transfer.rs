@@ -100,10 +100,7 @@ pub fn preview_import(path: &Path, host: &str) -> Result<Preview, String> {
         }
         Format::KnockdConf => {
             if host.is_empty() {
-                return Err(format!(
-                    "{} is a knockd.conf: enter the host its doors belong to",
-                    path.display()
-                ));
+                return Err(format!("{} is a knockd.conf: enter the host its doors belong to", path.display()));
             }
             let conf = knockd_conf::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             let imported = profiles_from_knockd_conf(&conf, host).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -119,7 +116,12 @@ pub fn preview_import(path: &Path, host: &str) -> Result<Preview, String> {
         }
     }
     if preview.candidates.is_empty() {
-        return Err(format!("{} ({}) holds no profile: {}", path.display(), format.describe(), preview.skipped.join("; ")));
+        return Err(format!(
+            "{} ({}) holds no profile: {}",
+            path.display(),
+            format.describe(),
+            preview.skipped.join("; ")
+        ));
     }
     Ok(preview)
 }
@@ -176,7 +178,10 @@ pub fn export_profiles(
         return Err("tick at least one profile to export".to_owned());
     }
     if dir.as_os_str().is_empty() || !dir.is_dir() {
-        return Err(format!("{:?} is not a folder: enter an existing folder to export into", dir.display().to_string()));
+        return Err(format!(
+            "{:?} is not a folder: enter an existing folder to export into",
+            dir.display().to_string()
+        ));
     }
     let mut written = Vec::new();
     for name in names {

@@ -54,7 +54,9 @@ fn banner(state: &AppState, name: &str, ui: &mut egui::Ui) {
     }
     let (icon, title, detail, color) = match state.last_result(name) {
         LastResult::Never | LastResult::Cancelled { .. } => return,
-        LastResult::Opened { at, detail } => (icons::OPEN, "Door open", format!("{detail}, {}", super::ago(*at)), green(ui)),
+        LastResult::Opened { at, detail } => {
+            (icons::OPEN, "Door open", format!("{detail}, {}", super::ago(*at)), green(ui))
+        }
         LastResult::Sent { at, detail } => {
             (icons::SENT, "Knocked", format!("{detail}, {}", super::ago(*at)), ui.visuals().text_color())
         }
@@ -122,7 +124,11 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                 }
                 ui.label("Method");
                 ui.vertical(|ui| {
-                    let delay = if knock.delay_ms > 0 { format!(", {} ms between hits", knock.delay_ms) } else { String::new() };
+                    let delay = if knock.delay_ms > 0 {
+                        format!(", {} ms between hits", knock.delay_ms)
+                    } else {
+                        String::new()
+                    };
                     ui.label(format!("{}{delay}", knock.method));
                     if let Some(step) = state.raw_needed_but_denied(profile) {
                         ui.add(
@@ -295,7 +301,9 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
             let (icon, color, text) = match (&run.phase, &last) {
                 (Phase::Done, _) if run.cancelled => (icons::CANCELLED, ui.visuals().weak_text_color(), "cancelled"),
                 (Phase::Done, LastResult::Opened { .. }) => (icons::OPEN, green, "port answered"),
-                (Phase::Done, LastResult::NotOpened { .. }) => (icons::FAILED, ui.visuals().error_fg_color, "no answer"),
+                (Phase::Done, LastResult::NotOpened { .. }) => {
+                    (icons::FAILED, ui.visuals().error_fg_color, "no answer")
+                }
                 (Phase::Done, _) => return,
                 _ => (icons::PENDING, ui.visuals().weak_text_color(), "verifying"),
             };

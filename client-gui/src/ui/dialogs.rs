@@ -100,7 +100,7 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             .wrap(),
         );
         ui.horizontal(|ui| {
-            let label = ui.label("File");
+            let label = ui.label("File path");
             let field = ui
                 .add(egui::TextEdit::singleline(&mut dialog.path).hint_text("/path/to/file").desired_width(340.0))
                 .labelled_by(label.id);
@@ -145,8 +145,10 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             ui.label(format!("{} — will create:", preview.format.describe()));
             egui::Grid::new("import-preview").num_columns(3).show(ui, |ui| {
                 for (i, candidate) in preview.candidates.iter_mut().enumerate() {
-                    ui.label("Name");
-                    ui.push_id(i, |ui| ui.add(egui::TextEdit::singleline(&mut candidate.name).desired_width(160.0)));
+                    let label = ui.label(format!("Profile {}", i + 1));
+                    ui.push_id(i, |ui| {
+                        ui.add(egui::TextEdit::singleline(&mut candidate.name).desired_width(160.0)).labelled_by(label.id)
+                    });
                     let keys = if candidate.keys.is_some() { ", keys to the keyring" } else { "" };
                     ui.label(format!("{}{keys}", candidate.profile.host));
                     ui.end_row();
@@ -206,12 +208,10 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             if ui.button("Browse…").clicked() {
                 match rfd::FileDialog::new().pick_folder() {
                     Some(dir) => dialog.dir = dir.display().to_string(),
-                    None => {
-                        dialog.error = Some(
-                            "no folder was picked (if no dialog appeared, no file-dialog portal is running: type the path)"
-                                .to_owned(),
-                        )
-                    }
+                    None => dialog.error = Some(
+                        "no folder was picked (if no dialog appeared, no file-dialog portal is running: type the path)"
+                            .to_owned(),
+                    ),
                 }
             }
         });
@@ -254,8 +254,12 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             let list: Vec<String> = dialog.existing.iter().map(|p| p.display().to_string()).collect();
             ui.add(
                 egui::Label::new(
-                    RichText::new(format!("Replace {}? {}", client_core::open::plural(list.len(), "existing file"), list.join(", ")))
-                        .color(ui.visuals().warn_fg_color),
+                    RichText::new(format!(
+                        "Replace {}? {}",
+                        client_core::open::plural(list.len(), "existing file"),
+                        list.join(", ")
+                    ))
+                    .color(ui.visuals().warn_fg_color),
                 )
                 .wrap(),
             );

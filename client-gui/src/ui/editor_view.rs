@@ -6,13 +6,13 @@ use egui::RichText;
 use crate::app::AppState;
 use crate::editor::{Editor, Field, FieldErrors};
 
-pub fn draw(state: &mut AppState, opened: bool, ui: &mut egui::Ui) {
+pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
     // Ctrl+S saves, Escape cancels (asking first if there are changes), from anywhere in the form.
-    if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S)) {
+    if keys && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S)) {
         state.save_editor();
         return;
     }
-    if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
+    if keys && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
         state.cancel_editor();
         return;
     }
@@ -187,7 +187,14 @@ fn spa_fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
 }
 
 /// A masked field for a key; its error (if any) in the third column.
-fn secret_row(ui: &mut egui::Ui, form: &mut Form<'_>, label: &str, value: &mut String, field: Option<Field>, hint: &str) {
+fn secret_row(
+    ui: &mut egui::Ui,
+    form: &mut Form<'_>,
+    label: &str,
+    value: &mut String,
+    field: Option<Field>,
+    hint: &str,
+) {
     let label = ui.label(label);
     let edit = egui::TextEdit::singleline(value).password(true).hint_text(hint).desired_width(260.0);
     let response = ui.add(edit).labelled_by(label.id);

@@ -22,7 +22,8 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
     tag_filters(state, ui);
     let names: Vec<String> = state.visible().iter().map(|e| e.name.clone()).collect();
     if names.is_empty() {
-        ui.add(egui::Label::new("No profile matches the search.").wrap());
+        // As wide as the panel: the panel keeps its width (never below HOSTS_MIN_WIDTH) with no rows.
+        ui.add_sized([ui.available_width(), ROW_HEIGHT], egui::Label::new("No profile matches the search.").wrap());
         return;
     }
     ui.spacing_mut().item_spacing.y = 0.0;
@@ -47,7 +48,10 @@ fn tag_filters(state: &mut AppState, ui: &mut egui::Ui) {
         }
         for tag in tags {
             let on = state.tag_filter.as_deref() == Some(tag.as_str());
-            if ui.selectable_label(on, format!("#{tag}")).on_hover_text(format!("List only hosts tagged {tag}")).clicked()
+            if ui
+                .selectable_label(on, format!("#{tag}"))
+                .on_hover_text(format!("List only hosts tagged {tag}"))
+                .clicked()
             {
                 state.tag_filter = if on { None } else { Some(tag) };
                 changed = true;
@@ -62,11 +66,14 @@ fn tag_filters(state: &mut AppState, ui: &mut egui::Ui) {
 
 /// The status icon, its colour and words.
 pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -> (&'static str, Color32, String) {
-    let green = if visuals.dark_mode { Color32::from_rgb(0x4c, 0xc3, 0x6a) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) };
+    let green =
+        if visuals.dark_mode { Color32::from_rgb(0x4c, 0xc3, 0x6a) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) };
     match (status, last) {
         (Status::Knocking, _) => (icons::KNOCKING, visuals.hyperlink_color, "knocking…".to_owned()),
         (Status::Open, LastResult::Opened { at, .. }) => (icons::OPEN, green, format!("opened {}", ago(*at))),
-        (Status::Sent, LastResult::Sent { at, .. }) => (icons::SENT, visuals.text_color(), format!("sent {}", ago(*at))),
+        (Status::Sent, LastResult::Sent { at, .. }) => {
+            (icons::SENT, visuals.text_color(), format!("sent {}", ago(*at)))
+        }
         (Status::Failed, LastResult::NotOpened { at, .. }) => {
             (icons::FAILED, visuals.error_fg_color, format!("not opened {}", ago(*at)))
         }
@@ -87,11 +94,9 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     let visuals = ui.visuals().clone();
     let (icon, color, status_text) = match &host {
         Ok(_) => status_look(state.status(name), state.last_result(name), &visuals),
-        Err(err) => (
-            icons::WARNING,
-            visuals.error_fg_color,
-            format!("unreadable: line {}, column {}", err.line, err.column),
-        ),
+        Err(err) => {
+            (icons::WARNING, visuals.error_fg_color, format!("unreadable: line {}, column {}", err.line, err.column))
+        }
     };
     let full = match &host {
         Ok(host) => format!("{name}  ·  {host} — {status_text}"),
@@ -146,14 +151,21 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
         egui::pos2(rect.right() - 4.0, rect.bottom() - 3.0),
     );
     let enabled = host.is_ok() && !running;
-    let knock = ui.interact(knock_rect, ui.scope_id().with("knock"), if enabled { Sense::CLICK } else { Sense::hover() });
+    let knock =
+        ui.interact(knock_rect, ui.scope_id().with("knock"), if enabled { Sense::CLICK } else { Sense::hover() });
     knock.widget_info(|| WidgetInfo::labeled(Role::Button, enabled, format!("Knock {name}")));
     let fill = if knock.hovered() && enabled {
         visuals.widgets.hovered.weak_bg_fill
     } else {
         visuals.widgets.inactive.weak_bg_fill
     };
-    painter.rect(knock_rect, 4.0, fill, Stroke::new(1.0, visuals.widgets.inactive.bg_stroke.color), egui::StrokeKind::Inside);
+    painter.rect(
+        knock_rect,
+        4.0,
+        fill,
+        Stroke::new(1.0, visuals.widgets.inactive.bg_stroke.color),
+        egui::StrokeKind::Inside,
+    );
     painter.text(
         knock_rect.center(),
         egui::Align2::CENTER_CENTER,

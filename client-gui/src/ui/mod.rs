@@ -52,7 +52,9 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
         let opened = editor_open && !view.editor_was_open;
         view.editor_was_open = editor_open;
         if editor_open {
-            editor_view::draw(state, opened, ui);
+            // A dialog over the editor (Discard changes?) gets the keys first.
+            let keys = !dialogs::any_open(state);
+            editor_view::draw(state, opened, keys, ui);
         } else {
             detail::draw(state, ui);
         }
@@ -175,7 +177,7 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
             ui.label(RichText::new("Shortcuts").strong());
             for (keys, what) in [
                 ("Enter", "knock the highlighted host"),
-                ("↑ / ↓", "move the highlight"),
+                ("Up / Down", "move the highlight"),
                 ("Ctrl+F", "search"),
                 ("Ctrl+N", "new profile"),
                 ("Ctrl+S / Enter", "save in the editor"),
@@ -194,7 +196,7 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     menu(state, ui);
     ui.horizontal(|ui| {
         ui.heading("knock");
-        if ui.button(format!("{} New", icons::PLUS)).on_hover_text("New profile (Ctrl+N)").clicked() {
+        if ui.button("New").on_hover_text("New profile (Ctrl+N)").clicked() {
             state.new_profile();
         }
         if ui.button("Import…").on_hover_text("Import a profile .toml, an .fwknoprc or a knockd.conf").clicked() {
