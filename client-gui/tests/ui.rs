@@ -494,3 +494,22 @@ fn every_icon_has_a_glyph() {
         assert!(found, "no glyph for {icon:?}");
     }
 }
+
+/// The AccessKit tree: named regions, and knock results announced (a polite live region).
+#[test]
+fn regions_are_named_and_results_are_announced() {
+    use egui::accesskit::{Live, Role};
+    let dir = tempfile::tempdir().expect("dir");
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = socket.local_addr().expect("addr").port();
+    ProfileStore::new(dir.path()).create("web", &profile("127.0.0.1", &format!("{port}:udp"))).expect("create");
+    let mut harness = app(dir.path());
+    for region in ["Toolbar", "Hosts", "Details", "History"] {
+        harness.get_by_role_and_label(Role::Region, region);
+    }
+    harness.get_by_label("Knock web").click();
+    harness.run_steps(2);
+    step_until(&mut harness, |app| !app.state.any_running());
+    let title = harness.get_by_label("Knocked");
+    assert_eq!(title.accesskit_node().live(), Live::Polite, "the result is announced");
+}

@@ -40,14 +40,20 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     shortcuts(state, view, ui.ctx());
     window_title(state, view, ui.ctx());
     expire_notice(state, view);
-    egui::Panel::top("toolbar").show(ui, |ui| toolbar(state, view, ui));
-    egui::Panel::bottom("history").resizable(true).default_size(140.0).show(ui, |ui| history::draw(state, ui));
-    egui::Panel::left("hosts")
-        .resizable(true)
-        .min_size(HOSTS_MIN_WIDTH)
-        .default_size(320.0)
-        .show(ui, |ui| host_list::draw(state, ui));
+    egui::Panel::top("toolbar").show(ui, |ui| {
+        name_region(ui, "Toolbar");
+        toolbar(state, view, ui);
+    });
+    egui::Panel::bottom("history").resizable(true).default_size(140.0).show(ui, |ui| {
+        name_region(ui, "History");
+        history::draw(state, ui);
+    });
+    egui::Panel::left("hosts").resizable(true).min_size(HOSTS_MIN_WIDTH).default_size(320.0).show(ui, |ui| {
+        name_region(ui, "Hosts");
+        host_list::draw(state, ui);
+    });
     egui::CentralPanel::default_margins().show(ui, |ui| {
+        name_region(ui, if state.editor.is_some() { "Editor" } else { "Details" });
         let editor_open = state.editor.is_some();
         let opened = editor_open && !view.editor_was_open;
         view.editor_was_open = editor_open;
@@ -63,6 +69,14 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     let opened = dialog_open && !view.dialog_was_open;
     view.dialog_was_open = dialog_open;
     dialogs::draw(state, opened, ui.ctx());
+}
+
+/// Names a panel for assistive tools (a landmark region screen readers can jump to).
+fn name_region(ui: &egui::Ui, name: &str) {
+    ui.ctx().accesskit_node_builder(ui.unique_id(), |node| {
+        node.set_role(egui::accesskit::Role::Region);
+        node.set_label(name);
+    });
 }
 
 /// The title names the selected host, so a window switcher tells windows and hosts apart.
