@@ -37,6 +37,14 @@ struct Bench {
 impl KnockGui {
     pub fn new(cc: &eframe::CreationContext<'_>, store: ProfileStore) -> std::io::Result<KnockGui> {
         let persisted: Persisted = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
+        // The theme follows the system; View > Theme overrides it (kept by egui), and so does
+        // KNOCK_GUI_THEME=light|dark|system (X11 reports no system theme, so egui would pick dark).
+        match std::env::var("KNOCK_GUI_THEME").as_deref() {
+            Ok("light") => cc.egui_ctx.set_theme(egui::ThemePreference::Light),
+            Ok("dark") => cc.egui_ctx.set_theme(egui::ThemePreference::Dark),
+            Ok("system") => cc.egui_ctx.set_theme(egui::ThemePreference::System),
+            _ => {}
+        }
         let mut state = AppState::new(store, persisted)?;
         let ctx = cc.egui_ctx.clone();
         state.worker_mut().set_waker(Arc::new(move || ctx.request_repaint()));

@@ -5,6 +5,7 @@ use egui::RichText;
 
 use crate::app::AppState;
 use crate::editor::{Editor, Field, FieldErrors};
+use crate::ui::icons;
 
 pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
     // Ctrl+S saves, Escape cancels (asking first if there are changes), from anywhere in the form.
@@ -28,10 +29,14 @@ pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
             changed = form.changed;
             submit = form.submit;
         });
+        if let Some(lines) = editor.generated.clone() {
+            generated_keys(&lines, ui);
+        }
     });
     if let Some(field) = changed {
         state.editor_changed_field(field);
     }
+
     if submit {
         state.save_editor();
         return;
@@ -167,22 +172,29 @@ fn spa_fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
     }
     ui.label("");
     ui.end_row();
-    if let Some(lines) = editor.generated.clone() {
-        ui.label("For access.conf");
-        ui.vertical(|ui| {
-            egui::ScrollArea::horizontal().id_salt("generated-keys").show(ui, |ui| {
-                // Monospace, never wrapped mid-key, selectable.
-                ui.add(egui::Label::new(RichText::new(lines.trim_end()).monospace().size(14.0)).extend());
-            });
-            let copied_id = ui.scope_id().with("copied");
-            let copied = ui.ctx().data(|d| d.get_temp::<bool>(copied_id)).unwrap_or(false);
-            if ui.button(if copied { "Copied ✔" } else { "Copy to clipboard" }).clicked() {
-                ui.ctx().copy_text(lines.clone());
-                ui.ctx().data_mut(|d| d.insert_temp(copied_id, true));
-            }
-        });
-        ui.add(egui::Label::new(RichText::new("put these on the server; they are shown only now").weak()).wrap());
-        ui.end_row();
+}
+
+/// Generated keys, shown once below the form at full width: monospace, one line per key (never wrapped
+/// mid-key; scrolls sideways if the window is narrow), with a Copy button that says it copied.
+fn generated_keys(lines: &str, ui: &mut egui::Ui) {
+    ui.separator();
+    ui.label(RichText::new("For the server's access.conf (shown only now):").strong());
+    egui::ScrollArea::horizontal().id_salt("generated-keys").show(ui, |ui| {
+        ui.add(egui::Label::new(RichText::new(lines.trim_end()).monospace().size(14.0)).extend());
+    });
+    let copied_id = ui.scope_id().with("copied");
+    let copied = ui.ctx().data(|d| d.get_temp::<bool>(copied_id)).unwrap_or(false);
+    let label = if copied { format!("Copied {}", icons::OPEN) } else { format!("{} Copy to clipboard", icons::COPY) };
+    let button = ui.button(label);
+    // Bring the keys into view once, right after they were generated (they sit below the form).
+    let seen_id = ui.scope_id().with(("seen", lines));
+    if !ui.ctx().data(|d| d.get_temp::<bool>(seen_id)).unwrap_or(false) {
+        button.scroll_to_me(Some(egui::Align::Max));
+        ui.ctx().data_mut(|d| d.insert_temp(seen_id, true));
+    }
+    if button.clicked() {
+        ui.ctx().copy_text(lines.to_owned());
+        ui.ctx().data_mut(|d| d.insert_temp(copied_id, true));
     }
 }
 

@@ -221,8 +221,10 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
         }
         ui.separator();
         let label = ui.label("Search");
-        let search =
-            egui::TextEdit::singleline(&mut state.search).id(search_id()).hint_text("name, host, tag (Ctrl+F)");
+        let search = egui::TextEdit::singleline(&mut state.search)
+            .id(search_id())
+            .hint_text("name, host, tag (Ctrl+F)")
+            .desired_width(180.0);
         let response = ui.add(search).labelled_by(label.id);
         if response.changed() {
             state.filter_changed();
