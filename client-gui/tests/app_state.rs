@@ -364,3 +364,36 @@ fn persisted_selection_and_results_survive_a_restart() {
     assert_eq!(again.selected.as_deref(), Some("web"));
     assert!(matches!(again.last_result("web"), LastResult::Failed { .. }));
 }
+
+/// Defect 6: exporting twice failed with "File exists" and only one profile could be exported.
+#[test]
+fn export_takes_many_profiles_and_asks_before_replacing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = ProfileStore::new(dir.path().join("p"));
+    store.create("web", &profile("192.0.2.2", "7000", &[])).expect("web");
+    store.create("db", &profile("192.0.2.3", "7000", &[])).expect("db");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let mut s = state(&dir.path().join("p"));
+    for round in 0..2 {
+        s.open_export();
+        if let Some(d) = s.export_dialog.as_mut() {
+            d.chosen = ["web".to_owned(), "db".to_owned()].into();
+            d.dir = out.display().to_string();
+        }
+        s.export(false);
+        if round == 1 {
+            let asked = s.export_dialog.as_ref().map(|d| d.existing.len());
+            assert_eq!(asked, Some(2), "the second export asks before replacing");
+            s.export(true);
+        }
+        assert!(s.export_dialog.is_none(), "{:?}", s.export_dialog.as_ref().and_then(|d| d.error.clone()));
+        assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("exported 2 profiles")), "{:?}", s.notice);
+    }
+    #[cfg(unix)]
+    for name in ["web", "db"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join(format!("{name}.toml"))).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
