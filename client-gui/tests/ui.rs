@@ -515,3 +515,24 @@ fn regions_are_named_and_results_are_announced() {
     let title = harness.get_by_label("Knocked");
     assert_eq!(title.accesskit_node().live(), Live::Polite, "the result is announced");
 }
+
+/// The window title names the selected host (defect 12).
+#[test]
+fn the_title_names_the_selected_host() {
+    let dir = tempfile::tempdir().expect("dir");
+    ProfileStore::new(dir.path()).create("web", &profile("192.0.2.2", "7000")).expect("create");
+    let mut harness = app(dir.path());
+    harness.get_by_label_contains("web  ·").click();
+    let mut titles = Vec::new();
+    for _ in 0..3 {
+        harness.step();
+        for output in harness.output().viewport_output.values() {
+            for command in &output.commands {
+                if let egui::ViewportCommand::Title(title) = command {
+                    titles.push(title.clone());
+                }
+            }
+        }
+    }
+    assert!(titles.iter().any(|t| t == "web (192.0.2.2) — knock"), "{titles:?}");
+}
