@@ -468,6 +468,11 @@ fn secret_ports_never_reach_the_persisted_state() {
         "{:?}",
         state.last_result("refused")
     );
+    assert!(
+        matches!(state.last_result("broadcast"), LastResult::Failed { .. }),
+        "{:?}",
+        state.last_result("broadcast")
+    );
     let mut storage = Memory::default();
     eframe::App::save(harness.state_mut(), &mut storage);
     let state = &harness.state().state;
