@@ -123,7 +123,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 gl="?"
 echo "knock-gui bench: $bin"
-echo "  built $(date -r "$bin" '+%F %T'), Xvfb $display ${screen}, $(nproc) cores, load average $(load) at start"
+echo "  built $(date -r "$bin" '+%F %T'), Xvfb $DISPLAY ${screen}, $(nproc) cores, load average $(load) at start"
 echo "  network: $isolation"
 
 # --- (a) start-up -------------------------------------------------------------------------------------

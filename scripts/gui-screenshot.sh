@@ -1,62 +1,72 @@
 #!/usr/bin/env bash
-# Takes the README screenshot of knock-gui: the example profiles, with "bastion" selected so the detail
-# view shows. Usage: scripts/gui-screenshot.sh [OUT.png]   (default docs/knock-gui.png)
+# Takes the screenshots of knock-gui that the README and reviewers look at, in a real window, and checks
+# each one is not blank. Usage: scripts/gui-screenshot.sh [OUT_DIR]   (default docs/)
 #
-# Runs its own Xvfb (Mesa software GL) on a free display, the release binary (built if missing) on a
-# temporary copy of profiles/*.toml, with HOME and XDG_* in a temporary directory, clicks the "bastion"
-# row with xdotool and saves the window with `import`. Everything it starts is stopped on exit.
+#   knock-gui-empty.png      first start, no profiles
+#   knock-gui-list.png       the example profiles (dark theme)
+#   knock-gui-knocking.png   a knock in progress (stepper, Cancel)
+#   knock-gui.png            a door that opened (banner "Door open", stepper, connect), full list
+#   knock-gui-failed.png     a door that did not open (verify port closed)
+#   knock-gui-editor-error.png  the editor with an error next to its field
+#   knock-gui-spa-keys.png   an SPA profile with generated keys (monospace, one line each)
+#   knock-gui-small.png      the window at its minimum size, 640x400
+#   knock-gui-light.png      the light theme
 #
-# No traffic: as root the script re-runs itself in a new network namespace (only a loopback that is down)
-# and mount namespace, where /etc/hosts maps the example host names to documentation addresses
-# (RFC 5737/3849), so selecting bastion shows an address without a DNS query. Knock is never clicked.
-# Without unshare (not root), selecting bastion resolves bastion.example.org through the system resolver.
+# Runs its own Xvfb (Mesa software GL), the app (KNOCK_GUI_BIN, default the debug build
+# target/debug/knock-gui, built if missing) on a temporary copy of profiles/*.toml plus three loopback
+# profiles, with HOME and XDG_* in a temporary directory; drives it with xdotool key presses only; saves
+# the window with `import`. Everything it starts is stopped on exit.
 #
-# Environment: KNOCK_GUI_BIN (default target/release/knock-gui); KNOCK_GUI_ROW="X Y" overrides where the
-# first row's label of the host list is, in window coordinates (measured on the default 1000x680 window,
-# scale factor 1); the script fails, saving what it saw, if clicking there selects nothing.
-# Needs: Xvfb, xdotool, xdpyinfo (x11-utils), import/compare/identify/mogrify (imagemagick): scripts/install-deps.sh.
+# Traffic: as root the script re-runs itself in new network + mount namespaces, where only loopback is up
+# and /etc/hosts maps the example host names to documentation addresses, so the knocks go to 127.0.0.1
+# only (a listener there plays the opened door's port) and nothing else leaves the namespace. Without
+# root it refuses (the knocks would go to this machine's loopback, which is harmless, but the example
+# names would be resolved through the system resolver).
+# Needs: Xvfb, xdotool, xdpyinfo (x11-utils), import/compare/identify/mogrify (imagemagick), python3.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-out=${1:-docs/knock-gui.png}
-bin=${KNOCK_GUI_BIN:-target/release/knock-gui}
-row_xy=${KNOCK_GUI_ROW:-"120 61"}   # the first row's "name · host" label in the host list
+out_dir=${1:-docs}
+target_dir=${CARGO_TARGET_DIR:-target}
+bin=${KNOCK_GUI_BIN:-$target_dir/debug/knock-gui}
 screen=1280x800x24
 
 die() { echo "gui-screenshot: $*" >&2; exit 1; }
-for tool in Xvfb xdotool xdpyinfo import compare identify mogrify; do
+for tool in Xvfb xdotool xdpyinfo import compare identify mogrify python3; do
   command -v "$tool" >/dev/null || die "$tool not found (run scripts/install-deps.sh)"
 done
 
 # Build before entering the namespaces: cargo may need the registry.
 if [ ! -x "$bin" ]; then
-  echo "gui-screenshot: building $bin (release; several minutes when cold)" >&2
-  cargo build --release -p client-gui
+  echo "gui-screenshot: building $bin" >&2
+  cargo build -p client-gui --bin knock-gui
 fi
+bin=$(realpath "$bin")
+out_dir=$(mkdir -p "$out_dir" && realpath "$out_dir")
 
-# Re-run inside fresh network + mount namespaces, once.
 if [ -z "${KNOCK_GUI_SHOT_ISOLATED:-}" ]; then
-  if [ "$(id -u)" -eq 0 ] && unshare --net --mount true 2>/dev/null; then
-    KNOCK_GUI_SHOT_ISOLATED=1 exec unshare --net --mount -- "$0" "$@"
-  fi
-  echo "gui-screenshot: warning: cannot unshare the network; selecting bastion resolves bastion.example.org" >&2
+  [ "$(id -u)" -eq 0 ] && unshare --net --mount true 2>/dev/null \
+    || die "needs root and unshare (own network namespace for the knocks)"
+  KNOCK_GUI_SHOT_ISOLATED=1 KNOCK_GUI_BIN="$bin" exec unshare --net --mount -- "$0" "$out_dir"
 fi
+ip link set lo up
 
 work=$(mktemp -d /tmp/knock-gui-shot.XXXXXX)
 xvfb_pid=""
 app_pid=""
-stop() { # PID [-g]: TERM, then KILL after 2 s; -g: PID's whole process group (PID leads it)
-  local pid=$1 target=$1
-  [ "${2:-}" = -g ] && target=-$1
+listener_pid=""
+stop() { # PID: TERM, then KILL after 2 s
+  local pid=$1
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -- "$target" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
   for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "$target" 2>/dev/null || true
+  kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
 cleanup() {
-  stop "$app_pid" -g
+  stop "$app_pid"
+  stop "$listener_pid"
   stop "$xvfb_pid"
   rm -rf "$work"
 }
@@ -65,87 +75,148 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-if [ -n "${KNOCK_GUI_SHOT_ISOLATED:-}" ]; then
-  printf '%s\n' "127.0.0.1 localhost" "::1 localhost" \
-    "192.0.2.10 bastion.example.org" > "$work/hosts"
-  mount --bind "$work/hosts" /etc/hosts
-fi
+printf '%s\n' "127.0.0.1 localhost" "::1 localhost" "192.0.2.10 bastion.example.org" \
+  "192.0.2.11 fin.example.org" "192.0.2.12 mail.example.org" > "$work/hosts"
+mount --bind "$work/hosts" /etc/hosts
+
+# The opened door's service port: a listener on 127.0.0.1:2222 (2223 stays closed: the failed door).
+python3 -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 2222)); s.listen(64); time.sleep(3600)' &
+listener_pid=$!
 
 # --- Xvfb on a free display ---------------------------------------------------------------------------
 # shellcheck source=scripts/xvfb.sh
 . "$repo/scripts/xvfb.sh"
 start_xvfb
 
-# --- the app, on a temporary store, with a temporary HOME ---------------------------------------------
-mkdir -p "$work/profiles" "$work/home" "$work/data" "$work/config" "$work/cache" "$work/run"
-chmod 700 "$work/run"
-cp profiles/*.toml "$work/profiles/"
-# The toolbar shows whether the OS keyring works: with dbus-run-session and gnome-keyring installed, the app
-# talks to a private, throw-away Secret Service (scripts/with-keyring.sh); otherwise to no bus at all (the
-# picture then says "keyring: unavailable"). Never to the caller's session bus.
-launcher=(env -u DBUS_SESSION_BUS_ADDRESS)
-if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
-  launcher=(scripts/with-keyring.sh)
-else
-  echo "gui-screenshot: no dbus-run-session/gnome-keyring-daemon: the picture shows \"keyring: unavailable\"" >&2
-fi
-# setsid: the app, and the keyring's bus and daemon if any, form one process group, stopped together.
-setsid "${launcher[@]}" sh -c 'exec env -i DBUS_SESSION_BUS_ADDRESS="${DBUS_SESSION_BUS_ADDRESS:-unix:path=$0/no-bus}" "$@"' \
-  "$work/run" PATH="$PATH" DISPLAY="$DISPLAY" LANG=C.UTF-8 \
-  HOME="$work/home" XDG_DATA_HOME="$work/data" XDG_CONFIG_HOME="$work/config" \
-  XDG_CACHE_HOME="$work/cache" XDG_RUNTIME_DIR="$work/run" \
-  WINIT_X11_SCALE_FACTOR=1 LIBGL_ALWAYS_SOFTWARE=1 \
-  "$bin" --profiles-dir "$work/profiles" >"$work/app.log" 2>&1 &
-app_pid=$!
+# --- profile stores -----------------------------------------------------------------------------------
+mkdir -p "$work/empty" "$work/examples"
+cp profiles/*.toml "$work/examples/"
+cat > "$work/examples/local-open.toml" <<'TOML'
+host = "127.0.0.1"
+open = "7000:udp,8000:udp,9000:udp"
+delay_ms = 40
+tags = ["lab"]
+notes = "A door on this machine whose port answers."
 
-wid=$(timeout 30 xdotool search --sync --onlyvisible --name '^knock$' | head -n1) || true
-[ -n "$wid" ] || die "no knock window within 30 s; app log: $(tail -5 "$work/app.log")"
+[verify]
+port = 2222
+timeout_ms = 2000
+TOML
+cat > "$work/examples/local-closed.toml" <<'TOML'
+host = "127.0.0.1"
+open = "7100:udp,7200:udp"
+tags = ["lab"]
 
-# Captures the window into $1 once two captures in a row are identical (the app has settled).
+[verify]
+port = 2223
+timeout_ms = 600
+attempts = 2
+backoff_ms = 200
+TOML
+cat > "$work/examples/local-slow.toml" <<'TOML'
+host = "127.0.0.1"
+open = "7300:udp,7400:udp,7500:udp"
+delay_ms = 8000
+tags = ["lab"]
+TOML
+
+# --- helpers ------------------------------------------------------------------------------------------
+run_no=0
+# start_app STORE [VAR=VALUE...]: a fresh HOME each time; waits for the window, sets $wid.
+start_app() {
+  local store=$1; shift
+  run_no=$((run_no + 1))
+  local h="$work/home-$run_no"
+  mkdir -p "$h/home" "$h/data" "$h/config" "$h/cache" "$h/run"
+  chmod 700 "$h/run"
+  env -i PATH="$PATH" DISPLAY="$DISPLAY" LANG=C.UTF-8 \
+    HOME="$h/home" XDG_DATA_HOME="$h/data" XDG_CONFIG_HOME="$h/config" XDG_CACHE_HOME="$h/cache" \
+    XDG_RUNTIME_DIR="$h/run" DBUS_SESSION_BUS_ADDRESS="unix:path=$h/run/no-bus" \
+    WINIT_X11_SCALE_FACTOR=1 LIBGL_ALWAYS_SOFTWARE=1 "$@" \
+    "$bin" --profiles-dir "$store" >"$work/app-$run_no.log" 2>&1 &
+  app_pid=$!
+  wid=$(timeout 60 xdotool search --sync --onlyvisible --name '^knock' | head -n1) || true
+  [ -n "$wid" ] || die "no knock window within 60 s: $(tail -5 "$work/app-$run_no.log")"
+  xdotool windowmove "$wid" 0 0
+  xdotool mousemove 1275 795   # outside the window: no hover highlight or tooltip
+  xdotool windowfocus --sync "$wid"   # no window manager: give the window the keyboard ourselves
+  sleep 1.5
+}
+keys() { xdotool key --clearmodifiers --delay 60 "$@"; sleep 0.4; }
+type_text() { xdotool type --delay 40 "$1"; sleep 0.4; }
+# non_blank FILE: more than 16 colours, or the capture is refused.
+non_blank() { [ "$(identify -format %k "$1")" -gt 16 ] || die "$1 looks blank ($(identify -format %k "$1") colours)"; }
+# capture NAME: the window now (for animated states).
+capture() {
+  local dest="$out_dir/$1"
+  import -window "$wid" "$dest"
+  non_blank "$dest"
+  mogrify -strip "$dest"
+  echo "gui-screenshot: wrote $dest ($(identify -format '%wx%h' "$dest"))"
+}
+# capture_settled NAME: once two captures in a row are identical (the app has settled).
 capture_settled() {
-  local dest=$1 prev="$work/prev.png" cur="$work/cur.png"
+  local prev="$work/prev.png" cur="$work/cur.png"
   import -window "$wid" "$prev"
   for _ in $(seq 40); do
     sleep 0.25
     import -window "$wid" "$cur"
-    if [ "$(identify -format %k "$cur")" -gt 16 ] && compare -metric AE "$prev" "$cur" null: 2>/dev/null; then
-      mv "$cur" "$dest"
+    if compare -metric AE "$prev" "$cur" null: 2>/dev/null; then
+      cp "$cur" "$out_dir/$1"; non_blank "$out_dir/$1"; mogrify -strip "$out_dir/$1"
+      echo "gui-screenshot: wrote $out_dir/$1 ($(identify -format '%wx%h' "$out_dir/$1"))"
       return 0
     fi
     mv "$cur" "$prev"
   done
-  die "the window did not settle within 10 s"
+  die "the window did not settle within 10 s (for $1)"
 }
+# pick NAME: Ctrl+F, type the name: the selection follows the search to that row.
+pick() { keys ctrl+f; type_text "$1"; }
+# clear_search: empty the search box (the selection stays), leave it.
+clear_search() { keys ctrl+f ctrl+a BackSpace Escape; }
+quit() { stop "$app_pid"; app_pid=""; }
 
-capture_settled "$work/before.png"
-# Filter the list down to bastion with the search box (Ctrl+F), so that bastion is the first row whatever
-# the other profiles are; click that row; then clear the search: the full list shows, bastion selected.
-# (Never Enter: it knocks the selected host.)
-read -r row_x row_y <<<"$row_xy"
-xdotool mousemove --window "$wid" 660 500   # over the empty central panel
-xdotool windowfocus --sync "$wid"   # no window manager: give the window the keyboard focus ourselves
-sleep 0.2
-xdotool key --clearmodifiers ctrl+f
-xdotool type --delay 30 bastion
-sleep 0.4
-xdotool mousemove --window "$wid" "$row_x" "$row_y" click 1
-sleep 0.3
-xdotool key --clearmodifiers ctrl+f
-xdotool key --clearmodifiers ctrl+a BackSpace Escape
-sleep 0.3
-# Park the pointer outside the window (the screen is larger) so no hover highlight or tooltip shows.
-xdotool mousemove 1275 795
-sleep 0.3
-capture_settled "$work/after.png"
+# --- scenes -------------------------------------------------------------------------------------------
+start_app "$work/empty"
+capture_settled knock-gui-empty.png
+quit
 
-# The detail view fills the central panel: if it did not change, the click missed the row.
-changed=$(compare -metric AE -crop 560x400+400+60 "$work/before.png" "$work/after.png" null: 2>&1 || true)
-if [ "${changed%% *}" = "0" ]; then
-  cp "$work/before.png" /tmp/knock-gui-shot-missed.png
-  die "clicking ($row_xy) selected nothing; see /tmp/knock-gui-shot-missed.png and set KNOCK_GUI_ROW=\"X Y\""
-fi
+start_app "$work/examples"
+capture_settled knock-gui-list.png
+pick local-slow; keys Return; sleep 1.5
+capture knock-gui-knocking.png
+quit
 
-mkdir -p "$(dirname "$out")"
-cp "$work/after.png" "$out"
-mogrify -strip "$out"   # no date chunks: the same picture gives the same file
-echo "gui-screenshot: wrote $out ($(identify -format '%wx%h' "$out"))"
+start_app "$work/examples"
+pick local-open; keys Return; sleep 3; clear_search
+capture_settled knock-gui.png
+pick local-closed; keys Return; sleep 4; clear_search
+capture_settled knock-gui-failed.png
+keys ctrl+n; type_text "web/1"; sleep 1
+capture knock-gui-editor-error.png   # not "settled": the text cursor blinks
+quit
+
+# SPA keys: New, Tab to the "SPA (fwknop)" radio, Space; click "Generate keys" (where it is in the
+# default 1000x680 window at scale 1; KNOCK_GUI_GENERATE="X Y" overrides).
+start_app "$work/empty"
+keys ctrl+n; type_text fw; keys Tab; type_text fw.example.org
+keys Tab Tab space
+read -r gx gy <<<"${KNOCK_GUI_GENERATE:-450 343}"
+xdotool mousemove --window "$wid" "$gx" "$gy" click 1; sleep 0.5
+xdotool mousemove 1275 795; sleep 1
+capture knock-gui-spa-keys.png
+quit
+
+start_app "$work/examples"
+pick bastion; clear_search
+xdotool windowsize "$wid" 640 400; sleep 1
+capture_settled knock-gui-small.png
+quit
+
+start_app "$work/examples" KNOCK_GUI_THEME=light
+pick local-open; keys Return; sleep 3; clear_search
+capture_settled knock-gui-light.png
+quit
+echo "gui-screenshot: done"

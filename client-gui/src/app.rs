@@ -1,15 +1,15 @@
 //! The application state: everything the window shows, as plain Rust that tests drive without a window.
 //! The `ui` modules only draw it and turn clicks into calls of these methods.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use client_core::open::{Outcome, Plan, ProfileEvent, ProfileReport};
 use client_core::profile::{Action, Profile};
 use client_core::store::{ProfileStore, StoreError, UnreadableFile, Version};
-use client_core::{CancellationToken, KnockEvent};
+use client_core::{AddressFamily, CancellationToken, ErrorKind, KnockEvent};
 use client_core::{RawPermission, raw_permission};
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,20 @@ pub enum LastResult {
         at: SystemTime,
         why: String,
     },
+    /// Only in the history: a cancelled run never replaces a profile's last result.
+    Cancelled {
+        at: SystemTime,
+    },
+}
+
+/// What a row's status icon says, derived from the running knock and the last result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Never,
+    Knocking,
+    Open,
+    Sent,
+    Failed,
 }
 
 /// The state of one hit during a knock.
@@ -79,6 +93,8 @@ pub struct Run {
     pub attempts: u32,
     pub address: Option<SocketAddr>,
     pub phase: Phase,
+    /// The run ended because the user cancelled it (shown as its own neutral state).
+    pub cancelled: bool,
     cancel: CancellationToken,
 }
 
@@ -112,8 +128,49 @@ pub enum Notice {
 /// The resolved address of the selected host, for the detail view.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolution {
-    Pending,
-    Done { host: String, result: Result<SocketAddr, String> },
+    Pending { host: String, family: AddressFamily },
+    Done { host: String, family: AddressFamily, result: Result<SocketAddr, String> },
+}
+
+impl Resolution {
+    /// Whether this answer (or pending lookup) is for this host and family.
+    fn is_for(&self, wanted_host: &str, wanted_family: AddressFamily) -> bool {
+        match self {
+            Resolution::Pending { host, family } | Resolution::Done { host, family, .. } => {
+                host == wanted_host && *family == wanted_family
+            }
+        }
+    }
+}
+
+/// An action that would close the editor; asked first when the editor has unsaved changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Leave {
+    New,
+    Close,
+    Select(String),
+    Edit(String),
+    Duplicate(String),
+}
+
+/// The import dialog: a path typed or picked, what it would create, and the names to give.
+#[derive(Debug, Clone, Default)]
+pub struct ImportDialog {
+    pub path: String,
+    /// The host a knockd.conf's doors belong to (other formats name their host).
+    pub host: String,
+    pub preview: Option<crate::transfer::Preview>,
+    pub error: Option<String>,
+}
+
+/// The export dialog: which profiles, where, and whether existing files may be replaced.
+#[derive(Debug, Clone, Default)]
+pub struct ExportDialog {
+    pub chosen: BTreeSet<String>,
+    pub dir: String,
+    /// Files that already exist: the dialog asks before replacing them.
+    pub existing: Vec<PathBuf>,
+    pub error: Option<String>,
 }
 
 /// What survives a restart (eframe persistence).
@@ -121,6 +178,12 @@ pub enum Resolution {
 pub struct Persisted {
     pub selected: Option<String>,
     pub last_results: HashMap<String, LastResult>,
+    /// Profiles pinned to the top of the list.
+    #[serde(default)]
+    pub favourites: BTreeSet<String>,
+    /// Per-profile connect commands the user changed (the default is `ssh -4/-6 HOST`).
+    #[serde(default)]
+    pub connect_commands: HashMap<String, String>,
 }
 
 pub struct AppState {
@@ -129,13 +192,23 @@ pub struct AppState {
     pub entries: Vec<Entry>,
     pub selected: Option<String>,
     pub search: String,
+    /// Only profiles with this tag are listed (a tag chip was clicked).
+    pub tag_filter: Option<String>,
+    pub favourites: BTreeSet<String>,
+    pub connect_commands: HashMap<String, String>,
     pub editor: Option<Editor>,
     pub editor_errors: FieldErrors,
+    /// The form as loaded, to tell whether the user changed anything.
+    editor_baseline: Option<Editor>,
+    /// Fields the user has edited (their errors show from then on), or all after a Save attempt.
+    pub editor_touched: BTreeSet<Field>,
+    pub editor_submitted: bool,
+    /// An action waiting for the "Discard changes?" answer.
+    pub pending_discard: Option<Leave>,
+    pub import_dialog: Option<ImportDialog>,
+    pub export_dialog: Option<ExportDialog>,
     pub pending_delete: Option<String>,
     pub conflict: Option<Conflict>,
-    /// A knockd.conf waiting for the host its doors belong to.
-    pub pending_import: Option<PathBuf>,
-    pub import_host: String,
     pub runs: HashMap<String, Run>,
     pub last_results: HashMap<String, LastResult>,
     pub history: Vec<HistoryEntry>,
@@ -158,12 +231,19 @@ impl AppState {
             entries: Vec::new(),
             selected: persisted.selected,
             search: String::new(),
+            tag_filter: None,
+            favourites: persisted.favourites,
+            connect_commands: persisted.connect_commands,
             editor: None,
             editor_errors: FieldErrors::new(),
+            editor_baseline: None,
+            editor_touched: BTreeSet::new(),
+            editor_submitted: false,
+            pending_discard: None,
+            import_dialog: None,
+            export_dialog: None,
             pending_delete: None,
             conflict: None,
-            pending_import: None,
-            import_host: String::new(),
             runs: HashMap::new(),
             last_results: persisted.last_results,
             history: Vec::new(),
@@ -198,7 +278,12 @@ impl AppState {
     }
 
     pub fn persisted(&self) -> Persisted {
-        Persisted { selected: self.selected.clone(), last_results: self.last_results.clone() }
+        Persisted {
+            selected: self.selected.clone(),
+            last_results: self.last_results.clone(),
+            favourites: self.favourites.clone(),
+            connect_commands: self.connect_commands.clone(),
+        }
     }
 
     /// How often the store is re-scanned for changes made by others (the CLI, an editor).
@@ -254,10 +339,12 @@ impl AppState {
         self.entries.iter().map(|e| e.name.clone()).collect()
     }
 
-    /// The entries matching the search box (name, host, tags, notes; case-insensitive).
+    /// The entries matching the search box (name, host, tags, notes; case-insensitive) and the tag
+    /// filter, in list order: favourites first, then by name. One row per profile.
     pub fn visible(&self) -> Vec<&Entry> {
         let needle = self.search.trim().to_lowercase();
-        self.entries
+        let mut visible: Vec<&Entry> = self
+            .entries
             .iter()
             .filter(|e| {
                 needle.is_empty()
@@ -268,34 +355,126 @@ impl AppState {
                             || p.notes.to_lowercase().contains(&needle)
                     })
             })
-            .collect()
+            .filter(|e| {
+                self.tag_filter.as_ref().is_none_or(|tag| {
+                    e.profile.as_ref().is_ok_and(|p| p.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
+                })
+            })
+            .collect();
+        // Stable: entries come sorted by name from the store.
+        visible.sort_by_key(|e| !self.favourites.contains(&e.name));
+        visible
     }
 
-    /// Visible entries grouped by tag (a profile appears under each of its tags; "untagged" last).
-    pub fn groups(&self) -> BTreeMap<String, Vec<&Entry>> {
-        let mut groups: BTreeMap<String, Vec<&Entry>> = BTreeMap::new();
-        for entry in self.visible() {
-            match &entry.profile {
-                Ok(p) if !p.tags.is_empty() => {
-                    for tag in &p.tags {
-                        groups.entry(tag.to_lowercase()).or_default().push(entry);
-                    }
-                }
-                _ => groups.entry(UNTAGGED.to_owned()).or_default().push(entry),
-            }
+    /// Every tag in the store (lower-cased, sorted), for the filter chips.
+    pub fn tags(&self) -> Vec<String> {
+        let tags: BTreeSet<String> = self
+            .entries
+            .iter()
+            .filter_map(|e| e.profile.as_ref().ok())
+            .flat_map(|p| p.tags.iter().map(|t| t.to_lowercase()))
+            .collect();
+        tags.into_iter().collect()
+    }
+
+    /// The row that keyboard actions (Enter, Delete) act on: the selected profile, only while it is
+    /// listed. A profile hidden by the search is never acted on.
+    pub fn highlighted(&self) -> Option<String> {
+        let selected = self.selected.as_deref()?;
+        self.visible().iter().any(|e| e.name == selected).then(|| selected.to_owned())
+    }
+
+    /// After the search or tag filter changed: the selection follows it to the first listed row when
+    /// the selected one is hidden (and is cleared when nothing is listed). Not while editing.
+    pub fn filter_changed(&mut self) {
+        if self.editor.is_some() || self.highlighted().is_some() {
+            return;
         }
-        groups
+        match self.visible().first().map(|e| e.name.clone()) {
+            Some(first) => self.select(&first),
+            None => self.selected = None,
+        }
     }
 
+    /// Moves the selection `delta` rows up (negative) or down in the listed rows.
+    pub fn move_selection(&mut self, delta: isize) {
+        let names: Vec<String> = self.visible().iter().map(|e| e.name.clone()).collect();
+        if names.is_empty() {
+            return;
+        }
+        let current = self.selected.as_ref().and_then(|s| names.iter().position(|n| n == s));
+        let next = match current {
+            None if delta < 0 => names.len() - 1,
+            None => 0,
+            Some(i) => i.saturating_add_signed(delta).min(names.len() - 1),
+        };
+        let name = names[next].clone();
+        self.select(&name);
+    }
+
+    pub fn toggle_favourite(&mut self, name: &str) {
+        if !self.favourites.remove(name) {
+            self.favourites.insert(name.to_owned());
+        }
+    }
+
+    /// Selects a profile (asking first if that would lose unsaved edits) and looks up its address.
     pub fn select(&mut self, name: &str) {
-        if self.selected.as_deref() == Some(name) {
+        if self.selected.as_deref() == Some(name) && self.editor.is_none() {
+            self.ensure_resolution(name);
+            return;
+        }
+        if self.editor.is_some() {
+            self.leave_editor(Leave::Select(name.to_owned()));
             return;
         }
         self.selected = Some(name.to_owned());
-        if let Some(Ok(profile)) = self.entry(name).map(|e| &e.profile) {
-            let (host, family) = (profile.host.clone(), profile.family);
-            self.resolution.insert(name.to_owned(), Resolution::Pending);
-            self.worker.resolve(name.to_owned(), host, family);
+        self.ensure_resolution(name);
+    }
+
+    /// Starts a lookup of `name`'s host unless one for its current host and family is pending or done.
+    /// The detail view calls this every frame, so a new profile, a restart or a changed host never
+    /// leaves a stale or missing address.
+    pub fn ensure_resolution(&mut self, name: &str) {
+        let Some(Ok(profile)) = self.entry(name).map(|e| &e.profile) else { return };
+        let (host, family) = (profile.host.clone(), profile.family);
+        if self.resolution.get(name).is_some_and(|r| r.is_for(&host, family)) {
+            return;
+        }
+        self.resolution.insert(name.to_owned(), Resolution::Pending { host: host.clone(), family });
+        self.worker.resolve(name.to_owned(), host, family);
+    }
+
+    /// Looks the selected host up again (the detail view's Refresh).
+    pub fn refresh_resolution(&mut self, name: &str) {
+        self.resolution.remove(name);
+        self.ensure_resolution(name);
+    }
+
+    /// The command that connects to `name` after it opened: the user's, else `ssh` with the family of
+    /// the address that was knocked (or resolved).
+    pub fn connect_command(&self, name: &str) -> String {
+        if let Some(command) = self.connect_commands.get(name).filter(|c| !c.trim().is_empty()) {
+            return command.clone();
+        }
+        let host = self.entry(name).and_then(|e| e.profile.as_ref().ok()).map_or("", |p| p.host.as_str());
+        let address = self.runs.get(name).and_then(|r| r.address).or_else(|| match self.resolution.get(name) {
+            Some(Resolution::Done { result: Ok(address), .. }) => Some(*address),
+            _ => None,
+        });
+        crate::desktop::default_connect_command(host, address.map(|a| a.ip()))
+    }
+
+    /// What the row's status icon shows.
+    pub fn status(&self, name: &str) -> Status {
+        if self.runs.get(name).is_some_and(Run::is_running) {
+            return Status::Knocking;
+        }
+        match self.last_result(name) {
+            LastResult::Never | LastResult::Cancelled { .. } => Status::Never,
+            LastResult::Opened { .. } => Status::Open,
+            LastResult::Sent { .. } => Status::Sent,
+            LastResult::NotOpened { .. } | LastResult::Failed { .. } => Status::Failed,
         }
     }
 
@@ -339,7 +518,17 @@ impl AppState {
         let attempts = plan.verify.map_or(1, |v| v.attempts.get());
         let cancel = CancellationToken::new();
         let id = self.worker.knock(plan, cancel.clone());
-        let run = Run { id, action, hits, attempt: 1, attempts, address: None, phase: Phase::Knocking, cancel };
+        let run = Run {
+            id,
+            action,
+            hits,
+            attempt: 1,
+            attempts,
+            address: None,
+            phase: Phase::Knocking,
+            cancelled: false,
+            cancel,
+        };
         self.runs.insert(name.to_owned(), run);
     }
 
@@ -361,9 +550,13 @@ impl AppState {
             match message {
                 WorkerMessage::Progress { name, run, event } => self.on_progress(&name, run, &event),
                 WorkerMessage::Finished { name, run, report } => self.on_finished(&name, run, &report),
-                WorkerMessage::Resolved { name, host, result } => {
-                    self.resolution.insert(name, Resolution::Done { host, result });
+                WorkerMessage::Resolved { name, host, family, result } => {
+                    // A late answer for a host the profile no longer has is dropped.
+                    if self.resolution.get(&name).is_some_and(|r| r.is_for(&host, family)) {
+                        self.resolution.insert(name, Resolution::Done { host, family, result });
+                    }
                 }
+                WorkerMessage::Renamed { old, new, result } => self.on_renamed(old, new, result),
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
                 WorkerMessage::Deleted { name, result } => self.on_deleted(name, result),
                 WorkerMessage::SecretsStored { name, result: Ok(()) } => {
@@ -419,8 +612,13 @@ impl AppState {
     fn on_finished(&mut self, name: &str, id: RunId, report: &ProfileReport) {
         let Some(run) = self.runs.get_mut(name).filter(|r| r.id == id) else { return };
         run.phase = Phase::Done;
-        let result = result_of(report);
-        self.last_results.insert(name.to_owned(), result.clone());
+        let cancelled = matches!(&report.outcome, Outcome::Failed(e) if e.kind() == ErrorKind::Cancelled);
+        run.cancelled = cancelled;
+        let result = if cancelled { LastResult::Cancelled { at: SystemTime::now() } } else { result_of(report) };
+        // A cancel is the user's choice, not news about the door: the last result stays.
+        if !cancelled {
+            self.last_results.insert(name.to_owned(), result.clone());
+        }
         self.history.push(HistoryEntry { at: SystemTime::now(), name: name.to_owned(), action: report.action, result });
         if self.history.len() > HISTORY_LIMIT {
             self.history.remove(0);
@@ -435,10 +633,18 @@ impl AppState {
     // ----- editing -----------------------------------------------------------------------------------
 
     pub fn new_profile(&mut self) {
-        self.open_editor(Editor::new_profile());
+        if self.editor.is_some() {
+            self.leave_editor(Leave::New);
+        } else {
+            self.open_editor(Editor::new_profile());
+        }
     }
 
     pub fn edit(&mut self, name: &str) {
+        if self.editor.is_some() {
+            self.leave_editor(Leave::Edit(name.to_owned()));
+            return;
+        }
         match self.store.load(name) {
             Ok(stored) => self.open_editor(Editor::edit(name, &stored.profile, stored.version)),
             Err(err) => self.notice = Some(Notice::Error(err.to_string())),
@@ -446,6 +652,10 @@ impl AppState {
     }
 
     pub fn duplicate(&mut self, name: &str) {
+        if self.editor.is_some() {
+            self.leave_editor(Leave::Duplicate(name.to_owned()));
+            return;
+        }
         if let Some(Ok(profile)) = self.entry(name).map(|e| &e.profile) {
             let editor = Editor::duplicate(name, profile, &self.names());
             self.open_editor(editor);
@@ -454,7 +664,23 @@ impl AppState {
 
     fn open_editor(&mut self, editor: Editor) {
         self.editor_errors = editor.validate(&self.names());
+        self.editor_baseline = Some(editor.clone());
+        self.editor_touched.clear();
+        self.editor_submitted = false;
         self.editor = Some(editor);
+    }
+
+    /// Whether the form differs from what was loaded.
+    pub fn editor_dirty(&self) -> bool {
+        self.editor.is_some() && self.editor != self.editor_baseline
+    }
+
+    /// Re-validates the form after the user typed in `field` (its errors show from now on).
+    pub fn editor_changed_field(&mut self, field: Option<Field>) {
+        if let Some(field) = field {
+            self.editor_touched.insert(field);
+        }
+        self.editor_changed();
     }
 
     /// Re-validates the form after the user typed.
@@ -464,18 +690,71 @@ impl AppState {
         }
     }
 
+    /// The errors to show: those of fields the user edited, or all after a Save attempt. A new form
+    /// does not open with errors for fields nobody has typed in yet.
+    pub fn visible_editor_errors(&self) -> FieldErrors {
+        self.editor_errors
+            .iter()
+            .filter(|(field, _)| self.editor_submitted || self.editor_touched.contains(field))
+            .map(|(field, message)| (*field, message.clone()))
+            .collect()
+    }
+
     pub fn can_save(&self) -> bool {
         self.editor.is_some() && self.editor_errors.is_empty()
     }
 
+    /// The editor's Cancel (and Escape): asks first when there are unsaved changes.
+    pub fn cancel_editor(&mut self) {
+        self.leave_editor(Leave::Close);
+    }
+
+    /// Closes the editor now, dropping any edits (after the user agreed, or after a save).
     pub fn close_editor(&mut self) {
         self.editor = None;
+        self.editor_baseline = None;
         self.editor_errors.clear();
+        self.editor_touched.clear();
+        self.editor_submitted = false;
+    }
+
+    /// Runs `action`, which closes the editor, at once when nothing would be lost; otherwise asks
+    /// "Discard changes?" first ([`AppState::discard_changes`] / [`AppState::keep_editing`]).
+    pub fn leave_editor(&mut self, action: Leave) {
+        if self.editor_dirty() {
+            self.pending_discard = Some(action);
+        } else {
+            self.close_editor();
+            self.perform(action);
+        }
+    }
+
+    pub fn discard_changes(&mut self) {
+        if let Some(action) = self.pending_discard.take() {
+            self.close_editor();
+            self.perform(action);
+        }
+    }
+
+    pub fn keep_editing(&mut self) {
+        self.pending_discard = None;
+    }
+
+    fn perform(&mut self, action: Leave) {
+        match action {
+            Leave::New => self.new_profile(),
+            Leave::Close => {}
+            Leave::Select(name) => self.select(&name),
+            Leave::Edit(name) => self.edit(&name),
+            Leave::Duplicate(name) => self.duplicate(&name),
+        }
     }
 
     /// Saves the form. A file changed on disk since it was loaded is not overwritten: a [`Conflict`]
-    /// asks the user to reload it or keep theirs.
+    /// asks the user to reload it or keep theirs. A changed name renames the profile after the save,
+    /// off the UI thread, and its keyring keys move with it.
     pub fn save_editor(&mut self) {
+        self.editor_submitted = true;
         let Some(editor) = self.editor.clone() else { return };
         let profile = match editor.build(&self.names()) {
             Ok(profile) => profile,
@@ -486,19 +765,35 @@ impl AppState {
         };
         let name = editor.name.trim().to_owned();
         let keys = if editor.spa { editor.keys().ok().flatten() } else { None };
+        let renamed_from = editor.original.as_ref().map(|(o, _)| o.clone()).filter(|o| *o != name);
+        if renamed_from.is_some() && self.entry(&name).is_some() {
+            self.editor_errors.insert(Field::Name, format!("a profile named {name:?} already exists"));
+            return;
+        }
+        let before = editor.original.as_ref().and_then(|(o, _)| self.entry(o)).and_then(|e| e.profile.clone().ok());
         let result = match &editor.original {
             None => self.store.create(&name, &profile),
             Some((original, version)) => self.store.save(original, &profile, Some(*version)),
         };
         match result {
             Ok(_) => {
+                let saved_as = editor.original.as_ref().map_or(name.clone(), |(o, _)| o.clone());
+                // A new host or family makes the old address and result meaningless.
+                if before.is_some_and(|b| b.host != profile.host || b.family != profile.family) {
+                    self.last_results.remove(&saved_as);
+                    self.runs.remove(&saved_as);
+                    self.resolution.remove(&saved_as);
+                }
                 self.close_editor();
                 self.reload();
-                self.selected = Some(name.clone());
-                self.notice = Some(Notice::Info(format!("saved {name}")));
+                self.selected = Some(saved_as.clone());
+                self.notice = Some(Notice::Info(format!("saved {saved_as}")));
+                if let Some(old) = renamed_from {
+                    self.worker.rename_profile(self.store.clone(), self.secrets.clone(), old, name.clone());
+                }
                 // Keys go to the keyring only, never to the file; the worker reports how it went.
                 if let Some((key, hmac)) = keys {
-                    self.worker.store_spa_keys(self.secrets.clone(), name, key, hmac);
+                    self.worker.store_spa_keys(self.secrets.clone(), saved_as, key, hmac);
                 }
             }
             Err(StoreError::Conflict { name, .. }) => self.conflict = Some(Conflict { name, mine: profile }),
@@ -509,9 +804,33 @@ impl AppState {
         }
     }
 
+    fn on_renamed(&mut self, old: String, new: String, result: Result<(), String>) {
+        let was_selected = self.selected.as_deref() == Some(old.as_str());
+        self.reload();
+        match result {
+            Ok(()) => {
+                if let Some(last) = self.last_results.remove(&old) {
+                    self.last_results.insert(new.clone(), last);
+                }
+                if self.favourites.remove(&old) {
+                    self.favourites.insert(new.clone());
+                }
+                self.runs.remove(&old);
+                self.resolution.remove(&old);
+                if was_selected {
+                    self.selected = Some(new.clone());
+                }
+                self.notice = Some(Notice::Info(format!("renamed {old} to {new}; its keys moved with it")));
+            }
+            Err(err) => self.notice = Some(Notice::Error(format!("saved {old}, but could not rename it: {err}"))),
+        }
+    }
+
     /// Conflict resolution: discard my edits and load what is on disk now.
     pub fn conflict_reload(&mut self) {
         if let Some(conflict) = self.conflict.take() {
+            // The user chose to drop their edits: no second question.
+            self.close_editor();
             self.reload();
             self.edit(&conflict.name);
         }
@@ -564,47 +883,85 @@ impl AppState {
 
     // ----- import / export ------------------------------------------------------------------------
 
-    /// Imports files chosen by the user: profile `.toml` files are copied in, anything else is read as a
-    /// knockd.conf, which then waits for the host its doors belong to ([`AppState::finish_import`]).
-    pub fn import_files(&mut self, paths: &[PathBuf]) {
-        let mut done = Vec::new();
-        for path in paths {
-            if path.extension().is_some_and(|e| e == "toml") {
-                match crate::transfer::import_profile_file(&self.store, path) {
-                    Ok(name) => done.push(name),
-                    Err(err) => {
-                        self.notice = Some(Notice::Error(err));
-                        return;
-                    }
-                }
-            } else {
-                self.pending_import = Some(path.clone());
+    /// Opens the import dialog: a path field (always usable, also where no file-dialog portal runs)
+    /// with a Browse… button, then a preview of the profiles to be created.
+    pub fn open_import(&mut self) {
+        self.import_dialog = Some(ImportDialog::default());
+    }
+
+    /// Reads the dialog's path (format detected: profile TOML, fwknoprc, knockd.conf) into a preview.
+    pub fn preview_import(&mut self) {
+        let Some(dialog) = self.import_dialog.as_mut() else { return };
+        let path = PathBuf::from(dialog.path.trim());
+        match crate::transfer::preview_import(&path, dialog.host.trim()) {
+            Ok(preview) => {
+                dialog.preview = Some(preview);
+                dialog.error = None;
+            }
+            Err(err) => {
+                dialog.preview = None;
+                dialog.error = Some(err);
             }
         }
-        self.reload();
-        if !done.is_empty() {
-            self.notice = Some(Notice::Info(format!("imported {}", done.join(", "))));
-        }
     }
 
+    /// Creates the previewed profiles (under the names as edited); their keys go to the keyring off
+    /// the UI thread. Says what was added and what was not.
     pub fn finish_import(&mut self) {
-        let Some(path) = self.pending_import.take() else { return };
-        match crate::transfer::import_knockd_conf(&self.store, &path, self.import_host.trim()) {
-            Ok(report) => self.notice = Some(Notice::Info(report)),
-            Err(err) => self.notice = Some(Notice::Error(err)),
+        let Some(dialog) = self.import_dialog.as_mut() else { return };
+        let Some(preview) = dialog.preview.clone() else { return };
+        let outcome = crate::transfer::apply_import(&self.store, &preview);
+        if outcome.added.is_empty() {
+            dialog.error = Some(format!("nothing imported: {}", outcome.problems.join("; ")));
+            return;
         }
+        self.import_dialog = None;
+        let mut report = format!("imported {}", outcome.added.join(", "));
+        if !outcome.problems.is_empty() {
+            report.push_str(&format!(" (not imported: {})", outcome.problems.join("; ")));
+        }
+        self.notice = Some(Notice::Info(report));
         self.reload();
+        for (name, key, hmac) in outcome.keys {
+            self.worker.store_spa_keys(self.secrets.clone(), name, key, hmac);
+        }
     }
 
-    pub fn export(&mut self, names: &[String], dir: &Path) {
-        self.notice = Some(match crate::transfer::export_profiles(&self.store, names, dir) {
-            Ok(written) => Notice::Info(format!("exported {} profile(s) to {}", written.len(), dir.display())),
-            Err(err) => Notice::Error(err),
-        });
+    /// Opens the export dialog with the selected profile (or none) ticked.
+    pub fn open_export(&mut self) {
+        let chosen = self.selected.iter().cloned().collect();
+        self.export_dialog = Some(ExportDialog { chosen, ..ExportDialog::default() });
+    }
+
+    /// Exports the ticked profiles into the dialog's folder. Files already there are only replaced
+    /// after the user said so (`overwrite`); the dialog lists them and asks.
+    pub fn export(&mut self, overwrite: bool) {
+        let Some(dialog) = self.export_dialog.as_mut() else { return };
+        let names: Vec<String> = dialog.chosen.iter().cloned().collect();
+        let dir = PathBuf::from(dialog.dir.trim());
+        if !overwrite {
+            let existing = crate::transfer::existing_exports(&names, &dir);
+            if !existing.is_empty() {
+                dialog.existing = existing;
+                return;
+            }
+        }
+        match crate::transfer::export_profiles(&self.store, &names, &dir, overwrite) {
+            Ok(written) => {
+                self.export_dialog = None;
+                self.notice = Some(Notice::Info(format!(
+                    "exported {} to {}",
+                    client_core::open::plural(written.len(), "profile"),
+                    dir.display()
+                )));
+            }
+            Err(err) => {
+                dialog.existing.clear();
+                dialog.error = Some(err);
+            }
+        }
     }
 }
-
-pub const UNTAGGED: &str = "untagged";
 
 /// The row's result, in the wording every front end shares ([`ProfileReport::summary`]).
 fn result_of(report: &ProfileReport) -> LastResult {

@@ -212,7 +212,8 @@ impl Editor {
         };
         let name = self.name.trim();
         check(Field::Name, validate_name(name).map_err(|e| e.to_string()));
-        if self.is_new() && taken.iter().any(|t| t == name) {
+        let renaming = self.original.as_ref().is_some_and(|(original, _)| original != name);
+        if (self.is_new() || renaming) && taken.iter().any(|t| t == name) {
             check(Field::Name, Err(format!("a profile named {name:?} already exists")));
         }
         let host = self.host.trim();

@@ -13,10 +13,14 @@ use crate::ui::{self, ViewState};
 const STORAGE_KEY: &str = "knock-gui";
 const RUNNING_REPAINT: Duration = Duration::from_millis(100);
 
+/// The window never gets smaller than this: the list, the detail view's buttons and a dialog fit.
+pub const MIN_WINDOW: egui::Vec2 = egui::vec2(640.0, 400.0);
+
 pub struct KnockGui {
     pub state: AppState,
     pub view: ViewState,
     bench: Option<Bench>,
+    first_frame: bool,
 }
 
 /// Measurements for the benchmark script, enabled by `KNOCK_GUI_BENCH=N` (N frames to time): prints
@@ -33,10 +37,18 @@ struct Bench {
 impl KnockGui {
     pub fn new(cc: &eframe::CreationContext<'_>, store: ProfileStore) -> std::io::Result<KnockGui> {
         let persisted: Persisted = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
+        // The theme follows the system; View > Theme overrides it (kept by egui), and so does
+        // KNOCK_GUI_THEME=light|dark|system (X11 reports no system theme, so egui would pick dark).
+        match std::env::var("KNOCK_GUI_THEME").as_deref() {
+            Ok("light") => cc.egui_ctx.set_theme(egui::ThemePreference::Light),
+            Ok("dark") => cc.egui_ctx.set_theme(egui::ThemePreference::Dark),
+            Ok("system") => cc.egui_ctx.set_theme(egui::ThemePreference::System),
+            _ => {}
+        }
         let mut state = AppState::new(store, persisted)?;
         let ctx = cc.egui_ctx.clone();
         state.worker_mut().set_waker(Arc::new(move || ctx.request_repaint()));
-        Ok(KnockGui { state, view: ViewState::default(), bench: None })
+        Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true })
     }
 
     /// Turns on the benchmark output (see [`Bench`]); `started` is when the process started.
@@ -84,6 +96,11 @@ impl Bench {
 impl eframe::App for KnockGui {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let frame_started = Instant::now();
+        if std::mem::take(&mut self.first_frame) {
+            let ctx = ui.ctx();
+            ctx.send_viewport_cmd(egui::ViewportCommand::MinInnerSize(MIN_WINDOW));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Icon(Some(std::sync::Arc::new(crate::icon::window_icon()))));
+        }
         self.state.poll();
         self.state.rescan_if_due(frame_started);
         ui::draw(&mut self.state, &mut self.view, ui);

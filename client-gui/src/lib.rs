@@ -11,8 +11,10 @@
 //! overwrites a profile that changed on disk since it was loaded.
 
 pub mod app;
+pub mod desktop;
 pub mod editor;
 pub mod gui;
+pub mod icon;
 pub mod transfer;
 pub mod ui;
 pub mod worker;

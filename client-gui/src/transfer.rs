@@ -4,66 +4,149 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use client_core::import::{import_path, write};
-use client_core::secrets::SecretStore;
-use client_core::store::{ProfileStore, parse};
+pub use client_core::import::Format;
+use client_core::import::import_path;
+use client_core::profile::Profile;
+use client_core::spa::{HmacKey, SpaKey};
+use client_core::store::{ProfileStore, StoreError};
+
+/// One profile an import would create; `name` is editable in the preview.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub name: String,
+    pub profile: Profile,
+    /// SPA keys found in the file: they go to the keyring, never to the profile file.
+    pub keys: Option<(SpaKey, HmacKey)>,
+    /// Things to check (warnings of the importer).
+    pub notes: Vec<String>,
+}
+
+/// What importing a file would do, before anything is written.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub path: PathBuf,
+    pub format: Format,
+    pub candidates: Vec<Candidate>,
+    /// Parts of the file that give no profile, and why.
+    pub skipped: Vec<String>,
+}
+
+/// The one import entry point of the app (the dialog and the tests call it): the core's import by file
+/// (format detected from the content as a whole, as `knock-cli profile import` does) turned into a
+/// preview. `host` is needed for a knockd.conf only.
+pub fn preview_import(path: &Path, host: &str) -> Result<Preview, String> {
+    if path.as_os_str().is_empty() {
+        return Err("enter the path of a profile .toml, an .fwknoprc or a knockd.conf".to_owned());
+    }
+    let host = Some(host.trim()).filter(|h| !h.is_empty());
+    let report = import_path(path, host).map_err(|e| match e {
+        client_core::import::ImportError::HostNeeded { .. } => {
+            format!("{} is a knockd.conf: enter the host its doors belong to", path.display())
+        }
+        other => other.to_string(),
+    })?;
+    let mut preview =
+        Preview { path: path.to_owned(), format: report.format, candidates: Vec::new(), skipped: Vec::new() };
+    for entry in &report.entries {
+        let notes: Vec<String> = entry.warnings.iter().map(ToString::to_string).collect();
+        match (&entry.skipped, &entry.profile, &entry.name) {
+            (None, Some(profile), Some(name)) => preview.candidates.push(Candidate {
+                name: name.clone(),
+                profile: profile.clone(),
+                keys: entry.keys.as_ref().map(|k| (k.key.clone(), k.hmac.clone())),
+                notes,
+            }),
+            (Some(reason), _, _) => preview.skipped.push(format!("{}: {reason}", entry.source)),
+            _ => preview.skipped.push(format!("{}: nothing to import", entry.source)),
+        }
+    }
+    if preview.candidates.is_empty() {
+        return Err(format!(
+            "{} (read as {}) holds no profile: {}",
+            path.display(),
+            report.format,
+            preview.skipped.join("; ")
+        ));
+    }
+    Ok(preview)
+}
+
+/// What [`apply_import`] did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub added: Vec<String>,
+    pub problems: Vec<String>,
+    /// Keys of added SPA profiles, for the keyring.
+    pub keys: Vec<(String, SpaKey, HmacKey)>,
+}
+
+/// Creates the preview's profiles under their (edited) names; never replaces an existing profile.
+pub fn apply_import(store: &ProfileStore, preview: &Preview) -> Applied {
+    let mut applied = Applied { problems: preview.skipped.clone(), ..Applied::default() };
+    for candidate in &preview.candidates {
+        let name = candidate.name.trim();
+        match store.create(name, &candidate.profile) {
+            Ok(_) => {
+                applied.added.push(name.to_owned());
+                if let Some((key, hmac)) = &candidate.keys {
+                    applied.keys.push((name.to_owned(), key.clone(), hmac.clone()));
+                }
+            }
+            Err(err @ StoreError::AlreadyExists { .. }) => applied.problems.push(format!("{name}: {err} (rename it)")),
+            Err(err) => applied.problems.push(format!("{name}: {err}")),
+        }
+    }
+    applied
+}
 
 /// Copies one profile file into the store under its file name; never replaces an existing profile.
 pub fn import_profile_file(store: &ProfileStore, path: &Path) -> Result<String, String> {
-    let name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .ok_or_else(|| format!("{}: not a profile file name", path.display()))?
-        .to_owned();
-    let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let profile = parse(path, &bytes).map_err(|e| e.to_string())?;
-    store.create(&name, &profile).map_err(|e| e.to_string())?;
-    Ok(name)
+    let preview = preview_import(path, "")?;
+    let applied = apply_import(store, &preview);
+    applied.added.into_iter().next().ok_or_else(|| applied.problems.join("; "))
 }
 
-/// Turns a knockd.conf's doors into profiles for `host`; says what was added and what was skipped.
-pub fn import_knockd_conf(store: &ProfileStore, path: &Path, host: &str) -> Result<String, String> {
-    if host.is_empty() {
-        return Err("enter the host the knockd.conf doors belong to".to_owned());
-    }
-    let report = import_path(path, Some(host)).map_err(|e| e.to_string())?;
-    let mut added = Vec::new();
-    let mut problems: Vec<String> = report
-        .entries
-        .iter()
-        .filter_map(|entry| entry.skipped.as_ref().map(|reason| format!("{}: {reason}", entry.source)))
-        .collect();
-    for written in write(&report, store, &SecretStore::new()) {
-        match written.profile {
-            Ok(_) => added.push(written.name),
-            Err(err) => problems.push(format!("{}: {err}", written.name)),
-        }
-    }
-    if added.is_empty() {
-        return Err(format!("nothing imported from {}: {}", path.display(), problems.join("; ")));
-    }
-    let mut report = format!("imported {} from {}", added.join(", "), path.display());
-    if !problems.is_empty() {
-        report.push_str(&format!(" (not imported: {})", problems.join("; ")));
-    }
-    Ok(report)
+/// The files an export of `names` into `dir` would replace.
+pub fn existing_exports(names: &[String], dir: &Path) -> Vec<PathBuf> {
+    names.iter().map(|n| dir.join(format!("{n}.toml"))).filter(|p| p.exists()).collect()
 }
 
-/// Writes the named profiles as `NAME.toml` into `dir`; refuses to replace files already there.
-pub fn export_profiles(store: &ProfileStore, names: &[String], dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// Writes the named profiles as `NAME.toml` into `dir`, readable by the user only (0600 on Unix: a
+/// profile holds its sequences). Existing files are replaced only with `overwrite`.
+pub fn export_profiles(
+    store: &ProfileStore,
+    names: &[String],
+    dir: &Path,
+    overwrite: bool,
+) -> Result<Vec<PathBuf>, String> {
     if names.is_empty() {
-        return Err("select a profile to export".to_owned());
+        return Err("tick at least one profile to export".to_owned());
+    }
+    if dir.as_os_str().is_empty() || !dir.is_dir() {
+        return Err(format!(
+            "{:?} is not a folder: enter an existing folder to export into",
+            dir.display().to_string()
+        ));
     }
     let mut written = Vec::new();
     for name in names {
         let stored = store.load(name).map_err(|e| e.to_string())?;
         let text = toml::to_string(&stored.profile).map_err(|e| e.to_string())?;
         let path = dir.join(format!("{name}.toml"));
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true);
+        if overwrite {
+            options.create(true).truncate(true);
+        } else {
+            options.create_new(true);
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        // A replaced file keeps its old mode: tighten it too.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
         std::io::Write::write_all(&mut file, text.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         written.push(path);
@@ -74,7 +157,6 @@ pub fn export_profiles(store: &ProfileStore, names: &[String], dir: &Path) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use client_core::profile::Profile;
     use client_core::{Protocol, Sequence};
 
     fn store(dir: &Path) -> ProfileStore {
@@ -82,16 +164,26 @@ mod tests {
     }
 
     #[test]
-    fn export_then_import_round_trips_and_never_overwrites() {
+    fn export_then_import_round_trips_asks_before_replacing_and_is_private() {
         let dir = tempfile::tempdir().expect("dir");
         let a = store(dir.path());
         let profile = Profile::new("192.0.2.2", Sequence::parse("7000,8000:udp", Protocol::Tcp).expect("seq"));
         a.create("bastion", &profile).expect("create");
+        a.create("db", &profile).expect("create");
         let out = dir.path().join("export");
         fs::create_dir(&out).expect("mkdir");
-        let written = export_profiles(&a, &["bastion".into()], &out).expect("export");
-        assert_eq!(written, [out.join("bastion.toml")]);
-        assert!(export_profiles(&a, &["bastion".into()], &out).is_err(), "export never replaces a file");
+        let names = ["bastion".to_owned(), "db".to_owned()];
+        let written = export_profiles(&a, &names, &out, false).expect("export");
+        assert_eq!(written, [out.join("bastion.toml"), out.join("db.toml")]);
+        assert_eq!(existing_exports(&names, &out).len(), 2);
+        assert!(export_profiles(&a, &names, &out, false).is_err(), "never replaces a file unasked");
+        export_profiles(&a, &names, &out, true).expect("replaced when the user said so");
+        #[cfg(unix)]
+        for path in &written {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(path).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is readable by its owner only", path.display());
+        }
 
         let b = ProfileStore::new(dir.path().join("other"));
         assert_eq!(import_profile_file(&b, &written[0]).expect("import"), "bastion");
@@ -106,9 +198,11 @@ mod tests {
         fs::write(&conf, "[openSSH]\n sequence = 7000,8000,9000\n[closeSSH]\n sequence = 9000,8000,7000\n")
             .expect("write");
         let s = store(dir.path());
-        assert!(import_knockd_conf(&s, &conf, "").is_err());
-        let report = import_knockd_conf(&s, &conf, "192.0.2.2").expect("import");
-        assert!(report.contains("imported ssh"), "{report}");
+        assert!(preview_import(&conf, "").expect_err("no host").contains("host"));
+        let preview = preview_import(&conf, "192.0.2.2").expect("preview");
+        assert_eq!(preview.format, Format::KnockdConf);
+        let applied = apply_import(&s, &preview);
+        assert_eq!(applied.added, ["ssh"]);
         assert!(s.load("ssh").expect("ssh").profile.sequence().is_some_and(|k| k.close.is_some()));
     }
 }

@@ -31,7 +31,14 @@ pub enum WorkerMessage {
     Resolved {
         name: String,
         host: String,
+        family: AddressFamily,
         result: Result<SocketAddr, String>,
+    },
+    /// A profile was renamed after a save (its keyring keys moved with it).
+    Renamed {
+        old: String,
+        new: String,
+        result: Result<(), String>,
     },
     Keyring(Availability),
     /// A profile was deleted (file and keyring secrets); `Ok(Some(warning))` when its secrets could not be
@@ -101,7 +108,7 @@ impl Worker {
                 Ok(Err(err)) => Err(err.to_string()),
                 Err(_) => Err(format!("{host:?} did not resolve within 10 s")),
             };
-            let _ = sender.send(WorkerMessage::Resolved { name, host, result });
+            let _ = sender.send(WorkerMessage::Resolved { name, host, family, result });
             waker();
         });
     }
@@ -135,6 +142,16 @@ impl Worker {
                 .map(|(_, forgotten)| forgotten.map(|e| e.to_string()))
                 .map_err(|e| e.to_string());
             let _ = sender.send(WorkerMessage::Deleted { name, result });
+            waker();
+        });
+    }
+
+    /// Renames a profile; its keyring secrets move with it (a blocking keyring round trip).
+    pub fn rename_profile(&self, store: ProfileStore, secrets: SecretStore, old: String, new: String) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = store.rename(&old, &new, &secrets).map(drop).map_err(|e| e.to_string());
+            let _ = sender.send(WorkerMessage::Renamed { old, new, result });
             waker();
         });
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use client_core::profile::{Action, Profile, SequenceSource};
 use client_core::store::ProfileStore;
 use client_core::{Protocol, Sequence};
-use client_gui::app::{AppState, HitState, LastResult, Notice, Persisted, UNTAGGED};
+use client_gui::app::{AppState, HitState, LastResult, Leave, Notice, Persisted, Resolution, Status};
 
 fn profile(host: &str, sequence: &str, tags: &[&str]) -> Profile {
     let mut p = Profile::new(host, Sequence::parse(sequence, Protocol::Tcp).expect("sequence"));
@@ -31,23 +31,171 @@ fn wait_idle(state: &mut AppState) {
     }
 }
 
+fn listed(s: &AppState) -> Vec<String> {
+    s.visible().iter().map(|e| e.name.clone()).collect()
+}
+
 #[test]
-fn search_filters_and_tags_group_the_list() {
+fn one_row_per_profile_filtered_by_search_and_tag_with_favourites_on_top() {
     let dir = tempfile::tempdir().expect("dir");
     let store = ProfileStore::new(dir.path());
     store.create("web", &profile("192.0.2.2", "7000", &["prod", "eu"])).expect("web");
     store.create("db", &profile("192.0.2.3", "7000", &["prod"])).expect("db");
     store.create("lab", &profile("lab.example.org", "7000", &[])).expect("lab");
     let mut s = state(dir.path());
-    let groups = s.groups();
-    let names = |tag: &str| groups[tag].iter().map(|e| e.name.clone()).collect::<Vec<_>>();
-    assert_eq!(names("prod"), ["db", "web"]);
-    assert_eq!(names("eu"), ["web"]);
-    assert_eq!(names(UNTAGGED), ["lab"]);
+    assert_eq!(listed(&s), ["db", "lab", "web"], "a profile with two tags is listed once");
+    assert_eq!(s.tags(), ["eu", "prod"]);
+    s.tag_filter = Some("prod".into());
+    assert_eq!(listed(&s), ["db", "web"]);
+    s.tag_filter = None;
+    s.toggle_favourite("web");
+    assert_eq!(listed(&s), ["web", "db", "lab"], "favourites are pinned on top");
     s.search = "EXAMPLE".into();
-    assert_eq!(s.visible().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["lab"], "matches the host");
+    assert_eq!(listed(&s), ["lab"], "matches the host");
     s.search = "eu".into();
-    assert_eq!(s.visible().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["web"], "matches a tag");
+    assert_eq!(listed(&s), ["web"], "matches a tag");
+}
+
+/// Defect 1: Enter knocked a host hidden by the search, or the first host with nothing selected.
+#[test]
+fn keyboard_actions_follow_the_search_and_never_reach_a_hidden_host() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = ProfileStore::new(dir.path());
+    store.create("fin-knock", &profile("192.0.2.2", "7000", &[])).expect("a");
+    store.create("v6-door", &profile("2001:db8::2", "7000", &[])).expect("b");
+    store.create("web", &profile("192.0.2.4", "7000", &[])).expect("c");
+    let mut s = state(dir.path());
+    assert_eq!(s.highlighted(), None, "nothing selected: nothing to act on");
+    s.select("fin-knock");
+    s.search = "v6".into();
+    s.filter_changed();
+    assert_eq!(s.selected.as_deref(), Some("v6-door"), "the selection follows the search");
+    assert_eq!(s.highlighted().as_deref(), Some("v6-door"));
+    s.search = "nothing matches".into();
+    s.filter_changed();
+    assert_eq!(s.highlighted(), None, "no row listed: no target");
+    s.search.clear();
+    s.filter_changed();
+    s.select("fin-knock");
+    s.move_selection(1);
+    assert_eq!(s.selected.as_deref(), Some("v6-door"));
+    s.move_selection(1);
+    s.move_selection(1);
+    assert_eq!(s.selected.as_deref(), Some("web"), "stops at the last row");
+    s.move_selection(-5);
+    assert_eq!(s.selected.as_deref(), Some("fin-knock"));
+}
+
+/// Defect 2: Ctrl+N, Cancel and selecting another host threw away unsaved edits.
+#[test]
+fn unsaved_edits_are_never_dropped_without_asking() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = ProfileStore::new(dir.path());
+    store.create("web", &profile("192.0.2.2", "7000", &[])).expect("web");
+    store.create("db", &profile("192.0.2.3", "7000", &[])).expect("db");
+    let mut s = state(dir.path());
+    s.select("web");
+    s.edit("web");
+    s.new_profile();
+    assert!(s.pending_discard.is_none(), "nothing typed yet: nothing to lose, no question");
+    assert!(s.editor.as_ref().is_some_and(|e| e.is_new()));
+    if let Some(editor) = s.editor.as_mut() {
+        editor.name = "typed".into();
+    }
+    for leave in [Leave::New, Leave::Close, Leave::Select("db".into())] {
+        match &leave {
+            Leave::New => s.new_profile(),
+            Leave::Close => s.cancel_editor(),
+            Leave::Select(name) => s.select(name),
+            _ => unreachable!(),
+        }
+        assert_eq!(s.pending_discard.as_ref(), Some(&leave), "asked first");
+        assert_eq!(s.editor.as_ref().map(|e| e.name.as_str()), Some("typed"), "the edits are still there");
+        s.keep_editing();
+    }
+    s.select("db");
+    s.discard_changes();
+    assert!(s.editor.is_none());
+    assert_eq!(s.selected.as_deref(), Some("db"));
+}
+
+fn wait_resolution(s: &mut AppState, name: &str) -> Resolution {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        s.poll();
+        if let Some(done @ Resolution::Done { .. }) = s.resolution.get(name) {
+            return done.clone();
+        }
+        assert!(Instant::now() < deadline, "no address for {name}: {:?}", s.resolution.get(name));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Defect 3: the address stuck at "resolving…" after a save or a restart, and stayed stale (with the
+/// old result) after the host changed.
+#[test]
+fn the_address_follows_restarts_saves_and_host_changes() {
+    let dir = tempfile::tempdir().expect("dir");
+    ProfileStore::new(dir.path()).create("local", &profile("127.0.0.1", "7000:udp", &[])).expect("create");
+    // A restart with "local" selected: the detail view asks for the address, and gets it.
+    let persisted = Persisted { selected: Some("local".into()), ..Persisted::default() };
+    let mut s = AppState::new(ProfileStore::new(dir.path()), persisted).expect("state");
+    s.ensure_resolution("local");
+    assert!(
+        matches!(wait_resolution(&mut s, "local"), Resolution::Done { result: Ok(a), .. } if a.ip().to_string() == "127.0.0.1")
+    );
+    s.knock("local", Action::Open);
+    wait_idle(&mut s);
+    assert!(matches!(s.last_result("local"), LastResult::Sent { .. }));
+
+    s.edit("local");
+    if let Some(editor) = s.editor.as_mut() {
+        editor.host = "::1".into();
+    }
+    s.save_editor();
+    assert!(s.editor.is_none(), "saved: {:?}", s.editor_errors);
+    assert!(matches!(s.last_result("local"), LastResult::Never), "the old host's result is gone");
+    s.ensure_resolution("local");
+    assert!(
+        matches!(wait_resolution(&mut s, "local"), Resolution::Done { result: Ok(a), .. } if a.ip().to_string() == "::1"),
+        "the new host's address"
+    );
+
+    // A new profile is selected after its save and resolves too.
+    s.new_profile();
+    if let Some(editor) = s.editor.as_mut() {
+        editor.name = "fresh".into();
+        editor.host = "127.0.0.1".into();
+        editor.open = "7000".into();
+    }
+    s.save_editor();
+    assert_eq!(s.selected.as_deref(), Some("fresh"));
+    s.ensure_resolution("fresh");
+    assert!(matches!(wait_resolution(&mut s, "fresh"), Resolution::Done { result: Ok(_), .. }));
+}
+
+#[test]
+fn a_rename_in_the_editor_renames_the_profile_and_keeps_its_result() {
+    let dir = tempfile::tempdir().expect("dir");
+    ProfileStore::new(dir.path()).create("old", &profile("192.0.2.2", "7000", &[])).expect("create");
+    let mut s = state(dir.path());
+    s.select("old");
+    s.last_results.insert("old".into(), LastResult::Failed { at: std::time::SystemTime::now(), why: "x".into() });
+    s.edit("old");
+    if let Some(editor) = s.editor.as_mut() {
+        editor.name = "new".into();
+    }
+    s.save_editor();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.entry("new").is_none() {
+        assert!(Instant::now() < deadline, "not renamed: {:?}", s.notice);
+        s.poll();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(s.entry("old").is_none());
+    assert!(!dir.path().join("old.toml").exists());
+    assert_eq!(s.selected.as_deref(), Some("new"));
+    assert!(matches!(s.last_result("new"), LastResult::Failed { .. }));
 }
 
 #[test]
@@ -111,9 +259,13 @@ fn cancel_stops_a_knock_that_waits() {
     std::thread::sleep(Duration::from_millis(100));
     s.poll();
     assert!(s.any_running());
+    assert_eq!(s.status("slow"), Status::Knocking);
     s.cancel("slow");
     wait_idle(&mut s);
-    assert!(matches!(s.last_result("slow"), LastResult::Failed { why, .. } if why.contains("cancelled")));
+    assert!(s.runs["slow"].cancelled, "cancelled is its own state");
+    assert!(matches!(s.last_result("slow"), LastResult::Never), "and does not replace the last result");
+    assert_eq!(s.status("slow"), Status::Never);
+    assert!(matches!(s.history.last().map(|h| &h.result), Some(LastResult::Cancelled { .. })));
 }
 
 #[test]
@@ -139,19 +291,65 @@ fn reload_theirs_replaces_my_edits_with_the_file() {
     assert_eq!(cli.load("web").expect("load").profile.notes, "theirs");
 }
 
+/// Defect 4: without a file-dialog portal, Import did nothing. The dialog's path field is the same
+/// path whatever dialog backend exists.
 #[test]
-fn a_knockd_conf_import_waits_for_its_host() {
+fn a_knockd_conf_import_through_the_dialog_path_field_asks_for_its_host() {
     let dir = tempfile::tempdir().expect("dir");
     let conf = dir.path().join("knockd.conf");
     std::fs::write(&conf, "[openSSH]\n sequence = 7000,8000,9000\n[closeSSH]\n sequence = 9000,8000,7000\n")
         .expect("write");
     let mut s = state(&dir.path().join("profiles"));
-    s.import_files(std::slice::from_ref(&conf));
-    assert_eq!(s.pending_import.as_deref(), Some(conf.as_path()));
-    s.import_host = "192.0.2.2".into();
+    s.open_import();
+    if let Some(d) = s.import_dialog.as_mut() {
+        d.path = conf.display().to_string();
+    }
+    s.preview_import();
+    let error = s.import_dialog.as_ref().and_then(|d| d.error.clone()).expect("asks for the host");
+    assert!(error.contains("enter the host"), "{error}");
+    if let Some(d) = s.import_dialog.as_mut() {
+        d.host = "192.0.2.2".into();
+    }
+    s.preview_import();
+    if let Some(c) = s.import_dialog.as_mut().and_then(|d| d.preview.as_mut()).and_then(|p| p.candidates.first_mut()) {
+        c.name = "bastion-ssh".into();
+    }
     s.finish_import();
-    assert!(s.entry("ssh").is_some(), "{:?}", s.notice);
-    assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("imported ssh")));
+    assert!(s.import_dialog.is_none());
+    assert!(s.entry("bastion-ssh").is_some(), "imported under the edited name: {:?}", s.notice);
+    assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("imported bastion-ssh")));
+}
+
+/// Defect 5: an .fwknoprc was read as a knockd.conf.
+#[test]
+fn an_fwknoprc_is_detected_and_imported_as_spa_profiles() {
+    let dir = tempfile::tempdir().expect("dir");
+    let rc = dir.path().join("fwknoprc");
+    let (key, hmac) = client_core::spa::keygen().expect("keys");
+    std::fs::write(
+        &rc,
+        format!(
+            "[fw]\nSPA_SERVER 192.0.2.7\nSPA_SERVER_PORT 62201\nACCESS tcp/22\nALLOW_IP 192.0.2.50\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nUSE_HMAC Y\n",
+            key.to_base64(),
+            hmac.to_base64()
+        ),
+    )
+    .expect("write");
+    let mut s = state(&dir.path().join("profiles"));
+    s.open_import();
+    if let Some(d) = s.import_dialog.as_mut() {
+        d.path = rc.display().to_string();
+    }
+    s.preview_import();
+    let preview = s.import_dialog.as_ref().and_then(|d| d.preview.clone()).expect("a preview, not an error");
+    assert_eq!(preview.format, client_gui::transfer::Format::Fwknoprc);
+    assert_eq!(preview.candidates.len(), 1);
+    assert!(preview.candidates[0].keys.is_some(), "its keys are carried to the keyring");
+    s.finish_import();
+    let name = preview.candidates[0].name.clone();
+    let saved = std::fs::read_to_string(dir.path().join("profiles").join(format!("{name}.toml"))).expect("saved");
+    assert!(saved.contains("[spa]") && saved.contains("192.0.2.7"), "{saved}");
+    assert!(!saved.contains(&key.to_base64()), "keys never reach the file");
 }
 
 #[test]
@@ -165,4 +363,37 @@ fn persisted_selection_and_results_survive_a_restart() {
     let again = AppState::new(ProfileStore::new(dir.path()), saved).expect("state");
     assert_eq!(again.selected.as_deref(), Some("web"));
     assert!(matches!(again.last_result("web"), LastResult::Failed { .. }));
+}
+
+/// Defect 6: exporting twice failed with "File exists" and only one profile could be exported.
+#[test]
+fn export_takes_many_profiles_and_asks_before_replacing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = ProfileStore::new(dir.path().join("p"));
+    store.create("web", &profile("192.0.2.2", "7000", &[])).expect("web");
+    store.create("db", &profile("192.0.2.3", "7000", &[])).expect("db");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let mut s = state(&dir.path().join("p"));
+    for round in 0..2 {
+        s.open_export();
+        if let Some(d) = s.export_dialog.as_mut() {
+            d.chosen = ["web".to_owned(), "db".to_owned()].into();
+            d.dir = out.display().to_string();
+        }
+        s.export(false);
+        if round == 1 {
+            let asked = s.export_dialog.as_ref().map(|d| d.existing.len());
+            assert_eq!(asked, Some(2), "the second export asks before replacing");
+            s.export(true);
+        }
+        assert!(s.export_dialog.is_none(), "{:?}", s.export_dialog.as_ref().and_then(|d| d.error.clone()));
+        assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("exported 2 profiles")), "{:?}", s.notice);
+    }
+    #[cfg(unix)]
+    for name in ["web", "db"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join(format!("{name}.toml"))).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

@@ -7,7 +7,7 @@ use std::num::NonZeroU16;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use client_core::profile::{Profile, Verify};
+use client_core::profile::{Profile, SequenceSource, Verify};
 use client_core::secrets::{SecretKind, SecretStore};
 use client_core::store::ProfileStore;
 use client_core::{Protocol, Sequence};
@@ -18,10 +18,12 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
 fn app(dir: &Path) -> Harness<'static, KnockGui> {
+    app_sized(dir, egui::vec2(1200.0, 800.0))
+}
+
+fn app_sized(dir: &Path, size: egui::Vec2) -> Harness<'static, KnockGui> {
     let store = ProfileStore::new(dir);
-    Harness::builder()
-        .with_size(egui::vec2(1200.0, 800.0))
-        .build_eframe(move |cc| KnockGui::new(cc, store).expect("the app starts"))
+    Harness::builder().with_size(size).build_eframe(move |cc| KnockGui::new(cc, store).expect("the app starts"))
 }
 
 fn profile(host: &str, sequence: &str) -> Profile {
@@ -309,4 +311,272 @@ fn an_spa_profile_is_created_with_generated_keys_that_never_reach_the_file() {
     }
     drop(harness);
     drop(keyring);
+}
+
+/// Defect 1, through the keys a user presses: select fin-knock, Ctrl+F, type "v6", Enter: the listed
+/// v6-door is knocked, never the hidden fin-knock.
+#[test]
+fn enter_with_a_filter_knocks_the_listed_host_only() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hidden = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let listed = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = |s: &UdpSocket| s.local_addr().expect("addr").port();
+    let store = ProfileStore::new(dir.path());
+    store.create("fin-knock", &profile("127.0.0.1", &format!("{}:udp", port(&hidden)))).expect("create");
+    store.create("v6-door", &profile("127.0.0.1", &format!("{}:udp", port(&listed)))).expect("create");
+    let mut harness = app(dir.path());
+    harness.get_by_label_contains("fin-knock  ·").click();
+    // The pointer leaves, so no row tooltip (which repeats the row's text) lingers.
+    harness.event(egui::Event::PointerGone);
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    harness.run();
+    harness.get_by_label("Search").type_text("v6");
+    harness.run();
+    assert!(harness.query_by_label_contains("fin-knock  ·").is_none(), "fin-knock is hidden");
+    harness.key_press(Key::Enter);
+    harness.run_steps(2);
+    step_until(&mut harness, |app| !app.state.any_running());
+    let mut buf = [0u8; 4];
+    listed.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    assert!(listed.recv_from(&mut buf).is_ok(), "the listed host was knocked");
+    hidden.set_nonblocking(true).expect("nonblocking");
+    assert!(hidden.recv_from(&mut buf).is_err(), "the hidden host was not");
+    assert!(!harness.state().state.runs.contains_key("fin-knock"));
+}
+
+/// Defect 2 and 11: Ctrl+N over unsaved edits asks first; Escape closes the question and keeps the
+/// edits; the editor opens with Name focused and without errors for fields nobody typed in.
+#[test]
+fn the_editor_guards_unsaved_edits_and_answers_the_keyboard() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut harness = app(dir.path());
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    harness.run();
+    assert!(harness.get_by_label("Name").accesskit_node().is_focused(), "Name has the keyboard");
+    assert!(harness.query_by_label_contains("invalid").is_none(), "no errors before anything is typed");
+    assert!(harness.query_by_label_contains("enter a sequence").is_none());
+    harness.get_by_label("Name").type_text("web");
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    harness.run();
+    harness.get_by_label("Discard changes?");
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(harness.query_by_label("Discard changes?").is_none(), "Escape closes the question");
+    assert_eq!(harness.state().state.editor.as_ref().map(|e| e.name.as_str()), Some("web"), "edits kept");
+
+    type_into(&mut harness, "Host", "127.0.0.1");
+    type_into(&mut harness, "Open sequence", "7000,8000:udp");
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    harness.run();
+    assert!(dir.path().join("web.toml").exists(), "Ctrl+S saved");
+    assert!(harness.state().state.editor.is_none());
+
+    // Enter in a field saves too; Escape on an unchanged form just closes it.
+    harness.get_by_label("Edit").click();
+    harness.run();
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(harness.state().state.editor.is_none() && harness.query_by_label("Discard changes?").is_none());
+}
+
+/// Defect 11: Escape closes dialogs; the import dialog focuses its field and Enter submits it.
+#[test]
+fn dialogs_close_on_escape_and_submit_on_enter() {
+    let dir = tempfile::tempdir().expect("dir");
+    ProfileStore::new(dir.path().join("p")).create("web", &profile("192.0.2.2", "7000")).expect("create");
+    let conf = dir.path().join("knockd.conf");
+    std::fs::write(&conf, "[openSSH]\n sequence = 7100,7200,7300\n").expect("write");
+    let mut harness = app(&dir.path().join("p"));
+    harness.get_by_label_contains("web  ·").click();
+    harness.run();
+    harness.key_press(Key::Delete);
+    harness.run();
+    harness.get_by_label("Delete web?");
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(harness.query_by_label("Delete web?").is_none(), "Escape keeps the profile");
+    assert!(dir.path().join("p/web.toml").exists());
+
+    harness.get_by_label("Import…").click();
+    harness.run();
+    harness.run();
+    assert!(harness.get_by_label("File path").accesskit_node().is_focused(), "the first field has the keyboard");
+    harness.get_by_label("File path").type_text(&conf.display().to_string());
+    harness.key_press(Key::Enter);
+    harness.run();
+    harness.get_by_label_contains("enter the host");
+    type_into(&mut harness, "Host (knockd.conf only)", "192.0.2.2");
+    harness.key_press(Key::Enter);
+    harness.run();
+    harness.get_by_label_contains("will create");
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "Import").click();
+    harness.run();
+    assert!(dir.path().join("p/ssh.toml").exists(), "imported");
+    harness.get_by_label("Import…").click();
+    harness.run();
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(harness.state().state.import_dialog.is_none(), "Escape closes the import dialog");
+}
+
+/// Defect 7/8: rows are one line of exactly ROW_HEIGHT whatever the width, once per profile, also with
+/// 1,000 profiles in a 640x400 window; the panel keeps its minimum width with no match.
+#[test]
+fn rows_hold_their_shape_with_a_thousand_profiles_in_a_small_window() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = ProfileStore::new(dir.path());
+    for i in 0..1000 {
+        let mut p = profile(&format!("host-with-a-rather-long-name-{i}.example.org"), "7000");
+        p.tags = vec!["alpha".into(), "beta".into()];
+        store.create(&format!("h{i:04}"), &p).expect("create");
+    }
+    let mut harness = app_sized(dir.path(), egui::vec2(640.0, 400.0));
+    harness.run();
+    let rows: Vec<egui::Rect> = harness.query_all_by_label_contains("  ·  ").map(|n| n.rect()).collect();
+    assert!(!rows.is_empty() && rows.len() < 40, "only the visible rows are laid out: {}", rows.len());
+    for pair in rows.windows(2) {
+        assert_eq!(pair[0].height(), client_gui::ui::ROW_HEIGHT, "{pair:?}");
+        assert_eq!(pair[1].top() - pair[0].top(), client_gui::ui::ROW_HEIGHT, "no gap, no overlap: {pair:?}");
+    }
+    assert_eq!(harness.query_all_by_label_contains("h0000  ·").count(), 1, "two tags, one row");
+    // One Tab stop per row: its Knock button is pointer-only.
+    let knock = harness.get_by_label("Knock h0000");
+    assert!(!knock.accesskit_node().data().supports_action(egui::accesskit::Action::Focus));
+    let row = harness.get_by_label_contains("h0000  ·");
+    assert!(row.accesskit_node().data().supports_action(egui::accesskit::Action::Focus));
+
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    harness.run();
+    harness.get_by_label("Search").type_text("no such host anywhere");
+    harness.run();
+    harness.get_by_label("No profile matches the search.");
+    let width = harness.get_by_label("No profile matches the search.").rect().width();
+    assert!(width >= client_gui::ui::HOSTS_MIN_WIDTH - 40.0, "the panel did not shrink: {width}");
+}
+
+/// Issue 11: a secret sequence's ports never reach the history or the state eframe persists, also
+/// when the knock fails.
+#[test]
+fn secret_ports_never_reach_the_persisted_state() {
+    #[derive(Default)]
+    struct Memory(std::collections::HashMap<String, String>);
+    impl eframe::Storage for Memory {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, key: &str, value: String) {
+            self.0.insert(key.to_owned(), value);
+        }
+        fn remove_string(&mut self, key: &str) {
+            self.0.remove(key);
+        }
+        fn flush(&mut self) {}
+    }
+
+    let dir = tempfile::tempdir().expect("dir");
+    // SAFETY: a variable name only this test uses, set before any thread reads it.
+    unsafe { std::env::set_var("KNOCK_GUI_TEST_SECRET_SEQ", "31337,31338:udp,31339") };
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let mut refused = profile("127.0.0.1", "1");
+    let mut broadcast = profile("255.255.255.255", "1");
+    for p in [&mut refused, &mut broadcast] {
+        if let Some(knock) = p.sequence_mut() {
+            knock.open = SequenceSource::Env("KNOCK_GUI_TEST_SECRET_SEQ".into());
+        }
+        let mut verify = Verify::new(NonZeroU16::new(closed_port).expect("port"));
+        verify.timeout_ms = 300;
+        verify.attempts = std::num::NonZeroU32::MIN;
+        p.verify = Some(verify);
+    }
+    let store = ProfileStore::new(dir.path());
+    store.create("refused", &refused).expect("create");
+    store.create("broadcast", &broadcast).expect("create");
+    let mut harness = app(dir.path());
+    for name in ["refused", "broadcast"] {
+        harness.get_by_label(&format!("Knock {name}")).click();
+        harness.run_steps(2);
+        step_until(&mut harness, |app| !app.state.any_running());
+    }
+    let state = &harness.state().state;
+    assert!(
+        !matches!(state.last_result("refused"), LastResult::Never | LastResult::Opened { .. }),
+        "{:?}",
+        state.last_result("refused")
+    );
+    assert!(
+        matches!(state.last_result("broadcast"), LastResult::Failed { .. }),
+        "{:?}",
+        state.last_result("broadcast")
+    );
+    let mut storage = Memory::default();
+    eframe::App::save(harness.state_mut(), &mut storage);
+    let state = &harness.state().state;
+    let texts = [
+        storage.0.values().cloned().collect::<Vec<_>>().join("\n"),
+        format!("{:?}", state.history),
+        format!("{:?}", state.runs.values().map(|r| &r.hits).collect::<Vec<_>>()),
+        harness.query_all_by_label_contains("").map(|n| format!("{:?}", n.accesskit_node().label())).collect(),
+    ];
+    assert!(texts[0].contains("refused"), "the storage holds the results: {}", texts[0]);
+    for text in &texts {
+        for port in ["31337", "31338", "31339"] {
+            assert!(!text.contains(port), "secret port {port} leaked: {text}");
+        }
+    }
+}
+
+/// Every icon the app draws has a glyph in the bundled fonts (no tofu boxes, no panic).
+#[test]
+fn every_icon_has_a_glyph() {
+    let ctx = egui::Context::default();
+    let mut output = ctx.run_ui(egui::RawInput::default(), |_| {});
+    output.textures_delta.clear();
+    for icon in client_gui::ui::icons::ALL.iter().chain(&["›", "…", "·", "—"]) {
+        let found = ctx.fonts_mut(|f| f.has_glyphs(&egui::FontId::proportional(14.0), icon));
+        assert!(found, "no glyph for {icon:?}");
+    }
+}
+
+/// The AccessKit tree: named regions, and knock results announced (a polite live region).
+#[test]
+fn regions_are_named_and_results_are_announced() {
+    use egui::accesskit::{Live, Role};
+    let dir = tempfile::tempdir().expect("dir");
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = socket.local_addr().expect("addr").port();
+    ProfileStore::new(dir.path()).create("web", &profile("127.0.0.1", &format!("{port}:udp"))).expect("create");
+    let mut harness = app(dir.path());
+    for region in ["Toolbar", "Hosts", "Details", "History"] {
+        harness.get_by_role_and_label(Role::Region, region);
+    }
+    harness.get_by_label("Knock web").click();
+    harness.run_steps(2);
+    step_until(&mut harness, |app| !app.state.any_running());
+    let title = harness.get_by_label("Knocked");
+    assert_eq!(title.accesskit_node().live(), Live::Polite, "the result is announced");
+}
+
+/// The window title names the selected host (defect 12).
+#[test]
+fn the_title_names_the_selected_host() {
+    let dir = tempfile::tempdir().expect("dir");
+    ProfileStore::new(dir.path()).create("web", &profile("192.0.2.2", "7000")).expect("create");
+    let mut harness = app(dir.path());
+    harness.get_by_label_contains("web  ·").click();
+    let mut titles = Vec::new();
+    for _ in 0..3 {
+        harness.step();
+        for output in harness.output().viewport_output.values() {
+            for command in &output.commands {
+                if let egui::ViewportCommand::Title(title) = command {
+                    titles.push(title.clone());
+                }
+            }
+        }
+    }
+    assert!(titles.iter().any(|t| t == "web (192.0.2.2) — knock"), "{titles:?}");
 }

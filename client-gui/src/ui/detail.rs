@@ -1,5 +1,6 @@
-//! The detail view of the selected profile: host and resolved address, sequences as chips, send method
-//! and raw-socket permission, verify settings, the action buttons, and the live progress of a knock.
+//! The detail view of the selected profile, in a scroll area (reachable in a 640x400 window): the
+//! result banner ("is my door open?"), host and resolved address, only the settings that matter for
+//! its kind, the actions, connecting after an open, and a knock's live progress as a stepper.
 
 use std::time::Instant;
 
@@ -7,7 +8,8 @@ use client_core::profile::{Action, Profile, ProfileKind, SequenceSource};
 use client_core::{Protocol, TcpFlagSpec};
 use egui::{Color32, RichText};
 
-use crate::app::{AppState, HitState, Phase, Resolution, Run};
+use crate::app::{AppState, HitState, LastResult, Notice, Phase, Resolution, Run};
+use crate::ui::icons;
 
 pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
     let Some(name) = state.selected.clone() else {
@@ -15,25 +17,99 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
         return;
     };
     let Some(entry) = state.entry(&name).cloned() else { return };
-    let profile = match entry.profile {
-        Ok(profile) => profile,
-        Err(err) => {
-            ui.heading(&name);
-            ui.colored_label(ui.visuals().error_fg_color, err.to_string());
-            ui.label("Fix the file in a text editor; the app will pick up the change.");
-            return;
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        let profile = match entry.profile {
+            Ok(profile) => profile,
+            Err(err) => {
+                ui.heading(&name);
+                ui.add(egui::Label::new(RichText::new(err.to_string()).color(ui.visuals().error_fg_color)).wrap());
+                ui.label("Fix the file in a text editor; the app will pick up the change.");
+                return;
+            }
+        };
+        state.ensure_resolution(&name);
+        ui.heading(&name);
+        banner(state, &name, ui);
+        facts(state, &name, &profile, ui);
+        ui.add_space(8.0);
+        buttons(state, &name, &profile, ui);
+        if let Some(run) = state.runs.get(&name).cloned() {
+            ui.separator();
+            progress(state, &name, &run, ui);
+        }
+        ui.separator();
+        connect(state, &name, &profile, ui);
+    });
+}
+
+fn green(ui: &egui::Ui) -> Color32 {
+    if ui.visuals().dark_mode { Color32::from_rgb(0x4c, 0xc3, 0x6a) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) }
+}
+
+/// The answer to "is my door open?" in large type, with the shared wording of the outcome. A cancelled
+/// run shows as its own neutral line above the last result, which it does not replace.
+fn banner(state: &AppState, name: &str, ui: &mut egui::Ui) {
+    if state.runs.get(name).is_some_and(|r| !r.is_running() && r.cancelled) {
+        ui.label(RichText::new(format!("{}  Cancelled: nothing more was sent", icons::CANCELLED)).weak().size(15.0));
+    }
+    let (icon, title, detail, color) = match state.last_result(name) {
+        LastResult::Never | LastResult::Cancelled { .. } => return,
+        LastResult::Opened { at, detail } => {
+            (icons::OPEN, "Door open", format!("{detail}, {}", super::ago(*at)), green(ui))
+        }
+        LastResult::Sent { at, detail } => {
+            (icons::SENT, "Knocked", format!("{detail}, {}", super::ago(*at)), ui.visuals().text_color())
+        }
+        LastResult::NotOpened { at, why } => {
+            (icons::FAILED, "Not opened", format!("{why}, {}", super::ago(*at)), ui.visuals().error_fg_color)
+        }
+        LastResult::Failed { at, why } => {
+            (icons::FAILED, "Failed", format!("{why}, {}", super::ago(*at)), ui.visuals().error_fg_color)
         }
     };
-    ui.heading(&name);
+    egui::Frame::new()
+        .inner_margin(egui::Margin::same(10))
+        .corner_radius(6.0)
+        .stroke(egui::Stroke::new(2.0, color))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(icon).size(26.0).color(color));
+                ui.vertical(|ui| {
+                    let title = ui.label(RichText::new(title).size(20.0).strong().color(color));
+                    let words = ui.add(egui::Label::new(detail).wrap());
+                    // Screen readers announce a new result without the user moving there.
+                    for id in [title.id, words.id] {
+                        ui.ctx().accesskit_node_builder(id, |node| node.set_live(egui::accesskit::Live::Polite));
+                    }
+                });
+            });
+        });
+    ui.add_space(6.0);
+}
+
+fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
     egui::Grid::new("facts").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
         ui.label("Host");
         ui.label(&profile.host);
         ui.end_row();
         ui.label("Address");
-        ui.label(match state.resolution.get(&name) {
-            None | Some(Resolution::Pending) => "resolving…".to_owned(),
-            Some(Resolution::Done { result: Ok(address), .. }) => format!("{} ({})", address.ip(), profile.family),
-            Some(Resolution::Done { result: Err(err), .. }) => err.clone(),
+        ui.horizontal(|ui| {
+            match state.resolution.get(name) {
+                None | Some(Resolution::Pending { .. }) => {
+                    ui.spinner();
+                    ui.label("resolving…");
+                }
+                Some(Resolution::Done { result: Ok(address), .. }) => {
+                    ui.label(format!("{} ({})", address.ip(), profile.family));
+                }
+                Some(Resolution::Done { result: Err(err), .. }) => {
+                    ui.add(egui::Label::new(RichText::new(err).color(ui.visuals().warn_fg_color)).wrap());
+                }
+            }
+            if ui.small_button("Refresh").on_hover_text("Look the host up again").clicked() {
+                state.refresh_resolution(name);
+            }
         });
         ui.end_row();
         match &profile.kind {
@@ -41,24 +117,30 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
                 ui.label("Open");
                 sequence_chips(&knock.open, &knock.tcp_flags, ui);
                 ui.end_row();
-                ui.label("Close");
-                match &knock.close {
-                    Some(close) => sequence_chips(close, &knock.tcp_flags, ui),
-                    None => {
-                        ui.label(RichText::new("none").weak());
-                    }
+                if let Some(close) = &knock.close {
+                    ui.label("Close");
+                    sequence_chips(close, &knock.tcp_flags, ui);
+                    ui.end_row();
                 }
-                ui.end_row();
                 ui.label("Method");
                 ui.vertical(|ui| {
-                    ui.label(format!("{}, {} ms between hits", knock.method, knock.delay_ms));
-                    if let Some(step) = state.raw_needed_but_denied(&profile) {
-                        ui.colored_label(
-                            ui.visuals().error_fg_color,
-                            format!("This profile needs raw sockets: {step}"),
+                    let delay = if knock.delay_ms > 0 {
+                        format!(", {} ms between hits", knock.delay_ms)
+                    } else {
+                        String::new()
+                    };
+                    ui.label(format!("{}{delay}", knock.method));
+                    if let Some(step) = state.raw_needed_but_denied(profile) {
+                        ui.add(
+                            egui::Label::new(
+                                RichText::new(format!("This profile needs raw sockets: {step}"))
+                                    .color(ui.visuals().error_fg_color),
+                            )
+                            .wrap(),
                         );
                     }
                 });
+                ui.end_row();
             }
             ProfileKind::Rotating(knock) => {
                 let rotation = &knock.rotation;
@@ -70,53 +152,57 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
             }
             ProfileKind::Spa(spa) => {
                 ui.label("SPA");
-                ui.label(format!(
-                    "fwknop single packet to UDP {} asking for {} (allow {}, digest {}, HMAC {})",
-                    spa.port, spa.access, spa.allow_ip, spa.digest, spa.hmac
-                ));
+                ui.add(
+                    egui::Label::new(format!(
+                        "fwknop packet to UDP {} asking for {} (allow {})",
+                        spa.port, spa.access, spa.allow_ip
+                    ))
+                    .wrap(),
+                );
+                ui.end_row();
+                ui.label("Keys");
+                ui.horizontal(|ui| {
+                    ui.label("in the OS keyring, or the KNOCK_SPA_* variables");
+                    if ui.button("Add keys…").on_hover_text("Type, paste or generate this profile's keys").clicked() {
+                        state.edit(name);
+                    }
+                });
+                ui.end_row();
             }
         }
-        ui.end_row();
-        ui.label("Verify");
-        ui.label(match profile.verify {
-            Some(v) => format!(
-                "TCP port {} within {:.1} s, {} attempt(s), backoff {:.1} s",
+        if let Some(v) = profile.verify {
+            ui.label("Verify");
+            ui.label(format!(
+                "TCP port {} answers within {:.1} s; {}, backoff {:.1} s",
                 v.port,
                 v.timeout_ms as f64 / 1000.0,
-                v.attempts,
+                client_core::open::plural(v.attempts.get() as usize, "attempt"),
                 v.backoff_ms as f64 / 1000.0
-            ),
-            None => "no verification: success means every hit was sent".to_owned(),
-        });
-        ui.end_row();
+            ));
+            ui.end_row();
+        }
         if !profile.tags.is_empty() {
             ui.label("Tags");
-            ui.label(profile.tags.join(", "));
+            ui.label(profile.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join("  "));
             ui.end_row();
         }
         if !profile.notes.is_empty() {
             ui.label("Notes");
-            ui.label(&profile.notes);
+            ui.add(egui::Label::new(&profile.notes).wrap());
             ui.end_row();
         }
     });
-    ui.add_space(8.0);
-    buttons(state, &name, &profile, ui);
-    if let Some(run) = state.runs.get(&name).cloned() {
-        ui.separator();
-        progress(state, &name, &run, ui);
-    }
 }
 
 fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
     let running = state.runs.get(name).is_some_and(Run::is_running);
-    ui.horizontal(|ui| {
-        if ui.add_enabled(!running, egui::Button::new("Knock (open)")).clicked() {
+    ui.horizontal_wrapped(|ui| {
+        let knock = egui::Button::new(RichText::new("Knock (open)").strong()).min_size(egui::vec2(120.0, 30.0));
+        if ui.add_enabled(!running, knock).clicked() {
             state.knock(name, Action::Open);
         }
-        if ui
-            .add_enabled(!running && profile.sequence().is_some_and(|k| k.close.is_some()), egui::Button::new("Close"))
-            .clicked()
+        if profile.sequence().is_some_and(|k| k.close.is_some())
+            && ui.add_enabled(!running, egui::Button::new("Close")).on_hover_text("Send the close sequence").clicked()
         {
             state.knock(name, Action::Close);
         }
@@ -128,6 +214,36 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
         }
         if ui.button("Delete").clicked() {
             state.request_delete(name);
+        }
+    });
+}
+
+/// Connecting after an open: the command (editable, remembered per profile), run in a terminal, and
+/// copies of it and of the host.
+fn connect(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
+    ui.label(RichText::new("Connect").strong());
+    let mut command = state.connect_command(name);
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("Command");
+        let edit = ui
+            .add(egui::TextEdit::singleline(&mut command).font(egui::TextStyle::Monospace).desired_width(260.0))
+            .labelled_by(label.id);
+        if edit.changed() {
+            state.connect_commands.insert(name.to_owned(), command.clone());
+        }
+        if ui.button(format!("{} Connect", icons::TERMINAL)).on_hover_text("Run it in a terminal").clicked() {
+            state.notice = Some(match crate::desktop::run_in_terminal(&command) {
+                Ok(()) => Notice::Info(format!("started {command} in a terminal")),
+                Err(err) => Notice::Error(err),
+            });
+        }
+        if ui.button(format!("{} Copy ssh command", icons::COPY)).clicked() {
+            ui.ctx().copy_text(command.clone());
+            state.notice = Some(Notice::Info(format!("copied \"{command}\"")));
+        }
+        if ui.button(format!("{} Copy host", icons::COPY)).clicked() {
+            ui.ctx().copy_text(profile.host.clone());
+            state.notice = Some(Notice::Info(format!("copied \"{}\"", profile.host)));
         }
     });
 }
@@ -147,63 +263,82 @@ fn sequence_chips(source: &SequenceSource, flags: &TcpFlagSpec, ui: &mut egui::U
                 Protocol::Tcp => format!("{} tcp [{}]", hit.port, flags.set),
                 Protocol::Udp => format!("{} udp", hit.port),
             };
-            egui::Frame::new()
-                .inner_margin(egui::Margin::symmetric(6, 2))
-                .corner_radius(8.0)
-                .fill(ui.visuals().faint_bg_color)
-                .stroke(ui.visuals().widgets.noninteractive.bg_stroke)
-                .show(ui, |ui| ui.label(RichText::new(text).monospace()));
+            chip(ui, RichText::new(text).monospace(), ui.visuals().widgets.noninteractive.bg_stroke.color);
         }
     });
 }
 
+fn chip(ui: &mut egui::Ui, text: RichText, stroke: Color32) -> egui::Response {
+    egui::Frame::new()
+        .inner_margin(egui::Margin::symmetric(6, 2))
+        .corner_radius(8.0)
+        .fill(ui.visuals().faint_bg_color)
+        .stroke(egui::Stroke::new(1.0, stroke))
+        .show(ui, |ui| ui.label(text))
+        .inner
+}
+
+/// The run as steps: each hit (waiting / sent / failed, with the error on hover), then the verify step,
+/// so a failed verify shows where it failed instead of a row of green hits.
 fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("{} · attempt {}/{}", run.action, run.attempt, run.attempts)).strong());
+        ui.label(RichText::new(format!("{} · attempt {} of {}", run.action, run.attempt, run.attempts)).strong());
         if let Some(address) = run.address {
             ui.label(format!("to {}", address.ip()));
         }
     });
+    let green = green(ui);
+    let last = state.last_result(name).clone();
     ui.horizontal_wrapped(|ui| {
-        for (label, hit) in &run.hits {
-            let (state_text, color) = match hit {
-                HitState::Pending => ("waiting", ui.visuals().weak_text_color()),
-                HitState::Sent => ("sent", Color32::from_rgb(0x2e, 0xa0, 0x43)),
-                HitState::Failed(_) => ("failed", ui.visuals().error_fg_color),
+        for (i, (label, hit)) in run.hits.iter().enumerate() {
+            if i > 0 {
+                ui.label(RichText::new("›").weak());
+            }
+            let (icon, color) = match hit {
+                HitState::Pending => (icons::PENDING, ui.visuals().weak_text_color()),
+                HitState::Sent => (icons::OPEN, green),
+                HitState::Failed(_) => (icons::FAILED, ui.visuals().error_fg_color),
             };
-            let response = ui.label(RichText::new(format!("{label} {state_text}")).monospace().color(color));
+            let response = chip(ui, RichText::new(format!("{icon} {label}")).monospace().color(color), color);
             if let HitState::Failed(error) = hit {
                 response.on_hover_text(error);
             }
         }
+        if run.action == Action::Open && run.phase != Phase::Knocking {
+            ui.label(RichText::new("›").weak());
+            let (icon, color, text) = match (&run.phase, &last) {
+                (Phase::Done, _) if run.cancelled => (icons::CANCELLED, ui.visuals().weak_text_color(), "cancelled"),
+                (Phase::Done, LastResult::Opened { .. }) => (icons::OPEN, green, "port answered"),
+                (Phase::Done, LastResult::NotOpened { .. }) => {
+                    (icons::FAILED, ui.visuals().error_fg_color, "no answer")
+                }
+                (Phase::Done, _) => return,
+                _ => (icons::PENDING, ui.visuals().weak_text_color(), "verifying"),
+            };
+            chip(ui, RichText::new(format!("{icon} {text}")).color(color), color);
+        }
     });
     let now = Instant::now();
-    match &run.phase {
-        Phase::Knocking => {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("knocking…");
-            });
-        }
+    let status = match &run.phase {
+        Phase::Knocking => Some("knocking…".to_owned()),
         Phase::Verifying { address, since, timeout } => {
             let left = timeout.saturating_sub(now.duration_since(*since));
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(format!("waiting for {address} to answer… {:.1} s left", left.as_secs_f64()));
-            });
+            Some(format!("waiting for {address} to answer… {:.1} s left", left.as_secs_f64()))
         }
         Phase::BackingOff { until, next_attempt } => {
             let left = until.saturating_duration_since(now);
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(format!("no answer; attempt {next_attempt} in {:.1} s", left.as_secs_f64()));
-            });
+            Some(format!("no answer; attempt {next_attempt} in {:.1} s", left.as_secs_f64()))
         }
-        Phase::Done => {
-            super::host_list::result_line(state.last_result(name), ui);
-        }
-    }
-    if run.is_running() && ui.button("Cancel").clicked() {
-        state.cancel(name);
+        Phase::Done => None,
+    };
+    if let Some(status) = status {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            let words = ui.label(status);
+            ui.ctx().accesskit_node_builder(words.id, |node| node.set_live(egui::accesskit::Live::Polite));
+            if ui.button("Cancel").on_hover_text("Stop this knock; the last result is kept").clicked() {
+                state.cancel(name);
+            }
+        });
     }
 }

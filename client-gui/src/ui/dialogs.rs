@@ -1,27 +1,66 @@
-//! Modal dialogs: confirm a delete, resolve a save conflict, and ask which host a knockd.conf's doors
-//! belong to.
+//! Modal dialogs: discard unsaved edits?, confirm a delete, resolve a save conflict, import (path field
+//! with Browse…, then a preview with editable names), export (ticked profiles, folder, overwrite
+//! question). Escape closes each one as its cancel button would; Enter in a field submits; the first
+//! field has the keyboard when a dialog opens.
 
-use egui::{Id, Modal};
+use egui::{Id, Key, Modal, RichText};
 
 use crate::app::AppState;
 
-pub fn draw(state: &mut AppState, ctx: &egui::Context) {
+pub fn any_open(state: &AppState) -> bool {
+    state.pending_discard.is_some()
+        || state.pending_delete.is_some()
+        || state.conflict.is_some()
+        || state.import_dialog.is_some()
+        || state.export_dialog.is_some()
+}
+
+pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
+    if state.pending_discard.is_some() {
+        let modal = Modal::new(Id::unique("discard-changes")).show(ctx, |ui| {
+            ui.heading("Discard changes?");
+            ui.label("The profile you are editing has changes that are not saved.");
+            ui.horizontal(|ui| {
+                let discard = ui.button("Discard changes");
+                if opened {
+                    discard.request_focus();
+                }
+                if discard.clicked() {
+                    state.discard_changes();
+                }
+                if ui.button("Keep editing").clicked() {
+                    state.keep_editing();
+                }
+            });
+        });
+        if modal.should_close() {
+            state.keep_editing();
+        }
+        return;
+    }
     if let Some(name) = state.pending_delete.clone() {
-        Modal::new(Id::unique("confirm-delete")).show(ctx, |ui| {
+        let modal = Modal::new(Id::unique("confirm-delete")).show(ctx, |ui| {
             ui.heading(format!("Delete {name}?"));
-            ui.label("The profile file is removed from the profiles directory. This cannot be undone.");
+            ui.label("The profile file and its keyring secrets are removed. This cannot be undone.");
             ui.horizontal(|ui| {
                 if ui.button("Delete profile").clicked() {
                     state.confirm_delete();
                 }
-                if ui.button("Keep it").clicked() {
+                let keep = ui.button("Keep it");
+                if opened {
+                    keep.request_focus();
+                }
+                if keep.clicked() {
                     state.cancel_delete();
                 }
             });
         });
+        if modal.should_close() {
+            state.cancel_delete();
+        }
     }
     if let Some(conflict) = state.conflict.clone() {
-        Modal::new(Id::unique("save-conflict")).show(ctx, |ui| {
+        let modal = Modal::new(Id::unique("save-conflict")).show(ctx, |ui| {
             ui.heading(format!("{} changed on disk", conflict.name));
             ui.label("Someone (knock-cli, a text editor, another window) changed this profile after you opened it.");
             ui.horizontal(|ui| {
@@ -37,20 +76,209 @@ pub fn draw(state: &mut AppState, ctx: &egui::Context) {
                 }
             });
         });
+        if modal.should_close() {
+            // Back to the editor with the edits intact; nothing was written.
+            state.conflict = None;
+        }
     }
-    if let Some(path) = state.pending_import.clone() {
-        Modal::new(Id::unique("import-host")).show(ctx, |ui| {
-            ui.heading("Import knockd.conf");
-            ui.label(format!("{} describes the server's doors. Which host do they belong to?", path.display()));
-            ui.text_edit_singleline(&mut state.import_host);
-            ui.horizontal(|ui| {
-                if ui.add_enabled(!state.import_host.trim().is_empty(), egui::Button::new("Import")).clicked() {
-                    state.finish_import();
+    import(state, opened, ctx);
+    export(state, opened, ctx);
+}
+
+fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
+    let Some(mut dialog) = state.import_dialog.clone() else { return };
+    let mut preview_now = false;
+    let mut finish = false;
+    let mut cancel = false;
+    let modal = Modal::new(Id::unique("import")).show(ctx, |ui| {
+        ui.set_max_width(560.0);
+        ui.heading("Import profiles");
+        ui.add(
+            egui::Label::new(
+                "A knock profile (.toml), an fwknop client file (~/.fwknoprc) or a knockd.conf; the format is detected.",
+            )
+            .wrap(),
+        );
+        ui.horizontal(|ui| {
+            let label = ui.label("File path");
+            let field = ui
+                .add(egui::TextEdit::singleline(&mut dialog.path).hint_text("/path/to/file").desired_width(340.0))
+                .labelled_by(label.id);
+            if opened {
+                field.request_focus();
+            }
+            if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+                preview_now = true;
+            }
+            if field.changed() {
+                dialog.preview = None;
+            }
+            if ui.button("Browse…").on_hover_text("Pick the file with the system's file dialog").clicked() {
+                match rfd::FileDialog::new().pick_file() {
+                    Some(path) => {
+                        dialog.path = path.display().to_string();
+                        preview_now = true;
+                    }
+                    None => {
+                        dialog.error = Some(
+                            "no file was picked (if no dialog appeared, no file-dialog portal is running: type the path)"
+                                .to_owned(),
+                        )
+                    }
                 }
-                if ui.button("Cancel").clicked() {
-                    state.pending_import = None;
+            }
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Host (knockd.conf only)");
+            let field = ui
+                .add(egui::TextEdit::singleline(&mut dialog.host).hint_text("bastion.example.org").desired_width(220.0))
+                .labelled_by(label.id);
+            if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+                preview_now = true;
+            }
+            if field.changed() {
+                dialog.preview = None;
+            }
+        });
+        if let Some(preview) = dialog.preview.as_mut() {
+            ui.separator();
+            ui.label(format!("read as {} — will create:", preview.format));
+            egui::Grid::new("import-preview").num_columns(3).show(ui, |ui| {
+                for (i, candidate) in preview.candidates.iter_mut().enumerate() {
+                    let label = ui.label(format!("Profile {}", i + 1));
+                    ui.push_id(i, |ui| {
+                        ui.add(egui::TextEdit::singleline(&mut candidate.name).desired_width(160.0)).labelled_by(label.id)
+                    });
+                    let keys = if candidate.keys.is_some() { ", keys to the keyring" } else { "" };
+                    ui.label(format!("{}{keys}", candidate.profile.host));
+                    ui.end_row();
                 }
             });
+            for skipped in &preview.skipped {
+                ui.add(egui::Label::new(RichText::new(format!("skipped: {skipped}")).weak()).wrap());
+            }
+        }
+        if let Some(error) = &dialog.error {
+            ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).wrap());
+        }
+        ui.horizontal(|ui| {
+            if dialog.preview.is_some() {
+                if ui.button("Import").clicked() {
+                    finish = true;
+                }
+            } else if ui.add_enabled(!dialog.path.trim().is_empty(), egui::Button::new("Preview")).clicked() {
+                preview_now = true;
+            }
+            if ui.button("Cancel").clicked() {
+                cancel = true;
+            }
         });
+    });
+    if modal.should_close() || cancel {
+        state.import_dialog = None;
+        return;
+    }
+    state.import_dialog = Some(dialog);
+    if preview_now {
+        state.preview_import();
+    } else if finish {
+        state.finish_import();
+    }
+}
+
+fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
+    let Some(mut dialog) = state.export_dialog.clone() else { return };
+    let names = state.names();
+    let mut run: Option<bool> = None;
+    let mut cancel = false;
+    let modal = Modal::new(Id::unique("export")).show(ctx, |ui| {
+        ui.set_max_width(520.0);
+        ui.heading("Export profiles");
+        ui.horizontal(|ui| {
+            let label = ui.label("Folder");
+            let field = ui
+                .add(egui::TextEdit::singleline(&mut dialog.dir).hint_text("/path/to/folder").desired_width(320.0))
+                .labelled_by(label.id);
+            if opened {
+                field.request_focus();
+            }
+            if field.changed() {
+                dialog.existing.clear();
+            }
+            if ui.button("Browse…").clicked() {
+                match rfd::FileDialog::new().pick_folder() {
+                    Some(dir) => dialog.dir = dir.display().to_string(),
+                    None => dialog.error = Some(
+                        "no folder was picked (if no dialog appeared, no file-dialog portal is running: type the path)"
+                            .to_owned(),
+                    ),
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.small_button("All").clicked() {
+                dialog.chosen = names.iter().cloned().collect();
+            }
+            if ui.small_button("None").clicked() {
+                dialog.chosen.clear();
+            }
+        });
+        egui::ScrollArea::vertical().max_height(220.0).show(ui, |ui| {
+            for name in &names {
+                let mut on = dialog.chosen.contains(name);
+                if ui.checkbox(&mut on, name).changed() {
+                    if on {
+                        dialog.chosen.insert(name.clone());
+                    } else {
+                        dialog.chosen.remove(name);
+                    }
+                    dialog.existing.clear();
+                }
+            }
+        });
+        ui.label(RichText::new("Files are written readable by you only: they contain the sequences.").weak());
+        if let Some(error) = &dialog.error {
+            ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).wrap());
+        }
+        if dialog.existing.is_empty() {
+            ui.horizontal(|ui| {
+                let label = format!("Export {}", client_core::open::plural(dialog.chosen.len(), "profile"));
+                if ui.add_enabled(!dialog.chosen.is_empty(), egui::Button::new(label)).clicked() {
+                    run = Some(false);
+                }
+                if ui.button("Cancel").clicked() {
+                    cancel = true;
+                }
+            });
+        } else {
+            let list: Vec<String> = dialog.existing.iter().map(|p| p.display().to_string()).collect();
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!(
+                        "Replace {}? {}",
+                        client_core::open::plural(list.len(), "existing file"),
+                        list.join(", ")
+                    ))
+                    .color(ui.visuals().warn_fg_color),
+                )
+                .wrap(),
+            );
+            ui.horizontal(|ui| {
+                if ui.button("Replace").clicked() {
+                    run = Some(true);
+                }
+                if ui.button("Keep them").clicked() {
+                    dialog.existing.clear();
+                }
+            });
+        }
+    });
+    if modal.should_close() || cancel {
+        state.export_dialog = None;
+        return;
+    }
+    state.export_dialog = Some(dialog);
+    if let Some(overwrite) = run {
+        state.export(overwrite);
     }
 }

@@ -5,60 +5,108 @@ use egui::RichText;
 
 use crate::app::AppState;
 use crate::editor::{Editor, Field, FieldErrors};
+use crate::ui::icons;
 
-pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
-    let errors = state.editor_errors.clone();
+pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
+    // Ctrl+S saves, Escape cancels (asking first if there are changes), from anywhere in the form.
+    if keys && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S)) {
+        state.save_editor();
+        return;
+    }
+    if keys && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
+        state.cancel_editor();
+        return;
+    }
+    let errors = state.visible_editor_errors();
     let Some(editor) = state.editor.as_mut() else { return };
     ui.heading(if editor.is_new() { "New profile".to_owned() } else { format!("Edit {}", editor.name) });
-    let mut changed = false;
+    let mut changed = None;
+    let mut submit = false;
     egui::ScrollArea::vertical().show(ui, |ui| {
         egui::Grid::new("editor").num_columns(3).spacing([12.0, 8.0]).show(ui, |ui| {
-            changed |= fields(editor, &errors, ui);
+            let mut form = Form { errors: &errors, changed: None, submit: false, focus_name: opened };
+            fields(editor, &mut form, ui);
+            changed = form.changed;
+            submit = form.submit;
         });
+        if let Some(lines) = editor.generated.clone() {
+            generated_keys(&lines, ui);
+        }
     });
-    if changed {
-        state.editor_changed();
+    if let Some(field) = changed {
+        state.editor_changed_field(field);
+    }
+
+    if submit {
+        state.save_editor();
+        return;
     }
     ui.add_space(8.0);
     ui.horizontal(|ui| {
-        if ui.add_enabled(state.can_save(), egui::Button::new("Save")).clicked() {
+        if ui.add_enabled(state.can_save(), egui::Button::new("Save")).on_hover_text("Ctrl+S or Enter").clicked() {
             state.save_editor();
         }
-        if ui.button("Cancel").clicked() {
-            state.close_editor();
+        if ui.button("Cancel").on_hover_text("Escape").clicked() {
+            state.cancel_editor();
         }
-        if !state.can_save() {
-            ui.label(RichText::new(format!("{} field(s) to fix", state.editor_errors.len())).weak());
+        let shown = state.visible_editor_errors().len();
+        if shown > 0 {
+            ui.label(RichText::new(format!("{} to fix", client_core::open::plural(shown, "field"))).weak());
         }
     });
 }
 
-/// Draws the form; true if any value changed.
-fn fields(editor: &mut Editor, errors: &FieldErrors, ui: &mut egui::Ui) -> bool {
-    let mut changed = false;
-    let new = editor.is_new();
-    changed |= text_row(ui, "Name", &mut editor.name, errors.get(&Field::Name), new, "bastion");
-    changed |= text_row(ui, "Host", &mut editor.host, errors.get(&Field::Host), true, "bastion.example.org");
+/// What drawing the form found: which field changed (`Some(None)`: a field without its own error),
+/// whether Enter was pressed in a single-line field, and whether Name should take the keyboard.
+struct Form<'a> {
+    errors: &'a FieldErrors,
+    changed: Option<Option<Field>>,
+    submit: bool,
+    focus_name: bool,
+}
+
+impl Form<'_> {
+    fn note(&mut self, response: &egui::Response, field: Option<Field>) {
+        if response.changed() {
+            self.changed = Some(field);
+        }
+        if response.lost_focus() && response.ctx.input(|i| i.key_pressed(egui::Key::Enter)) {
+            self.submit = true;
+        }
+    }
+}
+
+/// Draws the form.
+fn fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
+    let name = text_row(ui, form, "Name", &mut editor.name, Some(Field::Name), "bastion");
+    if std::mem::take(&mut form.focus_name) {
+        name.request_focus();
+    }
+    text_row(ui, form, "Host", &mut editor.host, Some(Field::Host), "bastion.example.org");
     ui.label("Kind");
     ui.horizontal(|ui| {
-        changed |= ui.radio_value(&mut editor.spa, false, "Knock sequence").changed();
-        changed |= ui.radio_value(&mut editor.spa, true, "SPA (fwknop)").changed();
+        let a = ui.radio_value(&mut editor.spa, false, "Knock sequence");
+        let b = ui.radio_value(&mut editor.spa, true, "SPA (fwknop)");
+        if a.changed() || b.changed() {
+            form.changed = Some(None);
+        }
     });
     ui.label("");
     ui.end_row();
     if editor.spa {
-        changed |= spa_fields(editor, errors, ui);
+        spa_fields(editor, form, ui);
     } else {
-        changed |=
-            text_row(ui, "Open sequence", &mut editor.open, errors.get(&Field::Open), true, "1300,8888:udp,9394");
-        changed |= text_row(ui, "Close sequence", &mut editor.close, errors.get(&Field::Close), true, "optional");
+        text_row(ui, form, "Open sequence", &mut editor.open, Some(Field::Open), "1300,8888:udp,9394");
+        text_row(ui, form, "Close sequence", &mut editor.close, Some(Field::Close), "optional");
     }
     let label = ui.label("Address family");
     egui::ComboBox::from_id_salt("family")
         .selected_text(editor.family.as_str())
         .show_ui(ui, |ui| {
             for family in [AddressFamily::Any, AddressFamily::V4, AddressFamily::V6] {
-                changed |= ui.selectable_value(&mut editor.family, family, family.as_str()).changed();
+                if ui.selectable_value(&mut editor.family, family, family.as_str()).changed() {
+                    form.changed = Some(None);
+                }
             }
         })
         .response
@@ -71,106 +119,128 @@ fn fields(editor: &mut Editor, errors: &FieldErrors, ui: &mut egui::Ui) -> bool 
             .selected_text(editor.method.as_str())
             .show_ui(ui, |ui| {
                 for method in [Method::Auto, Method::Raw, Method::Connect] {
-                    changed |= ui.selectable_value(&mut editor.method, method, method.as_str()).changed();
+                    if ui.selectable_value(&mut editor.method, method, method.as_str()).changed() {
+                        form.changed = Some(None);
+                    }
                 }
             })
             .response
             .labelled_by(label.id);
         ui.label("");
         ui.end_row();
-        changed |= text_row(ui, "TCP flags", &mut editor.tcp_flags, errors.get(&Field::TcpFlags), true, "syn");
-        changed |= text_row(ui, "Delay (ms)", &mut editor.delay_ms, errors.get(&Field::Delay), true, "0");
+        text_row(ui, form, "TCP flags", &mut editor.tcp_flags, Some(Field::TcpFlags), "syn");
+        text_row(ui, form, "Delay (ms)", &mut editor.delay_ms, Some(Field::Delay), "0");
     }
     ui.label("Verify");
-    changed |= ui.checkbox(&mut editor.verify, "check a TCP port after knocking").changed();
+    if ui.checkbox(&mut editor.verify, "check a TCP port after knocking").changed() {
+        form.changed = Some(None);
+    }
     ui.label("");
     ui.end_row();
     if editor.verify {
-        changed |= text_row(ui, "Verify port", &mut editor.verify_port, errors.get(&Field::VerifyPort), true, "22");
-        changed |=
-            text_row(ui, "Wait (ms)", &mut editor.verify_timeout_ms, errors.get(&Field::VerifyTimeout), true, "5000");
-        changed |= text_row(ui, "Attempts", &mut editor.attempts, errors.get(&Field::Attempts), true, "3");
-        changed |= text_row(ui, "Backoff (ms)", &mut editor.backoff_ms, errors.get(&Field::Backoff), true, "1000");
+        text_row(ui, form, "Verify port", &mut editor.verify_port, Some(Field::VerifyPort), "22");
+        text_row(ui, form, "Wait (ms)", &mut editor.verify_timeout_ms, Some(Field::VerifyTimeout), "5000");
+        text_row(ui, form, "Attempts", &mut editor.attempts, Some(Field::Attempts), "3");
+        text_row(ui, form, "Backoff (ms)", &mut editor.backoff_ms, Some(Field::Backoff), "1000");
     }
-    changed |= text_row(ui, "Tags", &mut editor.tags, errors.get(&Field::Tags), true, "prod, ssh");
+    text_row(ui, form, "Tags", &mut editor.tags, Some(Field::Tags), "prod, ssh");
     let notes = ui.label("Notes");
-    changed |= ui.add(egui::TextEdit::multiline(&mut editor.notes).desired_rows(2)).labelled_by(notes.id).changed();
+    let response = ui.add(egui::TextEdit::multiline(&mut editor.notes).desired_rows(2)).labelled_by(notes.id);
+    if response.changed() {
+        form.changed = Some(None);
+    }
     ui.label("");
     ui.end_row();
-    changed
 }
 
 /// The SPA part of the form: what to ask fwknopd for, and the keys (masked; stored in the OS keyring on
-/// save, never in the profile file).
-fn spa_fields(editor: &mut Editor, errors: &FieldErrors, ui: &mut egui::Ui) -> bool {
-    let mut changed = false;
-    changed |= text_row(ui, "Access", &mut editor.access, errors.get(&Field::Access), true, "tcp/22,udp/53");
-    changed |= text_row(
-        ui,
-        "Allow IP",
-        &mut editor.allow_ip,
-        errors.get(&Field::AllowIp),
-        true,
-        "local, source or an IPv4 address",
-    );
-    changed |= text_row(ui, "SPA port", &mut editor.spa_port, errors.get(&Field::SpaPort), true, "62201");
-    changed |= text_row(ui, "Username", &mut editor.spa_user, errors.get(&Field::SpaUser), true, "your login name");
+/// save, never in the profile file). Generated keys show once, in monospace on one line each.
+fn spa_fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
+    text_row(ui, form, "Access", &mut editor.access, Some(Field::Access), "tcp/22,udp/53");
+    text_row(ui, form, "Allow IP", &mut editor.allow_ip, Some(Field::AllowIp), "local, source or an IPv4 address");
+    text_row(ui, form, "SPA port", &mut editor.spa_port, Some(Field::SpaPort), "62201");
+    text_row(ui, form, "Username", &mut editor.spa_user, Some(Field::SpaUser), "your login name");
     let keep = if editor.is_new() { "base64, or Generate keys" } else { "leave empty to keep the stored key" };
-    changed |= secret_row(ui, "Key", &mut editor.spa_key, None, keep);
-    changed |= secret_row(ui, "HMAC key", &mut editor.spa_hmac_key, errors.get(&Field::SpaKeys), keep);
+    secret_row(ui, form, "Key", &mut editor.spa_key, None, keep);
+    secret_row(ui, form, "HMAC key", &mut editor.spa_hmac_key, Some(Field::SpaKeys), keep);
     ui.label("");
     if ui.button("Generate keys").clicked() {
         if let Err(err) = editor.generate_keys() {
             editor.generated = Some(format!("cannot generate keys: {err}"));
         }
-        changed = true;
+        form.changed = Some(Some(Field::SpaKeys));
     }
     ui.label("");
     ui.end_row();
-    if let Some(lines) = editor.generated.clone() {
-        ui.label("For access.conf");
-        ui.vertical(|ui| {
-            ui.label(RichText::new(lines.trim_end()).monospace().small());
-            if ui.small_button("Copy").clicked() {
-                ui.ctx().copy_text(lines.clone());
-            }
-        });
-        ui.label(RichText::new("put these on the server; they are shown only now").weak());
-        ui.end_row();
+}
+
+/// Generated keys, shown once below the form at full width: monospace, one line per key (never wrapped
+/// mid-key; scrolls sideways if the window is narrow), with a Copy button that says it copied.
+fn generated_keys(lines: &str, ui: &mut egui::Ui) {
+    ui.separator();
+    ui.label(RichText::new("For the server's access.conf (shown only now):").strong());
+    egui::ScrollArea::horizontal().id_salt("generated-keys").show(ui, |ui| {
+        ui.add(egui::Label::new(RichText::new(lines.trim_end()).monospace().size(14.0)).extend());
+    });
+    let copied_id = ui.scope_id().with("copied");
+    let copied = ui.ctx().data(|d| d.get_temp::<bool>(copied_id)).unwrap_or(false);
+    let label = if copied { format!("Copied {}", icons::OPEN) } else { format!("{} Copy to clipboard", icons::COPY) };
+    let button = ui.button(label);
+    // Bring the keys into view once, right after they were generated (they sit below the form).
+    let seen_id = ui.scope_id().with(("seen", lines));
+    if !ui.ctx().data(|d| d.get_temp::<bool>(seen_id)).unwrap_or(false) {
+        button.scroll_to_me(Some(egui::Align::Max));
+        ui.ctx().data_mut(|d| d.insert_temp(seen_id, true));
     }
-    changed
+    if button.clicked() {
+        ui.ctx().copy_text(lines.to_owned());
+        ui.ctx().data_mut(|d| d.insert_temp(copied_id, true));
+    }
 }
 
 /// A masked field for a key; its error (if any) in the third column.
-fn secret_row(ui: &mut egui::Ui, label: &str, value: &mut String, error: Option<&String>, hint: &str) -> bool {
+fn secret_row(
+    ui: &mut egui::Ui,
+    form: &mut Form<'_>,
+    label: &str,
+    value: &mut String,
+    field: Option<Field>,
+    hint: &str,
+) {
     let label = ui.label(label);
     let edit = egui::TextEdit::singleline(value).password(true).hint_text(hint).desired_width(260.0);
     let response = ui.add(edit).labelled_by(label.id);
-    match error {
-        Some(message) => ui.colored_label(ui.visuals().error_fg_color, message),
-        None => ui.label(""),
-    };
+    form.note(&response, Some(field.unwrap_or(Field::SpaKeys)));
+    error_cell(ui, field.and_then(|f| form.errors.get(&f)));
     ui.end_row();
-    response.changed()
+}
+
+fn error_cell(ui: &mut egui::Ui, error: Option<&String>) {
+    match error {
+        Some(message) => {
+            ui.add(egui::Label::new(RichText::new(message).color(ui.visuals().error_fg_color)).wrap());
+        }
+        None => {
+            ui.label("");
+        }
+    }
 }
 
 /// A labelled single-line field with its error (if any) in the third column. The field is linked to its
 /// label for assistive tools (and tests), which find it as "Host", "Open sequence", ...
 fn text_row(
     ui: &mut egui::Ui,
+    form: &mut Form<'_>,
     label: &str,
     value: &mut String,
-    error: Option<&String>,
-    enabled: bool,
+    field: Option<Field>,
     hint: &str,
-) -> bool {
+) -> egui::Response {
     let label = ui.label(label);
     let edit = egui::TextEdit::singleline(value).hint_text(hint).desired_width(260.0);
-    let response = ui.add_enabled(enabled, edit).labelled_by(label.id);
-    match error {
-        Some(message) => ui.colored_label(ui.visuals().error_fg_color, message),
-        None => ui.label(""),
-    };
+    let response = ui.add(edit).labelled_by(label.id);
+    form.note(&response, field);
+    error_cell(ui, field.and_then(|f| form.errors.get(&f)));
     ui.end_row();
-    response.changed()
+    response
 }

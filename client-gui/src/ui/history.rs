@@ -1,4 +1,4 @@
-//! The history panel: past knocks, newest first, with their result or error.
+//! The history panel: past knocks of this session, newest first, in aligned columns.
 
 use crate::app::{AppState, LastResult};
 use crate::ui::ago;
@@ -8,16 +8,22 @@ pub fn draw(state: &AppState, ui: &mut egui::Ui) {
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         if state.history.is_empty() {
             ui.label(egui::RichText::new("No knocks yet in this session.").weak());
+            return;
         }
-        for entry in state.history.iter().rev() {
-            let outcome = match &entry.result {
-                LastResult::Never => "never".to_owned(),
-                LastResult::Opened { detail, .. } => format!("opened: {detail}"),
-                LastResult::Sent { detail, .. } => detail.clone(),
-                LastResult::NotOpened { why, .. } => format!("not opened: {why}"),
-                LastResult::Failed { why, .. } => format!("failed: {why}"),
-            };
-            ui.label(format!("{:>10}  {}  {}  {outcome}", ago(entry.at), entry.name, entry.action));
-        }
+        egui::Grid::new("history").num_columns(4).striped(true).spacing([16.0, 2.0]).show(ui, |ui| {
+            for entry in state.history.iter().rev() {
+                let outcome = match &entry.result {
+                    LastResult::Never => "never".to_owned(),
+                    LastResult::Cancelled { .. } => "cancelled".to_owned(),
+                    LastResult::Opened { detail, .. } | LastResult::Sent { detail, .. } => detail.clone(),
+                    LastResult::NotOpened { why, .. } | LastResult::Failed { why, .. } => why.clone(),
+                };
+                ui.label(egui::RichText::new(ago(entry.at)).weak());
+                ui.label(&entry.name);
+                ui.label(entry.action.to_string());
+                ui.add(egui::Label::new(outcome).truncate());
+                ui.end_row();
+            }
+        });
     });
 }

@@ -1,118 +1,199 @@
-//! The host list: profiles grouped by tag, each row with its host, last result and its own Knock button.
-//! Every line has the same height and only the visible lines are laid out, so a list of thousands of
-//! profiles costs what a screenful does.
+//! The host list: one row per profile, every row exactly [`ROW_HEIGHT`] high and one line (text cut
+//! with an ellipsis, the whole of it in a tooltip), so the virtualised list is exact at any width and
+//! with thousands of profiles. A row is one Tab stop (its Knock and favourite buttons are pointer-only;
+//! Enter knocks the highlighted row). Tags are filter chips above the list.
 
-use std::collections::{HashMap, HashSet};
+use egui::text::{LayoutJob, TextFormat, TextWrapping};
+use egui::{Color32, FontId, Rect, Role, Sense, Stroke, WidgetInfo};
 
-use egui::{RichText, Role, WidgetInfo};
+use crate::app::{AppState, LastResult, Status};
+use crate::ui::{ago, icons};
 
-use crate::app::{AppState, LastResult};
-use crate::ui::ago;
+pub const ROW_HEIGHT: f32 = 30.0;
+const KNOCK_WIDTH: f32 = 64.0;
+const ICON_WIDTH: f32 = 22.0;
 
-const LINE_HEIGHT: f32 = 44.0;
-
-enum Line {
-    Group { tag: String, count: usize, open: bool },
-    Row { index: usize },
-}
-
-pub fn draw(state: &mut AppState, collapsed: &mut HashSet<String>, ui: &mut egui::Ui) {
+pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
     if state.entries.is_empty() {
-        ui.label(format!("No profiles yet in {}.", state.store().dir().display()));
-        ui.label("Click New (Ctrl+N), or Import… a knockd.conf.");
+        ui.add(egui::Label::new(format!("No profiles yet in {}.", state.store().dir().display())).wrap());
+        ui.add(egui::Label::new("Click New (Ctrl+N), or Import… a knockd.conf or .fwknoprc.").wrap());
         return;
     }
-    let lines = flatten(state, collapsed);
-    if lines.is_empty() {
-        ui.label("No profile matches the search.");
+    tag_filters(state, ui);
+    let names: Vec<String> = state.visible().iter().map(|e| e.name.clone()).collect();
+    if names.is_empty() {
+        // As wide as the panel: the panel keeps its width (never below HOSTS_MIN_WIDTH) with no rows.
+        ui.add_sized([ui.available_width(), ROW_HEIGHT], egui::Label::new("No profile matches the search.").wrap());
         return;
     }
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, LINE_HEIGHT, lines.len(), |ui, range| {
-        for line in &lines[range] {
-            let size = egui::vec2(ui.available_width(), LINE_HEIGHT);
-            ui.allocate_ui(size, |ui| match line {
-                Line::Group { tag, count, open } => group_header(tag, *count, *open, collapsed, ui),
-                Line::Row { index } => {
-                    ui.push_id(*index, |ui| row(state, *index, ui));
-                }
-            });
+    ui.spacing_mut().item_spacing.y = 0.0;
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, names.len(), |ui, range| {
+        ui.spacing_mut().item_spacing.y = 0.0;
+        for name in &names[range] {
+            ui.push_id(name, |ui| row(state, name, ui));
         }
     });
 }
 
-/// The list as lines: a header per tag, then (unless collapsed) its profiles, by index into entries.
-fn flatten(state: &AppState, collapsed: &HashSet<String>) -> Vec<Line> {
-    let index_of: HashMap<&str, usize> = state.entries.iter().enumerate().map(|(i, e)| (e.name.as_str(), i)).collect();
-    let mut lines = Vec::new();
-    for (tag, entries) in state.groups() {
-        let open = !collapsed.contains(&tag);
-        lines.push(Line::Group { count: entries.len(), open, tag: tag.clone() });
-        if open {
-            lines
-                .extend(entries.iter().filter_map(|e| index_of.get(e.name.as_str())).map(|&index| Line::Row { index }));
-        }
+/// "All" and one chip per tag; clicking a chip lists only its profiles.
+fn tag_filters(state: &mut AppState, ui: &mut egui::Ui) {
+    let tags = state.tags();
+    if tags.is_empty() {
+        return;
     }
-    lines
+    ui.horizontal_wrapped(|ui| {
+        let mut changed = false;
+        if ui.selectable_label(state.tag_filter.is_none(), "all").clicked() {
+            changed |= state.tag_filter.take().is_some();
+        }
+        for tag in tags {
+            let on = state.tag_filter.as_deref() == Some(tag.as_str());
+            if ui
+                .selectable_label(on, format!("#{tag}"))
+                .on_hover_text(format!("List only hosts tagged {tag}"))
+                .clicked()
+            {
+                state.tag_filter = if on { None } else { Some(tag) };
+                changed = true;
+            }
+        }
+        if changed {
+            state.filter_changed();
+        }
+    });
+    ui.separator();
 }
 
-fn group_header(tag: &str, count: usize, open: bool, collapsed: &mut HashSet<String>, ui: &mut egui::Ui) {
-    ui.add_space(14.0);
-    let marker = if open { "v" } else { ">" };
-    let header = ui.add(egui::Button::new(RichText::new(format!("{marker}  {tag} ({count})")).strong()).frame(false));
-    if header.clicked() {
-        if open {
-            collapsed.insert(tag.to_owned());
-        } else {
-            collapsed.remove(tag);
+/// The status icon, its colour and words.
+pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -> (&'static str, Color32, String) {
+    let green =
+        if visuals.dark_mode { Color32::from_rgb(0x4c, 0xc3, 0x6a) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) };
+    match (status, last) {
+        (Status::Knocking, _) => (icons::KNOCKING, visuals.hyperlink_color, "knocking…".to_owned()),
+        (Status::Open, LastResult::Opened { at, .. }) => (icons::OPEN, green, format!("opened {}", ago(*at))),
+        (Status::Sent, LastResult::Sent { at, .. }) => {
+            (icons::SENT, visuals.text_color(), format!("sent {}", ago(*at)))
         }
+        (Status::Failed, LastResult::NotOpened { at, .. }) => {
+            (icons::FAILED, visuals.error_fg_color, format!("not opened {}", ago(*at)))
+        }
+        (Status::Failed, LastResult::Failed { at, .. }) => {
+            (icons::FAILED, visuals.error_fg_color, format!("failed {}", ago(*at)))
+        }
+        _ => (icons::NEVER, visuals.weak_text_color(), "never knocked".to_owned()),
     }
 }
 
-fn row(state: &mut AppState, index: usize, ui: &mut egui::Ui) {
-    let Some(entry) = state.entries.get(index) else { return };
-    let name = entry.name.clone();
+fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
+    let Some(entry) = state.entry(name) else { return };
     let host = entry.profile.as_ref().map(|p| p.host.clone()).map_err(Clone::clone);
-    let selected = state.selected.as_deref() == Some(name.as_str());
-    let running = state.runs.get(&name).is_some_and(|r| r.is_running());
-    ui.horizontal(|ui| {
-        let knock = ui.add_enabled(host.is_ok() && !running, egui::Button::new("Knock"));
-        // One accessible name per row, so assistive tools (and tests) can tell the buttons apart.
-        knock.widget_info(|| WidgetInfo::labeled(Role::Button, host.is_ok() && !running, format!("Knock {name}")));
-        if knock.clicked() {
-            state.select(&name);
-            state.knock(&name, client_core::profile::Action::Open);
+    let tags = entry.profile.as_ref().map(|p| p.tags.clone()).unwrap_or_default();
+    let selected = state.selected.as_deref() == Some(name);
+    let running = state.runs.get(name).is_some_and(|r| r.is_running());
+    let favourite = state.favourites.contains(name);
+    let visuals = ui.visuals().clone();
+    let (icon, color, status_text) = match &host {
+        Ok(_) => status_look(state.status(name), state.last_result(name), &visuals),
+        Err(err) => {
+            (icons::WARNING, visuals.error_fg_color, format!("unreadable: line {}, column {}", err.line, err.column))
         }
-        if running {
-            ui.spinner();
-        }
-        ui.vertical(|ui| {
-            let title = match &host {
-                Ok(host) => format!("{name}  ·  {host}"),
-                Err(_) => format!("{name} (unreadable)"),
-            };
-            if ui.selectable_label(selected, title).clicked() {
-                state.select(&name);
-            }
-            match &host {
-                Ok(_) => result_line(state.last_result(&name), ui),
-                Err(err) => {
-                    ui.colored_label(
-                        ui.visuals().error_fg_color,
-                        format!("unreadable: line {}, column {}", err.line, err.column),
-                    );
-                }
-            }
-        });
-    });
-}
-
-pub(super) fn result_line(result: &LastResult, ui: &mut egui::Ui) {
-    let (text, color) = match result {
-        LastResult::Never => ("never knocked".to_owned(), ui.visuals().weak_text_color()),
-        LastResult::Opened { at, .. } => (format!("opened {}", ago(*at)), egui::Color32::from_rgb(0x2e, 0xa0, 0x43)),
-        LastResult::Sent { at, detail } => (format!("{detail} {}", ago(*at)), ui.visuals().text_color()),
-        LastResult::NotOpened { at, why } => (format!("not opened {}: {why}", ago(*at)), ui.visuals().warn_fg_color),
-        LastResult::Failed { at, why } => (format!("failed {}: {why}", ago(*at)), ui.visuals().error_fg_color),
     };
-    ui.label(RichText::new(text).small().color(color));
+    let full = match &host {
+        Ok(host) => format!("{name}  ·  {host} — {status_text}"),
+        Err(_) => format!("{name} (unreadable) — {status_text}"),
+    };
+
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(ui.available_width(), ROW_HEIGHT), Sense::click());
+    response.widget_info(|| WidgetInfo::selected(Role::ListBoxOption, true, selected, &full));
+    if response.clicked() {
+        state.select(name);
+    }
+    let response = response.on_hover_text(&full);
+    if !ui.is_rect_visible(rect) {
+        return;
+    }
+    let painter = ui.painter_at(rect);
+    if selected {
+        painter.rect_filled(rect, 4.0, visuals.selection.bg_fill);
+    } else if response.hovered() {
+        painter.rect_filled(rect, 4.0, visuals.widgets.hovered.weak_bg_fill);
+    }
+    if response.has_focus() {
+        painter.rect_stroke(rect.shrink(1.0), 4.0, visuals.selection.stroke, egui::StrokeKind::Inside);
+    }
+    let text_color = if selected { visuals.selection.stroke.color } else { visuals.text_color() };
+
+    // Favourite star (pointer-only button).
+    let star_rect = Rect::from_min_size(rect.min, egui::vec2(ICON_WIDTH, ROW_HEIGHT));
+    let star = ui.interact(star_rect, ui.scope_id().with("favourite"), Sense::CLICK);
+    star.widget_info(|| {
+        WidgetInfo::labeled(Role::Button, true, if favourite { format!("Unpin {name}") } else { format!("Pin {name}") })
+    });
+    let star_color = if favourite { Color32::from_rgb(0xe0, 0xa0, 0x20) } else { visuals.weak_text_color() };
+    painter.text(
+        star_rect.center(),
+        egui::Align2::CENTER_CENTER,
+        if favourite { icons::FAVOURITE } else { icons::NOT_FAVOURITE },
+        FontId::proportional(14.0),
+        star_color,
+    );
+    if star.on_hover_text("Pin to the top of the list").clicked() {
+        state.toggle_favourite(name);
+    }
+
+    // Status icon.
+    let icon_rect = Rect::from_min_size(rect.min + egui::vec2(ICON_WIDTH, 0.0), egui::vec2(ICON_WIDTH, ROW_HEIGHT));
+    painter.text(icon_rect.center(), egui::Align2::CENTER_CENTER, icon, FontId::proportional(15.0), color);
+
+    // Knock button at the right (pointer-only: Enter knocks the highlighted row).
+    let knock_rect = Rect::from_min_max(
+        egui::pos2(rect.right() - KNOCK_WIDTH - 4.0, rect.top() + 3.0),
+        egui::pos2(rect.right() - 4.0, rect.bottom() - 3.0),
+    );
+    let enabled = host.is_ok() && !running;
+    let knock =
+        ui.interact(knock_rect, ui.scope_id().with("knock"), if enabled { Sense::CLICK } else { Sense::hover() });
+    knock.widget_info(|| WidgetInfo::labeled(Role::Button, enabled, format!("Knock {name}")));
+    let fill = if knock.hovered() && enabled {
+        visuals.widgets.hovered.weak_bg_fill
+    } else {
+        visuals.widgets.inactive.weak_bg_fill
+    };
+    painter.rect(
+        knock_rect,
+        4.0,
+        fill,
+        Stroke::new(1.0, visuals.widgets.inactive.bg_stroke.color),
+        egui::StrokeKind::Inside,
+    );
+    painter.text(
+        knock_rect.center(),
+        egui::Align2::CENTER_CENTER,
+        if running { "…" } else { "Knock" },
+        FontId::proportional(13.0),
+        if enabled { visuals.text_color() } else { visuals.weak_text_color() },
+    );
+    if knock.clicked() {
+        state.select(name);
+        state.knock(name, client_core::profile::Action::Open);
+    }
+
+    // One line of text between the icon and the button, cut with an ellipsis.
+    let text_left = icon_rect.right() + 4.0;
+    let width = (knock_rect.left() - 8.0 - text_left).max(0.0);
+    let mut job = LayoutJob::default();
+    let body = FontId::proportional(14.0);
+    let small = FontId::proportional(12.0);
+    job.append(name, 0.0, TextFormat::simple(body.clone(), text_color));
+    if let Ok(host) = &host {
+        job.append(host, 8.0, TextFormat::simple(small.clone(), visuals.weak_text_color()));
+    }
+    for tag in &tags {
+        job.append(&format!("#{tag}"), 6.0, TextFormat::simple(small.clone(), visuals.hyperlink_color));
+    }
+    job.append(&status_text, 8.0, TextFormat::simple(small, color));
+    job.wrap = TextWrapping::truncate_at_width(width);
+    let galley = painter.layout_job(job);
+    let y = rect.center().y - galley.size().y / 2.0;
+    painter.galley(egui::pos2(text_left, y), galley, text_color);
 }

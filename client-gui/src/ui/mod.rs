@@ -1,51 +1,118 @@
 //! Drawing. Each module draws one part of the window from the [`AppState`] and turns clicks into calls
-//! of its methods; no state lives here except what only matters to the view (focus requests).
+//! of its methods; no state lives here except what only matters to the view (focus requests, how long
+//! a notice has shown).
 
 mod detail;
 mod dialogs;
 mod editor_view;
 mod history;
-mod host_list;
+pub mod host_list;
+pub mod icons;
 
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use egui::{Key, Modifiers, RichText};
 
 use crate::app::{AppState, Notice};
 use crate::secrets::Availability;
 
-/// View-only state: one-shot focus requests.
+/// The host panel is never narrower than this (nor saved narrower): rows stay one line.
+pub use host_list::ROW_HEIGHT;
+
+pub const HOSTS_MIN_WIDTH: f32 = 280.0;
+/// Information notices go away by themselves after this; errors stay until dismissed.
+const NOTICE_LIFETIME: Duration = Duration::from_secs(8);
+
+/// View-only state: one-shot focus requests and the notice's age.
 #[derive(Debug, Default)]
 pub struct ViewState {
     pub focus_search: bool,
-    /// Tag groups the user folded in the host list.
-    pub collapsed: std::collections::HashSet<String>,
+    /// The editor was open last frame (to focus Name when it opens).
+    editor_was_open: bool,
+    /// Which dialog was open last frame (to focus its first field when it opens).
+    dialog_was_open: bool,
+    notice_since: Option<(Notice, Instant)>,
+    /// The selected host the window title names.
+    titled: Option<Option<String>>,
 }
 
 pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     shortcuts(state, view, ui.ctx());
-    egui::Panel::top("toolbar").show(ui, |ui| toolbar(state, view, ui));
-    egui::Panel::bottom("history").resizable(true).default_size(140.0).show(ui, |ui| history::draw(state, ui));
-    egui::Panel::left("hosts")
-        .resizable(true)
-        .default_size(320.0)
-        .show(ui, |ui| host_list::draw(state, &mut view.collapsed, ui));
+    window_title(state, view, ui.ctx());
+    expire_notice(state, view);
+    egui::Panel::top("toolbar").show(ui, |ui| {
+        name_region(ui, "Toolbar");
+        toolbar(state, view, ui);
+    });
+    egui::Panel::bottom("history").resizable(true).default_size(140.0).show(ui, |ui| {
+        name_region(ui, "History");
+        history::draw(state, ui);
+    });
+    egui::Panel::left("hosts").resizable(true).min_size(HOSTS_MIN_WIDTH).default_size(320.0).show(ui, |ui| {
+        name_region(ui, "Hosts");
+        host_list::draw(state, ui);
+    });
     egui::CentralPanel::default_margins().show(ui, |ui| {
-        if state.editor.is_some() {
-            editor_view::draw(state, ui);
+        name_region(ui, if state.editor.is_some() { "Editor" } else { "Details" });
+        let editor_open = state.editor.is_some();
+        let opened = editor_open && !view.editor_was_open;
+        view.editor_was_open = editor_open;
+        if editor_open {
+            // A dialog over the editor (Discard changes?) gets the keys first.
+            let keys = !dialogs::any_open(state);
+            editor_view::draw(state, opened, keys, ui);
         } else {
             detail::draw(state, ui);
         }
     });
-    dialogs::draw(state, ui.ctx());
+    let dialog_open = dialogs::any_open(state);
+    let opened = dialog_open && !view.dialog_was_open;
+    view.dialog_was_open = dialog_open;
+    dialogs::draw(state, opened, ui.ctx());
 }
 
-/// Enter knocks the selected host, Ctrl+N starts a new profile, Ctrl+F goes to the search box, Delete
-/// asks to delete the selected profile. Only when no dialog or editor is open, and Delete and Enter only
-/// when no text field has the keyboard (except the search box for Enter: type, then Enter to knock).
+/// Names a panel for assistive tools (a landmark region screen readers can jump to).
+fn name_region(ui: &egui::Ui, name: &str) {
+    ui.ctx().accesskit_node_builder(ui.unique_id(), |node| {
+        node.set_role(egui::accesskit::Role::Region);
+        node.set_label(name);
+    });
+}
+
+/// The title names the selected host, so a window switcher tells windows and hosts apart.
+fn window_title(state: &AppState, view: &mut ViewState, ctx: &egui::Context) {
+    if view.titled.as_ref() == Some(&state.selected) {
+        return;
+    }
+    view.titled = Some(state.selected.clone());
+    let title = match state.selected.as_ref().and_then(|n| state.entry(n)).and_then(|e| e.profile.as_ref().ok()) {
+        Some(profile) => format!("{} ({}) — knock", state.selected.as_deref().unwrap_or_default(), profile.host),
+        None => "knock".to_owned(),
+    };
+    ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+}
+
+fn expire_notice(state: &mut AppState, view: &mut ViewState) {
+    let Some(notice) = state.notice.clone() else {
+        view.notice_since = None;
+        return;
+    };
+    match &view.notice_since {
+        Some((shown, since)) if *shown == notice => {
+            if matches!(notice, Notice::Info(_)) && since.elapsed() >= NOTICE_LIFETIME {
+                state.notice = None;
+                view.notice_since = None;
+            }
+        }
+        _ => view.notice_since = Some((notice, Instant::now())),
+    }
+}
+
+/// Keyboard actions act on the highlighted, listed row only ([`AppState::highlighted`]): Enter knocks
+/// it, Delete asks to delete it, ↑/↓ move the selection; Ctrl+N starts a new profile (asking first if
+/// edits would be lost), Ctrl+F goes to the search box. Dialogs and the editor handle their own keys.
 fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
-    let modal_open = state.pending_delete.is_some() || state.conflict.is_some() || state.pending_import.is_some();
-    if modal_open {
+    if dialogs::any_open(state) {
         return;
     }
     if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::N)) {
@@ -57,17 +124,25 @@ fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
     if state.editor.is_some() {
         return;
     }
-    let typing = ctx.egui_wants_keyboard_input() && !view_has_search_focus(ctx);
-    if !typing && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter)) {
-        let target = state.selected.clone().or_else(|| state.visible().first().map(|e| e.name.clone()));
-        if let Some(name) = target {
-            state.select(&name);
-            state.knock(&name, client_core::profile::Action::Open);
-        }
+    let in_search = view_has_search_focus(ctx);
+    let typing = ctx.egui_wants_keyboard_input() && !in_search;
+    if typing {
+        return;
     }
-    if !ctx.egui_wants_keyboard_input()
+    if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowDown)) {
+        state.move_selection(1);
+    }
+    if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowUp)) {
+        state.move_selection(-1);
+    }
+    if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter))
+        && let Some(name) = state.highlighted()
+    {
+        state.knock(&name, client_core::profile::Action::Open);
+    }
+    if !in_search
         && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Delete))
-        && let Some(name) = state.selected.clone()
+        && let Some(name) = state.highlighted()
     {
         state.request_delete(&name);
     }
@@ -81,34 +156,79 @@ fn view_has_search_focus(ctx: &egui::Context) -> bool {
     ctx.memory(|m| m.has_focus(search_id()))
 }
 
+fn menu(state: &mut AppState, ui: &mut egui::Ui) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("New profile   Ctrl+N").clicked() {
+                state.new_profile();
+            }
+            if ui.button("Import…").clicked() {
+                state.open_import();
+            }
+            if ui.button("Export…").clicked() {
+                state.open_export();
+            }
+            if ui.button("Open profiles folder").clicked() {
+                let dir = state.store().dir().to_owned();
+                if let Err(err) = crate::desktop::open_folder(&dir) {
+                    state.notice = Some(Notice::Error(err));
+                }
+            }
+        });
+        ui.menu_button("View", |ui| {
+            let mut theme = ui.ctx().options(|o| o.theme_preference);
+            let before = theme;
+            ui.radio_value(&mut theme, egui::ThemePreference::System, "Theme: follow the system");
+            ui.radio_value(&mut theme, egui::ThemePreference::Light, "Theme: light");
+            ui.radio_value(&mut theme, egui::ThemePreference::Dark, "Theme: dark");
+            if theme != before {
+                ui.ctx().set_theme(theme);
+            }
+            ui.separator();
+            egui::gui_zoom::zoom_menu_buttons(ui);
+        });
+        ui.menu_button("Help", |ui| {
+            ui.label(RichText::new("Shortcuts").strong());
+            for (keys, what) in [
+                ("Enter", "knock the highlighted host"),
+                ("Up / Down", "move the highlight"),
+                ("Ctrl+F", "search"),
+                ("Ctrl+N", "new profile"),
+                ("Ctrl+S / Enter", "save in the editor"),
+                ("Escape", "cancel the editor or a dialog"),
+                ("Delete", "delete the highlighted profile (asks first)"),
+            ] {
+                ui.label(format!("{keys:<16} {what}"));
+            }
+            ui.separator();
+            ui.label(format!("knock-gui {}: port knocking and fwknop SPA", env!("CARGO_PKG_VERSION")));
+        });
+    });
+}
+
 fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
+    menu(state, ui);
     ui.horizontal(|ui| {
         ui.heading("knock");
         if ui.button("New").on_hover_text("New profile (Ctrl+N)").clicked() {
             state.new_profile();
         }
-        if ui.button("Import…").on_hover_text("Import profile files or a knockd.conf").clicked()
-            && let Some(paths) = rfd::FileDialog::new()
-                .add_filter("profiles and knockd.conf", &["toml", "conf"])
-                .add_filter("all files", &["*"])
-                .pick_files()
-        {
-            state.import_files(&paths);
+        if ui.button("Import…").on_hover_text("Import a profile .toml, an .fwknoprc or a knockd.conf").clicked() {
+            state.open_import();
         }
-        let export_enabled = state.selected.is_some();
-        if ui
-            .add_enabled(export_enabled, egui::Button::new("Export…"))
-            .on_hover_text("Export the selected profile")
-            .clicked()
-            && let (Some(name), Some(dir)) = (state.selected.clone(), rfd::FileDialog::new().pick_folder())
-        {
-            state.export(&[name], &dir);
+        if ui.button("Export…").on_hover_text("Export profiles as .toml files").clicked() {
+            state.open_export();
         }
         ui.separator();
         let label = ui.label("Search");
-        let search =
-            egui::TextEdit::singleline(&mut state.search).id(search_id()).hint_text("name, host, tag (Ctrl+F)");
+        let search = egui::TextEdit::singleline(&mut state.search)
+            .id(search_id())
+            .hint_text("name, host, tag (Ctrl+F)")
+            .desired_width(180.0);
         let response = ui.add(search).labelled_by(label.id);
+        if response.changed() {
+            state.filter_changed();
+        }
         if std::mem::take(&mut view.focus_search) {
             response.request_focus();
         }
@@ -136,14 +256,16 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
         });
     });
     if let Some(notice) = state.notice.clone() {
+        // The Dismiss button first, so a long message wraps beside it and never pushes it off-screen.
         ui.horizontal(|ui| {
-            match &notice {
-                Notice::Info(text) => ui.label(text),
-                Notice::Error(text) => ui.colored_label(ui.visuals().error_fg_color, text),
-            };
             if ui.small_button("Dismiss").clicked() {
                 state.notice = None;
             }
+            let (text, color) = match &notice {
+                Notice::Info(text) => (text, ui.visuals().text_color()),
+                Notice::Error(text) => (text, ui.visuals().error_fg_color),
+            };
+            ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
         });
     }
 }

@@ -1,0 +1,106 @@
+//! Handing things to the desktop: open the profiles folder in the file manager, and run a connect
+//! command (by default `ssh -4 HOST`) in the user's terminal.
+//!
+//! Per OS:
+//! - Linux/BSD: the folder with `xdg-open`; the terminal is `$TERMINAL`, else Debian's
+//!   `x-terminal-emulator`, else the first of gnome-terminal, konsole, xfce4-terminal, xterm found,
+//!   run as `TERMINAL -e sh -c COMMAND`.
+//! - macOS: `open DIR`; the command runs in Terminal.app through `osascript`.
+//! - Windows: `explorer DIR`; the command runs in a new console with `cmd /c start cmd /k COMMAND`.
+//!
+//! Processes are spawned and not waited for (never on the UI thread's time).
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// The default connect command for a host that opened at `address`: `ssh` with the family that
+/// opened, so ssh cannot try the other one (which the server did not open).
+pub fn default_connect_command(host: &str, address: Option<IpAddr>) -> String {
+    match address {
+        Some(IpAddr::V4(_)) => format!("ssh -4 {host}"),
+        Some(IpAddr::V6(_)) => format!("ssh -6 {host}"),
+        None => format!("ssh {host}"),
+    }
+}
+
+fn spawn(mut command: Command) -> Result<(), String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(drop)
+        .map_err(|e| format!("cannot run {program}: {e}"))
+}
+
+pub fn open_folder(dir: &Path) -> Result<(), String> {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    let mut command = Command::new(opener);
+    command.arg(dir);
+    spawn(command)
+}
+
+/// Runs `line` (a shell command line) in a new terminal window.
+pub fn run_in_terminal(line: &str) -> Result<(), String> {
+    if line.trim().is_empty() {
+        return Err("the connect command is empty".to_owned());
+    }
+    #[cfg(target_os = "macos")]
+    {
+        let script = format!(
+            "tell application \"Terminal\" to do script \"{}\"",
+            line.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        let mut command = Command::new("osascript");
+        command.args(["-e", &script]);
+        spawn(command)
+    }
+    #[cfg(windows)]
+    {
+        let mut command = Command::new("cmd");
+        command.args(["/c", "start", "cmd", "/k", line]);
+        spawn(command)
+    }
+    #[cfg(not(any(target_os = "macos", windows)))]
+    {
+        let terminal = std::env::var("TERMINAL")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| {
+                ["x-terminal-emulator", "gnome-terminal", "konsole", "xfce4-terminal", "xterm"]
+                    .into_iter()
+                    .find(|t| on_path(t))
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| "no terminal found: set $TERMINAL, or install xterm".to_owned())?;
+        let mut command = Command::new(&terminal);
+        // Keep the window open after the command ends, so its last words can be read.
+        command.args(["-e", "sh", "-c", &format!("{line}; echo; echo \"[exited $?] press Enter\"; read _")]);
+        spawn(command)
+    }
+}
+
+#[cfg(not(any(target_os = "macos", windows)))]
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connect_command_uses_the_family_that_opened() {
+        assert_eq!(default_connect_command("h", Some("192.0.2.1".parse().expect("ip"))), "ssh -4 h");
+        assert_eq!(default_connect_command("h", Some("2001:db8::1".parse().expect("ip"))), "ssh -6 h");
+        assert_eq!(default_connect_command("h", None), "ssh h");
+    }
+}

@@ -1,0 +1,20 @@
+//! The icons the app draws, as characters of the fonts egui ships (`default_fonts`: Ubuntu-Light,
+//! NotoEmoji and emoji-icon-font), so no icon font crate is needed (egui-phosphor has no release for
+//! egui 0.37 yet). A test checks each one has a glyph, so none renders as a box.
+
+pub const OPEN: &str = "✔";
+pub const FAILED: &str = "❌";
+pub const NEVER: &str = "○";
+pub const SENT: &str = "➡";
+pub const KNOCKING: &str = "⟳";
+pub const CANCELLED: &str = "⏹";
+pub const WARNING: &str = "⚠";
+pub const PENDING: &str = "…";
+pub const FAVOURITE: &str = "★";
+pub const NOT_FAVOURITE: &str = "☆";
+pub const COPY: &str = "🗐";
+pub const PLUS: &str = "➕";
+pub const TERMINAL: &str = "🖥";
+
+pub const ALL: [&str; 13] =
+    [OPEN, FAILED, NEVER, SENT, KNOCKING, CANCELLED, WARNING, PENDING, FAVOURITE, NOT_FAVOURITE, COPY, PLUS, TERMINAL];
