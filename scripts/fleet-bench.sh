@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fleet benchmark: `knock-cli open --group fleet` with verify over 100 hosts, in the namespace lab (root).
-# The server namespace has 100 addresses (10.77.0.1-100), each behind its own knockd door (its own
+# The server namespace has 100 addresses (198.51.100.1-100, a documentation range that exists only inside these namespaces), each behind its own knockd door (its own
 # sequence; the door lets the client in to that one address's port 2222) and a listener on 2222. Every
 # run starts with all doors shut. Prints the wall time for --parallel 8, the default, and 100.
 # Needs: ip, iptables, knockd, python3. Binary: $KNOCK_CLI (default target/release/knock-cli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOSTS=${FLEET_HOSTS:-100}
+[ "$HOSTS" -le 249 ] || { echo "fleet-bench: at most 249 hosts (one /24)" >&2; exit 2; }
 CLI=${KNOCK_CLI:-$(pwd)/target/release/knock-cli}
 [ -x "$CLI" ] || { echo "fleet-bench: $CLI not built (cargo build --release -p client-cli, or set KNOCK_CLI)" >&2; exit 2; }
 tag=$$
@@ -23,18 +24,18 @@ trap cleanup EXIT
 ip netns add "$C"; ip netns add "$S"
 ip link add fbc$tag type veth peer name fbs$tag
 ip link set fbc$tag netns "$C"; ip link set fbs$tag netns "$S"
-ip -n "$C" addr add 10.77.1.1/16 dev fbc$tag; ip -n "$C" link set fbc$tag up; ip -n "$C" link set lo up
+ip -n "$C" addr add 198.51.100.250/24 dev fbc$tag; ip -n "$C" link set fbc$tag up; ip -n "$C" link set lo up
 ip -n "$S" link set fbs$tag up; ip -n "$S" link set lo up
-for i in $(seq 1 "$HOSTS"); do ip -n "$S" addr add 10.77.0.$i/16 dev fbs$tag; done
+for i in $(seq 1 "$HOSTS"); do ip -n "$S" addr add 198.51.100.$i/24 dev fbs$tag; done
 
-# One door per address: sequence 20000+i, 30000+i, 40000+i opens port 2222 of 10.77.0.i for the knocker.
+# One door per address: sequence 20000+i, 30000+i, 40000+i opens port 2222 of 198.51.100.i for the knocker.
 conf=$work/knockd.conf
 printf '[options]\n  LogFile = %s/knockd.log\n  Interface = fbs%s\n' "$work" "$tag" > "$conf"
 mkdir -p "$work/profiles"
 for i in $(seq 1 "$HOSTS"); do
-  printf '[door%s]\n  sequence = %s,%s,%s\n  seq_timeout = 10\n  tcpflags = syn\n  start_command = iptables -w 5 -I INPUT -s %%IP%% -d 10.77.0.%s -p tcp --dport 2222 -j ACCEPT\n' \
+  printf '[door%s]\n  sequence = %s,%s,%s\n  seq_timeout = 10\n  tcpflags = syn\n  start_command = iptables -w 5 -I INPUT -s %%IP%% -d 198.51.100.%s -p tcp --dport 2222 -j ACCEPT\n' \
     "$i" $((20000 + i)) $((30000 + i)) $((40000 + i)) "$i" >> "$conf"
-  printf 'host = "10.77.0.%s"\nopen = "%s,%s,%s"\ntags = ["fleet"]\n[verify]\nport = 2222\nattempts = 1\n' \
+  printf 'host = "198.51.100.%s"\nopen = "%s,%s,%s"\ntags = ["fleet"]\n[verify]\nport = 2222\nattempts = 1\n' \
     "$i" $((20000 + i)) $((30000 + i)) $((40000 + i)) > "$work/profiles/h$i.toml"
 done
 ip netns exec "$S" knockd -d -c "$conf" -p "$work/knockd.pid" -i fbs$tag

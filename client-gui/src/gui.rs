@@ -99,7 +99,6 @@ impl eframe::App for KnockGui {
         if std::mem::take(&mut self.first_frame) {
             let ctx = ui.ctx();
             ctx.send_viewport_cmd(egui::ViewportCommand::MinInnerSize(MIN_WINDOW));
-            ctx.send_viewport_cmd(egui::ViewportCommand::Icon(Some(std::sync::Arc::new(crate::icon::window_icon()))));
         }
         self.state.poll();
         self.state.rescan_if_due(frame_started);
