@@ -13,450 +13,465 @@
 //!
 //! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a); SERVER_BENCH_SKIP_LIVE=1 skips (c).
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use etherparse::PacketBuilder;
-use knock_e2e::bins::knock_cli_path;
-use knock_e2e::knock_server::{counter, knock_server_path, parse_counters};
-use knock_e2e::{Lab, LabError, PcapWriter, Side};
-
-const REPLAY_RUNS: usize = 3;
-const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
-const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
-const DST4: [u8; 4] = [192, 0, 2, 2];
-const DST6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-/// Offsets in the Ethernet frames built below (no VLAN, no IP options, no IPv6 extension headers).
-const SRC4_AT: usize = 14 + 12;
-const DPORT4_AT: usize = 14 + 20 + 2;
-const SRC6_AT: usize = 14 + 8;
-const DPORT6_AT: usize = 14 + 40 + 2;
-const FLAGS4_AT: usize = 14 + 20 + 13;
-
+// The namespace lab is Linux-only: elsewhere this benchmark builds to a program that says so.
+#[cfg(target_os = "linux")]
 fn main() {
-    let dir = tempfile::Builder::new().prefix("knock-server-bench-").tempdir().expect("temp dir");
-    let binary = knock_server_path().unwrap_or_else(|e| panic!("{e}"));
-    println!("knock-server: {}", binary.display());
-    let packets = std::env::var("SERVER_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(3_000_000);
-    replay_throughput(&binary, dir.path(), packets);
-    memory(&binary, dir.path());
-    if std::env::var("SERVER_BENCH_SKIP_LIVE").is_ok_and(|v| v == "1") {
-        println!("\n(c) live flood: skipped (SERVER_BENCH_SKIP_LIVE=1)");
-    } else {
-        match Lab::new("server_bench") {
-            Ok(lab) => live_flood(&lab),
-            Err(LabError::Unavailable(why)) => println!("\n(c) live flood: skipped, no lab: {why}"),
-            Err(e) => panic!("building the lab: {e}"),
-        }
-    }
+    lab_bench::main();
 }
 
-// ---- frames ---------------------------------------------------------------------------------------------
-
-/// Frame templates; the source address and destination port are patched in per packet (knock-server does
-/// not verify checksums, like knockd).
-struct Templates {
-    syn4: Vec<u8>,
-    udp4: Vec<u8>,
-    syn6: Vec<u8>,
-    udp6: Vec<u8>,
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("this benchmark runs in the Linux namespace lab only");
 }
 
-impl Templates {
-    fn new() -> Templates {
-        let tcp = |b: etherparse::PacketBuilderStep<etherparse::IpHeaders>| {
-            let mut out = Vec::new();
-            b.tcp(40000, 7000, 1, 64240).syn().write(&mut out, &[]).expect("tcp frame");
-            out
-        };
-        let udp = |b: etherparse::PacketBuilderStep<etherparse::IpHeaders>| {
-            let mut out = Vec::new();
-            b.udp(40000, 8000).write(&mut out, &[0]).expect("udp frame");
-            out
-        };
-        let v4 = || PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4([10, 0, 0, 1], DST4, 64);
-        let v6 = || PacketBuilder::ethernet2(MAC_A, MAC_B).ipv6(DST6, DST6, 64);
-        Templates { syn4: tcp(v4()), udp4: udp(v4()), syn6: tcp(v6()), udp6: udp(v6()) }
-    }
+#[cfg(target_os = "linux")]
+mod lab_bench {
+    use std::collections::BTreeMap;
+    use std::fs::File;
+    use std::os::unix::process::CommandExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
 
-    /// A hit from IPv4 source `src` on `port`, UDP if `udp`.
-    fn v4(&self, src: u32, port: u16, udp: bool) -> Vec<u8> {
-        let mut f = if udp { self.udp4.clone() } else { self.syn4.clone() };
-        f[SRC4_AT..SRC4_AT + 4].copy_from_slice(&src.to_be_bytes());
-        f[DPORT4_AT..DPORT4_AT + 2].copy_from_slice(&port.to_be_bytes());
-        f
-    }
+    use etherparse::PacketBuilder;
+    use knock_e2e::bins::knock_cli_path;
+    use knock_e2e::knock_server::{counter, knock_server_path, parse_counters};
+    use knock_e2e::{Lab, LabError, PcapWriter, Side};
 
-    /// A hit from IPv6 source 2001:db8:1::`src`.
-    fn v6(&self, src: u32, port: u16, udp: bool) -> Vec<u8> {
-        let mut f = if udp { self.udp6.clone() } else { self.syn6.clone() };
-        let mut addr = [0u8; 16];
-        addr[..6].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 1]);
-        addr[12..].copy_from_slice(&src.to_be_bytes());
-        f[SRC6_AT..SRC6_AT + 16].copy_from_slice(&addr);
-        f[DPORT6_AT..DPORT6_AT + 2].copy_from_slice(&port.to_be_bytes());
-        f
-    }
-}
+    const REPLAY_RUNS: usize = 3;
+    const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
+    const DST4: [u8; 4] = [192, 0, 2, 2];
+    const DST6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    /// Offsets in the Ethernet frames built below (no VLAN, no IP options, no IPv6 extension headers).
+    const SRC4_AT: usize = 14 + 12;
+    const DPORT4_AT: usize = 14 + 20 + 2;
+    const SRC6_AT: usize = 14 + 8;
+    const DPORT6_AT: usize = 14 + 40 + 2;
+    const FLAGS4_AT: usize = 14 + 20 + 13;
 
-/// The door every part uses: 7000, 8000:udp, 9000 with `TCPFlags = syn`.
-fn config(dir: &Path, name: &str, seq_timeout: u32) -> PathBuf {
-    let path = dir.join(name);
-    let text = format!(
-        "[ssh]\n  Sequence = 7000,8000:udp,9000\n  Seq_Timeout = {seq_timeout}\n  TCPFlags = syn\n  \
-         Start_Command = /bin/true %IP%\n"
-    );
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-/// Sources per block and what they do: complete IPv4 knocks, complete IPv6 knocks, wrong-order IPv4 knocks
-/// (7000, 9000, 8000), and first hits only (abandoned, they time out); plus noise frames.
-const BLOCK_V4_OPEN: u32 = 100;
-const BLOCK_V6_OPEN: u32 = 20;
-const BLOCK_WRONG: u32 = 200;
-const BLOCK_ABANDONED: u32 = 680;
-const BLOCK_NOISE: usize = 1500;
-const BLOCK_SOURCES: u32 = BLOCK_V4_OPEN + BLOCK_V6_OPEN + BLOCK_WRONG + BLOCK_ABANDONED;
-
-/// Writes the mixed pcap of (a); returns (frames, knocks that must open).
-fn mixed_pcap(path: &Path, target: u64) -> (u64, u64) {
-    let t = Templates::new();
-    let mut pcap = PcapWriter::create(path).expect("pcap");
-    let mut ts = Duration::from_secs(1_700_000_000);
-    let step = Duration::from_micros(10);
-    let mut noise_seq: u32 = 0;
-    let mut opened = 0;
-    let mut block: u32 = 0;
-    let is_v6 = |s: u32| (BLOCK_V4_OPEN..BLOCK_V4_OPEN + BLOCK_V6_OPEN).contains(&s);
-    while pcap.written() < target {
-        let base = 0x0a00_0000 + block * BLOCK_SOURCES;
-        let mut knock = Vec::with_capacity(2000);
-        for s in 0..BLOCK_SOURCES {
-            knock.push(if is_v6(s) { t.v6(base + s, 7000, false) } else { t.v4(base + s, 7000, false) });
-        }
-        for (hit, port, udp) in [(2, 8000u16, true), (3, 9000, false)] {
-            for s in 0..BLOCK_V4_OPEN + BLOCK_V6_OPEN + BLOCK_WRONG {
-                let (port, udp) = if s >= BLOCK_V4_OPEN + BLOCK_V6_OPEN {
-                    // Wrong order: 9000 second, 8000:udp third.
-                    if hit == 2 { (9000, false) } else { (8000, true) }
-                } else {
-                    (port, udp)
-                };
-                knock.push(if is_v6(s) { t.v6(base + s, port, udp) } else { t.v4(base + s, port, udp) });
+    pub fn main() {
+        let dir = tempfile::Builder::new().prefix("knock-server-bench-").tempdir().expect("temp dir");
+        let binary = knock_server_path().unwrap_or_else(|e| panic!("{e}"));
+        println!("knock-server: {}", binary.display());
+        let packets = std::env::var("SERVER_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(3_000_000);
+        replay_throughput(&binary, dir.path(), packets);
+        memory(&binary, dir.path());
+        if std::env::var("SERVER_BENCH_SKIP_LIVE").is_ok_and(|v| v == "1") {
+            println!("\n(c) live flood: skipped (SERVER_BENCH_SKIP_LIVE=1)");
+        } else {
+            match Lab::new("server_bench") {
+                Ok(lab) => live_flood(&lab),
+                Err(LabError::Unavailable(why)) => println!("\n(c) live flood: skipped, no lab: {why}"),
+                Err(e) => panic!("building the lab: {e}"),
             }
         }
-        opened += u64::from(BLOCK_V4_OPEN + BLOCK_V6_OPEN);
-        let mut noise_due = 0usize;
-        for (i, frame) in knock.iter().enumerate() {
-            pcap.push(ts, frame);
-            ts += step;
-            let want = (i + 1) * BLOCK_NOISE / knock.len();
-            while noise_due < want {
-                let frame = noise(&t, noise_seq);
-                pcap.push(ts, &frame);
+    }
+
+    // ---- frames ---------------------------------------------------------------------------------------------
+
+    /// Frame templates; the source address and destination port are patched in per packet (knock-server does
+    /// not verify checksums, like knockd).
+    struct Templates {
+        syn4: Vec<u8>,
+        udp4: Vec<u8>,
+        syn6: Vec<u8>,
+        udp6: Vec<u8>,
+    }
+
+    impl Templates {
+        fn new() -> Templates {
+            let tcp = |b: etherparse::PacketBuilderStep<etherparse::IpHeaders>| {
+                let mut out = Vec::new();
+                b.tcp(40000, 7000, 1, 64240).syn().write(&mut out, &[]).expect("tcp frame");
+                out
+            };
+            let udp = |b: etherparse::PacketBuilderStep<etherparse::IpHeaders>| {
+                let mut out = Vec::new();
+                b.udp(40000, 8000).write(&mut out, &[0]).expect("udp frame");
+                out
+            };
+            let v4 = || PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4([10, 0, 0, 1], DST4, 64);
+            let v6 = || PacketBuilder::ethernet2(MAC_A, MAC_B).ipv6(DST6, DST6, 64);
+            Templates { syn4: tcp(v4()), udp4: udp(v4()), syn6: tcp(v6()), udp6: udp(v6()) }
+        }
+
+        /// A hit from IPv4 source `src` on `port`, UDP if `udp`.
+        fn v4(&self, src: u32, port: u16, udp: bool) -> Vec<u8> {
+            let mut f = if udp { self.udp4.clone() } else { self.syn4.clone() };
+            f[SRC4_AT..SRC4_AT + 4].copy_from_slice(&src.to_be_bytes());
+            f[DPORT4_AT..DPORT4_AT + 2].copy_from_slice(&port.to_be_bytes());
+            f
+        }
+
+        /// A hit from IPv6 source 2001:db8:1::`src`.
+        fn v6(&self, src: u32, port: u16, udp: bool) -> Vec<u8> {
+            let mut f = if udp { self.udp6.clone() } else { self.syn6.clone() };
+            let mut addr = [0u8; 16];
+            addr[..6].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 1]);
+            addr[12..].copy_from_slice(&src.to_be_bytes());
+            f[SRC6_AT..SRC6_AT + 16].copy_from_slice(&addr);
+            f[DPORT6_AT..DPORT6_AT + 2].copy_from_slice(&port.to_be_bytes());
+            f
+        }
+    }
+
+    /// The door every part uses: 7000, 8000:udp, 9000 with `TCPFlags = syn`.
+    fn config(dir: &Path, name: &str, seq_timeout: u32) -> PathBuf {
+        let path = dir.join(name);
+        let text = format!(
+            "[ssh]\n  Sequence = 7000,8000:udp,9000\n  Seq_Timeout = {seq_timeout}\n  TCPFlags = syn\n  \
+             Start_Command = /bin/true %IP%\n"
+        );
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    /// Sources per block and what they do: complete IPv4 knocks, complete IPv6 knocks, wrong-order IPv4 knocks
+    /// (7000, 9000, 8000), and first hits only (abandoned, they time out); plus noise frames.
+    const BLOCK_V4_OPEN: u32 = 100;
+    const BLOCK_V6_OPEN: u32 = 20;
+    const BLOCK_WRONG: u32 = 200;
+    const BLOCK_ABANDONED: u32 = 680;
+    const BLOCK_NOISE: usize = 1500;
+    const BLOCK_SOURCES: u32 = BLOCK_V4_OPEN + BLOCK_V6_OPEN + BLOCK_WRONG + BLOCK_ABANDONED;
+
+    /// Writes the mixed pcap of (a); returns (frames, knocks that must open).
+    fn mixed_pcap(path: &Path, target: u64) -> (u64, u64) {
+        let t = Templates::new();
+        let mut pcap = PcapWriter::create(path).expect("pcap");
+        let mut ts = Duration::from_secs(1_700_000_000);
+        let step = Duration::from_micros(10);
+        let mut noise_seq: u32 = 0;
+        let mut opened = 0;
+        let mut block: u32 = 0;
+        let is_v6 = |s: u32| (BLOCK_V4_OPEN..BLOCK_V4_OPEN + BLOCK_V6_OPEN).contains(&s);
+        while pcap.written() < target {
+            let base = 0x0a00_0000 + block * BLOCK_SOURCES;
+            let mut knock = Vec::with_capacity(2000);
+            for s in 0..BLOCK_SOURCES {
+                knock.push(if is_v6(s) { t.v6(base + s, 7000, false) } else { t.v4(base + s, 7000, false) });
+            }
+            for (hit, port, udp) in [(2, 8000u16, true), (3, 9000, false)] {
+                for s in 0..BLOCK_V4_OPEN + BLOCK_V6_OPEN + BLOCK_WRONG {
+                    let (port, udp) = if s >= BLOCK_V4_OPEN + BLOCK_V6_OPEN {
+                        // Wrong order: 9000 second, 8000:udp third.
+                        if hit == 2 { (9000, false) } else { (8000, true) }
+                    } else {
+                        (port, udp)
+                    };
+                    knock.push(if is_v6(s) { t.v6(base + s, port, udp) } else { t.v4(base + s, port, udp) });
+                }
+            }
+            opened += u64::from(BLOCK_V4_OPEN + BLOCK_V6_OPEN);
+            let mut noise_due = 0usize;
+            for (i, frame) in knock.iter().enumerate() {
+                pcap.push(ts, frame);
                 ts += step;
-                noise_seq = noise_seq.wrapping_add(1);
-                noise_due += 1;
+                let want = (i + 1) * BLOCK_NOISE / knock.len();
+                while noise_due < want {
+                    let frame = noise(&t, noise_seq);
+                    pcap.push(ts, &frame);
+                    ts += step;
+                    noise_seq = noise_seq.wrapping_add(1);
+                    noise_due += 1;
+                }
+            }
+            block += 1;
+        }
+        let written = pcap.finish().expect("pcap written");
+        (written, opened)
+    }
+
+    /// Noise: SYNs to other ports (what a capture filter would normally drop), UDP to 53, IPv6 to 22, SYN/ACKs
+    /// on a door port (flags mismatch), truncated frames.
+    fn noise(t: &Templates, n: u32) -> Vec<u8> {
+        let src = 0xc633_6400 + (n % 50_000); // 198.51.100.0 + ...
+        match n % 6 {
+            0 | 1 => t.v4(src, 443, false),
+            2 => t.v4(src, 53, true),
+            3 => t.v6(src, 22, false),
+            4 => {
+                let mut f = t.v4(src, 7000, false);
+                f[FLAGS4_AT] = 0x12; // SYN+ACK
+                f
+            }
+            _ => {
+                let mut f = t.v4(src, 9000, false);
+                f.truncate(14 + 20 + 7);
+                f
             }
         }
-        block += 1;
     }
-    let written = pcap.finish().expect("pcap written");
-    (written, opened)
-}
 
-/// Noise: SYNs to other ports (what a capture filter would normally drop), UDP to 53, IPv6 to 22, SYN/ACKs
-/// on a door port (flags mismatch), truncated frames.
-fn noise(t: &Templates, n: u32) -> Vec<u8> {
-    let src = 0xc633_6400 + (n % 50_000); // 198.51.100.0 + ...
-    match n % 6 {
-        0 | 1 => t.v4(src, 443, false),
-        2 => t.v4(src, 53, true),
-        3 => t.v6(src, 22, false),
-        4 => {
-            let mut f = t.v4(src, 7000, false);
-            f[FLAGS4_AT] = 0x12; // SYN+ACK
-            f
+    // ---- running knock-server -------------------------------------------------------------------------------
+
+    struct Run {
+        wall: Duration,
+        max_rss_kib: u64,
+        stderr: String,
+    }
+
+    /// Runs `knock-server ARGS` pinned to one CPU, stderr to a file; wall time and peak RSS from wait4.
+    #[expect(clippy::zombie_processes, reason = "reaped with wait4(2), for its rusage")]
+    fn run_server(binary: &Path, args: &[&str], stderr: &Path) -> Run {
+        let err = File::create(stderr).expect("stderr file");
+        let mut cmd = Command::new(binary);
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
+        // SAFETY: sched_setaffinity is async-signal-safe; the set is built on the child's stack.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(1, &mut set);
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                    libc::CPU_ZERO(&mut set);
+                    libc::CPU_SET(0, &mut set);
+                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                }
+                Ok(())
+            });
         }
-        _ => {
-            let mut f = t.v4(src, 9000, false);
-            f.truncate(14 + 20 + 7);
-            f
+        let started = Instant::now();
+        let child = cmd.spawn().expect("spawn knock-server");
+        let pid = libc::pid_t::try_from(child.id()).expect("pid");
+        let mut status = 0;
+        // SAFETY: rusage is plain data; wait4 fills it for our own child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointers for the call; the child is ours and not waited for elsewhere.
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let wall = started.elapsed();
+        assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+        let stderr = std::fs::read_to_string(stderr).unwrap_or_default();
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "knock-server {args:?} failed (status {status:#x}):\n{}",
+            tail(&stderr)
+        );
+        Run { wall, max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0), stderr }
+    }
+
+    fn tail(s: &str) -> &str {
+        let mut at = s.len().saturating_sub(4000);
+        while !s.is_char_boundary(at) {
+            at += 1;
         }
+        &s[at..]
     }
-}
 
-// ---- running knock-server -------------------------------------------------------------------------------
-
-struct Run {
-    wall: Duration,
-    max_rss_kib: u64,
-    stderr: String,
-}
-
-/// Runs `knock-server ARGS` pinned to one CPU, stderr to a file; wall time and peak RSS from wait4.
-#[expect(clippy::zombie_processes, reason = "reaped with wait4(2), for its rusage")]
-fn run_server(binary: &Path, args: &[&str], stderr: &Path) -> Run {
-    let err = File::create(stderr).expect("stderr file");
-    let mut cmd = Command::new(binary);
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
-    // SAFETY: sched_setaffinity is async-signal-safe; the set is built on the child's stack.
-    unsafe {
-        cmd.pre_exec(|| {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(1, &mut set);
-            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-                libc::CPU_ZERO(&mut set);
-                libc::CPU_SET(0, &mut set);
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-            }
-            Ok(())
-        });
+    fn counters(run: &Run) -> BTreeMap<String, u64> {
+        parse_counters(&run.stderr).unwrap_or_default()
     }
-    let started = Instant::now();
-    let child = cmd.spawn().expect("spawn knock-server");
-    let pid = libc::pid_t::try_from(child.id()).expect("pid");
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointers for the call; the child is ours and not waited for elsewhere.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
-    let stderr = std::fs::read_to_string(stderr).unwrap_or_default();
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "knock-server {args:?} failed (status {status:#x}):\n{}",
-        tail(&stderr)
-    );
-    Run { wall, max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0), stderr }
-}
 
-fn tail(s: &str) -> &str {
-    let mut at = s.len().saturating_sub(4000);
-    while !s.is_char_boundary(at) {
-        at += 1;
+    fn mib(kib: u64) -> f64 {
+        kib as f64 / 1024.0
     }
-    &s[at..]
-}
 
-fn counters(run: &Run) -> BTreeMap<String, u64> {
-    parse_counters(&run.stderr).unwrap_or_default()
-}
+    // ---- (a) ------------------------------------------------------------------------------------------------
 
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-// ---- (a) ------------------------------------------------------------------------------------------------
-
-fn replay_throughput(binary: &Path, dir: &Path, target: u64) {
-    let pcap = dir.join("mixed.pcap");
-    let began = Instant::now();
-    let (frames, expected_open) = mixed_pcap(&pcap, target);
-    let size = std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "\n(a) offline replay: {frames} frames ({:.0} MB pcap, written in {:.1?}), {} complete knocks, 1 CPU",
-        size as f64 / 1e6,
-        began.elapsed(),
-        expected_open
-    );
-    let conf = config(dir, "replay.conf", 5);
-    let (conf_s, pcap_s) = (conf.display().to_string(), pcap.display().to_string());
-    // Untimed check that the replay does what it should (without -q, for the counters line).
-    let check = run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run"], &dir.join("check.stderr"));
-    let c = counters(&check);
-    println!(
-        "    check run (logging to stderr): {:.2?}; opened {} of {expected_open} expected; counters {c:?}",
-        check.wall,
-        counter(&c, "opened")
-    );
-    let mut runs: Vec<Run> = (0..REPLAY_RUNS)
-        .map(|_| run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run", "-q"], &dir.join("q.stderr")))
-        .collect();
-    runs.sort_by_key(|r| r.wall);
-    println!("    {:<8} {:>10} {:>14} {:>12} {:>14}", "run", "wall s", "packets/s", "ns/packet", "peak RSS MiB");
-    for (name, run) in [("best", &runs[0]), ("median", &runs[runs.len() / 2])] {
-        let secs = run.wall.as_secs_f64();
+    fn replay_throughput(binary: &Path, dir: &Path, target: u64) {
+        let pcap = dir.join("mixed.pcap");
+        let began = Instant::now();
+        let (frames, expected_open) = mixed_pcap(&pcap, target);
+        let size = std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0);
         println!(
-            "    {:<8} {:>10.3} {:>14.0} {:>12.0} {:>14.1}",
-            name,
-            secs,
-            frames as f64 / secs,
-            secs * 1e9 / frames as f64,
-            mib(run.max_rss_kib)
+            "\n(a) offline replay: {frames} frames ({:.0} MB pcap, written in {:.1?}), {} complete knocks, 1 CPU",
+            size as f64 / 1e6,
+            began.elapsed(),
+            expected_open
         );
-    }
-    let best = frames as f64 / runs[0].wall.as_secs_f64();
-    println!("    target >= 1,000,000 packets/s on one core: {}", if best >= 1e6 { "met" } else { "NOT met" });
-    let _ = std::fs::remove_file(&pcap);
-}
-
-// ---- (b) ------------------------------------------------------------------------------------------------
-
-/// A pcap of `sources` first hits (SYN to 7000) from distinct IPv4 sources, 1 µs apart.
-fn first_hits_pcap(path: &Path, sources: u32) {
-    let t = Templates::new();
-    let mut pcap = PcapWriter::create(path).expect("pcap");
-    let start = Duration::from_secs(1_700_000_000);
-    for i in 0..sources {
-        pcap.push(start + Duration::from_micros(u64::from(i)), &t.v4(0x0b00_0000 + i, 7000, false));
-    }
-    pcap.finish().expect("pcap written");
-}
-
-fn memory(binary: &Path, dir: &Path) {
-    let conf = config(dir, "memory.conf", 3600);
-    let conf_s = conf.display().to_string();
-    let run = |pcap: &Path, cap: &str| {
-        let args = ["-c", conf_s.as_str(), "--read", &pcap.display().to_string(), "--max-attempts", cap];
-        run_server(binary, &args, &dir.join("memory.stderr"))
-    };
-    let one = dir.join("one.pcap");
-    first_hits_pcap(&one, 1);
-    let base = run(&one, "1000000");
-    println!("\n(b) memory (Seq_Timeout = 3600, --max-attempts 1000000), peak RSS (ru_maxrss):");
-    println!("    baseline, 1 attempt:                {:>8.1} MiB", mib(base.max_rss_kib));
-    for (sources, label) in [(1_000_000u32, "1 M distinct sources, 1 M attempts"), (2_000_000, "2 M sources, cap 1 M")]
-    {
-        let pcap = dir.join(format!("first-{sources}.pcap"));
-        first_hits_pcap(&pcap, sources);
-        let r = run(&pcap, "1000000");
-        let c = counters(&r);
-        let attempts = counter(&c, "attempts_left");
-        let grown = r.max_rss_kib.saturating_sub(base.max_rss_kib) * 1024;
+        let conf = config(dir, "replay.conf", 5);
+        let (conf_s, pcap_s) = (conf.display().to_string(), pcap.display().to_string());
+        // Untimed check that the replay does what it should (without -q, for the counters line).
+        let check = run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run"], &dir.join("check.stderr"));
+        let c = counters(&check);
         println!(
-            "    {label:<36} {:>8.1} MiB  ({:.0} bytes per attempt over the baseline; attempts {attempts}, evicted {}, \
-             {:.2?})",
-            mib(r.max_rss_kib),
-            grown as f64 / attempts.max(1) as f64,
-            counter(&c, "evicted"),
-            r.wall
+            "    check run (logging to stderr): {:.2?}; opened {} of {expected_open} expected; counters {c:?}",
+            check.wall,
+            counter(&c, "opened")
         );
+        let mut runs: Vec<Run> = (0..REPLAY_RUNS)
+            .map(|_| run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run", "-q"], &dir.join("q.stderr")))
+            .collect();
+        runs.sort_by_key(|r| r.wall);
+        println!("    {:<8} {:>10} {:>14} {:>12} {:>14}", "run", "wall s", "packets/s", "ns/packet", "peak RSS MiB");
+        for (name, run) in [("best", &runs[0]), ("median", &runs[runs.len() / 2])] {
+            let secs = run.wall.as_secs_f64();
+            println!(
+                "    {:<8} {:>10.3} {:>14.0} {:>12.0} {:>14.1}",
+                name,
+                secs,
+                frames as f64 / secs,
+                secs * 1e9 / frames as f64,
+                mib(run.max_rss_kib)
+            );
+        }
+        let best = frames as f64 / runs[0].wall.as_secs_f64();
+        println!("    target >= 1,000,000 packets/s on one core: {}", if best >= 1e6 { "met" } else { "NOT met" });
         let _ = std::fs::remove_file(&pcap);
     }
-    println!("    doors.rs claims ~70 bytes per attempt, under ~100 MB for the default cap of 1,000,000");
-}
 
-// ---- (c) ------------------------------------------------------------------------------------------------
+    // ---- (b) ------------------------------------------------------------------------------------------------
 
-const LEGIT_KNOCKS: u8 = 20;
-const KNOCK_GAP: Duration = Duration::from_millis(200);
-const FLOOD_LEAD: Duration = Duration::from_secs(1);
-
-#[derive(Clone, Copy)]
-enum Server {
-    KnockServer,
-    Knockd,
-}
-
-fn live_flood(lab: &Lab) {
-    let clients = lab.add_client_v4_range(50, LEGIT_KNOCKS).expect("client addresses");
-    let door = "[ssh]\n  Sequence = 7000,8000,9000\n  Seq_Timeout = 10\n  TCPFlags = syn\n  Start_Command = true\n";
-    println!(
-        "\n(c) live: spoofed SYN flood (hping3 -S --rand-source -p 7000) on the door's first port; {LEGIT_KNOCKS} \
-         legitimate knocks (knock-cli, 7000 8000 9000, one per client address, {} ms apart) during it",
-        KNOCK_GAP.as_millis()
-    );
-    println!("    {:<13} {:<10} {:>12} {:>8} {:>10}  notes", "server", "hping3", "flood pps", "opened", "of");
-    for rate in ["u100", "u10", "flood"] {
-        for server in [Server::KnockServer, Server::Knockd] {
-            let (sent_pps, opened, notes) = flood_round(lab, server, door, rate, &clients);
-            let name = match server {
-                Server::KnockServer => "knock-server",
-                Server::Knockd => "knockd 0.8",
-            };
-            let flag = if rate == "flood" { "--flood".to_owned() } else { format!("-i {rate}") };
-            println!("    {name:<13} {flag:<10} {sent_pps:>12.0} {opened:>8} {LEGIT_KNOCKS:>10}  {notes}");
+    /// A pcap of `sources` first hits (SYN to 7000) from distinct IPv4 sources, 1 µs apart.
+    fn first_hits_pcap(path: &Path, sources: u32) {
+        let t = Templates::new();
+        let mut pcap = PcapWriter::create(path).expect("pcap");
+        let start = Duration::from_secs(1_700_000_000);
+        for i in 0..sources {
+            pcap.push(start + Duration::from_micros(u64::from(i)), &t.v4(0x0b00_0000 + i, 7000, false));
         }
+        pcap.finish().expect("pcap written");
     }
-}
 
-/// One server under one flood rate: (achieved flood rate, legitimate knocks opened, notes).
-fn flood_round(
-    lab: &Lab,
-    server: Server,
-    door: &str,
-    rate: &str,
-    clients: &[std::net::Ipv4Addr],
-) -> (f64, usize, String) {
-    let host = lab.server_v4().to_string();
-    let mut ks = None;
-    let mut kd = None;
-    match server {
-        Server::KnockServer => ks = Some(lab.start_knock_server(door, &[]).expect("knock-server starts")),
-        Server::Knockd => kd = Some(lab.start_knockd(door).expect("knockd starts")),
+    fn memory(binary: &Path, dir: &Path) {
+        let conf = config(dir, "memory.conf", 3600);
+        let conf_s = conf.display().to_string();
+        let run = |pcap: &Path, cap: &str| {
+            let args = ["-c", conf_s.as_str(), "--read", &pcap.display().to_string(), "--max-attempts", cap];
+            run_server(binary, &args, &dir.join("memory.stderr"))
+        };
+        let one = dir.join("one.pcap");
+        first_hits_pcap(&one, 1);
+        let base = run(&one, "1000000");
+        println!("\n(b) memory (Seq_Timeout = 3600, --max-attempts 1000000), peak RSS (ru_maxrss):");
+        println!("    baseline, 1 attempt:                {:>8.1} MiB", mib(base.max_rss_kib));
+        for (sources, label) in
+            [(1_000_000u32, "1 M distinct sources, 1 M attempts"), (2_000_000, "2 M sources, cap 1 M")]
+        {
+            let pcap = dir.join(format!("first-{sources}.pcap"));
+            first_hits_pcap(&pcap, sources);
+            let r = run(&pcap, "1000000");
+            let c = counters(&r);
+            let attempts = counter(&c, "attempts_left");
+            let grown = r.max_rss_kib.saturating_sub(base.max_rss_kib) * 1024;
+            println!(
+                "    {label:<36} {:>8.1} MiB  ({:.0} bytes per attempt over the baseline; attempts {attempts}, evicted {}, \
+                 {:.2?})",
+                mib(r.max_rss_kib),
+                grown as f64 / attempts.max(1) as f64,
+                counter(&c, "evicted"),
+                r.wall
+            );
+            let _ = std::fs::remove_file(&pcap);
+        }
+        println!("    doors.rs claims ~70 bytes per attempt, under ~100 MB for the default cap of 1,000,000");
     }
-    let log = |ks: &Option<knock_e2e::KnockServer>, kd: &Option<knock_e2e::Knockd>| match (ks, kd) {
-        (Some(s), _) => s.log(),
-        (_, Some(d)) => d.log(),
-        _ => String::new(),
-    };
-    let mut args = vec!["-S", "--rand-source", "-p", "7000"];
-    if rate == "flood" {
-        args.push("--flood");
-    } else {
-        args.extend(["-i", rate]);
+
+    // ---- (c) ------------------------------------------------------------------------------------------------
+
+    const LEGIT_KNOCKS: u8 = 20;
+    const KNOCK_GAP: Duration = Duration::from_millis(200);
+    const FLOOD_LEAD: Duration = Duration::from_secs(1);
+
+    #[derive(Clone, Copy)]
+    enum Server {
+        KnockServer,
+        Knockd,
     }
-    args.push(&host);
-    let flood = lab.spawn(Side::Client, "hping3", &args).expect("hping3 starts");
-    let flood_start = Instant::now();
-    std::thread::sleep(FLOOD_LEAD);
-    let cli = knock_cli_path();
-    for ip in clients {
-        let tick = Instant::now();
-        let ip = ip.to_string();
-        let _ = lab.run_client(&cli, ["knock", "--bind", ip.as_str(), host.as_str(), "7000", "8000", "9000"]);
-        std::thread::sleep(KNOCK_GAP.saturating_sub(tick.elapsed()));
-    }
-    std::thread::sleep(FLOOD_LEAD);
-    let out = flood.stop(libc::SIGINT);
-    let flood_secs = flood_start.elapsed().as_secs_f64();
-    let hping = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let sent: u64 = hping
-        .lines()
-        .find_map(|l| l.split(" packets transmitted").next().filter(|_| l.contains("packets transmitted")))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0);
-    // Give a server that fell behind time to work through its backlog.
-    let wanted: Vec<String> = clients.iter().map(|ip| format!("{ip}: ssh: OPEN SESAME")).collect();
-    let count = |text: &str| wanted.iter().filter(|w| text.contains(w.as_str())).count();
-    knock_e2e::wait_until(Duration::from_secs(5), || count(&log(&ks, &kd)) == wanted.len());
-    let text = log(&ks, &kd);
-    let opened = count(&text);
-    let notes = match (&mut ks, &kd) {
-        (Some(s), _) => {
-            let rss = s.peak_rss_kib().map(mib).unwrap_or(0.0);
-            match s.counters() {
-                Ok(c) => format!(
-                    "captured {} of {sent} flood packets, attempts {}, evicted {}, peak RSS {rss:.1} MiB",
-                    counter(&c, "packets"),
-                    counter(&c, "attempts"),
-                    counter(&c, "evicted")
-                ),
-                Err(e) => format!("no counters: {e}"),
+
+    fn live_flood(lab: &Lab) {
+        let clients = lab.add_client_v4_range(50, LEGIT_KNOCKS).expect("client addresses");
+        let door = "[ssh]\n  Sequence = 7000,8000,9000\n  Seq_Timeout = 10\n  TCPFlags = syn\n  Start_Command = true\n";
+        println!(
+            "\n(c) live: spoofed SYN flood (hping3 -S --rand-source -p 7000) on the door's first port; {LEGIT_KNOCKS} \
+             legitimate knocks (knock-cli, 7000 8000 9000, one per client address, {} ms apart) during it",
+            KNOCK_GAP.as_millis()
+        );
+        println!("    {:<13} {:<10} {:>12} {:>8} {:>10}  notes", "server", "hping3", "flood pps", "opened", "of");
+        for rate in ["u100", "u10", "flood"] {
+            for server in [Server::KnockServer, Server::Knockd] {
+                let (sent_pps, opened, notes) = flood_round(lab, server, door, rate, &clients);
+                let name = match server {
+                    Server::KnockServer => "knock-server",
+                    Server::Knockd => "knockd 0.8",
+                };
+                let flag = if rate == "flood" { "--flood".to_owned() } else { format!("-i {rate}") };
+                println!("    {name:<13} {flag:<10} {sent_pps:>12.0} {opened:>8} {LEGIT_KNOCKS:>10}  {notes}");
             }
         }
-        (_, Some(d)) => {
-            let rss = std::fs::read_to_string(format!("/proc/{}/status", d.pid()))
-                .ok()
-                .and_then(|s| {
-                    s.lines().find_map(|l| l.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
-                })
-                .map(mib)
-                .unwrap_or(0.0);
-            let stages = text.lines().filter(|l| l.contains(": ssh: Stage 1")).count();
-            format!("logged Stage 1 for {stages} of {sent} flood packets, peak RSS {rss:.1} MiB")
+    }
+
+    /// One server under one flood rate: (achieved flood rate, legitimate knocks opened, notes).
+    fn flood_round(
+        lab: &Lab,
+        server: Server,
+        door: &str,
+        rate: &str,
+        clients: &[std::net::Ipv4Addr],
+    ) -> (f64, usize, String) {
+        let host = lab.server_v4().to_string();
+        let mut ks = None;
+        let mut kd = None;
+        match server {
+            Server::KnockServer => ks = Some(lab.start_knock_server(door, &[]).expect("knock-server starts")),
+            Server::Knockd => kd = Some(lab.start_knockd(door).expect("knockd starts")),
         }
-        _ => String::new(),
-    };
-    // Stop the server before the next round (a backlogged knockd would otherwise keep a core busy).
-    drop(ks);
-    drop(kd);
-    (sent as f64 / flood_secs, opened, notes)
+        let log = |ks: &Option<knock_e2e::KnockServer>, kd: &Option<knock_e2e::Knockd>| match (ks, kd) {
+            (Some(s), _) => s.log(),
+            (_, Some(d)) => d.log(),
+            _ => String::new(),
+        };
+        let mut args = vec!["-S", "--rand-source", "-p", "7000"];
+        if rate == "flood" {
+            args.push("--flood");
+        } else {
+            args.extend(["-i", rate]);
+        }
+        args.push(&host);
+        let flood = lab.spawn(Side::Client, "hping3", &args).expect("hping3 starts");
+        let flood_start = Instant::now();
+        std::thread::sleep(FLOOD_LEAD);
+        let cli = knock_cli_path();
+        for ip in clients {
+            let tick = Instant::now();
+            let ip = ip.to_string();
+            let _ = lab.run_client(&cli, ["knock", "--bind", ip.as_str(), host.as_str(), "7000", "8000", "9000"]);
+            std::thread::sleep(KNOCK_GAP.saturating_sub(tick.elapsed()));
+        }
+        std::thread::sleep(FLOOD_LEAD);
+        let out = flood.stop(libc::SIGINT);
+        let flood_secs = flood_start.elapsed().as_secs_f64();
+        let hping = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        let sent: u64 = hping
+            .lines()
+            .find_map(|l| l.split(" packets transmitted").next().filter(|_| l.contains("packets transmitted")))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        // Give a server that fell behind time to work through its backlog.
+        let wanted: Vec<String> = clients.iter().map(|ip| format!("{ip}: ssh: OPEN SESAME")).collect();
+        let count = |text: &str| wanted.iter().filter(|w| text.contains(w.as_str())).count();
+        knock_e2e::wait_until(Duration::from_secs(5), || count(&log(&ks, &kd)) == wanted.len());
+        let text = log(&ks, &kd);
+        let opened = count(&text);
+        let notes = match (&mut ks, &kd) {
+            (Some(s), _) => {
+                let rss = s.peak_rss_kib().map(mib).unwrap_or(0.0);
+                match s.counters() {
+                    Ok(c) => format!(
+                        "captured {} of {sent} flood packets, attempts {}, evicted {}, peak RSS {rss:.1} MiB",
+                        counter(&c, "packets"),
+                        counter(&c, "attempts"),
+                        counter(&c, "evicted")
+                    ),
+                    Err(e) => format!("no counters: {e}"),
+                }
+            }
+            (_, Some(d)) => {
+                let rss = std::fs::read_to_string(format!("/proc/{}/status", d.pid()))
+                    .ok()
+                    .and_then(|s| {
+                        s.lines().find_map(|l| l.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim().parse().ok())
+                    })
+                    .map(mib)
+                    .unwrap_or(0.0);
+                let stages = text.lines().filter(|l| l.contains(": ssh: Stage 1")).count();
+                format!("logged Stage 1 for {stages} of {sent} flood packets, peak RSS {rss:.1} MiB")
+            }
+            _ => String::new(),
+        };
+        // Stop the server before the next round (a backlogged knockd would otherwise keep a core busy).
+        drop(ks);
+        drop(kd);
+        (sent as f64 / flood_secs, opened, notes)
+    }
 }
