@@ -599,39 +599,34 @@ fn write_window(path: &std::path::Path, window: u64) {
     let _ = std::fs::write(path, format!("{window}\n"));
 }
 
-/// A rotating profile's door key, read off the async threads with a timeout, like the SPA keys.
+/// A rotating profile's door key, read like the SPA keys ([`read_secret`]).
 pub(crate) async fn read_rotating_key(name: &str, cancel: &CancellationToken) -> Result<DoorKey, KnockError> {
-    let owned = name.to_owned();
-    let read = tokio::task::spawn_blocking(move || secrets::rotating_key(&owned));
-    tokio::select! {
-        _ = cancel.cancelled() => Err(KnockError::Cancelled),
-        found = tokio::time::timeout(KEYRING_TIMEOUT, read) => match found {
-            Err(_) => Err(KnockError::Keys(format!(
-                "the keyring did not answer within {} s (is an unlock prompt waiting?)",
-                KEYRING_TIMEOUT.as_secs()
-            ))),
-            Ok(Err(join)) => Err(KnockError::Keys(format!("reading the key failed: {join}"))),
-            Ok(Ok(Err(error))) => Err(KnockError::Keys(error.to_string())),
-            Ok(Ok(Ok(key))) => Ok(key),
-        },
-    }
+    read_secret(name, cancel, secrets::rotating_key).await
 }
 
-/// The profile's SPA keys, read off the async threads (the keyring is a blocking round trip that may
-/// show an unlock prompt), with a timeout, and abandoned at once on cancel.
+/// The profile's SPA keys ([`read_secret`]).
 pub(crate) async fn read_keys(name: &str, cancel: &CancellationToken) -> Result<secrets::SpaKeys, KnockError> {
+    read_secret(name, cancel, secrets::spa_keys).await
+}
+
+/// Reads a profile's secret off the async threads (the keyring is a blocking round trip that may show an
+/// unlock prompt), with a timeout, and abandons it at once on cancel.
+async fn read_secret<T: Send + 'static>(
+    name: &str,
+    cancel: &CancellationToken,
+    read: fn(&str) -> Result<T, secrets::KeyError>,
+) -> Result<T, KnockError> {
     let owned = name.to_owned();
-    let read = tokio::task::spawn_blocking(move || secrets::spa_keys(&owned));
+    let reading = tokio::task::spawn_blocking(move || read(&owned));
     tokio::select! {
         _ = cancel.cancelled() => Err(KnockError::Cancelled),
-        found = tokio::time::timeout(KEYRING_TIMEOUT, read) => match found {
+        found = tokio::time::timeout(KEYRING_TIMEOUT, reading) => match found {
             Err(_) => Err(KnockError::Keys(format!(
                 "the keyring did not answer within {} s (is an unlock prompt waiting?)",
                 KEYRING_TIMEOUT.as_secs()
             ))),
             Ok(Err(join)) => Err(KnockError::Keys(format!("reading the keys failed: {join}"))),
-            Ok(Ok(Err(error))) => Err(KnockError::Keys(error.to_string())),
-            Ok(Ok(Ok(keys))) => Ok(keys),
+            Ok(Ok(result)) => result.map_err(|error| KnockError::Keys(error.to_string())),
         },
     }
 }
