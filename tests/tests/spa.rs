@@ -435,7 +435,7 @@ fn keys_follow_their_profile_on_rename_and_delete_in_a_real_keyring() {
          k open fw2 --json > {dir}/open.json; echo \"open-renamed=$?\"; \
          echo \"entries-after-rename:\"; secret-tool search --all service knock-toolkit 2>&1 | grep username; \
          k profile add fw --spa --host {server} --access tcp/{GATED} --verify-port {GATED} --attempts 1 >/dev/null; \
-         k open fw 2>{dir}/fw.err; echo \"open-new-fw=$?\"; \
+         k open fw --force 2>{dir}/fw.err; echo \"open-new-fw=$?\"; \
          k profile rm fw2 >/dev/null; echo \"rm=$?\"; \
          echo \"entries-after-rm:\"; secret-tool search --all service knock-toolkit 2>&1 | grep username; echo end",
         cli = knock_cli_path().display(),
