@@ -145,6 +145,12 @@ config_path=$(sed -n 's/.*\(-c\|--config\)[ =]\([^ ]*\).*/\2/p' <<<"$exec_start"
   { echo "package-deb.sh: cannot read the binary and -c CONFIG from ExecStart= in $unit" >&2; exit 1; }
 service_user=$(sed -n 's/^User=//p' "$unit" | head -1)
 service_user=${service_user:-knock-server}
+# The directories systemd makes for the unit (StateDirectory=, LogsDirectory=) are created at install time
+# too, so the sample's LogFile opens and `knock-server --check` passes before the service first starts.
+state_dir=/var/lib/$(sed -n 's/^StateDirectory=//p' "$unit" | head -1)
+state_mode=$(sed -n 's/^StateDirectoryMode=//p' "$unit" | head -1)
+logs_dir=/var/log/$(sed -n 's/^LogsDirectory=//p' "$unit" | head -1)
+logs_mode=$(sed -n 's/^LogsDirectoryMode=//p' "$unit" | head -1)
 root="$work/knock-server"
 put 755 "$release/knock-server" "$root/usr/sbin/knock-server"
 strip --strip-unneeded "$root/usr/sbin/knock-server"
@@ -167,6 +173,8 @@ if [ "\$1" = configure ]; then
   if ! getent passwd $service_user >/dev/null; then
     adduser --system --group --no-create-home --home /nonexistent --quiet $service_user
   fi
+  install -d -m ${state_mode:-0700} $state_dir
+  install -d -m ${logs_mode:-0750} $logs_dir
   if [ -d /run/systemd/system ]; then
     systemctl daemon-reload >/dev/null || true
   fi
@@ -184,10 +192,13 @@ exit 0
 EOF
 cat >"$root/DEBIAN/postrm" <<EOF
 #!/bin/sh
-# On purge, the system user goes too (nothing else of the package is left: dpkg removes the conffile).
+# On purge, the system user, the state and the logs go too (dpkg removes the conffile).
 set -e
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload >/dev/null || true
+fi
+if [ "\$1" = purge ]; then
+  rm -rf $state_dir $logs_dir
 fi
 if [ "\$1" = purge ] && getent passwd $service_user >/dev/null; then
   deluser --system --quiet $service_user >/dev/null || true

@@ -61,7 +61,8 @@ check "system user knock-server" getent passwd knock-server
 dpkg -P "${packages[@]}"
 trap - EXIT
 check "purged: no package files left" sh -c '! ls /usr/bin/knock-cli /usr/bin/knock-gui /usr/sbin/knock-server \
-  /usr/share/man/man1/knock-cli.1.gz /usr/share/applications/knock-gui.desktop '"$unit $config"' 2>/dev/null'
+  /usr/share/man/man1/knock-cli.1.gz /usr/share/applications/knock-gui.desktop /var/lib/knock-server \
+  /var/log/knock-server '"$unit $config"' 2>/dev/null'
 check "purged: no dpkg records" sh -c '! dpkg -l knock-cli knock-gui knock-server 2>/dev/null | grep -q "^[ir]"'
 check "purged: system user removed" sh -c '! getent passwd knock-server'
 
