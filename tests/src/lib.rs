@@ -39,6 +39,8 @@ pub mod door_lab;
 #[cfg(target_os = "linux")]
 pub mod firewall;
 #[cfg(target_os = "linux")]
+pub mod fwknopd;
+#[cfg(target_os = "linux")]
 pub mod knock_server;
 #[cfg(target_os = "linux")]
 pub mod knockd;
@@ -57,6 +59,8 @@ pub mod services;
 
 #[cfg(target_os = "linux")]
 pub use capture::{Capture, Packet, Proto, TcpFlags};
+#[cfg(target_os = "linux")]
+pub use fwknopd::Fwknopd;
 #[cfg(target_os = "linux")]
 pub use knock_server::{Background, KnockServer, PcapWriter, Replay};
 #[cfg(target_os = "linux")]

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::door_lab::text;
-use knock_e2e::{Lab, lab_or_skip};
+use knock_e2e::{Fwknopd, Lab, lab_or_skip};
 use serde_json::Value;
 
 const GATED: u16 = 2222;
@@ -149,69 +149,17 @@ fn the_text_output_names_the_conclusion_and_the_advice() {
     assert!(stdout.contains("conclusion: unresolvable (check the host name"), "{stdout}");
 }
 
-/// A real fwknopd gating port 2222 (`FW_ACCESS_TIMEOUT`), its keys, and the keys' environment for the
-/// profile `fw`. (The SPA tests have the full helper; this is the part doctor needs.)
-struct Fwknopd {
-    child: std::process::Child,
-    log: std::path::PathBuf,
-}
-
-impl Fwknopd {
-    fn start(lab: &Lab) -> (Fwknopd, String, String) {
-        let out = lab.run_client(knock_cli_path(), ["spa", "keygen"]).expect("keygen runs");
-        let keys = String::from_utf8_lossy(&out.stdout).into_owned();
-        let value = |prefix: &str| keys.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned());
-        let (key, hmac) = (value("KEY_BASE64: ").expect("key"), value("HMAC_KEY_BASE64: ").expect("hmac"));
-        let dir = lab.dir().join("fwknop");
-        std::fs::create_dir_all(dir.join("run")).expect("run dir");
-        let conf = format!(
-            "PCAP_INTF {};\nENABLE_PCAP_PROMISC N;\nPCAP_FILTER udp port 62201;\nENABLE_SPA_PACKET_AGING Y;\n\
-             MAX_SPA_PACKET_AGE 120;\nFWKNOP_RUN_DIR {run};\nFWKNOP_PID_FILE {run}/fwknopd.pid;\n\
-             DIGEST_FILE {run}/digest.cache;\n",
-            lab.server_iface(),
-            run = dir.join("run").display()
-        );
-        let access = format!(
-            "SOURCE ANY\nREQUIRE_SOURCE_ADDRESS N\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {key}\nHMAC_KEY_BASE64 {hmac}\n\
-             HMAC_DIGEST_TYPE sha256\nFW_ACCESS_TIMEOUT 30\n"
-        );
-        std::fs::write(dir.join("fwknopd.conf"), conf).expect("fwknopd.conf");
-        std::fs::write(dir.join("access.conf"), access).expect("access.conf");
-        let log = dir.join("fwknopd.log");
-        let child = lab
-            .server_cmd("fwknopd")
-            .arg("-c")
-            .arg(dir.join("fwknopd.conf"))
-            .arg("-a")
-            .arg(dir.join("access.conf"))
-            .args(["-f", "-v", "-v"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::fs::File::create(dir.join("fwknopd.out")).expect("out"))
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("fwknopd starts");
-        let fwknopd = Fwknopd { child, log };
-        assert!(
-            knock_e2e::wait_until(std::time::Duration::from_secs(10), || fwknopd
-                .log()
-                .contains("Starting fwknopd main event loop")),
-            "fwknopd did not start:\n{}",
-            fwknopd.log()
-        );
-        (fwknopd, key, hmac)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Fwknopd {
-    fn drop(&mut self) {
-        // Our own child, by its id.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A real fwknopd gating port 2222 (`FW_ACCESS_TIMEOUT`, any source address) with fresh keys, and the keys.
+fn start_fwknopd(lab: &Lab) -> (Fwknopd, String, String) {
+    let out = lab.run_client(knock_cli_path(), ["spa", "keygen"]).expect("keygen runs");
+    let keys = String::from_utf8_lossy(&out.stdout).into_owned();
+    let value = |prefix: &str| keys.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned());
+    let (key, hmac) = (value("KEY_BASE64: ").expect("key"), value("HMAC_KEY_BASE64: ").expect("hmac"));
+    let access = format!(
+        "SOURCE ANY\nREQUIRE_SOURCE_ADDRESS N\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {key}\nHMAC_KEY_BASE64 {hmac}\n\
+         HMAC_DIGEST_TYPE sha256\nFW_ACCESS_TIMEOUT 30\n"
+    );
+    (lab.start_fwknopd(&access).expect("fwknopd starts"), key, hmac)
 }
 
 fn doctor_spa(lab: &Lab, key: &str, hmac: &str) -> (Output, Value) {
@@ -233,7 +181,7 @@ fn spa_naming_a_private_address_behind_a_nat_does_not_open() {
     lab.client_behind_nat().expect("NAT");
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let (fwknopd, key, hmac) = Fwknopd::start(&lab);
+    let (fwknopd, key, hmac) = start_fwknopd(&lab);
     let server = lab.server_v4().to_string();
     let args = ["profile", "add", "fw", "--spa", "--host", &server, "--access", "tcp/2222", "--verify-port", "2222"];
     let out = lab.knock_cli(&[&args[..], &["--verify-timeout", "1500"]].concat());

@@ -5,12 +5,11 @@
 
 use std::fs;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use knock_e2e::bins::knock_cli_path;
-use knock_e2e::{Lab, lab_or_skip, wait_until};
+use knock_e2e::{Fwknopd, Lab, lab_or_skip};
 
 const GATED: u16 = 2222;
 
@@ -23,64 +22,13 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// fwknopd in the server namespace, stopped on drop (SIGTERM, so it removes its iptables chains).
-struct Fwknopd {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Fwknopd {
-    fn start(lab: &Lab, key: &str, hmac: &str, hmac_type: &str) -> Fwknopd {
-        let dir = lab.dir().join("fwknop");
-        fs::create_dir_all(dir.join("run")).expect("run dir");
-        let conf = format!(
-            "PCAP_INTF {};\nENABLE_PCAP_PROMISC N;\nPCAP_FILTER udp port 62201;\nFWKNOP_RUN_DIR {run};\n\
-             FWKNOP_PID_FILE {run}/fwknopd.pid;\nDIGEST_FILE {run}/digest.cache;\n",
-            lab.server_iface(),
-            run = dir.join("run").display()
-        );
-        let access = format!(
-            "SOURCE 192.0.2.0/24\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {key}\n\
-             HMAC_KEY_BASE64 {hmac}\nHMAC_DIGEST_TYPE {hmac_type}\nDIGEST_TYPE sha384\nFW_ACCESS_TIMEOUT 30\n"
-        );
-        fs::write(dir.join("fwknopd.conf"), conf).expect("fwknopd.conf");
-        fs::write(dir.join("access.conf"), access).expect("access.conf");
-        let log = dir.join("fwknopd.log");
-        let child = lab
-            .server_cmd("fwknopd")
-            .arg("-c")
-            .arg(dir.join("fwknopd.conf"))
-            .arg("-a")
-            .arg(dir.join("access.conf"))
-            .args(["-f", "-v", "-v"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("fwknopd starts");
-        let fwknopd = Fwknopd { child, log };
-        assert!(
-            wait_until(Duration::from_secs(10), || fwknopd.log().contains("Starting fwknopd main event loop")),
-            "fwknopd did not start:\n{}",
-            fwknopd.log()
-        );
-        fwknopd
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Fwknopd {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        if !wait_until(Duration::from_secs(3), || matches!(self.child.try_wait(), Ok(Some(_)))) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
+/// fwknopd gating the lab's port with these keys and HMAC type (fwknop's name).
+fn start_fwknopd(lab: &Lab, key: &str, hmac: &str, hmac_type: &str) -> Fwknopd {
+    let access = format!(
+        "SOURCE 192.0.2.0/24\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {key}\n\
+         HMAC_KEY_BASE64 {hmac}\nHMAC_DIGEST_TYPE {hmac_type}\nDIGEST_TYPE sha384\nFW_ACCESS_TIMEOUT 30\n"
+    );
+    lab.start_fwknopd(&access).expect("fwknopd starts")
 }
 
 fn cli(lab: &Lab, args: &[&str]) -> Command {
@@ -105,7 +53,7 @@ fn a_fwknoprc_with_its_settings_in_default_imports_and_opens_a_real_fwknopd() {
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     let (key, hmac) = keygen(&lab);
-    let fwknopd = Fwknopd::start(&lab, &key, &hmac, "sha512");
+    let fwknopd = start_fwknopd(&lab, &key, &hmac, "sha512");
     let rc = lab.dir().join("fwknoprc");
     fs::write(
         &rc,
@@ -200,7 +148,7 @@ fn a_fwknoprc_with_a_sha3_hmac_imports_and_opens_a_real_fwknopd() {
     }
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let fwknopd = Fwknopd::start(&lab, &key, &hmac, "sha3_256");
+    let fwknopd = start_fwknopd(&lab, &key, &hmac, "sha3_256");
     let out = cli(&lab, &["profile", "import", &rc_arg]).output().expect("import");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = cli(&lab, &["profile", "edit", "sha3", "--verify-port", &GATED.to_string()]).output().expect("edit");

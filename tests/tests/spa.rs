@@ -7,13 +7,13 @@
 
 use std::fs;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use client_core::spa::{DigestType, HmacKey, HmacType, SpaKey, decode};
 use knock_e2e::bins::knock_cli_path;
-use knock_e2e::{Lab, lab_or_skip, wait_until};
+use knock_e2e::{Fwknopd, Lab, lab_or_skip, wait_until};
 
 const GATED: u16 = 2222;
 
@@ -32,84 +32,15 @@ fn keygen(lab: &Lab) -> Keys {
     Keys { key: value("KEY_BASE64: "), hmac: value("HMAC_KEY_BASE64: ") }
 }
 
-/// fwknopd in the server namespace, killed on drop; its stderr (-f -v -v) is the log.
-struct Fwknopd {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Fwknopd {
-    fn start(lab: &Lab, keys: &Keys, action: &str) -> Fwknopd {
-        Fwknopd::start_with_hmac(lab, keys, action, "sha256")
-    }
-
-    /// fwknopd whose stanza has `HMAC_DIGEST_TYPE hmac` (fwknop's name: sha256, sha3_256, ...).
-    fn start_with_hmac(lab: &Lab, keys: &Keys, action: &str, hmac: &str) -> Fwknopd {
-        let dir = lab.dir().join("fwknop");
-        fs::create_dir_all(dir.join("run")).expect("run dir");
-        let conf = format!(
-            "PCAP_INTF {};\nENABLE_PCAP_PROMISC N;\nPCAP_FILTER udp port 62201;\nENABLE_SPA_PACKET_AGING Y;\n\
-             MAX_SPA_PACKET_AGE 120;\nENABLE_DIGEST_PERSISTENCE Y;\nFWKNOP_RUN_DIR {run};\n\
-             FWKNOP_PID_FILE {run}/fwknopd.pid;\nDIGEST_FILE {run}/digest.cache;\n",
-            lab.server_iface(),
-            run = dir.join("run").display()
-        );
-        let access = format!(
-            "SOURCE 192.0.2.0/24\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\n\
-             HMAC_KEY_BASE64 {}\nHMAC_DIGEST_TYPE {hmac}\n{action}\n",
-            keys.key, keys.hmac
-        );
-        fs::write(dir.join("fwknopd.conf"), conf).expect("fwknopd.conf");
-        fs::write(dir.join("access.conf"), access).expect("access.conf");
-        let log = dir.join("fwknopd.log");
-        let child = lab
-            .server_cmd("fwknopd")
-            .arg("-c")
-            .arg(dir.join("fwknopd.conf"))
-            .arg("-a")
-            .arg(dir.join("access.conf"))
-            .args(["-f", "-v", "-v"])
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(dir.join("fwknopd.out")).expect("out"))
-            .stderr(fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("fwknopd starts");
-        let fwknopd = Fwknopd { child, log };
-        assert!(
-            fwknopd.wait_for("Starting fwknopd main event loop", Duration::from_secs(10)),
-            "fwknopd did not start:\n{}",
-            fwknopd.log()
-        );
-        fwknopd
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_for(&self, needle: &str, timeout: Duration) -> bool {
-        wait_until(timeout, || self.log().contains(needle))
-    }
-}
-
-impl Drop for Fwknopd {
-    fn drop(&mut self) {
-        // SIGTERM first: fwknopd removes its iptables chains on a clean exit.
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc_kill(self.child.id()) };
-        if !wait_until(Duration::from_secs(3), || matches!(self.child.try_wait(), Ok(Some(_)))) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-unsafe fn libc_kill(pid: u32) {
-    unsafe extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    // SAFETY: the caller passes its own child's pid; 15 is SIGTERM.
-    unsafe { kill(pid as i32, 15) };
+/// fwknopd gating the lab's port with `keys`, HMAC type `hmac` (fwknop's name: sha256, sha3_256, ...) and
+/// `action` (`FW_ACCESS_TIMEOUT 30`, a CMD_CYCLE, ...).
+fn start_fwknopd(lab: &Lab, keys: &Keys, action: &str, hmac: &str) -> Fwknopd {
+    let access = format!(
+        "SOURCE 192.0.2.0/24\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\n\
+         HMAC_KEY_BASE64 {}\nHMAC_DIGEST_TYPE {hmac}\n{action}\n",
+        keys.key, keys.hmac
+    );
+    lab.start_fwknopd(&access).expect("fwknopd starts")
 }
 
 /// The port gated by iptables with a listener behind it, fresh keys, and fwknopd using them with `action`.
@@ -117,7 +48,7 @@ fn gated_fwknopd(lab: &Lab, action: &str) -> (Keys, Fwknopd, knock_e2e::TcpServi
     lab.server_gate_tcp_port(GATED).expect("gate");
     let service = lab.server_tcp_listener_any(GATED).expect("listener");
     let keys = keygen(lab);
-    let fwknopd = Fwknopd::start(lab, &keys, action);
+    let fwknopd = start_fwknopd(lab, &keys, action, "sha256");
     (keys, fwknopd, service)
 }
 
@@ -297,7 +228,7 @@ fn opens_with_hmac(lab: Lab, hmac: HmacType) {
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     let keys = keygen(&lab);
-    let fwknopd = Fwknopd::start_with_hmac(&lab, &keys, "FW_ACCESS_TIMEOUT 30", hmac.as_str());
+    let fwknopd = start_fwknopd(&lab, &keys, "FW_ACCESS_TIMEOUT 30", hmac.as_str());
     add_spa_profile(&lab, &["--verify-timeout", "700", "--attempts", "1"]);
 
     let out = cli(&lab, Some(&keys), &["open", "fw"]);
