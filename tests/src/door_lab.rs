@@ -45,11 +45,4 @@ impl Lab {
 }
 
 /// Exit status and both streams, for assertion messages.
-pub fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+pub use crate::text;

@@ -70,7 +70,18 @@ pub use lab::{Lab, LabError, Side};
 #[cfg(target_os = "linux")]
 pub use services::{Sshd, TcpService};
 
+use std::process::Output;
 use std::time::{Duration, Instant};
+
+/// A finished command's exit status, stdout and stderr, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
 
 /// Polls `cond` every 10 ms until it returns true or `timeout` passes; returns the last result.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {

@@ -8,20 +8,12 @@ use std::fs::File;
 use std::process::{Command, Output, Stdio};
 
 use knock_e2e::bins::knock_cli_path;
+use knock_e2e::text;
 use knock_e2e::{Lab, lab_or_skip};
 
 /// A secret sequence: three ports that appear nowhere else in the lab (not in addresses, not in times).
 const SECRET: &str = "47123,51234:udp,58345";
 const SECRET_PORTS: [&str; 3] = ["47123", "51234", "58345"];
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// knock-cli in the client namespace with the secret in `SECRET_SEQ`, stdin closed.
 fn cli(lab: &Lab, args: &[&str]) -> Output {

@@ -23,15 +23,7 @@ use client_core::spa::{HmacKey, SpaKey, decode};
 use client_core::store::ProfileStore;
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::lab_or_skip;
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use knock_e2e::text;
 
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

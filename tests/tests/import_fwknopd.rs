@@ -5,22 +5,14 @@
 
 use std::fs;
 use std::net::SocketAddr;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use knock_e2e::bins::knock_cli_path;
+use knock_e2e::text;
 use knock_e2e::{Fwknopd, Lab, lab_or_skip};
 
 const GATED: u16 = 2222;
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// fwknopd gating the lab's port with these keys and HMAC type (fwknop's name).
 fn start_fwknopd(lab: &Lab, key: &str, hmac: &str, hmac_type: &str) -> Fwknopd {

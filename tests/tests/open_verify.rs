@@ -9,6 +9,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use knock_e2e::bins::knock_cli_path;
+use knock_e2e::text;
 use knock_e2e::{Knockd, Lab, lab_or_skip};
 
 const GATED: u16 = 2222;
@@ -25,15 +26,6 @@ fn parse_json(out: &Output) -> serde_json::Value {
 
 fn profiles_dir(lab: &Lab) -> String {
     lab.dir().join("profiles").display().to_string()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// knockd with an open door (7000,8000,9000) and a close door (9000,8000,7000) for the gated port.

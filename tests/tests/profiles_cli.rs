@@ -5,18 +5,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use knock_e2e::bins::knock_cli_path;
+use knock_e2e::text;
 
 fn cli(dir: &Path, args: &[&str]) -> Output {
     Command::new(knock_cli_path()).arg("--profiles-dir").arg(dir).args(args).output().expect("knock-cli runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn add(dir: &Path, name: &str) -> Output {

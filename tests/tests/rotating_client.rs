@@ -6,25 +6,17 @@
 #![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use knock_e2e::bins::knock_cli_path;
+use knock_e2e::text;
 use knock_e2e::{Lab, lab_or_skip};
 
 const KEY: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA";
 /// A long window, so the test never straddles a boundary (it waits out the last 20 s of one if needed).
 const STEP: u64 = 3600;
 const GATED: u16 = 2222;
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())

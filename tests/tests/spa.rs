@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use client_core::spa::{DigestType, HmacKey, HmacType, SpaKey, decode};
 use knock_e2e::bins::knock_cli_path;
+use knock_e2e::text;
 use knock_e2e::{Fwknopd, Lab, lab_or_skip, wait_until};
 
 const GATED: u16 = 2222;
@@ -62,15 +63,6 @@ fn cli(lab: &Lab, keys: Option<&Keys>, args: &[&str]) -> Output {
         cmd.env("KNOCK_SPA_KEY_BASE64_FW", &keys.key).env("KNOCK_SPA_HMAC_KEY_BASE64_FW", &keys.hmac);
     }
     cmd.output().expect("knock-cli runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn add_spa_profile(lab: &Lab, extra: &[&str]) {
