@@ -22,7 +22,7 @@ mod ssh_cmd;
 use std::ffi::OsString;
 use std::path::Path;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use client_core::profile::Action;
 use client_core::store::ProfileStore;
 
@@ -31,7 +31,7 @@ use crate::exit::ExitCode;
 use crate::fail::Failure;
 
 fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse_from(arguments()) {
+    let cli = match Cli::parse_arguments(arguments()) {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version are not errors; clap prints them itself.
