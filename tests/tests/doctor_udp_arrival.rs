@@ -1,0 +1,65 @@
+//! `doctor` proves that UDP hits arrived (issue 13, part 3: "a UDP hit answered by ICMP port unreachable
+//! proves it arrived; say so"): against a real knockd whose door has UDP hits, the server's kernel answers
+//! each hit with a port unreachable (knockd captures packets, it has no socket on the port), which the
+//! client reads from the sending socket's error queue (IP_RECVERR). A hit the server's firewall drops gets
+//! no answer, and the others still prove the server is reachable.
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
+
+mod doctor_support;
+
+use doctor_support::{GATED, add, assert_check, doctor};
+use knock_e2e::lab_or_skip;
+
+const UDP_DOOR: &str = "7000:udp,8000:udp,9000:udp";
+
+#[test]
+fn udp_hits_that_reach_the_server_are_proven_by_port_unreachable() {
+    let lab = lab_or_skip!();
+    let knockd = lab.gated_knockd(GATED, UDP_DOOR, "");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    add(&lab, "udp", &lab.server_v4().to_string(), UDP_DOOR, &[]);
+    let json = doctor(&lab, "udp", 0, "opened");
+    let server = lab.server_v4();
+    for (n, port) in [(1, 7000), (2, 8000), (3, 9000)] {
+        let seen = format!("hit {n} ({port}:udp): arrived (port unreachable came back from {server})");
+        assert_check(&json, "udp_arrival", "ok", &seen, "");
+    }
+    assert_check(&json, "udp_arrival", "ok", &format!("every UDP datagram reached {server}"), "");
+    assert_eq!(knockd.count_in_log("openSSH: OPEN SESAME"), 1, "{}", knockd.diagnostics());
+}
+
+#[test]
+fn a_hit_the_server_filters_gets_no_answer_and_the_others_prove_it_is_reachable() {
+    let lab = lab_or_skip!();
+    let knockd = lab.gated_knockd(GATED, UDP_DOOR, "");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    // The server drops the second hit (knockd still sees it: it captures before the firewall).
+    let out = lab
+        .run_server("iptables", ["-w", "5", "-I", "INPUT", "-p", "udp", "--dport", "8000", "-j", "DROP"])
+        .expect("iptables");
+    assert!(out.status.success(), "{}", knock_e2e::door_lab::text(&out));
+    add(&lab, "udp", &lab.server_v4().to_string(), UDP_DOOR, &[]);
+    let json = doctor(&lab, "udp", 0, "opened");
+    assert_check(&json, "udp_arrival", "ok", "hit 2 (8000:udp): no answer (normal for a filtered port)", "");
+    assert_check(&json, "udp_arrival", "ok", "hit 3 (9000:udp): arrived (port unreachable came back", "");
+    let reachable = format!("{} is reachable; the unanswered ones were filtered", lab.server_v4());
+    assert_check(&json, "udp_arrival", "ok", &reachable, "");
+    assert_eq!(knockd.count_in_log("openSSH: OPEN SESAME"), 1, "{}", knockd.diagnostics());
+}
+
+#[test]
+fn a_wrong_udp_sequence_arrived_but_was_not_acted_on() {
+    let lab = lab_or_skip!();
+    let _knockd = lab.gated_knockd(GATED, UDP_DOOR, "");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    add(&lab, "wrong", &lab.server_v4().to_string(), "7000:udp,8001:udp,9000:udp", &["--verify-timeout", "800"]);
+    let json = doctor(&lab, "wrong", 3, "not_acted_on");
+    assert_check(&json, "udp_arrival", "ok", "every UDP datagram reached", "");
+    assert_check(
+        &json,
+        "after",
+        "fail",
+        "the UDP hits arrived, so the server's host got the knock",
+        "check the sequence matches",
+    );
+}
