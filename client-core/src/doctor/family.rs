@@ -124,6 +124,7 @@ pub(super) async fn diagnose_address(cx: &Context<'_>, server: IpAddr, d: &mut D
     if let Some(udp) = udp {
         d.checks.push(udp.check);
     }
+    let packet_too_big = mtu.as_ref().is_some_and(|c| c.status != Status::Ok);
     if let Some(mtu) = mtu {
         d.checks.push(mtu);
     }
@@ -185,11 +186,18 @@ pub(super) async fn diagnose_address(cx: &Context<'_>, server: IpAddr, d: &mut D
         }
         (_, PortState::NoAnswer, false) => {
             let arrived = if udp_arrived { "; the UDP hits arrived, so the server's host got the knock" } else { "" };
+            let advice = if packet_too_big {
+                "the SPA packet is larger than the path MTU (see spa_packet): it was fragmented, and fwknopd does \
+                 not act on a fragmented packet; shorten the access list or user name, or raise the link's MTU"
+                    .to_owned()
+            } else {
+                not_acted_on_advice(cx.profile, spa.is_some())
+            };
             d.check(
                 "after",
                 Status::Fail,
                 detail + "; filtered before and after: the server did not act on the knock" + arrived,
-                not_acted_on_advice(cx.profile, spa.is_some()),
+                advice,
             );
             Conclusion::NotActedOn
         }

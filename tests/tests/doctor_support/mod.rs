@@ -52,12 +52,17 @@ pub fn assert_check(json: &Value, name: &str, status: &str, detail: &str, advice
 
 /// A real fwknopd gating port 2222 (`FW_ACCESS_TIMEOUT`, any source address) with fresh keys, and the keys.
 pub fn start_fwknopd(lab: &Lab) -> (Fwknopd, String, String) {
+    start_fwknopd_opening(lab, &format!("tcp/{GATED}"))
+}
+
+/// [`start_fwknopd`] letting a packet ask for `open_ports` (access.conf's `OPEN_PORTS`).
+pub fn start_fwknopd_opening(lab: &Lab, open_ports: &str) -> (Fwknopd, String, String) {
     let out = lab.run_client(knock_cli_path(), ["spa", "keygen"]).expect("keygen runs");
     let keys = String::from_utf8_lossy(&out.stdout).into_owned();
     let value = |prefix: &str| keys.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned());
     let (key, hmac) = (value("KEY_BASE64: ").expect("key"), value("HMAC_KEY_BASE64: ").expect("hmac"));
     let access = format!(
-        "SOURCE ANY\nREQUIRE_SOURCE_ADDRESS N\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {key}\nHMAC_KEY_BASE64 {hmac}\n\
+        "SOURCE ANY\nREQUIRE_SOURCE_ADDRESS N\nOPEN_PORTS {open_ports}\nKEY_BASE64 {key}\nHMAC_KEY_BASE64 {hmac}\n\
          HMAC_DIGEST_TYPE sha256\nFW_ACCESS_TIMEOUT 30\n"
     );
     (lab.start_fwknopd(&access).expect("fwknopd starts"), key, hmac)
