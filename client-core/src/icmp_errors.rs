@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
+#[cfg(target_os = "linux")]
 /// No more queued errors than this are read from one socket at a time (a flood cannot keep us busy).
 const MAX_ERRORS_PER_SOCKET: usize = 16;
 /// How often the queues are looked at while waiting for answers.
@@ -146,7 +147,11 @@ impl UdpErrorWatch {
 #[cfg(target_os = "linux")]
 pub(crate) fn enable(socket: &Socket, ipv6: bool) -> std::io::Result<()> {
     use nix::sys::socket::{setsockopt, sockopt};
-    let done = if ipv6 { setsockopt(socket, sockopt::Ipv6RecvErr, &true) } else { setsockopt(socket, sockopt::Ipv4RecvErr, &true) };
+    let done = if ipv6 {
+        setsockopt(socket, sockopt::Ipv6RecvErr, &true)
+    } else {
+        setsockopt(socket, sockopt::Ipv4RecvErr, &true)
+    };
     done.map_err(std::io::Error::from)
 }
 
@@ -178,8 +183,8 @@ pub(crate) fn read_errors(socket: &Socket) -> Vec<IcmpError> {
         for control in messages {
             match control {
                 ControlMessageOwned::Ipv4RecvErr(error, offender) => {
-                    let from = offender
-                        .map(|a| IpAddr::from(std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr))));
+                    let from =
+                        offender.map(|a| IpAddr::from(std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr))));
                     found.push(classify(&error, from));
                 }
                 ControlMessageOwned::Ipv6RecvErr(error, offender) => {
@@ -207,7 +212,9 @@ fn classify(error: &libc::sock_extended_err, from: Option<IpAddr>) -> IcmpError 
     let other = IcmpError::Other { from, errno: error.ee_errno };
     let Some(sender) = from else {
         return match error.ee_origin {
-            ORIGIN_LOCAL if error.ee_errno == libc::EMSGSIZE as u32 => IcmpError::TooBig { from: None, mtu: error.ee_info },
+            ORIGIN_LOCAL if error.ee_errno == libc::EMSGSIZE as u32 => {
+                IcmpError::TooBig { from: None, mtu: error.ee_info }
+            }
             _ => other,
         };
     };

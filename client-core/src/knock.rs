@@ -222,7 +222,11 @@ pub fn choose_tcp_method(
 }
 
 /// Runs a knock. Never panics on bad input: every failure is in the report's `error`.
-pub async fn knock(request: &KnockRequest, cancel: &CancellationToken, on_event: impl FnMut(&KnockEvent)) -> KnockReport {
+pub async fn knock(
+    request: &KnockRequest,
+    cancel: &CancellationToken,
+    on_event: impl FnMut(&KnockEvent),
+) -> KnockReport {
     knock_watching(request, cancel, on_event, None).await
 }
 

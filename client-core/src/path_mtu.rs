@@ -14,7 +14,7 @@
 //!   fixed safe size.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 #[cfg(target_os = "linux")]
@@ -43,7 +43,7 @@ pub struct PathMtu {
 pub async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::Result<PathMtu> {
     use socket2::{Domain, Protocol, Socket, Type};
 
-    let to = SocketAddr::new(server, PROBE_PORT);
+    let to = std::net::SocketAddr::new(server, PROBE_PORT);
     let socket = Socket::new(Domain::for_address(to), Type::DGRAM, Some(Protocol::UDP))?;
     let (level, discover, dont_fragment, mtu_option) = if server.is_ipv4() {
         (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_DO, libc::IP_MTU)
@@ -114,9 +114,8 @@ fn get_int(socket: &socket2::Socket, level: libc::c_int, name: libc::c_int) -> i
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: a valid socket; `value` and `len` describe an int buffer the kernel writes at most `len` into.
-    let done = unsafe {
-        libc::getsockopt(socket.as_raw_fd(), level, name, (&mut value as *mut libc::c_int).cast(), &mut len)
-    };
+    let done =
+        unsafe { libc::getsockopt(socket.as_raw_fd(), level, name, (&mut value as *mut libc::c_int).cast(), &mut len) };
     if done == 0 { Ok(value) } else { Err(io::Error::last_os_error()) }
 }
 
@@ -127,7 +126,8 @@ mod tests {
     #[test]
     fn loopback_has_a_large_mtu_and_a_small_probe_crosses() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let found = rt.block_on(measure(IpAddr::from([127, 0, 0, 1]), 100, Duration::from_millis(500))).expect("measured");
+        let found =
+            rt.block_on(measure(IpAddr::from([127, 0, 0, 1]), 100, Duration::from_millis(500))).expect("measured");
         assert!(found.mtu >= 1500, "{found:?}");
         // Loopback's discard port is closed here (or open): either way nothing says "too big".
         assert!(!found.probe.as_deref().unwrap_or("").contains("MTU"), "{found:?}");

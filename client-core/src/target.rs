@@ -187,7 +187,12 @@ pub(crate) fn discovery_agent(timeout: std::time::Duration) -> Result<ureq::Agen
         }
         tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)));
     }
-    Ok(ureq::Agent::config_builder().timeout_global(Some(timeout)).https_only(true).tls_config(tls.build()).build().into())
+    Ok(ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .https_only(true)
+        .tls_config(tls.build())
+        .build()
+        .into())
 }
 
 /// [`discover_public_ipv4`] with a given agent (tests trust their own loopback certificate).

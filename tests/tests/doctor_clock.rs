@@ -43,14 +43,39 @@ fn start_https(lab: &Lab) -> HttpsServer {
     let dir = lab.dir().join("https");
     fs::create_dir_all(&dir).expect("https dir");
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    openssl(&dir, &[&["req", "-x509"], &ec[..], &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=knock lab test CA"]].concat());
+    openssl(
+        &dir,
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=knock lab test CA"],
+        ]
+        .concat(),
+    );
     openssl(&dir, &[&["req"], &ec[..], &["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=lab"]].concat());
-    let ext = format!("subjectAltName=IP:{}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n", lab.server_v4());
+    let ext =
+        format!("subjectAltName=IP:{}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n", lab.server_v4());
     fs::write(dir.join("ext.cnf"), ext).expect("ext.cnf");
-    openssl(&dir, &[
-        "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem",
-        "-days", "2", "-extfile", "ext.cnf",
-    ]);
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
     let child = lab
         .server_cmd("openssl")
         .args(["s_server", "-accept", "443", "-cert", "leaf.pem", "-key", "leaf.key", "-HTTP", "-quiet"])
@@ -79,10 +104,8 @@ fn serve_date(server: &HttpsServer, offset_s: i64) {
         .expect("date runs");
     let date = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let body = "192.0.2.1\n";
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let reply =
+        format!("HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     fs::write(server.dir.join("ip"), reply).expect("reply file");
 }
 

@@ -147,8 +147,12 @@ impl Diagnosis {
 /// profile cannot be opened at all (the same refusals as `open`).
 pub async fn diagnose(name: &str, profile: &Profile, cancel: &CancellationToken) -> Result<Diagnosis, ProfileError> {
     let plan = Plan::new(name, profile, Action::Open)?;
-    let mut diagnosis =
-        Diagnosis { profile: name.to_owned(), checks: Vec::new(), conclusion: Conclusion::Opened, families: Vec::new() };
+    let mut diagnosis = Diagnosis {
+        profile: name.to_owned(),
+        checks: Vec::new(),
+        conclusion: Conclusion::Opened,
+        families: Vec::new(),
+    };
     diagnosis.conclusion = run_checks(&plan, profile, cancel, &mut diagnosis).await;
     Ok(diagnosis)
 }
@@ -180,10 +184,9 @@ async fn run_checks(plan: &Plan, profile: &Profile, cancel: &CancellationToken, 
     };
     // `both` knocks the first address of each family (IPv4 first), as `open` does.
     let servers: Vec<IpAddr> = match family {
-        AddressFamily::Both => [AddressFamily::V4, AddressFamily::V6]
-            .into_iter()
-            .filter_map(|f| target::choose(f, &addresses))
-            .collect(),
+        AddressFamily::Both => {
+            [AddressFamily::V4, AddressFamily::V6].into_iter().filter_map(|f| target::choose(f, &addresses)).collect()
+        }
         _ => target::choose(family, &addresses).into_iter().collect(),
     };
     if servers.is_empty() {
