@@ -8,7 +8,9 @@
 mod doctor_support;
 
 use doctor_support::{GATED, add, assert_check, doctor};
-use knock_e2e::lab_or_skip;
+use knock_e2e::bins::knock_cli_path;
+use knock_e2e::door_lab::text;
+use knock_e2e::{Lab, lab_or_skip};
 
 const UDP_DOOR: &str = "7000:udp,8000:udp,9000:udp";
 
@@ -37,7 +39,7 @@ fn a_hit_the_server_filters_gets_no_answer_and_the_others_prove_it_is_reachable(
     let out = lab
         .run_server("iptables", ["-w", "5", "-I", "INPUT", "-p", "udp", "--dport", "8000", "-j", "DROP"])
         .expect("iptables");
-    assert!(out.status.success(), "{}", knock_e2e::door_lab::text(&out));
+    assert!(out.status.success(), "{}", text(&out));
     add(&lab, "udp", &lab.server_v4().to_string(), UDP_DOOR, &[]);
     let json = doctor(&lab, "udp", 0, "opened");
     assert_check(&json, "udp_arrival", "ok", "hit 2 (8000:udp): no answer (normal for a filtered port)", "");
@@ -62,4 +64,41 @@ fn a_wrong_udp_sequence_arrived_but_was_not_acted_on() {
         "the UDP hits arrived, so the server's host got the knock",
         "check the sequence matches",
     );
+}
+
+#[test]
+fn a_secret_udp_sequence_is_proven_to_arrive_without_showing_its_ports() {
+    let lab = lab_or_skip!();
+    let _knockd = lab.gated_knockd(GATED, UDP_DOOR, "");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let server = lab.server_v4().to_string();
+    let out = lab.knock_cli(&[
+        "profile",
+        "add",
+        "ci",
+        "--host",
+        &server,
+        "--open-env",
+        "DOOR_SEQUENCE",
+        "--verify-port",
+        "2222",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dir = lab.dir().join("profiles").display().to_string();
+    for json in [true, false] {
+        let mut cmd = lab.client_cmd(knock_cli_path());
+        cmd.env("DOOR_SEQUENCE", UDP_DOOR).args(["--profiles-dir", &dir, "doctor", "ci"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().expect("knock-cli runs");
+        let all = text(&out);
+        assert!(all.contains("hit 2 (*:udp): arrived (port unreachable came back"), "{all}");
+        for port in ["7000", "8000", "9000"] {
+            assert!(!all.contains(port), "port {port} of the secret sequence leaked: {all}");
+        }
+        assert_eq!(out.status.code(), Some(0), "opened: {all}");
+        // Close the door again for the next run (as knockd's close would).
+        lab.run_door_command(&Lab::gate_close_command(GATED), lab.client_v4().into()).expect("door closed");
+    }
 }
