@@ -48,7 +48,9 @@ fn judge(skew_s: i64, time_offset_s: i64, url: &str) -> (Status, String, String)
     if packet_skew.abs() > FWKNOPD_MAX_AGE_S {
         (
             Status::Warn,
-            format!("{detail}: beyond fwknopd's {FWKNOPD_MAX_AGE_S} s window, so it will reject the packets"),
+            format!(
+                "{detail}: beyond fwknopd's {FWKNOPD_MAX_AGE_S} s window, so a server whose clock agrees with it rejects the packets"
+            ),
             format!(
                 "set this computer's clock (turn on NTP, e.g. timedatectl set-ntp true), or set time_offset_s = {} \
                  in the profile",
