@@ -122,6 +122,7 @@ fn seconds_behind(json: &Value) -> i64 {
 #[test]
 fn a_clock_beyond_fwknopds_window_is_warned_about_with_how_far() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     let (fwknopd, key, hmac) = start_fwknopd(&lab);

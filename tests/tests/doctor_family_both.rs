@@ -37,6 +37,7 @@ fn family_checks<'a>(json: &'a Value, family: &str) -> Vec<(&'a str, &'a str)> {
 #[test]
 fn each_family_is_checked_and_concluded_on_its_own() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     let (v4, v6): (IpAddr, IpAddr) = (lab.server_v4().into(), lab.server_v6().into());
     let _hosts = lab.client_hosts_entry(NAME, &[v6, v4]).expect("hosts entry");
     // An IPv6-only door: the IPv4 knock reaches knockd but nothing opens for it.
@@ -79,6 +80,7 @@ fn each_family_is_checked_and_concluded_on_its_own() {
 #[test]
 fn a_door_open_in_both_families_is_opened() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     let (v4, v6): (IpAddr, IpAddr) = (lab.server_v4().into(), lab.server_v6().into());
     let _hosts = lab.client_hosts_entry(NAME, &[v4, v6]).expect("hosts entry");
     let knockd = lab.gated_knockd(GATED, "7000,8000,9000", "");
@@ -95,6 +97,7 @@ fn a_door_open_in_both_families_is_opened() {
 #[test]
 fn a_single_family_profile_has_no_family_entries() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     doctor_support::add(&lab, "v4", &lab.server_v4().to_string(), "7000,8000,9000", &["--verify-timeout", "300"]);
     // No door and nothing listening: refused before and after.
     let json = doctor(&lab, "v4", 3, "refused_before_and_after");

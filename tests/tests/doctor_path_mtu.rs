@@ -26,6 +26,7 @@ fn add_spa(lab: &Lab, access: &str, extra: &[&str]) {
 #[test]
 fn an_spa_packet_that_fits_a_1280_link_says_so_with_the_measured_mtu() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     let (fwknopd, key, hmac) = start_fwknopd(&lab);
@@ -42,6 +43,7 @@ fn every_spa_packet_fits_a_576_link() {
     // fwknopd takes no Rijndael packet of 400 characters or more (knock-cli refuses to build one), so
     // every SPA packet fits a 576-byte link: only a link below the packet's size makes it warn.
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     let (fwknopd, key, hmac) = start_fwknopd(&lab);
@@ -55,6 +57,7 @@ fn every_spa_packet_fits_a_576_link() {
 #[test]
 fn an_spa_packet_larger_than_a_200_byte_link_is_warned_about() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     let (fwknopd, key, hmac) = start_fwknopd(&lab);

@@ -17,6 +17,7 @@ const UDP_DOOR: &str = "7000:udp,8000:udp,9000:udp";
 #[test]
 fn udp_hits_that_reach_the_server_are_proven_by_port_unreachable() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     let knockd = lab.gated_knockd(GATED, UDP_DOOR, "");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     add(&lab, "udp", &lab.server_v4().to_string(), UDP_DOOR, &[]);
@@ -33,6 +34,7 @@ fn udp_hits_that_reach_the_server_are_proven_by_port_unreachable() {
 #[test]
 fn a_hit_the_server_filters_gets_no_answer_and_the_others_prove_it_is_reachable() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     let knockd = lab.gated_knockd(GATED, UDP_DOOR, "");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     // The server drops the second hit (knockd still sees it: it captures before the firewall).
@@ -52,6 +54,7 @@ fn a_hit_the_server_filters_gets_no_answer_and_the_others_prove_it_is_reachable(
 #[test]
 fn a_wrong_udp_sequence_arrived_but_was_not_acted_on() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     let _knockd = lab.gated_knockd(GATED, UDP_DOOR, "");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     add(&lab, "wrong", &lab.server_v4().to_string(), "7000:udp,8001:udp,9000:udp", &["--verify-timeout", "800"]);
@@ -69,6 +72,7 @@ fn a_wrong_udp_sequence_arrived_but_was_not_acted_on() {
 #[test]
 fn a_secret_udp_sequence_is_proven_to_arrive_without_showing_its_ports() {
     let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
     let _knockd = lab.gated_knockd(GATED, UDP_DOOR, "");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
     let server = lab.server_v4().to_string();

@@ -74,7 +74,10 @@ pub(super) fn check(
     } else if arrived > 0 {
         (
             Status::Ok,
-            format!("{server} is reachable; the unanswered ones were filtered (by the server or on the way)"),
+            format!(
+                "{server} is reachable; the unanswered ones were filtered (by the server or on the way), or the \
+                 server's ICMP rate limit held their answers back"
+            ),
             "",
         )
     } else {

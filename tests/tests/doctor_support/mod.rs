@@ -82,3 +82,12 @@ pub fn doctor_spa(lab: &Lab, key: &str, hmac: &str, env: &[(&str, &str)]) -> (Ou
     let json = json_of(&out);
     (out, json)
 }
+
+/// Lifts the server namespace's ICMP rate limit (a peer gets about 6 unreachables at once, then one per
+/// second), so a test running doctor several times sees every port unreachable the server would send.
+pub fn no_icmp_rate_limit(lab: &Lab) {
+    for setting in ["net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0"] {
+        let out = lab.run_server("sysctl", ["-q", "-w", setting]).expect("sysctl runs");
+        assert!(out.status.success(), "{setting}: {}", text(&out));
+    }
+}
