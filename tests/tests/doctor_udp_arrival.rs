@@ -106,3 +106,30 @@ fn a_secret_udp_sequence_is_proven_to_arrive_without_showing_its_ports() {
         lab.run_door_command(&Lab::gate_close_command(GATED), lab.client_v4().into()).expect("door closed");
     }
 }
+
+#[test]
+fn a_router_that_refuses_the_hits_is_named_as_dropping_them_on_the_way() {
+    let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
+    // The server namespace routes for an address of the lab's subnet that no namespace has, and refuses
+    // to forward to it: like a router on the way answering "host unreachable". Nothing leaves the lab.
+    let behind = "192.0.2.50";
+    let server = lab.server_v4().to_string();
+    let steps: [(bool, &[&str]); 3] = [
+        (false, &["ip", "route", "add", &format!("{behind}/32"), "via", &server]),
+        (true, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]),
+        (true, &["ip", "route", "add", "unreachable", &format!("{behind}/32")]),
+    ];
+    for (on_server, step) in steps {
+        let out = if on_server { lab.run_server(step[0], &step[1..]) } else { lab.run_client(step[0], &step[1..]) };
+        let out = out.expect("step runs");
+        assert!(out.status.success(), "{step:?}: {}", text(&out));
+    }
+    // No verify port: the verify probe would stop at the unreachable before any hit is sent.
+    let out = lab.knock_cli(&["profile", "add", "far", "--host", behind, "--open", UDP_DOOR]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json = doctor(&lab, "far", 0, "unverified");
+    let dropped = format!("hit 1 (7000:udp): dropped on the way: host unreachable from {server}");
+    assert_check(&json, "udp_arrival", "warn", &dropped, "the packets do not reach the server");
+    assert_check(&json, "udp_arrival", "warn", "all were dropped before reaching the server", "");
+}

@@ -66,7 +66,10 @@ pub(super) fn check(
     let (status, inference, advice) = if !dropped.is_empty() {
         (
             Status::Warn,
-            "some were dropped before reaching the server".to_owned(),
+            format!(
+                "{} dropped before reaching the server",
+                if dropped.len() == answers.len() { "all were" } else { "some were" }
+            ),
             "the packets do not reach the server: check the route (VPN?) and firewalls between you and it",
         )
     } else if silent == 0 {
