@@ -9,7 +9,7 @@
 //!   refuses it (EMSGSIZE: bigger than the route's MTU), or a router with a smaller link answers
 //!   "fragmentation needed" / "packet too big" (read from the error queue, [`crate::icmp_errors`]), or it
 //!   crosses. `IP_MTU` / `IPV6_MTU` then give the kernel's path MTU: the route's, lowered by what the probe
-//!   taught it. No privilege is needed.
+//!   taught it (or the router's figure, when it is below the kernel's floor). No privilege is needed.
 //! - **Other OSes:** not measured: [`measure`] answers "not available on this OS" and the caller keeps a
 //!   fixed safe size.
 
@@ -54,12 +54,18 @@ pub async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::
     crate::icmp_errors::enable(&socket, server.is_ipv6())?;
     socket.connect(&to.into())?;
     let probe = vec![0u8; payload_len];
+    // A router's "too big" may name an MTU below the kernel's floor (min_pmtu, 552 by default), which the
+    // kernel then reports instead: the smaller of the two is the path's.
+    let mut told: Option<u32> = None;
     let outcome = match socket.send(&probe) {
         Ok(_) => {
             let deadline = std::time::Instant::now() + wait;
             loop {
                 let answers = crate::icmp_errors::read_errors(&socket);
                 if let Some(answer) = answers.first() {
+                    if let IcmpError::TooBig { mtu, .. } = answer {
+                        told = Some(*mtu).filter(|m| *m > 0);
+                    }
                     break Some(probe_answer(answer));
                 }
                 if std::time::Instant::now() >= deadline {
@@ -73,8 +79,9 @@ pub async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::
         }
         Err(e) => return Err(e),
     };
-    let mtu = get_int(&socket, level, mtu_option)?;
-    Ok(PathMtu { mtu: u32::try_from(mtu).unwrap_or(0), probe: outcome })
+    let kernel = u32::try_from(get_int(&socket, level, mtu_option)?).unwrap_or(0);
+    let mtu = told.map_or(kernel, |told| told.min(kernel));
+    Ok(PathMtu { mtu, probe: outcome })
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -71,3 +71,39 @@ fn an_spa_packet_larger_than_a_200_byte_link_is_warned_about() {
     assert_eq!(json["conclusion"], "not_acted_on", "{json:#}\n{}\n{}", text(&out), fwknopd.log());
     assert_check(&json, "after", "fail", "filtered before and after", "does not act on a fragmented packet");
 }
+
+#[test]
+fn a_router_with_a_smaller_link_is_found_by_the_probe() {
+    let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
+    // The server namespace routes for an address of the lab's subnet over a 200-byte link (a veth whose
+    // peer stays down, inside the server namespace): a router on the way with a small link, answering
+    // "fragmentation needed" to the DF probe. Nothing leaves the lab.
+    let behind = "192.0.2.60";
+    let server = lab.server_v4().to_string();
+    let steps: [(bool, &[&str]); 5] = [
+        (false, &["ip", "route", "add", &format!("{behind}/32"), "via", &server]),
+        (true, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]),
+        (true, &["ip", "link", "add", "small0", "mtu", "200", "type", "veth", "peer", "name", "small1"]),
+        (true, &["ip", "link", "set", "small0", "up"]),
+        (true, &["ip", "route", "add", &format!("{behind}/32"), "dev", "small0"]),
+    ];
+    for (on_server, step) in steps {
+        let out = if on_server { lab.run_server(step[0], &step[1..]) } else { lab.run_client(step[0], &step[1..]) };
+        let out = out.expect("step runs");
+        assert!(out.status.success(), "{step:?}: {}", text(&out));
+    }
+    let (_fwknopd, key, hmac) = start_fwknopd(&lab);
+    // No verify port: nothing answers behind the dummy link.
+    let args = ["profile", "add", "fw", "--spa", "--host", behind, "--access", "tcp/2222", "--allow-source"];
+    let out = lab.knock_cli(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (out, json) = doctor_spa(&lab, &key, &hmac, &[]);
+    assert_eq!(json["conclusion"], "unverified", "{json:#}\n{}", text(&out));
+    let found = format!(
+        "does not fit the path MTU of 200 towards {behind} (probe: {server} answered that its link's MTU is 200)"
+    );
+    assert_check(&json, "spa_packet", "warn", &found, "shorten the access list");
+    // The knock's own packet met the same router.
+    assert_check(&json, "udp_arrival", "warn", &format!("packet too big (MTU 200) from {server}"), "");
+}
