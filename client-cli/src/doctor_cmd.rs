@@ -1,6 +1,8 @@
 //! `knock-cli doctor NAME [--json]`: "did it open, and if not, why?". Runs client-core's checks
 //! ([`client_core::doctor`]) and prints them as text or as one JSON document:
-//! `{"profile", "checks": [{"name", "status", "detail", "advice"}], "conclusion", "exit_code"}`.
+//! `{"profile", "checks": [{"name", "status", "detail", "advice"}], "conclusion", "exit_code"}`. With
+//! `family = "both"`, each per-address check also has `"family"` (`ipv4`/`ipv6`), and `"families"` lists
+//! `{"family", "address", "conclusion"}` per address knocked (both absent otherwise).
 //!
 //! Exit codes: 0 the door opened (`opened`, `already_open`, `opened_late`); 3 it did not; 1 the knock
 //! could not be made (unresolvable, missing privilege, a send failure); 2 invalid input.
@@ -41,10 +43,14 @@ fn exit_code(conclusion: Conclusion) -> ExitCode {
 fn print_text(diagnosis: &Diagnosis) {
     outln!("doctor {}:", diagnosis.profile);
     for check in &diagnosis.checks {
-        outln!("  {:<4}  {:<10}  {}", check.status.as_str(), check.name, check.detail);
+        let family = check.family.map_or(String::new(), |f| format!("[{f}] "));
+        outln!("  {:<4}  {:<11}  {family}{}", check.status.as_str(), check.name, check.detail);
         if check.status != Status::Ok && !check.advice.is_empty() {
-            outln!("  {:<4}  {:<10}  -> {}", "", "", check.advice);
+            outln!("  {:<4}  {:<11}  -> {}", "", "", check.advice);
         }
+    }
+    for family in &diagnosis.families {
+        outln!("conclusion {} ({}): {}", family.family, family.address, family.conclusion.as_str());
     }
     match diagnosis.advice() {
         Some(advice) if !diagnosis.conclusion.door_opened() => {
@@ -60,6 +66,15 @@ struct DoctorDocument<'a> {
     checks: Vec<CheckDocument<'a>>,
     conclusion: &'static str,
     exit_code: u8,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    families: Vec<FamilyDocument>,
+}
+
+#[derive(Serialize)]
+struct FamilyDocument {
+    family: &'static str,
+    address: String,
+    conclusion: &'static str,
 }
 
 #[derive(Serialize)]
@@ -68,6 +83,8 @@ struct CheckDocument<'a> {
     status: &'static str,
     detail: &'a str,
     advice: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family: Option<&'static str>,
 }
 
 impl<'a> DoctorDocument<'a> {
@@ -82,10 +99,20 @@ impl<'a> DoctorDocument<'a> {
                     status: c.status.as_str(),
                     detail: &c.detail,
                     advice: &c.advice,
+                    family: c.family.map(|f| f.as_str()),
                 })
                 .collect(),
             conclusion: diagnosis.conclusion.as_str(),
             exit_code: code as u8,
+            families: diagnosis
+                .families
+                .iter()
+                .map(|f| FamilyDocument {
+                    family: f.family.as_str(),
+                    address: f.address.to_string(),
+                    conclusion: f.conclusion.as_str(),
+                })
+                .collect(),
         }
     }
 }

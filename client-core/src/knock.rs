@@ -225,7 +225,18 @@ pub fn choose_tcp_method(
 pub async fn knock(
     request: &KnockRequest,
     cancel: &CancellationToken,
+    on_event: impl FnMut(&KnockEvent),
+) -> KnockReport {
+    knock_watching(request, cancel, on_event, None).await
+}
+
+/// [`knock`], keeping each UDP hit's socket in `udp_watch` to read the ICMP errors that come back
+/// (`doctor` proves that a UDP hit arrived this way).
+pub(crate) async fn knock_watching(
+    request: &KnockRequest,
+    cancel: &CancellationToken,
     mut on_event: impl FnMut(&KnockEvent),
+    udp_watch: Option<&crate::icmp_errors::UdpErrorWatch>,
 ) -> KnockReport {
     let started = Instant::now();
     let mut report = KnockReport {
@@ -247,7 +258,7 @@ pub async fn knock(
             .collect(),
         error: None,
     };
-    let result = run(request, cancel, &mut on_event, started, &mut report).await;
+    let result = run(request, cancel, &mut on_event, started, &mut report, udp_watch).await;
     report.error = result.err();
     report.elapsed = started.elapsed();
     report
@@ -259,6 +270,7 @@ async fn run(
     on_event: &mut impl FnMut(&KnockEvent),
     started: Instant,
     report: &mut KnockReport,
+    udp_watch: Option<&crate::icmp_errors::UdpErrorWatch>,
 ) -> Result<(), KnockError> {
     let hits = request.sequence.hits();
     if hits.is_empty() {
@@ -297,7 +309,11 @@ async fn run(
         if cancel.is_cancelled() {
             return Err(KnockError::Cancelled);
         }
-        match sender.send(hit) {
+        let sent = match udp_watch {
+            Some(watch) => sender.send_watched(index, hit, watch),
+            None => sender.send(hit),
+        };
+        match sent {
             Ok(method) => {
                 let sent = Instant::now();
                 let at = sent - started;

@@ -19,6 +19,8 @@
 //! - [`verify`]: probes the service port after a knock (and tells a RST from silence from ICMP). Nothing else.
 //! - [`doctor`]: "did it open, and if not, why?": the checks a person would make, each with a verdict and
 //!   advice, and one conclusion identifier; what `knock-cli doctor` and the app's Diagnose show.
+//! - [`icmp_errors`] and [`path_mtu`]: what came back for our UDP datagrams (did a hit arrive?) and the
+//!   measured path MTU, for `doctor`; Linux only, each file says why.
 //! - [`spa`]: fwknop Single Packet Authorization, one file per concern (as fwknop's `lib/`), including the
 //!   sealing of one attempt's packet.
 //! - [`import`]: knockd.conf doors and fwknop rc files into profiles.
@@ -38,11 +40,15 @@ pub mod doctor;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
+pub mod icmp_errors;
+#[cfg(feature = "client")]
 pub mod import;
 #[cfg(feature = "client")]
 mod knock;
 #[cfg(feature = "client")]
 pub mod open;
+#[cfg(feature = "client")]
+pub mod path_mtu;
 #[cfg(feature = "client")]
 pub mod profile;
 #[cfg(feature = "client")]

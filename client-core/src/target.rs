@@ -161,11 +161,38 @@ pub fn local_address_towards(destination: SocketAddr) -> std::io::Result<IpAddr>
 /// Asks `url` for this host's public IPv4 address (an endpoint answering with the address as text, such
 /// as `https://api.ipify.org`). Blocking; bounded by `timeout`. Used only when a profile asks for it.
 pub fn discover_public_ipv4(url: &str, timeout: std::time::Duration) -> Result<std::net::Ipv4Addr, String> {
-    // HTTPS only, on every hop: over plain HTTP (or a redirect to it) an on-path attacker would choose
-    // the address the SPA packet lets in.
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().timeout_global(Some(timeout)).https_only(true).build().into();
-    discover_with(&agent, url)
+    discover_with(&discovery_agent(timeout)?, url)
+}
+
+/// The one HTTP client for a profile's `discover_url` (the public address here, the clock check of
+/// `doctor`): HTTPS only, on every hop, because over plain HTTP (or a redirect to it) an on-path attacker
+/// would choose the address the SPA packet lets in. It trusts the bundled Mozilla roots, or, when
+/// `SSL_CERT_FILE` names a PEM file, the certificates in that file instead (as OpenSSL and curl do: a
+/// private CA).
+pub(crate) fn discovery_agent(timeout: std::time::Duration) -> Result<ureq::Agent, String> {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
+        let shown = std::path::Path::new(&path).display().to_string();
+        let pem = std::fs::read(&path).map_err(|e| format!("cannot read SSL_CERT_FILE {shown}: {e}"))?;
+        let mut roots = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let ureq::tls::PemItem::Certificate(cert) =
+                item.map_err(|e| format!("SSL_CERT_FILE {shown} is not a PEM file: {e}"))?
+            {
+                roots.push(cert.to_owned());
+            }
+        }
+        if roots.is_empty() {
+            return Err(format!("SSL_CERT_FILE {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+        }
+        tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)));
+    }
+    Ok(ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .https_only(true)
+        .tls_config(tls.build())
+        .build()
+        .into())
 }
 
 /// [`discover_public_ipv4`] with a given agent (tests trust their own loopback certificate).

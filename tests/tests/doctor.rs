@@ -3,51 +3,12 @@
 //! and its advice. The NAT case puts the client behind a real source NAT in front of a real fwknopd.
 #![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
-use std::process::Output;
+mod doctor_support;
 
+use doctor_support::{GATED, add, assert_check, check, doctor, doctor_spa, json_of, start_fwknopd};
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::door_lab::text;
-use knock_e2e::{Fwknopd, Lab, lab_or_skip};
-use serde_json::Value;
-
-const GATED: u16 = 2222;
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is one JSON document ({e}): {}", text(out)))
-}
-
-fn add(lab: &Lab, name: &str, host: &str, open: &str, extra: &[&str]) {
-    let mut args = vec!["profile", "add", name, "--host", host, "--open", open, "--verify-port", "2222"];
-    args.extend_from_slice(extra);
-    let out = lab.knock_cli(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-}
-
-/// Runs doctor, checks the exit code and conclusion, and returns the document.
-fn doctor(lab: &Lab, name: &str, code: i32, conclusion: &str) -> Value {
-    let out = lab.knock_cli(&["doctor", name, "--json"]);
-    let json = json_of(&out);
-    assert_eq!(json["conclusion"], conclusion, "{json:#}\n{}", text(&out));
-    assert_eq!(out.status.code(), Some(code), "{json:#}");
-    assert_eq!(json["exit_code"], code, "{json:#}");
-    assert_eq!(json["profile"], name, "{json:#}");
-    json
-}
-
-/// The check named `name`.
-fn check<'a>(json: &'a Value, name: &str) -> &'a Value {
-    json["checks"]
-        .as_array()
-        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no {name} check: {json:#}"))
-}
-
-fn assert_check(json: &Value, name: &str, status: &str, detail: &str, advice: &str) {
-    let c = check(json, name);
-    assert_eq!(c["status"], status, "{name}: {json:#}");
-    assert!(c["detail"].as_str().is_some_and(|d| d.contains(detail)), "{name} detail lacks {detail:?}: {json:#}");
-    assert!(c["advice"].as_str().is_some_and(|a| a.contains(advice)), "{name} advice lacks {advice:?}: {json:#}");
-}
+use knock_e2e::lab_or_skip;
 
 #[test]
 fn a_good_profile_opens_and_an_open_door_is_not_knocked() {
@@ -149,32 +110,6 @@ fn the_text_output_names_the_conclusion_and_the_advice() {
     assert!(stdout.contains("conclusion: unresolvable (check the host name"), "{stdout}");
 }
 
-/// A real fwknopd gating port 2222 (`FW_ACCESS_TIMEOUT`, any source address) with fresh keys, and the keys.
-fn start_fwknopd(lab: &Lab) -> (Fwknopd, String, String) {
-    let out = lab.run_client(knock_cli_path(), ["spa", "keygen"]).expect("keygen runs");
-    let keys = String::from_utf8_lossy(&out.stdout).into_owned();
-    let value = |prefix: &str| keys.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned());
-    let (key, hmac) = (value("KEY_BASE64: ").expect("key"), value("HMAC_KEY_BASE64: ").expect("hmac"));
-    let access = format!(
-        "SOURCE ANY\nREQUIRE_SOURCE_ADDRESS N\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {key}\nHMAC_KEY_BASE64 {hmac}\n\
-         HMAC_DIGEST_TYPE sha256\nFW_ACCESS_TIMEOUT 30\n"
-    );
-    (lab.start_fwknopd(&access).expect("fwknopd starts"), key, hmac)
-}
-
-fn doctor_spa(lab: &Lab, key: &str, hmac: &str) -> (Output, Value) {
-    let out = lab
-        .client_cmd(knock_cli_path())
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("KNOCK_SPA_KEY_BASE64_FW", key)
-        .env("KNOCK_SPA_HMAC_KEY_BASE64_FW", hmac)
-        .args(["--profiles-dir", &lab.dir().join("profiles").display().to_string(), "doctor", "fw", "--json"])
-        .output()
-        .expect("knock-cli runs");
-    let json = json_of(&out);
-    (out, json)
-}
-
 #[test]
 fn spa_naming_a_private_address_behind_a_nat_does_not_open() {
     let lab = lab_or_skip!();
@@ -187,7 +122,7 @@ fn spa_naming_a_private_address_behind_a_nat_does_not_open() {
     let out = lab.knock_cli(&[&args[..], &["--verify-timeout", "1500"]].concat());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
-    let (out, json) = doctor_spa(&lab, &key, &hmac);
+    let (out, json) = doctor_spa(&lab, &key, &hmac, &[]);
     assert_eq!(json["conclusion"], "nat_for_spa", "{json:#}\n{}\n{}", text(&out), fwknopd.log());
     assert_eq!(out.status.code(), Some(3), "{json:#}");
     assert_check(&json, "path", "fail", knock_e2e::nat::PRIVATE_SOURCE, "allow_ip = \"source\"");
@@ -196,7 +131,7 @@ fn spa_naming_a_private_address_behind_a_nat_does_not_open() {
     // Following the advice opens the door.
     let out = lab.knock_cli(&["profile", "edit", "fw", "--allow-source"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let (out, json) = doctor_spa(&lab, &key, &hmac);
+    let (out, json) = doctor_spa(&lab, &key, &hmac, &[]);
     assert_eq!(json["conclusion"], "opened", "{json:#}\n{}\n{}", text(&out), fwknopd.log());
     assert_check(&json, "path", "ok", "NAT", "");
 }

@@ -178,6 +178,26 @@ impl HitSender {
         }
     }
 
+    /// [`HitSender::send`], but a UDP hit's socket is handed to `watch` (armed before the datagram leaves)
+    /// so the ICMP errors that come back for it can be read afterwards (`doctor`: did it arrive?).
+    pub(crate) fn send_watched(
+        &self,
+        index: usize,
+        hit: Hit,
+        watch: &crate::icmp_errors::UdpErrorWatch,
+    ) -> io::Result<HitMethod> {
+        if hit.protocol != Protocol::Udp {
+            return self.send(hit);
+        }
+        let mut to = self.destination;
+        to.set_port(hit.port);
+        let socket = udp::open_socket(to, self.local())?;
+        let armed = watch.arm(&socket, to);
+        udp::send_from(&socket, to, &self.udp_payload)?;
+        watch.keep(index, socket, to, armed);
+        Ok(HitMethod::Udp)
+    }
+
     /// The local address to bind ordinary sockets to, when the user asked for one.
     fn local(&self) -> Option<SocketAddr> {
         if self.bind_address.is_none() && self.source_port.is_none() {
