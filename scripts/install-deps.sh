@@ -29,9 +29,10 @@
 #   binutils     objdump and strip: scripts/package-deb.sh finds shared-library Depends and strips binaries
 #   fakeroot     scripts/package-deb.sh builds root-owned archives when not run as root
 #   adduser      knock-server's postinst creates its system user
+#   openssl      openssl s_server with a test CA: the HTTPS Date server of tests/tests/doctor_clock.rs
 #   python3      tests/reference/rotating.py, the independent rotating-sequence implementation the tests compare with
 set -euo pipefail
-packages=(pkg-config fwknop-server fwknop-client libpcap-dev nftables curl bc python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils fakeroot adduser)
+packages=(pkg-config openssl fwknop-server fwknop-client libpcap-dev nftables curl bc python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils fakeroot adduser)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
