@@ -26,6 +26,7 @@ pub fn replay(server: &mut Server, file: &Path) -> Result<(), Failure> {
     let mut capture =
         pcap::Capture::from_file(file).map_err(|e| Failure::runtime(format!("cannot read {}: {e}", file.display())))?;
     let link = link_type(capture.get_datalink())?;
+    server.use_capture_clock();
     server.log.important(&format!("replaying {}", file.display()));
     let mut last = 0;
     loop {
