@@ -79,12 +79,14 @@ struct Door {
 }
 
 impl Door {
-    /// The windows an attempt may be in at window `t`: the accepted ones, plus as many past ones as the
-    /// Seq_Timeout spans (an attempt started in them may still be running).
+    /// The windows whose sequences are kept at window `t`: the accepted ones, plus as many past ones as
+    /// the Seq_Timeout spans (an attempt started in them may still be running), plus the next one.
     fn kept_windows(&self, t: u64) -> std::ops::RangeInclusive<u64> {
         let step_ms = self.spec.rotation.step.max(1).saturating_mul(1000);
         let lasting = self.spec.timeout_ms.div_ceil(step_ms);
-        t.saturating_sub(self.spec.skew.saturating_add(lasting))..=t.saturating_add(self.spec.skew)
+        // And the next window beyond the accepted ones: the loop sets the filter up to 100 ms after a
+        // window changes, and the first hits of the newly accepted window must already pass by then.
+        t.saturating_sub(self.spec.skew.saturating_add(lasting))..=t.saturating_add(self.spec.skew).saturating_add(1)
     }
 
     fn rebuild(&mut self, t: u64) {

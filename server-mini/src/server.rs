@@ -580,3 +580,37 @@ impl fmt::Display for Counters {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    const ALICE: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    const BOB: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA";
+
+    fn write_keys(path: &std::path::Path, text: &str) {
+        std::fs::write(path, text).expect("keys");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
+    #[test]
+    fn the_capture_filter_follows_a_reload_of_the_key_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let keys = dir.path().join("keys");
+        let conf = dir.path().join("knockd.conf");
+        write_keys(&keys, &format!("alice {ALICE}\nbob {BOB}\n"));
+        std::fs::write(&conf, format!("[ssh]\n Rotating_Keys = {}\n Rotating_Range = 20000-29999\n", keys.display()))
+            .expect("conf");
+        let log = Logger::new(None, false, false).expect("log");
+        let config = crate::config::load(&conf).expect("config");
+        let mut server = Server::new(config, ServerOptions::default(), log).expect("server");
+        let both = server.bpf_filter();
+        write_keys(&keys, &format!("alice {ALICE}\n"));
+        server.reload(crate::config::load(&conf).expect("config"), None).expect("reload");
+        assert!(server.take_filter_changed());
+        let alice = server.bpf_filter();
+        assert_ne!(both, alice);
+        assert!(alice.len() < both.len(), "{alice}\n{both}");
+    }
+}
