@@ -56,7 +56,7 @@ fn a_rotating_profile_knocks_this_windows_sequence_and_never_a_spent_one() {
     std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
     let state = lab.dir().join("state");
     std::fs::create_dir_all(&state).expect("state dir");
-    let server = lab
+    let knock_server = lab
         .start_knock_server(
             &format!(
                 "[ssh]\n  Rotating_Keys = {}\n  Rotating_Step = {STEP}\n  Rotating_Length = 3\n  \
@@ -86,16 +86,16 @@ fn a_rotating_profile_knocks_this_windows_sequence_and_never_a_spent_one() {
 
     // knock-cli opens the door with this window's sequence; no port of it is printed.
     let open = cli(&lab).args(["open", "r", "--json", "-v"]).output().expect("open");
-    assert_eq!(open.status.code(), Some(0), "{}\n{}", text(&open), server.diagnostics());
+    assert_eq!(open.status.code(), Some(0), "{}\n{}", text(&open), knock_server.diagnostics());
     let shown = text(&open);
     assert!(shown.contains("\"outcome\": \"opened\""), "{shown}");
     for port in &ports {
         assert!(!shown.contains(port.as_str()), "port {port} printed: {shown}");
     }
     assert!(
-        server.wait_for_log("ssh: OPEN SESAME (user r, window", Duration::from_secs(5)),
+        knock_server.wait_for_log("ssh: OPEN SESAME (user r, window", Duration::from_secs(5)),
         "{}",
-        server.diagnostics()
+        knock_server.diagnostics()
     );
 
     // A second open in the same window does not send the spent sequence: it waits for the next window.
@@ -112,7 +112,12 @@ fn a_rotating_profile_knocks_this_windows_sequence_and_never_a_spent_one() {
         "{}",
         text(&second)
     );
-    assert_eq!(server.count_in_log("Stage 1"), 1, "no hit of the spent sequence was sent again: {}", server.log());
+    assert_eq!(
+        knock_server.count_in_log("Stage 1"),
+        1,
+        "no hit of the spent sequence was sent again: {}",
+        knock_server.log()
+    );
 
     // knock(1), fed by `rotating now --reveal`, sends the same (now spent) sequence: refused as a replay.
     let words = String::from_utf8_lossy(&revealed.stdout).into_owned();
@@ -121,9 +126,14 @@ fn a_rotating_profile_knocks_this_windows_sequence_and_never_a_spent_one() {
     let out = knock.output().expect("knock(1) runs");
     assert!(out.status.success(), "{}", text(&out));
     let deadline = Instant::now() + Duration::from_secs(5);
-    while server.count_in_log("replay refused: user r already used window") < 1 && Instant::now() < deadline {
+    while knock_server.count_in_log("replay refused: user r already used window") < 1 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(server.count_in_log("replay refused: user r already used window"), 1, "{}", server.diagnostics());
-    assert_eq!(server.count_in_log("OPEN SESAME"), 1, "{}", server.diagnostics());
+    assert_eq!(
+        knock_server.count_in_log("replay refused: user r already used window"),
+        1,
+        "{}",
+        knock_server.diagnostics()
+    );
+    assert_eq!(knock_server.count_in_log("OPEN SESAME"), 1, "{}", knock_server.diagnostics());
 }
