@@ -223,7 +223,13 @@ fn rotating_door(section: &Section, config_path: &Path) -> Result<Option<Rotatin
     let mut rotation = Rotation::new(section.name.clone());
     let number = |key: &str, range: RangeInclusive<u64>, default: u64| -> Result<u64, ConfError> {
         let Some(entry) = section.get(key) else { return Ok(default) };
-        let value = entry.parse_value(knockd_conf::parse_seconds)?;
+        let text = entry.parse_value(|v| Ok(v.trim().to_owned()))?;
+        let value = text.parse::<u64>().map_err(|_| {
+            ConfError::at_entry(
+                entry,
+                format!("{text:?} is not a whole number: expected {} to {}", range.start(), range.end()),
+            )
+        })?;
         if !range.contains(&value) {
             return Err(ConfError::at_entry(
                 entry,
@@ -622,6 +628,7 @@ mod rotating_tests {
             ("[d]\n Rotating_Keys = /k\n Rotating_Step = 86401\n", 3, "out of range"),
             ("[d]\n Rotating_Keys = /k\n Rotating_Length = 17\n", 3, "expected 1 to 16"),
             ("[d]\n Rotating_Keys = /k\n Rotating_Skew = 11\n", 3, "expected 0 to 10"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Length = four\n", 3, "not a whole number: expected 1 to 16"),
             ("[d]\n Rotating_Keys = /k\n Rotating_Range = 2000-1000\n", 3, "LOW-HIGH"),
             ("[d]\n Rotating_Keys = /k\n Rotating_Range = 0-10\n", 3, "LOW-HIGH"),
             ("[d]\n Rotating_Keys = /k\n Rotating_Range = 40000-40002\n", 3, "cannot hold Rotating_Length = 4"),
