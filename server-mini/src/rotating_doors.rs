@@ -126,6 +126,8 @@ pub struct RotatingDoors {
     doors: Vec<Door>,
     max_attempts: usize,
     len: usize,
+    /// The unix second of the last [`RotatingDoors::set_time`] (the same second changes nothing).
+    last_unix: Option<u64>,
     /// See [`crate::doors::Doors::set_local_addresses`].
     local: Option<Vec<IpAddr>>,
 }
@@ -143,7 +145,7 @@ impl RotatingDoors {
                 attempts: LinkedHashMap::new(),
             })
             .collect();
-        RotatingDoors { doors, max_attempts: max_attempts.max(1), len: 0, local: None }
+        RotatingDoors { doors, max_attempts: max_attempts.max(1), len: 0, last_unix: None, local: None }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -157,6 +159,10 @@ impl RotatingDoors {
     /// Rebuilds the tables of every door whose window changed at `unix_secs`; true when one did (the
     /// capture filter must follow).
     pub fn set_time(&mut self, unix_secs: u64) -> bool {
+        if self.last_unix == Some(unix_secs) {
+            return false;
+        }
+        self.last_unix = Some(unix_secs);
         let mut changed = false;
         for door in &mut self.doors {
             let t = door.spec.rotation.window(unix_secs);

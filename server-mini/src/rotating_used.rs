@@ -22,7 +22,8 @@ pub const STATE_FILE: &str = "rotating-used";
 pub struct UsedWindows {
     /// None: no state directory; uses are remembered until the server stops.
     path: Option<PathBuf>,
-    last: HashMap<(String, String), u64>,
+    /// door -> user -> last used window (nested, so a lookup by `&str` allocates nothing).
+    last: HashMap<String, HashMap<String, u64>>,
 }
 
 impl UsedWindows {
@@ -35,16 +36,25 @@ impl UsedWindows {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(err) => return Err(err),
         };
-        let mut last = HashMap::new();
+        let mut used = UsedWindows { path: Some(path), last: HashMap::new() };
         for line in text.lines() {
             // Door names may hold a tab in theory; users and windows never do, so split from the right.
             let mut parts = line.rsplitn(3, '\t');
             let (Some(window), Some(user), Some(door)) = (parts.next(), parts.next(), parts.next()) else { continue };
             let Ok(window) = window.parse::<u64>() else { continue };
-            let entry = last.entry((door.to_owned(), user.to_owned())).or_insert(window);
-            *entry = (*entry).max(window);
+            used.remember(door, user, window);
         }
-        Ok(UsedWindows { path: Some(path), last })
+        Ok(used)
+    }
+
+    fn remember(&mut self, door: &str, user: &str, window: u64) {
+        let users = self.last.entry(door.to_owned()).or_default();
+        match users.get_mut(user) {
+            Some(last) => *last = (*last).max(window),
+            None => {
+                users.insert(user.to_owned(), window);
+            }
+        }
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -53,16 +63,18 @@ impl UsedWindows {
 
     /// The last window `user` used on `door`.
     pub fn last(&self, door: &str, user: &str) -> Option<u64> {
-        self.last.get(&(door.to_owned(), user.to_owned())).copied()
+        self.last.get(door)?.get(user).copied()
     }
 
     /// Records that `user` used `window` on `door`: in memory at once, then durably in the state file.
     pub fn record(&mut self, door: &str, user: &str, window: u64) -> std::io::Result<()> {
-        let entry = self.last.entry((door.to_owned(), user.to_owned())).or_insert(window);
-        *entry = (*entry).max(window);
+        self.remember(door, user, window);
         let Some(path) = &self.path else { return Ok(()) };
-        let mut lines: Vec<String> =
-            self.last.iter().map(|((door, user), window)| format!("{door}\t{user}\t{window}\n")).collect();
+        let mut lines: Vec<String> = self
+            .last
+            .iter()
+            .flat_map(|(door, users)| users.iter().map(move |(user, window)| format!("{door}\t{user}\t{window}\n")))
+            .collect();
         lines.sort();
         write_atomically(path, lines.concat().as_bytes(), 0o600)
     }

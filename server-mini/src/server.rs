@@ -347,12 +347,14 @@ impl Server {
     /// used (one use per user and window, whatever the source), and only once that use is recorded
     /// durably (see [`crate::rotating_used`]).
     fn open_as(&mut self, src: IpAddr, door: usize, user: u32, window: u64) {
-        let Some(config) = self.config.doors.get(door).cloned() else { return };
-        let Some(user) = self.rotating.user_name(door, user).map(str::to_owned) else { return };
-        let name = &config.name;
-        if let Some(last) = self.used_windows.last(name, &user)
+        let (Some(config), Some(user)) = (self.config.doors.get(door), self.rotating.user_name(door, user)) else {
+            return;
+        };
+        if let Some(last) = self.used_windows.last(&config.name, user)
             && window <= last
         {
+            // Replays are the common case under a replay flood: nothing is allocated unless logged.
+            let (name, user) = (&config.name, user);
             self.counters.replays += 1;
             self.log.event(|| {
                 format!(
@@ -362,6 +364,9 @@ impl Server {
             });
             return;
         }
+        let config = config.clone();
+        let user = user.to_owned();
+        let name = &config.name;
         if let Err(err) = self.used_windows.record(name, &user, window) {
             let state = self.used_windows.path().map(|p| p.display().to_string()).unwrap_or_default();
             self.log.event(|| {
