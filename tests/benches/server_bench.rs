@@ -657,7 +657,10 @@ mod lab_bench {
                 })
                 .collect();
             runs.sort_by_key(|r| r.wall);
-            println!("    {:<8} {:>10} {:>14} {:>12} {:>14}", "run", "wall s", "packets/s", "ns/packet", "peak RSS MiB");
+            println!(
+                "    {:<8} {:>10} {:>14} {:>12} {:>14}",
+                "run", "wall s", "packets/s", "ns/packet", "peak RSS MiB"
+            );
             for (name, run) in [("best", &runs[0]), ("median", &runs[runs.len() / 2])] {
                 let secs = run.wall.as_secs_f64();
                 println!(

@@ -384,7 +384,7 @@ fn the_capture_filter_follows_the_windows() {
     let step = 2;
     // Skew 0 and Seq_Timeout 10: the filter holds windows T-5..T+1, so T+4's ports do not pass yet.
     let mut server = start(&lab, &door(&lab, &keys, step, 0), &["--state-dir", &state_dir(&lab)]);
-    while step - unix_now() % step < 2 || unix_now() % step != 0 {
+    while !unix_now().is_multiple_of(step) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let future = unix_now() / step + 4;
