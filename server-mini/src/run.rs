@@ -167,7 +167,7 @@ fn keygen(config: &config::ServerConfig, door: &str, user: &str, host: &str) -> 
     println!("{}", rotating::format_uri(host, &settings.rotation, &key));
     eprintln!(
         "added user {user} to {} (door [{door}]); the line above holds the key: give it to {user} privately, to \
-         import with `knock-cli profile import-uri URI`; reload knock-server (SIGHUP) to let {user} in",
+         import with `knock-cli profile import-uri - < FILE`; reload knock-server (SIGHUP) to let {user} in",
         settings.keys.display()
     );
     Ok(())

@@ -313,6 +313,42 @@ fn a_revoked_user_no_longer_opens_and_keygen_adds_one() {
     assert_eq!(server.count_in_log("OPEN SESAME"), 1, "{}", server.diagnostics());
 }
 
+#[test]
+fn keygen_then_import_uri_into_a_real_keyring_opens() {
+    // The README's provisioning: keygen on the server, the URI through stdin into knock-cli (the key goes to
+    // the OS keyring), SIGHUP, and the profile opens the door, the log naming the new user.
+    let lab = lab_or_skip!();
+    let keys = key_file(&lab, &[("alice", ALICE)]);
+    let step = 3600;
+    not_near_the_end(step, 30);
+    let server = start(&lab, &door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
+    let binary = knock_server_path().expect("knock-server");
+    let conf = server.config_path().display().to_string();
+    let out = Command::new(&binary)
+        .args(["rotating", "keygen", "-c", &conf, "ssh", "dave", "--host", &lab.server_v4().to_string()])
+        .output()
+        .expect("keygen");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let uri_file = lab.dir().join("dave.uri");
+    fs::write(&uri_file, &out.stdout).expect("uri");
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_for_count("ssh: rotating door, 2 user(s)", 1, OPEN_WAIT), "{}", server.diagnostics());
+    let steps = format!(
+        "k() {{ {cli} --profiles-dir {dir} \"$@\"; }}; k profile import-uri - --name bastion < {uri}; \
+         echo \"import=$?\"; k open bastion --json; echo \"open=$?\"",
+        cli = knock_cli_path().display(),
+        dir = lab.dir().join("profiles").display(),
+        uri = uri_file.display(),
+    );
+    let Some(out) = knock_e2e::keyring_session::in_keyring_session(&lab, &steps) else { return };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("import=0") && stdout.contains("open=0"), "{}\n{}", text(&out), server.diagnostics());
+    assert!(server.wait_for_log(&opened_line(lab.client_v4().into(), "dave"), OPEN_WAIT), "{}", server.diagnostics());
+    let key = parse_uri(String::from_utf8_lossy(&fs::read(&uri_file).expect("uri")).trim()).expect("uri").key;
+    let profile = fs::read_to_string(lab.dir().join("profiles/bastion.toml")).expect("profile");
+    assert!(!profile.contains(&key.to_base32()), "the key is never in the profile file: {profile}");
+}
+
 /// Runs `knock-server ARGS` (no lab: a bad configuration stops it before it captures).
 fn knock_server(args: &[&str]) -> Output {
     let binary = knock_server_path().unwrap_or_else(|e| panic!("{e}"));
