@@ -32,6 +32,9 @@ pub const ROTATING_LENGTH_RANGE: RangeInclusive<u64> = 1..=rotating::MAX_LENGTH 
 pub const ROTATING_SKEW_RANGE: RangeInclusive<u64> = 0..=10;
 /// `Rotating_Skew` when absent: one window either side (about a step of clock difference).
 pub const DEFAULT_ROTATING_SKEW: u64 = 1;
+/// Windows after the accepted ones in which a rotating knock may still finish (see
+/// `rotating_doors::MAX_LATE_WINDOWS`); `--check` warns when Seq_Timeout is longer.
+pub const ROTATING_MAX_LATE_WINDOWS: u64 = 2;
 
 /// Global options (`[options]`, or the command line).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -420,6 +423,18 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
                 "no Seq_Timeout: the default is {DEFAULT_SEQ_TIMEOUT_SECS} s; set it explicitly, as short as your clients allow"
             ));
         }
+        if let SequenceSource::Rotating(r) = &door.sequence {
+            let late = ROTATING_MAX_LATE_WINDOWS;
+            if door.seq_timeout.as_secs() > r.rotation.step.saturating_mul(late) {
+                warn(format!(
+                    "Seq_Timeout ({} s) is longer than {late} rotating windows ({} s): a knock must finish within \
+                     {late} windows after its window stops being accepted; shorten Seq_Timeout or lengthen \
+                     Rotating_Step",
+                    door.seq_timeout.as_secs(),
+                    r.rotation.step.saturating_mul(late)
+                ));
+            }
+        }
         if door.start_command.is_none() && door.start_command_6.is_none() && door.nft.is_none() {
             warn("no Start_Command and no Nft_Set: a completed knock does nothing".to_owned());
         }
@@ -616,6 +631,19 @@ mod rotating_tests {
         let defaults = parse("[ssh]\n Rotating_Keys = /k\n").expect("valid");
         let SequenceSource::Rotating(door) = &defaults.doors[0].sequence else { panic!("not rotating") };
         assert_eq!((door.skew, door.rotation.clone()), (1, Rotation::new("ssh")));
+    }
+
+    #[test]
+    fn check_warns_when_a_rotating_knock_may_outlast_its_late_windows() {
+        let text = "[ssh]\n Rotating_Keys = /k\n Rotating_Step = 4\n Seq_Timeout = 10\n TCPFlags = syn\n command = x\n";
+        let conf = knockd_conf::parse(text).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid");
+        let warnings = lint(&config, &conf);
+        assert!(warnings.iter().any(|w| w.message.contains("longer than 2 rotating windows")), "{warnings:?}");
+        let text = text.replace("Seq_Timeout = 10", "Seq_Timeout = 8");
+        let conf = knockd_conf::parse(&text).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid");
+        assert!(lint(&config, &conf).is_empty(), "{:?}", lint(&config, &conf));
     }
 
     #[test]

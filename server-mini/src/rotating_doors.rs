@@ -11,7 +11,8 @@
 //!   lookup, not a scan over users x windows.
 //! - An attempt keeps the candidates of its first hit, window included, so a knock that straddles a
 //!   window boundary still opens. Sequences of past windows stay in the tables for as long as an attempt
-//!   begun in them can last (the door's Seq_Timeout), so their later hits still pass the filter.
+//!   begun in them can last (the door's Seq_Timeout, at most [`MAX_LATE_WINDOWS`] windows), so their
+//!   later hits still pass the filter.
 //! - Later hits keep the candidates whose next hit they are; a repeat of the previous hit (a
 //!   retransmitted SYN) is ignored; a hit on another port of the attempt's candidate sequences resets
 //!   it, as for static doors, and so does a first hit of any accepted sequence (which then starts a new
@@ -36,6 +37,12 @@ use crate::rotating_keys::UserKey;
 /// Most (user, window) candidates one first hit can start (a hash collision of first ports between a
 /// few users is normal; more is bounded so a door's work per packet stays bounded).
 pub const MAX_CANDIDATES: usize = 64;
+
+/// At most this many windows past the accepted ones stay in the tables for attempts in progress (a
+/// Seq_Timeout of an hour with 10 s windows would otherwise keep 360 windows of every user's sequences);
+/// a knock must finish within this many windows after its window stops being accepted (`--check` warns
+/// when Seq_Timeout is longer).
+pub const MAX_LATE_WINDOWS: u64 = crate::config::ROTATING_MAX_LATE_WINDOWS;
 
 /// What a rotating door needs to recognise a knock.
 #[derive(Debug, Clone)]
@@ -83,7 +90,7 @@ impl Door {
     /// the Seq_Timeout spans (an attempt started in them may still be running), plus the next one.
     fn kept_windows(&self, t: u64) -> std::ops::RangeInclusive<u64> {
         let step_ms = self.spec.rotation.step.max(1).saturating_mul(1000);
-        let lasting = self.spec.timeout_ms.div_ceil(step_ms);
+        let lasting = self.spec.timeout_ms.div_ceil(step_ms).min(MAX_LATE_WINDOWS);
         // And the next window beyond the accepted ones: the loop sets the filter up to 100 ms after a
         // window changes, and the first hits of the newly accepted window must already pass by then.
         t.saturating_sub(self.spec.skew.saturating_add(lasting))..=t.saturating_add(self.spec.skew).saturating_add(1)

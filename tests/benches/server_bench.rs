@@ -15,7 +15,7 @@
 //!     generated pcap of ~3 M frames over several windows (complete knocks of users in their window's
 //!     sequence, the same sequences replayed from spoofed sources, wrong-order knocks, random hits in the
 //!     port range, noise), replayed like (a): packets/s, peak RSS, and the openings/replays counted against
-//!     the generator's own count.
+//!     the generator's own count; then peak RSS with 1 M sources mid-sequence on that door.
 //!
 //! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a) and (d); SERVER_BENCH_SKIP_LIVE=1 skips (c);
 //! SERVER_BENCH_ONLY_ROTATING=1 runs only (d).
@@ -533,7 +533,7 @@ mod lab_bench {
         }
 
         /// Writes the config and the 1,000-user key file.
-        fn config(dir: &Path) -> std::path::PathBuf {
+        fn config(dir: &Path, seq_timeout: u32) -> std::path::PathBuf {
             let keys = dir.join("rotating.keys");
             let text: String = (0..USERS).map(|i| format!("user{i} {}\n", key(i).to_base32())).collect();
             std::fs::write(&keys, text).expect("keys");
@@ -541,11 +541,49 @@ mod lab_bench {
             let conf = dir.join("rotating.conf");
             let text = format!(
                 "[ssh]\n  Rotating_Keys = {}\n  Rotating_Step = {STEP}\n  Rotating_Protocols = tcp,udp,tcp,tcp\n  \
-                 Seq_Timeout = 5\n  TCPFlags = syn\n  Start_Command = /bin/true %IP%\n",
+                 Seq_Timeout = {seq_timeout}\n  TCPFlags = syn\n  Start_Command = /bin/true %IP%\n",
                 keys.display()
             );
             std::fs::write(&conf, text).expect("conf");
             conf
+        }
+
+        /// Memory: `sources` distinct IPv4 sources each send user 0's first hit of one window (Seq_Timeout
+        /// 3600, so every one stays an attempt); peak RSS over a 1-source baseline.
+        pub fn memory(binary: &Path, dir: &Path) {
+            let conf = config(dir, 3600);
+            let conf_s = conf.display().to_string();
+            let t = Templates::new();
+            let start = Duration::from_secs(1_700_000_000);
+            let first = rotation().sequence(&key(0), start.as_secs() / STEP).expect("sequence").hits()[0];
+            let write = |path: &Path, sources: u32| {
+                let mut pcap = PcapWriter::create(path).expect("pcap");
+                for i in 0..sources {
+                    let frame = t.v4(0x0b00_0000 + i, first.port, first.protocol == Protocol::Udp);
+                    pcap.push(start + Duration::from_micros(u64::from(i)), &frame);
+                }
+                pcap.finish().expect("pcap written");
+            };
+            let run = |pcap: &Path| {
+                let args = ["-c", conf_s.as_str(), "--read", &pcap.display().to_string(), "--max-attempts", "1000000"];
+                run_server(binary, &args, &dir.join("rmem.stderr"))
+            };
+            let one = dir.join("rot-one.pcap");
+            write(&one, 1);
+            let base = run(&one);
+            let many = dir.join("rot-many.pcap");
+            write(&many, 1_000_000);
+            let r = run(&many);
+            let attempts = counter(&counters(&r), "attempts_left");
+            let grown = r.max_rss_kib.saturating_sub(base.max_rss_kib) * 1024;
+            println!(
+                "    memory: 1 M sources mid-sequence on the rotating door: {:.1} MiB peak RSS (baseline {:.1} MiB); {:.0} \
+                 bytes per attempt; attempts {attempts}",
+                mib(r.max_rss_kib),
+                mib(base.max_rss_kib),
+                grown as f64 / attempts.max(1) as f64
+            );
+            let _ = std::fs::remove_file(&many);
         }
 
         struct Expected {
@@ -630,7 +668,7 @@ mod lab_bench {
             let path = dir.join("rotating.pcap");
             let began = Instant::now();
             let expected = pcap(&path, target);
-            let conf = config(dir);
+            let conf = config(dir, 5);
             let (conf_s, pcap_s) = (conf.display().to_string(), path.display().to_string());
             println!(
                 "\n(d) rotating door, {USERS} users: offline replay of {} frames over {} windows of {STEP} s (written in \
@@ -675,6 +713,7 @@ mod lab_bench {
             let best = expected.frames as f64 / runs[0].wall.as_secs_f64();
             println!("    target > 1,000,000 packets/s on one core: {}", if best > 1e6 { "met" } else { "NOT met" });
             let _ = std::fs::remove_file(&path);
+            memory(binary, dir);
         }
     }
 }

@@ -418,7 +418,7 @@ fn the_capture_filter_follows_the_windows() {
     let lab = lab_or_skip!();
     let keys = key_file(&lab, &[("alice", ALICE)]);
     let step = 2;
-    // Skew 0 and Seq_Timeout 10: the filter holds windows T-5..T+1, so T+4's ports do not pass yet.
+    // Skew 0: the filter holds windows T-2..T+1 (2 late windows, the next one), so T+4's ports do not pass yet.
     let mut server = start(&lab, &door(&lab, &keys, step, 0), &["--state-dir", &state_dir(&lab)]);
     while !unix_now().is_multiple_of(step) {
         std::thread::sleep(Duration::from_millis(50));
