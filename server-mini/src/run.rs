@@ -38,7 +38,8 @@ pub struct Args {
     /// Log the commands instead of running them.
     #[arg(long)]
     pub dry_run: bool,
-    /// Most attempts in progress at once (oldest evicted beyond); about 87 bytes each.
+    /// Most attempts in progress at once (oldest evicted beyond); about 87 bytes each. Rotating doors have
+    /// their own table with the same cap (about 162 bytes each).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ATTEMPTS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     pub max_attempts: usize,
