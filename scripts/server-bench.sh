@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark knock-server (release build): offline replay throughput and peak RSS, memory per attempt with
 # 1 M sources mid-sequence, and (needs root: namespace lab) legitimate knocks detected under a spoofed
-# SYN flood, knock-server next to knockd 0.8. Prints numbers; asserts no timings.
-#   SERVER_BENCH_PACKETS=N       size of the replay pcap (default 3000000)
-#   SERVER_BENCH_SKIP_LIVE=1     skip the live flood part
+# SYN flood, knock-server next to knockd 0.8; then offline replay throughput of a rotating door with 1,000
+# users (part (d)). Prints numbers; asserts no timings.
+#   SERVER_BENCH_PACKETS=N          size of the replay pcaps (default 3000000)
+#   SERVER_BENCH_SKIP_LIVE=1        skip the live flood part
+#   SERVER_BENCH_ONLY_ROTATING=1    run only the rotating door's replay (d)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

@@ -48,6 +48,13 @@ pub const DOOR_KEYS: &[&str] = &[
     "Nft_Set",
     "Nft_Set_6",
     "Nft_Timeout",
+    // knock-server's rotating doors (docs/rotating-sequences.md); knockd refuses these keys too.
+    "Rotating_Keys",
+    "Rotating_Step",
+    "Rotating_Length",
+    "Rotating_Range",
+    "Rotating_Protocols",
+    "Rotating_Skew",
     USE_SYSLOG,
 ];
 /// (directive, alias): knockd treats both spellings as the same directive.

@@ -26,6 +26,7 @@ pub fn replay(server: &mut Server, file: &Path) -> Result<(), Failure> {
     let mut capture =
         pcap::Capture::from_file(file).map_err(|e| Failure::runtime(format!("cannot read {}: {e}", file.display())))?;
     let link = link_type(capture.get_datalink())?;
+    server.use_capture_clock();
     server.log.important(&format!("replaying {}", file.display()));
     let mut last = 0;
     loop {
@@ -93,6 +94,8 @@ pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
     while !signals.stop_requested() {
         if signals.take_reload() {
             reload_config(server, live.config_path, addresses.current().clone());
+            // At once: a revoked user's ports must stop passing, a new user's must start to.
+            update_filter(server, &mut capture);
         }
         if let Some(changed) = addresses.refresh() {
             server.log.important(&format!("addresses of {interface} changed: {}", addresses::describe(changed)));
@@ -115,17 +118,23 @@ pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
         }
         server.tick(now_ms());
         server.poll_actions();
-        if server.take_filter_changed()
-            && let Err(err) = capture.filter(&server.bpf_filter(), true)
-        {
-            server.log.important(&format!("cannot update the capture filter: {err}"));
-        }
+        update_filter(server, &mut capture);
     }
     server.log.important("shutting down");
     server.shutdown(SHUTDOWN_WAIT);
     let line = format!("counters: {}, attempts {}", server.counters(), server.attempts());
     server.log.important(&line);
     Ok(())
+}
+
+/// Sets the capture filter again when the doors' ports changed (one-time sequences, rotating windows, a
+/// reload).
+fn update_filter(server: &mut Server, capture: &mut pcap::Capture<pcap::Active>) {
+    if server.take_filter_changed()
+        && let Err(err) = capture.filter(&server.bpf_filter(), true)
+    {
+        server.log.important(&format!("cannot update the capture filter: {err}"));
+    }
 }
 
 fn link_type(datalink: pcap::Linktype) -> Result<LinkType, Failure> {

@@ -22,6 +22,20 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
             log_file.display()
         ));
     }
+    for door in &config.doors {
+        if let config::SequenceSource::Rotating(settings) = &door.sequence {
+            match crate::rotating_keys::read(&settings.keys) {
+                Ok(users) => println!(
+                    "{file}:{}: [{}]: rotating door, {} user(s) in {}",
+                    settings.keys_line,
+                    door.name,
+                    users.len(),
+                    settings.keys.display()
+                ),
+                Err(err) => errors.push(format!("{file}:{}: [{}]: {err}", settings.keys_line, door.name)),
+            }
+        }
+    }
     let warnings = config::lint(config, conf);
     for w in &warnings {
         println!("{file}:{}: [{}]: warning: {}", w.line, w.door, w.message);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use client_core::knockd_conf::{
     self, ConfError, DEFAULT_CMD_TIMEOUT_SECS, DEFAULT_SEQ_TIMEOUT_SECS, KnockdConf, Section, parse_sequence,
 };
+use client_core::rotating::{self, RotatingError, Rotation};
 use client_core::{Hit, Protocol, Sequence, TcpFlagSpec};
 
 use crate::nft::{NftFamilyUse, NftSet};
@@ -23,6 +24,17 @@ pub const CMD_TIMEOUT_RANGE: RangeInclusive<u64> = 0..=604_800;
 pub const NFT_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=604_800;
 /// knock-server's `Nft_Timeout` when a door has a set but no timeout.
 pub const DEFAULT_NFT_TIMEOUT_SECS: u64 = 30;
+/// Valid `Rotating_Step`s (seconds): 1 s up to a day.
+pub const ROTATING_STEP_RANGE: RangeInclusive<u64> = 1..=86_400;
+/// Valid `Rotating_Length`s (hits per sequence).
+pub const ROTATING_LENGTH_RANGE: RangeInclusive<u64> = 1..=rotating::MAX_LENGTH as u64;
+/// Valid `Rotating_Skew`s (windows accepted either side of the current one).
+pub const ROTATING_SKEW_RANGE: RangeInclusive<u64> = 0..=10;
+/// `Rotating_Skew` when absent: one window either side (about a step of clock difference).
+pub const DEFAULT_ROTATING_SKEW: u64 = 1;
+/// Windows after the accepted ones in which a rotating knock may still finish (see
+/// `rotating_doors::MAX_LATE_WINDOWS`); `--check` warns when Seq_Timeout is longer.
+pub const ROTATING_MAX_LATE_WINDOWS: u64 = 2;
 
 /// Global options (`[options]`, or the command line).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -39,6 +51,19 @@ pub enum SequenceSource {
     Fixed(Sequence),
     /// `One_Time_Sequences = FILE`: each line a sequence, used once, in order.
     OneTime(PathBuf),
+    /// `Rotating_Keys = FILE` and the other `Rotating_*` keys: a sequence per user and time window.
+    Rotating(RotatingDoor),
+}
+
+/// A rotating door (see `docs/rotating-sequences.md`): the derivation's parameters (the door's name is
+/// mixed into every sequence), the key file and how many windows either side of now are accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RotatingDoor {
+    pub keys: PathBuf,
+    /// The line of `Rotating_Keys` (key file errors that concern the door point here).
+    pub keys_line: usize,
+    pub rotation: Rotation,
+    pub skew: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,26 +145,29 @@ pub fn from_conf(conf: &KnockdConf, path: &Path) -> Result<ServerConfig, ConfErr
     Ok(ServerConfig { path: path.to_owned(), options, doors })
 }
 
+/// A path value; relative paths are relative to the config file, not to wherever the server was started.
+fn path_value(entry: &knockd_conf::Entry, config_path: &Path) -> Result<PathBuf, ConfError> {
+    let file = entry.parse_value(|v| Ok(PathBuf::from(v)))?;
+    Ok(if file.is_relative() { config_path.parent().unwrap_or(Path::new(".")).join(file) } else { file })
+}
+
 fn door(section: &Section, config_path: &Path) -> Result<DoorConfig, ConfError> {
-    let sequence = match (section.sequence()?, section.directive("One_Time_Sequences")) {
-        (_, Some(entry)) => {
-            let file = entry.parse_value(|v| Ok(PathBuf::from(v)))?;
-            // Relative paths are relative to the config file, not to wherever the server was started.
-            let file =
-                if file.is_relative() { config_path.parent().unwrap_or(Path::new(".")).join(file) } else { file };
-            SequenceSource::OneTime(file)
-        }
-        (Some(sequence), None) => SequenceSource::Fixed(sequence),
-        (None, None) => {
-            return Err(ConfError::at_line(
-                section.line,
-                format!(
-                    "door [{}] has no Sequence (e.g. Sequence = 7000,8000,9000) and no One_Time_Sequences",
-                    section.name
-                ),
-            ));
-        }
-    };
+    let sequence =
+        match (rotating_door(section, config_path)?, section.sequence()?, section.directive("One_Time_Sequences")) {
+            (Some(rotating), _, _) => SequenceSource::Rotating(rotating),
+            (None, _, Some(entry)) => SequenceSource::OneTime(path_value(entry, config_path)?),
+            (None, Some(sequence), None) => SequenceSource::Fixed(sequence),
+            (None, None, None) => {
+                return Err(ConfError::at_line(
+                    section.line,
+                    format!(
+                        "door [{}] has no Sequence (e.g. Sequence = 7000,8000,9000), no One_Time_Sequences and no \
+                     Rotating_Keys",
+                        section.name
+                    ),
+                ));
+            }
+        };
     let command = |key: &str| section.directive(key).and_then(|e| e.value.clone()).filter(|v| !v.trim().is_empty());
     let target = match section.directive("Target") {
         None => None,
@@ -164,6 +192,120 @@ fn door(section: &Section, config_path: &Path) -> Result<DoorConfig, ConfError> 
         target,
         nft: nft_door(section)?,
     })
+}
+
+const ROTATING_KEYS: &str = "Rotating_Keys";
+const ROTATING_PARAMETERS: &[&str] =
+    &["Rotating_Step", "Rotating_Length", "Rotating_Range", "Rotating_Protocols", "Rotating_Skew"];
+
+/// The `Rotating_*` keys of a door, checked: None for a door without `Rotating_Keys` (then no other
+/// `Rotating_*` key may appear). A rotating door has no `Sequence` and no `One_Time_Sequences`.
+fn rotating_door(section: &Section, config_path: &Path) -> Result<Option<RotatingDoor>, ConfError> {
+    let Some(keys_entry) = section.get(ROTATING_KEYS) else {
+        if let Some(entry) = ROTATING_PARAMETERS.iter().find_map(|key| section.get(key)) {
+            return Err(ConfError::at_entry(
+                entry,
+                format!("{} needs Rotating_Keys = FILE (the USER BASE32KEY file) in the same door", entry.key),
+            ));
+        }
+        return Ok(None);
+    };
+    for other in ["Sequence", "One_Time_Sequences"] {
+        if let Some(entry) = section.get(other) {
+            return Err(ConfError::at_entry(
+                entry,
+                format!(
+                    "door [{}] has Rotating_Keys (line {}): a rotating door derives its sequences, so it has no \
+                     {other}; remove one of the two",
+                    section.name, keys_entry.line
+                ),
+            ));
+        }
+    }
+    let keys = path_value(keys_entry, config_path)?;
+    let mut rotation = Rotation::new(section.name.clone());
+    let number = |key: &str, range: RangeInclusive<u64>, default: u64| -> Result<u64, ConfError> {
+        let Some(entry) = section.get(key) else { return Ok(default) };
+        let text = entry.parse_value(|v| Ok(v.trim().to_owned()))?;
+        let value = text.parse::<u64>().map_err(|_| {
+            ConfError::at_entry(
+                entry,
+                format!("{text:?} is not a whole number: expected {} to {}", range.start(), range.end()),
+            )
+        })?;
+        if !range.contains(&value) {
+            return Err(ConfError::at_entry(
+                entry,
+                format!("{value} is out of range: expected {} to {}", range.start(), range.end()),
+            ));
+        }
+        Ok(value)
+    };
+    rotation.step = number("Rotating_Step", ROTATING_STEP_RANGE, Rotation::DEFAULT_STEP)?;
+    rotation.length =
+        usize::try_from(number("Rotating_Length", ROTATING_LENGTH_RANGE, Rotation::DEFAULT_LENGTH as u64)?)
+            .unwrap_or(Rotation::DEFAULT_LENGTH);
+    let skew = number("Rotating_Skew", ROTATING_SKEW_RANGE, DEFAULT_ROTATING_SKEW)?;
+    if let Some(entry) = section.get("Rotating_Range") {
+        rotation.range = entry.parse_value(|v| Ok(v.trim().to_owned())).and_then(|v| {
+            parse_port_range(&v).ok_or_else(|| {
+                ConfError::at_entry(
+                    entry,
+                    format!("{v:?} is not a port range: expected LOW-HIGH within 1-65535, e.g. 1024-65535"),
+                )
+            })
+        })?;
+    }
+    if let Some(entry) = section.get("Rotating_Protocols") {
+        rotation.protocols = entry.parse_value(|v| Ok(v.to_owned())).and_then(|v| {
+            v.split(',')
+                .map(|p| {
+                    p.trim().parse::<Protocol>().map_err(|_| {
+                        ConfError::at_entry(
+                            entry,
+                            format!("{:?} is not tcp or udp: expected e.g. tcp,udp,tcp,tcp", p.trim()),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+    }
+    if let Err(err) = rotation.validate() {
+        // Point at the key that would fix it.
+        let key = match err {
+            RotatingError::Range { .. } => "Rotating_Range",
+            RotatingError::Template { .. } => "Rotating_Protocols",
+            RotatingError::Length { .. } => "Rotating_Length",
+            RotatingError::ZeroStep => "Rotating_Step",
+            _ => ROTATING_KEYS,
+        };
+        let message = match err {
+            RotatingError::Range { lo, hi, length } => format!(
+                "the range {lo}-{hi} cannot hold Rotating_Length = {length} distinct ports: widen the range or \
+                 shorten the sequence"
+            ),
+            RotatingError::Template { template, length } => format!(
+                "{template} protocol(s) for Rotating_Length = {length} hits: give one protocol per hit (e.g. \
+                 tcp,udp,tcp,tcp for 4)"
+            ),
+            other => other.to_string(),
+        };
+        let line = section.get(key).map_or(keys_entry.line, |e| e.line);
+        let error = match section.get(key) {
+            Some(entry) => ConfError::at_entry(entry, message),
+            None => ConfError::at_line(line, message),
+        };
+        return Err(error);
+    }
+    Ok(Some(RotatingDoor { keys, keys_line: keys_entry.line, rotation, skew }))
+}
+
+/// `LOW-HIGH`, 1 <= LOW <= HIGH <= 65535.
+fn parse_port_range(text: &str) -> Option<(u16, u16)> {
+    let (lo, hi) = text.split_once('-')?;
+    let lo: u16 = lo.trim().parse().ok()?;
+    let hi: u16 = hi.trim().parse().ok()?;
+    (lo >= 1 && lo <= hi).then_some((lo, hi))
 }
 
 /// A timeout key in seconds, checked against its range (file:line errors name the range).
@@ -281,11 +423,29 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
                 "no Seq_Timeout: the default is {DEFAULT_SEQ_TIMEOUT_SECS} s; set it explicitly, as short as your clients allow"
             ));
         }
+        if let SequenceSource::Rotating(r) = &door.sequence {
+            let late = ROTATING_MAX_LATE_WINDOWS;
+            if door.seq_timeout.as_secs() > r.rotation.step.saturating_mul(late) {
+                warn(format!(
+                    "Seq_Timeout ({} s) is longer than {late} rotating windows ({} s): a knock must finish within \
+                     {late} windows after its window stops being accepted; shorten Seq_Timeout or lengthen \
+                     Rotating_Step",
+                    door.seq_timeout.as_secs(),
+                    r.rotation.step.saturating_mul(late)
+                ));
+            }
+        }
         if door.start_command.is_none() && door.start_command_6.is_none() && door.nft.is_none() {
             warn("no Start_Command and no Nft_Set: a completed knock does nothing".to_owned());
         }
         if door.tcp_flags.is_none()
-            && matches!(&door.sequence, SequenceSource::Fixed(s) if s.hits().iter().any(|h| h.protocol == Protocol::Tcp))
+            && match &door.sequence {
+                SequenceSource::Fixed(s) => s.hits().iter().any(|h| h.protocol == Protocol::Tcp),
+                SequenceSource::Rotating(r) => {
+                    r.rotation.protocols.is_empty() || r.rotation.protocols.contains(&Protocol::Tcp)
+                }
+                SequenceSource::OneTime(_) => false,
+            }
         {
             warn(
                 "no TCPFlags: any TCP segment counts as a hit (RSTs and ACKs included); TCPFlags = syn is usual"
@@ -444,5 +604,67 @@ mod tests {
         assert!(short.iter().any(|m| m.contains("1 hit")) && short.iter().any(|m| m.contains("Seq_Timeout")));
         assert!(short.iter().any(|m| m.contains("Start_Command")) && short.iter().any(|m| m.contains("TCPFlags")));
         assert!(of("good").is_empty(), "{warnings:?}");
+    }
+}
+
+#[cfg(test)]
+mod rotating_tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ServerConfig, ConfError> {
+        let conf = knockd_conf::parse(text)?;
+        from_conf(&conf, Path::new("/etc/knockd.conf"))
+    }
+
+    #[test]
+    fn rotating_keys_make_a_rotating_door() {
+        let config = parse(
+            "[ssh]\n Rotating_Keys = ssh.keys\n Rotating_Step = 4\n Rotating_Length = 3\n Rotating_Range = 40000-40100\n \
+             Rotating_Protocols = tcp,udp,tcp\n Rotating_Skew = 2\n",
+        )
+        .expect("valid");
+        let SequenceSource::Rotating(door) = &config.doors[0].sequence else { panic!("not rotating") };
+        assert_eq!(door.keys, Path::new("/etc/ssh.keys"), "relative to the config file");
+        assert_eq!((door.rotation.step, door.rotation.length, door.rotation.range), (4, 3, (40000, 40100)));
+        assert_eq!(door.rotation.protocols, [Protocol::Tcp, Protocol::Udp, Protocol::Tcp]);
+        assert_eq!((door.skew, door.rotation.door.as_str(), door.keys_line), (2, "ssh", 2));
+        let defaults = parse("[ssh]\n Rotating_Keys = /k\n").expect("valid");
+        let SequenceSource::Rotating(door) = &defaults.doors[0].sequence else { panic!("not rotating") };
+        assert_eq!((door.skew, door.rotation.clone()), (1, Rotation::new("ssh")));
+    }
+
+    #[test]
+    fn check_warns_when_a_rotating_knock_may_outlast_its_late_windows() {
+        let text = "[ssh]\n Rotating_Keys = /k\n Rotating_Step = 4\n Seq_Timeout = 10\n TCPFlags = syn\n command = x\n";
+        let conf = knockd_conf::parse(text).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid");
+        let warnings = lint(&config, &conf);
+        assert!(warnings.iter().any(|w| w.message.contains("longer than 2 rotating windows")), "{warnings:?}");
+        let text = text.replace("Seq_Timeout = 10", "Seq_Timeout = 8");
+        let conf = knockd_conf::parse(&text).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid");
+        assert!(lint(&config, &conf).is_empty(), "{:?}", lint(&config, &conf));
+    }
+
+    #[test]
+    fn rotating_errors_name_the_line_and_what_is_valid() {
+        for (text, line, why) in [
+            ("[d]\n Rotating_Keys = /k\n Sequence = 1,2,3\n", 3, "no Sequence"),
+            ("[d]\n One_Time_Sequences = /o\n Rotating_Keys = /k\n", 2, "no One_Time_Sequences"),
+            ("[d]\n Sequence = 1,2,3\n Rotating_Step = 30\n", 3, "needs Rotating_Keys"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Step = 0\n", 3, "expected 1 to 86400"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Step = 86401\n", 3, "out of range"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Length = 17\n", 3, "expected 1 to 16"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Skew = 11\n", 3, "expected 0 to 10"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Length = four\n", 3, "not a whole number: expected 1 to 16"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Range = 2000-1000\n", 3, "LOW-HIGH"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Range = 0-10\n", 3, "LOW-HIGH"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Range = 40000-40002\n", 3, "cannot hold Rotating_Length = 4"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Protocols = tcp,udp\n", 3, "2 protocol(s) for Rotating_Length = 4"),
+            ("[d]\n Rotating_Keys = /k\n Rotating_Protocols = tcp,icmp,tcp,tcp\n", 3, "not tcp or udp"),
+        ] {
+            let e = parse(text).expect_err(text).to_string();
+            assert!(e.contains(&format!("line {line}")) && e.contains(why), "{text:?}: {e}");
+        }
     }
 }

@@ -61,6 +61,14 @@ pub enum Event {
         src: IpAddr,
         door: usize,
     },
+    /// A rotating door's sequence of user `user` (index in its key file) for window `window` completed;
+    /// the server decides whether that window was already used (see `crate::rotating_doors`).
+    OpenAs {
+        src: IpAddr,
+        door: usize,
+        user: u32,
+        window: u64,
+    },
     /// The attempt ended at `stage` without opening.
     Rejected {
         src: IpAddr,

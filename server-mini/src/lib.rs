@@ -19,6 +19,9 @@
 //! - [`config`]: knockd.conf (via client-core's parser) given knockd's meaning; the `--check` lint.
 //! - [`packet`]: link layer + IPv4/IPv6 (with extension headers) + TCP/UDP into a small [`packet::Hit`].
 //! - [`doors`]: the per-(source, door) state machine as pure code, with a bounded attempt table.
+//! - [`rotating_doors`]: the same for rotating doors (a sequence per user and time window);
+//!   [`rotating_keys`] reads their `USER BASE32KEY` files; [`rotating_used`] keeps each user's last
+//!   used window across restarts (one use per window).
 //! - [`server`]: packets in, events out: logging, commands, one-time sequences, the capture filter.
 //! - [`actions`]: commands run without blocking; stop commands scheduled and run at shutdown.
 //! - [`log`]: knockd-compatible log lines to stderr, LogFile and syslog, rate-limited under floods.
@@ -44,6 +47,12 @@ pub mod packet;
 pub mod pid_file;
 #[cfg(unix)]
 pub mod privileges;
+#[cfg(unix)]
+pub mod rotating_doors;
+#[cfg(unix)]
+pub mod rotating_keys;
+#[cfg(unix)]
+pub mod rotating_used;
 #[cfg(unix)]
 pub mod run;
 pub mod schedule;

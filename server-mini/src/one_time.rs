@@ -102,7 +102,7 @@ pub fn mark_used(file: &Path, sequence: &Sequence) -> std::io::Result<bool> {
 
 /// Writes `path` through a temp file in the same directory, renamed into place, so a crash leaves the
 /// old or the new content, never a mix.
-fn write_atomically(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;

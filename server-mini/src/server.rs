@@ -16,6 +16,14 @@ use crate::doors::{DEFAULT_MAX_ATTEMPTS, DoorSpec, Doors, Event, Millis, Reason}
 use crate::log::Logger;
 use crate::one_time::{self, UsedSequences};
 use crate::packet::{self, LinkType, Parsed};
+use crate::rotating_doors::{RotatingDoors, RotatingSpec};
+use crate::rotating_keys;
+use crate::rotating_used::{self, UsedWindows};
+
+/// Above this many distinct ports per protocol, the capture filter passes a rotating door's whole port
+/// range instead of its current ports: each port costs BPF instructions, and the kernel caps a filter at
+/// 4096 instructions (500 TCP and 500 UDP ports compile to ~3,800 with libpcap 1.10).
+pub const MAX_FILTER_PORTS: usize = 400;
 
 /// How the server runs (from the command line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +64,8 @@ pub struct Counters {
     pub timeouts: u64,
     pub flags_ignored: u64,
     pub evicted: u64,
+    /// Rotating sequences completed in a window their user had already used.
+    pub replays: u64,
 }
 
 /// A one-time door's remaining sequences, the active one first.
@@ -67,8 +77,12 @@ struct OneTime {
 pub struct Server {
     config: ServerConfig,
     doors: Doors,
+    rotating: RotatingDoors,
     one_time: Vec<Option<OneTime>>,
     used: UsedSequences,
+    used_windows: UsedWindows,
+    /// Rotating windows follow the capture's timestamps (a replay) instead of the wall clock.
+    capture_clock: bool,
     max_attempts: usize,
     pub actions: Actions,
     pub log: Logger,
@@ -83,12 +97,19 @@ impl Server {
             path: options.state_dir.clone().unwrap_or_default().join(one_time::STATE_FILE),
             source,
         })?;
-        let (doors, one_time) = build_doors(&config, options.max_attempts, &used)?;
+        let used_windows = UsedWindows::load(options.state_dir.as_deref()).map_err(|source| ConfError::Read {
+            path: options.state_dir.clone().unwrap_or_default().join(rotating_used::STATE_FILE),
+            source,
+        })?;
+        let (doors, rotating, one_time) = build_doors(&config, options.max_attempts, &used)?;
         let mut server = Server {
             config,
             doors,
+            rotating,
             one_time,
             used,
+            used_windows,
+            capture_clock: false,
             max_attempts: options.max_attempts,
             actions: Actions::new(options.dry_run, options.max_commands),
             log,
@@ -97,16 +118,51 @@ impl Server {
             filter_changed: false,
         };
         server.log_disabled_doors();
+        server.follow_windows(0);
+        if !server.rotating.is_empty() && server.used_windows.path().is_none() {
+            server.log.important(
+                "rotating doors without --state-dir: used windows are forgotten at a restart, so a sequence seen \
+                 in the last windows could be replayed right after one; pass --state-dir DIR",
+            );
+        }
         Ok(server)
+    }
+
+    /// Rotating windows follow the timestamps passed to [`Server::handle_frame`] (unix milliseconds, as in
+    /// a pcap file) instead of the wall clock.
+    pub fn use_capture_clock(&mut self) {
+        self.capture_clock = true;
+    }
+
+    /// Unix seconds: the wall clock, or `now` with the capture clock. (`now` is only read then.)
+    fn unix_secs(&self, now: Millis) -> u64 {
+        if self.capture_clock {
+            return now / 1000;
+        }
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+
+    /// Moves the rotating doors to the current window (the capture filter follows when it changed).
+    fn follow_windows(&mut self, now: Millis) {
+        if self.rotating.is_empty() {
+            return;
+        }
+        let unix = self.unix_secs(now);
+        if self.rotating.set_time(unix) {
+            self.filter_changed = true;
+        }
     }
 
     /// SIGHUP: a new configuration. Attempts in progress are dropped (their doors may have changed);
     /// pending stop commands, counters and the local addresses are kept.
     pub fn reload(&mut self, config: ServerConfig, local: Option<Vec<IpAddr>>) -> Result<(), ConfError> {
-        let (mut doors, one_time) = build_doors(&config, self.max_attempts, &self.used)?;
-        doors.set_local_addresses(local);
+        let (mut doors, mut rotating, one_time) = build_doors(&config, self.max_attempts, &self.used)?;
+        doors.set_local_addresses(local.clone());
+        rotating.set_local_addresses(local);
         self.config = config;
         self.doors = doors;
+        self.rotating = rotating;
+        self.follow_windows(0);
         self.one_time = one_time;
         self.filter_changed = true;
         self.log_disabled_doors();
@@ -114,7 +170,20 @@ impl Server {
     }
 
     fn log_disabled_doors(&mut self) {
+        for spec in self.rotating.specs() {
+            let name = self.config.doors.get(spec.door).map_or("?", |d| d.name.as_str());
+            let line = format!(
+                "{name}: rotating door, {} user(s), windows of {} s, {} window(s) of skew",
+                spec.users.len(),
+                spec.rotation.step,
+                spec.skew
+            );
+            self.log.important(&line);
+        }
         for (index, door) in self.config.doors.iter().enumerate() {
+            if matches!(door.sequence, SequenceSource::Rotating(_)) {
+                continue;
+            }
             if self.doors.spec(index).is_some_and(|s| s.sequence.is_none()) {
                 self.log.important(&format!(
                     "{}: no sequence left in the one time sequences file: door disabled",
@@ -130,11 +199,12 @@ impl Server {
 
     /// The addresses of the capture interface (see [`Doors::set_local_addresses`]).
     pub fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
-        self.doors.set_local_addresses(local);
+        self.doors.set_local_addresses(local.clone());
+        self.rotating.set_local_addresses(local);
     }
 
     pub fn attempts(&self) -> usize {
-        self.doors.attempts()
+        self.doors.attempts() + self.rotating.attempts()
     }
 
     /// The counters, with the commands' and the log's.
@@ -160,12 +230,21 @@ impl Server {
     /// One captured frame at `now` (milliseconds on the server's clock).
     pub fn handle_frame(&mut self, link: LinkType, frame: &[u8], now: Millis) {
         self.counters.packets += 1;
+        self.follow_windows(now);
         match packet::parse(link, frame) {
             // Only packets to a door's port and protocol are hits; the rest (IPv6 with extension headers
             // passes the capture filter whatever its port) is not a knock.
             Parsed::Hit(hit) if self.doors.is_door_port(hit.port, hit.protocol) => {
                 self.counters.hits += 1;
                 self.doors.on_hit(&hit, now, &mut self.events);
+                if self.rotating.is_door_port(hit.port, hit.protocol) {
+                    self.rotating.on_hit(&hit, now, &mut self.events);
+                }
+                self.flush_events();
+            }
+            Parsed::Hit(hit) if self.rotating.is_door_port(hit.port, hit.protocol) => {
+                self.counters.hits += 1;
+                self.rotating.on_hit(&hit, now, &mut self.events);
                 self.flush_events();
             }
             Parsed::Hit(_) => self.counters.not_knock += 1,
@@ -177,12 +256,17 @@ impl Server {
 
     /// Expires attempts whose timeout passed.
     pub fn tick(&mut self, now: Millis) {
+        self.follow_windows(now);
         self.doors.tick(now, &mut self.events);
+        self.rotating.tick(now, &mut self.events);
         self.flush_events();
     }
 
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.doors.next_deadline()
+        match (self.doors.next_deadline(), self.rotating.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// True once after a door's sequence changed (the capture filter must be rebuilt).
@@ -214,10 +298,16 @@ impl Server {
                 self.counters.opened += 1;
                 self.open(src, door);
             }
+            Event::OpenAs { src, door, user, window } => self.open_as(src, door, user, window),
             Event::Rejected { src, door, stage, reason } => {
                 let name = self.door_name(door).to_owned();
                 match reason {
                     // The expected hit is never logged: the log must not tell the sequence.
+                    // Nor is a rotating door's port: it belongs to some user's current sequence.
+                    Reason::WrongHit { .. } if self.is_rotating(door) => {
+                        self.counters.wrong_hits += 1;
+                        self.log.packet(|| format!("{src}: {name}: wrong hit at stage {}: attempt reset", stage + 1));
+                    }
                     Reason::WrongHit { got, .. } => {
                         self.counters.wrong_hits += 1;
                         self.log
@@ -247,6 +337,49 @@ impl Server {
                 });
             }
         }
+    }
+
+    fn is_rotating(&self, door: usize) -> bool {
+        self.config.doors.get(door).is_some_and(|d| matches!(d.sequence, SequenceSource::Rotating(_)))
+    }
+
+    /// A rotating sequence completed: it opens only if its window comes after the last one its user
+    /// used (one use per user and window, whatever the source), and only once that use is recorded
+    /// durably (see [`crate::rotating_used`]).
+    fn open_as(&mut self, src: IpAddr, door: usize, user: u32, window: u64) {
+        let (Some(config), Some(user)) = (self.config.doors.get(door), self.rotating.user_name(door, user)) else {
+            return;
+        };
+        if let Some(last) = self.used_windows.last(&config.name, user)
+            && window <= last
+        {
+            // Replays are the common case under a replay flood: nothing is allocated unless logged.
+            let (name, user) = (&config.name, user);
+            self.counters.replays += 1;
+            self.log.event(|| {
+                format!(
+                    "{src}: {name}: replay refused: user {user} already used window {window} (windows up to {last} \
+                     are spent)"
+                )
+            });
+            return;
+        }
+        let config = config.clone();
+        let user = user.to_owned();
+        let name = &config.name;
+        if let Err(err) = self.used_windows.record(name, &user, window) {
+            let state = self.used_windows.path().map(|p| p.display().to_string()).unwrap_or_default();
+            self.log.event(|| {
+                format!(
+                    "{src}: {name}: cannot record user {user}'s use of window {window} in {state}: {err}: not \
+                     opened (a use a restart forgets could be replayed)"
+                )
+            });
+            return;
+        }
+        self.counters.opened += 1;
+        self.log.event(|| format!("{src}: {name}: OPEN SESAME (user {user}, window {window})"));
+        self.actions.open(&mut self.log, &config, src, Instant::now());
     }
 
     fn open(&mut self, src: IpAddr, door: usize) {
@@ -316,8 +449,28 @@ impl Server {
                 }
             }
         }
+        let mut ranges: Vec<String> = Vec::new();
+        for (spec, hits) in self.rotating.ports() {
+            let count = |protocol| hits.iter().filter(|h| h.protocol == protocol).count();
+            let (lo, hi) = spec.rotation.range;
+            for (protocol, list) in [(Protocol::Tcp, &mut tcp), (Protocol::Udp, &mut udp)] {
+                if list.len() + count(protocol) > MAX_FILTER_PORTS {
+                    if count(protocol) > 0 {
+                        ranges.push(format!("({} dst portrange {lo}-{hi})", protocol.as_str()));
+                    }
+                    continue;
+                }
+                for hit in hits.iter().filter(|h| h.protocol == protocol) {
+                    if !list.contains(&hit.port) {
+                        list.push(hit.port);
+                    }
+                }
+            }
+        }
+        tcp.sort_unstable();
+        udp.sort_unstable();
         let ports = |ports: &[u16]| ports.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ");
-        let mut parts = Vec::new();
+        let mut parts = ranges;
         if !tcp.is_empty() {
             parts.push(format!("(tcp dst port ({}))", ports(&tcp)));
         }
@@ -341,16 +494,30 @@ impl Server {
     }
 }
 
-/// The doors of a configuration, with one-time sequence files read.
+/// The doors of a configuration, with one-time sequence files and rotating key files read. A rotating
+/// door is disabled in [`Doors`] and lives in [`RotatingDoors`].
 fn build_doors(
     config: &ServerConfig,
     max_attempts: usize,
     used: &UsedSequences,
-) -> Result<(Doors, Vec<Option<OneTime>>), ConfError> {
+) -> Result<(Doors, RotatingDoors, Vec<Option<OneTime>>), ConfError> {
     let mut specs = Vec::new();
+    let mut rotating = Vec::new();
     let mut one_time = Vec::new();
-    for door in &config.doors {
+    for (index, door) in config.doors.iter().enumerate() {
         let (sequence, state) = match &door.sequence {
+            SequenceSource::Rotating(settings) => {
+                rotating.push(RotatingSpec {
+                    door: index,
+                    rotation: settings.rotation.clone(),
+                    skew: settings.skew,
+                    users: rotating_keys::read(&settings.keys)?,
+                    timeout_ms: u64::try_from(door.seq_timeout.as_millis()).unwrap_or(u64::MAX),
+                    flags: door.tcp_flags,
+                    target: door.target,
+                });
+                (None, None)
+            }
             SequenceSource::Fixed(sequence) => (Some(sequence.hits().to_vec()), None),
             SequenceSource::OneTime(path) => {
                 let remaining = one_time::read_remaining(path, used)?;
@@ -361,7 +528,7 @@ fn build_doors(
         specs.push(spec(door, sequence));
         one_time.push(state);
     }
-    Ok((Doors::new(specs, max_attempts), one_time))
+    Ok((Doors::new(specs, max_attempts), RotatingDoors::new(rotating, max_attempts), one_time))
 }
 
 fn spec(door: &DoorConfig, sequence: Option<Vec<Hit>>) -> DoorSpec {
@@ -402,7 +569,7 @@ impl fmt::Display for Counters {
         write!(
             f,
             "packets {}, hits {}, not_knock {}, fragments {}, malformed {}, stages {}, opened {}, wrong_hits {}, \
-             timeouts {}, flags_ignored {}, evicted {}",
+             timeouts {}, flags_ignored {}, evicted {}, replays {}",
             self.packets,
             self.hits,
             self.not_knock,
@@ -413,7 +580,58 @@ impl fmt::Display for Counters {
             self.wrong_hits,
             self.timeouts,
             self.flags_ignored,
-            self.evicted
+            self.evicted,
+            self.replays
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    const ALICE: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    const BOB: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA";
+
+    fn write_keys(path: &std::path::Path, text: &str) {
+        std::fs::write(path, text).expect("keys");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
+    #[test]
+    fn the_capture_filter_follows_a_reload_of_the_key_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let keys = dir.path().join("keys");
+        let conf = dir.path().join("knockd.conf");
+        write_keys(&keys, &format!("alice {ALICE}\nbob {BOB}\n"));
+        std::fs::write(&conf, format!("[ssh]\n Rotating_Keys = {}\n Rotating_Range = 20000-29999\n", keys.display()))
+            .expect("conf");
+        let log = Logger::new(None, false, false).expect("log");
+        let config = crate::config::load(&conf).expect("config");
+        let mut server = Server::new(config, ServerOptions::default(), log).expect("server");
+        let both = server.bpf_filter();
+        write_keys(&keys, &format!("alice {ALICE}\n"));
+        server.reload(crate::config::load(&conf).expect("config"), None).expect("reload");
+        assert!(server.take_filter_changed());
+        let alice = server.bpf_filter();
+        assert_ne!(both, alice);
+        assert!(alice.len() < both.len(), "{alice}\n{both}");
+        let compiles =
+            |filter: &str| pcap::Capture::dead(pcap::Linktype::ETHERNET).and_then(|c| c.compile(filter, true)).is_ok();
+        assert!(compiles(&alice), "{alice}");
+        assert!(!alice.contains("portrange"), "2 users: the exact ports");
+        // 1,000 users: thousands of ports; the filter passes the door's range instead, and compiles.
+        let many: String = (0..1000u32)
+            .map(|i| {
+                let bytes: Vec<u8> =
+                    (0..20u8).map(|b| b.wrapping_mul(31).wrapping_add(i as u8) ^ (i >> 8) as u8).collect();
+                format!("user{i} {}\n", client_core::rotating::DoorKey::from_bytes(bytes).expect("key").to_base32())
+            })
+            .collect();
+        write_keys(&keys, &many);
+        server.reload(crate::config::load(&conf).expect("config"), None).expect("reload");
+        let filter = server.bpf_filter();
+        assert!(filter.contains("(tcp dst portrange 20000-29999)") && compiles(&filter), "{filter}");
     }
 }

@@ -11,7 +11,14 @@
 //!     --rand-source -i u100, -i u10, --flood) while N legitimate knocks arrive from N client addresses;
 //!     how many each server opened, knock-server then knockd 0.8 with the same door.
 //!
-//! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a); SERVER_BENCH_SKIP_LIVE=1 skips (c).
+//! (d) Offline replay of a rotating door with 1,000 users (Rotating_Step = 10, 4 hits, tcp,udp,tcp,tcp): a
+//!     generated pcap of ~3 M frames over several windows (complete knocks of users in their window's
+//!     sequence, the same sequences replayed from spoofed sources, wrong-order knocks, random hits in the
+//!     port range, noise), replayed like (a): packets/s, peak RSS, and the openings/replays counted against
+//!     the generator's own count; then peak RSS with 1 M sources mid-sequence on that door.
+//!
+//! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a) and (d); SERVER_BENCH_SKIP_LIVE=1 skips (c);
+//! SERVER_BENCH_ONLY_ROTATING=1 runs only (d).
 
 // The namespace lab is Linux-only: elsewhere this benchmark builds to a program that says so.
 #[cfg(target_os = "linux")]
@@ -55,6 +62,10 @@ mod lab_bench {
         let binary = knock_server_path().unwrap_or_else(|e| panic!("{e}"));
         println!("knock-server: {}", binary.display());
         let packets = std::env::var("SERVER_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(3_000_000);
+        if std::env::var("SERVER_BENCH_ONLY_ROTATING").is_ok_and(|v| v == "1") {
+            rotating::replay_throughput(&binary, dir.path(), packets);
+            return;
+        }
         replay_throughput(&binary, dir.path(), packets);
         memory(&binary, dir.path());
         if std::env::var("SERVER_BENCH_SKIP_LIVE").is_ok_and(|v| v == "1") {
@@ -66,6 +77,7 @@ mod lab_bench {
                 Err(e) => panic!("building the lab: {e}"),
             }
         }
+        rotating::replay_throughput(&binary, dir.path(), packets);
     }
 
     // ---- frames ---------------------------------------------------------------------------------------------
@@ -473,5 +485,235 @@ mod lab_bench {
         drop(ks);
         drop(kd);
         (sent as f64 / flood_secs, opened, notes)
+    }
+
+    // ---- (d) ------------------------------------------------------------------------------------------------
+
+    mod rotating {
+        use std::collections::{HashMap, HashSet};
+        use std::os::unix::fs::PermissionsExt;
+        use std::path::Path;
+        use std::time::{Duration, Instant};
+
+        use client_core::rotating::{DoorKey, Rotation};
+        use client_core::{Hit, Protocol};
+        use knock_e2e::PcapWriter;
+        use knock_e2e::knock_server::counter;
+
+        use super::{REPLAY_RUNS, Run, Templates, counters, mib, run_server};
+
+        const USERS: u32 = 1000;
+        const STEP: u64 = 10;
+        /// Per block: complete knocks, their replays from spoofed sources, wrong-order knocks, random hits in
+        /// the range (first hits that lead nowhere), and noise frames.
+        const KNOCKS: u32 = 50;
+        const REPLAYS: u32 = 50;
+        const WRONG: u32 = 50;
+        const RANDOM: u32 = 400;
+        const NOISE: u32 = 600;
+
+        fn rotation() -> Rotation {
+            let mut r = Rotation::new("ssh");
+            r.step = STEP;
+            r.protocols = vec![Protocol::Tcp, Protocol::Udp, Protocol::Tcp, Protocol::Tcp];
+            r
+        }
+
+        /// User `i`'s key: 20 bytes from a fixed generator (a benchmark needs no secrecy, only distinct keys).
+        fn key(i: u32) -> DoorKey {
+            let mut bytes = [0u8; 20];
+            let mut x = u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5151_5151;
+            for b in &mut bytes {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            DoorKey::from_bytes(bytes.to_vec()).expect("20-byte key")
+        }
+
+        /// Writes the config and the 1,000-user key file.
+        fn config(dir: &Path, seq_timeout: u32) -> std::path::PathBuf {
+            let keys = dir.join("rotating.keys");
+            let text: String = (0..USERS).map(|i| format!("user{i} {}\n", key(i).to_base32())).collect();
+            std::fs::write(&keys, text).expect("keys");
+            std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            let conf = dir.join("rotating.conf");
+            let text = format!(
+                "[ssh]\n  Rotating_Keys = {}\n  Rotating_Step = {STEP}\n  Rotating_Protocols = tcp,udp,tcp,tcp\n  \
+                 Seq_Timeout = {seq_timeout}\n  TCPFlags = syn\n  Start_Command = /bin/true %IP%\n",
+                keys.display()
+            );
+            std::fs::write(&conf, text).expect("conf");
+            conf
+        }
+
+        /// Memory: `sources` distinct IPv4 sources each send user 0's first hit of one window (Seq_Timeout
+        /// 3600, so every one stays an attempt); peak RSS over a 1-source baseline.
+        pub fn memory(binary: &Path, dir: &Path) {
+            let conf = config(dir, 3600);
+            let conf_s = conf.display().to_string();
+            let t = Templates::new();
+            let start = Duration::from_secs(1_700_000_000);
+            let first = rotation().sequence(&key(0), start.as_secs() / STEP).expect("sequence").hits()[0];
+            let write = |path: &Path, sources: u32| {
+                let mut pcap = PcapWriter::create(path).expect("pcap");
+                for i in 0..sources {
+                    let frame = t.v4(0x0b00_0000 + i, first.port, first.protocol == Protocol::Udp);
+                    pcap.push(start + Duration::from_micros(u64::from(i)), &frame);
+                }
+                pcap.finish().expect("pcap written");
+            };
+            let run = |pcap: &Path| {
+                let args = ["-c", conf_s.as_str(), "--read", &pcap.display().to_string(), "--max-attempts", "1000000"];
+                run_server(binary, &args, &dir.join("rmem.stderr"))
+            };
+            let one = dir.join("rot-one.pcap");
+            write(&one, 1);
+            let base = run(&one);
+            let many = dir.join("rot-many.pcap");
+            write(&many, 1_000_000);
+            let r = run(&many);
+            let attempts = counter(&counters(&r), "attempts_left");
+            let grown = r.max_rss_kib.saturating_sub(base.max_rss_kib) * 1024;
+            println!(
+                "    memory: 1 M sources mid-sequence on the rotating door: {:.1} MiB peak RSS (baseline {:.1} MiB); {:.0} \
+                 bytes per attempt; attempts {attempts}",
+                mib(r.max_rss_kib),
+                mib(base.max_rss_kib),
+                grown as f64 / attempts.max(1) as f64
+            );
+            let _ = std::fs::remove_file(&many);
+        }
+
+        struct Expected {
+            frames: u64,
+            opens: u64,
+            replays: u64,
+            windows: u64,
+        }
+
+        /// The pcap; counts what must open (the first use of a user's window) and what is a replay.
+        fn pcap(path: &Path, target: u64) -> Expected {
+            let t = Templates::new();
+            let r = rotation();
+            let keys: Vec<DoorKey> = (0..USERS).map(key).collect();
+            let mut sequences: HashMap<(u32, u64), Vec<Hit>> = HashMap::new();
+            let mut used: HashSet<(u32, u64)> = HashSet::new();
+            let mut pcap = PcapWriter::create(path).expect("pcap");
+            let mut ts = Duration::from_secs(1_700_000_000);
+            let gap = Duration::from_micros(10);
+            let (mut opens, mut replays, mut block, mut user, mut rng) = (0u64, 0u64, 0u32, 0u32, 0x2545_f491u32);
+            let mut windows = HashSet::new();
+            let mut random = || {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                rng
+            };
+            let frame = |src: u32, hit: Hit| t.v4(src, hit.port, hit.protocol == Protocol::Udp);
+            while pcap.written() < target {
+                let window = ts.as_secs() / STEP;
+                windows.insert(window);
+                let base = 0x0a00_0000 + block * 4096;
+                let mut frames: Vec<Vec<u8>> = Vec::with_capacity(4096);
+                let mut knocks = Vec::new();
+                for k in 0..KNOCKS {
+                    let hits = sequences
+                        .entry((user, window))
+                        .or_insert_with(|| r.sequence(&keys[user as usize], window).expect("sequence").hits().to_vec())
+                        .clone();
+                    if used.insert((user, window)) {
+                        opens += 1;
+                    } else {
+                        replays += 1;
+                    }
+                    knocks.push((base + k, hits));
+                    user = (user + 1) % USERS;
+                }
+                // Interleaved per stage, as concurrent clients would send them.
+                for stage in 0..4 {
+                    for (src, hits) in &knocks {
+                        frames.push(frame(*src, hits[stage]));
+                    }
+                    for k in 0..REPLAYS {
+                        let (_, hits) = &knocks[(k % KNOCKS) as usize];
+                        frames.push(frame(base + 1024 + k, hits[stage]));
+                    }
+                    for k in 0..WRONG {
+                        let (_, hits) = &knocks[(k % KNOCKS) as usize];
+                        let order = [0, 2, 1, 3];
+                        frames.push(frame(base + 2048 + k, hits[order[stage]]));
+                    }
+                }
+                replays += u64::from(REPLAYS);
+                for k in 0..RANDOM {
+                    let port = 1024 + (random() % 64512) as u16;
+                    frames.push(t.v4(base + 3072 + k, port, false));
+                }
+                for k in 0..NOISE {
+                    frames.push(super::noise(&t, block.wrapping_mul(NOISE) + k));
+                }
+                for f in &frames {
+                    pcap.push(ts, f);
+                    ts += gap;
+                }
+                block += 1;
+            }
+            let frames = pcap.finish().expect("pcap written");
+            Expected { frames, opens, replays, windows: windows.len() as u64 }
+        }
+
+        pub fn replay_throughput(binary: &Path, dir: &Path, target: u64) {
+            let path = dir.join("rotating.pcap");
+            let began = Instant::now();
+            let expected = pcap(&path, target);
+            let conf = config(dir, 5);
+            let (conf_s, pcap_s) = (conf.display().to_string(), path.display().to_string());
+            println!(
+                "\n(d) rotating door, {USERS} users: offline replay of {} frames over {} windows of {STEP} s (written in \
+                 {:.1?}); {} first uses of a window must open, {} knocks are replays; 1 CPU",
+                expected.frames,
+                expected.windows,
+                began.elapsed(),
+                expected.opens,
+                expected.replays
+            );
+            let check = run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run"], &dir.join("rot.stderr"));
+            let c = counters(&check);
+            println!(
+                "    check run (logging to stderr): {:.2?}; opened {} of {}, replays refused {} of {}",
+                check.wall,
+                counter(&c, "opened"),
+                expected.opens,
+                counter(&c, "replays"),
+                expected.replays
+            );
+            let mut runs: Vec<Run> = (0..REPLAY_RUNS)
+                .map(|_| {
+                    run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run", "-q"], &dir.join("rq.stderr"))
+                })
+                .collect();
+            runs.sort_by_key(|r| r.wall);
+            println!(
+                "    {:<8} {:>10} {:>14} {:>12} {:>14}",
+                "run", "wall s", "packets/s", "ns/packet", "peak RSS MiB"
+            );
+            for (name, run) in [("best", &runs[0]), ("median", &runs[runs.len() / 2])] {
+                let secs = run.wall.as_secs_f64();
+                println!(
+                    "    {:<8} {:>10.3} {:>14.0} {:>12.0} {:>14.1}",
+                    name,
+                    secs,
+                    expected.frames as f64 / secs,
+                    secs * 1e9 / expected.frames as f64,
+                    mib(run.max_rss_kib)
+                );
+            }
+            let best = expected.frames as f64 / runs[0].wall.as_secs_f64();
+            println!("    target > 1,000,000 packets/s on one core: {}", if best > 1e6 { "met" } else { "NOT met" });
+            let _ = std::fs::remove_file(&path);
+            memory(binary, dir);
+        }
     }
 }

@@ -41,6 +41,8 @@ pub mod firewall;
 #[cfg(target_os = "linux")]
 pub mod fwknopd;
 #[cfg(target_os = "linux")]
+pub mod keyring_session;
+#[cfg(target_os = "linux")]
 pub mod knock_server;
 #[cfg(target_os = "linux")]
 pub mod knockd;

@@ -1,8 +1,9 @@
 //! The client side of rotating sequences on the wire: a rotating profile's knock is this window's sequence
-//! as the document defines it. knockd (which does not rotate) is given, as a static door, the sequence that
-//! the independent Python implementation derives for the current window; knock-cli's rotating profile opens
-//! that door, so does knock(1) fed by `rotating now --reveal`, the ports are never printed unless revealed,
-//! and a second open in the same window waits for the next window instead of sending a spent sequence.
+//! as the document defines it. knock-server has a rotating door with this key; `rotating now --reveal`
+//! prints the sequence the independent Python implementation derives for the current window; knock-cli's
+//! rotating profile opens the door, the ports are never printed unless revealed, a second open in the same
+//! window waits for the next window instead of sending a spent sequence, and knock(1) fed by `rotating now
+//! --reveal` afterwards sends that spent sequence, which the server refuses as a replay.
 #![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::path::Path;
@@ -50,12 +51,23 @@ fn a_rotating_profile_knocks_this_windows_sequence_and_never_a_spent_one() {
     let ports: Vec<String> = sequence.split(',').map(|hit| hit.split(':').next().expect("port").to_owned()).collect();
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let knockd = lab
-        .start_knockd(&format!(
-            "[ssh]\n  sequence = {sequence}\n  seq_timeout = 10\n  tcpflags = syn\n  start_command = {}\n",
-            Lab::gate_open_command(GATED)
-        ))
-        .expect("knockd");
+    let keys = lab.dir().join("ssh.keys");
+    std::fs::write(&keys, format!("r {KEY}\n")).expect("keys");
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    let state = lab.dir().join("state");
+    std::fs::create_dir_all(&state).expect("state dir");
+    let knock_server = lab
+        .start_knock_server(
+            &format!(
+                "[ssh]\n  Rotating_Keys = {}\n  Rotating_Step = {STEP}\n  Rotating_Length = 3\n  \
+                 Rotating_Range = 20000-20999\n  Rotating_Protocols = tcp,udp,tcp\n  Seq_Timeout = 10\n  \
+                 TCPFlags = syn\n  Start_Command = {}\n",
+                keys.display(),
+                Lab::gate_open_command(GATED)
+            ),
+            &["--state-dir", &state.display().to_string()],
+        )
+        .expect("knock-server");
     let server = lab.server_v4().to_string();
     let add = cli(&lab)
         .args(["profile", "add", "r", "--rotating", "--host", &server, "--door", "ssh", "--step", "3600"])
@@ -74,13 +86,17 @@ fn a_rotating_profile_knocks_this_windows_sequence_and_never_a_spent_one() {
 
     // knock-cli opens the door with this window's sequence; no port of it is printed.
     let open = cli(&lab).args(["open", "r", "--json", "-v"]).output().expect("open");
-    assert_eq!(open.status.code(), Some(0), "{}\n{}", text(&open), knockd.diagnostics());
+    assert_eq!(open.status.code(), Some(0), "{}\n{}", text(&open), knock_server.diagnostics());
     let shown = text(&open);
     assert!(shown.contains("\"outcome\": \"opened\""), "{shown}");
     for port in &ports {
         assert!(!shown.contains(port.as_str()), "port {port} printed: {shown}");
     }
-    assert_eq!(knockd.count_in_log("OPEN SESAME"), 1, "{}", knockd.diagnostics());
+    assert!(
+        knock_server.wait_for_log("ssh: OPEN SESAME (user r, window", Duration::from_secs(5)),
+        "{}",
+        knock_server.diagnostics()
+    );
 
     // A second open in the same window does not send the spent sequence: it waits for the next window.
     let started = Instant::now();
@@ -96,17 +112,28 @@ fn a_rotating_profile_knocks_this_windows_sequence_and_never_a_spent_one() {
         "{}",
         text(&second)
     );
-    assert_eq!(knockd.count_in_log("Stage 1"), 1, "no hit of the spent sequence was sent again: {}", knockd.log());
+    assert_eq!(
+        knock_server.count_in_log("Stage 1"),
+        1,
+        "no hit of the spent sequence was sent again: {}",
+        knock_server.log()
+    );
 
-    // knock(1), fed by `rotating now --reveal`, sends the same sequence (knockd's door opens again).
+    // knock(1), fed by `rotating now --reveal`, sends the same (now spent) sequence: refused as a replay.
     let words = String::from_utf8_lossy(&revealed.stdout).into_owned();
     let mut knock = lab.client_cmd("knock");
     knock.arg(&server).args(words.split_whitespace());
     let out = knock.output().expect("knock(1) runs");
     assert!(out.status.success(), "{}", text(&out));
     let deadline = Instant::now() + Duration::from_secs(5);
-    while knockd.count_in_log("OPEN SESAME") < 2 && Instant::now() < deadline {
+    while knock_server.count_in_log("replay refused: user r already used window") < 1 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(knockd.count_in_log("OPEN SESAME"), 2, "{}", knockd.diagnostics());
+    assert_eq!(
+        knock_server.count_in_log("replay refused: user r already used window"),
+        1,
+        "{}",
+        knock_server.diagnostics()
+    );
+    assert_eq!(knock_server.count_in_log("OPEN SESAME"), 1, "{}", knock_server.diagnostics());
 }

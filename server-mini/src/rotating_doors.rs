@@ -1,0 +1,490 @@
+//! Rotating doors: the per-(source, door) state machine of [`crate::doors`], for doors whose sequence is
+//! derived per user and time window (`client_core::rotating`). Pure code: time is passed in (the wall
+//! clock's unix seconds for windows, the caller's monotonic milliseconds for timeouts), no I/O.
+//!
+//! How a knock is recognised, and why:
+//! - The accepted windows are `T-skew..=T+skew` around the current window `T` (clock skew between
+//!   client and server). When `T` changes, the tables are rebuilt once: each user's sequence for each
+//!   window (cached, so a step computes one new window per user), a hash map from the first hit
+//!   `(port, protocol)` to the (user, window) candidates starting with it, and the set of every port of
+//!   those sequences (what counts as a hit, and what the capture filter passes). A first hit is one
+//!   lookup, not a scan over users x windows.
+//! - An attempt keeps the candidates of its first hit, window included, so a knock that straddles a
+//!   window boundary still opens. Sequences of past windows stay in the tables for as long as an attempt
+//!   begun in them can last (the door's Seq_Timeout, at most [`MAX_LATE_WINDOWS`] windows), so their
+//!   later hits still pass the filter.
+//! - Later hits keep the candidates whose next hit they are; a repeat of the previous hit (a
+//!   retransmitted SYN) is ignored; a hit on another port of the attempt's candidate sequences resets
+//!   it, as for static doors, and so does a first hit of any accepted sequence (which then starts a new
+//!   attempt). Other users' ports do not disturb an attempt.
+//! - Completing emits [`Event::OpenAs`] with the user and window: whether that window was already used
+//!   (a replay) is the server's decision, from state that survives restarts ([`crate::rotating_used`]).
+//! - The attempt table is bounded like the static doors' one (the oldest attempt is evicted); an attempt
+//!   holds at most [`MAX_CANDIDATES`] candidates.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use client_core::rotating::Rotation;
+use client_core::{Hit, Protocol, TcpFlagSpec};
+use hashlink::LinkedHashMap;
+
+use crate::doors::{Event, Millis, Reason};
+use crate::packet;
+use crate::rotating_keys::UserKey;
+
+/// Most (user, window) candidates one first hit can start (a hash collision of first ports between a
+/// few users is normal; more is bounded so a door's work per packet stays bounded).
+pub const MAX_CANDIDATES: usize = 64;
+
+/// At most this many windows past the accepted ones stay in the tables for attempts in progress (a
+/// Seq_Timeout of an hour with 10 s windows would otherwise keep 360 windows of every user's sequences);
+/// a knock must finish within this many windows after its window stops being accepted (`--check` warns
+/// when Seq_Timeout is longer).
+pub const MAX_LATE_WINDOWS: u64 = crate::config::ROTATING_MAX_LATE_WINDOWS;
+
+/// What a rotating door needs to recognise a knock.
+#[derive(Debug, Clone)]
+pub struct RotatingSpec {
+    /// The door's index in the configuration (the one events carry).
+    pub door: usize,
+    pub rotation: Rotation,
+    pub skew: u64,
+    pub users: Vec<UserKey>,
+    pub timeout_ms: Millis,
+    pub flags: Option<TcpFlagSpec>,
+    pub target: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    user: u32,
+    window: u64,
+    hits: Arc<[Hit]>,
+}
+
+#[derive(Debug)]
+struct Attempt {
+    started: Millis,
+    /// Hits matched so far (every candidate agrees on them).
+    stage: usize,
+    candidates: Vec<Candidate>,
+}
+
+struct Door {
+    spec: RotatingSpec,
+    /// The window the tables were built for.
+    window: Option<u64>,
+    /// (user, window) -> sequence, for every window an attempt may still be in.
+    sequences: HashMap<(u32, u64), Arc<[Hit]>>,
+    /// First hit -> candidates, for the accepted windows only.
+    first: HashMap<Hit, Vec<Candidate>>,
+    /// Every hit of `sequences`.
+    ports: HashSet<Hit>,
+    attempts: LinkedHashMap<IpAddr, Attempt>,
+}
+
+impl Door {
+    /// The windows whose sequences are kept at window `t`: the accepted ones, plus as many past ones as
+    /// the Seq_Timeout spans (an attempt started in them may still be running), plus the next one.
+    fn kept_windows(&self, t: u64) -> std::ops::RangeInclusive<u64> {
+        let step_ms = self.spec.rotation.step.max(1).saturating_mul(1000);
+        let lasting = self.spec.timeout_ms.div_ceil(step_ms).min(MAX_LATE_WINDOWS);
+        // And the next window beyond the accepted ones: the loop sets the filter up to 100 ms after a
+        // window changes, and the first hits of the newly accepted window must already pass by then.
+        t.saturating_sub(self.spec.skew.saturating_add(lasting))..=t.saturating_add(self.spec.skew).saturating_add(1)
+    }
+
+    fn rebuild(&mut self, t: u64) {
+        let kept = self.kept_windows(t);
+        self.sequences.retain(|(_, window), _| kept.contains(window));
+        for (user, entry) in self.spec.users.iter().enumerate() {
+            let Ok(user) = u32::try_from(user) else { break };
+            for window in kept.clone() {
+                if self.sequences.contains_key(&(user, window)) {
+                    continue;
+                }
+                // Parameters were validated with the configuration; a failure leaves the window out.
+                if let Ok(sequence) = self.spec.rotation.sequence(&entry.key, window) {
+                    self.sequences.insert((user, window), sequence.hits().into());
+                }
+            }
+        }
+        let accepted = t.saturating_sub(self.spec.skew)..=t.saturating_add(self.spec.skew);
+        self.first.clear();
+        self.ports.clear();
+        for (&(user, window), hits) in &self.sequences {
+            self.ports.extend(hits.iter().copied());
+            if accepted.contains(&window)
+                && let Some(first) = hits.first()
+            {
+                let list = self.first.entry(*first).or_default();
+                if list.len() < MAX_CANDIDATES {
+                    list.push(Candidate { user, window, hits: Arc::clone(hits) });
+                }
+            }
+        }
+        self.window = Some(t);
+    }
+}
+
+pub struct RotatingDoors {
+    doors: Vec<Door>,
+    max_attempts: usize,
+    len: usize,
+    /// The unix second of the last [`RotatingDoors::set_time`] (the same second changes nothing).
+    last_unix: Option<u64>,
+    /// See [`crate::doors::Doors::set_local_addresses`].
+    local: Option<Vec<IpAddr>>,
+}
+
+impl RotatingDoors {
+    pub fn new(specs: Vec<RotatingSpec>, max_attempts: usize) -> RotatingDoors {
+        let doors = specs
+            .into_iter()
+            .map(|spec| Door {
+                spec,
+                window: None,
+                sequences: HashMap::new(),
+                first: HashMap::new(),
+                ports: HashSet::new(),
+                attempts: LinkedHashMap::new(),
+            })
+            .collect();
+        RotatingDoors { doors, max_attempts: max_attempts.max(1), len: 0, last_unix: None, local: None }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.doors.is_empty()
+    }
+
+    pub fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
+        self.local = local;
+    }
+
+    /// Rebuilds the tables of every door whose window changed at `unix_secs`; true when one did (the
+    /// capture filter must follow).
+    pub fn set_time(&mut self, unix_secs: u64) -> bool {
+        if self.last_unix == Some(unix_secs) {
+            return false;
+        }
+        self.last_unix = Some(unix_secs);
+        let mut changed = false;
+        for door in &mut self.doors {
+            let t = door.spec.rotation.window(unix_secs);
+            if door.window != Some(t) {
+                door.rebuild(t);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// The name of user `user` of the door with configuration index `door`.
+    pub fn user_name(&self, door: usize, user: u32) -> Option<&str> {
+        let door = self.doors.iter().find(|d| d.spec.door == door)?;
+        door.spec.users.get(usize::try_from(user).ok()?).map(|u| u.user.as_str())
+    }
+
+    /// The rotating doors' specs.
+    pub fn specs(&self) -> impl Iterator<Item = &RotatingSpec> {
+        self.doors.iter().map(|d| &d.spec)
+    }
+
+    /// Whether a packet to this port and protocol is a hit of some rotating door now.
+    pub fn is_door_port(&self, port: u16, protocol: Protocol) -> bool {
+        let hit = Hit { port, protocol };
+        self.doors.iter().any(|d| d.ports.contains(&hit))
+    }
+
+    /// Every port a rotating door may need now (for the capture filter), per door.
+    pub fn ports(&self) -> impl Iterator<Item = (&RotatingSpec, &HashSet<Hit>)> {
+        self.doors.iter().map(|d| (&d.spec, &d.ports))
+    }
+
+    pub fn attempts(&self) -> usize {
+        self.len
+    }
+
+    /// Feeds one packet (see the module docs); events are appended to `events`.
+    pub fn on_hit(&mut self, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
+        let knock = Hit { port: hit.port, protocol: hit.protocol };
+        for index in 0..self.doors.len() {
+            self.on_hit_door(index, hit, knock, now, events);
+        }
+    }
+
+    fn on_hit_door(&mut self, index: usize, hit: &packet::Hit, knock: Hit, now: Millis, events: &mut Vec<Event>) {
+        let door = &mut self.doors[index];
+        let for_us = match door.spec.target {
+            Some(target) => target == hit.dst,
+            None => self.local.as_ref().is_none_or(|local| local.contains(&hit.dst)),
+        };
+        if !for_us || !door.ports.contains(&knock) {
+            return;
+        }
+        let src = hit.src;
+        let id = door.spec.door;
+        let timeout = door.spec.timeout_ms;
+        let live = door.attempts.get(&src).is_some_and(|a| now.saturating_sub(a.started) < timeout);
+        if knock.protocol == Protocol::Tcp
+            && let Some(flags) = door.spec.flags
+            && !flags.matches(hit.flags)
+        {
+            let stage = if live { door.attempts.get(&src).map_or(0, |a| a.stage) } else { 0 };
+            events.push(Event::FlagsIgnored { src, door: id, stage, flags: hit.flags });
+            return;
+        }
+        if !live && let Some(old) = door.attempts.remove(&src) {
+            self.len -= 1;
+            events.push(Event::Rejected { src, door: id, stage: old.stage, reason: Reason::Timeout });
+        }
+        let door = &mut self.doors[index];
+        if let Some(attempt) = door.attempts.get_mut(&src) {
+            let stage = attempt.stage;
+            if attempt.candidates.iter().any(|c| c.hits.get(stage) == Some(&knock)) {
+                attempt.candidates.retain(|c| c.hits.get(stage) == Some(&knock));
+                attempt.stage += 1;
+                events.push(Event::Stage { src, door: id, stage: stage + 1 });
+                if let Some(done) = attempt.candidates.iter().find(|c| c.hits.len() == stage + 1) {
+                    let (user, window) = (done.user, done.window);
+                    door.attempts.remove(&src);
+                    self.len -= 1;
+                    events.push(Event::OpenAs { src, door: id, user, window });
+                }
+                return;
+            }
+            if stage > 0 && attempt.candidates.iter().any(|c| c.hits.get(stage - 1) == Some(&knock)) {
+                return; // the previous hit again: a retransmit, not a mistake
+            }
+            // Only the attempt's own sequences' ports, or a first hit, reset it: with many users the
+            // door's ports cover much of the range, and another user's port is not this knock's mistake.
+            let own = attempt.candidates.iter().any(|c| c.hits.contains(&knock));
+            if !own && !door.first.contains_key(&knock) {
+                return;
+            }
+            let expected = attempt.candidates.first().and_then(|c| c.hits.get(stage).copied()).unwrap_or(knock);
+            door.attempts.remove(&src);
+            self.len -= 1;
+            events.push(Event::Rejected { src, door: id, stage, reason: Reason::WrongHit { expected, got: knock } });
+        }
+        self.start(index, src, knock, now, events);
+    }
+
+    /// Starts an attempt when `knock` is the first hit of some candidate (or opens at once for one-hit
+    /// sequences).
+    fn start(&mut self, index: usize, src: IpAddr, knock: Hit, now: Millis, events: &mut Vec<Event>) {
+        let door = &self.doors[index];
+        let Some(candidates) = door.first.get(&knock) else { return };
+        let id = door.spec.door;
+        events.push(Event::Stage { src, door: id, stage: 1 });
+        if let Some(done) = candidates.iter().find(|c| c.hits.len() == 1) {
+            events.push(Event::OpenAs { src, door: id, user: done.user, window: done.window });
+            return;
+        }
+        let attempt = Attempt { started: now, stage: 1, candidates: candidates.clone() };
+        if self.len >= self.max_attempts {
+            self.evict_oldest(events);
+        }
+        self.doors[index].attempts.insert(src, attempt);
+        self.len += 1;
+    }
+
+    fn evict_oldest(&mut self, events: &mut Vec<Event>) {
+        let oldest =
+            self.doors.iter().enumerate().filter_map(|(i, d)| d.attempts.front().map(|(_, a)| (a.started, i))).min();
+        if let Some((_, index)) = oldest
+            && let Some((src, attempt)) = self.doors[index].attempts.pop_front()
+        {
+            self.len -= 1;
+            let door = self.doors[index].spec.door;
+            events.push(Event::Rejected { src, door, stage: attempt.stage, reason: Reason::Evicted });
+        }
+    }
+
+    /// Expires attempts whose timeout passed at `now` (each door's attempts are in start order).
+    pub fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
+        for door in &mut self.doors {
+            while let Some((_, attempt)) = door.attempts.front() {
+                if now.saturating_sub(attempt.started) < door.spec.timeout_ms {
+                    break;
+                }
+                if let Some((src, attempt)) = door.attempts.pop_front() {
+                    self.len -= 1;
+                    events.push(Event::Rejected {
+                        src,
+                        door: door.spec.door,
+                        stage: attempt.stage,
+                        reason: Reason::Timeout,
+                    });
+                }
+            }
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.doors
+            .iter()
+            .filter_map(|d| d.attempts.front().map(|(_, a)| a.started.saturating_add(d.spec.timeout_ms)))
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use client_core::TcpFlags;
+    use client_core::rotating::DoorKey;
+
+    const K1: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    const K2: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA";
+    const A: &str = "198.51.100.1";
+    const B: &str = "198.51.100.2";
+
+    fn rotation() -> Rotation {
+        let mut r = Rotation::new("ssh");
+        r.step = 30;
+        r
+    }
+
+    fn spec(users: &[(&str, &str)]) -> RotatingSpec {
+        RotatingSpec {
+            door: 3,
+            rotation: rotation(),
+            skew: 1,
+            users: users
+                .iter()
+                .enumerate()
+                .map(|(i, (user, key))| UserKey {
+                    user: (*user).to_owned(),
+                    key: DoorKey::from_base32(key).expect("key"),
+                    line: i + 1,
+                })
+                .collect(),
+            timeout_ms: 10_000,
+            flags: Some(TcpFlagSpec::parse("syn,!ack").expect("flags")),
+            target: None,
+        }
+    }
+
+    fn hits(key: &str, window: u64) -> Vec<Hit> {
+        rotation().sequence(&DoorKey::from_base32(key).expect("key"), window).expect("sequence").hits().to_vec()
+    }
+
+    fn packet(src: &str, hit: Hit) -> packet::Hit {
+        packet::Hit {
+            src: src.parse().expect("ip"),
+            dst: "192.0.2.2".parse().expect("ip"),
+            protocol: hit.protocol,
+            port: hit.port,
+            flags: TcpFlags::SYN,
+        }
+    }
+
+    /// Feeds `(unix_secs, src, hit)` with `now` = unix seconds in ms; returns the events.
+    fn run(doors: &mut RotatingDoors, knocks: &[(u64, &str, Hit)]) -> Vec<Event> {
+        let mut events = Vec::new();
+        for (unix, src, hit) in knocks {
+            doors.set_time(*unix);
+            doors.tick(unix * 1000, &mut events);
+            doors.on_hit(&packet(src, *hit), unix * 1000, &mut events);
+        }
+        events
+    }
+
+    fn opened(events: &[Event]) -> Vec<(u32, u64)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::OpenAs { user, window, .. } => Some((*user, *window)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const T: u64 = 60_000_000;
+
+    #[test]
+    fn each_user_opens_with_the_current_windows_sequence_and_is_named() {
+        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1), ("bob", K2)])], 100);
+        let now = T * 30 + 5;
+        let knocks: Vec<(u64, &str, Hit)> = hits(K2, T).into_iter().map(|h| (now, B, h)).collect();
+        let events = run(&mut d, &knocks);
+        assert_eq!(opened(&events), [(1, T)]);
+        assert_eq!(d.user_name(3, 1), Some("bob"));
+        let knocks: Vec<(u64, &str, Hit)> = hits(K1, T).into_iter().map(|h| (now, A, h)).collect();
+        assert_eq!(opened(&run(&mut d, &knocks)), [(0, T)]);
+        assert_eq!(d.attempts(), 0);
+    }
+
+    #[test]
+    fn windows_within_the_skew_open_and_others_do_not() {
+        let now = T * 30 + 5;
+        for (window, opens) in [(T - 1, true), (T + 1, true), (T - 2, false), (T + 2, false)] {
+            let mut d = RotatingDoors::new(vec![spec(&[("alice", K1)])], 100);
+            let knocks: Vec<(u64, &str, Hit)> = hits(K1, window).into_iter().map(|h| (now, A, h)).collect();
+            assert_eq!(opened(&run(&mut d, &knocks)).len(), usize::from(opens), "window {window}");
+        }
+    }
+
+    #[test]
+    fn an_attempt_keeps_the_window_of_its_first_hit() {
+        // Skew 0: only the current window is accepted, and the knock straddles the boundary.
+        let mut s = spec(&[("alice", K1)]);
+        s.skew = 0;
+        let mut d = RotatingDoors::new(vec![s], 100);
+        let seq = hits(K1, T);
+        let end = (T + 1) * 30;
+        let knocks = [(end - 1, A, seq[0]), (end - 1, A, seq[1]), (end, A, seq[2]), (end + 1, A, seq[3])];
+        assert_eq!(opened(&run(&mut d, &knocks)), [(0, T)]);
+        assert!(d.is_door_port(seq[3].port, seq[3].protocol), "the past window's ports still pass the filter");
+        // A knock that begins after the window ended does not open at skew 0.
+        let late: Vec<(u64, &str, Hit)> = seq.iter().map(|h| (end + 2, B, *h)).collect();
+        assert!(opened(&run(&mut d, &late)).is_empty());
+    }
+
+    #[test]
+    fn retransmits_are_harmless_other_users_ports_do_not_disturb_own_ports_reset() {
+        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1), ("bob", K2)])], 100);
+        let now = T * 30;
+        let a = hits(K1, T);
+        let b = hits(K2, T);
+        let other = b.iter().copied().find(|h| !a.contains(h) && h != &b[0]).expect("a port of bob only");
+        let knocks = [(now, A, a[0]), (now, A, a[0]), (now, A, a[1]), (now, A, other), (now, A, a[2]), (now, A, a[3])];
+        let events = run(&mut d, &knocks);
+        assert_eq!(opened(&events), [(0, T)]);
+        assert!(!events.iter().any(|e| matches!(e, Event::Rejected { .. })), "{events:?}");
+        // Alice's own third port out of order resets her attempt.
+        let events = run(&mut d, &[(now, A, a[0]), (now, A, a[2]), (now, A, a[1]), (now, A, a[3])]);
+        assert!(opened(&events).is_empty());
+        assert!(events.iter().any(|e| matches!(e, Event::Rejected { reason: Reason::WrongHit { .. }, .. })));
+    }
+
+    #[test]
+    fn timeouts_and_the_bound_hold() {
+        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1)])], 2);
+        let now = T * 30;
+        let a = hits(K1, T);
+        let sources = ["203.0.113.1", "203.0.113.2", "203.0.113.3"];
+        let events = run(&mut d, &sources.map(|s| (now, s, a[0])));
+        assert_eq!(d.attempts(), 2);
+        assert_eq!(events.iter().filter(|e| matches!(e, Event::Rejected { reason: Reason::Evicted, .. })).count(), 1);
+        assert_eq!(d.next_deadline(), Some(now * 1000 + 10_000));
+        let mut events = Vec::new();
+        d.tick(now * 1000 + 10_000, &mut events);
+        assert_eq!(d.attempts(), 0);
+        assert_eq!(events.iter().filter(|e| matches!(e, Event::Rejected { reason: Reason::Timeout, .. })).count(), 2);
+    }
+
+    #[test]
+    fn the_tables_follow_the_window() {
+        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1)])], 10);
+        assert!(d.set_time(T * 30));
+        assert!(!d.set_time(T * 30 + 29), "same window: nothing rebuilt");
+        let future = hits(K1, T + 3);
+        assert!(!d.is_door_port(future[0].port, future[0].protocol) || hits(K1, T + 1).contains(&future[0]));
+        assert!(d.set_time((T + 2) * 30));
+        assert!(d.is_door_port(future[0].port, future[0].protocol), "T+3 is within the skew of T+2");
+    }
+}
