@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use client_core::spa::{DigestType, HmacKey, HmacType, SpaKey, decode};
 use knock_e2e::bins::knock_cli_path;
+use knock_e2e::keyring_session::in_keyring_session;
 use knock_e2e::text;
 use knock_e2e::{Fwknopd, Lab, lab_or_skip, wait_until};
 
@@ -280,28 +281,6 @@ fn keys_stored_with_set_key_in_a_real_keyring_open_the_door() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"outcome\": \"opened\""), "{}", text(&out));
     let profile = fs::read_to_string(dir.join("fw.toml")).expect("profile");
     assert!(!profile.contains(&keys.key) && !profile.contains(&keys.hmac), "keys never in the file: {profile}");
-}
-
-/// Runs `steps` (sh) in the client namespace inside a private D-Bus session with GNOME Keyring
-/// (scripts/with-keyring.sh), with no SPA keys in the environment. None (after saying so) when the machine
-/// has no gnome-keyring/dbus, which CI must have.
-fn in_keyring_session(lab: &Lab, steps: &str) -> Option<Output> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-keyring.sh");
-    let out = lab
-        .client_cmd("bash")
-        .arg(&script)
-        .args(["sh", "-c", steps])
-        .env_remove("KNOCK_SPA_KEY_BASE64")
-        .env_remove("KNOCK_SPA_HMAC_KEY_BASE64")
-        .output()
-        .expect("with-keyring runs");
-    if out.status.code() == Some(77) {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(!ci, "CI must have gnome-keyring and dbus: {}", text(&out));
-        eprintln!("SKIPPED (needs gnome-keyring + dbus): {}", text(&out));
-        return None;
-    }
-    Some(out)
 }
 
 #[test]
