@@ -184,6 +184,78 @@ pub struct Persisted {
     /// Per-profile connect commands the user changed (the default is `ssh -4/-6 HOST`).
     #[serde(default)]
     pub connect_commands: HashMap<String, String>,
+    /// The host list's group headers the user collapsed ([`Group::key`]).
+    #[serde(default)]
+    pub collapsed_groups: BTreeSet<String>,
+    /// What quitting does with doors the app opened that have a close sequence.
+    #[serde(default)]
+    pub quit_policy: QuitPolicy,
+}
+
+/// A group of the host list: pinned favourites, a tag (a profile's first), or no tag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    Pinned,
+    Tag(String),
+    Untagged,
+}
+
+impl Group {
+    /// The key kept in [`Persisted::collapsed_groups`] (tags cannot contain `:`).
+    pub fn key(&self) -> String {
+        match self {
+            Group::Pinned => "pinned:".to_owned(),
+            Group::Tag(tag) => format!("tag:{tag}"),
+            Group::Untagged => "untagged:".to_owned(),
+        }
+    }
+
+    pub fn title(&self) -> String {
+        match self {
+            Group::Pinned => "pinned".to_owned(),
+            Group::Tag(tag) => format!("#{tag}"),
+            Group::Untagged => "no tag".to_owned(),
+        }
+    }
+}
+
+/// One line of the host list: a group header or a profile. Both are one row of the same height.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListRow {
+    Header { group: Group, count: usize, collapsed: bool },
+    Profile(String),
+}
+
+/// What quitting does with the doors this session opened that have a close sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum QuitPolicy {
+    /// Ask each time (the default): close them, leave them open, or stay.
+    #[default]
+    Ask,
+    /// Send their close sequences, then quit.
+    CloseDoors,
+    /// Quit and leave them open.
+    LeaveOpen,
+}
+
+/// Where quitting is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Quit {
+    #[default]
+    No,
+    /// The window was asked to close: "Close these doors before quitting?"
+    Asking(Vec<String>),
+    /// Sending these doors' close sequences; quits when they are done.
+    Closing(Vec<String>),
+    /// Nothing holds the quit any more.
+    Ready,
+}
+
+/// A desktop notification of a knock's outcome (sent only while the window is not focused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesktopNote {
+    pub title: String,
+    pub body: String,
 }
 
 pub struct AppState {
@@ -196,6 +268,15 @@ pub struct AppState {
     pub tag_filter: Option<String>,
     pub favourites: BTreeSet<String>,
     pub connect_commands: HashMap<String, String>,
+    pub collapsed_groups: BTreeSet<String>,
+    pub quit_policy: QuitPolicy,
+    pub quit: Quit,
+    /// Doors this session opened (open knocks that opened or were sent), for closing them on quit.
+    pub opened_here: BTreeSet<String>,
+    /// Outcomes waiting to be shown as desktop notifications (the window decides: only when unfocused).
+    pub notes_outbox: Vec<DesktopNote>,
+    /// The last notification handed to the desktop and how that went (for the tests and the curious).
+    pub last_note: Option<(DesktopNote, Result<(), String>)>,
     pub editor: Option<Editor>,
     pub editor_errors: FieldErrors,
     /// The form as loaded, to tell whether the user changed anything.
@@ -234,6 +315,12 @@ impl AppState {
             tag_filter: None,
             favourites: persisted.favourites,
             connect_commands: persisted.connect_commands,
+            collapsed_groups: persisted.collapsed_groups,
+            quit_policy: persisted.quit_policy,
+            quit: Quit::No,
+            opened_here: BTreeSet::new(),
+            notes_outbox: Vec::new(),
+            last_note: None,
             editor: None,
             editor_errors: FieldErrors::new(),
             editor_baseline: None,
@@ -283,6 +370,8 @@ impl AppState {
             last_results: self.last_results.clone(),
             favourites: self.favourites.clone(),
             connect_commands: self.connect_commands.clone(),
+            collapsed_groups: self.collapsed_groups.clone(),
+            quit_policy: self.quit_policy,
         }
     }
 
@@ -296,6 +385,16 @@ impl AppState {
     }
 
     // ----- the store -------------------------------------------------------------------------------
+
+    /// Hands the outcomes waiting in [`AppState::notes_outbox`] to the desktop when the window is not
+    /// focused (`focused` false); while it is focused they are dropped: the window shows them.
+    pub fn deliver_notes(&mut self, focused: bool) {
+        for note in std::mem::take(&mut self.notes_outbox) {
+            if !focused {
+                self.worker.notify(note);
+            }
+        }
+    }
 
     /// Re-reads every profile file.
     pub fn reload(&mut self) {
@@ -340,10 +439,24 @@ impl AppState {
     }
 
     /// The entries matching the search box (name, host, tags, notes; case-insensitive) and the tag
-    /// filter, in list order: favourites first, then by name. One row per profile.
+    /// filter, in list order, that are not hidden under a collapsed group header. One row per profile.
     pub fn visible(&self) -> Vec<&Entry> {
+        self.rows()
+            .into_iter()
+            .filter_map(|row| match row {
+                ListRow::Profile(name) => self.entry(&name),
+                ListRow::Header { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The host list's rows. With tags in the store, profiles are grouped under headers: pinned
+    /// favourites first, then each tag (a profile is listed once, under its first tag), then those
+    /// without one; a collapsed header hides its rows, except while searching. Without tags, a flat
+    /// list with favourites on top. Within a group, by name.
+    pub fn rows(&self) -> Vec<ListRow> {
         let needle = self.search.trim().to_lowercase();
-        let mut visible: Vec<&Entry> = self
+        let matching = self
             .entries
             .iter()
             .filter(|e| {
@@ -359,11 +472,46 @@ impl AppState {
                 self.tag_filter.as_ref().is_none_or(|tag| {
                     e.profile.as_ref().is_ok_and(|p| p.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
                 })
-            })
-            .collect();
-        // Stable: entries come sorted by name from the store.
-        visible.sort_by_key(|e| !self.favourites.contains(&e.name));
-        visible
+            });
+        let grouped = self.entries.iter().any(|e| e.profile.as_ref().is_ok_and(|p| !p.tags.is_empty()));
+        // Entries come sorted by name from the store; the sort is stable.
+        let mut keyed: Vec<(Group, &str)> = matching.map(|e| (self.group_of(e, grouped), e.name.as_str())).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        if !grouped {
+            return keyed.into_iter().map(|(_, name)| ListRow::Profile(name.to_owned())).collect();
+        }
+        let mut rows = Vec::with_capacity(keyed.len() + 8);
+        let mut i = 0;
+        while i < keyed.len() {
+            let group = keyed[i].0.clone();
+            let count = keyed[i..].iter().take_while(|(g, _)| *g == group).count();
+            let collapsed = needle.is_empty() && self.collapsed_groups.contains(&group.key());
+            rows.push(ListRow::Header { group, count, collapsed });
+            if !collapsed {
+                rows.extend(keyed[i..i + count].iter().map(|(_, name)| ListRow::Profile((*name).to_owned())));
+            }
+            i += count;
+        }
+        rows
+    }
+
+    fn group_of(&self, entry: &Entry, grouped: bool) -> Group {
+        if self.favourites.contains(&entry.name) {
+            return Group::Pinned;
+        }
+        match entry.profile.as_ref().ok().and_then(|p| p.tags.first()) {
+            Some(tag) if grouped => Group::Tag(tag.to_lowercase()),
+            _ => Group::Untagged,
+        }
+    }
+
+    /// Collapses or expands a group header (kept across restarts). A selection hidden by collapsing
+    /// is no longer acted on by the keyboard ([`AppState::highlighted`]).
+    pub fn toggle_group(&mut self, group: &Group) {
+        let key = group.key();
+        if !self.collapsed_groups.remove(&key) {
+            self.collapsed_groups.insert(key);
+        }
     }
 
     /// Every tag in the store (lower-cased, sorted), for the filter chips.
@@ -486,6 +634,77 @@ impl AppState {
         }
     }
 
+    // ----- quitting --------------------------------------------------------------------------------
+
+    /// The doors this session opened whose profile has a close sequence, by name.
+    pub fn doors_to_close(&self) -> Vec<String> {
+        self.opened_here
+            .iter()
+            .filter(|name| {
+                self.entry(name)
+                    .and_then(|e| e.profile.as_ref().ok())
+                    .and_then(Profile::sequence)
+                    .is_some_and(|k| k.close.is_some())
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The window was asked to close: true when it may close now. With doors to close, by the
+    /// [`QuitPolicy`]: ask first ([`Quit::Asking`]), or send their close sequences and quit after them.
+    pub fn request_quit(&mut self) -> bool {
+        match &self.quit {
+            Quit::Ready => return true,
+            Quit::Asking(_) | Quit::Closing(_) => return false,
+            Quit::No => {}
+        }
+        let doors = self.doors_to_close();
+        if doors.is_empty() {
+            self.quit = Quit::Ready;
+            return true;
+        }
+        match self.quit_policy {
+            QuitPolicy::Ask => self.quit = Quit::Asking(doors),
+            QuitPolicy::CloseDoors => self.close_doors_and_quit(),
+            QuitPolicy::LeaveOpen => self.quit = Quit::Ready,
+        }
+        matches!(self.quit, Quit::Ready)
+    }
+
+    /// "Close them and quit": sends each door's close sequence; the window closes when they are done.
+    pub fn close_doors_and_quit(&mut self) {
+        let doors = self.doors_to_close();
+        for name in &doors {
+            self.cancel(name);
+        }
+        for name in &doors {
+            // A running open of the same door was cancelled above; its end arrives later and is ignored.
+            self.runs.remove(name);
+            self.knock(name, Action::Close);
+        }
+        self.quit = Quit::Closing(doors);
+    }
+
+    /// "Quit, leave them open".
+    pub fn quit_leaving_doors_open(&mut self) {
+        self.quit = Quit::Ready;
+    }
+
+    /// "Cancel": stay.
+    pub fn cancel_quit(&mut self) {
+        self.quit = Quit::No;
+    }
+
+    /// True once a quit may proceed: nothing asked, and every close sequence sent (or failed).
+    pub fn ready_to_quit(&mut self) -> bool {
+        if let Quit::Closing(doors) = &self.quit
+            && doors.iter().all(|name| self.runs.get(name).is_none_or(|r| !r.is_running()))
+        {
+            self.quit = Quit::Ready;
+        }
+        self.quit == Quit::Ready
+    }
+
     // ----- knocking --------------------------------------------------------------------------------
 
     /// Starts knocking `name`'s `action` sequence in the background (ignored if one is running).
@@ -559,6 +778,7 @@ impl AppState {
                 WorkerMessage::Renamed { old, new, result } => self.on_renamed(old, new, result),
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
                 WorkerMessage::Deleted { name, result } => self.on_deleted(name, result),
+                WorkerMessage::Notified { note, result } => self.last_note = Some((note, result)),
                 WorkerMessage::SecretsStored { name, result: Ok(()) } => {
                     self.notice = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));
                 }
@@ -618,6 +838,16 @@ impl AppState {
         // A cancel is the user's choice, not news about the door: the last result stays.
         if !cancelled {
             self.last_results.insert(name.to_owned(), result.clone());
+            self.notes_outbox.push(note_of(name, &result));
+        }
+        match (report.action, &report.outcome) {
+            (Action::Open, Outcome::Opened | Outcome::Sent) if !report.was_already_open() => {
+                self.opened_here.insert(name.to_owned());
+            }
+            (Action::Close, Outcome::Sent) => {
+                self.opened_here.remove(name);
+            }
+            _ => {}
         }
         self.history.push(HistoryEntry { at: SystemTime::now(), name: name.to_owned(), action: report.action, result });
         if self.history.len() > HISTORY_LIMIT {
@@ -961,6 +1191,19 @@ impl AppState {
             }
         }
     }
+}
+
+/// The desktop notification of a result: the profile and the answer as the title, the shared wording of
+/// the outcome as the body (which never names a secret port).
+fn note_of(name: &str, result: &LastResult) -> DesktopNote {
+    let (what, body) = match result {
+        LastResult::Opened { detail, .. } => ("door open", detail.clone()),
+        LastResult::Sent { detail, .. } => ("knocked", detail.clone()),
+        LastResult::NotOpened { why, .. } => ("not opened", why.clone()),
+        LastResult::Failed { why, .. } => ("failed", why.clone()),
+        LastResult::Never | LastResult::Cancelled { .. } => ("cancelled", String::new()),
+    };
+    DesktopNote { title: format!("{name}: {what}"), body }
 }
 
 /// The row's result, in the wording every front end shares ([`ProfileReport::summary`]).

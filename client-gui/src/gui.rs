@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use client_core::store::ProfileStore;
 
-use crate::app::{AppState, Persisted};
+use crate::app::{AppState, Persisted, Quit};
 use crate::ui::{self, ViewState};
 
-const STORAGE_KEY: &str = "knock-gui";
+/// The key of the app's state in eframe's storage.
+pub const STORAGE_KEY: &str = "knock-gui";
 const RUNNING_REPAINT: Duration = Duration::from_millis(100);
 
 /// The window never gets smaller than this: the list, the detail view's buttons and a dialog fit.
@@ -37,6 +38,15 @@ struct Bench {
 impl KnockGui {
     pub fn new(cc: &eframe::CreationContext<'_>, store: ProfileStore) -> std::io::Result<KnockGui> {
         let persisted: Persisted = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
+        KnockGui::with_persisted(cc, store, persisted)
+    }
+
+    /// The app as it was saved by [`eframe::App::save`] under [`STORAGE_KEY`] (tests restart with it).
+    pub fn with_persisted(
+        cc: &eframe::CreationContext<'_>,
+        store: ProfileStore,
+        persisted: Persisted,
+    ) -> std::io::Result<KnockGui> {
         // The theme follows the system; View > Theme overrides it (kept by egui), and so does
         // KNOCK_GUI_THEME=light|dark|system (X11 reports no system theme, so egui would pick dark).
         match std::env::var("KNOCK_GUI_THEME").as_deref() {
@@ -102,8 +112,19 @@ impl eframe::App for KnockGui {
         }
         self.state.poll();
         self.state.rescan_if_due(frame_started);
+        let ctx = ui.ctx().clone();
+        // Quitting: doors opened here may want their close sequences first (ask, or send and wait).
+        if ctx.input(|i| i.viewport().close_requested()) && !self.state.request_quit() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        }
+        if matches!(self.state.quit, Quit::Closing(_)) && self.state.ready_to_quit() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
         ui::draw(&mut self.state, &mut self.view, ui);
-        let ctx = ui.ctx();
+        if self.state.quit == Quit::Ready {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        self.state.deliver_notes(ctx.input(|i| i.focused));
         let benchmarking = self.bench.as_mut().is_some_and(|b| b.record(frame_started, frame_started.elapsed()));
         if benchmarking {
             ctx.request_repaint();

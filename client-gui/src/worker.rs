@@ -51,6 +51,11 @@ pub enum WorkerMessage {
         name: String,
         result: Result<(), String>,
     },
+    /// A desktop notification was handed to the desktop (or could not be).
+    Notified {
+        note: crate::app::DesktopNote,
+        result: Result<(), String>,
+    },
 }
 
 /// Called after each message is queued; the app passes `egui::Context::request_repaint`.
@@ -152,6 +157,16 @@ impl Worker {
         self.runtime.spawn_blocking(move || {
             let result = store.rename(&old, &new, &secrets).map(drop).map_err(|e| e.to_string());
             let _ = sender.send(WorkerMessage::Renamed { old, new, result });
+            waker();
+        });
+    }
+
+    /// Shows a desktop notification (a D-Bus round trip on Linux, so never on the UI thread).
+    pub fn notify(&self, note: crate::app::DesktopNote) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = crate::notify::show(&note);
+            let _ = sender.send(WorkerMessage::Notified { note, result });
             waker();
         });
     }

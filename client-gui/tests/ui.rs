@@ -119,7 +119,17 @@ fn the_editor_rejects_a_bad_port_next_to_the_field_and_saves_a_good_profile() {
     save.click();
     harness.run();
     let saved = std::fs::read_to_string(dir.path().join("web.toml")).expect("saved to disk");
-    assert!(saved.contains("open = \"7000:tcp,8000:udp\"") && saved.contains("host = \"192.0.2.2\""), "{saved}");
+    assert!(saved.contains("open = \"7000,8000:udp\"") && saved.contains("host = \"192.0.2.2\""), "{saved}");
+
+    // Reopened (after a restart too), the sequence is shown as it was typed, not rewritten.
+    drop(harness);
+    let mut harness = app(dir.path());
+    harness.state_mut().state.select("web");
+    harness.run();
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "Edit").click();
+    harness.run();
+    let shown = harness.get_by_label("Open sequence").accesskit_node().value();
+    assert_eq!(shown.as_deref(), Some("7000,8000:udp"));
 }
 
 #[test]
@@ -456,25 +466,184 @@ fn rows_hold_their_shape_with_a_thousand_profiles_in_a_small_window() {
     assert!(width >= client_gui::ui::HOSTS_MIN_WIDTH - 40.0, "the panel did not shrink: {width}");
 }
 
+/// eframe's storage in memory: what the app saves on exit, to restart from.
+#[derive(Default)]
+struct Memory(std::collections::HashMap<String, String>);
+impl eframe::Storage for Memory {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+/// Saves the app as eframe does on exit and starts it again from that storage.
+fn restart(harness: &mut Harness<'static, KnockGui>, dir: &Path) -> Harness<'static, KnockGui> {
+    let mut storage = Memory::default();
+    eframe::App::save(harness.state_mut(), &mut storage);
+    let persisted: client_gui::app::Persisted =
+        eframe::get_value(&storage, client_gui::gui::STORAGE_KEY).expect("the app saved its state");
+    let store = ProfileStore::new(dir);
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .build_eframe(move |cc| KnockGui::with_persisted(cc, store, persisted).expect("the app starts"))
+}
+
+/// Asks the window to close, as the window manager's close button (or Ctrl+Q) does.
+fn request_close(harness: &mut Harness<'static, KnockGui>) {
+    harness.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default().events.push(egui::ViewportEvent::Close);
+}
+
+/// Whether the app asked the window to close (or to cancel a close) in the last frames.
+fn viewport_commands(harness: &mut Harness<'static, KnockGui>, frames: usize) -> Vec<egui::ViewportCommand> {
+    let mut commands = Vec::new();
+    for _ in 0..frames {
+        harness.step();
+        for output in harness.output().viewport_output.values() {
+            commands.extend(output.commands.iter().cloned());
+        }
+    }
+    commands
+}
+
+/// Issue 14: group headers by tag collapse and expand, say so to assistive tools, and stay as the user
+/// left them across a restart (the app's persisted state).
+#[test]
+fn group_headers_collapse_and_stay_collapsed_across_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = ProfileStore::new(dir.path());
+    for (name, tags) in [("web", vec!["prod", "eu"]), ("db", vec!["prod"]), ("lab1", vec!["lab"]), ("misc", vec![])] {
+        let mut p = profile("192.0.2.2", "7000");
+        p.tags = tags.into_iter().map(str::to_owned).collect();
+        store.create(name, &p).expect("create");
+    }
+    let mut harness = app(dir.path());
+    harness.run();
+    let prod = harness.get_by_role_and_label(egui::accesskit::Role::Button, "#prod (2)");
+    assert_eq!(prod.accesskit_node().data().is_expanded(), Some(true));
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "no tag (1)");
+    assert_eq!(harness.query_all_by_label_contains("web  ·").count(), 1, "two tags, one row (under the first)");
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "#prod (2)").click();
+    harness.run();
+    let prod = harness.get_by_role_and_label(egui::accesskit::Role::Button, "#prod (2)");
+    assert_eq!(prod.accesskit_node().data().is_expanded(), Some(false), "collapsed, and says so");
+    assert!(harness.query_by_label_contains("web  ·").is_none() && harness.query_by_label_contains("db  ·").is_none());
+    harness.get_by_label_contains("lab1  ·");
+
+    let mut harness = restart(&mut harness, dir.path());
+    harness.run();
+    let prod = harness.get_by_role_and_label(egui::accesskit::Role::Button, "#prod (2)");
+    assert_eq!(prod.accesskit_node().data().is_expanded(), Some(false), "still collapsed after a restart");
+    assert!(harness.query_by_label_contains("db  ·").is_none());
+    // A search shows matches inside collapsed groups; the header stays collapsed for later.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    harness.run();
+    harness.get_by_label("Search").type_text("db");
+    harness.run();
+    harness.get_by_label_contains("db  ·");
+    assert!(harness.state().state.collapsed_groups.contains("tag:prod"));
+    // Expanding again (keyboard: Space on the focused header) brings the rows back.
+    harness.state_mut().state.search.clear();
+    harness.run();
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "#prod (2)").focus();
+    harness.run();
+    harness.key_press(Key::Space);
+    harness.run();
+    harness.get_by_label_contains("web  ·");
+    assert!(harness.state().state.collapsed_groups.is_empty());
+}
+
+/// Issue 14: quitting offers to send the close sequence of the doors this session opened, and does,
+/// with real hits, before the window closes; "leave them open" and Cancel do not knock.
+#[test]
+fn quitting_sends_the_close_sequence_of_doors_opened_here_after_asking() {
+    let dir = tempfile::tempdir().expect("dir");
+    let open_socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let close_sockets: Vec<UdpSocket> = (0..2).map(|_| UdpSocket::bind("127.0.0.1:0").expect("udp")).collect();
+    let port = |s: &UdpSocket| s.local_addr().expect("addr").port();
+    let mut door = profile("127.0.0.1", &format!("{}:udp", port(&open_socket)));
+    if let Some(knock) = door.sequence_mut() {
+        let close = format!("{}:udp,{}:udp", port(&close_sockets[0]), port(&close_sockets[1]));
+        knock.close = Some(SequenceSource::Inline(Sequence::parse(&close, Protocol::Tcp).expect("close")));
+        knock.delay_ms = 20;
+    }
+    ProfileStore::new(dir.path()).create("door", &door).expect("create");
+    ProfileStore::new(dir.path()).create("other", &profile("127.0.0.1", "9")).expect("create");
+
+    let mut harness = app(dir.path());
+    // Nothing opened yet: the window closes at once.
+    request_close(&mut harness);
+    let commands = viewport_commands(&mut harness, 2);
+    assert!(!commands.contains(&egui::ViewportCommand::CancelClose), "{commands:?}");
+    harness.state_mut().state.cancel_quit();
+
+    harness.get_by_label("Knock door").click();
+    harness.run_steps(2);
+    step_until(&mut harness, |app| !app.state.any_running());
+    assert_eq!(harness.state().state.doors_to_close(), ["door"]);
+
+    request_close(&mut harness);
+    let commands = viewport_commands(&mut harness, 2);
+    assert!(commands.contains(&egui::ViewportCommand::CancelClose), "the close waits for the answer: {commands:?}");
+    harness.get_by_label("Close the doors you opened?");
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert_eq!(harness.state().state.quit, client_gui::app::Quit::No, "Escape stays in the app");
+
+    request_close(&mut harness);
+    harness.run();
+    let receiver = std::thread::spawn(move || arrival_order(&close_sockets));
+    harness.get_by_label("Close them and quit").click();
+    harness.run_steps(2);
+    let mut commands = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !commands.contains(&egui::ViewportCommand::Close) {
+        assert!(Instant::now() < deadline, "the window never closed: {commands:?}");
+        commands.extend(viewport_commands(&mut harness, 1));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(receiver.join().expect("receiver"), [0, 1], "the close sequence was sent, in order, before closing");
+    assert!(harness.state().state.doors_to_close().is_empty());
+}
+
+/// Issue 14: with the window not focused, a knock's outcome goes to the desktop as a notification
+/// (through the OS's service; where none runs, the app gets a clear error back and carries on); with
+/// the window focused, none is sent.
+#[test]
+fn outcomes_become_desktop_notifications_only_when_the_window_is_not_focused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = socket.local_addr().expect("addr").port();
+    ProfileStore::new(dir.path()).create("web", &profile("127.0.0.1", &format!("{port}:udp"))).expect("create");
+    let mut harness = app(dir.path());
+    harness.input_mut().focused = true;
+    harness.get_by_label("Knock web").click();
+    harness.run_steps(2);
+    step_until(&mut harness, |app| !app.state.any_running());
+    harness.run_steps(3);
+    assert!(harness.state().state.last_note.is_none(), "focused: the window shows it, no notification");
+
+    harness.input_mut().focused = false;
+    harness.get_by_label("Knock web").click();
+    harness.run_steps(2);
+    step_until(&mut harness, |app| app.state.last_note.is_some());
+    let (note, result) = harness.state().state.last_note.clone().expect("a notification");
+    assert_eq!(note.title, "web: knocked");
+    assert!(note.body.starts_with("knocked 127.0.0.1 (1 hit sent"), "{}", note.body);
+    if let Err(err) = result {
+        assert!(err.starts_with("desktop notification not shown: "), "{err}");
+    }
+}
+
 /// Issue 11: a secret sequence's ports never reach the history or the state eframe persists, also
 /// when the knock fails.
 #[test]
 fn secret_ports_never_reach_the_persisted_state() {
-    #[derive(Default)]
-    struct Memory(std::collections::HashMap<String, String>);
-    impl eframe::Storage for Memory {
-        fn get_string(&self, key: &str) -> Option<String> {
-            self.0.get(key).cloned()
-        }
-        fn set_string(&mut self, key: &str, value: String) {
-            self.0.insert(key.to_owned(), value);
-        }
-        fn remove_string(&mut self, key: &str) {
-            self.0.remove(key);
-        }
-        fn flush(&mut self) {}
-    }
-
     let dir = tempfile::tempdir().expect("dir");
     // SAFETY: a variable name only this test uses, set before any thread reads it.
     unsafe { std::env::set_var("KNOCK_GUI_TEST_SECRET_SEQ", "31337,31338:udp,31339") };

@@ -5,10 +5,11 @@
 
 use egui::{Id, Key, Modal, RichText};
 
-use crate::app::AppState;
+use crate::app::{AppState, Quit, QuitPolicy};
 
 pub fn any_open(state: &AppState) -> bool {
-    state.pending_discard.is_some()
+    matches!(state.quit, Quit::Asking(_))
+        || state.pending_discard.is_some()
         || state.pending_delete.is_some()
         || state.conflict.is_some()
         || state.import_dialog.is_some()
@@ -16,6 +17,10 @@ pub fn any_open(state: &AppState) -> bool {
 }
 
 pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
+    if let Quit::Asking(doors) = state.quit.clone() {
+        quit(state, &doors, opened, ctx);
+        return;
+    }
     if state.pending_discard.is_some() {
         let modal = Modal::new(Id::unique("discard-changes")).show(ctx, |ui| {
             ui.heading("Discard changes?");
@@ -83,6 +88,51 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
     }
     import(state, opened, ctx);
     export(state, opened, ctx);
+}
+
+/// "Close the doors you opened before quitting?": close them (sending each close sequence, then
+/// quitting), leave them open, or stay; "Remember my choice" sets View > On quit.
+fn quit(state: &mut AppState, doors: &[String], opened: bool, ctx: &egui::Context) {
+    let remember_id = Id::unique("quit-remember");
+    let mut remember = ctx.data(|d| d.get_temp::<bool>(remember_id)).unwrap_or(false);
+    let modal = Modal::new(Id::unique("quit-close-doors")).show(ctx, |ui| {
+        ui.set_max_width(460.0);
+        ui.heading("Close the doors you opened?");
+        ui.add(
+            egui::Label::new(format!(
+                "This session opened {} with a close sequence: {}. Send the close sequences before quitting?",
+                client_core::open::plural(doors.len(), "door"),
+                doors.join(", ")
+            ))
+            .wrap(),
+        );
+        ui.checkbox(&mut remember, "Remember my choice (View > On quit)");
+        ui.horizontal(|ui| {
+            let close = ui.button(RichText::new("Close them and quit").strong());
+            if opened {
+                close.request_focus();
+            }
+            if close.clicked() {
+                if remember {
+                    state.quit_policy = QuitPolicy::CloseDoors;
+                }
+                state.close_doors_and_quit();
+            }
+            if ui.button("Quit, leave them open").clicked() {
+                if remember {
+                    state.quit_policy = QuitPolicy::LeaveOpen;
+                }
+                state.quit_leaving_doors_open();
+            }
+            if ui.button("Cancel").on_hover_text("Stay in the app").clicked() {
+                state.cancel_quit();
+            }
+        });
+    });
+    ctx.data_mut(|d| d.insert_temp(remember_id, remember));
+    if modal.should_close() {
+        state.cancel_quit();
+    }
 }
 
 fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {

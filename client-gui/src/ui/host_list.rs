@@ -6,7 +6,7 @@
 use egui::text::{LayoutJob, TextFormat, TextWrapping};
 use egui::{Color32, FontId, Rect, Role, Sense, Stroke, WidgetInfo};
 
-use crate::app::{AppState, LastResult, Status};
+use crate::app::{AppState, Group, LastResult, ListRow, Status};
 use crate::ui::{ago, icons};
 
 pub const ROW_HEIGHT: f32 = 30.0;
@@ -20,19 +20,68 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
         return;
     }
     tag_filters(state, ui);
-    let names: Vec<String> = state.visible().iter().map(|e| e.name.clone()).collect();
-    if names.is_empty() {
+    let rows = state.rows();
+    if rows.is_empty() {
         // As wide as the panel: the panel keeps its width (never below HOSTS_MIN_WIDTH) with no rows.
         ui.add_sized([ui.available_width(), ROW_HEIGHT], egui::Label::new("No profile matches the search.").wrap());
         return;
     }
     ui.spacing_mut().item_spacing.y = 0.0;
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, names.len(), |ui, range| {
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
         ui.spacing_mut().item_spacing.y = 0.0;
-        for name in &names[range] {
-            ui.push_id(name, |ui| row(state, name, ui));
+        for row in &rows[range] {
+            match row {
+                ListRow::Profile(name) => {
+                    ui.push_id(name, |ui| self::row(state, name, ui));
+                }
+                ListRow::Header { group, count, collapsed } => {
+                    ui.push_id(group.key(), |ui| header(state, group, *count, *collapsed, ui));
+                }
+            }
         }
     });
+}
+
+/// A group header: one row of the same height, a disclosure arrow, the group and its count. Clicking
+/// (or Enter/Space on it) collapses or expands it; assistive tools get its expanded state.
+fn header(state: &mut AppState, group: &Group, count: usize, collapsed: bool, ui: &mut egui::Ui) {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(ui.available_width(), ROW_HEIGHT), Sense::click());
+    let label = format!("{} ({count})", group.title());
+    response.widget_info(|| WidgetInfo::labeled(Role::Button, true, &label));
+    ui.ctx().accesskit_node_builder(response.id, |node| node.set_expanded(!collapsed));
+    let activated = response.clicked()
+        || (response.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Space) || i.key_pressed(egui::Key::Enter)));
+    if activated {
+        state.toggle_group(group);
+    }
+    let response = response.on_hover_text(if collapsed { "Show this group" } else { "Hide this group" });
+    if !ui.is_rect_visible(rect) {
+        return;
+    }
+    let visuals = ui.visuals().clone();
+    let painter = ui.painter_at(rect);
+    if response.hovered() {
+        painter.rect_filled(rect, 4.0, visuals.widgets.hovered.weak_bg_fill);
+    }
+    if response.has_focus() {
+        painter.rect_stroke(rect.shrink(1.0), 4.0, visuals.selection.stroke, egui::StrokeKind::Inside);
+    }
+    let arrow = if collapsed { icons::COLLAPSED } else { icons::EXPANDED };
+    let arrow_rect = Rect::from_min_size(rect.min, egui::vec2(ICON_WIDTH, ROW_HEIGHT));
+    painter.text(
+        arrow_rect.center(),
+        egui::Align2::CENTER_CENTER,
+        arrow,
+        FontId::proportional(13.0),
+        visuals.weak_text_color(),
+    );
+    painter.text(
+        egui::pos2(arrow_rect.right() + 2.0, rect.center().y),
+        egui::Align2::LEFT_CENTER,
+        &label,
+        FontId::proportional(13.0),
+        visuals.strong_text_color(),
+    );
 }
 
 /// "All" and one chip per tag; clicking a chip lists only its profiles.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use egui::{Key, Modifiers, RichText};
 
-use crate::app::{AppState, Notice};
+use crate::app::{AppState, Notice, QuitPolicy};
 use crate::secrets::Availability;
 
 /// The host panel is never narrower than this (nor saved narrower): rows stay one line.
@@ -121,6 +121,9 @@ fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
     if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::F)) {
         view.focus_search = true;
     }
+    if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Q)) {
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    }
     if state.editor.is_some() {
         return;
     }
@@ -174,6 +177,10 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
                     state.notice = Some(Notice::Error(err));
                 }
             }
+            ui.separator();
+            if ui.button("Quit   Ctrl+Q").clicked() {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
         });
         ui.menu_button("View", |ui| {
             let mut theme = ui.ctx().options(|o| o.theme_preference);
@@ -185,6 +192,11 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
                 ui.ctx().set_theme(theme);
             }
             ui.separator();
+            ui.label("On quit, doors opened here that have a close sequence:");
+            ui.radio_value(&mut state.quit_policy, QuitPolicy::Ask, "ask what to do");
+            ui.radio_value(&mut state.quit_policy, QuitPolicy::CloseDoors, "close them");
+            ui.radio_value(&mut state.quit_policy, QuitPolicy::LeaveOpen, "leave them open");
+            ui.separator();
             egui::gui_zoom::zoom_menu_buttons(ui);
         });
         ui.menu_button("Help", |ui| {
@@ -194,6 +206,7 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
                 ("Up / Down", "move the highlight"),
                 ("Ctrl+F", "search"),
                 ("Ctrl+N", "new profile"),
+                ("Ctrl+Q", "quit (asks about doors opened here)"),
                 ("Ctrl+S / Enter", "save in the editor"),
                 ("Escape", "cancel the editor or a dialog"),
                 ("Delete", "delete the highlighted profile (asks first)"),
