@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
+use client_core::doctor::Diagnosis;
 use client_core::open::{Outcome, Plan, ProfileEvent, ProfileReport};
-use client_core::profile::{Action, Profile};
+use client_core::profile::{Action, Profile, ProfileKind};
+use client_core::rotating::DoorKey;
 use client_core::store::{ProfileStore, StoreError, UnreadableFile, Version};
 use client_core::{AddressFamily, CancellationToken, ErrorKind, KnockEvent};
 use client_core::{RawPermission, raw_permission};
@@ -35,6 +37,12 @@ pub enum LastResult {
     #[default]
     Never,
     Opened {
+        at: SystemTime,
+        detail: String,
+    },
+    /// The verify port answered before knocking: nothing was sent (knocking an open door would stack
+    /// a second firewall rule); Force knocks anyway.
+    AlreadyOpen {
         at: SystemTime,
         detail: String,
     },
@@ -251,6 +259,44 @@ pub enum Quit {
     Ready,
 }
 
+/// The "Import from text" dialog: a pasted `knock+rotating://` URI (it carries the door key: the field
+/// is masked and wiped when the dialog closes) and an optional name (default: the door's).
+#[derive(Debug, Default)]
+pub struct ImportUriDialog {
+    pub uri: zeroize::Zeroizing<String>,
+    pub name: String,
+    pub error: Option<String>,
+    /// Waiting for the keyring and the store.
+    pub busy: bool,
+}
+
+/// A Diagnose of one profile: running (cancellable) or its result.
+#[derive(Debug, Clone)]
+pub struct DiagnoseRun {
+    pub name: String,
+    id: RunId,
+    cancel: CancellationToken,
+    pub started: Instant,
+    /// None while it runs.
+    pub result: Option<Result<Diagnosis, String>>,
+    pub cancelled: bool,
+}
+
+impl DiagnoseRun {
+    pub fn is_running(&self) -> bool {
+        self.result.is_none()
+    }
+}
+
+/// A rotating profile's current window: its number, the seconds it has left, and (when revealed) its
+/// ports as `PORT:PROTO` words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowView {
+    pub window: u64,
+    pub seconds_left: u64,
+    pub ports: Option<String>,
+}
+
 /// A desktop notification of a knock's outcome (sent only while the window is not focused).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesktopNote {
@@ -277,6 +323,15 @@ pub struct AppState {
     pub notes_outbox: Vec<DesktopNote>,
     /// The last notification handed to the desktop and how that went (for the tests and the curious).
     pub last_note: Option<(DesktopNote, Result<(), String>)>,
+    /// Rotating profiles whose current ports the user chose to reveal: their door keys, in memory only
+    /// (never persisted), until Hide, a restart or a change of the profile.
+    revealed: HashMap<String, DoorKey>,
+    /// Why a Reveal failed, per profile.
+    pub reveal_errors: HashMap<String, String>,
+    /// The "Import from text" dialog (a `knock+rotating://` URI).
+    pub import_uri_dialog: Option<ImportUriDialog>,
+    /// The last Diagnose, running or done.
+    pub diagnosis: Option<DiagnoseRun>,
     pub editor: Option<Editor>,
     pub editor_errors: FieldErrors,
     /// The form as loaded, to tell whether the user changed anything.
@@ -321,6 +376,10 @@ impl AppState {
             opened_here: BTreeSet::new(),
             notes_outbox: Vec::new(),
             last_note: None,
+            revealed: HashMap::new(),
+            reveal_errors: HashMap::new(),
+            import_uri_dialog: None,
+            diagnosis: None,
             editor: None,
             editor_errors: FieldErrors::new(),
             editor_baseline: None,
@@ -620,7 +679,7 @@ impl AppState {
         }
         match self.last_result(name) {
             LastResult::Never | LastResult::Cancelled { .. } => Status::Never,
-            LastResult::Opened { .. } => Status::Open,
+            LastResult::Opened { .. } | LastResult::AlreadyOpen { .. } => Status::Open,
             LastResult::Sent { .. } => Status::Sent,
             LastResult::NotOpened { .. } | LastResult::Failed { .. } => Status::Failed,
         }
@@ -632,6 +691,134 @@ impl AppState {
             (RawPermission::Denied { how_to_grant, .. }, true) => Some(how_to_grant.clone()),
             _ => None,
         }
+    }
+
+    // ----- rotating profiles --------------------------------------------------------------------------
+
+    /// A rotating profile's current window at `unix_time`; its ports only when the user revealed them.
+    pub fn window_view(&self, name: &str, unix_time: u64) -> Option<WindowView> {
+        let Some(Ok(Profile { kind: ProfileKind::Rotating(knock), .. })) = self.entry(name).map(|e| &e.profile) else {
+            return None;
+        };
+        let rotation = &knock.rotation;
+        let window = rotation.window(unix_time);
+        let ports = self.revealed.get(name).map(|key| match rotation.sequence(key, window) {
+            Ok(sequence) => sequence.hits().iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+            Err(err) => format!("cannot derive: {err}"),
+        });
+        Some(WindowView { window, seconds_left: rotation.seconds_left(unix_time), ports })
+    }
+
+    /// "Reveal": reads the door key off the UI thread; the ports show once it arrives.
+    pub fn reveal(&mut self, name: &str) {
+        self.reveal_errors.remove(name);
+        self.worker.read_rotating_key(self.secrets.clone(), name.to_owned());
+    }
+
+    /// "Hide": forgets the key; the ports are masked again.
+    pub fn hide(&mut self, name: &str) {
+        self.revealed.remove(name);
+        self.reveal_errors.remove(name);
+    }
+
+    pub fn is_revealed(&self, name: &str) -> bool {
+        self.revealed.contains_key(name)
+    }
+
+    /// Opens the "Import from text" dialog.
+    pub fn open_import_uri(&mut self) {
+        self.import_uri_dialog = Some(ImportUriDialog::default());
+    }
+
+    /// Imports the dialog's `knock+rotating://` URI: checked here (a clear error in the dialog, never
+    /// the key), then the key to the keyring and the profile to the store, off the UI thread.
+    pub fn submit_import_uri(&mut self) {
+        let Some(dialog) = self.import_uri_dialog.as_mut() else { return };
+        let provisioning = match client_core::rotating::parse_uri(&dialog.uri) {
+            Ok(provisioning) => provisioning,
+            Err(err) => {
+                dialog.error = Some(err.to_string());
+                return;
+            }
+        };
+        let name = match dialog.name.trim() {
+            "" => provisioning.rotation.door.clone(),
+            name => name.to_owned(),
+        };
+        if let Err(err) = client_core::profile::validate_name(&name) {
+            dialog.error = Some(format!("{err} (give the profile another name)"));
+            return;
+        }
+        if self.entries.iter().any(|e| e.name == name) {
+            dialog.error = Some(format!("a profile named {name:?} already exists (give another name)"));
+            return;
+        }
+        let knock = client_core::profile::RotatingKnock {
+            rotation: provisioning.rotation,
+            method: client_core::Method::Auto,
+            delay_ms: 0,
+        };
+        let profile = Profile::with_kind(provisioning.host, ProfileKind::Rotating(knock));
+        if let Err(err) = profile.validate() {
+            dialog.error = Some(err.to_string());
+            return;
+        }
+        dialog.error = None;
+        dialog.busy = true;
+        self.worker.import_rotating(self.store.clone(), self.secrets.clone(), name, profile, provisioning.key);
+    }
+
+    fn on_rotating_imported(&mut self, name: String, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                // Dropping the dialog wipes the pasted URI (Zeroizing).
+                self.import_uri_dialog = None;
+                self.reload();
+                self.selected = Some(name.clone());
+                self.notice =
+                    Some(Notice::Info(format!("added rotating profile {name}; its door key is in the OS keyring")));
+            }
+            Err(err) => match self.import_uri_dialog.as_mut() {
+                Some(dialog) => {
+                    dialog.busy = false;
+                    dialog.error = Some(err);
+                }
+                None => self.notice = Some(Notice::Error(err)),
+            },
+        }
+    }
+
+    // ----- diagnose ----------------------------------------------------------------------------------
+
+    /// "Diagnose": runs knock-cli doctor's checks on `name` in the background (it knocks at most once).
+    pub fn diagnose(&mut self, name: &str) {
+        if self.diagnosis.as_ref().is_some_and(DiagnoseRun::is_running) {
+            return;
+        }
+        let Some(Ok(profile)) = self.entry(name).map(|e| e.profile.clone()) else { return };
+        let cancel = CancellationToken::new();
+        let id = self.worker.diagnose(name.to_owned(), profile, cancel.clone());
+        self.diagnosis = Some(DiagnoseRun {
+            name: name.to_owned(),
+            id,
+            cancel,
+            started: Instant::now(),
+            result: None,
+            cancelled: false,
+        });
+    }
+
+    /// Stops a running Diagnose; what it found so far is not shown (it would be misleading).
+    pub fn cancel_diagnosis(&mut self) {
+        if let Some(run) = self.diagnosis.as_mut().filter(|r| r.is_running()) {
+            run.cancel.cancel();
+            run.cancelled = true;
+        }
+    }
+
+    pub fn close_diagnosis(&mut self) {
+        self.cancel_diagnosis();
+        self.diagnosis = None;
     }
 
     // ----- quitting --------------------------------------------------------------------------------
@@ -707,8 +894,18 @@ impl AppState {
 
     // ----- knocking --------------------------------------------------------------------------------
 
-    /// Starts knocking `name`'s `action` sequence in the background (ignored if one is running).
+    /// Starts knocking `name`'s `action` sequence in the background (ignored if one is running). An
+    /// open first checks whether the door already answers and then sends nothing, like knock-cli.
     pub fn knock(&mut self, name: &str, action: Action) {
+        self.knock_with(name, action, false);
+    }
+
+    /// Opens `name` even when its door already answers (knock-cli's `--force`).
+    pub fn force_knock(&mut self, name: &str) {
+        self.knock_with(name, Action::Open, true);
+    }
+
+    fn knock_with(&mut self, name: &str, action: Action, force: bool) {
         if self.runs.get(name).is_some_and(Run::is_running) {
             return;
         }
@@ -721,7 +918,8 @@ impl AppState {
             }
         };
         let plan = match Plan::new(name, profile, action) {
-            Ok(plan) => plan.remembering_in(&self.store),
+            Ok(plan) if force => plan.remembering_in(&self.store),
+            Ok(plan) => plan.remembering_in(&self.store).unless_open(),
             Err(err) => {
                 self.notice = Some(Notice::Error(err.to_string()));
                 return;
@@ -761,6 +959,11 @@ impl AppState {
         self.runs.values().any(Run::is_running)
     }
 
+    /// Whether something in the background wants the window to keep repainting (progress, countdowns).
+    pub fn any_busy(&self) -> bool {
+        self.any_running() || self.diagnosis.as_ref().is_some_and(DiagnoseRun::is_running)
+    }
+
     /// Applies what the worker reported; true if anything changed.
     pub fn poll(&mut self) -> bool {
         let messages = self.worker.drain();
@@ -779,6 +982,20 @@ impl AppState {
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
                 WorkerMessage::Deleted { name, result } => self.on_deleted(name, result),
                 WorkerMessage::Notified { note, result } => self.last_note = Some((note, result)),
+                WorkerMessage::RotatingKey { name, result } => match result {
+                    Ok(key) => {
+                        self.revealed.insert(name, key);
+                    }
+                    Err(err) => {
+                        self.reveal_errors.insert(name, err);
+                    }
+                },
+                WorkerMessage::RotatingImported { name, result } => self.on_rotating_imported(name, result),
+                WorkerMessage::Diagnosed { name, run, result } => {
+                    if let Some(current) = self.diagnosis.as_mut().filter(|d| d.id == run && d.name == name) {
+                        current.result = Some(result);
+                    }
+                }
                 WorkerMessage::SecretsStored { name, result: Ok(()) } => {
                     self.notice = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));
                 }
@@ -1198,6 +1415,7 @@ impl AppState {
 fn note_of(name: &str, result: &LastResult) -> DesktopNote {
     let (what, body) = match result {
         LastResult::Opened { detail, .. } => ("door open", detail.clone()),
+        LastResult::AlreadyOpen { detail, .. } => ("already open", detail.clone()),
         LastResult::Sent { detail, .. } => ("knocked", detail.clone()),
         LastResult::NotOpened { why, .. } => ("not opened", why.clone()),
         LastResult::Failed { why, .. } => ("failed", why.clone()),
@@ -1211,6 +1429,7 @@ fn result_of(report: &ProfileReport) -> LastResult {
     let at = SystemTime::now();
     let detail = report.summary();
     match &report.outcome {
+        Outcome::Opened if report.was_already_open() => LastResult::AlreadyOpen { at, detail },
         Outcome::Opened => LastResult::Opened { at, detail },
         Outcome::Sent => LastResult::Sent { at, detail },
         Outcome::NotOpened => LastResult::NotOpened { at, why: detail },

@@ -128,8 +128,16 @@ impl eframe::App for KnockGui {
         let benchmarking = self.bench.as_mut().is_some_and(|b| b.record(frame_started, frame_started.elapsed()));
         if benchmarking {
             ctx.request_repaint();
-        } else if self.state.any_running() {
+        } else if self.state.any_busy() {
             ctx.request_repaint_after(RUNNING_REPAINT);
+        } else if self.view.countdown_shown {
+            // A rotating window's countdown is on screen: repaint at the next whole second, only then.
+            let into_second = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(Duration::ZERO, |d| Duration::from_nanos(u64::from(d.subsec_nanos())));
+            ctx.request_repaint_after(
+                Duration::from_secs(1).saturating_sub(into_second).min(self.state.rescan_interval()),
+            );
         } else {
             ctx.request_repaint_after(self.state.rescan_interval());
         }

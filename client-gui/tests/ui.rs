@@ -73,23 +73,30 @@ fn the_knock_button_sends_real_hits_in_order_and_the_row_shows_the_result() {
     let dir = tempfile::tempdir().expect("dir");
     let sockets: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").expect("udp")).collect();
     let ports: Vec<u16> = sockets.iter().map(|s| s.local_addr().expect("addr").port()).collect();
-    let service = TcpListener::bind("127.0.0.1:0").expect("verify port");
+    // The door opens once the knock arrived (the listener starts after the last hit): before, the
+    // port is closed, so the app's already-open check does not skip the knock.
+    let service_port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let mut web = profile("127.0.0.1", &format!("{}:udp,{}:udp,{}:udp", ports[0], ports[1], ports[2]));
     if let Some(knock) = web.sequence_mut() {
         knock.delay_ms = 30;
     }
-    let mut verify = Verify::new(NonZeroU16::new(service.local_addr().expect("addr").port()).expect("port"));
+    let mut verify = Verify::new(NonZeroU16::new(service_port).expect("port"));
     verify.timeout_ms = 3000;
     web.verify = Some(verify);
     ProfileStore::new(dir.path()).create("web", &web).expect("create");
 
     let mut harness = app(dir.path());
     harness.get_by_label_contains("never knocked");
-    let receiver = std::thread::spawn(move || arrival_order(&sockets));
+    let receiver = std::thread::spawn(move || {
+        let order = arrival_order(&sockets);
+        (order, TcpListener::bind(("127.0.0.1", service_port)).expect("the door opens"))
+    });
     harness.get_by_label("Knock web").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| matches!(app.state.last_result("web"), LastResult::Opened { .. }));
-    assert_eq!(receiver.join().expect("receiver"), [0, 1, 2], "each hit arrived, in order");
+    step_until(&mut harness, |app| !app.state.any_running());
+    let (order, _service) = receiver.join().expect("receiver");
+    assert_eq!(order, [0, 1, 2], "each hit arrived, in order");
+    assert!(matches!(harness.state().state.last_result("web"), LastResult::Opened { .. }));
     assert!(harness.query_all_by_label_contains("opened just now").count() >= 1, "the row shows the result");
     assert_eq!(harness.state().state.history.len(), 1);
 }
@@ -748,4 +755,211 @@ fn the_title_names_the_selected_host() {
         }
     }
     assert!(titles.iter().any(|t| t == "web (192.0.2.2) — knock"), "{titles:?}");
+}
+
+/// Issue 13: an open first checks whether the door already answers, like knock-cli: then it sends
+/// nothing and says "already open" (its own outcome); "Knock anyway" forces the knock.
+#[test]
+fn an_open_door_is_not_knocked_again_unless_forced() {
+    let dir = tempfile::tempdir().expect("dir");
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    socket.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    let port = socket.local_addr().expect("addr").port();
+    let service = TcpListener::bind("127.0.0.1:0").expect("verify port");
+    let mut web = profile("127.0.0.1", &format!("{port}:udp"));
+    web.verify = Some(Verify::new(NonZeroU16::new(service.local_addr().expect("addr").port()).expect("port")));
+    ProfileStore::new(dir.path()).create("web", &web).expect("create");
+    let mut harness = app(dir.path());
+    harness.get_by_label("Knock web").click();
+    harness.run_steps(2);
+    step_until(&mut harness, |app| !app.state.any_running());
+    assert!(matches!(harness.state().state.last_result("web"), LastResult::AlreadyOpen { .. }));
+    let mut buf = [0u8; 64];
+    assert!(socket.recv_from(&mut buf).is_err(), "nothing was sent to an open door");
+    harness.get_by_label("Already open");
+    harness.get_by_label_contains("already open just now");
+    assert!(harness.state().state.doors_to_close().is_empty() && harness.state().state.opened_here.is_empty());
+
+    harness.get_by_label("Knock anyway").click();
+    harness.run_steps(2);
+    step_until(&mut harness, |app| !app.state.any_running());
+    assert!(socket.recv_from(&mut buf).is_ok(), "forced: the hit was sent");
+    assert!(matches!(harness.state().state.last_result("web"), LastResult::Opened { .. }));
+    harness.get_by_label("Door open");
+}
+
+/// Issue 13: Diagnose runs knock-cli doctor's checks off the UI thread and shows each verdict, what was
+/// seen, what to do and the conclusion; a running Diagnose can be cancelled.
+#[test]
+fn diagnose_shows_each_check_and_the_conclusion_and_can_be_cancelled() {
+    let dir = tempfile::tempdir().expect("dir");
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = socket.local_addr().expect("addr").port();
+    let service = TcpListener::bind("127.0.0.1:0").expect("verify port");
+    let mut open = profile("127.0.0.1", &format!("{port}:udp"));
+    open.verify = Some(Verify::new(NonZeroU16::new(service.local_addr().expect("addr").port()).expect("port")));
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let mut shut = profile("127.0.0.1", &format!("{port}:udp"));
+    let mut verify = Verify::new(NonZeroU16::new(closed_port).expect("port"));
+    verify.timeout_ms = 8000;
+    shut.verify = Some(verify);
+    let store = ProfileStore::new(dir.path());
+    store.create("open", &open).expect("create");
+    store.create("shut", &shut).expect("create");
+
+    let mut harness = app(dir.path());
+    harness.get_by_label_contains("open  ·").click();
+    harness.run();
+    harness.get_by_label("Diagnose").click();
+    harness.run_steps(2);
+    step_until(&mut harness, |app| app.state.diagnosis.as_ref().is_some_and(|d| !d.is_running()));
+    harness.get_by_label("Conclusion: already_open");
+    for check in ["resolution", "before"] {
+        harness.get_by_label(check);
+    }
+    assert!(harness.query_all_by_label_contains("ok").count() >= 2, "each check shows its verdict");
+
+    harness.get_by_label("Close").click();
+    harness.run();
+    harness.get_by_label_contains("shut  ·").click();
+    harness.run();
+    harness.get_by_label("Diagnose").click();
+    harness.run_steps(3);
+    assert!(harness.state().state.diagnosis.as_ref().is_some_and(|d| d.is_running()), "checking in the background");
+    harness.get_by_label_contains("checking…");
+    let cancelled_at = Instant::now();
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "Cancel").click();
+    harness.run_steps(2);
+    step_until(&mut harness, |app| app.state.diagnosis.as_ref().is_some_and(|d| !d.is_running()));
+    assert!(cancelled_at.elapsed() < Duration::from_secs(3), "cancel stops it promptly: {:?}", cancelled_at.elapsed());
+    harness.get_by_label_contains("Diagnose cancelled");
+}
+
+/// Issue 12: a rotating profile shows the seconds left in its window, never its ports unless revealed
+/// (Reveal / Hide), and the window repaints once a second only while such a profile is shown.
+#[test]
+fn a_rotating_profile_counts_down_and_reveals_its_ports_only_when_asked() {
+    use client_core::profile::{ProfileKind, RotatingKnock};
+    use client_core::rotating::{DoorKey, Rotation};
+    const KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let dir = tempfile::tempdir().expect("dir");
+    let [var, _] = client_core::secrets::rotating_key_variables("rot-gui-test");
+    // SAFETY: a variable name only this test uses, set before any thread reads it.
+    unsafe { std::env::set_var(&var, KEY) };
+    let rotation = Rotation::new("ssh");
+    let knock = RotatingKnock { rotation: rotation.clone(), method: client_core::Method::Auto, delay_ms: 0 };
+    let store = ProfileStore::new(dir.path());
+    store.create("rot-gui-test", &Profile::with_kind("192.0.2.2", ProfileKind::Rotating(knock))).expect("create");
+    store.create("plain", &profile("192.0.2.3", "7000")).expect("create");
+    let ports_now = || {
+        let key = DoorKey::from_base32(KEY).expect("key");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+        let t = rotation.window(now);
+        [t, t + 1].map(|t| {
+            rotation.sequence(&key, t).expect("derive").hits().iter().map(ToString::to_string).collect::<Vec<_>>()
+        })
+    };
+    // Whether any node shows one of these hits (`PORT:PROTO`) or the whole sequence.
+    let shows = |harness: &Harness<'static, KnockGui>, text: &str| harness.query_by_label_contains(text).is_some();
+    let repaint_delay = |harness: &Harness<'static, KnockGui>| {
+        harness.output().viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.repaint_delay).expect("root")
+    };
+
+    let mut harness = app(dir.path());
+    harness.run();
+    harness.get_by_label_contains("plain  ·").click();
+    harness.run();
+    assert!(repaint_delay(&harness) <= Duration::from_secs(1), "a countdown is listed: once a second");
+    harness.get_by_label_contains("rot-gui-test  ·").click();
+    harness.run();
+    harness.get_by_label_contains("s left in this window");
+    harness.get_by_label("•••• (hidden)");
+    for window in ports_now() {
+        assert!(!shows(&harness, &window.join(" ")), "ports hidden by default");
+    }
+    harness.get_by_label("Reveal").click();
+    harness.run();
+    step_until(&mut harness, |app| app.state.is_revealed("rot-gui-test"));
+    assert!(ports_now().iter().any(|hits| shows(&harness, &hits.join(" "))), "revealed: {:?}", ports_now());
+    let mut storage = Memory::default();
+    eframe::App::save(harness.state_mut(), &mut storage);
+    let saved = storage.0.values().cloned().collect::<Vec<_>>().join("\n");
+    for hits in ports_now() {
+        assert!(!saved.contains(&hits.join(" ")) && !saved.contains(KEY), "never persisted: {saved}");
+    }
+    harness.get_by_label("Hide").click();
+    harness.run();
+    harness.get_by_label("•••• (hidden)");
+
+    // Without a rotating profile on screen, no once-a-second repaint.
+    harness.state_mut().state.search = "plain".into();
+    harness.state_mut().state.select("plain");
+    harness.run();
+    assert!(repaint_delay(&harness) > Duration::from_secs(1), "{:?}", repaint_delay(&harness));
+}
+
+/// Issue 12: "Import from text" turns a knock+rotating:// line into a rotating profile with its key in
+/// the keyring (a test service); a bad line gets a clear error that never shows the key.
+#[test]
+fn import_from_text_creates_a_rotating_profile_and_explains_a_bad_line() {
+    const KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let dir = tempfile::tempdir().expect("dir");
+    let keyring = TestKeyring::new("ssh-door");
+    let store = ProfileStore::new(dir.path());
+    let secrets = keyring.secrets.clone();
+    let mut harness = Harness::builder().with_size(egui::vec2(1200.0, 800.0)).build_eframe(move |cc| {
+        let mut gui = KnockGui::new(cc, store).expect("the app starts");
+        gui.state.set_secret_store(secrets);
+        gui
+    });
+    harness.get_by_label("Import from text…").click();
+    harness.run();
+    harness.get_by_label("Import line").type_text(&format!("knock+rotating://192.0.2.2/ssh?key={KEY}&step=abc"));
+    harness.run();
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "Import").click();
+    harness.run();
+    harness.get_by_label_contains("invalid knock+rotating:// URI");
+    let error = harness.state().state.import_uri_dialog.as_ref().and_then(|d| d.error.clone()).unwrap_or_default();
+    assert!(error.contains("step is not a number") && !error.contains(KEY), "{error}");
+    assert!(std::fs::read_dir(dir.path()).expect("dir").next().is_none(), "nothing written");
+
+    // Cancel wipes the line; the dialog opens empty again.
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "Cancel").click();
+    harness.run();
+    assert!(harness.state().state.import_uri_dialog.is_none());
+    harness.get_by_label("Import from text…").click();
+    harness.run();
+    harness.get_by_label("Import line").type_text(&format!("knock+rotating://192.0.2.2/ssh?key={KEY}&length=5"));
+    harness.run();
+    harness.get_by_label("Profile name").focus();
+    harness.run();
+    harness.get_by_label("Profile name").type_text("ssh-door");
+    harness.run();
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "Import").click();
+    harness.run();
+    step_until(&mut harness, |app| {
+        app.state.import_uri_dialog.is_none() || app.state.import_uri_dialog.as_ref().is_some_and(|d| d.error.is_some())
+    });
+    match &harness.state().state.import_uri_dialog {
+        None => {
+            let saved = std::fs::read_to_string(dir.path().join("ssh-door.toml")).expect("created");
+            assert!(saved.contains("[rotating]") && saved.contains("length = 5") && !saved.contains(KEY), "{saved}");
+            let stored = SecretStore::with_service(keyring.secrets.service())
+                .get("ssh-door", SecretKind::RotatingKey)
+                .expect("read back")
+                .expect("the key is in the keyring");
+            assert_eq!(stored.expose(), KEY);
+            assert_eq!(harness.state().state.selected.as_deref(), Some("ssh-door"));
+        }
+        Some(dialog) => {
+            // No keyring here: a clear error naming the variable to use, and nothing written.
+            let error = dialog.error.clone().unwrap_or_default();
+            assert!(error.contains("KNOCK_ROTATING_KEY_SSH_DOOR") && !error.contains(KEY), "{error}");
+            assert!(!dir.path().join("ssh-door.toml").exists());
+        }
+    }
+    drop(harness);
+    drop(keyring);
 }

@@ -13,7 +13,15 @@ pub const ROW_HEIGHT: f32 = 30.0;
 const KNOCK_WIDTH: f32 = 64.0;
 const ICON_WIDTH: f32 = 22.0;
 
-pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
+/// Draws the list; true when a rotating profile's countdown is on screen (the window then repaints
+/// once a second).
+pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
+    let mut countdown = false;
+    draw_rows(state, &mut countdown, ui);
+    countdown
+}
+
+fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
     if state.entries.is_empty() {
         ui.add(egui::Label::new(format!("No profiles yet in {}.", state.store().dir().display())).wrap());
         ui.add(egui::Label::new("Click New (Ctrl+N), or Import… a knockd.conf or .fwknoprc.").wrap());
@@ -32,7 +40,7 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
         for row in &rows[range] {
             match row {
                 ListRow::Profile(name) => {
-                    ui.push_id(name, |ui| self::row(state, name, ui));
+                    ui.push_id(name, |ui| *countdown |= self::row(state, name, ui));
                 }
                 ListRow::Header { group, count, collapsed } => {
                     ui.push_id(group.key(), |ui| header(state, group, *count, *collapsed, ui));
@@ -120,6 +128,9 @@ pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -
     match (status, last) {
         (Status::Knocking, _) => (icons::KNOCKING, visuals.hyperlink_color, "knocking…".to_owned()),
         (Status::Open, LastResult::Opened { at, .. }) => (icons::OPEN, green, format!("opened {}", ago(*at))),
+        (Status::Open, LastResult::AlreadyOpen { at, .. }) => {
+            (icons::OPEN, green, format!("already open {}", ago(*at)))
+        }
         (Status::Sent, LastResult::Sent { at, .. }) => {
             (icons::SENT, visuals.text_color(), format!("sent {}", ago(*at)))
         }
@@ -133,8 +144,9 @@ pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -
     }
 }
 
-fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
-    let Some(entry) = state.entry(name) else { return };
+/// One profile row; true when it shows a rotating window's countdown.
+fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
+    let Some(entry) = state.entry(name) else { return false };
     let host = entry.profile.as_ref().map(|p| p.host.clone()).map_err(Clone::clone);
     let tags = entry.profile.as_ref().map(|p| p.tags.clone()).unwrap_or_default();
     let selected = state.selected.as_deref() == Some(name);
@@ -146,6 +158,12 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
         Err(err) => {
             (icons::WARNING, visuals.error_fg_color, format!("unreadable: line {}, column {}", err.line, err.column))
         }
+    };
+    // A rotating profile: the seconds its current window has left (never its ports).
+    let window = crate::ui::unix_now().and_then(|now| state.window_view(name, now));
+    let status_text = match &window {
+        Some(w) => format!("{status_text} · {} {} s left", icons::CLOCK, w.seconds_left),
+        None => status_text,
     };
     let full = match &host {
         Ok(host) => format!("{name}  ·  {host} — {status_text}"),
@@ -159,7 +177,7 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     }
     let response = response.on_hover_text(&full);
     if !ui.is_rect_visible(rect) {
-        return;
+        return false;
     }
     let painter = ui.painter_at(rect);
     if selected {
@@ -245,4 +263,5 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     let galley = painter.layout_job(job);
     let y = rect.center().y - galley.size().y / 2.0;
     painter.galley(egui::pos2(text_left, y), galley, text_color);
+    window.is_some()
 }

@@ -34,6 +34,8 @@ pub struct ViewState {
     notice_since: Option<(Notice, Instant)>,
     /// The selected host the window title names.
     titled: Option<Option<String>>,
+    /// A rotating profile's countdown was drawn this frame: repaint once a second while it is.
+    pub countdown_shown: bool,
 }
 
 pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
@@ -50,7 +52,7 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     });
     egui::Panel::left("hosts").resizable(true).min_size(HOSTS_MIN_WIDTH).default_size(320.0).show(ui, |ui| {
         name_region(ui, "Hosts");
-        host_list::draw(state, ui);
+        view.countdown_shown = host_list::draw(state, ui);
     });
     egui::CentralPanel::default_margins().show(ui, |ui| {
         name_region(ui, if state.editor.is_some() { "Editor" } else { "Details" });
@@ -62,7 +64,7 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
             let keys = !dialogs::any_open(state);
             editor_view::draw(state, opened, keys, ui);
         } else {
-            detail::draw(state, ui);
+            view.countdown_shown |= detail::draw(state, ui);
         }
     });
     let dialog_open = dialogs::any_open(state);
@@ -168,6 +170,9 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
             if ui.button("Import…").clicked() {
                 state.open_import();
             }
+            if ui.button("Import from text…").clicked() {
+                state.open_import_uri();
+            }
             if ui.button("Export…").clicked() {
                 state.open_export();
             }
@@ -229,6 +234,13 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
         if ui.button("Import…").on_hover_text("Import a profile .toml, an .fwknoprc or a knockd.conf").clicked() {
             state.open_import();
         }
+        if ui
+            .button("Import from text…")
+            .on_hover_text("Paste a knock+rotating:// line from knock-server rotating keygen")
+            .clicked()
+        {
+            state.open_import_uri();
+        }
         if ui.button("Export…").on_hover_text("Export profiles as .toml files").clicked() {
             state.open_export();
         }
@@ -281,6 +293,11 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
             ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
         });
     }
+}
+
+/// Seconds since the Unix epoch (None before 1970: a broken clock shows no countdown).
+pub fn unix_now() -> Option<u64> {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 /// "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago".
