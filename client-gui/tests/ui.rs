@@ -938,7 +938,7 @@ fn import_from_text_creates_a_rotating_profile_and_explains_a_bad_line() {
     harness.get_by_label("Profile name").type_text("ssh-door");
     harness.run();
     harness.get_by_role_and_label(egui::accesskit::Role::Button, "Import").click();
-    harness.run();
+    harness.run_steps(2);
     step_until(&mut harness, |app| {
         app.state.import_uri_dialog.is_none() || app.state.import_uri_dialog.as_ref().is_some_and(|d| d.error.is_some())
     });
