@@ -3,7 +3,7 @@
 # each one is not blank. Usage: scripts/gui-screenshot.sh [OUT_DIR]   (default docs/)
 #
 #   knock-gui-empty.png      first start, no profiles
-#   knock-gui-list.png       the example profiles (dark theme)
+#   knock-gui-list.png       the example profiles grouped by tag under headers (dark theme)
 #   knock-gui-knocking.png   a knock in progress (stepper, Cancel)
 #   knock-gui.png            a door that opened (banner "Door open", stepper, connect), full list
 #   knock-gui-failed.png     a door that did not open (verify port closed)
@@ -11,6 +11,10 @@
 #   knock-gui-spa-keys.png   an SPA profile with generated keys (monospace, one line each)
 #   knock-gui-small.png      the window at its minimum size, 640x400
 #   knock-gui-light.png      the light theme
+#   knock-gui-already-open.png  a second open of an open door: nothing sent, "Already open", Knock anyway
+#   knock-gui-diagnose.png   Diagnose of the door that did not open: each check, its verdict and advice
+#   knock-gui-rotating.png   a rotating profile: the seconds left in its window, ports hidden (Reveal)
+#   knock-gui-quit.png       quitting after opening a door with a close sequence: "Close the doors…?"
 #
 # Runs its own Xvfb (Mesa software GL), the app (KNOCK_GUI_BIN, default the debug build
 # target/debug/knock-gui, built if missing) on a temporary copy of profiles/*.toml plus three loopback
@@ -96,6 +100,7 @@ cp profiles/*.toml "$work/examples/"
 cat > "$work/examples/local-open.toml" <<'TOML'
 host = "127.0.0.1"
 open = "7000:udp,8000:udp,9000:udp"
+close = "9000:udp,8000:udp"
 delay_ms = 40
 tags = ["lab"]
 notes = "A door on this machine whose port answers."
@@ -114,6 +119,13 @@ port = 2223
 timeout_ms = 600
 attempts = 2
 backoff_ms = 200
+TOML
+cat > "$work/examples/rotating-door.toml" <<'TOML'
+host = "127.0.0.1"
+tags = ["lab"]
+
+[rotating]
+door = "ssh"
 TOML
 cat > "$work/examples/local-slow.toml" <<'TOML'
 host = "127.0.0.1"
@@ -218,5 +230,23 @@ quit
 start_app "$work/examples" KNOCK_GUI_THEME=light
 pick local-open; keys Return; sleep 3; clear_search
 capture_settled knock-gui-light.png
+quit
+
+# Issue 13: the second open finds the door open and sends nothing; Diagnose (Ctrl+D) of the closed one.
+start_app "$work/examples"
+pick local-open; keys Return; sleep 3; keys Return; sleep 2; clear_search
+capture_settled knock-gui-already-open.png
+# Issue 14: quitting asks to send the close sequence of the door opened here.
+keys ctrl+q; sleep 1
+capture_settled knock-gui-quit.png
+keys Escape
+pick local-closed; keys ctrl+d; sleep 6; clear_search
+capture_settled knock-gui-diagnose.png
+quit
+
+# Issue 12: a rotating profile counts down (captured as is: the countdown changes every second).
+start_app "$work/examples"
+pick rotating-door; clear_search; sleep 1
+capture knock-gui-rotating.png
 quit
 echo "gui-screenshot: done"

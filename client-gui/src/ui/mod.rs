@@ -145,6 +145,11 @@ fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
     {
         state.knock(&name, client_core::profile::Action::Open);
     }
+    if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::D))
+        && let Some(name) = state.highlighted()
+    {
+        state.diagnose(&name);
+    }
     if !in_search
         && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Delete))
         && let Some(name) = state.highlighted()
@@ -211,6 +216,7 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
                 ("Up / Down", "move the highlight"),
                 ("Ctrl+F", "search"),
                 ("Ctrl+N", "new profile"),
+                ("Ctrl+D", "diagnose the highlighted host"),
                 ("Ctrl+Q", "quit (asks about doors opened here)"),
                 ("Ctrl+S / Enter", "save in the editor"),
                 ("Escape", "cancel the editor or a dialog"),
