@@ -83,8 +83,11 @@ printf '%s\n' "127.0.0.1 localhost" "::1 localhost" "192.0.2.10 bastion.example.
   "192.0.2.11 fin.example.org" "192.0.2.12 mail.example.org" > "$work/hosts"
 mount --bind "$work/hosts" /etc/hosts
 
-# The opened door's service port: a listener on 127.0.0.1:2222 (2223 stays closed: the failed door).
+# The opened door: its service port 127.0.0.1:2222 starts listening when the last hit of local-open's
+# sequence (UDP 9000) arrives, as a knockd door would open (before, the port is closed, so the app's
+# already-open check lets the first knock through). 2223 stays closed: the failed door.
 python3 -c 'import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 9000)); u.recvfrom(64)
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 2222)); s.listen(64); time.sleep(3600)' &
 listener_pid=$!
@@ -120,7 +123,11 @@ timeout_ms = 600
 attempts = 2
 backoff_ms = 200
 TOML
-cat > "$work/examples/rotating-door.toml" <<'TOML'
+# A rotating profile in a store of its own: its countdown changes every second, so the scenes that wait
+# for the window to settle must not list it.
+mkdir -p "$work/rotating"
+cp profiles/bastion.toml "$work/rotating/"
+cat > "$work/rotating/rotating-door.toml" <<'TOML'
 host = "127.0.0.1"
 tags = ["lab"]
 
@@ -245,7 +252,7 @@ capture_settled knock-gui-diagnose.png
 quit
 
 # Issue 12: a rotating profile counts down (captured as is: the countdown changes every second).
-start_app "$work/examples"
+start_app "$work/rotating"
 pick rotating-door; clear_search; sleep 1
 capture knock-gui-rotating.png
 quit

@@ -1057,6 +1057,10 @@ impl AppState {
             self.last_results.insert(name.to_owned(), result.clone());
             self.notes_outbox.push(note_of(name, &result));
         }
+        if report.was_already_open() {
+            // Nothing was sent: no stepper of hits that never left.
+            self.runs.remove(name);
+        }
         match (report.action, &report.outcome) {
             (Action::Open, Outcome::Opened | Outcome::Sent) if !report.was_already_open() => {
                 self.opened_here.insert(name.to_owned());

@@ -104,15 +104,11 @@ impl Bench {
 }
 
 impl eframe::App for KnockGui {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        let frame_started = Instant::now();
-        if std::mem::take(&mut self.first_frame) {
-            let ctx = ui.ctx();
-            ctx.send_viewport_cmd(egui::ViewportCommand::MinInnerSize(MIN_WINDOW));
-        }
+    /// Runs every frame, also while the window is minimized or hidden (when `ui` does not): the
+    /// worker's news, the store re-scan, quitting, and notifications (which matter most then).
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.state.poll();
-        self.state.rescan_if_due(frame_started);
-        let ctx = ui.ctx().clone();
+        self.state.rescan_if_due(Instant::now());
         // Quitting: doors opened here may want their close sequences first (ask, or send and wait).
         if ctx.input(|i| i.viewport().close_requested()) && !self.state.request_quit() {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
@@ -120,11 +116,20 @@ impl eframe::App for KnockGui {
         if matches!(self.state.quit, Quit::Closing(_)) && self.state.ready_to_quit() {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
+        self.state.deliver_notes(ctx.input(|i| i.focused));
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let frame_started = Instant::now();
+        if std::mem::take(&mut self.first_frame) {
+            let ctx = ui.ctx();
+            ctx.send_viewport_cmd(egui::ViewportCommand::MinInnerSize(MIN_WINDOW));
+        }
+        let ctx = ui.ctx().clone();
         ui::draw(&mut self.state, &mut self.view, ui);
         if self.state.quit == Quit::Ready {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
-        self.state.deliver_notes(ctx.input(|i| i.focused));
         let benchmarking = self.bench.as_mut().is_some_and(|b| b.record(frame_started, frame_started.elapsed()));
         if benchmarking {
             ctx.request_repaint();
