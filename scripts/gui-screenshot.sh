@@ -134,6 +134,12 @@ tags = ["lab"]
 [rotating]
 door = "ssh"
 TOML
+cat > "$work/examples/lab-door.toml" <<'TOML'
+host = "127.0.0.1"
+open = "7600:udp"
+close = "7700:udp"
+tags = ["lab"]
+TOML
 cat > "$work/examples/local-slow.toml" <<'TOML'
 host = "127.0.0.1"
 open = "7300:udp,7400:udp,7500:udp"
@@ -167,8 +173,11 @@ keys() { xdotool key --clearmodifiers --delay 60 "$@"; sleep 0.4; }
 type_text() { xdotool type --delay 40 "$1"; sleep 0.4; }
 # non_blank FILE: more than 16 colours, or the capture is refused.
 non_blank() { [ "$(identify -format %k "$1")" -gt 16 ] || die "$1 looks blank ($(identify -format %k "$1") colours)"; }
+# alive NAME: the app still runs (`import` of a window that is gone waits forever).
+alive() { kill -0 "$app_pid" 2>/dev/null || die "knock-gui exited before $1: $(tail -5 "$work/app-$run_no.log")"; }
 # capture NAME: the window now (for animated states).
 capture() {
+  alive "$1"
   local dest="$out_dir/$1"
   import -window "$wid" "$dest"
   non_blank "$dest"
@@ -177,6 +186,7 @@ capture() {
 }
 # capture_settled NAME: once two captures in a row are identical (the app has settled).
 capture_settled() {
+  alive "$1"
   local prev="$work/prev.png" cur="$work/cur.png"
   import -window "$wid" "$prev"
   for _ in $(seq 40); do
@@ -239,16 +249,17 @@ pick local-open; keys Return; sleep 3; clear_search
 capture_settled knock-gui-light.png
 quit
 
-# Issue 13: the second open finds the door open and sends nothing; Diagnose (Ctrl+D) of the closed one.
+# Issue 13: local-open's door opened in an earlier scene: this open finds it open and sends nothing.
+# Then Diagnose (Ctrl+D) of the door that does not open.
 start_app "$work/examples"
-pick local-open; keys Return; sleep 3; keys Return; sleep 2; clear_search
+pick local-open; keys Return; sleep 2; clear_search
 capture_settled knock-gui-already-open.png
-# Issue 14: quitting asks to send the close sequence of the door opened here.
-keys ctrl+q; sleep 1
-capture_settled knock-gui-quit.png
-keys Escape
 pick local-closed; keys ctrl+d; sleep 6; clear_search
 capture_settled knock-gui-diagnose.png
+# Issue 14: quitting after opening a door that has a close sequence asks whether to close it.
+pick lab-door; keys Return; sleep 1; clear_search
+keys ctrl+q; sleep 1
+capture_settled knock-gui-quit.png
 quit
 
 # Issue 12: a rotating profile counts down (captured as is: the countdown changes every second).
