@@ -357,6 +357,15 @@ pub struct AppState {
     fingerprint: u64,
     last_scan: Instant,
     rescan_every: Duration,
+    /// A fingerprint of the store is being computed by the worker (so at most one at a time).
+    scanning: bool,
+    /// Bumped whenever `entries` change: the list's rows and tags are cached against it.
+    entries_generation: u64,
+    /// `entries` by name, rebuilt with them (the list looks rows up by name every frame).
+    index: HashMap<String, usize>,
+    /// The list rows and the tags, computed once per change of their inputs, not every frame.
+    list_cache: std::cell::RefCell<Option<(u64, std::rc::Rc<Vec<ListRow>>)>>,
+    tags_cache: std::cell::RefCell<Option<(u64, std::rc::Rc<Vec<String>>)>>,
 }
 
 impl AppState {
@@ -401,6 +410,11 @@ impl AppState {
             fingerprint: 0,
             last_scan: Instant::now(),
             rescan_every: Duration::from_secs(2),
+            scanning: false,
+            entries_generation: 0,
+            index: HashMap::new(),
+            list_cache: std::cell::RefCell::new(None),
+            tags_cache: std::cell::RefCell::new(None),
         };
         state.reload();
         state.worker.check_keyring(state.secrets.clone());
@@ -455,42 +469,68 @@ impl AppState {
         }
     }
 
-    /// Re-reads every profile file.
+    /// Re-reads every profile file (each read once: the profile and the version it was read at).
     pub fn reload(&mut self) {
         self.fingerprint = self.store.fingerprint();
         self.last_scan = Instant::now();
-        match self.store.list() {
-            Ok(listed) => {
-                self.entries = listed
+        match self.store.file_names() {
+            Ok(names) => {
+                self.entries = names
                     .into_iter()
-                    .map(|l| {
-                        let version = self.store.load(&l.name).ok().map(|s| s.version);
-                        Entry { name: l.name, path: l.path, profile: l.profile, version }
+                    .map(|name| {
+                        let path = self.store.path_of(&name);
+                        match self.store.load(&name) {
+                            Ok(stored) => {
+                                Entry { name, path, profile: Ok(stored.profile), version: Some(stored.version) }
+                            }
+                            Err(StoreError::Unreadable(unreadable)) => {
+                                Entry { name, path, profile: Err(unreadable), version: None }
+                            }
+                            Err(err) => {
+                                let unreadable =
+                                    UnreadableFile { path: path.clone(), line: 1, column: 1, message: err.to_string() };
+                                Entry { name, path, profile: Err(unreadable), version: None }
+                            }
+                        }
                     })
                     .collect();
             }
             Err(err) => self.notice = Some(Notice::Error(err.to_string())),
         }
+        self.entries_changed();
         if self.selected.as_ref().is_some_and(|s| self.entry(s).is_none()) {
             self.selected = None;
         }
     }
 
-    /// Re-scans when the interval has passed and the files changed; true if the list changed.
+    fn entries_changed(&mut self) {
+        self.entries_generation += 1;
+        self.index = self.entries.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+    }
+
+    /// Asks the worker for the store's fingerprint when the interval has passed (reading the
+    /// directory and every file's metadata is never done on the UI thread: with 1,000 profiles it
+    /// would cost a frame); [`AppState::poll`] re-reads the store when it changed. True if a check
+    /// started.
     pub fn rescan_if_due(&mut self, now: Instant) -> bool {
-        if now.duration_since(self.last_scan) < self.rescan_every {
+        if self.scanning || now.duration_since(self.last_scan) < self.rescan_every {
             return false;
         }
         self.last_scan = now;
-        if self.store.fingerprint() == self.fingerprint {
-            return false;
-        }
-        self.reload();
+        self.scanning = true;
+        self.worker.fingerprint(self.store.clone(), self.fingerprint);
         true
     }
 
+    fn on_fingerprint(&mut self, fingerprint: u64) {
+        self.scanning = false;
+        if fingerprint != self.fingerprint {
+            self.reload();
+        }
+    }
+
     pub fn entry(&self, name: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.name == name)
+        self.index.get(name).and_then(|&i| self.entries.get(i)).filter(|e| e.name == name)
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -501,9 +541,9 @@ impl AppState {
     /// filter, in list order, that are not hidden under a collapsed group header. One row per profile.
     pub fn visible(&self) -> Vec<&Entry> {
         self.rows()
-            .into_iter()
+            .iter()
             .filter_map(|row| match row {
-                ListRow::Profile(name) => self.entry(&name),
+                ListRow::Profile(name) => self.entry(name),
                 ListRow::Header { .. } => None,
             })
             .collect()
@@ -513,7 +553,26 @@ impl AppState {
     /// favourites first, then each tag (a profile is listed once, under its first tag), then those
     /// without one; a collapsed header hides its rows, except while searching. Without tags, a flat
     /// list with favourites on top. Within a group, by name.
-    pub fn rows(&self) -> Vec<ListRow> {
+    pub fn rows(&self) -> std::rc::Rc<Vec<ListRow>> {
+        // The inputs: the entries (by generation), the search, the tag filter, favourites, collapsed.
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (self.entries_generation, &self.search, &self.tag_filter, &self.favourites, &self.collapsed_groups)
+                .hash(&mut hasher);
+            hasher.finish()
+        };
+        if let Some((cached, rows)) = self.list_cache.borrow().as_ref()
+            && *cached == key
+        {
+            return std::rc::Rc::clone(rows);
+        }
+        let rows = std::rc::Rc::new(self.compute_rows());
+        *self.list_cache.borrow_mut() = Some((key, std::rc::Rc::clone(&rows)));
+        rows
+    }
+
+    fn compute_rows(&self) -> Vec<ListRow> {
         let needle = self.search.trim().to_lowercase();
         let matching = self
             .entries
@@ -574,14 +633,21 @@ impl AppState {
     }
 
     /// Every tag in the store (lower-cased, sorted), for the filter chips.
-    pub fn tags(&self) -> Vec<String> {
+    pub fn tags(&self) -> std::rc::Rc<Vec<String>> {
+        if let Some((generation, tags)) = self.tags_cache.borrow().as_ref()
+            && *generation == self.entries_generation
+        {
+            return std::rc::Rc::clone(tags);
+        }
         let tags: BTreeSet<String> = self
             .entries
             .iter()
             .filter_map(|e| e.profile.as_ref().ok())
             .flat_map(|p| p.tags.iter().map(|t| t.to_lowercase()))
             .collect();
-        tags.into_iter().collect()
+        let tags = std::rc::Rc::new(tags.into_iter().collect::<Vec<_>>());
+        *self.tags_cache.borrow_mut() = Some((self.entries_generation, std::rc::Rc::clone(&tags)));
+        tags
     }
 
     /// The row that keyboard actions (Enter, Delete) act on: the selected profile, only while it is
@@ -982,6 +1048,7 @@ impl AppState {
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
                 WorkerMessage::Deleted { name, result } => self.on_deleted(name, result),
                 WorkerMessage::Notified { note, result } => self.last_note = Some((note, result)),
+                WorkerMessage::Fingerprint(fingerprint) => self.on_fingerprint(fingerprint),
                 WorkerMessage::RotatingKey { name, result } => match result {
                     Ok(key) => {
                         self.revealed.insert(name, key);

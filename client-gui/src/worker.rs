@@ -70,6 +70,8 @@ pub enum WorkerMessage {
         run: RunId,
         result: Result<Diagnosis, String>,
     },
+    /// The store's fingerprint (names, sizes, modification times of its files).
+    Fingerprint(u64),
     /// A desktop notification was handed to the desktop (or could not be).
     Notified {
         note: crate::app::DesktopNote,
@@ -246,6 +248,20 @@ impl Worker {
             };
             let _ = sender.send(WorkerMessage::RotatingImported { name, result });
             waker();
+        });
+    }
+
+    /// Computes the store's fingerprint (a directory read and a stat per file) off the UI thread. The
+    /// window is woken only when it differs from `known` (an idle app draws no extra frame for a
+    /// re-scan that found nothing; the answer waits for the next frame).
+    pub fn fingerprint(&self, store: ProfileStore, known: u64) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let fingerprint = store.fingerprint();
+            let _ = sender.send(WorkerMessage::Fingerprint(fingerprint));
+            if fingerprint != known {
+                waker();
+            }
         });
     }
 

@@ -44,7 +44,7 @@ fn one_row_per_profile_filtered_by_search_and_tag_with_favourites_on_top() {
     store.create("lab", &profile("lab.example.org", "7000", &[])).expect("lab");
     let mut s = state(dir.path());
     assert_eq!(listed(&s), ["db", "web", "lab"], "grouped by first tag; a profile with two tags is listed once");
-    assert_eq!(s.tags(), ["eu", "prod"]);
+    assert_eq!(*s.tags(), ["eu", "prod"]);
     s.tag_filter = Some("prod".into());
     assert_eq!(listed(&s), ["db", "web"]);
     s.tag_filter = None;
@@ -69,8 +69,8 @@ fn collapsed_groups_hide_their_rows_from_the_keyboard_and_survive_a_restart() {
     let mut s = state(dir.path());
     let headers = |s: &AppState| -> Vec<(Group, usize, bool)> {
         s.rows()
-            .into_iter()
-            .filter_map(|r| match r {
+            .iter()
+            .filter_map(|r| match r.clone() {
                 ListRow::Header { group, count, collapsed } => Some((group, count, collapsed)),
                 ListRow::Profile(_) => None,
             })

@@ -103,14 +103,14 @@ fn tag_filters(state: &mut AppState, ui: &mut egui::Ui) {
         if ui.selectable_label(state.tag_filter.is_none(), "all").clicked() {
             changed |= state.tag_filter.take().is_some();
         }
-        for tag in tags {
+        for tag in tags.iter() {
             let on = state.tag_filter.as_deref() == Some(tag.as_str());
             if ui
                 .selectable_label(on, format!("#{tag}"))
                 .on_hover_text(format!("List only hosts tagged {tag}"))
                 .clicked()
             {
-                state.tag_filter = if on { None } else { Some(tag) };
+                state.tag_filter = if on { None } else { Some(tag.clone()) };
                 changed = true;
             }
         }
