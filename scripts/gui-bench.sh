@@ -127,7 +127,7 @@ echo "  built $(date -r "$bin" '+%F %T'), Xvfb $DISPLAY ${screen}, $(nproc) core
 echo "  network: $isolation"
 
 # --- (a) start-up -------------------------------------------------------------------------------------
-hook=() mapped=()
+hook=() mapped=() gl_ready=() app_ready=() first_pass=()
 for i in $(seq 1 "$launches"); do
   start_app "$work/examples" "$work/a$i.log" KNOCK_GUI_BENCH=1
   wait_window 30
@@ -136,6 +136,11 @@ for i in $(seq 1 "$launches"); do
   [ "$gl" != "?" ] || gl=$(grep -oE '[^/ ]*(EGL_mesa|GLX_mesa|swrast_dri|libgallium)[^/ ]*$' "/proc/$app_pid/maps" \
     | sort -u | tr '\n' ' ' || true)
   hook+=("$(awk '/^first_frame_ms /{print $2; exit}' "$work/a$i.log")")
+  # Where the time goes: process start -> eframe's window and GL context ready -> the app's state
+  # built -> its first UI pass (the first frame's layout, fonts included) took this long.
+  gl_ready+=("$(awk '/^window_and_gl_ms /{print $2; exit}' "$work/a$i.log")")
+  app_ready+=("$(awk '/^app_state_ms /{print $2; exit}' "$work/a$i.log")")
+  first_pass+=("$(awk '/^first_ui_pass_ms /{print $2; exit}' "$work/a$i.log")")
   mapped+=("$(awk -v a="$spawned_at" -v b="$mapped_at" 'BEGIN {printf "%.1f", (b - a) * 1000}')")
   stop "$app_pid"; app_pid=""
 done
@@ -146,6 +151,9 @@ hook_stats=$(printf '%s\n' "${hook[@]}" | stats)
 hook_median=$(printf '%s\n' "${hook[@]}" | sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
 printf '    first_frame_ms (hook: process start -> end of 1st UI pass)  %s ms   %s\n' "$hook_stats" "$(verdict "$hook_median" 100)"
 printf '    window mapped  (external: spawn -> mapped, 5 ms polling)    %s ms\n' "$(printf '%s\n' "${mapped[@]}" | stats)"
+printf '    of which: start -> window + GL context ready               %s ms\n' "$(printf '%s\n' "${gl_ready[@]}" | stats)"
+printf '              start -> app state built (store, worker)        %s ms\n' "$(printf '%s\n' "${app_ready[@]}" | stats)"
+printf '              the first UI pass itself (layout, fonts)         %s ms\n' "$(printf '%s\n' "${first_pass[@]}" | stats)"
 echo "    per launch, hook:   ${hook[*]}"
 echo "    per launch, mapped: ${mapped[*]}"
 

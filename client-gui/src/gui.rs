@@ -78,6 +78,7 @@ impl Bench {
     /// Records one frame; true while more frames are wanted.
     fn record(&mut self, frame_started: Instant, ui_time: Duration) -> bool {
         if self.last_frame.is_none() {
+            println!("first_ui_pass_ms {:.1}", ui_time.as_secs_f64() * 1000.0);
             println!("first_frame_ms {:.1}", self.started.elapsed().as_secs_f64() * 1000.0);
         } else if let Some(last) = self.last_frame {
             self.intervals.push(frame_started.duration_since(last));
