@@ -3,7 +3,7 @@
 # each one is not blank. Usage: scripts/gui-screenshot.sh [OUT_DIR]   (default docs/)
 #
 #   knock-gui-empty.png      first start, no profiles
-#   knock-gui-list.png       the example profiles (dark theme)
+#   knock-gui-list.png       the example profiles grouped by tag under headers (dark theme)
 #   knock-gui-knocking.png   a knock in progress (stepper, Cancel)
 #   knock-gui.png            a door that opened (banner "Door open", stepper, connect), full list
 #   knock-gui-failed.png     a door that did not open (verify port closed)
@@ -11,6 +11,10 @@
 #   knock-gui-spa-keys.png   an SPA profile with generated keys (monospace, one line each)
 #   knock-gui-small.png      the window at its minimum size, 640x400
 #   knock-gui-light.png      the light theme
+#   knock-gui-already-open.png  a second open of an open door: nothing sent, "Already open", Knock anyway
+#   knock-gui-diagnose.png   Diagnose of the door that did not open: each check, its verdict and advice
+#   knock-gui-rotating.png   a rotating profile: the seconds left in its window, ports hidden (Reveal)
+#   knock-gui-quit.png       quitting after opening a door with a close sequence: "Close the doors…?"
 #
 # Runs its own Xvfb (Mesa software GL), the app (KNOCK_GUI_BIN, default the debug build
 # target/debug/knock-gui, built if missing) on a temporary copy of profiles/*.toml plus three loopback
@@ -79,8 +83,11 @@ printf '%s\n' "127.0.0.1 localhost" "::1 localhost" "192.0.2.10 bastion.example.
   "192.0.2.11 fin.example.org" "192.0.2.12 mail.example.org" > "$work/hosts"
 mount --bind "$work/hosts" /etc/hosts
 
-# The opened door's service port: a listener on 127.0.0.1:2222 (2223 stays closed: the failed door).
+# The opened door: its service port 127.0.0.1:2222 starts listening when the last hit of local-open's
+# sequence (UDP 9000) arrives, as a knockd door would open (before, the port is closed, so the app's
+# already-open check lets the first knock through). 2223 stays closed: the failed door.
 python3 -c 'import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 9000)); u.recvfrom(64)
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 2222)); s.listen(64); time.sleep(3600)' &
 listener_pid=$!
@@ -96,6 +103,7 @@ cp profiles/*.toml "$work/examples/"
 cat > "$work/examples/local-open.toml" <<'TOML'
 host = "127.0.0.1"
 open = "7000:udp,8000:udp,9000:udp"
+close = "9000:udp,8000:udp"
 delay_ms = 40
 tags = ["lab"]
 notes = "A door on this machine whose port answers."
@@ -114,6 +122,23 @@ port = 2223
 timeout_ms = 600
 attempts = 2
 backoff_ms = 200
+TOML
+# A rotating profile in a store of its own: its countdown changes every second, so the scenes that wait
+# for the window to settle must not list it.
+mkdir -p "$work/rotating"
+cp profiles/bastion.toml "$work/rotating/"
+cat > "$work/rotating/rotating-door.toml" <<'TOML'
+host = "127.0.0.1"
+tags = ["lab"]
+
+[rotating]
+door = "ssh"
+TOML
+cat > "$work/examples/lab-door.toml" <<'TOML'
+host = "127.0.0.1"
+open = "7600:udp"
+close = "7700:udp"
+tags = ["lab"]
 TOML
 cat > "$work/examples/local-slow.toml" <<'TOML'
 host = "127.0.0.1"
@@ -148,8 +173,11 @@ keys() { xdotool key --clearmodifiers --delay 60 "$@"; sleep 0.4; }
 type_text() { xdotool type --delay 40 "$1"; sleep 0.4; }
 # non_blank FILE: more than 16 colours, or the capture is refused.
 non_blank() { [ "$(identify -format %k "$1")" -gt 16 ] || die "$1 looks blank ($(identify -format %k "$1") colours)"; }
+# alive NAME: the app still runs (`import` of a window that is gone waits forever).
+alive() { kill -0 "$app_pid" 2>/dev/null || die "knock-gui exited before $1: $(tail -5 "$work/app-$run_no.log")"; }
 # capture NAME: the window now (for animated states).
 capture() {
+  alive "$1"
   local dest="$out_dir/$1"
   import -window "$wid" "$dest"
   non_blank "$dest"
@@ -158,6 +186,7 @@ capture() {
 }
 # capture_settled NAME: once two captures in a row are identical (the app has settled).
 capture_settled() {
+  alive "$1"
   local prev="$work/prev.png" cur="$work/cur.png"
   import -window "$wid" "$prev"
   for _ in $(seq 40); do
@@ -218,5 +247,24 @@ quit
 start_app "$work/examples" KNOCK_GUI_THEME=light
 pick local-open; keys Return; sleep 3; clear_search
 capture_settled knock-gui-light.png
+quit
+
+# Issue 13: local-open's door opened in an earlier scene: this open finds it open and sends nothing.
+# Then Diagnose (Ctrl+D) of the door that does not open.
+start_app "$work/examples"
+pick local-open; keys Return; sleep 2; clear_search
+capture_settled knock-gui-already-open.png
+pick local-closed; keys ctrl+d; sleep 6; clear_search
+capture_settled knock-gui-diagnose.png
+# Issue 14: quitting after opening a door that has a close sequence asks whether to close it.
+pick lab-door; keys Return; sleep 1; clear_search
+keys ctrl+q; sleep 1
+capture_settled knock-gui-quit.png
+quit
+
+# Issue 12: a rotating profile counts down (captured as is: the countdown changes every second).
+start_app "$work/rotating"
+pick rotating-door; clear_search; sleep 1
+capture knock-gui-rotating.png
 quit
 echo "gui-screenshot: done"

@@ -630,7 +630,7 @@ impl<'de> serde::de::Visitor<'de> for SourceVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SequenceSource, E> {
-        Sequence::from_str(text).map(SequenceSource::Inline).map_err(E::custom)
+        Sequence::parse_as_written(text, crate::sequence::Protocol::Tcp).map(SequenceSource::Inline).map_err(E::custom)
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SequenceSource, A::Error> {
@@ -848,6 +848,20 @@ fn tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Er
     Ok(tags)
 }
 
+/// A sequence is written back as it was written (`7000,8000:udp` stays so), read with the one parser.
+impl Serialize for Sequence {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.as_written())
+    }
+}
+
+impl<'de> Deserialize<'de> for Sequence {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Sequence::parse_as_written(&text, crate::sequence::Protocol::Tcp).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Serde for the types whose text form is their `Display`/`FromStr` (as written in knockd.conf and on
 /// the command line), so files and arguments share one parser and one error message.
 macro_rules! serde_as_text {
@@ -867,16 +881,7 @@ macro_rules! serde_as_text {
     )*};
 }
 
-serde_as_text!(
-    Sequence,
-    TcpFlagSpec,
-    AddressFamily,
-    Method,
-    AccessList,
-    AllowIp,
-    crate::spa::DigestType,
-    crate::spa::HmacType
-);
+serde_as_text!(TcpFlagSpec, AddressFamily, Method, AccessList, AllowIp, crate::spa::DigestType, crate::spa::HmacType);
 
 #[cfg(test)]
 mod tests {
@@ -928,7 +933,7 @@ backoff_ms = 500
     fn a_minimal_profile_gets_defaults_and_writes_back_minimal() {
         let profile: Profile = toml::from_str("host = \"192.0.2.2\"\nopen = \"7000\"\n").expect("minimal");
         assert_eq!(profile, Profile::new("192.0.2.2", Sequence::parse("7000", Protocol::Tcp).expect("seq")));
-        assert_eq!(toml::to_string(&profile).expect("ser"), "host = \"192.0.2.2\"\nopen = \"7000:tcp\"\n");
+        assert_eq!(toml::to_string(&profile).expect("ser"), "host = \"192.0.2.2\"\nopen = \"7000\"\n");
         let verify: Verify = toml::from_str("port = 22").expect("verify defaults");
         assert_eq!((verify.timeout_ms, verify.attempts.get(), verify.backoff_ms), (5000, 3, 1000));
     }

@@ -139,16 +139,41 @@ pub enum SequenceError {
     NoFlagSet { spec: String },
 }
 
-/// A sequence of hits, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Sequence(Vec<Hit>);
+/// A sequence of hits, in order. It may remember the text it was written as (`7000,8000:udp`), so a
+/// profile file or the desktop app's editor writes it back as the user wrote it; equality compares the
+/// hits only.
+#[derive(Debug, Clone, Default)]
+pub struct Sequence(Vec<Hit>, Option<Box<str>>);
+
+impl PartialEq for Sequence {
+    fn eq(&self, other: &Sequence) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Sequence {}
 
 impl Sequence {
     pub fn new(hits: Vec<Hit>) -> Result<Sequence, SequenceError> {
         if hits.is_empty() {
             return Err(SequenceError::EmptySequence);
         }
-        Ok(Sequence(hits))
+        Ok(Sequence(hits, None))
+    }
+
+    /// Parses `text` like [`Sequence::parse`] and remembers it (trimmed) as the sequence's written form.
+    pub fn parse_as_written(text: &str, default_protocol: Protocol) -> Result<Sequence, SequenceError> {
+        let mut sequence = Sequence::parse(text, default_protocol)?;
+        sequence.1 = Some(text.trim().into());
+        Ok(sequence)
+    }
+
+    /// The text the sequence was written as, else its knockd.conf form (`7000:tcp,8000:udp`).
+    pub fn as_written(&self) -> std::borrow::Cow<'_, str> {
+        match &self.1 {
+            Some(text) => std::borrow::Cow::Borrowed(text),
+            None => std::borrow::Cow::Owned(self.to_string()),
+        }
     }
 
     /// Parses hits separated by commas and/or whitespace (`1300,8888:udp 9394`), as knockd.conf writes them.

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
+use client_core::doctor::Diagnosis;
 use client_core::open::{Outcome, Plan, ProfileEvent, ProfileReport};
-use client_core::profile::{Action, Profile};
+use client_core::profile::{Action, Profile, ProfileKind};
+use client_core::rotating::DoorKey;
 use client_core::store::{ProfileStore, StoreError, UnreadableFile, Version};
 use client_core::{AddressFamily, CancellationToken, ErrorKind, KnockEvent};
 use client_core::{RawPermission, raw_permission};
@@ -35,6 +37,12 @@ pub enum LastResult {
     #[default]
     Never,
     Opened {
+        at: SystemTime,
+        detail: String,
+    },
+    /// The verify port answered before knocking: nothing was sent (knocking an open door would stack
+    /// a second firewall rule); Force knocks anyway.
+    AlreadyOpen {
         at: SystemTime,
         detail: String,
     },
@@ -184,6 +192,116 @@ pub struct Persisted {
     /// Per-profile connect commands the user changed (the default is `ssh -4/-6 HOST`).
     #[serde(default)]
     pub connect_commands: HashMap<String, String>,
+    /// The host list's group headers the user collapsed ([`Group::key`]).
+    #[serde(default)]
+    pub collapsed_groups: BTreeSet<String>,
+    /// What quitting does with doors the app opened that have a close sequence.
+    #[serde(default)]
+    pub quit_policy: QuitPolicy,
+}
+
+/// A group of the host list: pinned favourites, a tag (a profile's first), or no tag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    Pinned,
+    Tag(String),
+    Untagged,
+}
+
+impl Group {
+    /// The key kept in [`Persisted::collapsed_groups`] (tags cannot contain `:`).
+    pub fn key(&self) -> String {
+        match self {
+            Group::Pinned => "pinned:".to_owned(),
+            Group::Tag(tag) => format!("tag:{tag}"),
+            Group::Untagged => "untagged:".to_owned(),
+        }
+    }
+
+    pub fn title(&self) -> String {
+        match self {
+            Group::Pinned => "pinned".to_owned(),
+            Group::Tag(tag) => format!("#{tag}"),
+            Group::Untagged => "no tag".to_owned(),
+        }
+    }
+}
+
+/// One line of the host list: a group header or a profile. Both are one row of the same height.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListRow {
+    Header { group: Group, count: usize, collapsed: bool },
+    Profile(String),
+}
+
+/// What quitting does with the doors this session opened that have a close sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum QuitPolicy {
+    /// Ask each time (the default): close them, leave them open, or stay.
+    #[default]
+    Ask,
+    /// Send their close sequences, then quit.
+    CloseDoors,
+    /// Quit and leave them open.
+    LeaveOpen,
+}
+
+/// Where quitting is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Quit {
+    #[default]
+    No,
+    /// The window was asked to close: "Close these doors before quitting?"
+    Asking(Vec<String>),
+    /// Sending these doors' close sequences; quits when they are done.
+    Closing(Vec<String>),
+    /// Nothing holds the quit any more.
+    Ready,
+}
+
+/// The "Import from text" dialog: a pasted `knock+rotating://` URI (it carries the door key: the field
+/// is masked and wiped when the dialog closes) and an optional name (default: the door's).
+#[derive(Debug, Default)]
+pub struct ImportUriDialog {
+    pub uri: zeroize::Zeroizing<String>,
+    pub name: String,
+    pub error: Option<String>,
+    /// Waiting for the keyring and the store.
+    pub busy: bool,
+}
+
+/// A Diagnose of one profile: running (cancellable) or its result.
+#[derive(Debug, Clone)]
+pub struct DiagnoseRun {
+    pub name: String,
+    id: RunId,
+    cancel: CancellationToken,
+    pub started: Instant,
+    /// None while it runs.
+    pub result: Option<Result<Diagnosis, String>>,
+    pub cancelled: bool,
+}
+
+impl DiagnoseRun {
+    pub fn is_running(&self) -> bool {
+        self.result.is_none()
+    }
+}
+
+/// A rotating profile's current window: its number, the seconds it has left, and (when revealed) its
+/// ports as `PORT:PROTO` words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowView {
+    pub window: u64,
+    pub seconds_left: u64,
+    pub ports: Option<String>,
+}
+
+/// A desktop notification of a knock's outcome (sent only while the window is not focused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesktopNote {
+    pub title: String,
+    pub body: String,
 }
 
 pub struct AppState {
@@ -196,6 +314,24 @@ pub struct AppState {
     pub tag_filter: Option<String>,
     pub favourites: BTreeSet<String>,
     pub connect_commands: HashMap<String, String>,
+    pub collapsed_groups: BTreeSet<String>,
+    pub quit_policy: QuitPolicy,
+    pub quit: Quit,
+    /// Doors this session opened (open knocks that opened or were sent), for closing them on quit.
+    pub opened_here: BTreeSet<String>,
+    /// Outcomes waiting to be shown as desktop notifications (the window decides: only when unfocused).
+    pub notes_outbox: Vec<DesktopNote>,
+    /// The last notification handed to the desktop and how that went (for the tests and the curious).
+    pub last_note: Option<(DesktopNote, Result<(), String>)>,
+    /// Rotating profiles whose current ports the user chose to reveal: their door keys, in memory only
+    /// (never persisted), until Hide, a restart or a change of the profile.
+    revealed: HashMap<String, DoorKey>,
+    /// Why a Reveal failed, per profile.
+    pub reveal_errors: HashMap<String, String>,
+    /// The "Import from text" dialog (a `knock+rotating://` URI).
+    pub import_uri_dialog: Option<ImportUriDialog>,
+    /// The last Diagnose, running or done.
+    pub diagnosis: Option<DiagnoseRun>,
     pub editor: Option<Editor>,
     pub editor_errors: FieldErrors,
     /// The form as loaded, to tell whether the user changed anything.
@@ -221,6 +357,15 @@ pub struct AppState {
     fingerprint: u64,
     last_scan: Instant,
     rescan_every: Duration,
+    /// A fingerprint of the store is being computed by the worker (so at most one at a time).
+    scanning: bool,
+    /// Bumped whenever `entries` change: the list's rows and tags are cached against it.
+    entries_generation: u64,
+    /// `entries` by name, rebuilt with them (the list looks rows up by name every frame).
+    index: HashMap<String, usize>,
+    /// The list rows and the tags, computed once per change of their inputs, not every frame.
+    list_cache: std::cell::RefCell<Option<(u64, std::rc::Rc<Vec<ListRow>>)>>,
+    tags_cache: std::cell::RefCell<Option<(u64, std::rc::Rc<Vec<String>>)>>,
 }
 
 impl AppState {
@@ -234,6 +379,16 @@ impl AppState {
             tag_filter: None,
             favourites: persisted.favourites,
             connect_commands: persisted.connect_commands,
+            collapsed_groups: persisted.collapsed_groups,
+            quit_policy: persisted.quit_policy,
+            quit: Quit::No,
+            opened_here: BTreeSet::new(),
+            notes_outbox: Vec::new(),
+            last_note: None,
+            revealed: HashMap::new(),
+            reveal_errors: HashMap::new(),
+            import_uri_dialog: None,
+            diagnosis: None,
             editor: None,
             editor_errors: FieldErrors::new(),
             editor_baseline: None,
@@ -255,6 +410,11 @@ impl AppState {
             fingerprint: 0,
             last_scan: Instant::now(),
             rescan_every: Duration::from_secs(2),
+            scanning: false,
+            entries_generation: 0,
+            index: HashMap::new(),
+            list_cache: std::cell::RefCell::new(None),
+            tags_cache: std::cell::RefCell::new(None),
         };
         state.reload();
         state.worker.check_keyring(state.secrets.clone());
@@ -283,6 +443,8 @@ impl AppState {
             last_results: self.last_results.clone(),
             favourites: self.favourites.clone(),
             connect_commands: self.connect_commands.clone(),
+            collapsed_groups: self.collapsed_groups.clone(),
+            quit_policy: self.quit_policy,
         }
     }
 
@@ -297,42 +459,78 @@ impl AppState {
 
     // ----- the store -------------------------------------------------------------------------------
 
-    /// Re-reads every profile file.
+    /// Hands the outcomes waiting in [`AppState::notes_outbox`] to the desktop when the window is not
+    /// focused (`focused` false); while it is focused they are dropped: the window shows them.
+    pub fn deliver_notes(&mut self, focused: bool) {
+        for note in std::mem::take(&mut self.notes_outbox) {
+            if !focused {
+                self.worker.notify(note);
+            }
+        }
+    }
+
+    /// Re-reads every profile file (each read once: the profile and the version it was read at).
     pub fn reload(&mut self) {
         self.fingerprint = self.store.fingerprint();
         self.last_scan = Instant::now();
-        match self.store.list() {
-            Ok(listed) => {
-                self.entries = listed
+        match self.store.file_names() {
+            Ok(names) => {
+                self.entries = names
                     .into_iter()
-                    .map(|l| {
-                        let version = self.store.load(&l.name).ok().map(|s| s.version);
-                        Entry { name: l.name, path: l.path, profile: l.profile, version }
+                    .map(|name| {
+                        let path = self.store.path_of(&name);
+                        match self.store.load(&name) {
+                            Ok(stored) => {
+                                Entry { name, path, profile: Ok(stored.profile), version: Some(stored.version) }
+                            }
+                            Err(StoreError::Unreadable(unreadable)) => {
+                                Entry { name, path, profile: Err(unreadable), version: None }
+                            }
+                            Err(err) => {
+                                let unreadable =
+                                    UnreadableFile { path: path.clone(), line: 1, column: 1, message: err.to_string() };
+                                Entry { name, path, profile: Err(unreadable), version: None }
+                            }
+                        }
                     })
                     .collect();
             }
             Err(err) => self.notice = Some(Notice::Error(err.to_string())),
         }
+        self.entries_changed();
         if self.selected.as_ref().is_some_and(|s| self.entry(s).is_none()) {
             self.selected = None;
         }
     }
 
-    /// Re-scans when the interval has passed and the files changed; true if the list changed.
+    fn entries_changed(&mut self) {
+        self.entries_generation += 1;
+        self.index = self.entries.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+    }
+
+    /// Asks the worker for the store's fingerprint when the interval has passed (reading the
+    /// directory and every file's metadata is never done on the UI thread: with 1,000 profiles it
+    /// would cost a frame); [`AppState::poll`] re-reads the store when it changed. True if a check
+    /// started.
     pub fn rescan_if_due(&mut self, now: Instant) -> bool {
-        if now.duration_since(self.last_scan) < self.rescan_every {
+        if self.scanning || now.duration_since(self.last_scan) < self.rescan_every {
             return false;
         }
         self.last_scan = now;
-        if self.store.fingerprint() == self.fingerprint {
-            return false;
-        }
-        self.reload();
+        self.scanning = true;
+        self.worker.fingerprint(self.store.clone(), self.fingerprint);
         true
     }
 
+    fn on_fingerprint(&mut self, fingerprint: u64) {
+        self.scanning = false;
+        if fingerprint != self.fingerprint {
+            self.reload();
+        }
+    }
+
     pub fn entry(&self, name: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.name == name)
+        self.index.get(name).and_then(|&i| self.entries.get(i)).filter(|e| e.name == name)
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -340,10 +538,43 @@ impl AppState {
     }
 
     /// The entries matching the search box (name, host, tags, notes; case-insensitive) and the tag
-    /// filter, in list order: favourites first, then by name. One row per profile.
+    /// filter, in list order, that are not hidden under a collapsed group header. One row per profile.
     pub fn visible(&self) -> Vec<&Entry> {
+        self.rows()
+            .iter()
+            .filter_map(|row| match row {
+                ListRow::Profile(name) => self.entry(name),
+                ListRow::Header { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The host list's rows. With tags in the store, profiles are grouped under headers: pinned
+    /// favourites first, then each tag (a profile is listed once, under its first tag), then those
+    /// without one; a collapsed header hides its rows, except while searching. Without tags, a flat
+    /// list with favourites on top. Within a group, by name.
+    pub fn rows(&self) -> std::rc::Rc<Vec<ListRow>> {
+        // The inputs: the entries (by generation), the search, the tag filter, favourites, collapsed.
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (self.entries_generation, &self.search, &self.tag_filter, &self.favourites, &self.collapsed_groups)
+                .hash(&mut hasher);
+            hasher.finish()
+        };
+        if let Some((cached, rows)) = self.list_cache.borrow().as_ref()
+            && *cached == key
+        {
+            return std::rc::Rc::clone(rows);
+        }
+        let rows = std::rc::Rc::new(self.compute_rows());
+        *self.list_cache.borrow_mut() = Some((key, std::rc::Rc::clone(&rows)));
+        rows
+    }
+
+    fn compute_rows(&self) -> Vec<ListRow> {
         let needle = self.search.trim().to_lowercase();
-        let mut visible: Vec<&Entry> = self
+        let matching = self
             .entries
             .iter()
             .filter(|e| {
@@ -359,22 +590,64 @@ impl AppState {
                 self.tag_filter.as_ref().is_none_or(|tag| {
                     e.profile.as_ref().is_ok_and(|p| p.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
                 })
-            })
-            .collect();
-        // Stable: entries come sorted by name from the store.
-        visible.sort_by_key(|e| !self.favourites.contains(&e.name));
-        visible
+            });
+        let grouped = self.entries.iter().any(|e| e.profile.as_ref().is_ok_and(|p| !p.tags.is_empty()));
+        // Entries come sorted by name from the store; the sort is stable.
+        let mut keyed: Vec<(Group, &str)> = matching.map(|e| (self.group_of(e, grouped), e.name.as_str())).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        if !grouped {
+            return keyed.into_iter().map(|(_, name)| ListRow::Profile(name.to_owned())).collect();
+        }
+        let mut rows = Vec::with_capacity(keyed.len() + 8);
+        let mut i = 0;
+        while i < keyed.len() {
+            let group = keyed[i].0.clone();
+            let count = keyed[i..].iter().take_while(|(g, _)| *g == group).count();
+            let collapsed = needle.is_empty() && self.collapsed_groups.contains(&group.key());
+            rows.push(ListRow::Header { group, count, collapsed });
+            if !collapsed {
+                rows.extend(keyed[i..i + count].iter().map(|(_, name)| ListRow::Profile((*name).to_owned())));
+            }
+            i += count;
+        }
+        rows
+    }
+
+    fn group_of(&self, entry: &Entry, grouped: bool) -> Group {
+        if self.favourites.contains(&entry.name) {
+            return Group::Pinned;
+        }
+        match entry.profile.as_ref().ok().and_then(|p| p.tags.first()) {
+            Some(tag) if grouped => Group::Tag(tag.to_lowercase()),
+            _ => Group::Untagged,
+        }
+    }
+
+    /// Collapses or expands a group header (kept across restarts). A selection hidden by collapsing
+    /// is no longer acted on by the keyboard ([`AppState::highlighted`]).
+    pub fn toggle_group(&mut self, group: &Group) {
+        let key = group.key();
+        if !self.collapsed_groups.remove(&key) {
+            self.collapsed_groups.insert(key);
+        }
     }
 
     /// Every tag in the store (lower-cased, sorted), for the filter chips.
-    pub fn tags(&self) -> Vec<String> {
+    pub fn tags(&self) -> std::rc::Rc<Vec<String>> {
+        if let Some((generation, tags)) = self.tags_cache.borrow().as_ref()
+            && *generation == self.entries_generation
+        {
+            return std::rc::Rc::clone(tags);
+        }
         let tags: BTreeSet<String> = self
             .entries
             .iter()
             .filter_map(|e| e.profile.as_ref().ok())
             .flat_map(|p| p.tags.iter().map(|t| t.to_lowercase()))
             .collect();
-        tags.into_iter().collect()
+        let tags = std::rc::Rc::new(tags.into_iter().collect::<Vec<_>>());
+        *self.tags_cache.borrow_mut() = Some((self.entries_generation, std::rc::Rc::clone(&tags)));
+        tags
     }
 
     /// The row that keyboard actions (Enter, Delete) act on: the selected profile, only while it is
@@ -472,7 +745,7 @@ impl AppState {
         }
         match self.last_result(name) {
             LastResult::Never | LastResult::Cancelled { .. } => Status::Never,
-            LastResult::Opened { .. } => Status::Open,
+            LastResult::Opened { .. } | LastResult::AlreadyOpen { .. } => Status::Open,
             LastResult::Sent { .. } => Status::Sent,
             LastResult::NotOpened { .. } | LastResult::Failed { .. } => Status::Failed,
         }
@@ -486,10 +759,219 @@ impl AppState {
         }
     }
 
+    // ----- rotating profiles --------------------------------------------------------------------------
+
+    /// A rotating profile's current window at `unix_time`; its ports only when the user revealed them.
+    pub fn window_view(&self, name: &str, unix_time: u64) -> Option<WindowView> {
+        let Some(Ok(Profile { kind: ProfileKind::Rotating(knock), .. })) = self.entry(name).map(|e| &e.profile) else {
+            return None;
+        };
+        let rotation = &knock.rotation;
+        let window = rotation.window(unix_time);
+        let ports = self.revealed.get(name).map(|key| match rotation.sequence(key, window) {
+            Ok(sequence) => sequence.hits().iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+            Err(err) => format!("cannot derive: {err}"),
+        });
+        Some(WindowView { window, seconds_left: rotation.seconds_left(unix_time), ports })
+    }
+
+    /// "Reveal": reads the door key off the UI thread; the ports show once it arrives.
+    pub fn reveal(&mut self, name: &str) {
+        self.reveal_errors.remove(name);
+        self.worker.read_rotating_key(self.secrets.clone(), name.to_owned());
+    }
+
+    /// "Hide": forgets the key; the ports are masked again.
+    pub fn hide(&mut self, name: &str) {
+        self.revealed.remove(name);
+        self.reveal_errors.remove(name);
+    }
+
+    pub fn is_revealed(&self, name: &str) -> bool {
+        self.revealed.contains_key(name)
+    }
+
+    /// Opens the "Import from text" dialog.
+    pub fn open_import_uri(&mut self) {
+        self.import_uri_dialog = Some(ImportUriDialog::default());
+    }
+
+    /// Imports the dialog's `knock+rotating://` URI: checked here (a clear error in the dialog, never
+    /// the key), then the key to the keyring and the profile to the store, off the UI thread.
+    pub fn submit_import_uri(&mut self) {
+        let Some(dialog) = self.import_uri_dialog.as_mut() else { return };
+        let provisioning = match client_core::rotating::parse_uri(&dialog.uri) {
+            Ok(provisioning) => provisioning,
+            Err(err) => {
+                dialog.error = Some(err.to_string());
+                return;
+            }
+        };
+        let name = match dialog.name.trim() {
+            "" => provisioning.rotation.door.clone(),
+            name => name.to_owned(),
+        };
+        if let Err(err) = client_core::profile::validate_name(&name) {
+            dialog.error = Some(format!("{err} (give the profile another name)"));
+            return;
+        }
+        if self.entries.iter().any(|e| e.name == name) {
+            dialog.error = Some(format!("a profile named {name:?} already exists (give another name)"));
+            return;
+        }
+        let knock = client_core::profile::RotatingKnock {
+            rotation: provisioning.rotation,
+            method: client_core::Method::Auto,
+            delay_ms: 0,
+        };
+        let profile = Profile::with_kind(provisioning.host, ProfileKind::Rotating(knock));
+        if let Err(err) = profile.validate() {
+            dialog.error = Some(err.to_string());
+            return;
+        }
+        dialog.error = None;
+        dialog.busy = true;
+        self.worker.import_rotating(self.store.clone(), self.secrets.clone(), name, profile, provisioning.key);
+    }
+
+    fn on_rotating_imported(&mut self, name: String, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                // Dropping the dialog wipes the pasted URI (Zeroizing).
+                self.import_uri_dialog = None;
+                self.reload();
+                self.selected = Some(name.clone());
+                self.notice =
+                    Some(Notice::Info(format!("added rotating profile {name}; its door key is in the OS keyring")));
+            }
+            Err(err) => match self.import_uri_dialog.as_mut() {
+                Some(dialog) => {
+                    dialog.busy = false;
+                    dialog.error = Some(err);
+                }
+                None => self.notice = Some(Notice::Error(err)),
+            },
+        }
+    }
+
+    // ----- diagnose ----------------------------------------------------------------------------------
+
+    /// "Diagnose": runs knock-cli doctor's checks on `name` in the background (it knocks at most once).
+    pub fn diagnose(&mut self, name: &str) {
+        if self.diagnosis.as_ref().is_some_and(DiagnoseRun::is_running) {
+            return;
+        }
+        let Some(Ok(profile)) = self.entry(name).map(|e| e.profile.clone()) else { return };
+        let cancel = CancellationToken::new();
+        let id = self.worker.diagnose(name.to_owned(), profile, cancel.clone());
+        self.diagnosis = Some(DiagnoseRun {
+            name: name.to_owned(),
+            id,
+            cancel,
+            started: Instant::now(),
+            result: None,
+            cancelled: false,
+        });
+    }
+
+    /// Stops a running Diagnose; what it found so far is not shown (it would be misleading).
+    pub fn cancel_diagnosis(&mut self) {
+        if let Some(run) = self.diagnosis.as_mut().filter(|r| r.is_running()) {
+            run.cancel.cancel();
+            run.cancelled = true;
+        }
+    }
+
+    pub fn close_diagnosis(&mut self) {
+        self.cancel_diagnosis();
+        self.diagnosis = None;
+    }
+
+    // ----- quitting --------------------------------------------------------------------------------
+
+    /// The doors this session opened whose profile has a close sequence, by name.
+    pub fn doors_to_close(&self) -> Vec<String> {
+        self.opened_here
+            .iter()
+            .filter(|name| {
+                self.entry(name)
+                    .and_then(|e| e.profile.as_ref().ok())
+                    .and_then(Profile::sequence)
+                    .is_some_and(|k| k.close.is_some())
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The window was asked to close: true when it may close now. With doors to close, by the
+    /// [`QuitPolicy`]: ask first ([`Quit::Asking`]), or send their close sequences and quit after them.
+    pub fn request_quit(&mut self) -> bool {
+        match &self.quit {
+            Quit::Ready => return true,
+            Quit::Asking(_) | Quit::Closing(_) => return false,
+            Quit::No => {}
+        }
+        let doors = self.doors_to_close();
+        if doors.is_empty() {
+            self.quit = Quit::Ready;
+            return true;
+        }
+        match self.quit_policy {
+            QuitPolicy::Ask => self.quit = Quit::Asking(doors),
+            QuitPolicy::CloseDoors => self.close_doors_and_quit(),
+            QuitPolicy::LeaveOpen => self.quit = Quit::Ready,
+        }
+        matches!(self.quit, Quit::Ready)
+    }
+
+    /// "Close them and quit": sends each door's close sequence; the window closes when they are done.
+    pub fn close_doors_and_quit(&mut self) {
+        let doors = self.doors_to_close();
+        for name in &doors {
+            self.cancel(name);
+        }
+        for name in &doors {
+            // A running open of the same door was cancelled above; its end arrives later and is ignored.
+            self.runs.remove(name);
+            self.knock(name, Action::Close);
+        }
+        self.quit = Quit::Closing(doors);
+    }
+
+    /// "Quit, leave them open".
+    pub fn quit_leaving_doors_open(&mut self) {
+        self.quit = Quit::Ready;
+    }
+
+    /// "Cancel": stay.
+    pub fn cancel_quit(&mut self) {
+        self.quit = Quit::No;
+    }
+
+    /// True once a quit may proceed: nothing asked, and every close sequence sent (or failed).
+    pub fn ready_to_quit(&mut self) -> bool {
+        if let Quit::Closing(doors) = &self.quit
+            && doors.iter().all(|name| self.runs.get(name).is_none_or(|r| !r.is_running()))
+        {
+            self.quit = Quit::Ready;
+        }
+        self.quit == Quit::Ready
+    }
+
     // ----- knocking --------------------------------------------------------------------------------
 
-    /// Starts knocking `name`'s `action` sequence in the background (ignored if one is running).
+    /// Starts knocking `name`'s `action` sequence in the background (ignored if one is running). An
+    /// open first checks whether the door already answers and then sends nothing, like knock-cli.
     pub fn knock(&mut self, name: &str, action: Action) {
+        self.knock_with(name, action, false);
+    }
+
+    /// Opens `name` even when its door already answers (knock-cli's `--force`).
+    pub fn force_knock(&mut self, name: &str) {
+        self.knock_with(name, Action::Open, true);
+    }
+
+    fn knock_with(&mut self, name: &str, action: Action, force: bool) {
         if self.runs.get(name).is_some_and(Run::is_running) {
             return;
         }
@@ -502,7 +984,8 @@ impl AppState {
             }
         };
         let plan = match Plan::new(name, profile, action) {
-            Ok(plan) => plan.remembering_in(&self.store),
+            Ok(plan) if force => plan.remembering_in(&self.store),
+            Ok(plan) => plan.remembering_in(&self.store).unless_open(),
             Err(err) => {
                 self.notice = Some(Notice::Error(err.to_string()));
                 return;
@@ -542,6 +1025,11 @@ impl AppState {
         self.runs.values().any(Run::is_running)
     }
 
+    /// Whether something in the background wants the window to keep repainting (progress, countdowns).
+    pub fn any_busy(&self) -> bool {
+        self.any_running() || self.diagnosis.as_ref().is_some_and(DiagnoseRun::is_running)
+    }
+
     /// Applies what the worker reported; true if anything changed.
     pub fn poll(&mut self) -> bool {
         let messages = self.worker.drain();
@@ -559,6 +1047,22 @@ impl AppState {
                 WorkerMessage::Renamed { old, new, result } => self.on_renamed(old, new, result),
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
                 WorkerMessage::Deleted { name, result } => self.on_deleted(name, result),
+                WorkerMessage::Notified { note, result } => self.last_note = Some((note, result)),
+                WorkerMessage::Fingerprint(fingerprint) => self.on_fingerprint(fingerprint),
+                WorkerMessage::RotatingKey { name, result } => match result {
+                    Ok(key) => {
+                        self.revealed.insert(name, key);
+                    }
+                    Err(err) => {
+                        self.reveal_errors.insert(name, err);
+                    }
+                },
+                WorkerMessage::RotatingImported { name, result } => self.on_rotating_imported(name, result),
+                WorkerMessage::Diagnosed { name, run, result } => {
+                    if let Some(current) = self.diagnosis.as_mut().filter(|d| d.id == run && d.name == name) {
+                        current.result = Some(result);
+                    }
+                }
                 WorkerMessage::SecretsStored { name, result: Ok(()) } => {
                     self.notice = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));
                 }
@@ -618,6 +1122,20 @@ impl AppState {
         // A cancel is the user's choice, not news about the door: the last result stays.
         if !cancelled {
             self.last_results.insert(name.to_owned(), result.clone());
+            self.notes_outbox.push(note_of(name, &result));
+        }
+        if report.was_already_open() {
+            // Nothing was sent: no stepper of hits that never left.
+            self.runs.remove(name);
+        }
+        match (report.action, &report.outcome) {
+            (Action::Open, Outcome::Opened | Outcome::Sent) if !report.was_already_open() => {
+                self.opened_here.insert(name.to_owned());
+            }
+            (Action::Close, Outcome::Sent) => {
+                self.opened_here.remove(name);
+            }
+            _ => {}
         }
         self.history.push(HistoryEntry { at: SystemTime::now(), name: name.to_owned(), action: report.action, result });
         if self.history.len() > HISTORY_LIMIT {
@@ -963,11 +1481,26 @@ impl AppState {
     }
 }
 
+/// The desktop notification of a result: the profile and the answer as the title, the shared wording of
+/// the outcome as the body (which never names a secret port).
+fn note_of(name: &str, result: &LastResult) -> DesktopNote {
+    let (what, body) = match result {
+        LastResult::Opened { detail, .. } => ("door open", detail.clone()),
+        LastResult::AlreadyOpen { detail, .. } => ("already open", detail.clone()),
+        LastResult::Sent { detail, .. } => ("knocked", detail.clone()),
+        LastResult::NotOpened { why, .. } => ("not opened", why.clone()),
+        LastResult::Failed { why, .. } => ("failed", why.clone()),
+        LastResult::Never | LastResult::Cancelled { .. } => ("cancelled", String::new()),
+    };
+    DesktopNote { title: format!("{name}: {what}"), body }
+}
+
 /// The row's result, in the wording every front end shares ([`ProfileReport::summary`]).
 fn result_of(report: &ProfileReport) -> LastResult {
     let at = SystemTime::now();
     let detail = report.summary();
     match &report.outcome {
+        Outcome::Opened if report.was_already_open() => LastResult::AlreadyOpen { at, detail },
         Outcome::Opened => LastResult::Opened { at, detail },
         Outcome::Sent => LastResult::Sent { at, detail },
         Outcome::NotOpened => LastResult::NotOpened { at, why: detail },

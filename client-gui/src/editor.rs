@@ -321,7 +321,8 @@ impl Editor {
 
 fn source_text(source: &SequenceSource) -> String {
     match source {
-        SequenceSource::Inline(sequence) => sequence.to_string(),
+        // As the user (or the file) wrote it: `7000,8000:udp` is not rewritten to `7000:tcp,8000:udp`.
+        SequenceSource::Inline(sequence) => sequence.as_written().into_owned(),
         SequenceSource::Env(var) => format!("{ENV_PREFIX}{var}"),
     }
 }
@@ -335,7 +336,7 @@ fn parse_source(text: &str) -> Result<SequenceSource, String> {
         let var = var.trim();
         return validate_env_name(var).map(|()| SequenceSource::Env(var.to_owned())).map_err(|e| e.to_string());
     }
-    Sequence::parse(text, Protocol::Tcp).map(SequenceSource::Inline).map_err(|e| e.to_string())
+    Sequence::parse_as_written(text, Protocol::Tcp).map(SequenceSource::Inline).map_err(|e| e.to_string())
 }
 
 fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {

@@ -15,6 +15,7 @@ pub mod desktop;
 pub mod editor;
 pub mod gui;
 pub mod icon;
+pub mod notify;
 pub mod transfer;
 pub mod ui;
 pub mod worker;

@@ -91,9 +91,14 @@ fn run(
         options,
         Box::new(move |cc| {
             app_started.store(true, Ordering::SeqCst);
+            // KNOCK_GUI_BENCH=N: timing output for scripts/gui-bench.sh (see gui.rs): where start-up goes.
+            let bench: Option<usize> = std::env::var("KNOCK_GUI_BENCH").ok().and_then(|n| n.parse().ok());
+            if bench.is_some() {
+                println!("window_and_gl_ms {:.1}", started.elapsed().as_secs_f64() * 1000.0);
+            }
             let mut app = KnockGui::new(cc, store)?;
-            // KNOCK_GUI_BENCH=N: timing output for scripts/gui-bench.sh (see gui.rs).
-            if let Some(frames) = std::env::var("KNOCK_GUI_BENCH").ok().and_then(|n| n.parse().ok()) {
+            if let Some(frames) = bench {
+                println!("app_state_ms {:.1}", started.elapsed().as_secs_f64() * 1000.0);
                 app = app.with_bench(started, frames);
             }
             Ok(Box::new(app) as Box<dyn eframe::App>)

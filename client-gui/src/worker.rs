@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
+use client_core::doctor::Diagnosis;
 use client_core::open::{Plan, ProfileEvent, ProfileReport, run_plan};
+use client_core::profile::Profile;
+use client_core::rotating::DoorKey;
 use client_core::spa::{HmacKey, SpaKey};
 use client_core::store::ProfileStore;
 use client_core::{AddressFamily, CancellationToken};
@@ -49,6 +52,29 @@ pub enum WorkerMessage {
     },
     SecretsStored {
         name: String,
+        result: Result<(), String>,
+    },
+    /// A rotating profile's door key, read to reveal its current ports (kept in memory only).
+    RotatingKey {
+        name: String,
+        result: Result<DoorKey, String>,
+    },
+    /// A `knock+rotating://` import: the key went to the keyring, then the profile was created.
+    RotatingImported {
+        name: String,
+        result: Result<(), String>,
+    },
+    /// A Diagnose finished (or could not start).
+    Diagnosed {
+        name: String,
+        run: RunId,
+        result: Result<Diagnosis, String>,
+    },
+    /// The store's fingerprint (names, sizes, modification times of its files).
+    Fingerprint(u64),
+    /// A desktop notification was handed to the desktop (or could not be).
+    Notified {
+        note: crate::app::DesktopNote,
         result: Result<(), String>,
     },
 }
@@ -152,6 +178,99 @@ impl Worker {
         self.runtime.spawn_blocking(move || {
             let result = store.rename(&old, &new, &secrets).map(drop).map_err(|e| e.to_string());
             let _ = sender.send(WorkerMessage::Renamed { old, new, result });
+            waker();
+        });
+    }
+
+    /// Runs `knock-cli doctor`'s checks on a profile (it knocks at most once); cancellable.
+    pub fn diagnose(&mut self, name: String, profile: Profile, cancel: CancellationToken) -> RunId {
+        let run = self.next_run;
+        self.next_run += 1;
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn(async move {
+            let result = client_core::doctor::diagnose(&name, &profile, &cancel).await.map_err(|e| e.to_string());
+            let _ = sender.send(WorkerMessage::Diagnosed { name, run, result });
+            waker();
+        });
+        run
+    }
+
+    /// Reads a rotating profile's door key: the environment (`KNOCK_ROTATING_KEY[_NAME]`, as knocking
+    /// does) first, else this app's keyring service.
+    pub fn read_rotating_key(&self, secrets: SecretStore, name: String) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let from_env = client_core::secrets::rotating_key_variables(&name)
+                .iter()
+                .find_map(|var| std::env::var(var).ok().map(|value| (var.clone(), zeroize::Zeroizing::new(value))));
+            let result = match from_env {
+                Some((var, value)) => DoorKey::from_base32(&value).map_err(|e| format!("${var}: {e}")),
+                None => match secrets.get(&name, client_core::secrets::SecretKind::RotatingKey) {
+                    Ok(Some(secret)) => {
+                        DoorKey::from_base32(secret.expose()).map_err(|e| format!("the keyring's key: {e}"))
+                    }
+                    Ok(None) => {
+                        let [var, _] = client_core::secrets::rotating_key_variables(&name);
+                        Err(format!(
+                            "no door key for {name} in the keyring (knock-cli profile set-key {name}) or ${var}"
+                        ))
+                    }
+                    Err(err) => Err(err.to_string()),
+                },
+            };
+            let _ = sender.send(WorkerMessage::RotatingKey { name, result });
+            waker();
+        });
+    }
+
+    /// Creates a rotating profile from a provisioning URI's parts: the key into the keyring first
+    /// (nothing is written when that fails: the user still has the URI), then the profile file; a
+    /// profile that cannot be created takes its key back out (as `knock-cli profile import-uri`).
+    pub fn import_rotating(
+        &self,
+        store: ProfileStore,
+        secrets: SecretStore,
+        name: String,
+        profile: Profile,
+        key: DoorKey,
+    ) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = match secrets.store_rotating_key(&name, &key) {
+                Err(err) => {
+                    let [var, _] = client_core::secrets::rotating_key_variables(&name);
+                    Err(format!("the door key cannot be stored ({err}); nothing was written (for CI, set ${var})"))
+                }
+                Ok(()) => store.create(&name, &profile).map(drop).map_err(|err| {
+                    let _ = secrets.delete(&name, client_core::secrets::SecretKind::RotatingKey);
+                    err.to_string()
+                }),
+            };
+            let _ = sender.send(WorkerMessage::RotatingImported { name, result });
+            waker();
+        });
+    }
+
+    /// Computes the store's fingerprint (a directory read and a stat per file) off the UI thread. The
+    /// window is woken only when it differs from `known` (an idle app draws no extra frame for a
+    /// re-scan that found nothing; the answer waits for the next frame).
+    pub fn fingerprint(&self, store: ProfileStore, known: u64) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let fingerprint = store.fingerprint();
+            let _ = sender.send(WorkerMessage::Fingerprint(fingerprint));
+            if fingerprint != known {
+                waker();
+            }
+        });
+    }
+
+    /// Shows a desktop notification (a D-Bus round trip on Linux, so never on the UI thread).
+    pub fn notify(&self, note: crate::app::DesktopNote) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = crate::notify::show(&note);
+            let _ = sender.send(WorkerMessage::Notified { note, result });
             waker();
         });
     }

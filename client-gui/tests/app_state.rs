@@ -43,8 +43,8 @@ fn one_row_per_profile_filtered_by_search_and_tag_with_favourites_on_top() {
     store.create("db", &profile("192.0.2.3", "7000", &["prod"])).expect("db");
     store.create("lab", &profile("lab.example.org", "7000", &[])).expect("lab");
     let mut s = state(dir.path());
-    assert_eq!(listed(&s), ["db", "lab", "web"], "a profile with two tags is listed once");
-    assert_eq!(s.tags(), ["eu", "prod"]);
+    assert_eq!(listed(&s), ["db", "web", "lab"], "grouped by first tag; a profile with two tags is listed once");
+    assert_eq!(*s.tags(), ["eu", "prod"]);
     s.tag_filter = Some("prod".into());
     assert_eq!(listed(&s), ["db", "web"]);
     s.tag_filter = None;
@@ -54,6 +54,36 @@ fn one_row_per_profile_filtered_by_search_and_tag_with_favourites_on_top() {
     assert_eq!(listed(&s), ["lab"], "matches the host");
     s.search = "eu".into();
     assert_eq!(listed(&s), ["web"], "matches a tag");
+}
+
+/// Group headers by tag: pinned first, each first tag, then untagged; a collapsed group hides its
+/// rows from the keyboard too, and the collapsed set is part of the persisted state.
+#[test]
+fn collapsed_groups_hide_their_rows_from_the_keyboard_and_survive_a_restart() {
+    use client_gui::app::{Group, ListRow};
+    let dir = tempfile::tempdir().expect("dir");
+    let store = ProfileStore::new(dir.path());
+    store.create("web", &profile("192.0.2.2", "7000", &["prod"])).expect("web");
+    store.create("db", &profile("192.0.2.3", "7000", &["prod"])).expect("db");
+    store.create("lab", &profile("192.0.2.4", "7000", &[])).expect("lab");
+    let mut s = state(dir.path());
+    let headers = |s: &AppState| -> Vec<(Group, usize, bool)> {
+        s.rows()
+            .iter()
+            .filter_map(|r| match r.clone() {
+                ListRow::Header { group, count, collapsed } => Some((group, count, collapsed)),
+                ListRow::Profile(_) => None,
+            })
+            .collect()
+    };
+    assert_eq!(headers(&s), [(Group::Tag("prod".into()), 2, false), (Group::Untagged, 1, false)]);
+    s.select("db");
+    s.toggle_group(&Group::Tag("prod".into()));
+    assert_eq!(listed(&s), ["lab"]);
+    assert_eq!(s.highlighted(), None, "a row hidden under a collapsed header is not acted on");
+    let again = AppState::new(ProfileStore::new(dir.path()), s.persisted()).expect("state");
+    assert_eq!(headers(&again), [(Group::Tag("prod".into()), 2, true), (Group::Untagged, 1, false)]);
+    assert_eq!(listed(&again), ["lab"]);
 }
 
 /// Defect 1: Enter knocked a host hidden by the search, or the first host with nothing selected.

@@ -11,12 +11,14 @@ use egui::{Color32, RichText};
 use crate::app::{AppState, HitState, LastResult, Notice, Phase, Resolution, Run};
 use crate::ui::icons;
 
-pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
+/// Draws the selected profile; true when it shows a rotating window's countdown.
+pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
     let Some(name) = state.selected.clone() else {
         ui.centered_and_justified(|ui| ui.label("Select a host, or press Ctrl+N for a new one."));
-        return;
+        return false;
     };
-    let Some(entry) = state.entry(&name).cloned() else { return };
+    let Some(entry) = state.entry(&name).cloned() else { return false };
+    let countdown = entry.profile.as_ref().is_ok_and(|p| matches!(p.kind, ProfileKind::Rotating(_)));
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         let profile = match entry.profile {
             Ok(profile) => profile,
@@ -37,9 +39,115 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
             ui.separator();
             progress(state, &name, &run, ui);
         }
+        if state.diagnosis.as_ref().is_some_and(|d| d.name == name) {
+            ui.separator();
+            diagnosis(state, ui);
+        }
         ui.separator();
         connect(state, &name, &profile, ui);
     });
+    countdown
+}
+
+/// The Diagnose panel: while it runs, a spinner and Cancel; then each check (verdict, what was seen,
+/// what to do) and the conclusion, as `knock-cli doctor` prints them.
+fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
+    let Some(run) = state.diagnosis.clone() else { return };
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("Diagnose {}", run.name)).strong());
+        if !run.is_running() && ui.small_button("Close").clicked() {
+            state.close_diagnosis();
+        }
+    });
+    match &run.result {
+        None => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                let words = ui.label(if run.cancelled {
+                    "cancelling…".to_owned()
+                } else {
+                    format!("checking… {:.0} s", run.started.elapsed().as_secs_f64())
+                });
+                ui.ctx().accesskit_node_builder(words.id, |node| node.set_live(egui::accesskit::Live::Polite));
+                if !run.cancelled && ui.button("Cancel").on_hover_text("Stop the checks").clicked() {
+                    state.cancel_diagnosis();
+                }
+            });
+        }
+        Some(_) if run.cancelled => {
+            ui.label(RichText::new(format!("{}  Diagnose cancelled", icons::CANCELLED)).weak());
+        }
+        Some(Err(err)) => {
+            ui.add(
+                egui::Label::new(RichText::new(format!("Cannot diagnose: {err}")).color(ui.visuals().error_fg_color))
+                    .wrap(),
+            );
+        }
+        Some(Ok(found)) => {
+            let green = green(ui);
+            egui::Grid::new("diagnosis").num_columns(3).spacing([10.0, 4.0]).striped(true).show(ui, |ui| {
+                for check in &found.checks {
+                    let (icon, color) = match check.status {
+                        client_core::doctor::Status::Ok => (icons::OPEN, green),
+                        client_core::doctor::Status::Warn => (icons::WARNING, ui.visuals().warn_fg_color),
+                        client_core::doctor::Status::Fail => (icons::FAILED, ui.visuals().error_fg_color),
+                    };
+                    ui.label(RichText::new(format!("{icon} {}", check.status.as_str())).color(color));
+                    ui.label(RichText::new(check.name).strong());
+                    ui.vertical(|ui| {
+                        ui.add(egui::Label::new(&check.detail).wrap());
+                        if !check.advice.is_empty() {
+                            ui.add(
+                                egui::Label::new(RichText::new(format!("To do: {}", check.advice)).italics()).wrap(),
+                            );
+                        }
+                    });
+                    ui.end_row();
+                }
+            });
+            let opened = found.conclusion.door_opened();
+            let color = if opened { green } else { ui.visuals().error_fg_color };
+            let conclusion =
+                ui.label(RichText::new(format!("Conclusion: {}", found.conclusion.as_str())).strong().color(color));
+            ui.ctx().accesskit_node_builder(conclusion.id, |node| node.set_live(egui::accesskit::Live::Polite));
+            if let Some(advice) = found.advice() {
+                ui.add(egui::Label::new(format!("What to do: {advice}")).wrap());
+            }
+        }
+    }
+}
+
+/// A rotating profile's current window: the seconds it has left, and its ports only when revealed.
+fn rotating_window(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
+    let Some(view) = super::unix_now().and_then(|now| state.window_view(name, now)) else { return };
+    ui.label("Window");
+    ui.label(format!("{} {} s left in this window", icons::CLOCK, view.seconds_left));
+    ui.end_row();
+    ui.label("Ports");
+    ui.horizontal_wrapped(|ui| {
+        match &view.ports {
+            Some(ports) => {
+                ui.label(RichText::new(ports).monospace());
+                if ui.button("Hide").clicked() {
+                    state.hide(name);
+                }
+            }
+            None => {
+                ui.label(RichText::new("•••• (hidden)").monospace().weak());
+                if ui
+                    .button("Reveal")
+                    .on_hover_text("Show this window's ports (for knock(1) or hping3); they change every window")
+                    .clicked()
+                {
+                    state.reveal(name);
+                }
+            }
+        }
+        if let Some(err) = state.reveal_errors.get(name) {
+            ui.add(egui::Label::new(RichText::new(err).color(ui.visuals().error_fg_color)).wrap());
+        }
+    });
+    ui.end_row();
 }
 
 fn green(ui: &egui::Ui) -> Color32 {
@@ -48,7 +156,7 @@ fn green(ui: &egui::Ui) -> Color32 {
 
 /// The answer to "is my door open?" in large type, with the shared wording of the outcome. A cancelled
 /// run shows as its own neutral line above the last result, which it does not replace.
-fn banner(state: &AppState, name: &str, ui: &mut egui::Ui) {
+fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     if state.runs.get(name).is_some_and(|r| !r.is_running() && r.cancelled) {
         ui.label(RichText::new(format!("{}  Cancelled: nothing more was sent", icons::CANCELLED)).weak().size(15.0));
     }
@@ -56,6 +164,10 @@ fn banner(state: &AppState, name: &str, ui: &mut egui::Ui) {
         LastResult::Never | LastResult::Cancelled { .. } => return,
         LastResult::Opened { at, detail } => {
             (icons::OPEN, "Door open", format!("{detail}, {}", super::ago(*at)), green(ui))
+        }
+        LastResult::AlreadyOpen { at, .. } => {
+            let detail = format!("the door answered before knocking, so nothing was sent, {}", super::ago(*at));
+            (icons::OPEN, "Already open", detail, green(ui))
         }
         LastResult::Sent { at, detail } => {
             (icons::SENT, "Knocked", format!("{detail}, {}", super::ago(*at)), ui.visuals().text_color())
@@ -81,6 +193,15 @@ fn banner(state: &AppState, name: &str, ui: &mut egui::Ui) {
                     // Screen readers announce a new result without the user moving there.
                     for id in [title.id, words.id] {
                         ui.ctx().accesskit_node_builder(id, |node| node.set_live(egui::accesskit::Live::Polite));
+                    }
+                    let running = state.runs.get(name).is_some_and(Run::is_running);
+                    if matches!(state.last_result(name), LastResult::AlreadyOpen { .. })
+                        && ui
+                            .add_enabled(!running, egui::Button::new("Knock anyway"))
+                            .on_hover_text("Force: knock although the door answers (knock-cli open --force)")
+                            .clicked()
+                    {
+                        state.force_knock(name);
                     }
                 });
             });
@@ -146,9 +267,11 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                 let rotation = &knock.rotation;
                 ui.label("Rotating");
                 ui.label(format!(
-                    "door {}: {} hits from {}-{}, a new sequence every {} s (ports hidden)",
+                    "door {}: {} hits from {}-{}, a new sequence every {} s",
                     rotation.door, rotation.length, rotation.range.0, rotation.range.1, rotation.step
                 ));
+                ui.end_row();
+                rotating_window(state, name, ui);
             }
             ProfileKind::Spa(spa) => {
                 ui.label("SPA");
@@ -198,13 +321,34 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
     let running = state.runs.get(name).is_some_and(Run::is_running);
     ui.horizontal_wrapped(|ui| {
         let knock = egui::Button::new(RichText::new("Knock (open)").strong()).min_size(egui::vec2(120.0, 30.0));
-        if ui.add_enabled(!running, knock).clicked() {
+        let knock_hint = if profile.verify.is_some() {
+            "Checks first whether the door already answers; then nothing is sent"
+        } else {
+            "Send the open sequence"
+        };
+        if ui.add_enabled(!running, knock).on_hover_text(knock_hint).clicked() {
             state.knock(name, Action::Open);
+        }
+        if profile.verify.is_some()
+            && ui
+                .add_enabled(!running, egui::Button::new("Force knock"))
+                .on_hover_text("Knock even if the door already answers (knock-cli open --force)")
+                .clicked()
+        {
+            state.force_knock(name);
         }
         if profile.sequence().is_some_and(|k| k.close.is_some())
             && ui.add_enabled(!running, egui::Button::new("Close")).on_hover_text("Send the close sequence").clicked()
         {
             state.knock(name, Action::Close);
+        }
+        let diagnosing = state.diagnosis.as_ref().is_some_and(|d| d.is_running());
+        if ui
+            .add_enabled(!running && !diagnosing, egui::Button::new("Diagnose"))
+            .on_hover_text("Did it open, and if not, why? Runs knock-cli doctor's checks (knocks at most once)")
+            .clicked()
+        {
+            state.diagnose(name);
         }
         if ui.button("Edit").clicked() {
             state.edit(name);

@@ -5,17 +5,23 @@
 
 use egui::{Id, Key, Modal, RichText};
 
-use crate::app::AppState;
+use crate::app::{AppState, Quit, QuitPolicy};
 
 pub fn any_open(state: &AppState) -> bool {
-    state.pending_discard.is_some()
+    matches!(state.quit, Quit::Asking(_))
+        || state.pending_discard.is_some()
         || state.pending_delete.is_some()
         || state.conflict.is_some()
         || state.import_dialog.is_some()
+        || state.import_uri_dialog.is_some()
         || state.export_dialog.is_some()
 }
 
 pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
+    if let Quit::Asking(doors) = state.quit.clone() {
+        quit(state, &doors, opened, ctx);
+        return;
+    }
     if state.pending_discard.is_some() {
         let modal = Modal::new(Id::unique("discard-changes")).show(ctx, |ui| {
             ui.heading("Discard changes?");
@@ -82,7 +88,117 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         }
     }
     import(state, opened, ctx);
+    import_uri(state, opened, ctx);
     export(state, opened, ctx);
+}
+
+/// "Import from text": paste the `knock+rotating://` line that `knock-server rotating keygen` printed;
+/// the profile is created with its door key in the OS keyring. The field is masked (the line holds the
+/// key); a bad line gets the parser's message, which never contains the key.
+fn import_uri(state: &mut AppState, opened: bool, ctx: &egui::Context) {
+    let Some(dialog) = state.import_uri_dialog.as_mut() else { return };
+    let mut submit = false;
+    let mut cancel = false;
+    let modal = Modal::new(Id::unique("import-uri")).show(ctx, |ui| {
+        ui.set_max_width(560.0);
+        ui.heading("Import from text");
+        ui.add(
+            egui::Label::new(
+                "Paste the knock+rotating:// line your server's administrator sent (knock-server rotating keygen). \
+                 It holds the door key: the key goes to the OS keyring, never to a file.",
+            )
+            .wrap(),
+        );
+        ui.horizontal(|ui| {
+            let label = ui.label("Import line");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut *dialog.uri)
+                        .password(true)
+                        .hint_text("knock+rotating://host/door?key=…")
+                        .desired_width(380.0),
+                )
+                .labelled_by(label.id);
+            if opened {
+                field.request_focus();
+            }
+            if field.changed() {
+                dialog.error = None;
+            }
+            submit |= field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Profile name");
+            let field = ui
+                .add(egui::TextEdit::singleline(&mut dialog.name).hint_text("the door's name").desired_width(220.0))
+                .labelled_by(label.id);
+            submit |= field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        });
+        if let Some(error) = &dialog.error {
+            ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).wrap());
+        }
+        ui.horizontal(|ui| {
+            if dialog.busy {
+                ui.spinner();
+                ui.label("storing the key…");
+            }
+            let import = ui.add_enabled(!dialog.busy && !dialog.uri.trim().is_empty(), egui::Button::new("Import"));
+            submit |= import.clicked();
+            cancel |= ui.button("Cancel").clicked();
+        });
+    });
+    if submit && !dialog.busy {
+        state.submit_import_uri();
+    }
+    if cancel || modal.should_close() {
+        // Dropping the dialog wipes the pasted line.
+        state.import_uri_dialog = None;
+    }
+}
+
+/// "Close the doors you opened before quitting?": close them (sending each close sequence, then
+/// quitting), leave them open, or stay; "Remember my choice" sets View > On quit.
+fn quit(state: &mut AppState, doors: &[String], opened: bool, ctx: &egui::Context) {
+    let remember_id = Id::unique("quit-remember");
+    let mut remember = ctx.data(|d| d.get_temp::<bool>(remember_id)).unwrap_or(false);
+    let modal = Modal::new(Id::unique("quit-close-doors")).show(ctx, |ui| {
+        ui.set_max_width(460.0);
+        ui.heading("Close the doors you opened?");
+        ui.add(
+            egui::Label::new(format!(
+                "This session opened {} with a close sequence: {}. Send the close sequences before quitting?",
+                client_core::open::plural(doors.len(), "door"),
+                doors.join(", ")
+            ))
+            .wrap(),
+        );
+        ui.checkbox(&mut remember, "Remember my choice (View > On quit)");
+        ui.horizontal(|ui| {
+            let close = ui.button(RichText::new("Close them and quit").strong());
+            if opened {
+                close.request_focus();
+            }
+            if close.clicked() {
+                if remember {
+                    state.quit_policy = QuitPolicy::CloseDoors;
+                }
+                state.close_doors_and_quit();
+            }
+            if ui.button("Quit, leave them open").clicked() {
+                if remember {
+                    state.quit_policy = QuitPolicy::LeaveOpen;
+                }
+                state.quit_leaving_doors_open();
+            }
+            if ui.button("Cancel").on_hover_text("Stay in the app").clicked() {
+                state.cancel_quit();
+            }
+        });
+    });
+    ctx.data_mut(|d| d.insert_temp(remember_id, remember));
+    if modal.should_close() {
+        state.cancel_quit();
+    }
 }
 
 fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {

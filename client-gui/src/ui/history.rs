@@ -15,7 +15,9 @@ pub fn draw(state: &AppState, ui: &mut egui::Ui) {
                 let outcome = match &entry.result {
                     LastResult::Never => "never".to_owned(),
                     LastResult::Cancelled { .. } => "cancelled".to_owned(),
-                    LastResult::Opened { detail, .. } | LastResult::Sent { detail, .. } => detail.clone(),
+                    LastResult::Opened { detail, .. }
+                    | LastResult::AlreadyOpen { detail, .. }
+                    | LastResult::Sent { detail, .. } => detail.clone(),
                     LastResult::NotOpened { why, .. } | LastResult::Failed { why, .. } => why.clone(),
                 };
                 ui.label(egui::RichText::new(ago(entry.at)).weak());

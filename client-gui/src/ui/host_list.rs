@@ -6,33 +6,90 @@
 use egui::text::{LayoutJob, TextFormat, TextWrapping};
 use egui::{Color32, FontId, Rect, Role, Sense, Stroke, WidgetInfo};
 
-use crate::app::{AppState, LastResult, Status};
+use crate::app::{AppState, Group, LastResult, ListRow, Status};
 use crate::ui::{ago, icons};
 
 pub const ROW_HEIGHT: f32 = 30.0;
 const KNOCK_WIDTH: f32 = 64.0;
 const ICON_WIDTH: f32 = 22.0;
 
-pub fn draw(state: &mut AppState, ui: &mut egui::Ui) {
+/// Draws the list; true when a rotating profile's countdown is on screen (the window then repaints
+/// once a second).
+pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
+    let mut countdown = false;
+    draw_rows(state, &mut countdown, ui);
+    countdown
+}
+
+fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
     if state.entries.is_empty() {
         ui.add(egui::Label::new(format!("No profiles yet in {}.", state.store().dir().display())).wrap());
         ui.add(egui::Label::new("Click New (Ctrl+N), or Import… a knockd.conf or .fwknoprc.").wrap());
         return;
     }
     tag_filters(state, ui);
-    let names: Vec<String> = state.visible().iter().map(|e| e.name.clone()).collect();
-    if names.is_empty() {
+    let rows = state.rows();
+    if rows.is_empty() {
         // As wide as the panel: the panel keeps its width (never below HOSTS_MIN_WIDTH) with no rows.
         ui.add_sized([ui.available_width(), ROW_HEIGHT], egui::Label::new("No profile matches the search.").wrap());
         return;
     }
     ui.spacing_mut().item_spacing.y = 0.0;
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, names.len(), |ui, range| {
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
         ui.spacing_mut().item_spacing.y = 0.0;
-        for name in &names[range] {
-            ui.push_id(name, |ui| row(state, name, ui));
+        for row in &rows[range] {
+            match row {
+                ListRow::Profile(name) => {
+                    ui.push_id(name, |ui| *countdown |= self::row(state, name, ui));
+                }
+                ListRow::Header { group, count, collapsed } => {
+                    ui.push_id(group.key(), |ui| header(state, group, *count, *collapsed, ui));
+                }
+            }
         }
     });
+}
+
+/// A group header: one row of the same height, a disclosure arrow, the group and its count. Clicking
+/// (or Enter/Space on it) collapses or expands it; assistive tools get its expanded state.
+fn header(state: &mut AppState, group: &Group, count: usize, collapsed: bool, ui: &mut egui::Ui) {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(ui.available_width(), ROW_HEIGHT), Sense::click());
+    let label = format!("{} ({count})", group.title());
+    response.widget_info(|| WidgetInfo::labeled(Role::Button, true, &label));
+    ui.ctx().accesskit_node_builder(response.id, |node| node.set_expanded(!collapsed));
+    let activated = response.clicked()
+        || (response.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Space) || i.key_pressed(egui::Key::Enter)));
+    if activated {
+        state.toggle_group(group);
+    }
+    let response = response.on_hover_text(if collapsed { "Show this group" } else { "Hide this group" });
+    if !ui.is_rect_visible(rect) {
+        return;
+    }
+    let visuals = ui.visuals().clone();
+    let painter = ui.painter_at(rect);
+    if response.hovered() {
+        painter.rect_filled(rect, 4.0, visuals.widgets.hovered.weak_bg_fill);
+    }
+    if response.has_focus() {
+        painter.rect_stroke(rect.shrink(1.0), 4.0, visuals.selection.stroke, egui::StrokeKind::Inside);
+    }
+    let arrow = if collapsed { icons::COLLAPSED } else { icons::EXPANDED };
+    let arrow_rect = Rect::from_min_size(rect.min, egui::vec2(ICON_WIDTH, ROW_HEIGHT));
+    painter.text(
+        arrow_rect.center(),
+        egui::Align2::CENTER_CENTER,
+        arrow,
+        FontId::proportional(13.0),
+        visuals.weak_text_color(),
+    );
+    painter.text(
+        egui::pos2(arrow_rect.right() + 2.0, rect.center().y),
+        egui::Align2::LEFT_CENTER,
+        &label,
+        FontId::proportional(13.0),
+        visuals.strong_text_color(),
+    );
 }
 
 /// "All" and one chip per tag; clicking a chip lists only its profiles.
@@ -46,14 +103,14 @@ fn tag_filters(state: &mut AppState, ui: &mut egui::Ui) {
         if ui.selectable_label(state.tag_filter.is_none(), "all").clicked() {
             changed |= state.tag_filter.take().is_some();
         }
-        for tag in tags {
+        for tag in tags.iter() {
             let on = state.tag_filter.as_deref() == Some(tag.as_str());
             if ui
                 .selectable_label(on, format!("#{tag}"))
                 .on_hover_text(format!("List only hosts tagged {tag}"))
                 .clicked()
             {
-                state.tag_filter = if on { None } else { Some(tag) };
+                state.tag_filter = if on { None } else { Some(tag.clone()) };
                 changed = true;
             }
         }
@@ -71,6 +128,9 @@ pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -
     match (status, last) {
         (Status::Knocking, _) => (icons::KNOCKING, visuals.hyperlink_color, "knocking…".to_owned()),
         (Status::Open, LastResult::Opened { at, .. }) => (icons::OPEN, green, format!("opened {}", ago(*at))),
+        (Status::Open, LastResult::AlreadyOpen { at, .. }) => {
+            (icons::OPEN, green, format!("already open {}", ago(*at)))
+        }
         (Status::Sent, LastResult::Sent { at, .. }) => {
             (icons::SENT, visuals.text_color(), format!("sent {}", ago(*at)))
         }
@@ -84,8 +144,9 @@ pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -
     }
 }
 
-fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
-    let Some(entry) = state.entry(name) else { return };
+/// One profile row; true when it shows a rotating window's countdown.
+fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
+    let Some(entry) = state.entry(name) else { return false };
     let host = entry.profile.as_ref().map(|p| p.host.clone()).map_err(Clone::clone);
     let tags = entry.profile.as_ref().map(|p| p.tags.clone()).unwrap_or_default();
     let selected = state.selected.as_deref() == Some(name);
@@ -97,6 +158,12 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
         Err(err) => {
             (icons::WARNING, visuals.error_fg_color, format!("unreadable: line {}, column {}", err.line, err.column))
         }
+    };
+    // A rotating profile: the seconds its current window has left (never its ports).
+    let window = crate::ui::unix_now().and_then(|now| state.window_view(name, now));
+    let status_text = match &window {
+        Some(w) => format!("{status_text} · {} {} s left", icons::CLOCK, w.seconds_left),
+        None => status_text,
     };
     let full = match &host {
         Ok(host) => format!("{name}  ·  {host} — {status_text}"),
@@ -110,7 +177,7 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     }
     let response = response.on_hover_text(&full);
     if !ui.is_rect_visible(rect) {
-        return;
+        return false;
     }
     let painter = ui.painter_at(rect);
     if selected {
@@ -196,4 +263,5 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     let galley = painter.layout_job(job);
     let y = rect.center().y - galley.size().y / 2.0;
     painter.galley(egui::pos2(text_left, y), galley, text_color);
+    window.is_some()
 }

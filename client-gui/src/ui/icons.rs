@@ -15,6 +15,27 @@ pub const NOT_FAVOURITE: &str = "☆";
 pub const COPY: &str = "🗐";
 pub const PLUS: &str = "➕";
 pub const TERMINAL: &str = "🖥";
+/// Group header disclosure arrows.
+pub const EXPANDED: &str = "⏷";
+pub const COLLAPSED: &str = "⏵";
+/// A rotating profile's window countdown.
+pub const CLOCK: &str = "⏱";
 
-pub const ALL: [&str; 13] =
-    [OPEN, FAILED, NEVER, SENT, KNOCKING, CANCELLED, WARNING, PENDING, FAVOURITE, NOT_FAVOURITE, COPY, PLUS, TERMINAL];
+pub const ALL: [&str; 16] = [
+    OPEN,
+    FAILED,
+    NEVER,
+    SENT,
+    KNOCKING,
+    CANCELLED,
+    WARNING,
+    PENDING,
+    FAVOURITE,
+    NOT_FAVOURITE,
+    COPY,
+    PLUS,
+    TERMINAL,
+    EXPANDED,
+    COLLAPSED,
+    CLOCK,
+];

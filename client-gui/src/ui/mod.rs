@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use egui::{Key, Modifiers, RichText};
 
-use crate::app::{AppState, Notice};
+use crate::app::{AppState, Notice, QuitPolicy};
 use crate::secrets::Availability;
 
 /// The host panel is never narrower than this (nor saved narrower): rows stay one line.
@@ -34,6 +34,8 @@ pub struct ViewState {
     notice_since: Option<(Notice, Instant)>,
     /// The selected host the window title names.
     titled: Option<Option<String>>,
+    /// A rotating profile's countdown was drawn this frame: repaint once a second while it is.
+    pub countdown_shown: bool,
 }
 
 pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
@@ -50,7 +52,7 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     });
     egui::Panel::left("hosts").resizable(true).min_size(HOSTS_MIN_WIDTH).default_size(320.0).show(ui, |ui| {
         name_region(ui, "Hosts");
-        host_list::draw(state, ui);
+        view.countdown_shown = host_list::draw(state, ui);
     });
     egui::CentralPanel::default_margins().show(ui, |ui| {
         name_region(ui, if state.editor.is_some() { "Editor" } else { "Details" });
@@ -62,7 +64,7 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
             let keys = !dialogs::any_open(state);
             editor_view::draw(state, opened, keys, ui);
         } else {
-            detail::draw(state, ui);
+            view.countdown_shown |= detail::draw(state, ui);
         }
     });
     let dialog_open = dialogs::any_open(state);
@@ -121,6 +123,9 @@ fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
     if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::F)) {
         view.focus_search = true;
     }
+    if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Q)) {
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    }
     if state.editor.is_some() {
         return;
     }
@@ -139,6 +144,11 @@ fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
         && let Some(name) = state.highlighted()
     {
         state.knock(&name, client_core::profile::Action::Open);
+    }
+    if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::D))
+        && let Some(name) = state.highlighted()
+    {
+        state.diagnose(&name);
     }
     if !in_search
         && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Delete))
@@ -165,6 +175,9 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
             if ui.button("Import…").clicked() {
                 state.open_import();
             }
+            if ui.button("Import from text…").clicked() {
+                state.open_import_uri();
+            }
             if ui.button("Export…").clicked() {
                 state.open_export();
             }
@@ -173,6 +186,10 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
                 if let Err(err) = crate::desktop::open_folder(&dir) {
                     state.notice = Some(Notice::Error(err));
                 }
+            }
+            ui.separator();
+            if ui.button("Quit   Ctrl+Q").clicked() {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
             }
         });
         ui.menu_button("View", |ui| {
@@ -185,6 +202,11 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
                 ui.ctx().set_theme(theme);
             }
             ui.separator();
+            ui.label("On quit, doors opened here that have a close sequence:");
+            ui.radio_value(&mut state.quit_policy, QuitPolicy::Ask, "ask what to do");
+            ui.radio_value(&mut state.quit_policy, QuitPolicy::CloseDoors, "close them");
+            ui.radio_value(&mut state.quit_policy, QuitPolicy::LeaveOpen, "leave them open");
+            ui.separator();
             egui::gui_zoom::zoom_menu_buttons(ui);
         });
         ui.menu_button("Help", |ui| {
@@ -194,6 +216,8 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
                 ("Up / Down", "move the highlight"),
                 ("Ctrl+F", "search"),
                 ("Ctrl+N", "new profile"),
+                ("Ctrl+D", "diagnose the highlighted host"),
+                ("Ctrl+Q", "quit (asks about doors opened here)"),
                 ("Ctrl+S / Enter", "save in the editor"),
                 ("Escape", "cancel the editor or a dialog"),
                 ("Delete", "delete the highlighted profile (asks first)"),
@@ -215,6 +239,13 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
         }
         if ui.button("Import…").on_hover_text("Import a profile .toml, an .fwknoprc or a knockd.conf").clicked() {
             state.open_import();
+        }
+        if ui
+            .button("Import from text…")
+            .on_hover_text("Paste a knock+rotating:// line from knock-server rotating keygen")
+            .clicked()
+        {
+            state.open_import_uri();
         }
         if ui.button("Export…").on_hover_text("Export profiles as .toml files").clicked() {
             state.open_export();
@@ -268,6 +299,11 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
             ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
         });
     }
+}
+
+/// Seconds since the Unix epoch (None before 1970: a broken clock shows no countdown).
+pub fn unix_now() -> Option<u64> {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 /// "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago".
