@@ -381,11 +381,11 @@ fn env_source(option: &str, var: &str) -> Result<SequenceSource, Failure> {
     Ok(SequenceSource::Env(var.to_owned()))
 }
 
-/// A rotating profile from a provisioning URI: the key into the keyring first (nothing is written when
-/// that fails: the user still has the URI), then the profile; a profile that cannot be created takes
-/// its key back out.
+/// A rotating profile from a provisioning URI (client-core's [`UriImport`]: key first, then the profile).
 fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<ExitCode, Failure> {
     use std::io::Read;
+
+    use client_core::import::{UriImport, UriImportError};
 
     let mut text = zeroize::Zeroizing::new(String::new());
     if uri == "-" {
@@ -393,31 +393,22 @@ fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<Exi
     } else {
         text.push_str(uri);
     }
-    let provisioning = client_core::rotating::parse_uri(&text).map_err(|e| Failure::invalid(e.to_string()))?;
-    let name = name.map_or_else(|| provisioning.rotation.door.clone(), str::to_owned);
-    client_core::profile::validate_name(&name)
-        .map_err(|e| Failure::invalid(format!("{e} (give the profile a name with --name)")))?;
-    let knock = RotatingKnock { rotation: provisioning.rotation, method: Method::Auto, delay_ms: 0 };
-    let profile = Profile::with_kind(provisioning.host, ProfileKind::Rotating(knock));
-    profile.validate().map_err(|e| Failure::invalid(e.to_string()))?;
-    // Checked before the key is stored: storing it would replace the keyring entry of an existing profile.
-    if store.file_names()?.contains(&name) {
-        return Err(Failure::invalid(format!("profile {name:?} already exists (choose another with --name)")));
-    }
-    let secrets = SecretStore::new();
-    secrets.store_rotating_key(&name, &provisioning.key).map_err(|e| {
-        let [var, _] = rotating_key_variables(&name);
-        Failure::failed(format!("the door key cannot be stored ({e}); nothing was written (for CI, set ${var})"))
-    })?;
-    match store.create(&name, &profile) {
+    let written = UriImport::prepare(&text, name).and_then(|import| import.write(store, &SecretStore::new()));
+    match written {
         Ok(stored) => {
-            outln!("added rotating profile {name} ({}); its door key is in the OS keyring", stored.path.display());
+            outln!(
+                "added rotating profile {} ({}); its door key is in the OS keyring",
+                stored.name,
+                stored.path.display()
+            );
             Ok(ExitCode::Success)
         }
-        Err(err) => {
-            let _ = secrets.delete(&name, client_core::secrets::SecretKind::RotatingKey);
-            Err(err.into())
+        Err(err @ (UriImportError::Name(_) | UriImportError::Exists(_))) => {
+            Err(Failure::invalid(format!("{err} (choose another name with --name)")))
         }
+        Err(err @ (UriImportError::Uri(_) | UriImportError::Profile(_))) => Err(Failure::invalid(err.to_string())),
+        Err(UriImportError::Store(err)) => Err(err.into()),
+        Err(err @ UriImportError::Key { .. }) => Err(Failure::failed(err.to_string())),
     }
 }
 

@@ -800,38 +800,25 @@ impl AppState {
     /// the key), then the key to the keyring and the profile to the store, off the UI thread.
     pub fn submit_import_uri(&mut self) {
         let Some(dialog) = self.import_uri_dialog.as_mut() else { return };
-        let provisioning = match client_core::rotating::parse_uri(&dialog.uri) {
-            Ok(provisioning) => provisioning,
+        let name = Some(dialog.name.as_str());
+        let import = match client_core::import::UriImport::prepare(&dialog.uri, name) {
+            Ok(import) => import,
+            Err(err @ client_core::import::UriImportError::Name(_)) => {
+                dialog.error = Some(format!("{err} (give the profile another name)"));
+                return;
+            }
             Err(err) => {
                 dialog.error = Some(err.to_string());
                 return;
             }
         };
-        let name = match dialog.name.trim() {
-            "" => provisioning.rotation.door.clone(),
-            name => name.to_owned(),
-        };
-        if let Err(err) = client_core::profile::validate_name(&name) {
-            dialog.error = Some(format!("{err} (give the profile another name)"));
-            return;
-        }
-        if self.entries.iter().any(|e| e.name == name) {
-            dialog.error = Some(format!("a profile named {name:?} already exists (give another name)"));
-            return;
-        }
-        let knock = client_core::profile::RotatingKnock {
-            rotation: provisioning.rotation,
-            method: client_core::Method::Auto,
-            delay_ms: 0,
-        };
-        let profile = Profile::with_kind(provisioning.host, ProfileKind::Rotating(knock));
-        if let Err(err) = profile.validate() {
-            dialog.error = Some(err.to_string());
+        if self.entries.iter().any(|e| e.name == import.name) {
+            dialog.error = Some(format!("a profile named {:?} already exists (give another name)", import.name));
             return;
         }
         dialog.error = None;
         dialog.busy = true;
-        self.worker.import_rotating(self.store.clone(), self.secrets.clone(), name, profile, provisioning.key);
+        self.worker.import_rotating(self.store.clone(), self.secrets.clone(), import);
     }
 
     fn on_rotating_imported(&mut self, name: String, result: Result<(), String>) {

@@ -223,28 +223,16 @@ impl Worker {
         });
     }
 
-    /// Creates a rotating profile from a provisioning URI's parts: the key into the keyring first
-    /// (nothing is written when that fails: the user still has the URI), then the profile file; a
-    /// profile that cannot be created takes its key back out (as `knock-cli profile import-uri`).
-    pub fn import_rotating(
-        &self,
-        store: ProfileStore,
-        secrets: SecretStore,
-        name: String,
-        profile: Profile,
-        key: DoorKey,
-    ) {
+    /// Writes a checked provisioning URI off the UI thread (client-core's `UriImport`: the key into the
+    /// keyring first, then the profile file, as `knock-cli profile import-uri`).
+    pub fn import_rotating(&self, store: ProfileStore, secrets: SecretStore, import: client_core::import::UriImport) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
-            let result = match secrets.store_rotating_key(&name, &key) {
-                Err(err) => {
-                    let [var, _] = client_core::secrets::rotating_key_variables(&name);
-                    Err(format!("the door key cannot be stored ({err}); nothing was written (for CI, set ${var})"))
-                }
-                Ok(()) => store.create(&name, &profile).map(drop).map_err(|err| {
-                    let _ = secrets.delete(&name, client_core::secrets::SecretKind::RotatingKey);
-                    err.to_string()
-                }),
+            let name = import.name.clone();
+            let result = match import.write(&store, &secrets) {
+                Ok(_) => Ok(()),
+                Err(err @ client_core::import::UriImportError::Exists(_)) => Err(format!("{err} (give another name)")),
+                Err(err) => Err(err.to_string()),
             };
             let _ = sender.send(WorkerMessage::RotatingImported { name, result });
             waker();

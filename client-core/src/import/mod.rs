@@ -12,6 +12,9 @@
 
 pub mod fwknoprc;
 pub mod knockd;
+mod uri;
+
+pub use uri::{UriImport, UriImportError};
 
 use std::collections::HashSet;
 use std::fmt;
