@@ -13,6 +13,7 @@
 use std::net::IpAddr;
 
 use hashlink::LinkedHashMap;
+use hashlink::linked_hash_map::Entry;
 
 use crate::doors::{Event, Millis, Reason};
 use crate::packet;
@@ -68,11 +69,6 @@ impl<A: Attempt> Attempts<A> {
         q.attempts.get(&src).filter(|a| q.is_live(a, now))
     }
 
-    /// `src`'s attempt on door `queue`, whether or not it timed out (see [`Attempts::expire`]).
-    pub fn get_mut(&mut self, queue: usize, src: IpAddr) -> Option<&mut A> {
-        self.queues.get_mut(queue)?.attempts.get_mut(&src)
-    }
-
     /// Reports a hit whose TCP flags door `queue` does not accept, at the stage of its source's live
     /// attempt (the hit itself is ignored).
     pub fn report_flags_ignored(&self, queue: usize, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
@@ -81,16 +77,22 @@ impl<A: Attempt> Attempts<A> {
         events.push(Event::FlagsIgnored { src: hit.src, door: q.door, stage, flags: hit.flags });
     }
 
-    /// Ends `src`'s attempt on door `queue` if it timed out at `now` but [`Attempts::tick`] has not
-    /// collected it yet, reported as a timeout in order, so that a late hit is judged afresh.
-    pub fn expire(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) {
-        let Some(q) = self.queues.get_mut(queue) else { return };
-        if q.attempts.get(&src).is_none_or(|a| q.is_live(a, now)) {
-            return;
-        }
-        if let Some(old) = q.attempts.remove(&src) {
-            self.len -= 1;
-            events.push(Event::Rejected { src, door: q.door, stage: old.stage(), reason: Reason::Timeout });
+    /// `src`'s attempt on door `queue` if it is live at `now`. One that timed out but that
+    /// [`Attempts::tick`] has not collected yet is ended here, reported as a timeout in order, so that a
+    /// late hit is judged afresh (one hash lookup either way: this runs for every hit).
+    pub fn current(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) -> Option<&mut A> {
+        let q = self.queues.get_mut(queue)?;
+        match q.attempts.entry(src) {
+            Entry::Occupied(entry) if now.saturating_sub(entry.get().started()) < q.timeout_ms => {
+                Some(entry.into_mut())
+            }
+            Entry::Occupied(entry) => {
+                let old = entry.remove();
+                self.len -= 1;
+                events.push(Event::Rejected { src, door: q.door, stage: old.stage(), reason: Reason::Timeout });
+                None
+            }
+            Entry::Vacant(_) => None,
         }
     }
 
@@ -235,10 +237,10 @@ mod tests {
         let mut events = Vec::new();
         table.insert(0, ip(1), Probe { started: 0, stage: 2 }, &mut events);
         assert!(table.live(0, ip(1), 99).is_some());
-        table.expire(0, ip(1), 99, &mut events);
+        assert!(table.current(0, ip(1), 99, &mut events).is_some());
         assert!(events.is_empty(), "a live attempt stays");
         assert!(table.live(0, ip(1), 100).is_none());
-        table.expire(0, ip(1), 100, &mut events);
+        assert!(table.current(0, ip(1), 100, &mut events).is_none());
         assert_eq!(events, [Event::Rejected { src: ip(1), door: 0, stage: 2, reason: Reason::Timeout }]);
         assert_eq!((table.len(), table.next_deadline()), (0, None));
     }
@@ -256,7 +258,7 @@ mod tests {
         assert!(table.remove(0, ip(1)).is_some() && table.remove(0, ip(1)).is_none());
         table.clear(0);
         assert_eq!(table.len(), 1);
-        assert!(table.get_mut(1, ip(9)).is_some() && table.get_mut(9, ip(9)).is_none());
+        assert!(table.current(1, ip(9), 0, &mut events).is_some() && table.current(9, ip(9), 0, &mut events).is_none());
         assert!(events.is_empty());
     }
 }

@@ -216,8 +216,7 @@ impl Doors {
             Admission::Counts => {}
         }
         let src = hit.src;
-        self.attempts.expire(index, src, now, events);
-        match self.attempts.live(index, src, now).copied() {
+        match self.attempts.current(index, src, now, events) {
             Some(attempt) => {
                 let stage = usize::from(attempt.stage);
                 if sequence.get(stage) == Some(&knock) {
@@ -227,9 +226,7 @@ impl Doors {
                         events.push(Event::Stage { src, door: index, stage });
                         events.push(Event::Open { src, door: index });
                     } else {
-                        if let Some(a) = self.attempts.get_mut(index, src) {
-                            a.stage += 1;
-                        }
+                        attempt.stage += 1;
                         events.push(Event::Stage { src, door: index, stage });
                     }
                 } else if stage > 0 && sequence.get(stage - 1) == Some(&knock) {

@@ -233,8 +233,7 @@ impl RotatingDoors {
         }
         let src = hit.src;
         let id = door.spec.door;
-        self.attempts.expire(index, src, now, events);
-        if let Some(attempt) = self.attempts.get_mut(index, src) {
+        if let Some(attempt) = self.attempts.current(index, src, now, events) {
             let stage = attempt.stage;
             if attempt.candidates.iter().any(|c| c.hits.get(stage) == Some(&knock)) {
                 attempt.candidates.retain(|c| c.hits.get(stage) == Some(&knock));
