@@ -10,7 +10,8 @@
 //! - A repeat of the previous stage's hit (a retransmitted SYN, a browser's second SYN) is ignored.
 //! - A TCP hit whose flags do not match the door's TCPFlags is ignored, as in knockd, and reported.
 //! - Timeouts run from the first hit and are reported by [`Doors::tick`] when they happen.
-//! - The attempt table is bounded: when full, the oldest attempt is evicted (and reported).
+//! - The attempt table is bounded: when full, the oldest attempt is evicted (and reported); the table is
+//!   [`crate::attempts`], shared with the rotating doors.
 //!
 //! Memory: an attempt costs about 87 bytes (measured: key, stage, start time, links, hash slot), so the default
 //! cap of 1,000,000 attempts stays under ~90 MB whatever a flood of spoofed sources sends.
@@ -18,8 +19,8 @@
 use std::net::IpAddr;
 
 use client_core::{Hit, Protocol, TcpFlagSpec, TcpFlags};
-use hashlink::LinkedHashMap;
 
+use crate::attempts::{self, Attempts};
 use crate::packet;
 
 /// Milliseconds on the caller's monotonic clock.
@@ -91,17 +92,58 @@ struct Attempt {
     started: Millis,
 }
 
-struct Door {
-    spec: DoorSpec,
-    attempts: LinkedHashMap<IpAddr, Attempt>,
+impl attempts::Attempt for Attempt {
+    fn started(&self) -> Millis {
+        self.started
+    }
+    fn stage(&self) -> usize {
+        usize::from(self.stage)
+    }
+}
+
+/// What the checks every door makes, static or rotating, decide about a hit (see [`admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Not for this door: another destination, or not one of its ports.
+    Ignored,
+    /// On one of the door's ports, but TCP with flags the door does not accept: reported, not counted.
+    FlagsIgnored,
+    /// Counts for the door.
+    Counts,
+}
+
+/// The checks a hit passes before it counts for a door, in this order: sent to the door's Target, or
+/// without one to one of the server's own addresses (`local`; None accepts any); on one of the door's
+/// ports (`on_door_port`, asked last as it is the dearest); and for TCP, with flags the door accepts.
+pub(crate) fn admit(
+    target: Option<IpAddr>,
+    flags: Option<TcpFlagSpec>,
+    local: Option<&[IpAddr]>,
+    hit: &packet::Hit,
+    on_door_port: impl FnOnce(Hit) -> bool,
+) -> Admission {
+    let for_us = match target {
+        Some(target) => target == hit.dst,
+        None => local.is_none_or(|local| local.contains(&hit.dst)),
+    };
+    if !for_us || !on_door_port(Hit { port: hit.port, protocol: hit.protocol }) {
+        return Admission::Ignored;
+    }
+    if hit.protocol == Protocol::Tcp
+        && let Some(flags) = flags
+        && !flags.matches(hit.flags)
+    {
+        return Admission::FlagsIgnored;
+    }
+    Admission::Counts
 }
 
 pub struct Doors {
-    doors: Vec<Door>,
+    specs: Vec<DoorSpec>,
+    /// Attempts in progress, one queue per door in `specs`' order.
+    attempts: Attempts<Attempt>,
     /// Every (port, protocol) of an enabled door, sorted: what counts as a hit.
     door_ports: Vec<Hit>,
-    max_attempts: usize,
-    len: usize,
     /// The server's own addresses: doors without a Target only count hits sent to one of them (as knockd
     /// does), so knocks routed through a gateway, and the server's own outgoing traffic, never count.
     /// None accepts any destination (replaying a capture from another host).
@@ -110,14 +152,14 @@ pub struct Doors {
 
 impl Doors {
     pub fn new(specs: Vec<DoorSpec>, max_attempts: usize) -> Doors {
-        let doors = specs.into_iter().map(|spec| Door { spec, attempts: LinkedHashMap::new() }).collect();
-        let mut doors = Doors { doors, door_ports: Vec::new(), max_attempts: max_attempts.max(1), len: 0, local: None };
+        let attempts = Attempts::new(specs.iter().enumerate().map(|(i, s)| (i, s.timeout_ms)), max_attempts);
+        let mut doors = Doors { specs, attempts, door_ports: Vec::new(), local: None };
         doors.index_ports();
         doors
     }
 
     fn index_ports(&mut self) {
-        let mut ports: Vec<Hit> = self.doors.iter().flat_map(|d| d.spec.sequence.iter().flatten().copied()).collect();
+        let mut ports: Vec<Hit> = self.specs.iter().flat_map(|s| s.sequence.iter().flatten().copied()).collect();
         ports.sort_unstable_by_key(|h| (h.port, h.protocol == Protocol::Udp));
         ports.dedup();
         self.door_ports = ports;
@@ -136,24 +178,23 @@ impl Doors {
     }
 
     pub fn spec(&self, door: usize) -> Option<&DoorSpec> {
-        self.doors.get(door).map(|d| &d.spec)
+        self.specs.get(door)
     }
 
     pub fn specs(&self) -> impl Iterator<Item = &DoorSpec> {
-        self.doors.iter().map(|d| &d.spec)
+        self.specs.iter()
     }
 
     /// Attempts in progress, over all doors.
     pub fn attempts(&self) -> usize {
-        self.len
+        self.attempts.len()
     }
 
     /// Replaces a door's sequence (one-time sequences); its attempts in progress are dropped.
     pub fn set_sequence(&mut self, door: usize, sequence: Option<Vec<Hit>>) {
-        if let Some(d) = self.doors.get_mut(door) {
-            self.len -= d.attempts.len();
-            d.attempts.clear();
-            d.spec.sequence = sequence;
+        if let Some(spec) = self.specs.get_mut(door) {
+            self.attempts.clear(door);
+            spec.sequence = sequence;
         }
         self.index_ports();
     }
@@ -161,141 +202,74 @@ impl Doors {
     /// Feeds one packet; events are appended to `events` (reused by the caller: no allocation per packet).
     pub fn on_hit(&mut self, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
         let knock = Hit { port: hit.port, protocol: hit.protocol };
-        for index in 0..self.doors.len() {
+        for index in 0..self.specs.len() {
             self.on_hit_door(index, hit, knock, now, events);
         }
     }
 
     fn on_hit_door(&mut self, index: usize, hit: &packet::Hit, knock: Hit, now: Millis, events: &mut Vec<Event>) {
-        let door = &mut self.doors[index];
-        let Some(sequence) = door.spec.sequence.as_deref() else { return };
-        let for_us = match door.spec.target {
-            Some(target) => target == hit.dst,
-            None => self.local.as_ref().is_none_or(|local| local.contains(&hit.dst)),
-        };
-        if !for_us || !sequence.contains(&knock) {
-            return;
+        let Some(spec) = self.specs.get(index) else { return };
+        let Some(sequence) = spec.sequence.as_deref() else { return };
+        match admit(spec.target, spec.flags, self.local.as_deref(), hit, |knock| sequence.contains(&knock)) {
+            Admission::Ignored => return,
+            Admission::FlagsIgnored => return self.attempts.report_flags_ignored(index, hit, now, events),
+            Admission::Counts => {}
         }
         let src = hit.src;
-        let current = door.attempts.get(&src).copied().filter(|a| now.saturating_sub(a.started) < door.spec.timeout_ms);
-        if knock.protocol == Protocol::Tcp
-            && let Some(flags) = door.spec.flags
-            && !flags.matches(hit.flags)
-        {
-            let stage = current.map_or(0, |a| usize::from(a.stage));
-            events.push(Event::FlagsIgnored { src, door: index, stage, flags: hit.flags });
-            return;
-        }
-        if current.is_none() && door.attempts.contains_key(&src) {
-            // Expired but not yet collected by tick(): report it now, in order.
-            if let Some(old) = door.attempts.remove(&src) {
-                self.len -= 1;
-                events.push(Event::Rejected {
-                    src,
-                    door: index,
-                    stage: usize::from(old.stage),
-                    reason: Reason::Timeout,
-                });
-            }
-        }
-        let door = &mut self.doors[index];
-        let Some(sequence) = door.spec.sequence.as_deref() else { return };
-        match current {
+        match self.attempts.current(index, src, now, events) {
             Some(attempt) => {
                 let stage = usize::from(attempt.stage);
                 if sequence.get(stage) == Some(&knock) {
                     let stage = stage + 1;
                     if stage == sequence.len() {
-                        door.attempts.remove(&src);
-                        self.len -= 1;
+                        self.attempts.remove(index, src);
                         events.push(Event::Stage { src, door: index, stage });
                         events.push(Event::Open { src, door: index });
                     } else {
-                        if let Some(a) = door.attempts.get_mut(&src) {
-                            a.stage += 1;
-                        }
+                        attempt.stage += 1;
                         events.push(Event::Stage { src, door: index, stage });
                     }
-                } else if stage > 0 && sequence[stage - 1] == knock {
+                } else if stage > 0 && sequence.get(stage - 1) == Some(&knock) {
                     // The previous stage again: a retransmit, not a mistake.
                 } else {
-                    let expected = sequence[stage];
-                    door.attempts.remove(&src);
-                    self.len -= 1;
+                    let expected = sequence.get(stage).copied().unwrap_or(knock);
+                    let restarts = sequence.first() == Some(&knock);
+                    self.attempts.remove(index, src);
                     events.push(Event::Rejected {
                         src,
                         door: index,
                         stage,
                         reason: Reason::WrongHit { expected, got: knock },
                     });
-                    if sequence[0] == knock {
+                    if restarts {
                         self.start(index, src, now, events);
                     }
                 }
             }
-            None if sequence[0] == knock => self.start(index, src, now, events),
+            None if sequence.first() == Some(&knock) => self.start(index, src, now, events),
             None => {}
         }
     }
 
     /// Starts an attempt at stage 1 (or opens at once for a one-hit sequence).
     fn start(&mut self, index: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) {
-        let one_hit = self.doors[index].spec.sequence.as_ref().is_some_and(|s| s.len() == 1);
+        let one_hit = self.specs.get(index).and_then(|s| s.sequence.as_ref()).is_some_and(|s| s.len() == 1);
         events.push(Event::Stage { src, door: index, stage: 1 });
         if one_hit {
             events.push(Event::Open { src, door: index });
             return;
         }
-        if self.len >= self.max_attempts {
-            self.evict_oldest(events);
-        }
-        self.doors[index].attempts.insert(src, Attempt { stage: 1, started: now });
-        self.len += 1;
+        self.attempts.insert(index, src, Attempt { stage: 1, started: now }, events);
     }
 
-    fn evict_oldest(&mut self, events: &mut Vec<Event>) {
-        let oldest =
-            self.doors.iter().enumerate().filter_map(|(i, d)| d.attempts.front().map(|(_, a)| (a.started, i))).min();
-        if let Some((_, index)) = oldest
-            && let Some((src, attempt)) = self.doors[index].attempts.pop_front()
-        {
-            self.len -= 1;
-            events.push(Event::Rejected {
-                src,
-                door: index,
-                stage: usize::from(attempt.stage),
-                reason: Reason::Evicted,
-            });
-        }
-    }
-
-    /// Expires attempts whose timeout has passed at `now`. Each door's attempts are kept in start order,
-    /// so this only looks at the oldest ones.
+    /// Expires attempts whose timeout has passed at `now` (see [`Attempts::tick`]).
     pub fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
-        for (index, door) in self.doors.iter_mut().enumerate() {
-            while let Some((_, attempt)) = door.attempts.front() {
-                if now.saturating_sub(attempt.started) < door.spec.timeout_ms {
-                    break;
-                }
-                if let Some((src, attempt)) = door.attempts.pop_front() {
-                    self.len -= 1;
-                    events.push(Event::Rejected {
-                        src,
-                        door: index,
-                        stage: usize::from(attempt.stage),
-                        reason: Reason::Timeout,
-                    });
-                }
-            }
-        }
+        self.attempts.tick(now, events);
     }
 
     /// When the next timeout falls due, if any attempt is in progress.
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.doors
-            .iter()
-            .filter_map(|d| d.attempts.front().map(|(_, a)| a.started.saturating_add(d.spec.timeout_ms)))
-            .min()
+        self.attempts.next_deadline()
     }
 }
 

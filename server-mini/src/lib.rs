@@ -8,7 +8,7 @@
 //!   capabilities and no nftables (an `Nft_Set` is refused with a message; use commands with pfctl).
 //! - **Windows**: not supported. Capture would need Npcap, and the server is built on Unix signals
 //!   (SIGHUP reload, SIGUSR1 counters), process groups for hung commands, syslog and file modes. Only the
-//!   portable parts build there ([`config`], [`doors`], [`packet`], [`schedule`], [`nft`], [`exit`]),
+//!   portable parts build there ([`config`], [`doors`] and its attempt table, [`packet`], [`schedule`], [`nft`], [`exit`]),
 //!   and `knock-server` prints that it runs on Linux and macOS only and exits 1.
 //!
 //! - [`run`]: the command line; `main` only calls [`run::run`] and maps the result with [`exit`].
@@ -18,7 +18,8 @@
 //!   PID file, the interface's own addresses refreshed every 10 s).
 //! - [`config`]: knockd.conf (via client-core's parser) given knockd's meaning; the `--check` lint.
 //! - [`packet`]: link layer + IPv4/IPv6 (with extension headers) + TCP/UDP into a small [`packet::Hit`].
-//! - [`doors`]: the per-(source, door) state machine as pure code, with a bounded attempt table.
+//! - [`doors`]: the per-(source, door) state machine as pure code; `attempts` is the bounded attempt table
+//!   it shares with [`rotating_doors`] (one bound, eviction of the oldest, timeouts in start order).
 //! - [`rotating_doors`]: the same for rotating doors (a sequence per user and time window);
 //!   [`rotating_keys`] reads their `USER BASE32KEY` files; [`rotating_used`] keeps each user's last
 //!   used window across restarts (one use per window).
@@ -30,6 +31,7 @@
 pub mod actions;
 #[cfg(unix)]
 pub mod addresses;
+mod attempts;
 #[cfg(unix)]
 pub mod capture;
 #[cfg(unix)]

@@ -19,8 +19,8 @@
 //!   attempt). Other users' ports do not disturb an attempt.
 //! - Completing emits [`Event::OpenAs`] with the user and window: whether that window was already used
 //!   (a replay) is the server's decision, from state that survives restarts ([`crate::rotating_used`]).
-//! - The attempt table is bounded like the static doors' one (the oldest attempt is evicted); an attempt
-//!   holds at most [`MAX_CANDIDATES`] candidates.
+//! - The attempt table is the static doors' one ([`crate::attempts`]: bounded, the oldest attempt is
+//!   evicted); an attempt holds at most [`MAX_CANDIDATES`] candidates.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -28,9 +28,9 @@ use std::sync::Arc;
 
 use client_core::rotating::Rotation;
 use client_core::{Hit, Protocol, TcpFlagSpec};
-use hashlink::LinkedHashMap;
 
-use crate::doors::{Event, Millis, Reason};
+use crate::attempts::{self, Attempts};
+use crate::doors::{Admission, Event, Millis, Reason, admit};
 use crate::packet;
 use crate::rotating_keys::UserKey;
 
@@ -72,6 +72,15 @@ struct Attempt {
     candidates: Vec<Candidate>,
 }
 
+impl attempts::Attempt for Attempt {
+    fn started(&self) -> Millis {
+        self.started
+    }
+    fn stage(&self) -> usize {
+        self.stage
+    }
+}
+
 struct Door {
     spec: RotatingSpec,
     /// The window the tables were built for.
@@ -82,7 +91,6 @@ struct Door {
     first: HashMap<Hit, Vec<Candidate>>,
     /// Every hit of `sequences`.
     ports: HashSet<Hit>,
-    attempts: LinkedHashMap<IpAddr, Attempt>,
 }
 
 impl Door {
@@ -131,8 +139,8 @@ impl Door {
 
 pub struct RotatingDoors {
     doors: Vec<Door>,
-    max_attempts: usize,
-    len: usize,
+    /// Attempts in progress, one queue per door in `doors`' order.
+    attempts: Attempts<Attempt>,
     /// The unix second of the last [`RotatingDoors::set_time`] (the same second changes nothing).
     last_unix: Option<u64>,
     /// See [`crate::doors::Doors::set_local_addresses`].
@@ -141,6 +149,7 @@ pub struct RotatingDoors {
 
 impl RotatingDoors {
     pub fn new(specs: Vec<RotatingSpec>, max_attempts: usize) -> RotatingDoors {
+        let attempts = Attempts::new(specs.iter().map(|s| (s.door, s.timeout_ms)), max_attempts);
         let doors = specs
             .into_iter()
             .map(|spec| Door {
@@ -149,10 +158,9 @@ impl RotatingDoors {
                 sequences: HashMap::new(),
                 first: HashMap::new(),
                 ports: HashSet::new(),
-                attempts: LinkedHashMap::new(),
             })
             .collect();
-        RotatingDoors { doors, max_attempts: max_attempts.max(1), len: 0, last_unix: None, local: None }
+        RotatingDoors { doors, attempts, last_unix: None, local: None }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -204,7 +212,7 @@ impl RotatingDoors {
     }
 
     pub fn attempts(&self) -> usize {
-        self.len
+        self.attempts.len()
     }
 
     /// Feeds one packet (see the module docs); events are appended to `events`.
@@ -216,32 +224,16 @@ impl RotatingDoors {
     }
 
     fn on_hit_door(&mut self, index: usize, hit: &packet::Hit, knock: Hit, now: Millis, events: &mut Vec<Event>) {
-        let door = &mut self.doors[index];
-        let for_us = match door.spec.target {
-            Some(target) => target == hit.dst,
-            None => self.local.as_ref().is_none_or(|local| local.contains(&hit.dst)),
-        };
-        if !for_us || !door.ports.contains(&knock) {
-            return;
+        let Some(door) = self.doors.get(index) else { return };
+        match admit(door.spec.target, door.spec.flags, self.local.as_deref(), hit, |knock| door.ports.contains(&knock))
+        {
+            Admission::Ignored => return,
+            Admission::FlagsIgnored => return self.attempts.report_flags_ignored(index, hit, now, events),
+            Admission::Counts => {}
         }
         let src = hit.src;
         let id = door.spec.door;
-        let timeout = door.spec.timeout_ms;
-        let live = door.attempts.get(&src).is_some_and(|a| now.saturating_sub(a.started) < timeout);
-        if knock.protocol == Protocol::Tcp
-            && let Some(flags) = door.spec.flags
-            && !flags.matches(hit.flags)
-        {
-            let stage = if live { door.attempts.get(&src).map_or(0, |a| a.stage) } else { 0 };
-            events.push(Event::FlagsIgnored { src, door: id, stage, flags: hit.flags });
-            return;
-        }
-        if !live && let Some(old) = door.attempts.remove(&src) {
-            self.len -= 1;
-            events.push(Event::Rejected { src, door: id, stage: old.stage, reason: Reason::Timeout });
-        }
-        let door = &mut self.doors[index];
-        if let Some(attempt) = door.attempts.get_mut(&src) {
+        if let Some(attempt) = self.attempts.current(index, src, now, events) {
             let stage = attempt.stage;
             if attempt.candidates.iter().any(|c| c.hits.get(stage) == Some(&knock)) {
                 attempt.candidates.retain(|c| c.hits.get(stage) == Some(&knock));
@@ -249,8 +241,7 @@ impl RotatingDoors {
                 events.push(Event::Stage { src, door: id, stage: stage + 1 });
                 if let Some(done) = attempt.candidates.iter().find(|c| c.hits.len() == stage + 1) {
                     let (user, window) = (done.user, done.window);
-                    door.attempts.remove(&src);
-                    self.len -= 1;
+                    self.attempts.remove(index, src);
                     events.push(Event::OpenAs { src, door: id, user, window });
                 }
                 return;
@@ -265,8 +256,7 @@ impl RotatingDoors {
                 return;
             }
             let expected = attempt.candidates.first().and_then(|c| c.hits.get(stage).copied()).unwrap_or(knock);
-            door.attempts.remove(&src);
-            self.len -= 1;
+            self.attempts.remove(index, src);
             events.push(Event::Rejected { src, door: id, stage, reason: Reason::WrongHit { expected, got: knock } });
         }
         self.start(index, src, knock, now, events);
@@ -275,7 +265,7 @@ impl RotatingDoors {
     /// Starts an attempt when `knock` is the first hit of some candidate (or opens at once for one-hit
     /// sequences).
     fn start(&mut self, index: usize, src: IpAddr, knock: Hit, now: Millis, events: &mut Vec<Event>) {
-        let door = &self.doors[index];
+        let Some(door) = self.doors.get(index) else { return };
         let Some(candidates) = door.first.get(&knock) else { return };
         let id = door.spec.door;
         events.push(Event::Stage { src, door: id, stage: 1 });
@@ -284,50 +274,16 @@ impl RotatingDoors {
             return;
         }
         let attempt = Attempt { started: now, stage: 1, candidates: candidates.clone() };
-        if self.len >= self.max_attempts {
-            self.evict_oldest(events);
-        }
-        self.doors[index].attempts.insert(src, attempt);
-        self.len += 1;
+        self.attempts.insert(index, src, attempt, events);
     }
 
-    fn evict_oldest(&mut self, events: &mut Vec<Event>) {
-        let oldest =
-            self.doors.iter().enumerate().filter_map(|(i, d)| d.attempts.front().map(|(_, a)| (a.started, i))).min();
-        if let Some((_, index)) = oldest
-            && let Some((src, attempt)) = self.doors[index].attempts.pop_front()
-        {
-            self.len -= 1;
-            let door = self.doors[index].spec.door;
-            events.push(Event::Rejected { src, door, stage: attempt.stage, reason: Reason::Evicted });
-        }
-    }
-
-    /// Expires attempts whose timeout passed at `now` (each door's attempts are in start order).
+    /// Expires attempts whose timeout passed at `now` (see [`Attempts::tick`]).
     pub fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
-        for door in &mut self.doors {
-            while let Some((_, attempt)) = door.attempts.front() {
-                if now.saturating_sub(attempt.started) < door.spec.timeout_ms {
-                    break;
-                }
-                if let Some((src, attempt)) = door.attempts.pop_front() {
-                    self.len -= 1;
-                    events.push(Event::Rejected {
-                        src,
-                        door: door.spec.door,
-                        stage: attempt.stage,
-                        reason: Reason::Timeout,
-                    });
-                }
-            }
-        }
+        self.attempts.tick(now, events);
     }
 
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.doors
-            .iter()
-            .filter_map(|d| d.attempts.front().map(|(_, a)| a.started.saturating_add(d.spec.timeout_ms)))
-            .min()
+        self.attempts.next_deadline()
     }
 }
 
