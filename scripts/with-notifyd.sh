@@ -40,6 +40,9 @@ cat >"$work/.config/dunst/dunstrc" <<'EOF'
     history_length = 100
     # Never hold notifications back for a full screen or an idle user.
     idle_threshold = 0
+    # A history entry's "message" is then the body as dunst renders it (markup parsed, or stripped when
+    # it does not parse), which the tests compare.
+    format = "%b"
 EOF
 
 screen=1024x768x24

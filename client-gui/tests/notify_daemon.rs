@@ -15,6 +15,7 @@ use client_core::profile::{Profile, SequenceSource};
 use client_core::store::ProfileStore;
 use client_core::{Protocol, Sequence};
 use client_gui::KnockGui;
+use client_gui::app::DesktopNote;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -135,6 +136,17 @@ fn knock_outcomes_reach_dunst_under_with_notifyd() {
             assert!(!value.contains(port.as_str()), "secret port {port} reached dunst in {field}");
         }
     }
+
+    // An outcome can quote outside text (a server's answer, an OS error) with '<' or '&' in it. dunst, like
+    // most daemons, reads bodies as markup: the body must arrive escaped, or the text is lost.
+    let quoted =
+        DesktopNote { title: "web: failed".to_owned(), body: "failed: the server answered <html> & closed".to_owned() };
+    assert_eq!(client_gui::notify::show(&quoted), Ok(()));
+    dunstctl(&["close-all"]);
+    let history: serde_json::Value = serde_json::from_str(&dunstctl(&["history"])).expect("dunstctl history is JSON");
+    let received = history["data"][0].as_array().expect("a list of notifications");
+    let failed = received.iter().find(|n| n["summary"]["data"] == "web: failed").expect("the quoted note arrived");
+    assert_eq!(failed["message"]["data"], "failed: the server answered &lt;html&gt; &amp; closed", "shown as typed");
 }
 
 /// Steps the app (its knocks and notifications run on background threads) until `done` holds or 10 s pass.
