@@ -209,6 +209,32 @@ for port in 47001 47002 47003; do
     [[ $syns -eq 2 ]] || wine_ok=false
 done
 
+step "knock-gui.exe under Wine: a start-up error is shown in a message box (no console on Windows)"
+for pkg in xvfb xdotool; do dpkg -s "$pkg" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg"; done
+for n in $(seq 140 199); do [[ -e /tmp/.X11-unix/X$n || -e /tmp/.X$n-lock ]] || break; done
+Xvfb ":$n" -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb=$!
+sleep 2
+gui_rc=$work/gui-rc
+(DISPLAY=":$n" timeout 60 wine "$TARGET_DIR/$GNU/debug/knock-gui.exe" --bogus-argument 2>"$work/gui-err"
+    echo $? >"$gui_rc") &
+box=
+for _ in $(seq 60); do
+    box=$(DISPLAY=":$n" xdotool search --name 'knock-gui cannot start' 2>/dev/null | head -1) && [[ -n $box ]] && break
+    sleep 0.5
+done
+if [[ -n $box ]]; then
+    echo "message box shown (X window $box); pressing OK"
+    DISPLAY=":$n" xdotool key --window "$box" Return 2>/dev/null
+else
+    echo "no message box appeared"
+    wine_ok=false
+fi
+for _ in $(seq 40); do [[ -s $gui_rc ]] && break; sleep 0.5; done
+echo "knock-gui.exe exit code: $(cat "$gui_rc" 2>/dev/null) (2 expected); stderr: $(cat "$work/gui-err")"
+[[ $(cat "$gui_rc" 2>/dev/null) == 2 ]] || wine_ok=false
+kill "$xvfb" 2>/dev/null || true
+
 step "summary"
 echo "skipped under Wine (they need a real Windows):"
 for entry in "${WINE_SKIPS[@]}"; do
