@@ -19,8 +19,11 @@
 # - Under Wine, the sockets are the host's (Linux) kernel: the Windows TCP stack's own behaviour (SYN
 #   retries after a RST, SIO_TCP_INITIAL_RTO) is proven only by .github/workflows/ci.yml on real Windows.
 #
+#   3. knock-gui.exe under Wine and Xvfb: a start-up error shows a message box; scripts/package-windows.sh
+#      (dev profile): the MSI is installed, its knock-cli.exe runs, and it is uninstalled, under Wine.
+#
 # Idempotent: installs the rustup targets, the Debian packages (gcc-mingw-w64-x86-64, wine, clang, llvm,
-# tcpdump, python3-venv) and a Python venv with ziglang + cargo-zigbuild under $KNOCK_PLATFORMS_CACHE
+# tcpdump, python3-venv, xvfb, xdotool, wixl, zip) and a Python venv with ziglang + cargo-zigbuild under $KNOCK_PLATFORMS_CACHE
 # (default ~/.cache/knock-platforms) only when missing. Fails on any compile error or failed test.
 # Needs root (apt, tcpdump). Uses $CARGO_TARGET_DIR if set.
 set -euo pipefail
@@ -166,6 +169,7 @@ step "knock-cli.exe under Wine against loopback"
 CLI=$TARGET_DIR/$GNU/debug/knock-cli.exe
 work=$(mktemp -d)
 cleanup() {
+    [[ -n ${xvfb:-} ]] && kill "$xvfb" 2>/dev/null
     [[ -n ${listener:-} ]] && kill "$listener" 2>/dev/null
     [[ -n ${capture:-} ]] && kill "$capture" 2>/dev/null
     rm -rf "$work"
@@ -234,6 +238,18 @@ for _ in $(seq 40); do [[ -s $gui_rc ]] && break; sleep 0.5; done
 echo "knock-gui.exe exit code: $(cat "$gui_rc" 2>/dev/null) (2 expected); stderr: $(cat "$work/gui-err")"
 [[ $(cat "$gui_rc" 2>/dev/null) == 2 ]] || wine_ok=false
 kill "$xvfb" 2>/dev/null || true
+xvfb=
+
+step "Windows installer: scripts/package-windows.sh --profile dev, the MSI installed and removed under Wine"
+scripts/package-windows.sh --profile dev >/dev/null
+msi=$(winepath -w "$TARGET_DIR/windows/knock-windows-x86_64.msi" 2>/dev/null)
+installed="$WINEPREFIX/drive_c/Program Files/knock"
+wine msiexec /i "$msi" /qn || { echo "msiexec /i failed"; wine_ok=false; }
+version_line=$(wine 'C:\Program Files\knock\knock-cli.exe' --version 2>&1) || wine_ok=false
+echo "installed knock-cli.exe --version: $version_line"
+[[ -f $installed/knock-gui.exe ]] || { echo "knock-gui.exe not installed"; wine_ok=false; }
+wine msiexec /x "$msi" /qn || { echo "msiexec /x failed"; wine_ok=false; }
+[[ ! -e $installed/knock-cli.exe ]] || { echo "uninstall left $installed/knock-cli.exe"; wine_ok=false; }
 
 step "summary"
 echo "skipped under Wine (they need a real Windows):"
