@@ -109,7 +109,7 @@ fi
 WINE_SKIPS=(
     "client-core --lib|store::tests::case_only_rename_changes_the_spelling|Wine keeps the old spelling when a file is renamed to itself in another case on a Linux directory (NTFS changes it)"
     "client-core --test engine|a_failing_hit_ends_the_knock_and_names_the_hit|Wine lets a UDP socket bind to an address the host does not have (its interface-binding emulation); Windows refuses with WSAEADDRNOTAVAIL"
-    "client-gui --test ui|rows_hold_their_shape_with_a_thousand_profiles_in_a_small_window|1000 profile files through Wine's file layer take minutes (over the 300 s limit per test binary)"
+    "client-gui --test ui|rows_hold_their_shape_with_a_thousand_profiles_in_a_small_window|does not finish within 300 s under Wine (1000 profiles; why Wine is this slow here is not investigated)"
     "knock-e2e --test rotating_vectors|*|runs tests/reference/rotating.py with python3, which is not on Wine's PATH"
 )
 skips_for() { # $1 = "package --kind [name]": the --skip arguments for that test binary
@@ -229,12 +229,16 @@ for _ in $(seq 60); do
 done
 if [[ -n $box ]]; then
     echo "message box shown (X window $box); pressing OK"
-    DISPLAY=":$n" xdotool key --window "$box" Return 2>/dev/null
 else
     echo "no message box appeared"
     wine_ok=false
 fi
-for _ in $(seq 40); do [[ -s $gui_rc ]] && break; sleep 0.5; done
+# The box may exist a moment before it takes keys: press OK again until the program has exited.
+for _ in $(seq 40); do
+    [[ -s $gui_rc ]] && break
+    [[ -n $box ]] && DISPLAY=":$n" xdotool key --window "$box" Return 2>/dev/null
+    sleep 1
+done
 echo "knock-gui.exe exit code: $(cat "$gui_rc" 2>/dev/null) (2 expected); stderr: $(cat "$work/gui-err")"
 [[ $(cat "$gui_rc" 2>/dev/null) == 2 ]] || wine_ok=false
 kill "$xvfb" 2>/dev/null || true
