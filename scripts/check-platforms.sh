@@ -220,11 +220,13 @@ Xvfb ":$n" -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
 sleep 2
 gui_rc=$work/gui-rc
-(DISPLAY=":$n" timeout 60 wine "$TARGET_DIR/$GNU/debug/knock-gui.exe" --bogus-argument 2>"$work/gui-err"
-    echo $? >"$gui_rc") &
+(rc=0
+    DISPLAY=":$n" timeout 60 wine "$TARGET_DIR/$GNU/debug/knock-gui.exe" --bogus-argument 2>"$work/gui-err" || rc=$?
+    echo "$rc" >"$gui_rc") &
 box=
 for _ in $(seq 60); do
-    box=$(DISPLAY=":$n" xdotool search --name 'knock-gui cannot start' 2>/dev/null | head -1) && [[ -n $box ]] && break
+    box=$(DISPLAY=":$n" xdotool search --onlyvisible --name 'knock-gui cannot start' 2>/dev/null | tail -1) &&
+        [[ -n $box ]] && break
     sleep 0.5
 done
 if [[ -n $box ]]; then
@@ -236,7 +238,7 @@ fi
 # The box may exist a moment before it takes keys: press OK again until the program has exited.
 for _ in $(seq 40); do
     [[ -s $gui_rc ]] && break
-    [[ -z $box ]] || DISPLAY=":$n" xdotool key --window "$box" Return 2>/dev/null || true
+    [[ -z $box ]] || DISPLAY=":$n" xdotool key Return 2>/dev/null || true
     sleep 1
 done
 echo "knock-gui.exe exit code: $(cat "$gui_rc" 2>/dev/null) (2 expected); stderr: $(cat "$work/gui-err")"

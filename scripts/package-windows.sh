@@ -41,7 +41,7 @@ trap 'rm -rf "$stage"' EXIT
 cp "$target_dir/$target/$dir/knock-gui.exe" "$target_dir/$target/$dir/knock-cli.exe" "$stage/"
 rm -rf "$out"
 mkdir -p "$out"
-(cd "$stage" && zip -q -9 "$out/knock-windows-x86_64.zip" knock-gui.exe knock-cli.exe)
+(cd "$stage" && zip -q "$out/knock-windows-x86_64.zip" knock-gui.exe knock-cli.exe)
 # wixl resolves File/@Source relative to the working directory.
 (cd "$stage" && wixl -a x64 -D Version="$version" -o "$out/knock-windows-x86_64.msi" \
     "$OLDPWD/packaging/windows/knock.wxs")
