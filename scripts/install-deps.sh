@@ -11,6 +11,7 @@
 #   dbus         dbus-run-session: the private session bus of the keyring tests (scripts/with-keyring.sh)
 #   gnome-keyring  a real Secret Service for client-gui's keyring tests (tests/secrets_keyring.rs)
 #   libsecret-tools  secret-tool: the keyring tests cross-check entries with libsecret's own client
+#   xclip        reads the X clipboard back in client-gui/tests/clipboard.rs (the app's Copy, end to end)
 #   dunst        a real notification daemon (with dunstctl) for client-gui's tests/notify_daemon.rs (scripts/with-notifyd.sh)
 #   xvfb         virtual X server for knock-gui's screenshot and benchmark scripts (Mesa software GL)
 #   imagemagick  import/compare/identify/mogrify: scripts/gui-screenshot.sh takes and checks the screenshot
@@ -33,7 +34,7 @@
 #   openssl      openssl s_server with a test CA: the HTTPS Date server of tests/tests/doctor_clock.rs
 #   python3      tests/reference/rotating.py, the independent rotating-sequence implementation the tests compare with
 set -euo pipefail
-packages=(pkg-config openssl fwknop-server fwknop-client libpcap-dev nftables curl bc python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools dunst xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils fakeroot adduser)
+packages=(pkg-config openssl fwknop-server fwknop-client libpcap-dev nftables curl bc python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools dunst xclip xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils fakeroot adduser)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -173,12 +173,14 @@ pub async fn probe_port(address: SocketAddr, bind: Option<IpAddr>, budget: Durat
     }
 }
 
+/// One connect that fails at the first RST or ICMP error on every OS (Windows would otherwise retry a
+/// refused SYN for about 2 s: see [`crate::send::syn_retries`]).
 async fn connect(address: SocketAddr, bind: Option<IpAddr>) -> std::io::Result<TcpStream> {
-    let Some(ip) = bind else {
-        return TcpStream::connect(address).await;
-    };
     let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
-    socket.bind(&SocketAddr::new(ip, 0).into())?;
+    crate::send::syn_retries::fail_connect_at_first_refusal(&socket);
+    if let Some(ip) = bind {
+        socket.bind(&SocketAddr::new(ip, 0).into())?;
+    }
     tokio::net::TcpSocket::from_std_stream(socket.into()).connect(address).await
 }

@@ -5,7 +5,8 @@
 //! - Windows: release builds use the GUI subsystem, so no console window opens beside the app (debug builds
 //!   keep the console for their messages). Renderers are tried in order, glow (OpenGL, as on the other
 //!   OSes) then wgpu (Direct3D 12, which also runs on Microsoft's software adapter), so a VM or remote
-//!   desktop without an OpenGL 2 driver still starts the app. wgpu is linked on Windows only.
+//!   desktop without an OpenGL 2 driver still starts the app. wgpu is linked on Windows only. An error that
+//!   stops the app at start is also shown in a message box (no console to print it to).
 //! - Linux, macOS: glow only (OpenGL; Mesa's software GL where there is no GPU).
 #![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
 
@@ -28,7 +29,7 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::SUCCESS;
             }
             _ => {
-                eprintln!("knock-gui: unexpected argument {arg:?} (usage: knock-gui [--profiles-dir DIR])");
+                startup_error(&format!("unexpected argument {arg:?} (usage: knock-gui [--profiles-dir DIR])"));
                 return std::process::ExitCode::from(2);
             }
         }
@@ -36,7 +37,7 @@ fn main() -> std::process::ExitCode {
     let store = match ProfileStore::locate(explicit.as_deref()) {
         Ok(store) => store,
         Err(err) => {
-            eprintln!("knock-gui: {err}");
+            startup_error(&err.to_string());
             return std::process::ExitCode::from(2);
         }
     };
@@ -58,9 +59,24 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("knock-gui: {err}");
+            startup_error(&err.to_string());
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Says why the app cannot start: on stderr, and on Windows also in a message box when stderr is no terminal
+/// (the release build has no console, so a double-clicked knock-gui.exe would otherwise vanish silently).
+fn startup_error(message: &str) {
+    eprintln!("knock-gui: {message}");
+    #[cfg(windows)]
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        rfd::MessageDialog::new()
+            .set_level(rfd::MessageLevel::Error)
+            .set_title("knock-gui cannot start")
+            .set_description(message)
+            .set_buttons(rfd::MessageButtons::Ok)
+            .show();
     }
 }
 

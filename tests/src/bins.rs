@@ -54,14 +54,16 @@ mod tests {
 
     #[test]
     fn binary_is_next_to_deps() {
+        // `knock-cli.exe` on Windows, joined with the platform's separator.
+        let expected = |dir: &str| Some(Path::new(dir).join(format!("knock-cli{}", std::env::consts::EXE_SUFFIX)));
         let p = bin_next_to(Path::new("/w/target/release/deps/lab_smoke-abc"), "knock-cli");
-        assert_eq!(p, Some(PathBuf::from("/w/target/release/knock-cli")));
+        assert_eq!(p, expected("/w/target/release"));
         let p = bin_next_to(Path::new("/w/target/x86_64-unknown-linux-gnu/debug/deps/t-1"), "knock-cli");
-        assert_eq!(p, Some(PathBuf::from("/w/target/x86_64-unknown-linux-gnu/debug/knock-cli")));
+        assert_eq!(p, expected("/w/target/x86_64-unknown-linux-gnu/debug"));
         let p = bin_next_to(Path::new("/w/target/debug/examples/e"), "knock-cli");
-        assert_eq!(p, Some(PathBuf::from("/w/target/debug/knock-cli")));
+        assert_eq!(p, expected("/w/target/debug"));
         let p = bin_next_to(Path::new("/opt/bin/runner"), "knock-cli");
-        assert_eq!(p, Some(PathBuf::from("/opt/bin/knock-cli")));
+        assert_eq!(p, expected("/opt/bin"));
     }
 
     #[test]

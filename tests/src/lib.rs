@@ -23,7 +23,9 @@
 //! - [`services`]: real services behind a knock gate (TCP echo, `sshd`) and gate door commands.
 //!
 //! ```no_run
+//! # #[cfg(target_os = "linux")]
 //! use knock_e2e::lab_or_skip;
+//! # #[cfg(target_os = "linux")]
 //! # fn t() {
 //! let lab = lab_or_skip!();
 //! let out = lab.run_client("ping", ["-c1", "-W2", "192.0.2.2"]).expect("ping runs");

@@ -12,6 +12,7 @@
 mod connect;
 pub mod privilege;
 mod raw;
+pub(crate) mod syn_retries;
 mod udp;
 
 use std::fmt;
