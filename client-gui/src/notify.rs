@@ -1,14 +1,18 @@
 //! Desktop notifications of a knock's outcome, shown only while the window is not focused (the window
 //! itself shows the result otherwise).
 //!
-//! Per OS (one crate, notify-rust, for all three):
+//! Per OS:
 //! - Linux/BSD: the freedesktop notification service over D-Bus, spoken by zbus (pure Rust: no libdbus
 //!   to link). No session bus or no notification daemon (a bare i3, a server) is an error returned
 //!   to the caller, never a hang or a panic: the app keeps the outcome in its window and history.
 //!   Daemons that advertise "body-markup" (dunst, GNOME, KDE, mako...) read the body as markup, so there it
 //!   is escaped: an outcome quoting outside text with '<' or '&' is shown as typed, not lost.
-//! - macOS: the user notification centre (notify-rust's mac-notification-sys backend).
+//! - macOS: the user notification centre through `osascript -e 'display notification ...'` (the script
+//!   is one argument, no shell; shown under Script Editor's name). notify-rust's macOS backend
+//!   (mac-notification-sys) compiles Objective-C against Apple's SDK, which no Linux machine has, so
+//!   with it the macOS build could not even be checked outside a Mac.
 //! - Windows: a toast (notify-rust's WinRT backend), under the app's name.
+//! - Linux/BSD and Windows use notify-rust.
 //! - Elsewhere: not available; the error says so.
 //!
 //! Showing a notification is a blocking round trip: the worker calls [`show`] off the UI thread.
@@ -19,18 +23,11 @@ use crate::app::DesktopNote;
 const APP_NAME: &str = "knock-gui";
 
 /// Shows `note` on the desktop; the error says why it could not be.
-#[cfg(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "macos",
-    windows
-))]
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd", windows))]
 pub fn show(note: &DesktopNote) -> Result<(), String> {
     let mut notification = notify_rust::Notification::new();
     notification.appname(APP_NAME).summary(&note.title).body(&note.body);
-    #[cfg(all(unix, not(target_os = "macos")))]
+    #[cfg(unix)]
     {
         notification.icon("knock-gui").timeout(notify_rust::Timeout::Milliseconds(8000));
         let reads_markup = notify_rust::get_capabilities()
@@ -50,6 +47,46 @@ fn escape_markup(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Shows `note` in the notification centre (see the module docs for why through osascript).
+#[cfg(target_os = "macos")]
+pub fn show(note: &DesktopNote) -> Result<(), String> {
+    let script = format!(
+        "display notification {} with title {}",
+        applescript_string(&note.body),
+        applescript_string(&note.title)
+    );
+    let out = std::process::Command::new("/usr/bin/osascript")
+        .args(["-e", &script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("desktop notification not shown: cannot run osascript: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("desktop notification not shown: osascript: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// `text` as an AppleScript string literal.
+#[cfg(any(target_os = "macos", test))]
+fn applescript_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            // A line break would end the `-e` line for AppleScript; the body is one line anyway.
+            '\n' | '\r' => quoted.push(' '),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
 #[cfg(not(any(
     target_os = "linux",
     target_os = "freebsd",
@@ -60,4 +97,15 @@ fn escape_markup(text: &str) -> String {
 )))]
 pub fn show(_note: &DesktopNote) -> Result<(), String> {
     Err("desktop notifications are not available on this OS".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::applescript_string;
+
+    #[test]
+    fn applescript_strings_keep_quotes_and_backslashes_as_typed() {
+        assert_eq!(applescript_string(r#"door "ssh" at C:\x"#), r#""door \"ssh\" at C:\\x""#);
+        assert_eq!(applescript_string("two\nlines"), "\"two lines\"");
+    }
 }
