@@ -6,8 +6,9 @@
 //! Without dunst/Xvfb/dbus the test prints SKIPPED, and fails when CI is set.
 #![cfg(target_os = "linux")]
 
+mod session;
+
 use std::net::UdpSocket;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -29,45 +30,14 @@ const CHILD_TEST: &str = "knock_outcomes_reach_dunst_under_with_notifyd";
 /// scripts/with-notifyd.sh; the child is killed (its process group: Xvfb, dbus, dunst) if it overruns.
 #[test]
 fn outcomes_reach_a_real_notification_daemon_only_when_the_window_is_not_focused() {
-    use std::os::unix::process::CommandExt;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-notifyd.sh");
-    let logs = tempfile::tempdir().expect("dir");
-    let mut child = Command::new("bash")
-        .arg(&script)
-        .arg(std::env::current_exe().expect("test binary"))
-        .args(["--exact", CHILD_TEST, "--ignored", "--test-threads=1", "--nocapture"])
-        .env(CHILD, "1")
-        .env("TMPDIR", logs.path())
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::fs::File::create(logs.path().join("out")).expect("log"))
-        .stderr(std::fs::File::create(logs.path().join("err")).expect("log"))
-        .process_group(0)
-        .spawn()
-        .expect("bash runs");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let read = |name: &str| std::fs::read_to_string(logs.path().join(name)).unwrap_or_default();
-    let (out, err) = (read("out"), read("err"));
-    if status.and_then(|s| s.code()) == Some(77) {
-        let in_ci = std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1"));
-        assert!(!in_ci, "CI is set: install dunst, xvfb, x11-utils and dbus (scripts/install-deps.sh)\n{err}");
-        eprintln!("SKIPPED (needs dunst + Xvfb + dbus): {err}");
-        return;
+    session::Rerun {
+        script: "with-notifyd.sh",
+        test: CHILD_TEST,
+        test_args: &["--ignored", "--nocapture"],
+        marker: CHILD,
+        needs: "dunst, xvfb, x11-utils and dbus",
     }
-    assert!(status.is_some_and(|s| s.success()), "the knock under a real dunst failed: {status:?}\n{out}\n{err}");
-    assert!(out.contains("1 passed"), "the child ran the notification test: {out}");
+    .run();
 }
 
 /// The real work, in the private session the test above starts (ignored when run on its own: it needs

@@ -17,6 +17,9 @@ use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
+#[cfg(target_os = "linux")]
+mod session;
+
 fn app(dir: &Path) -> Harness<'static, KnockGui> {
     app_sized(dir, egui::vec2(1200.0, 800.0))
 }
@@ -976,47 +979,15 @@ const KEYRING_CHILD: &str = "KNOCK_GUI_KEYRING_CHILD";
 #[cfg(target_os = "linux")]
 #[test]
 fn import_from_text_stores_the_key_in_a_real_gnome_keyring() {
-    use std::os::unix::process::CommandExt;
     if std::env::var_os(KEYRING_CHILD).is_some() {
         return;
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-keyring.sh");
-    let test = "import_from_text_creates_a_rotating_profile_and_explains_a_bad_line";
-    let logs = tempfile::tempdir().expect("dir");
-    let mut child = std::process::Command::new("sh")
-        .arg(&script)
-        .arg(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--test-threads=1"])
-        .env(KEYRING_CHILD, "1")
-        .env("TMPDIR", logs.path())
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::fs::File::create(logs.path().join("out")).expect("log"))
-        .stderr(std::fs::File::create(logs.path().join("err")).expect("log"))
-        .process_group(0)
-        .spawn()
-        .expect("sh runs");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let read = |name: &str| std::fs::read_to_string(logs.path().join(name)).unwrap_or_default();
-    let (out, err) = (read("out"), read("err"));
-    if status.and_then(|s| s.code()) == Some(77) {
-        let in_ci = std::env::var("CI").is_ok_and(|v| matches!(v.trim(), "true" | "1"));
-        assert!(!in_ci, "CI is set: install dbus and gnome-keyring (scripts/install-deps.sh)\n{err}");
-        eprintln!("SKIPPED (needs gnome-keyring + dbus): {err}");
-        return;
+    session::Rerun {
+        script: "with-keyring.sh",
+        test: "import_from_text_creates_a_rotating_profile_and_explains_a_bad_line",
+        test_args: &[],
+        marker: KEYRING_CHILD,
+        needs: "dbus and gnome-keyring",
     }
-    assert!(status.is_some_and(|s| s.success()), "the import under a real keyring failed: {status:?}\n{out}\n{err}");
-    assert!(out.contains("1 passed"), "the child ran the import test: {out}");
+    .run();
 }
