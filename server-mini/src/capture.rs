@@ -72,9 +72,12 @@ pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
         .and_then(|c| c.setnonblock())
         .map_err(|e| Failure::runtime(format!("cannot capture on {interface}: {e}")))?;
     let link = link_type(capture.get_datalink())?;
+    let mut applied_filter = server.bpf_filter();
     capture
-        .filter(&server.bpf_filter(), true)
+        .filter(&applied_filter, true)
         .map_err(|e| Failure::runtime(format!("cannot set the capture filter: {e}")))?;
+    // The filter just set already follows the current windows.
+    server.take_filter_changed();
     let signals = Signals::register().map_err(|e| Failure::runtime(format!("cannot handle signals: {e}")))?;
     let mut addresses = AddressWatch::new(&interface);
     server.set_local_addresses(addresses.current().clone());
@@ -95,7 +98,7 @@ pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
         if signals.take_reload() {
             reload_config(server, live.config_path, addresses.current().clone());
             // At once: a revoked user's ports must stop passing, a new user's must start to.
-            update_filter(server, &mut capture);
+            update_filter(server, &mut capture, &mut applied_filter);
         }
         if let Some(changed) = addresses.refresh() {
             server.log.important(&format!("addresses of {interface} changed: {}", addresses::describe(changed)));
@@ -118,7 +121,7 @@ pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
         }
         server.tick(now_ms());
         server.poll_actions();
-        update_filter(server, &mut capture);
+        update_filter(server, &mut capture, &mut applied_filter);
     }
     server.log.important("shutting down");
     server.shutdown(SHUTDOWN_WAIT);
@@ -128,12 +131,20 @@ pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
 }
 
 /// Sets the capture filter again when the doors' ports changed (one-time sequences, rotating windows, a
-/// reload).
-fn update_filter(server: &mut Server, capture: &mut pcap::Capture<pcap::Active>) {
-    if server.take_filter_changed()
-        && let Err(err) = capture.filter(&server.bpf_filter(), true)
-    {
-        server.log.important(&format!("cannot update the capture filter: {err}"));
+/// reload). Only a filter that differs from `applied` is set: re-attaching one is not free (on Linux,
+/// libpcap swaps in a reject-all filter and drains the socket while it does), and a hit in flight then
+/// can be lost.
+fn update_filter(server: &mut Server, capture: &mut pcap::Capture<pcap::Active>, applied: &mut String) {
+    if !server.take_filter_changed() {
+        return;
+    }
+    let wanted = server.bpf_filter();
+    if wanted == *applied {
+        return;
+    }
+    match capture.filter(&wanted, true) {
+        Ok(()) => *applied = wanted,
+        Err(err) => server.log.important(&format!("cannot update the capture filter: {err}")),
     }
 }
 
