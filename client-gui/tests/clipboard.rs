@@ -105,13 +105,22 @@ fn copy_ssh_command_reaches_the_x_clipboard() {
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("XDG_CACHE_HOME", home.join(".cache"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(temp.path().join("knock-gui.stderr")).expect("stderr file"))
             .spawn()
             .expect("knock-gui starts"),
     );
-    wait_for("the knock-gui window", Duration::from_secs(60), || {
-        run_on(&display, "xdotool", &["search", "--name", "^knock"]).filter(|ids| !ids.trim().is_empty())
-    });
+    let app_stderr = || std::fs::read_to_string(temp.path().join("knock-gui.stderr")).unwrap_or_default();
+    let window = Instant::now();
+    while run_on(&display, "xdotool", &["search", "--name", "^knock"]).is_none_or(|ids| ids.trim().is_empty()) {
+        let exited = children.0.last_mut().and_then(|app| app.try_wait().ok().flatten());
+        assert!(exited.is_none(), "knock-gui exited before its window showed ({exited:?}):\n{}", app_stderr());
+        assert!(
+            window.elapsed() < Duration::from_secs(60),
+            "no knock-gui window within 60 s; its stderr:\n{}",
+            app_stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // The first frames take a moment with software GL.
     std::thread::sleep(Duration::from_secs(2));
     click(&display, PROFILE_ROW);
