@@ -29,6 +29,17 @@ fn app_sized(dir: &Path, size: egui::Vec2) -> Harness<'static, KnockGui> {
     Harness::builder().with_size(size).build_eframe(move |cc| KnockGui::new(cc, store).expect("the app starts"))
 }
 
+/// The app on the profiles in `dir`, storing secrets in `keyring`'s test service (never the user's).
+fn app_with_secrets(dir: &Path, keyring: &TestKeyring) -> Harness<'static, KnockGui> {
+    let store = ProfileStore::new(dir);
+    let secrets = keyring.secrets.clone();
+    Harness::builder().with_size(egui::vec2(1200.0, 800.0)).build_eframe(move |cc| {
+        let mut gui = KnockGui::new(cc, store).expect("the app starts");
+        gui.state.set_secret_store(secrets);
+        gui
+    })
+}
+
 fn profile(host: &str, sequence: &str) -> Profile {
     Profile::new(host, Sequence::parse(sequence, Protocol::Tcp).expect("sequence"))
 }
@@ -286,13 +297,7 @@ impl Drop for TestKeyring {
 fn an_spa_profile_is_created_with_generated_keys_that_never_reach_the_file() {
     let dir = tempfile::tempdir().expect("dir");
     let keyring = TestKeyring::new("fw");
-    let store = ProfileStore::new(dir.path());
-    let secrets = keyring.secrets.clone();
-    let mut harness = Harness::builder().with_size(egui::vec2(1200.0, 800.0)).build_eframe(move |cc| {
-        let mut gui = KnockGui::new(cc, store).expect("the app starts");
-        gui.state.set_secret_store(secrets);
-        gui
-    });
+    let mut harness = app_with_secrets(dir.path(), &keyring);
     harness.get_by_label("New").click();
     harness.run();
     type_into(&mut harness, "Name", "fw");
@@ -910,13 +915,7 @@ fn import_from_text_creates_a_rotating_profile_and_explains_a_bad_line() {
     const KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
     let dir = tempfile::tempdir().expect("dir");
     let keyring = TestKeyring::new("ssh-door");
-    let store = ProfileStore::new(dir.path());
-    let secrets = keyring.secrets.clone();
-    let mut harness = Harness::builder().with_size(egui::vec2(1200.0, 800.0)).build_eframe(move |cc| {
-        let mut gui = KnockGui::new(cc, store).expect("the app starts");
-        gui.state.set_secret_store(secrets);
-        gui
-    });
+    let mut harness = app_with_secrets(dir.path(), &keyring);
     harness.get_by_label("Import from text…").click();
     harness.run();
     harness.get_by_label("Import line").type_text(&format!("knock+rotating://192.0.2.2/ssh?key={KEY}&step=abc"));
