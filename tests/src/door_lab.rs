@@ -36,6 +36,19 @@ impl Lab {
         self.start_knockd(&conf).expect("knockd starts")
     }
 
+    /// An IPv6-only door on the gated TCP `port` (sequence 7000,8000,9000, SYN): an IPv4 knock reaches
+    /// knockd but opens nothing. Something listens on `port`; keep the returned service alive.
+    pub fn ipv6_only_knockd(&self, port: u16) -> (Knockd, crate::services::TcpService) {
+        self.server_gate_tcp_port(port).expect("gate");
+        let conf = format!(
+            "[openSSH]\n  sequence = 7000,8000,9000\n  seq_timeout = 10\n  tcpflags = syn\n  start_command_6 = {}\n",
+            Lab::gate_open_command_v6(port)
+        );
+        let knockd = self.start_knockd(&conf).expect("knockd");
+        let service = self.server_tcp_listener_any(port).expect("listener");
+        (knockd, service)
+    }
+
     /// How many `-j ACCEPT` rules for TCP `port` the server's IPv4 INPUT chain holds.
     pub fn server_accept_rules(&self, port: u16) -> usize {
         let out = self.run_server("iptables", ["-w", "5", "-S", "INPUT"]).expect("iptables -S");

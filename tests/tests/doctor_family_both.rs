@@ -41,13 +41,7 @@ fn each_family_is_checked_and_concluded_on_its_own() {
     let (v4, v6): (IpAddr, IpAddr) = (lab.server_v4().into(), lab.server_v6().into());
     let _hosts = lab.client_hosts_entry(NAME, &[v6, v4]).expect("hosts entry");
     // An IPv6-only door: the IPv4 knock reaches knockd but nothing opens for it.
-    lab.server_gate_tcp_port(GATED).expect("gate");
-    let conf = format!(
-        "[openSSH]\n  sequence = 7000,8000,9000\n  seq_timeout = 10\n  tcpflags = syn\n  start_command_6 = {}\n",
-        Lab::gate_open_command_v6(GATED)
-    );
-    let knockd = lab.start_knockd(&conf).expect("knockd");
-    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let (knockd, _service) = lab.ipv6_only_knockd(GATED);
     add_both(&lab);
 
     let json = doctor(&lab, "door", 3, "not_acted_on");

@@ -74,13 +74,7 @@ fn ssh_uses_a_family_that_verified() {
     let (v4, v6): (IpAddr, IpAddr) = (lab.server_v4().into(), lab.server_v6().into());
     let _hosts = lab.client_hosts_entry(NAME, &[v4, v6]).expect("hosts entry");
     // An IPv6-only door: the IPv4 knock reaches knockd but nothing opens for it.
-    lab.server_gate_tcp_port(GATED).expect("gate");
-    let conf = format!(
-        "[openSSH]\n  sequence = 7000,8000,9000\n  seq_timeout = 10\n  tcpflags = syn\n  start_command_6 = {}\n",
-        Lab::gate_open_command_v6(GATED)
-    );
-    let knockd = lab.start_knockd(&conf).expect("knockd");
-    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let (knockd, _service) = lab.ipv6_only_knockd(GATED);
     add_both(&lab, "800");
     // A stand-in for ssh that records how it was called.
     let bin = lab.dir().join("bin");
