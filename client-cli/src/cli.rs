@@ -20,34 +20,102 @@ pub struct Cli {
 
 impl Cli {
     /// Parses the command line. `knock` (the knock(1) drop-in, the one command run in tight loops) is
-    /// parsed by a parser that builds only its own arguments: building every subcommand's arguments is
-    /// about a sixth of the process's start-up work. Anything that parser does not accept as a knock
-    /// (errors, `--help`, `--version`) goes to the full parser, so messages and help stay the same.
+    /// first read by [`fast_knock`], which touches none of clap: building clap's grammar and paging in its
+    /// code was a third of the process's own start-up. Anything the fast path does not accept as a knock
+    /// (errors, `--help`, `--version`, anything unusual) goes to the full clap grammar, so results, messages
+    /// and help stay exactly clap's.
     pub fn parse_arguments(args: Vec<OsString>) -> Result<Cli, clap::Error> {
-        let is_knock = args.get(1).is_some_and(|first| first == "knock");
-        if is_knock
-            && let Ok(KnockOnly { profiles_dir, command: KnockOnlyCommand::Knock(args) }) =
-                KnockOnly::try_parse_from(&args)
-        {
-            return Ok(Cli { profiles_dir, command: Command::Knock(args) });
+        match fast_knock(&args) {
+            Some(cli) => Ok(cli),
+            None => Cli::try_parse_from(args),
         }
-        Cli::try_parse_from(args)
     }
 }
 
-/// The `knock` subcommand alone, for [`Cli::parse_arguments`]'s fast path.
-#[derive(Parser)]
-#[command(name = "knock-cli")]
-struct KnockOnly {
-    #[arg(long, global = true, value_name = "DIR")]
-    profiles_dir: Option<PathBuf>,
-    #[command(subcommand)]
-    command: KnockOnlyCommand,
-}
+/// A knock command line read without clap (with lexopt, as ripgrep reads its arguments), or `None` when
+/// the line is anything but a plain, valid knock. It only ever accepts lines that clap parses to the same
+/// [`Cli`] (`cli::tests` holds it to that); when in doubt it declines: a repeated option, a value that
+/// starts with `-`, `-4` with `-6`, a value clap would refuse.
+fn fast_knock(args: &[OsString]) -> Option<Cli> {
+    use lexopt::Arg::{Long, Short, Value};
 
-#[derive(Subcommand)]
-enum KnockOnlyCommand {
-    Knock(KnockArgs),
+    let mut parser = lexopt::Parser::from_args(args.iter().skip(1));
+    let mut profiles_dir: Option<PathBuf> = None;
+    let mut set_profiles_dir = |value: OsString| {
+        let fresh = profiles_dir.is_none() && !value.as_encoded_bytes().starts_with(b"-");
+        profiles_dir = Some(PathBuf::from(value));
+        fresh.then_some(())
+    };
+    // Before the subcommand only the global --profiles-dir may appear.
+    loop {
+        match parser.next().ok()?? {
+            Long("profiles-dir") => set_profiles_dir(parser.value().ok()?)?,
+            Value(command) if command == "knock" => break,
+            _ => return None,
+        }
+    }
+    let mut positionals: Vec<String> = Vec::new();
+    let (mut udp, mut ipv4, mut ipv6, mut verbose, mut json) = (false, false, false, false, false);
+    let (mut delay, mut method, mut tcp_flags, mut udp_payload, mut bind, mut source_port) =
+        (None, None, None, None, None, None);
+    // Sets a flag that must not repeat (clap refuses a repeated flag).
+    fn flag(seen: &mut bool) -> Option<()> {
+        (!std::mem::replace(seen, true)).then_some(())
+    }
+    // The value of an option that must not repeat, as UTF-8 that does not start with `-`.
+    fn value<T>(slot: &mut Option<T>, parser: &mut lexopt::Parser, read: impl FnOnce(&str) -> Option<T>) -> Option<()> {
+        let text = parser.value().ok()?.into_string().ok()?;
+        if slot.is_some() || text.starts_with('-') {
+            return None;
+        }
+        *slot = Some(read(&text)?);
+        Some(())
+    }
+    while let Some(arg) = parser.next().ok()? {
+        match arg {
+            Short('u') | Long("udp") => flag(&mut udp)?,
+            Short('4') | Long("ipv4") => flag(&mut ipv4)?,
+            Short('6') | Long("ipv6") => flag(&mut ipv6)?,
+            Short('v') | Long("verbose") => flag(&mut verbose)?,
+            Long("json") => flag(&mut json)?,
+            Short('d') | Long("delay") => value(&mut delay, &mut parser, |t| t.parse::<u64>().ok())?,
+            Short('m') | Long("method") => value(&mut method, &mut parser, |t| match t {
+                "auto" => Some(MethodArg::Auto),
+                "raw" => Some(MethodArg::Raw),
+                "connect" => Some(MethodArg::Connect),
+                _ => None,
+            })?,
+            Long("tcp-flags") => value(&mut tcp_flags, &mut parser, |t| Some(t.to_owned()))?,
+            Long("udp-payload") => value(&mut udp_payload, &mut parser, |t| Some(t.to_owned()))?,
+            Long("bind") => value(&mut bind, &mut parser, |t| t.parse::<IpAddr>().ok())?,
+            Long("source-port") => {
+                value(&mut source_port, &mut parser, |t| t.parse::<u16>().ok().filter(|&port| port > 0))?
+            }
+            Long("profiles-dir") => set_profiles_dir(parser.value().ok()?)?,
+            Value(text) => positionals.push(text.into_string().ok()?),
+            _ => return None,
+        }
+    }
+    if (ipv4 && ipv6) || positionals.len() < 2 {
+        return None;
+    }
+    let host = positionals.remove(0);
+    let knock = KnockArgs {
+        host,
+        hits: positionals,
+        udp,
+        delay: delay.unwrap_or(0),
+        ipv4,
+        ipv6,
+        verbose,
+        method: method.unwrap_or(MethodArg::Auto),
+        tcp_flags: tcp_flags.unwrap_or_else(|| "syn".to_owned()),
+        udp_payload,
+        bind,
+        source_port,
+        json,
+    };
+    Some(Cli { profiles_dir, command: Command::Knock(knock) })
 }
 
 #[derive(Debug, Subcommand)]
@@ -479,7 +547,7 @@ mod tests {
 
     use clap::Parser;
 
-    use super::Cli;
+    use super::{Cli, fast_knock};
 
     fn argv(line: &str) -> Vec<OsString> {
         line.split_whitespace().map(OsString::from).collect()
@@ -489,7 +557,8 @@ mod tests {
     /// does not accept (so errors and help are the full parser's).
     #[test]
     fn the_knock_fast_path_parses_as_the_full_grammar() {
-        const KNOCKS: [&str; 7] = [
+        // Lines the fast path reads itself.
+        const KNOCKS: [&str; 13] = [
             "knock-cli knock 192.0.2.1 7000 8000 9000",
             "knock-cli knock -v -u -d 200 host.example 7000,8000:udp 9000:tcp",
             "knock-cli knock --json -4 --method connect --tcp-flags syn,ack 192.0.2.1 1",
@@ -497,15 +566,40 @@ mod tests {
             "knock-cli knock 192.0.2.1 7000 --profiles-dir /tmp/p",
             "knock-cli knock --udp-payload cafe --bind 127.0.0.1 --source-port 4000 h 1",
             "knock-cli knock 192.0.2.1 7000 extra",
+            "knock-cli knock -vud200 -6 -m raw h 1",
+            "knock-cli knock -d=5 h 1",
+            "knock-cli knock --delay=7 --method=raw --tcp-flags=fin,!ack h 1 2",
+            "knock-cli knock -- h 1 2",
+            "knock-cli knock h -- 1 -2",
+            "knock-cli knock --bind ::1 --source-port=65535 --verbose --ipv6 --udp h 1",
         ];
-        const NOT_KNOCKS: [&str; 6] = [
+        // Lines it leaves to clap: errors, help, and anything unusual.
+        const NOT_KNOCKS: [&str; 18] = [
             "knock-cli knock 192.0.2.1",
             "knock-cli knock",
             "knock-cli knock --help",
             "knock-cli knock --version",
             "knock-cli knock --no-such-flag h 1",
             "knock-cli knock -d notanumber h 1",
+            "knock-cli knock -4 -6 h 1",
+            "knock-cli knock -u -u h 1",
+            "knock-cli knock -d 1 -d 2 h 1",
+            "knock-cli knock --method RAW h 1",
+            "knock-cli knock --source-port 0 h 1",
+            "knock-cli knock --source-port 65536 h 1",
+            "knock-cli knock --bind 999.0.0.1 h 1",
+            "knock-cli knock --tcp-flags -x h 1",
+            "knock-cli knock --tcp-flags=-x h 1",
+            "knock-cli knock --udp=yes h 1",
+            "knock-cli knock h 1 -2",
+            "knock-cli --profiles-dir a --profiles-dir b knock h 1",
         ];
+        for line in KNOCKS {
+            assert!(fast_knock(&argv(line)).is_some(), "{line}: the fast path should read it");
+        }
+        for line in NOT_KNOCKS {
+            assert!(fast_knock(&argv(line)).is_none(), "{line}: the fast path should leave it to clap");
+        }
         for line in KNOCKS {
             assert!(Cli::parse_arguments(argv(line)).is_ok(), "{line} should parse");
         }

@@ -12,6 +12,8 @@ mod exit;
 mod fail;
 mod import_cmd;
 mod knock_cmd;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod libm_pow;
 mod open_cmd;
 mod profile_cmd;
 mod progress;
