@@ -1,5 +1,7 @@
 //! The command-line grammar (clap). Values that client-core parses more strictly than clap could (hits,
-//! flags) stay strings here, so their errors can also be reported in `--json` output.
+//! flags) stay strings here, so their errors can also be reported in `--json` output. A plain `knock` line
+//! is read first without clap ([`fast_knock`], lexopt), because knock(1)'s drop-in runs in tight loops;
+//! whatever that reader does not accept is clap's to parse.
 
 use std::ffi::OsString;
 use std::net::IpAddr;
