@@ -29,32 +29,11 @@ mkdir -p "$sandbox/.local/share" "$sandbox/.config" "$sandbox/.cache" "$sandbox/
 chmod 700 "$sandbox" "$sandbox/run"
 
 status=0
-# The daemon runs in the foreground of this session, its output in the sandbox (never on the caller's
-# stdout, which a pipe like `with-keyring.sh CMD | grep` waits on), and is stopped by its own pid (never by
-# name: other keyrings on the machine are not ours) before the script returns.
+# scripts/session-daemon.sh starts the daemon inside the private session, its output in the sandbox, and
+# stops it by its own pid before the session ends.
 env -u DBUS_SESSION_BUS_ADDRESS -u GNOME_KEYRING_CONTROL -u SSH_AUTH_SOCK \
   HOME="$sandbox" XDG_DATA_HOME="$sandbox/.local/share" XDG_CONFIG_HOME="$sandbox/.config" \
   XDG_CACHE_HOME="$sandbox/.cache" XDG_RUNTIME_DIR="$sandbox/run" KNOCK_KEYRING_SANDBOX="$sandbox" \
-  dbus-run-session -- sh -c '
-    printf %s pw | gnome-keyring-daemon --foreground --unlock --components=secrets \
-      >"$KNOCK_KEYRING_SANDBOX/daemon.log" 2>&1 &
-    daemon=$!
-    stop() { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; }
-    trap stop EXIT
-    ready=""
-    for _ in $(seq 100); do
-      if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-          org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true"; then
-        ready=1
-        break
-      fi
-      kill -0 "$daemon" 2>/dev/null || break
-      sleep 0.05
-    done
-    if [ -z "$ready" ]; then
-      echo "with-keyring.sh: gnome-keyring-daemon did not start:" >&2
-      cat "$KNOCK_KEYRING_SANDBOX/daemon.log" >&2
-      exit 70
-    fi
-    "$@"' with-keyring.sh "$@" || status=$?
+  dbus-run-session -- "$(dirname "$0")/session-daemon.sh" org.freedesktop.secrets "$sandbox/daemon.log" \
+    'printf %s pw | gnome-keyring-daemon --foreground --unlock --components=secrets' "$@" || status=$?
 exit "$status"

@@ -51,30 +51,11 @@ screen=1024x768x24
 start_xvfb
 
 status=0
-# dunst runs in the background of the private session, its output in the sandbox (never on the caller's
-# stdout, which a pipe waits on), and is stopped by its pid before dbus-run-session returns.
+# scripts/session-daemon.sh starts dunst inside the private session, its output in the sandbox, and stops
+# it by its pid before the session ends.
 env -u DBUS_SESSION_BUS_ADDRESS -u WAYLAND_DISPLAY \
   HOME="$work" XDG_DATA_HOME="$work/.local/share" XDG_CONFIG_HOME="$work/.config" \
   XDG_CACHE_HOME="$work/.cache" XDG_RUNTIME_DIR="$work/run" KNOCK_NOTIFYD_SANDBOX="$work" \
-  dbus-run-session -- sh -c '
-    dunst -config "$KNOCK_NOTIFYD_SANDBOX/.config/dunst/dunstrc" >"$KNOCK_NOTIFYD_SANDBOX/dunst.log" 2>&1 &
-    daemon=$!
-    stop() { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; }
-    trap stop EXIT
-    ready=""
-    for _ in $(seq 100); do
-      if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-          org.freedesktop.DBus.NameHasOwner string:org.freedesktop.Notifications 2>/dev/null | grep -q "boolean true"; then
-        ready=1
-        break
-      fi
-      kill -0 "$daemon" 2>/dev/null || break
-      sleep 0.05
-    done
-    if [ -z "$ready" ]; then
-      echo "with-notifyd.sh: dunst did not start:" >&2
-      cat "$KNOCK_NOTIFYD_SANDBOX/dunst.log" >&2
-      exit 70
-    fi
-    "$@"' with-notifyd.sh "$@" || status=$?
+  dbus-run-session -- "$(dirname "$0")/session-daemon.sh" org.freedesktop.Notifications "$work/dunst.log" \
+    "dunst -config '$work/.config/dunst/dunstrc'" "$@" || status=$?
 exit "$status"

@@ -7,10 +7,11 @@
 #![cfg(target_os = "linux")]
 
 mod session;
+mod stepping;
 
 use std::net::UdpSocket;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use client_core::profile::{Profile, SequenceSource};
 use client_core::store::ProfileStore;
@@ -19,6 +20,7 @@ use client_gui::KnockGui;
 use client_gui::app::DesktopNote;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use stepping::step_until;
 
 /// Set in the child (the test binary re-run under scripts/with-notifyd.sh).
 const CHILD: &str = "KNOCK_GUI_NOTIFYD_CHILD";
@@ -117,17 +119,6 @@ fn knock_outcomes_reach_dunst_under_with_notifyd() {
     let received = history["data"][0].as_array().expect("a list of notifications");
     let failed = received.iter().find(|n| n["summary"]["data"] == "web: failed").expect("the quoted note arrived");
     assert_eq!(failed["message"]["data"], "failed: the server answered &lt;html&gt; &amp; closed", "shown as typed");
-}
-
-/// Steps the app (its knocks and notifications run on background threads) until `done` holds or 10 s pass.
-fn step_until(harness: &mut Harness<'static, KnockGui>, mut done: impl FnMut(&KnockGui) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done(harness.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting for the app");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.run_steps(2);
 }
 
 /// Receives one datagram on each socket (within 5 s).

@@ -16,9 +16,11 @@ use client_gui::app::LastResult;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use stepping::step_until;
 
 #[cfg(target_os = "linux")]
 mod session;
+mod stepping;
 
 fn app(dir: &Path) -> Harness<'static, KnockGui> {
     app_sized(dir, egui::vec2(1200.0, 800.0))
@@ -50,17 +52,6 @@ fn type_into(harness: &mut Harness<'static, KnockGui>, label: &str, text: &str) 
     harness.run();
     harness.get_by_label(label).type_text(text);
     harness.run();
-}
-
-/// Steps the app (its knocks run on background threads) until `done` holds or 10 s pass.
-fn step_until(harness: &mut Harness<'static, KnockGui>, mut done: impl FnMut(&KnockGui) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done(harness.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting for the app");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.run_steps(2);
 }
 
 /// Receives one datagram on each socket; returns the socket indexes in arrival order.

@@ -278,6 +278,28 @@ mod lab_bench {
         kib as f64 / 1024.0
     }
 
+    /// Replays `pcap` REPLAY_RUNS times (quiet, dry run) under `conf`, prints the best and median run's wall
+    /// time, packets/s, ns per packet and peak RSS for its `frames`, and returns the best packets/s.
+    fn timed_replays(binary: &Path, conf: &str, pcap: &str, stderr: &Path, frames: f64) -> f64 {
+        let mut runs: Vec<Run> = (0..REPLAY_RUNS)
+            .map(|_| run_server(binary, &["-c", conf, "--read", pcap, "--dry-run", "-q"], stderr))
+            .collect();
+        runs.sort_by_key(|r| r.wall);
+        println!("    {:<8} {:>10} {:>14} {:>12} {:>14}", "run", "wall s", "packets/s", "ns/packet", "peak RSS MiB");
+        for (name, run) in [("best", &runs[0]), ("median", &runs[runs.len() / 2])] {
+            let secs = run.wall.as_secs_f64();
+            println!(
+                "    {:<8} {:>10.3} {:>14.0} {:>12.0} {:>14.1}",
+                name,
+                secs,
+                frames / secs,
+                secs * 1e9 / frames,
+                mib(run.max_rss_kib)
+            );
+        }
+        frames / runs[0].wall.as_secs_f64()
+    }
+
     // ---- (a) ------------------------------------------------------------------------------------------------
 
     fn replay_throughput(binary: &Path, dir: &Path, target: u64) {
@@ -301,23 +323,7 @@ mod lab_bench {
             check.wall,
             counter(&c, "opened")
         );
-        let mut runs: Vec<Run> = (0..REPLAY_RUNS)
-            .map(|_| run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run", "-q"], &dir.join("q.stderr")))
-            .collect();
-        runs.sort_by_key(|r| r.wall);
-        println!("    {:<8} {:>10} {:>14} {:>12} {:>14}", "run", "wall s", "packets/s", "ns/packet", "peak RSS MiB");
-        for (name, run) in [("best", &runs[0]), ("median", &runs[runs.len() / 2])] {
-            let secs = run.wall.as_secs_f64();
-            println!(
-                "    {:<8} {:>10.3} {:>14.0} {:>12.0} {:>14.1}",
-                name,
-                secs,
-                frames as f64 / secs,
-                secs * 1e9 / frames as f64,
-                mib(run.max_rss_kib)
-            );
-        }
-        let best = frames as f64 / runs[0].wall.as_secs_f64();
+        let best = timed_replays(binary, &conf_s, &pcap_s, &dir.join("q.stderr"), frames as f64);
         println!("    target >= 1,000,000 packets/s on one core: {}", if best >= 1e6 { "met" } else { "NOT met" });
         let _ = std::fs::remove_file(&pcap);
     }
@@ -500,7 +506,7 @@ mod lab_bench {
         use knock_e2e::PcapWriter;
         use knock_e2e::knock_server::counter;
 
-        use super::{REPLAY_RUNS, Run, Templates, counters, mib, run_server};
+        use super::{Templates, counters, mib, run_server, timed_replays};
 
         const USERS: u32 = 1000;
         const STEP: u64 = 10;
@@ -689,28 +695,7 @@ mod lab_bench {
                 counter(&c, "replays"),
                 expected.replays
             );
-            let mut runs: Vec<Run> = (0..REPLAY_RUNS)
-                .map(|_| {
-                    run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run", "-q"], &dir.join("rq.stderr"))
-                })
-                .collect();
-            runs.sort_by_key(|r| r.wall);
-            println!(
-                "    {:<8} {:>10} {:>14} {:>12} {:>14}",
-                "run", "wall s", "packets/s", "ns/packet", "peak RSS MiB"
-            );
-            for (name, run) in [("best", &runs[0]), ("median", &runs[runs.len() / 2])] {
-                let secs = run.wall.as_secs_f64();
-                println!(
-                    "    {:<8} {:>10.3} {:>14.0} {:>12.0} {:>14.1}",
-                    name,
-                    secs,
-                    expected.frames as f64 / secs,
-                    secs * 1e9 / expected.frames as f64,
-                    mib(run.max_rss_kib)
-                );
-            }
-            let best = expected.frames as f64 / runs[0].wall.as_secs_f64();
+            let best = timed_replays(binary, &conf_s, &pcap_s, &dir.join("rq.stderr"), expected.frames as f64);
             println!("    target > 1,000,000 packets/s on one core: {}", if best > 1e6 { "met" } else { "NOT met" });
             let _ = std::fs::remove_file(&path);
             memory(binary, dir);
