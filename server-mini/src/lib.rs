@@ -62,3 +62,5 @@ pub mod schedule;
 pub mod server;
 #[cfg(unix)]
 pub mod signals;
+#[cfg(unix)]
+mod state_file;

@@ -10,10 +10,11 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use client_core::Sequence;
+
+use crate::state_file::{self, write_atomically};
 
 /// The name of the state file inside the state directory.
 pub const STATE_FILE: &str = "one-time-used";
@@ -29,12 +30,8 @@ pub struct UsedSequences {
 impl UsedSequences {
     /// Reads `STATE_DIR/one-time-used` (absent: nothing used yet).
     pub fn load(state_dir: Option<&Path>) -> std::io::Result<UsedSequences> {
-        let Some(dir) = state_dir else { return Ok(UsedSequences::default()) };
-        let path = dir.join(STATE_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(err) => return Err(err),
+        let Some((path, text)) = state_file::read(state_dir, STATE_FILE)? else {
+            return Ok(UsedSequences::default());
         };
         let used = text
             .lines()
@@ -98,22 +95,6 @@ pub fn mark_used(file: &Path, sequence: &Sequence) -> std::io::Result<bool> {
     let mode = fs::metadata(file).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions())).unwrap_or(0o600);
     write_atomically(file, out.as_bytes(), mode)?;
     Ok(true)
-}
-
-/// Writes `path` through a temp file in the same directory, renamed into place, so a crash leaves the
-/// old or the new content, never a mix.
-pub(crate) fn write_atomically(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(content)?;
-    temp.as_file().sync_all()?;
-    fs::set_permissions(temp.path(), fs::Permissions::from_mode(mode & 0o7777))?;
-    temp.persist(path).map_err(|e| e.error)?;
-    if let Ok(handle) = fs::File::open(dir) {
-        let _ = handle.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -10,10 +10,9 @@
 //! open (a use that a restart would forget could be replayed).
 
 use std::collections::HashMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::one_time::write_atomically;
+use crate::state_file::{self, write_atomically};
 
 /// The name of the state file inside the state directory.
 pub const STATE_FILE: &str = "rotating-used";
@@ -29,12 +28,8 @@ pub struct UsedWindows {
 impl UsedWindows {
     /// Reads `STATE_DIR/rotating-used` (absent: nothing used yet). Lines that do not parse are skipped.
     pub fn load(state_dir: Option<&Path>) -> std::io::Result<UsedWindows> {
-        let Some(dir) = state_dir else { return Ok(UsedWindows::default()) };
-        let path = dir.join(STATE_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(err) => return Err(err),
+        let Some((path, text)) = state_file::read(state_dir, STATE_FILE)? else {
+            return Ok(UsedWindows::default());
         };
         let mut used = UsedWindows { path: Some(path), last: HashMap::new() };
         for line in text.lines() {
@@ -97,7 +92,7 @@ mod tests {
         assert_eq!(again.last("web", "alice"), Some(7));
         assert_eq!(again.last("ssh", "bob"), None);
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir.path().join(STATE_FILE)).expect("meta").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path().join(STATE_FILE)).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
 
