@@ -866,7 +866,14 @@ fn a_rotating_profile_counts_down_and_reveals_its_ports_only_when_asked() {
         harness.output().viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.repaint_delay).expect("root")
     };
 
-    let mut harness = app(dir.path());
+    // The countdown's text changes every second, and a change that falls inside a `run()` lays the facts
+    // grid out again (egui's Grid takes extra passes when a column's width changes), so under load this
+    // harness may need a few more steps to settle than kittest's default of 4.
+    let store = ProfileStore::new(dir.path());
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .with_max_steps(12)
+        .build_eframe(move |cc| KnockGui::new(cc, store).expect("the app starts"));
     harness.run();
     harness.get_by_label_contains("plain  ·").click();
     harness.run();
