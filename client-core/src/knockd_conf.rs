@@ -28,7 +28,14 @@ pub const DEFAULT_CMD_TIMEOUT_SECS: u64 = 10;
 /// The one directive written without `= value`.
 pub const USE_SYSLOG: &str = "UseSyslog";
 /// The keys knockd accepts in `[options]`.
-pub const OPTION_KEYS: &[&str] = &["LogFile", "PidFile", "Interface", USE_SYSLOG];
+pub const OPTION_KEYS: &[&str] = &[
+    "LogFile",
+    "PidFile",
+    "Interface",
+    // knock-server's sweep guard: the host's public service ports (knockd refuses this key).
+    "Public_Ports",
+    USE_SYSLOG,
+];
 /// The keys knockd accepts in a door, aliases included.
 pub const DOOR_KEYS: &[&str] = &[
     "Sequence",
@@ -55,6 +62,9 @@ pub const DOOR_KEYS: &[&str] = &[
     "Rotating_Range",
     "Rotating_Protocols",
     "Rotating_Skew",
+    // knock-server's sweep guard (server-mini/src/sweep_guard.rs); knockd refuses these keys too.
+    "Sweep_Guard",
+    "Sweep_Penalty",
     USE_SYSLOG,
 ];
 /// (directive, alias): knockd treats both spellings as the same directive.

@@ -9,6 +9,12 @@
 //!   one is added: a flood of spoofed sources costs bounded memory and never stops a new knock.
 //! - Ended attempts are reported as the doors' own [`Event::Rejected`], with the door's index in the
 //!   configuration, so the server logs both kinds of door the same way.
+//! - Penalties (the sweep guard, see [`crate::sweep_guard`]): after a wrong hit a source may not start
+//!   a new attempt on that door for the door's penalty time. They live in the same table and count
+//!   against the same bound, so a spoofed sweep from many sources costs no more memory than attempts
+//!   do. All of a door's penalties share its penalty time, so they too expire in insertion order. When
+//!   the table is full, the oldest penalty goes before any attempt: forgetting a penalty costs an
+//!   attacker's next try a short wait, evicting an attempt costs a user their knock.
 
 use std::net::IpAddr;
 
@@ -26,18 +32,34 @@ pub trait Attempt {
     fn stage(&self) -> usize;
 }
 
-/// One door's attempts, oldest first.
+/// One door's attempts and penalties, each oldest first.
 struct Queue<A> {
     /// The door's index in the configuration (the one events carry).
     door: usize,
     timeout_ms: Millis,
+    /// How long a penalised source waits (0: no penalties).
+    penalty_ms: Millis,
     attempts: LinkedHashMap<IpAddr, A>,
+    /// Penalised sources and when their penalty began.
+    penalties: LinkedHashMap<IpAddr, Millis>,
 }
 
 impl<A: Attempt> Queue<A> {
     fn is_live(&self, attempt: &A, now: Millis) -> bool {
         now.saturating_sub(attempt.started()) < self.timeout_ms
     }
+
+    fn is_penalised_since(&self, since: Millis, now: Millis) -> bool {
+        now.saturating_sub(since) < self.penalty_ms
+    }
+}
+
+/// A door of an [`Attempts`] table: its index in the configuration, its timeout and its penalty time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub door: usize,
+    pub timeout_ms: Millis,
+    pub penalty_ms: Millis,
 }
 
 /// Attempts in progress on a set of doors, addressed by the door's position in that set (`queue`).
@@ -48,19 +70,67 @@ pub struct Attempts<A> {
 }
 
 impl<A: Attempt> Attempts<A> {
-    /// One queue per door, each given as (its index in the configuration, its timeout), in the order
-    /// the caller addresses them; at most `max_attempts` (at least 1) attempts over all of them.
-    pub fn new(doors: impl IntoIterator<Item = (usize, Millis)>, max_attempts: usize) -> Attempts<A> {
+    /// One queue per door, in the order the caller addresses them; at most `max_attempts` (at least 1)
+    /// attempts and penalties over all of them.
+    pub fn new(doors: impl IntoIterator<Item = QueueSpec>, max_attempts: usize) -> Attempts<A> {
         let queues = doors
             .into_iter()
-            .map(|(door, timeout_ms)| Queue { door, timeout_ms, attempts: LinkedHashMap::new() })
+            .map(|d| Queue {
+                door: d.door,
+                timeout_ms: d.timeout_ms,
+                penalty_ms: d.penalty_ms,
+                attempts: LinkedHashMap::new(),
+                penalties: LinkedHashMap::new(),
+            })
             .collect();
         Attempts { queues, max_attempts: max_attempts.max(1), len: 0 }
     }
 
-    /// Attempts in progress, over all doors.
+    /// Attempts in progress and penalties, over all doors (what the bound counts).
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Penalties in force (not yet collected), over all doors.
+    pub fn penalties(&self) -> usize {
+        self.queues.iter().map(|q| q.penalties.len()).sum()
+    }
+
+    /// Whether `src` has an attempt (live or not yet collected) on door `queue`: the cheap first question
+    /// the sweep guard asks for every stray packet.
+    pub fn has_attempt(&self, queue: usize, src: IpAddr) -> bool {
+        self.queues.get(queue).is_some_and(|q| q.attempts.contains_key(&src))
+    }
+
+    /// Whether `src` is penalised on door `queue` at `now` (an expired penalty is collected here).
+    pub fn is_penalised(&mut self, queue: usize, src: IpAddr, now: Millis) -> bool {
+        let Some(q) = self.queues.get_mut(queue) else { return false };
+        let Some(&since) = q.penalties.get(&src) else { return false };
+        if q.is_penalised_since(since, now) {
+            return true;
+        }
+        q.penalties.remove(&src);
+        self.len -= 1;
+        false
+    }
+
+    /// Penalises `src` on door `queue` from `now` (after a wrong hit; the caller removed its attempt).
+    /// Nothing happens for a door without penalties.
+    pub fn penalise(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) {
+        if self.queues.get(queue).is_none_or(|q| q.penalty_ms == 0) {
+            return;
+        }
+        if self.len >= self.max_attempts {
+            self.evict_oldest(events);
+        }
+        if let Some(q) = self.queues.get_mut(queue) {
+            // A renewed penalty moves to the back: insertion order stays start order.
+            let renewed = q.penalties.remove(&src).is_some();
+            q.penalties.insert(src, now);
+            if !renewed {
+                self.len += 1;
+            }
+        }
     }
 
     /// `src`'s attempt on door `queue`, if its timeout has not passed at `now`.
@@ -105,11 +175,12 @@ impl<A: Attempt> Attempts<A> {
         removed
     }
 
-    /// Drops every attempt on door `queue`, unreported (its sequence changed).
+    /// Drops every attempt and penalty on door `queue`, unreported (its sequence changed).
     pub fn clear(&mut self, queue: usize) {
         if let Some(q) = self.queues.get_mut(queue) {
-            self.len -= q.attempts.len();
+            self.len -= q.attempts.len() + q.penalties.len();
             q.attempts.clear();
+            q.penalties.clear();
         }
     }
 
@@ -129,7 +200,18 @@ impl<A: Attempt> Attempts<A> {
         }
     }
 
+    /// Makes room for one entry: the oldest penalty of all doors if there is one (unreported: it only
+    /// shortens a wait), else the oldest attempt (reported).
     fn evict_oldest(&mut self, events: &mut Vec<Event>) {
+        let oldest_penalty =
+            self.queues.iter().enumerate().filter_map(|(i, q)| q.penalties.front().map(|(_, &since)| (since, i))).min();
+        if let Some((_, index)) = oldest_penalty
+            && let Some(q) = self.queues.get_mut(index)
+            && q.penalties.pop_front().is_some()
+        {
+            self.len -= 1;
+            return;
+        }
         let oldest =
             self.queues.iter().enumerate().filter_map(|(i, q)| q.attempts.front().map(|(_, a)| (a.started(), i))).min();
         if let Some((_, index)) = oldest
@@ -142,9 +224,16 @@ impl<A: Attempt> Attempts<A> {
     }
 
     /// Expires the attempts whose timeout has passed at `now`, reported as timeouts, door by door in
-    /// start order.
+    /// start order; and the penalties that ended, unreported.
     pub fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
         for q in &mut self.queues {
+            while let Some((_, &since)) = q.penalties.front() {
+                if q.is_penalised_since(since, now) {
+                    break;
+                }
+                q.penalties.pop_front();
+                self.len -= 1;
+            }
             while let Some((_, attempt)) = q.attempts.front() {
                 if q.is_live(attempt, now) {
                     break;
@@ -189,6 +278,44 @@ mod tests {
         IpAddr::from([203, 0, 113, last])
     }
 
+    fn spec(door: usize, timeout_ms: Millis) -> QueueSpec {
+        QueueSpec { door, timeout_ms, penalty_ms: 0 }
+    }
+
+    #[test]
+    fn penalties_expire_count_against_the_bound_and_go_before_attempts() {
+        let mut table = Attempts::new([QueueSpec { door: 2, timeout_ms: 1000, penalty_ms: 50 }, spec(3, 1000)], 3);
+        let mut events = Vec::new();
+        table.penalise(0, ip(1), 0, &mut events);
+        assert!(table.is_penalised(0, ip(1), 49) && !table.is_penalised(1, ip(1), 49));
+        assert!(!table.is_penalised(0, ip(1), 50), "a penalty lasts penalty_ms");
+        assert_eq!(table.len(), 0, "collected when found expired");
+        table.penalise(1, ip(1), 0, &mut events);
+        assert_eq!(table.len(), 0, "a door without a penalty time penalises nobody");
+        // Full table: penalties are evicted first, silently; then the oldest attempt, reported.
+        table.penalise(0, ip(1), 10, &mut events);
+        table.penalise(0, ip(2), 11, &mut events);
+        table.insert(1, ip(3), Probe { started: 5, stage: 1 }, &mut events);
+        table.insert(1, ip(4), Probe { started: 12, stage: 1 }, &mut events);
+        assert_eq!(table.len(), 3);
+        assert!(!table.is_penalised(0, ip(1), 12) && table.is_penalised(0, ip(2), 12), "the oldest penalty went");
+        table.insert(1, ip(5), Probe { started: 13, stage: 1 }, &mut events);
+        table.insert(1, ip(6), Probe { started: 14, stage: 1 }, &mut events);
+        assert_eq!(rejected(&events), [(ip(3), 3, Reason::Evicted)], "penalties go before attempts");
+        assert_eq!(table.len(), 3);
+        // A renewed penalty restarts and keeps the count; tick collects ended ones.
+        let mut table = Attempts::<Probe>::new([QueueSpec { door: 0, timeout_ms: 1000, penalty_ms: 50 }], 10);
+        table.penalise(0, ip(1), 0, &mut events);
+        table.penalise(0, ip(2), 10, &mut events);
+        table.penalise(0, ip(1), 20, &mut events);
+        assert_eq!((table.len(), table.penalties()), (2, 2));
+        table.tick(60, &mut events);
+        assert_eq!(table.penalties(), 1, "ip(2) ended at 60; ip(1) was renewed at 20");
+        assert!(table.is_penalised(0, ip(1), 69));
+        table.clear(0);
+        assert_eq!(table.len(), 0);
+    }
+
     fn rejected(events: &[Event]) -> Vec<(IpAddr, usize, Reason)> {
         events
             .iter()
@@ -202,7 +329,7 @@ mod tests {
     #[test]
     fn the_bound_holds_over_all_doors_and_evicts_the_oldest_with_its_doors_id() {
         // Two doors (configuration indexes 4 and 7), a bound of 3 over both.
-        let mut table = Attempts::new([(4, 1000), (7, 1000)], 3);
+        let mut table = Attempts::new([spec(4, 1000), spec(7, 1000)], 3);
         let mut events = Vec::new();
         table.insert(1, ip(1), Probe { started: 0, stage: 1 }, &mut events);
         table.insert(0, ip(2), Probe { started: 1, stage: 2 }, &mut events);
@@ -217,7 +344,7 @@ mod tests {
 
     #[test]
     fn timeouts_are_per_door_and_collected_in_start_order() {
-        let mut table = Attempts::new([(0, 100), (1, 50)], 10);
+        let mut table = Attempts::new([spec(0, 100), spec(1, 50)], 10);
         let mut events = Vec::new();
         table.insert(0, ip(1), Probe { started: 0, stage: 1 }, &mut events);
         table.insert(1, ip(2), Probe { started: 10, stage: 3 }, &mut events);
@@ -233,7 +360,7 @@ mod tests {
 
     #[test]
     fn a_stale_attempt_is_not_live_and_expires_on_demand() {
-        let mut table = Attempts::new([(0, 100)], 10);
+        let mut table = Attempts::new([spec(0, 100)], 10);
         let mut events = Vec::new();
         table.insert(0, ip(1), Probe { started: 0, stage: 2 }, &mut events);
         assert!(table.live(0, ip(1), 99).is_some());
@@ -247,7 +374,7 @@ mod tests {
 
     #[test]
     fn remove_clear_and_unknown_doors_keep_the_count_right() {
-        let mut table = Attempts::new([(0, 100), (1, 100)], 10);
+        let mut table = Attempts::new([spec(0, 100), spec(1, 100)], 10);
         let mut events = Vec::new();
         for i in 1..=3 {
             table.insert(0, ip(i), Probe { started: 0, stage: 1 }, &mut events);

@@ -36,6 +36,9 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
             }
         }
     }
+    for door in &config.doors {
+        println!("{file}:{}: [{}]: {}", door.line, door.name, config::sweep_summary(door, &config.options));
+    }
     let warnings = config::lint(config, conf);
     for w in &warnings {
         println!("{file}:{}: [{}]: warning: {}", w.line, w.door, w.message);

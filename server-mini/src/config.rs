@@ -15,6 +15,7 @@ use client_core::rotating::{self, RotatingError, Rotation};
 use client_core::{Hit, Protocol, Sequence, TcpFlagSpec};
 
 use crate::nft::{NftFamilyUse, NftSet};
+use crate::sweep_guard::{self, Guard};
 
 /// Valid `Seq_Timeout`s (seconds): at least 1 (0 could never be met), at most an hour.
 pub const SEQ_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=3600;
@@ -32,6 +33,8 @@ pub const ROTATING_LENGTH_RANGE: RangeInclusive<u64> = 1..=rotating::MAX_LENGTH 
 pub const ROTATING_SKEW_RANGE: RangeInclusive<u64> = 0..=10;
 /// `Rotating_Skew` when absent: one window either side (about a step of clock difference).
 pub const DEFAULT_ROTATING_SKEW: u64 = 1;
+/// Valid `Sweep_Penalty`s (seconds): 0 (none) up to 10 minutes.
+pub const SWEEP_PENALTY_RANGE: RangeInclusive<u64> = 0..=600;
 /// Windows after the accepted ones in which a rotating knock may still finish (see
 /// `rotating_doors::MAX_LATE_WINDOWS`); `--check` warns when Seq_Timeout is longer.
 pub const ROTATING_MAX_LATE_WINDOWS: u64 = 2;
@@ -43,6 +46,9 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
     pub interface: Option<String>,
     pub use_syslog: bool,
+    /// `Public_Ports`: the host's public service ports, which never count against a knock (the sweep
+    /// guard, see [`crate::sweep_guard`]).
+    pub public_ports: Vec<Hit>,
 }
 
 /// Where a door's sequence comes from.
@@ -82,6 +88,8 @@ pub struct DoorConfig {
     pub target: Option<IpAddr>,
     /// `Nft_Set` / `Nft_Set_6` / `Nft_Timeout`: the source address goes into a kernel set that expires it.
     pub nft: Option<NftDoor>,
+    /// `Sweep_Guard` (None: `off`) and `Sweep_Penalty`.
+    pub sweep_guard: Option<Guard>,
 }
 
 /// A door's nftables sets (at least one of the two) and the element timeout.
@@ -137,6 +145,17 @@ pub fn from_conf(conf: &KnockdConf, path: &Path) -> Result<ServerConfig, ConfErr
         pid_file: text("PidFile").map(PathBuf::from),
         interface: text("Interface"),
         use_syslog: conf.use_syslog(),
+        public_ports: match conf.option("Public_Ports") {
+            Some(entry) => entry.parse_value(|v| Ok(v.to_owned())).and_then(|v| {
+                parse_public_ports(&v).map_err(|why| {
+                    ConfError::at_entry(
+                        entry,
+                        format!("{why}: expected PORT[:tcp|:udp] or LOW-HIGH[:tcp|:udp], comma-separated, e.g. 80,443,53:udp"),
+                    )
+                })
+            })?,
+            None => Vec::new(),
+        },
     };
     if conf.doors.is_empty() {
         return Err(ConfError::at_line(1, "no doors: add a section such as [openSSH] with a Sequence"));
@@ -191,7 +210,47 @@ fn door(section: &Section, config_path: &Path) -> Result<DoorConfig, ConfError> 
         cmd_timeout: bounded_seconds(section, "Cmd_Timeout", CMD_TIMEOUT_RANGE, DEFAULT_CMD_TIMEOUT_SECS)?,
         target,
         nft: nft_door(section)?,
+        sweep_guard: sweep_guard(section)?,
     })
+}
+
+/// `Sweep_Guard = on|off` (default on) and `Sweep_Penalty = SECONDS`.
+fn sweep_guard(section: &Section) -> Result<Option<Guard>, ConfError> {
+    let on = match section.get("Sweep_Guard") {
+        None => true,
+        Some(entry) => entry.parse_value(|v| Ok(v.trim().to_ascii_lowercase())).and_then(|v| match v.as_str() {
+            "on" | "yes" | "true" => Ok(true),
+            "off" | "no" | "false" => Ok(false),
+            _ => Err(ConfError::at_entry(entry, format!("{v:?}: expected on or off"))),
+        })?,
+    };
+    let penalty = bounded_seconds(section, "Sweep_Penalty", SWEEP_PENALTY_RANGE, sweep_guard::DEFAULT_PENALTY_SECS)?;
+    let penalty_ms = u64::try_from(penalty.as_millis()).unwrap_or(u64::MAX);
+    Ok(on.then_some(Guard { penalty_ms }))
+}
+
+/// `80,443,53:udp,60000-61000:udp`: ports (or inclusive ranges) with an optional protocol (TCP when
+/// absent). Err says which item is wrong.
+pub fn parse_public_ports(text: &str) -> Result<Vec<Hit>, String> {
+    let mut hits = Vec::new();
+    for item in text.split(',').map(str::trim) {
+        let (ports, protocol) = match item.rsplit_once(':') {
+            Some((ports, protocol)) => {
+                (ports.trim(), protocol.trim().parse::<Protocol>().map_err(|_| format!("{item:?}: not tcp or udp"))?)
+            }
+            None => (item, Protocol::Tcp),
+        };
+        let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p >= 1);
+        let (lo, hi) = match ports.split_once('-') {
+            Some((lo, hi)) => (port(lo), port(hi)),
+            None => (port(ports), port(ports)),
+        };
+        match (lo, hi) {
+            (Some(lo), Some(hi)) if lo <= hi => hits.extend((lo..=hi).map(|port| Hit { port, protocol })),
+            _ => return Err(format!("{item:?} is not a port (1-65535) or a rising range of ports")),
+        }
+    }
+    Ok(hits)
 }
 
 const ROTATING_KEYS: &str = "Rotating_Keys";
@@ -401,6 +460,7 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
         });
     }
     for door in &config.doors {
+        let section = conf.doors.iter().find(|s| s.line == door.line);
         let mut warn = |message: String| {
             warnings.push(Warning { line: door.line, door: door.name.clone(), message });
         };
@@ -410,14 +470,45 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
                 warn(format!("only {} hit(s): a short sequence is easy to guess; use 3 or more", hits.len()));
             }
             if is_scan_completable(hits) {
-                warn(
+                warn(if door.sweep_guard.is_some() {
+                    "the ports rise (or fall) with one protocol: a port scan of exactly these ports in order opens \
+                     it (the sweep guard stops a scan of any wider range); mix the order (e.g. 8000,7000,9000) or \
+                     protocols"
+                        .to_owned()
+                } else {
                     "the ports rise (or fall) with one protocol: a sequential port scan from one address completes \
                      this sequence; mix the order (e.g. 8000,7000,9000) or protocols"
-                        .to_owned(),
-                );
+                        .to_owned()
+                });
+            }
+            let public: Vec<String> = hits
+                .iter()
+                .filter(|h| config.options.public_ports.contains(h))
+                .map(|h| format!("{}:{}", h.port, h.protocol.as_str()))
+                .collect();
+            if !public.is_empty() {
+                warn(format!(
+                    "{} also in Public_Ports: a public service's clients send to it all the time, resetting knocks \
+                     that share their address; use ports that no service listens on",
+                    public.join(", ")
+                ));
             }
         }
-        let section = conf.doors.iter().find(|s| s.line == door.line);
+        if door.sweep_guard.is_none() {
+            warn(
+                "Sweep_Guard = off: knockd's exact matching, so hits on other ports never reset an attempt and a \
+                 blind sweep of every port in a random order opens this door (measured: knockd 0.8 opened \
+                 8471,2947:udp,6302 in 1.5-6.9 s, a rotating door without the guard in 4-57 s); remove the line to \
+                 turn the guard back on"
+                    .to_owned(),
+            );
+        } else if door.sweep_guard.is_some_and(|g| g.penalty_ms == 0) {
+            warn(
+                "Sweep_Penalty = 0: a source whose knock was reset may try again at once, so a sweep restricted \
+                 to a few ports gains from speed; leave the default (2 s)"
+                    .to_owned(),
+            );
+        }
         if section.is_some_and(|s| s.directive("Seq_Timeout").is_none()) {
             warn(format!(
                 "no Seq_Timeout: the default is {DEFAULT_SEQ_TIMEOUT_SECS} s; set it explicitly, as short as your clients allow"
@@ -454,6 +545,34 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
         }
     }
     warnings
+}
+
+/// What a blind sweep can and cannot do against `door`, for `--check`.
+pub fn sweep_summary(door: &DoorConfig, options: &Options) -> String {
+    let Some(guard) = door.sweep_guard else {
+        return "sweep guard off: a blind sweep of every port in a random order can open this door in seconds".to_owned();
+    };
+    let public = if options.public_ports.is_empty() {
+        String::new()
+    } else {
+        let mut ports: Vec<String> =
+            options.public_ports.iter().take(8).map(|h| format!("{}:{}", h.port, h.protocol.as_str())).collect();
+        if options.public_ports.len() > 8 {
+            ports.push("...".to_owned());
+        }
+        format!(" (except Public_Ports {})", ports.join(","))
+    };
+    let scope = match &door.sequence {
+        SequenceSource::Rotating(r) => format!("any port in {}-{}", r.rotation.range.0, r.rotation.range.1),
+        _ => "any other port of this host".to_owned(),
+    };
+    let secs = guard.penalty_ms / 1000;
+    format!(
+        "sweep guard on: a SYN or UDP datagram from a knocking address to {scope}{public} ends its attempt, and \
+         that address then waits {secs} s; a blind sweep cannot open this door (each try needs exactly the next \
+         port, one try per {secs} s per address; not opened after 50 M SYNs in scripts/server-bench.sh); knowing \
+         the door's ports, or seeing a knock on the wire, still can"
+    )
 }
 
 /// A sequence whose ports strictly rise (or fall) with a single protocol is hit, in order, by a scan.

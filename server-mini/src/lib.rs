@@ -8,7 +8,7 @@
 //!   capabilities and no nftables (an `Nft_Set` is refused with a message; use commands with pfctl).
 //! - **Windows**: not supported. Capture would need Npcap, and the server is built on Unix signals
 //!   (SIGHUP reload, SIGUSR1 counters), process groups for hung commands, syslog and file modes. Only the
-//!   portable parts build there ([`config`], [`doors`] and its attempt table, [`packet`], [`schedule`], [`nft`], [`exit`]),
+//!   portable parts build there ([`config`], [`doors`] and its attempt table, [`sweep_guard`], [`packet`], [`schedule`], [`nft`], [`exit`]),
 //!   and `knock-server` prints that it runs on Linux and macOS only and exits 1.
 //!
 //! - [`run`]: the command line; `main` only calls [`run::run`] and maps the result with [`exit`].
@@ -20,6 +20,8 @@
 //! - [`packet`]: link layer + IPv4/IPv6 (with extension headers) + TCP/UDP into a small [`packet::Hit`].
 //! - [`doors`]: the per-(source, door) state machine as pure code; `attempts` is the bounded attempt table
 //!   it shares with [`rotating_doors`] (one bound, eviction of the oldest, timeouts in start order).
+//! - [`sweep_guard`]: what makes every door resist a blind port sweep (stray hits reset an attempt, a
+//!   wrong hit costs the source a wait), shared by both kinds of door.
 //! - [`rotating_doors`]: the same for rotating doors (a sequence per user and time window);
 //!   [`rotating_keys`] reads their `USER BASE32KEY` files; [`rotating_used`] keeps each user's last
 //!   used window across restarts (one use per window).
@@ -64,3 +66,4 @@ pub mod server;
 pub mod signals;
 #[cfg(unix)]
 mod state_file;
+pub mod sweep_guard;

@@ -14,9 +14,12 @@
 //!   begun in them can last (the door's Seq_Timeout, at most [`MAX_LATE_WINDOWS`] windows), so their
 //!   later hits still pass the filter.
 //! - Later hits keep the candidates whose next hit they are; a repeat of the previous hit (a
-//!   retransmitted SYN) is ignored; a hit on another port of the attempt's candidate sequences resets
-//!   it, as for static doors, and so does a first hit of any accepted sequence (which then starts a new
-//!   attempt). Other users' ports do not disturb an attempt.
+//!   retransmitted SYN) is ignored. With the sweep guard (on unless `Sweep_Guard = off`, see
+//!   [`crate::sweep_guard`]) any other new flow from the source to a port in the door's range resets the
+//!   attempt, and the source waits the door's penalty before a new one: a sweep must hit the exact next
+//!   port of some user's sequence, about one chance in the range's size per hit. Without the guard, a
+//!   hit on another port of the attempt's candidate sequences resets it, and so does a first hit of any
+//!   accepted sequence (which then starts a new attempt); other users' ports do not disturb an attempt.
 //! - Completing emits [`Event::OpenAs`] with the user and window: whether that window was already used
 //!   (a replay) is the server's decision, from state that survives restarts ([`crate::rotating_used`]).
 //! - The attempt table is the static doors' one ([`crate::attempts`]: bounded, the oldest attempt is
@@ -29,10 +32,11 @@ use std::sync::Arc;
 use client_core::rotating::Rotation;
 use client_core::{Hit, Protocol, TcpFlagSpec};
 
-use crate::attempts::{self, Attempts};
-use crate::doors::{Admission, Event, Millis, Reason, admit};
+use crate::attempts::{self, Attempts, QueueSpec};
+use crate::doors::{Admission, Event, Millis, Reason, admit, is_for_door};
 use crate::packet;
 use crate::rotating_keys::UserKey;
+use crate::sweep_guard::{self, Guard, PortSet, Scope};
 
 /// Most (user, window) candidates one first hit can start (a hash collision of first ports between a
 /// few users is normal; more is bounded so a door's work per packet stays bounded).
@@ -55,6 +59,20 @@ pub struct RotatingSpec {
     pub timeout_ms: Millis,
     pub flags: Option<TcpFlagSpec>,
     pub target: Option<IpAddr>,
+    /// The sweep guard (None: `Sweep_Guard = off`).
+    pub guard: Option<Guard>,
+}
+
+impl RotatingSpec {
+    /// What the door's sweep guard watches: its range, for the protocols its template uses.
+    pub fn guard_scope(&self) -> Option<Scope> {
+        let protocols = &self.rotation.protocols;
+        self.guard.map(|_| Scope {
+            tcp: protocols.is_empty() || protocols.contains(&Protocol::Tcp),
+            udp: protocols.contains(&Protocol::Udp),
+            range: Some(self.rotation.range),
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +101,8 @@ impl attempts::Attempt for Attempt {
 
 struct Door {
     spec: RotatingSpec,
+    /// See [`RotatingSpec::guard_scope`].
+    scope: Option<Scope>,
     /// The window the tables were built for.
     window: Option<u64>,
     /// (user, window) -> sequence, for every window an attempt may still be in.
@@ -139,6 +159,8 @@ impl Door {
 
 pub struct RotatingDoors {
     doors: Vec<Door>,
+    /// The host's public service ports: never stray hits.
+    public: PortSet,
     /// Attempts in progress, one queue per door in `doors`' order.
     attempts: Attempts<Attempt>,
     /// The unix second of the last [`RotatingDoors::set_time`] (the same second changes nothing).
@@ -148,11 +170,17 @@ pub struct RotatingDoors {
 }
 
 impl RotatingDoors {
-    pub fn new(specs: Vec<RotatingSpec>, max_attempts: usize) -> RotatingDoors {
-        let attempts = Attempts::new(specs.iter().map(|s| (s.door, s.timeout_ms)), max_attempts);
+    pub fn new(specs: Vec<RotatingSpec>, max_attempts: usize, public: PortSet) -> RotatingDoors {
+        let queues = specs.iter().map(|s| QueueSpec {
+            door: s.door,
+            timeout_ms: s.timeout_ms,
+            penalty_ms: s.guard.map_or(0, |g| g.penalty_ms),
+        });
+        let attempts = Attempts::new(queues, max_attempts);
         let doors = specs
             .into_iter()
             .map(|spec| Door {
+                scope: spec.guard_scope(),
                 spec,
                 window: None,
                 sequences: HashMap::new(),
@@ -160,7 +188,7 @@ impl RotatingDoors {
                 ports: HashSet::new(),
             })
             .collect();
-        RotatingDoors { doors, attempts, last_unix: None, local: None }
+        RotatingDoors { doors, public, attempts, last_unix: None, local: None }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -211,28 +239,69 @@ impl RotatingDoors {
         self.doors.iter().map(|d| (&d.spec, &d.ports))
     }
 
+    /// Attempts in progress and penalties (what the table's bound counts).
     pub fn attempts(&self) -> usize {
         self.attempts.len()
+    }
+
+    /// Whether [`RotatingDoors::on_hit`] can do anything with `hit`: it is on a door's port, or it may
+    /// be a stray hit of a guarded door's attempt (cheap: asked for every packet).
+    pub fn wants(&self, hit: &packet::Hit) -> bool {
+        self.is_door_port(hit.port, hit.protocol) || self.may_be_stray(hit)
+    }
+
+    fn may_be_stray(&self, hit: &packet::Hit) -> bool {
+        self.attempts.len() > 0
+            && sweep_guard::is_new_flow(hit)
+            && !self.public.contains(hit.port, hit.protocol)
+            && self.doors.iter().any(|d| d.scope.is_some())
     }
 
     /// Feeds one packet (see the module docs); events are appended to `events`.
     pub fn on_hit(&mut self, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
         let knock = Hit { port: hit.port, protocol: hit.protocol };
+        let may_be_stray = self.may_be_stray(hit);
         for index in 0..self.doors.len() {
-            self.on_hit_door(index, hit, knock, now, events);
+            self.on_hit_door(index, hit, knock, may_be_stray, now, events);
         }
     }
 
-    fn on_hit_door(&mut self, index: usize, hit: &packet::Hit, knock: Hit, now: Millis, events: &mut Vec<Event>) {
+    fn on_hit_door(
+        &mut self,
+        index: usize,
+        hit: &packet::Hit,
+        knock: Hit,
+        may_be_stray: bool,
+        now: Millis,
+        events: &mut Vec<Event>,
+    ) {
         let Some(door) = self.doors.get(index) else { return };
-        match admit(door.spec.target, door.spec.flags, self.local.as_deref(), hit, |knock| door.ports.contains(&knock))
-        {
+        let src = hit.src;
+        let id = door.spec.door;
+        if !door.ports.contains(&knock) {
+            if may_be_stray
+                && self.attempts.has_attempt(index, src)
+                && door.scope.is_some_and(|scope| scope.covers(hit, &self.public))
+                && is_for_door(door.spec.target, self.local.as_deref(), hit)
+                && let Some(attempt) = self.attempts.current(index, src, now, events)
+            {
+                let stage = attempt.stage;
+                self.attempts.remove(index, src);
+                events.push(Event::Rejected { src, door: id, stage, reason: Reason::Stray });
+                self.attempts.penalise(index, src, now, events);
+            }
+            return;
+        }
+        match admit(door.spec.target, door.spec.flags, self.local.as_deref(), hit, |_| true) {
             Admission::Ignored => return,
             Admission::FlagsIgnored => return self.attempts.report_flags_ignored(index, hit, now, events),
             Admission::Counts => {}
         }
-        let src = hit.src;
-        let id = door.spec.door;
+        let guard = door.spec.guard;
+        if guard.is_some() && self.attempts.is_penalised(index, src, now) {
+            events.push(Event::Penalised { src, door: id });
+            return;
+        }
         if let Some(attempt) = self.attempts.current(index, src, now, events) {
             let stage = attempt.stage;
             if attempt.candidates.iter().any(|c| c.hits.get(stage) == Some(&knock)) {
@@ -249,15 +318,20 @@ impl RotatingDoors {
             if stage > 0 && attempt.candidates.iter().any(|c| c.hits.get(stage - 1) == Some(&knock)) {
                 return; // the previous hit again: a retransmit, not a mistake
             }
-            // Only the attempt's own sequences' ports, or a first hit, reset it: with many users the
-            // door's ports cover much of the range, and another user's port is not this knock's mistake.
+            // Without the guard, only the attempt's own sequences' ports, or a first hit, reset it: with
+            // many users the door's ports cover much of the range, and another user's port is not this
+            // knock's mistake. With it, every hit in the range that is not the next one does.
             let own = attempt.candidates.iter().any(|c| c.hits.contains(&knock));
-            if !own && !door.first.contains_key(&knock) {
+            if guard.is_none() && !own && !door.first.contains_key(&knock) {
                 return;
             }
             let expected = attempt.candidates.first().and_then(|c| c.hits.get(stage).copied()).unwrap_or(knock);
             self.attempts.remove(index, src);
             events.push(Event::Rejected { src, door: id, stage, reason: Reason::WrongHit { expected, got: knock } });
+            if guard.is_some_and(|g| g.penalty_ms > 0) {
+                self.attempts.penalise(index, src, now, events);
+                return;
+            }
         }
         self.start(index, src, knock, now, events);
     }
@@ -321,6 +395,7 @@ mod tests {
             timeout_ms: 10_000,
             flags: Some(TcpFlagSpec::parse("syn,!ack").expect("flags")),
             target: None,
+            guard: None,
         }
     }
 
@@ -363,7 +438,7 @@ mod tests {
 
     #[test]
     fn each_user_opens_with_the_current_windows_sequence_and_is_named() {
-        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1), ("bob", K2)])], 100);
+        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1), ("bob", K2)])], 100, PortSet::default());
         let now = T * 30 + 5;
         let knocks: Vec<(u64, &str, Hit)> = hits(K2, T).into_iter().map(|h| (now, B, h)).collect();
         let events = run(&mut d, &knocks);
@@ -378,7 +453,7 @@ mod tests {
     fn windows_within_the_skew_open_and_others_do_not() {
         let now = T * 30 + 5;
         for (window, opens) in [(T - 1, true), (T + 1, true), (T - 2, false), (T + 2, false)] {
-            let mut d = RotatingDoors::new(vec![spec(&[("alice", K1)])], 100);
+            let mut d = RotatingDoors::new(vec![spec(&[("alice", K1)])], 100, PortSet::default());
             let knocks: Vec<(u64, &str, Hit)> = hits(K1, window).into_iter().map(|h| (now, A, h)).collect();
             assert_eq!(opened(&run(&mut d, &knocks)).len(), usize::from(opens), "window {window}");
         }
@@ -389,7 +464,7 @@ mod tests {
         // Skew 0: only the current window is accepted, and the knock straddles the boundary.
         let mut s = spec(&[("alice", K1)]);
         s.skew = 0;
-        let mut d = RotatingDoors::new(vec![s], 100);
+        let mut d = RotatingDoors::new(vec![s], 100, PortSet::default());
         let seq = hits(K1, T);
         let end = (T + 1) * 30;
         let knocks = [(end - 1, A, seq[0]), (end - 1, A, seq[1]), (end, A, seq[2]), (end + 1, A, seq[3])];
@@ -402,7 +477,7 @@ mod tests {
 
     #[test]
     fn retransmits_are_harmless_other_users_ports_do_not_disturb_own_ports_reset() {
-        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1), ("bob", K2)])], 100);
+        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1), ("bob", K2)])], 100, PortSet::default());
         let now = T * 30;
         let a = hits(K1, T);
         let b = hits(K2, T);
@@ -417,9 +492,76 @@ mod tests {
         assert!(events.iter().any(|e| matches!(e, Event::Rejected { reason: Reason::WrongHit { .. }, .. })));
     }
 
+    fn guarded(users: &[(&str, &str)]) -> RotatingSpec {
+        RotatingSpec { guard: Some(Guard { penalty_ms: 2000 }), ..spec(users) }
+    }
+
+    #[test]
+    fn with_the_guard_any_other_port_in_the_range_resets_and_penalises() {
+        let public = PortSet::new(&[Hit { port: 8443, protocol: Protocol::Tcp }]);
+        let mut d = RotatingDoors::new(vec![guarded(&[("alice", K1), ("bob", K2)])], 100, public);
+        let now = T * 30;
+        let a = hits(K1, T);
+        let b = hits(K2, T);
+        let bobs = b.iter().copied().find(|h| !a.contains(h) && h != &b[0]).expect("a port of bob only");
+        let stray = (1024..=65535u16)
+            .map(|port| Hit { port, protocol: Protocol::Tcp })
+            .find(|h| !d.is_door_port(h.port, h.protocol) && h.port != 8443)
+            .expect("a port of nobody");
+        let tcp = |port| Hit { port, protocol: Protocol::Tcp };
+        let clean: Vec<(u64, &str, Hit)> = a.iter().map(|h| (now, A, *h)).collect();
+        // Outside the range, a public port, a repeat of the previous hit: harmless.
+        let mut knocks = vec![clean[0], (now, A, tcp(22)), (now, A, tcp(8443)), clean[0]];
+        knocks.extend_from_slice(&clean[1..]);
+        let events = run(&mut d, &knocks);
+        assert_eq!(opened(&events), [(0, T)], "{events:?}");
+        for (i, other) in [bobs, stray].into_iter().enumerate() {
+            let later = now + 10 + 3 * i as u64; // past the previous penalty
+            let events = run(&mut d, &[(later, A, a[0]), (later, A, other), (later, A, a[1]), (later, A, a[2])]);
+            assert!(opened(&events).is_empty(), "{events:?}");
+            assert!(events.iter().any(|e| matches!(e, Event::Rejected { stage: 1, .. })), "{other:?}: {events:?}");
+            assert!(events.iter().any(|e| matches!(e, Event::Penalised { .. })), "{events:?}");
+        }
+    }
+
+    #[test]
+    fn a_blind_sweep_never_opens_a_guarded_rotating_door() {
+        // One user, the default door (4 TCP hits in 1024-65535), every port in a new random order per
+        // pass from one source; the same sweep opens the door without the guard.
+        let sweep = |spec: RotatingSpec, passes: usize| -> Option<usize> {
+            let mut d = RotatingDoors::new(vec![spec], 1000, PortSet::default());
+            let mut ports: Vec<u16> = (1024..=65535).collect();
+            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            let mut events = Vec::new();
+            let mut sent = 0u64;
+            for pass in 0..passes {
+                for i in (1..ports.len()).rev() {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    ports.swap(i, (state % (i as u64 + 1)) as usize);
+                }
+                for &port in &ports {
+                    sent += 1;
+                    let now = T * 30_000 + sent / 128;
+                    d.set_time(now / 1000);
+                    d.tick(now, &mut events);
+                    d.on_hit(&packet(A, Hit { port, protocol: Protocol::Tcp }), now, &mut events);
+                    if !opened(&events).is_empty() {
+                        return Some(pass);
+                    }
+                    events.clear();
+                }
+            }
+            None
+        };
+        assert_eq!(sweep(guarded(&[("alice", K1)]), 40), None, "the guarded door opened");
+        assert!(sweep(spec(&[("alice", K1)]), 200).is_some(), "the control (no guard) should open");
+    }
+
     #[test]
     fn timeouts_and_the_bound_hold() {
-        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1)])], 2);
+        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1)])], 2, PortSet::default());
         let now = T * 30;
         let a = hits(K1, T);
         let sources = ["203.0.113.1", "203.0.113.2", "203.0.113.3"];
@@ -435,7 +577,7 @@ mod tests {
 
     #[test]
     fn the_tables_follow_the_window() {
-        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1)])], 10);
+        let mut d = RotatingDoors::new(vec![spec(&[("alice", K1)])], 10, PortSet::default());
         assert!(d.set_time(T * 30));
         assert!(!d.set_time(T * 30 + 29), "same window: nothing rebuilt");
         let future = hits(K1, T + 3);

@@ -19,6 +19,7 @@ use crate::packet::{self, LinkType, Parsed};
 use crate::rotating_doors::{RotatingDoors, RotatingSpec};
 use crate::rotating_keys;
 use crate::rotating_used::{self, UsedWindows};
+use crate::sweep_guard::PortSet;
 
 /// Above this many distinct ports per protocol, the capture filter passes a rotating door's whole port
 /// range instead of its current ports: each port costs BPF instructions, and the kernel caps a filter at
@@ -66,6 +67,8 @@ pub struct Counters {
     pub evicted: u64,
     /// Rotating sequences completed in a window their user had already used.
     pub replays: u64,
+    /// Hits on a door's ports ignored because their source was waiting out a sweep-guard penalty.
+    pub penalised: u64,
 }
 
 /// A one-time door's remaining sequences, the active one first.
@@ -232,22 +235,27 @@ impl Server {
         self.counters.packets += 1;
         self.follow_windows(now);
         match packet::parse(link, frame) {
-            // Only packets to a door's port and protocol are hits; the rest (IPv6 with extension headers
-            // passes the capture filter whatever its port) is not a knock.
-            Parsed::Hit(hit) if self.doors.is_door_port(hit.port, hit.protocol) => {
-                self.counters.hits += 1;
-                self.doors.on_hit(&hit, now, &mut self.events);
-                if self.rotating.is_door_port(hit.port, hit.protocol) {
+            // Packets to a door's port and protocol are hits; others matter only to the sweep guard, when
+            // their source has an attempt in progress (IPv6 with extension headers passes the capture
+            // filter whatever its port).
+            Parsed::Hit(hit) => {
+                let (static_port, rotating_port) =
+                    (self.doors.is_door_port(hit.port, hit.protocol), self.rotating.is_door_port(hit.port, hit.protocol));
+                if static_port || rotating_port {
+                    self.counters.hits += 1;
+                } else {
+                    self.counters.not_knock += 1;
+                }
+                if static_port || self.doors.wants(&hit) {
+                    self.doors.on_hit(&hit, now, &mut self.events);
+                }
+                if rotating_port || self.rotating.wants(&hit) {
                     self.rotating.on_hit(&hit, now, &mut self.events);
                 }
-                self.flush_events();
+                if !self.events.is_empty() {
+                    self.flush_events();
+                }
             }
-            Parsed::Hit(hit) if self.rotating.is_door_port(hit.port, hit.protocol) => {
-                self.counters.hits += 1;
-                self.rotating.on_hit(&hit, now, &mut self.events);
-                self.flush_events();
-            }
-            Parsed::Hit(_) => self.counters.not_knock += 1,
             Parsed::NotKnock => self.counters.not_knock += 1,
             Parsed::Fragment => self.counters.fragments += 1,
             Parsed::Malformed(_) => self.counters.malformed += 1,
@@ -301,17 +309,25 @@ impl Server {
             Event::OpenAs { src, door, user, window } => self.open_as(src, door, user, window),
             Event::Rejected { src, door, stage, reason } => {
                 let name = self.door_name(door).to_owned();
+                let penalty_ms = self.penalty_ms(door);
                 match reason {
-                    // The expected hit is never logged: the log must not tell the sequence.
-                    // Nor is a rotating door's port: it belongs to some user's current sequence.
-                    Reason::WrongHit { .. } if self.is_rotating(door) => {
-                        self.counters.wrong_hits += 1;
-                        self.log.packet(|| format!("{src}: {name}: wrong hit at stage {}: attempt reset", stage + 1));
-                    }
-                    Reason::WrongHit { got, .. } => {
+                    // No port is ever logged: the expected hit tells the sequence, and so does the hit that
+                    // came (a static door's own ports are the only ones that reach this arm without the
+                    // guard; a rotating door's belong to some user's current sequence).
+                    Reason::WrongHit { .. } => {
                         self.counters.wrong_hits += 1;
                         self.log
-                            .packet(|| format!("{src}: {name}: wrong hit {got} at stage {}: attempt reset", stage + 1));
+                            .packet(|| format!("{src}: {name}: wrong hit at stage {}: attempt reset{}", stage + 1, note(penalty_ms)));
+                    }
+                    Reason::Stray => {
+                        self.counters.wrong_hits += 1;
+                        self.log.packet(|| {
+                            format!(
+                                "{src}: {name}: stray hit at stage {} (another port of this host): attempt reset{}",
+                                stage + 1,
+                                note(penalty_ms)
+                            )
+                        });
                     }
                     Reason::Timeout => {
                         self.counters.timeouts += 1;
@@ -324,6 +340,7 @@ impl Server {
                     }
                 }
             }
+            Event::Penalised { .. } => self.counters.penalised += 1,
             Event::FlagsIgnored { src, door, stage, flags } => {
                 self.counters.flags_ignored += 1;
                 let name = self.door_name(door).to_owned();
@@ -339,8 +356,9 @@ impl Server {
         }
     }
 
-    fn is_rotating(&self, door: usize) -> bool {
-        self.config.doors.get(door).is_some_and(|d| matches!(d.sequence, SequenceSource::Rotating(_)))
+    /// The sweep-guard penalty of a door, if it has one.
+    fn penalty_ms(&self, door: usize) -> Option<Millis> {
+        self.config.doors.get(door).and_then(|d| d.sweep_guard).map(|g| g.penalty_ms).filter(|ms| *ms > 0)
     }
 
     /// A rotating sequence completed: it opens only if its window comes after the last one its user
@@ -467,6 +485,7 @@ impl Server {
                 }
             }
         }
+        ranges.extend(self.guard_filter());
         tcp.sort_unstable();
         udp.sort_unstable();
         let ports = |ports: &[u16]| ports.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ");
@@ -489,9 +508,79 @@ impl Server {
         parts.join(" or ")
     }
 
+    /// The capture filter's parts for the sweep guard: new flows (TCP SYNs without ACK, UDP datagrams)
+    /// to every port for guarded static doors, to their range for guarded rotating doors, each for the
+    /// protocols the doors use; public ports are left out where that keeps the filter small.
+    fn guard_filter(&self) -> Vec<String> {
+        // libpcap cannot index TCP flags behind an IPv6 header (`tcp[13]`), so IPv6 reads them at the
+        // fixed offset of a TCP header that follows the IPv6 header directly.
+        const SYN_ONLY: &str =
+            "((ip and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02))";
+        let public = PortSet::new(&self.config.options.public_ports);
+        let not_public = |protocol: Protocol| {
+            let ranges = port_ranges(&public.ports(protocol));
+            if ranges.is_empty() || ranges.len() > MAX_PUBLIC_RANGES_IN_FILTER {
+                return String::new();
+            }
+            let ranges: Vec<String> = ranges
+                .iter()
+                .map(|&(lo, hi)| {
+                    let p = protocol.as_str();
+                    if lo == hi { format!("{p} dst port {lo}") } else { format!("{p} dst portrange {lo}-{hi}") }
+                })
+                .collect();
+            format!(" and not ({})", ranges.join(" or "))
+        };
+        let mut parts = Vec::new();
+        let (mut tcp, mut udp) = (false, false);
+        for spec in self.doors.specs().filter(|s| s.guard.is_some()) {
+            let scope = crate::sweep_guard::Scope::of_hits(spec.sequence.as_deref().unwrap_or_default());
+            tcp |= scope.tcp;
+            udp |= scope.udp;
+        }
+        if tcp {
+            parts.push(format!("(tcp and {SYN_ONLY}{})", not_public(Protocol::Tcp)));
+        }
+        if udp {
+            parts.push(format!("(udp{})", not_public(Protocol::Udp)));
+        }
+        for spec in self.rotating.specs() {
+            let Some(scope) = spec.guard_scope() else { continue };
+            let (lo, hi) = spec.rotation.range;
+            if scope.tcp && !tcp {
+                parts.push(format!("(tcp dst portrange {lo}-{hi} and {SYN_ONLY})"));
+            }
+            if scope.udp && !udp {
+                parts.push(format!("(udp dst portrange {lo}-{hi})"));
+            }
+        }
+        parts
+    }
+
     pub fn shutdown(&mut self, wait: Duration) {
         self.actions.shutdown(&mut self.log, wait);
     }
+}
+
+/// Above this many ranges of public ports per protocol, the capture filter passes them and the server
+/// drops them itself (each range costs BPF instructions).
+const MAX_PUBLIC_RANGES_IN_FILTER: usize = 32;
+
+/// Sorted ports as inclusive ranges of consecutive ports.
+fn port_ranges(ports: &[u16]) -> Vec<(u16, u16)> {
+    let mut ranges: Vec<(u16, u16)> = Vec::new();
+    for &port in ports {
+        match ranges.last_mut() {
+            Some((_, hi)) if hi.checked_add(1) == Some(port) => *hi = port,
+            _ => ranges.push((port, port)),
+        }
+    }
+    ranges
+}
+
+/// How a reset line ends: with the penalty the source now waits, if the door has one.
+fn note(penalty_ms: Option<Millis>) -> String {
+    penalty_ms.map(|ms| format!("; knocks from this address ignored for {ms} ms")).unwrap_or_default()
 }
 
 /// The doors of a configuration, with one-time sequence files and rotating key files read. A rotating
@@ -515,6 +604,7 @@ fn build_doors(
                     timeout_ms: u64::try_from(door.seq_timeout.as_millis()).unwrap_or(u64::MAX),
                     flags: door.tcp_flags,
                     target: door.target,
+                    guard: door.sweep_guard,
                 });
                 (None, None)
             }
@@ -528,7 +618,8 @@ fn build_doors(
         specs.push(spec(door, sequence));
         one_time.push(state);
     }
-    Ok((Doors::new(specs, max_attempts), RotatingDoors::new(rotating, max_attempts), one_time))
+    let public = PortSet::new(&config.options.public_ports);
+    Ok((Doors::new(specs, max_attempts, public.clone()), RotatingDoors::new(rotating, max_attempts, public), one_time))
 }
 
 fn spec(door: &DoorConfig, sequence: Option<Vec<Hit>>) -> DoorSpec {
@@ -538,6 +629,7 @@ fn spec(door: &DoorConfig, sequence: Option<Vec<Hit>>) -> DoorSpec {
         timeout_ms: u64::try_from(door.seq_timeout.as_millis()).unwrap_or(u64::MAX),
         flags: door.tcp_flags,
         target: door.target,
+        guard: door.sweep_guard,
     }
 }
 
@@ -569,7 +661,7 @@ impl fmt::Display for Counters {
         write!(
             f,
             "packets {}, hits {}, not_knock {}, fragments {}, malformed {}, stages {}, opened {}, wrong_hits {}, \
-             timeouts {}, flags_ignored {}, evicted {}, replays {}",
+             timeouts {}, flags_ignored {}, evicted {}, replays {}, penalised {}",
             self.packets,
             self.hits,
             self.not_knock,
@@ -581,7 +673,8 @@ impl fmt::Display for Counters {
             self.timeouts,
             self.flags_ignored,
             self.evicted,
-            self.replays
+            self.replays,
+            self.penalised
         )
     }
 }
@@ -597,6 +690,70 @@ mod tests {
     fn write_keys(path: &std::path::Path, text: &str) {
         std::fs::write(path, text).expect("keys");
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
+    /// An Ethernet frame from 198.51.100.1 (or 2001:db8::1) to `port`: TCP with `flags`, or UDP.
+    fn frame(ipv6: bool, port: u16, tcp_flags: Option<&str>) -> Vec<u8> {
+        let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let builder = if ipv6 {
+            builder.ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 64)
+        } else {
+            builder.ipv4([198, 51, 100, 1], [192, 0, 2, 2], 64)
+        };
+        let mut out = Vec::new();
+        match tcp_flags {
+            Some(flags) => {
+                let mut tcp = builder.tcp(40000, port, 1, 1024);
+                if flags.contains("syn") {
+                    tcp = tcp.syn();
+                }
+                if flags.contains("ack") {
+                    tcp = tcp.ack(1);
+                }
+                tcp.write(&mut out, &[]).expect("tcp frame");
+            }
+            None => builder.udp(40000, port).write(&mut out, &[0]).expect("udp frame"),
+        }
+        out
+    }
+
+    #[test]
+    fn the_capture_filter_passes_new_flows_for_the_sweep_guard_and_leaves_out_public_ports() {
+        let dir = tempfile::tempdir().expect("dir");
+        let conf = dir.path().join("knockd.conf");
+        let filter_of = |text: &str| {
+            std::fs::write(&conf, text).expect("conf");
+            let log = Logger::new(None, false, false).expect("log");
+            let server = Server::new(crate::config::load(&conf).expect("config"), ServerOptions::default(), log)
+                .expect("server");
+            let filter = server.bpf_filter();
+            let program = pcap::Capture::dead(pcap::Linktype::ETHERNET)
+                .and_then(|c| c.compile(&filter, true))
+                .unwrap_or_else(|e| panic!("{filter}: {e}"));
+            move |frame: &[u8]| program.filter(frame)
+        };
+        let guarded = filter_of("[options]\n Public_Ports = 80,443,53:udp\n[d]\n Sequence = 7000,8000:udp,9000\n");
+        for ipv6 in [false, true] {
+            let case = |port, flags| (ipv6, port, flags);
+            for (ipv6, port, flags) in [case(1234, Some("syn")), case(7000, Some("syn,ack")), case(5000, None)] {
+                assert!(guarded(&frame(ipv6, port, flags)), "ipv6 {ipv6}, {port} {flags:?} must pass");
+            }
+            for (ipv6, port, flags) in
+                [case(1234, Some("syn,ack")), case(1234, Some("ack")), case(443, Some("syn")), case(53, None)]
+            {
+                assert!(!guarded(&frame(ipv6, port, flags)), "ipv6 {ipv6}, {port} {flags:?} must not pass");
+            }
+        }
+        let off = filter_of("[d]\n Sequence = 7000,8000:udp,9000\n Sweep_Guard = off\n");
+        assert!(!off(&frame(false, 1234, Some("syn"))) && off(&frame(false, 7000, Some("syn"))));
+        let rotating_keys = dir.path().join("keys");
+        write_keys(&rotating_keys, &format!("alice {ALICE}\n"));
+        let rotating = filter_of(&format!(
+            "[r]\n Rotating_Keys = {}\n Rotating_Range = 20000-29999\n",
+            rotating_keys.display()
+        ));
+        assert!(rotating(&frame(true, 25000, Some("syn"))) && !rotating(&frame(false, 30000, Some("syn"))));
+        assert!(!rotating(&frame(false, 25000, None)), "a TCP-only rotating door does not watch UDP");
     }
 
     #[test]
@@ -620,7 +777,8 @@ mod tests {
         let compiles =
             |filter: &str| pcap::Capture::dead(pcap::Linktype::ETHERNET).and_then(|c| c.compile(filter, true)).is_ok();
         assert!(compiles(&alice), "{alice}");
-        assert!(!alice.contains("portrange"), "2 users: the exact ports");
+        assert!(!alice.contains("(tcp dst portrange 20000-29999)"), "2 users: the exact ports\n{alice}");
+        assert!(alice.contains("(tcp dst portrange 20000-29999 and ((ip and tcp[tcpflags]"), "the sweep guard\n{alice}");
         // 1,000 users: thousands of ports; the filter passes the door's range instead, and compiles.
         let many: String = (0..1000u32)
             .map(|i| {
