@@ -17,8 +17,17 @@
 //!     port range, noise), replayed like (a): packets/s, peak RSS, and the openings/replays counted against
 //!     the generator's own count; then peak RSS with 1 M sources mid-sequence on that door.
 //!
-//! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a) and (d); SERVER_BENCH_SKIP_LIVE=1 skips (c);
-//! SERVER_BENCH_ONLY_ROTATING=1 runs only (d).
+//! (e) Live, in the lab: a blind sweep (knock_e2e::sweep: a SYN and a UDP datagram to every port
+//!     1024-65535, a new random order per pass, one source, a look at the door's marker after each pass)
+//!     against knock-server's static door (8471,2947:udp,6302) and rotating door (the defaults: 4 TCP hits
+//!     in 1024-65535, 30 s windows, skew 1), both with the sweep guard, then against knockd 0.8 with the
+//!     static door: time to open, or "not opened after N SYNs".
+//!
+//! (a) replays its pcap with the sweep guard on (the default) and off (`Sweep_Guard = off`).
+//!
+//! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a) and (d); SERVER_BENCH_SKIP_LIVE=1 skips (c)
+//! and (e); SERVER_BENCH_ONLY_ROTATING=1 runs only (d); SERVER_BENCH_SWEEP_SYNS (default 50000000) bounds
+//! each sweep of (e), SERVER_BENCH_SWEEP_SECS (default 600) too.
 
 // The namespace lab is Linux-only: elsewhere this benchmark builds to a program that says so.
 #[cfg(target_os = "linux")]
@@ -78,6 +87,133 @@ mod lab_bench {
             }
         }
         rotating::replay_throughput(&binary, dir.path(), packets);
+        if std::env::var("SERVER_BENCH_SKIP_LIVE").is_ok_and(|v| v == "1") {
+            println!("\n(e) blind sweep: skipped (SERVER_BENCH_SKIP_LIVE=1)");
+        } else {
+            match Lab::new("server_bench_sweep") {
+                Ok(lab) => sweep::blind_sweep(&lab),
+                Err(LabError::Unavailable(why)) => println!("\n(e) blind sweep: skipped, no lab: {why}"),
+                Err(e) => panic!("building the lab: {e}"),
+            }
+        }
+    }
+
+    // ---- (e) ------------------------------------------------------------------------------------------------
+
+    mod sweep {
+        use std::net::IpAddr;
+        use std::os::unix::fs::PermissionsExt;
+        use std::path::PathBuf;
+        use std::time::Duration;
+
+        use knock_e2e::Lab;
+        use knock_e2e::knock_server::counter;
+        use knock_e2e::sweep::{Sweep, SweepOutcome};
+
+        const STATIC_SEQUENCE: &str = "8471,2947:udp,6302";
+
+        fn marker(lab: &Lab, name: &str, ip: IpAddr) -> PathBuf {
+            lab.dir().join(format!("opened-{name}-{ip}"))
+        }
+
+        fn door(lab: &Lab, name: &str, body: &str) -> String {
+            format!(
+                "[{name}]\n{body}  Seq_Timeout = 10\n  TCPFlags = syn,!ack\n  Start_Command = touch {}/opened-{name}-%IP%\n",
+                lab.dir().display()
+            )
+        }
+
+        fn row(server: &str, door: &str, outcome: &SweepOutcome, captured: Option<u64>) {
+            let result = match outcome.opened {
+                Some((_, syns, at)) => format!("OPENED after {:.1} s, {} SYNs", at.as_secs_f64(), syns),
+                None => format!("not opened after {} SYNs ({:.0} s)", outcome.syns, outcome.elapsed.as_secs_f64()),
+            };
+            let captured = captured.map(|c| format!(", captured {c}")).unwrap_or_default();
+            println!(
+                "    {server:<13} {door:<32} {result:<44} {} packets, {:.0}/s{captured}",
+                outcome.packets,
+                outcome.rate()
+            );
+        }
+
+        pub fn blind_sweep(lab: &Lab) {
+            let syns: u64 =
+                std::env::var("SERVER_BENCH_SWEEP_SYNS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000_000);
+            let secs: u64 = std::env::var("SERVER_BENCH_SWEEP_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(600);
+            let client: IpAddr = lab.client_v4().into();
+            // What a knock server's firewall does: DROP what reaches closed ports (the capture sees packets
+            // first); it also spares the kernel an RST or ICMP error per sweep packet.
+            for protocol in ["tcp", "udp"] {
+                lab.server_iptables(&["-A", "INPUT", "-p", protocol, "--dport", "1024:65535", "-j", "DROP"])
+                    .expect("iptables");
+            }
+            println!(
+                "\n(e) live: blind sweep from one address, a SYN and a UDP datagram to every port 1024-65535 in a new \
+                 random order per pass, the door's marker checked after each pass; at most {syns} SYNs or {secs} s per \
+                 server"
+            );
+            let sweep = Sweep {
+                ports: 1024..=65535,
+                tcp: true,
+                udp: true,
+                max_packets: syns.saturating_mul(2),
+                max_time: Duration::from_secs(secs),
+                seed: 0x00c0_ffee_d00d_u64,
+            };
+            let keys = lab.dir().join("rotating.keys");
+            std::fs::write(&keys, "alice JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n").expect("keys");
+            std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            let config = format!(
+                "{}{}",
+                door(lab, "static", &format!("  Sequence = {STATIC_SEQUENCE}\n")),
+                door(lab, "rotating", &format!("  Rotating_Keys = {}\n", keys.display()))
+            );
+            let state = lab.dir().join("state");
+            std::fs::create_dir_all(&state).expect("state dir");
+            let mut server = lab
+                .start_knock_server(&config, &["--state-dir", &state.display().to_string()])
+                .expect("knock-server starts");
+            let (static_marker, rotating_marker) = (marker(lab, "static", client), marker(lab, "rotating", client));
+            let (mut static_at, mut rotating_at) = (None, None);
+            let outcome = lab
+                .sweep(&sweep, true, &mut |p| {
+                    if static_at.is_none() && static_marker.exists() {
+                        static_at = Some((p.packets, p.syns, p.elapsed));
+                    }
+                    if rotating_at.is_none() && rotating_marker.exists() {
+                        rotating_at = Some((p.packets, p.syns, p.elapsed));
+                    }
+                    static_at.is_some() && rotating_at.is_some()
+                })
+                .expect("the sweep runs");
+            std::thread::sleep(Duration::from_secs(2));
+            let captured = server.counters().ok().map(|c| counter(&c, "packets"));
+            if static_at.is_none() && static_marker.exists() {
+                static_at = Some((outcome.packets, outcome.syns, outcome.elapsed));
+            }
+            if rotating_at.is_none() && rotating_marker.exists() {
+                rotating_at = Some((outcome.packets, outcome.syns, outcome.elapsed));
+            }
+            println!("    {:<13} {:<32} {:<44} sent", "server", "door", "result");
+            row("knock-server", STATIC_SEQUENCE, &SweepOutcome { opened: static_at, ..outcome.clone() }, captured);
+            row(
+                "knock-server",
+                "rotating (4 TCP hits, 1024-65535)",
+                &SweepOutcome { opened: rotating_at, ..outcome.clone() },
+                captured,
+            );
+            drop(server);
+            let knockd_door = format!(
+                "[static]\n  Sequence = {STATIC_SEQUENCE}\n  Seq_Timeout = 10\n  TCPFlags = syn,!ack\n  Command = touch \
+                 {}/opened-knockd-%IP%\n",
+                lab.dir().display()
+            );
+            let knockd = lab.start_knockd(&knockd_door).expect("knockd starts");
+            let knockd_marker = marker(lab, "knockd", client);
+            let outcome = lab.sweep(&sweep, true, &mut |_| knockd_marker.exists()).expect("the sweep runs");
+            row("knockd 0.8", STATIC_SEQUENCE, &outcome, None);
+            drop(knockd);
+        }
     }
 
     // ---- frames ---------------------------------------------------------------------------------------------
@@ -323,8 +459,15 @@ mod lab_bench {
             check.wall,
             counter(&c, "opened")
         );
+        println!("    sweep guard on (the default):");
         let best = timed_replays(binary, &conf_s, &pcap_s, &dir.join("q.stderr"), frames as f64);
         println!("    target >= 1,000,000 packets/s on one core: {}", if best >= 1e6 { "met" } else { "NOT met" });
+        let off = dir.join("replay-off.conf");
+        let text = std::fs::read_to_string(&conf).expect("config") + "  Sweep_Guard = off\n";
+        std::fs::write(&off, text).expect("write config");
+        println!("    sweep guard off (Sweep_Guard = off, knockd's matching):");
+        let best_off = timed_replays(binary, &off.display().to_string(), &pcap_s, &dir.join("q.stderr"), frames as f64);
+        println!("    guard on / off: {:.2}x the packets per second", best / best_off);
         let _ = std::fs::remove_file(&pcap);
     }
 

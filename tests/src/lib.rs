@@ -21,6 +21,8 @@
 //! - [`lab_hosts`]: a host name with A and AAAA records inside the client namespace (`/etc/netns`).
 //! - [`nat`]: the client behind a source NAT (a private source address rewritten on the way out).
 //! - [`services`]: real services behind a knock gate (TCP echo, `sshd`) and gate door commands.
+//! - [`sweep`]: a blind port sweep from the client (every port, SYN and UDP, a new random order per
+//!   pass), as an attacker without the key sends it.
 //!
 //! ```no_run
 //! # #[cfg(target_os = "linux")]
@@ -60,6 +62,8 @@ pub mod nft;
 mod process;
 #[cfg(target_os = "linux")]
 pub mod services;
+#[cfg(target_os = "linux")]
+pub mod sweep;
 
 #[cfg(target_os = "linux")]
 pub use capture::{Capture, Packet, Proto, TcpFlags};
