@@ -693,6 +693,48 @@ mod tests {
     }
 
     #[test]
+    fn sweep_guard_keys_have_defaults_ranges_and_file_line_errors() {
+        let config = parse("[options]\n Public_Ports = 80, 443,53:udp,60000-60002:udp\n[d]\n sequence = 7000\n").expect("valid");
+        assert_eq!(config.doors[0].sweep_guard, Some(Guard { penalty_ms: 2000 }), "on by default, 2 s");
+        let public = &config.options.public_ports;
+        assert_eq!(public.len(), 6, "{public:?}");
+        assert!(public.contains(&Hit { port: 60001, protocol: Protocol::Udp }));
+        assert!(public.contains(&Hit { port: 443, protocol: Protocol::Tcp }));
+        let off = parse("[d]\n sequence = 7000\n Sweep_Guard = OFF\n Sweep_Penalty = 0\n").expect("valid");
+        assert_eq!(off.doors[0].sweep_guard, None);
+        let on = parse("[d]\n sequence = 7000\n sweep_guard = on\n sweep_penalty = 600\n").expect("valid");
+        assert_eq!(on.doors[0].sweep_guard, Some(Guard { penalty_ms: 600_000 }));
+        for (text, line, why) in [
+            ("[d]\n sequence = 7000\n Sweep_Guard = maybe\n", 3, "expected on or off"),
+            ("[d]\n sequence = 7000\n Sweep_Penalty = 601\n", 3, "expected 0 to 600 seconds"),
+            ("[options]\n Public_Ports = 80,0\n[d]\n sequence = 7000\n", 2, "\"0\" is not a port"),
+            ("[options]\n Public_Ports = 443-80\n[d]\n sequence = 7000\n", 2, "rising range"),
+            ("[options]\n Public_Ports = 53:icmp\n[d]\n sequence = 7000\n", 2, "not tcp or udp"),
+        ] {
+            let e = parse(text).expect_err(text).to_string();
+            assert!(e.contains(&format!("line {line}")) && e.contains(why), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn check_says_what_a_sweep_can_do_and_warns_when_the_guard_is_off() {
+        let text = "[options]\n Public_Ports = 443\n[on]\n sequence = 8000,7000:udp,9000\n seq_timeout = 5\n \
+                    tcpflags = syn\n command = x\n[off]\n sequence = 8000,7000:udp,443\n seq_timeout = 5\n \
+                    tcpflags = syn\n command = x\n Sweep_Guard = off\n";
+        let conf = knockd_conf::parse(text).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid");
+        let warnings = lint(&config, &conf);
+        let of = |door: &str| warnings.iter().filter(|w| w.door == door).map(|w| w.message.clone()).collect::<Vec<_>>();
+        assert!(of("on").is_empty(), "{warnings:?}");
+        let off = of("off");
+        assert!(off.iter().any(|m| m.contains("Sweep_Guard = off") && m.contains("blind sweep")), "{off:?}");
+        assert!(off.iter().any(|m| m.contains("443:tcp also in Public_Ports")), "{off:?}");
+        let on = sweep_summary(&config.doors[0], &config.options);
+        assert!(on.contains("sweep guard on") && on.contains("except Public_Ports 443:tcp") && on.contains("2 s"), "{on}");
+        assert!(sweep_summary(&config.doors[1], &config.options).contains("sweep guard off"));
+    }
+
+    #[test]
     fn an_empty_command_disables_it() {
         let config = parse("[d]\n sequence = 7000\n start_command =\n").expect("valid");
         assert_eq!(config.doors[0].start_command, None);
