@@ -550,7 +550,8 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
 /// What a blind sweep can and cannot do against `door`, for `--check`.
 pub fn sweep_summary(door: &DoorConfig, options: &Options) -> String {
     let Some(guard) = door.sweep_guard else {
-        return "sweep guard off: a blind sweep of every port in a random order can open this door in seconds".to_owned();
+        return "sweep guard off: a blind sweep of every port in a random order can open this door in seconds"
+            .to_owned();
     };
     let public = if options.public_ports.is_empty() {
         String::new()
@@ -694,7 +695,8 @@ mod tests {
 
     #[test]
     fn sweep_guard_keys_have_defaults_ranges_and_file_line_errors() {
-        let config = parse("[options]\n Public_Ports = 80, 443,53:udp,60000-60002:udp\n[d]\n sequence = 7000\n").expect("valid");
+        let config =
+            parse("[options]\n Public_Ports = 80, 443,53:udp,60000-60002:udp\n[d]\n sequence = 7000\n").expect("valid");
         assert_eq!(config.doors[0].sweep_guard, Some(Guard { penalty_ms: 2000 }), "on by default, 2 s");
         let public = &config.options.public_ports;
         assert_eq!(public.len(), 6, "{public:?}");
@@ -730,7 +732,10 @@ mod tests {
         assert!(off.iter().any(|m| m.contains("Sweep_Guard = off") && m.contains("blind sweep")), "{off:?}");
         assert!(off.iter().any(|m| m.contains("443:tcp also in Public_Ports")), "{off:?}");
         let on = sweep_summary(&config.doors[0], &config.options);
-        assert!(on.contains("sweep guard on") && on.contains("except Public_Ports 443:tcp") && on.contains("2 s"), "{on}");
+        assert!(
+            on.contains("sweep guard on") && on.contains("except Public_Ports 443:tcp") && on.contains("2 s"),
+            "{on}"
+        );
         assert!(sweep_summary(&config.doors[1], &config.options).contains("sweep guard off"));
     }
 

@@ -160,6 +160,8 @@ pub struct Doors {
     specs: Vec<DoorSpec>,
     /// Per door, what its sweep guard watches (None: no guard, or a disabled door).
     scopes: Vec<Option<Scope>>,
+    /// Whether any door has a scope (asked for every packet).
+    guarded: bool,
     /// The host's public service ports: never stray hits.
     public: PortSet,
     /// Attempts in progress, one queue per door in `specs`' order.
@@ -181,7 +183,8 @@ impl Doors {
             penalty_ms: s.guard.map_or(0, |g| g.penalty_ms),
         });
         let attempts = Attempts::new(queues, max_attempts);
-        let mut doors = Doors { specs, scopes: Vec::new(), public, attempts, door_ports: Vec::new(), local: None };
+        let mut doors =
+            Doors { specs, scopes: Vec::new(), guarded: false, public, attempts, door_ports: Vec::new(), local: None };
         doors.index_ports();
         doors
     }
@@ -191,11 +194,8 @@ impl Doors {
         ports.sort_unstable_by_key(|h| (h.port, h.protocol == Protocol::Udp));
         ports.dedup();
         self.door_ports = ports;
-        self.scopes = self
-            .specs
-            .iter()
-            .map(|s| s.guard.and(s.sequence.as_deref()).map(Scope::of_hits))
-            .collect();
+        self.scopes = self.specs.iter().map(|s| s.guard.and(s.sequence.as_deref()).map(Scope::of_hits)).collect();
+        self.guarded = self.scopes.iter().any(Option::is_some);
     }
 
     /// Whether [`Doors::on_hit`] can do anything with `hit`: it is on a door's port, or it may be a
@@ -205,10 +205,10 @@ impl Doors {
     }
 
     fn may_be_stray(&self, hit: &packet::Hit) -> bool {
-        self.attempts.len() > 0
+        self.guarded
+            && self.attempts.len() > 0
             && sweep_guard::is_new_flow(hit)
             && !self.public.contains(hit.port, hit.protocol)
-            && self.scopes.iter().any(Option::is_some)
     }
 
     /// Whether a packet to this port and protocol is a hit of some enabled door (the `hits` counter).
@@ -659,7 +659,8 @@ mod tests {
         let mut d = Doors::new(vec![guarded("tcp", "7000,8000,9000", 2000)], 10, PortSet::default());
         d.set_local_addresses(Some(vec![ip("192.0.2.2")]));
         let routed = packet::Hit { dst: ip("198.51.100.9"), ..syn(A, 1234) };
-        let events = run(&mut d, &[(0, syn(A, 7000)), (1, udp(A, 53)), (2, routed), (3, syn(A, 8000)), (4, syn(A, 9000))]);
+        let events =
+            run(&mut d, &[(0, syn(A, 7000)), (1, udp(A, 53)), (2, routed), (3, syn(A, 8000)), (4, syn(A, 9000))]);
         assert_eq!(opened(&events), [(ip(A), 0)], "{events:?}");
     }
 

@@ -161,6 +161,8 @@ pub struct RotatingDoors {
     doors: Vec<Door>,
     /// The host's public service ports: never stray hits.
     public: PortSet,
+    /// Whether any door has the sweep guard (asked for every packet).
+    guarded: bool,
     /// Attempts in progress, one queue per door in `doors`' order.
     attempts: Attempts<Attempt>,
     /// The unix second of the last [`RotatingDoors::set_time`] (the same second changes nothing).
@@ -177,7 +179,7 @@ impl RotatingDoors {
             penalty_ms: s.guard.map_or(0, |g| g.penalty_ms),
         });
         let attempts = Attempts::new(queues, max_attempts);
-        let doors = specs
+        let doors: Vec<Door> = specs
             .into_iter()
             .map(|spec| Door {
                 scope: spec.guard_scope(),
@@ -188,7 +190,8 @@ impl RotatingDoors {
                 ports: HashSet::new(),
             })
             .collect();
-        RotatingDoors { doors, public, attempts, last_unix: None, local: None }
+        let guarded = doors.iter().any(|d| d.scope.is_some());
+        RotatingDoors { doors, public, guarded, attempts, last_unix: None, local: None }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -251,10 +254,10 @@ impl RotatingDoors {
     }
 
     fn may_be_stray(&self, hit: &packet::Hit) -> bool {
-        self.attempts.len() > 0
+        self.guarded
+            && self.attempts.len() > 0
             && sweep_guard::is_new_flow(hit)
             && !self.public.contains(hit.port, hit.protocol)
-            && self.doors.iter().any(|d| d.scope.is_some())
     }
 
     /// Feeds one packet (see the module docs); events are appended to `events`.

@@ -239,8 +239,10 @@ impl Server {
             // their source has an attempt in progress (IPv6 with extension headers passes the capture
             // filter whatever its port).
             Parsed::Hit(hit) => {
-                let (static_port, rotating_port) =
-                    (self.doors.is_door_port(hit.port, hit.protocol), self.rotating.is_door_port(hit.port, hit.protocol));
+                let (static_port, rotating_port) = (
+                    self.doors.is_door_port(hit.port, hit.protocol),
+                    self.rotating.is_door_port(hit.port, hit.protocol),
+                );
                 if static_port || rotating_port {
                     self.counters.hits += 1;
                 } else {
@@ -316,8 +318,13 @@ impl Server {
                     // guard; a rotating door's belong to some user's current sequence).
                     Reason::WrongHit { .. } => {
                         self.counters.wrong_hits += 1;
-                        self.log
-                            .packet(|| format!("{src}: {name}: wrong hit at stage {}: attempt reset{}", stage + 1, note(penalty_ms)));
+                        self.log.packet(|| {
+                            format!(
+                                "{src}: {name}: wrong hit at stage {}: attempt reset{}",
+                                stage + 1,
+                                note(penalty_ms)
+                            )
+                        });
                     }
                     Reason::Stray => {
                         self.counters.wrong_hits += 1;
@@ -514,8 +521,7 @@ impl Server {
     fn guard_filter(&self) -> Vec<String> {
         // libpcap cannot index TCP flags behind an IPv6 header (`tcp[13]`), so IPv6 reads them at the
         // fixed offset of a TCP header that follows the IPv6 header directly.
-        const SYN_ONLY: &str =
-            "((ip and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02))";
+        const SYN_ONLY: &str = "((ip and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02))";
         let public = PortSet::new(&self.config.options.public_ports);
         let not_public = |protocol: Protocol| {
             let ranges = port_ranges(&public.ports(protocol));
@@ -696,7 +702,11 @@ mod tests {
     fn frame(ipv6: bool, port: u16, tcp_flags: Option<&str>) -> Vec<u8> {
         let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
         let builder = if ipv6 {
-            builder.ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 64)
+            builder.ipv6(
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+                64,
+            )
         } else {
             builder.ipv4([198, 51, 100, 1], [192, 0, 2, 2], 64)
         };
@@ -748,10 +758,8 @@ mod tests {
         assert!(!off(&frame(false, 1234, Some("syn"))) && off(&frame(false, 7000, Some("syn"))));
         let rotating_keys = dir.path().join("keys");
         write_keys(&rotating_keys, &format!("alice {ALICE}\n"));
-        let rotating = filter_of(&format!(
-            "[r]\n Rotating_Keys = {}\n Rotating_Range = 20000-29999\n",
-            rotating_keys.display()
-        ));
+        let rotating =
+            filter_of(&format!("[r]\n Rotating_Keys = {}\n Rotating_Range = 20000-29999\n", rotating_keys.display()));
         assert!(rotating(&frame(true, 25000, Some("syn"))) && !rotating(&frame(false, 30000, Some("syn"))));
         assert!(!rotating(&frame(false, 25000, None)), "a TCP-only rotating door does not watch UDP");
     }
@@ -778,7 +786,10 @@ mod tests {
             |filter: &str| pcap::Capture::dead(pcap::Linktype::ETHERNET).and_then(|c| c.compile(filter, true)).is_ok();
         assert!(compiles(&alice), "{alice}");
         assert!(!alice.contains("(tcp dst portrange 20000-29999)"), "2 users: the exact ports\n{alice}");
-        assert!(alice.contains("(tcp dst portrange 20000-29999 and ((ip and tcp[tcpflags]"), "the sweep guard\n{alice}");
+        assert!(
+            alice.contains("(tcp dst portrange 20000-29999 and ((ip and tcp[tcpflags]"),
+            "the sweep guard\n{alice}"
+        );
         // 1,000 users: thousands of ports; the filter passes the door's range instead, and compiles.
         let many: String = (0..1000u32)
             .map(|i| {

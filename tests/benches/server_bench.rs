@@ -75,25 +75,37 @@ mod lab_bench {
             rotating::replay_throughput(&binary, dir.path(), packets);
             return;
         }
-        replay_throughput(&binary, dir.path(), packets);
-        memory(&binary, dir.path());
-        if std::env::var("SERVER_BENCH_SKIP_LIVE").is_ok_and(|v| v == "1") {
-            println!("\n(c) live flood: skipped (SERVER_BENCH_SKIP_LIVE=1)");
-        } else {
-            match Lab::new("server_bench") {
-                Ok(lab) => live_flood(&lab),
-                Err(LabError::Unavailable(why)) => println!("\n(c) live flood: skipped, no lab: {why}"),
-                Err(e) => panic!("building the lab: {e}"),
+        let parts = std::env::var("SERVER_BENCH_PARTS").unwrap_or_else(|_| "abcde".to_owned());
+        let skip_live = std::env::var("SERVER_BENCH_SKIP_LIVE").is_ok_and(|v| v == "1");
+        if parts.contains('a') {
+            replay_throughput(&binary, dir.path(), packets);
+        }
+        if parts.contains('b') {
+            memory(&binary, dir.path());
+        }
+        if parts.contains('c') {
+            if skip_live {
+                println!("\n(c) live flood: skipped (SERVER_BENCH_SKIP_LIVE=1)");
+            } else {
+                match Lab::new("server_bench") {
+                    Ok(lab) => live_flood(&lab),
+                    Err(LabError::Unavailable(why)) => println!("\n(c) live flood: skipped, no lab: {why}"),
+                    Err(e) => panic!("building the lab: {e}"),
+                }
             }
         }
-        rotating::replay_throughput(&binary, dir.path(), packets);
-        if std::env::var("SERVER_BENCH_SKIP_LIVE").is_ok_and(|v| v == "1") {
-            println!("\n(e) blind sweep: skipped (SERVER_BENCH_SKIP_LIVE=1)");
-        } else {
-            match Lab::new("server_bench_sweep") {
-                Ok(lab) => sweep::blind_sweep(&lab),
-                Err(LabError::Unavailable(why)) => println!("\n(e) blind sweep: skipped, no lab: {why}"),
-                Err(e) => panic!("building the lab: {e}"),
+        if parts.contains('d') {
+            rotating::replay_throughput(&binary, dir.path(), packets);
+        }
+        if parts.contains('e') {
+            if skip_live {
+                println!("\n(e) blind sweep: skipped (SERVER_BENCH_SKIP_LIVE=1)");
+            } else {
+                match Lab::new("server_bench_sweep") {
+                    Ok(lab) => sweep::blind_sweep(&lab),
+                    Err(LabError::Unavailable(why)) => println!("\n(e) blind sweep: skipped, no lab: {why}"),
+                    Err(e) => panic!("building the lab: {e}"),
+                }
             }
         }
     }
