@@ -262,7 +262,7 @@ impl Actions {
 
     /// Starts the jobs that are due (stops, starts waiting for a stop) and logs jobs that finished.
     pub fn poll(&mut self, log: &mut Logger, now: Instant) {
-        log.tick();
+        log.tick(now);
         self.collect(log, now);
         for job in self.scheduler.next_jobs(now) {
             match job {
@@ -347,7 +347,7 @@ impl Actions {
     fn drain(&mut self, log: &mut Logger, deadline: Instant) -> bool {
         loop {
             let now = Instant::now();
-            log.tick();
+            log.tick(now);
             self.collect(log, now);
             for job in self.scheduler.next_jobs(now) {
                 if let Job::Stop { key, stop } = job {

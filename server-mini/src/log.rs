@@ -103,7 +103,7 @@ pub struct Logger {
     /// State-change lines dropped by the hard bounds this second, by door.
     state_dropped: BTreeMap<String, u64>,
     /// Noise beyond its budget this second, by door and kind.
-    noise_counted: BTreeMap<(String, Noise), NoiseCount>,
+    noise_counted: BTreeMap<String, BTreeMap<Noise, NoiseCount>>,
     suppressed_in_window: u64,
     pub suppressed_total: u64,
 }
@@ -204,10 +204,11 @@ impl Logger {
             return;
         }
         self.suppress();
-        let count = match self.noise_counted.get_mut(&(door.to_owned(), kind)) {
-            Some(count) => count,
-            None => self.noise_counted.entry((door.to_owned(), kind)).or_default(),
+        let of_door = match self.noise_counted.get_mut(door) {
+            Some(of_door) => of_door,
+            None => self.noise_counted.entry(door.to_owned()).or_default(),
         };
+        let count = of_door.entry(kind).or_default();
         count.events += 1;
         if count.sources.len() < NOISE_SOURCES {
             count.sources.insert(source);
@@ -238,9 +239,12 @@ impl Logger {
         self.write(&line());
     }
 
-    /// Called by the event loop (at least every 100 ms): writes the last second's summaries once it is over.
-    pub fn tick(&mut self) {
-        self.roll_window();
+    /// Called by the event loop (at least every 100 ms) with the time it read: writes the last second's
+    /// summaries once it is over.
+    pub fn tick(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.summarise();
+        }
     }
 
     /// Writes what is counted so far now (at exit), and starts a new second.
@@ -272,7 +276,8 @@ impl Logger {
         self.state_in_window = 0;
         self.state_by_door.clear();
         let mut summarised = 0;
-        for ((door, kind), count) in std::mem::take(&mut self.noise_counted) {
+        let noise = std::mem::take(&mut self.noise_counted);
+        for (door, kind, count) in noise.iter().flat_map(|(door, kinds)| kinds.iter().map(move |(k, c)| (door, k, c))) {
             summarised += count.events;
             let more = if count.more_sources { "more than " } else { "" };
             let sources = count.sources.len() as u64;
