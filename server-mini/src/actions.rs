@@ -18,12 +18,14 @@
 //!   after [`STOP_RETRY_BACKOFF`] (0.5 s, 1 s, 2 s: four attempts in all, within the 10 s shutdown wait);
 //!   each failure is logged, and a stop that failed every attempt is logged as an alert: `DOOR: stop
 //!   command for IP failed 4 times: the door may still be open for IP`. A stop that had not finished when
-//!   the server exits is reported the same way. (The slot stays taken while the stop waits to retry.)
+//!   the server exits (10 s, then 5 s after killing what hung) is reported the same way and not tried
+//!   again, so nothing runs unwatched after the exit. (The slot stays taken while the stop waits to retry.)
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -99,8 +101,12 @@ pub struct Actions {
     receiver: Receiver<Report>,
     /// Process groups of commands still running (killed at shutdown if they outlive the wait).
     groups: Arc<Mutex<HashSet<u32>>>,
+    /// Set when the server gives up at exit: no stop command is tried again (it would outlive us).
+    exiting: Arc<AtomicBool>,
     /// Sources refused recently, per door (their next refusals are noise).
     refused_at: HashMap<Key, Instant>,
+    /// When `refused_at` was last pruned.
+    refusals_pruned: Option<Instant>,
     pub counters: ActionCounters,
 }
 
@@ -114,7 +120,9 @@ impl Actions {
             sender,
             receiver,
             groups: Arc::default(),
+            exiting: Arc::default(),
             refused_at: HashMap::new(),
+            refusals_pruned: None,
             counters: ActionCounters::default(),
         }
     }
@@ -225,6 +233,11 @@ impl Actions {
             return recent;
         }
         if self.refused_at.len() >= REMEMBERED_REFUSALS {
+            // Forget what is stale, at most once a second (a spoofed flood refuses thousands a second).
+            if self.refusals_pruned.is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1)) {
+                return true;
+            }
+            self.refusals_pruned = Some(now);
             self.refused_at.retain(|_, at| fresh(at));
             if self.refused_at.len() >= REMEMBERED_REFUSALS {
                 return true;
@@ -247,11 +260,11 @@ impl Actions {
             return;
         }
         self.counters.started += 1;
-        let (sender, groups) = (self.sender.clone(), Arc::clone(&self.groups));
+        let (sender, groups, exiting) = (self.sender.clone(), Arc::clone(&self.groups), Arc::clone(&self.exiting));
         let thread_key = key.clone();
         let spawned = std::thread::Builder::new()
             .name("knock-command".into())
-            .spawn(move || run_job(thread_key, kind, &steps, &groups, &sender));
+            .spawn(move || run_job(thread_key, kind, &steps, &groups, &sender, &exiting));
         if let Err(err) = spawned {
             // The job never ran; its slot is freed at once and the failure logged.
             self.counters.failed += 1;
@@ -330,6 +343,7 @@ impl Actions {
             // A start still hanging: kill it, so that its stop command can still run.
             self.kill_running(log);
             if !self.drain(log, Instant::now() + SHUTDOWN_AFTER_KILL) {
+                self.exiting.store(true, Ordering::SeqCst);
                 self.kill_running(log);
                 for key in self.scheduler.unstopped() {
                     let (door, source) = (&key.door, key.source);
@@ -379,7 +393,14 @@ impl Actions {
 
 /// A job's thread: runs its steps (a stop again after [`STOP_RETRY_BACKOFF`] while it fails) and
 /// reports each failed attempt and the end.
-fn run_job(key: Key, kind: JobKind, steps: &[Step], groups: &Mutex<HashSet<u32>>, sender: &Sender<Report>) {
+fn run_job(
+    key: Key,
+    kind: JobKind,
+    steps: &[Step],
+    groups: &Mutex<HashSet<u32>>,
+    sender: &Sender<Report>,
+    exiting: &AtomicBool,
+) {
     let retries: &[Duration] = if kind == JobKind::Stop { &STOP_RETRY_BACKOFF } else { &[] };
     let mut attempt = 0;
     let ok = loop {
@@ -388,11 +409,14 @@ fn run_job(key: Key, kind: JobKind, steps: &[Step], groups: &Mutex<HashSet<u32>>
         if failures.is_empty() {
             break true;
         }
-        let retry_in = retries.get(attempt - 1).copied();
+        let retry_in = retries.get(attempt - 1).copied().filter(|_| !exiting.load(Ordering::SeqCst));
         let _ = sender.send(Report::Failed { key: key.clone(), failures, attempt, retry_in });
         match retry_in {
             Some(wait) => std::thread::sleep(wait),
             None => break false,
+        }
+        if exiting.load(Ordering::SeqCst) {
+            break false;
         }
     };
     let _ = sender.send(Report::Finished { key, kind, ok, attempts: attempt });
@@ -525,6 +549,53 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_stop_still_failing_at_exit_is_reported_loudly() {
+        let dir = tempfile::tempdir().expect("dir");
+        let stops = dir.path().join("stops");
+        let stop = format!("echo x >> {}; sleep 30", stops.display());
+        let door = door(dir.path(), &format!(" Start_Command = true\n Cmd_Timeout = 60\n Stop_Command = {stop}\n"));
+        let log_path = dir.path().join("log");
+        let mut log = Logger::new(Some(&log_path), false, false).expect("log");
+        let mut actions = Actions::new(false, 4);
+        actions.open(&mut log, &door, "192.0.2.7".parse().expect("ip"), "", Instant::now());
+        let started = Instant::now();
+        while actions.running() > 0 && started.elapsed() < Duration::from_secs(5) {
+            actions.poll(&mut log, Instant::now());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The stop hangs: killed after the wait, retried, killed again when the server exits.
+        actions.shutdown(&mut log, Duration::from_millis(200));
+        let text = std::fs::read_to_string(&log_path).expect("log");
+        assert!(text.contains("ssh: command failed: killed by a signal"), "{text}");
+        assert!(text.contains("192.0.2.7: ssh: stop command failed (attempt 1 of 4): retrying in 500 ms"), "{text}");
+        assert!(std::fs::read_to_string(&stops).expect("stops").lines().count() >= 2, "retried\n{text}");
+        assert!(
+            text.contains(
+                "ssh: stop command for 192.0.2.7 did not finish before exit: the door may still be open for 192.0.2.7"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_source_is_refused_loudly_once_then_as_noise_and_memory_is_bounded() {
+        let mut actions = Actions::new(false, 1);
+        let key = |i: u32| Key { door: "ssh".to_owned(), line: 1, source: IpAddr::from(i.to_be_bytes()) };
+        let t0 = Instant::now();
+        assert!(!actions.refused_recently(key(1), t0), "the first refusal is news");
+        assert!(actions.refused_recently(key(1), t0 + Duration::from_secs(30)));
+        assert!(actions.refused_recently(key(1), t0 + Duration::from_secs(89)), "refused 59 s ago");
+        assert!(!actions.refused_recently(key(1), t0 + Duration::from_secs(150)), "not refused for a minute");
+        // A spoofed flood of distinct sources: at most REMEMBERED_REFUSALS remembered, then all "recent".
+        let news = (2..20_000).filter(|i| !actions.refused_recently(key(*i), t0 + Duration::from_secs(150))).count();
+        assert_eq!(news, REMEMBERED_REFUSALS - 1);
+        assert_eq!(actions.refused_at.len(), REMEMBERED_REFUSALS);
+        // A minute later the stale ones are forgotten.
+        assert!(!actions.refused_recently(key(30_000), t0 + Duration::from_secs(211)));
+        assert_eq!(actions.refused_at.len(), 1);
     }
 
     #[test]
