@@ -13,7 +13,7 @@ use client_core::{Hit, Protocol, Sequence};
 use crate::actions::{ActionCounters, Actions, DEFAULT_MAX_COMMANDS};
 use crate::config::{DoorConfig, SequenceSource, ServerConfig};
 use crate::doors::{DEFAULT_MAX_ATTEMPTS, DoorSpec, Doors, Event, Millis, Reason};
-use crate::log::Logger;
+use crate::log::{Logger, Noise};
 use crate::one_time::{self, UsedSequences};
 use crate::packet::{self, LinkType, Parsed};
 use crate::rotating_doors::{RotatingDoors, RotatingSpec};
@@ -120,6 +120,7 @@ impl Server {
             events: Vec::with_capacity(16),
             filter_changed: false,
         };
+        server.actions.set_doors(&server.config.doors);
         server.log_disabled_doors();
         server.follow_windows(0);
         if !server.rotating.is_empty() && server.used_windows.path().is_none() {
@@ -163,6 +164,7 @@ impl Server {
         doors.set_local_addresses(local.clone());
         rotating.set_local_addresses(local);
         self.config = config;
+        self.actions.set_doors(&self.config.doors);
         self.doors = doors;
         self.rotating = rotating;
         self.follow_windows(0);
@@ -381,11 +383,11 @@ impl Server {
             // Replays are the common case under a replay flood: nothing is allocated unless logged.
             let (name, user) = (&config.name, user);
             self.counters.replays += 1;
-            self.log.event(|| {
-                format!(
+            self.log.noise(name, Noise::Replay, src, || {
+                vec![format!(
                     "{src}: {name}: replay refused: user {user} already used window {window} (windows up to {last} \
                      are spent)"
-                )
+                )]
             });
             return;
         }
@@ -394,7 +396,7 @@ impl Server {
         let name = &config.name;
         if let Err(err) = self.used_windows.record(name, &user, window) {
             let state = self.used_windows.path().map(|p| p.display().to_string()).unwrap_or_default();
-            self.log.event(|| {
+            self.log.state(name, || {
                 format!(
                     "{src}: {name}: cannot record user {user}'s use of window {window} in {state}: {err}: not \
                      opened (a use a restart forgets could be replayed)"
@@ -403,14 +405,14 @@ impl Server {
             return;
         }
         self.counters.opened += 1;
-        self.log.event(|| format!("{src}: {name}: OPEN SESAME (user {user}, window {window})"));
-        self.actions.open(&mut self.log, &config, src, Instant::now());
+        let how = format!(" (user {user}, window {window})");
+        self.actions.open(&mut self.log, &config, src, &how, Instant::now());
     }
 
     fn open(&mut self, src: IpAddr, door: usize) {
         let Some(config) = self.config.doors.get(door).cloned() else { return };
-        self.log.event(|| format!("{src}: {}: OPEN SESAME", config.name));
-        self.actions.open(&mut self.log, &config, src, Instant::now());
+        // Logs `IP: DOOR: OPEN SESAME` as a state change or as noise (an extension), see crate::actions.
+        self.actions.open(&mut self.log, &config, src, "", Instant::now());
         self.consume_one_time(door, &config);
     }
 
