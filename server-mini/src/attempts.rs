@@ -92,6 +92,7 @@ impl<A: Attempt> Attempts<A> {
     }
 
     /// Penalties in force (not yet collected), over all doors.
+    #[cfg(test)]
     pub fn penalties(&self) -> usize {
         self.queues.iter().map(|q| q.penalties.len()).sum()
     }

@@ -192,7 +192,7 @@ fn send_sweep(
             let batch: Vec<&(bool, Vec<u8>)> = batch.iter().filter_map(|&i| frames.get(i)).collect();
             let batch =
                 &batch[..batch.len().min(usize::try_from(sweep.max_packets - outcome.packets).unwrap_or(usize::MAX))];
-            send_batch(&socket, &addr, &batch)?;
+            send_batch(&socket, &addr, batch)?;
             outcome.packets += batch.len() as u64;
             outcome.syns += batch.iter().filter(|(syn, _)| *syn).count() as u64;
             if outcome.packets >= sweep.max_packets {
