@@ -85,7 +85,7 @@ pub enum Event {
         stage: usize,
         reason: Reason,
     },
-    /// A hit on the door's ports from a source waiting out its penalty (the sweep guard): ignored.
+    /// A first hit from a source waiting out its penalty (the sweep guard): no attempt starts.
     Penalised {
         src: IpAddr,
         door: usize,
@@ -198,13 +198,9 @@ impl Doors {
         self.guarded = self.scopes.iter().any(Option::is_some);
     }
 
-    /// Whether [`Doors::on_hit`] can do anything with `hit`: it is on a door's port, or it may be a
-    /// stray hit of a guarded door's attempt (cheap: asked for every packet).
-    pub fn wants(&self, hit: &packet::Hit) -> bool {
-        self.is_door_port(hit.port, hit.protocol) || self.may_be_stray(hit)
-    }
-
-    fn may_be_stray(&self, hit: &packet::Hit) -> bool {
+    /// Whether `hit` may be a stray hit of a guarded door's attempt: a new flow, not to a public port,
+    /// while some attempt is in progress (cheap: asked for every packet that is not on a door's port).
+    pub fn may_be_stray(&self, hit: &packet::Hit) -> bool {
         self.guarded
             && self.attempts.len() > 0
             && sweep_guard::is_new_flow(hit)
@@ -287,10 +283,8 @@ impl Doors {
             Admission::Counts => {}
         }
         let guard = spec.guard;
-        if guard.is_some() && self.attempts.is_penalised(index, src, now) {
-            events.push(Event::Penalised { src, door: index });
-            return;
-        }
+        // A penalised source has no attempt (penalising removes it), so the penalty is looked up only for
+        // a first hit without one: one hash lookup per hit, as without the guard.
         match self.attempts.current(index, src, now, events) {
             Some(attempt) => {
                 let stage = usize::from(attempt.stage);
@@ -323,7 +317,13 @@ impl Doors {
                     }
                 }
             }
-            None if sequence.first() == Some(&knock) => self.start(index, src, now, events),
+            None if sequence.first() == Some(&knock) => {
+                if guard.is_some() && self.attempts.is_penalised(index, src, now) {
+                    events.push(Event::Penalised { src, door: index });
+                } else {
+                    self.start(index, src, now, events);
+                }
+            }
             None => {}
         }
     }
@@ -625,14 +625,17 @@ mod tests {
         assert_eq!(opened(&events), [(ip(A), 0)], "{events:?}");
         assert!(!events.iter().any(|e| matches!(e, Event::Rejected { .. })), "{events:?}");
         // A SYN or UDP datagram to any other port ends the attempt, and the source waits its penalty.
-        for stray in [syn(A, 1234), udp(A, 53), syn(A, 22)] {
-            let events = run(&mut d, &[(10_000, syn(A, 7000)), (10_001, stray), (10_002, udp(A, 8000))]);
+        for (i, stray) in [syn(A, 1234), udp(A, 53), syn(A, 22)].into_iter().enumerate() {
+            let t = 10_000 * (i as Millis + 1);
+            let events =
+                run(&mut d, &[(t, syn(A, 7000)), (t + 1, stray), (t + 2, syn(A, 7000)), (t + 3, udp(A, 8000))]);
             assert!(
                 events.contains(&Event::Rejected { src: ip(A), door: 0, stage: 1, reason: Reason::Stray }),
                 "{stray:?}: {events:?}"
             );
             assert!(events.contains(&Event::Penalised { src: ip(A), door: 0 }), "{events:?}");
-            let retry = run(&mut d, &[(12_001, syn(A, 7000)), (12_002, udp(A, 8000)), (12_003, syn(A, 9000))]);
+            assert!(opened(&events).is_empty());
+            let retry = run(&mut d, &[(t + 2001, syn(A, 7000)), (t + 2002, udp(A, 8000)), (t + 2003, syn(A, 9000))]);
             assert_eq!(opened(&retry), [(ip(A), 0)], "after the penalty a clean knock opens: {retry:?}");
         }
     }
@@ -642,7 +645,7 @@ mod tests {
         let mut d = Doors::new(vec![guarded("ssh", "7000,8000,9000", 2000)], 10, PortSet::default());
         let events = run(&mut d, &[(0, syn(A, 7000)), (1, syn(A, 9000)), (2, syn(A, 7000)), (3, syn(A, 8000))]);
         assert!(opened(&events).is_empty(), "{events:?}");
-        assert_eq!(events.iter().filter(|e| matches!(e, Event::Penalised { .. })).count(), 2, "{events:?}");
+        assert_eq!(events.iter().filter(|e| matches!(e, Event::Penalised { .. })).count(), 1, "{events:?}");
         // Penalty 0: a wrong first hit restarts at once, as without the guard.
         let mut d = Doors::new(vec![guarded("ssh", "7000,8000,9000", 0)], 10, PortSet::default());
         let events = run(&mut d, &[(0, syn(A, 7000)), (1, syn(A, 7000)), (2, syn(A, 8000)), (3, syn(A, 9000))]);
@@ -651,7 +654,7 @@ mod tests {
         let mut d = Doors::new(vec![door("ssh", "7000,8000,9000")], 10, PortSet::default());
         let events = run(&mut d, &[(0, syn(A, 7000)), (1, syn(A, 1234)), (2, syn(A, 8000)), (3, syn(A, 9000))]);
         assert_eq!(opened(&events), [(ip(A), 0)]);
-        assert!(!d.wants(&syn(A, 1234)), "no guard: only door ports are wanted");
+        assert!(!d.may_be_stray(&syn(A, 1234)), "no guard: nothing is a stray hit");
     }
 
     #[test]

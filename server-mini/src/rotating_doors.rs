@@ -247,13 +247,9 @@ impl RotatingDoors {
         self.attempts.len()
     }
 
-    /// Whether [`RotatingDoors::on_hit`] can do anything with `hit`: it is on a door's port, or it may
-    /// be a stray hit of a guarded door's attempt (cheap: asked for every packet).
-    pub fn wants(&self, hit: &packet::Hit) -> bool {
-        self.is_door_port(hit.port, hit.protocol) || self.may_be_stray(hit)
-    }
-
-    fn may_be_stray(&self, hit: &packet::Hit) -> bool {
+    /// Whether `hit` may be a stray hit of a guarded door's attempt: a new flow, not to a public port,
+    /// while some attempt is in progress (cheap: asked for every packet that is not on a door's port).
+    pub fn may_be_stray(&self, hit: &packet::Hit) -> bool {
         self.guarded
             && self.attempts.len() > 0
             && sweep_guard::is_new_flow(hit)
@@ -301,10 +297,8 @@ impl RotatingDoors {
             Admission::Counts => {}
         }
         let guard = door.spec.guard;
-        if guard.is_some() && self.attempts.is_penalised(index, src, now) {
-            events.push(Event::Penalised { src, door: id });
-            return;
-        }
+        // A penalised source has no attempt (penalising removes it): the penalty is looked up only when a
+        // hit would start one (see `start`).
         if let Some(attempt) = self.attempts.current(index, src, now, events) {
             let stage = attempt.stage;
             if attempt.candidates.iter().any(|c| c.hits.get(stage) == Some(&knock)) {
@@ -345,6 +339,10 @@ impl RotatingDoors {
         let Some(door) = self.doors.get(index) else { return };
         let Some(candidates) = door.first.get(&knock) else { return };
         let id = door.spec.door;
+        if door.spec.guard.is_some() && self.attempts.is_penalised(index, src, now) {
+            events.push(Event::Penalised { src, door: id });
+            return;
+        }
         events.push(Event::Stage { src, door: id, stage: 1 });
         if let Some(done) = candidates.iter().find(|c| c.hits.len() == 1) {
             events.push(Event::OpenAs { src, door: id, user: done.user, window: done.window });
@@ -520,7 +518,7 @@ mod tests {
         assert_eq!(opened(&events), [(0, T)], "{events:?}");
         for (i, other) in [bobs, stray].into_iter().enumerate() {
             let later = now + 10 + 3 * i as u64; // past the previous penalty
-            let events = run(&mut d, &[(later, A, a[0]), (later, A, other), (later, A, a[1]), (later, A, a[2])]);
+            let events = run(&mut d, &[(later, A, a[0]), (later, A, other), (later, A, a[0]), (later, A, a[1])]);
             assert!(opened(&events).is_empty(), "{events:?}");
             assert!(events.iter().any(|e| matches!(e, Event::Rejected { stage: 1, .. })), "{other:?}: {events:?}");
             assert!(events.iter().any(|e| matches!(e, Event::Penalised { .. })), "{events:?}");

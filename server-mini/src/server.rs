@@ -67,7 +67,7 @@ pub struct Counters {
     pub evicted: u64,
     /// Rotating sequences completed in a window their user had already used.
     pub replays: u64,
-    /// Hits on a door's ports ignored because their source was waiting out a sweep-guard penalty.
+    /// First hits that started no attempt because their source was waiting out a sweep-guard penalty.
     pub penalised: u64,
 }
 
@@ -250,10 +250,10 @@ impl Server {
                 } else {
                     self.counters.not_knock += 1;
                 }
-                if static_port || self.doors.wants(&hit) {
+                if static_port || self.doors.may_be_stray(&hit) {
                     self.doors.on_hit(&hit, now, &mut self.events);
                 }
-                if rotating_port || self.rotating.wants(&hit) {
+                if rotating_port || self.rotating.may_be_stray(&hit) {
                     self.rotating.on_hit(&hit, now, &mut self.events);
                 }
                 if !self.events.is_empty() {
