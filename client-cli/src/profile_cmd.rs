@@ -390,8 +390,17 @@ fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<Exi
     let mut text = zeroize::Zeroizing::new(String::new());
     if uri == "-" {
         std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
-    } else {
+    } else if looks_like_uri(uri) {
+        // Still imported (the harm is done once it is typed), but the user must know where it now is.
+        errln!("{URI_ON_COMMAND_LINE}");
         text.push_str(uri);
+    } else {
+        let mut file = std::fs::File::open(uri).map_err(|e| {
+            Failure::invalid(format!(
+                "cannot read {uri}: {e} (give a file holding the knock+rotating:// line, or - for stdin)"
+            ))
+        })?;
+        file.read_to_string(&mut text).map_err(|e| Failure::invalid(format!("cannot read {uri}: {e}")))?;
     }
     let written = UriImport::prepare(&text, name).and_then(|import| import.write(store, &SecretStore::new()));
     match written {
@@ -410,6 +419,18 @@ fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<Exi
         Err(UriImportError::Store(err)) => Err(err.into()),
         Err(err @ UriImportError::Key { .. }) => Err(Failure::failed(err.to_string())),
     }
+}
+
+/// What `profile import-uri URI` says when the URI, which holds the door key, is an argument.
+const URI_ON_COMMAND_LINE: &str = "knock-cli: warning: the provisioning URI holds the door key, and on the \
+    command line it is visible to other users in the process list (ps) and saved in your shell history: \
+    give it in a file (knock-cli profile import-uri alice.uri) or on stdin (knock-cli profile import-uri - \
+    < alice.uri), and remove it from your shell history";
+
+/// True when `import-uri`'s argument is a URI (`scheme://...`) rather than a file name.
+fn looks_like_uri(arg: &str) -> bool {
+    let arg = arg.trim_start();
+    arg.contains("://") || arg.get(..15).is_some_and(|scheme| scheme.eq_ignore_ascii_case("knock+rotating:"))
 }
 
 /// Reads a rotating door key (base32, the first non-empty line of stdin) into the OS keyring.

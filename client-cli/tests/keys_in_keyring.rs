@@ -1,5 +1,6 @@
 //! knock-cli's keys in a real keyring (issue 21, section 3): keys belong to a profile's identity, not its
-//! name; profiles written before ids migrate with their keys.
+//! name; profiles written before ids migrate with their keys; a provisioning URI on the command line is
+//! imported with a warning.
 //!
 //! Every test runs knock-cli under `scripts/with-keyring.sh`: a private D-Bus session with GNOME Keyring,
 //! HOME in a temporary directory, so the user's own keyring is never touched (knock-cli's service name is
@@ -166,4 +167,42 @@ fn a_profile_written_before_ids_keeps_its_key_and_migrates_on_first_use() {
         read(&dir.0.join("renamed.err"))
     );
     assert_eq!(profile_id(&dir.0.join("renamed.toml")), Some(id));
+}
+
+/// Issue 21: the URI holds the key, so on the command line (ps, shell history) it is imported with a
+/// warning that names the risk; a file or stdin is the quiet way.
+#[test]
+fn import_uri_warns_when_the_uri_is_an_argument_and_still_imports_it() {
+    let dir = TempDir::new("import-uri");
+    let d = dir.0.display();
+    let uri = format!("knock+rotating://192.0.2.1/ssh?key={KEY}");
+    std::fs::write(dir.0.join("alice.uri"), format!("{uri}\n")).expect("write the URI file");
+    let steps = format!(
+        "k profile import-uri '{uri}' --name on-argv >'{d}/argv.out' 2>'{d}/argv.err'; echo \"argv=$?\"; \
+         k profile import-uri '{d}/alice.uri' --name from-file >/dev/null 2>'{d}/file.err'; echo \"file=$?\"; \
+         k profile import-uri - --name from-stdin <'{d}/alice.uri' >/dev/null 2>'{d}/stdin.err'; echo \"stdin=$?\"; \
+         k profile import-uri '{d}/missing.uri' --name nothing 2>'{d}/missing.err'; echo \"missing=$?\"; \
+         for p in on-argv from-file from-stdin; do k rotating now $p >/dev/null 2>&1; echo \"now-$p=$?\"; done"
+    );
+    let Some(out) = in_keyring(&dir.0, &steps) else { return };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let diag = text(&out);
+    // On the command line: imported (exit 0, the key in the keyring), with a warning naming the risk.
+    assert!(stdout.contains("argv=0"), "{}\n{diag}", read(&dir.0.join("argv.err")));
+    assert!(read(&dir.0.join("argv.out")).contains("added rotating profile on-argv"), "{diag}");
+    let warning = read(&dir.0.join("argv.err"));
+    assert!(warning.contains("warning") && warning.contains("door key"), "{warning}");
+    assert!(warning.contains("process list (ps)") && warning.contains("shell history"), "{warning}");
+    assert!(warning.contains("import-uri -") && warning.contains("file"), "it says what to do: {warning}");
+    assert!(!warning.contains(KEY), "the warning never repeats the key: {warning}");
+    // From a file or stdin: no warning.
+    assert!(stdout.contains("file=0") && stdout.contains("stdin=0"), "{diag}");
+    assert_eq!(read(&dir.0.join("file.err")), "");
+    assert_eq!(read(&dir.0.join("stdin.err")), "");
+    let missing = read(&dir.0.join("missing.err"));
+    assert!(stdout.contains("missing=2") && missing.contains("cannot read"), "{missing}\n{diag}");
+    for name in ["on-argv", "from-file", "from-stdin"] {
+        assert!(stdout.contains(&format!("now-{name}=0")), "{name} has its key: {diag}");
+        assert!(!read(&dir.0.join(format!("{name}.toml"))).contains(KEY), "the key is never in the file");
+    }
 }
