@@ -465,6 +465,14 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     // Under the profile's id (a profile written before ids is migrated first), never its name.
     let stored = crate::open_cmd::load_profile(store, name)?;
     let owner = KeyOwner::of(name, &stored.profile);
+    let sharing = store.sharing_id(name, &stored.profile)?;
+    if !sharing.is_empty() {
+        return Err(Failure::invalid(format!(
+            "{name} has the same id as {} (a file copied by hand?), so their keys are one: delete the `id` line \
+             of the copy (it becomes a profile of its own) and run set-key again",
+            sharing.join(", ")
+        )));
+    }
     if stored.profile.rotating().is_some() {
         return set_rotating_key(name, &owner, &secrets);
     }

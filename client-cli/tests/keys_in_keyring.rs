@@ -206,3 +206,26 @@ fn import_uri_warns_when_the_uri_is_an_argument_and_still_imports_it() {
         assert!(!read(&dir.0.join(format!("{name}.toml"))).contains(KEY), "the key is never in the file");
     }
 }
+
+/// A file copied by hand keeps the original's id, so its keys would be the original's: set-key refuses
+/// (before any keyring access) and says how to make the copy a profile of its own.
+#[test]
+fn set_key_refuses_a_copy_that_shares_the_originals_id() {
+    let dir = TempDir::new("copy");
+    let cli = |args: &[&str], stdin: Stdio| {
+        Command::new(env!("CARGO_BIN_EXE_knock-cli"))
+            .arg("--profiles-dir")
+            .arg(&dir.0)
+            .args(args)
+            .stdin(stdin)
+            .output()
+            .expect("knock-cli runs")
+    };
+    let add = cli(&["profile", "add", "bastion", "--rotating", "--host", "192.0.2.10", "--door", "ssh"], Stdio::null());
+    assert_eq!(add.status.code(), Some(0), "{}", text(&add));
+    std::fs::copy(dir.0.join("bastion.toml"), dir.0.join("copy.toml")).expect("copy by hand");
+    let refused = cli(&["profile", "set-key", "copy"], Stdio::null());
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("copy has the same id as bastion") && err.contains("delete the `id` line"), "{err}");
+}

@@ -414,8 +414,9 @@ impl ProfileStore {
         Ok(stored)
     }
 
-    /// Deletes a profile and forgets its keyring secrets (those of its id, and any left under its name by
-    /// a version before ids); refuses a file that does not parse (it may be a hand edit in progress).
+    /// Deletes a profile and forgets its keyring secrets (those of its id, unless a copy of its file
+    /// shares it, and any left under its name by a version before ids); refuses a file that does not
+    /// parse (it may be a hand edit in progress).
     /// Returns the removed path and, when the keyring could not be cleaned, why (the file is gone either
     /// way; a later profile of the same name has another id and never reads them).
     pub fn remove(&self, name: &str, secrets: &SecretStore) -> Result<(PathBuf, Option<SecretError>), StoreError> {
@@ -425,9 +426,10 @@ impl ProfileStore {
         fs::remove_file(&path).map_err(|source| StoreError::Io { action: "remove", path: path.clone(), source })?;
         let _ = fs::remove_file(self.window_state_path(name));
         let legacy = KeyOwner::Legacy(name.to_owned());
-        let mut owners = vec![KeyOwner::of(name, &stored.profile)];
-        if owners[0] != legacy {
-            owners.push(legacy);
+        let mut owners = vec![legacy.clone()];
+        // A file copied by hand has the same id: its keys are also the copy's, so they stay.
+        if stored.profile.id.is_some() && self.sharing_id(name, &stored.profile)?.is_empty() {
+            owners.push(KeyOwner::of(name, &stored.profile));
         }
         let mut forgotten = None;
         for owner in &owners {
@@ -439,6 +441,18 @@ impl ProfileStore {
             }
         }
         Ok((path, forgotten))
+    }
+
+    /// The other profiles of the store with `profile`'s id (files copied by hand: they share its keys).
+    /// Empty for a profile without an id; unreadable files are skipped.
+    pub fn sharing_id(&self, name: &str, profile: &Profile) -> Result<Vec<String>, StoreError> {
+        let Some(id) = profile.id else { return Ok(Vec::new()) };
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|entry| entry.name != name && entry.profile.as_ref().is_ok_and(|p| p.id == Some(id)))
+            .map(|entry| entry.name)
+            .collect())
     }
 
     /// Renames a profile; the new name must be free. Its keyring secrets are keyed by its id, which the
@@ -717,6 +731,19 @@ mod tests {
         let saved = store.save("old", &profile("192.0.2.9"), Some(loaded.version)).expect("save");
         assert_eq!(saved.profile.id, None);
         assert!(!fs::read_to_string(store.path_of("old")).expect("read").contains("id ="));
+    }
+
+    /// A file copied by hand shares the original's id; `rm` of one keeps the keys the other still uses.
+    #[test]
+    fn a_copied_file_shares_the_id_and_rm_keeps_the_other_ones_keys() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ProfileStore::new(dir.path());
+        let original = store.create("work", &profile("192.0.2.2")).expect("create");
+        fs::copy(store.path_of("work"), store.path_of("copy")).expect("copy by hand");
+        assert_eq!(store.sharing_id("copy", &store.load("copy").expect("load").profile).expect("scan"), ["work"]);
+        assert_eq!(store.sharing_id("work", &original.profile).expect("scan"), ["copy"]);
+        let other = store.create("other", &profile("192.0.2.3")).expect("create");
+        assert!(store.sharing_id("other", &other.profile).expect("scan").is_empty());
     }
 
     #[test]

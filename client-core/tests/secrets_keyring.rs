@@ -351,6 +351,15 @@ fn not_inherited_in_sandbox() {
         assert!(store.get(&owner, kind).expect("get").is_none(), "the new bastion inherited a {kind:?}");
     }
     let _ = store.delete_all(&KeyOwner::of("bastion", &first.profile));
+
+    // A file copied by hand has the original's id, so its keys: removing the copy keeps them.
+    let owner = KeyOwner::of("bastion", &second.profile);
+    store.set(&owner, SecretKind::RotatingKey, &key).expect("set");
+    fs::copy(&second.path, profiles.path_of("copy")).expect("copy by hand");
+    profiles.remove("copy", &store).expect("remove the copy");
+    assert_eq!(store.get(&owner, SecretKind::RotatingKey).expect("get").expect("kept").expose(), key.expose());
+    profiles.remove("bastion", &store).expect("remove the last holder");
+    assert!(store.get(&owner, SecretKind::RotatingKey).expect("get").is_none(), "forgotten with the last file");
 }
 
 #[test]
