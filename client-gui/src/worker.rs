@@ -304,5 +304,13 @@ fn store_keys(
     hmac_key: &HmacKey,
 ) -> Result<(), String> {
     let stored = store.load_for_keys(name, secrets).map_err(|e| e.to_string())?;
+    let sharing = store.sharing_id(name, &stored.profile).map_err(|e| e.to_string())?;
+    if !sharing.is_empty() {
+        return Err(format!(
+            "{name} has the same id as {} (a file copied by hand?), so their keys are one: delete the `id` line \
+             of the copy and add the keys again",
+            sharing.join(", ")
+        ));
+    }
     secrets.store_spa_keys(&KeyOwner::of(name, &stored.profile), key, hmac_key).map_err(|e| e.to_string())
 }
