@@ -6,7 +6,7 @@ use std::sync::Arc;
 use client_core::ErrorKind;
 use client_core::open::{Outcome, Plan, ProfileReport, run_plan};
 use client_core::profile::{Action, Profile};
-use client_core::secrets::SecretStore;
+use client_core::secrets::{SecretStore, keys_from_environment};
 use client_core::store::{ProfileStore, StoreError, StoredProfile};
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -112,20 +112,25 @@ fn select_profiles(
 
 /// Loads a profile to knock: one with keys (SPA, rotating) written before profiles had ids is migrated
 /// first (client-core's `ProfileStore::load_for_keys`: its keys move under its new id; if that cannot be
-/// done it keeps working with its keys where they are).
+/// done it keeps working with its keys where they are). Not when its keys come from the environment
+/// (CI): the keyring is not read for them, so it is left alone.
 pub fn load_profile(store: &ProfileStore, name: &str) -> Result<StoredProfile, StoreError> {
     let stored = store.load(name)?;
-    if stored.profile.id.is_some() || stored.profile.sequence().is_some() {
+    if !needs_migration(name, &stored.profile) {
         return Ok(stored);
     }
     store.load_for_keys(name, &SecretStore::new())
 }
 
 fn migrated(store: &ProfileStore, name: &str, profile: Profile) -> Profile {
-    if profile.id.is_some() || profile.sequence().is_some() {
+    if !needs_migration(name, &profile) {
         return profile;
     }
     store.load_for_keys(name, &SecretStore::new()).map_or(profile, |stored| stored.profile)
+}
+
+fn needs_migration(name: &str, profile: &Profile) -> bool {
+    profile.id.is_none() && profile.sequence().is_none() && !keys_from_environment(name, profile)
 }
 
 type Knocked = (ProfileReport, Profile);

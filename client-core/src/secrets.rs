@@ -376,6 +376,19 @@ pub fn rotating_key(name: &str, owner: &KeyOwner) -> Result<DoorKey, KeyError> {
     Err(ProfileError::RotatingKeyMissing { name: name.to_owned(), var: variables[0].clone() }.into())
 }
 
+/// True when `profile`'s keys are given in the environment (CI), so the keyring is not read for them:
+/// the rotating key variables of a rotating profile, a pair of SPA key variables of an SPA profile.
+pub fn keys_from_environment(name: &str, profile: &Profile) -> bool {
+    let set = |var: &str| std::env::var_os(var).is_some();
+    if profile.rotating().is_some() {
+        rotating_key_variables(name).iter().any(|var| set(var))
+    } else if profile.is_spa() {
+        spa_key_variables(name).iter().any(|(key, hmac)| set(key) && set(hmac))
+    } else {
+        false
+    }
+}
+
 /// The environment variables that hold an SPA profile's keys, most specific first:
 /// `KNOCK_SPA_KEY_BASE64_<NAME>` then `KNOCK_SPA_KEY_BASE64` (likewise `KNOCK_SPA_HMAC_KEY_BASE64`),
 /// where NAME is [`env_suffix`] of the profile name.
