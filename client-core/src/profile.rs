@@ -1184,6 +1184,28 @@ backoff_ms = 500
     }
 
     #[test]
+    fn ids_are_128_bit_hex_written_first_and_checked() {
+        let text = "id = \"00112233445566778899AABBCCDDEEFF\"\nhost = \"h\"\nopen = \"7000\"\n";
+        let profile: Profile = toml::from_str(text).expect("an id");
+        let id = profile.id.expect("id");
+        assert_eq!(id.to_string(), "00112233445566778899aabbccddeeff");
+        let written = toml::to_string(&profile).expect("ser");
+        assert!(written.starts_with("id = \"00112233445566778899aabbccddeeff\"\nhost"), "{written}");
+        assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
+        for bad in
+            ["\"\"", "\"0011\"", "\"00112233445566778899aabbccddeefg\"", "\"+0112233445566778899aabbccddeeff\"", "7"]
+        {
+            let e = toml::from_str::<Profile>(&format!("host = \"h\"\nid = {bad}\nopen = \"7000\"\n"))
+                .expect_err(bad)
+                .to_string();
+            assert!(e.contains("line 2"), "{bad}: {e}");
+        }
+        let (a, b) = (ProfileId::random().expect("random"), ProfileId::random().expect("random"));
+        assert_ne!(a, b);
+        assert_eq!(a.to_string().parse::<ProfileId>(), Ok(a));
+    }
+
+    #[test]
     fn discovery_needs_an_endpoint() {
         let mut settings = SpaSettings::new("tcp/22".parse().expect("access"));
         settings.allow_ip = AllowIp::Discover;
