@@ -29,7 +29,7 @@
 //! prompt): call it from a worker thread, not from the UI code of a frame.
 //!
 //! An SPA profile's keys, in one API for every front end: [`spa_keys`] (the environment, then the
-//! keyring), [`SecretStore::store_spa_keys`], [`SecretStore::move_all`] (used by the migration) and
+//! keyring), [`SecretStore::store_spa_keys`], [`SecretStore::copy_all`] (the migration's first step) and
 //! [`SecretStore::delete_all`] (keys are forgotten with their profile).
 
 use std::fmt;

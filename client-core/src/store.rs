@@ -427,8 +427,9 @@ impl ProfileStore {
         let _ = fs::remove_file(self.window_state_path(name));
         let legacy = KeyOwner::Legacy(name.to_owned());
         let mut owners = vec![legacy.clone()];
-        // A file copied by hand has the same id: its keys are also the copy's, so they stay.
-        if stored.profile.id.is_some() && self.sharing_id(name, &stored.profile)?.is_empty() {
+        // A file copied by hand has the same id: its keys are also the copy's, so they stay (as they do
+        // when the store cannot be listed to tell).
+        if stored.profile.id.is_some() && self.sharing_id(name, &stored.profile).is_ok_and(|others| others.is_empty()) {
             owners.push(KeyOwner::of(name, &stored.profile));
         }
         let mut forgotten = None;
