@@ -238,10 +238,12 @@ pub enum ProfileCommand {
     #[command(after_help = "Example: knock-cli spa keygen | tee keys.txt | knock-cli profile set-key fw")]
     SetKey { name: String },
     /// Create a rotating profile from the knock+rotating:// line that `knock-server rotating keygen`
-    /// prints; its key goes to the OS keyring. The URI carries the key: give `-` to read it from stdin
-    /// (keeps it out of the shell history and the process list).
+    /// prints; its key goes to the OS keyring. The URI carries the key: give a file holding it, or `-` to
+    /// read it from stdin (keeps it out of the shell history and the process list; a URI given here is
+    /// still imported, with a warning).
+    #[command(after_help = "Example: knock-cli profile import-uri - --name bastion < alice.uri")]
     ImportUri {
-        /// The URI, or `-` for stdin.
+        /// A file holding the URI, `-` for stdin, or (with a warning) the URI itself.
         uri: String,
         /// The profile's name (default: the door's name).
         #[arg(long)]

@@ -18,7 +18,7 @@ use crate::fail::Failure;
 use crate::report_json::print_json;
 
 pub fn run(store: &ProfileStore, args: &DoctorArgs) -> Result<ExitCode, Failure> {
-    let stored = store.load(&args.name)?;
+    let stored = crate::open_cmd::load_profile(store, &args.name)?;
     let found = block_on_cancellable(|cancel| async move { diagnose(&stored.name, &stored.profile, &cancel).await })
         .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))?;
     let diagnosis = found.map_err(|e| Failure::invalid(e.to_string()))?;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use client_core::ErrorKind;
 use client_core::open::{Outcome, Plan, ProfileReport, run_plan};
 use client_core::profile::{Action, Profile};
-use client_core::store::ProfileStore;
+use client_core::secrets::{SecretStore, keys_from_environment};
+use client_core::store::{ProfileStore, StoreError, StoredProfile};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -78,7 +79,7 @@ fn select_profiles(
 ) -> Result<Vec<(String, Profile)>, Failure> {
     let mut selected = Vec::new();
     for name in names {
-        let stored = store.load(name)?;
+        let stored = load_profile(store, name)?;
         selected.push((stored.name, stored.profile));
     }
     if let Some(tag) = group {
@@ -87,6 +88,7 @@ fn select_profiles(
             match entry.profile {
                 Ok(profile) if profile.has_tag(tag) => {
                     if !selected.iter().any(|(n, _)| *n == entry.name) {
+                        let profile = migrated(store, &entry.name, profile);
                         selected.push((entry.name, profile));
                     }
                 }
@@ -106,6 +108,29 @@ fn select_profiles(
         }
     }
     Ok(selected)
+}
+
+/// Loads a profile to knock: one with keys (SPA, rotating) written before profiles had ids is migrated
+/// first (client-core's `ProfileStore::load_for_keys`: its keys move under its new id; if that cannot be
+/// done it keeps working with its keys where they are). Not when its keys come from the environment
+/// (CI): the keyring is not read for them, so it is left alone.
+pub fn load_profile(store: &ProfileStore, name: &str) -> Result<StoredProfile, StoreError> {
+    let stored = store.load(name)?;
+    if !needs_migration(name, &stored.profile) {
+        return Ok(stored);
+    }
+    store.load_for_keys(name, &SecretStore::new())
+}
+
+fn migrated(store: &ProfileStore, name: &str, profile: Profile) -> Profile {
+    if !needs_migration(name, &profile) {
+        return profile;
+    }
+    store.load_for_keys(name, &SecretStore::new()).map_or(profile, |stored| stored.profile)
+}
+
+fn needs_migration(name: &str, profile: &Profile) -> bool {
+    profile.id.is_none() && profile.sequence().is_none() && !keys_from_environment(name, profile)
 }
 
 type Knocked = (ProfileReport, Profile);

@@ -10,7 +10,7 @@ use client_core::profile::{
     parse_protocols, validate_env_name, validate_host, validate_tag,
 };
 use client_core::rotating::{DoorKey, Rotation};
-use client_core::secrets::{SecretStore, rotating_key_variables, spa_key_variables};
+use client_core::secrets::{KeyOwner, SecretStore, rotating_key_variables, spa_key_variables};
 use client_core::store::ProfileStore;
 use client_core::{Method, Protocol, Sequence};
 use serde::Serialize;
@@ -390,8 +390,17 @@ fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<Exi
     let mut text = zeroize::Zeroizing::new(String::new());
     if uri == "-" {
         std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
-    } else {
+    } else if looks_like_uri(uri) {
+        // Still imported (the harm is done once it is typed), but the user must know where it now is.
+        errln!("{URI_ON_COMMAND_LINE}");
         text.push_str(uri);
+    } else {
+        let mut file = std::fs::File::open(uri).map_err(|e| {
+            Failure::invalid(format!(
+                "cannot read {uri}: {e} (give a file holding the knock+rotating:// line, or - for stdin)"
+            ))
+        })?;
+        file.read_to_string(&mut text).map_err(|e| Failure::invalid(format!("cannot read {uri}: {e}")))?;
     }
     let written = UriImport::prepare(&text, name).and_then(|import| import.write(store, &SecretStore::new()));
     match written {
@@ -412,8 +421,20 @@ fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<Exi
     }
 }
 
+/// What `profile import-uri URI` says when the URI, which holds the door key, is an argument.
+const URI_ON_COMMAND_LINE: &str = "knock-cli: warning: the provisioning URI holds the door key, and on the \
+    command line it is visible to other users in the process list (ps) and saved in your shell history: \
+    give it in a file (knock-cli profile import-uri alice.uri) or on stdin (knock-cli profile import-uri - \
+    < alice.uri), and remove it from your shell history";
+
+/// True when `import-uri`'s argument is a URI (`scheme://...`) rather than a file name.
+fn looks_like_uri(arg: &str) -> bool {
+    let arg = arg.trim_start();
+    arg.contains("://") || arg.get(..15).is_some_and(|scheme| scheme.eq_ignore_ascii_case("knock+rotating:"))
+}
+
 /// Reads a rotating door key (base32, the first non-empty line of stdin) into the OS keyring.
-fn set_rotating_key(name: &str) -> Result<ExitCode, Failure> {
+fn set_rotating_key(name: &str, owner: &KeyOwner, secrets: &SecretStore) -> Result<ExitCode, Failure> {
     use std::io::{IsTerminal, Read};
 
     if std::io::stdin().is_terminal() {
@@ -423,7 +444,7 @@ fn set_rotating_key(name: &str) -> Result<ExitCode, Failure> {
     std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::failed(format!("cannot read stdin: {e}")))?;
     let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
     let key = DoorKey::from_base32(line).map_err(|e| Failure::invalid(format!("stdin: {e}")))?;
-    SecretStore::new().store_rotating_key(name, &key).map_err(|e| Failure::failed(e.to_string()))?;
+    secrets.store_rotating_key(owner, &key).map_err(|e| Failure::failed(e.to_string()))?;
     outln!("stored the door key of {name} in the OS keyring");
     Ok(ExitCode::Success)
 }
@@ -440,9 +461,20 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
 
     use client_core::spa::{HmacKey, SpaKey};
 
-    let stored = store.load(name)?;
+    let secrets = SecretStore::new();
+    // Under the profile's id (a profile written before ids is migrated first), never its name.
+    let stored = crate::open_cmd::load_profile(store, name)?;
+    let owner = KeyOwner::of(name, &stored.profile);
+    let sharing = store.sharing_id(name, &stored.profile)?;
+    if !sharing.is_empty() {
+        return Err(Failure::invalid(format!(
+            "{name} has the same id as {} (a file copied by hand?), so their keys are one: delete the `id` line \
+             of the copy (it becomes a profile of its own) and run set-key again",
+            sharing.join(", ")
+        )));
+    }
     if stored.profile.rotating().is_some() {
-        return set_rotating_key(name);
+        return set_rotating_key(name, &owner, &secrets);
     }
     if !stored.profile.is_spa() {
         return Err(Failure::invalid(format!("{name} is not an SPA profile: only SPA profiles have keys")));
@@ -463,7 +495,7 @@ fn set_key(store: &ProfileStore, name: &str) -> Result<ExitCode, Failure> {
     if spa_key.as_bytes() == hmac_key.as_bytes() {
         return Err(Failure::invalid("the HMAC key must differ from the encryption key (fwknopd refuses equal keys)"));
     }
-    SecretStore::new().store_spa_keys(name, &spa_key, &hmac_key).map_err(|e| Failure::failed(e.to_string()))?;
+    secrets.store_spa_keys(&owner, &spa_key, &hmac_key).map_err(|e| Failure::failed(e.to_string()))?;
     outln!("stored the SPA keys of {name} in the OS keyring");
     Ok(ExitCode::Success)
 }

@@ -8,12 +8,13 @@ use crate::exit::ExitCode;
 use crate::fail::Failure;
 
 pub fn now(store: &ProfileStore, name: &str, reveal: bool) -> Result<ExitCode, Failure> {
-    let stored = store.load(name)?;
+    let stored = crate::open_cmd::load_profile(store, name)?;
     let knock = stored
         .profile
         .rotating()
         .ok_or_else(|| Failure::invalid(format!("{name} is not a rotating profile (add one with --rotating)")))?;
-    let key = secrets::rotating_key(name).map_err(|e| Failure::invalid(e.to_string()))?;
+    let owner = secrets::KeyOwner::of(name, &stored.profile);
+    let key = secrets::rotating_key(name, &owner).map_err(|e| Failure::invalid(e.to_string()))?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let rotation = &knock.rotation;
     let sequence = rotation.sequence(&key, rotation.window(now)).map_err(|e| Failure::invalid(e.to_string()))?;

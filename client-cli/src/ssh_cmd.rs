@@ -23,7 +23,7 @@ use crate::progress::Progress;
 const SSH_PORT: NonZeroU16 = NonZeroU16::new(22).expect("22 is not zero");
 
 pub fn ssh(store: &ProfileStore, args: &SshArgs) -> Result<ExitCode, Failure> {
-    let stored = store.load(&args.name)?;
+    let stored = crate::open_cmd::load_profile(store, &args.name)?;
     let plan =
         plan_with_verify(store, &args.name, &stored.profile, SSH_PORT, (!args.force).then_some(args.open_check_ms))?;
     let report =
@@ -35,7 +35,7 @@ pub fn ssh(store: &ProfileStore, args: &SshArgs) -> Result<ExitCode, Failure> {
 }
 
 pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure> {
-    let stored = store.load(&args.name)?;
+    let stored = crate::open_cmd::load_profile(store, &args.name)?;
     let port = match args.port {
         Some(port) => NonZeroU16::new(port).ok_or_else(|| Failure::invalid("PORT must be 1..=65535"))?,
         None => stored.profile.verify.map_or(SSH_PORT, |v| v.port),

@@ -8,8 +8,8 @@
 //!
 //! With the `client` feature (the default for the clients):
 //! - [`profile`]: a saved host; its kind is a type (a sequence knock or an SPA knock).
-//! - [`store`]: the profile directory (lock, atomic writes, conflicts, unreadable files kept; renames
-//!   and deletes carry the keyring secrets along).
+//! - [`store`]: the profile directory (lock, atomic writes, conflicts, unreadable files kept; each
+//!   profile's id, under which its keyring secrets live, so they follow renames and go with deletes).
 //! - [`secrets`]: per-profile secrets in the OS keyring, one API on every OS, and where SPA keys are read
 //!   from (environment, then keyring).
 //! - [`open`]: **how a profile is opened**: plan, attempts, retry with backoff, outcome and its wording.

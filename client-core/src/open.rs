@@ -223,6 +223,8 @@ pub fn plural(n: usize, noun: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub name: String,
+    /// Whose keyring entries hold the profile's keys (its id; see [`crate::secrets::KeyOwner`]).
+    pub keys: secrets::KeyOwner,
     pub action: Action,
     pub request: KnockRequest,
     /// Only for `Open`; a close is one knock.
@@ -257,6 +259,7 @@ impl Plan {
         match &profile.kind {
             ProfileKind::Sequence(_) => Ok(Plan {
                 name: name.to_owned(),
+                keys: secrets::KeyOwner::of(name, profile),
                 action,
                 request: profile.knock_request(name, action)?,
                 verify: profile.verify.filter(|_| action == Action::Open),
@@ -280,6 +283,7 @@ impl Plan {
                 request.secret_ports = true;
                 Ok(Plan {
                     name: name.to_owned(),
+                    keys: secrets::KeyOwner::of(name, profile),
                     action,
                     request,
                     verify: profile.verify,
@@ -307,6 +311,7 @@ impl Plan {
                 }
                 Ok(Plan {
                     name: name.to_owned(),
+                    keys: secrets::KeyOwner::of(name, profile),
                     action,
                     request,
                     verify: profile.verify,
@@ -461,7 +466,7 @@ async fn run_attempts(
         // SPA keys are read (keyring round trip) while the host resolves and the port is probed.
         let keys = async {
             match &plan.spa {
-                Some(_) => read_keys(&plan.name, cancel).await.map(Some),
+                Some(_) => read_keys(plan, cancel).await.map(Some),
                 None => Ok(None),
             }
         };
@@ -484,7 +489,7 @@ async fn run_attempts(
     };
     let attempts_done = &mut report.attempts;
     let rotating = match &plan.rotating {
-        Some(rotation) => Some((rotation, read_rotating_key(&plan.name, cancel).await?)),
+        Some(rotation) => Some((rotation, read_rotating_key(plan, cancel).await?)),
         None => None,
     };
     let mut last_window = plan.window_state.as_deref().and_then(read_window);
@@ -600,24 +605,24 @@ fn write_window(path: &std::path::Path, window: u64) {
 }
 
 /// A rotating profile's door key, read like the SPA keys ([`read_secret`]).
-pub(crate) async fn read_rotating_key(name: &str, cancel: &CancellationToken) -> Result<DoorKey, KnockError> {
-    read_secret(name, cancel, secrets::rotating_key).await
+pub(crate) async fn read_rotating_key(plan: &Plan, cancel: &CancellationToken) -> Result<DoorKey, KnockError> {
+    read_secret(plan, cancel, secrets::rotating_key).await
 }
 
 /// The profile's SPA keys ([`read_secret`]).
-pub(crate) async fn read_keys(name: &str, cancel: &CancellationToken) -> Result<secrets::SpaKeys, KnockError> {
-    read_secret(name, cancel, secrets::spa_keys).await
+pub(crate) async fn read_keys(plan: &Plan, cancel: &CancellationToken) -> Result<secrets::SpaKeys, KnockError> {
+    read_secret(plan, cancel, secrets::spa_keys).await
 }
 
 /// Reads a profile's secret off the async threads (the keyring is a blocking round trip that may show an
 /// unlock prompt), with a timeout, and abandons it at once on cancel.
 async fn read_secret<T: Send + 'static>(
-    name: &str,
+    plan: &Plan,
     cancel: &CancellationToken,
-    read: fn(&str) -> Result<T, secrets::KeyError>,
+    read: fn(&str, &secrets::KeyOwner) -> Result<T, secrets::KeyError>,
 ) -> Result<T, KnockError> {
-    let owned = name.to_owned();
-    let reading = tokio::task::spawn_blocking(move || read(&owned));
+    let (name, owner) = (plan.name.clone(), plan.keys.clone());
+    let reading = tokio::task::spawn_blocking(move || read(&name, &owner));
     tokio::select! {
         _ = cancel.cancelled() => Err(KnockError::Cancelled),
         found = tokio::time::timeout(KEYRING_TIMEOUT, reading) => match found {

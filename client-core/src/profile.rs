@@ -6,6 +6,7 @@
 //! is reported with its line and column instead of being ignored.
 //!
 //! ```toml
+//! id = "4f1c0a9e8b7d6c5e4f3a2b1c0d9e8f7a" # written by the store: the profile's identity (see ProfileId)
 //! host = "bastion.example.org"
 //! family = "ipv4"          # any (default) | ipv4 | ipv6 | both (each family knocked and verified)
 //! method = "auto"          # auto (default) | raw | connect
@@ -25,8 +26,8 @@
 //!
 //! A sequence is a secret. Where it must not sit in a file (CI), a profile names an environment variable
 //! instead: `open = { env = "BASTION_SEQUENCE" }`. It is read at knock time, its value never appears in
-//! an error, and front ends mask the ports of such a knock ([`KnockRequest::secret_ports`]). Keys for
-//! authenticated knocks will live in the OS keyring, referenced from here, never in the file.
+//! an error, and front ends mask the ports of such a knock ([`KnockRequest::secret_ports`]). Keys (SPA,
+//! rotating) live in the OS keyring under the profile's [`ProfileId`], never in the file.
 
 use std::fmt;
 use std::num::{NonZeroU16, NonZeroU32};
@@ -52,6 +53,11 @@ use crate::target::AddressFamily;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ProfileFile", into = "ProfileFile")]
 pub struct Profile {
+    /// Who the profile is, whatever its name: its keyring secrets are stored under this id, so they
+    /// follow renames and are never inherited by a later profile of the same name. The store manages it
+    /// ([`crate::store::ProfileStore::create`] gives a new profile a fresh one, saves keep the file's);
+    /// `None` only for a file written before profiles had ids, until the store migrates it.
+    pub id: Option<ProfileId>,
     /// DNS name or IP address.
     pub host: String,
     pub family: AddressFamily,
@@ -59,6 +65,49 @@ pub struct Profile {
     pub tags: Vec<String>,
     pub notes: String,
     pub verify: Option<Verify>,
+}
+
+/// A profile's identity: 128 random bits, written in its file as `id = "<32 hex digits>"`. Not a
+/// secret (it names keyring entries, it unlocks nothing); unique with overwhelming probability, so a
+/// profile made later, even under the same name, never finds the keys of an earlier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProfileId([u8; 16]);
+
+impl ProfileId {
+    /// A fresh id from the OS's random source.
+    pub fn random() -> Result<ProfileId, ProfileError> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|err| ProfileError::NoRandomId { why: err.to_string() })?;
+        Ok(ProfileId(bytes))
+    }
+}
+
+impl fmt::Display for ProfileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+impl FromStr for ProfileId {
+    type Err = String;
+
+    /// 32 hexadecimal digits (either case; written back in lower case).
+    fn from_str(text: &str) -> Result<ProfileId, String> {
+        let invalid = || {
+            format!(
+                "invalid id {text:?}: 32 hexadecimal digits (the store writes it; delete the line to get a new one)"
+            )
+        };
+        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid());
+        }
+        let mut bytes = [0u8; 16];
+        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+            let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
+        }
+        Ok(ProfileId(bytes))
+    }
 }
 
 /// What is sent to open the door.
@@ -184,6 +233,8 @@ impl SequenceKnock {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<ProfileId>,
     #[serde(deserialize_with = "host")]
     host: String,
     #[serde(default, skip_serializing_if = "is_default")]
@@ -246,6 +297,7 @@ impl TryFrom<ProfileFile> for Profile {
             _ => return Err(ProfileError::BothKinds),
         };
         let profile = Profile {
+            id: file.id,
             host: file.host,
             family: file.family,
             kind,
@@ -261,6 +313,7 @@ impl TryFrom<ProfileFile> for Profile {
 impl From<Profile> for ProfileFile {
     fn from(profile: Profile) -> ProfileFile {
         let mut file = ProfileFile {
+            id: profile.id,
             host: profile.host,
             family: profile.family,
             method: None,
@@ -535,6 +588,8 @@ pub enum ProfileError {
     EnvInvalid { name: String, action: Action, var: String },
     #[error("invalid environment variable name {var:?}: use letters, digits and '_', not starting with a digit")]
     InvalidEnvName { var: String },
+    #[error("cannot make a profile id: the OS random source failed: {why}")]
+    NoRandomId { why: String },
 }
 
 /// Where a sequence comes from.
@@ -662,6 +717,7 @@ impl Profile {
 
     pub fn with_kind(host: impl Into<String>, kind: ProfileKind) -> Profile {
         Profile {
+            id: None,
             host: host.into(),
             family: AddressFamily::Any,
             kind,
@@ -881,7 +937,16 @@ macro_rules! serde_as_text {
     )*};
 }
 
-serde_as_text!(TcpFlagSpec, AddressFamily, Method, AccessList, AllowIp, crate::spa::DigestType, crate::spa::HmacType);
+serde_as_text!(
+    ProfileId,
+    TcpFlagSpec,
+    AddressFamily,
+    Method,
+    AccessList,
+    AllowIp,
+    crate::spa::DigestType,
+    crate::spa::HmacType
+);
 
 #[cfg(test)]
 mod tests {
@@ -1116,6 +1181,28 @@ backoff_ms = 500
             let e = refused(&format!("host = \"h\"\n{bad}"));
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn ids_are_128_bit_hex_written_first_and_checked() {
+        let text = "id = \"00112233445566778899AABBCCDDEEFF\"\nhost = \"h\"\nopen = \"7000\"\n";
+        let profile: Profile = toml::from_str(text).expect("an id");
+        let id = profile.id.expect("id");
+        assert_eq!(id.to_string(), "00112233445566778899aabbccddeeff");
+        let written = toml::to_string(&profile).expect("ser");
+        assert!(written.starts_with("id = \"00112233445566778899aabbccddeeff\"\nhost"), "{written}");
+        assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
+        for bad in
+            ["\"\"", "\"0011\"", "\"00112233445566778899aabbccddeefg\"", "\"+0112233445566778899aabbccddeeff\"", "7"]
+        {
+            let e = toml::from_str::<Profile>(&format!("host = \"h\"\nid = {bad}\nopen = \"7000\"\n"))
+                .expect_err(bad)
+                .to_string();
+            assert!(e.contains("line 2"), "{bad}: {e}");
+        }
+        let (a, b) = (ProfileId::random().expect("random"), ProfileId::random().expect("random"));
+        assert_ne!(a, b);
+        assert_eq!(a.to_string().parse::<ProfileId>(), Ok(a));
     }
 
     #[test]

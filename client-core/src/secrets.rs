@@ -1,19 +1,26 @@
-//! Per-profile secrets (SPA keys) in the OS keyring.
+//! Per-profile secrets (SPA keys, rotating door keys) in the OS keyring.
 //!
-//! **Never in files or logs.** A profile file holds no secret: the key of profile `work` lives in the OS
-//! keyring under service `knock-toolkit` and user `profile:work:spa-key` (see [`entry_user`]). [`Secret`]
-//! prints as `Secret(***)` in `Debug` and `Display` and is not `Serialize`; errors carry the keyring's
-//! message, never a value. This module writes nothing to disk and logs nothing.
+//! **Never in files or logs.** A profile file holds no secret: the keys of a profile live in the OS
+//! keyring under service `knock-toolkit` and a user named after the profile's **id**, not its name:
+//! `profile-id:<id>:spa-key` (see [`entry_user`], [`KeyOwner`]). So keys follow a rename (the id does not
+//! change), and a profile created later under a former name (after `profile rm`, or after its file was
+//! deleted by hand) never inherits keys left in the keyring: it has a new id. [`Secret`] prints as
+//! `Secret(***)` in `Debug` and `Display` and is not `Serialize`; errors carry the keyring's message,
+//! never a value. This module writes nothing to disk and logs nothing.
+//!
+//! Profiles written before ids (no `id` line) keep their keys under `profile:<name>:<kind>`
+//! ([`KeyOwner::Legacy`]) until the store migrates them ([`crate::store::ProfileStore::migrate`]: a new
+//! id in the file, the entries copied under it, then the old entries deleted).
 //!
 //! Where the OS keeps the entries:
 //! - **Linux / BSD**: the Secret Service over the D-Bus session bus (GNOME Keyring, KWallet 5.97+,
 //!   KeePassXC): an item with the attributes `service`, `username` and `target=default` in the default
 //!   collection (usually "Login"), encrypted at rest by the keyring daemon. Seahorse shows it as
-//!   `profile:work:spa-key@knock-toolkit:default`. The kernel keyring (keyutils) is not used: it does not
-//!   survive a reboot and is refused in sandboxes.
+//!   `profile-id:<id>:spa-key@knock-toolkit:default`. The kernel keyring (keyutils) is not used: it does
+//!   not survive a reboot and is refused in sandboxes.
 //! - **macOS**: a generic password in the login Keychain (service `knock-toolkit`, account
-//!   `profile:work:spa-key`).
-//! - **Windows**: a generic credential in Credential Manager, target `profile:work:spa-key.knock-toolkit`.
+//!   `profile-id:<id>:spa-key`).
+//! - **Windows**: a generic credential in Credential Manager, target `profile-id:<id>:spa-key.knock-toolkit`.
 //!
 //! - **Any other OS**: no keyring backend is built; every call answers [`SecretError::Unavailable`] and
 //!   keys come from the environment only.
@@ -22,14 +29,14 @@
 //! prompt): call it from a worker thread, not from the UI code of a frame.
 //!
 //! An SPA profile's keys, in one API for every front end: [`spa_keys`] (the environment, then the
-//! keyring), [`SecretStore::store_spa_keys`], [`SecretStore::rename`] (keys follow their profile) and
+//! keyring), [`SecretStore::store_spa_keys`], [`SecretStore::copy_all`] (the migration's first step) and
 //! [`SecretStore::delete_all`] (keys are forgotten with their profile).
 
 use std::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::profile::{ProfileError, env_suffix, validate_name};
+use crate::profile::{Profile, ProfileError, ProfileId, env_suffix, validate_name};
 use crate::rotating::DoorKey;
 use crate::spa::{HmacKey, SpaKey};
 
@@ -73,11 +80,49 @@ impl SecretKind {
     }
 }
 
-/// The keyring "user" of a profile's secret: `profile:<profile-name>:<kind>`.
+/// Whose secrets an entry holds: a profile's id, or (a profile written before ids) its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyOwner {
+    /// The profile with this id, whatever its name: `profile-id:<id>:<kind>`.
+    Id(ProfileId),
+    /// A profile file without an id (written by an earlier version), until it is migrated:
+    /// `profile:<name>:<kind>`, the entries of that version.
+    Legacy(String),
+}
+
+impl KeyOwner {
+    /// The owner of `profile`'s secrets (`name` is its name in the store, used only without an id).
+    pub fn of(name: &str, profile: &Profile) -> KeyOwner {
+        profile.id.map_or_else(|| KeyOwner::Legacy(name.to_owned()), KeyOwner::Id)
+    }
+
+    fn validate(&self) -> Result<(), SecretError> {
+        match self {
+            KeyOwner::Id(_) => Ok(()),
+            KeyOwner::Legacy(name) => validate_profile(name),
+        }
+    }
+}
+
+impl fmt::Display for KeyOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyOwner::Id(id) => write!(f, "profile id {id}"),
+            KeyOwner::Legacy(name) => write!(f, "profile {name:?}"),
+        }
+    }
+}
+
+/// The keyring "user" of a profile's secret: `profile-id:<id>:<kind>`, or for a profile without an id
+/// `profile:<name>:<kind>`.
 ///
-/// Unambiguous: profile names never contain `:` (see [`validate_name`]).
-pub fn entry_user(profile: &str, kind: SecretKind) -> String {
-    format!("profile:{profile}:{}", kind.id())
+/// Unambiguous: profile names never contain `:` (see [`validate_name`]), and the two prefixes differ
+/// before the first `:`, so an id never reads a name's entries (a name may be 32 hex digits).
+pub fn entry_user(owner: &KeyOwner, kind: SecretKind) -> String {
+    match owner {
+        KeyOwner::Id(id) => format!("profile-id:{id}:{}", kind.id()),
+        KeyOwner::Legacy(name) => format!("profile:{name}:{}", kind.id()),
+    }
 }
 
 /// A secret value. `Debug` and `Display` print `Secret(***)`; read it with [`Secret::expose`]. The
@@ -175,46 +220,47 @@ impl SecretStore {
     }
 
     /// Stores (or replaces) a profile's secret. An empty secret is refused: use [`SecretStore::delete`].
-    pub fn set(&self, profile: &str, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
+    pub fn set(&self, owner: &KeyOwner, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
         if secret.is_empty() {
             return Err(SecretError::Invalid {
-                message: format!("the {} of profile {profile:?} is empty: nothing to store", kind.label()),
+                message: format!("the {} of {owner} is empty: nothing to store", kind.label()),
             });
         }
-        validate_profile(profile)?;
-        backend::set(&self.service, &entry_user(profile, kind), secret.expose())
+        owner.validate()?;
+        backend::set(&self.service, &entry_user(owner, kind), secret.expose())
     }
 
     /// A profile's secret; `None` when there is none.
-    pub fn get(&self, profile: &str, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
-        validate_profile(profile)?;
-        Ok(backend::get(&self.service, &entry_user(profile, kind))?.map(Secret::new))
+    pub fn get(&self, owner: &KeyOwner, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+        owner.validate()?;
+        Ok(backend::get(&self.service, &entry_user(owner, kind))?.map(Secret::new))
     }
 
     /// Deletes a profile's secret; deleting one that does not exist is fine.
-    pub fn delete(&self, profile: &str, kind: SecretKind) -> Result<(), SecretError> {
-        validate_profile(profile)?;
-        backend::delete(&self.service, &entry_user(profile, kind))
+    pub fn delete(&self, owner: &KeyOwner, kind: SecretKind) -> Result<(), SecretError> {
+        owner.validate()?;
+        backend::delete(&self.service, &entry_user(owner, kind))
     }
 
     /// Stores an SPA profile's key pair (replacing any former pair).
-    pub fn store_spa_keys(&self, profile: &str, key: &SpaKey, hmac: &HmacKey) -> Result<(), SecretError> {
-        self.set(profile, SecretKind::SpaKey, &Secret::new(key.to_base64()))?;
-        self.set(profile, SecretKind::SpaHmacKey, &Secret::new(hmac.to_base64()))
+    pub fn store_spa_keys(&self, owner: &KeyOwner, key: &SpaKey, hmac: &HmacKey) -> Result<(), SecretError> {
+        self.set(owner, SecretKind::SpaKey, &Secret::new(key.to_base64()))?;
+        self.set(owner, SecretKind::SpaHmacKey, &Secret::new(hmac.to_base64()))
     }
 
     /// Stores a rotating profile's door key.
-    pub fn store_rotating_key(&self, profile: &str, key: &DoorKey) -> Result<(), SecretError> {
-        self.set(profile, SecretKind::RotatingKey, &Secret::new(key.to_base32()))
+    pub fn store_rotating_key(&self, owner: &KeyOwner, key: &DoorKey) -> Result<(), SecretError> {
+        self.set(owner, SecretKind::RotatingKey, &Secret::new(key.to_base32()))
     }
 
-    /// Both of a profile's SPA keys from the keyring, or None when either is missing.
-    pub fn spa_keys(&self, profile: &str) -> Result<Option<SpaKeys>, KeyError> {
-        let key = self.get(profile, SecretKind::SpaKey).map_err(KeyError::Keyring)?;
-        let hmac = self.get(profile, SecretKind::SpaHmacKey).map_err(KeyError::Keyring)?;
+    /// Both of a profile's SPA keys from the keyring, or None when either is missing (`name` only shapes
+    /// the error).
+    pub fn spa_keys(&self, name: &str, owner: &KeyOwner) -> Result<Option<SpaKeys>, KeyError> {
+        let key = self.get(owner, SecretKind::SpaKey).map_err(KeyError::Keyring)?;
+        let hmac = self.get(owner, SecretKind::SpaHmacKey).map_err(KeyError::Keyring)?;
         let (Some(key), Some(hmac)) = (key, hmac) else { return Ok(None) };
         let invalid = |what: &str, why: String| KeyError::Invalid {
-            name: profile.to_owned(),
+            name: name.to_owned(),
             origin: format!("the keyring's {what}"),
             why,
         };
@@ -226,44 +272,48 @@ impl SecretStore {
 
     /// Deletes every secret of a profile (when the profile is deleted). Tries every kind and returns the
     /// first error.
-    pub fn delete_all(&self, profile: &str) -> Result<(), SecretError> {
-        validate_profile(profile)?;
+    pub fn delete_all(&self, owner: &KeyOwner) -> Result<(), SecretError> {
+        owner.validate()?;
         let mut first_error = None;
         for kind in SecretKind::ALL {
-            if let Err(err) = self.delete(profile, kind) {
+            if let Err(err) = self.delete(owner, kind) {
                 first_error.get_or_insert(err);
             }
         }
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Moves every secret of profile `old` to `new` (when the profile is renamed): afterwards `new` has
-    /// exactly the secrets `old` had (stale entries of a former `new` are removed) and `old` has none.
-    ///
-    /// Reads everything first, then writes `new`, then deletes `old`: on an error `old` keeps its secrets,
-    /// so the caller can keep the old name.
-    pub fn rename(&self, old: &str, new: &str) -> Result<(), SecretError> {
-        validate_profile(old)?;
-        validate_profile(new)?;
-        if old == new {
+    /// Copies every secret of `from` to `to`: afterwards `to` has exactly the secrets `from` has (stale
+    /// entries of `to` are removed); `from` keeps its own. Reads everything first, then writes; on an
+    /// error part of `to` may be written (the caller deletes it: `from` is untouched). Returns how many
+    /// secrets were copied.
+    pub fn copy_all(&self, from: &KeyOwner, to: &KeyOwner) -> Result<usize, SecretError> {
+        from.validate()?;
+        to.validate()?;
+        if from == to {
+            return Ok(0);
+        }
+        let mut found = Vec::with_capacity(SecretKind::ALL.len());
+        for kind in SecretKind::ALL {
+            found.push((kind, self.get(from, kind)?));
+        }
+        for (kind, secret) in &found {
+            match secret {
+                Some(secret) => self.set(to, *kind, secret)?,
+                None => self.delete(to, *kind)?,
+            }
+        }
+        Ok(found.iter().filter(|(_, secret)| secret.is_some()).count())
+    }
+
+    /// Moves every secret of `from` to `to` ([`SecretStore::copy_all`], then `from`'s are deleted): on an
+    /// error while copying, `from` keeps its secrets.
+    pub fn move_all(&self, from: &KeyOwner, to: &KeyOwner) -> Result<(), SecretError> {
+        if from == to {
             return Ok(());
         }
-        let mut moved = Vec::with_capacity(SecretKind::ALL.len());
-        for kind in SecretKind::ALL {
-            moved.push((kind, self.get(old, kind)?));
-        }
-        for (kind, secret) in &moved {
-            match secret {
-                Some(secret) => self.set(new, *kind, secret)?,
-                None => self.delete(new, *kind)?,
-            }
-        }
-        for (kind, secret) in &moved {
-            if secret.is_some() {
-                self.delete(old, *kind)?;
-            }
-        }
-        Ok(())
+        self.copy_all(from, to)?;
+        self.delete_all(from)
     }
 
     /// A cheap probe for the UI: reads an entry that normally does not exist. "Not found" means the
@@ -302,8 +352,9 @@ pub fn rotating_key_variables(name: &str) -> [String; 2] {
     [format!("KNOCK_ROTATING_KEY_{}", env_suffix(name)), "KNOCK_ROTATING_KEY".to_owned()]
 }
 
-/// A rotating profile's door key: from the environment (CI) first, else from the OS keyring. Blocking.
-pub fn rotating_key(name: &str) -> Result<DoorKey, KeyError> {
+/// A rotating profile's door key: from the environment (CI) first, else from the OS keyring (the entry of
+/// `owner`, see [`KeyOwner::of`]). Blocking.
+pub fn rotating_key(name: &str, owner: &KeyOwner) -> Result<DoorKey, KeyError> {
     let variables = rotating_key_variables(name);
     for var in &variables {
         if let Ok(value) = std::env::var(var) {
@@ -315,7 +366,7 @@ pub fn rotating_key(name: &str) -> Result<DoorKey, KeyError> {
             });
         }
     }
-    if let Ok(Some(secret)) = SecretStore::new().get(name, SecretKind::RotatingKey) {
+    if let Ok(Some(secret)) = SecretStore::new().get(owner, SecretKind::RotatingKey) {
         return DoorKey::from_base32(secret.expose()).map_err(|e| KeyError::Invalid {
             name: name.to_owned(),
             origin: "the keyring's rotating door key".to_owned(),
@@ -323,6 +374,19 @@ pub fn rotating_key(name: &str) -> Result<DoorKey, KeyError> {
         });
     }
     Err(ProfileError::RotatingKeyMissing { name: name.to_owned(), var: variables[0].clone() }.into())
+}
+
+/// True when `profile`'s keys are given in the environment (CI), so the keyring is not read for them:
+/// the rotating key variables of a rotating profile, a pair of SPA key variables of an SPA profile.
+pub fn keys_from_environment(name: &str, profile: &Profile) -> bool {
+    let set = |var: &str| std::env::var_os(var).is_some();
+    if profile.rotating().is_some() {
+        rotating_key_variables(name).iter().any(|var| set(var))
+    } else if profile.is_spa() {
+        spa_key_variables(name).iter().any(|(key, hmac)| set(key) && set(hmac))
+    } else {
+        false
+    }
 }
 
 /// The environment variables that hold an SPA profile's keys, most specific first:
@@ -337,13 +401,14 @@ pub fn spa_key_variables(name: &str) -> [(String, String); 2] {
 }
 
 /// An SPA profile's keys: from the environment (CI) first, else from the OS keyring (`knock-cli profile
-/// set-key`). Blocking (the keyring): call it off the UI and async threads.
-pub fn spa_keys(name: &str) -> Result<SpaKeys, KeyError> {
+/// set-key`; the entries of `owner`, see [`KeyOwner::of`]). Blocking (the keyring): call it off the UI and
+/// async threads.
+pub fn spa_keys(name: &str, owner: &KeyOwner) -> Result<SpaKeys, KeyError> {
     if let Some(keys) = spa_keys_from_env(name)? {
         return Ok(keys);
     }
     // A keyring that is not there is not an error here: the message says how to give the keys.
-    match SecretStore::new().spa_keys(name) {
+    match SecretStore::new().spa_keys(name, owner) {
         Ok(Some(keys)) => return Ok(keys),
         Ok(None) | Err(KeyError::Keyring(_)) => {}
         Err(invalid) => return Err(invalid),
@@ -518,30 +583,55 @@ mod tests {
         assert_eq!(secret.expose(), VALUE);
     }
 
+    fn legacy(name: &str) -> KeyOwner {
+        KeyOwner::Legacy(name.to_owned())
+    }
+
     #[test]
-    fn entry_names_are_profile_name_kind() {
-        assert_eq!(entry_user("work", SecretKind::SpaKey), "profile:work:spa-key");
-        assert_eq!(entry_user("home-lab.v2", SecretKind::SpaHmacKey), "profile:home-lab.v2:spa-hmac-key");
+    fn entry_names_are_the_profile_id_and_kind() {
+        let id: ProfileId = "0123456789abcdef0123456789ABCDEF".parse().expect("id");
+        assert_eq!(
+            entry_user(&KeyOwner::Id(id), SecretKind::SpaKey),
+            "profile-id:0123456789abcdef0123456789abcdef:spa-key"
+        );
+        // Profiles written before ids keep the entries of that version until they are migrated.
+        assert_eq!(entry_user(&legacy("work"), SecretKind::SpaKey), "profile:work:spa-key");
+        assert_eq!(entry_user(&legacy("home-lab.v2"), SecretKind::SpaHmacKey), "profile:home-lab.v2:spa-hmac-key");
         assert_eq!(SecretStore::new().service(), "knock-toolkit");
         assert_eq!(SecretStore::with_service("knock-test-1").service(), "knock-test-1");
-        // Distinct (profile, kind) pairs never share an entry.
-        let names: Vec<String> =
-            ["a", "a-spa", "spa-key", "a.b"].iter().flat_map(|p| SecretKind::ALL.map(|k| entry_user(p, k))).collect();
+        // Distinct (owner, kind) pairs never share an entry, not even a name that looks like an id.
+        let owners: Vec<KeyOwner> = ["a", "a-spa", "spa-key", "a.b", "0123456789abcdef0123456789abcdef"]
+            .iter()
+            .map(|p| legacy(p))
+            .chain([KeyOwner::Id(id), KeyOwner::Id(ProfileId::random().expect("random"))])
+            .collect();
+        let names: Vec<String> = owners.iter().flat_map(|o| SecretKind::ALL.map(|k| entry_user(o, k))).collect();
         let unique: std::collections::HashSet<&String> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
         assert!(PROBE_USER.split(':').next() != Some("profile"));
+        assert!(PROBE_USER.split(':').next() != Some("profile-id"));
+    }
+
+    #[test]
+    fn the_owner_is_the_id_when_the_profile_has_one() {
+        let mut profile = Profile::new("h", "7000".parse().expect("sequence"));
+        assert_eq!(KeyOwner::of("work", &profile), legacy("work"));
+        let id = ProfileId::random().expect("random");
+        profile.id = Some(id);
+        assert_eq!(KeyOwner::of("work", &profile), KeyOwner::Id(id));
+        assert_eq!(KeyOwner::of("other", &profile), KeyOwner::Id(id), "the name plays no part");
     }
 
     #[test]
     fn invalid_profile_names_are_refused_before_the_keyring() {
         let store = SecretStore::with_service("knock-test-never-used");
         for bad in ["", "a:b", "../x", ".hidden", "CON", "with space"] {
-            let err = store.get(bad, SecretKind::SpaKey).expect_err(bad);
+            let err = store.get(&legacy(bad), SecretKind::SpaKey).expect_err(bad);
             assert!(matches!(err, SecretError::Invalid { .. }), "{bad:?}: {err:?}");
-            assert!(matches!(store.delete_all(bad), Err(SecretError::Invalid { .. })), "{bad:?}");
-            assert!(matches!(store.rename("ok", bad), Err(SecretError::Invalid { .. })), "{bad:?}");
+            assert!(matches!(store.delete_all(&legacy(bad)), Err(SecretError::Invalid { .. })), "{bad:?}");
+            assert!(matches!(store.move_all(&legacy("ok"), &legacy(bad)), Err(SecretError::Invalid { .. })), "{bad:?}");
         }
-        let err = store.set("ok", SecretKind::SpaKey, &Secret::new("")).expect_err("empty secret");
+        let err = store.set(&legacy("ok"), SecretKind::SpaKey, &Secret::new("")).expect_err("empty secret");
         assert!(matches!(err, SecretError::Invalid { .. }), "{err:?}");
     }
 

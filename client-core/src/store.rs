@@ -20,8 +20,22 @@
 //!   Unix renames never fail that way, so there is no retry there.
 //! - Case-insensitive file systems (macOS's default APFS, Windows NTFS): renaming `work` to `Work` finds
 //!   `Work.toml` "existing" because it is `work.toml` itself. A case-only rename is allowed when the
-//!   directory has no entry spelled exactly like the new name; keyring entries, keyed by exact name, are
-//!   renamed by the caller as for any rename.
+//!   directory has no entry spelled exactly like the new name (keyring entries are keyed by the profile's
+//!   id, so they need no renaming).
+//!
+//! Identity: every profile the store creates gets a fresh random `id` ([`ProfileId`]) in its file, and its
+//! keyring secrets are stored under that id ([`KeyOwner`]). Saves and updates keep the file's id whatever
+//! the caller passes (an editor that builds a profile from a form cannot drop or change it), a rename
+//! moves the file and so keeps it, and a profile created later under the same name (after `rm`, or after
+//! the file was deleted by hand) has another id, so it never inherits keys left in the keyring.
+//!
+//! Migration of files written before ids ([`ProfileStore::migrate`]), once per profile, under the lock:
+//! a fresh id is chosen, the secrets under the old name-keyed entries are copied under it, the file is
+//! rewritten with the id (atomically, as every write), and only then are the old entries deleted. If
+//! copying or writing fails, the copies are deleted and the profile stays as it was, its keys still under
+//! its name, where they keep being read: no key is ever lost. Front ends migrate a profile when they
+//! first use its keys ([`ProfileStore::load_for_keys`]: open, set-key, doctor, `rotating now`...), and
+//! [`ProfileStore::rename`] migrates before renaming.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
@@ -32,8 +46,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::profile::{Profile, ProfileError, env_suffix, validate_name};
-use crate::secrets::{SecretError, SecretStore};
+use crate::profile::{Profile, ProfileError, ProfileId, env_suffix, validate_name};
+use crate::secrets::{KeyOwner, SecretError, SecretStore};
 
 /// The environment variable that overrides the default profiles directory.
 pub const PROFILES_DIR_ENV: &str = "KNOCK_PROFILES_DIR";
@@ -84,6 +98,15 @@ pub enum StoreError {
     EnvNameClash { name: String, other: String, suffix: String },
     #[error("cannot move the keyring secrets of profile {name:?}: {source} (nothing was renamed)")]
     Secrets {
+        name: String,
+        #[source]
+        source: SecretError,
+    },
+    #[error(
+        "cannot move the keyring secrets of profile {name:?} under its new id: {source} (the profile was left \
+         as it was; its keys are still read from their former entries)"
+    )]
+    Migration {
         name: String,
         #[source]
         source: SecretError,
@@ -254,8 +277,21 @@ impl ProfileStore {
         Ok(StoredProfile { name: name.to_owned(), path, profile, version: Version::of(&bytes) })
     }
 
-    /// Adds a new profile; an existing file of that name (readable or not) is never replaced.
+    /// Adds a new profile, with a fresh id (whatever `profile.id` holds: a new file is a new identity,
+    /// even when it was made from a copy of another profile); an existing file of that name (readable or
+    /// not) is never replaced.
     pub fn create(&self, name: &str, profile: &Profile) -> Result<StoredProfile, StoreError> {
+        self.create_with_id(name, profile, ProfileId::random()?)
+    }
+
+    /// [`ProfileStore::create`] with an id chosen by the caller, who stored the profile's secrets under it
+    /// first (a provisioning URI's import).
+    pub(crate) fn create_with_id(
+        &self,
+        name: &str,
+        profile: &Profile,
+        id: ProfileId,
+    ) -> Result<StoredProfile, StoreError> {
         validate_name(name)?;
         let _lock = self.lock()?;
         let path = self.path_of(name);
@@ -263,7 +299,9 @@ impl ProfileStore {
             return Err(StoreError::AlreadyExists { name: name.to_owned(), path });
         }
         self.refuse_env_clash(name, None)?;
-        self.write(name, profile, false)
+        let mut profile = profile.clone();
+        profile.id = Some(id);
+        self.write(name, &profile, false)
     }
 
     /// Where a rotating profile's last completed window is remembered (`DIR/.state/NAME.window`), so a
@@ -286,21 +324,25 @@ impl ProfileStore {
         }
     }
 
-    /// Replaces a profile. With `expected`, refuses if the file changed since that version was loaded;
-    /// a file that does not parse is never replaced. Creates the profile if it does not exist.
+    /// Replaces a profile, keeping the file's id (`profile.id` is ignored). With `expected`, refuses if the
+    /// file changed since that version was loaded; a file that does not parse is never replaced. Creates
+    /// the profile (with a fresh id) if it does not exist.
     pub fn save(&self, name: &str, profile: &Profile, expected: Option<Version>) -> Result<StoredProfile, StoreError> {
         validate_name(name)?;
         let _lock = self.lock()?;
-        match self.load(name) {
+        let id = match self.load(name) {
             Ok(current) => {
                 if expected.is_some_and(|v| v != current.version) {
                     return Err(StoreError::Conflict { name: name.to_owned(), path: current.path });
                 }
+                current.profile.id
             }
-            Err(StoreError::NotFound { .. }) => {}
+            Err(StoreError::NotFound { .. }) => Some(ProfileId::random()?),
             Err(err) => return Err(err),
-        }
-        self.write(name, profile, true)
+        };
+        let mut profile = profile.clone();
+        profile.id = id;
+        self.write(name, &profile, true)
     }
 
     /// Read-modify-write under the lock, so concurrent updates are never lost.
@@ -312,48 +354,129 @@ impl ProfileStore {
         validate_name(name)?;
         let _lock = self.lock()?;
         let mut profile = self.load(name)?.profile;
+        let id = profile.id;
         if let Err(err) = change(&mut profile) {
             return Ok(Err(err));
         }
+        profile.id = id;
         self.write(name, &profile, true).map(Ok)
     }
 
-    /// Deletes a profile and forgets its keyring secrets (a later profile of the same name must never
-    /// inherit them); refuses a file that does not parse (it may be a hand edit in progress). Returns the
-    /// removed path and, when the keyring could not be cleaned, why (the file is gone either way).
+    /// Gives a profile written before ids its id, and moves its keyring secrets from their name-keyed
+    /// entries under it (see the module docs; once: a profile with an id is returned as it is). On an
+    /// error nothing changed: the file has no id and the secrets are where they were.
+    pub fn migrate(&self, name: &str, secrets: &SecretStore) -> Result<StoredProfile, StoreError> {
+        let current = self.load(name)?;
+        if current.profile.id.is_some() {
+            return Ok(current);
+        }
+        let _lock = self.lock()?;
+        self.migrate_locked(name, secrets)
+    }
+
+    /// Loads a profile whose keys are about to be used, migrating it first when it has no id. A failed
+    /// migration is not an error here: the profile is returned without an id and its keys are read from
+    /// their name-keyed entries, as before ids. Errors are those of [`ProfileStore::load`].
+    pub fn load_for_keys(&self, name: &str, secrets: &SecretStore) -> Result<StoredProfile, StoreError> {
+        let loaded = self.load(name)?;
+        if loaded.profile.id.is_some() {
+            return Ok(loaded);
+        }
+        Ok(self.migrate(name, secrets).unwrap_or(loaded))
+    }
+
+    /// [`ProfileStore::migrate`]; the caller holds the lock.
+    fn migrate_locked(&self, name: &str, secrets: &SecretStore) -> Result<StoredProfile, StoreError> {
+        let current = self.load(name)?;
+        if current.profile.id.is_some() {
+            return Ok(current);
+        }
+        let id = ProfileId::random()?;
+        let (legacy, owner) = (KeyOwner::Legacy(name.to_owned()), KeyOwner::Id(id));
+        // 1. Copy the secrets under the id; on failure, remove the partial copy (the originals stay).
+        if let Err(source) = secrets.copy_all(&legacy, &owner) {
+            let _ = secrets.delete_all(&owner);
+            return Err(StoreError::Migration { name: name.to_owned(), source });
+        }
+        // 2. The file gets the id (atomically); on failure the copies go and the profile stays as it was.
+        let mut profile = current.profile;
+        profile.id = Some(id);
+        let stored = match self.write(name, &profile, true) {
+            Ok(stored) => stored,
+            Err(err) => {
+                let _ = secrets.delete_all(&owner);
+                return Err(err);
+            }
+        };
+        // 3. Only now are the name-keyed entries forgotten. Should this fail, they stay behind unread
+        // (this profile reads its id's entries; `rm` of this name deletes them).
+        let _ = secrets.delete_all(&legacy);
+        Ok(stored)
+    }
+
+    /// Deletes a profile and forgets its keyring secrets (those of its id, unless a copy of its file
+    /// shares it, and any left under its name by a version before ids); refuses a file that does not
+    /// parse (it may be a hand edit in progress).
+    /// Returns the removed path and, when the keyring could not be cleaned, why (the file is gone either
+    /// way; a later profile of the same name has another id and never reads them).
     pub fn remove(&self, name: &str, secrets: &SecretStore) -> Result<(PathBuf, Option<SecretError>), StoreError> {
         let _lock = self.lock()?;
-        let path = self.load(name)?.path;
+        let stored = self.load(name)?;
+        let path = stored.path;
         fs::remove_file(&path).map_err(|source| StoreError::Io { action: "remove", path: path.clone(), source })?;
         let _ = fs::remove_file(self.window_state_path(name));
-        let forgotten = match secrets.delete_all(name) {
-            Ok(()) | Err(SecretError::Unavailable { .. }) => None,
-            Err(error) => Some(error),
-        };
+        let legacy = KeyOwner::Legacy(name.to_owned());
+        let mut owners = vec![legacy.clone()];
+        // A file copied by hand has the same id: its keys are also the copy's, so they stay (as they do
+        // when the store cannot be listed to tell).
+        if stored.profile.id.is_some() && self.sharing_id(name, &stored.profile).is_ok_and(|others| others.is_empty()) {
+            owners.push(KeyOwner::of(name, &stored.profile));
+        }
+        let mut forgotten = None;
+        for owner in &owners {
+            match secrets.delete_all(owner) {
+                Ok(()) | Err(SecretError::Unavailable { .. }) => {}
+                Err(error) => {
+                    forgotten.get_or_insert(error);
+                }
+            }
+        }
         Ok((path, forgotten))
     }
 
-    /// Renames a profile and moves its keyring secrets with it; the new name must be free. The secrets
-    /// move first: if that fails nothing is renamed, and if the file rename then fails they move back.
-    /// Without a keyring service there is nothing to move.
+    /// The other profiles of the store with `profile`'s id (files copied by hand: they share its keys).
+    /// Empty for a profile without an id; unreadable files are skipped.
+    pub fn sharing_id(&self, name: &str, profile: &Profile) -> Result<Vec<String>, StoreError> {
+        let Some(id) = profile.id else { return Ok(Vec::new()) };
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|entry| entry.name != name && entry.profile.as_ref().is_ok_and(|p| p.id == Some(id)))
+            .map(|entry| entry.name)
+            .collect())
+    }
+
+    /// Renames a profile; the new name must be free. Its keyring secrets are keyed by its id, which the
+    /// file keeps, so they follow it. A profile without an id is migrated first (a failed migration
+    /// renames nothing); without a keyring service there is nothing to move and it is renamed as it is.
     pub fn rename(&self, old: &str, new: &str, secrets: &SecretStore) -> Result<PathBuf, StoreError> {
         validate_name(new)?;
         let _lock = self.lock()?;
-        let from = self.load(old)?.path;
+        let stored = self.load(old)?;
         let to = self.path_of(new);
         if to.exists() && !self.is_case_only_rename_of_itself(old, new)? {
             return Err(StoreError::AlreadyExists { name: new.to_owned(), path: to });
         }
         self.refuse_env_clash(new, Some(old))?;
-        let moved = match secrets.rename(old, new) {
-            Ok(()) => true,
-            Err(SecretError::Unavailable { .. }) => false,
-            Err(source) => return Err(StoreError::Secrets { name: old.to_owned(), source }),
-        };
-        if let Err(source) = retry_sharing_violations(|| fs::rename(&from, &to)) {
-            if moved {
-                let _ = secrets.rename(new, old);
+        if stored.profile.id.is_none() {
+            match self.migrate_locked(old, secrets) {
+                Ok(_) | Err(StoreError::Migration { source: SecretError::Unavailable { .. }, .. }) => {}
+                Err(StoreError::Migration { name, source }) => return Err(StoreError::Secrets { name, source }),
+                Err(err) => return Err(err),
             }
+        }
+        let from = stored.path;
+        if let Err(source) = retry_sharing_violations(|| fs::rename(&from, &to)) {
             return Err(StoreError::Io { action: "rename", path: from, source });
         }
         sync_dir(&self.dir);
@@ -556,6 +679,72 @@ mod tests {
             return; // case-insensitive file system: there cannot be two such files
         }
         assert!(matches!(store.rename("work", "Work", &test_secrets()), Err(StoreError::AlreadyExists { .. })));
+    }
+
+    /// The store owns the id: a new file gets a fresh one, saves and edits keep the file's (whatever the
+    /// caller passes), and a later profile of the same name gets another.
+    #[test]
+    fn ids_are_made_by_create_and_kept_by_every_write() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ProfileStore::new(dir.path());
+        let mut copied = profile("192.0.2.2");
+        copied.id = Some(ProfileId::random().expect("random"));
+        let created = store.create("work", &copied).expect("create");
+        let id = created.profile.id.expect("an id");
+        assert_ne!(Some(id), copied.id, "create never takes the caller's id (a copy is a new profile)");
+        let text = fs::read_to_string(store.path_of("work")).expect("read");
+        assert!(text.starts_with(&format!("id = \"{id}\"\n")), "{text}");
+        assert_eq!(store.load("work").expect("load").profile.id, Some(id));
+
+        let mut form = profile("192.0.2.3");
+        form.id = None;
+        assert_eq!(store.save("work", &form, Some(created.version)).expect("save").profile.id, Some(id));
+        form.id = Some(ProfileId::random().expect("random"));
+        assert_eq!(store.save("work", &form, None).expect("save").profile.id, Some(id));
+        let updated = store
+            .update("work", |p| {
+                p.id = None;
+                Ok::<(), ()>(())
+            })
+            .expect("update")
+            .expect("change");
+        assert_eq!(updated.profile.id, Some(id));
+        assert_eq!(store.load("work").expect("load").profile.id, Some(id));
+        assert_eq!(store.load("work").expect("load").profile.host, "192.0.2.3");
+
+        let fresh = store.save("other", &form, None).expect("save creates");
+        assert!(fresh.profile.id.is_some_and(|other| other != id));
+
+        fs::remove_file(store.path_of("work")).expect("delete by hand");
+        let again = store.create("work", &profile("198.51.100.7")).expect("create again");
+        assert!(again.profile.id.is_some_and(|other| other != id), "a new profile of an old name is new");
+    }
+
+    /// A file written before ids loads, and stays byte for byte as it is until it is migrated; saves keep
+    /// it without an id (only a migration, which moves its keys, may give it one).
+    #[test]
+    fn a_file_without_an_id_loads_and_is_not_given_one_by_a_save() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ProfileStore::new(dir.path());
+        fs::write(store.path_of("old"), "host = \"192.0.2.2\"\nopen = \"7000\"\n").expect("write");
+        let loaded = store.load("old").expect("load");
+        assert_eq!(loaded.profile.id, None);
+        let saved = store.save("old", &profile("192.0.2.9"), Some(loaded.version)).expect("save");
+        assert_eq!(saved.profile.id, None);
+        assert!(!fs::read_to_string(store.path_of("old")).expect("read").contains("id ="));
+    }
+
+    /// A file copied by hand shares the original's id; `rm` of one keeps the keys the other still uses.
+    #[test]
+    fn a_copied_file_shares_the_id_and_rm_keeps_the_other_ones_keys() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ProfileStore::new(dir.path());
+        let original = store.create("work", &profile("192.0.2.2")).expect("create");
+        fs::copy(store.path_of("work"), store.path_of("copy")).expect("copy by hand");
+        assert_eq!(store.sharing_id("copy", &store.load("copy").expect("load").profile).expect("scan"), ["work"]);
+        assert_eq!(store.sharing_id("work", &original.profile).expect("scan"), ["copy"]);
+        let other = store.create("other", &profile("192.0.2.3")).expect("create");
+        assert!(store.sharing_id("other", &other.profile).expect("scan").is_empty());
     }
 
     #[test]

@@ -21,9 +21,9 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use client_core::Sequence;
-use client_core::profile::Profile;
-use client_core::secrets::{Availability, Secret, SecretError, SecretKind, SecretStore};
-use client_core::store::ProfileStore;
+use client_core::profile::{Profile, ProfileId};
+use client_core::secrets::{Availability, KeyOwner, Secret, SecretError, SecretKind, SecretStore};
+use client_core::store::{ProfileStore, StoreError};
 
 /// Set (to the test's name) in a re-executed child: it runs the real body.
 const CHILD_ENV: &str = "KNOCK_SECRETS_TEST_CHILD";
@@ -179,6 +179,21 @@ fn secret_tool_lookup(service: &str, user: &str) -> Option<Option<String>> {
     Some(output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned()))
 }
 
+/// The usernames of every item of `service` (secret-tool search), or None without secret-tool.
+fn secret_tool_search(service: &str) -> Option<String> {
+    if !has_tool("secret-tool") {
+        eprintln!("note: secret-tool (libsecret-tools) not installed: cross-check skipped");
+        return None;
+    }
+    let output = Command::new("secret-tool")
+        .args(["search", "--all", "service", service])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run secret-tool");
+    let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    Some(all.lines().filter(|l| l.contains("username")).collect::<Vec<_>>().join("\n"))
+}
+
 #[test]
 fn real_secret_service_round_trip() {
     const TEST: &str = "real_secret_service_round_trip";
@@ -211,45 +226,57 @@ fn round_trip_in_sandbox() {
     let store = SecretStore::with_service(&service);
     assert_eq!(store.availability(), Availability::Available);
 
-    // A profile the way the app keeps it, in the profiles directory under this HOME.
+    // A profile the way the app keeps it, in the profiles directory under this HOME: its keys are keyed
+    // by its id.
     let profiles = ProfileStore::new(home.join(".config/knock/profiles"));
     let open: Sequence = "7000,8000,9000".parse().expect("a sequence");
-    profiles.create("work", &Profile::new("bastion.example.org", open)).expect("create the profile");
+    let created = profiles.create("work", &Profile::new("bastion.example.org", open)).expect("create the profile");
+    let id = created.profile.id.expect("a created profile has an id");
+    let work = KeyOwner::of("work", &created.profile);
+    assert_eq!(work, KeyOwner::Id(id));
 
     let key = Secret::new(format!("spa-key-{}-Zq7", unique()));
     let hmac = Secret::new(format!("spa-hmac-{}-Xw3", unique()));
     let replaced = Secret::new(format!("spa-key-replaced-{}-Pv5", unique()));
 
     // A missing entry is None, and deleting it is fine.
-    assert!(store.get("work", SecretKind::SpaKey).expect("get").is_none());
-    store.delete("work", SecretKind::SpaKey).expect("delete a missing entry");
+    assert!(store.get(&work, SecretKind::SpaKey).expect("get").is_none());
+    store.delete(&work, SecretKind::SpaKey).expect("delete a missing entry");
 
     // Round trip; a fresh store object (a fresh keyring entry) reads what was written.
-    store.set("work", SecretKind::SpaKey, &key).expect("set the key");
-    store.set("work", SecretKind::SpaHmacKey, &hmac).expect("set the HMAC key");
+    store.set(&work, SecretKind::SpaKey, &key).expect("set the key");
+    store.set(&work, SecretKind::SpaHmacKey, &hmac).expect("set the HMAC key");
     let reader = SecretStore::with_service(&service);
-    assert_eq!(reader.get("work", SecretKind::SpaKey).expect("get").expect("stored").expose(), key.expose());
-    assert_eq!(reader.get("work", SecretKind::SpaHmacKey).expect("get").expect("stored").expose(), hmac.expose());
-    store.set("work", SecretKind::SpaKey, &replaced).expect("replace the key");
-    assert_eq!(reader.get("work", SecretKind::SpaKey).expect("get").expect("stored").expose(), replaced.expose());
+    assert_eq!(reader.get(&work, SecretKind::SpaKey).expect("get").expect("stored").expose(), key.expose());
+    assert_eq!(reader.get(&work, SecretKind::SpaHmacKey).expect("get").expect("stored").expose(), hmac.expose());
+    store.set(&work, SecretKind::SpaKey, &replaced).expect("replace the key");
+    assert_eq!(reader.get(&work, SecretKind::SpaKey).expect("get").expect("stored").expose(), replaced.expose());
 
-    // Other profiles and other services see nothing.
-    assert!(store.get("workshop", SecretKind::SpaKey).expect("get").is_none());
+    // Other profiles, the name itself and other services see nothing.
+    let other = KeyOwner::Id(ProfileId::random().expect("random id"));
+    assert!(store.get(&other, SecretKind::SpaKey).expect("get").is_none());
+    assert!(store.get(&legacy("work"), SecretKind::SpaKey).expect("get").is_none(), "nothing under the name");
     let other_service = SecretStore::with_service(format!("{service}-other"));
-    assert!(other_service.get("work", SecretKind::SpaKey).expect("get").is_none());
+    assert!(other_service.get(&work, SecretKind::SpaKey).expect("get").is_none());
 
     // It is in the Secret Service, under the documented name (libsecret's own client finds it).
-    if let Some(found) = secret_tool_lookup(&service, "profile:work:spa-key") {
+    if let Some(found) = secret_tool_lookup(&service, &format!("profile-id:{id}:spa-key")) {
         assert_eq!(found.as_deref(), Some(replaced.expose()), "secret-tool lookup");
     }
 
-    // Renaming the profile moves its secrets with it (keys follow their profile).
+    // Renaming the profile keeps its id, so its secrets follow it (keys follow their profile).
     profiles.rename("work", "home-lab", &store).expect("rename the profile");
-    assert_eq!(store.get("home-lab", SecretKind::SpaKey).expect("get").expect("moved").expose(), replaced.expose());
-    assert_eq!(store.get("home-lab", SecretKind::SpaHmacKey).expect("get").expect("moved").expose(), hmac.expose());
-    for kind in SecretKind::ALL {
-        assert!(store.get("work", kind).expect("get").is_none(), "{kind:?} left under the old name");
-    }
+    let renamed = profiles.load("home-lab").expect("load the renamed profile");
+    assert_eq!(KeyOwner::of("home-lab", &renamed.profile), work, "the id survives the rename");
+    assert_eq!(store.get(&work, SecretKind::SpaKey).expect("get").expect("kept").expose(), replaced.expose());
+    assert_eq!(store.get(&work, SecretKind::SpaHmacKey).expect("get").expect("kept").expose(), hmac.expose());
+    // An edit keeps it too, even one that passes a profile without an id (an editor's form).
+    let mut edited = renamed.profile.clone();
+    edited.id = None;
+    edited.notes = "edited".into();
+    let saved = profiles.save("home-lab", &edited, Some(renamed.version)).expect("save");
+    assert_eq!(saved.profile.id, Some(id));
+    assert_eq!(profiles.load("home-lab").expect("load").profile.id, Some(id));
 
     // While stored, no secret is in any file: not in the profiles directory, not anywhere under HOME
     // (GNOME Keyring keeps its items encrypted).
@@ -260,30 +287,217 @@ fn round_trip_in_sandbox() {
     assert!(home_files.iter().any(|f| f.extension().is_some_and(|e| e == "keyring")), "keyring files: {home_files:?}");
     assert_in_no_file(&home_files, &[&key, &hmac, &replaced]);
 
-    // A rename onto a name with stale secrets leaves exactly the moved ones.
+    // A move onto an owner with stale secrets leaves exactly the moved ones.
+    let spare = KeyOwner::Id(ProfileId::random().expect("random id"));
     let stale = Secret::new(format!("stale-{}-Kd2", unique()));
-    store.set("spare", SecretKind::SpaHmacKey, &stale).expect("set a stale secret");
-    store.delete("home-lab", SecretKind::SpaHmacKey).expect("delete the HMAC key");
-    store.rename("home-lab", "spare").expect("rename onto stale secrets");
-    assert_eq!(store.get("spare", SecretKind::SpaKey).expect("get").expect("moved").expose(), replaced.expose());
-    assert!(store.get("spare", SecretKind::SpaHmacKey).expect("get").is_none(), "the stale secret is gone");
-    assert!(store.get("home-lab", SecretKind::SpaKey).expect("get").is_none());
+    store.set(&spare, SecretKind::SpaHmacKey, &stale).expect("set a stale secret");
+    store.delete(&work, SecretKind::SpaHmacKey).expect("delete the HMAC key");
+    store.move_all(&work, &spare).expect("move onto stale secrets");
+    assert_eq!(store.get(&spare, SecretKind::SpaKey).expect("get").expect("moved").expose(), replaced.expose());
+    assert!(store.get(&spare, SecretKind::SpaHmacKey).expect("get").is_none(), "the stale secret is gone");
+    assert!(store.get(&work, SecretKind::SpaKey).expect("get").is_none());
 
     // Delete one, then all; deleting again is fine.
-    store.delete("spare", SecretKind::SpaKey).expect("delete");
-    assert!(store.get("spare", SecretKind::SpaKey).expect("get").is_none());
-    store.delete("spare", SecretKind::SpaKey).expect("delete again");
-    store.set("spare", SecretKind::SpaHmacKey, &hmac).expect("set");
-    store.delete_all("spare").expect("delete all");
-    store.delete_all("never-had-any").expect("delete all of nothing");
-    for profile in ["work", "home-lab", "spare"] {
+    store.delete(&spare, SecretKind::SpaKey).expect("delete");
+    assert!(store.get(&spare, SecretKind::SpaKey).expect("get").is_none());
+    store.delete(&spare, SecretKind::SpaKey).expect("delete again");
+    store.set(&spare, SecretKind::SpaHmacKey, &hmac).expect("set");
+    store.delete_all(&spare).expect("delete all");
+    store.delete_all(&other).expect("delete all of nothing");
+    for owner in [&work, &spare] {
         for kind in SecretKind::ALL {
-            assert!(store.get(profile, kind).expect("get").is_none(), "{profile} {kind:?} is still stored");
+            assert!(store.get(owner, kind).expect("get").is_none(), "{owner} {kind:?} is still stored");
         }
     }
-    if let Some(found) = secret_tool_lookup(&service, "profile:spare:spa-hmac-key") {
-        assert_eq!(found, None, "secret-tool still finds a deleted secret");
+
+    // `rm` forgets the profile's secrets (and any its name had before ids).
+    store.set(&work, SecretKind::SpaKey, &key).expect("set");
+    store.set(&legacy("home-lab"), SecretKind::SpaKey, &stale).expect("set a pre-id entry");
+    let (_, forgotten) = profiles.remove("home-lab", &store).expect("remove");
+    assert!(forgotten.is_none(), "{forgotten:?}");
+    assert!(store.get(&work, SecretKind::SpaKey).expect("get").is_none());
+    assert!(store.get(&legacy("home-lab"), SecretKind::SpaKey).expect("get").is_none());
+}
+
+fn legacy(name: &str) -> KeyOwner {
+    KeyOwner::Legacy(name.to_owned())
+}
+
+#[test]
+fn keys_left_by_a_profile_deleted_by_hand_are_not_inherited() {
+    const TEST: &str = "keys_left_by_a_profile_deleted_by_hand_are_not_inherited";
+    if is_child(TEST) {
+        not_inherited_in_sandbox();
+        println!("{DONE} {TEST}");
+        return;
     }
+    run_in_keyring(TEST);
+}
+
+fn not_inherited_in_sandbox() {
+    let home = sandbox_home();
+    let store = SecretStore::with_service(format!("knock-toolkit-test-{}", unique()));
+    let profiles = ProfileStore::new(home.join("profiles"));
+    let open: Sequence = "7000,8000,9000".parse().expect("a sequence");
+    let first = profiles.create("bastion", &Profile::new("192.0.2.10", open.clone())).expect("create");
+    let key = Secret::new(format!("first-bastion-{}-Hy6", unique()));
+    store.set(&KeyOwner::of("bastion", &first.profile), SecretKind::RotatingKey, &key).expect("set");
+    // The file goes, by hand: the key stays in the keyring.
+    fs::remove_file(&first.path).expect("delete the file by hand");
+    let second = profiles.create("bastion", &Profile::new("198.51.100.20", open)).expect("create again");
+    assert_ne!(second.profile.id, first.profile.id, "a new profile of the same name is another identity");
+    let owner = KeyOwner::of("bastion", &second.profile);
+    for kind in SecretKind::ALL {
+        assert!(store.get(&owner, kind).expect("get").is_none(), "the new bastion inherited a {kind:?}");
+    }
+    let _ = store.delete_all(&KeyOwner::of("bastion", &first.profile));
+
+    // A file copied by hand has the original's id, so its keys: removing the copy keeps them.
+    let owner = KeyOwner::of("bastion", &second.profile);
+    store.set(&owner, SecretKind::RotatingKey, &key).expect("set");
+    fs::copy(&second.path, profiles.path_of("copy")).expect("copy by hand");
+    profiles.remove("copy", &store).expect("remove the copy");
+    assert_eq!(store.get(&owner, SecretKind::RotatingKey).expect("get").expect("kept").expose(), key.expose());
+    profiles.remove("bastion", &store).expect("remove the last holder");
+    assert!(store.get(&owner, SecretKind::RotatingKey).expect("get").is_none(), "forgotten with the last file");
+}
+
+#[test]
+fn a_profile_written_before_ids_migrates_once_with_its_keys() {
+    const TEST: &str = "a_profile_written_before_ids_migrates_once_with_its_keys";
+    if is_child(TEST) {
+        migration_in_sandbox();
+        println!("{DONE} {TEST}");
+        return;
+    }
+    run_in_keyring(TEST);
+}
+
+fn migration_in_sandbox() {
+    let home = sandbox_home();
+    let store = SecretStore::with_service(format!("knock-toolkit-test-{}", unique()));
+    let profiles = ProfileStore::new(home.join("profiles"));
+    fs::create_dir_all(profiles.dir()).expect("profiles dir");
+    // As an earlier version left them: a file without `id`, its keys under `profile:<name>:<kind>`.
+    let text = "host = \"fw.example.org\"\n\n[spa]\naccess = \"tcp/22\"\n";
+    fs::write(profiles.path_of("fw"), text).expect("write a pre-id profile");
+    let key = Secret::new(format!("old-key-{}-Mm1", unique()));
+    let hmac = Secret::new(format!("old-hmac-{}-Nn2", unique()));
+    store.set(&legacy("fw"), SecretKind::SpaKey, &key).expect("set");
+    store.set(&legacy("fw"), SecretKind::SpaHmacKey, &hmac).expect("set");
+
+    // It keeps working before it is migrated: loading writes nothing, its keys are read by name.
+    let before = profiles.load("fw").expect("load");
+    assert_eq!(before.profile.id, None);
+    assert_eq!(KeyOwner::of("fw", &before.profile), legacy("fw"));
+    assert_eq!(fs::read_to_string(profiles.path_of("fw")).expect("read"), text, "load writes nothing");
+
+    // A migration that cannot write the file changes nothing (the copies it made are removed). The lock
+    // file exists, so it gets as far as copying the keys, then cannot write into the frozen directory.
+    fs::write(profiles.dir().join(".lock"), "").expect("lock file");
+    if freeze(profiles.dir(), true) {
+        let failed = profiles.migrate("fw", &store);
+        // A failed migration is no error for a front end: the profile works as it was.
+        let fallback = profiles.load_for_keys("fw", &store);
+        assert!(freeze(profiles.dir(), false), "cannot make the directory writable again");
+        assert!(matches!(failed, Err(StoreError::Io { .. })), "{failed:?}");
+        assert_eq!(fallback.expect("load_for_keys falls back").profile.id, None);
+        assert_eq!(fs::read_to_string(profiles.path_of("fw")).expect("read"), text);
+        assert_eq!(store.get(&legacy("fw"), SecretKind::SpaKey).expect("get").expect("kept").expose(), key.expose());
+        assert_eq!(
+            store.get(&legacy("fw"), SecretKind::SpaHmacKey).expect("get").expect("kept").expose(),
+            hmac.expose()
+        );
+        if let Some(entries) = secret_tool_search(store.service()) {
+            assert!(!entries.contains("profile-id:"), "the copies were not removed: {entries}");
+            assert!(entries.contains("profile:fw:spa-key"), "{entries}");
+        }
+    } else {
+        eprintln!("note: cannot make a directory read-only here: the failed-migration case is skipped");
+    }
+
+    // The first use of its keys migrates it: an id in the file, the keys under it, none left by name.
+    let migrated = profiles.load_for_keys("fw", &store).expect("migrate");
+    let id = migrated.profile.id.expect("an id after migration");
+    let owner = KeyOwner::Id(id);
+    assert_eq!(profiles.load("fw").expect("load").profile.id, Some(id), "the id is in the file");
+    let written = fs::read_to_string(profiles.path_of("fw")).expect("read");
+    assert!(written.starts_with(&format!("id = \"{id}\"\n")), "{written}");
+    assert_eq!(store.get(&owner, SecretKind::SpaKey).expect("get").expect("moved").expose(), key.expose());
+    assert_eq!(store.get(&owner, SecretKind::SpaHmacKey).expect("get").expect("moved").expose(), hmac.expose());
+    for kind in SecretKind::ALL {
+        assert!(store.get(&legacy("fw"), kind).expect("get").is_none(), "{kind:?} left under the name");
+    }
+    if let Some(found) = secret_tool_lookup(store.service(), &format!("profile-id:{id}:spa-key")) {
+        assert_eq!(found.as_deref(), Some(key.expose()), "secret-tool lookup");
+    }
+
+    // Once: a second migration, a save, an edit and a rename keep that id and the keys.
+    assert_eq!(profiles.migrate("fw", &store).expect("again").profile.id, Some(id));
+    let mut changed = migrated.profile.clone();
+    changed.id = None;
+    profiles.save("fw", &changed, None).expect("save");
+    profiles
+        .update("fw", |p| {
+            p.notes = "edited".into();
+            Ok::<(), ()>(())
+        })
+        .expect("update")
+        .expect("edit");
+    profiles.rename("fw", "fw2", &store).expect("rename");
+    assert_eq!(profiles.load("fw2").expect("load").profile.id, Some(id));
+    assert_eq!(store.get(&owner, SecretKind::SpaKey).expect("get").expect("kept").expose(), key.expose());
+
+    // A pre-id profile that is renamed is migrated first, so its keys follow it too.
+    fs::write(profiles.path_of("old"), "host = \"h.example.org\"\n[rotating]\ndoor = \"ssh\"\n").expect("write");
+    let door_key = Secret::new(format!("door-{}-Pp3", unique()));
+    store.set(&legacy("old"), SecretKind::RotatingKey, &door_key).expect("set");
+    profiles.rename("old", "new", &store).expect("rename a pre-id profile");
+    let renamed = profiles.load("new").expect("load");
+    let renamed_owner = KeyOwner::of("new", &renamed.profile);
+    assert!(matches!(renamed_owner, KeyOwner::Id(_)), "{renamed_owner:?}");
+    assert_eq!(
+        store.get(&renamed_owner, SecretKind::RotatingKey).expect("get").expect("moved").expose(),
+        door_key.expose()
+    );
+    assert!(store.get(&legacy("old"), SecretKind::RotatingKey).expect("get").is_none());
+    let _ = store.delete_all(&owner);
+    let _ = store.delete_all(&renamed_owner);
+}
+
+/// Makes `dir` unwritable (`frozen`) or writable again, even for root (chattr +i); false if it cannot.
+fn freeze(dir: &Path, frozen: bool) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if is_root {
+        let flag = if frozen { "+i" } else { "-i" };
+        return Command::new("chattr").arg(flag).arg(dir).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(if frozen { 0o500 } else { 0o700 })).is_ok()
+}
+
+/// HOME as scripts/with-keyring.sh set it; refuses to go on anywhere else (never the user's keyring).
+fn sandbox_home() -> PathBuf {
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let sandbox = std::env::var_os(SANDBOX_ENV).expect("run by scripts/with-keyring.sh");
+    assert_eq!(home.as_os_str(), sandbox, "HOME is not the keyring sandbox: refusing to run");
+    home
+}
+
+/// Runs `test`'s body in a child under scripts/with-keyring.sh (skipped without the tools, unless CI).
+fn run_in_keyring(test: &str) {
+    if !has_tool("dbus-run-session") || !has_tool("gnome-keyring-daemon") {
+        skip("dbus-run-session or gnome-keyring-daemon is not installed");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/with-keyring.sh");
+    let prefix = [OsString::from("sh"), script.into_os_string()];
+    let run = run_child(test, &prefix, |_| {}, Duration::from_secs(120));
+    if run.status.and_then(|s| s.code()) == Some(TOOLS_MISSING) {
+        skip(&format!("scripts/with-keyring.sh found no keyring tools: {}", run.stderr.trim()));
+        return;
+    }
+    run.assert_passed(test);
 }
 
 /// With no Secret Service: Unavailable with the message a user can act on, quickly, for every call.
@@ -298,10 +512,11 @@ fn unavailable_everywhere() {
     eprintln!("availability: Unavailable({message:?})");
 
     let secret = Secret::new("never-stored-Qx9");
+    let work = KeyOwner::Id(ProfileId::random().expect("random id"));
     let results = [
-        store.set("work", SecretKind::SpaKey, &secret).err(),
-        store.get("work", SecretKind::SpaKey).err(),
-        store.delete("work", SecretKind::SpaKey).err(),
+        store.set(&work, SecretKind::SpaKey, &secret).err(),
+        store.get(&work, SecretKind::SpaKey).err(),
+        store.delete(&work, SecretKind::SpaKey).err(),
     ];
     for result in results {
         let err = result.expect("an error without a Secret Service");

@@ -24,7 +24,9 @@ fn create_load_list_rename_remove() {
     assert!(store.list().expect("empty list").is_empty(), "a missing directory is an empty store");
     store.create("bastion", &profile("192.0.2.2")).expect("create");
     store.create("db", &profile("192.0.2.3")).expect("create");
-    assert_eq!(store.load("bastion").expect("load").profile, profile("192.0.2.2"));
+    let loaded = store.load("bastion").expect("load").profile;
+    assert!(loaded.id.is_some(), "a created profile has an id");
+    assert_eq!(Profile { id: None, ..loaded }, profile("192.0.2.2"));
     let names: Vec<String> = store.list().expect("list").into_iter().map(|p| p.name).collect();
     assert_eq!(names, ["bastion", "db"]);
     assert!(matches!(store.create("db", &profile("x")), Err(StoreError::AlreadyExists { .. })));

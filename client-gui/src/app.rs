@@ -778,7 +778,7 @@ impl AppState {
     /// "Reveal": reads the door key off the UI thread; the ports show once it arrives.
     pub fn reveal(&mut self, name: &str) {
         self.reveal_errors.remove(name);
-        self.worker.read_rotating_key(self.secrets.clone(), name.to_owned());
+        self.worker.read_rotating_key(self.store.clone(), self.secrets.clone(), name.to_owned());
     }
 
     /// "Hide": forgets the key; the ports are masked again.
@@ -1293,12 +1293,12 @@ impl AppState {
                 self.reload();
                 self.selected = Some(saved_as.clone());
                 self.notice = Some(Notice::Info(format!("saved {saved_as}")));
+                // Keys go to the keyring only, never to the file; the worker reports how it went. With a
+                // rename they are stored after it, in the same job (under the profile's id either way).
                 if let Some(old) = renamed_from {
-                    self.worker.rename_profile(self.store.clone(), self.secrets.clone(), old, name.clone());
-                }
-                // Keys go to the keyring only, never to the file; the worker reports how it went.
-                if let Some((key, hmac)) = keys {
-                    self.worker.store_spa_keys(self.secrets.clone(), saved_as, key, hmac);
+                    self.worker.rename_profile(self.store.clone(), self.secrets.clone(), old, name.clone(), keys);
+                } else if let Some((key, hmac)) = keys {
+                    self.worker.store_spa_keys(self.store.clone(), self.secrets.clone(), saved_as, key, hmac);
                 }
             }
             Err(StoreError::Conflict { name, .. }) => self.conflict = Some(Conflict { name, mine: profile }),
@@ -1428,7 +1428,7 @@ impl AppState {
         self.notice = Some(Notice::Info(report));
         self.reload();
         for (name, key, hmac) in outcome.keys {
-            self.worker.store_spa_keys(self.secrets.clone(), name, key, hmac);
+            self.worker.store_spa_keys(self.store.clone(), self.secrets.clone(), name, key, hmac);
         }
     }
 

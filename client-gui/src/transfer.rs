@@ -185,9 +185,15 @@ mod tests {
             assert_eq!(mode, 0o600, "{} is readable by its owner only", path.display());
         }
 
+        // The export carries the profile's id; an import is a new profile, with an id of its own (keys
+        // never travel in these files, and a copy must not share the original's).
+        let id = a.load("bastion").expect("load").profile.id.expect("an id");
+        assert!(fs::read_to_string(&written[0]).expect("read").starts_with(&format!("id = \"{id}\"\n")));
         let b = ProfileStore::new(dir.path().join("other"));
         assert_eq!(import_profile_file(&b, &written[0]).expect("import"), "bastion");
-        assert_eq!(b.load("bastion").expect("load").profile, profile);
+        let imported = b.load("bastion").expect("load").profile;
+        assert!(imported.id.is_some_and(|other| other != id), "{imported:?}");
+        assert_eq!(Profile { id: None, ..imported }, profile);
         assert!(import_profile_file(&b, &written[0]).expect_err("twice").contains("already exists"));
     }
 

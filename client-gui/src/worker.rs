@@ -14,7 +14,7 @@ use client_core::spa::{HmacKey, SpaKey};
 use client_core::store::ProfileStore;
 use client_core::{AddressFamily, CancellationToken};
 
-use crate::secrets::{Availability, SecretStore};
+use crate::secrets::{Availability, KeyOwner, SecretStore};
 
 /// Identifies one run, so late messages of a superseded run are recognised.
 pub type RunId = u64;
@@ -148,11 +148,19 @@ impl Worker {
         });
     }
 
-    /// Stores an SPA profile's keys in the keyring.
-    pub fn store_spa_keys(&self, secrets: SecretStore, name: String, key: SpaKey, hmac_key: HmacKey) {
+    /// Stores an SPA profile's keys in the keyring, under the profile's id (a profile written before ids
+    /// is migrated first).
+    pub fn store_spa_keys(
+        &self,
+        store: ProfileStore,
+        secrets: SecretStore,
+        name: String,
+        key: SpaKey,
+        hmac_key: HmacKey,
+    ) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
-            let result = secrets.store_spa_keys(&name, &key, &hmac_key).map_err(|e| e.to_string());
+            let result = store_keys(&store, &secrets, &name, &key, &hmac_key);
             let _ = sender.send(WorkerMessage::SecretsStored { name, result });
             waker();
         });
@@ -172,12 +180,27 @@ impl Worker {
         });
     }
 
-    /// Renames a profile; its keyring secrets move with it (a blocking keyring round trip).
-    pub fn rename_profile(&self, store: ProfileStore, secrets: SecretStore, old: String, new: String) {
+    /// Renames a profile; its keyring secrets follow it (they are keyed by its id; one written before ids
+    /// is migrated first, a blocking keyring round trip). `keys` (from the editor that renamed it) are
+    /// stored afterwards, under the renamed profile.
+    pub fn rename_profile(
+        &self,
+        store: ProfileStore,
+        secrets: SecretStore,
+        old: String,
+        new: String,
+        keys: Option<(SpaKey, HmacKey)>,
+    ) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
             let result = store.rename(&old, &new, &secrets).map(drop).map_err(|e| e.to_string());
-            let _ = sender.send(WorkerMessage::Renamed { old, new, result });
+            let renamed = result.is_ok();
+            let _ = sender.send(WorkerMessage::Renamed { old: old.clone(), new: new.clone(), result });
+            if let Some((key, hmac_key)) = keys {
+                let name = if renamed { new } else { old };
+                let result = store_keys(&store, &secrets, &name, &key, &hmac_key);
+                let _ = sender.send(WorkerMessage::SecretsStored { name, result });
+            }
             waker();
         });
     }
@@ -197,7 +220,7 @@ impl Worker {
 
     /// Reads a rotating profile's door key: the environment (`KNOCK_ROTATING_KEY[_NAME]`, as knocking
     /// does) first, else this app's keyring service.
-    pub fn read_rotating_key(&self, secrets: SecretStore, name: String) {
+    pub fn read_rotating_key(&self, store: ProfileStore, secrets: SecretStore, name: String) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
             let from_env = client_core::secrets::rotating_key_variables(&name)
@@ -205,7 +228,10 @@ impl Worker {
                 .find_map(|var| std::env::var(var).ok().map(|value| (var.clone(), zeroize::Zeroizing::new(value))));
             let result = match from_env {
                 Some((var, value)) => DoorKey::from_base32(&value).map_err(|e| format!("${var}: {e}")),
-                None => match secrets.get(&name, client_core::secrets::SecretKind::RotatingKey) {
+                None => match store.load_for_keys(&name, &secrets).map_err(|e| e.to_string()).and_then(|stored| {
+                    let owner = KeyOwner::of(&name, &stored.profile);
+                    secrets.get(&owner, client_core::secrets::SecretKind::RotatingKey).map_err(|e| e.to_string())
+                }) {
                     Ok(Some(secret)) => {
                         DoorKey::from_base32(secret.expose()).map_err(|e| format!("the keyring's key: {e}"))
                     }
@@ -215,7 +241,7 @@ impl Worker {
                             "no door key for {name} in the keyring (knock-cli profile set-key {name}) or ${var}"
                         ))
                     }
-                    Err(err) => Err(err.to_string()),
+                    Err(err) => Err(err),
                 },
             };
             let _ = sender.send(WorkerMessage::RotatingKey { name, result });
@@ -267,4 +293,24 @@ impl Worker {
     pub fn drain(&self) -> Vec<WorkerMessage> {
         self.receiver.try_iter().collect()
     }
+}
+
+/// An SPA profile's keys into the keyring under its id (a profile written before ids is migrated first).
+fn store_keys(
+    store: &ProfileStore,
+    secrets: &SecretStore,
+    name: &str,
+    key: &SpaKey,
+    hmac_key: &HmacKey,
+) -> Result<(), String> {
+    let stored = store.load_for_keys(name, secrets).map_err(|e| e.to_string())?;
+    let sharing = store.sharing_id(name, &stored.profile).map_err(|e| e.to_string())?;
+    if !sharing.is_empty() {
+        return Err(format!(
+            "{name} has the same id as {} (a file copied by hand?), so their keys are one: delete the `id` line \
+             of the copy and add the keys again",
+            sharing.join(", ")
+        ));
+    }
+    secrets.store_spa_keys(&KeyOwner::of(name, &stored.profile), key, hmac_key).map_err(|e| e.to_string())
 }

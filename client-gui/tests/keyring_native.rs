@@ -5,7 +5,8 @@
 //! Linux has the same test against a private GNOME Keyring in client-core/tests/secrets_keyring.rs.
 #![cfg(any(target_os = "macos", target_os = "windows"))]
 
-use client_core::secrets::{SERVICE, Secret, SecretKind, SecretStore};
+use client_core::profile::ProfileId;
+use client_core::secrets::{KeyOwner, SERVICE, Secret, SecretKind, SecretStore};
 
 #[test]
 fn a_key_written_through_one_entry_is_read_through_a_fresh_one_and_deleted() {
@@ -13,17 +14,18 @@ fn a_key_written_through_one_entry_is_read_through_a_fresh_one_and_deleted() {
     let service = format!("knock-toolkit-test-{}-{nanos}", std::process::id());
     assert_ne!(service, SERVICE, "never the production service");
     let writer = SecretStore::with_service(service.clone());
+    let work = KeyOwner::Id(ProfileId::random().expect("a random id"));
     let value = format!("test-key-{nanos}");
-    writer.set("work", SecretKind::SpaKey, &Secret::new(value.clone())).expect("the OS keyring stores the key");
+    writer.set(&work, SecretKind::SpaKey, &Secret::new(value.clone())).expect("the OS keyring stores the key");
 
-    let read = SecretStore::with_service(service.clone()).get("work", SecretKind::SpaKey);
+    let read = SecretStore::with_service(service.clone()).get(&work, SecretKind::SpaKey);
     // Delete before asserting, so a failed assertion leaves nothing behind.
-    let deleted = SecretStore::with_service(service.clone()).delete_all("work");
+    let deleted = SecretStore::with_service(service.clone()).delete_all(&work);
     let read = read.expect("read back").expect("a fresh entry finds the key: a real keyring, not the mock");
     assert!(read.expose() == value, "the key read back is the one written");
     deleted.expect("delete");
     assert!(
-        SecretStore::with_service(service).get("work", SecretKind::SpaKey).expect("read after delete").is_none(),
+        SecretStore::with_service(service).get(&work, SecretKind::SpaKey).expect("read after delete").is_none(),
         "nothing is left in the keyring"
     );
 }

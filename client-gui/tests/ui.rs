@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use client_core::profile::{Profile, SequenceSource, Verify};
-use client_core::secrets::{SecretKind, SecretStore};
+use client_core::secrets::{KeyOwner, SecretKind, SecretStore};
 use client_core::store::ProfileStore;
 use client_core::{Protocol, Sequence};
 use client_gui::KnockGui;
@@ -266,28 +266,37 @@ fn keyboard_shortcuts_new_search_and_enter_to_knock() {
 struct TestKeyring {
     secrets: SecretStore,
     profile: &'static str,
+    dir: std::path::PathBuf,
 }
 
 impl TestKeyring {
-    fn new(profile: &'static str) -> TestKeyring {
+    fn new(profile: &'static str, dir: &Path) -> TestKeyring {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let service = format!("knock-toolkit-test-{}-{nanos}", std::process::id());
         assert_ne!(service, client_core::secrets::SERVICE);
-        TestKeyring { secrets: SecretStore::with_service(service), profile }
+        TestKeyring { secrets: SecretStore::with_service(service), profile, dir: dir.to_owned() }
+    }
+
+    /// Whose entries hold the test profile's keys: its id (from its file in the test's store).
+    fn owner(&self) -> Option<KeyOwner> {
+        let stored = client_core::store::ProfileStore::new(&self.dir).load(self.profile).ok()?;
+        Some(KeyOwner::of(self.profile, &stored.profile))
     }
 }
 
 impl Drop for TestKeyring {
     fn drop(&mut self) {
         // Nothing stored (no keyring) is fine; a keyring that stored keys must also delete them.
-        let _ = self.secrets.delete_all(self.profile);
+        if let Some(owner) = self.owner() {
+            let _ = self.secrets.delete_all(&owner);
+        }
     }
 }
 
 #[test]
 fn an_spa_profile_is_created_with_generated_keys_that_never_reach_the_file() {
     let dir = tempfile::tempdir().expect("dir");
-    let keyring = TestKeyring::new("fw");
+    let keyring = TestKeyring::new("fw", dir.path());
     let mut harness = app_with_secrets(dir.path(), &keyring);
     harness.get_by_label("New").click();
     harness.run();
@@ -322,7 +331,9 @@ fn an_spa_profile_is_created_with_generated_keys_that_never_reach_the_file() {
     if matches!(&harness.state().state.notice, Some(client_gui::app::Notice::Info(_))) {
         // Stored: read it back through a fresh store and entry (the mock keyring would have nothing).
         let fresh = SecretStore::with_service(keyring.secrets.service());
-        let stored = fresh.get("fw", SecretKind::SpaKey).expect("read back").expect("the key is in the keyring");
+        let owner = keyring.owner().expect("the profile's id");
+        assert!(matches!(owner, KeyOwner::Id(_)), "keys are stored under the profile's id: {owner:?}");
+        let stored = fresh.get(&owner, SecretKind::SpaKey).expect("read back").expect("the key is in the keyring");
         assert!(stored.expose() == key, "the keyring holds the generated key");
     }
     drop(harness);
@@ -912,7 +923,7 @@ fn a_rotating_profile_counts_down_and_reveals_its_ports_only_when_asked() {
 fn import_from_text_creates_a_rotating_profile_and_explains_a_bad_line() {
     const KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
     let dir = tempfile::tempdir().expect("dir");
-    let keyring = TestKeyring::new("ssh-door");
+    let keyring = TestKeyring::new("ssh-door", dir.path());
     let mut harness = app_with_secrets(dir.path(), &keyring);
     harness.get_by_label("Import from text…").click();
     harness.run();
@@ -947,7 +958,7 @@ fn import_from_text_creates_a_rotating_profile_and_explains_a_bad_line() {
             let saved = std::fs::read_to_string(dir.path().join("ssh-door.toml")).expect("created");
             assert!(saved.contains("[rotating]") && saved.contains("length = 5") && !saved.contains(KEY), "{saved}");
             let stored = SecretStore::with_service(keyring.secrets.service())
-                .get("ssh-door", SecretKind::RotatingKey)
+                .get(&keyring.owner().expect("the profile's id"), SecretKind::RotatingKey)
                 .expect("read back")
                 .expect("the key is in the keyring");
             assert_eq!(stored.expose(), KEY);

@@ -333,7 +333,7 @@ fn keys_follow_their_profile_on_rename_and_delete_in_a_real_keyring() {
     let steps = format!(
         "k() {{ {cli} --profiles-dir {dir} \"$@\"; }}; \
          k profile set-key fw < {keys} >/dev/null; \
-         k profile rename fw fw2; echo \"rename=$?\"; \
+         k profile rename fw fw2; echo \"rename=$?\"; cp {dir}/fw2.toml {dir}/fw2.saved; \
          k open fw2 --json > {dir}/open.json; echo \"open-renamed=$?\"; \
          echo \"entries-after-rename:\"; secret-tool search --all service knock-toolkit 2>&1 | grep username; \
          k profile add fw --spa --host {server} --access tcp/{GATED} --verify-port {GATED} --attempts 1 >/dev/null; \
@@ -351,13 +351,19 @@ fn keys_follow_their_profile_on_rename_and_delete_in_a_real_keyring() {
     let opened = fs::read_to_string(dir.join("open.json")).expect("open.json");
     assert!(opened.contains("\"outcome\": \"opened\""), "the renamed profile opens with its moved keys: {opened}");
     let (after_rename, after_rm) = stdout.split_once("entries-after-rm:").expect("markers");
-    assert!(!after_rename.contains("profile:fw:"), "no entry of the old name remains: {diag}");
-    assert!(after_rename.contains("profile:fw2:spa-key"), "the keys moved to the new name: {diag}");
-    // A new profile that takes the old name does not inherit the old keys: no keys, exit 2.
+    // The keys are the profile's id's, which the rename kept: nothing is keyed by a name.
+    let id = profile_id(&dir.join("fw2.saved"));
+    assert!(!after_rename.contains("profile:fw"), "no entry keyed by a name: {diag}");
+    assert!(after_rename.contains(&format!("profile-id:{id}:spa-key")), "the keys stay with the profile: {diag}");
+    // A new profile that takes the old name is another identity and does not inherit the keys: exit 2.
+    assert_ne!(profile_id(&dir.join("fw.toml")), id);
     assert!(stdout.contains("open-new-fw=2"), "{diag}");
     let err = fs::read_to_string(dir.join("fw.err")).expect("fw.err");
     assert!(err.contains("has no keys"), "{err}");
-    assert!(stdout.contains("rm=0") && !after_rm.contains("profile:fw2:"), "delete leaves no entry: {diag}");
+    assert!(
+        stdout.contains("rm=0") && !after_rm.contains(&format!("profile-id:{id}:")),
+        "delete leaves no entry: {diag}"
+    );
 }
 
 #[test]
@@ -382,11 +388,21 @@ fn a_rotating_provisioning_uri_imports_with_its_key_in_a_real_keyring() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(stdout.contains("import=0") && stdout.contains("now=0"), "{}", text(&out));
     assert!(stdout.contains("again=2"), "a second import of the same name is refused: {}", text(&out));
-    assert!(stdout.contains("profile:door:rotating-key"), "the key is in the keyring: {}", text(&out));
+    let id = profile_id(&dir.join("door.toml"));
+    assert!(stdout.contains(&format!("profile-id:{id}:rotating-key")), "the key is in the keyring: {}", text(&out));
     let profile = fs::read_to_string(dir.join("door.toml")).expect("profile");
     assert!(!profile.contains(key), "the key is never in the file: {profile}");
     assert!(profile.contains("[rotating]") && profile.contains("door = \"ssh\""), "{profile}");
     // The revealed sequence is three ports of the range.
     let words = stdout.lines().find(|l| l.contains(":tcp")).expect("sequence line");
     assert_eq!(words.split_whitespace().count(), 3, "{words}");
+}
+
+/// The `id = "..."` of a profile file (the name of its keyring entries: `profile-id:<id>:<kind>`).
+fn profile_id(path: &std::path::Path) -> String {
+    let text = fs::read_to_string(path).expect("profile file");
+    text.lines()
+        .find_map(|line| line.strip_prefix("id = \"")?.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no id in {}: {text}", path.display()))
+        .to_owned()
 }

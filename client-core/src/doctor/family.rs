@@ -264,7 +264,7 @@ async fn knock_once(cx: &Context<'_>, server: IpAddr, watch: &UdpErrorWatch) -> 
     request.resolved = Some(server);
     if let Some(rotation) = &plan.rotating {
         // The current window's sequence (the plan holds a stand-in until the key is read).
-        let key = crate::open::read_rotating_key(&plan.name, cx.cancel).await?;
+        let key = crate::open::read_rotating_key(plan, cx.cancel).await?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         request.sequence =
             rotation.sequence(&key, rotation.window(now)).map_err(|e| KnockError::Keys(e.to_string()))?;

@@ -243,7 +243,7 @@ async fn run_checks(plan: &Plan, profile: &Profile, cancel: &CancellationToken, 
 
     // SPA: the keys, and the clock against a trusted time source when one is configured.
     let keys = match spa {
-        Some(_) => match crate::open::read_keys(&plan.name, cancel).await {
+        Some(_) => match crate::open::read_keys(plan, cancel).await {
             Ok(keys) => Some(keys),
             Err(error) => {
                 d.check(

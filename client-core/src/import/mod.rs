@@ -25,7 +25,7 @@ use thiserror::Error;
 
 use crate::knockd_conf::{self, ConfError, DOOR_KEYS, OPTION_KEYS, USE_SYSLOG};
 use crate::profile::{Profile, validate_host, validate_name};
-use crate::secrets::SecretStore;
+use crate::secrets::{KeyOwner, SecretStore};
 use crate::spa::{HmacKey, SpaKey};
 use crate::store::{ProfileStore, UnreadableFile};
 
@@ -398,18 +398,19 @@ pub fn write(report: &ImportReport, store: &ProfileStore, secrets: &SecretStore)
         .iter()
         .filter_map(|entry| Some((entry, entry.name.as_ref()?, entry.profile.as_ref()?)))
         .map(|(entry, name, profile)| {
-            let created = store.create(name, profile).map(|stored| stored.path).map_err(|e| e.to_string());
+            let created = store.create(name, profile).map_err(|e| e.to_string());
+            // Under the new profile's id, so they are its own (see crate::secrets).
             let keys = match (&created, &entry.keys) {
-                (Ok(_), Some(keys)) => Some(store_keys(secrets, name, keys)),
+                (Ok(stored), Some(keys)) => Some(store_keys(secrets, name, &KeyOwner::of(name, &stored.profile), keys)),
                 _ => None,
             };
-            Written { name: name.clone(), source: entry.source.clone(), profile: created, keys }
+            Written { name: name.clone(), source: entry.source.clone(), profile: created.map(|s| s.path), keys }
         })
         .collect()
 }
 
-fn store_keys(secrets: &SecretStore, name: &str, keys: &SpaKeys) -> Result<(), String> {
-    secrets.store_spa_keys(name, &keys.key, &keys.hmac).map_err(|err| {
+fn store_keys(secrets: &SecretStore, name: &str, owner: &KeyOwner, keys: &SpaKeys) -> Result<(), String> {
+    secrets.store_spa_keys(owner, &keys.key, &keys.hmac).map_err(|err| {
         let [(key_var, hmac_var), _] = crate::secrets::spa_key_variables(name);
         format!("keys not stored in the OS keyring ({err}); give them in ${key_var} and ${hmac_var}")
     })

@@ -3,16 +3,16 @@
 //! desktop app's "Import from text".
 //!
 //! Order matters: the URI and the name are checked before anything is written; an existing profile is
-//! refused before the key is stored (storing it would replace that profile's keyring entry); the key goes
-//! into the keyring first (when that fails nothing is written, and the user still has the URI); a
-//! profile that cannot be created then takes its key back out.
+//! refused before the key is stored; the key goes into the keyring first, under the new profile's fresh
+//! id (when that fails nothing is written, and the user still has the URI); a profile that cannot be
+//! created then takes its key back out.
 
 use thiserror::Error;
 
 use crate::Method;
-use crate::profile::{Profile, ProfileError, ProfileKind, RotatingKnock, validate_name};
+use crate::profile::{Profile, ProfileError, ProfileId, ProfileKind, RotatingKnock, validate_name};
 use crate::rotating::{DoorKey, RotatingError, parse_uri};
-use crate::secrets::{SecretError, SecretKind, SecretStore, rotating_key_variables};
+use crate::secrets::{KeyOwner, SecretError, SecretKind, SecretStore, rotating_key_variables};
 use crate::store::{ProfileStore, StoreError, StoredProfile};
 
 /// A checked provisioning URI: the profile it makes, under which name, and its door key (masked in
@@ -64,12 +64,14 @@ impl UriImport {
         if store.file_names()?.contains(&self.name) {
             return Err(UriImportError::Exists(self.name));
         }
-        secrets.store_rotating_key(&self.name, &self.key).map_err(|source| {
+        let id = ProfileId::random().map_err(UriImportError::Profile)?;
+        let owner = KeyOwner::Id(id);
+        secrets.store_rotating_key(&owner, &self.key).map_err(|source| {
             let [variable, _] = rotating_key_variables(&self.name);
             UriImportError::Key { variable, source }
         })?;
-        store.create(&self.name, &self.profile).map_err(|err| {
-            let _ = secrets.delete(&self.name, SecretKind::RotatingKey);
+        store.create_with_id(&self.name, &self.profile, id).map_err(|err| {
+            let _ = secrets.delete(&owner, SecretKind::RotatingKey);
             err.into()
         })
     }
