@@ -9,6 +9,7 @@
 #   SERVER_BENCH_SKIP_LIVE=1        skip the live parts (c) and (e)
 #   SERVER_BENCH_ONLY_ROTATING=1    run only the rotating door's replay (d)
 #   SERVER_BENCH_PARTS=ae           run only these parts (default abcde)
+#   SERVER_BENCH_BASELINE=PATH      part (a) also replays its pcap with this knock-server build
 #   SERVER_BENCH_SWEEP_SYNS=N       bound each sweep of (e) to N SYNs (and as many datagrams; default 50000000)
 #   SERVER_BENCH_SWEEP_SECS=N       ... and to N seconds (default 600)
 set -euo pipefail

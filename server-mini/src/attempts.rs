@@ -16,6 +16,7 @@
 //!   the table is full, the oldest penalty goes before any attempt: forgetting a penalty costs an
 //!   attacker's next try a short wait, evicting an attempt costs a user their knock.
 
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use hashlink::LinkedHashMap;
@@ -32,6 +33,20 @@ pub trait Attempt {
     fn stage(&self) -> usize;
 }
 
+/// A source address as a table key: compared as the address, hashed as one 128-bit number (the table
+/// is asked once per packet; hashing the enum and its bytes cost a measurable share of a replay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Src(IpAddr);
+
+impl Hash for Src {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(match self.0 {
+            IpAddr::V4(a) => u128::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a),
+        });
+    }
+}
+
 /// One door's attempts and penalties, each oldest first.
 struct Queue<A> {
     /// The door's index in the configuration (the one events carry).
@@ -39,9 +54,9 @@ struct Queue<A> {
     timeout_ms: Millis,
     /// How long a penalised source waits (0: no penalties).
     penalty_ms: Millis,
-    attempts: LinkedHashMap<IpAddr, A>,
+    attempts: LinkedHashMap<Src, A>,
     /// Penalised sources and when their penalty began.
-    penalties: LinkedHashMap<IpAddr, Millis>,
+    penalties: LinkedHashMap<Src, Millis>,
 }
 
 impl<A: Attempt> Queue<A> {
@@ -100,17 +115,17 @@ impl<A: Attempt> Attempts<A> {
     /// Whether `src` has an attempt (live or not yet collected) on door `queue`: the cheap first question
     /// the sweep guard asks for every stray packet.
     pub fn has_attempt(&self, queue: usize, src: IpAddr) -> bool {
-        self.queues.get(queue).is_some_and(|q| q.attempts.contains_key(&src))
+        self.queues.get(queue).is_some_and(|q| q.attempts.contains_key(&Src(src)))
     }
 
     /// Whether `src` is penalised on door `queue` at `now` (an expired penalty is collected here).
     pub fn is_penalised(&mut self, queue: usize, src: IpAddr, now: Millis) -> bool {
         let Some(q) = self.queues.get_mut(queue) else { return false };
-        let Some(&since) = q.penalties.get(&src) else { return false };
+        let Some(&since) = q.penalties.get(&Src(src)) else { return false };
         if q.is_penalised_since(since, now) {
             return true;
         }
-        q.penalties.remove(&src);
+        q.penalties.remove(&Src(src));
         self.len -= 1;
         false
     }
@@ -126,8 +141,8 @@ impl<A: Attempt> Attempts<A> {
         }
         if let Some(q) = self.queues.get_mut(queue) {
             // A renewed penalty moves to the back: insertion order stays start order.
-            let renewed = q.penalties.remove(&src).is_some();
-            q.penalties.insert(src, now);
+            let renewed = q.penalties.remove(&Src(src)).is_some();
+            q.penalties.insert(Src(src), now);
             if !renewed {
                 self.len += 1;
             }
@@ -137,7 +152,7 @@ impl<A: Attempt> Attempts<A> {
     /// `src`'s attempt on door `queue`, if its timeout has not passed at `now`.
     pub fn live(&self, queue: usize, src: IpAddr, now: Millis) -> Option<&A> {
         let q = self.queues.get(queue)?;
-        q.attempts.get(&src).filter(|a| q.is_live(a, now))
+        q.attempts.get(&Src(src)).filter(|a| q.is_live(a, now))
     }
 
     /// Reports a hit whose TCP flags door `queue` does not accept, at the stage of its source's live
@@ -153,7 +168,7 @@ impl<A: Attempt> Attempts<A> {
     /// late hit is judged afresh (one hash lookup either way: this runs for every hit).
     pub fn current(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) -> Option<&mut A> {
         let q = self.queues.get_mut(queue)?;
-        match q.attempts.entry(src) {
+        match q.attempts.entry(Src(src)) {
             Entry::Occupied(entry) if now.saturating_sub(entry.get().started()) < q.timeout_ms => {
                 Some(entry.into_mut())
             }
@@ -169,7 +184,7 @@ impl<A: Attempt> Attempts<A> {
 
     /// Removes `src`'s attempt on door `queue` (it finished or failed; the caller reports why).
     pub fn remove(&mut self, queue: usize, src: IpAddr) -> Option<A> {
-        let removed = self.queues.get_mut(queue)?.attempts.remove(&src);
+        let removed = self.queues.get_mut(queue)?.attempts.remove(&Src(src));
         if removed.is_some() {
             self.len -= 1;
         }
@@ -195,7 +210,7 @@ impl<A: Attempt> Attempts<A> {
             self.evict_oldest(events);
         }
         if let Some(q) = self.queues.get_mut(queue)
-            && q.attempts.insert(src, attempt).is_none()
+            && q.attempts.insert(Src(src), attempt).is_none()
         {
             self.len += 1;
         }
@@ -217,7 +232,7 @@ impl<A: Attempt> Attempts<A> {
             self.queues.iter().enumerate().filter_map(|(i, q)| q.attempts.front().map(|(_, a)| (a.started(), i))).min();
         if let Some((_, index)) = oldest
             && let Some(q) = self.queues.get_mut(index)
-            && let Some((src, attempt)) = q.attempts.pop_front()
+            && let Some((Src(src), attempt)) = q.attempts.pop_front()
         {
             self.len -= 1;
             events.push(Event::Rejected { src, door: q.door, stage: attempt.stage(), reason: Reason::Evicted });
@@ -239,7 +254,7 @@ impl<A: Attempt> Attempts<A> {
                 if q.is_live(attempt, now) {
                     break;
                 }
-                if let Some((src, attempt)) = q.attempts.pop_front() {
+                if let Some((Src(src), attempt)) = q.attempts.pop_front() {
                     self.len -= 1;
                     events.push(Event::Rejected { src, door: q.door, stage: attempt.stage(), reason: Reason::Timeout });
                 }

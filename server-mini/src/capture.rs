@@ -19,6 +19,11 @@ use crate::signals::Signals;
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 /// The longest the loop sleeps without looking at signals and timers.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// Most packets handled before the live loop looks at timers, commands and signals again (about 10 ms of
+/// a flood at the capture's full rate).
+const MAX_BATCH: usize = 16_384;
+/// A replay looks at commands and the log's window every this many packets.
+const REPLAY_POLL_EVERY: u32 = 64;
 
 /// Replays a capture file through the same code path as live capture, then shuts down (pending stop
 /// commands run) and logs the counters.
@@ -29,6 +34,7 @@ pub fn replay(server: &mut Server, file: &Path) -> Result<(), Failure> {
     server.use_capture_clock();
     server.log.important(&format!("replaying {}", file.display()));
     let mut last = 0;
+    let mut since_poll = 0u32;
     loop {
         match capture.next_packet() {
             Ok(packet) => {
@@ -36,7 +42,13 @@ pub fn replay(server: &mut Server, file: &Path) -> Result<(), Failure> {
                 let now = (ts.tv_sec.max(0) as u64).saturating_mul(1000) + (ts.tv_usec.max(0) as u64) / 1000;
                 server.tick(now);
                 server.handle_frame(link, packet.data, now);
-                server.poll_actions();
+                // Commands and the log's window follow the wall clock: looked at every few packets, as the
+                // live loop does after each batch (a clock read per packet was a tenth of a replay's time).
+                since_poll += 1;
+                if since_poll >= REPLAY_POLL_EVERY {
+                    since_poll = 0;
+                    server.poll_actions();
+                }
                 last = now;
             }
             Err(pcap::Error::NoMorePackets) => break,
@@ -109,7 +121,9 @@ pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
             server.log.important(&line);
         }
         wait_readable(fd, sleep_time(server, now_ms()));
-        loop {
+        // A bounded batch: under a flood the capture never runs dry, and timers, stop commands and
+        // signals must still be looked at.
+        for _ in 0..MAX_BATCH {
             match capture.next_packet() {
                 Ok(packet) => server.handle_frame(link, packet.data, now_ms()),
                 Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => break,

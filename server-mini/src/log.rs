@@ -229,8 +229,10 @@ impl Logger {
     }
 
     /// A per-packet line, dropped (and counted) above the rate limit.
+    ///
+    /// The window is not rolled here but by [`Logger::tick`], which the event loop calls at least every
+    /// 100 ms: a per-packet line costs no clock read (a flood makes millions of them).
     pub fn packet(&mut self, line: impl FnOnce() -> String) {
-        self.roll_window();
         if self.lines_in_window >= LINES_PER_SECOND {
             self.suppress();
             return;

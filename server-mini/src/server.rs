@@ -92,6 +92,8 @@ pub struct Server {
     pub counters: Counters,
     events: Vec<Event>,
     filter_changed: bool,
+    /// The `now` of the last [`Server::tick`].
+    last_tick: Option<Millis>,
 }
 
 impl Server {
@@ -119,6 +121,7 @@ impl Server {
             counters: Counters::default(),
             events: Vec::with_capacity(16),
             filter_changed: false,
+            last_tick: None,
         };
         server.actions.set_doors(&server.config.doors);
         server.log_disabled_doors();
@@ -266,8 +269,13 @@ impl Server {
         }
     }
 
-    /// Expires attempts whose timeout passed.
+    /// Expires attempts whose timeout passed. Nothing changes within one millisecond, so a second call
+    /// with the same `now` (a replay asks before every packet) returns at once.
     pub fn tick(&mut self, now: Millis) {
+        if self.last_tick == Some(now) {
+            return;
+        }
+        self.last_tick = Some(now);
         self.follow_windows(now);
         self.doors.tick(now, &mut self.events);
         self.rotating.tick(now, &mut self.events);
@@ -300,10 +308,12 @@ impl Server {
     }
 
     fn on_event(&mut self, event: Event) {
+        // Per-packet lines borrow the door's name from the configuration (a field apart from the log):
+        // under a flood nothing is allocated for a line the rate limit drops.
         match event {
             Event::Stage { src, door, stage } => {
                 self.counters.stages += 1;
-                let name = self.door_name(door).to_owned();
+                let name = name_of(&self.config, door);
                 self.log.packet(|| format!("{src}: {name}: Stage {stage}"));
             }
             Event::Open { src, door } => {
@@ -312,8 +322,8 @@ impl Server {
             }
             Event::OpenAs { src, door, user, window } => self.open_as(src, door, user, window),
             Event::Rejected { src, door, stage, reason } => {
-                let name = self.door_name(door).to_owned();
                 let penalty_ms = self.penalty_ms(door);
+                let name = name_of(&self.config, door);
                 match reason {
                     // No port is ever logged: the expected hit tells the sequence, and so does the hit that
                     // came (a static door's own ports are the only ones that reach this arm without the
@@ -584,6 +594,11 @@ fn port_ranges(ports: &[u16]) -> Vec<(u16, u16)> {
         }
     }
     ranges
+}
+
+/// A door's name, borrowed from the configuration ("?" for an index it does not have).
+fn name_of(config: &ServerConfig, door: usize) -> &str {
+    config.doors.get(door).map_or("?", |d| d.name.as_str())
 }
 
 /// How a reset line ends: with the penalty the source now waits, if the door has one.

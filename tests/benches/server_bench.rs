@@ -480,6 +480,17 @@ mod lab_bench {
         println!("    sweep guard off (Sweep_Guard = off, knockd's matching):");
         let best_off = timed_replays(binary, &off.display().to_string(), &pcap_s, &dir.join("q.stderr"), frames as f64);
         println!("    guard on / off: {:.2}x the packets per second", best / best_off);
+        if let Ok(baseline) = std::env::var("SERVER_BENCH_BASELINE") {
+            // Another build (e.g. before the guard existed) on the same pcap and door, in the same run.
+            println!("    baseline {baseline} (same pcap and door):");
+            let best_base = timed_replays(Path::new(&baseline), &conf_s, &pcap_s, &dir.join("q.stderr"), frames as f64);
+            println!("    guard on / baseline: {:.2}x the packets per second", best / best_base);
+        }
+        if let Ok(keep) = std::env::var("SERVER_BENCH_KEEP_PCAP") {
+            // For profiling the replay by hand (perf record knock-server --read ...).
+            std::fs::copy(&pcap, &keep).expect("copy the pcap");
+            println!("    pcap kept as {keep}");
+        }
         let _ = std::fs::remove_file(&pcap);
     }
 
