@@ -152,32 +152,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if args.check {
         return check::check(&config, &conf);
     }
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    let user = match privileges::target_user(euid, args.user.as_deref(), args.run_as_root, args.keep_capabilities) {
-        privileges::Target::Stay => None,
-        privileges::Target::Switch(name) => Some(User::lookup(name)?),
-        privileges::Target::Default(name) => Some(User::lookup(name).map_err(|_| {
-            Failure::invalid(format!(
-                "started as root: knock-server switches to the system user {name} once the capture is open (door \
-                 commands must not run as root), and there is no user {name}: create it (useradd --system \
-                 --no-create-home --shell /usr/sbin/nologin {name}; the Debian package does), name another with \
-                 --user NAME, or keep uid 0 with --run-as-root"
-            ))
-        })?),
-    };
-    if let (Some(user), Some(dir)) = (&user, &args.state_dir) {
-        privileges::check_writable(dir, user).map_err(|why| {
-            Failure::runtime(format!(
-                "--state-dir {}: {why}, and knock-server runs as user {} once the capture is open, so it could not \
-                 record used sequences and windows: chown {} {}, or choose the user with --user NAME / --run-as-root",
-                dir.display(),
-                user.name,
-                user.name,
-                dir.display()
-            ))
-        })?;
-    }
+    let user = if args.read.is_none() { live_user(&args)? } else { None };
     let log = Logger::new(config.options.log_file.as_deref(), config.options.use_syslog, !args.quiet)
         .map_err(|e| Failure::runtime(format!("cannot open the log file: {e}")))?;
     let options = ServerOptions {
@@ -205,6 +180,38 @@ pub fn run(args: Args) -> Result<(), Failure> {
             },
         ),
     }
+}
+
+/// The user a live server runs as once the capture is open (see [`privileges::target_user`]), looked
+/// up and checked before anything starts. A replay (`--read`) opens no capture and keeps its user.
+fn live_user(args: &Args) -> Result<Option<User>, Failure> {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let user = match privileges::target_user(euid, args.user.as_deref(), args.run_as_root, args.keep_capabilities) {
+        privileges::Target::Stay => None,
+        privileges::Target::Switch(name) => Some(User::lookup(name)?),
+        privileges::Target::Default(name) => Some(User::lookup(name).map_err(|_| {
+            Failure::invalid(format!(
+                "started as root: knock-server switches to the system user {name} once the capture is open (door \
+                 commands must not run as root), and there is no user {name}: create it (useradd --system \
+                 --no-create-home --shell /usr/sbin/nologin {name}; the Debian package does), name another with \
+                 --user NAME, or keep uid 0 with --run-as-root"
+            ))
+        })?),
+    };
+    if let (Some(user), Some(dir)) = (&user, &args.state_dir) {
+        privileges::check_writable(dir, user).map_err(|why| {
+            Failure::runtime(format!(
+                "--state-dir {}: {why}, and knock-server runs as user {} once the capture is open, so it could not \
+                 record used sequences and windows: chown {} {}, or choose the user with --user NAME / --run-as-root",
+                dir.display(),
+                user.name,
+                user.name,
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(user)
 }
 
 /// Where `rotating keygen` puts the URI.
