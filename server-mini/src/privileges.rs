@@ -107,36 +107,6 @@ impl User {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn root_switches_to_the_system_user_unless_told_otherwise() {
-        assert_eq!(target_user(0, None, false, false), Target::Default("knock-server"));
-        assert_eq!(target_user(0, Some("nobody"), false, false), Target::Switch("nobody"));
-        assert_eq!(target_user(0, None, true, false), Target::Stay, "--run-as-root");
-        assert_eq!(target_user(0, None, false, true), Target::Stay, "--keep-capabilities");
-        assert_eq!(target_user(999, None, false, false), Target::Stay, "started as the unit's User=");
-        assert_eq!(target_user(999, Some("nobody"), false, false), Target::Switch("nobody"));
-    }
-
-    #[test]
-    fn a_state_dir_the_user_cannot_write_is_found() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("dir");
-        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(dir.path()).expect("meta"));
-        let other = User { name: "other".into(), uid: owner.wrapping_add(12345), gid: 54321 };
-        let me = User { name: "me".into(), uid: owner, gid: 54321 };
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
-        assert_eq!(check_writable(dir.path(), &me), Ok(()));
-        let why = check_writable(dir.path(), &other).expect_err("0700 of another user");
-        assert!(why.contains("cannot write") && why.contains("mode 0700"), "{why}");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).expect("chmod");
-        assert_eq!(check_writable(dir.path(), &other), Ok(()));
-    }
-}
-
 fn unsafe_zeroed_passwd() -> libc::passwd {
     // SAFETY: passwd is a plain C struct of integers and pointers, for which all-zero is a valid value.
     unsafe { std::mem::zeroed() }
@@ -234,4 +204,34 @@ fn switch_user(user: &User) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_switches_to_the_system_user_unless_told_otherwise() {
+        assert_eq!(target_user(0, None, false, false), Target::Default("knock-server"));
+        assert_eq!(target_user(0, Some("nobody"), false, false), Target::Switch("nobody"));
+        assert_eq!(target_user(0, None, true, false), Target::Stay, "--run-as-root");
+        assert_eq!(target_user(0, None, false, true), Target::Stay, "--keep-capabilities");
+        assert_eq!(target_user(999, None, false, false), Target::Stay, "started as the unit's User=");
+        assert_eq!(target_user(999, Some("nobody"), false, false), Target::Switch("nobody"));
+    }
+
+    #[test]
+    fn a_state_dir_the_user_cannot_write_is_found() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(dir.path()).expect("meta"));
+        let other = User { name: "other".into(), uid: owner.wrapping_add(12345), gid: 54321 };
+        let me = User { name: "me".into(), uid: owner, gid: 54321 };
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        assert_eq!(check_writable(dir.path(), &me), Ok(()));
+        let why = check_writable(dir.path(), &other).expect_err("0700 of another user");
+        assert!(why.contains("cannot write") && why.contains("mode 0700"), "{why}");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        assert_eq!(check_writable(dir.path(), &other), Ok(()));
+    }
 }
