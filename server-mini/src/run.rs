@@ -152,7 +152,6 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if args.check {
         return check::check(&config, &conf);
     }
-    let user = if args.read.is_none() { live_user(&args)? } else { None };
     let log = Logger::new(config.options.log_file.as_deref(), config.options.use_syslog, !args.quiet)
         .map_err(|e| Failure::runtime(format!("cannot open the log file: {e}")))?;
     let options = ServerOptions {
@@ -162,6 +161,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
         state_dir: args.state_dir.clone(),
     };
     let mut server = Server::new(config, options, log).map_err(|e| Failure::invalid(e.to_string()))?;
+    // After the configuration (its errors come first), before the capture opens.
+    let user = if args.read.is_none() { live_user(&args)? } else { None };
     match &args.read {
         Some(file) => capture::replay(&mut server, file),
         None => capture::live(
