@@ -182,6 +182,8 @@ if [ "\$1" = configure ]; then
   fi
   install -d -m ${state_mode:-0700} -o $service_user -g $service_user $state_dir
   install -d -m ${logs_mode:-0750} -o $service_user -g $service_user $logs_dir
+  # Files an older package's root service (or a root keygen) left there: the service reads them as its user.
+  chown -R $service_user:$service_user $state_dir $logs_dir
   if [ -f $config_path ]; then
     # A config kept from an older package may be 0644 and root's group: sequences are secrets.
     chmod o-rwx $config_path

@@ -261,6 +261,26 @@ pub fn new_sequence(
     }
 }
 
+/// A key file keygen created as root gets the owner and group of its directory: under the unit's
+/// `/var/lib/knock-server` that is the service user, who must read it at every SIGHUP.
+fn give_to_directory_owner(file: &Path) -> Result<(), Failure> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let owner = std::fs::metadata(dir).map_err(|e| Failure::runtime(format!("{}: {e}", dir.display())))?;
+    std::os::unix::fs::chown(file, Some(owner.uid()), Some(owner.gid())).map_err(|e| {
+        Failure::runtime(format!(
+            "{}: cannot give it to the owner of {} (uid {}): {e}; chown it to the user knock-server runs as",
+            file.display(),
+            dir.display(),
+            owner.uid()
+        ))
+    })
+}
+
 /// `rotating keygen`: see [`RotatingCommand::Keygen`].
 fn keygen(config: &config::ServerConfig, door: &str, user: &str, host: &str, target: UriTarget) -> Result<(), Failure> {
     let file = config.path.display();
@@ -310,11 +330,15 @@ fn keygen(config: &config::ServerConfig, door: &str, user: &str, host: &str, tar
         )),
         UriTarget::Stdout => None,
     };
+    let new_key_file = !settings.keys.exists();
     if let Err(err) = rotating_keys::append(&settings.keys, user, &key) {
         if let Some((path, _)) = &out_file {
             let _ = std::fs::remove_file(path);
         }
         return Err(Failure::invalid(err.to_string()));
+    }
+    if new_key_file {
+        give_to_directory_owner(&settings.keys)?;
     }
     let uri = rotating::format_uri(host, &settings.rotation, &key);
     let (written_to, where_) = match &mut out_file {

@@ -268,6 +268,28 @@ fn keygen_writes_the_uri_to_a_new_0600_file_and_refuses_a_pipe_without_stdout() 
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("knock+rotating://"), "{}", text(&out));
 }
 
+#[test]
+fn a_key_file_keygen_creates_as_root_belongs_to_its_directorys_owner() {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    // As under the unit: the state directory is the service user's (nobody here), keygen runs as root.
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    fs::create_dir(&state).expect("dir");
+    std::os::unix::fs::chown(&state, Some(65534), Some(65534)).expect("chown");
+    let conf = dir.path().join("knock.conf");
+    fs::write(&conf, "[ssh]\n  Rotating_Keys = state/ssh.keys\n  Seq_Timeout = 10\n  TCPFlags = syn\n").expect("conf");
+    let conf = conf.display().to_string();
+    let args = ["rotating", "keygen", "-c", &conf, "ssh", "alice", "--host", "h.example.org", "--stdout"];
+    let out = knock_server(&args, None);
+    assert!(out.status.success(), "{}", text(&out));
+    let meta = fs::metadata(state.join("ssh.keys")).expect("key file");
+    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o777), (65534, 65534, 0o600));
+}
+
 // ---- privileges ----------------------------------------------------------------------------------------
 
 /// The system user `knock-server`, created for the test when missing and then removed again.
