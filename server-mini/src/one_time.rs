@@ -80,9 +80,12 @@ impl UsedSequences {
 /// does not start with `#` (a used sequence is commented out), and is not recorded as used. A sequence
 /// listed twice is kept once (at its first line): it opens once.
 pub fn read_remaining(file: &Path, used: &UsedSequences) -> Result<Vec<Sequence>, client_core::knockd_conf::ConfError> {
+    let key = canonical(file);
+    let mut seen: HashSet<String> = HashSet::new();
     let mut remaining: Vec<Sequence> = Vec::new();
     for (_, sequence) in crate::config::read_one_time(file)? {
-        if !remaining.contains(&sequence) && !used.contains(file, &sequence) {
+        let text = sequence.to_string();
+        if seen.insert(text.clone()) && !used.used.contains(&(key.clone(), text)) {
             remaining.push(sequence);
         }
     }
@@ -91,12 +94,14 @@ pub fn read_remaining(file: &Path, used: &UsedSequences) -> Result<Vec<Sequence>
 
 /// A line that repeats an earlier line's sequence: (its line, the first line), for `--check`.
 pub fn duplicates(sequences: &[(usize, Sequence)]) -> Vec<(usize, usize)> {
-    let mut first: Vec<(usize, &Sequence)> = Vec::new();
+    let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut repeats = Vec::new();
     for (line, sequence) in sequences {
-        match first.iter().find(|(_, s)| *s == sequence) {
-            Some((earlier, _)) => repeats.push((*line, *earlier)),
-            None => first.push((*line, sequence)),
+        match first.entry(sequence.to_string()) {
+            std::collections::hash_map::Entry::Occupied(earlier) => repeats.push((*line, *earlier.get())),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(*line);
+            }
         }
     }
     repeats
