@@ -36,11 +36,9 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
             log_file.display()
         ));
     }
-    // Every warning printed is counted here (the summary line's count).
-    let mut warnings = 0usize;
     for door in &config.doors {
-        match &door.sequence {
-            config::SequenceSource::Rotating(settings) => match crate::rotating_keys::read(&settings.keys) {
+        if let config::SequenceSource::Rotating(settings) = &door.sequence {
+            match crate::rotating_keys::read(&settings.keys) {
                 Ok(users) => println!(
                     "{file}:{}: [{}]: rotating door, {} user(s) in {}",
                     settings.keys_line,
@@ -49,49 +47,16 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
                     settings.keys.display()
                 ),
                 Err(err) => errors.push(format!("{file}:{}: [{}]: {err}", settings.keys_line, door.name)),
-            },
-            config::SequenceSource::OneTime(path) => match config::read_one_time(path) {
-                Ok(sequences) => {
-                    let repeats = one_time::duplicates(&sequences);
-                    println!(
-                        "{file}:{}: [{}]: one-time door, {} sequence(s) in {}",
-                        door.line,
-                        door.name,
-                        sequences.len() - repeats.len(),
-                        path.display()
-                    );
-                    for (line, first) in repeats {
-                        warnings += 1;
-                        println!(
-                            "{}:{line}: [{}]: warning: repeats the sequence of line {first}: it opens once (both                              lines are marked when it is used); remove one of the two lines",
-                            path.display(),
-                            door.name
-                        );
-                    }
-                    for (line, sequence) in sequences.iter().filter(|(_, s)| is_published(s)) {
-                        errors.push(format!(
-                            "{}:{line}: [{}]: the sequence {sequence} is published in knock-server's sample config                              and README, so anyone can open this door: replace it (knock-server new-sequence                              prints a random one)",
-                            path.display(),
-                            door.name
-                        ));
-                    }
-                }
-                Err(err) => errors.push(format!(
-                    "{file}:{}: [{}]: One_Time_Sequences: {err}: the server will not start (exit 2); fix that line                      (a sequence such as 7000,8000:udp,9000, or # to comment it out)",
-                    door.line, door.name
-                )),
-            },
-            config::SequenceSource::Fixed(sequence) if is_published(sequence) => errors.push(format!(
-                "{file}:{}: [{}]: Sequence = {sequence} is published in knock-server's sample config and README, so                  anyone can open this door: replace it with your own (knock-server new-sequence prints a random one)",
-                door.line, door.name
-            )),
-            config::SequenceSource::Fixed(_) => {}
+            }
         }
     }
-    for w in config::lint(config, conf) {
-        warnings += 1;
+    let warnings = config::lint(config, conf);
+    for w in &warnings {
         println!("{file}:{}: [{}]: warning: {}", w.line, w.door, w.message);
     }
+    // Every other warning printed is counted here too (the summary line counts them all).
+    let mut more_warnings = one_time_files(config, &mut errors);
+    published_sequences(config, &mut errors);
     for door in &config.doors {
         let Some(nft) = &door.nft else { continue };
         let sets: Vec<(&NftSet, NftFamilyUse)> = [(&nft.set4, NftFamilyUse::Ipv4), (&nft.set6, NftFamilyUse::Ipv6)]
@@ -102,7 +67,7 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
             match set.exists() {
                 Ok(true) => println!("{file}:{}: [{}]: nft set {set} exists", door.line, door.name),
                 Ok(false) => {
-                    warnings += 1;
+                    more_warnings += 1;
                     println!(
                         "{file}:{}: [{}]: warning: nft set {set} does not exist: the door cannot open until it does \
                          (ruleset below)",
@@ -110,7 +75,7 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
                     );
                 }
                 Err(why) => {
-                    warnings += 1;
+                    more_warnings += 1;
                     println!(
                         "{file}:{}: [{}]: warning: cannot verify nft set {set} ({why}); run --check as root to verify",
                         door.line, door.name
@@ -129,13 +94,79 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
     println!(
         "{file}: {} door(s), {} warning(s), {}",
         config.doors.len(),
-        warnings,
+        warnings.len() + more_warnings,
         if errors.is_empty() { "no errors".to_owned() } else { format!("{} error(s)", errors.len()) }
     );
     if errors.is_empty() {
         Ok(())
     } else {
         Err(Failure::runtime(format!("{} error(s) found by --check", errors.len())))
+    }
+}
+
+/// Reads every door's One_Time_Sequences file as the server will: a line that does not parse is an error
+/// (the server refuses to start on it), a repeated sequence a warning. Returns the warnings printed.
+fn one_time_files(config: &ServerConfig, errors: &mut Vec<String>) -> usize {
+    let file = config.path.display();
+    let mut warnings = 0;
+    for door in &config.doors {
+        let config::SequenceSource::OneTime(path) = &door.sequence else { continue };
+        match config::read_one_time(path) {
+            Ok(sequences) => {
+                let repeats = one_time::duplicates(&sequences);
+                println!(
+                    "{file}:{}: [{}]: one-time door, {} sequence(s) in {}",
+                    door.line,
+                    door.name,
+                    sequences.len() - repeats.len(),
+                    path.display()
+                );
+                for (line, first) in repeats {
+                    warnings += 1;
+                    println!(
+                        "{}:{line}: [{}]: warning: repeats the sequence of line {first}: it opens once (both lines \
+                         are marked when it is used); remove one of the two lines",
+                        path.display(),
+                        door.name
+                    );
+                }
+            }
+            Err(err) => errors.push(format!(
+                "{file}:{}: [{}]: One_Time_Sequences: {err}: the server will not start (exit 2); fix that line (a \
+                 sequence such as 7000,8000:udp,9000, or # to comment it out)",
+                door.line, door.name
+            )),
+        }
+    }
+    warnings
+}
+
+/// A door whose sequence (or one of its one-time sequences) is one of the [`PUBLISHED_SEQUENCES`] is an
+/// error: anyone who read the sample or the README opens it.
+fn published_sequences(config: &ServerConfig, errors: &mut Vec<String>) {
+    let file = config.path.display();
+    for door in &config.doors {
+        match &door.sequence {
+            config::SequenceSource::Fixed(sequence) if is_published(sequence) => errors.push(format!(
+                "{file}:{}: [{}]: Sequence = {sequence} is published in knock-server's sample config and README, so \
+                 anyone can open this door: replace it with your own (knock-server new-sequence prints a random one)",
+                door.line, door.name
+            )),
+            config::SequenceSource::OneTime(path) => {
+                for (line, sequence) in config::read_one_time(path).unwrap_or_default() {
+                    if is_published(&sequence) {
+                        errors.push(format!(
+                            "{}:{line}: [{}]: the sequence {sequence} is published in knock-server's sample config \
+                             and README, so anyone can open this door: replace it (knock-server new-sequence prints \
+                             a random one)",
+                            path.display(),
+                            door.name
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
