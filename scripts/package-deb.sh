@@ -12,8 +12,12 @@
 #   knock-gui     /usr/bin/knock-gui, .desktop entry, icon (SVG and 256x256 PNG) in the hicolor theme
 #   knock-server  /usr/sbin/knock-server, its systemd unit (server-mini/knock-server.service, binary path
 #                 rewritten from what the unit says to /usr/sbin), the sample config installed as the config
-#                 path the unit names (a conffile), a system user created in postinst; the service is not
-#                 enabled or started: edit the config first, then `systemctl enable --now knock-server`.
+#                 path the unit names (a conffile, mode 0640, group of the unit's User=), a system user
+#                 created in postinst. The sample's doors are commented out (their sequences are published),
+#                 so the server does not start until a door is added: postinst says so. The service is not
+#                 enabled or started by an install: add a door (`knock-server new-sequence`), then
+#                 `systemctl enable --now knock-server`; an upgrade starts it again if it is enabled and the
+#                 config passes `knock-server --check`.
 # Depends are computed like dpkg-shlibdeps does: the package owning each shared library the binary needs,
 # plus the libraries knock-gui loads at run time (winit/glutin dlopen X11, xkbcommon and GL).
 set -euo pipefail
@@ -158,7 +162,8 @@ strip --strip-unneeded "$root/usr/sbin/knock-server"
 mkdir -p "$root/usr/lib/systemd/system"
 sed "s#$unit_binary#/usr/sbin/knock-server#g" "$unit" >"$root/usr/lib/systemd/system/knock-server.service"
 chmod 644 "$root/usr/lib/systemd/system/knock-server.service"
-put 644 server-mini/knock-server.conf.sample "$root$config_path"
+# Sequences are secrets: the config is not world-readable (postinst gives its group to the service user).
+put 640 server-mini/knock-server.conf.sample "$root$config_path"
 put 644 server-mini/knock-server.conf.sample "$root/usr/share/doc/knock-server/examples/knock-server.conf.sample"
 depends=$(shlib_depends "$root/usr/sbin/knock-server")
 control knock-server "$root" "$depends, adduser" \
@@ -167,16 +172,37 @@ control knock-server "$root" "$depends, adduser" \
 echo "$config_path" >"$root/DEBIAN/conffiles"
 cat >"$root/DEBIAN/postinst" <<EOF
 #!/bin/sh
-# Creates the service's system user; the service is not enabled: edit $config_path first.
+# Creates the service's system user and gives it the config (0640, its group) and the state and log
+# directories. An install does not enable the service: the sample has no active door. An upgrade starts
+# an enabled service again (prerm stopped it) when the config passes --check, and says why not otherwise.
 set -e
 if [ "\$1" = configure ]; then
   if ! getent passwd $service_user >/dev/null; then
     adduser --system --group --no-create-home --home /nonexistent --quiet $service_user
   fi
-  install -d -m ${state_mode:-0700} $state_dir
-  install -d -m ${logs_mode:-0750} $logs_dir
+  install -d -m ${state_mode:-0700} -o $service_user -g $service_user $state_dir
+  install -d -m ${logs_mode:-0750} -o $service_user -g $service_user $logs_dir
+  # Files an older package's root service (or a root keygen) left there: the service reads them as its user.
+  chown -R $service_user:$service_user $state_dir $logs_dir
+  if [ -f $config_path ]; then
+    # A config kept from an older package may be 0644 and root's group: sequences are secrets.
+    chmod o-rwx $config_path
+    if [ "\$(stat -c %G $config_path)" = root ]; then chgrp $service_user $config_path; fi
+  fi
+  ready=yes
+  if ! check=\$(/usr/sbin/knock-server --check -c $config_path 2>&1); then
+    ready=no
+    echo "knock-server: $config_path is not ready, so the service will not start:" >&2
+    echo "\$check" | tail -n 3 | sed 's/^/  /' >&2
+    echo "  add a door (knock-server new-sequence prints a random sequence), then" >&2
+    echo "  systemctl enable --now knock-server" >&2
+  fi
   if [ -d /run/systemd/system ]; then
     systemctl daemon-reload >/dev/null || true
+    # An upgrade (\$2: the old version): prerm stopped an enabled service; start it again.
+    if [ -n "\$2" ] && [ \$ready = yes ] && systemctl is-enabled --quiet knock-server 2>/dev/null; then
+      systemctl start knock-server || true
+    fi
   fi
 fi
 exit 0

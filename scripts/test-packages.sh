@@ -3,8 +3,11 @@
 # each promises, then purges them and checks nothing of them is left. Needs root (dpkg). Used by .ci/run.
 #   knock-cli     `knock-cli --version`; `man knock-cli` renders; completions for bash, zsh, fish installed
 #   knock-gui     desktop-file-validate of the installed entry; icon files in the hicolor theme
-#   knock-server  `knock-server --check` of the installed sample config; `systemd-analyze verify` of the
-#                 installed unit; the system user exists
+#   knock-server  the installed sample config is 0640, group knock-server, and has no active door
+#                 (`--check` refuses it: "no doors"); `--check` refuses the sample's published sequence and
+#                 passes a door made with `knock-server new-sequence`; that door opens on a knock over
+#                 loopback, its command running as the system user knock-server (the default when started
+#                 as root); `systemd-analyze verify` of the installed unit; the system user exists
 # Pass --no-build to package binaries already built by `cargo build --release`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +55,41 @@ check "icons" test -s /usr/share/icons/hicolor/scalable/apps/knock-gui.svg -a -s
 # knock-server: the config path and binary as the installed unit names them.
 unit=/usr/lib/systemd/system/knock-server.service
 config=$(sed -n 's/^ExecStart=.*\(-c\|--config\)[ =]\([^ ]*\).*/\2/p' "$unit" | head -1)
-check "knock-server --check $config" knock-server --check -c "$config"
+check "config $config is 0640 root:knock-server" sh -c "[ \"\$(stat -c '%a %U %G' $config)\" = '640 root knock-server' ]"
+check "the sample has no active door: --check refuses it" sh -c \
+  "out=\$(knock-server --check -c $config 2>&1); echo \"\$out\"; ! knock-server --check -c $config >/dev/null 2>&1 &&
+   echo \"\$out\" | grep -q 'no doors' && echo \"\$out\" | grep -q 'new-sequence'"
+own=$(mktemp -d)
+chown knock-server:knock-server "$own"
+sed 's/^# \[openSSH\]/[openSSH]/; /^\[openSSH\]/,/^$/ s/^#\t/\t/' "$config" >"$own/published.conf"
+check "--check refuses the sample's published sequence" sh -c \
+  "out=\$(knock-server --check -c $own/published.conf 2>&1); echo \"\$out\"; echo \"\$out\" | grep -q 'is published' &&
+   ! knock-server --check -c $own/published.conf >/dev/null 2>&1"
+sequence=$(knock-server new-sequence 2>/dev/null)
+cat >"$own/knock.conf" <<EOF
+[options]
+	LogFile = $own/knock-server.log
+[test]
+	Sequence    = $sequence
+	Seq_Timeout = 10
+	TCPFlags    = syn
+	Start_Command = /bin/sh -c 'id -un > $own/opened'
+EOF
+check "--check passes a door from new-sequence ($sequence)" sh -c \
+  "out=\$(knock-server --check -c $own/knock.conf 2>&1); echo \"\$out\"; echo \"\$out\" | grep -q '0 warning(s), no errors'"
+# Live on loopback, started as root without --user: it runs as knock-server, and the door opens.
+knock-server -c "$own/knock.conf" -i lo >"$own/stderr" 2>&1 &
+server_pid=$!
+for _ in $(seq 50); do grep -q "starting up, listening on" "$own/stderr" 2>/dev/null && break; sleep 0.1; done
+# shellcheck disable=SC2086 # the sequence's hits are separate arguments
+knock-cli knock 127.0.0.1 ${sequence//,/ } >/dev/null 2>&1 || true
+for _ in $(seq 50); do [ -s "$own/opened" ] && break; sleep 0.1; done
+check "a knock opens the door; its command ran as knock-server" sh -c \
+  "cat $own/stderr; [ \"\$(cat $own/opened 2>/dev/null)\" = knock-server ] &&
+   grep -q 'privileges dropped: running as user knock-server' $own/stderr"
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+rm -rf "$own"
 check "systemd-analyze verify knock-server.service" systemd-analyze verify "$unit"
 check "knock-server binary is the unit's" sh -c "grep -q '^ExecStart=/usr/sbin/knock-server ' $unit"
 check "system user knock-server" getent passwd knock-server

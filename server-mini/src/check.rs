@@ -1,14 +1,28 @@
 //! `--check`: what would stop the server or weaken a door, before it runs. Errors (exit 1) are what
-//! will stop the server at start (a LogFile it cannot open); warnings are legal but weak or broken
-//! doors ([`config::lint`]; an nftables set that does not exist, so the door cannot open until it
-//! does). For nftables doors it asks the kernel whether the sets exist and prints the ruleset lines the
-//! door needs.
+//! will stop the server at start (a LogFile it cannot open, a rotating key file or a One_Time_Sequences
+//! file it cannot read or parse) or must not run at all (a door whose sequence is published in the
+//! sample config or the README, [`PUBLISHED_SEQUENCES`]); warnings are legal but weak or broken doors
+//! ([`config::lint`]; a one-time sequence listed twice; an nftables set that does not exist, so the door
+//! cannot open until it does). Every warning printed is counted in the summary line. For nftables
+//! doors it asks the kernel whether the sets exist and prints the ruleset lines the door needs.
 
 use client_core::knockd_conf::KnockdConf;
 
 use crate::config::{self, ServerConfig};
 use crate::exit::Failure;
 use crate::nft::{NftFamilyUse, NftSet};
+use crate::one_time;
+
+/// Sequences printed in `server-mini/knock-server.conf.sample` and the README: anyone can read them, so a
+/// door using one is open to all. `--check` (and so the unit's ExecStartPre) refuses them.
+pub const PUBLISHED_SEQUENCES: &[&str] = &["8471,2947:udp,6302", "5713,1389:udp,4426"];
+
+/// Whether `sequence` is one of the [`PUBLISHED_SEQUENCES`].
+pub fn is_published(sequence: &client_core::Sequence) -> bool {
+    PUBLISHED_SEQUENCES
+        .iter()
+        .any(|text| client_core::knockd_conf::parse_sequence(text).is_ok_and(|published| &published == sequence))
+}
 
 /// Prints the findings on stdout; Err when something will stop the server or a door.
 pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
@@ -43,6 +57,9 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
     for w in &warnings {
         println!("{file}:{}: [{}]: warning: {}", w.line, w.door, w.message);
     }
+    // Every other warning printed is counted here too (the summary line counts them all).
+    let mut more_warnings = one_time_files(config, &mut errors);
+    published_sequences(config, &mut errors);
     for door in &config.doors {
         let Some(nft) = &door.nft else { continue };
         let sets: Vec<(&NftSet, NftFamilyUse)> = [(&nft.set4, NftFamilyUse::Ipv4), (&nft.set6, NftFamilyUse::Ipv6)]
@@ -52,15 +69,21 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
         for (set, _) in &sets {
             match set.exists() {
                 Ok(true) => println!("{file}:{}: [{}]: nft set {set} exists", door.line, door.name),
-                Ok(false) => println!(
-                    "{file}:{}: [{}]: warning: nft set {set} does not exist: the door cannot open until it does \
-                     (ruleset below)",
-                    door.line, door.name
-                ),
-                Err(why) => println!(
-                    "{file}:{}: [{}]: warning: cannot verify nft set {set} ({why}); run --check as root to verify",
-                    door.line, door.name
-                ),
+                Ok(false) => {
+                    more_warnings += 1;
+                    println!(
+                        "{file}:{}: [{}]: warning: nft set {set} does not exist: the door cannot open until it does \
+                         (ruleset below)",
+                        door.line, door.name
+                    );
+                }
+                Err(why) => {
+                    more_warnings += 1;
+                    println!(
+                        "{file}:{}: [{}]: warning: cannot verify nft set {set} ({why}); run --check as root to verify",
+                        door.line, door.name
+                    );
+                }
             }
         }
         println!("# nft ruleset for door [{}] (load with nft -f; the accept rules are examples for SSH):", door.name);
@@ -74,13 +97,79 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
     println!(
         "{file}: {} door(s), {} warning(s), {}",
         config.doors.len(),
-        warnings.len(),
+        warnings.len() + more_warnings,
         if errors.is_empty() { "no errors".to_owned() } else { format!("{} error(s)", errors.len()) }
     );
     if errors.is_empty() {
         Ok(())
     } else {
         Err(Failure::runtime(format!("{} error(s) found by --check", errors.len())))
+    }
+}
+
+/// Reads every door's One_Time_Sequences file as the server will: a line that does not parse is an error
+/// (the server refuses to start on it), a repeated sequence a warning. Returns the warnings printed.
+fn one_time_files(config: &ServerConfig, errors: &mut Vec<String>) -> usize {
+    let file = config.path.display();
+    let mut warnings = 0;
+    for door in &config.doors {
+        let config::SequenceSource::OneTime(path) = &door.sequence else { continue };
+        match config::read_one_time(path) {
+            Ok(sequences) => {
+                let repeats = one_time::duplicates(&sequences);
+                println!(
+                    "{file}:{}: [{}]: one-time door, {} sequence(s) in {}",
+                    door.line,
+                    door.name,
+                    sequences.len() - repeats.len(),
+                    path.display()
+                );
+                for (line, first) in repeats {
+                    warnings += 1;
+                    println!(
+                        "{}:{line}: [{}]: warning: repeats the sequence of line {first}: it opens once (both lines \
+                         are marked when it is used); remove one of the two lines",
+                        path.display(),
+                        door.name
+                    );
+                }
+            }
+            Err(err) => errors.push(format!(
+                "{file}:{}: [{}]: One_Time_Sequences: {err}: the server will not start (exit 2); fix that line (a \
+                 sequence such as 7000,8000:udp,9000, or # to comment it out)",
+                door.line, door.name
+            )),
+        }
+    }
+    warnings
+}
+
+/// A door whose sequence (or one of its one-time sequences) is one of the [`PUBLISHED_SEQUENCES`] is an
+/// error: anyone who read the sample or the README opens it.
+fn published_sequences(config: &ServerConfig, errors: &mut Vec<String>) {
+    let file = config.path.display();
+    for door in &config.doors {
+        match &door.sequence {
+            config::SequenceSource::Fixed(sequence) if is_published(sequence) => errors.push(format!(
+                "{file}:{}: [{}]: Sequence = {sequence} is published in knock-server's sample config and README, so \
+                 anyone can open this door: replace it with your own (knock-server new-sequence prints a random one)",
+                door.line, door.name
+            )),
+            config::SequenceSource::OneTime(path) => {
+                for (line, sequence) in config::read_one_time(path).unwrap_or_default() {
+                    if is_published(&sequence) {
+                        errors.push(format!(
+                            "{}:{line}: [{}]: the sequence {sequence} is published in knock-server's sample config \
+                             and README, so anyone can open this door: replace it (knock-server new-sequence prints \
+                             a random one)",
+                            path.display(),
+                            door.name
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 

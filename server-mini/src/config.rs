@@ -158,7 +158,11 @@ pub fn from_conf(conf: &KnockdConf, path: &Path) -> Result<ServerConfig, ConfErr
         },
     };
     if conf.doors.is_empty() {
-        return Err(ConfError::at_line(1, "no doors: add a section such as [openSSH] with a Sequence"));
+        return Err(ConfError::at_line(
+            1,
+            "no doors: add (or uncomment) a section such as [openSSH] with a Sequence; `knock-server new-sequence` \
+             prints a random one",
+        ));
     }
     let doors = conf.doors.iter().map(|section| door(section, path)).collect::<Result<Vec<_>, _>>()?;
     Ok(ServerConfig { path: path.to_owned(), options, doors })

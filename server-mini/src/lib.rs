@@ -3,7 +3,8 @@
 //!
 //! Per OS (decided here; each module's own choices are at its top):
 //! - **Linux**: everything: pcap capture, commands, nftables doors, capabilities dropped after the
-//!   capture opens ([`privileges`]).
+//!   capture opens, and uid 0 given up for the system user `knock-server` unless told otherwise
+//!   ([`privileges`]).
 //! - **macOS** (and other Unix systems): pcap capture on BPF, commands, signals, `--user`; no
 //!   capabilities and no nftables (an `Nft_Set` is refused with a message; use commands with pfctl).
 //! - **Windows**: not supported. Capture would need Npcap, and the server is built on Unix signals
@@ -25,7 +26,8 @@
 //! - [`rotating_doors`]: the same for rotating doors (a sequence per user and time window);
 //!   [`rotating_keys`] reads their `USER BASE32KEY` files; [`rotating_used`] keeps each user's last
 //!   used window across restarts (one use per window).
-//! - [`server`]: packets in, events out: logging, commands, one-time sequences, the capture filter.
+//! - [`server`]: packets in, events out: logging, commands, one-time sequences ([`one_time`]: used ones
+//!   kept by the file's canonical path), the capture filter.
 //! - [`actions`]: commands run without blocking; stop commands scheduled and run at shutdown.
 //! - [`log`]: knockd-compatible log lines to stderr, LogFile and syslog, rate-limited under floods.
 

@@ -112,9 +112,10 @@ impl NftSet {
     }
 
     /// Puts `source` into the set for `timeout` (refreshing it if present). Blocks for one `nft` run.
+    /// Errors carry nft's own words (its stderr: the `nftables` crate's helper leaves stderr to the
+    /// terminal, so it runs `nft -j -f -` itself).
     pub fn refresh(&self, source: IpAddr, timeout: Duration) -> Result<(), String> {
-        helper::apply_ruleset_with_args(&self.refresh_batch(source, timeout), Some(NFT), std::iter::empty::<&str>())
-            .map_err(|e| describe(&e))
+        apply(NFT, &self.refresh_batch(source, timeout))
     }
 
     /// Whether the set exists (`--check`): Ok(true), Ok(false) when nft says it does not, Err when nft
@@ -157,6 +158,31 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
+/// Runs `PROGRAM -j -f -` with `batch` on stdin; Err holds its stderr (or why it could not run).
+fn apply(program: &str, batch: &Nftables) -> Result<(), String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let json = serde_json::to_string(batch).map_err(|e| format!("cannot write the nft batch as JSON: {e}"))?;
+    let mut child = Command::new(program)
+        .args(["-j", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let written = child.stdin.take().map(|mut stdin| stdin.write_all(json.as_bytes()));
+    let output = child.wait_with_output().map_err(|e| format!("waiting for {program}: {e}"))?;
+    if output.status.success() {
+        return match written {
+            Some(Err(e)) => Err(format!("cannot write to {program}: {e}")),
+            _ => Ok(()),
+        };
+    }
+    let words = |bytes: &[u8]| String::from_utf8_lossy(bytes).split_whitespace().collect::<Vec<_>>().join(" ");
+    let why = [words(&output.stderr), words(&output.stdout)].into_iter().find(|w| !w.is_empty());
+    Err(format!("nft failed ({}): {}", output.status, why.unwrap_or_else(|| "no message from nft".to_owned())))
+}
+
 /// nft's own words (its stderr), on one line.
 fn describe(err: &NftablesError) -> String {
     match err {
@@ -183,6 +209,23 @@ mod tests {
         assert!(e.contains("inet or ip"), "{e}");
         assert!(NftSet::parse("inet knock", NftFamilyUse::Ipv4).expect_err("two words").contains("FAMILY TABLE SET"));
         assert!(NftSet::parse("inet knock al;low", NftFamilyUse::Ipv4).expect_err("name").contains("not an nft name"));
+    }
+
+    #[test]
+    fn a_failed_refresh_carries_nfts_reason() {
+        // A table that does not exist: nft says why (no such file or directory, or no permission when not
+        // root); the error must carry those words, not an empty reason.
+        let set = NftSet::parse("inet knock_e2e_no_such_table allow4", NftFamilyUse::Ipv4).expect("valid");
+        let err = set.refresh("192.0.2.1".parse().expect("ip"), Duration::from_secs(5)).expect_err("no such table");
+        if std::process::Command::new(NFT).arg("--version").output().is_ok() {
+            assert!(err.starts_with("nft failed") && err.contains("Error:"), "{err}");
+        } else {
+            assert!(err.contains("cannot run nft"), "{err}");
+        }
+        let err =
+            apply("/nonexistent/nft", &set.refresh_batch("192.0.2.1".parse().expect("ip"), Duration::from_secs(5)))
+                .expect_err("no program");
+        assert!(err.contains("cannot run /nonexistent/nft"), "{err}");
     }
 
     #[test]

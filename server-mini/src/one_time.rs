@@ -5,8 +5,16 @@
 //!    sequence: `FILE<TAB>SEQUENCE`, written crash-safely (temp file + rename), read at every load, so a
 //!    used sequence stays refused across reloads and restarts even when the sequence file cannot be
 //!    written (read-only file system);
-//! 2. the sequence file itself, as knockd does: the line holding that sequence is commented out. It is
+//! 2. the sequence file itself, as knockd does: every line holding that sequence is commented out. It is
 //!    found by its content, whatever happened to the file since it was loaded (lines added or removed).
+//!
+//! The state file names the sequence file by its canonical path (symlinks resolved, absolute), so one
+//! file is one key however the configuration spells it: `-c /etc/k.conf`, `-c k.conf` from `/etc`, or
+//! a path through a symlinked directory all find the same used sequences. Entries written by earlier
+//! versions with another spelling are canonicalized when the state file is read.
+//!
+//! A sequence listed twice in the file opens once: the repeats are dropped when the file is read (and
+//! `--check` warns about them, see [`duplicates`]), and every line holding a used sequence is marked.
 
 use std::collections::HashSet;
 use std::fs;
@@ -24,7 +32,14 @@ pub const STATE_FILE: &str = "one-time-used";
 pub struct UsedSequences {
     /// None: no state directory (each use is still marked in its sequence file).
     path: Option<PathBuf>,
+    /// (canonical path of the sequence file, sequence)
     used: HashSet<(PathBuf, String)>,
+}
+
+/// How the state file names a sequence file: its canonical path (symlinks resolved), or, when it cannot
+/// be resolved (the file is gone), the absolute path as spelled.
+pub fn canonical(file: &Path) -> PathBuf {
+    fs::canonicalize(file).or_else(|_| std::path::absolute(file)).unwrap_or_else(|_| file.to_owned())
 }
 
 impl UsedSequences {
@@ -36,7 +51,7 @@ impl UsedSequences {
         let used = text
             .lines()
             .filter_map(|line| line.split_once('\t'))
-            .map(|(file, sequence)| (PathBuf::from(file), sequence.to_owned()))
+            .map(|(file, sequence)| (canonical(Path::new(file)), sequence.to_owned()))
             .collect();
         Ok(UsedSequences { path: Some(path), used })
     }
@@ -46,13 +61,13 @@ impl UsedSequences {
     }
 
     pub fn contains(&self, file: &Path, sequence: &Sequence) -> bool {
-        self.used.contains(&(file.to_owned(), sequence.to_string()))
+        self.used.contains(&(canonical(file), sequence.to_string()))
     }
 
     /// Records a used sequence durably (temp file + rename + fsync). In memory it is refused even if
     /// the write fails.
     pub fn record(&mut self, file: &Path, sequence: &Sequence) -> std::io::Result<()> {
-        self.used.insert((file.to_owned(), sequence.to_string()));
+        self.used.insert((canonical(file), sequence.to_string()));
         let Some(path) = &self.path else { return Ok(()) };
         let mut lines: Vec<String> =
             self.used.iter().map(|(file, sequence)| format!("{}\t{sequence}\n", file.display())).collect();
@@ -62,25 +77,45 @@ impl UsedSequences {
 }
 
 /// The sequences of a one-time file that are not used yet, in file order: every line that is not blank,
-/// does not start with `#` (a used sequence is commented out), and is not recorded as used.
+/// does not start with `#` (a used sequence is commented out), and is not recorded as used. A sequence
+/// listed twice is kept once (at its first line): it opens once.
 pub fn read_remaining(file: &Path, used: &UsedSequences) -> Result<Vec<Sequence>, client_core::knockd_conf::ConfError> {
-    Ok(crate::config::read_one_time(file)?
-        .into_iter()
-        .map(|(_, sequence)| sequence)
-        .filter(|sequence| !used.contains(file, sequence))
-        .collect())
+    let key = canonical(file);
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut remaining: Vec<Sequence> = Vec::new();
+    for (_, sequence) in crate::config::read_one_time(file)? {
+        let text = sequence.to_string();
+        if seen.insert(text.clone()) && !used.used.contains(&(key.clone(), text)) {
+            remaining.push(sequence);
+        }
+    }
+    Ok(remaining)
 }
 
-/// Comments out the first active line of `file` that holds `sequence`, crash-safely. Ok(false) when no
-/// such line is left (already marked, or removed by an edit).
+/// A line that repeats an earlier line's sequence: (its line, the first line), for `--check`.
+pub fn duplicates(sequences: &[(usize, Sequence)]) -> Vec<(usize, usize)> {
+    let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut repeats = Vec::new();
+    for (line, sequence) in sequences {
+        match first.entry(sequence.to_string()) {
+            std::collections::hash_map::Entry::Occupied(earlier) => repeats.push((*line, *earlier.get())),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(*line);
+            }
+        }
+    }
+    repeats
+}
+
+/// Comments out every active line of `file` that holds `sequence` (a repeated line too), crash-safely.
+/// Ok(false) when no such line is left (already marked, or removed by an edit).
 pub fn mark_used(file: &Path, sequence: &Sequence) -> std::io::Result<bool> {
     let text = fs::read_to_string(file)?;
     let mut out = String::with_capacity(text.len() + 2);
     let mut marked = false;
     for current in text.split_inclusive('\n') {
         let trimmed = current.trim();
-        if !marked
-            && !trimmed.is_empty()
+        if !trimmed.is_empty()
             && !trimmed.starts_with('#')
             && client_core::knockd_conf::parse_sequence(trimmed).is_ok_and(|s| &s == sequence)
         {
@@ -118,6 +153,58 @@ mod tests {
         assert!(mark_used(&file, &seq("7000,8000")).expect("mark"));
         assert_eq!(fs::read_to_string(&file).expect("read"), "#7000,8000\n9000:udp,9100\n");
         assert!(!mark_used(&file, &seq("7000,8000")).expect("mark"), "already marked");
+    }
+
+    #[test]
+    fn a_repeated_sequence_opens_once_and_every_line_holding_it_is_marked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("otp");
+        fs::write(&file, "7000,8000\n9000,9100\n7000, 8000\n").expect("write");
+        let remaining = read_remaining(&file, &UsedSequences::default()).expect("read");
+        assert_eq!(remaining, [seq("7000,8000"), seq("9000,9100")], "A,B,A is A,B");
+        let listed = crate::config::read_one_time(&file).expect("read");
+        assert_eq!(duplicates(&listed), [(3, 1)]);
+        assert!(mark_used(&file, &seq("7000,8000")).expect("mark"));
+        assert_eq!(fs::read_to_string(&file).expect("read"), "#7000,8000\n9000,9100\n#7000, 8000\n");
+        assert_eq!(read_remaining(&file, &UsedSequences::default()).expect("read"), [seq("9000,9100")]);
+    }
+
+    #[test]
+    fn the_state_file_keys_a_sequence_file_by_its_canonical_path() {
+        let dir = tempfile::tempdir().expect("dir");
+        let real = dir.path().join("real");
+        fs::create_dir(&real).expect("dir");
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).expect("symlink");
+        let file = real.join("otp");
+        fs::write(&file, "7000,8000\n9000,9100\n").expect("write");
+        let state = dir.path().join("state");
+        fs::create_dir(&state).expect("state");
+        let mut used = UsedSequences::load(Some(&state)).expect("load");
+        used.record(&file, &seq("7000,8000")).expect("record");
+        let again = UsedSequences::load(Some(&state)).expect("load");
+        // The same file through a symlinked directory, and with `..` in it.
+        for spelling in [dir.path().join("link/otp"), real.join("../real/otp"), file.clone()] {
+            assert_eq!(read_remaining(&spelling, &again).expect("read"), [seq("9000,9100")], "{}", spelling.display());
+        }
+        // A relative spelling, resolved against the working directory (as a relative -c is).
+        let relative = pathdiff(&file);
+        assert!(again.contains(&relative, &seq("7000,8000")), "{}", relative.display());
+        // An entry an earlier version wrote with another spelling is canonicalized on load.
+        fs::write(state.join(STATE_FILE), format!("{}\t{}\n", dir.path().join("link/otp").display(), seq("9000,9100")))
+            .expect("old state");
+        let old = UsedSequences::load(Some(&state)).expect("load");
+        assert!(old.contains(&file, &seq("9000,9100")));
+    }
+
+    /// `file` relative to the working directory (`../../x/y` style).
+    fn pathdiff(file: &Path) -> PathBuf {
+        let cwd = std::env::current_dir().expect("cwd");
+        let ups = cwd.components().count().saturating_sub(1);
+        let mut relative = PathBuf::new();
+        for _ in 0..ups {
+            relative.push("..");
+        }
+        relative.join(file.strip_prefix("/").expect("absolute"))
     }
 
     #[test]

@@ -9,6 +9,13 @@
 //!   capabilities as ambient ones so that door commands (iptables, nft) still work.
 //!   `--keep-capabilities` skips all of it, for doors whose commands need more (e.g. `systemctl`).
 //!   Capabilities are decided at start: a SIGHUP that adds a door needing more needs a restart.
+//! - **Which user** ([`target_user`]): started as root, the server switches to the system user
+//!   [`DEFAULT_USER`] (`knock-server`, which the Debian package creates and the systemd unit runs as)
+//!   unless `--user NAME` names another, `--run-as-root` keeps uid 0 (capabilities still dropped), or
+//!   `--keep-capabilities` keeps everything. A door command run as root could read /etc/shadow or
+//!   rewrite the configuration; as `knock-server` it has CAP_NET_ADMIN and nothing else. Started as
+//!   another user (the unit's `User=knock-server` with ambient capabilities), the server stays that
+//!   user and passes CAP_NET_ADMIN to door commands as an ambient capability.
 //! - **macOS and other Unix systems**: there are no capabilities; `--user` switches user after the BPF
 //!   device is open (door commands then run as that user, so firewall commands need sudo rules).
 
@@ -16,6 +23,60 @@ use std::ffi::CString;
 
 use crate::config::ServerConfig;
 use crate::exit::Failure;
+
+/// The user a server started as root switches to when no `--user` is given.
+pub const DEFAULT_USER: &str = "knock-server";
+
+/// Which user the server runs as once the capture is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// Stay the user it was started as.
+    Stay,
+    /// `--user NAME`.
+    Switch(&'a str),
+    /// Started as root without `--user`: [`DEFAULT_USER`].
+    Default(&'a str),
+}
+
+/// The user to run as (see the module docs): `--user` wins; `--run-as-root` and `--keep-capabilities`
+/// keep the starting user; otherwise root switches to [`DEFAULT_USER`] and anyone else stays.
+pub fn target_user<'a>(euid: u32, user: Option<&'a str>, run_as_root: bool, keep_capabilities: bool) -> Target<'a> {
+    match user {
+        Some(name) => Target::Switch(name),
+        None if run_as_root || keep_capabilities || euid != 0 => Target::Stay,
+        None => Target::Default(DEFAULT_USER),
+    }
+}
+
+/// Whether `user` (its uid and primary group; supplementary groups are dropped) may create files in
+/// `dir`, from the owner and mode bits. Err says why not.
+pub fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot be read ({e})"))?;
+    if !meta.is_dir() {
+        return Err("is not a directory".to_owned());
+    }
+    let mode = meta.mode();
+    let (write_exec_owner, write_exec_group, write_exec_other) = (0o300, 0o030, 0o003);
+    let allowed = if meta.uid() == user.uid {
+        mode & write_exec_owner == write_exec_owner
+    } else if meta.gid() == user.gid {
+        mode & write_exec_group == write_exec_group
+    } else {
+        mode & write_exec_other == write_exec_other
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(format!(
+            "user {} cannot write it (owner uid {}, group gid {}, mode {:04o})",
+            user.name,
+            meta.uid(),
+            meta.gid(),
+            mode & 0o7777
+        ))
+    }
+}
 
 /// A user to switch to (`--user`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +155,9 @@ pub fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Result<Str
         // Effective and inheritable must stay within permitted: shrink them before it.
         caps::set(None, set, &needed).map_err(|e| fail("set the capabilities", &e))?;
     }
-    if user.is_some() {
-        // As another user, exec() would drop the capabilities: ambient ones pass to door commands.
+    // SAFETY: geteuid has no preconditions.
+    if user.is_some() || unsafe { libc::geteuid() } != 0 {
+        // As a user other than root, exec() would drop the capabilities: ambient ones pass to door commands.
         caps::set(None, CapSet::Ambient, &needed).map_err(|e| fail("set the ambient capabilities", &e))?;
     }
     let kept = if needed.is_empty() {
@@ -142,4 +204,34 @@ fn switch_user(user: &User) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_switches_to_the_system_user_unless_told_otherwise() {
+        assert_eq!(target_user(0, None, false, false), Target::Default("knock-server"));
+        assert_eq!(target_user(0, Some("nobody"), false, false), Target::Switch("nobody"));
+        assert_eq!(target_user(0, None, true, false), Target::Stay, "--run-as-root");
+        assert_eq!(target_user(0, None, false, true), Target::Stay, "--keep-capabilities");
+        assert_eq!(target_user(999, None, false, false), Target::Stay, "started as the unit's User=");
+        assert_eq!(target_user(999, Some("nobody"), false, false), Target::Switch("nobody"));
+    }
+
+    #[test]
+    fn a_state_dir_the_user_cannot_write_is_found() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(dir.path()).expect("meta"));
+        let other = User { name: "other".into(), uid: owner.wrapping_add(12345), gid: 54321 };
+        let me = User { name: "me".into(), uid: owner, gid: 54321 };
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        assert_eq!(check_writable(dir.path(), &me), Ok(()));
+        let why = check_writable(dir.path(), &other).expect_err("0700 of another user");
+        assert!(why.contains("cannot write") && why.contains("mode 0700"), "{why}");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        assert_eq!(check_writable(dir.path(), &other), Ok(()));
+    }
 }

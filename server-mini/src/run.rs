@@ -1,7 +1,9 @@
 //! The command line and what it does: parse the configuration, then `--check`, `--read` (replay) or
 //! live capture. `main` only parses the arguments, calls [`run`] and maps the result to an exit code.
 
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use client_core::knockd_conf;
@@ -51,10 +53,15 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Switch to this user once the capture is open (keeping only the capabilities the doors need).
+    /// Started as root, knock-server switches to the system user `knock-server` unless told otherwise.
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// Keep every privilege the server was started with (for door commands that need more than
-    /// CAP_NET_ADMIN); by default only what the doors need is kept once the capture is open.
+    /// Started as root, stay uid 0 instead of switching to the user `knock-server` (capabilities are
+    /// still dropped to what the doors need): door commands then run as root.
+    #[arg(long, conflicts_with = "user")]
+    pub run_as_root: bool,
+    /// Keep every privilege the server was started with, uid 0 included (for door commands that need
+    /// more than CAP_NET_ADMIN); by default only what the doors need is kept once the capture is open.
     #[arg(long, conflicts_with = "user")]
     pub keep_capabilities: bool,
     /// Do not log to stderr (only LogFile / syslog).
@@ -67,13 +74,22 @@ pub enum Command {
     /// Rotating doors (docs/rotating-sequences.md).
     #[command(subcommand)]
     Rotating(RotatingCommand),
+    /// Prints a random static sequence for a door's `Sequence =` (ports 1024-65535, all different, TCP
+    /// and UDP mixed, so no port scan completes it). It is the door's secret: keep it private.
+    NewSequence {
+        /// Hits in the sequence.
+        #[arg(long, default_value_t = NEW_SEQUENCE_LENGTH,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(3..=32))]
+        length: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RotatingCommand {
     /// Adds USER to rotating door DOOR: generates a 160-bit key, appends `USER KEY` to the door's
-    /// Rotating_Keys file (created 0600) and prints the import URI for `knock-cli profile import-uri` on
-    /// stdout. The URI holds the key: hand it over privately. Reload the server (SIGHUP) to let USER in.
+    /// Rotating_Keys file (created 0600) and writes the import URI for `knock-cli profile import-uri` to
+    /// `--out FILE` (created 0600), or prints it on a terminal. The URI holds the key: hand it over
+    /// privately. Reload the server (SIGHUP) to let USER in.
     Keygen {
         /// The rotating door (its [name] in the config).
         door: String,
@@ -82,24 +98,60 @@ pub enum RotatingCommand {
         /// The host name or address clients knock on (goes into the URI).
         #[arg(long)]
         host: String,
+        /// Write the URI to FILE, created with mode 0600 (an existing FILE is refused).
+        #[arg(long, value_name = "FILE", conflicts_with = "stdout")]
+        out: Option<PathBuf>,
+        /// Print the URI on stdout even when it is not a terminal (a pipe, or a file the shell creates
+        /// with your umask, often readable by others).
+        #[arg(long)]
+        stdout: bool,
     },
 }
 
 /// Key bytes `rotating keygen` generates: 160 bits (RFC 4226's recommended HMAC key size; at least 128).
 pub const KEYGEN_BYTES: usize = 20;
 
+/// Hits `new-sequence` draws by default.
+pub const NEW_SEQUENCE_LENGTH: usize = 4;
+
 /// Runs knock-server as the arguments say.
 pub fn run(args: Args) -> Result<(), Failure> {
+    if let Some(Command::NewSequence { length }) = &args.command {
+        let sequence = new_sequence(*length, &mut random_u16)?;
+        // knock(1)'s and knockd.conf's short form: a TCP hit is its port alone.
+        let sequence: Vec<String> = sequence
+            .hits()
+            .iter()
+            .map(|h| if h.protocol == client_core::Protocol::Tcp { h.port.to_string() } else { h.to_string() })
+            .collect();
+        let sequence = sequence.join(",");
+        println!("{sequence}");
+        eprintln!(
+            "a door's Sequence = {sequence}: it is the door's secret (whoever has it opens the door); put it in the \
+             config and give it to your users privately"
+        );
+        return Ok(());
+    }
     let conf = knockd_conf::parse_file(&args.config).map_err(|e| Failure::invalid(e.to_string()))?;
     let config =
         config::from_conf(&conf, &args.config).map_err(|e| Failure::invalid(e.in_file(&args.config).to_string()))?;
-    if let Some(Command::Rotating(RotatingCommand::Keygen { door, user, host })) = &args.command {
-        return keygen(&config, door, user, host);
+    if let Some(Command::Rotating(RotatingCommand::Keygen { door, user, host, out, stdout })) = &args.command {
+        let target = match out {
+            Some(file) => UriTarget::File(file),
+            None if *stdout || std::io::stdout().is_terminal() => UriTarget::Stdout,
+            None => {
+                return Err(Failure::invalid(
+                    "rotating keygen: stdout is not a terminal, and the URI holds the user's key: a file made by the \
+                     shell (`> alice.uri`) gets your umask, often readable by others; use --out FILE (created 0600), \
+                     or --stdout to print it anyway (e.g. into a pipe)",
+                ));
+            }
+        };
+        return keygen(&config, door, user, host, target);
     }
     if args.check {
         return check::check(&config, &conf);
     }
-    let user = args.user.as_deref().map(User::lookup).transpose()?;
     let log = Logger::new(config.options.log_file.as_deref(), config.options.use_syslog, !args.quiet)
         .map_err(|e| Failure::runtime(format!("cannot open the log file: {e}")))?;
     let options = ServerOptions {
@@ -109,6 +161,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
         state_dir: args.state_dir.clone(),
     };
     let mut server = Server::new(config, options, log).map_err(|e| Failure::invalid(e.to_string()))?;
+    // After the configuration (its errors come first), before the capture opens.
+    let user = if args.read.is_none() { live_user(&args)? } else { None };
     match &args.read {
         Some(file) => capture::replay(&mut server, file),
         None => capture::live(
@@ -129,8 +183,106 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
 }
 
+/// The user a live server runs as once the capture is open (see [`privileges::target_user`]), looked
+/// up and checked before anything starts. A replay (`--read`) opens no capture and keeps its user.
+fn live_user(args: &Args) -> Result<Option<User>, Failure> {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let user = match privileges::target_user(euid, args.user.as_deref(), args.run_as_root, args.keep_capabilities) {
+        privileges::Target::Stay => None,
+        privileges::Target::Switch(name) => Some(User::lookup(name)?),
+        privileges::Target::Default(name) => Some(User::lookup(name).map_err(|_| {
+            Failure::invalid(format!(
+                "started as root: knock-server switches to the system user {name} once the capture is open (door \
+                 commands must not run as root), and there is no user {name}: create it (useradd --system \
+                 --no-create-home --shell /usr/sbin/nologin {name}; the Debian package does), name another with \
+                 --user NAME, or keep uid 0 with --run-as-root"
+            ))
+        })?),
+    };
+    if let (Some(user), Some(dir)) = (&user, &args.state_dir) {
+        privileges::check_writable(dir, user).map_err(|why| {
+            Failure::runtime(format!(
+                "--state-dir {}: {why}, and knock-server runs as user {} once the capture is open, so it could not \
+                 record used sequences and windows: chown {} {}, or choose the user with --user NAME / --run-as-root",
+                dir.display(),
+                user.name,
+                user.name,
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(user)
+}
+
+/// Where `rotating keygen` puts the URI.
+#[derive(Debug, Clone, Copy)]
+enum UriTarget<'a> {
+    /// A new file, created 0600.
+    File(&'a Path),
+    Stdout,
+}
+
+/// A random u16 from the OS.
+fn random_u16() -> Result<u16, Failure> {
+    let mut bytes = [0u8; 2];
+    getrandom::fill(&mut bytes).map_err(|e| Failure::runtime(format!("no random numbers from the OS: {e}")))?;
+    Ok(u16::from_le_bytes(bytes))
+}
+
+/// A random static sequence of `length` hits (see [`Command::NewSequence`]): distinct ports in
+/// 1024-65535, each TCP or UDP at random with both present, so it neither rises nor falls in one protocol
+/// (what a port scan completes), and none of [`check::PUBLISHED_SEQUENCES`].
+pub fn new_sequence(
+    length: usize,
+    random: &mut dyn FnMut() -> Result<u16, Failure>,
+) -> Result<client_core::Sequence, Failure> {
+    loop {
+        let mut hits: Vec<(u16, bool)> = Vec::with_capacity(length);
+        while hits.len() < length {
+            let port = random()?;
+            if port >= 1024 && !hits.iter().any(|(p, _)| *p == port) {
+                hits.push((port, random()? & 1 == 1));
+            }
+        }
+        if hits.iter().all(|(_, udp)| *udp) || hits.iter().all(|(_, udp)| !*udp) {
+            let index = usize::from(random()?) % length.max(1);
+            if let Some(hit) = hits.get_mut(index) {
+                hit.1 = !hit.1;
+            }
+        }
+        let text: Vec<String> =
+            hits.iter().map(|(port, udp)| if *udp { format!("{port}:udp") } else { port.to_string() }).collect();
+        let sequence = knockd_conf::parse_sequence(&text.join(","))
+            .map_err(|e| Failure::runtime(format!("generated an invalid sequence: {e}")))?;
+        if !check::is_published(&sequence) {
+            return Ok(sequence);
+        }
+    }
+}
+
+/// A key file keygen created as root gets the owner and group of its directory: under the unit's
+/// `/var/lib/knock-server` that is the service user, who must read it at every SIGHUP.
+fn give_to_directory_owner(file: &Path) -> Result<(), Failure> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let owner = std::fs::metadata(dir).map_err(|e| Failure::runtime(format!("{}: {e}", dir.display())))?;
+    std::os::unix::fs::chown(file, Some(owner.uid()), Some(owner.gid())).map_err(|e| {
+        Failure::runtime(format!(
+            "{}: cannot give it to the owner of {} (uid {}): {e}; chown it to the user knock-server runs as",
+            file.display(),
+            dir.display(),
+            owner.uid()
+        ))
+    })
+}
+
 /// `rotating keygen`: see [`RotatingCommand::Keygen`].
-fn keygen(config: &config::ServerConfig, door: &str, user: &str, host: &str) -> Result<(), Failure> {
+fn keygen(config: &config::ServerConfig, door: &str, user: &str, host: &str, target: UriTarget) -> Result<(), Failure> {
     let file = config.path.display();
     let rotating_doors: Vec<&str> = config
         .doors
@@ -164,12 +316,96 @@ fn keygen(config: &config::ServerConfig, door: &str, user: &str, host: &str) -> 
     let mut bytes = vec![0u8; KEYGEN_BYTES];
     getrandom::fill(&mut bytes).map_err(|e| Failure::runtime(format!("no random numbers from the OS: {e}")))?;
     let key = DoorKey::from_bytes(bytes).map_err(|e| Failure::runtime(e.to_string()))?;
-    rotating_keys::append(&settings.keys, user, &key).map_err(|e| Failure::invalid(e.to_string()))?;
-    println!("{}", rotating::format_uri(host, &settings.rotation, &key));
+    // The URI file is created before the user is added: a bad --out adds nobody.
+    let mut out_file = match target {
+        UriTarget::File(path) => Some((
+            path,
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
+                Failure::invalid(format!(
+                    "--out {}: cannot create it ({e}); give a new file name (keygen creates it with mode 0600, \
+                     never into an existing file)",
+                    path.display()
+                ))
+            })?,
+        )),
+        UriTarget::Stdout => None,
+    };
+    let new_key_file = !settings.keys.exists();
+    if let Err(err) = rotating_keys::append(&settings.keys, user, &key) {
+        if let Some((path, _)) = &out_file {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(Failure::invalid(err.to_string()));
+    }
+    if new_key_file {
+        give_to_directory_owner(&settings.keys)?;
+    }
+    let uri = rotating::format_uri(host, &settings.rotation, &key);
+    let (written_to, where_) = match &mut out_file {
+        Some((path, file)) => {
+            file.write_all(format!("{uri}\n").as_bytes()).and_then(|()| file.sync_all()).map_err(|e| {
+                Failure::runtime(format!(
+                    "user {user} was added to {}, but writing the URI to --out {} failed ({e}): remove {user}'s \
+                     line from the key file and run keygen again",
+                    settings.keys.display(),
+                    path.display()
+                ))
+            })?;
+            (format!("{} (mode 0600)", path.display()), format!("knock-cli profile import-uri - < {}", path.display()))
+        }
+        None => {
+            println!("{uri}");
+            ("the line above".to_owned(), "knock-cli profile import-uri - < FILE".to_owned())
+        }
+    };
     eprintln!(
-        "added user {user} to {} (door [{door}]); the line above holds the key: give it to {user} privately, to \
-         import with `knock-cli profile import-uri - < FILE`; reload knock-server (SIGHUP) to let {user} in",
+        "added user {user} to {} (door [{door}]); {written_to} holds the key: give it to {user} privately, to \
+         import with `{where_}`; reload knock-server (SIGHUP) to let {user} in",
         settings.keys.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_sequences_are_distinct_high_ports_mixing_protocols_that_check_accepts() {
+        let mut state = 0x9e37_79b9_u32;
+        let mut lcg = || -> Result<u16, Failure> {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            Ok((state >> 16) as u16)
+        };
+        for length in [3, 4, 8, 32] {
+            for _ in 0..50 {
+                let sequence = new_sequence(length, &mut lcg).expect("sequence");
+                let hits = sequence.hits();
+                assert_eq!(hits.len(), length);
+                assert!(hits.iter().all(|h| h.port >= 1024), "{sequence}");
+                let mut ports: Vec<u16> = hits.iter().map(|h| h.port).collect();
+                ports.sort_unstable();
+                ports.dedup();
+                assert_eq!(ports.len(), length, "distinct ports: {sequence}");
+                assert!(hits.iter().any(|h| h.protocol == client_core::Protocol::Udp), "{sequence}");
+                assert!(hits.iter().any(|h| h.protocol == client_core::Protocol::Tcp), "{sequence}");
+                let text =
+                    format!("[d]\n Sequence = {sequence}\n Seq_Timeout = 5\n TCPFlags = syn\n Start_Command = x\n");
+                let conf = knockd_conf::parse(&text).expect("parse");
+                let config = config::from_conf(&conf, Path::new("k.conf")).expect("valid");
+                assert_eq!(config::lint(&config, &conf), [], "{sequence}");
+            }
+        }
+        // A source that only ever gives one protocol bit and low ports still ends in a valid sequence.
+        let mut counter = 0u16;
+        let mut stuck = || -> Result<u16, Failure> {
+            counter = counter.wrapping_add(2);
+            Ok(counter.wrapping_mul(977) | 0x400)
+        };
+        let sequence = new_sequence(4, &mut stuck).expect("sequence");
+        assert!(sequence.hits().iter().any(|h| h.protocol == client_core::Protocol::Udp), "{sequence}");
+        assert!(!check::is_published(&sequence));
+        let published = knockd_conf::parse_sequence(check::PUBLISHED_SEQUENCES[0]).expect("published");
+        assert!(check::is_published(&published));
+    }
 }

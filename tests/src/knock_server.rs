@@ -6,7 +6,12 @@
 //! into the lab dir with `[options] LogFile = <labdir>/knock-server.log` (and a PidFile) added,
 //! runs `knock-server -c CONF -i SERVER_IFACE [extra args]` in its own process group, with stdout
 //! and stderr in files next to the config, and returns once the log says
-//! `starting up, listening on <iface>` (written after the capture filter is set). Dropping the
+//! `starting up, listening on <iface>` (written after the capture filter is set). It passes
+//! [`RUN_AS_ROOT`] unless the arguments choose a user (`--user`, `--keep-capabilities`): started as root,
+//! knock-server would otherwise switch to the system user `knock-server`, and the lab's door commands
+//! `touch` markers in the root-owned lab dir, its state dirs, one-time and key files are root's too. The
+//! lab tests are about doors, not users; the default user has its own test
+//! ([`Lab::start_knock_server_as_given`], `tests/tests/server_state.rs`). Dropping the
 //! [`KnockServer`] sends SIGTERM (knock-server then runs pending stop commands) and SIGKILLs it,
 //! and whatever it started, after [`DROP_GRACE`].
 //!
@@ -31,6 +36,9 @@ use crate::{bins, process};
 pub const KNOCK_SERVER_ENV: &str = "KNOCK_SERVER";
 /// The log line knock-server writes once its capture listens.
 pub const READY_LINE: &str = "starting up, listening on";
+/// The opt-out of knock-server's default user that [`Lab::start_knock_server`] passes (see the module
+/// docs).
+pub const RUN_AS_ROOT: &str = "--run-as-root";
 /// How long [`Lab::start_knock_server`] waits for [`READY_LINE`].
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`KnockServer::stop`] waits after SIGTERM. knock-server itself waits at most 15 s for
@@ -72,6 +80,17 @@ impl Lab {
     /// our LogFile and PidFile) on the server's veth, plus `extra_args` (e.g. `--max-attempts 10`,
     /// `--dry-run`). Returns once it listens.
     pub fn start_knock_server(&self, config: &str, extra_args: &[&str]) -> Result<KnockServer, LabError> {
+        let chooses_user = extra_args.iter().any(|a| matches!(*a, "--user" | "--keep-capabilities" | RUN_AS_ROOT));
+        let mut args = extra_args.to_vec();
+        if !chooses_user {
+            args.push(RUN_AS_ROOT);
+        }
+        self.start_knock_server_as_given(config, &args)
+    }
+
+    /// [`Lab::start_knock_server`] with exactly `extra_args`: no [`RUN_AS_ROOT`] added, so knock-server
+    /// (started as root) picks its user as it does outside the lab.
+    pub fn start_knock_server_as_given(&self, config: &str, extra_args: &[&str]) -> Result<KnockServer, LabError> {
         let binary = knock_server_path()?;
         let log_path = self.knock_server_log_path();
         let text = complete_config(config, &log_path, &self.dir().join("knock-server.pid"))?;

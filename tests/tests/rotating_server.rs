@@ -288,7 +288,7 @@ fn a_revoked_user_no_longer_opens_and_keygen_adds_one() {
     let conf = server.config_path().display().to_string();
     let host = lab.server_v4().to_string();
     let out = Command::new(&binary)
-        .args(["rotating", "keygen", "-c", &conf, "ssh", "carol", "--host", &host])
+        .args(["rotating", "keygen", "-c", &conf, "ssh", "carol", "--host", &host, "--stdout"])
         .output()
         .expect("keygen");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -300,7 +300,7 @@ fn a_revoked_user_no_longer_opens_and_keygen_adds_one() {
     assert!(listed.lines().any(|l| l == format!("carol {}", provisioning.key.to_base32())), "{listed}");
     assert_eq!(fs::metadata(&keys).expect("meta").permissions().mode() & 0o777, 0o600);
     let again = Command::new(&binary)
-        .args(["rotating", "keygen", "-c", &conf, "ssh", "carol", "--host", &host])
+        .args(["rotating", "keygen", "-c", &conf, "ssh", "carol", "--host", &host, "--stdout"])
         .output()
         .expect("keygen");
     assert_ne!(again.status.code(), Some(0), "{}", text(&again));
@@ -324,13 +324,15 @@ fn keygen_then_import_uri_into_a_real_keyring_opens() {
     let server = start(&lab, &door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
     let binary = knock_server_path().expect("knock-server");
     let conf = server.config_path().display().to_string();
+    let uri_file = lab.dir().join("dave.uri");
     let out = Command::new(&binary)
-        .args(["rotating", "keygen", "-c", &conf, "ssh", "dave", "--host", &lab.server_v4().to_string()])
+        .args(["rotating", "keygen", "-c", &conf, "ssh", "dave", "--host", &lab.server_v4().to_string(), "--out"])
+        .arg(&uri_file)
         .output()
         .expect("keygen");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let uri_file = lab.dir().join("dave.uri");
-    fs::write(&uri_file, &out.stdout).expect("uri");
+    assert!(out.stdout.is_empty(), "the URI goes to --out only\n{}", text(&out));
+    assert_eq!(fs::metadata(&uri_file).expect("uri").permissions().mode() & 0o777, 0o600);
     server.signal(libc::SIGHUP);
     assert!(server.wait_for_count("ssh: rotating door, 2 user(s)", 1, OPEN_WAIT), "{}", server.diagnostics());
     let steps = format!(
