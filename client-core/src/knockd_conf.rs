@@ -702,7 +702,7 @@ mod tests {
         assert_error(
             &options.check_keys().expect_err("door key in options"),
             2,
-            &["unknown key in [options]", "LogFile, PidFile, Interface, UseSyslog"],
+            &["unknown key in [options]", "LogFile, PidFile, Interface, Public_Ports, UseSyslog"],
         );
     }
 
