@@ -978,13 +978,7 @@ impl AppState {
                 return;
             }
         };
-        let hits = plan
-            .request
-            .sequence
-            .hits()
-            .iter()
-            .map(|&h| (client_core::ReportedHit::new(h, plan.request.secret_ports).to_string(), HitState::Pending))
-            .collect();
+        let hits = plan.hit_labels().into_iter().map(|label| (label, HitState::Pending)).collect();
         let attempts = plan.verify.map_or(1, |v| v.attempts.get());
         let cancel = CancellationToken::new();
         let id = self.worker.knock(plan, cancel.clone());
