@@ -15,7 +15,7 @@ use client_core::{AddressFamily, CancellationToken, ErrorKind, KnockEvent};
 use client_core::{RawPermission, raw_permission};
 use serde::{Deserialize, Serialize};
 
-use crate::editor::{Editor, Field, FieldErrors};
+use crate::editor::{Editor, EditorKind, Field, FieldErrors};
 use crate::secrets::{Availability, SecretStore};
 use crate::worker::{RunId, Worker, WorkerMessage};
 
@@ -1263,7 +1263,7 @@ impl AppState {
             }
         };
         let name = editor.name.trim().to_owned();
-        let keys = if editor.spa { editor.keys().ok().flatten() } else { None };
+        let keys = if editor.kind == EditorKind::Spa { editor.keys().ok().flatten() } else { None };
         let renamed_from = editor.original.as_ref().map(|(o, _)| o.clone()).filter(|o| *o != name);
         if renamed_from.is_some() && self.entry(&name).is_some() {
             self.editor_errors.insert(Field::Name, format!("a profile named {name:?} already exists"));
