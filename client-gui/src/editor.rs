@@ -557,4 +557,75 @@ mod tests {
         assert!(again.kind == EditorKind::Spa && again.spa_key.is_empty(), "editing never shows stored keys");
         assert_eq!(again.build(&[]).expect("round trip"), profile);
     }
+
+    fn rotating_profile() -> Profile {
+        let text = "host = \"192.0.2.2\"\nmethod = \"connect\"\ndelay_ms = 5\n[rotating]\ndoor = \"ssh\"\nstep = 60\n\
+                    length = 3\nrange = \"20000-20999\"\nprotocols = \"tcp,udp,tcp\"\nexclude = [20022, 20023]\n";
+        toml::from_str(text).expect("rotating profile")
+    }
+
+    /// Issue 26: editing a rotating profile keeps it rotating, with every parameter of its door.
+    #[test]
+    fn a_rotating_profile_round_trips_through_the_form() {
+        let profile = rotating_profile();
+        let e = Editor::edit("door", &profile, client_core::store::Version::default());
+        assert_eq!(e.kind, EditorKind::Rotating);
+        assert_eq!(
+            (e.door.as_str(), e.step.as_str(), e.length.as_str(), e.range.as_str()),
+            ("ssh", "60", "3", "20000-20999")
+        );
+        assert_eq!((e.protocols.as_str(), e.exclude.as_str()), ("tcp,udp,tcp", "20022, 20023"));
+        assert_eq!((e.method, e.delay_ms.as_str()), (Method::Connect, "5"));
+        assert_eq!(e.build(&[]).expect("round trip"), profile);
+        let minimal: Profile = toml::from_str("host = \"h\"\n[rotating]\ndoor = \"d\"\n").expect("defaults");
+        let e = Editor::edit("d", &minimal, client_core::store::Version::default());
+        assert_eq!(e.build(&[]).expect("defaults round trip"), minimal);
+    }
+
+    #[test]
+    fn switching_kinds_keeps_each_kinds_fields_and_saves_the_selected_one() {
+        let mut e = valid();
+        e.kind = EditorKind::Rotating;
+        assert!(e.validate(&[]).get(&Field::Door).is_some_and(|m| m.contains("needs a name")), "{:?}", e.validate(&[]));
+        e.door = "ssh".into();
+        e.protocols = "tcp, udp, tcp, tcp".into();
+        let profile = e.build(&[]).expect("valid");
+        let knock = profile.rotating().expect("saved as rotating");
+        assert_eq!((knock.rotation.door.as_str(), knock.rotation.protocols.len()), ("ssh", 4));
+        assert_eq!(knock.rotation.range, Rotation::DEFAULT_RANGE);
+        e.kind = EditorKind::Sequence;
+        assert!(e.build(&[]).expect("valid").sequence().is_some(), "the open sequence was kept");
+        e.kind = EditorKind::Spa;
+        assert!(e.build(&[]).expect("valid").spa().is_some());
+    }
+
+    #[test]
+    fn each_bad_rotating_field_gets_its_own_message() {
+        let mut e = Editor::edit("door", &rotating_profile(), client_core::store::Version::default());
+        e.step = "0".into();
+        assert!(e.validate(&[]).get(&Field::Step).is_some_and(|m| m.contains("at least 1 second")));
+        e.step = "soon".into();
+        e.length = "x".into();
+        e.range = "9-1".into();
+        e.protocols = "tcp,sctp,tcp".into();
+        e.exclude = "22, http".into();
+        let errors = e.validate(&[]);
+        for (field, needle) in [
+            (Field::Step, "not a number of seconds"),
+            (Field::Length, "not a number of hits"),
+            (Field::Range, "invalid port range"),
+            (Field::Protocols, "sctp"),
+            (Field::Exclude, "\"http\" is not a port"),
+        ] {
+            assert!(errors.get(&field).is_some_and(|m| m.contains(needle)), "{field:?}: {errors:?}");
+        }
+        let mut e = Editor::edit("door", &rotating_profile(), client_core::store::Version::default());
+        e.length = "4".into();
+        assert!(e.validate(&[]).get(&Field::Protocols).is_some_and(|m| m.contains("template has 3")));
+        e.protocols.clear();
+        e.range = "20000-20002".into();
+        assert!(e.validate(&[]).get(&Field::Range).is_some_and(|m| m.contains("cannot hold 4")));
+        e.length = "17".into();
+        assert!(e.validate(&[]).contains_key(&Field::Length));
+    }
 }
