@@ -1,14 +1,17 @@
 //! Opening a profile: how `knock-cli open bastion`, `ssh`, `proxy` and the desktop app's Knock button
 //! all work, in one place.
 //!
-//! 1. [`Plan::new`] checks the profile can do the action (cheap, no I/O: safe on a UI thread).
+//! 1. [`Plan::new`] checks the profile can do the action (cheap, no I/O: safe on a UI thread). The plan has
+//!    the profile's kind ([`PlanKind`]: a sequence, SPA or rotating) with that kind's settings only; what a
+//!    kind derives per attempt (an SPA packet, a rotating window's sequence) is not in the plan.
 //! 2. [`run_plan`] first checks whether the door is already open (with a verify block and
 //!    [`Plan::already_open_check`] set by [`Plan::unless_open`]): the host is resolved **once** and the
 //!    verify port probed briefly; if it answers, nothing is sent (knocking an open door would make
 //!    knockd's `iptables -I` door insert a second rule that one close does not remove). Then it runs
 //!    attempts: for an SPA profile it first reads the keys (environment, else the OS
 //!    keyring, off the async threads), resolves the host **once** and seals a fresh packet
-//!    (`spa::attempt`); then it knocks ([`crate::knock()`]), and with a verify block polls the
+//!    (`spa::attempt`); for a rotating profile it reads the door key and sends the current window's
+//!    sequence, never a window already completed (remembered in the store's [`WindowState`]); then it knocks ([`crate::knock()`]), and with a verify block polls the
 //!    service port ([`crate::verify`]). A door that did not open is knocked again after a backoff (doubled
 //!    each time), a fresh sequence or packet each attempt, up to the attempt count.
 //!    With `family = "both"` the host is resolved once and its first IPv4 and first IPv6 address are
