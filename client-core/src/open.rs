@@ -11,9 +11,10 @@
 //!    attempts: for an SPA profile it first reads the keys (environment, else the OS
 //!    keyring, off the async threads), resolves the host **once** and seals a fresh packet
 //!    (`spa::attempt`); for a rotating profile it reads the door key and sends the current window's
-//!    sequence, never a window already completed (remembered in the store's [`WindowState`]); then it knocks ([`crate::knock()`]), and with a verify block polls the
-//!    service port ([`crate::verify`]). A door that did not open is knocked again after a backoff (doubled
-//!    each time), a fresh sequence or packet each attempt, up to the attempt count.
+//!    sequence, never a window already completed (remembered in the store's [`WindowState`]); then it
+//!    knocks ([`crate::knock()`]), and with a verify block polls the service port ([`crate::verify`]). A
+//!    door that did not open is knocked again after a backoff (doubled each time), a fresh sequence or
+//!    packet each attempt, up to the attempt count.
 //!    With `family = "both"` the host is resolved once and its first IPv4 and first IPv6 address are
 //!    each run as above (each family's hits in order, IPv4 first); [`ProfileReport::families`] says which
 //!    verified, and the outcome is `Opened` only when every family did.
@@ -548,12 +549,7 @@ async fn run_attempts(
             Ok((address, check))
         };
         // SPA keys are read (keyring round trip) while the host resolves and the port is probed.
-        let keys = async {
-            match spa {
-                true => read_keys(plan, cancel).await.map(Some),
-                false => Ok(None),
-            }
-        };
+        let keys = async { if spa { read_keys(plan, cancel).await.map(Some) } else { Ok(None) } };
         let (resolution, keys) = tokio::join!(address, keys);
         let (address, check) = resolution?;
         if let Some(check) = check {
