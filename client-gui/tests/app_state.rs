@@ -462,6 +462,7 @@ fn an_edit_keeps_the_kind_sequence_spa_or_rotating_and_it_plans_as_that_kind() {
     }
     let mut s = state(dir.path());
     for (name, original, kind) in cases {
+        let id_before = store.load(name).expect("load").profile.id;
         s.edit(name);
         let editor = s.editor.as_mut().expect("editor open");
         assert_eq!(editor.kind, kind, "{name}: the selector shows the profile's kind");
@@ -471,6 +472,9 @@ fn an_edit_keeps_the_kind_sequence_spa_or_rotating_and_it_plans_as_that_kind() {
         let saved = store.load(name).expect("load").profile;
         let mut expected = original.clone();
         expected.notes = "edited".into();
+        // The store gave the profile its id when it was created; the edit kept it.
+        expected.id = id_before;
+        assert!(saved.id.is_some());
         assert_eq!(saved, expected, "{name}: kind and parameters kept");
 
         let plan = Plan::new(name, &saved, Action::Open).expect("plan");
