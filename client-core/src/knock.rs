@@ -62,6 +62,9 @@ impl std::fmt::Debug for KnockRequest {
     }
 }
 
+/// How long name resolution may take, unless a request says otherwise.
+pub(crate) const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl KnockRequest {
     pub fn new(host: impl Into<String>, sequence: Sequence) -> KnockRequest {
         KnockRequest {
@@ -74,7 +77,7 @@ impl KnockRequest {
             udp_payload: vec![0],
             bind_address: None,
             source_port: None,
-            resolve_timeout: Duration::from_secs(10),
+            resolve_timeout: RESOLVE_TIMEOUT,
             secret_ports: false,
             resolved: None,
         }

@@ -7,7 +7,7 @@
 //! - [`rotating`]: rotating sequences derived from a door key and the time (`docs/rotating-sequences.md`).
 //!
 //! With the `client` feature (the default for the clients):
-//! - [`profile`]: a saved host; its kind is a type (a sequence knock or an SPA knock).
+//! - [`profile`]: a saved host; its kind is a type (a sequence knock, an SPA knock or a rotating knock).
 //! - [`store`]: the profile directory (lock, atomic writes, conflicts, unreadable files kept; each
 //!   profile's id, under which its keyring secrets live, so they follow renames and go with deletes).
 //! - [`secrets`]: per-profile secrets in the OS keyring, one API on every OS, and where SPA keys are read

@@ -1,16 +1,20 @@
 //! Opening a profile: how `knock-cli open bastion`, `ssh`, `proxy` and the desktop app's Knock button
 //! all work, in one place.
 //!
-//! 1. [`Plan::new`] checks the profile can do the action (cheap, no I/O: safe on a UI thread).
+//! 1. [`Plan::new`] checks the profile can do the action (cheap, no I/O: safe on a UI thread). The plan has
+//!    the profile's kind ([`PlanKind`]: a sequence, SPA or rotating) with that kind's settings only; what a
+//!    kind derives per attempt (an SPA packet, a rotating window's sequence) is not in the plan.
 //! 2. [`run_plan`] first checks whether the door is already open (with a verify block and
 //!    [`Plan::already_open_check`] set by [`Plan::unless_open`]): the host is resolved **once** and the
 //!    verify port probed briefly; if it answers, nothing is sent (knocking an open door would make
 //!    knockd's `iptables -I` door insert a second rule that one close does not remove). Then it runs
 //!    attempts: for an SPA profile it first reads the keys (environment, else the OS
 //!    keyring, off the async threads), resolves the host **once** and seals a fresh packet
-//!    (`spa::attempt`); then it knocks ([`crate::knock()`]), and with a verify block polls the
-//!    service port ([`crate::verify`]). A door that did not open is knocked again after a backoff (doubled
-//!    each time), a fresh sequence or packet each attempt, up to the attempt count.
+//!    (`spa::attempt`); for a rotating profile it reads the door key and sends the current window's
+//!    sequence, never a window already completed (remembered in the store's [`WindowState`]); then it
+//!    knocks ([`crate::knock()`]), and with a verify block polls the service port ([`crate::verify`]). A
+//!    door that did not open is knocked again after a backoff (doubled each time), a fresh sequence or
+//!    packet each attempt, up to the attempt count.
 //!    With `family = "both"` the host is resolved once and its first IPv4 and first IPv6 address are
 //!    each run as above (each family's hits in order, IPv4 first); [`ProfileReport::families`] says which
 //!    verified, and the outcome is `Opened` only when every family did.
@@ -21,17 +25,18 @@
 //! the verify.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{ErrorKind, KnockError};
-use crate::knock::{KnockEvent, KnockReport, KnockRequest, knock, resolve_cancellable};
-use crate::profile::{Action, AllowIp, Profile, ProfileError, ProfileKind, SpaSettings, Verify};
+use crate::knock::{KnockEvent, KnockReport, KnockRequest, RESOLVE_TIMEOUT, ReportedHit, knock, resolve_cancellable};
+use crate::profile::{Action, AllowIp, Profile, ProfileError, ProfileKind, RotatingKnock, SpaSettings, Verify};
 use crate::rotating::{DoorKey, Rotation};
 use crate::secrets;
-use crate::sequence::{Hit, Sequence};
+use crate::send::Method;
+use crate::sequence::{Hit, Protocol, Sequence, TcpFlagSpec};
+use crate::store::WindowState;
 use crate::target::AddressFamily;
 use crate::verify::{PortState, VerifyOutcome, probe_port, wait_for_port};
 
@@ -226,21 +231,58 @@ pub struct Plan {
     /// Whose keyring entries hold the profile's keys (its id; see [`crate::secrets::KeyOwner`]).
     pub keys: secrets::KeyOwner,
     pub action: Action,
-    pub request: KnockRequest,
+    /// DNS name or address, as the profile has it.
+    pub host: String,
+    /// The family knocked (an SPA plan that lets in this host's own address is IPv4).
+    pub family: AddressFamily,
+    /// What is sent, by the profile's kind: each kind carries its own settings, and what a kind derives
+    /// per attempt (a rotating window's sequence, an SPA packet) is not in the plan at all.
+    pub kind: PlanKind,
     /// Only for `Open`; a close is one knock.
     pub verify: Option<Verify>,
-    /// For SPA profiles: the packet is built afresh for every attempt (fwknopd rejects replays); the keys
-    /// are read when the plan runs.
-    pub spa: Option<SpaSettings>,
     /// With a verify block: probe the verify port this long before knocking, and send nothing if it
     /// already answers. `None` (what [`Plan::new`] gives) knocks regardless; front ends turn it on with
     /// [`Plan::unless_open`] (knock-cli does unless `--force`).
     pub already_open_check: Option<Duration>,
-    /// For rotating profiles: every attempt sends the current window's sequence (the request's sequence is
-    /// replaced), never a window already completed.
-    pub rotating: Option<Rotation>,
-    /// Where the last completed window of a rotating profile is remembered across runs (the store sets it).
-    pub window_state: Option<PathBuf>,
+}
+
+/// A plan's kind, as the profile's ([`ProfileKind`]): what every attempt sends and what it needs first.
+#[derive(Clone)]
+pub enum PlanKind {
+    /// A knockd-style sequence, the same every attempt (one from the environment was read when the plan
+    /// was made; `secret` then, and front ends mask its ports).
+    Sequence { sequence: Sequence, secret: bool, method: Method, tcp_flags: TcpFlagSpec, delay: Duration },
+    /// One fwknop SPA datagram to the settings' port, sealed afresh every attempt (fwknopd rejects
+    /// replays) with the keys read when the plan runs.
+    Spa(SpaSettings),
+    /// The current window's sequence, derived every attempt from the door key (read when the plan runs),
+    /// never a window already completed. Its ports are as secret as an environment sequence.
+    Rotating {
+        knock: RotatingKnock,
+        /// Where the last completed window is remembered across runs and front ends (the store's; set by
+        /// [`Plan::remembering_in`]). `None`: within this run only.
+        window_state: Option<WindowState>,
+    },
+}
+
+impl std::fmt::Debug for PlanKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // A secret sequence never reaches a log through Debug.
+            PlanKind::Sequence { sequence, secret, method, tcp_flags, delay } => f
+                .debug_struct("Sequence")
+                .field("sequence", &format_args!("{}", if *secret { "***".to_owned() } else { sequence.to_string() }))
+                .field("secret", secret)
+                .field("method", method)
+                .field("tcp_flags", tcp_flags)
+                .field("delay", delay)
+                .finish(),
+            PlanKind::Spa(settings) => f.debug_tuple("Spa").field(settings).finish(),
+            PlanKind::Rotating { knock, window_state } => {
+                f.debug_struct("Rotating").field("knock", knock).field("window_state", window_state).finish()
+            }
+        }
+    }
 }
 
 impl Plan {
@@ -254,84 +296,112 @@ impl Plan {
     }
 
     /// Fails when the profile cannot describe `action` (a close without a close sequence, a close of an
-    /// SPA profile, an unset environment sequence).
+    /// SPA or a rotating profile, an unset environment sequence).
     pub fn new(name: &str, profile: &Profile, action: Action) -> Result<Plan, ProfileError> {
-        match &profile.kind {
-            ProfileKind::Sequence(_) => Ok(Plan {
-                name: name.to_owned(),
-                keys: secrets::KeyOwner::of(name, profile),
-                action,
-                request: profile.knock_request(name, action)?,
-                verify: profile.verify.filter(|_| action == Action::Open),
-                spa: None,
-                already_open_check: None,
-                rotating: None,
-                window_state: None,
-            }),
+        let (kind, family, verify) = match &profile.kind {
+            ProfileKind::Sequence(knock) => {
+                let request = profile.knock_request(name, action)?;
+                let kind = PlanKind::Sequence {
+                    sequence: request.sequence,
+                    secret: request.secret_ports,
+                    method: knock.method,
+                    tcp_flags: knock.tcp_flags,
+                    delay: request.delay,
+                };
+                (kind, profile.family, profile.verify.filter(|_| action == Action::Open))
+            }
             ProfileKind::Rotating(knock) => {
                 if action == Action::Close {
                     return Err(ProfileError::NoCloseSequence { name: name.to_owned() });
                 }
-                // A stand-in until the first attempt derives the window's sequence (it needs the key).
-                let first = Sequence::new(vec![Hit::tcp(knock.rotation.range.0)])
-                    .map_err(|_| ProfileError::NoCloseSequence { name: name.to_owned() })?;
-                let mut request = KnockRequest::new(profile.host.clone(), first);
-                request.family = profile.family;
-                request.method = knock.method;
-                request.delay = Duration::from_millis(knock.delay_ms);
-                // Derived ports are as secret as an environment sequence: masked in every output.
-                request.secret_ports = true;
-                Ok(Plan {
-                    name: name.to_owned(),
-                    keys: secrets::KeyOwner::of(name, profile),
-                    action,
-                    request,
-                    verify: profile.verify,
-                    spa: None,
-                    rotating: Some(knock.rotation.clone()),
-                    window_state: None,
-                    already_open_check: None,
-                })
+                (PlanKind::Rotating { knock: knock.clone(), window_state: None }, profile.family, profile.verify)
             }
             ProfileKind::Spa(settings) => {
                 if action == Action::Close {
                     return Err(ProfileError::SpaHasNoClose { name: name.to_owned() });
                 }
-                // The datagram to fwknopd's port; its payload is sealed per attempt.
-                let hit = Sequence::new(vec![Hit::udp(settings.port.get())])
-                    .map_err(|_| ProfileError::SpaHasNoClose { name: name.to_owned() })?;
-                let mut request = KnockRequest::new(profile.host.clone(), hit);
                 // The packet names an IPv4 address to let in; "local" means ours, so it must be IPv4.
-                request.family = match (profile.family, settings.allow_ip) {
+                let family = match (profile.family, settings.allow_ip) {
                     (AddressFamily::Any | AddressFamily::Both, AllowIp::Local) => AddressFamily::V4,
                     (family, _) => family,
                 };
-                if request.family == AddressFamily::V6 && settings.allow_ip == AllowIp::Local {
+                if family == AddressFamily::V6 && settings.allow_ip == AllowIp::Local {
                     return Err(ProfileError::SpaLocalNeedsIpv4 { name: name.to_owned() });
                 }
-                Ok(Plan {
-                    name: name.to_owned(),
-                    keys: secrets::KeyOwner::of(name, profile),
-                    action,
-                    request,
-                    verify: profile.verify,
-                    spa: Some(settings.clone()),
-                    already_open_check: None,
-                    rotating: None,
-                    window_state: None,
-                })
+                (PlanKind::Spa(settings.clone()), family, profile.verify)
             }
-        }
+        };
+        Ok(Plan {
+            name: name.to_owned(),
+            keys: secrets::KeyOwner::of(name, profile),
+            action,
+            host: profile.host.clone(),
+            family,
+            kind,
+            verify,
+            already_open_check: None,
+        })
     }
-}
 
-impl Plan {
     /// Remembers a rotating profile's completed windows in `store` (across runs and front ends).
     pub fn remembering_in(mut self, store: &crate::store::ProfileStore) -> Plan {
-        if self.rotating.is_some() {
-            self.window_state = Some(store.window_state_path(&self.name));
+        if let PlanKind::Rotating { window_state, .. } = &mut self.kind {
+            *window_state = Some(store.window_state(&self.name));
         }
         self
+    }
+
+    /// How TCP hits are sent: the method and flags of a sequence, the method and plain SYNs of a rotating
+    /// window; `None` for SPA (one UDP datagram).
+    pub fn tcp_sending(&self) -> Option<(Method, TcpFlagSpec)> {
+        match &self.kind {
+            PlanKind::Sequence { method, tcp_flags, .. } => Some((*method, *tcp_flags)),
+            PlanKind::Rotating { knock, .. } => Some((knock.method, TcpFlagSpec::default())),
+            PlanKind::Spa(_) => None,
+        }
+    }
+
+    /// True when sending needs raw sockets (TCP flags other than a plain SYN, or `method = "raw"`).
+    pub fn needs_raw(&self) -> bool {
+        self.tcp_sending().is_some_and(|(method, flags)| crate::knock::needs_raw(method, flags))
+    }
+
+    /// The hits of one attempt as a front end shows them before they are sent: a sequence's (masked when
+    /// secret), the SPA datagram to fwknopd's port, or a rotating window's `*:tcp` per position (its ports
+    /// are derived per attempt, and secret).
+    pub fn hit_labels(&self) -> Vec<String> {
+        match &self.kind {
+            PlanKind::Sequence { sequence, secret, .. } => {
+                sequence.hits().iter().map(|&hit| ReportedHit::new(hit, *secret).to_string()).collect()
+            }
+            PlanKind::Spa(settings) => vec![Hit::udp(settings.port.get()).to_string()],
+            PlanKind::Rotating { knock, .. } => (0..knock.rotation.length)
+                .map(|k| format!("*:{}", knock.rotation.protocols.get(k).copied().unwrap_or(Protocol::Tcp)))
+                .collect(),
+        }
+    }
+
+    /// The knock of one attempt: `hits` to the plan's host in the plan's family, sent the kind's way.
+    pub(crate) fn attempt_request(&self, hits: Sequence) -> KnockRequest {
+        let mut request = KnockRequest::new(self.host.clone(), hits);
+        request.family = self.family;
+        match &self.kind {
+            PlanKind::Sequence { secret, method, tcp_flags, delay, .. } => {
+                request.secret_ports = *secret;
+                request.method = *method;
+                request.tcp_flags = *tcp_flags;
+                request.delay = *delay;
+            }
+            // The datagram's payload is sealed per attempt by the caller.
+            PlanKind::Spa(_) => {}
+            PlanKind::Rotating { knock, .. } => {
+                // Derived ports are as secret as an environment sequence: masked in every output.
+                request.secret_ports = true;
+                request.method = knock.method;
+                request.delay = Duration::from_millis(knock.delay_ms);
+            }
+        }
+        request
     }
 }
 
@@ -362,16 +432,25 @@ pub async fn run_plan(
         already_open: None,
         families: Vec::new(),
     };
-    report.outcome = if plan.request.family == AddressFamily::Both && plan.request.resolved.is_none() {
+    report.outcome = if plan.family == AddressFamily::Both {
         run_both_families(plan, cancel, &mut on_event, &mut report).await
     } else {
-        match run_attempts(plan, cancel, &mut on_event, &mut report).await {
+        let to = Destination { family: plan.family, resolved: None };
+        match run_attempts(plan, to, cancel, &mut on_event, &mut report).await {
             Ok(outcome) => outcome,
             Err(error) => Outcome::Failed(error),
         }
     };
     report.elapsed = started.elapsed();
     report
+}
+
+/// Where the attempts of one run go: the plan's family, or one address of a `family = "both"` run.
+#[derive(Debug, Clone, Copy)]
+struct Destination {
+    family: AddressFamily,
+    /// Already resolved (a `both` run resolves once for every family).
+    resolved: Option<IpAddr>,
 }
 
 /// `family = "both"`: one resolution, then the plan once per family (IPv4 first), each with its own
@@ -383,10 +462,9 @@ async fn run_both_families(
     on_event: &mut impl FnMut(&ProfileEvent),
     report: &mut ProfileReport,
 ) -> Outcome {
-    let request = &plan.request;
     let resolved = tokio::select! {
         _ = cancel.cancelled() => return Outcome::Failed(KnockError::Cancelled),
-        r = crate::target::resolve_all(&request.host, request.resolve_timeout) => r,
+        r = crate::target::resolve_all(&plan.host, RESOLVE_TIMEOUT) => r,
     };
     let addresses = match resolved {
         Ok((addresses, _)) => addresses,
@@ -399,7 +477,7 @@ async fn run_both_families(
     if chosen.is_empty() {
         return Outcome::Failed(
             crate::target::ResolveError::NoAddressInFamily {
-                host: request.host.clone(),
+                host: plan.host.clone(),
                 family: AddressFamily::Both,
                 found: "nothing".to_owned(),
             }
@@ -408,10 +486,9 @@ async fn run_both_families(
     }
     let mut overall: Option<Outcome> = None;
     for address in chosen {
-        let mut family_plan = plan.clone();
-        family_plan.request.family = if address.is_ipv4() { AddressFamily::V4 } else { AddressFamily::V6 };
-        family_plan.request.resolved = Some(address);
-        let outcome = match run_attempts(&family_plan, cancel, on_event, report).await {
+        let family = if address.is_ipv4() { AddressFamily::V4 } else { AddressFamily::V6 };
+        let to = Destination { family, resolved: Some(address) };
+        let outcome = match run_attempts(plan, to, cancel, on_event, report).await {
             Ok(outcome) => outcome,
             Err(error) => Outcome::Failed(error),
         };
@@ -430,23 +507,31 @@ async fn run_both_families(
     overall.unwrap_or(Outcome::NotOpened)
 }
 
+/// What a run's attempts send, by the plan's kind, with what the kind needs read once before the first.
+enum Sending<'a> {
+    Sequence(&'a Sequence),
+    Spa { settings: &'a SpaSettings, keys: secrets::SpaKeys, address: SocketAddr },
+    Rotating { rotation: &'a Rotation, key: DoorKey, window_state: Option<&'a WindowState>, last: Option<u64> },
+}
+
 async fn run_attempts(
     plan: &Plan,
+    to: Destination,
     cancel: &CancellationToken,
     on_event: &mut impl FnMut(&ProfileEvent),
     report: &mut ProfileReport,
 ) -> Result<Outcome, KnockError> {
-    let request = &plan.request;
     let verify = plan.verify;
     let attempts = verify.map_or(1, |v| v.attempts.get());
+    let spa = matches!(plan.kind, PlanKind::Spa(_));
     // The host is resolved once per run when something needs the address before the knock: the SPA
     // packet names it, and the already-open probe goes to it. The knock then reuses it.
     let precheck = verify.zip(plan.already_open_check);
-    let resolved = if plan.spa.is_some() || precheck.is_some() {
+    let (address, keys) = if spa || precheck.is_some() {
         let address = async {
-            let address = match request.resolved {
+            let address = match to.resolved {
                 Some(ip) => SocketAddr::new(ip, 0),
-                None => resolve_cancellable(&request.host, request.family, request.resolve_timeout, cancel).await?,
+                None => resolve_cancellable(&plan.host, to.family, RESOLVE_TIMEOUT, cancel).await?,
             };
             let check = match precheck {
                 Some((verify, budget)) => {
@@ -455,7 +540,7 @@ async fn run_attempts(
                     let started = Instant::now();
                     let state = tokio::select! {
                         _ = cancel.cancelled() => return Err(KnockError::Cancelled),
-                        state = probe_port(target, request.bind_address, budget) => state,
+                        state = probe_port(target, None, budget) => state,
                     };
                     Some(AlreadyOpenCheck { address: target, state, elapsed: started.elapsed() })
                 }
@@ -464,12 +549,7 @@ async fn run_attempts(
             Ok((address, check))
         };
         // SPA keys are read (keyring round trip) while the host resolves and the port is probed.
-        let keys = async {
-            match &plan.spa {
-                Some(_) => read_keys(plan, cancel).await.map(Some),
-                None => Ok(None),
-            }
-        };
+        let keys = async { if spa { read_keys(plan, cancel).await.map(Some) } else { Ok(None) } };
         let (resolution, keys) = tokio::join!(address, keys);
         let (address, check) = resolution?;
         if let Some(check) = check {
@@ -479,20 +559,25 @@ async fn run_attempts(
                 return Ok(Outcome::Opened);
             }
         }
-        Some((address, keys?))
+        (Some(address), keys?)
     } else {
-        None
+        (None, None)
     };
-    let spa = match (&plan.spa, &resolved) {
-        (Some(settings), Some((address, Some(keys)))) => Some((settings, keys, *address)),
-        _ => None,
+    let mut sending = match &plan.kind {
+        PlanKind::Sequence { sequence, .. } => Sending::Sequence(sequence),
+        PlanKind::Spa(settings) => match (address, keys) {
+            (Some(address), Some(keys)) => Sending::Spa { settings, keys, address },
+            // Both are read above for every SPA plan.
+            _ => return Err(KnockError::Keys("the SPA keys were not read".to_owned())),
+        },
+        PlanKind::Rotating { knock, window_state } => Sending::Rotating {
+            rotation: &knock.rotation,
+            key: read_rotating_key(plan, cancel).await?,
+            window_state: window_state.as_ref(),
+            last: window_state.as_ref().and_then(WindowState::last),
+        },
     };
     let attempts_done = &mut report.attempts;
-    let rotating = match &plan.rotating {
-        Some(rotation) => Some((rotation, read_rotating_key(plan, cancel).await?)),
-        None => None,
-    };
-    let mut last_window = plan.window_state.as_deref().and_then(read_window);
     let mut outcome = Outcome::NotOpened;
     for attempt in 1..=attempts {
         if attempt > 1
@@ -506,27 +591,33 @@ async fn run_attempts(
             }
         }
         on_event(&ProfileEvent::AttemptStarted { attempt, attempts });
-        let mut attempt_request = request.clone();
-        if let Some((address, _)) = &resolved {
-            attempt_request.resolved = Some(address.ip());
-        }
-        if let Some((settings, keys, address)) = &spa {
-            let wire = crate::spa::attempt::seal(settings, keys, *address, cancel).await?;
-            attempt_request.resolved = Some(address.ip());
-            attempt_request.udp_payload = wire.into_bytes();
-        }
         let mut window = None;
-        if let Some((rotation, key)) = &rotating {
-            let t = next_window(rotation, last_window, cancel, on_event).await?;
-            attempt_request.sequence = rotation.sequence(key, t).map_err(|e| KnockError::Keys(e.to_string()))?;
-            window = Some(t);
-        }
+        let mut attempt_request = match &sending {
+            Sending::Sequence(sequence) => plan.attempt_request((*sequence).clone()),
+            Sending::Spa { settings, keys, address } => {
+                let wire = crate::spa::attempt::seal(settings, keys, *address, cancel).await?;
+                let mut request = plan.attempt_request(Sequence::from(Hit::udp(settings.port.get())));
+                request.udp_payload = wire.into_bytes();
+                request
+            }
+            Sending::Rotating { rotation, key, last, .. } => {
+                let t = next_window(rotation, *last, cancel, on_event).await?;
+                window = Some(t);
+                plan.attempt_request(rotation.sequence(key, t).map_err(|e| KnockError::Keys(e.to_string()))?)
+            }
+        };
+        attempt_request.family = to.family;
+        attempt_request.resolved = address.map(|a| a.ip()).or(to.resolved);
         let knock_report = knock(&attempt_request, cancel, |e| on_event(&ProfileEvent::Knock(e.clone()))).await;
-        if let (Some(t), None) = (window, &knock_report.error) {
+        if let (Some(t), None, Sending::Rotating { last, window_state, .. }) =
+            (window, &knock_report.error, &mut sending)
+        {
             // Sent: this window's sequence is spent (the server accepts it once), here and in later runs.
-            last_window = Some(t);
-            if let Some(path) = &plan.window_state {
-                write_window(path, t);
+            *last = Some(t);
+            if let Some(state) = window_state {
+                // Best effort: a failure only means a later run may be refused by the server as a
+                // replay, and then retries in the next window.
+                let _ = state.remember(t);
             }
         }
         if let Some(error) = &knock_report.error {
@@ -545,7 +636,7 @@ async fn run_attempts(
         };
         address.set_port(verify.port.get());
         on_event(&ProfileEvent::VerifyStarted { address, timeout: verify.timeout() });
-        match wait_for_port(address, request.bind_address, verify.timeout(), cancel).await {
+        match wait_for_port(address, None, verify.timeout(), cancel).await {
             Ok(verified) => {
                 on_event(&ProfileEvent::VerifyFinished(verified.clone()));
                 let open = verified.open;
@@ -588,20 +679,6 @@ async fn next_window(
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// The last completed window remembered in `path` (a decimal number), if any.
-pub fn read_window(path: &std::path::Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// Remembers the last completed window; best effort (a failure only means a later run may be refused
-/// by the server as a replay, and then retries in the next window).
-fn write_window(path: &std::path::Path, window: u64) {
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let _ = std::fs::write(path, format!("{window}\n"));
 }
 
 /// A rotating profile's door key, read like the SPA keys ([`read_secret`]).

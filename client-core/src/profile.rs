@@ -121,6 +121,17 @@ pub enum ProfileKind {
     Rotating(RotatingKnock),
 }
 
+impl ProfileKind {
+    /// `sequence`, `spa` or `rotating`: the kind as JSON documents and front ends name it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProfileKind::Sequence(_) => "sequence",
+            ProfileKind::Spa(_) => "spa",
+            ProfileKind::Rotating(_) => "rotating",
+        }
+    }
+}
+
 /// A rotating profile's knock: the door's parameters (they must match the server's) and how hits are sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RotatingKnock {

@@ -153,6 +153,13 @@ impl PartialEq for Sequence {
 
 impl Eq for Sequence {}
 
+/// A sequence of one hit (never empty, so it cannot fail): an SPA datagram to fwknopd's port.
+impl From<Hit> for Sequence {
+    fn from(hit: Hit) -> Sequence {
+        Sequence(vec![hit], None)
+    }
+}
+
 impl Sequence {
     pub fn new(hits: Vec<Hit>) -> Result<Sequence, SequenceError> {
         if hits.is_empty() {

@@ -6,7 +6,8 @@
 //!
 //! Nothing is ever lost:
 //! - every write goes to a temp file in the same directory, is flushed, and is renamed into place, so a
-//!   reader sees the old or the new file, never half of one;
+//!   reader sees the old or the new file, never half of one (one writer for every file the store owns:
+//!   the profiles and, in `DIR/.state/`, the rotating profiles' last completed windows, [`WindowState`]);
 //! - writers take an exclusive lock on `DIR/.lock` (an OS file lock, released if the process dies), so
 //!   concurrent read-modify-write cycles (the GUI and the CLI, or 20 parallel `profile add`) serialise;
 //! - a file that does not parse is reported with its path, line and column and is never overwritten,
@@ -306,8 +307,8 @@ impl ProfileStore {
 
     /// Where a rotating profile's last completed window is remembered (`DIR/.state/NAME.window`), so a
     /// second open in the same window waits for the next one instead of being refused as a replay.
-    pub fn window_state_path(&self, name: &str) -> PathBuf {
-        self.dir.join(".state").join(format!("{name}.window"))
+    pub fn window_state(&self, name: &str) -> WindowState {
+        WindowState { path: self.dir.join(".state").join(format!("{name}.window")) }
     }
 
     /// Two names that map to one environment suffix (`fw-a`, `fw.a`) would silently share their keys
@@ -424,7 +425,7 @@ impl ProfileStore {
         let stored = self.load(name)?;
         let path = stored.path;
         fs::remove_file(&path).map_err(|source| StoreError::Io { action: "remove", path: path.clone(), source })?;
-        let _ = fs::remove_file(self.window_state_path(name));
+        self.window_state(name).forget();
         let legacy = KeyOwner::Legacy(name.to_owned());
         let mut owners = vec![legacy.clone()];
         // A file copied by hand has the same id: its keys are also the copy's, so they stay (as they do
@@ -531,15 +532,7 @@ impl ProfileStore {
         let text = toml::to_string(profile)
             .map_err(|e| io_err("encode")(io::Error::new(io::ErrorKind::InvalidData, e.to_string())))?;
         parse(&path, text.as_bytes()).map_err(StoreError::Unreadable)?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(&self.dir)
-            .map_err(io_err("create a temp file for"))?;
-        temp.write_all(text.as_bytes()).map_err(io_err("write"))?;
-        temp.as_file().sync_all().map_err(io_err("flush"))?;
-        persist_retrying(temp, &path, replace).map_err(io_err(if replace { "replace" } else { "create" }))?;
-        sync_dir(&self.dir);
+        write_atomically(&path, text.as_bytes(), replace).map_err(|(action, source)| io_err(action)(source))?;
         Ok(StoredProfile {
             name: name.to_owned(),
             path,
@@ -547,6 +540,62 @@ impl ProfileStore {
             version: Version::of(text.as_bytes()),
         })
     }
+}
+
+/// A rotating profile's last completed window, remembered across runs and front ends in the store's
+/// `.state` directory (see [`ProfileStore::window_state`]). Written like a profile: atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowState {
+    path: PathBuf,
+}
+
+impl WindowState {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last completed window (a decimal number in the file), if one is remembered.
+    pub fn last(&self) -> Option<u64> {
+        fs::read_to_string(&self.path).ok()?.trim().parse().ok()
+    }
+
+    /// Remembers `window` as completed, through the store's one writer (temp file, flush, rename), so a
+    /// crash or a concurrent run leaves the old or the new number, never a torn one.
+    pub fn remember(&self, window: u64) -> Result<(), StoreError> {
+        if let Some(dir) = self.path.parent() {
+            fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                action: "create the state directory",
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        write_atomically(&self.path, format!("{window}\n").as_bytes(), true)
+            .map_err(|(action, source)| StoreError::Io { action, path: self.path.clone(), source })
+    }
+
+    /// Forgets the window (the profile is gone); a missing file is fine.
+    fn forget(&self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// The store's one writer (profiles and window state): `bytes` go to a temp file in `path`'s directory
+/// (hidden, `.tmp`, so never listed as a profile), are flushed, and the file is renamed into place
+/// (replacing an existing file only with `replace`), so a reader sees the old or the new file, never half
+/// of one. The error says which step failed.
+fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<(), (&'static str, io::Error)> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{stem}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| ("create a temp file for", e))?;
+    temp.write_all(bytes).map_err(|e| ("write", e))?;
+    temp.as_file().sync_all().map_err(|e| ("flush", e))?;
+    persist_retrying(temp, path, replace).map_err(|e| (if replace { "replace" } else { "create" }, e))?;
+    sync_dir(dir);
+    Ok(())
 }
 
 /// Pauses between attempts of a rename that hit a sharing violation (Windows); about 0.6 s in all.

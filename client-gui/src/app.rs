@@ -15,7 +15,7 @@ use client_core::{AddressFamily, CancellationToken, ErrorKind, KnockEvent};
 use client_core::{RawPermission, raw_permission};
 use serde::{Deserialize, Serialize};
 
-use crate::editor::{Editor, Field, FieldErrors};
+use crate::editor::{Editor, EditorKind, Field, FieldErrors};
 use crate::secrets::{Availability, SecretStore};
 use crate::worker::{RunId, Worker, WorkerMessage};
 
@@ -978,13 +978,7 @@ impl AppState {
                 return;
             }
         };
-        let hits = plan
-            .request
-            .sequence
-            .hits()
-            .iter()
-            .map(|&h| (client_core::ReportedHit::new(h, plan.request.secret_ports).to_string(), HitState::Pending))
-            .collect();
+        let hits = plan.hit_labels().into_iter().map(|label| (label, HitState::Pending)).collect();
         let attempts = plan.verify.map_or(1, |v| v.attempts.get());
         let cancel = CancellationToken::new();
         let id = self.worker.knock(plan, cancel.clone());
@@ -1269,7 +1263,7 @@ impl AppState {
             }
         };
         let name = editor.name.trim().to_owned();
-        let keys = if editor.spa { editor.keys().ok().flatten() } else { None };
+        let keys = if editor.kind == EditorKind::Spa { editor.keys().ok().flatten() } else { None };
         let renamed_from = editor.original.as_ref().map(|(o, _)| o.clone()).filter(|o| *o != name);
         if renamed_from.is_some() && self.entry(&name).is_some() {
             self.editor_errors.insert(Field::Name, format!("a profile named {name:?} already exists"));

@@ -4,14 +4,20 @@
 //!
 //! A sequence field accepts knockd.conf syntax (`1300,8888:udp,9394`) or `env:VARIABLE` for a secret
 //! read from the environment at knock time.
+//!
+//! The form has the profile's kind ([`EditorKind`]: a sequence, SPA or rotating) and keeps every kind's
+//! fields, so switching back and forth loses nothing; Save builds the profile of the selected kind only.
+//! A rotating profile is edited with its door's parameters (door, step, length, range, protocols,
+//! exclusions); its door key stays in the keyring, as the SPA keys do when their fields are left empty.
 
 use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 
 use client_core::profile::{
-    AllowIp, Profile, ProfileKind, SequenceKnock, SequenceSource, SpaSettings, Verify, validate_env_name,
-    validate_host, validate_name, validate_tag,
+    AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range,
+    parse_protocols, validate_env_name, validate_host, validate_name, validate_tag,
 };
+use client_core::rotating::{RotatingError, Rotation};
 use client_core::spa::{HmacKey, SpaKey};
 use client_core::store::Version;
 use client_core::{AddressFamily, Method, Protocol, Sequence, TcpFlagSpec};
@@ -35,6 +41,36 @@ pub enum Field {
     SpaPort,
     SpaUser,
     SpaKeys,
+    Door,
+    Step,
+    Length,
+    Range,
+    Protocols,
+    Exclude,
+}
+
+/// The kind of profile the form describes, as [`ProfileKind`] has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EditorKind {
+    /// A knockd-style sequence (open, optional close).
+    Sequence,
+    /// One fwknop SPA datagram.
+    Spa,
+    /// A sequence derived from a door key and the time.
+    Rotating,
+}
+
+impl EditorKind {
+    pub const ALL: [EditorKind; 3] = [EditorKind::Sequence, EditorKind::Spa, EditorKind::Rotating];
+
+    /// The selector's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            EditorKind::Sequence => "Knock sequence",
+            EditorKind::Spa => "SPA (fwknop)",
+            EditorKind::Rotating => "Rotating",
+        }
+    }
 }
 
 pub type FieldErrors = BTreeMap<Field, String>;
@@ -60,8 +96,8 @@ pub struct Editor {
     pub backoff_ms: String,
     pub tags: String,
     pub notes: String,
-    /// An SPA profile (fwknop) instead of a knock sequence.
-    pub spa: bool,
+    /// Which kind of profile Save builds.
+    pub kind: EditorKind,
     pub access: String,
     pub allow_ip: String,
     pub spa_port: String,
@@ -76,6 +112,14 @@ pub struct Editor {
     pub spa_hmac_key: String,
     /// The access.conf lines of keys generated here, shown once so they can go to the server.
     pub generated: Option<String>,
+    /// A rotating profile's door: its name on the server, window step (s), hits per sequence, port range
+    /// (`LOW-HIGH`), protocol per position (`tcp,udp,...`, empty: all TCP) and excluded ports (`22, 443`).
+    pub door: String,
+    pub step: String,
+    pub length: String,
+    pub range: String,
+    pub protocols: String,
+    pub exclude: String,
 }
 
 impl Editor {
@@ -98,7 +142,7 @@ impl Editor {
             backoff_ms: verify.backoff_ms.to_string(),
             tags: String::new(),
             notes: String::new(),
-            spa: false,
+            kind: EditorKind::Sequence,
             access: "tcp/22".into(),
             allow_ip: AllowIp::default().to_string(),
             spa_port: client_core::spa::DEFAULT_PORT.to_string(),
@@ -109,6 +153,12 @@ impl Editor {
             spa_key: String::new(),
             spa_hmac_key: String::new(),
             generated: None,
+            door: String::new(),
+            step: Rotation::DEFAULT_STEP.to_string(),
+            length: Rotation::DEFAULT_LENGTH.to_string(),
+            range: range_text(Rotation::DEFAULT_RANGE),
+            protocols: String::new(),
+            exclude: String::new(),
         }
     }
 
@@ -161,12 +211,37 @@ impl Editor {
         let mut editor = Editor::new_profile();
         editor.host = profile.host.clone();
         editor.family = profile.family;
-        if let Some(knock) = profile.sequence() {
-            editor.method = knock.method;
-            editor.delay_ms = knock.delay_ms.to_string();
-            editor.open = source_text(&knock.open);
-            editor.close = knock.close.as_ref().map(source_text).unwrap_or_default();
-            editor.tcp_flags = knock.tcp_flags.to_string();
+        match &profile.kind {
+            ProfileKind::Sequence(knock) => {
+                editor.kind = EditorKind::Sequence;
+                editor.method = knock.method;
+                editor.delay_ms = knock.delay_ms.to_string();
+                editor.open = source_text(&knock.open);
+                editor.close = knock.close.as_ref().map(source_text).unwrap_or_default();
+                editor.tcp_flags = knock.tcp_flags.to_string();
+            }
+            ProfileKind::Spa(spa) => {
+                editor.kind = EditorKind::Spa;
+                editor.access = spa.access.to_string();
+                editor.allow_ip = spa.allow_ip.to_string();
+                editor.spa_port = spa.port.to_string();
+                editor.spa_user = spa.user.clone().unwrap_or_default();
+                editor.spa_digest = spa.digest;
+                editor.spa_hmac = spa.hmac;
+                editor.spa_discover_url = spa.discover_url.clone();
+            }
+            ProfileKind::Rotating(knock) => {
+                let rotation = &knock.rotation;
+                editor.kind = EditorKind::Rotating;
+                editor.method = knock.method;
+                editor.delay_ms = knock.delay_ms.to_string();
+                editor.door = rotation.door.clone();
+                editor.step = rotation.step.to_string();
+                editor.length = rotation.length.to_string();
+                editor.range = range_text(rotation.range);
+                editor.protocols = rotation.protocols.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",");
+                editor.exclude = rotation.exclude.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+            }
         }
         if let Some(verify) = profile.verify {
             editor.verify = true;
@@ -177,16 +252,6 @@ impl Editor {
         }
         editor.tags = profile.tags.join(", ");
         editor.notes = profile.notes.clone();
-        if let Some(spa) = profile.spa() {
-            editor.spa = true;
-            editor.access = spa.access.to_string();
-            editor.allow_ip = spa.allow_ip.to_string();
-            editor.spa_port = spa.port.to_string();
-            editor.spa_user = spa.user.clone().unwrap_or_default();
-            editor.spa_digest = spa.digest;
-            editor.spa_hmac = spa.hmac;
-            editor.spa_discover_url = spa.discover_url.clone();
-        }
         editor
     }
 
@@ -202,7 +267,7 @@ impl Editor {
         }
     }
 
-    /// The profile the form describes, or every field's problem.
+    /// The profile the form describes (of the selected kind), or every field's problem.
     pub fn build(&self, taken: &[String]) -> Result<Profile, FieldErrors> {
         let mut errors = FieldErrors::new();
         let mut check = |field, result: Result<(), String>| {
@@ -218,9 +283,30 @@ impl Editor {
         }
         let host = self.host.trim();
         check(Field::Host, validate_host(host).map_err(|e| e.to_string()));
-        if self.spa {
-            return self.build_spa(host, errors);
+        let kind = match self.kind {
+            EditorKind::Sequence => self.build_sequence(&mut check),
+            EditorKind::Spa => self.build_spa(&mut check),
+            EditorKind::Rotating => self.build_rotating(&mut check),
+        };
+        let tags: Vec<String> =
+            self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+        for tag in &tags {
+            check(Field::Tags, validate_tag(tag).map_err(|e| e.to_string()));
         }
+        let verify = if self.verify { self.build_verify(&mut check) } else { None };
+        let Some(kind) = kind else { return Err(errors) };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut profile = Profile::with_kind(host, kind);
+        profile.family = self.family;
+        profile.tags = tags;
+        profile.notes = self.notes.clone();
+        profile.verify = verify;
+        Ok(profile)
+    }
+
+    fn build_sequence(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<ProfileKind> {
         let open = parse_source(&self.open);
         check(Field::Open, open.as_ref().map(drop).map_err(Clone::clone));
         let close = if self.close.trim().is_empty() { Ok(None) } else { parse_source(&self.close).map(Some) };
@@ -231,33 +317,12 @@ impl Editor {
         check(Field::TcpFlags, flags.as_ref().map(drop).map_err(Clone::clone));
         let delay = number::<u64>(&self.delay_ms, "a number of milliseconds");
         check(Field::Delay, delay.as_ref().map(drop).map_err(Clone::clone));
-        let tags: Vec<String> =
-            self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
-        for tag in &tags {
-            check(Field::Tags, validate_tag(tag).map_err(|e| e.to_string()));
-        }
-        let verify = if self.verify { self.build_verify(&mut check) } else { None };
-        let (Ok(open), Ok(close), Ok(flags), Ok(delay)) = (open, close, flags, delay) else {
-            return Err(errors);
-        };
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let (Ok(open), Ok(close), Ok(flags), Ok(delay)) = (open, close, flags, delay) else { return None };
         let knock = SequenceKnock { open, close, method: self.method, tcp_flags: flags, delay_ms: delay };
-        let mut profile = Profile::with_kind(host, ProfileKind::Sequence(knock));
-        profile.family = self.family;
-        profile.tags = tags;
-        profile.notes = self.notes.clone();
-        profile.verify = verify;
-        Ok(profile)
+        Some(ProfileKind::Sequence(knock))
     }
 
-    fn build_spa(&self, host: &str, mut errors: FieldErrors) -> Result<Profile, FieldErrors> {
-        let mut check = |field, result: Result<(), String>| {
-            if let Err(message) = result {
-                errors.insert(field, message);
-            }
-        };
+    fn build_spa(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<ProfileKind> {
         let access = self.access.parse::<client_core::spa::AccessList>().map_err(|e| e.to_string());
         check(Field::Access, access.as_ref().map(drop).map_err(Clone::clone));
         let allow_ip = self.allow_ip.parse::<AllowIp>().and_then(|allow| match (allow, &self.spa_discover_url) {
@@ -276,16 +341,7 @@ impl Editor {
             check(Field::SpaUser, client_core::spa::validate_username(user).map_err(|e| e.to_string()));
         }
         check(Field::SpaKeys, self.keys().map(drop));
-        let tags: Vec<String> =
-            self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
-        for tag in &tags {
-            check(Field::Tags, validate_tag(tag).map_err(|e| e.to_string()));
-        }
-        let verify = if self.verify { self.build_verify(&mut check) } else { None };
-        let (Ok(access), Ok(allow_ip), Ok(port)) = (access, allow_ip, port) else { return Err(errors) };
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let (Ok(access), Ok(allow_ip), Ok(port)) = (access, allow_ip, port) else { return None };
         let mut settings = SpaSettings::new(access);
         settings.allow_ip = allow_ip;
         settings.port = port;
@@ -293,12 +349,55 @@ impl Editor {
         settings.digest = self.spa_digest;
         settings.hmac = self.spa_hmac;
         settings.discover_url = self.spa_discover_url.clone();
-        let mut profile = Profile::new_spa(host, settings);
-        profile.family = self.family;
-        profile.tags = tags;
-        profile.notes = self.notes.clone();
-        profile.verify = verify;
-        Ok(profile)
+        Some(ProfileKind::Spa(settings))
+    }
+
+    /// The door's parameters, each parsed as the `[rotating]` table parses it, then checked together
+    /// ([`Rotation::validate`]) with the problem shown at the field it is about.
+    fn build_rotating(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<ProfileKind> {
+        let door = self.door.trim();
+        let step = number::<u64>(&self.step, "a number of seconds");
+        check(Field::Step, step.as_ref().map(drop).map_err(Clone::clone));
+        let length = number::<usize>(&self.length, "a number of hits");
+        check(Field::Length, length.as_ref().map(drop).map_err(Clone::clone));
+        let range = parse_port_range(&self.range);
+        check(Field::Range, range.as_ref().map(drop).map_err(Clone::clone));
+        let protocols = match self.protocols.trim() {
+            "" => Ok(Vec::new()),
+            text => parse_protocols(&text.replace(' ', "")),
+        };
+        check(Field::Protocols, protocols.as_ref().map(drop).map_err(Clone::clone));
+        let exclude: Result<Vec<u16>, String> = self
+            .exclude
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| number::<u16>(p, "a port 1..=65535"))
+            .collect();
+        check(Field::Exclude, exclude.as_ref().map(drop).map_err(Clone::clone));
+        let delay = number::<u64>(&self.delay_ms, "a number of milliseconds");
+        check(Field::Delay, delay.as_ref().map(drop).map_err(Clone::clone));
+        let (Ok(step), Ok(length), Ok(range), Ok(protocols), Ok(exclude), Ok(delay)) =
+            (step, length, range, protocols, exclude, delay)
+        else {
+            if door.is_empty() {
+                check(Field::Door, Err(RotatingError::EmptyDoor.to_string()));
+            }
+            return None;
+        };
+        let rotation = Rotation { door: door.to_owned(), step, length, range, protocols, exclude };
+        if let Err(error) = rotation.validate() {
+            let field = match error {
+                RotatingError::EmptyDoor => Field::Door,
+                RotatingError::ZeroStep => Field::Step,
+                RotatingError::Length { .. } => Field::Length,
+                RotatingError::Template { .. } => Field::Protocols,
+                _ => Field::Range,
+            };
+            check(field, Err(error.to_string()));
+            return None;
+        }
+        Some(ProfileKind::Rotating(RotatingKnock { rotation, method: self.method, delay_ms: delay }))
     }
 
     fn build_verify(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<Verify> {
@@ -317,6 +416,11 @@ impl Editor {
         };
         Some(Verify { port, timeout_ms, attempts, backoff_ms })
     }
+}
+
+/// `1024-65535`, as the `[rotating]` table writes a range.
+fn range_text((lo, hi): (u16, u16)) -> String {
+    format!("{lo}-{hi}")
 }
 
 fn source_text(source: &SequenceSource) -> String {
@@ -427,7 +531,7 @@ mod tests {
     #[test]
     fn an_spa_form_builds_an_spa_profile_and_checks_its_keys() {
         let mut e = valid();
-        e.spa = true;
+        e.kind = EditorKind::Spa;
         e.access = "tcp/22,udp/53".into();
         e.allow_ip = "source".into();
         assert!(e.validate(&[]).is_empty(), "keys may be left empty: {:?}", e.validate(&[]));
@@ -450,7 +554,78 @@ mod tests {
         assert!(errors.contains_key(&Field::Access) && errors.contains_key(&Field::SpaPort), "{errors:?}");
 
         let again = Editor::edit("fw", &profile, client_core::store::Version::default());
-        assert!(again.spa && again.spa_key.is_empty(), "editing never shows stored keys");
+        assert!(again.kind == EditorKind::Spa && again.spa_key.is_empty(), "editing never shows stored keys");
         assert_eq!(again.build(&[]).expect("round trip"), profile);
+    }
+
+    fn rotating_profile() -> Profile {
+        let text = "host = \"192.0.2.2\"\nmethod = \"connect\"\ndelay_ms = 5\n[rotating]\ndoor = \"ssh\"\nstep = 60\n\
+                    length = 3\nrange = \"20000-20999\"\nprotocols = \"tcp,udp,tcp\"\nexclude = [20022, 20023]\n";
+        toml::from_str(text).expect("rotating profile")
+    }
+
+    /// Issue 26: editing a rotating profile keeps it rotating, with every parameter of its door.
+    #[test]
+    fn a_rotating_profile_round_trips_through_the_form() {
+        let profile = rotating_profile();
+        let e = Editor::edit("door", &profile, client_core::store::Version::default());
+        assert_eq!(e.kind, EditorKind::Rotating);
+        assert_eq!(
+            (e.door.as_str(), e.step.as_str(), e.length.as_str(), e.range.as_str()),
+            ("ssh", "60", "3", "20000-20999")
+        );
+        assert_eq!((e.protocols.as_str(), e.exclude.as_str()), ("tcp,udp,tcp", "20022, 20023"));
+        assert_eq!((e.method, e.delay_ms.as_str()), (Method::Connect, "5"));
+        assert_eq!(e.build(&[]).expect("round trip"), profile);
+        let minimal: Profile = toml::from_str("host = \"h\"\n[rotating]\ndoor = \"d\"\n").expect("defaults");
+        let e = Editor::edit("d", &minimal, client_core::store::Version::default());
+        assert_eq!(e.build(&[]).expect("defaults round trip"), minimal);
+    }
+
+    #[test]
+    fn switching_kinds_keeps_each_kinds_fields_and_saves_the_selected_one() {
+        let mut e = valid();
+        e.kind = EditorKind::Rotating;
+        assert!(e.validate(&[]).get(&Field::Door).is_some_and(|m| m.contains("needs a name")), "{:?}", e.validate(&[]));
+        e.door = "ssh".into();
+        e.protocols = "tcp, udp, tcp, tcp".into();
+        let profile = e.build(&[]).expect("valid");
+        let knock = profile.rotating().expect("saved as rotating");
+        assert_eq!((knock.rotation.door.as_str(), knock.rotation.protocols.len()), ("ssh", 4));
+        assert_eq!(knock.rotation.range, Rotation::DEFAULT_RANGE);
+        e.kind = EditorKind::Sequence;
+        assert!(e.build(&[]).expect("valid").sequence().is_some(), "the open sequence was kept");
+        e.kind = EditorKind::Spa;
+        assert!(e.build(&[]).expect("valid").spa().is_some());
+    }
+
+    #[test]
+    fn each_bad_rotating_field_gets_its_own_message() {
+        let mut e = Editor::edit("door", &rotating_profile(), client_core::store::Version::default());
+        e.step = "0".into();
+        assert!(e.validate(&[]).get(&Field::Step).is_some_and(|m| m.contains("at least 1 second")));
+        e.step = "soon".into();
+        e.length = "x".into();
+        e.range = "9-1".into();
+        e.protocols = "tcp,sctp,tcp".into();
+        e.exclude = "22, http".into();
+        let errors = e.validate(&[]);
+        for (field, needle) in [
+            (Field::Step, "not a number of seconds"),
+            (Field::Length, "not a number of hits"),
+            (Field::Range, "invalid port range"),
+            (Field::Protocols, "sctp"),
+            (Field::Exclude, "\"http\" is not a port"),
+        ] {
+            assert!(errors.get(&field).is_some_and(|m| m.contains(needle)), "{field:?}: {errors:?}");
+        }
+        let mut e = Editor::edit("door", &rotating_profile(), client_core::store::Version::default());
+        e.length = "4".into();
+        assert!(e.validate(&[]).get(&Field::Protocols).is_some_and(|m| m.contains("template has 3")));
+        e.protocols.clear();
+        e.range = "20000-20002".into();
+        assert!(e.validate(&[]).get(&Field::Range).is_some_and(|m| m.contains("cannot hold 4")));
+        e.length = "17".into();
+        assert!(e.validate(&[]).contains_key(&Field::Length));
     }
 }

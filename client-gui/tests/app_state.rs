@@ -427,3 +427,74 @@ fn export_takes_many_profiles_and_asks_before_replacing() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// Issue 26: editing a profile in the app and saving keeps its kind and every parameter of it, for the
+/// three kinds (a rotating profile used to come back as a sequence profile, its door lost); what is saved
+/// is then planned as that kind, with the door's parameters and no stand-in sequence.
+#[test]
+fn an_edit_keeps_the_kind_sequence_spa_or_rotating_and_it_plans_as_that_kind() {
+    use client_core::open::{Plan, PlanKind};
+    use client_gui::editor::EditorKind;
+    let sequence: Profile = toml::from_str(
+        "host = \"192.0.2.2\"\nmethod = \"raw\"\ndelay_ms = 7\nopen = \"7000,8000:udp\"\nclose = \"8000:udp\"\n\
+         tcp_flags = \"syn,!ack\"\n[verify]\nport = 22\n",
+    )
+    .expect("sequence");
+    let spa: Profile = toml::from_str(
+        "host = \"192.0.2.3\"\n[spa]\naccess = \"tcp/22,udp/53\"\nport = 62202\nallow_ip = \"source\"\n\
+         user = \"alice\"\nhmac = \"sha512\"\n",
+    )
+    .expect("spa");
+    let rotating: Profile = toml::from_str(
+        "host = \"192.0.2.4\"\nmethod = \"connect\"\ndelay_ms = 5\n[rotating]\ndoor = \"ssh\"\nstep = 60\n\
+         length = 3\nrange = \"20000-20999\"\nprotocols = \"tcp,udp,tcp\"\nexclude = [20022]\n[verify]\nport = 22\n",
+    )
+    .expect("rotating");
+    let dir = tempfile::tempdir().expect("dir");
+    let store = ProfileStore::new(dir.path());
+    let cases = [
+        ("seq", &sequence, EditorKind::Sequence),
+        ("fw", &spa, EditorKind::Spa),
+        ("door", &rotating, EditorKind::Rotating),
+    ];
+    for (name, profile, _) in cases {
+        store.create(name, profile).expect("create");
+    }
+    let mut s = state(dir.path());
+    for (name, original, kind) in cases {
+        let id_before = store.load(name).expect("load").profile.id;
+        s.edit(name);
+        let editor = s.editor.as_mut().expect("editor open");
+        assert_eq!(editor.kind, kind, "{name}: the selector shows the profile's kind");
+        editor.notes = "edited".into();
+        s.save_editor();
+        assert!(s.editor.is_none(), "{name} saved: {:?}", s.editor_errors);
+        let saved = store.load(name).expect("load").profile;
+        let mut expected = original.clone();
+        expected.notes = "edited".into();
+        // The store gave the profile its id when it was created; the edit kept it.
+        expected.id = id_before;
+        assert!(saved.id.is_some());
+        assert_eq!(saved, expected, "{name}: kind and parameters kept");
+
+        let plan = Plan::new(name, &saved, Action::Open).expect("plan");
+        match (&plan.kind, &saved.kind) {
+            (PlanKind::Sequence { sequence, tcp_flags, .. }, client_core::profile::ProfileKind::Sequence(knock)) => {
+                assert_eq!(Some(sequence), knock.open.inline());
+                assert_eq!(*tcp_flags, knock.tcp_flags);
+                assert_eq!(plan.hit_labels(), ["7000:tcp", "8000:udp"]);
+            }
+            (PlanKind::Spa(settings), client_core::profile::ProfileKind::Spa(spa)) => {
+                assert_eq!(settings, spa);
+                assert_eq!(plan.hit_labels(), ["62202:udp"]);
+            }
+            (PlanKind::Rotating { knock, .. }, client_core::profile::ProfileKind::Rotating(door)) => {
+                assert_eq!(knock, door);
+                assert_eq!(plan.hit_labels(), ["*:tcp", "*:udp", "*:tcp"]);
+            }
+            (planned, kind) => panic!("{name}: a {} profile planned as {planned:?}", kind.as_str()),
+        }
+    }
+    let file = std::fs::read_to_string(dir.path().join("door.toml")).expect("read");
+    assert!(file.contains("[rotating]") && file.contains("door = \"ssh\"") && !file.contains("open"), "{file}");
+}

@@ -230,6 +230,38 @@ fn a_conflicting_save_is_not_silent() {
     assert_eq!(on_disk.tags, ["mine"], "only after the user chose to keep theirs");
 }
 
+/// Issue 26: the editor's kind selector has Rotating; a rotating profile opens in it with its door's fields
+/// (not as an empty sequence form), and an edit made there is saved as a rotating profile.
+#[test]
+fn a_rotating_profile_is_edited_as_rotating() {
+    let dir = tempfile::tempdir().expect("dir");
+    let rotating: Profile =
+        toml::from_str("host = \"192.0.2.4\"\n[rotating]\ndoor = \"ssh\"\nlength = 3\n").expect("rotating");
+    let store = ProfileStore::new(dir.path());
+    store.create("door", &rotating).expect("create");
+    let mut harness = app(dir.path());
+    harness.get_by_label_contains("door  ·  192.0.2.4").click();
+    harness.run();
+    harness.get_by_label("Edit").click();
+    harness.run();
+    let kind = harness.state().state.editor.as_ref().map(|e| e.kind);
+    assert_eq!(kind, Some(client_gui::editor::EditorKind::Rotating));
+    for label in ["Knock sequence", "SPA (fwknop)", "Rotating", "Door", "Window (s)", "Port range", "Protocols"] {
+        harness.get_by_label(label);
+    }
+    assert!(harness.query_by_label("Open sequence").is_none(), "no sequence fields for a rotating profile");
+    harness.get_by_label("Hits").focus();
+    harness.run();
+    harness.key_press(Key::Backspace);
+    harness.get_by_label("Hits").type_text("5");
+    harness.run();
+    harness.get_by_label("Save").click();
+    harness.run();
+    let saved = store.load("door").expect("load").profile;
+    let knock = saved.rotating().expect("still a rotating profile");
+    assert_eq!((knock.rotation.door.as_str(), knock.rotation.length), ("ssh", 5));
+}
+
 #[test]
 fn keyboard_shortcuts_new_search_and_enter_to_knock() {
     let dir = tempfile::tempdir().expect("dir");

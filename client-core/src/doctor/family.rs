@@ -11,9 +11,10 @@ use super::{Conclusion, Diagnosis, Status, spa_packet, udp_arrival};
 use crate::error::KnockError;
 use crate::icmp_errors::UdpErrorWatch;
 use crate::knock::{HitOutcome, KnockReport, knock_watching};
-use crate::open::{Plan, plural};
-use crate::profile::{AllowIp, Profile, ProfileKind};
+use crate::open::{Plan, PlanKind, plural};
+use crate::profile::AllowIp;
 use crate::secrets::SpaKeys;
+use crate::sequence::{Hit, Sequence};
 use crate::target;
 use crate::verify::{PortState, probe_port, wait_for_port};
 
@@ -28,7 +29,6 @@ const UDP_ANSWER_WINDOW: Duration = Duration::from_millis(500);
 /// What every address's checks share.
 pub(super) struct Context<'a> {
     pub plan: &'a Plan,
-    pub profile: &'a Profile,
     pub keys: Option<&'a SpaKeys>,
     pub cancel: &'a CancellationToken,
 }
@@ -36,8 +36,10 @@ pub(super) struct Context<'a> {
 /// Runs the per-address checks against `server`, knocking at most once, and concludes.
 pub(super) async fn diagnose_address(cx: &Context<'_>, server: IpAddr, d: &mut Diagnosis) -> Conclusion {
     let plan = cx.plan;
-    let request = &plan.request;
-    let spa = plan.spa.as_ref();
+    let spa = match &plan.kind {
+        PlanKind::Spa(settings) => Some(settings),
+        PlanKind::Sequence { .. } | PlanKind::Rotating { .. } => None,
+    };
 
     // The path: the source address the server will see, and whether a NAT rewrites it.
     let mut nat_breaks_spa = false;
@@ -78,7 +80,7 @@ pub(super) async fn diagnose_address(cx: &Context<'_>, server: IpAddr, d: &mut D
         return knock_unverified(cx, server, d).await;
     };
     let target = SocketAddr::new(server, verify.port.get());
-    let before = probe_port(target, request.bind_address, BEFORE_BUDGET).await;
+    let before = probe_port(target, None, BEFORE_BUDGET).await;
     let (status, advice) = match &before {
         PortState::Answers => {
             (Status::Ok, "nothing to do: not knocking an open door (that would stack firewall rules)")
@@ -117,7 +119,7 @@ pub(super) async fn diagnose_address(cx: &Context<'_>, server: IpAddr, d: &mut D
     let (answers, mtu, after) = tokio::join!(
         watch.collect(timeout.min(UDP_ANSWER_WINDOW)),
         spa_packet::measure(spa.map(|_| report.request.udp_payload.len()), server),
-        wait_for_port(target, request.bind_address, timeout, cx.cancel),
+        wait_for_port(target, None, timeout, cx.cancel),
     );
     let udp = udp_arrival::check(&report, server, &answers, spa.is_some());
     let udp_arrived = udp.as_ref().is_some_and(|u| u.some_arrived);
@@ -146,7 +148,7 @@ pub(super) async fn diagnose_address(cx: &Context<'_>, server: IpAddr, d: &mut D
     let started = Instant::now();
     let late_window = LATE_WINDOW.min(timeout.saturating_mul(3).max(Duration::from_secs(3)));
     if matches!(after_state, PortState::NoAnswer)
-        && let Ok(late) = wait_for_port(target, request.bind_address, late_window, cx.cancel).await
+        && let Ok(late) = wait_for_port(target, None, late_window, cx.cancel).await
         && late.open
     {
         let at = timeout + started.elapsed();
@@ -191,7 +193,7 @@ pub(super) async fn diagnose_address(cx: &Context<'_>, server: IpAddr, d: &mut D
                  not act on a fragmented packet; shorten the access list or user name, or raise the link's MTU"
                     .to_owned()
             } else {
-                not_acted_on_advice(cx.profile, spa.is_some())
+                not_acted_on_advice(plan)
             };
             d.check(
                 "after",
@@ -238,16 +240,15 @@ pub(super) async fn diagnose_address(cx: &Context<'_>, server: IpAddr, d: &mut D
     }
 }
 
-fn not_acted_on_advice(profile: &Profile, spa: bool) -> String {
-    if spa {
-        return "check the keys match the server's access.conf, fwknopd listens on this interface, and the clock is \
-                within 120 s of the server's"
-            .to_owned();
-    }
-    let secret = match &profile.kind {
-        ProfileKind::Sequence(knock) => knock.open.is_secret(),
-        ProfileKind::Spa(_) => false,
-        ProfileKind::Rotating(_) => true,
+fn not_acted_on_advice(plan: &Plan) -> String {
+    let secret = match &plan.kind {
+        PlanKind::Spa(_) => {
+            return "check the keys match the server's access.conf, fwknopd listens on this interface, and the \
+                    clock is within 120 s of the server's"
+                .to_owned();
+        }
+        PlanKind::Sequence { secret, .. } => *secret,
+        PlanKind::Rotating { .. } => true,
     };
     format!(
         "check the sequence matches the server's door{}, the server listens on this interface, and that your \
@@ -260,19 +261,27 @@ fn not_acted_on_advice(profile: &Profile, spa: bool) -> String {
 /// `watch`, so what comes back for them can be read.
 async fn knock_once(cx: &Context<'_>, server: IpAddr, watch: &UdpErrorWatch) -> Result<KnockReport, KnockError> {
     let plan = cx.plan;
-    let mut request = plan.request.clone();
+    let mut request = match &plan.kind {
+        PlanKind::Sequence { sequence, .. } => plan.attempt_request(sequence.clone()),
+        PlanKind::Spa(settings) => {
+            // The keys were read before the first address (a failure there ends the diagnosis).
+            let keys = cx.keys.ok_or_else(|| KnockError::Keys("the SPA keys were not read".to_owned()))?;
+            let wire = crate::spa::attempt::seal(settings, keys, SocketAddr::new(server, 0), cx.cancel).await?;
+            let mut request = plan.attempt_request(Sequence::from(Hit::udp(settings.port.get())));
+            request.udp_payload = wire.into_bytes();
+            request
+        }
+        PlanKind::Rotating { knock, .. } => {
+            // The current window's sequence, derived with the door key.
+            let key = crate::open::read_rotating_key(plan, cx.cancel).await?;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let rotation = &knock.rotation;
+            plan.attempt_request(
+                rotation.sequence(&key, rotation.window(now)).map_err(|e| KnockError::Keys(e.to_string()))?,
+            )
+        }
+    };
     request.resolved = Some(server);
-    if let Some(rotation) = &plan.rotating {
-        // The current window's sequence (the plan holds a stand-in until the key is read).
-        let key = crate::open::read_rotating_key(plan, cx.cancel).await?;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        request.sequence =
-            rotation.sequence(&key, rotation.window(now)).map_err(|e| KnockError::Keys(e.to_string()))?;
-    }
-    if let (Some(settings), Some(keys)) = (&plan.spa, cx.keys) {
-        let wire = crate::spa::attempt::seal(settings, keys, SocketAddr::new(server, 0), cx.cancel).await?;
-        request.udp_payload = wire.into_bytes();
-    }
     Ok(knock_watching(&request, cx.cancel, |_| {}, Some(watch)).await)
 }
 
@@ -287,7 +296,7 @@ async fn knock_unverified(cx: &Context<'_>, server: IpAddr, d: &mut Diagnosis) -
     match knock_once(cx, server, &watch).await {
         Ok(report) if report.error.is_none() => {
             d.check("knock", Status::Ok, knock_detail(&report), "");
-            let spa = cx.plan.spa.is_some();
+            let spa = matches!(cx.plan.kind, PlanKind::Spa(_));
             let (answers, mtu) = tokio::join!(
                 watch.collect(UDP_ANSWER_WINDOW),
                 spa_packet::measure(spa.then_some(report.request.udp_payload.len()), server),

@@ -23,8 +23,8 @@ use std::net::IpAddr;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::knock::needs_raw;
-use crate::open::Plan;
+use crate::knock::{RESOLVE_TIMEOUT, needs_raw};
+use crate::open::{Plan, PlanKind};
 use crate::profile::{Action, Profile, ProfileError};
 use crate::send::privilege::{RawPermission, raw_permission};
 use crate::target::{self, AddressFamily};
@@ -153,19 +153,22 @@ pub async fn diagnose(name: &str, profile: &Profile, cancel: &CancellationToken)
         conclusion: Conclusion::Opened,
         families: Vec::new(),
     };
-    diagnosis.conclusion = run_checks(&plan, profile, cancel, &mut diagnosis).await;
+    diagnosis.conclusion = run_checks(&plan, cancel, &mut diagnosis).await;
     Ok(diagnosis)
 }
 
-async fn run_checks(plan: &Plan, profile: &Profile, cancel: &CancellationToken, d: &mut Diagnosis) -> Conclusion {
-    let request = &plan.request;
-    let spa = plan.spa.as_ref();
+async fn run_checks(plan: &Plan, cancel: &CancellationToken, d: &mut Diagnosis) -> Conclusion {
+    let host = &plan.host;
+    let spa = match &plan.kind {
+        PlanKind::Spa(settings) => Some(settings),
+        PlanKind::Sequence { .. } | PlanKind::Rotating { .. } => None,
+    };
 
     // 1. Resolution: every address, which one(s) the knock uses, how long it took.
-    let family = request.family;
+    let family = plan.family;
     let resolved = tokio::select! {
-        _ = cancel.cancelled() => Err(target::ResolveError::TimedOut { host: request.host.clone(), seconds: 0 }),
-        r = target::resolve_all(&request.host, request.resolve_timeout) => r,
+        _ = cancel.cancelled() => Err(target::ResolveError::TimedOut { host: host.clone(), seconds: 0 }),
+        r = target::resolve_all(host, RESOLVE_TIMEOUT) => r,
     };
     let (addresses, took) = match resolved {
         Ok(found) => found,
@@ -174,10 +177,7 @@ async fn run_checks(plan: &Plan, profile: &Profile, cancel: &CancellationToken, 
                 "resolution",
                 Status::Fail,
                 error.to_string(),
-                format!(
-                    "check the host name {:?} (typo? VPN or split DNS needed?), or use an IP address",
-                    request.host
-                ),
+                format!("check the host name {host:?} (typo? VPN or split DNS needed?), or use an IP address"),
             );
             return Conclusion::Unresolvable;
         }
@@ -193,7 +193,7 @@ async fn run_checks(plan: &Plan, profile: &Profile, cancel: &CancellationToken, 
         d.check(
             "resolution",
             Status::Fail,
-            format!("{} resolves to {} but has no {family} address", request.host, list(&addresses)),
+            format!("{host} resolves to {} but has no {family} address", list(&addresses)),
             "set the profile's family to one the host has (--family any, ipv4 or ipv6)",
         );
         return Conclusion::Unresolvable;
@@ -208,30 +208,29 @@ async fn run_checks(plan: &Plan, profile: &Profile, cancel: &CancellationToken, 
     d.check(
         "resolution",
         Status::Ok,
-        format!("{} resolves to {} in {:.0} ms; {used}", request.host, list(&addresses), took.as_secs_f64() * 1000.0),
+        format!("{host} resolves to {} in {:.0} ms; {used}", list(&addresses), took.as_secs_f64() * 1000.0),
         "",
     );
 
     // 2. Privilege: raw sockets, and whether this profile needs them.
-    let needs = spa.is_none() && needs_raw(request.method, request.tcp_flags);
+    let needs = plan.tcp_sending().filter(|&(method, flags)| needs_raw(method, flags));
     match (raw_permission(), needs) {
         (RawPermission::Permitted, _) => {
-            d.check("privilege", Status::Ok, format!("raw sockets permitted; {}", needed_text(needs)), "");
+            d.check("privilege", Status::Ok, format!("raw sockets permitted; {}", needed_text(needs.is_some())), "");
         }
-        (RawPermission::Denied { reason, how_to_grant }, true) => {
+        (RawPermission::Denied { reason, how_to_grant }, Some((method, flags))) => {
             d.check(
                 "privilege",
                 Status::Fail,
                 format!(
-                    "this profile sends TCP flags {} (method {}), which needs raw sockets; they are refused: {reason}",
-                    request.tcp_flags,
-                    request.method.as_str()
+                    "this profile sends TCP flags {flags} (method {}), which needs raw sockets; they are refused: {reason}",
+                    method.as_str()
                 ),
                 how_to_grant,
             );
             return Conclusion::NeedsRawPrivilege;
         }
-        (RawPermission::Denied { .. }, false) => {
+        (RawPermission::Denied { .. }, None) => {
             d.check(
                 "privilege",
                 Status::Ok,
@@ -265,7 +264,7 @@ async fn run_checks(plan: &Plan, profile: &Profile, cancel: &CancellationToken, 
 
     // 3. Each address: path, before, knock, what came back, after.
     let both = family == AddressFamily::Both && servers.len() > 1;
-    let context = family::Context { plan, profile, keys: keys.as_ref(), cancel };
+    let context = family::Context { plan, keys: keys.as_ref(), cancel };
     let mut families = Vec::new();
     for server in servers {
         let first = d.checks.len();

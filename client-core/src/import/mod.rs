@@ -90,7 +90,7 @@ pub struct ImportEntry {
     pub line: usize,
     /// The profile it creates; `None` when skipped.
     pub name: Option<String>,
-    /// `sequence` or `spa`.
+    /// `sequence`, `spa` or `rotating` ([`crate::profile::ProfileKind::as_str`]).
     pub kind: Option<&'static str>,
     #[serde(skip)]
     pub profile: Option<Profile>,
@@ -193,7 +193,7 @@ pub fn detect_format(file: &str, text: &str) -> Result<Detection, ImportError> {
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
-            if ["spa", "verify"].contains(&name.trim()) {
+            if ["spa", "rotating", "verify"].contains(&name.trim()) {
                 profile += 1;
             }
             continue;
@@ -352,7 +352,7 @@ fn profile_entry(file: &str, stem: &str, text: &str, host: Option<&str>) -> Resu
         source: file.to_owned(),
         line: 1,
         name: Some(name),
-        kind: Some(if profile.spa().is_some() { "spa" } else { "sequence" }),
+        kind: Some(profile.kind.as_str()),
         profile: Some(profile),
         keys: None,
         has_keys: false,

@@ -39,6 +39,22 @@ fn a_profile_file_imports_under_its_name() {
     assert!(e.to_string().contains("b.toml:2"), "{e}");
 }
 
+/// Issue 26: a profile file is imported (and named in `--json`) as its own kind, a rotating one included.
+#[test]
+fn a_profile_file_keeps_its_kind() {
+    for (text, kind) in [
+        ("host = \"h\"\nopen = \"1,2\"\n", "sequence"),
+        ("host = \"h\"\n[spa]\naccess = \"tcp/22\"\n", "spa"),
+        ("host = \"h\"\n[rotating]\ndoor = \"ssh\"\nstep = 60\nlength = 3\n", "rotating"),
+    ] {
+        assert_eq!(detect(text), Format::ProfileToml, "{text}");
+        let report = import_text("p.toml", "p", text, None).expect("toml");
+        let entry = &report.entries[0];
+        assert_eq!(entry.kind, Some(kind), "{text}");
+        assert_eq!(entry.profile.as_ref().map(|p| p.kind.as_str()), Some(kind));
+    }
+}
+
 #[test]
 fn fwknoprc_stanzas_get_unique_valid_names() {
     let report = import_text(

@@ -4,7 +4,7 @@ use client_core::{AddressFamily, Method};
 use egui::RichText;
 
 use crate::app::AppState;
-use crate::editor::{Editor, Field, FieldErrors};
+use crate::editor::{Editor, EditorKind, Field, FieldErrors};
 use crate::ui::icons;
 
 pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
@@ -85,19 +85,21 @@ fn fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
     text_row(ui, form, "Host", &mut editor.host, Some(Field::Host), "bastion.example.org");
     ui.label("Kind");
     ui.horizontal(|ui| {
-        let a = ui.radio_value(&mut editor.spa, false, "Knock sequence");
-        let b = ui.radio_value(&mut editor.spa, true, "SPA (fwknop)");
-        if a.changed() || b.changed() {
-            form.changed = Some(None);
+        for kind in EditorKind::ALL {
+            if ui.radio_value(&mut editor.kind, kind, kind.label()).changed() {
+                form.changed = Some(None);
+            }
         }
     });
     ui.label("");
     ui.end_row();
-    if editor.spa {
-        spa_fields(editor, form, ui);
-    } else {
-        text_row(ui, form, "Open sequence", &mut editor.open, Some(Field::Open), "1300,8888:udp,9394");
-        text_row(ui, form, "Close sequence", &mut editor.close, Some(Field::Close), "optional");
+    match editor.kind {
+        EditorKind::Sequence => {
+            text_row(ui, form, "Open sequence", &mut editor.open, Some(Field::Open), "1300,8888:udp,9394");
+            text_row(ui, form, "Close sequence", &mut editor.close, Some(Field::Close), "optional");
+        }
+        EditorKind::Spa => spa_fields(editor, form, ui),
+        EditorKind::Rotating => rotating_fields(editor, form, ui),
     }
     let label = ui.label("Address family");
     egui::ComboBox::from_id_salt("family")
@@ -113,7 +115,7 @@ fn fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
         .labelled_by(label.id);
     ui.label("");
     ui.end_row();
-    if !editor.spa {
+    if editor.kind != EditorKind::Spa {
         let label = ui.label("Send method");
         egui::ComboBox::from_id_salt("method")
             .selected_text(editor.method.as_str())
@@ -128,7 +130,10 @@ fn fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
             .labelled_by(label.id);
         ui.label("");
         ui.end_row();
-        text_row(ui, form, "TCP flags", &mut editor.tcp_flags, Some(Field::TcpFlags), "syn");
+        // A rotating sequence's hits are plain SYNs (the server matches those).
+        if editor.kind == EditorKind::Sequence {
+            text_row(ui, form, "TCP flags", &mut editor.tcp_flags, Some(Field::TcpFlags), "syn");
+        }
         text_row(ui, form, "Delay (ms)", &mut editor.delay_ms, Some(Field::Delay), "0");
     }
     ui.label("Verify");
@@ -172,6 +177,17 @@ fn spa_fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
     }
     ui.label("");
     ui.end_row();
+}
+
+/// The rotating part of the form: the door's parameters, as the server has them (the door key stays in
+/// the OS keyring: `knock-cli profile set-key` or Import from text).
+fn rotating_fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
+    text_row(ui, form, "Door", &mut editor.door, Some(Field::Door), "the door's name on the server");
+    text_row(ui, form, "Window (s)", &mut editor.step, Some(Field::Step), "30");
+    text_row(ui, form, "Hits", &mut editor.length, Some(Field::Length), "4");
+    text_row(ui, form, "Port range", &mut editor.range, Some(Field::Range), "1024-65535");
+    text_row(ui, form, "Protocols", &mut editor.protocols, Some(Field::Protocols), "all tcp, or tcp,udp,tcp,tcp");
+    text_row(ui, form, "Exclude ports", &mut editor.exclude, Some(Field::Exclude), "none, or 22, 443");
 }
 
 /// Generated keys, shown once below the form at full width: monospace, one line per key (never wrapped
