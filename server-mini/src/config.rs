@@ -502,7 +502,7 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
             warn(
                 "Sweep_Guard = off: knockd's exact matching, so hits on other ports never reset an attempt and a \
                  blind sweep of every port in a random order opens this door (measured: knockd 0.8 opened \
-                 8471,2947:udp,6302 in 1.3-6.9 s, a rotating door without the guard in 4-57 s); remove the line to \
+                 8471,2947:udp,6302 in 1.1-6.9 s, a rotating door without the guard in 4-57 s); remove the line to \
                  turn the guard back on"
                     .to_owned(),
             );
