@@ -163,6 +163,17 @@ impl<A: Attempt> Attempts<A> {
         events.push(Event::FlagsIgnored { src: hit.src, door: q.door, stage, flags: hit.flags });
     }
 
+    /// The sweep guard's answer to a stray hit: `src`'s attempt on door `queue`, if live, ends (reported
+    /// as [`Reason::Stray`]) and `src` is penalised; an attempt that already timed out is reported as a
+    /// timeout, and nothing else happens.
+    pub fn end_for_stray_hit(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) {
+        let Some(door) = self.queues.get(queue).map(|q| q.door) else { return };
+        let Some(stage) = self.current(queue, src, now, events).map(|a| a.stage()) else { return };
+        self.remove(queue, src);
+        events.push(Event::Rejected { src, door, stage, reason: Reason::Stray });
+        self.penalise(queue, src, now, events);
+    }
+
     /// `src`'s attempt on door `queue` if it is live at `now`. One that timed out but that
     /// [`Attempts::tick`] has not collected yet is ended here, reported as a timeout in order, so that a
     /// late hit is judged afresh (one hash lookup either way: this runs for every hit).

@@ -268,12 +268,8 @@ impl Doors {
                 && self.attempts.has_attempt(index, src)
                 && scope.is_some_and(|scope| scope.covers(hit, &self.public))
                 && is_for_door(spec.target, self.local.as_deref(), hit)
-                && let Some(attempt) = self.attempts.current(index, src, now, events)
             {
-                let stage = usize::from(attempt.stage);
-                self.attempts.remove(index, src);
-                events.push(Event::Rejected { src, door: index, stage, reason: Reason::Stray });
-                self.attempts.penalise(index, src, now, events);
+                self.attempts.end_for_stray_hit(index, src, now, events);
             }
             return;
         }

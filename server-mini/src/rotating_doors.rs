@@ -282,12 +282,8 @@ impl RotatingDoors {
                 && self.attempts.has_attempt(index, src)
                 && door.scope.is_some_and(|scope| scope.covers(hit, &self.public))
                 && is_for_door(door.spec.target, self.local.as_deref(), hit)
-                && let Some(attempt) = self.attempts.current(index, src, now, events)
             {
-                let stage = attempt.stage;
-                self.attempts.remove(index, src);
-                events.push(Event::Rejected { src, door: id, stage, reason: Reason::Stray });
-                self.attempts.penalise(index, src, now, events);
+                self.attempts.end_for_stray_hit(index, src, now, events);
             }
             return;
         }

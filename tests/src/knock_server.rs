@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use crate::knockd::complete_config;
 use crate::lab::{Lab, LabError, Side};
+use crate::packet_socket::PacketSocket;
 use crate::{bins, process};
 
 /// Env var that overrides where the `knock-server` binary is looked up (see [`knock_server_path`]).
@@ -200,59 +201,14 @@ impl Lab {
     /// into the client namespace): for packets no client tool makes, e.g. IPv6 extension headers or
     /// fragments. The frame goes on the wire as given; the kernel adds nothing.
     pub fn send_client_frame(&self, frame: &[u8]) -> Result<(), LabError> {
-        let ns = Path::new("/run/netns").join(self.client_ns());
-        let iface = std::ffi::CString::new(self.client_iface())
-            .map_err(|_| LabError::Config(format!("interface name {:?}", self.client_iface())))?;
+        let (ns, iface) = self.client_packet_target()?;
         std::thread::scope(|s| {
-            s.spawn(|| send_frame(&ns, &iface, frame))
+            s.spawn(|| PacketSocket::open_in(&ns, &iface)?.send(frame))
                 .join()
                 .unwrap_or_else(|_| Err(std::io::Error::other("frame sender thread panicked")))
         })
         .map_err(|e| LabError::io(format!("sending a raw frame from {}", self.client_ns()), e))
     }
-}
-
-/// In this (short-lived) thread: join the namespace at `ns`, then send `frame` on `iface`.
-fn send_frame(ns: &Path, iface: &std::ffi::CStr, frame: &[u8]) -> std::io::Result<()> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let netns = fs::File::open(ns)?;
-    // SAFETY: setns(2) on a valid fd; it only moves the calling thread.
-    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: if_nametoindex reads a NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(iface.as_ptr()) };
-    if index == 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: socket(2) has no memory preconditions; the fd is owned (closed) by OwnedFd.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as libc::c_ushort;
-    addr.sll_ifindex = libc::c_int::try_from(index).map_err(std::io::Error::other)?;
-    addr.sll_halen = 6;
-    addr.sll_addr[..6].copy_from_slice(frame.get(..6).ok_or_else(|| std::io::Error::other("frame too short"))?);
-    // SAFETY: buffer and address are valid for the given lengths for the duration of the call.
-    let sent = unsafe {
-        libc::sendto(
-            socket.as_raw_fd(),
-            frame.as_ptr().cast(),
-            frame.len(),
-            0,
-            std::ptr::from_ref(&addr).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 impl KnockServer {

@@ -21,6 +21,7 @@
 //! - [`lab_hosts`]: a host name with A and AAAA records inside the client namespace (`/etc/netns`).
 //! - [`nat`]: the client behind a source NAT (a private source address rewritten on the way out).
 //! - [`services`]: real services behind a knock gate (TCP echo, `sshd`) and gate door commands.
+//! - [`packet_socket`]: whole Ethernet frames sent from the client's veth (AF_PACKET), one or many.
 //! - [`sweep`]: a blind port sweep from the client (every port, SYN and UDP, a new random order per
 //!   pass), as an attacker without the key sends it.
 //!
@@ -58,6 +59,8 @@ pub mod lab_hosts;
 pub mod nat;
 #[cfg(target_os = "linux")]
 pub mod nft;
+#[cfg(target_os = "linux")]
+pub mod packet_socket;
 #[cfg(target_os = "linux")]
 mod process;
 #[cfg(target_os = "linux")]

@@ -6,15 +6,14 @@
 //! pass. The sweep is bounded by a packet count and a time limit, and only ever reaches the lab's
 //! server address.
 
-use std::fs;
 use std::ops::RangeInclusive;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use etherparse::PacketBuilder;
 
 use crate::lab::{Lab, LabError, Side};
+use crate::packet_socket::PacketSocket;
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -58,9 +57,7 @@ impl Lab {
         opened: &mut (dyn FnMut(&SweepOutcome) -> bool + Send),
     ) -> Result<SweepOutcome, LabError> {
         let frames = self.sweep_frames(sweep)?;
-        let ns = Path::new("/run/netns").join(self.client_ns());
-        let iface = std::ffi::CString::new(self.client_iface())
-            .map_err(|_| LabError::Config(format!("interface name {:?}", self.client_iface())))?;
+        let (ns, iface) = self.client_packet_target()?;
         std::thread::scope(|s| {
             s.spawn(|| send_sweep(&ns, &iface, &frames, sweep, stop_when_opened, opened))
                 .join()
@@ -105,44 +102,6 @@ impl Lab {
 /// Frames handed to the kernel per sendmmsg(2) call.
 const BATCH: usize = 64;
 
-/// Sends every frame of `batch` (sendmmsg(2); a full queue is waited for, never a frame dropped).
-fn send_batch(socket: &OwnedFd, addr: &libc::sockaddr_ll, batch: &[&(bool, Vec<u8>)]) -> std::io::Result<()> {
-    let mut iovecs: Vec<libc::iovec> = batch
-        .iter()
-        .map(|(_, frame)| libc::iovec { iov_base: frame.as_ptr().cast_mut().cast(), iov_len: frame.len() })
-        .collect();
-    let mut done = 0;
-    while done < iovecs.len() {
-        let mut headers: Vec<libc::mmsghdr> = iovecs[done..]
-            .iter_mut()
-            .map(|iov| {
-                // SAFETY: msghdr is plain data; all-zero is a valid value.
-                let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-                msg.msg_name = std::ptr::from_ref(addr).cast_mut().cast();
-                msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-                msg.msg_iov = iov;
-                msg.msg_iovlen = 1;
-                libc::mmsghdr { msg_hdr: msg, msg_len: 0 }
-            })
-            .collect();
-        let len = libc::c_uint::try_from(headers.len()).map_err(std::io::Error::other)?;
-        // SAFETY: every header points at a live iovec, frame and address for the duration of the call.
-        let sent = unsafe { libc::sendmmsg(socket.as_raw_fd(), headers.as_mut_ptr(), len, 0) };
-        if sent > 0 {
-            done += usize::try_from(sent).map_err(std::io::Error::other)?;
-            continue;
-        }
-        let err = std::io::Error::last_os_error();
-        // The queue is full: wait for it rather than lose a packet of the sweep.
-        if err.raw_os_error() == Some(libc::ENOBUFS) || err.kind() == std::io::ErrorKind::WouldBlock {
-            std::thread::sleep(Duration::from_micros(50));
-            continue;
-        }
-        return Err(err);
-    }
-    Ok(())
-}
-
 /// In this thread: join the namespace at `ns`, then send the sweep on `iface`.
 fn send_sweep(
     ns: &Path,
@@ -152,31 +111,7 @@ fn send_sweep(
     stop_when_opened: bool,
     opened: &mut (dyn FnMut(&SweepOutcome) -> bool + Send),
 ) -> std::io::Result<SweepOutcome> {
-    let netns = fs::File::open(ns)?;
-    // SAFETY: setns(2) on a valid fd; it only moves the calling thread.
-    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: if_nametoindex reads a NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(iface.as_ptr()) };
-    if index == 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: socket(2) has no memory preconditions; the fd is owned (closed) by OwnedFd.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as libc::c_ushort;
-    addr.sll_ifindex = libc::c_int::try_from(index).map_err(std::io::Error::other)?;
-    addr.sll_halen = 6;
-    if let Some((_, first)) = frames.first() {
-        addr.sll_addr[..6].copy_from_slice(first.get(..6).ok_or_else(|| std::io::Error::other("frame too short"))?);
-    }
+    let socket = PacketSocket::open_in(ns, iface)?;
     let mut order: Vec<usize> = (0..frames.len()).collect();
     let mut state = sweep.seed | 1;
     let started = Instant::now();
@@ -189,10 +124,9 @@ fn send_sweep(
             order.swap(i, (state % (i as u64 + 1)) as usize);
         }
         for batch in order.chunks(BATCH) {
-            let batch: Vec<&(bool, Vec<u8>)> = batch.iter().filter_map(|&i| frames.get(i)).collect();
-            let batch =
-                &batch[..batch.len().min(usize::try_from(sweep.max_packets - outcome.packets).unwrap_or(usize::MAX))];
-            send_batch(&socket, &addr, batch)?;
+            let left = usize::try_from(sweep.max_packets - outcome.packets).unwrap_or(usize::MAX);
+            let batch: Vec<&(bool, Vec<u8>)> = batch.iter().filter_map(|&i| frames.get(i)).take(left).collect();
+            socket.send_batch(&batch.iter().map(|(_, frame)| frame.as_slice()).collect::<Vec<_>>())?;
             outcome.packets += batch.len() as u64;
             outcome.syns += batch.iter().filter(|(syn, _)| *syn).count() as u64;
             if outcome.packets >= sweep.max_packets {

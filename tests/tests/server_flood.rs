@@ -9,7 +9,6 @@
 #![cfg(target_os = "linux")]
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -17,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use etherparse::PacketBuilder;
 use knock_e2e::knock_server::counter;
+use knock_e2e::packet_socket::PacketSocket;
 use knock_e2e::{KnockServer, Lab, Side, lab_or_skip, wait_until};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
@@ -80,11 +80,10 @@ impl Flood {
     /// what the socket takes).
     fn start(lab: &Lab, per_second: u64, batch: impl Fn(u32) -> Vec<Vec<u8>> + Send + 'static) -> Flood {
         let (stop, sent) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
-        let ns = Path::new("/run/netns").join(lab.client_ns());
-        let iface = std::ffi::CString::new(lab.client_iface()).expect("interface name");
+        let (ns, iface) = lab.client_packet_target().expect("the client's interface");
         let (stop_flag, counter) = (Arc::clone(&stop), Arc::clone(&sent));
         let thread = std::thread::spawn(move || {
-            let socket = packet_socket(&ns, &iface)?;
+            let socket = PacketSocket::open_in(&ns, &iface)?;
             let (mut round, mut sent, began) = (0, 0u64, Instant::now());
             while !stop_flag.load(Ordering::Relaxed) {
                 for frame in batch(round) {
@@ -126,67 +125,6 @@ impl Drop for Flood {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
-        }
-    }
-}
-
-/// An AF_PACKET socket bound to `iface` in the namespace at `ns` (this thread joins the namespace).
-struct PacketSocket {
-    fd: std::os::fd::OwnedFd,
-    addr: libc::sockaddr_ll,
-}
-
-fn packet_socket(ns: &Path, iface: &std::ffi::CStr) -> std::io::Result<PacketSocket> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let netns = std::fs::File::open(ns)?;
-    // SAFETY: setns(2) on a valid fd; it only moves the calling thread.
-    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: if_nametoindex reads a NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(iface.as_ptr()) };
-    if index == 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: socket(2) has no memory preconditions.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as libc::c_ushort;
-    addr.sll_ifindex = libc::c_int::try_from(index).map_err(std::io::Error::other)?;
-    addr.sll_halen = 6;
-    Ok(PacketSocket { fd, addr })
-}
-
-impl PacketSocket {
-    fn send(&self, frame: &[u8]) -> std::io::Result<()> {
-        use std::os::fd::AsRawFd;
-        loop {
-            // SAFETY: buffer and address are valid for the given lengths for the duration of the call.
-            let sent = unsafe {
-                libc::sendto(
-                    self.fd.as_raw_fd(),
-                    frame.as_ptr().cast(),
-                    frame.len(),
-                    0,
-                    std::ptr::from_ref(&self.addr).cast(),
-                    std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-                )
-            };
-            if sent >= 0 {
-                return Ok(());
-            }
-            let err = std::io::Error::last_os_error();
-            // A full transmit queue: the flood is as fast as it can be; try again.
-            if err.raw_os_error() != Some(libc::ENOBUFS) && err.kind() != std::io::ErrorKind::WouldBlock {
-                return Err(err);
-            }
-            std::thread::yield_now();
         }
     }
 }
