@@ -117,7 +117,7 @@ impl attempts::Attempt for Attempt {
 /// What the checks every door makes, static or rotating, decide about a hit (see [`admit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Admission {
-    /// Not for this door: another destination, or not one of its ports.
+    /// Not for this door: another destination.
     Ignored,
     /// On one of the door's ports, but TCP with flags the door does not accept: reported, not counted.
     FlagsIgnored,
@@ -125,17 +125,16 @@ pub(crate) enum Admission {
     Counts,
 }
 
-/// The checks a hit passes before it counts for a door, in this order: sent to the door's Target, or
-/// without one to one of the server's own addresses (`local`; None accepts any); on one of the door's
-/// ports (`on_door_port`, asked last as it is the dearest); and for TCP, with flags the door accepts.
+/// The checks a hit on one of a door's ports (the caller has looked) passes before it counts for the
+/// door, in this order: sent to the door's Target, or without one to one of the server's own addresses
+/// (`local`; None accepts any); and for TCP, with flags the door accepts.
 pub(crate) fn admit(
     target: Option<IpAddr>,
     flags: Option<TcpFlagSpec>,
     local: Option<&[IpAddr]>,
     hit: &packet::Hit,
-    on_door_port: impl FnOnce(Hit) -> bool,
 ) -> Admission {
-    if !is_for_door(target, local, hit) || !on_door_port(Hit { port: hit.port, protocol: hit.protocol }) {
+    if !is_for_door(target, local, hit) {
         return Admission::Ignored;
     }
     if hit.protocol == Protocol::Tcp
@@ -273,7 +272,7 @@ impl Doors {
             }
             return;
         }
-        match admit(spec.target, spec.flags, self.local.as_deref(), hit, |_| true) {
+        match admit(spec.target, spec.flags, self.local.as_deref(), hit) {
             Admission::Ignored => return,
             Admission::FlagsIgnored => return self.attempts.report_flags_ignored(index, hit, now, events),
             Admission::Counts => {}

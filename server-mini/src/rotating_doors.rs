@@ -287,7 +287,7 @@ impl RotatingDoors {
             }
             return;
         }
-        match admit(door.spec.target, door.spec.flags, self.local.as_deref(), hit, |_| true) {
+        match admit(door.spec.target, door.spec.flags, self.local.as_deref(), hit) {
             Admission::Ignored => return,
             Admission::FlagsIgnored => return self.attempts.report_flags_ignored(index, hit, now, events),
             Admission::Counts => {}

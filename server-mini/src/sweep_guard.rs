@@ -25,8 +25,8 @@ use client_core::{Hit, Protocol, TcpFlags};
 use crate::doors::Millis;
 use crate::packet;
 
-/// `Sweep_Penalty` when absent: a retry by hand or by knock-cli (which probes for 5 s, then waits 1 s)
-/// is never delayed by it.
+/// `Sweep_Penalty` when absent: shorter than knock-cli's wait before a retry (it probes for 5 s, then
+/// waits 1 s), so its retry after a reset knock is not refused.
 pub const DEFAULT_PENALTY_SECS: u64 = 2;
 
 /// A door's guard (None on the door: `Sweep_Guard = off`).

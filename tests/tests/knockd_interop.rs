@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use knock_e2e::bins::knock_cli_path;
-use knock_e2e::{Lab, lab_or_skip};
+use knock_e2e::{Lab, lab_or_skip, text};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
 
@@ -21,15 +21,6 @@ fn door(lab: &Lab, sequence: &str) -> String {
 
 fn knock_cli(lab: &Lab, args: &[&str]) -> Output {
     lab.run_client(knock_cli_path(), args).expect("knock-cli runs in the client namespace")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Knocks `hits` at the server's `family` address with `method` and asserts knockd opened the door for

@@ -15,19 +15,10 @@ use std::time::Duration;
 
 use etherparse::PacketBuilder;
 use knock_e2e::knock_server::knock_server_path;
-use knock_e2e::{PcapWriter, lab_or_skip, wait_until};
+use knock_e2e::{PcapWriter, lab_or_skip, text, wait_until};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
 const OPEN: &str = "otp: OPEN SESAME";
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn knock_server(args: &[&str], cwd: Option<&Path>) -> Output {
     let mut cmd = Command::new(knock_server_path().unwrap_or_else(|e| panic!("{e}")));
