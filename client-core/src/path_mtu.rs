@@ -45,12 +45,12 @@ pub async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::
 
     let to = std::net::SocketAddr::new(server, PROBE_PORT);
     let socket = Socket::new(Domain::for_address(to), Type::DGRAM, Some(Protocol::UDP))?;
-    let (level, discover, dont_fragment, mtu_option) = if server.is_ipv4() {
-        (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_DO, libc::IP_MTU)
+    use rustix::net::sockopt;
+    if server.is_ipv4() {
+        sockopt::set_ip_mtu_discover(&socket, sockopt::Ipv4PathMtuDiscovery::DO)?;
     } else {
-        (libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, libc::IPV6_PMTUDISC_DO, libc::IPV6_MTU)
-    };
-    set_int(&socket, level, discover, dont_fragment)?;
+        sockopt::set_ipv6_mtu_discover(&socket, sockopt::Ipv6PathMtuDiscovery::DO)?;
+    }
     crate::icmp_errors::enable(&socket, server.is_ipv6())?;
     socket.connect(&to.into())?;
     let probe = vec![0u8; payload_len];
@@ -79,7 +79,7 @@ pub async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::
         }
         Err(e) => return Err(e),
     };
-    let kernel = u32::try_from(get_int(&socket, level, mtu_option)?).unwrap_or(0);
+    let kernel = if server.is_ipv4() { sockopt::ip_mtu(&socket)? } else { sockopt::ipv6_mtu(&socket)? };
     let mtu = told.map_or(kernel, |told| told.min(kernel));
     Ok(PathMtu { mtu, probe: outcome })
 }
@@ -97,33 +97,6 @@ fn probe_answer(answer: &IcmpError) -> String {
         IcmpError::PortUnreachable { from } => format!("crossed: {from} answered port unreachable"),
         other => other.describe(),
     }
-}
-
-#[cfg(target_os = "linux")]
-fn set_int(socket: &socket2::Socket, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid socket, an int option and its exact size.
-    let done = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if done == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
-#[cfg(target_os = "linux")]
-fn get_int(socket: &socket2::Socket, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
-    use std::os::fd::AsRawFd;
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: a valid socket; `value` and `len` describe an int buffer the kernel writes at most `len` into.
-    let done =
-        unsafe { libc::getsockopt(socket.as_raw_fd(), level, name, (&mut value as *mut libc::c_int).cast(), &mut len) };
-    if done == 0 { Ok(value) } else { Err(io::Error::last_os_error()) }
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -1074,6 +1074,7 @@ backoff_ms = 500
     }
 
     #[test]
+    #[expect(unsafe_code, reason = "std::env::set_var of the test's own variable, which edition 2024 marks unsafe")]
     fn sequences_can_come_from_the_environment_without_leaking() {
         let text = "host = \"h\"\nopen = { env = \"KNOCK_TEST_SEQ_A\" }\nclose = \"9000\"\n";
         let profile: Profile = toml::from_str(text).expect("env source");

@@ -4,6 +4,11 @@
 //! (no privilege, nothing listens). A rotating open remembers its window in the store's `.state`, written
 //! like a profile (atomically), and a close of an SPA or a rotating profile is refused.
 
+#![expect(
+    unsafe_code,
+    reason = "std::env::set_var before any thread reads the environment (the tests set their own variables)"
+)]
+
 use std::net::UdpSocket;
 
 use client_core::doctor::{Conclusion, diagnose};

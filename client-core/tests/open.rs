@@ -1,6 +1,11 @@
 //! Verify and retry on loopback: opened at once, opened only on a later attempt, never opened, close
 //! without verification, and cancellation during backoff.
 
+#![expect(
+    unsafe_code,
+    reason = "std::env::set_var before any thread reads the environment (the tests set their own variables)"
+)]
+
 use std::net::TcpListener;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::{Arc, Mutex};

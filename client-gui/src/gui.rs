@@ -2,6 +2,8 @@
 //! selection and last results, and decides when to repaint: every ~100 ms only while a knock runs (for
 //! progress and countdowns), otherwise only when something happens or the store is due for a re-scan.
 
+#![expect(unsafe_code, reason = "glFinish through glow, whose every GL call is unsafe")]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -4,6 +4,8 @@
 //! loopback door whose sequence is secret: with the window focused no notification arrives; unfocused,
 //! exactly one arrives, with the app's title and body, and no secret port in anything dunst received.
 //! Without dunst/Xvfb/dbus the test prints SKIPPED, and fails when CI is set.
+
+#![expect(unsafe_code, reason = "std::env::set_var of the test's own variable, which edition 2024 marks unsafe")]
 #![cfg(target_os = "linux")]
 
 mod session;

@@ -2,6 +2,8 @@
 //! real hits to listeners on 127.0.0.1, the editor validates and saves, delete asks first, changes made
 //! on disk show up, a conflicting save is not silent, and the keyboard shortcuts work.
 
+#![expect(unsafe_code, reason = "std::env::set_var of the test's own variables, which edition 2024 marks unsafe")]
+
 use std::net::{TcpListener, UdpSocket};
 use std::num::NonZeroU16;
 use std::path::Path;

@@ -21,6 +21,8 @@
 //!   the server exits (10 s, then 5 s after killing what hung) is reported the same way and not tried
 //!   again, so nothing runs unwatched after the exit. (The slot stays taken while the stop waits to retry.)
 
+#![expect(unsafe_code, reason = "killpg on a hung command's process group, which std cannot signal")]
+
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::os::unix::process::CommandExt;

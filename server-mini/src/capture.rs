@@ -2,6 +2,8 @@
 //! [`Server::handle_frame`] and [`Server::tick`]. Only the clock differs: wall time live, the capture's
 //! own timestamps in a replay (so a replay of an hour of traffic runs timeouts as they happened).
 
+#![expect(unsafe_code, reason = "poll on the capture descriptor with a timeout")]
+
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};

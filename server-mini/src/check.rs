@@ -6,6 +6,8 @@
 //! cannot open until it does). Every warning printed is counted in the summary line. For nftables
 //! doors it asks the kernel whether the sets exist and prints the ruleset lines the door needs.
 
+#![expect(unsafe_code, reason = "access(2) to tell whether the server's user could write a directory")]
+
 use client_core::knockd_conf::KnockdConf;
 
 use crate::config::{self, ServerConfig};

@@ -24,6 +24,8 @@
 //! Summaries are written when the second is over: at the next line, or at the event loop's next
 //! [`Logger::tick`] (at least every 100 ms), so a flood that stops is still summarised.
 
+#![expect(unsafe_code, reason = "localtime_r, openlog and syslog from the C library")]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};

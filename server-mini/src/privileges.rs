@@ -19,6 +19,8 @@
 //! - **macOS and other Unix systems**: there are no capabilities; `--user` switches user after the BPF
 //!   device is open (door commands then run as that user, so firewall commands need sudo rules).
 
+#![expect(unsafe_code, reason = "getpwnam_r, geteuid and prctl(PR_SET_KEEPCAPS), which std does not wrap")]
+
 use std::ffi::CString;
 
 use crate::config::ServerConfig;

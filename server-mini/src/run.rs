@@ -1,6 +1,8 @@
 //! The command line and what it does: parse the configuration, then `--check`, `--read` (replay) or
 //! live capture. `main` only parses the arguments, calls [`run`] and maps the result to an exit code.
 
+#![expect(unsafe_code, reason = "geteuid to refuse what only root can do")]
+
 use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};

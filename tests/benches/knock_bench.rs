@@ -7,6 +7,8 @@
 //! Processes are spawned straight into the client namespace (setns in the child before exec), so no
 //! `ip netns exec` wrapper adds to the times. Run with `scripts/bench.sh` (release build).
 
+#![expect(unsafe_code, reason = "libc calls the benchmark measures with (std does not wrap them)")]
+
 // The namespace lab is Linux-only: elsewhere this benchmark builds to a program that says so.
 #[cfg(target_os = "linux")]
 fn main() {

@@ -2,6 +2,8 @@
 //! with one access.conf stanza the test writes, logs to `<labdir>/fwknop/fwknopd.log` (-f -v -v), and is
 //! stopped on drop (SIGTERM first, so it removes the iptables chains it made).
 
+#![expect(unsafe_code, reason = "SIGTERM to the fwknopd the lab started (by pid, which std cannot signal)")]
+
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};

@@ -17,6 +17,8 @@
 //! namespaces and temp dirs left behind by earlier test processes that died (the names carry the
 //! pid). Tools are driven through the `ip` command, not netlink.
 
+#![expect(unsafe_code, reason = "geteuid, setns into the lab's namespaces and pre_exec, which std does not wrap")]
+
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};

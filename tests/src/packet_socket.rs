@@ -4,6 +4,8 @@
 //! open it from a thread of their own ([`Lab::send_client_frame`](crate::Lab::send_client_frame) and
 //! the sweep and flood senders do).
 
+#![expect(unsafe_code, reason = "an AF_PACKET socket and sendmmsg, which neither std nor socket2 wraps")]
+
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

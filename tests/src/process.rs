@@ -2,6 +2,8 @@
 //! that lives in a given network namespace (so cleanup also catches children that called
 //! `setsid()`, like knockd's command runners).
 
+#![expect(unsafe_code, reason = "pre_exec hooks (process group, parent-death signal) for the lab's children")]
+
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;

@@ -26,6 +26,8 @@
 //! four ([`Lab::gate_door_section`] writes them); the stop command runs `Cmd_Timeout` seconds
 //! (default 10) after the start command, and only if a start command ran.
 
+#![expect(unsafe_code, reason = "setns into a lab namespace and poll on the service sockets")]
+
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -5,6 +5,8 @@
 //! never prints the key where the shell's umask decides who reads it; started as root, knock-server runs
 //! as the system user `knock-server`; a failing nft update logs nft's reason. Offline replays and
 //! `--check` need no namespace; the read-only mount, the system user and the live tests need root.
+
+#![expect(unsafe_code, reason = "geteuid to tell whether the test runs as root")]
 #![cfg(target_os = "linux")]
 
 use std::fs;

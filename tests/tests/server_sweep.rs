@@ -4,6 +4,8 @@
 //! `Sweep_Guard = off` (the control: proof the sweep is one that works against knockd's matching); and
 //! knock(1), knock-cli and the rotating client still open every time while the same client keeps an
 //! established TCP session and makes new connections to a public port during the knock.
+
+#![expect(unsafe_code, reason = "setns into the lab namespace on the sending thread")]
 #![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::fs;

@@ -55,6 +55,10 @@ pub(crate) fn fail_connect_at_first_refusal(socket: &Socket) {
 }
 
 #[cfg(windows)]
+#[expect(
+    unsafe_code,
+    reason = "WSAIoctl and setsockopt with Winsock structs, and GetProcAddress, which windows-sys exposes only as unsafe"
+)]
 mod windows {
     use std::io;
     use std::os::windows::io::AsRawSocket;
