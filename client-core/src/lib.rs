@@ -31,43 +31,70 @@
 //! This crate prints nothing and never exits the process: errors are typed ([`KnockError`]) and carry an
 //! [`ErrorKind`] that front ends map to exit codes or messages.
 
+// Three namespaces stay public: the syntaxes and the wire format shared with knock-server, whose
+// functions are named for their namespace (`spa::build`, `knockd_conf::parse`, `rotating::parse_uri`).
+// Each keeps its own curated `pub use` list. Every other module is private: what front ends and tests
+// need is exported below, by name, and nothing else is reachable.
 pub mod knockd_conf;
 pub mod rotating;
-pub mod sequence;
+mod sequence;
+#[cfg(feature = "client")]
+pub mod spa;
 
 #[cfg(feature = "client")]
-pub mod doctor;
+mod doctor;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
-pub mod icmp_errors;
-#[cfg(feature = "client")]
-pub mod import;
+mod import;
 #[cfg(feature = "client")]
 mod knock;
 #[cfg(feature = "client")]
-pub mod open;
+mod open;
 #[cfg(feature = "client")]
-pub mod path_mtu;
+mod probe;
 #[cfg(feature = "client")]
-pub mod profile;
+mod profile;
 #[cfg(feature = "client")]
-pub mod runtime;
+mod runtime;
 #[cfg(feature = "client")]
-pub mod secrets;
+mod secrets;
 #[cfg(feature = "client")]
 mod send;
 #[cfg(feature = "client")]
-pub mod spa;
+mod settings;
 #[cfg(feature = "client")]
-pub mod store;
+mod store;
 #[cfg(feature = "client")]
 mod target;
 #[cfg(feature = "client")]
-pub mod verify;
+mod verify;
+#[cfg(feature = "client")]
+mod wording;
 
+// The model: sequences, profiles and how a knock is sent (no I/O).
 pub use sequence::{Hit, Protocol, Sequence, SequenceError, TcpFlagSpec, TcpFlags};
+#[cfg(feature = "client")]
+pub use profile::{
+    Action, AllowIp, Profile, ProfileError, ProfileId, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource,
+    SpaSettings, Verify, parse_port_range, parse_protocols, validate_env_name, validate_host, validate_name,
+    validate_tag,
+};
+#[cfg(feature = "client")]
+pub use settings::{AddressFamily, InvalidSetting, Method};
 
+// Where profiles and their secrets live.
+#[cfg(feature = "client")]
+pub use secrets::{
+    Availability as KeyringAvailability, KeyOwner, SERVICE as KEYRING_SERVICE, Secret, SecretError, SecretKind,
+    SecretStore, keys_from_environment, rotating_key, rotating_key_variables, spa_key_variables,
+};
+#[cfg(feature = "client")]
+pub use store::{ProfileStore, StoreError, StoredProfile, UnreadableFile, Version as StoreVersion};
+
+// Opening a profile, knocking, verifying and diagnosing.
+#[cfg(feature = "client")]
+pub use doctor::{Check, Conclusion, Diagnosis, Status as CheckStatus, diagnose};
 #[cfg(feature = "client")]
 pub use error::{ErrorKind, KnockError};
 #[cfg(feature = "client")]
@@ -76,10 +103,23 @@ pub use knock::{
     knock_blocking, needs_raw,
 };
 #[cfg(feature = "client")]
+pub use open::{Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile};
+#[cfg(feature = "client")]
+pub use runtime::block_on_cancellable;
+#[cfg(feature = "client")]
 pub use send::privilege::{RawPermission, raw_permission};
 #[cfg(feature = "client")]
-pub use send::{HitMethod, Method, TcpMethod};
+pub use send::{HitMethod, TcpMethod};
 #[cfg(feature = "client")]
-pub use target::{AddressFamily, ResolveError, local_address_towards, resolve};
+pub use target::{ResolveError, local_address_towards, resolve};
 #[cfg(feature = "client")]
 pub use tokio_util::sync::CancellationToken;
+#[cfg(feature = "client")]
+pub use wording::plural;
+
+// Importing knockd.conf, fwknoprc and rotating provisioning URIs.
+#[cfg(feature = "client")]
+pub use import::{
+    Format as ImportFormat, ImportEntry, ImportError, ImportReport, Note as ImportNote, UriImport, UriImportError,
+    Written as ImportWritten, import_path, write as write_import,
+};

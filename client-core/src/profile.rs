@@ -26,7 +26,7 @@
 //!
 //! A sequence is a secret. Where it must not sit in a file (CI), a profile names an environment variable
 //! instead: `open = { env = "BASTION_SEQUENCE" }`. It is read at knock time, its value never appears in
-//! an error, and front ends mask the ports of such a knock ([`KnockRequest::secret_ports`]). Keys (SPA,
+//! an error, and front ends mask the ports of such a knock ((`KnockRequest::secret_ports`)). Keys (SPA,
 //! rotating) live in the OS keyring under the profile's [`ProfileId`], never in the file.
 
 use std::fmt;
@@ -37,12 +37,10 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
-use crate::knock::KnockRequest;
 use crate::rotating::Rotation;
-use crate::send::Method;
 use crate::sequence::{Sequence, TcpFlagSpec};
+use crate::settings::{AddressFamily, Method};
 use crate::spa::AccessList;
-use crate::target::AddressFamily;
 
 /// A saved host: where it is, what kind of knock opens it, and how to tell that it worked.
 ///
@@ -809,29 +807,6 @@ impl Profile {
         Ok(())
     }
 
-    /// The knock that performs `action` for this (sequence) profile.
-    pub fn knock_request(&self, name: &str, action: Action) -> Result<KnockRequest, ProfileError> {
-        let knock = match (&self.kind, action) {
-            (ProfileKind::Sequence(knock), _) => knock,
-            (_, Action::Open) => return Err(ProfileError::NotASequence { name: name.to_owned() }),
-            (ProfileKind::Spa(_), Action::Close) => return Err(ProfileError::SpaHasNoClose { name: name.to_owned() }),
-            (_, Action::Close) => return Err(ProfileError::NoCloseSequence { name: name.to_owned() }),
-        };
-        let source = match action {
-            Action::Open => &knock.open,
-            Action::Close => {
-                knock.close.as_ref().ok_or_else(|| ProfileError::NoCloseSequence { name: name.to_owned() })?
-            }
-        };
-        let mut request = KnockRequest::new(self.host.clone(), source.resolve(name, action)?);
-        request.secret_ports = source.is_secret();
-        request.family = self.family;
-        request.method = knock.method;
-        request.tcp_flags = knock.tcp_flags;
-        request.delay = Duration::from_millis(knock.delay_ms);
-        Ok(request)
-    }
-
     pub fn has_tag(&self, tag: &str) -> bool {
         self.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
     }
@@ -1047,23 +1022,6 @@ backoff_ms = 500
     }
 
     #[test]
-    fn requests_carry_the_profile_settings() {
-        let profile: Profile = toml::from_str(FULL).expect("full");
-        let open = profile.knock_request("b", Action::Open).expect("open");
-        assert_eq!(
-            (open.family, open.method, open.delay),
-            (AddressFamily::V6, Method::Connect, Duration::from_millis(100))
-        );
-        assert_eq!(profile.knock_request("b", Action::Close).expect("close").sequence.hits()[0], Hit::tcp(9000));
-        let mut no_close = profile.clone();
-        if let Some(knock) = no_close.sequence_mut() {
-            knock.close = None;
-        }
-        let e = no_close.knock_request("b", Action::Close).expect_err("no close").to_string();
-        assert!(e.contains("profile edit b --close"), "{e}");
-    }
-
-    #[test]
     fn backoff_doubles_and_is_capped() {
         let mut verify = Verify::new(NonZeroU16::MIN);
         verify.backoff_ms = 1000;
@@ -1082,17 +1040,16 @@ backoff_ms = 500
         let written = toml::to_string(&profile).expect("ser");
         assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
 
-        let e = profile.knock_request("p", Action::Open).expect_err("unset").to_string();
+        let knock = profile.sequence().expect("a sequence profile");
+        assert!(knock.open.is_secret() && !knock.close.as_ref().expect("close").is_secret());
+        let e = knock.open.resolve("p", Action::Open).expect_err("unset").to_string();
         assert!(e.contains("$KNOCK_TEST_SEQ_A, which is not set"), "{e}");
         // SAFETY: set_var is unsafe in edition 2024 (other threads may read the environment); this
         // variable is read by this test only.
         unsafe { std::env::set_var("KNOCK_TEST_SEQ_A", "31337,31338:udp") };
-        let request = profile.knock_request("p", Action::Open).expect("set");
-        assert!(request.secret_ports, "ports from the environment are masked by front ends");
-        assert_eq!(request.sequence.hits()[1], Hit::udp(31338));
-        assert!(!profile.knock_request("p", Action::Close).expect("inline").secret_ports);
+        assert_eq!(knock.open.resolve("p", Action::Open).expect("set").hits()[1], Hit::udp(31338));
         unsafe { std::env::set_var("KNOCK_TEST_SEQ_A", "31337,31338:bogus") };
-        let e = profile.knock_request("p", Action::Open).expect_err("invalid").to_string();
+        let e = knock.open.resolve("p", Action::Open).expect_err("invalid").to_string();
         assert!(e.contains("does not hold a valid sequence"), "{e}");
         assert!(!e.contains("31337") && !e.contains("bogus"), "the secret must not leak: {e}");
 
@@ -1147,7 +1104,7 @@ backoff_ms = 500
         assert_eq!(spa.hmac, crate::spa::HmacType::Sha512);
         let written = toml::to_string(&profile).expect("ser");
         assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
-        assert!(matches!(profile.knock_request("fw", Action::Open), Err(ProfileError::NotASequence { .. })));
+        assert!(profile.sequence().is_none());
 
         // The kind is a type: the invalid combinations are refused when the file is read.
         let refused = |text: &str| toml::from_str::<Profile>(text).expect_err(text).to_string();

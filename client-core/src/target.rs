@@ -4,62 +4,11 @@
 //! spread its hits over an AAAA and an A record. Here the host is resolved once and every hit of the
 //! sequence goes to that one address. IP literals (including `[v6]` and scoped `fe80::1%eth0`) skip DNS.
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 
 use thiserror::Error;
 
-/// Which address family a knock may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum AddressFamily {
-    /// The resolver's order decides (RFC 6724: usually IPv6 first when it is routable).
-    #[default]
-    Any,
-    V4,
-    V6,
-    /// Each family the host has: the host's first IPv4 and first IPv6 address are each knocked and
-    /// verified ([`crate::open`] runs one knock per family). A single knock takes the resolver's first.
-    Both,
-}
-
-impl AddressFamily {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AddressFamily::Any => "any",
-            AddressFamily::V4 => "ipv4",
-            AddressFamily::V6 => "ipv6",
-            AddressFamily::Both => "both",
-        }
-    }
-
-    pub fn accepts(self, addr: &IpAddr) -> bool {
-        match self {
-            AddressFamily::Any | AddressFamily::Both => true,
-            AddressFamily::V4 => addr.is_ipv4(),
-            AddressFamily::V6 => addr.is_ipv6(),
-        }
-    }
-}
-
-impl fmt::Display for AddressFamily {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AddressFamily {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "any" => Ok(AddressFamily::Any),
-            "ipv4" | "4" | "inet" => Ok(AddressFamily::V4),
-            "ipv6" | "6" | "inet6" => Ok(AddressFamily::V6),
-            "both" => Ok(AddressFamily::Both),
-            _ => Err(format!("invalid address family {s:?} (valid: any, ipv4, ipv6, both)")),
-        }
-    }
-}
+pub use crate::settings::AddressFamily;
 
 #[derive(Debug, Clone, Error)]
 pub enum ResolveError {
@@ -368,10 +317,4 @@ mod tests {
         assert_eq!(choose(AddressFamily::V4, &found), None);
     }
 
-    #[test]
-    fn family_names_parse() {
-        assert_eq!("IPv6".parse::<AddressFamily>(), Ok(AddressFamily::V6));
-        assert_eq!("both".parse::<AddressFamily>(), Ok(AddressFamily::Both));
-        assert!("ipx".parse::<AddressFamily>().expect_err("bad").contains("valid: any, ipv4, ipv6, both"));
-    }
 }

@@ -6,17 +6,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use client_core::doctor::Diagnosis;
-use client_core::open::{Outcome, Plan, ProfileEvent, ProfileReport};
-use client_core::profile::{Action, Profile, ProfileKind};
+use client_core::Diagnosis;
+use client_core::{Outcome, Plan, ProfileEvent, ProfileReport};
+use client_core::{Action, Profile, ProfileKind};
 use client_core::rotating::DoorKey;
-use client_core::store::{ProfileStore, StoreError, UnreadableFile, Version};
+use client_core::{ProfileStore, StoreError, UnreadableFile, StoreVersion};
 use client_core::{AddressFamily, CancellationToken, ErrorKind, KnockEvent};
 use client_core::{RawPermission, raw_permission};
 use serde::{Deserialize, Serialize};
 
 use crate::editor::{Editor, EditorKind, Field, FieldErrors};
-use crate::secrets::{Availability, SecretStore};
+use client_core::{KeyringAvailability as Availability, SecretStore};
 use crate::worker::{RunId, Worker, WorkerMessage};
 
 /// How many past knocks the history keeps.
@@ -28,7 +28,7 @@ pub struct Entry {
     pub name: String,
     pub path: PathBuf,
     pub profile: Result<Profile, UnreadableFile>,
-    pub version: Option<Version>,
+    pub version: Option<StoreVersion>,
 }
 
 /// The last result of a profile, shown in its row; kept across restarts.
@@ -801,9 +801,9 @@ impl AppState {
     pub fn submit_import_uri(&mut self) {
         let Some(dialog) = self.import_uri_dialog.as_mut() else { return };
         let name = Some(dialog.name.as_str());
-        let import = match client_core::import::UriImport::prepare(&dialog.uri, name) {
+        let import = match client_core::UriImport::prepare(&dialog.uri, name) {
             Ok(import) => import,
-            Err(err @ client_core::import::UriImportError::Name(_)) => {
+            Err(err @ client_core::UriImportError::Name(_)) => {
                 dialog.error = Some(format!("{err} (give the profile another name)"));
                 return;
             }
@@ -1048,7 +1048,7 @@ impl AppState {
                     self.notice = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));
                 }
                 WorkerMessage::SecretsStored { name, result: Err(err) } => {
-                    let [(key_var, hmac_var), _] = client_core::secrets::spa_key_variables(&name);
+                    let [(key_var, hmac_var), _] = client_core::spa_key_variables(&name);
                     self.notice = Some(Notice::Error(format!(
                         "saved {name}, but its keys could not be stored ({err}); give them in ${key_var} and ${hmac_var}"
                     )));
@@ -1450,7 +1450,7 @@ impl AppState {
                 self.export_dialog = None;
                 self.notice = Some(Notice::Info(format!(
                     "exported {} to {}",
-                    client_core::open::plural(written.len(), "profile"),
+                    client_core::plural(written.len(), "profile"),
                     dir.display()
                 )));
             }

@@ -13,13 +13,10 @@
 use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 
-use client_core::profile::{
-    AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range,
-    parse_protocols, validate_env_name, validate_host, validate_name, validate_tag,
-};
+use client_core::{AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range, parse_protocols, validate_env_name, validate_host, validate_name, validate_tag};
 use client_core::rotating::{RotatingError, Rotation};
 use client_core::spa::{HmacKey, SpaKey};
-use client_core::store::Version;
+use client_core::StoreVersion;
 use client_core::{AddressFamily, Method, Protocol, Sequence, TcpFlagSpec};
 
 /// The form fields that can carry an error.
@@ -80,7 +77,7 @@ const ENV_PREFIX: &str = "env:";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Editor {
     /// The profile being edited and the version loaded, or None for a new profile.
-    pub original: Option<(String, Version)>,
+    pub original: Option<(String, StoreVersion)>,
     pub name: String,
     pub host: String,
     pub family: AddressFamily,
@@ -187,7 +184,7 @@ impl Editor {
         }
     }
 
-    pub fn edit(name: &str, profile: &Profile, version: Version) -> Editor {
+    pub fn edit(name: &str, profile: &Profile, version: StoreVersion) -> Editor {
         let mut editor = Editor::from_profile(profile);
         editor.original = Some((name.to_owned(), version));
         editor.name = name.to_owned();
@@ -511,7 +508,7 @@ mod tests {
         let e = valid();
         assert!(e.validate(&["bastion".into()]).contains_key(&Field::Name));
         let profile = e.build(&[]).expect("valid");
-        let edit = Editor::edit("bastion", &profile, client_core::store::Version::default());
+        let edit = Editor::edit("bastion", &profile, client_core::StoreVersion::default());
         assert!(edit.validate(&["bastion".into()]).is_empty());
     }
 
@@ -521,7 +518,7 @@ mod tests {
         e.verify = true;
         e.tags = "prod".into();
         let profile = e.build(&[]).expect("valid");
-        let again = Editor::edit("bastion", &profile, client_core::store::Version::default());
+        let again = Editor::edit("bastion", &profile, client_core::StoreVersion::default());
         assert_eq!(again.build(&[]).expect("round trip"), profile);
         let copy = Editor::duplicate("bastion", &profile, &["bastion".into(), "bastion-copy".into()]);
         assert_eq!(copy.name, "bastion-copy-2");
@@ -553,7 +550,7 @@ mod tests {
         let errors = e.validate(&[]);
         assert!(errors.contains_key(&Field::Access) && errors.contains_key(&Field::SpaPort), "{errors:?}");
 
-        let again = Editor::edit("fw", &profile, client_core::store::Version::default());
+        let again = Editor::edit("fw", &profile, client_core::StoreVersion::default());
         assert!(again.kind == EditorKind::Spa && again.spa_key.is_empty(), "editing never shows stored keys");
         assert_eq!(again.build(&[]).expect("round trip"), profile);
     }
@@ -568,7 +565,7 @@ mod tests {
     #[test]
     fn a_rotating_profile_round_trips_through_the_form() {
         let profile = rotating_profile();
-        let e = Editor::edit("door", &profile, client_core::store::Version::default());
+        let e = Editor::edit("door", &profile, client_core::StoreVersion::default());
         assert_eq!(e.kind, EditorKind::Rotating);
         assert_eq!(
             (e.door.as_str(), e.step.as_str(), e.length.as_str(), e.range.as_str()),
@@ -578,7 +575,7 @@ mod tests {
         assert_eq!((e.method, e.delay_ms.as_str()), (Method::Connect, "5"));
         assert_eq!(e.build(&[]).expect("round trip"), profile);
         let minimal: Profile = toml::from_str("host = \"h\"\n[rotating]\ndoor = \"d\"\n").expect("defaults");
-        let e = Editor::edit("d", &minimal, client_core::store::Version::default());
+        let e = Editor::edit("d", &minimal, client_core::StoreVersion::default());
         assert_eq!(e.build(&[]).expect("defaults round trip"), minimal);
     }
 
@@ -601,7 +598,7 @@ mod tests {
 
     #[test]
     fn each_bad_rotating_field_gets_its_own_message() {
-        let mut e = Editor::edit("door", &rotating_profile(), client_core::store::Version::default());
+        let mut e = Editor::edit("door", &rotating_profile(), client_core::StoreVersion::default());
         e.step = "0".into();
         assert!(e.validate(&[]).get(&Field::Step).is_some_and(|m| m.contains("at least 1 second")));
         e.step = "soon".into();
@@ -619,7 +616,7 @@ mod tests {
         ] {
             assert!(errors.get(&field).is_some_and(|m| m.contains(needle)), "{field:?}: {errors:?}");
         }
-        let mut e = Editor::edit("door", &rotating_profile(), client_core::store::Version::default());
+        let mut e = Editor::edit("door", &rotating_profile(), client_core::StoreVersion::default());
         e.length = "4".into();
         assert!(e.validate(&[]).get(&Field::Protocols).is_some_and(|m| m.contains("template has 3")));
         e.protocols.clear();

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
 use client_gui::KnockGui;
 
 fn main() -> std::process::ExitCode {

@@ -4,11 +4,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use client_core::import::Format;
-use client_core::import::import_path;
-use client_core::profile::Profile;
+pub use client_core::ImportFormat;
+use client_core::import_path;
+use client_core::Profile;
 use client_core::spa::{HmacKey, SpaKey};
-use client_core::store::{ProfileStore, StoreError};
+use client_core::{ProfileStore, StoreError};
 
 /// One profile an import would create; `name` is editable in the preview.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct Candidate {
 #[derive(Debug, Clone)]
 pub struct Preview {
     pub path: PathBuf,
-    pub format: Format,
+    pub format: ImportFormat,
     pub candidates: Vec<Candidate>,
     /// Parts of the file that give no profile, and why.
     pub skipped: Vec<String>,
@@ -40,7 +40,7 @@ pub fn preview_import(path: &Path, host: &str) -> Result<Preview, String> {
     }
     let host = Some(host.trim()).filter(|h| !h.is_empty());
     let report = import_path(path, host).map_err(|e| match e {
-        client_core::import::ImportError::HostNeeded { .. } => {
+        client_core::ImportError::HostNeeded { .. } => {
             format!("{} is a knockd.conf: enter the host its doors belong to", path.display())
         }
         other => other.to_string(),
@@ -206,7 +206,7 @@ mod tests {
         let s = store(dir.path());
         assert!(preview_import(&conf, "").expect_err("no host").contains("host"));
         let preview = preview_import(&conf, "192.0.2.2").expect("preview");
-        assert_eq!(preview.format, Format::KnockdConf);
+        assert_eq!(preview.format, ImportFormat::KnockdConf);
         let applied = apply_import(&s, &preview);
         assert_eq!(applied.added, ["ssh"]);
         assert!(s.load("ssh").expect("ssh").profile.sequence().is_some_and(|k| k.close.is_some()));

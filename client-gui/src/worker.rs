@@ -6,15 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use client_core::doctor::Diagnosis;
-use client_core::open::{Plan, ProfileEvent, ProfileReport, run_plan};
-use client_core::profile::Profile;
+use client_core::Diagnosis;
+use client_core::{Plan, ProfileEvent, ProfileReport, run_plan};
+use client_core::Profile;
 use client_core::rotating::DoorKey;
 use client_core::spa::{HmacKey, SpaKey};
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
 use client_core::{AddressFamily, CancellationToken};
 
-use crate::secrets::{Availability, KeyOwner, SecretStore};
+use client_core::{KeyOwner, KeyringAvailability as Availability, SecretStore};
 
 /// Identifies one run, so late messages of a superseded run are recognised.
 pub type RunId = u64;
@@ -211,7 +211,7 @@ impl Worker {
         self.next_run += 1;
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn(async move {
-            let result = client_core::doctor::diagnose(&name, &profile, &cancel).await.map_err(|e| e.to_string());
+            let result = client_core::diagnose(&name, &profile, &cancel).await.map_err(|e| e.to_string());
             let _ = sender.send(WorkerMessage::Diagnosed { name, run, result });
             waker();
         });
@@ -223,20 +223,20 @@ impl Worker {
     pub fn read_rotating_key(&self, store: ProfileStore, secrets: SecretStore, name: String) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
-            let from_env = client_core::secrets::rotating_key_variables(&name)
+            let from_env = client_core::rotating_key_variables(&name)
                 .iter()
                 .find_map(|var| std::env::var(var).ok().map(|value| (var.clone(), zeroize::Zeroizing::new(value))));
             let result = match from_env {
                 Some((var, value)) => DoorKey::from_base32(&value).map_err(|e| format!("${var}: {e}")),
                 None => match store.load_for_keys(&name, &secrets).map_err(|e| e.to_string()).and_then(|stored| {
                     let owner = KeyOwner::of(&name, &stored.profile);
-                    secrets.get(&owner, client_core::secrets::SecretKind::RotatingKey).map_err(|e| e.to_string())
+                    secrets.get(&owner, client_core::SecretKind::RotatingKey).map_err(|e| e.to_string())
                 }) {
                     Ok(Some(secret)) => {
                         DoorKey::from_base32(secret.expose()).map_err(|e| format!("the keyring's key: {e}"))
                     }
                     Ok(None) => {
-                        let [var, _] = client_core::secrets::rotating_key_variables(&name);
+                        let [var, _] = client_core::rotating_key_variables(&name);
                         Err(format!(
                             "no door key for {name} in the keyring (knock-cli profile set-key {name}) or ${var}"
                         ))
@@ -251,13 +251,13 @@ impl Worker {
 
     /// Writes a checked provisioning URI off the UI thread (client-core's `UriImport`: the key into the
     /// keyring first, then the profile file, as `knock-cli profile import-uri`).
-    pub fn import_rotating(&self, store: ProfileStore, secrets: SecretStore, import: client_core::import::UriImport) {
+    pub fn import_rotating(&self, store: ProfileStore, secrets: SecretStore, import: client_core::UriImport) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
             let name = import.name.clone();
             let result = match import.write(&store, &secrets) {
                 Ok(_) => Ok(()),
-                Err(err @ client_core::import::UriImportError::Exists(_)) => Err(format!("{err} (give another name)")),
+                Err(err @ client_core::UriImportError::Exists(_)) => Err(format!("{err} (give another name)")),
                 Err(err) => Err(err.to_string()),
             };
             let _ = sender.send(WorkerMessage::RotatingImported { name, result });

@@ -9,9 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Conclusion, Diagnosis, Status, spa_packet, udp_arrival};
 use crate::error::KnockError;
-use crate::icmp_errors::UdpErrorWatch;
+use crate::probe::icmp_errors::UdpErrorWatch;
 use crate::knock::{HitOutcome, KnockReport, knock_watching};
-use crate::open::{Plan, PlanKind, plural};
+use crate::open::{Plan, PlanKind};
+use crate::wording::plural;
 use crate::profile::AllowIp;
 use crate::secrets::SpaKeys;
 use crate::sequence::{Hit, Sequence};
@@ -266,7 +267,7 @@ async fn knock_once(cx: &Context<'_>, server: IpAddr, watch: &UdpErrorWatch) -> 
         PlanKind::Spa(settings) => {
             // The keys were read before the first address (a failure there ends the diagnosis).
             let keys = cx.keys.ok_or_else(|| KnockError::Keys("the SPA keys were not read".to_owned()))?;
-            let wire = crate::spa::attempt::seal(settings, keys, SocketAddr::new(server, 0), cx.cancel).await?;
+            let wire = crate::open::spa_attempt::seal(settings, keys, SocketAddr::new(server, 0), cx.cancel).await?;
             let mut request = plan.attempt_request(Sequence::from(Hit::udp(settings.port.get())));
             request.udp_payload = wire.into_bytes();
             request

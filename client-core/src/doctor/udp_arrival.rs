@@ -6,7 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::{Check, Status};
-use crate::icmp_errors::{HitAnswer, IcmpError};
+use crate::probe::icmp_errors::{HitAnswer, IcmpError};
 use crate::knock::KnockReport;
 use crate::sequence::Protocol;
 

@@ -10,7 +10,7 @@
 //!    knockd's `iptables -I` door insert a second rule that one close does not remove). Then it runs
 //!    attempts: for an SPA profile it first reads the keys (environment, else the OS
 //!    keyring, off the async threads), resolves the host **once** and seals a fresh packet
-//!    (`spa::attempt`); for a rotating profile it reads the door key and sends the current window's
+//!    (`spa_attempt.rs`); for a rotating profile it reads the door key and sends the current window's
 //!    sequence, never a window already completed (remembered in the store's [`WindowState`]); then it
 //!    knocks ([`crate::knock()`]), and with a verify block polls the service port ([`crate::verify`]). A
 //!    door that did not open is knocked again after a backoff (doubled each time), a fresh sequence or
@@ -38,6 +38,9 @@ use crate::send::Method;
 use crate::sequence::{Hit, Protocol, Sequence, TcpFlagSpec};
 use crate::store::WindowState;
 use crate::target::AddressFamily;
+use crate::wording::plural;
+
+pub(crate) mod spa_attempt;
 use crate::verify::{PortState, VerifyOutcome, probe_port, wait_for_port};
 
 /// How long reading an SPA profile's keys from the OS keyring may take (an unlock prompt included).
@@ -219,11 +222,6 @@ impl ProfileReport {
     }
 }
 
-/// `1 hit`, `3 hits`.
-pub fn plural(n: usize, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
-}
-
 /// A validated run: what to send and, for an open, how to verify it. Building one does no I/O.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -300,7 +298,7 @@ impl Plan {
     pub fn new(name: &str, profile: &Profile, action: Action) -> Result<Plan, ProfileError> {
         let (kind, family, verify) = match &profile.kind {
             ProfileKind::Sequence(knock) => {
-                let request = profile.knock_request(name, action)?;
+                let request = KnockRequest::for_profile(profile, name, action)?;
                 let kind = PlanKind::Sequence {
                     sequence: request.sequence,
                     secret: request.secret_ports,
@@ -595,7 +593,7 @@ async fn run_attempts(
         let mut attempt_request = match &sending {
             Sending::Sequence(sequence) => plan.attempt_request((*sequence).clone()),
             Sending::Spa { settings, keys, address } => {
-                let wire = crate::spa::attempt::seal(settings, keys, *address, cancel).await?;
+                let wire = crate::open::spa_attempt::seal(settings, keys, *address, cancel).await?;
                 let mut request = plan.attempt_request(Sequence::from(Hit::udp(settings.port.get())));
                 request.udp_payload = wire.into_bytes();
                 request

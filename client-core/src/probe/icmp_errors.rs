@@ -1,6 +1,6 @@
 //! The ICMP errors that came back for UDP datagrams this process sent: the proof that a UDP hit arrived
 //! (the server's own "port unreachable") or where it was dropped (an unreachable from a router on the
-//! way), and the "packet too big" answers that measure a path MTU ([`crate::path_mtu`]).
+//! way), and the "packet too big" answers that measure a path MTU ([`crate::probe::path_mtu`]).
 //!
 //! Per OS (decided here, nowhere else):
 //! - **Linux:** `IP_RECVERR` / `IPV6_RECVERR` on the sending socket, which needs no privilege. The kernel
@@ -100,11 +100,6 @@ impl UdpErrorWatch {
         if let Ok(mut kept) = self.kept.lock() {
             kept.push(Watched { index, socket, to, armed, answer: None });
         }
-    }
-
-    /// Whether any UDP hit was sent through this watch.
-    pub fn is_empty(&self) -> bool {
-        self.kept.lock().map_or(true, |kept| kept.is_empty())
     }
 
     /// Waits at most `window` for an answer to every armed hit (returning as soon as each has one), then
