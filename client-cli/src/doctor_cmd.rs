@@ -7,9 +7,9 @@
 //! Exit codes: 0 the door opened (`opened`, `already_open`, `opened_late`); 3 it did not; 1 the knock
 //! could not be made (unresolvable, missing privilege, a send failure); 2 invalid input.
 
-use client_core::{Conclusion, Diagnosis, CheckStatus, diagnose};
-use client_core::block_on_cancellable;
 use client_core::ProfileStore;
+use client_core::block_on_cancellable;
+use client_core::{CheckStatus, Conclusion, Diagnosis, diagnose};
 use serde::Serialize;
 
 use crate::cli::DoctorArgs;

@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
-use client_core::{ImportEntry, ImportError, ImportReport, ImportNote, ImportWritten, import_path, write_import};
-use client_core::SecretStore;
 use client_core::ProfileStore;
+use client_core::SecretStore;
+use client_core::{ImportEntry, ImportError, ImportNote, ImportReport, ImportWritten, import_path, write_import};
 use serde::Serialize;
 
 use crate::exit::ExitCode;
@@ -113,7 +113,13 @@ struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
-    fn new(report: &'a ImportReport, written: &'a [ImportWritten], dry_run: bool, created: usize, code: ExitCode) -> Self {
+    fn new(
+        report: &'a ImportReport,
+        written: &'a [ImportWritten],
+        dry_run: bool,
+        created: usize,
+        code: ExitCode,
+    ) -> Self {
         let entries = report
             .entries
             .iter()

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use client_core::ErrorKind;
-use client_core::{Outcome, Plan, ProfileReport, run_plan};
 use client_core::{Action, Profile};
-use client_core::{SecretStore, keys_from_environment};
+use client_core::{Outcome, Plan, ProfileReport, run_plan};
 use client_core::{ProfileStore, StoreError, StoredProfile};
+use client_core::{SecretStore, keys_from_environment};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 

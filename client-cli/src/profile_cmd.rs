@@ -5,10 +5,13 @@
 use std::num::{NonZeroU16, NonZeroU32};
 use std::str::FromStr;
 
-use client_core::{AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range, parse_protocols, validate_env_name, validate_host, validate_tag};
-use client_core::rotating::{DoorKey, Rotation};
-use client_core::{KeyOwner, SecretStore, rotating_key_variables, spa_key_variables};
 use client_core::ProfileStore;
+use client_core::rotating::{DoorKey, Rotation};
+use client_core::{
+    AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range,
+    parse_protocols, validate_env_name, validate_host, validate_tag,
+};
+use client_core::{KeyOwner, SecretStore, rotating_key_variables, spa_key_variables};
 use client_core::{Method, Protocol, Sequence};
 use serde::Serialize;
 

@@ -9,11 +9,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU16;
 use std::process::Command;
 
-use client_core::{Outcome, Plan, ProfileReport, run_plan};
-use client_core::{Action, Verify};
-use client_core::block_on_cancellable;
 use client_core::ProfileStore;
+use client_core::block_on_cancellable;
+use client_core::{Action, Verify};
 use client_core::{AddressFamily, CancellationToken};
+use client_core::{Outcome, Plan, ProfileReport, run_plan};
 
 use crate::cli::{ProxyArgs, SshArgs};
 use crate::exit::ExitCode;

@@ -372,7 +372,7 @@ async fn run(
 }
 
 /// Resolves `host` once, within `timeout`, giving up at once when cancelled.
-pub async fn resolve_cancellable(
+pub(crate) async fn resolve_cancellable(
     host: &str,
     family: AddressFamily,
     timeout: Duration,
@@ -446,13 +446,17 @@ mod tests {
 
     #[test]
     fn a_sequence_from_outside_the_file_is_marked_secret_and_other_kinds_have_none() {
-        let secret: Profile = toml::from_str("host = \"h\"\nopen = { env = \"KNOCK_TEST_SEQ_NEVER_SET\" }\nclose = \"9000\"\n")
-            .expect("env source");
+        let secret: Profile =
+            toml::from_str("host = \"h\"\nopen = { env = \"KNOCK_TEST_SEQ_NEVER_SET\" }\nclose = \"9000\"\n")
+                .expect("env source");
         let e = KnockRequest::for_profile(&secret, "p", Action::Open).expect_err("unset").to_string();
         assert!(e.contains("$KNOCK_TEST_SEQ_NEVER_SET, which is not set"), "{e}");
         assert!(!KnockRequest::for_profile(&secret, "p", Action::Close).expect("inline").secret_ports);
         let spa: Profile = toml::from_str("host = \"fw\"\n[spa]\naccess = \"tcp/22\"\n").expect("spa");
         assert!(matches!(KnockRequest::for_profile(&spa, "fw", Action::Open), Err(ProfileError::NotASequence { .. })));
-        assert!(matches!(KnockRequest::for_profile(&spa, "fw", Action::Close), Err(ProfileError::SpaHasNoClose { .. })));
+        assert!(matches!(
+            KnockRequest::for_profile(&spa, "fw", Action::Close),
+            Err(ProfileError::SpaHasNoClose { .. })
+        ));
     }
 }

@@ -46,7 +46,7 @@ use crate::spa::AccessList;
 ///
 /// The kind is a type ([`ProfileKind`]): a profile is a sequence knock or an SPA knock, never both or
 /// neither, and only a sequence knock has a close sequence, TCP flags, a send method or a delay. The file
-/// keeps its flat, knockd-like layout ([`ProfileFile`]); combinations that do not make sense are refused
+/// keeps its flat, knockd-like layout (`ProfileFile`); combinations that do not make sense are refused
 /// when it is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ProfileFile", into = "ProfileFile")]
@@ -823,7 +823,7 @@ fn is_name_char(c: char) -> bool {
 /// The profile name as it appears in environment variable names (`KNOCK_SPA_KEY_BASE64_<SUFFIX>`):
 /// upper-cased, every character other than a letter or digit as `_`. `fw-a` and `fw.a` share one suffix,
 /// so the store refuses the second of them.
-pub fn env_suffix(name: &str) -> String {
+pub(crate) fn env_suffix(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
 

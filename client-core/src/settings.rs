@@ -26,7 +26,7 @@ pub enum AddressFamily {
     V4,
     V6,
     /// Each family the host has: the host's first IPv4 and first IPv6 address are each knocked and
-    /// verified ([`crate::open`] runs one knock per family). A single knock takes the resolver's first.
+    /// verified (`open/` runs one knock per family). A single knock takes the resolver's first.
     Both,
 }
 

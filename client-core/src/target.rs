@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use thiserror::Error;
 
-pub use crate::settings::AddressFamily;
+pub(crate) use crate::settings::AddressFamily;
 
 #[derive(Debug, Clone, Error)]
 pub enum ResolveError {
@@ -46,7 +46,7 @@ pub async fn resolve(host: &str, family: AddressFamily) -> Result<SocketAddr, Re
 
 /// Every address `host` resolves to, in the resolver's order, and how long the lookup took (zero for an
 /// IP literal), within `timeout`. For `doctor`: the knock itself uses [`resolve`].
-pub async fn resolve_all(
+pub(crate) async fn resolve_all(
     host: &str,
     timeout: std::time::Duration,
 ) -> Result<(Vec<IpAddr>, std::time::Duration), ResolveError> {
@@ -73,19 +73,19 @@ pub async fn resolve_all(
 }
 
 /// The address a knock in `family` uses among `addresses` (the first of that family).
-pub fn choose(family: AddressFamily, addresses: &[IpAddr]) -> Option<IpAddr> {
+pub(crate) fn choose(family: AddressFamily, addresses: &[IpAddr]) -> Option<IpAddr> {
     addresses.iter().copied().find(|a| family.accepts(a))
 }
 
 /// Whether a NAT will most likely rewrite `source` on its way to `destination`: the source is private
 /// (RFC 1918, CGNAT 100.64/10, IPv6 ULA) and the destination is not. A guess from addresses alone,
 /// worded as such by its users.
-pub fn nat_likely(source: IpAddr, destination: IpAddr) -> bool {
+pub(crate) fn nat_likely(source: IpAddr, destination: IpAddr) -> bool {
     is_private(source) && !is_private(destination) && !destination.is_loopback()
 }
 
 /// Private-use addresses that a NAT translates: RFC 1918, shared CGNAT space, IPv6 unique local.
-pub fn is_private(ip: IpAddr) -> bool {
+pub(crate) fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64),
         IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
@@ -109,7 +109,7 @@ pub fn local_address_towards(destination: SocketAddr) -> std::io::Result<IpAddr>
 
 /// Asks `url` for this host's public IPv4 address (an endpoint answering with the address as text, such
 /// as `https://api.ipify.org`). Blocking; bounded by `timeout`. Used only when a profile asks for it.
-pub fn discover_public_ipv4(url: &str, timeout: std::time::Duration) -> Result<std::net::Ipv4Addr, String> {
+pub(crate) fn discover_public_ipv4(url: &str, timeout: std::time::Duration) -> Result<std::net::Ipv4Addr, String> {
     discover_with(&discovery_agent(timeout)?, url)
 }
 
@@ -316,5 +316,4 @@ mod tests {
         assert_eq!(took, std::time::Duration::ZERO);
         assert_eq!(choose(AddressFamily::V4, &found), None);
     }
-
 }

@@ -11,12 +11,12 @@
 
 use std::net::UdpSocket;
 
+use client_core::ProfileStore;
+use client_core::rotating::{DoorKey, Rotation};
+use client_core::{Action, AllowIp, Profile, ProfileError, ProfileKind, RotatingKnock, SpaSettings};
+use client_core::{CancellationToken, Hit, Method, Protocol, Sequence};
 use client_core::{Conclusion, diagnose};
 use client_core::{Outcome, Plan, PlanKind, ProfileReport, run_plan};
-use client_core::{Action, AllowIp, Profile, ProfileError, ProfileKind, RotatingKnock, SpaSettings};
-use client_core::rotating::{DoorKey, Rotation};
-use client_core::ProfileStore;
-use client_core::{CancellationToken, Hit, Method, Protocol, Sequence};
 
 const ROTATING_KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 

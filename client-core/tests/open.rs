@@ -11,9 +11,9 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client_core::{Outcome, ProfileEvent, run_profile};
 use client_core::{Action, Profile, Verify};
 use client_core::{CancellationToken, ErrorKind, Protocol, Sequence};
+use client_core::{Outcome, ProfileEvent, run_profile};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()

@@ -21,8 +21,8 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use client_core::Sequence;
+use client_core::{KeyOwner, KeyringAvailability, Secret, SecretError, SecretKind, SecretStore};
 use client_core::{Profile, ProfileId};
-use client_core::{KeyringAvailability, KeyOwner, Secret, SecretError, SecretKind, SecretStore};
 use client_core::{ProfileStore, StoreError};
 
 /// Set (to the test's name) in a re-executed child: it runs the real body.

@@ -7,17 +7,17 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use client_core::Diagnosis;
-use client_core::{Outcome, Plan, ProfileEvent, ProfileReport};
-use client_core::{Action, Profile, ProfileKind};
 use client_core::rotating::DoorKey;
-use client_core::{ProfileStore, StoreError, UnreadableFile, StoreVersion};
+use client_core::{Action, Profile, ProfileKind};
 use client_core::{AddressFamily, CancellationToken, ErrorKind, KnockEvent};
+use client_core::{Outcome, Plan, ProfileEvent, ProfileReport};
+use client_core::{ProfileStore, StoreError, StoreVersion, UnreadableFile};
 use client_core::{RawPermission, raw_permission};
 use serde::{Deserialize, Serialize};
 
 use crate::editor::{Editor, EditorKind, Field, FieldErrors};
-use client_core::{KeyringAvailability as Availability, SecretStore};
 use crate::worker::{RunId, Worker, WorkerMessage};
+use client_core::{KeyringAvailability as Availability, SecretStore};
 
 /// How many past knocks the history keeps.
 const HISTORY_LIMIT: usize = 500;

@@ -13,11 +13,14 @@
 use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 
-use client_core::{AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range, parse_protocols, validate_env_name, validate_host, validate_name, validate_tag};
+use client_core::StoreVersion;
 use client_core::rotating::{RotatingError, Rotation};
 use client_core::spa::{HmacKey, SpaKey};
-use client_core::StoreVersion;
 use client_core::{AddressFamily, Method, Protocol, Sequence, TcpFlagSpec};
+use client_core::{
+    AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range,
+    parse_protocols, validate_env_name, validate_host, validate_name, validate_tag,
+};
 
 /// The form fields that can carry an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

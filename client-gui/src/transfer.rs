@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use client_core::ImportFormat;
-use client_core::import_path;
 use client_core::Profile;
+use client_core::import_path;
 use client_core::spa::{HmacKey, SpaKey};
 use client_core::{ProfileStore, StoreError};
 

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use client_core::Diagnosis;
-use client_core::{Plan, ProfileEvent, ProfileReport, run_plan};
 use client_core::Profile;
+use client_core::ProfileStore;
 use client_core::rotating::DoorKey;
 use client_core::spa::{HmacKey, SpaKey};
-use client_core::ProfileStore;
 use client_core::{AddressFamily, CancellationToken};
+use client_core::{Plan, ProfileEvent, ProfileReport, run_plan};
 
 use client_core::{KeyOwner, KeyringAvailability as Availability, SecretStore};
 

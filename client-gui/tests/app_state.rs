@@ -4,8 +4,8 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use client_core::{Action, Profile, SequenceSource};
 use client_core::ProfileStore;
+use client_core::{Action, Profile, SequenceSource};
 use client_core::{Protocol, Sequence};
 use client_gui::app::{AppState, HitState, LastResult, Leave, Notice, Persisted, Resolution, Status};
 

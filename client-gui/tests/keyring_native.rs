@@ -6,7 +6,7 @@
 #![cfg(any(target_os = "macos", target_os = "windows"))]
 
 use client_core::ProfileId;
-use client_core::{KeyOwner, KEYRING_SERVICE, Secret, SecretKind, SecretStore};
+use client_core::{KEYRING_SERVICE, KeyOwner, Secret, SecretKind, SecretStore};
 
 #[test]
 fn a_key_written_through_one_entry_is_read_through_a_fresh_one_and_deleted() {

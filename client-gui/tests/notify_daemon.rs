@@ -15,8 +15,8 @@ use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
 
-use client_core::{Profile, SequenceSource};
 use client_core::ProfileStore;
+use client_core::{Profile, SequenceSource};
 use client_core::{Protocol, Sequence};
 use client_gui::KnockGui;
 use client_gui::app::DesktopNote;

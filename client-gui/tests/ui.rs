@@ -9,9 +9,9 @@ use std::num::NonZeroU16;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use client_core::{Profile, SequenceSource, Verify};
-use client_core::{KeyOwner, SecretKind, SecretStore};
 use client_core::ProfileStore;
+use client_core::{KeyOwner, SecretKind, SecretStore};
+use client_core::{Profile, SequenceSource, Verify};
 use client_core::{Protocol, Sequence};
 use client_gui::KnockGui;
 use client_gui::app::LastResult;
@@ -885,8 +885,8 @@ fn diagnose_shows_each_check_and_the_conclusion_and_can_be_cancelled() {
 /// (Reveal / Hide), and the window repaints once a second only while such a profile is shown.
 #[test]
 fn a_rotating_profile_counts_down_and_reveals_its_ports_only_when_asked() {
-    use client_core::{ProfileKind, RotatingKnock};
     use client_core::rotating::{DoorKey, Rotation};
+    use client_core::{ProfileKind, RotatingKnock};
     const KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
     let dir = tempfile::tempdir().expect("dir");
     let [var, _] = client_core::rotating_key_variables("rot-gui-test");

@@ -19,8 +19,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use client_core::Profile;
-use client_core::spa::{HmacKey, SpaKey, decode};
 use client_core::ProfileStore;
+use client_core::spa::{HmacKey, SpaKey, decode};
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::lab_or_skip;
 use knock_e2e::text;

@@ -11,7 +11,7 @@ use super::{Check, Status};
 use crate::profile::SpaSettings;
 
 /// fwknopd's default window for a packet's age (either way).
-pub const FWKNOPD_MAX_AGE_S: i64 = 120;
+pub(super) const FWKNOPD_MAX_AGE_S: i64 = 120;
 /// The request may take this long.
 const TIMEOUT: Duration = Duration::from_secs(5);
 

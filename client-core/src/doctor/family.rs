@@ -9,15 +9,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Conclusion, Diagnosis, Status, spa_packet, udp_arrival};
 use crate::error::KnockError;
-use crate::probe::icmp_errors::UdpErrorWatch;
 use crate::knock::{HitOutcome, KnockReport, knock_watching};
 use crate::open::{Plan, PlanKind};
-use crate::wording::plural;
+use crate::probe::icmp_errors::UdpErrorWatch;
 use crate::profile::AllowIp;
 use crate::secrets::SpaKeys;
 use crate::sequence::{Hit, Sequence};
 use crate::target;
 use crate::verify::{PortState, probe_port, wait_for_port};
+use crate::wording::plural;
 
 /// How long the verify port is probed before knocking.
 const BEFORE_BUDGET: Duration = Duration::from_secs(1);

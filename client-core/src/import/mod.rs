@@ -10,8 +10,8 @@
 //! be written) before anything is written, so an import never writes a profile that would not load.
 //! Both front-ends call [`import_path`] then [`write`]; neither re-implements a step.
 
-pub mod fwknoprc;
-pub mod knockd;
+pub(crate) mod fwknoprc;
+pub(crate) mod knockd;
 mod uri;
 
 pub use uri::{UriImport, UriImportError};
@@ -174,7 +174,7 @@ pub enum ImportError {
 
 /// Which format a text is, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Detection {
+pub(crate) struct Detection {
     pub format: Format,
     pub reason: String,
 }
@@ -184,7 +184,7 @@ const PROFILE_KEYS: &[&str] =
     &["host", "family", "method", "delay_ms", "open", "close", "tcp_flags", "tags", "notes", "spa", "verify"];
 
 /// Detects the format from the content as a whole: the kind of line the file has most of.
-pub fn detect_format(file: &str, text: &str) -> Result<Detection, ImportError> {
+pub(crate) fn detect_format(file: &str, text: &str) -> Result<Detection, ImportError> {
     let (mut knockd, mut fwknop, mut profile) = (0usize, 0usize, 0usize);
     let mut fwknop_names: Vec<String> = Vec::new();
     for raw in text.lines() {
@@ -239,7 +239,7 @@ pub fn detect_format(file: &str, text: &str) -> Result<Detection, ImportError> {
 
 /// Reads `path`, detects its format and makes the report; `host` is the host to knock (needed for a
 /// knockd.conf; for the other formats it replaces the file's host). The desktop app and the CLI both
-/// call this, then [`write`].
+/// call this, then [`write()`](crate::write_import).
 pub fn import_path(path: &Path, host: Option<&str>) -> Result<ImportReport, ImportError> {
     let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read { path: path.to_owned(), source })?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("imported");
@@ -247,7 +247,7 @@ pub fn import_path(path: &Path, host: Option<&str>) -> Result<ImportReport, Impo
 }
 
 /// [`import_path`] on text already read: `file` names it in messages, `stem` names a profile TOML.
-pub fn import_text(file: &str, stem: &str, text: &str, host: Option<&str>) -> Result<ImportReport, ImportError> {
+pub(crate) fn import_text(file: &str, stem: &str, text: &str, host: Option<&str>) -> Result<ImportReport, ImportError> {
     let host = host.map(str::trim);
     if let Some(host) = host {
         validate_host(host).map_err(|e| ImportError::InvalidHost { message: e.to_string() })?;

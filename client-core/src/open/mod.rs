@@ -48,7 +48,7 @@ const KEYRING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default budget of the already-open probe: long enough for a LAN or a continent away, short enough
 /// that a closed door (which drops the SYN) costs little before the knock.
-pub const DEFAULT_ALREADY_OPEN_BUDGET: Duration = Duration::from_millis(300);
+pub(crate) const DEFAULT_ALREADY_OPEN_BUDGET: Duration = Duration::from_millis(300);
 
 /// The already-open probe made before knocking: where, what it saw, how long it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,7 +285,7 @@ impl std::fmt::Debug for PlanKind {
 
 impl Plan {
     /// For an open: do not knock when the verify port already answers within
-    /// [`DEFAULT_ALREADY_OPEN_BUDGET`] (the report then says so, with no attempt).
+    /// `DEFAULT_ALREADY_OPEN_BUDGET` (the report then says so, with no attempt).
     pub fn unless_open(mut self) -> Plan {
         if self.action == Action::Open {
             self.already_open_check = Some(DEFAULT_ALREADY_OPEN_BUDGET);

@@ -21,7 +21,7 @@ use crate::target;
 const DISCOVER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Seals this attempt's packet for `server` (already resolved).
-pub async fn seal(
+pub(crate) async fn seal(
     settings: &SpaSettings,
     keys: &SpaKeys,
     server: SocketAddr,

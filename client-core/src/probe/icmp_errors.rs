@@ -27,7 +27,7 @@ const POLL_EVERY: Duration = Duration::from_millis(20);
 
 /// One ICMP (or local) error reported for a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IcmpError {
+pub(crate) enum IcmpError {
     /// ICMP port unreachable: the destination's host got the datagram and has no socket on the port.
     PortUnreachable { from: IpAddr },
     /// Destination unreachable for another reason (`what`: "host unreachable", "administratively
@@ -44,7 +44,7 @@ pub enum IcmpError {
 
 impl IcmpError {
     /// `port unreachable from 192.0.2.2`, `host unreachable from 198.51.100.1`, ...
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let by = |from: &Option<IpAddr>| from.map_or_else(|| "from this host".to_owned(), |ip| format!("from {ip}"));
         match self {
             IcmpError::PortUnreachable { from } => format!("port unreachable from {from}"),
@@ -60,7 +60,7 @@ impl IcmpError {
 
 /// What came back for one UDP hit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HitAnswer {
+pub(crate) enum HitAnswer {
     /// The server's host answered port unreachable: the hit arrived.
     Arrived { from: IpAddr },
     /// Nothing came back (normal for a port the server filters).
@@ -81,12 +81,12 @@ struct Watched {
 
 /// Keeps the sockets of a knock's UDP hits (armed before sending) and reads what came back for them.
 #[derive(Default)]
-pub struct UdpErrorWatch {
+pub(crate) struct UdpErrorWatch {
     kept: Mutex<Vec<Watched>>,
 }
 
 impl UdpErrorWatch {
-    pub fn new() -> UdpErrorWatch {
+    pub(crate) fn new() -> UdpErrorWatch {
         UdpErrorWatch::default()
     }
 
@@ -104,7 +104,7 @@ impl UdpErrorWatch {
 
     /// Waits at most `window` for an answer to every armed hit (returning as soon as each has one), then
     /// says per hit (index, destination) what came back, in sending order.
-    pub async fn collect(&self, window: Duration) -> Vec<(usize, SocketAddr, HitAnswer)> {
+    pub(crate) async fn collect(&self, window: Duration) -> Vec<(usize, SocketAddr, HitAnswer)> {
         let deadline = Instant::now() + window;
         loop {
             let pending = match self.kept.lock() {

@@ -21,16 +21,16 @@ use std::time::Duration;
 use crate::probe::icmp_errors::IcmpError;
 
 /// The probe goes to the discard service (RFC 863): nothing is expected to act on it.
-pub const PROBE_PORT: u16 = 9;
+pub(crate) const PROBE_PORT: u16 = 9;
 
 /// IP and UDP header bytes around a UDP payload in each family.
-pub fn udp_overhead(ip: IpAddr) -> usize {
+pub(crate) fn udp_overhead(ip: IpAddr) -> usize {
     if ip.is_ipv4() { 20 + 8 } else { 40 + 8 }
 }
 
 /// What a measurement found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathMtu {
+pub(crate) struct PathMtu {
     /// The kernel's path MTU towards the server after the probe (IP header included).
     pub mtu: u32,
     /// How the probe fared: `None` when it left and nothing came back.
@@ -40,7 +40,7 @@ pub struct PathMtu {
 /// Measures the path MTU towards `server` with one probe carrying `payload_len` bytes of UDP payload,
 /// waiting at most `wait` for an answer to it. Linux only (see the module docs).
 #[cfg(target_os = "linux")]
-pub async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::Result<PathMtu> {
+pub(crate) async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::Result<PathMtu> {
     use socket2::{Domain, Protocol, Socket, Type};
 
     let to = std::net::SocketAddr::new(server, PROBE_PORT);

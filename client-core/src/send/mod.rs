@@ -10,7 +10,7 @@
 //! sockets are permitted and how to grant them.
 
 mod connect;
-pub mod privilege;
+pub(crate) mod privilege;
 mod raw;
 pub(crate) mod syn_retries;
 mod udp;
@@ -21,7 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::sequence::{Hit, Protocol, TcpFlags};
 
-pub use crate::settings::Method;
+pub(crate) use crate::settings::Method;
 
 /// How TCP hits of one knock are sent, once `auto` has been decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -52,7 +52,7 @@
 //!
 //! The codec knows nothing of profiles, the keyring or the network: one attempt's packet for a profile (the
 //! address to let in, sealed fresh) is made beside the open flow, in `open/spa_attempt.rs`.
-//! 
+//!
 mod b64;
 mod cipher;
 mod decode;
