@@ -130,13 +130,13 @@ impl<'a> Document<'a> {
                     (None, None) => ("would_create", None, None),
                     (None, Some(w)) => match &w.profile {
                         Ok(path) => ("created", Some(path.display().to_string()), None),
-                        Err(err) => ("failed", None, Some(err.clone())),
+                        Err(err) => ("failed", None, Some(err.to_string())),
                     },
                 };
                 let keys = match done.and_then(|w| w.keys.as_ref()) {
                     Some(Ok(())) => "keyring",
                     Some(Err(err)) => {
-                        error.get_or_insert_with(|| err.clone());
+                        error.get_or_insert_with(|| err.to_string());
                         "not_stored"
                     }
                     None if entry.has_keys && dry_run => "keyring",

@@ -49,6 +49,8 @@ mod sequence;
 pub mod spa;
 
 #[cfg(feature = "client")]
+mod discover;
+#[cfg(feature = "client")]
 mod doctor;
 #[cfg(feature = "client")]
 mod error;
@@ -127,6 +129,6 @@ pub use wording::plural;
 // Importing knockd.conf, fwknoprc and rotating provisioning URIs.
 #[cfg(feature = "client")]
 pub use import::{
-    Format as ImportFormat, ImportEntry, ImportError, ImportReport, Note as ImportNote, UriImport, UriImportError,
-    Written as ImportWritten, import_path, write as write_import,
+    Format as ImportFormat, ImportEntry, ImportError, ImportReport, KeysNotStored, Note as ImportNote, UriImport,
+    UriImportError, Written as ImportWritten, import_path, write as write_import,
 };

@@ -87,15 +87,11 @@ impl fmt::Display for ProfileId {
 }
 
 impl FromStr for ProfileId {
-    type Err = String;
+    type Err = ProfileError;
 
     /// 32 hexadecimal digits (either case; written back in lower case).
-    fn from_str(text: &str) -> Result<ProfileId, String> {
-        let invalid = || {
-            format!(
-                "invalid id {text:?}: 32 hexadecimal digits (the store writes it; delete the line to get a new one)"
-            )
-        };
+    fn from_str(text: &str) -> Result<ProfileId, ProfileError> {
+        let invalid = || ProfileError::InvalidId { id: text.to_owned() };
         if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid());
         }
@@ -158,20 +154,22 @@ struct RotatingTable {
 }
 
 impl TryFrom<RotatingTable> for Rotation {
-    type Error = String;
+    type Error = ProfileError;
 
-    fn try_from(table: RotatingTable) -> Result<Rotation, String> {
+    fn try_from(table: RotatingTable) -> Result<Rotation, ProfileError> {
         let mut rotation = Rotation::new(table.door);
         rotation.step = table.step.unwrap_or(Rotation::DEFAULT_STEP);
         rotation.length = table.length.unwrap_or(Rotation::DEFAULT_LENGTH);
         if let Some(range) = &table.range {
-            rotation.range = parse_port_range(range)?;
+            rotation.range =
+                parse_port_range(range).map_err(|e| ProfileError::InvalidRotating { why: e.to_string() })?;
         }
         if let Some(protocols) = &table.protocols {
-            rotation.protocols = parse_protocols(protocols)?;
+            rotation.protocols =
+                parse_protocols(protocols).map_err(|e| ProfileError::InvalidRotating { why: e.to_string() })?;
         }
         rotation.exclude = table.exclude;
-        rotation.validate().map_err(|e| e.to_string())?;
+        rotation.validate().map_err(|e| ProfileError::InvalidRotating { why: e.to_string() })?;
         Ok(rotation)
     }
 }
@@ -192,8 +190,8 @@ impl From<&Rotation> for RotatingTable {
 }
 
 /// `1024-65535`: two ports, low to high.
-pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
-    let invalid = || format!("invalid port range {text:?}: give LOW-HIGH with ports 1..=65535, e.g. 1024-65535");
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), ProfileError> {
+    let invalid = || ProfileError::InvalidPortRange { range: text.to_owned() };
     let (lo, hi) = text.trim().split_once('-').ok_or_else(invalid)?;
     let (lo, hi): (u16, u16) = (lo.trim().parse().map_err(|_| invalid())?, hi.trim().parse().map_err(|_| invalid())?);
     if lo == 0 || lo > hi {
@@ -203,8 +201,8 @@ pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
 }
 
 /// `tcp,udp,tcp,tcp`: one protocol per position.
-pub fn parse_protocols(text: &str) -> Result<Vec<crate::sequence::Protocol>, String> {
-    text.split(',').map(str::parse).collect()
+pub fn parse_protocols(text: &str) -> Result<Vec<crate::sequence::Protocol>, ProfileError> {
+    text.split(',').map(|p| p.parse().map_err(ProfileError::Protocols)).collect()
 }
 
 /// A sequence profile's knock: the hits that open (and optionally close) the door, and how they are sent.
@@ -279,7 +277,7 @@ impl TryFrom<ProfileFile> for Profile {
                 if file.close.is_some() || file.tcp_flags.is_some() {
                     return Err(ProfileError::RotatingWithSequenceKeys);
                 }
-                let rotation = Rotation::try_from(table).map_err(|why| ProfileError::InvalidRotating { why })?;
+                let rotation = Rotation::try_from(table)?;
                 ProfileKind::Rotating(RotatingKnock {
                     rotation,
                     method: file.method.unwrap_or_default(),
@@ -434,15 +432,16 @@ pub enum AllowIp {
 }
 
 impl FromStr for AllowIp {
-    type Err = String;
-    fn from_str(s: &str) -> Result<AllowIp, String> {
+    type Err = ProfileError;
+    fn from_str(s: &str) -> Result<AllowIp, ProfileError> {
         match s.trim() {
             "local" => Ok(AllowIp::Local),
             "source" => Ok(AllowIp::Source),
             "discover" => Ok(AllowIp::Discover),
-            other => other.parse().map(AllowIp::Address).map_err(|_| {
-                format!("invalid allow_ip {other:?}: use \"local\", \"source\", \"discover\" or an IPv4 address")
-            }),
+            other => other
+                .parse()
+                .map(AllowIp::Address)
+                .map_err(|_| ProfileError::InvalidAllowIp { allow_ip: other.to_owned() }),
         }
     }
 }
@@ -540,6 +539,14 @@ pub enum ProfileError {
     InvalidName { name: String },
     #[error("invalid tag {tag:?}: use 1 to 64 letters, digits, '.', '_' or '-'")]
     InvalidTag { tag: String },
+    #[error("invalid id {id:?}: 32 hexadecimal digits (the store writes it; delete the line to get a new one)")]
+    InvalidId { id: String },
+    #[error("invalid port range {range:?}: give LOW-HIGH with ports 1..=65535, e.g. 1024-65535")]
+    InvalidPortRange { range: String },
+    #[error(transparent)]
+    Protocols(crate::sequence::SequenceError),
+    #[error("invalid allow_ip {allow_ip:?}: use \"local\", \"source\", \"discover\" or an IPv4 address")]
+    InvalidAllowIp { allow_ip: String },
     #[error(
         "allow_ip = \"discover\" needs discover_url = \"https://...\" (an endpoint that answers with your public IPv4 address)"
     )]

@@ -325,12 +325,14 @@ impl Editor {
     fn build_spa(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<ProfileKind> {
         let access = self.access.parse::<client_core::spa::AccessList>().map_err(|e| e.to_string());
         check(Field::Access, access.as_ref().map(drop).map_err(Clone::clone));
-        let allow_ip = self.allow_ip.parse::<AllowIp>().and_then(|allow| match (allow, &self.spa_discover_url) {
-            (AllowIp::Discover, None) => {
-                Err("discover needs an endpoint: set discover_url in the profile file (knock-cli --discover-url)"
-                    .to_owned())
+        let allow_ip = self.allow_ip.parse::<AllowIp>().map_err(|e| e.to_string()).and_then(|allow| {
+            match (allow, &self.spa_discover_url) {
+                (AllowIp::Discover, None) => {
+                    Err("discover needs an endpoint: set discover_url in the profile file (knock-cli --discover-url)"
+                        .to_owned())
+                }
+                _ => Ok(allow),
             }
-            _ => Ok(allow),
         });
         check(Field::AllowIp, allow_ip.as_ref().map(drop).map_err(Clone::clone));
         let port = number::<u16>(&self.spa_port, "a port 1..=65535")
@@ -360,11 +362,11 @@ impl Editor {
         check(Field::Step, step.as_ref().map(drop).map_err(Clone::clone));
         let length = number::<usize>(&self.length, "a number of hits");
         check(Field::Length, length.as_ref().map(drop).map_err(Clone::clone));
-        let range = parse_port_range(&self.range);
+        let range = parse_port_range(&self.range).map_err(|e| e.to_string());
         check(Field::Range, range.as_ref().map(drop).map_err(Clone::clone));
         let protocols = match self.protocols.trim() {
             "" => Ok(Vec::new()),
-            text => parse_protocols(&text.replace(' ', "")),
+            text => parse_protocols(&text.replace(' ', "")).map_err(|e| e.to_string()),
         };
         check(Field::Protocols, protocols.as_ref().map(drop).map_err(Clone::clone));
         let exclude: Result<Vec<u16>, String> = self

@@ -25,9 +25,9 @@ use thiserror::Error;
 
 use crate::knockd_conf::{self, ConfError, DOOR_KEYS, OPTION_KEYS, USE_SYSLOG};
 use crate::profile::{Profile, validate_host, validate_name};
-use crate::secrets::{KeyOwner, SecretStore};
+use crate::secrets::{KeyOwner, SecretError, SecretStore};
 use crate::spa::{HmacKey, SpaKey};
-use crate::store::{ProfileStore, UnreadableFile};
+use crate::store::{ProfileStore, StoreError, UnreadableFile};
 
 /// The formats an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -386,9 +386,18 @@ pub struct Written {
     pub name: String,
     pub source: String,
     /// The file written, or why not.
-    pub profile: Result<PathBuf, String>,
+    pub profile: Result<PathBuf, StoreError>,
     /// `None` when the entry had no keys; else whether they reached the OS keyring.
-    pub keys: Option<Result<(), String>>,
+    pub keys: Option<Result<(), KeysNotStored>>,
+}
+
+/// The OS keyring refused an imported profile's SPA keys; the message says where else to give them.
+#[derive(Debug, thiserror::Error)]
+#[error("keys not stored in the OS keyring ({source}); give them in ${key_var} and ${hmac_var}")]
+pub struct KeysNotStored {
+    pub source: SecretError,
+    pub key_var: String,
+    pub hmac_var: String,
 }
 
 /// Creates the report's profiles (never replacing an existing one) and puts their keys in `secrets`.
@@ -398,7 +407,7 @@ pub fn write(report: &ImportReport, store: &ProfileStore, secrets: &SecretStore)
         .iter()
         .filter_map(|entry| Some((entry, entry.name.as_ref()?, entry.profile.as_ref()?)))
         .map(|(entry, name, profile)| {
-            let created = store.create(name, profile).map_err(|e| e.to_string());
+            let created = store.create(name, profile);
             // Under the new profile's id, so they are its own (see crate::secrets).
             let keys = match (&created, &entry.keys) {
                 (Ok(stored), Some(keys)) => Some(store_keys(secrets, name, &KeyOwner::of(name, &stored.profile), keys)),
@@ -409,10 +418,10 @@ pub fn write(report: &ImportReport, store: &ProfileStore, secrets: &SecretStore)
         .collect()
 }
 
-fn store_keys(secrets: &SecretStore, name: &str, owner: &KeyOwner, keys: &SpaKeys) -> Result<(), String> {
-    secrets.store_spa_keys(owner, &keys.key, &keys.hmac).map_err(|err| {
+fn store_keys(secrets: &SecretStore, name: &str, owner: &KeyOwner, keys: &SpaKeys) -> Result<(), KeysNotStored> {
+    secrets.store_spa_keys(owner, &keys.key, &keys.hmac).map_err(|source| {
         let [(key_var, hmac_var), _] = crate::secrets::spa_key_variables(name);
-        format!("keys not stored in the OS keyring ({err}); give them in ${key_var} and ${hmac_var}")
+        KeysNotStored { source, key_var, hmac_var }
     })
 }
 

@@ -25,11 +25,12 @@
 //! the verify.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{ErrorKind, KnockError};
+use crate::error::{ErrorKind, KeysError, KnockError};
 use crate::knock::{KnockEvent, KnockReport, KnockRequest, RESOLVE_TIMEOUT, ReportedHit, knock, resolve_cancellable};
 use crate::profile::{Action, AllowIp, Profile, ProfileError, ProfileKind, RotatingKnock, SpaSettings, Verify};
 use crate::rotating::{DoorKey, Rotation};
@@ -566,7 +567,7 @@ async fn run_attempts(
         PlanKind::Spa(settings) => match (address, keys) {
             (Some(address), Some(keys)) => Sending::Spa { settings, keys, address },
             // Both are read above for every SPA plan.
-            _ => return Err(KnockError::Keys("the SPA keys were not read".to_owned())),
+            _ => return Err(KeysError::NotRead.into()),
         },
         PlanKind::Rotating { knock, window_state } => Sending::Rotating {
             rotation: &knock.rotation,
@@ -601,7 +602,7 @@ async fn run_attempts(
             Sending::Rotating { rotation, key, last, .. } => {
                 let t = next_window(rotation, *last, cancel, on_event).await?;
                 window = Some(t);
-                plan.attempt_request(rotation.sequence(key, t).map_err(|e| KnockError::Keys(e.to_string()))?)
+                plan.attempt_request(rotation.sequence(key, t).map_err(KeysError::from)?)
             }
         };
         attempt_request.family = to.family;
@@ -701,12 +702,9 @@ async fn read_secret<T: Send + 'static>(
     tokio::select! {
         _ = cancel.cancelled() => Err(KnockError::Cancelled),
         found = tokio::time::timeout(KEYRING_TIMEOUT, reading) => match found {
-            Err(_) => Err(KnockError::Keys(format!(
-                "the keyring did not answer within {} s (is an unlock prompt waiting?)",
-                KEYRING_TIMEOUT.as_secs()
-            ))),
-            Ok(Err(join)) => Err(KnockError::Keys(format!("reading the keys failed: {join}"))),
-            Ok(Ok(result)) => result.map_err(|error| KnockError::Keys(error.to_string())),
+            Err(_) => Err(KeysError::KeyringTimedOut { seconds: KEYRING_TIMEOUT.as_secs() }.into()),
+            Ok(Err(join)) => Err(KeysError::ReaderStopped(Arc::new(join)).into()),
+            Ok(Ok(result)) => Ok(result.map_err(KeysError::from)?),
         },
     }
 }

@@ -14,7 +14,7 @@
 //! Reading is bounded: at most [`MAX_ERRORS_PER_SOCKET`] errors per socket and read.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use socket2::Socket;
@@ -75,7 +75,8 @@ struct Watched {
     index: usize,
     socket: Socket,
     to: SocketAddr,
-    armed: Result<(), String>,
+    /// Whether the OS queues errors for this socket (when not, the hit reads as not watched, with why).
+    armed: Result<(), Arc<std::io::Error>>,
     answer: Option<IcmpError>,
 }
 
@@ -91,12 +92,12 @@ impl UdpErrorWatch {
     }
 
     /// Asks the OS to queue ICMP errors for `socket`'s datagrams (before anything is sent on it).
-    pub(crate) fn arm(&self, socket: &Socket, to: SocketAddr) -> Result<(), String> {
-        enable(socket, to.is_ipv6()).map_err(|e| format!("cannot watch for ICMP errors: {e}"))
+    pub(crate) fn arm(&self, socket: &Socket, to: SocketAddr) -> Result<(), Arc<std::io::Error>> {
+        enable(socket, to.is_ipv6()).map_err(Arc::new)
     }
 
     /// Keeps the socket of hit `index` (sent to `to`) until [`UdpErrorWatch::collect`].
-    pub(crate) fn keep(&self, index: usize, socket: Socket, to: SocketAddr, armed: Result<(), String>) {
+    pub(crate) fn keep(&self, index: usize, socket: Socket, to: SocketAddr, armed: Result<(), Arc<std::io::Error>>) {
         if let Ok(mut kept) = self.kept.lock() {
             kept.push(Watched { index, socket, to, armed, answer: None });
         }
@@ -125,7 +126,7 @@ impl UdpErrorWatch {
         kept.iter()
             .map(|w| {
                 let answer = match (&w.armed, w.answer) {
-                    (Err(reason), _) => HitAnswer::NotWatched(reason.clone()),
+                    (Err(error), _) => HitAnswer::NotWatched(format!("cannot watch for ICMP errors: {error}")),
                     (Ok(()), None) => HitAnswer::NoAnswer,
                     (Ok(()), Some(IcmpError::PortUnreachable { from })) if from == w.to.ip() => {
                         HitAnswer::Arrived { from }
@@ -245,7 +246,7 @@ mod tests {
         let watch = UdpErrorWatch::new();
         let socket = Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).expect("socket");
         let armed = watch.arm(&socket, closed);
-        assert_eq!(armed, Ok(()));
+        assert!(armed.is_ok(), "{armed:?}");
         socket.send_to(&[0], &closed.into()).expect("sent");
         watch.keep(0, socket, closed, armed);
         let answers = rt.block_on(watch.collect(Duration::from_secs(2)));
