@@ -389,12 +389,6 @@ pub(crate) async fn resolve_cancellable(
     }
 }
 
-/// The one rule for "this knock needs raw sockets": the raw method, or TCP flags other than a plain
-/// SYN (the connect method can only send that).
-pub fn needs_raw(method: Method, flags: TcpFlagSpec) -> bool {
-    method == Method::Raw || !flags.is_plain_syn()
-}
-
 /// How early the timer wakes us before a deadline; the rest is spun, because timer wheels round to whole
 /// milliseconds and a knock server may check the gaps between hits.
 const SPIN_MARGIN: Duration = Duration::from_millis(2);

@@ -90,7 +90,7 @@ pub use profile::{
 };
 pub use sequence::{Hit, Protocol, Sequence, SequenceError, TcpFlagSpec, TcpFlags};
 #[cfg(feature = "client")]
-pub use settings::{AddressFamily, InvalidSetting, Method};
+pub use settings::{AddressFamily, InvalidSetting, Method, needs_raw};
 
 // Where profiles and their secrets live.
 #[cfg(feature = "client")]
@@ -108,8 +108,7 @@ pub use doctor::{Check, Conclusion, Diagnosis, Status as CheckStatus, diagnose};
 pub use error::{ErrorKind, KnockError};
 #[cfg(feature = "client")]
 pub use knock::{
-    HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, ReportedHit, choose_tcp_method, knock,
-    knock_blocking, needs_raw,
+    HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, ReportedHit, choose_tcp_method, knock, knock_blocking,
 };
 #[cfg(feature = "client")]
 pub use open::{Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile};

@@ -231,7 +231,7 @@ impl SequenceKnock {
 
     /// True when sending it needs raw sockets (anything but a plain SYN, or `method = "raw"`).
     pub fn needs_raw(&self) -> bool {
-        crate::knock::needs_raw(self.method, self.tcp_flags)
+        crate::settings::needs_raw(self.method, self.tcp_flags)
     }
 }
 

@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use crate::sequence::TcpFlagSpec;
+
 /// A setting's text that is none of its valid values.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("invalid {what} {given:?} (valid: {valid})")]
@@ -104,6 +106,12 @@ impl FromStr for Method {
             _ => Err(InvalidSetting { what: "send method", given: s.to_owned(), valid: "auto, raw, connect" }),
         }
     }
+}
+
+/// The one rule for "this knock needs raw sockets": the raw method, or TCP flags other than a plain
+/// SYN (the connect method can only send that).
+pub fn needs_raw(method: Method, flags: TcpFlagSpec) -> bool {
+    method == Method::Raw || !flags.is_plain_syn()
 }
 
 #[cfg(test)]

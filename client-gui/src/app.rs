@@ -1432,6 +1432,21 @@ impl AppState {
         self.export_dialog = Some(ExportDialog { chosen, ..ExportDialog::default() });
     }
 
+    /// Connect: runs `command` (the profile's ssh line) in a terminal window; the notice says how it went.
+    pub fn connect_in_terminal(&mut self, command: &str) {
+        self.notice = Some(match crate::desktop::run_in_terminal(command) {
+            Ok(()) => Notice::Info(format!("started {command} in a terminal")),
+            Err(err) => Notice::Error(err),
+        });
+    }
+
+    /// File → Open profiles folder, in the desktop's file manager.
+    pub fn open_profiles_folder(&mut self) {
+        if let Err(err) = crate::desktop::open_folder(self.store().dir()) {
+            self.notice = Some(Notice::Error(err));
+        }
+    }
+
     /// Exports the ticked profiles into the dialog's folder. Files already there are only replaced
     /// after the user said so (`overwrite`); the dialog lists them and asks.
     pub fn export(&mut self, overwrite: bool) {

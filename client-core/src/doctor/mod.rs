@@ -23,10 +23,11 @@ use std::net::IpAddr;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::knock::{RESOLVE_TIMEOUT, needs_raw};
+use crate::knock::RESOLVE_TIMEOUT;
 use crate::open::{Plan, PlanKind};
 use crate::profile::{Action, Profile, ProfileError};
 use crate::send::privilege::{RawPermission, raw_permission};
+use crate::settings::needs_raw;
 use crate::target::{self, AddressFamily};
 
 /// A check's verdict.

@@ -362,7 +362,7 @@ impl Plan {
 
     /// True when sending needs raw sockets (TCP flags other than a plain SYN, or `method = "raw"`).
     pub fn needs_raw(&self) -> bool {
-        self.tcp_sending().is_some_and(|(method, flags)| crate::knock::needs_raw(method, flags))
+        self.tcp_sending().is_some_and(|(method, flags)| crate::settings::needs_raw(method, flags))
     }
 
     /// The hits of one attempt as a front end shows them before they are sent: a sequence's (masked when

@@ -30,13 +30,30 @@ pub(crate) async fn seal(
     cancel: &CancellationToken,
 ) -> Result<String, KnockError> {
     let allow_ip = allow_ip(settings, server, cancel).await?;
-    let user = settings.user.clone().unwrap_or_else(crate::spa::default_username);
+    let user = settings.user.clone().unwrap_or_else(default_username);
     let mut access = AccessRequest::new(user, allow_ip, settings.access.clone());
     access.digest = settings.digest;
     access.hmac = settings.hmac;
     access.time_offset = settings.time_offset_s;
     access.client_timeout = settings.client_timeout_s;
     Ok(crate::spa::build(&access, &keys.key, &keys.hmac, SystemTime::now())?)
+}
+
+/// Where the username comes from, first set and non-empty wins: as the fwknop client on Unix; Windows
+/// sets `USERNAME` instead of `LOGNAME`/`USER`, so it is read there (else every Windows user is `NO_USER`).
+#[cfg(not(windows))]
+const USERNAME_VARIABLES: [&str; 3] = ["SPOOF_USER", "LOGNAME", "USER"];
+#[cfg(windows)]
+const USERNAME_VARIABLES: [&str; 4] = ["SPOOF_USER", "LOGNAME", "USER", "USERNAME"];
+
+/// The username the fwknop client would send: `$SPOOF_USER`, `$LOGNAME`, `$USER` (and `%USERNAME%` on
+/// Windows), then `NO_USER`.
+fn default_username() -> String {
+    USERNAME_VARIABLES
+        .into_iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|value| !value.is_empty())
+        .unwrap_or_else(|| "NO_USER".to_owned())
 }
 
 /// The address the packet asks the server to let in.
@@ -61,5 +78,13 @@ async fn allow_ip(
             Ok(IpAddr::V6(local)) => Err(AllowIpError::RouteIsIpv6 { server: server.ip(), local }.into()),
             Err(source) => Err(AllowIpError::NoRoute { server: server.ip(), source: Arc::new(source) }.into()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_username_is_never_empty() {
+        assert!(!super::default_username().is_empty());
     }
 }

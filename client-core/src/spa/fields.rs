@@ -244,23 +244,6 @@ impl AccessRequest {
     }
 }
 
-/// Where the username comes from, first set and non-empty wins: as the fwknop client on Unix; Windows
-/// sets `USERNAME` instead of `LOGNAME`/`USER`, so it is read there (else every Windows user is `NO_USER`).
-#[cfg(not(windows))]
-const USERNAME_VARIABLES: [&str; 3] = ["SPOOF_USER", "LOGNAME", "USER"];
-#[cfg(windows)]
-const USERNAME_VARIABLES: [&str; 4] = ["SPOOF_USER", "LOGNAME", "USER", "USERNAME"];
-
-/// The username the fwknop client would send: `$SPOOF_USER`, `$LOGNAME`, `$USER` (and `%USERNAME%` on
-/// Windows), then `NO_USER`.
-pub fn default_username() -> String {
-    USERNAME_VARIABLES
-        .into_iter()
-        .filter_map(|var| std::env::var(var).ok())
-        .find(|value| !value.is_empty())
-        .unwrap_or_else(|| "NO_USER".to_owned())
-}
-
 /// Every field of one SPA message: what [`build`](super::build) encrypts and [`decode`](super::decode)
 /// returns after verifying it.
 #[derive(Debug, Clone, PartialEq, Eq)]

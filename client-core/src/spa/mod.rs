@@ -70,7 +70,7 @@ mod tests;
 pub use decode::{decode, replay_digest};
 pub use encode::{build, wire_length};
 pub use error::{AccessProblem, NatProblem, SpaError};
-pub use fields::{AccessList, AccessRequest, MessageType, SpaMessage, default_username};
+pub use fields::{AccessList, AccessRequest, MessageType, SpaMessage};
 pub use hash::{DigestType, HmacType};
 pub use keys::{HmacKey, SpaKey, format_key_lines, keygen};
 pub use validate::{

@@ -182,10 +182,7 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
                 state.open_export();
             }
             if ui.button("Open profiles folder").clicked() {
-                let dir = state.store().dir().to_owned();
-                if let Err(err) = crate::desktop::open_folder(&dir) {
-                    state.notice = Some(Notice::Error(err));
-                }
+                state.open_profiles_folder();
             }
             ui.separator();
             if ui.button("Quit   Ctrl+Q").clicked() {

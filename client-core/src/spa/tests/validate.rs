@@ -33,12 +33,6 @@ fn usernames_follow_fwknops_charset_and_length() {
 }
 
 #[test]
-fn default_username_is_never_empty() {
-    let user = default_username();
-    assert!(!user.is_empty());
-}
-
-#[test]
 fn access_lists_parse_and_print() {
     assert_eq!(parse_access_list("tcp/22"), Ok(vec![(Protocol::Tcp, 22)]));
     assert_eq!(
