@@ -322,7 +322,7 @@ pub struct AppState {
     /// Outcomes waiting to be shown as desktop notifications (the window decides: only when unfocused).
     pub notes_outbox: Vec<DesktopNote>,
     /// The last notification handed to the desktop and how that went (for the tests and the curious).
-    pub last_note: Option<(DesktopNote, Result<(), String>)>,
+    pub last_note: Option<(DesktopNote, Result<(), crate::notify::NotifyError>)>,
     /// Rotating profiles whose current ports the user chose to reveal: their door keys, in memory only
     /// (never persisted), until Hide, a restart or a change of the profile.
     revealed: HashMap<String, DoorKey>,

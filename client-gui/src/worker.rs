@@ -75,7 +75,7 @@ pub enum WorkerMessage {
     /// A desktop notification was handed to the desktop (or could not be).
     Notified {
         note: crate::app::DesktopNote,
-        result: Result<(), String>,
+        result: Result<(), crate::notify::NotifyError>,
     },
 }
 

@@ -378,7 +378,7 @@ fn connect(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
         if ui.button(format!("{} Connect", icons::TERMINAL)).on_hover_text("Run it in a terminal").clicked() {
             state.notice = Some(match crate::desktop::run_in_terminal(&command) {
                 Ok(()) => Notice::Info(format!("started {command} in a terminal")),
-                Err(err) => Notice::Error(err),
+                Err(err) => Notice::Error(err.to_string()),
             });
         }
         if ui.button(format!("{} Copy ssh command", icons::COPY)).clicked() {

@@ -184,7 +184,7 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
             if ui.button("Open profiles folder").clicked() {
                 let dir = state.store().dir().to_owned();
                 if let Err(err) = crate::desktop::open_folder(&dir) {
-                    state.notice = Some(Notice::Error(err));
+                    state.notice = Some(Notice::Error(err.to_string()));
                 }
             }
             ui.separator();
