@@ -1399,7 +1399,7 @@ impl AppState {
             }
             Err(err) => {
                 dialog.preview = None;
-                dialog.error = Some(err);
+                dialog.error = Some(err.to_string());
             }
         }
     }
@@ -1456,7 +1456,7 @@ impl AppState {
             }
             Err(err) => {
                 dialog.existing.clear();
-                dialog.error = Some(err);
+                dialog.error = Some(err.to_string());
             }
         }
     }
