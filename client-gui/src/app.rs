@@ -15,7 +15,7 @@ use client_core::{AddressFamily, CancellationToken, ErrorKind, KnockEvent};
 use client_core::{RawPermission, raw_permission};
 use serde::{Deserialize, Serialize};
 
-use crate::editor::{Editor, EditorKind, Field, FieldErrors};
+use crate::editor::{Editor, EditorKind, Field, FieldError, FieldErrors};
 use crate::secrets::{Availability, SecretStore};
 use crate::worker::{RunId, Worker, WorkerMessage};
 
@@ -1266,7 +1266,7 @@ impl AppState {
         let keys = if editor.kind == EditorKind::Spa { editor.keys().ok().flatten() } else { None };
         let renamed_from = editor.original.as_ref().map(|(o, _)| o.clone()).filter(|o| *o != name);
         if renamed_from.is_some() && self.entry(&name).is_some() {
-            self.editor_errors.insert(Field::Name, format!("a profile named {name:?} already exists"));
+            self.editor_errors.insert(Field::Name, FieldError::NameTaken(name.clone()));
             return;
         }
         let before = editor.original.as_ref().and_then(|(o, _)| self.entry(o)).and_then(|e| e.profile.clone().ok());
@@ -1297,7 +1297,7 @@ impl AppState {
             }
             Err(StoreError::Conflict { name, .. }) => self.conflict = Some(Conflict { name, mine: profile }),
             Err(StoreError::AlreadyExists { .. }) => {
-                self.editor_errors.insert(Field::Name, format!("a profile named {name:?} already exists"));
+                self.editor_errors.insert(Field::Name, FieldError::NameTaken(name.clone()));
             }
             Err(err) => self.notice = Some(Notice::Error(err.to_string())),
         }
