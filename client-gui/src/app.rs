@@ -134,10 +134,10 @@ pub enum Notice {
 }
 
 /// The resolved address of the selected host, for the detail view.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Resolution {
     Pending { host: String, family: AddressFamily },
-    Done { host: String, family: AddressFamily, result: Result<SocketAddr, String> },
+    Done { host: String, family: AddressFamily, result: Result<SocketAddr, client_core::ResolveError> },
 }
 
 impl Resolution {
@@ -278,7 +278,7 @@ pub struct DiagnoseRun {
     cancel: CancellationToken,
     pub started: Instant,
     /// None while it runs.
-    pub result: Option<Result<Diagnosis, String>>,
+    pub result: Option<Result<Diagnosis, client_core::profile::ProfileError>>,
     pub cancelled: bool,
 }
 
@@ -327,7 +327,7 @@ pub struct AppState {
     /// (never persisted), until Hide, a restart or a change of the profile.
     revealed: HashMap<String, DoorKey>,
     /// Why a Reveal failed, per profile.
-    pub reveal_errors: HashMap<String, String>,
+    pub reveal_errors: HashMap<String, crate::worker::RevealError>,
     /// The "Import from text" dialog (a `knock+rotating://` URI).
     pub import_uri_dialog: Option<ImportUriDialog>,
     /// The last Diagnose, running or done.
@@ -821,7 +821,7 @@ impl AppState {
         self.worker.import_rotating(self.store.clone(), self.secrets.clone(), import);
     }
 
-    fn on_rotating_imported(&mut self, name: String, result: Result<(), String>) {
+    fn on_rotating_imported(&mut self, name: String, result: Result<(), client_core::import::UriImportError>) {
         match result {
             Ok(()) => {
                 // Dropping the dialog wipes the pasted URI (Zeroizing).
@@ -831,13 +831,21 @@ impl AppState {
                 self.notice =
                     Some(Notice::Info(format!("added rotating profile {name}; its door key is in the OS keyring")));
             }
-            Err(err) => match self.import_uri_dialog.as_mut() {
-                Some(dialog) => {
-                    dialog.busy = false;
-                    dialog.error = Some(err);
+            Err(err) => {
+                // A taken name is the one problem the dialog can fix: say how.
+                let message = if matches!(err, client_core::import::UriImportError::Exists(_)) {
+                    format!("{err} (give another name)")
+                } else {
+                    err.to_string()
+                };
+                match self.import_uri_dialog.as_mut() {
+                    Some(dialog) => {
+                        dialog.busy = false;
+                        dialog.error = Some(message);
+                    }
+                    None => self.notice = Some(Notice::Error(message)),
                 }
-                None => self.notice = Some(Notice::Error(err)),
-            },
+            }
         }
     }
 
@@ -1303,7 +1311,7 @@ impl AppState {
         }
     }
 
-    fn on_renamed(&mut self, old: String, new: String, result: Result<(), String>) {
+    fn on_renamed(&mut self, old: String, new: String, result: Result<(), StoreError>) {
         let was_selected = self.selected.as_deref() == Some(old.as_str());
         self.reload();
         match result {
@@ -1362,7 +1370,7 @@ impl AppState {
         self.worker.delete_profile(self.store.clone(), self.secrets.clone(), name);
     }
 
-    fn on_deleted(&mut self, name: String, result: Result<Option<String>, String>) {
+    fn on_deleted(&mut self, name: String, result: Result<Option<client_core::secrets::SecretError>, StoreError>) {
         match result {
             Ok(forgotten) => {
                 self.last_results.remove(&name);
@@ -1376,7 +1384,7 @@ impl AppState {
                     Some(err) => Notice::Error(format!("deleted {name}, but not its keyring secrets: {err}")),
                 });
             }
-            Err(err) => self.notice = Some(Notice::Error(err)),
+            Err(err) => self.notice = Some(Notice::Error(err.to_string())),
         }
     }
 
