@@ -1,5 +1,5 @@
 //! `knock-cli doctor NAME [--json]`: "did it open, and if not, why?". Runs client-core's checks
-//! ([`client_core::doctor`]) and prints them as text or as one JSON document:
+//! (`client_core::diagnose`) and prints them as text or as one JSON document:
 //! `{"profile", "checks": [{"name", "status", "detail", "advice"}], "conclusion", "exit_code"}`. With
 //! `family = "both"`, each per-address check also has `"family"` (`ipv4`/`ipv6`), and `"families"` lists
 //! `{"family", "address", "conclusion"}` per address knocked (both absent otherwise).
@@ -7,9 +7,9 @@
 //! Exit codes: 0 the door opened (`opened`, `already_open`, `opened_late`); 3 it did not; 1 the knock
 //! could not be made (unresolvable, missing privilege, a send failure); 2 invalid input.
 
-use client_core::doctor::{Conclusion, Diagnosis, Status, diagnose};
-use client_core::runtime::block_on_cancellable;
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
+use client_core::block_on_cancellable;
+use client_core::{CheckStatus, Conclusion, Diagnosis, diagnose};
 use serde::Serialize;
 
 use crate::cli::DoctorArgs;
@@ -45,7 +45,7 @@ fn print_text(diagnosis: &Diagnosis) {
     for check in &diagnosis.checks {
         let family = check.family.map_or(String::new(), |f| format!("[{f}] "));
         outln!("  {:<4}  {:<11}  {family}{}", check.status.as_str(), check.name, check.detail);
-        if check.status != Status::Ok && !check.advice.is_empty() {
+        if check.status != CheckStatus::Ok && !check.advice.is_empty() {
             outln!("  {:<4}  {:<11}  -> {}", "", "", check.advice);
         }
     }

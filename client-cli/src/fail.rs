@@ -1,6 +1,6 @@
 //! A command's failure: the message for stderr and the exit code it maps to.
 
-use client_core::store::StoreError;
+use client_core::StoreError;
 
 use crate::exit::ExitCode;
 

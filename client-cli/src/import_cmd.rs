@@ -1,5 +1,5 @@
 //! `knock-cli profile import FILE [--host H] [--dry-run] [--json]`: a knockd.conf, fwknoprc or profile
-//! file into profiles (client_core::import does the work; this module prints it).
+//! file into profiles (client_core::import_path does the work; this module prints it).
 //!
 //! Exit codes: 0 when at least one profile was created (or would be, with --dry-run), even if other doors
 //! or stanzas were skipped; 2 when nothing could be imported, the file or --host is invalid, or the
@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
-use client_core::import::{ImportEntry, ImportError, ImportReport, Note, Written, import_path, write};
-use client_core::secrets::SecretStore;
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
+use client_core::SecretStore;
+use client_core::{ImportEntry, ImportError, ImportNote, ImportReport, ImportWritten, import_path, write_import};
 use serde::Serialize;
 
 use crate::exit::ExitCode;
@@ -31,7 +31,7 @@ pub fn run(
         }
         Err(err) => return Err(Failure::invalid(err.to_string())),
     };
-    let written = if dry_run { Vec::new() } else { write(&report, store, &SecretStore::new()) };
+    let written = if dry_run { Vec::new() } else { write_import(&report, store, &SecretStore::new()) };
     let created =
         if dry_run { report.importable().count() } else { written.iter().filter(|w| w.profile.is_ok()).count() };
     let code = if created == 0 { ExitCode::InvalidInput } else { ExitCode::Success };
@@ -43,7 +43,7 @@ pub fn run(
     Ok(code)
 }
 
-fn print_text(report: &ImportReport, written: &[Written], dry_run: bool, created: usize) {
+fn print_text(report: &ImportReport, written: &[ImportWritten], dry_run: bool, created: usize) {
     let file = &report.file;
     errln!("knock-cli: {file}: read as a {} ({})", report.format, report.format_reason);
     for note in &report.notes {
@@ -100,11 +100,11 @@ struct EntryDocument<'a> {
 #[derive(Serialize)]
 struct Document<'a> {
     file: &'a str,
-    format: client_core::import::Format,
+    format: client_core::ImportFormat,
     format_reason: &'a str,
     dry_run: bool,
     entries: Vec<EntryDocument<'a>>,
-    notes: &'a [Note],
+    notes: &'a [ImportNote],
     created: usize,
     skipped: usize,
     /// `imported` or `nothing_imported`.
@@ -113,7 +113,13 @@ struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
-    fn new(report: &'a ImportReport, written: &'a [Written], dry_run: bool, created: usize, code: ExitCode) -> Self {
+    fn new(
+        report: &'a ImportReport,
+        written: &'a [ImportWritten],
+        dry_run: bool,
+        created: usize,
+        code: ExitCode,
+    ) -> Self {
         let entries = report
             .entries
             .iter()
@@ -124,13 +130,13 @@ impl<'a> Document<'a> {
                     (None, None) => ("would_create", None, None),
                     (None, Some(w)) => match &w.profile {
                         Ok(path) => ("created", Some(path.display().to_string()), None),
-                        Err(err) => ("failed", None, Some(err.clone())),
+                        Err(err) => ("failed", None, Some(err.to_string())),
                     },
                 };
                 let keys = match done.and_then(|w| w.keys.as_ref()) {
                     Some(Ok(())) => "keyring",
                     Some(Err(err)) => {
-                        error.get_or_insert_with(|| err.clone());
+                        error.get_or_insert_with(|| err.to_string());
                         "not_stored"
                     }
                     None if entry.has_keys && dry_run => "keyring",

@@ -60,7 +60,7 @@ fn build_request(args: &KnockArgs) -> Result<KnockRequest, String> {
 }
 
 fn run_knock(request: &KnockRequest, verbose: bool, json: bool) -> std::io::Result<KnockReport> {
-    client_core::runtime::block_on_cancellable(|cancel| async move {
+    client_core::block_on_cancellable(|cancel| async move {
         let mut address = None;
         knock(request, &cancel, |event| {
             if let KnockEvent::Resolved { address: resolved, .. } = event {

@@ -25,8 +25,8 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use clap::CommandFactory;
-use client_core::profile::Action;
-use client_core::store::ProfileStore;
+use client_core::Action;
+use client_core::ProfileStore;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitCode;

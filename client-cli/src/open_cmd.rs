@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use client_core::ErrorKind;
-use client_core::open::{Outcome, Plan, ProfileReport, run_plan};
-use client_core::profile::{Action, Profile};
-use client_core::secrets::{SecretStore, keys_from_environment};
-use client_core::store::{ProfileStore, StoreError, StoredProfile};
+use client_core::{Action, Profile};
+use client_core::{Outcome, Plan, ProfileReport, run_plan};
+use client_core::{ProfileStore, StoreError, StoredProfile};
+use client_core::{SecretStore, keys_from_environment};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -142,7 +142,7 @@ fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArg
     let group_bar = group_bar(selected.len(), output);
     // With the group bar, per-host lines stay off (verbose hit lines still print).
     let progress = Progress::new(output.quiet || group_bar.is_some(), output.json, output.verbose);
-    client_core::runtime::block_on_cancellable(|cancel| async move {
+    client_core::block_on_cancellable(|cancel| async move {
         let limit = Arc::new(Semaphore::new(parallel));
         let mut per_host: std::collections::HashMap<String, Arc<Semaphore>> = std::collections::HashMap::new();
         let mut tasks = Vec::new();

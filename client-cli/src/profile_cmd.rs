@@ -5,13 +5,13 @@
 use std::num::{NonZeroU16, NonZeroU32};
 use std::str::FromStr;
 
-use client_core::profile::{
+use client_core::ProfileStore;
+use client_core::rotating::{DoorKey, Rotation};
+use client_core::{
     AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range,
     parse_protocols, validate_env_name, validate_host, validate_tag,
 };
-use client_core::rotating::{DoorKey, Rotation};
-use client_core::secrets::{KeyOwner, SecretStore, rotating_key_variables, spa_key_variables};
-use client_core::store::ProfileStore;
+use client_core::{KeyOwner, SecretStore, rotating_key_variables, spa_key_variables};
 use client_core::{Method, Protocol, Sequence};
 use serde::Serialize;
 
@@ -385,7 +385,7 @@ fn env_source(option: &str, var: &str) -> Result<SequenceSource, Failure> {
 fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<ExitCode, Failure> {
     use std::io::Read;
 
-    use client_core::import::{UriImport, UriImportError};
+    use client_core::{UriImport, UriImportError};
 
     let mut text = zeroize::Zeroizing::new(String::new());
     if uri == "-" {

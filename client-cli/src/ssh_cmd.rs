@@ -9,11 +9,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU16;
 use std::process::Command;
 
-use client_core::open::{Outcome, Plan, ProfileReport, run_plan};
-use client_core::profile::{Action, Verify};
-use client_core::runtime::block_on_cancellable;
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
+use client_core::block_on_cancellable;
+use client_core::{Action, Verify};
 use client_core::{AddressFamily, CancellationToken};
+use client_core::{Outcome, Plan, ProfileReport, run_plan};
 
 use crate::cli::{ProxyArgs, SshArgs};
 use crate::exit::ExitCode;
@@ -68,7 +68,7 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
 fn plan_with_verify(
     store: &ProfileStore,
     name: &str,
-    profile: &client_core::profile::Profile,
+    profile: &client_core::Profile,
     default_port: NonZeroU16,
     open_check_ms: Option<u64>,
 ) -> Result<Plan, Failure> {

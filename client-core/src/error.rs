@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::discover::DiscoverError;
 use crate::knock::ReportedHit;
+use crate::rotating::RotatingError;
+use crate::secrets::KeyError;
 use crate::sequence::{SequenceError, TcpFlagSpec};
 use crate::target::ResolveError;
 
@@ -57,16 +60,51 @@ pub enum KnockError {
     #[error("cannot build the SPA packet: {0}")]
     Spa(#[from] crate::spa::SpaError),
     #[error("cannot discover the public address for the SPA packet: {0}")]
-    Discover(String),
-    /// The SPA keys are missing or unusable (the message names the variable or keyring entry, never a
-    /// value), or the keyring did not answer.
-    #[error("{0}")]
-    Keys(String),
+    Discover(#[from] DiscoverError),
+    /// The SPA keys or the rotating door key are missing or unusable (the message names the variable or
+    /// keyring entry, never a value), or the keyring did not answer.
+    #[error(transparent)]
+    Keys(#[from] KeysError),
     /// An SPA packet cannot name this host's address (no IPv4 route to the server).
-    #[error("{0}")]
-    AllowIp(String),
+    #[error(transparent)]
+    AllowIp(#[from] AllowIpError),
     #[error("the knock was cancelled")]
     Cancelled,
+}
+
+/// Why a kind's keys were not there to use. Names the variable or keyring entry, never a value.
+#[derive(Debug, Clone, Error)]
+pub enum KeysError {
+    #[error(transparent)]
+    Unusable(#[from] KeyError),
+    #[error("the keyring did not answer within {seconds} s (is an unlock prompt waiting?)")]
+    KeyringTimedOut { seconds: u64 },
+    #[error("reading the keys failed: {0}")]
+    ReaderStopped(Arc<tokio::task::JoinError>),
+    /// A caller ran an SPA attempt without reading the keys first (a bug, reported rather than panicking).
+    #[error("the SPA keys were not read")]
+    NotRead,
+    #[error("the rotating door key cannot make a sequence: {0}")]
+    Rotation(#[from] RotatingError),
+}
+
+/// Why `allow_ip = "local"` has no address to put in the packet (fwknop's message names an IPv4 address).
+#[derive(Debug, Clone, Error)]
+pub enum AllowIpError {
+    #[error(
+        "allow_ip = \"local\" needs this host's IPv4 address towards {server}, but the route goes out over IPv6 \
+         ({local}): set allow_ip to \"source\", to your public IPv4 address, or to \"discover\" with a discover_url"
+    )]
+    RouteIsIpv6 { server: IpAddr, local: std::net::Ipv6Addr },
+    #[error(
+        "allow_ip = \"local\" needs this host's IPv4 address towards {server}, but there is no route ({source}): \
+         set allow_ip to \"source\", to your public IPv4 address, or to \"discover\" with a discover_url"
+    )]
+    NoRoute {
+        server: IpAddr,
+        #[source]
+        source: Arc<io::Error>,
+    },
 }
 
 impl KnockError {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::KnockError;
+use crate::profile::{Action, Profile, ProfileError, ProfileKind};
 use crate::send::privilege::{RawPermission, raw_permission};
 use crate::send::{HitMethod, HitSender, Method, TcpMethod};
 use crate::sequence::{Hit, Protocol, Sequence, TcpFlagSpec};
@@ -40,6 +41,33 @@ pub struct KnockRequest {
     /// The address `host` already resolved to, when the caller had to resolve it first (an SPA packet
     /// names the server's path): the knock then goes there without a second lookup.
     pub resolved: Option<IpAddr>,
+}
+
+impl KnockRequest {
+    /// The knock that performs `action` for a sequence `profile` named `name`: its host, family, method,
+    /// flags and delay, and the sequence read from where the profile keeps it (marked secret when that is
+    /// outside the file). The model knows nothing of knocks; this is where a profile becomes one.
+    pub fn for_profile(profile: &Profile, name: &str, action: Action) -> Result<KnockRequest, ProfileError> {
+        let knock = match (&profile.kind, action) {
+            (ProfileKind::Sequence(knock), _) => knock,
+            (_, Action::Open) => return Err(ProfileError::NotASequence { name: name.to_owned() }),
+            (ProfileKind::Spa(_), Action::Close) => return Err(ProfileError::SpaHasNoClose { name: name.to_owned() }),
+            (_, Action::Close) => return Err(ProfileError::NoCloseSequence { name: name.to_owned() }),
+        };
+        let source = match action {
+            Action::Open => &knock.open,
+            Action::Close => {
+                knock.close.as_ref().ok_or_else(|| ProfileError::NoCloseSequence { name: name.to_owned() })?
+            }
+        };
+        let mut request = KnockRequest::new(profile.host.clone(), source.resolve(name, action)?);
+        request.secret_ports = source.is_secret();
+        request.family = profile.family;
+        request.method = knock.method;
+        request.tcp_flags = knock.tcp_flags;
+        request.delay = Duration::from_millis(knock.delay_ms);
+        Ok(request)
+    }
 }
 
 impl std::fmt::Debug for KnockRequest {
@@ -239,7 +267,7 @@ pub(crate) async fn knock_watching(
     request: &KnockRequest,
     cancel: &CancellationToken,
     mut on_event: impl FnMut(&KnockEvent),
-    udp_watch: Option<&crate::icmp_errors::UdpErrorWatch>,
+    udp_watch: Option<&crate::probe::icmp_errors::UdpErrorWatch>,
 ) -> KnockReport {
     let started = Instant::now();
     let mut report = KnockReport {
@@ -273,7 +301,7 @@ async fn run(
     on_event: &mut impl FnMut(&KnockEvent),
     started: Instant,
     report: &mut KnockReport,
-    udp_watch: Option<&crate::icmp_errors::UdpErrorWatch>,
+    udp_watch: Option<&crate::probe::icmp_errors::UdpErrorWatch>,
 ) -> Result<(), KnockError> {
     let hits = request.sequence.hits();
     if hits.is_empty() {
@@ -344,7 +372,7 @@ async fn run(
 }
 
 /// Resolves `host` once, within `timeout`, giving up at once when cancelled.
-pub async fn resolve_cancellable(
+pub(crate) async fn resolve_cancellable(
     host: &str,
     family: AddressFamily,
     timeout: Duration,
@@ -391,4 +419,44 @@ pub fn knock_blocking(request: &KnockRequest, on_event: impl FnMut(&KnockEvent))
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cancel = CancellationToken::new();
     Ok(runtime.block_on(knock(request, &cancel, on_event)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_carry_the_profile_settings() {
+        let text = "host = \"b\"\nfamily = \"ipv6\"\nmethod = \"connect\"\ndelay_ms = 100\nopen = \"7000,8000:udp,9000\"\nclose = \"9000,8000:udp,7000\"\n";
+        let profile: Profile = toml::from_str(text).expect("profile");
+        let open = KnockRequest::for_profile(&profile, "b", Action::Open).expect("open");
+        assert_eq!(
+            (open.family, open.method, open.delay, open.secret_ports),
+            (AddressFamily::V6, Method::Connect, Duration::from_millis(100), false)
+        );
+        let close = KnockRequest::for_profile(&profile, "b", Action::Close).expect("close");
+        assert_eq!(close.sequence.hits()[0], Hit::tcp(9000));
+        let mut no_close = profile.clone();
+        if let Some(knock) = no_close.sequence_mut() {
+            knock.close = None;
+        }
+        let e = KnockRequest::for_profile(&no_close, "b", Action::Close).expect_err("no close").to_string();
+        assert!(e.contains("profile edit b --close"), "{e}");
+    }
+
+    #[test]
+    fn a_sequence_from_outside_the_file_is_marked_secret_and_other_kinds_have_none() {
+        let secret: Profile =
+            toml::from_str("host = \"h\"\nopen = { env = \"KNOCK_TEST_SEQ_NEVER_SET\" }\nclose = \"9000\"\n")
+                .expect("env source");
+        let e = KnockRequest::for_profile(&secret, "p", Action::Open).expect_err("unset").to_string();
+        assert!(e.contains("$KNOCK_TEST_SEQ_NEVER_SET, which is not set"), "{e}");
+        assert!(!KnockRequest::for_profile(&secret, "p", Action::Close).expect("inline").secret_ports);
+        let spa: Profile = toml::from_str("host = \"fw\"\n[spa]\naccess = \"tcp/22\"\n").expect("spa");
+        assert!(matches!(KnockRequest::for_profile(&spa, "fw", Action::Open), Err(ProfileError::NotASequence { .. })));
+        assert!(matches!(
+            KnockRequest::for_profile(&spa, "fw", Action::Close),
+            Err(ProfileError::SpaHasNoClose { .. })
+        ));
+    }
 }

@@ -26,7 +26,7 @@
 //!
 //! A sequence is a secret. Where it must not sit in a file (CI), a profile names an environment variable
 //! instead: `open = { env = "BASTION_SEQUENCE" }`. It is read at knock time, its value never appears in
-//! an error, and front ends mask the ports of such a knock ([`KnockRequest::secret_ports`]). Keys (SPA,
+//! an error, and front ends mask the ports of such a knock ((`KnockRequest::secret_ports`)). Keys (SPA,
 //! rotating) live in the OS keyring under the profile's [`ProfileId`], never in the file.
 
 use std::fmt;
@@ -37,18 +37,16 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
-use crate::knock::KnockRequest;
 use crate::rotating::Rotation;
-use crate::send::Method;
 use crate::sequence::{Sequence, TcpFlagSpec};
+use crate::settings::{AddressFamily, Method};
 use crate::spa::AccessList;
-use crate::target::AddressFamily;
 
 /// A saved host: where it is, what kind of knock opens it, and how to tell that it worked.
 ///
 /// The kind is a type ([`ProfileKind`]): a profile is a sequence knock or an SPA knock, never both or
 /// neither, and only a sequence knock has a close sequence, TCP flags, a send method or a delay. The file
-/// keeps its flat, knockd-like layout ([`ProfileFile`]); combinations that do not make sense are refused
+/// keeps its flat, knockd-like layout (`ProfileFile`); combinations that do not make sense are refused
 /// when it is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ProfileFile", into = "ProfileFile")]
@@ -89,15 +87,11 @@ impl fmt::Display for ProfileId {
 }
 
 impl FromStr for ProfileId {
-    type Err = String;
+    type Err = ProfileError;
 
     /// 32 hexadecimal digits (either case; written back in lower case).
-    fn from_str(text: &str) -> Result<ProfileId, String> {
-        let invalid = || {
-            format!(
-                "invalid id {text:?}: 32 hexadecimal digits (the store writes it; delete the line to get a new one)"
-            )
-        };
+    fn from_str(text: &str) -> Result<ProfileId, ProfileError> {
+        let invalid = || ProfileError::InvalidId { id: text.to_owned() };
         if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid());
         }
@@ -160,20 +154,22 @@ struct RotatingTable {
 }
 
 impl TryFrom<RotatingTable> for Rotation {
-    type Error = String;
+    type Error = ProfileError;
 
-    fn try_from(table: RotatingTable) -> Result<Rotation, String> {
+    fn try_from(table: RotatingTable) -> Result<Rotation, ProfileError> {
         let mut rotation = Rotation::new(table.door);
         rotation.step = table.step.unwrap_or(Rotation::DEFAULT_STEP);
         rotation.length = table.length.unwrap_or(Rotation::DEFAULT_LENGTH);
         if let Some(range) = &table.range {
-            rotation.range = parse_port_range(range)?;
+            rotation.range =
+                parse_port_range(range).map_err(|e| ProfileError::InvalidRotating { why: e.to_string() })?;
         }
         if let Some(protocols) = &table.protocols {
-            rotation.protocols = parse_protocols(protocols)?;
+            rotation.protocols =
+                parse_protocols(protocols).map_err(|e| ProfileError::InvalidRotating { why: e.to_string() })?;
         }
         rotation.exclude = table.exclude;
-        rotation.validate().map_err(|e| e.to_string())?;
+        rotation.validate().map_err(|e| ProfileError::InvalidRotating { why: e.to_string() })?;
         Ok(rotation)
     }
 }
@@ -194,8 +190,8 @@ impl From<&Rotation> for RotatingTable {
 }
 
 /// `1024-65535`: two ports, low to high.
-pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
-    let invalid = || format!("invalid port range {text:?}: give LOW-HIGH with ports 1..=65535, e.g. 1024-65535");
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), ProfileError> {
+    let invalid = || ProfileError::InvalidPortRange { range: text.to_owned() };
     let (lo, hi) = text.trim().split_once('-').ok_or_else(invalid)?;
     let (lo, hi): (u16, u16) = (lo.trim().parse().map_err(|_| invalid())?, hi.trim().parse().map_err(|_| invalid())?);
     if lo == 0 || lo > hi {
@@ -205,8 +201,8 @@ pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
 }
 
 /// `tcp,udp,tcp,tcp`: one protocol per position.
-pub fn parse_protocols(text: &str) -> Result<Vec<crate::sequence::Protocol>, String> {
-    text.split(',').map(str::parse).collect()
+pub fn parse_protocols(text: &str) -> Result<Vec<crate::sequence::Protocol>, ProfileError> {
+    text.split(',').map(|p| p.parse().map_err(ProfileError::Protocols)).collect()
 }
 
 /// A sequence profile's knock: the hits that open (and optionally close) the door, and how they are sent.
@@ -281,7 +277,7 @@ impl TryFrom<ProfileFile> for Profile {
                 if file.close.is_some() || file.tcp_flags.is_some() {
                     return Err(ProfileError::RotatingWithSequenceKeys);
                 }
-                let rotation = Rotation::try_from(table).map_err(|why| ProfileError::InvalidRotating { why })?;
+                let rotation = Rotation::try_from(table)?;
                 ProfileKind::Rotating(RotatingKnock {
                     rotation,
                     method: file.method.unwrap_or_default(),
@@ -436,15 +432,16 @@ pub enum AllowIp {
 }
 
 impl FromStr for AllowIp {
-    type Err = String;
-    fn from_str(s: &str) -> Result<AllowIp, String> {
+    type Err = ProfileError;
+    fn from_str(s: &str) -> Result<AllowIp, ProfileError> {
         match s.trim() {
             "local" => Ok(AllowIp::Local),
             "source" => Ok(AllowIp::Source),
             "discover" => Ok(AllowIp::Discover),
-            other => other.parse().map(AllowIp::Address).map_err(|_| {
-                format!("invalid allow_ip {other:?}: use \"local\", \"source\", \"discover\" or an IPv4 address")
-            }),
+            other => other
+                .parse()
+                .map(AllowIp::Address)
+                .map_err(|_| ProfileError::InvalidAllowIp { allow_ip: other.to_owned() }),
         }
     }
 }
@@ -542,6 +539,14 @@ pub enum ProfileError {
     InvalidName { name: String },
     #[error("invalid tag {tag:?}: use 1 to 64 letters, digits, '.', '_' or '-'")]
     InvalidTag { tag: String },
+    #[error("invalid id {id:?}: 32 hexadecimal digits (the store writes it; delete the line to get a new one)")]
+    InvalidId { id: String },
+    #[error("invalid port range {range:?}: give LOW-HIGH with ports 1..=65535, e.g. 1024-65535")]
+    InvalidPortRange { range: String },
+    #[error(transparent)]
+    Protocols(crate::sequence::SequenceError),
+    #[error("invalid allow_ip {allow_ip:?}: use \"local\", \"source\", \"discover\" or an IPv4 address")]
+    InvalidAllowIp { allow_ip: String },
     #[error(
         "allow_ip = \"discover\" needs discover_url = \"https://...\" (an endpoint that answers with your public IPv4 address)"
     )]
@@ -809,29 +814,6 @@ impl Profile {
         Ok(())
     }
 
-    /// The knock that performs `action` for this (sequence) profile.
-    pub fn knock_request(&self, name: &str, action: Action) -> Result<KnockRequest, ProfileError> {
-        let knock = match (&self.kind, action) {
-            (ProfileKind::Sequence(knock), _) => knock,
-            (_, Action::Open) => return Err(ProfileError::NotASequence { name: name.to_owned() }),
-            (ProfileKind::Spa(_), Action::Close) => return Err(ProfileError::SpaHasNoClose { name: name.to_owned() }),
-            (_, Action::Close) => return Err(ProfileError::NoCloseSequence { name: name.to_owned() }),
-        };
-        let source = match action {
-            Action::Open => &knock.open,
-            Action::Close => {
-                knock.close.as_ref().ok_or_else(|| ProfileError::NoCloseSequence { name: name.to_owned() })?
-            }
-        };
-        let mut request = KnockRequest::new(self.host.clone(), source.resolve(name, action)?);
-        request.secret_ports = source.is_secret();
-        request.family = self.family;
-        request.method = knock.method;
-        request.tcp_flags = knock.tcp_flags;
-        request.delay = Duration::from_millis(knock.delay_ms);
-        Ok(request)
-    }
-
     pub fn has_tag(&self, tag: &str) -> bool {
         self.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
     }
@@ -848,7 +830,7 @@ fn is_name_char(c: char) -> bool {
 /// The profile name as it appears in environment variable names (`KNOCK_SPA_KEY_BASE64_<SUFFIX>`):
 /// upper-cased, every character other than a letter or digit as `_`. `fw-a` and `fw.a` share one suffix,
 /// so the store refuses the second of them.
-pub fn env_suffix(name: &str) -> String {
+pub(crate) fn env_suffix(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
 
@@ -1047,23 +1029,6 @@ backoff_ms = 500
     }
 
     #[test]
-    fn requests_carry_the_profile_settings() {
-        let profile: Profile = toml::from_str(FULL).expect("full");
-        let open = profile.knock_request("b", Action::Open).expect("open");
-        assert_eq!(
-            (open.family, open.method, open.delay),
-            (AddressFamily::V6, Method::Connect, Duration::from_millis(100))
-        );
-        assert_eq!(profile.knock_request("b", Action::Close).expect("close").sequence.hits()[0], Hit::tcp(9000));
-        let mut no_close = profile.clone();
-        if let Some(knock) = no_close.sequence_mut() {
-            knock.close = None;
-        }
-        let e = no_close.knock_request("b", Action::Close).expect_err("no close").to_string();
-        assert!(e.contains("profile edit b --close"), "{e}");
-    }
-
-    #[test]
     fn backoff_doubles_and_is_capped() {
         let mut verify = Verify::new(NonZeroU16::MIN);
         verify.backoff_ms = 1000;
@@ -1082,17 +1047,16 @@ backoff_ms = 500
         let written = toml::to_string(&profile).expect("ser");
         assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
 
-        let e = profile.knock_request("p", Action::Open).expect_err("unset").to_string();
+        let knock = profile.sequence().expect("a sequence profile");
+        assert!(knock.open.is_secret() && !knock.close.as_ref().expect("close").is_secret());
+        let e = knock.open.resolve("p", Action::Open).expect_err("unset").to_string();
         assert!(e.contains("$KNOCK_TEST_SEQ_A, which is not set"), "{e}");
         // SAFETY: set_var is unsafe in edition 2024 (other threads may read the environment); this
         // variable is read by this test only.
         unsafe { std::env::set_var("KNOCK_TEST_SEQ_A", "31337,31338:udp") };
-        let request = profile.knock_request("p", Action::Open).expect("set");
-        assert!(request.secret_ports, "ports from the environment are masked by front ends");
-        assert_eq!(request.sequence.hits()[1], Hit::udp(31338));
-        assert!(!profile.knock_request("p", Action::Close).expect("inline").secret_ports);
+        assert_eq!(knock.open.resolve("p", Action::Open).expect("set").hits()[1], Hit::udp(31338));
         unsafe { std::env::set_var("KNOCK_TEST_SEQ_A", "31337,31338:bogus") };
-        let e = profile.knock_request("p", Action::Open).expect_err("invalid").to_string();
+        let e = knock.open.resolve("p", Action::Open).expect_err("invalid").to_string();
         assert!(e.contains("does not hold a valid sequence"), "{e}");
         assert!(!e.contains("31337") && !e.contains("bogus"), "the secret must not leak: {e}");
 
@@ -1147,7 +1111,7 @@ backoff_ms = 500
         assert_eq!(spa.hmac, crate::spa::HmacType::Sha512);
         let written = toml::to_string(&profile).expect("ser");
         assert_eq!(toml::from_str::<Profile>(&written).expect("reparse"), profile);
-        assert!(matches!(profile.knock_request("fw", Action::Open), Err(ProfileError::NotASequence { .. })));
+        assert!(profile.sequence().is_none());
 
         // The kind is a type: the invalid combinations are refused when the file is read.
         let refused = |text: &str| toml::from_str::<Profile>(text).expect_err(text).to_string();

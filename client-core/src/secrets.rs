@@ -118,7 +118,7 @@ impl fmt::Display for KeyOwner {
 ///
 /// Unambiguous: profile names never contain `:` (see [`validate_name`]), and the two prefixes differ
 /// before the first `:`, so an id never reads a name's entries (a name may be 32 hex digits).
-pub fn entry_user(owner: &KeyOwner, kind: SecretKind) -> String {
+pub(crate) fn entry_user(owner: &KeyOwner, kind: SecretKind) -> String {
     match owner {
         KeyOwner::Id(id) => format!("profile-id:{id}:{}", kind.id()),
         KeyOwner::Legacy(name) => format!("profile:{name}:{}", kind.id()),
@@ -391,7 +391,7 @@ pub fn keys_from_environment(name: &str, profile: &Profile) -> bool {
 
 /// The environment variables that hold an SPA profile's keys, most specific first:
 /// `KNOCK_SPA_KEY_BASE64_<NAME>` then `KNOCK_SPA_KEY_BASE64` (likewise `KNOCK_SPA_HMAC_KEY_BASE64`),
-/// where NAME is [`env_suffix`] of the profile name.
+/// where NAME is the profile name upper-cased, every character other than a letter or digit as `_`.
 pub fn spa_key_variables(name: &str) -> [(String, String); 2] {
     let suffix = env_suffix(name);
     [
@@ -403,7 +403,7 @@ pub fn spa_key_variables(name: &str) -> [(String, String); 2] {
 /// An SPA profile's keys: from the environment (CI) first, else from the OS keyring (`knock-cli profile
 /// set-key`; the entries of `owner`, see [`KeyOwner::of`]). Blocking (the keyring): call it off the UI and
 /// async threads.
-pub fn spa_keys(name: &str, owner: &KeyOwner) -> Result<SpaKeys, KeyError> {
+pub(crate) fn spa_keys(name: &str, owner: &KeyOwner) -> Result<SpaKeys, KeyError> {
     if let Some(keys) = spa_keys_from_env(name)? {
         return Ok(keys);
     }

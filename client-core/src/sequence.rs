@@ -32,13 +32,13 @@ impl fmt::Display for Protocol {
 }
 
 impl FromStr for Protocol {
-    type Err = String;
+    type Err = SequenceError;
     /// `tcp` or `udp`, case-insensitive.
-    fn from_str(text: &str) -> Result<Protocol, String> {
+    fn from_str(text: &str) -> Result<Protocol, SequenceError> {
         match text.trim().to_ascii_lowercase().as_str() {
             "tcp" => Ok(Protocol::Tcp),
             "udp" => Ok(Protocol::Udp),
-            _ => Err(format!("invalid protocol {text:?} (valid: tcp, udp)")),
+            _ => Err(SequenceError::UnknownProtocol { token: text.to_owned() }),
         }
     }
 }
@@ -131,6 +131,8 @@ pub enum SequenceError {
     InvalidHit { token: String, reason: HitProblem },
     #[error("empty sequence: give at least one hit, e.g. 7000,8000,9000:udp")]
     EmptySequence,
+    #[error("invalid protocol {token:?} (valid: tcp, udp)")]
+    UnknownProtocol { token: String },
     #[error("invalid TCP flag {token:?} (valid: fin, syn, rst, psh, ack, urg, each optionally prefixed by !)")]
     UnknownFlag { token: String },
     #[error("TCP flag {flag} is both required and forbidden in {spec:?}")]

@@ -51,7 +51,7 @@ use crate::profile::{Profile, ProfileError, ProfileId, env_suffix, validate_name
 use crate::secrets::{KeyOwner, SecretError, SecretStore};
 
 /// The environment variable that overrides the default profiles directory.
-pub const PROFILES_DIR_ENV: &str = "KNOCK_PROFILES_DIR";
+pub(crate) const PROFILES_DIR_ENV: &str = "KNOCK_PROFILES_DIR";
 const EXTENSION: &str = "toml";
 const LOCK_FILE: &str = ".lock";
 
@@ -174,7 +174,7 @@ impl ProfileStore {
         ProfileStore { dir: dir.into() }
     }
 
-    /// The store the user means: `explicit` (a command-line flag), else [`PROFILES_DIR_ENV`], else the
+    /// The store the user means: `explicit` (a command-line flag), else `$KNOCK_PROFILES_DIR`, else the
     /// platform's config directory.
     pub fn locate(explicit: Option<&Path>) -> Result<ProfileStore, StoreError> {
         if let Some(dir) = explicit {
@@ -646,7 +646,7 @@ fn is_sharing_violation(_err: &io::Error) -> bool {
 }
 
 /// Parses a profile file, locating errors by line and column.
-pub fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, UnreadableFile> {
+pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, UnreadableFile> {
     let unreadable = |line, column, message| UnreadableFile { path: path.to_owned(), line, column, message };
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let (line, column) = line_column(bytes, e.valid_up_to());
@@ -669,7 +669,7 @@ fn line_column(bytes: &[u8], offset: usize) -> (usize, usize) {
 }
 
 /// Up to three existing names close to `name`, best first.
-pub fn closest(name: &str, candidates: &[String]) -> Vec<String> {
+pub(crate) fn closest(name: &str, candidates: &[String]) -> Vec<String> {
     let wanted = name.to_lowercase();
     let mut scored: Vec<(f64, &String)> = candidates
         .iter()

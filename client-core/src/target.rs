@@ -4,62 +4,11 @@
 //! spread its hits over an AAAA and an A record. Here the host is resolved once and every hit of the
 //! sequence goes to that one address. IP literals (including `[v6]` and scoped `fe80::1%eth0`) skip DNS.
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 
 use thiserror::Error;
 
-/// Which address family a knock may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum AddressFamily {
-    /// The resolver's order decides (RFC 6724: usually IPv6 first when it is routable).
-    #[default]
-    Any,
-    V4,
-    V6,
-    /// Each family the host has: the host's first IPv4 and first IPv6 address are each knocked and
-    /// verified ([`crate::open`] runs one knock per family). A single knock takes the resolver's first.
-    Both,
-}
-
-impl AddressFamily {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AddressFamily::Any => "any",
-            AddressFamily::V4 => "ipv4",
-            AddressFamily::V6 => "ipv6",
-            AddressFamily::Both => "both",
-        }
-    }
-
-    pub fn accepts(self, addr: &IpAddr) -> bool {
-        match self {
-            AddressFamily::Any | AddressFamily::Both => true,
-            AddressFamily::V4 => addr.is_ipv4(),
-            AddressFamily::V6 => addr.is_ipv6(),
-        }
-    }
-}
-
-impl fmt::Display for AddressFamily {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AddressFamily {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "any" => Ok(AddressFamily::Any),
-            "ipv4" | "4" | "inet" => Ok(AddressFamily::V4),
-            "ipv6" | "6" | "inet6" => Ok(AddressFamily::V6),
-            "both" => Ok(AddressFamily::Both),
-            _ => Err(format!("invalid address family {s:?} (valid: any, ipv4, ipv6, both)")),
-        }
-    }
-}
+pub(crate) use crate::settings::AddressFamily;
 
 #[derive(Debug, Clone, Error)]
 pub enum ResolveError {
@@ -97,7 +46,7 @@ pub async fn resolve(host: &str, family: AddressFamily) -> Result<SocketAddr, Re
 
 /// Every address `host` resolves to, in the resolver's order, and how long the lookup took (zero for an
 /// IP literal), within `timeout`. For `doctor`: the knock itself uses [`resolve`].
-pub async fn resolve_all(
+pub(crate) async fn resolve_all(
     host: &str,
     timeout: std::time::Duration,
 ) -> Result<(Vec<IpAddr>, std::time::Duration), ResolveError> {
@@ -124,19 +73,19 @@ pub async fn resolve_all(
 }
 
 /// The address a knock in `family` uses among `addresses` (the first of that family).
-pub fn choose(family: AddressFamily, addresses: &[IpAddr]) -> Option<IpAddr> {
+pub(crate) fn choose(family: AddressFamily, addresses: &[IpAddr]) -> Option<IpAddr> {
     addresses.iter().copied().find(|a| family.accepts(a))
 }
 
 /// Whether a NAT will most likely rewrite `source` on its way to `destination`: the source is private
 /// (RFC 1918, CGNAT 100.64/10, IPv6 ULA) and the destination is not. A guess from addresses alone,
 /// worded as such by its users.
-pub fn nat_likely(source: IpAddr, destination: IpAddr) -> bool {
+pub(crate) fn nat_likely(source: IpAddr, destination: IpAddr) -> bool {
     is_private(source) && !is_private(destination) && !destination.is_loopback()
 }
 
 /// Private-use addresses that a NAT translates: RFC 1918, shared CGNAT space, IPv6 unique local.
-pub fn is_private(ip: IpAddr) -> bool {
+pub(crate) fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64),
         IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
@@ -156,64 +105,6 @@ pub fn local_address_towards(destination: SocketAddr) -> std::io::Result<IpAddr>
     to.set_port(9);
     probe.connect(to)?;
     Ok(probe.local_addr()?.ip())
-}
-
-/// Asks `url` for this host's public IPv4 address (an endpoint answering with the address as text, such
-/// as `https://api.ipify.org`). Blocking; bounded by `timeout`. Used only when a profile asks for it.
-pub fn discover_public_ipv4(url: &str, timeout: std::time::Duration) -> Result<std::net::Ipv4Addr, String> {
-    discover_with(&discovery_agent(timeout)?, url)
-}
-
-/// The one HTTP client for a profile's `discover_url` (the public address here, the clock check of
-/// `doctor`): HTTPS only, on every hop, because over plain HTTP (or a redirect to it) an on-path attacker
-/// would choose the address the SPA packet lets in. It trusts the bundled Mozilla roots, or, when
-/// `SSL_CERT_FILE` names a PEM file, the certificates in that file instead (as OpenSSL and curl do: a
-/// private CA).
-pub(crate) fn discovery_agent(timeout: std::time::Duration) -> Result<ureq::Agent, String> {
-    let mut tls = ureq::tls::TlsConfig::builder();
-    if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
-        let shown = std::path::Path::new(&path).display().to_string();
-        let pem = std::fs::read(&path).map_err(|e| format!("cannot read SSL_CERT_FILE {shown}: {e}"))?;
-        let mut roots = Vec::new();
-        for item in ureq::tls::parse_pem(&pem) {
-            if let ureq::tls::PemItem::Certificate(cert) =
-                item.map_err(|e| format!("SSL_CERT_FILE {shown} is not a PEM file: {e}"))?
-            {
-                roots.push(cert.to_owned());
-            }
-        }
-        if roots.is_empty() {
-            return Err(format!("SSL_CERT_FILE {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
-        }
-        tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)));
-    }
-    Ok(ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .https_only(true)
-        .tls_config(tls.build())
-        .build()
-        .into())
-}
-
-/// [`discover_public_ipv4`] with a given agent (tests trust their own loopback certificate).
-pub(crate) fn discover_with(agent: &ureq::Agent, url: &str) -> Result<std::net::Ipv4Addr, String> {
-    if !url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")) {
-        return Err(format!(
-            "discover_url {url:?} is not an https:// URL: plain HTTP would let anyone on the path choose the address the packet lets in"
-        ));
-    }
-    let mut response = agent.get(url).call().map_err(|e| format!("cannot ask {url} for the public address: {e}"))?;
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(1024)
-        .read_to_string()
-        .map_err(|e| format!("cannot read the answer of {url}: {e}"))?;
-    let text = body.trim();
-    text.parse().map_err(|_| {
-        let shown: String = text.chars().take(40).collect();
-        format!("{url} answered {shown:?}, not an IPv4 address")
-    })
 }
 
 fn pick(host: &str, family: AddressFamily, candidates: &[SocketAddr]) -> Result<SocketAddr, ResolveError> {
@@ -269,85 +160,6 @@ mod tests {
         assert!(ip.is_loopback());
     }
 
-    /// A one-shot HTTP(S) server on loopback answering `reply` (never an outside endpoint in tests).
-    /// With `tls`, it speaks HTTPS with a fresh self-signed certificate for 127.0.0.1, which the returned
-    /// agent trusts (and nothing else).
-    fn serve_once(reply: String, tls: bool) -> (String, ureq::Agent) {
-        use std::io::{Read, Write};
-        use std::sync::Arc;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
-        let address = listener.local_addr().expect("addr");
-        let scheme = if tls { "https" } else { "http" };
-        let url = format!("{scheme}://{address}/ip");
-        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
-        let der = cert.cert.der().clone();
-        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).expect("key");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let server = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![der.clone()], key)
-            .expect("server config");
-        let server = Arc::new(server);
-        std::thread::spawn(move || {
-            let Ok((mut stream, _)) = listener.accept() else { return };
-            let mut request = [0u8; 1024];
-            if tls {
-                let Ok(connection) = rustls::ServerConnection::new(server) else { return };
-                let mut tls_stream = rustls::StreamOwned::new(connection, stream);
-                let _ = tls_stream.read(&mut request);
-                let _ = tls_stream.write_all(reply.as_bytes());
-                tls_stream.conn.send_close_notify();
-                let _ = tls_stream.flush();
-            } else {
-                let _ = stream.read(&mut request);
-                let _ = stream.write_all(reply.as_bytes());
-            }
-        });
-        let roots =
-            ureq::tls::RootCerts::Specific(Arc::new(vec![ureq::tls::Certificate::from_der(der.as_ref()).to_owned()]));
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(std::time::Duration::from_secs(5)))
-            .https_only(true)
-            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
-            .build()
-            .into();
-        (url, agent)
-    }
-
-    fn ok(body: &str) -> String {
-        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
-    }
-
-    #[test]
-    fn the_public_address_is_discovered_from_an_https_endpoint() {
-        let (url, agent) = serve_once(ok("203.0.113.7\n"), true);
-        assert_eq!(discover_with(&agent, &url).expect("discovered"), std::net::Ipv4Addr::new(203, 0, 113, 7));
-        let (url, agent) = serve_once(ok("<html>nope</html>"), true);
-        let e = discover_with(&agent, &url).expect_err("not an address");
-        assert!(e.contains("not an IPv4 address"), "{e}");
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
-        let e = discover_public_ipv4(&format!("https://{closed}/"), std::time::Duration::from_secs(5))
-            .expect_err("refused");
-        assert!(e.contains("cannot ask"), "{e}");
-    }
-
-    #[test]
-    fn discovery_never_uses_plain_http_not_even_after_a_redirect() {
-        // A plain HTTP endpoint is refused before anything is sent.
-        let (url, _) = serve_once(ok("203.0.113.66"), false);
-        let e = discover_public_ipv4(&url, std::time::Duration::from_secs(5)).expect_err("http");
-        assert!(e.contains("discover_url") && e.contains("https://"), "{e}");
-        // An HTTPS endpoint that redirects to plain HTTP (a downgrade) is refused at the redirect.
-        let (plain, _) = serve_once(ok("203.0.113.66"), false);
-        let redirect =
-            format!("HTTP/1.1 302 Found\r\nLocation: {plain}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        let (url, agent) = serve_once(redirect, true);
-        let e = discover_with(&agent, &url).expect_err("downgrade");
-        assert!(e.contains("cannot ask") && e.to_lowercase().contains("https"), "{e}");
-    }
-
     #[test]
     fn private_sources_towards_public_servers_suggest_nat() {
         let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
@@ -366,12 +178,5 @@ mod tests {
         assert_eq!(found, vec!["2001:db8::1".parse::<IpAddr>().expect("ip")]);
         assert_eq!(took, std::time::Duration::ZERO);
         assert_eq!(choose(AddressFamily::V4, &found), None);
-    }
-
-    #[test]
-    fn family_names_parse() {
-        assert_eq!("IPv6".parse::<AddressFamily>(), Ok(AddressFamily::V6));
-        assert_eq!("both".parse::<AddressFamily>(), Ok(AddressFamily::Both));
-        assert!("ipx".parse::<AddressFamily>().expect_err("bad").contains("valid: any, ipv4, ipv6, both"));
     }
 }

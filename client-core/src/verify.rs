@@ -50,7 +50,7 @@ pub struct VerifyOutcome {
 }
 
 /// Polls `address` with overlapping TCP connects until one succeeds or `timeout` passes.
-pub async fn wait_for_port(
+pub(crate) async fn wait_for_port(
     address: SocketAddr,
     bind: Option<IpAddr>,
     timeout: Duration,
@@ -165,7 +165,7 @@ impl PortState {
 }
 
 /// One TCP connect to `address` (from `bind`, if given), waiting at most `budget`.
-pub async fn probe_port(address: SocketAddr, bind: Option<IpAddr>, budget: Duration) -> PortState {
+pub(crate) async fn probe_port(address: SocketAddr, bind: Option<IpAddr>, budget: Duration) -> PortState {
     match tokio::time::timeout(budget, connect(address, bind)).await {
         Ok(Ok(_stream)) => PortState::Answers,
         Ok(Err(error)) => PortState::of_error(&error),

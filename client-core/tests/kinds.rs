@@ -11,12 +11,12 @@
 
 use std::net::UdpSocket;
 
-use client_core::doctor::{Conclusion, diagnose};
-use client_core::open::{Outcome, Plan, PlanKind, ProfileReport, run_plan};
-use client_core::profile::{Action, AllowIp, Profile, ProfileError, ProfileKind, RotatingKnock, SpaSettings};
+use client_core::ProfileStore;
 use client_core::rotating::{DoorKey, Rotation};
-use client_core::store::ProfileStore;
+use client_core::{Action, AllowIp, Profile, ProfileError, ProfileKind, RotatingKnock, SpaSettings};
 use client_core::{CancellationToken, Hit, Method, Protocol, Sequence};
+use client_core::{Conclusion, diagnose};
+use client_core::{Outcome, Plan, PlanKind, ProfileReport, run_plan};
 
 const ROTATING_KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -73,7 +73,7 @@ fn an_spa_profile_plans_opens_and_is_diagnosed_as_one_sealed_datagram() {
     let port = free_udp_port();
     let name = "kinds-spa";
     let (key, hmac) = client_core::spa::keygen().expect("keys");
-    let [(key_var, hmac_var), _] = client_core::secrets::spa_key_variables(name);
+    let [(key_var, hmac_var), _] = client_core::spa_key_variables(name);
     // SAFETY: variable names only this test uses, set before the runs that read them.
     unsafe {
         std::env::set_var(&key_var, key.to_base64());
@@ -99,7 +99,7 @@ fn an_spa_profile_plans_opens_and_is_diagnosed_as_one_sealed_datagram() {
 #[test]
 fn a_rotating_profile_plans_opens_and_is_diagnosed_as_its_window_sequence_and_remembers_the_window() {
     let name = "kinds-rotating";
-    let [var, _] = client_core::secrets::rotating_key_variables(name);
+    let [var, _] = client_core::rotating_key_variables(name);
     // SAFETY: a variable name only this test uses, set before the runs that read it.
     unsafe { std::env::set_var(&var, ROTATING_KEY) };
     let mut rotation = Rotation::new("ssh");
@@ -158,7 +158,7 @@ fn a_rotating_profile_plans_opens_and_is_diagnosed_as_its_window_sequence_and_re
     assert!(matches!(Plan::new(name, &profile, Action::Close), Err(ProfileError::NoCloseSequence { .. })));
 
     // Removing the profile forgets its window.
-    let secrets = client_core::secrets::SecretStore::with_service(format!("knock-test-kinds-{}", std::process::id()));
+    let secrets = client_core::SecretStore::with_service(format!("knock-test-kinds-{}", std::process::id()));
     store.remove(name, &secrets).expect("remove");
     assert_eq!(state.last(), None);
 }

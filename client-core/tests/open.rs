@@ -11,9 +11,9 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client_core::open::{Outcome, ProfileEvent, run_profile};
-use client_core::profile::{Action, Profile, Verify};
+use client_core::{Action, Profile, Verify};
 use client_core::{CancellationToken, ErrorKind, Protocol, Sequence};
+use client_core::{Outcome, ProfileEvent, run_profile};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
@@ -32,7 +32,7 @@ fn profile(verify_port: u16, attempts: u32) -> Profile {
     p
 }
 
-fn run(profile: &Profile, action: Action, events: &mut Vec<ProfileEvent>) -> client_core::open::ProfileReport {
+fn run(profile: &Profile, action: Action, events: &mut Vec<ProfileEvent>) -> client_core::ProfileReport {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let cancel = CancellationToken::new();
     rt.block_on(run_profile("t", profile, action, &cancel, |e| events.push(e.clone()))).expect("runnable")
@@ -143,7 +143,7 @@ fn cancelling_during_backoff_stops_at_once() {
 /// (a hanging HTTPS server on loopback), and Cancel ends the run at once with `Cancelled`.
 #[test]
 fn a_hanging_spa_step_is_cancelled_at_once() {
-    use client_core::profile::{AllowIp, SpaSettings};
+    use client_core::{AllowIp, SpaSettings};
     let hanging = TcpListener::bind("127.0.0.1:0").expect("listener");
     let url = format!("https://{}/ip", hanging.local_addr().expect("addr"));
     let (key, hmac) = client_core::spa::keygen().expect("keys");

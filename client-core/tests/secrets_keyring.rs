@@ -1,4 +1,4 @@
-//! `client_core::secrets` against a real Secret Service, and without one.
+//! client-core's secrets (`SecretStore`) against a real Secret Service, and without one.
 //!
 //! Each test re-executes this test binary (only that test, marked by the `KNOCK_SECRETS_TEST_CHILD`
 //! environment variable) in the environment it needs, so plain `cargo test` runs them with no set-up:
@@ -21,9 +21,9 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use client_core::Sequence;
-use client_core::profile::{Profile, ProfileId};
-use client_core::secrets::{Availability, KeyOwner, Secret, SecretError, SecretKind, SecretStore};
-use client_core::store::{ProfileStore, StoreError};
+use client_core::{KeyOwner, KeyringAvailability, Secret, SecretError, SecretKind, SecretStore};
+use client_core::{Profile, ProfileId};
+use client_core::{ProfileStore, StoreError};
 
 /// Set (to the test's name) in a re-executed child: it runs the real body.
 const CHILD_ENV: &str = "KNOCK_SECRETS_TEST_CHILD";
@@ -224,7 +224,7 @@ fn round_trip_in_sandbox() {
 
     let service = format!("knock-toolkit-test-{}", unique());
     let store = SecretStore::with_service(&service);
-    assert_eq!(store.availability(), Availability::Available);
+    assert_eq!(store.availability(), KeyringAvailability::Available);
 
     // A profile the way the app keeps it, in the profiles directory under this HOME: its keys are keyed
     // by its id.
@@ -505,7 +505,7 @@ fn unavailable_everywhere() {
     let store = SecretStore::with_service("knock-toolkit-test-unavailable");
     let started = Instant::now();
     let availability = store.availability();
-    let Availability::Unavailable(message) = &availability else {
+    let KeyringAvailability::Unavailable(message) = &availability else {
         panic!("expected Unavailable, got {availability:?}");
     };
     assert!(message.starts_with(NO_SERVICE), "{message}");

@@ -4,8 +4,8 @@
 use std::fs;
 use std::sync::Arc;
 
-use client_core::profile::Profile;
-use client_core::store::{ProfileStore, StoreError};
+use client_core::Profile;
+use client_core::{ProfileStore, StoreError};
 use client_core::{Protocol, Sequence};
 
 fn profile(host: &str) -> Profile {
@@ -148,6 +148,6 @@ fn the_repository_example_profiles_load() {
 
 /// A keyring store under a test service name, never the user's (these profiles have no secrets; where no
 /// Secret Service runs, renames and deletes carry on without one).
-fn secrets() -> client_core::secrets::SecretStore {
-    client_core::secrets::SecretStore::with_service(format!("knock-toolkit-test-store-{}", std::process::id()))
+fn secrets() -> client_core::SecretStore {
+    client_core::SecretStore::with_service(format!("knock-toolkit-test-store-{}", std::process::id()))
 }

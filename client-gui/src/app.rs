@@ -6,18 +6,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use client_core::doctor::Diagnosis;
-use client_core::open::{Outcome, Plan, ProfileEvent, ProfileReport};
-use client_core::profile::{Action, Profile, ProfileKind};
+use client_core::Diagnosis;
 use client_core::rotating::DoorKey;
-use client_core::store::{ProfileStore, StoreError, UnreadableFile, Version};
+use client_core::{Action, Profile, ProfileKind};
 use client_core::{AddressFamily, CancellationToken, ErrorKind, KnockEvent};
+use client_core::{Outcome, Plan, ProfileEvent, ProfileReport};
+use client_core::{ProfileStore, StoreError, StoreVersion, UnreadableFile};
 use client_core::{RawPermission, raw_permission};
 use serde::{Deserialize, Serialize};
 
 use crate::editor::{Editor, EditorKind, Field, FieldError, FieldErrors};
-use crate::secrets::{Availability, SecretStore};
 use crate::worker::{RunId, Worker, WorkerMessage};
+use client_core::{KeyringAvailability as Availability, SecretStore};
 
 /// How many past knocks the history keeps.
 const HISTORY_LIMIT: usize = 500;
@@ -28,7 +28,7 @@ pub struct Entry {
     pub name: String,
     pub path: PathBuf,
     pub profile: Result<Profile, UnreadableFile>,
-    pub version: Option<Version>,
+    pub version: Option<StoreVersion>,
 }
 
 /// The last result of a profile, shown in its row; kept across restarts.
@@ -278,7 +278,7 @@ pub struct DiagnoseRun {
     cancel: CancellationToken,
     pub started: Instant,
     /// None while it runs.
-    pub result: Option<Result<Diagnosis, client_core::profile::ProfileError>>,
+    pub result: Option<Result<Diagnosis, client_core::ProfileError>>,
     pub cancelled: bool,
 }
 
@@ -801,9 +801,9 @@ impl AppState {
     pub fn submit_import_uri(&mut self) {
         let Some(dialog) = self.import_uri_dialog.as_mut() else { return };
         let name = Some(dialog.name.as_str());
-        let import = match client_core::import::UriImport::prepare(&dialog.uri, name) {
+        let import = match client_core::UriImport::prepare(&dialog.uri, name) {
             Ok(import) => import,
-            Err(err @ client_core::import::UriImportError::Name(_)) => {
+            Err(err @ client_core::UriImportError::Name(_)) => {
                 dialog.error = Some(format!("{err} (give the profile another name)"));
                 return;
             }
@@ -821,7 +821,7 @@ impl AppState {
         self.worker.import_rotating(self.store.clone(), self.secrets.clone(), import);
     }
 
-    fn on_rotating_imported(&mut self, name: String, result: Result<(), client_core::import::UriImportError>) {
+    fn on_rotating_imported(&mut self, name: String, result: Result<(), client_core::UriImportError>) {
         match result {
             Ok(()) => {
                 // Dropping the dialog wipes the pasted URI (Zeroizing).
@@ -833,7 +833,7 @@ impl AppState {
             }
             Err(err) => {
                 // A taken name is the one problem the dialog can fix: say how.
-                let message = if matches!(err, client_core::import::UriImportError::Exists(_)) {
+                let message = if matches!(err, client_core::UriImportError::Exists(_)) {
                     format!("{err} (give another name)")
                 } else {
                     err.to_string()
@@ -1056,7 +1056,7 @@ impl AppState {
                     self.notice = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));
                 }
                 WorkerMessage::SecretsStored { name, result: Err(err) } => {
-                    let [(key_var, hmac_var), _] = client_core::secrets::spa_key_variables(&name);
+                    let [(key_var, hmac_var), _] = client_core::spa_key_variables(&name);
                     self.notice = Some(Notice::Error(format!(
                         "saved {name}, but its keys could not be stored ({err}); give them in ${key_var} and ${hmac_var}"
                     )));
@@ -1370,7 +1370,7 @@ impl AppState {
         self.worker.delete_profile(self.store.clone(), self.secrets.clone(), name);
     }
 
-    fn on_deleted(&mut self, name: String, result: Result<Option<client_core::secrets::SecretError>, StoreError>) {
+    fn on_deleted(&mut self, name: String, result: Result<Option<client_core::SecretError>, StoreError>) {
         match result {
             Ok(forgotten) => {
                 self.last_results.remove(&name);
@@ -1458,7 +1458,7 @@ impl AppState {
                 self.export_dialog = None;
                 self.notice = Some(Notice::Info(format!(
                     "exported {} to {}",
-                    client_core::open::plural(written.len(), "profile"),
+                    client_core::plural(written.len(), "profile"),
                     dir.display()
                 )));
             }

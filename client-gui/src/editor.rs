@@ -13,14 +13,14 @@
 use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 
-use client_core::profile::{
+use client_core::StoreVersion;
+use client_core::rotating::{RotatingError, Rotation};
+use client_core::spa::{HmacKey, SpaKey};
+use client_core::{AddressFamily, Method, Protocol, Sequence, TcpFlagSpec};
+use client_core::{
     AllowIp, Profile, ProfileKind, RotatingKnock, SequenceKnock, SequenceSource, SpaSettings, Verify, parse_port_range,
     parse_protocols, validate_env_name, validate_host, validate_name, validate_tag,
 };
-use client_core::rotating::{RotatingError, Rotation};
-use client_core::spa::{HmacKey, SpaKey};
-use client_core::store::Version;
-use client_core::{AddressFamily, Method, Protocol, Sequence, TcpFlagSpec};
 
 /// The form fields that can carry an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,13 +76,12 @@ impl EditorKind {
 pub type FieldErrors = BTreeMap<Field, FieldError>;
 
 /// What is wrong with one field, shown next to it. The parsers' own errors are kept (the message is
-/// theirs, the type says which parser spoke); a few client-core parsers answer with a message only
-/// ([`FieldError::Invalid`]).
+/// theirs, the type says which parser spoke).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldError {
-    /// Name, host, tag or `env:` variable.
+    /// Name, host, tag, `env:` variable, allow IP, a door's port range and protocols.
     #[error(transparent)]
-    Profile(#[from] client_core::profile::ProfileError),
+    Profile(#[from] client_core::ProfileError),
     /// Open or close sequence, TCP flags.
     #[error(transparent)]
     Sequence(#[from] client_core::SequenceError),
@@ -102,9 +101,6 @@ pub enum FieldError {
     NameTaken(String),
     #[error("discover needs an endpoint: set discover_url in the profile file (knock-cli --discover-url)")]
     DiscoverWithoutUrl,
-    /// Port range, protocols, allow IP: client-core's parsers of these return a `String`.
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// Why the typed SPA keys cannot be used.
@@ -137,7 +133,7 @@ const ENV_PREFIX: &str = "env:";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Editor {
     /// The profile being edited and the version loaded, or None for a new profile.
-    pub original: Option<(String, Version)>,
+    pub original: Option<(String, StoreVersion)>,
     pub name: String,
     pub host: String,
     pub family: AddressFamily,
@@ -244,7 +240,7 @@ impl Editor {
         }
     }
 
-    pub fn edit(name: &str, profile: &Profile, version: Version) -> Editor {
+    pub fn edit(name: &str, profile: &Profile, version: StoreVersion) -> Editor {
         let mut editor = Editor::from_profile(profile);
         editor.original = Some((name.to_owned(), version));
         editor.name = name.to_owned();
@@ -382,7 +378,7 @@ impl Editor {
     fn build_spa(&self, check: &mut impl FnMut(Field, Result<(), FieldError>)) -> Option<ProfileKind> {
         let access = self.access.parse::<client_core::spa::AccessList>().map_err(FieldError::from);
         check(Field::Access, access.as_ref().map(drop).map_err(Clone::clone));
-        let allow_ip = self.allow_ip.parse::<AllowIp>().map_err(FieldError::Invalid).and_then(|allow| {
+        let allow_ip = self.allow_ip.parse::<AllowIp>().map_err(FieldError::from).and_then(|allow| {
             match (allow, &self.spa_discover_url) {
                 (AllowIp::Discover, None) => Err(FieldError::DiscoverWithoutUrl),
                 _ => Ok(allow),
@@ -416,11 +412,11 @@ impl Editor {
         check(Field::Step, step.as_ref().map(drop).map_err(Clone::clone));
         let length = number::<usize>(&self.length, "a number of hits");
         check(Field::Length, length.as_ref().map(drop).map_err(Clone::clone));
-        let range = parse_port_range(&self.range).map_err(FieldError::Invalid);
+        let range = parse_port_range(&self.range).map_err(FieldError::from);
         check(Field::Range, range.as_ref().map(drop).map_err(Clone::clone));
         let protocols = match self.protocols.trim() {
             "" => Ok(Vec::new()),
-            text => parse_protocols(&text.replace(' ', "")).map_err(FieldError::Invalid),
+            text => parse_protocols(&text.replace(' ', "")).map_err(FieldError::from),
         };
         check(Field::Protocols, protocols.as_ref().map(drop).map_err(Clone::clone));
         let exclude: Result<Vec<u16>, FieldError> = self
@@ -574,7 +570,7 @@ mod tests {
         let e = valid();
         assert!(e.validate(&["bastion".into()]).contains_key(&Field::Name));
         let profile = e.build(&[]).expect("valid");
-        let edit = Editor::edit("bastion", &profile, client_core::store::Version::default());
+        let edit = Editor::edit("bastion", &profile, client_core::StoreVersion::default());
         assert!(edit.validate(&["bastion".into()]).is_empty());
     }
 
@@ -584,7 +580,7 @@ mod tests {
         e.verify = true;
         e.tags = "prod".into();
         let profile = e.build(&[]).expect("valid");
-        let again = Editor::edit("bastion", &profile, client_core::store::Version::default());
+        let again = Editor::edit("bastion", &profile, client_core::StoreVersion::default());
         assert_eq!(again.build(&[]).expect("round trip"), profile);
         let copy = Editor::duplicate("bastion", &profile, &["bastion".into(), "bastion-copy".into()]);
         assert_eq!(copy.name, "bastion-copy-2");
@@ -616,7 +612,7 @@ mod tests {
         let errors = e.validate(&[]);
         assert!(errors.contains_key(&Field::Access) && errors.contains_key(&Field::SpaPort), "{errors:?}");
 
-        let again = Editor::edit("fw", &profile, client_core::store::Version::default());
+        let again = Editor::edit("fw", &profile, client_core::StoreVersion::default());
         assert!(again.kind == EditorKind::Spa && again.spa_key.is_empty(), "editing never shows stored keys");
         assert_eq!(again.build(&[]).expect("round trip"), profile);
     }
@@ -631,7 +627,7 @@ mod tests {
     #[test]
     fn a_rotating_profile_round_trips_through_the_form() {
         let profile = rotating_profile();
-        let e = Editor::edit("door", &profile, client_core::store::Version::default());
+        let e = Editor::edit("door", &profile, client_core::StoreVersion::default());
         assert_eq!(e.kind, EditorKind::Rotating);
         assert_eq!(
             (e.door.as_str(), e.step.as_str(), e.length.as_str(), e.range.as_str()),
@@ -641,7 +637,7 @@ mod tests {
         assert_eq!((e.method, e.delay_ms.as_str()), (Method::Connect, "5"));
         assert_eq!(e.build(&[]).expect("round trip"), profile);
         let minimal: Profile = toml::from_str("host = \"h\"\n[rotating]\ndoor = \"d\"\n").expect("defaults");
-        let e = Editor::edit("d", &minimal, client_core::store::Version::default());
+        let e = Editor::edit("d", &minimal, client_core::StoreVersion::default());
         assert_eq!(e.build(&[]).expect("defaults round trip"), minimal);
     }
 
@@ -668,7 +664,7 @@ mod tests {
 
     #[test]
     fn each_bad_rotating_field_gets_its_own_message() {
-        let mut e = Editor::edit("door", &rotating_profile(), client_core::store::Version::default());
+        let mut e = Editor::edit("door", &rotating_profile(), client_core::StoreVersion::default());
         e.step = "0".into();
         assert!(e.validate(&[]).get(&Field::Step).is_some_and(|m| m.to_string().contains("at least 1 second")));
         e.step = "soon".into();
@@ -686,7 +682,7 @@ mod tests {
         ] {
             assert!(errors.get(&field).is_some_and(|m| m.to_string().contains(needle)), "{field:?}: {errors:?}");
         }
-        let mut e = Editor::edit("door", &rotating_profile(), client_core::store::Version::default());
+        let mut e = Editor::edit("door", &rotating_profile(), client_core::StoreVersion::default());
         e.length = "4".into();
         assert!(e.validate(&[]).get(&Field::Protocols).is_some_and(|m| m.to_string().contains("template has 3")));
         e.protocols.clear();

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
 
 use crate::app::{AppState, Persisted, Quit};
 use crate::ui::{self, ViewState};

@@ -20,5 +20,4 @@ pub mod transfer;
 pub mod ui;
 pub mod worker;
 
-pub use client_core::secrets;
 pub use gui::KnockGui;

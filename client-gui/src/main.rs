@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
 use client_gui::KnockGui;
 
 const USAGE: &str = "usage: knock-gui [--profiles-dir DIR]";
@@ -60,7 +60,7 @@ enum StartupError {
     #[error("unexpected argument {0:?} ({USAGE})")]
     Usage(OsString),
     #[error(transparent)]
-    Store(#[from] client_core::store::StoreError),
+    Store(#[from] client_core::StoreError),
     /// No renderer could open the window, or the app failed in it (the last renderer's error).
     #[error(transparent)]
     Window(#[from] eframe::Error),

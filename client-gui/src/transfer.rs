@@ -4,11 +4,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use client_core::import::Format;
-use client_core::import::import_path;
-use client_core::profile::Profile;
+pub use client_core::ImportFormat;
+use client_core::Profile;
+use client_core::import_path;
 use client_core::spa::{HmacKey, SpaKey};
-use client_core::store::{ProfileStore, StoreError};
+use client_core::{ProfileStore, StoreError};
 
 /// One profile an import would create; `name` is editable in the preview.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct Candidate {
 #[derive(Debug, Clone)]
 pub struct Preview {
     pub path: PathBuf,
-    pub format: Format,
+    pub format: ImportFormat,
     pub candidates: Vec<Candidate>,
     /// Parts of the file that give no profile, and why.
     pub skipped: Vec<String>,
@@ -42,13 +42,13 @@ pub enum PreviewError {
     HostNeeded {
         path: PathBuf,
         #[source]
-        source: Box<client_core::import::ImportError>,
+        source: Box<client_core::ImportError>,
     },
     #[error(transparent)]
-    Import(Box<client_core::import::ImportError>),
+    Import(Box<client_core::ImportError>),
     /// Every part of the file was skipped; `skipped` says why, part by part.
     #[error("{} (read as {format}) holds no profile: {}", .path.display(), .skipped.join("; "))]
-    NoProfile { path: PathBuf, format: Format, skipped: Vec<String> },
+    NoProfile { path: PathBuf, format: ImportFormat, skipped: Vec<String> },
 }
 
 /// Why [`import_profile_file`] created nothing.
@@ -102,7 +102,7 @@ pub fn preview_import(path: &Path, host: &str) -> Result<Preview, PreviewError> 
     }
     let host = Some(host.trim()).filter(|h| !h.is_empty());
     let report = import_path(path, host).map_err(|source| match source {
-        client_core::import::ImportError::HostNeeded { .. } => {
+        client_core::ImportError::HostNeeded { .. } => {
             PreviewError::HostNeeded { path: path.to_owned(), source: Box::new(source) }
         }
         other => PreviewError::Import(Box::new(other)),
@@ -260,7 +260,7 @@ mod tests {
         let s = store(dir.path());
         assert!(preview_import(&conf, "").expect_err("no host").to_string().contains("host"));
         let preview = preview_import(&conf, "192.0.2.2").expect("preview");
-        assert_eq!(preview.format, Format::KnockdConf);
+        assert_eq!(preview.format, ImportFormat::KnockdConf);
         let applied = apply_import(&s, &preview);
         assert_eq!(applied.added, ["ssh"]);
         assert!(s.load("ssh").expect("ssh").profile.sequence().is_some_and(|k| k.close.is_some()));

@@ -6,15 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use client_core::doctor::Diagnosis;
-use client_core::open::{Plan, ProfileEvent, ProfileReport, run_plan};
-use client_core::profile::Profile;
+use client_core::Diagnosis;
+use client_core::Profile;
+use client_core::ProfileStore;
 use client_core::rotating::DoorKey;
 use client_core::spa::{HmacKey, SpaKey};
-use client_core::store::ProfileStore;
 use client_core::{AddressFamily, CancellationToken};
+use client_core::{Plan, ProfileEvent, ProfileReport, run_plan};
 
-use crate::secrets::{Availability, KeyOwner, SecretStore};
+use client_core::{KeyOwner, KeyringAvailability as Availability, SecretStore};
 
 /// Identifies one run, so late messages of a superseded run are recognised.
 pub type RunId = u64;
@@ -23,7 +23,7 @@ pub type RunId = u64;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreKeysError {
     #[error(transparent)]
-    Store(#[from] client_core::store::StoreError),
+    Store(#[from] client_core::StoreError),
     /// Another profile file has this one's id, so the keyring entry would be theirs too.
     #[error(
         "{name} has the same id as {} (a file copied by hand?), so their keys are one: delete the `id` line \
@@ -32,7 +32,7 @@ pub enum StoreKeysError {
     )]
     SharedId { name: String, sharing: Vec<String> },
     #[error(transparent)]
-    Keyring(#[from] client_core::secrets::SecretError),
+    Keyring(#[from] client_core::SecretError),
 }
 
 /// Why a rotating profile's door key could not be read for Reveal.
@@ -49,9 +49,9 @@ pub enum RevealError {
     #[error("no door key for {name} in the keyring (knock-cli profile set-key {name}) or ${variable}")]
     Missing { name: String, variable: String },
     #[error(transparent)]
-    Store(#[from] client_core::store::StoreError),
+    Store(#[from] client_core::StoreError),
     #[error(transparent)]
-    Keyring(#[from] client_core::secrets::SecretError),
+    Keyring(#[from] client_core::SecretError),
 }
 
 #[derive(Debug)]
@@ -76,14 +76,14 @@ pub enum WorkerMessage {
     Renamed {
         old: String,
         new: String,
-        result: Result<(), client_core::store::StoreError>,
+        result: Result<(), client_core::StoreError>,
     },
     Keyring(Availability),
     /// A profile was deleted (file and keyring secrets); `Ok(Some(error))` when its secrets could not be
     /// forgotten.
     Deleted {
         name: String,
-        result: Result<Option<client_core::secrets::SecretError>, client_core::store::StoreError>,
+        result: Result<Option<client_core::SecretError>, client_core::StoreError>,
     },
     SecretsStored {
         name: String,
@@ -97,13 +97,13 @@ pub enum WorkerMessage {
     /// A `knock+rotating://` import: the key went to the keyring, then the profile was created.
     RotatingImported {
         name: String,
-        result: Result<(), client_core::import::UriImportError>,
+        result: Result<(), client_core::UriImportError>,
     },
     /// A Diagnose finished (or could not start).
     Diagnosed {
         name: String,
         run: RunId,
-        result: Result<Diagnosis, client_core::profile::ProfileError>,
+        result: Result<Diagnosis, client_core::ProfileError>,
     },
     /// The store's fingerprint (names, sizes, modification times of its files).
     Fingerprint(u64),
@@ -248,7 +248,7 @@ impl Worker {
         self.next_run += 1;
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn(async move {
-            let result = client_core::doctor::diagnose(&name, &profile, &cancel).await;
+            let result = client_core::diagnose(&name, &profile, &cancel).await;
             let _ = sender.send(WorkerMessage::Diagnosed { name, run, result });
             waker();
         });
@@ -260,7 +260,7 @@ impl Worker {
     pub fn read_rotating_key(&self, store: ProfileStore, secrets: SecretStore, name: String) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
-            let from_env = client_core::secrets::rotating_key_variables(&name)
+            let from_env = client_core::rotating_key_variables(&name)
                 .iter()
                 .find_map(|var| std::env::var(var).ok().map(|value| (var.clone(), zeroize::Zeroizing::new(value))));
             let result = match from_env {
@@ -276,7 +276,7 @@ impl Worker {
 
     /// Writes a checked provisioning URI off the UI thread (client-core's `UriImport`: the key into the
     /// keyring first, then the profile file, as `knock-cli profile import-uri`).
-    pub fn import_rotating(&self, store: ProfileStore, secrets: SecretStore, import: client_core::import::UriImport) {
+    pub fn import_rotating(&self, store: ProfileStore, secrets: SecretStore, import: client_core::UriImport) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
             let name = import.name.clone();
@@ -336,10 +336,10 @@ fn store_keys(
 fn stored_door_key(store: &ProfileStore, secrets: &SecretStore, name: &str) -> Result<DoorKey, RevealError> {
     let stored = store.load_for_keys(name, secrets)?;
     let owner = KeyOwner::of(name, &stored.profile);
-    match secrets.get(&owner, client_core::secrets::SecretKind::RotatingKey)? {
+    match secrets.get(&owner, client_core::SecretKind::RotatingKey)? {
         Some(secret) => DoorKey::from_base32(secret.expose()).map_err(RevealError::StoredKey),
         None => {
-            let [variable, _] = client_core::secrets::rotating_key_variables(name);
+            let [variable, _] = client_core::rotating_key_variables(name);
             Err(RevealError::Missing { name: name.to_owned(), variable })
         }
     }

@@ -4,8 +4,8 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use client_core::profile::{Action, Profile, SequenceSource};
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
+use client_core::{Action, Profile, SequenceSource};
 use client_core::{Protocol, Sequence};
 use client_gui::app::{AppState, HitState, LastResult, Leave, Notice, Persisted, Resolution, Status};
 
@@ -372,7 +372,7 @@ fn an_fwknoprc_is_detected_and_imported_as_spa_profiles() {
     }
     s.preview_import();
     let preview = s.import_dialog.as_ref().and_then(|d| d.preview.clone()).expect("a preview, not an error");
-    assert_eq!(preview.format, client_gui::transfer::Format::Fwknoprc);
+    assert_eq!(preview.format, client_core::ImportFormat::Fwknoprc);
     assert_eq!(preview.candidates.len(), 1);
     assert!(preview.candidates[0].keys.is_some(), "its keys are carried to the keyring");
     s.finish_import();
@@ -433,7 +433,7 @@ fn export_takes_many_profiles_and_asks_before_replacing() {
 /// is then planned as that kind, with the door's parameters and no stand-in sequence.
 #[test]
 fn an_edit_keeps_the_kind_sequence_spa_or_rotating_and_it_plans_as_that_kind() {
-    use client_core::open::{Plan, PlanKind};
+    use client_core::{Plan, PlanKind};
     use client_gui::editor::EditorKind;
     let sequence: Profile = toml::from_str(
         "host = \"192.0.2.2\"\nmethod = \"raw\"\ndelay_ms = 7\nopen = \"7000,8000:udp\"\nclose = \"8000:udp\"\n\
@@ -479,16 +479,16 @@ fn an_edit_keeps_the_kind_sequence_spa_or_rotating_and_it_plans_as_that_kind() {
 
         let plan = Plan::new(name, &saved, Action::Open).expect("plan");
         match (&plan.kind, &saved.kind) {
-            (PlanKind::Sequence { sequence, tcp_flags, .. }, client_core::profile::ProfileKind::Sequence(knock)) => {
+            (PlanKind::Sequence { sequence, tcp_flags, .. }, client_core::ProfileKind::Sequence(knock)) => {
                 assert_eq!(Some(sequence), knock.open.inline());
                 assert_eq!(*tcp_flags, knock.tcp_flags);
                 assert_eq!(plan.hit_labels(), ["7000:tcp", "8000:udp"]);
             }
-            (PlanKind::Spa(settings), client_core::profile::ProfileKind::Spa(spa)) => {
+            (PlanKind::Spa(settings), client_core::ProfileKind::Spa(spa)) => {
                 assert_eq!(settings, spa);
                 assert_eq!(plan.hit_labels(), ["62202:udp"]);
             }
-            (PlanKind::Rotating { knock, .. }, client_core::profile::ProfileKind::Rotating(door)) => {
+            (PlanKind::Rotating { knock, .. }, client_core::ProfileKind::Rotating(door)) => {
                 assert_eq!(knock, door);
                 assert_eq!(plan.hit_labels(), ["*:tcp", "*:udp", "*:tcp"]);
             }

@@ -5,8 +5,8 @@
 //! Linux has the same test against a private GNOME Keyring in client-core/tests/secrets_keyring.rs.
 #![cfg(any(target_os = "macos", target_os = "windows"))]
 
-use client_core::profile::ProfileId;
-use client_core::secrets::{KeyOwner, SERVICE, Secret, SecretKind, SecretStore};
+use client_core::ProfileId;
+use client_core::{KEYRING_SERVICE, KeyOwner, Secret, SecretKind, SecretStore};
 
 #[test]
 fn a_key_written_through_one_entry_is_read_through_a_fresh_one_and_deleted() {

@@ -5,8 +5,8 @@
 //! exactly one arrives, with the app's title and body, and no secret port in anything dunst received.
 //! Without dunst/Xvfb/dbus the test prints SKIPPED, and fails when CI is set.
 
-#![expect(unsafe_code, reason = "std::env::set_var of the test's own variable, which edition 2024 marks unsafe")]
 #![cfg(target_os = "linux")]
+#![expect(unsafe_code, reason = "std::env::set_var of the test's own variable, which edition 2024 marks unsafe")]
 
 mod session;
 mod stepping;
@@ -15,8 +15,8 @@ use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
 
-use client_core::profile::{Profile, SequenceSource};
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
+use client_core::{Profile, SequenceSource};
 use client_core::{Protocol, Sequence};
 use client_gui::KnockGui;
 use client_gui::app::DesktopNote;

@@ -9,9 +9,9 @@ use std::num::NonZeroU16;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use client_core::profile::{Profile, SequenceSource, Verify};
-use client_core::secrets::{KeyOwner, SecretKind, SecretStore};
-use client_core::store::ProfileStore;
+use client_core::ProfileStore;
+use client_core::{KeyOwner, SecretKind, SecretStore};
+use client_core::{Profile, SequenceSource, Verify};
 use client_core::{Protocol, Sequence};
 use client_gui::KnockGui;
 use client_gui::app::LastResult;
@@ -307,13 +307,13 @@ impl TestKeyring {
     fn new(profile: &'static str, dir: &Path) -> TestKeyring {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let service = format!("knock-toolkit-test-{}-{nanos}", std::process::id());
-        assert_ne!(service, client_core::secrets::SERVICE);
+        assert_ne!(service, client_core::KEYRING_SERVICE);
         TestKeyring { secrets: SecretStore::with_service(service), profile, dir: dir.to_owned() }
     }
 
     /// Whose entries hold the test profile's keys: its id (from its file in the test's store).
     fn owner(&self) -> Option<KeyOwner> {
-        let stored = client_core::store::ProfileStore::new(&self.dir).load(self.profile).ok()?;
+        let stored = client_core::ProfileStore::new(&self.dir).load(self.profile).ok()?;
         Some(KeyOwner::of(self.profile, &stored.profile))
     }
 }
@@ -885,11 +885,11 @@ fn diagnose_shows_each_check_and_the_conclusion_and_can_be_cancelled() {
 /// (Reveal / Hide), and the window repaints once a second only while such a profile is shown.
 #[test]
 fn a_rotating_profile_counts_down_and_reveals_its_ports_only_when_asked() {
-    use client_core::profile::{ProfileKind, RotatingKnock};
     use client_core::rotating::{DoorKey, Rotation};
+    use client_core::{ProfileKind, RotatingKnock};
     const KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
     let dir = tempfile::tempdir().expect("dir");
-    let [var, _] = client_core::secrets::rotating_key_variables("rot-gui-test");
+    let [var, _] = client_core::rotating_key_variables("rot-gui-test");
     // SAFETY: a variable name only this test uses, set before any thread reads it.
     unsafe { std::env::set_var(&var, KEY) };
     let rotation = Rotation::new("ssh");

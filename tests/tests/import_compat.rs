@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use client_core::profile::Profile;
+use client_core::Profile;
+use client_core::ProfileStore;
 use client_core::spa::{HmacKey, SpaKey, decode};
-use client_core::store::ProfileStore;
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::lab_or_skip;
 use knock_e2e::text;
@@ -351,7 +351,7 @@ fn fwknoprc_corpus_builds_the_same_packets_as_the_real_fwknop() {
         }
 
         // knock-cli sends from the imported profile, keys from the environment (the keyring is not the point).
-        let [(key_var, hmac_var), _] = client_core::secrets::spa_key_variables(&name);
+        let [(key_var, hmac_var), _] = client_core::spa_key_variables(&name);
         let out = knock_cli(&profiles, &["open", &name])
             .env(&key_var, SpaKey::new(case.key.clone()).expect("key").to_base64())
             .env(&hmac_var, HmacKey::new(case.hmac.clone()).expect("hmac").to_base64())
@@ -465,8 +465,8 @@ fn knockd_doors(debug: &str) -> Vec<KnockdDoor> {
     doors
 }
 
-fn knockd_form(profile_seq: Option<&client_core::profile::SequenceSource>) -> Option<String> {
-    let seq = profile_seq.and_then(client_core::profile::SequenceSource::inline)?;
+fn knockd_form(profile_seq: Option<&client_core::SequenceSource>) -> Option<String> {
+    let seq = profile_seq.and_then(client_core::SequenceSource::inline)?;
     Some(seq.hits().iter().map(|h| format!("{}:{}", h.port, h.protocol)).collect::<Vec<_>>().join(","))
 }
 

@@ -5,13 +5,36 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use super::{Check, Status};
+use crate::discover::{DiscoverError, discovery_agent};
 use crate::profile::SpaSettings;
 
+/// Why the server's clock could not be read.
+#[derive(Debug, Error)]
+enum ClockError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("the request did not finish: {0}")]
+    Stopped(tokio::task::JoinError),
+    #[error(transparent)]
+    Client(#[from] DiscoverError),
+    #[error("discover_url {url:?} is not an https:// URL")]
+    NotHttps { url: String },
+    #[error("cannot ask {url}: {source}")]
+    Request { url: String, source: Box<ureq::Error> },
+    #[error("{url} sent no Date header")]
+    NoDate { url: String },
+    #[error("{url} sent a Date header that is not text")]
+    DateNotText { url: String },
+    #[error("{url} sent Date {shown:?}, not an HTTP date")]
+    NotHttpDate { url: String, shown: String },
+}
+
 /// fwknopd's default window for a packet's age (either way).
-pub const FWKNOPD_MAX_AGE_S: i64 = 120;
+pub(super) const FWKNOPD_MAX_AGE_S: i64 = 120;
 /// The request may take this long.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -21,8 +44,8 @@ pub(super) async fn check(settings: &SpaSettings, cancel: &CancellationToken) ->
     let asked = url.clone();
     let fetched = tokio::task::spawn_blocking(move || server_date(&asked));
     let found = tokio::select! {
-        _ = cancel.cancelled() => Err("cancelled".to_owned()),
-        found = fetched => found.unwrap_or_else(|e| Err(format!("the request did not finish: {e}"))),
+        _ = cancel.cancelled() => Err(ClockError::Cancelled),
+        found = fetched => found.unwrap_or_else(|e| Err(ClockError::Stopped(e))),
     };
     let (status, detail, advice) = match found {
         Ok(skew_s) => judge(skew_s, settings.time_offset_s, &url),
@@ -76,23 +99,24 @@ fn seconds(s: i64) -> String {
 
 /// How far the local clock is ahead of the server's `Date` (seconds; the local time taken half-way
 /// through the request, as the server wrote its Date then). Blocking.
-fn server_date(url: &str) -> Result<i64, String> {
-    let agent = crate::target::discovery_agent(TIMEOUT)?;
+fn server_date(url: &str) -> Result<i64, ClockError> {
+    let agent = discovery_agent(TIMEOUT)?;
     if !url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")) {
-        return Err(format!("discover_url {url:?} is not an https:// URL"));
+        return Err(ClockError::NotHttps { url: url.to_owned() });
     }
     let sent = Instant::now();
     let sent_at = SystemTime::now();
-    let response = agent.get(url).call().map_err(|e| format!("cannot ask {url}: {e}"))?;
+    let response =
+        agent.get(url).call().map_err(|e| ClockError::Request { url: url.to_owned(), source: Box::new(e) })?;
     let local = sent_at + sent.elapsed() / 2;
     let date = response
         .headers()
         .get("date")
-        .ok_or_else(|| format!("{url} sent no Date header"))?
+        .ok_or_else(|| ClockError::NoDate { url: url.to_owned() })?
         .to_str()
-        .map_err(|_| format!("{url} sent a Date header that is not text"))?;
+        .map_err(|_| ClockError::DateNotText { url: url.to_owned() })?;
     let shown: String = date.chars().take(40).collect();
-    let server = httpdate::parse_http_date(date).map_err(|_| format!("{url} sent Date {shown:?}, not an HTTP date"))?;
+    let server = httpdate::parse_http_date(date).map_err(|_| ClockError::NotHttpDate { url: url.to_owned(), shown })?;
     Ok(match local.duration_since(server) {
         Ok(ahead) => i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
         Err(behind) => i64::try_from(behind.duration().as_secs()).map_or(i64::MIN, |s| -s),

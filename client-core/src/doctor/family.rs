@@ -8,15 +8,16 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::{Conclusion, Diagnosis, Status, spa_packet, udp_arrival};
-use crate::error::KnockError;
-use crate::icmp_errors::UdpErrorWatch;
+use crate::error::{KeysError, KnockError};
 use crate::knock::{HitOutcome, KnockReport, knock_watching};
-use crate::open::{Plan, PlanKind, plural};
+use crate::open::{Plan, PlanKind};
+use crate::probe::icmp_errors::UdpErrorWatch;
 use crate::profile::AllowIp;
 use crate::secrets::SpaKeys;
 use crate::sequence::{Hit, Sequence};
 use crate::target;
 use crate::verify::{PortState, probe_port, wait_for_port};
+use crate::wording::plural;
 
 /// How long the verify port is probed before knocking.
 const BEFORE_BUDGET: Duration = Duration::from_secs(1);
@@ -265,8 +266,8 @@ async fn knock_once(cx: &Context<'_>, server: IpAddr, watch: &UdpErrorWatch) -> 
         PlanKind::Sequence { sequence, .. } => plan.attempt_request(sequence.clone()),
         PlanKind::Spa(settings) => {
             // The keys were read before the first address (a failure there ends the diagnosis).
-            let keys = cx.keys.ok_or_else(|| KnockError::Keys("the SPA keys were not read".to_owned()))?;
-            let wire = crate::spa::attempt::seal(settings, keys, SocketAddr::new(server, 0), cx.cancel).await?;
+            let keys = cx.keys.ok_or(KeysError::NotRead)?;
+            let wire = crate::open::spa_attempt::seal(settings, keys, SocketAddr::new(server, 0), cx.cancel).await?;
             let mut request = plan.attempt_request(Sequence::from(Hit::udp(settings.port.get())));
             request.udp_payload = wire.into_bytes();
             request
@@ -276,9 +277,7 @@ async fn knock_once(cx: &Context<'_>, server: IpAddr, watch: &UdpErrorWatch) -> 
             let key = crate::open::read_rotating_key(plan, cx.cancel).await?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
             let rotation = &knock.rotation;
-            plan.attempt_request(
-                rotation.sequence(&key, rotation.window(now)).map_err(|e| KnockError::Keys(e.to_string()))?,
-            )
+            plan.attempt_request(rotation.sequence(&key, rotation.window(now)).map_err(KeysError::from)?)
         }
     };
     request.resolved = Some(server);

@@ -309,7 +309,7 @@ fn list(addresses: &[IpAddr]) -> String {
 }
 
 /// The family a knock used, for text (`ipv4`/`ipv6`).
-pub fn family_of(ip: IpAddr) -> AddressFamily {
+pub(crate) fn family_of(ip: IpAddr) -> AddressFamily {
     if ip.is_ipv4() { AddressFamily::V4 } else { AddressFamily::V6 }
 }
 

@@ -1,11 +1,11 @@
 //! The `spa_packet` check: does the SPA datagram fit the path MTU towards the server? Measured where the
-//! OS allows it ([`crate::path_mtu`]); elsewhere against a fixed size that crosses every IPv6 path.
+//! OS allows it ([`crate::probe::path_mtu`]); elsewhere against a fixed size that crosses every IPv6 path.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{Check, Status};
-use crate::path_mtu::{self, udp_overhead};
+use crate::probe::path_mtu::{self, udp_overhead};
 
 /// Without a measurement: IPv6's minimum MTU of 1280 minus the IPv6 and UDP headers crosses any path.
 const SPA_SAFE_PAYLOAD: usize = 1232;

@@ -6,8 +6,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::{Check, Status};
-use crate::icmp_errors::{HitAnswer, IcmpError};
 use crate::knock::KnockReport;
+use crate::probe::icmp_errors::{HitAnswer, IcmpError};
 use crate::sequence::Protocol;
 
 /// The check, and whether any UDP datagram was proven to arrive (the `after` check says so).

@@ -29,7 +29,7 @@ use crate::target::AddressFamily;
 use super::{Mapped, Note, SpaKeys};
 
 /// fwknop's default when ALLOW_IP is `resolve` and no RESOLVE_URL is given.
-pub const FWKNOP_RESOLVE_URL: &str = "https://www.cipherdyne.org/cgi-bin/myip";
+pub(crate) const FWKNOP_RESOLVE_URL: &str = "https://www.cipherdyne.org/cgi-bin/myip";
 
 const DEFAULT_STANZA: &str = "default";
 
@@ -53,7 +53,7 @@ struct Stanza {
 
 /// One stanza turned into a profile, or refused.
 #[derive(Debug)]
-pub struct StanzaImport {
+pub(crate) struct StanzaImport {
     pub stanza: String,
     pub line: usize,
     pub result: Result<SpaProfile, Note>,
@@ -63,14 +63,14 @@ pub struct StanzaImport {
 
 /// A profile with its keys (both or none).
 #[derive(Debug)]
-pub struct SpaProfile {
+pub(crate) struct SpaProfile {
     pub profile: Profile,
     pub keys: Option<SpaKeys>,
 }
 
 /// The stanzas of `text` as fwknop would use them, each made into a profile or refused; plus notes about
 /// the file as a whole. `host` (from `--host`) replaces every SPA_SERVER.
-pub fn stanzas(text: &str, host: Option<&str>) -> (Vec<StanzaImport>, Vec<Note>) {
+pub(crate) fn stanzas(text: &str, host: Option<&str>) -> (Vec<StanzaImport>, Vec<Note>) {
     let (sections, notes) = read_sections(text);
     let default = sections.iter().find(|s| s.name.eq_ignore_ascii_case(DEFAULT_STANZA));
     let named: Vec<&Stanza> = sections.iter().filter(|s| !s.name.eq_ignore_ascii_case(DEFAULT_STANZA)).collect();

@@ -21,14 +21,14 @@ use super::{Mapped, Note};
 
 /// What an import produced: the profiles, and the doors it could not turn into one.
 #[derive(Debug, Clone, PartialEq)]
-pub struct KnockdImport {
+pub(crate) struct KnockdImport {
     pub profiles: Vec<ImportedProfile>,
     pub skipped: Vec<SkippedDoor>,
 }
 
 /// One profile made from one door or an open/close pair of doors.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImportedProfile {
+pub(crate) struct ImportedProfile {
     /// A valid profile name ([`validate_name`]), unique within this import.
     pub name: String,
     pub profile: Profile,
@@ -44,7 +44,7 @@ pub struct ImportedProfile {
 
 /// A door that was left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedDoor {
+pub(crate) struct SkippedDoor {
     pub door: String,
     /// The line of the door's `[name]` header.
     pub line: usize,
@@ -60,7 +60,7 @@ impl fmt::Display for SkippedDoor {
 }
 
 /// Turns the doors of `conf` into profiles that knock `host` (already checked by the caller).
-pub fn profiles_from_knockd_conf(conf: &KnockdConf, host: &str) -> KnockdImport {
+pub(crate) fn profiles_from_knockd_conf(conf: &KnockdConf, host: &str) -> KnockdImport {
     let host = host.trim();
     let mut skipped = Vec::new();
     let mut doors = Vec::new();
@@ -90,7 +90,7 @@ pub fn profiles_from_knockd_conf(conf: &KnockdConf, host: &str) -> KnockdImport 
 }
 
 /// Notes about `[options]`: nothing there concerns a client, but unknown keys are worth a word.
-pub fn option_notes(conf: &KnockdConf) -> Vec<Note> {
+pub(crate) fn option_notes(conf: &KnockdConf) -> Vec<Note> {
     let Some(options) = &conf.options else { return Vec::new() };
     options
         .unknown_keys()

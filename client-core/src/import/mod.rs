@@ -10,8 +10,8 @@
 //! be written) before anything is written, so an import never writes a profile that would not load.
 //! Both front-ends call [`import_path`] then [`write`]; neither re-implements a step.
 
-pub mod fwknoprc;
-pub mod knockd;
+pub(crate) mod fwknoprc;
+pub(crate) mod knockd;
 mod uri;
 
 pub use uri::{UriImport, UriImportError};
@@ -25,9 +25,9 @@ use thiserror::Error;
 
 use crate::knockd_conf::{self, ConfError, DOOR_KEYS, OPTION_KEYS, USE_SYSLOG};
 use crate::profile::{Profile, validate_host, validate_name};
-use crate::secrets::{KeyOwner, SecretStore};
+use crate::secrets::{KeyOwner, SecretError, SecretStore};
 use crate::spa::{HmacKey, SpaKey};
-use crate::store::{ProfileStore, UnreadableFile};
+use crate::store::{ProfileStore, StoreError, UnreadableFile};
 
 /// The formats an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -174,7 +174,7 @@ pub enum ImportError {
 
 /// Which format a text is, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Detection {
+pub(crate) struct Detection {
     pub format: Format,
     pub reason: String,
 }
@@ -184,7 +184,7 @@ const PROFILE_KEYS: &[&str] =
     &["host", "family", "method", "delay_ms", "open", "close", "tcp_flags", "tags", "notes", "spa", "verify"];
 
 /// Detects the format from the content as a whole: the kind of line the file has most of.
-pub fn detect_format(file: &str, text: &str) -> Result<Detection, ImportError> {
+pub(crate) fn detect_format(file: &str, text: &str) -> Result<Detection, ImportError> {
     let (mut knockd, mut fwknop, mut profile) = (0usize, 0usize, 0usize);
     let mut fwknop_names: Vec<String> = Vec::new();
     for raw in text.lines() {
@@ -239,7 +239,7 @@ pub fn detect_format(file: &str, text: &str) -> Result<Detection, ImportError> {
 
 /// Reads `path`, detects its format and makes the report; `host` is the host to knock (needed for a
 /// knockd.conf; for the other formats it replaces the file's host). The desktop app and the CLI both
-/// call this, then [`write`].
+/// call this, then [`write()`](crate::write_import).
 pub fn import_path(path: &Path, host: Option<&str>) -> Result<ImportReport, ImportError> {
     let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read { path: path.to_owned(), source })?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("imported");
@@ -247,7 +247,7 @@ pub fn import_path(path: &Path, host: Option<&str>) -> Result<ImportReport, Impo
 }
 
 /// [`import_path`] on text already read: `file` names it in messages, `stem` names a profile TOML.
-pub fn import_text(file: &str, stem: &str, text: &str, host: Option<&str>) -> Result<ImportReport, ImportError> {
+pub(crate) fn import_text(file: &str, stem: &str, text: &str, host: Option<&str>) -> Result<ImportReport, ImportError> {
     let host = host.map(str::trim);
     if let Some(host) = host {
         validate_host(host).map_err(|e| ImportError::InvalidHost { message: e.to_string() })?;
@@ -386,9 +386,18 @@ pub struct Written {
     pub name: String,
     pub source: String,
     /// The file written, or why not.
-    pub profile: Result<PathBuf, String>,
+    pub profile: Result<PathBuf, StoreError>,
     /// `None` when the entry had no keys; else whether they reached the OS keyring.
-    pub keys: Option<Result<(), String>>,
+    pub keys: Option<Result<(), KeysNotStored>>,
+}
+
+/// The OS keyring refused an imported profile's SPA keys; the message says where else to give them.
+#[derive(Debug, thiserror::Error)]
+#[error("keys not stored in the OS keyring ({source}); give them in ${key_var} and ${hmac_var}")]
+pub struct KeysNotStored {
+    pub source: SecretError,
+    pub key_var: String,
+    pub hmac_var: String,
 }
 
 /// Creates the report's profiles (never replacing an existing one) and puts their keys in `secrets`.
@@ -398,7 +407,7 @@ pub fn write(report: &ImportReport, store: &ProfileStore, secrets: &SecretStore)
         .iter()
         .filter_map(|entry| Some((entry, entry.name.as_ref()?, entry.profile.as_ref()?)))
         .map(|(entry, name, profile)| {
-            let created = store.create(name, profile).map_err(|e| e.to_string());
+            let created = store.create(name, profile);
             // Under the new profile's id, so they are its own (see crate::secrets).
             let keys = match (&created, &entry.keys) {
                 (Ok(stored), Some(keys)) => Some(store_keys(secrets, name, &KeyOwner::of(name, &stored.profile), keys)),
@@ -409,10 +418,10 @@ pub fn write(report: &ImportReport, store: &ProfileStore, secrets: &SecretStore)
         .collect()
 }
 
-fn store_keys(secrets: &SecretStore, name: &str, owner: &KeyOwner, keys: &SpaKeys) -> Result<(), String> {
-    secrets.store_spa_keys(owner, &keys.key, &keys.hmac).map_err(|err| {
+fn store_keys(secrets: &SecretStore, name: &str, owner: &KeyOwner, keys: &SpaKeys) -> Result<(), KeysNotStored> {
+    secrets.store_spa_keys(owner, &keys.key, &keys.hmac).map_err(|source| {
         let [(key_var, hmac_var), _] = crate::secrets::spa_key_variables(name);
-        format!("keys not stored in the OS keyring ({err}); give them in ${key_var} and ${hmac_var}")
+        KeysNotStored { source, key_var, hmac_var }
     })
 }
 

@@ -10,7 +10,7 @@
 //! sockets are permitted and how to grant them.
 
 mod connect;
-pub mod privilege;
+pub(crate) mod privilege;
 mod raw;
 pub(crate) mod syn_retries;
 mod udp;
@@ -18,47 +18,10 @@ mod udp;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 
 use crate::sequence::{Hit, Protocol, TcpFlags};
 
-/// The send method a knock asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Method {
-    /// `raw` where this process may open raw sockets, else `connect`.
-    #[default]
-    Auto,
-    Raw,
-    Connect,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Auto => "auto",
-            Method::Raw => "raw",
-            Method::Connect => "connect",
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Method {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Method, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(Method::Auto),
-            "raw" => Ok(Method::Raw),
-            "connect" => Ok(Method::Connect),
-            _ => Err(format!("invalid send method {s:?} (valid: auto, raw, connect)")),
-        }
-    }
-}
+pub(crate) use crate::settings::Method;
 
 /// How TCP hits of one knock are sent, once `auto` has been decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,7 +148,7 @@ impl HitSender {
         &self,
         index: usize,
         hit: Hit,
-        watch: &crate::icmp_errors::UdpErrorWatch,
+        watch: &crate::probe::icmp_errors::UdpErrorWatch,
     ) -> io::Result<HitMethod> {
         if hit.protocol != Protocol::Udp {
             return self.send(hit);

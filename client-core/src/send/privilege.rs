@@ -71,7 +71,7 @@ fn probe() -> RawPermission {
 }
 
 /// The grant instruction for this OS, naming the running binary where that helps.
-pub fn how_to_grant() -> String {
+pub(crate) fn how_to_grant() -> String {
     let exe = std::env::current_exe()
         .ok()
         .map(|p| p.display().to_string())

@@ -49,9 +49,10 @@
 //! | `decode.rs` | [`decode`]: checks → HMAC → decryption → digest → fields |
 //! | `validate.rs` | fwknop's limits: packet sizes, key lengths, usernames, NAT hosts, field sizes |
 //! | `random.rs` | salts, keys and the random value from the OS |
-//! | `attempt.rs` | one attempt's packet for a profile: the address to let in (local, source, discovered), sealed fresh |
-
-pub(crate) mod attempt;
+//!
+//! The codec knows nothing of profiles, the keyring or the network: one attempt's packet for a profile (the
+//! address to let in, sealed fresh) is made beside the open flow, in `open/spa_attempt.rs`.
+//!
 mod b64;
 mod cipher;
 mod decode;

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use client_core::profile::{Action, Profile, ProfileKind, SequenceSource};
+use client_core::{Action, Profile, ProfileKind, SequenceSource};
 use client_core::{Protocol, TcpFlagSpec};
 use egui::{Color32, RichText};
 
@@ -88,9 +88,9 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
             egui::Grid::new("diagnosis").num_columns(3).spacing([10.0, 4.0]).striped(true).show(ui, |ui| {
                 for check in &found.checks {
                     let (icon, color) = match check.status {
-                        client_core::doctor::Status::Ok => (icons::OPEN, green),
-                        client_core::doctor::Status::Warn => (icons::WARNING, ui.visuals().warn_fg_color),
-                        client_core::doctor::Status::Fail => (icons::FAILED, ui.visuals().error_fg_color),
+                        client_core::CheckStatus::Ok => (icons::OPEN, green),
+                        client_core::CheckStatus::Warn => (icons::WARNING, ui.visuals().warn_fg_color),
+                        client_core::CheckStatus::Fail => (icons::FAILED, ui.visuals().error_fg_color),
                     };
                     ui.label(RichText::new(format!("{icon} {}", check.status.as_str())).color(color));
                     ui.label(RichText::new(check.name).strong());
@@ -299,7 +299,7 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                 "TCP port {} answers within {:.1} s; {}, backoff {:.1} s",
                 v.port,
                 v.timeout_ms as f64 / 1000.0,
-                client_core::open::plural(v.attempts.get() as usize, "attempt"),
+                client_core::plural(v.attempts.get() as usize, "attempt"),
                 v.backoff_ms as f64 / 1000.0
             ));
             ui.end_row();

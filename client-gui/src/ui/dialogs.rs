@@ -167,7 +167,7 @@ fn quit(state: &mut AppState, doors: &[String], opened: bool, ctx: &egui::Contex
         ui.add(
             egui::Label::new(format!(
                 "This session opened {} with a close sequence: {}. Send the close sequences before quitting?",
-                client_core::open::plural(doors.len(), "door"),
+                client_core::plural(doors.len(), "door"),
                 doors.join(", ")
             ))
             .wrap(),
@@ -358,7 +358,7 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         }
         if dialog.existing.is_empty() {
             ui.horizontal(|ui| {
-                let label = format!("Export {}", client_core::open::plural(dialog.chosen.len(), "profile"));
+                let label = format!("Export {}", client_core::plural(dialog.chosen.len(), "profile"));
                 if ui.add_enabled(!dialog.chosen.is_empty(), egui::Button::new(label)).clicked() {
                     run = Some(false);
                 }
@@ -372,7 +372,7 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                 egui::Label::new(
                     RichText::new(format!(
                         "Replace {}? {}",
-                        client_core::open::plural(list.len(), "existing file"),
+                        client_core::plural(list.len(), "existing file"),
                         list.join(", ")
                     ))
                     .color(ui.visuals().warn_fg_color),

@@ -51,7 +51,7 @@ pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
         }
         let shown = state.visible_editor_errors().len();
         if shown > 0 {
-            ui.label(RichText::new(format!("{} to fix", client_core::open::plural(shown, "field"))).weak());
+            ui.label(RichText::new(format!("{} to fix", client_core::plural(shown, "field"))).weak());
         }
     });
 }

@@ -242,7 +242,7 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
     );
     if knock.clicked() {
         state.select(name);
-        state.knock(name, client_core::profile::Action::Open);
+        state.knock(name, client_core::Action::Open);
     }
 
     // One line of text between the icon and the button, cut with an ellipsis.

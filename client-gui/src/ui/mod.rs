@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use egui::{Key, Modifiers, RichText};
 
 use crate::app::{AppState, Notice, QuitPolicy};
-use crate::secrets::Availability;
+use client_core::KeyringAvailability as Availability;
 
 /// The host panel is never narrower than this (nor saved narrower): rows stay one line.
 pub use host_list::ROW_HEIGHT;
@@ -143,7 +143,7 @@ fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
     if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter))
         && let Some(name) = state.highlighted()
     {
-        state.knock(&name, client_core::profile::Action::Open);
+        state.knock(&name, client_core::Action::Open);
     }
     if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::D))
         && let Some(name) = state.highlighted()

@@ -7,7 +7,7 @@
 //!   (`IPV6_MTU_DISCOVER = IPV6_PMTUDISC_DO`), so nothing it sends is fragmented. One probe of the size in
 //!   question goes to the server's discard port ([`PROBE_PORT`]) with DF set: either the local stack
 //!   refuses it (EMSGSIZE: bigger than the route's MTU), or a router with a smaller link answers
-//!   "fragmentation needed" / "packet too big" (read from the error queue, [`crate::icmp_errors`]), or it
+//!   "fragmentation needed" / "packet too big" (read from the error queue, [`crate::probe::icmp_errors`]), or it
 //!   crosses. `IP_MTU` / `IPV6_MTU` then give the kernel's path MTU: the route's, lowered by what the probe
 //!   taught it (or the router's figure, when it is below the kernel's floor). No privilege is needed.
 //! - **Other OSes:** not measured: [`measure`] answers "not available on this OS" and the caller keeps a
@@ -18,19 +18,19 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 #[cfg(target_os = "linux")]
-use crate::icmp_errors::IcmpError;
+use crate::probe::icmp_errors::IcmpError;
 
 /// The probe goes to the discard service (RFC 863): nothing is expected to act on it.
-pub const PROBE_PORT: u16 = 9;
+pub(crate) const PROBE_PORT: u16 = 9;
 
 /// IP and UDP header bytes around a UDP payload in each family.
-pub fn udp_overhead(ip: IpAddr) -> usize {
+pub(crate) fn udp_overhead(ip: IpAddr) -> usize {
     if ip.is_ipv4() { 20 + 8 } else { 40 + 8 }
 }
 
 /// What a measurement found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathMtu {
+pub(crate) struct PathMtu {
     /// The kernel's path MTU towards the server after the probe (IP header included).
     pub mtu: u32,
     /// How the probe fared: `None` when it left and nothing came back.
@@ -40,7 +40,7 @@ pub struct PathMtu {
 /// Measures the path MTU towards `server` with one probe carrying `payload_len` bytes of UDP payload,
 /// waiting at most `wait` for an answer to it. Linux only (see the module docs).
 #[cfg(target_os = "linux")]
-pub async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::Result<PathMtu> {
+pub(crate) async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::Result<PathMtu> {
     use socket2::{Domain, Protocol, Socket, Type};
 
     let to = std::net::SocketAddr::new(server, PROBE_PORT);
@@ -51,7 +51,7 @@ pub async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::
     } else {
         sockopt::set_ipv6_mtu_discover(&socket, sockopt::Ipv6PathMtuDiscovery::DO)?;
     }
-    crate::icmp_errors::enable(&socket, server.is_ipv6())?;
+    crate::probe::icmp_errors::enable(&socket, server.is_ipv6())?;
     socket.connect(&to.into())?;
     let probe = vec![0u8; payload_len];
     // A router's "too big" may name an MTU below the kernel's floor (min_pmtu, 552 by default), which the
@@ -61,7 +61,7 @@ pub async fn measure(server: IpAddr, payload_len: usize, wait: Duration) -> io::
         Ok(_) => {
             let deadline = std::time::Instant::now() + wait;
             loop {
-                let answers = crate::icmp_errors::read_errors(&socket);
+                let answers = crate::probe::icmp_errors::read_errors(&socket);
                 if let Some(answer) = answers.first() {
                     if let IcmpError::TooBig { mtu, .. } = answer {
                         told = Some(*mtu).filter(|m| *m > 0);

@@ -10,7 +10,7 @@
 //!    knockd's `iptables -I` door insert a second rule that one close does not remove). Then it runs
 //!    attempts: for an SPA profile it first reads the keys (environment, else the OS
 //!    keyring, off the async threads), resolves the host **once** and seals a fresh packet
-//!    (`spa::attempt`); for a rotating profile it reads the door key and sends the current window's
+//!    (`spa_attempt.rs`); for a rotating profile it reads the door key and sends the current window's
 //!    sequence, never a window already completed (remembered in the store's [`WindowState`]); then it
 //!    knocks ([`crate::knock()`]), and with a verify block polls the service port ([`crate::verify`]). A
 //!    door that did not open is knocked again after a backoff (doubled each time), a fresh sequence or
@@ -25,11 +25,12 @@
 //! the verify.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{ErrorKind, KnockError};
+use crate::error::{ErrorKind, KeysError, KnockError};
 use crate::knock::{KnockEvent, KnockReport, KnockRequest, RESOLVE_TIMEOUT, ReportedHit, knock, resolve_cancellable};
 use crate::profile::{Action, AllowIp, Profile, ProfileError, ProfileKind, RotatingKnock, SpaSettings, Verify};
 use crate::rotating::{DoorKey, Rotation};
@@ -38,6 +39,9 @@ use crate::send::Method;
 use crate::sequence::{Hit, Protocol, Sequence, TcpFlagSpec};
 use crate::store::WindowState;
 use crate::target::AddressFamily;
+use crate::wording::plural;
+
+pub(crate) mod spa_attempt;
 use crate::verify::{PortState, VerifyOutcome, probe_port, wait_for_port};
 
 /// How long reading an SPA profile's keys from the OS keyring may take (an unlock prompt included).
@@ -45,7 +49,7 @@ const KEYRING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default budget of the already-open probe: long enough for a LAN or a continent away, short enough
 /// that a closed door (which drops the SYN) costs little before the knock.
-pub const DEFAULT_ALREADY_OPEN_BUDGET: Duration = Duration::from_millis(300);
+pub(crate) const DEFAULT_ALREADY_OPEN_BUDGET: Duration = Duration::from_millis(300);
 
 /// The already-open probe made before knocking: where, what it saw, how long it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,11 +223,6 @@ impl ProfileReport {
     }
 }
 
-/// `1 hit`, `3 hits`.
-pub fn plural(n: usize, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
-}
-
 /// A validated run: what to send and, for an open, how to verify it. Building one does no I/O.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -287,7 +286,7 @@ impl std::fmt::Debug for PlanKind {
 
 impl Plan {
     /// For an open: do not knock when the verify port already answers within
-    /// [`DEFAULT_ALREADY_OPEN_BUDGET`] (the report then says so, with no attempt).
+    /// `DEFAULT_ALREADY_OPEN_BUDGET` (the report then says so, with no attempt).
     pub fn unless_open(mut self) -> Plan {
         if self.action == Action::Open {
             self.already_open_check = Some(DEFAULT_ALREADY_OPEN_BUDGET);
@@ -300,7 +299,7 @@ impl Plan {
     pub fn new(name: &str, profile: &Profile, action: Action) -> Result<Plan, ProfileError> {
         let (kind, family, verify) = match &profile.kind {
             ProfileKind::Sequence(knock) => {
-                let request = profile.knock_request(name, action)?;
+                let request = KnockRequest::for_profile(profile, name, action)?;
                 let kind = PlanKind::Sequence {
                     sequence: request.sequence,
                     secret: request.secret_ports,
@@ -568,7 +567,7 @@ async fn run_attempts(
         PlanKind::Spa(settings) => match (address, keys) {
             (Some(address), Some(keys)) => Sending::Spa { settings, keys, address },
             // Both are read above for every SPA plan.
-            _ => return Err(KnockError::Keys("the SPA keys were not read".to_owned())),
+            _ => return Err(KeysError::NotRead.into()),
         },
         PlanKind::Rotating { knock, window_state } => Sending::Rotating {
             rotation: &knock.rotation,
@@ -595,7 +594,7 @@ async fn run_attempts(
         let mut attempt_request = match &sending {
             Sending::Sequence(sequence) => plan.attempt_request((*sequence).clone()),
             Sending::Spa { settings, keys, address } => {
-                let wire = crate::spa::attempt::seal(settings, keys, *address, cancel).await?;
+                let wire = crate::open::spa_attempt::seal(settings, keys, *address, cancel).await?;
                 let mut request = plan.attempt_request(Sequence::from(Hit::udp(settings.port.get())));
                 request.udp_payload = wire.into_bytes();
                 request
@@ -603,7 +602,7 @@ async fn run_attempts(
             Sending::Rotating { rotation, key, last, .. } => {
                 let t = next_window(rotation, *last, cancel, on_event).await?;
                 window = Some(t);
-                plan.attempt_request(rotation.sequence(key, t).map_err(|e| KnockError::Keys(e.to_string()))?)
+                plan.attempt_request(rotation.sequence(key, t).map_err(KeysError::from)?)
             }
         };
         attempt_request.family = to.family;
@@ -703,12 +702,9 @@ async fn read_secret<T: Send + 'static>(
     tokio::select! {
         _ = cancel.cancelled() => Err(KnockError::Cancelled),
         found = tokio::time::timeout(KEYRING_TIMEOUT, reading) => match found {
-            Err(_) => Err(KnockError::Keys(format!(
-                "the keyring did not answer within {} s (is an unlock prompt waiting?)",
-                KEYRING_TIMEOUT.as_secs()
-            ))),
-            Ok(Err(join)) => Err(KnockError::Keys(format!("reading the keys failed: {join}"))),
-            Ok(Ok(result)) => result.map_err(|error| KnockError::Keys(error.to_string())),
+            Err(_) => Err(KeysError::KeyringTimedOut { seconds: KEYRING_TIMEOUT.as_secs() }.into()),
+            Ok(Err(join)) => Err(KeysError::ReaderStopped(Arc::new(join)).into()),
+            Ok(Ok(result)) => Ok(result.map_err(KeysError::from)?),
         },
     }
 }

@@ -1,6 +1,6 @@
 //! The ICMP errors that came back for UDP datagrams this process sent: the proof that a UDP hit arrived
 //! (the server's own "port unreachable") or where it was dropped (an unreachable from a router on the
-//! way), and the "packet too big" answers that measure a path MTU ([`crate::path_mtu`]).
+//! way), and the "packet too big" answers that measure a path MTU ([`crate::probe::path_mtu`]).
 //!
 //! Per OS (decided here, nowhere else):
 //! - **Linux:** `IP_RECVERR` / `IPV6_RECVERR` on the sending socket, which needs no privilege. The kernel
@@ -14,7 +14,7 @@
 //! Reading is bounded: at most [`MAX_ERRORS_PER_SOCKET`] errors per socket and read.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use socket2::Socket;
@@ -27,7 +27,7 @@ const POLL_EVERY: Duration = Duration::from_millis(20);
 
 /// One ICMP (or local) error reported for a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IcmpError {
+pub(crate) enum IcmpError {
     /// ICMP port unreachable: the destination's host got the datagram and has no socket on the port.
     PortUnreachable { from: IpAddr },
     /// Destination unreachable for another reason (`what`: "host unreachable", "administratively
@@ -44,7 +44,7 @@ pub enum IcmpError {
 
 impl IcmpError {
     /// `port unreachable from 192.0.2.2`, `host unreachable from 198.51.100.1`, ...
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let by = |from: &Option<IpAddr>| from.map_or_else(|| "from this host".to_owned(), |ip| format!("from {ip}"));
         match self {
             IcmpError::PortUnreachable { from } => format!("port unreachable from {from}"),
@@ -60,7 +60,7 @@ impl IcmpError {
 
 /// What came back for one UDP hit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HitAnswer {
+pub(crate) enum HitAnswer {
     /// The server's host answered port unreachable: the hit arrived.
     Arrived { from: IpAddr },
     /// Nothing came back (normal for a port the server filters).
@@ -75,41 +75,37 @@ struct Watched {
     index: usize,
     socket: Socket,
     to: SocketAddr,
-    armed: Result<(), String>,
+    /// Whether the OS queues errors for this socket (when not, the hit reads as not watched, with why).
+    armed: Result<(), Arc<std::io::Error>>,
     answer: Option<IcmpError>,
 }
 
 /// Keeps the sockets of a knock's UDP hits (armed before sending) and reads what came back for them.
 #[derive(Default)]
-pub struct UdpErrorWatch {
+pub(crate) struct UdpErrorWatch {
     kept: Mutex<Vec<Watched>>,
 }
 
 impl UdpErrorWatch {
-    pub fn new() -> UdpErrorWatch {
+    pub(crate) fn new() -> UdpErrorWatch {
         UdpErrorWatch::default()
     }
 
     /// Asks the OS to queue ICMP errors for `socket`'s datagrams (before anything is sent on it).
-    pub(crate) fn arm(&self, socket: &Socket, to: SocketAddr) -> Result<(), String> {
-        enable(socket, to.is_ipv6()).map_err(|e| format!("cannot watch for ICMP errors: {e}"))
+    pub(crate) fn arm(&self, socket: &Socket, to: SocketAddr) -> Result<(), Arc<std::io::Error>> {
+        enable(socket, to.is_ipv6()).map_err(Arc::new)
     }
 
     /// Keeps the socket of hit `index` (sent to `to`) until [`UdpErrorWatch::collect`].
-    pub(crate) fn keep(&self, index: usize, socket: Socket, to: SocketAddr, armed: Result<(), String>) {
+    pub(crate) fn keep(&self, index: usize, socket: Socket, to: SocketAddr, armed: Result<(), Arc<std::io::Error>>) {
         if let Ok(mut kept) = self.kept.lock() {
             kept.push(Watched { index, socket, to, armed, answer: None });
         }
     }
 
-    /// Whether any UDP hit was sent through this watch.
-    pub fn is_empty(&self) -> bool {
-        self.kept.lock().map_or(true, |kept| kept.is_empty())
-    }
-
     /// Waits at most `window` for an answer to every armed hit (returning as soon as each has one), then
     /// says per hit (index, destination) what came back, in sending order.
-    pub async fn collect(&self, window: Duration) -> Vec<(usize, SocketAddr, HitAnswer)> {
+    pub(crate) async fn collect(&self, window: Duration) -> Vec<(usize, SocketAddr, HitAnswer)> {
         let deadline = Instant::now() + window;
         loop {
             let pending = match self.kept.lock() {
@@ -130,7 +126,7 @@ impl UdpErrorWatch {
         kept.iter()
             .map(|w| {
                 let answer = match (&w.armed, w.answer) {
-                    (Err(reason), _) => HitAnswer::NotWatched(reason.clone()),
+                    (Err(error), _) => HitAnswer::NotWatched(format!("cannot watch for ICMP errors: {error}")),
                     (Ok(()), None) => HitAnswer::NoAnswer,
                     (Ok(()), Some(IcmpError::PortUnreachable { from })) if from == w.to.ip() => {
                         HitAnswer::Arrived { from }
@@ -250,7 +246,7 @@ mod tests {
         let watch = UdpErrorWatch::new();
         let socket = Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).expect("socket");
         let armed = watch.arm(&socket, closed);
-        assert_eq!(armed, Ok(()));
+        assert!(armed.is_ok(), "{armed:?}");
         socket.send_to(&[0], &closed.into()).expect("sent");
         watch.keep(0, socket, closed, armed);
         let answers = rt.block_on(watch.collect(Duration::from_secs(2)));

@@ -7,11 +7,13 @@
 //! refuses.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::error::KnockError;
+use crate::discover::{DiscoverError, discover_public_ipv4};
+use crate::error::{AllowIpError, KnockError};
 use crate::profile::{AllowIp, SpaSettings};
 use crate::secrets::SpaKeys;
 use crate::spa::AccessRequest;
@@ -21,7 +23,7 @@ use crate::target;
 const DISCOVER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Seals this attempt's packet for `server` (already resolved).
-pub async fn seal(
+pub(crate) async fn seal(
     settings: &SpaSettings,
     keys: &SpaKeys,
     server: SocketAddr,
@@ -48,24 +50,16 @@ async fn allow_ip(
         AllowIp::Address(ip) => Ok(ip),
         AllowIp::Discover => {
             let url = settings.discover_url.clone().unwrap_or_default();
-            let found = tokio::task::spawn_blocking(move || target::discover_public_ipv4(&url, DISCOVER_TIMEOUT));
+            let found = tokio::task::spawn_blocking(move || discover_public_ipv4(&url, DISCOVER_TIMEOUT));
             tokio::select! {
                 _ = cancel.cancelled() => Err(KnockError::Cancelled),
-                found = found => found.map_err(|e| KnockError::Discover(e.to_string()))?.map_err(KnockError::Discover),
+                found = found => Ok(found.map_err(|e| DiscoverError::Stopped(Arc::new(e)))??),
             }
         }
         AllowIp::Local => match target::local_address_towards(server) {
             Ok(IpAddr::V4(ip)) => Ok(ip),
-            Ok(IpAddr::V6(ip)) => Err(KnockError::AllowIp(format!(
-                "allow_ip = \"local\" needs this host's IPv4 address towards {}, but the route goes out over IPv6 \
-                 ({ip}): set allow_ip to \"source\", to your public IPv4 address, or to \"discover\" with a discover_url",
-                server.ip()
-            ))),
-            Err(error) => Err(KnockError::AllowIp(format!(
-                "allow_ip = \"local\" needs this host's IPv4 address towards {}, but there is no route ({error}): \
-                 set allow_ip to \"source\", to your public IPv4 address, or to \"discover\" with a discover_url",
-                server.ip()
-            ))),
+            Ok(IpAddr::V6(local)) => Err(AllowIpError::RouteIsIpv6 { server: server.ip(), local }.into()),
+            Err(source) => Err(AllowIpError::NoRoute { server: server.ip(), source: Arc::new(source) }.into()),
         },
     }
 }
