@@ -15,7 +15,7 @@ use client_core::{ProfileStore, StoreError, StoreVersion, UnreadableFile};
 use client_core::{RawPermission, raw_permission};
 use serde::{Deserialize, Serialize};
 
-use crate::editor::{Editor, EditorKind, Field, FieldErrors};
+use crate::editor::{Editor, EditorKind, Field, FieldError, FieldErrors};
 use crate::worker::{RunId, Worker, WorkerMessage};
 use client_core::{KeyringAvailability as Availability, SecretStore};
 
@@ -134,10 +134,10 @@ pub enum Notice {
 }
 
 /// The resolved address of the selected host, for the detail view.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Resolution {
     Pending { host: String, family: AddressFamily },
-    Done { host: String, family: AddressFamily, result: Result<SocketAddr, String> },
+    Done { host: String, family: AddressFamily, result: Result<SocketAddr, client_core::ResolveError> },
 }
 
 impl Resolution {
@@ -278,7 +278,7 @@ pub struct DiagnoseRun {
     cancel: CancellationToken,
     pub started: Instant,
     /// None while it runs.
-    pub result: Option<Result<Diagnosis, String>>,
+    pub result: Option<Result<Diagnosis, client_core::ProfileError>>,
     pub cancelled: bool,
 }
 
@@ -322,12 +322,12 @@ pub struct AppState {
     /// Outcomes waiting to be shown as desktop notifications (the window decides: only when unfocused).
     pub notes_outbox: Vec<DesktopNote>,
     /// The last notification handed to the desktop and how that went (for the tests and the curious).
-    pub last_note: Option<(DesktopNote, Result<(), String>)>,
+    pub last_note: Option<(DesktopNote, Result<(), crate::notify::NotifyError>)>,
     /// Rotating profiles whose current ports the user chose to reveal: their door keys, in memory only
     /// (never persisted), until Hide, a restart or a change of the profile.
     revealed: HashMap<String, DoorKey>,
     /// Why a Reveal failed, per profile.
-    pub reveal_errors: HashMap<String, String>,
+    pub reveal_errors: HashMap<String, crate::worker::RevealError>,
     /// The "Import from text" dialog (a `knock+rotating://` URI).
     pub import_uri_dialog: Option<ImportUriDialog>,
     /// The last Diagnose, running or done.
@@ -821,7 +821,7 @@ impl AppState {
         self.worker.import_rotating(self.store.clone(), self.secrets.clone(), import);
     }
 
-    fn on_rotating_imported(&mut self, name: String, result: Result<(), String>) {
+    fn on_rotating_imported(&mut self, name: String, result: Result<(), client_core::UriImportError>) {
         match result {
             Ok(()) => {
                 // Dropping the dialog wipes the pasted URI (Zeroizing).
@@ -831,13 +831,21 @@ impl AppState {
                 self.notice =
                     Some(Notice::Info(format!("added rotating profile {name}; its door key is in the OS keyring")));
             }
-            Err(err) => match self.import_uri_dialog.as_mut() {
-                Some(dialog) => {
-                    dialog.busy = false;
-                    dialog.error = Some(err);
+            Err(err) => {
+                // A taken name is the one problem the dialog can fix: say how.
+                let message = if matches!(err, client_core::UriImportError::Exists(_)) {
+                    format!("{err} (give another name)")
+                } else {
+                    err.to_string()
+                };
+                match self.import_uri_dialog.as_mut() {
+                    Some(dialog) => {
+                        dialog.busy = false;
+                        dialog.error = Some(message);
+                    }
+                    None => self.notice = Some(Notice::Error(message)),
                 }
-                None => self.notice = Some(Notice::Error(err)),
-            },
+            }
         }
     }
 
@@ -1266,7 +1274,7 @@ impl AppState {
         let keys = if editor.kind == EditorKind::Spa { editor.keys().ok().flatten() } else { None };
         let renamed_from = editor.original.as_ref().map(|(o, _)| o.clone()).filter(|o| *o != name);
         if renamed_from.is_some() && self.entry(&name).is_some() {
-            self.editor_errors.insert(Field::Name, format!("a profile named {name:?} already exists"));
+            self.editor_errors.insert(Field::Name, FieldError::NameTaken(name.clone()));
             return;
         }
         let before = editor.original.as_ref().and_then(|(o, _)| self.entry(o)).and_then(|e| e.profile.clone().ok());
@@ -1297,13 +1305,13 @@ impl AppState {
             }
             Err(StoreError::Conflict { name, .. }) => self.conflict = Some(Conflict { name, mine: profile }),
             Err(StoreError::AlreadyExists { .. }) => {
-                self.editor_errors.insert(Field::Name, format!("a profile named {name:?} already exists"));
+                self.editor_errors.insert(Field::Name, FieldError::NameTaken(name.clone()));
             }
             Err(err) => self.notice = Some(Notice::Error(err.to_string())),
         }
     }
 
-    fn on_renamed(&mut self, old: String, new: String, result: Result<(), String>) {
+    fn on_renamed(&mut self, old: String, new: String, result: Result<(), StoreError>) {
         let was_selected = self.selected.as_deref() == Some(old.as_str());
         self.reload();
         match result {
@@ -1362,7 +1370,7 @@ impl AppState {
         self.worker.delete_profile(self.store.clone(), self.secrets.clone(), name);
     }
 
-    fn on_deleted(&mut self, name: String, result: Result<Option<String>, String>) {
+    fn on_deleted(&mut self, name: String, result: Result<Option<client_core::SecretError>, StoreError>) {
         match result {
             Ok(forgotten) => {
                 self.last_results.remove(&name);
@@ -1376,7 +1384,7 @@ impl AppState {
                     Some(err) => Notice::Error(format!("deleted {name}, but not its keyring secrets: {err}")),
                 });
             }
-            Err(err) => self.notice = Some(Notice::Error(err)),
+            Err(err) => self.notice = Some(Notice::Error(err.to_string())),
         }
     }
 
@@ -1399,7 +1407,7 @@ impl AppState {
             }
             Err(err) => {
                 dialog.preview = None;
-                dialog.error = Some(err);
+                dialog.error = Some(err.to_string());
             }
         }
     }
@@ -1436,14 +1444,14 @@ impl AppState {
     pub fn connect_in_terminal(&mut self, command: &str) {
         self.notice = Some(match crate::desktop::run_in_terminal(command) {
             Ok(()) => Notice::Info(format!("started {command} in a terminal")),
-            Err(err) => Notice::Error(err),
+            Err(err) => Notice::Error(err.to_string()),
         });
     }
 
     /// File → Open profiles folder, in the desktop's file manager.
     pub fn open_profiles_folder(&mut self) {
         if let Err(err) = crate::desktop::open_folder(self.store().dir()) {
-            self.notice = Some(Notice::Error(err));
+            self.notice = Some(Notice::Error(err.to_string()));
         }
     }
 
@@ -1471,7 +1479,7 @@ impl AppState {
             }
             Err(err) => {
                 dialog.existing.clear();
-                dialog.error = Some(err);
+                dialog.error = Some(err.to_string());
             }
         }
     }

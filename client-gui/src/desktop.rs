@@ -24,18 +24,33 @@ pub fn default_connect_command(host: &str, address: Option<IpAddr>) -> String {
     }
 }
 
-fn spawn(mut command: Command) -> Result<(), String> {
-    let program = command.get_program().to_string_lossy().into_owned();
+/// Why a folder or a command could not be handed to the desktop.
+#[derive(Debug, thiserror::Error)]
+pub enum DesktopError {
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the connect command is empty")]
+    EmptyCommand,
+    #[cfg(not(any(target_os = "macos", windows)))]
+    #[error("no terminal found: set $TERMINAL, or install xterm")]
+    NoTerminal,
+}
+
+fn spawn(mut command: Command) -> Result<(), DesktopError> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map(drop)
-        .map_err(|e| format!("cannot run {program}: {e}"))
+        .map_err(|source| DesktopError::Spawn { program: command.get_program().to_string_lossy().into_owned(), source })
 }
 
-pub fn open_folder(dir: &Path) -> Result<(), String> {
+pub fn open_folder(dir: &Path) -> Result<(), DesktopError> {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
@@ -49,9 +64,9 @@ pub fn open_folder(dir: &Path) -> Result<(), String> {
 }
 
 /// Runs `line` (a shell command line) in a new terminal window.
-pub fn run_in_terminal(line: &str) -> Result<(), String> {
+pub fn run_in_terminal(line: &str) -> Result<(), DesktopError> {
     if line.trim().is_empty() {
-        return Err("the connect command is empty".to_owned());
+        return Err(DesktopError::EmptyCommand);
     }
     #[cfg(target_os = "macos")]
     {
@@ -80,7 +95,7 @@ pub fn run_in_terminal(line: &str) -> Result<(), String> {
                     .find(|t| on_path(t))
                     .map(str::to_owned)
             })
-            .ok_or_else(|| "no terminal found: set $TERMINAL, or install xterm".to_owned())?;
+            .ok_or(DesktopError::NoTerminal)?;
         let mut command = Command::new(&terminal);
         // Keep the window open after the command ends, so its last words can be read.
         command.args(["-e", "sh", "-c", &format!("{line}; echo; echo \"[exited $?] press Enter\"; read _")]);

@@ -73,7 +73,60 @@ impl EditorKind {
     }
 }
 
-pub type FieldErrors = BTreeMap<Field, String>;
+pub type FieldErrors = BTreeMap<Field, FieldError>;
+
+/// What is wrong with one field, shown next to it. The parsers' own errors are kept (the message is
+/// theirs, the type says which parser spoke).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    /// Name, host, tag, `env:` variable, allow IP, a door's port range and protocols.
+    #[error(transparent)]
+    Profile(#[from] client_core::ProfileError),
+    /// Open or close sequence, TCP flags.
+    #[error(transparent)]
+    Sequence(#[from] client_core::SequenceError),
+    /// Access list, user name.
+    #[error(transparent)]
+    Spa(#[from] client_core::spa::SpaError),
+    /// A door's parameters, checked together.
+    #[error(transparent)]
+    Rotating(#[from] RotatingError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    #[error(transparent)]
+    Number(#[from] NumberError),
+    #[error("enter a sequence, e.g. 1300,8888:udp,9394")]
+    NoSequence,
+    #[error("a profile named {0:?} already exists")]
+    NameTaken(String),
+    #[error("discover needs an endpoint: set discover_url in the profile file (knock-cli --discover-url)")]
+    DiscoverWithoutUrl,
+}
+
+/// Why the typed SPA keys cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeysError {
+    #[error("enter both keys (or neither, to keep the stored ones)")]
+    OnlyOne,
+    #[error("key: {0}")]
+    Key(#[source] client_core::spa::SpaError),
+    #[error("HMAC key: {0}")]
+    HmacKey(#[source] client_core::spa::SpaError),
+    #[error("the HMAC key must differ from the key")]
+    SameKeys,
+}
+
+/// A number field that does not hold the number wanted; `expected` says which ("a port 1..=65535").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    #[error("enter {expected}")]
+    Empty { expected: &'static str },
+    #[error("{text:?} is not {expected}")]
+    NotANumber { text: String, expected: &'static str },
+    /// A number that parsed but is out of range; `allowed` says what is ("at least 1").
+    #[error("must be {allowed}")]
+    OutOfRange { allowed: &'static str },
+}
 
 const ENV_PREFIX: &str = "env:";
 
@@ -163,8 +216,8 @@ impl Editor {
     }
 
     /// Fills both key fields with a fresh pair and keeps the access.conf lines to show.
-    pub fn generate_keys(&mut self) -> Result<(), String> {
-        let (key, hmac) = client_core::spa::keygen().map_err(|e| e.to_string())?;
+    pub fn generate_keys(&mut self) -> Result<(), client_core::spa::SpaError> {
+        let (key, hmac) = client_core::spa::keygen()?;
         self.spa_key = key.to_base64();
         self.spa_hmac_key = hmac.to_base64();
         self.generated = Some(client_core::spa::format_key_lines(&key, &hmac));
@@ -172,15 +225,15 @@ impl Editor {
     }
 
     /// The keys typed or generated, if any; both or neither, valid and different.
-    pub fn keys(&self) -> Result<Option<(SpaKey, HmacKey)>, String> {
+    pub fn keys(&self) -> Result<Option<(SpaKey, HmacKey)>, KeysError> {
         match (self.spa_key.trim(), self.spa_hmac_key.trim()) {
             ("", "") => Ok(None),
-            ("", _) | (_, "") => Err("enter both keys (or neither, to keep the stored ones)".to_owned()),
+            ("", _) | (_, "") => Err(KeysError::OnlyOne),
             (key, hmac) => {
-                let key = SpaKey::from_base64(key).map_err(|e| format!("key: {e}"))?;
-                let hmac = HmacKey::from_base64(hmac).map_err(|e| format!("HMAC key: {e}"))?;
+                let key = SpaKey::from_base64(key).map_err(KeysError::Key)?;
+                let hmac = HmacKey::from_base64(hmac).map_err(KeysError::HmacKey)?;
                 if key.as_bytes() == hmac.as_bytes() {
-                    return Err("the HMAC key must differ from the key".to_owned());
+                    return Err(KeysError::SameKeys);
                 }
                 Ok(Some((key, hmac)))
             }
@@ -270,19 +323,19 @@ impl Editor {
     /// The profile the form describes (of the selected kind), or every field's problem.
     pub fn build(&self, taken: &[String]) -> Result<Profile, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let mut check = |field, result: Result<(), String>| {
-            if let Err(message) = result {
-                errors.insert(field, message);
+        let mut check = |field, result: Result<(), FieldError>| {
+            if let Err(error) = result {
+                errors.insert(field, error);
             }
         };
         let name = self.name.trim();
-        check(Field::Name, validate_name(name).map_err(|e| e.to_string()));
+        check(Field::Name, validate_name(name).map_err(FieldError::from));
         let renaming = self.original.as_ref().is_some_and(|(original, _)| original != name);
         if (self.is_new() || renaming) && taken.iter().any(|t| t == name) {
-            check(Field::Name, Err(format!("a profile named {name:?} already exists")));
+            check(Field::Name, Err(FieldError::NameTaken(name.to_owned())));
         }
         let host = self.host.trim();
-        check(Field::Host, validate_host(host).map_err(|e| e.to_string()));
+        check(Field::Host, validate_host(host).map_err(FieldError::from));
         let kind = match self.kind {
             EditorKind::Sequence => self.build_sequence(&mut check),
             EditorKind::Spa => self.build_spa(&mut check),
@@ -291,7 +344,7 @@ impl Editor {
         let tags: Vec<String> =
             self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
         for tag in &tags {
-            check(Field::Tags, validate_tag(tag).map_err(|e| e.to_string()));
+            check(Field::Tags, validate_tag(tag).map_err(FieldError::from));
         }
         let verify = if self.verify { self.build_verify(&mut check) } else { None };
         let Some(kind) = kind else { return Err(errors) };
@@ -306,14 +359,14 @@ impl Editor {
         Ok(profile)
     }
 
-    fn build_sequence(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<ProfileKind> {
+    fn build_sequence(&self, check: &mut impl FnMut(Field, Result<(), FieldError>)) -> Option<ProfileKind> {
         let open = parse_source(&self.open);
         check(Field::Open, open.as_ref().map(drop).map_err(Clone::clone));
         let close = if self.close.trim().is_empty() { Ok(None) } else { parse_source(&self.close).map(Some) };
         check(Field::Close, close.as_ref().map(drop).map_err(Clone::clone));
         let flags = TcpFlagSpec::parse(&self.tcp_flags)
-            .map_err(|e| e.to_string())
-            .and_then(|spec| spec.sendable().map(|_| spec).map_err(|e| e.to_string()));
+            .and_then(|spec| spec.sendable().map(|_| spec))
+            .map_err(FieldError::from);
         check(Field::TcpFlags, flags.as_ref().map(drop).map_err(Clone::clone));
         let delay = number::<u64>(&self.delay_ms, "a number of milliseconds");
         check(Field::Delay, delay.as_ref().map(drop).map_err(Clone::clone));
@@ -322,27 +375,24 @@ impl Editor {
         Some(ProfileKind::Sequence(knock))
     }
 
-    fn build_spa(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<ProfileKind> {
-        let access = self.access.parse::<client_core::spa::AccessList>().map_err(|e| e.to_string());
+    fn build_spa(&self, check: &mut impl FnMut(Field, Result<(), FieldError>)) -> Option<ProfileKind> {
+        let access = self.access.parse::<client_core::spa::AccessList>().map_err(FieldError::from);
         check(Field::Access, access.as_ref().map(drop).map_err(Clone::clone));
-        let allow_ip = self.allow_ip.parse::<AllowIp>().map_err(|e| e.to_string()).and_then(|allow| {
+        let allow_ip = self.allow_ip.parse::<AllowIp>().map_err(FieldError::from).and_then(|allow| {
             match (allow, &self.spa_discover_url) {
-                (AllowIp::Discover, None) => {
-                    Err("discover needs an endpoint: set discover_url in the profile file (knock-cli --discover-url)"
-                        .to_owned())
-                }
+                (AllowIp::Discover, None) => Err(FieldError::DiscoverWithoutUrl),
                 _ => Ok(allow),
             }
         });
         check(Field::AllowIp, allow_ip.as_ref().map(drop).map_err(Clone::clone));
         let port = number::<u16>(&self.spa_port, "a port 1..=65535")
-            .and_then(|p| NonZeroU16::new(p).ok_or_else(|| "must be between 1 and 65535".to_owned()));
+            .and_then(|p| NonZeroU16::new(p).ok_or(NumberError::OutOfRange { allowed: "between 1 and 65535" }.into()));
         check(Field::SpaPort, port.as_ref().map(drop).map_err(Clone::clone));
         let user = self.spa_user.trim();
         if !user.is_empty() {
-            check(Field::SpaUser, client_core::spa::validate_username(user).map_err(|e| e.to_string()));
+            check(Field::SpaUser, client_core::spa::validate_username(user).map_err(FieldError::from));
         }
-        check(Field::SpaKeys, self.keys().map(drop));
+        check(Field::SpaKeys, self.keys().map(drop).map_err(FieldError::from));
         let (Ok(access), Ok(allow_ip), Ok(port)) = (access, allow_ip, port) else { return None };
         let mut settings = SpaSettings::new(access);
         settings.allow_ip = allow_ip;
@@ -356,20 +406,20 @@ impl Editor {
 
     /// The door's parameters, each parsed as the `[rotating]` table parses it, then checked together
     /// ([`Rotation::validate`]) with the problem shown at the field it is about.
-    fn build_rotating(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<ProfileKind> {
+    fn build_rotating(&self, check: &mut impl FnMut(Field, Result<(), FieldError>)) -> Option<ProfileKind> {
         let door = self.door.trim();
         let step = number::<u64>(&self.step, "a number of seconds");
         check(Field::Step, step.as_ref().map(drop).map_err(Clone::clone));
         let length = number::<usize>(&self.length, "a number of hits");
         check(Field::Length, length.as_ref().map(drop).map_err(Clone::clone));
-        let range = parse_port_range(&self.range).map_err(|e| e.to_string());
+        let range = parse_port_range(&self.range).map_err(FieldError::from);
         check(Field::Range, range.as_ref().map(drop).map_err(Clone::clone));
         let protocols = match self.protocols.trim() {
             "" => Ok(Vec::new()),
-            text => parse_protocols(&text.replace(' ', "")).map_err(|e| e.to_string()),
+            text => parse_protocols(&text.replace(' ', "")).map_err(FieldError::from),
         };
         check(Field::Protocols, protocols.as_ref().map(drop).map_err(Clone::clone));
-        let exclude: Result<Vec<u16>, String> = self
+        let exclude: Result<Vec<u16>, FieldError> = self
             .exclude
             .split(',')
             .map(str::trim)
@@ -383,7 +433,7 @@ impl Editor {
             (step, length, range, protocols, exclude, delay)
         else {
             if door.is_empty() {
-                check(Field::Door, Err(RotatingError::EmptyDoor.to_string()));
+                check(Field::Door, Err(RotatingError::EmptyDoor.into()));
             }
             return None;
         };
@@ -396,18 +446,18 @@ impl Editor {
                 RotatingError::Template { .. } => Field::Protocols,
                 _ => Field::Range,
             };
-            check(field, Err(error.to_string()));
+            check(field, Err(error.into()));
             return None;
         }
         Some(ProfileKind::Rotating(RotatingKnock { rotation, method: self.method, delay_ms: delay }))
     }
 
-    fn build_verify(&self, check: &mut impl FnMut(Field, Result<(), String>)) -> Option<Verify> {
+    fn build_verify(&self, check: &mut impl FnMut(Field, Result<(), FieldError>)) -> Option<Verify> {
         let port = number::<u16>(&self.verify_port, "a port 1..=65535")
-            .and_then(|p| NonZeroU16::new(p).ok_or_else(|| "must be between 1 and 65535".to_owned()));
+            .and_then(|p| NonZeroU16::new(p).ok_or(NumberError::OutOfRange { allowed: "between 1 and 65535" }.into()));
         let timeout = number::<u64>(&self.verify_timeout_ms, "a number of milliseconds");
         let attempts = number::<u32>(&self.attempts, "a whole number")
-            .and_then(|n| NonZeroU32::new(n).ok_or_else(|| "must be at least 1".to_owned()));
+            .and_then(|n| NonZeroU32::new(n).ok_or(NumberError::OutOfRange { allowed: "at least 1" }.into()));
         let backoff = number::<u64>(&self.backoff_ms, "a number of milliseconds");
         check(Field::VerifyPort, port.as_ref().map(drop).map_err(Clone::clone));
         check(Field::VerifyTimeout, timeout.as_ref().map(drop).map_err(Clone::clone));
@@ -433,21 +483,28 @@ fn source_text(source: &SequenceSource) -> String {
     }
 }
 
-fn parse_source(text: &str) -> Result<SequenceSource, String> {
+fn parse_source(text: &str) -> Result<SequenceSource, FieldError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("enter a sequence, e.g. 1300,8888:udp,9394".to_owned());
+        return Err(FieldError::NoSequence);
     }
     if let Some(var) = text.strip_prefix(ENV_PREFIX) {
         let var = var.trim();
-        return validate_env_name(var).map(|()| SequenceSource::Env(var.to_owned())).map_err(|e| e.to_string());
+        return Ok(validate_env_name(var).map(|()| SequenceSource::Env(var.to_owned()))?);
     }
-    Sequence::parse_as_written(text, Protocol::Tcp).map(SequenceSource::Inline).map_err(|e| e.to_string())
+    Ok(Sequence::parse_as_written(text, Protocol::Tcp).map(SequenceSource::Inline)?)
 }
 
-fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {
+/// `text` as a number; `expected` names what the field holds, for the error.
+fn number<T: std::str::FromStr>(text: &str, expected: &'static str) -> Result<T, FieldError> {
     let text = text.trim();
-    text.parse().map_err(|_| if text.is_empty() { format!("enter {what}") } else { format!("{text:?} is not {what}") })
+    text.parse().map_err(|_| {
+        FieldError::Number(if text.is_empty() {
+            NumberError::Empty { expected }
+        } else {
+            NumberError::NotANumber { text: text.to_owned(), expected }
+        })
+    })
 }
 
 #[cfg(test)]
@@ -503,7 +560,7 @@ mod tests {
             (Field::VerifyPort, "between 1 and 65535"),
             (Field::Attempts, "at least 1"),
         ] {
-            assert!(errors.get(&field).is_some_and(|m| m.contains(needle)), "{field:?}: {errors:?}");
+            assert!(errors.get(&field).is_some_and(|m| m.to_string().contains(needle)), "{field:?}: {errors:?}");
         }
         assert!(!errors.contains_key(&Field::Backoff));
     }
@@ -544,9 +601,9 @@ mod tests {
         assert!(e.keys().expect("keys").is_some());
 
         e.spa_hmac_key = e.spa_key.clone();
-        assert!(e.validate(&[]).get(&Field::SpaKeys).is_some_and(|m| m.contains("differ")));
+        assert!(e.validate(&[]).get(&Field::SpaKeys).is_some_and(|m| m.to_string().contains("differ")));
         e.spa_hmac_key.clear();
-        assert!(e.validate(&[]).get(&Field::SpaKeys).is_some_and(|m| m.contains("both")));
+        assert!(e.validate(&[]).get(&Field::SpaKeys).is_some_and(|m| m.to_string().contains("both")));
         e.spa_key = "not base64!".into();
         e.spa_hmac_key = "x".into();
         assert!(e.validate(&[]).contains_key(&Field::SpaKeys));
@@ -588,7 +645,11 @@ mod tests {
     fn switching_kinds_keeps_each_kinds_fields_and_saves_the_selected_one() {
         let mut e = valid();
         e.kind = EditorKind::Rotating;
-        assert!(e.validate(&[]).get(&Field::Door).is_some_and(|m| m.contains("needs a name")), "{:?}", e.validate(&[]));
+        assert!(
+            e.validate(&[]).get(&Field::Door).is_some_and(|m| m.to_string().contains("needs a name")),
+            "{:?}",
+            e.validate(&[])
+        );
         e.door = "ssh".into();
         e.protocols = "tcp, udp, tcp, tcp".into();
         let profile = e.build(&[]).expect("valid");
@@ -605,7 +666,7 @@ mod tests {
     fn each_bad_rotating_field_gets_its_own_message() {
         let mut e = Editor::edit("door", &rotating_profile(), client_core::StoreVersion::default());
         e.step = "0".into();
-        assert!(e.validate(&[]).get(&Field::Step).is_some_and(|m| m.contains("at least 1 second")));
+        assert!(e.validate(&[]).get(&Field::Step).is_some_and(|m| m.to_string().contains("at least 1 second")));
         e.step = "soon".into();
         e.length = "x".into();
         e.range = "9-1".into();
@@ -619,14 +680,14 @@ mod tests {
             (Field::Protocols, "sctp"),
             (Field::Exclude, "\"http\" is not a port"),
         ] {
-            assert!(errors.get(&field).is_some_and(|m| m.contains(needle)), "{field:?}: {errors:?}");
+            assert!(errors.get(&field).is_some_and(|m| m.to_string().contains(needle)), "{field:?}: {errors:?}");
         }
         let mut e = Editor::edit("door", &rotating_profile(), client_core::StoreVersion::default());
         e.length = "4".into();
-        assert!(e.validate(&[]).get(&Field::Protocols).is_some_and(|m| m.contains("template has 3")));
+        assert!(e.validate(&[]).get(&Field::Protocols).is_some_and(|m| m.to_string().contains("template has 3")));
         e.protocols.clear();
         e.range = "20000-20002".into();
-        assert!(e.validate(&[]).get(&Field::Range).is_some_and(|m| m.contains("cannot hold 4")));
+        assert!(e.validate(&[]).get(&Field::Range).is_some_and(|m| m.to_string().contains("cannot hold 4")));
         e.length = "17".into();
         assert!(e.validate(&[]).contains_key(&Field::Length));
     }

@@ -10,44 +10,88 @@
 //! - Linux, macOS: glow only (OpenGL; Mesa's software GL where there is no GPU).
 #![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use client_core::ProfileStore;
 use client_gui::KnockGui;
 
-fn main() -> std::process::ExitCode {
+const USAGE: &str = "usage: knock-gui [--profiles-dir DIR]";
+
+/// Parses the command line and runs; the one place a failure becomes a message and an exit code.
+fn main() -> ExitCode {
     let started = std::time::Instant::now();
-    let mut args = std::env::args_os().skip(1);
-    let mut explicit: Option<PathBuf> = None;
-    while let Some(arg) = args.next() {
-        match arg.to_str() {
-            Some("--profiles-dir") => explicit = args.next().map(PathBuf::from),
-            Some("--help" | "-h") => {
-                println!("usage: knock-gui [--profiles-dir DIR]");
-                return std::process::ExitCode::SUCCESS;
-            }
-            _ => {
-                startup_error(&format!("unexpected argument {arg:?} (usage: knock-gui [--profiles-dir DIR])"));
-                return std::process::ExitCode::from(2);
-            }
-        }
-    }
-    let store = match ProfileStore::locate(explicit.as_deref()) {
-        Ok(store) => store,
+    match Command::parse(std::env::args_os().skip(1)).and_then(|command| run(command, started)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             startup_error(&err.to_string());
-            return std::process::ExitCode::from(2);
+            err.exit_code()
         }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Command {
+    Help,
+    Open { profiles_dir: Option<PathBuf> },
+}
+
+impl Command {
+    fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Command, StartupError> {
+        let mut profiles_dir: Option<PathBuf> = None;
+        while let Some(arg) = args.next() {
+            match arg.to_str() {
+                Some("--profiles-dir") => profiles_dir = args.next().map(PathBuf::from),
+                Some("--help" | "-h") => return Ok(Command::Help),
+                _ => return Err(StartupError::Usage(arg)),
+            }
+        }
+        Ok(Command::Open { profiles_dir })
+    }
+}
+
+/// Why the app did not start.
+#[derive(Debug, thiserror::Error)]
+enum StartupError {
+    #[error("unexpected argument {0:?} ({USAGE})")]
+    Usage(OsString),
+    #[error(transparent)]
+    Store(#[from] client_core::StoreError),
+    /// No renderer could open the window, or the app failed in it (the last renderer's error).
+    #[error(transparent)]
+    Window(#[from] eframe::Error),
+}
+
+impl StartupError {
+    /// 2: the command line or the profile store is wrong (the user can fix it); 1: the window failed.
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            StartupError::Usage(_) | StartupError::Store(_) => ExitCode::from(2),
+            StartupError::Window(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+fn run(command: Command, started: std::time::Instant) -> Result<(), StartupError> {
+    let profiles_dir = match command {
+        Command::Help => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Command::Open { profiles_dir } => profiles_dir,
     };
+    let store = ProfileStore::locate(profiles_dir.as_deref())?;
     let app_started = Arc::new(AtomicBool::new(false));
     let mut result = Ok(());
     for (attempt, &renderer) in RENDERERS.iter().enumerate() {
         if attempt > 0 {
             eprintln!("knock-gui: trying the {renderer:?} renderer instead");
         }
-        result = run(renderer, store.clone(), started, Arc::clone(&app_started));
+        result = open_window(renderer, store.clone(), started, Arc::clone(&app_started));
         // Fall back only when the renderer never got as far as creating the app.
         match &result {
             Err(err) if !app_started.load(Ordering::SeqCst) => {
@@ -56,13 +100,7 @@ fn main() -> std::process::ExitCode {
             _ => break,
         }
     }
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            startup_error(&err.to_string());
-            std::process::ExitCode::FAILURE
-        }
-    }
+    Ok(result?)
 }
 
 /// Says why the app cannot start: on stderr, and on Windows also in a message box when stderr is no terminal
@@ -86,7 +124,7 @@ const RENDERERS: &[eframe::Renderer] = &[eframe::Renderer::Glow];
 #[cfg(windows)]
 const RENDERERS: &[eframe::Renderer] = &[eframe::Renderer::Glow, eframe::Renderer::Wgpu];
 
-fn run(
+fn open_window(
     renderer: eframe::Renderer,
     store: ProfileStore,
     started: std::time::Instant,
@@ -120,4 +158,26 @@ fn run(
             Ok(Box::new(app) as Box<dyn eframe::App>)
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, StartupError> {
+        Command::parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn arguments_are_parsed_and_a_bad_one_is_a_usage_error_with_exit_code_2() {
+        assert_eq!(parse(&[]).expect("no arguments"), Command::Open { profiles_dir: None });
+        assert_eq!(
+            parse(&["--profiles-dir", "/p"]).expect("a directory"),
+            Command::Open { profiles_dir: Some(PathBuf::from("/p")) }
+        );
+        assert_eq!(parse(&["--profiles-dir", "/p", "-h"]).expect("help"), Command::Help);
+        let err = parse(&["--bogus"]).expect_err("an unknown argument");
+        assert_eq!(err.to_string(), "unexpected argument \"--bogus\" (usage: knock-gui [--profiles-dir DIR])");
+        assert_eq!(err.exit_code(), ExitCode::from(2));
+    }
 }

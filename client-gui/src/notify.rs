@@ -22,23 +22,54 @@ use crate::app::DesktopNote;
 /// The application name notifications are shown under.
 const APP_NAME: &str = "knock-gui";
 
+/// Why a notification was not shown. Clone (the sources are shared) because the app keeps the last
+/// outcome in its state, which the tests read by cloning.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NotifyError {
+    /// The notification service did not take it (no session bus, no daemon, a refused toast).
+    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd", windows))]
+    #[error("desktop notification not shown: {0}")]
+    Service(#[source] std::sync::Arc<notify_rust::error::Error>),
+    #[cfg(target_os = "macos")]
+    #[error("desktop notification not shown: cannot run osascript: {0}")]
+    Osascript(#[source] std::sync::Arc<std::io::Error>),
+    /// osascript ran and failed; its stderr, trimmed.
+    #[cfg(target_os = "macos")]
+    #[error("desktop notification not shown: osascript: {0}")]
+    Refused(String),
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "macos",
+        windows
+    )))]
+    #[error("desktop notifications are not available on this OS")]
+    Unavailable,
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd", windows))]
+impl From<notify_rust::error::Error> for NotifyError {
+    fn from(error: notify_rust::error::Error) -> NotifyError {
+        NotifyError::Service(std::sync::Arc::new(error))
+    }
+}
+
 /// Shows `note` on the desktop; the error says why it could not be.
 #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd", windows))]
-pub fn show(note: &DesktopNote) -> Result<(), String> {
+pub fn show(note: &DesktopNote) -> Result<(), NotifyError> {
     let mut notification = notify_rust::Notification::new();
     notification.appname(APP_NAME).summary(&note.title).body(&note.body);
     #[cfg(unix)]
     {
         notification.icon("knock-gui").timeout(notify_rust::Timeout::Milliseconds(8000));
-        let reads_markup = notify_rust::get_capabilities()
-            .map_err(|e| format!("desktop notification not shown: {e}"))?
-            .iter()
-            .any(|capability| capability == "body-markup");
+        let reads_markup = notify_rust::get_capabilities()?.iter().any(|capability| capability == "body-markup");
         if reads_markup {
             notification.body(&escape_markup(&note.body));
         }
     }
-    notification.show().map(drop).map_err(|e| format!("desktop notification not shown: {e}"))
+    notification.show().map(drop).map_err(NotifyError::from)
 }
 
 /// `text` as freedesktop notification markup that shows it as typed.
@@ -49,7 +80,7 @@ fn escape_markup(text: &str) -> String {
 
 /// Shows `note` in the notification centre (see the module docs for why through osascript).
 #[cfg(target_os = "macos")]
-pub fn show(note: &DesktopNote) -> Result<(), String> {
+pub fn show(note: &DesktopNote) -> Result<(), NotifyError> {
     let script = format!(
         "display notification {} with title {}",
         applescript_string(&note.body),
@@ -59,11 +90,11 @@ pub fn show(note: &DesktopNote) -> Result<(), String> {
         .args(["-e", &script])
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("desktop notification not shown: cannot run osascript: {e}"))?;
+        .map_err(|e| NotifyError::Osascript(std::sync::Arc::new(e)))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("desktop notification not shown: osascript: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        Err(NotifyError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_owned()))
     }
 }
 
@@ -95,8 +126,8 @@ fn applescript_string(text: &str) -> String {
     target_os = "macos",
     windows
 )))]
-pub fn show(_note: &DesktopNote) -> Result<(), String> {
-    Err("desktop notifications are not available on this OS".to_owned())
+pub fn show(_note: &DesktopNote) -> Result<(), NotifyError> {
+    Err(NotifyError::Unavailable)
 }
 
 #[cfg(test)]

@@ -31,19 +31,81 @@ pub struct Preview {
     pub skipped: Vec<String>,
 }
 
+/// Why a file gives no import preview.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("enter the path of a profile .toml, an .fwknoprc or a knockd.conf")]
+    NoPath,
+    /// The core's HostNeeded in the dialog's terms: it has a host field, not a --host option. The core's
+    /// import errors are boxed: unboxed, their size would make every `Result` here that large.
+    #[error("{} is a knockd.conf: enter the host its doors belong to", .path.display())]
+    HostNeeded {
+        path: PathBuf,
+        #[source]
+        source: Box<client_core::ImportError>,
+    },
+    #[error(transparent)]
+    Import(Box<client_core::ImportError>),
+    /// Every part of the file was skipped; `skipped` says why, part by part.
+    #[error("{} (read as {format}) holds no profile: {}", .path.display(), .skipped.join("; "))]
+    NoProfile { path: PathBuf, format: ImportFormat, skipped: Vec<String> },
+}
+
+/// Why [`import_profile_file`] created nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportFileError {
+    #[error(transparent)]
+    Preview(#[from] PreviewError),
+    /// The profile was not created (its name is taken...): the import's problems, as [`Applied`] has them.
+    #[error("{}", .problems.join("; "))]
+    NotCreated { problems: Vec<String> },
+}
+
+/// Why an export stopped (files written before it stay).
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("tick at least one profile to export")]
+    NothingChosen,
+    #[error("{:?} is not a folder: enter an existing folder to export into", .dir.display().to_string())]
+    NotAFolder { dir: PathBuf },
+    #[error(transparent)]
+    Load(#[from] StoreError),
+    #[error(transparent)]
+    Serialize(#[from] toml::ser::Error),
+    #[error("cannot create {}: {source}", .path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[cfg(unix)]
+    #[error("cannot restrict {}: {source}", .path.display())]
+    Restrict {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The one import entry point of the app (the dialog and the tests call it): the core's import by file
 /// (format detected from the content as a whole, as `knock-cli profile import` does) turned into a
 /// preview. `host` is needed for a knockd.conf only.
-pub fn preview_import(path: &Path, host: &str) -> Result<Preview, String> {
+pub fn preview_import(path: &Path, host: &str) -> Result<Preview, PreviewError> {
     if path.as_os_str().is_empty() {
-        return Err("enter the path of a profile .toml, an .fwknoprc or a knockd.conf".to_owned());
+        return Err(PreviewError::NoPath);
     }
     let host = Some(host.trim()).filter(|h| !h.is_empty());
-    let report = import_path(path, host).map_err(|e| match e {
+    let report = import_path(path, host).map_err(|source| match source {
         client_core::ImportError::HostNeeded { .. } => {
-            format!("{} is a knockd.conf: enter the host its doors belong to", path.display())
+            PreviewError::HostNeeded { path: path.to_owned(), source: Box::new(source) }
         }
-        other => other.to_string(),
+        other => PreviewError::Import(Box::new(other)),
     })?;
     let mut preview =
         Preview { path: path.to_owned(), format: report.format, candidates: Vec::new(), skipped: Vec::new() };
@@ -61,12 +123,7 @@ pub fn preview_import(path: &Path, host: &str) -> Result<Preview, String> {
         }
     }
     if preview.candidates.is_empty() {
-        return Err(format!(
-            "{} (read as {}) holds no profile: {}",
-            path.display(),
-            report.format,
-            preview.skipped.join("; ")
-        ));
+        return Err(PreviewError::NoProfile { path: path.to_owned(), format: report.format, skipped: preview.skipped });
     }
     Ok(preview)
 }
@@ -100,10 +157,10 @@ pub fn apply_import(store: &ProfileStore, preview: &Preview) -> Applied {
 }
 
 /// Copies one profile file into the store under its file name; never replaces an existing profile.
-pub fn import_profile_file(store: &ProfileStore, path: &Path) -> Result<String, String> {
+pub fn import_profile_file(store: &ProfileStore, path: &Path) -> Result<String, ImportFileError> {
     let preview = preview_import(path, "")?;
     let applied = apply_import(store, &preview);
-    applied.added.into_iter().next().ok_or_else(|| applied.problems.join("; "))
+    applied.added.into_iter().next().ok_or(ImportFileError::NotCreated { problems: applied.problems })
 }
 
 /// The files an export of `names` into `dir` would replace.
@@ -118,20 +175,17 @@ pub fn export_profiles(
     names: &[String],
     dir: &Path,
     overwrite: bool,
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>, ExportError> {
     if names.is_empty() {
-        return Err("tick at least one profile to export".to_owned());
+        return Err(ExportError::NothingChosen);
     }
     if dir.as_os_str().is_empty() || !dir.is_dir() {
-        return Err(format!(
-            "{:?} is not a folder: enter an existing folder to export into",
-            dir.display().to_string()
-        ));
+        return Err(ExportError::NotAFolder { dir: dir.to_owned() });
     }
     let mut written = Vec::new();
     for name in names {
-        let stored = store.load(name).map_err(|e| e.to_string())?;
-        let text = toml::to_string(&stored.profile).map_err(|e| e.to_string())?;
+        let stored = store.load(name)?;
+        let text = toml::to_string(&stored.profile)?;
         let path = dir.join(format!("{name}.toml"));
         let mut options = fs::OpenOptions::new();
         options.write(true);
@@ -142,13 +196,13 @@ pub fn export_profiles(
         }
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let mut file = options.open(&path).map_err(|source| ExportError::Create { path: path.clone(), source })?;
         // A replaced file keeps its old mode: tighten it too.
         #[cfg(unix)]
         file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
+            .map_err(|source| ExportError::Restrict { path: path.clone(), source })?;
         std::io::Write::write_all(&mut file, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|source| ExportError::Write { path: path.clone(), source })?;
         written.push(path);
     }
     Ok(written)
@@ -194,7 +248,7 @@ mod tests {
         let imported = b.load("bastion").expect("load").profile;
         assert!(imported.id.is_some_and(|other| other != id), "{imported:?}");
         assert_eq!(Profile { id: None, ..imported }, profile);
-        assert!(import_profile_file(&b, &written[0]).expect_err("twice").contains("already exists"));
+        assert!(import_profile_file(&b, &written[0]).expect_err("twice").to_string().contains("already exists"));
     }
 
     #[test]
@@ -204,7 +258,7 @@ mod tests {
         fs::write(&conf, "[openSSH]\n sequence = 7000,8000,9000\n[closeSSH]\n sequence = 9000,8000,7000\n")
             .expect("write");
         let s = store(dir.path());
-        assert!(preview_import(&conf, "").expect_err("no host").contains("host"));
+        assert!(preview_import(&conf, "").expect_err("no host").to_string().contains("host"));
         let preview = preview_import(&conf, "192.0.2.2").expect("preview");
         assert_eq!(preview.format, ImportFormat::KnockdConf);
         let applied = apply_import(&s, &preview);

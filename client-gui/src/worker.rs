@@ -19,6 +19,41 @@ use client_core::{KeyOwner, KeyringAvailability as Availability, SecretStore};
 /// Identifies one run, so late messages of a superseded run are recognised.
 pub type RunId = u64;
 
+/// Why an SPA profile's keys were not stored in the keyring.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreKeysError {
+    #[error(transparent)]
+    Store(#[from] client_core::StoreError),
+    /// Another profile file has this one's id, so the keyring entry would be theirs too.
+    #[error(
+        "{name} has the same id as {} (a file copied by hand?), so their keys are one: delete the `id` line \
+         of the copy and add the keys again",
+        .sharing.join(", ")
+    )]
+    SharedId { name: String, sharing: Vec<String> },
+    #[error(transparent)]
+    Keyring(#[from] client_core::SecretError),
+}
+
+/// Why a rotating profile's door key could not be read for Reveal.
+#[derive(Debug, thiserror::Error)]
+pub enum RevealError {
+    #[error("${variable}: {source}")]
+    Variable {
+        variable: String,
+        #[source]
+        source: client_core::rotating::RotatingError,
+    },
+    #[error("the keyring's key: {0}")]
+    StoredKey(#[source] client_core::rotating::RotatingError),
+    #[error("no door key for {name} in the keyring (knock-cli profile set-key {name}) or ${variable}")]
+    Missing { name: String, variable: String },
+    #[error(transparent)]
+    Store(#[from] client_core::StoreError),
+    #[error(transparent)]
+    Keyring(#[from] client_core::SecretError),
+}
+
 #[derive(Debug)]
 pub enum WorkerMessage {
     Progress {
@@ -35,49 +70,52 @@ pub enum WorkerMessage {
         name: String,
         host: String,
         family: AddressFamily,
-        result: Result<SocketAddr, String>,
+        result: Result<SocketAddr, client_core::ResolveError>,
     },
     /// A profile was renamed after a save (its keyring keys moved with it).
     Renamed {
         old: String,
         new: String,
-        result: Result<(), String>,
+        result: Result<(), client_core::StoreError>,
     },
     Keyring(Availability),
-    /// A profile was deleted (file and keyring secrets); `Ok(Some(warning))` when its secrets could not be
+    /// A profile was deleted (file and keyring secrets); `Ok(Some(error))` when its secrets could not be
     /// forgotten.
     Deleted {
         name: String,
-        result: Result<Option<String>, String>,
+        result: Result<Option<client_core::SecretError>, client_core::StoreError>,
     },
     SecretsStored {
         name: String,
-        result: Result<(), String>,
+        result: Result<(), StoreKeysError>,
     },
     /// A rotating profile's door key, read to reveal its current ports (kept in memory only).
     RotatingKey {
         name: String,
-        result: Result<DoorKey, String>,
+        result: Result<DoorKey, RevealError>,
     },
     /// A `knock+rotating://` import: the key went to the keyring, then the profile was created.
     RotatingImported {
         name: String,
-        result: Result<(), String>,
+        result: Result<(), client_core::UriImportError>,
     },
     /// A Diagnose finished (or could not start).
     Diagnosed {
         name: String,
         run: RunId,
-        result: Result<Diagnosis, String>,
+        result: Result<Diagnosis, client_core::ProfileError>,
     },
     /// The store's fingerprint (names, sizes, modification times of its files).
     Fingerprint(u64),
     /// A desktop notification was handed to the desktop (or could not be).
     Notified {
         note: crate::app::DesktopNote,
-        result: Result<(), String>,
+        result: Result<(), crate::notify::NotifyError>,
     },
 }
+
+/// How long a lookup for the detail view may take.
+const RESOLVE_TIMEOUT_S: u64 = 10;
 
 /// Called after each message is queued; the app passes `egui::Context::request_repaint`.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
@@ -128,11 +166,13 @@ impl Worker {
     pub fn resolve(&self, name: String, host: String, family: AddressFamily) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn(async move {
-            let lookup = tokio::time::timeout(std::time::Duration::from_secs(10), client_core::resolve(&host, family));
+            let lookup = tokio::time::timeout(
+                std::time::Duration::from_secs(RESOLVE_TIMEOUT_S),
+                client_core::resolve(&host, family),
+            );
             let result = match lookup.await {
-                Ok(Ok(address)) => Ok(address),
-                Ok(Err(err)) => Err(err.to_string()),
-                Err(_) => Err(format!("{host:?} did not resolve within 10 s")),
+                Ok(result) => result,
+                Err(_) => Err(client_core::ResolveError::TimedOut { host: host.clone(), seconds: RESOLVE_TIMEOUT_S }),
             };
             let _ = sender.send(WorkerMessage::Resolved { name, host, family, result });
             waker();
@@ -171,10 +211,7 @@ impl Worker {
     pub fn delete_profile(&self, store: ProfileStore, secrets: SecretStore, name: String) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
-            let result = store
-                .remove(&name, &secrets)
-                .map(|(_, forgotten)| forgotten.map(|e| e.to_string()))
-                .map_err(|e| e.to_string());
+            let result = store.remove(&name, &secrets).map(|(_, forgotten)| forgotten);
             let _ = sender.send(WorkerMessage::Deleted { name, result });
             waker();
         });
@@ -193,7 +230,7 @@ impl Worker {
     ) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
-            let result = store.rename(&old, &new, &secrets).map(drop).map_err(|e| e.to_string());
+            let result = store.rename(&old, &new, &secrets).map(drop);
             let renamed = result.is_ok();
             let _ = sender.send(WorkerMessage::Renamed { old: old.clone(), new: new.clone(), result });
             if let Some((key, hmac_key)) = keys {
@@ -211,7 +248,7 @@ impl Worker {
         self.next_run += 1;
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn(async move {
-            let result = client_core::diagnose(&name, &profile, &cancel).await.map_err(|e| e.to_string());
+            let result = client_core::diagnose(&name, &profile, &cancel).await;
             let _ = sender.send(WorkerMessage::Diagnosed { name, run, result });
             waker();
         });
@@ -227,22 +264,10 @@ impl Worker {
                 .iter()
                 .find_map(|var| std::env::var(var).ok().map(|value| (var.clone(), zeroize::Zeroizing::new(value))));
             let result = match from_env {
-                Some((var, value)) => DoorKey::from_base32(&value).map_err(|e| format!("${var}: {e}")),
-                None => match store.load_for_keys(&name, &secrets).map_err(|e| e.to_string()).and_then(|stored| {
-                    let owner = KeyOwner::of(&name, &stored.profile);
-                    secrets.get(&owner, client_core::SecretKind::RotatingKey).map_err(|e| e.to_string())
-                }) {
-                    Ok(Some(secret)) => {
-                        DoorKey::from_base32(secret.expose()).map_err(|e| format!("the keyring's key: {e}"))
-                    }
-                    Ok(None) => {
-                        let [var, _] = client_core::rotating_key_variables(&name);
-                        Err(format!(
-                            "no door key for {name} in the keyring (knock-cli profile set-key {name}) or ${var}"
-                        ))
-                    }
-                    Err(err) => Err(err),
-                },
+                Some((variable, value)) => {
+                    DoorKey::from_base32(&value).map_err(|source| RevealError::Variable { variable, source })
+                }
+                None => stored_door_key(&store, &secrets, &name),
             };
             let _ = sender.send(WorkerMessage::RotatingKey { name, result });
             waker();
@@ -255,11 +280,7 @@ impl Worker {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
             let name = import.name.clone();
-            let result = match import.write(&store, &secrets) {
-                Ok(_) => Ok(()),
-                Err(err @ client_core::UriImportError::Exists(_)) => Err(format!("{err} (give another name)")),
-                Err(err) => Err(err.to_string()),
-            };
+            let result = import.write(&store, &secrets).map(drop);
             let _ = sender.send(WorkerMessage::RotatingImported { name, result });
             waker();
         });
@@ -302,15 +323,24 @@ fn store_keys(
     name: &str,
     key: &SpaKey,
     hmac_key: &HmacKey,
-) -> Result<(), String> {
-    let stored = store.load_for_keys(name, secrets).map_err(|e| e.to_string())?;
-    let sharing = store.sharing_id(name, &stored.profile).map_err(|e| e.to_string())?;
+) -> Result<(), StoreKeysError> {
+    let stored = store.load_for_keys(name, secrets)?;
+    let sharing = store.sharing_id(name, &stored.profile)?;
     if !sharing.is_empty() {
-        return Err(format!(
-            "{name} has the same id as {} (a file copied by hand?), so their keys are one: delete the `id` line \
-             of the copy and add the keys again",
-            sharing.join(", ")
-        ));
+        return Err(StoreKeysError::SharedId { name: name.to_owned(), sharing });
     }
-    secrets.store_spa_keys(&KeyOwner::of(name, &stored.profile), key, hmac_key).map_err(|e| e.to_string())
+    Ok(secrets.store_spa_keys(&KeyOwner::of(name, &stored.profile), key, hmac_key)?)
+}
+
+/// A rotating profile's door key from this app's keyring service (blocking).
+fn stored_door_key(store: &ProfileStore, secrets: &SecretStore, name: &str) -> Result<DoorKey, RevealError> {
+    let stored = store.load_for_keys(name, secrets)?;
+    let owner = KeyOwner::of(name, &stored.profile);
+    match secrets.get(&owner, client_core::SecretKind::RotatingKey)? {
+        Some(secret) => DoorKey::from_base32(secret.expose()).map_err(RevealError::StoredKey),
+        None => {
+            let [variable, _] = client_core::rotating_key_variables(name);
+            Err(RevealError::Missing { name: name.to_owned(), variable })
+        }
+    }
 }

@@ -12,7 +12,7 @@ use client_core::{KEYRING_SERVICE, KeyOwner, Secret, SecretKind, SecretStore};
 fn a_key_written_through_one_entry_is_read_through_a_fresh_one_and_deleted() {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let service = format!("knock-toolkit-test-{}-{nanos}", std::process::id());
-    assert_ne!(service, SERVICE, "never the production service");
+    assert_ne!(service, KEYRING_SERVICE, "never the production service");
     let writer = SecretStore::with_service(service.clone());
     let work = KeyOwner::Id(ProfileId::random().expect("a random id"));
     let value = format!("test-key-{nanos}");

@@ -88,7 +88,9 @@ fn knock_outcomes_reach_dunst_under_with_notifyd() {
     step_until(&mut harness, |app| app.state.last_note.is_some());
     assert!(each_socket_got_a_hit(&sockets), "the unfocused knock sent its hits");
     let (note, result) = harness.state().state.last_note.clone().expect("a notification");
-    assert_eq!(result, Ok(()), "dunst accepted the notification");
+    if let Err(err) = result {
+        panic!("dunst did not accept the notification: {err}");
+    }
     assert_eq!(note.title, "web: knocked");
     assert!(note.body.starts_with("knocked 127.0.0.1 (2 hits sent"), "{}", note.body);
 
@@ -115,7 +117,9 @@ fn knock_outcomes_reach_dunst_under_with_notifyd() {
     // most daemons, reads bodies as markup: the body must arrive escaped, or the text is lost.
     let quoted =
         DesktopNote { title: "web: failed".to_owned(), body: "failed: the server answered <html> & closed".to_owned() };
-    assert_eq!(client_gui::notify::show(&quoted), Ok(()));
+    if let Err(err) = client_gui::notify::show(&quoted) {
+        panic!("dunst did not accept the quoted notification: {err}");
+    }
     dunstctl(&["close-all"]);
     let history: serde_json::Value = serde_json::from_str(&dunstctl(&["history"])).expect("dunstctl history is JSON");
     let received = history["data"][0].as_array().expect("a list of notifications");

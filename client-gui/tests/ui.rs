@@ -687,7 +687,7 @@ fn outcomes_become_desktop_notifications_only_when_the_window_is_not_focused() {
     assert_eq!(note.title, "web: knocked");
     assert!(note.body.starts_with("knocked 127.0.0.1 (1 hit sent"), "{}", note.body);
     if let Err(err) = result {
-        assert!(err.starts_with("desktop notification not shown: "), "{err}");
+        assert!(err.to_string().starts_with("desktop notification not shown: "), "{err}");
     }
 }
 

@@ -144,7 +144,7 @@ fn rotating_window(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
             }
         }
         if let Some(err) = state.reveal_errors.get(name) {
-            ui.add(egui::Label::new(RichText::new(err).color(ui.visuals().error_fg_color)).wrap());
+            ui.add(egui::Label::new(RichText::new(err.to_string()).color(ui.visuals().error_fg_color)).wrap());
         }
     });
     ui.end_row();
@@ -225,7 +225,7 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                     ui.label(format!("{} ({})", address.ip(), profile.family));
                 }
                 Some(Resolution::Done { result: Err(err), .. }) => {
-                    ui.add(egui::Label::new(RichText::new(err).color(ui.visuals().warn_fg_color)).wrap());
+                    ui.add(egui::Label::new(RichText::new(err.to_string()).color(ui.visuals().warn_fg_color)).wrap());
                 }
             }
             if ui.small_button("Refresh").on_hover_text("Look the host up again").clicked() {

@@ -4,7 +4,7 @@ use client_core::{AddressFamily, Method};
 use egui::RichText;
 
 use crate::app::AppState;
-use crate::editor::{Editor, EditorKind, Field, FieldErrors};
+use crate::editor::{Editor, EditorKind, Field, FieldError, FieldErrors};
 use crate::ui::icons;
 
 pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
@@ -231,10 +231,10 @@ fn secret_row(
     ui.end_row();
 }
 
-fn error_cell(ui: &mut egui::Ui, error: Option<&String>) {
+fn error_cell(ui: &mut egui::Ui, error: Option<&FieldError>) {
     match error {
-        Some(message) => {
-            ui.add(egui::Label::new(RichText::new(message).color(ui.visuals().error_fg_color)).wrap());
+        Some(error) => {
+            ui.add(egui::Label::new(RichText::new(error.to_string()).color(ui.visuals().error_fg_color)).wrap());
         }
         None => {
             ui.label("");
