@@ -109,16 +109,6 @@ pub enum Outcome {
     Failed(KnockError),
 }
 
-impl Outcome {
-    /// The coarse kind of a failure, `None` for the other outcomes.
-    pub fn error_kind(&self) -> Option<ErrorKind> {
-        match self {
-            Outcome::Failed(error) => Some(error.kind()),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug)]
 pub struct ProfileReport {
     pub name: String,

@@ -27,6 +27,7 @@ const POLL_EVERY: Duration = Duration::from_millis(20);
 
 /// One ICMP (or local) error reported for a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), expect(dead_code, reason = "only Linux reads the error queue"))]
 pub(crate) enum IcmpError {
     /// ICMP port unreachable: the destination's host got the datagram and has no socket on the port.
     PortUnreachable { from: IpAddr },

@@ -21,6 +21,7 @@ use std::time::Duration;
 use crate::probe::icmp_errors::IcmpError;
 
 /// The probe goes to the discard service (RFC 863): nothing is expected to act on it.
+#[cfg(target_os = "linux")]
 pub(crate) const PROBE_PORT: u16 = 9;
 
 /// IP and UDP header bytes around a UDP payload in each family.
@@ -85,7 +86,7 @@ pub(crate) async fn measure(server: IpAddr, payload_len: usize, wait: Duration) 
 }
 
 #[cfg(not(target_os = "linux"))]
-pub async fn measure(_server: IpAddr, _payload_len: usize, _wait: Duration) -> io::Result<PathMtu> {
+pub(crate) async fn measure(_server: IpAddr, _payload_len: usize, _wait: Duration) -> io::Result<PathMtu> {
     Err(io::Error::new(io::ErrorKind::Unsupported, "not available on this OS (measured on Linux only)"))
 }
 

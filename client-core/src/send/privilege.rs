@@ -30,12 +30,6 @@ pub enum RawPermission {
     },
 }
 
-impl RawPermission {
-    pub fn is_permitted(&self) -> bool {
-        matches!(self, RawPermission::Permitted)
-    }
-}
-
 /// Probes (once per process) whether raw TCP sockets are permitted.
 pub fn raw_permission() -> RawPermission {
     static CACHE: OnceLock<RawPermission> = OnceLock::new();
