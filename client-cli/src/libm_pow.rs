@@ -6,7 +6,8 @@
 //! it, 1.8 ms with libm.so.6 loaded, so libm is 0.4 ms (about a fifth) of every start-up, and knock-cli
 //! starts before every SSH deploy. Remove it when that gap closes.
 //!
-//! The implementation is the `libm` crate's port of musl's `pow` (correctly rounded in nearly all cases; IEEE special cases as C99 requires).
+//! The implementation is the `libm` crate's port of musl's `pow` (correctly rounded in nearly all cases;
+//! IEEE special cases as C99 requires).
 //!
 //! glibc Linux only: elsewhere the C library provides `pow` without a separate library to load (and on
 //! Windows a second definition would clash with the CRT's). `tests/linking.rs` fails if libm comes back.
