@@ -38,22 +38,22 @@ use crate::nft::NftSet;
 use crate::schedule::{Decision, Job, JobKind, Key, Scheduler};
 
 /// A command still running after this long is killed (it would hold the door open or the table busy).
-pub const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 /// `--max-commands` when not given.
-pub const DEFAULT_MAX_COMMANDS: usize = 64;
+pub(crate) const DEFAULT_MAX_COMMANDS: usize = 64;
 /// After hung commands were killed at shutdown, how long their stop commands get.
 const SHUTDOWN_AFTER_KILL: Duration = Duration::from_secs(5);
 /// How long to wait before each retry of a failed stop command (so a stop runs at most 4 times).
-pub const STOP_RETRY_BACKOFF: [Duration; 3] =
+pub(crate) const STOP_RETRY_BACKOFF: [Duration; 3] =
     [Duration::from_millis(500), Duration::from_millis(1000), Duration::from_millis(2000)];
 /// A source refused again within this time is refused "again" (noise), not logged as a new refusal.
-pub const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
+pub(crate) const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
 /// Most sources remembered as refused recently (a bound under spoofed floods).
-pub const REMEMBERED_REFUSALS: usize = 4096;
+pub(crate) const REMEMBERED_REFUSALS: usize = 4096;
 
 /// One thing a job does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Shell(String),
     Nft { set: NftSet, source: IpAddr, timeout: Duration },
 }
@@ -68,7 +68,7 @@ impl Step {
 }
 
 /// A job's steps, run in order on one thread.
-pub type Steps = Vec<Step>;
+pub(crate) type Steps = Vec<Step>;
 
 /// What a job's thread reports back to the event loop, which logs it.
 #[derive(Debug)]
@@ -95,7 +95,7 @@ pub struct ActionCounters {
     pub peak: usize,
 }
 
-pub struct Actions {
+pub(crate) struct Actions {
     dry_run: bool,
     max_running: usize,
     scheduler: Scheduler<Steps>,
@@ -109,11 +109,11 @@ pub struct Actions {
     refused_at: HashMap<Key, Instant>,
     /// When `refused_at` was last pruned.
     refusals_pruned: Option<Instant>,
-    pub counters: ActionCounters,
+    pub(crate) counters: ActionCounters,
 }
 
 impl Actions {
-    pub fn new(dry_run: bool, max_running: usize) -> Actions {
+    pub(crate) fn new(dry_run: bool, max_running: usize) -> Actions {
         let (sender, receiver) = channel();
         Actions {
             dry_run,
@@ -131,19 +131,19 @@ impl Actions {
 
     /// The configured doors: each one that runs something (a start command or an nftables set) gets its
     /// reserve of `--max-commands`. Called at start and after every reload.
-    pub fn set_doors(&mut self, doors: &[DoorConfig]) {
+    pub(crate) fn set_doors(&mut self, doors: &[DoorConfig]) {
         let runs = |d: &&DoorConfig| d.start_command.is_some() || d.start_command_6.is_some() || d.nft.is_some();
         self.scheduler.set_doors(doors.iter().filter(runs).map(|d| (d.name.clone(), d.line)));
     }
 
     /// Jobs running now.
-    pub fn running(&self) -> usize {
+    pub(crate) fn running(&self) -> usize {
         self.scheduler.running()
     }
 
     /// A completed knock of `door` by `source`: start, extend, or refuse (see [`crate::schedule`]), with
     /// its `IP: DOOR: OPEN SESAME{how}` line logged as a state change or as noise.
-    pub fn open(&mut self, log: &mut Logger, door: &DoorConfig, source: IpAddr, how: &str, now: Instant) {
+    pub(crate) fn open(&mut self, log: &mut Logger, door: &DoorConfig, source: IpAddr, how: &str, now: Instant) {
         let name = door.name.as_str();
         let opened = || format!("{source}: {name}: OPEN SESAME{how}");
         let ipv6 = source.is_ipv6();
@@ -276,7 +276,7 @@ impl Actions {
     }
 
     /// Starts the jobs that are due (stops, starts waiting for a stop) and logs jobs that finished.
-    pub fn poll(&mut self, log: &mut Logger, now: Instant) {
+    pub(crate) fn poll(&mut self, log: &mut Logger, now: Instant) {
         log.tick(now);
         self.collect(log, now);
         for job in self.scheduler.next_jobs(now) {
@@ -332,14 +332,14 @@ impl Actions {
     }
 
     /// When the next stop is due.
-    pub fn next_due(&self) -> Option<Instant> {
+    pub(crate) fn next_due(&self) -> Option<Instant> {
         self.scheduler.next_due()
     }
 
     /// At shutdown: every open door's stop runs now, after its start if that still runs; everything is
     /// waited for up to `wait`, then what still runs is killed with its process group. A stop that did
     /// not finish is reported as an alert.
-    pub fn shutdown(&mut self, log: &mut Logger, wait: Duration) {
+    pub(crate) fn shutdown(&mut self, log: &mut Logger, wait: Duration) {
         self.scheduler.begin_shutdown(Instant::now());
         if !self.drain(log, Instant::now() + wait) {
             // A start still hanging: kill it, so that its stop command can still run.
@@ -475,7 +475,7 @@ fn kill_group(group: u32) {
 }
 
 /// Replaces every `%IP%` with the address; the address is formatted by us, so it can hold no shell syntax.
-pub fn substitute(command: &str, source: IpAddr) -> String {
+pub(crate) fn substitute(command: &str, source: IpAddr) -> String {
     command.replace("%IP%", &source.to_string())
 }
 

@@ -18,7 +18,7 @@ use crate::server::Server;
 use crate::signals::Signals;
 
 /// How long pending stop commands and running commands get at shutdown before they are killed.
-pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 /// The longest the loop sleeps without looking at signals and timers.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// Most packets handled before the live loop looks at timers, commands and signals again (about 10 ms of
@@ -65,18 +65,18 @@ pub fn replay(server: &mut Server, file: &Path) -> Result<(), Failure> {
 }
 
 /// What the live loop needs besides the server.
-pub struct Live<'a> {
+pub(crate) struct Live<'a> {
     /// `-i IFACE`, else `Interface` in `[options]`.
-    pub interface: Option<String>,
+    pub(crate) interface: Option<String>,
     /// Re-read on SIGHUP.
-    pub config_path: &'a Path,
+    pub(crate) config_path: &'a Path,
     /// Runs once the capture is open, before any packet is handled (e.g. dropping privileges).
-    pub after_open: &'a mut dyn FnMut(&mut Server) -> Result<(), Failure>,
+    pub(crate) after_open: &'a mut dyn FnMut(&mut Server) -> Result<(), Failure>,
 }
 
 /// Captures on the interface until SIGTERM/SIGINT; SIGHUP reloads the configuration, SIGUSR1 logs the
 /// counters. At the end, pending stop commands run and the PID file is removed.
-pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
+pub(crate) fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
     let interface = live
         .interface
         .or_else(|| server.config().options.interface.clone())

@@ -17,17 +17,17 @@ use crate::one_time;
 
 /// Sequences printed in `server-mini/knock-server.conf.sample` and the README: anyone can read them, so a
 /// door using one is open to all. `--check` (and so the unit's ExecStartPre) refuses them.
-pub const PUBLISHED_SEQUENCES: &[&str] = &["8471,2947:udp,6302", "5713,1389:udp,4426"];
+pub(crate) const PUBLISHED_SEQUENCES: &[&str] = &["8471,2947:udp,6302", "5713,1389:udp,4426"];
 
 /// Whether `sequence` is one of the [`PUBLISHED_SEQUENCES`].
-pub fn is_published(sequence: &client_core::Sequence) -> bool {
+pub(crate) fn is_published(sequence: &client_core::Sequence) -> bool {
     PUBLISHED_SEQUENCES
         .iter()
         .any(|text| client_core::knockd_conf::parse_sequence(text).is_ok_and(|published| &published == sequence))
 }
 
 /// Prints the findings on stdout; Err when something will stop the server or a door.
-pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
+pub(crate) fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
     let file = config.path.display();
     let mut errors: Vec<String> = Vec::new();
     if let Some(log_file) = &config.options.log_file
@@ -64,10 +64,7 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
     published_sequences(config, &mut errors);
     for door in &config.doors {
         let Some(nft) = &door.nft else { continue };
-        let sets: Vec<(&NftSet, NftFamilyUse)> = [(&nft.set4, NftFamilyUse::Ipv4), (&nft.set6, NftFamilyUse::Ipv6)]
-            .into_iter()
-            .filter_map(|(set, family)| set.as_ref().map(|s| (s, family)))
-            .collect();
+        let sets = nft.sets();
         for (set, _) in &sets {
             match set.exists() {
                 Ok(true) => println!("{file}:{}: [{}]: nft set {set} exists", door.line, door.name),
@@ -176,7 +173,7 @@ fn published_sequences(config: &ServerConfig, errors: &mut Vec<String>) {
 }
 
 /// Why the server could not open `path` for appending (None: it can), without creating it.
-pub fn log_file_problem(path: &std::path::Path) -> Option<String> {
+pub(crate) fn log_file_problem(path: &std::path::Path) -> Option<String> {
     if path.exists() {
         return std::fs::OpenOptions::new().append(true).open(path).err().map(|e| format!("cannot be opened: {e}"));
     }

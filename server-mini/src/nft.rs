@@ -36,15 +36,15 @@ pub enum NftFamilyUse {
 /// `FAMILY TABLE SET`, e.g. `inet knock allow4`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NftSet {
-    pub family: NfFamily,
-    pub table: String,
-    pub set: String,
+    pub(crate) family: NfFamily,
+    pub(crate) table: String,
+    pub(crate) set: String,
 }
 
 impl NftSet {
     /// Parses `FAMILY TABLE SET`; the family must be able to hold sources of `family_use`
     /// (`inet` or `ip` for IPv4, `inet` or `ip6` for IPv6).
-    pub fn parse(text: &str, family_use: NftFamilyUse) -> Result<NftSet, String> {
+    pub(crate) fn parse(text: &str, family_use: NftFamilyUse) -> Result<NftSet, String> {
         let example = match family_use {
             NftFamilyUse::Ipv4 => "inet knock allow4",
             NftFamilyUse::Ipv6 => "inet knock allow6",
@@ -114,13 +114,13 @@ impl NftSet {
     /// Puts `source` into the set for `timeout` (refreshing it if present). Blocks for one `nft` run.
     /// Errors carry nft's own words (its stderr: the `nftables` crate's helper leaves stderr to the
     /// terminal, so it runs `nft -j -f -` itself).
-    pub fn refresh(&self, source: IpAddr, timeout: Duration) -> Result<(), String> {
+    pub(crate) fn refresh(&self, source: IpAddr, timeout: Duration) -> Result<(), String> {
         apply(NFT, &self.refresh_batch(source, timeout))
     }
 
     /// Whether the set exists (`--check`): Ok(true), Ok(false) when nft says it does not, Err when nft
     /// cannot be asked (not installed, no privilege to read the ruleset).
-    pub fn exists(&self) -> Result<bool, String> {
+    pub(crate) fn exists(&self) -> Result<bool, String> {
         let args = ["list", "set", self.family_name(), self.table.as_str(), self.set.as_str()];
         match helper::get_current_ruleset_raw(Some(NFT), args) {
             Ok(_) => Ok(true),
@@ -130,18 +130,18 @@ impl NftSet {
     }
 
     /// The nft lines that create this set (`nft -f` syntax), for `--check`.
-    pub fn definition(&self, family_use: NftFamilyUse) -> String {
+    pub(crate) fn definition(&self, family_use: NftFamilyUse) -> String {
         let kind = if family_use == NftFamilyUse::Ipv4 { "ipv4_addr" } else { "ipv6_addr" };
         format!("set {} {{ type {kind}; flags timeout; }}", self.set)
     }
 
     /// The rule that lets the set's members in, e.g. to SSH.
-    pub fn accept_rule(&self, family_use: NftFamilyUse) -> String {
+    pub(crate) fn accept_rule(&self, family_use: NftFamilyUse) -> String {
         let ip = if family_use == NftFamilyUse::Ipv4 { "ip" } else { "ip6" };
         format!("tcp dport 22 {ip} saddr @{} accept", self.set)
     }
 
-    pub fn table_header(&self) -> String {
+    pub(crate) fn table_header(&self) -> String {
         format!("table {} {}", self.family_name(), self.table)
     }
 }

@@ -27,11 +27,11 @@ use crate::config::ServerConfig;
 use crate::exit::Failure;
 
 /// The user a server started as root switches to when no `--user` is given.
-pub const DEFAULT_USER: &str = "knock-server";
+pub(crate) const DEFAULT_USER: &str = "knock-server";
 
 /// Which user the server runs as once the capture is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target<'a> {
+pub(crate) enum Target<'a> {
     /// Stay the user it was started as.
     Stay,
     /// `--user NAME`.
@@ -42,7 +42,12 @@ pub enum Target<'a> {
 
 /// The user to run as (see the module docs): `--user` wins; `--run-as-root` and `--keep-capabilities`
 /// keep the starting user; otherwise root switches to [`DEFAULT_USER`] and anyone else stays.
-pub fn target_user<'a>(euid: u32, user: Option<&'a str>, run_as_root: bool, keep_capabilities: bool) -> Target<'a> {
+pub(crate) fn target_user<'a>(
+    euid: u32,
+    user: Option<&'a str>,
+    run_as_root: bool,
+    keep_capabilities: bool,
+) -> Target<'a> {
     match user {
         Some(name) => Target::Switch(name),
         None if run_as_root || keep_capabilities || euid != 0 => Target::Stay,
@@ -52,7 +57,7 @@ pub fn target_user<'a>(euid: u32, user: Option<&'a str>, run_as_root: bool, keep
 
 /// Whether `user` (its uid and primary group; supplementary groups are dropped) may create files in
 /// `dir`, from the owner and mode bits. Err says why not.
-pub fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), String> {
+pub(crate) fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(dir).map_err(|e| format!("cannot be read ({e})"))?;
     if !meta.is_dir() {
@@ -82,15 +87,15 @@ pub fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), String> 
 
 /// A user to switch to (`--user`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub uid: libc::uid_t,
-    pub gid: libc::gid_t,
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) uid: libc::uid_t,
+    pub(crate) gid: libc::gid_t,
 }
 
 impl User {
     /// Looks the user up in the system's user database.
-    pub fn lookup(name: &str) -> Result<User, Failure> {
+    pub(crate) fn lookup(name: &str) -> Result<User, Failure> {
         let c_name =
             CString::new(name).map_err(|_| Failure::invalid(format!("--user {name:?}: not a valid user name")))?;
         let mut entry: libc::passwd = unsafe_zeroed_passwd();
@@ -115,7 +120,8 @@ fn unsafe_zeroed_passwd() -> libc::passwd {
 }
 
 /// Whether the doors need CAP_NET_ADMIN (a command or an nftables set).
-pub fn needs_net_admin(config: &ServerConfig) -> bool {
+#[cfg(target_os = "linux")]
+fn needs_net_admin(config: &ServerConfig) -> bool {
     config.doors.iter().any(|d| {
         d.nft.is_some()
             || d.start_command.is_some()
@@ -127,7 +133,7 @@ pub fn needs_net_admin(config: &ServerConfig) -> bool {
 
 /// Drops what the doors do not need (see the module docs); returns a line for the log.
 #[cfg(target_os = "linux")]
-pub fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
+pub(crate) fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
     use caps::{CapSet, Capability, CapsHashSet};
     let fail = |what: &str, err: &dyn std::fmt::Display| Failure::runtime(format!("cannot {what}: {err}"));
     let mut needed = CapsHashSet::new();
@@ -173,7 +179,7 @@ pub fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Result<Str
 
 /// No capabilities outside Linux: only `--user` (see the module docs).
 #[cfg(not(target_os = "linux"))]
-pub fn drop_privileges(_config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
+pub(crate) fn drop_privileges(_config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
     match user {
         Some(user) => {
             switch_user(user)?;
