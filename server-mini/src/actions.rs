@@ -21,8 +21,6 @@
 //!   the server exits (10 s, then 5 s after killing what hung) is reported the same way and not tried
 //!   again, so nothing runs unwatched after the exit. (The slot stays taken while the stop waits to retry.)
 
-#![expect(unsafe_code, reason = "killpg on a hung command's process group, which std cannot signal")]
-
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::os::unix::process::CommandExt;
@@ -468,9 +466,10 @@ fn run_command(command: &str, groups: &Mutex<HashSet<u32>>) -> Result<(), String
 
 /// SIGKILL to a whole process group (the command's shell and its children).
 fn kill_group(group: u32) {
-    if let Ok(group) = i32::try_from(group) {
-        // SAFETY: kill(2) with a negative pid addresses the process group we created for the command.
-        unsafe { libc::kill(-group, libc::SIGKILL) };
+    use rustix::process::{Pid, Signal, kill_process_group};
+    if let Some(group) = i32::try_from(group).ok().and_then(Pid::from_raw) {
+        // A group that is already gone has nothing left to kill.
+        let _ = kill_process_group(group, Signal::KILL);
     }
 }
 

@@ -2,9 +2,7 @@
 //! [`Server::handle_frame`] and [`Server::tick`]. Only the clock differs: wall time live, the capture's
 //! own timestamps in a replay (so a replay of an hour of traffic runs timeouts as they happened).
 
-#![expect(unsafe_code, reason = "poll on the capture descriptor with a timeout")]
-
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -107,7 +105,6 @@ pub(crate) fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
     server.log.important(&format!("addresses of {interface}: {described}"));
     let clock = Instant::now();
     let now_ms = || Millis::try_from(clock.elapsed().as_millis()).unwrap_or(Millis::MAX);
-    let fd = capture.as_raw_fd();
     while !signals.stop_requested() {
         if signals.take_reload() {
             reload_config(server, live.config_path, addresses.current().clone());
@@ -122,7 +119,7 @@ pub(crate) fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
             let line = format!("counters: {}, attempts {}", server.counters(), server.attempts());
             server.log.important(&line);
         }
-        wait_readable(fd, sleep_time(server, now_ms()));
+        wait_readable(capture.as_fd(), sleep_time(server, now_ms()));
         // A bounded batch: under a flood the capture never runs dry, and timers, stop commands and
         // signals must still be looked at.
         for _ in 0..MAX_BATCH {
@@ -198,9 +195,10 @@ fn sleep_time(server: &Server, now: Millis) -> Duration {
     timeout
 }
 
-fn wait_readable(fd: std::os::fd::RawFd, timeout: Duration) {
-    let mut pollfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(100);
-    // SAFETY: one valid pollfd for the duration of the call; EINTR (a signal) just returns early.
-    unsafe { libc::poll(&mut pollfd, 1, millis) };
+fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    // MAX_SLEEP always converts; were it not to, zero (no wait) beats None (no end).
+    let timeout = Timespec::try_from(timeout.min(MAX_SLEEP)).unwrap_or_default();
+    // An error (EINTR: a signal) only ends the wait early; the loop looks at signals next.
+    let _ = poll(&mut [PollFd::new(&fd, PollFlags::IN)], Some(&timeout));
 }

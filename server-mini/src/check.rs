@@ -6,8 +6,6 @@
 //! cannot open until it does). Every warning printed is counted in the summary line. For nftables
 //! doors it asks the kernel whether the sets exist and prints the ruleset lines the door needs.
 
-#![expect(unsafe_code, reason = "access(2) to tell whether the server's user could write a directory")]
-
 use client_core::knockd_conf::KnockdConf;
 
 use crate::config::{self, ServerConfig};
@@ -181,15 +179,13 @@ pub(crate) fn log_file_problem(path: &std::path::Path) -> Option<String> {
     if !dir.is_dir() {
         return Some(format!("its directory {} does not exist", dir.display()));
     }
-    let Ok(c_dir) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+    if dir.as_os_str().as_encoded_bytes().contains(&0) {
         return Some("the path holds a NUL byte".to_owned());
-    };
-    // SAFETY: access(2) reads the NUL-terminated path only.
-    let writable = unsafe { libc::access(c_dir.as_ptr(), libc::W_OK | libc::X_OK) } == 0;
-    if writable {
-        None
-    } else {
-        Some(format!("cannot be created in {}: {}", dir.display(), std::io::Error::last_os_error()))
+    }
+    use rustix::fs::{Access, access};
+    match access(dir, Access::WRITE_OK | Access::EXEC_OK) {
+        Ok(()) => None,
+        Err(errno) => Some(format!("cannot be created in {}: {}", dir.display(), std::io::Error::from(errno))),
     }
 }
 

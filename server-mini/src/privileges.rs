@@ -19,9 +19,7 @@
 //! - **macOS and other Unix systems**: there are no capabilities; `--user` switches user after the BPF
 //!   device is open (door commands then run as that user, so firewall commands need sudo rules).
 
-#![expect(unsafe_code, reason = "getpwnam_r, geteuid and prctl(PR_SET_KEEPCAPS), which std does not wrap")]
-
-use std::ffi::CString;
+#![expect(unsafe_code, reason = "setgroups(0, NULL): nix does not wrap setgroups on macOS, rustix not at all")]
 
 use crate::config::ServerConfig;
 use crate::exit::Failure;
@@ -96,27 +94,14 @@ pub(crate) struct User {
 impl User {
     /// Looks the user up in the system's user database.
     pub(crate) fn lookup(name: &str) -> Result<User, Failure> {
-        let c_name =
-            CString::new(name).map_err(|_| Failure::invalid(format!("--user {name:?}: not a valid user name")))?;
-        let mut entry: libc::passwd = unsafe_zeroed_passwd();
-        let mut buffer = vec![0 as libc::c_char; 16 * 1024];
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call; the buffer outlives the use of `entry`'s fields,
-        // of which only the numeric ones are read.
-        let rc =
-            unsafe { libc::getpwnam_r(c_name.as_ptr(), &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut result) };
-        if rc != 0 || result.is_null() {
-            return Err(Failure::invalid(format!(
-                "--user {name}: no such user (create it, e.g. useradd --system {name})"
-            )));
+        match nix::unistd::User::from_name(name) {
+            Ok(Some(entry)) => Ok(User { name: name.to_owned(), uid: entry.uid.as_raw(), gid: entry.gid.as_raw() }),
+            Ok(None) => {
+                Err(Failure::invalid(format!("--user {name}: no such user (create it, e.g. useradd --system {name})")))
+            }
+            Err(errno) => Err(Failure::runtime(format!("--user {name}: cannot read the user database: {errno}"))),
         }
-        Ok(User { name: name.to_owned(), uid: entry.pw_uid, gid: entry.pw_gid })
     }
-}
-
-fn unsafe_zeroed_passwd() -> libc::passwd {
-    // SAFETY: passwd is a plain C struct of integers and pointers, for which all-zero is a valid value.
-    unsafe { std::mem::zeroed() }
 }
 
 /// Whether the doors need CAP_NET_ADMIN (a command or an nftables set).
@@ -163,8 +148,7 @@ pub(crate) fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Res
         // Effective and inheritable must stay within permitted: shrink them before it.
         caps::set(None, set, &needed).map_err(|e| fail("set the capabilities", &e))?;
     }
-    // SAFETY: geteuid has no preconditions.
-    if user.is_some() || unsafe { libc::geteuid() } != 0 {
+    if user.is_some() || !rustix::process::geteuid().is_root() {
         // As a user other than root, exec() would drop the capabilities: ambient ones pass to door commands.
         caps::set(None, CapSet::Ambient, &needed).map_err(|e| fail("set the ambient capabilities", &e))?;
     }
@@ -191,26 +175,17 @@ pub(crate) fn drop_privileges(_config: &ServerConfig, user: Option<&User>) -> Re
 
 /// setgroups([]), setgid, setuid, keeping the permitted capabilities across the uid change on Linux.
 fn switch_user(user: &User) -> Result<(), Failure> {
-    let os = |what: &str| {
-        Failure::runtime(format!("cannot {what} (--user {}): {}", user.name, std::io::Error::last_os_error()))
-    };
+    use nix::unistd::{Gid, Uid, setgid, setuid};
+    // std's wording of an OS error ("Operation not permitted (os error 1)"), whichever crate made the call.
+    let os = |what: &str, err: std::io::Error| Failure::runtime(format!("cannot {what} (--user {}): {err}", user.name));
     #[cfg(target_os = "linux")]
-    // SAFETY: prctl with PR_SET_KEEPCAPS takes one integer argument.
-    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
-        return Err(os("keep capabilities"));
+    rustix::thread::set_keep_capabilities(true).map_err(|e| os("keep capabilities", e.into()))?;
+    // SAFETY: setgroups reads no list when its length is 0.
+    if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
+        return Err(os("drop supplementary groups", std::io::Error::last_os_error()));
     }
-    // SAFETY: plain system calls with integer arguments (and a null list of groups of length 0).
-    unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0 {
-            return Err(os("drop supplementary groups"));
-        }
-        if libc::setgid(user.gid) != 0 {
-            return Err(os("set the group"));
-        }
-        if libc::setuid(user.uid) != 0 {
-            return Err(os("set the user"));
-        }
-    }
+    setgid(Gid::from_raw(user.gid)).map_err(|e| os("set the group", e.into()))?;
+    setuid(Uid::from_raw(user.uid)).map_err(|e| os("set the user", e.into()))?;
     Ok(())
 }
 
@@ -226,6 +201,15 @@ mod tests {
         assert_eq!(target_user(0, None, false, true), Target::Stay, "--keep-capabilities");
         assert_eq!(target_user(999, None, false, false), Target::Stay, "started as the unit's User=");
         assert_eq!(target_user(999, Some("nobody"), false, false), Target::Switch("nobody"));
+    }
+
+    #[test]
+    fn users_are_looked_up_in_the_user_database() {
+        let root = User::lookup("root").expect("root exists on every Unix");
+        assert_eq!((root.uid, root.gid), (0, 0));
+        let missing = User::lookup("knock-e2e-no-such-user").expect_err("no such user");
+        assert!(missing.message.contains("no such user"), "{missing}");
+        assert_eq!(missing.status, crate::ExitStatus::InvalidConfig);
     }
 
     #[test]

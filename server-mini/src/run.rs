@@ -1,8 +1,6 @@
 //! The command line and what it does: parse the configuration, then `--check`, `--read` (replay) or
 //! live capture. `main` only parses the arguments, calls [`run`] and maps the result to an exit code.
 
-#![expect(unsafe_code, reason = "geteuid to refuse what only root can do")]
-
 use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -188,8 +186,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 /// The user a live server runs as once the capture is open (see [`privileges::target_user`]), looked
 /// up and checked before anything starts. A replay (`--read`) opens no capture and keeps its user.
 fn live_user(args: &Args) -> Result<Option<User>, Failure> {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
+    let euid = rustix::process::geteuid().as_raw();
     let user = match privileges::target_user(euid, args.user.as_deref(), args.run_as_root, args.keep_capabilities) {
         privileges::Target::Stay => None,
         privileges::Target::Switch(name) => Some(User::lookup(name)?),
@@ -267,8 +264,7 @@ pub(crate) fn new_sequence(
 /// `/var/lib/knock-server` that is the service user, who must read it at every SIGHUP.
 fn give_to_directory_owner(file: &Path) -> Result<(), Failure> {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         return Ok(());
     }
     let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
