@@ -6,7 +6,6 @@
 //! as the system user `knock-server`; a failing nft update logs nft's reason. Offline replays and
 //! `--check` need no namespace; the read-only mount, the system user and the live tests need root.
 
-#![expect(unsafe_code, reason = "geteuid to tell whether the test runs as root")]
 #![cfg(target_os = "linux")]
 
 use std::fs;
@@ -264,8 +263,7 @@ fn keygen_writes_the_uri_to_a_new_0600_file_and_refuses_a_pipe_without_stdout() 
 #[test]
 fn a_key_file_keygen_creates_as_root_belongs_to_its_directorys_owner() {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         return;
     }
     // As under the unit: the state directory is the service user's (nobody here), keygen runs as root.
