@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::DoorConfig;
 use crate::log::{Logger, Noise};
-use crate::nft::NftSet;
+use crate::nft::{NftError, NftSet};
 use crate::schedule::{Decision, Job, JobKind, Key, Scheduler};
 
 /// A command still running after this long is killed (it would hold the door open or the table busy).
@@ -68,11 +68,28 @@ impl Step {
 /// A job's steps, run in order on one thread.
 pub(crate) type Steps = Vec<Step>;
 
+/// Why one step of a job failed (logged as `DOOR: {error}`).
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Nft(#[from] NftError),
+    #[error("cannot run command: {0}")]
+    Spawn(std::io::Error),
+    #[error("command returned non-zero status code ({0})")]
+    Status(i32),
+    #[error("command failed: killed by a signal")]
+    Signalled,
+    #[error("command failed: still running after {} s: killed", COMMAND_LIMIT.as_secs())]
+    Hung,
+    #[error("command failed: {0}")]
+    Wait(std::io::Error),
+}
+
 /// What a job's thread reports back to the event loop, which logs it.
 #[derive(Debug)]
 enum Report {
     /// An attempt failed; `retry_in`: a stop runs again after this long.
-    Failed { key: Key, failures: Vec<String>, attempt: usize, retry_in: Option<Duration> },
+    Failed { key: Key, failures: Vec<StepError>, attempt: usize, retry_in: Option<Duration> },
     /// The job ended (its slot is free); `ok`: its last attempt succeeded.
     Finished { key: Key, kind: JobKind, ok: bool, attempts: usize },
 }
@@ -405,7 +422,7 @@ fn run_job(
     let mut attempt = 0;
     let ok = loop {
         attempt += 1;
-        let failures: Vec<String> = steps.iter().filter_map(|step| run_step(step, groups).err()).collect();
+        let failures: Vec<StepError> = steps.iter().filter_map(|step| run_step(step, groups).err()).collect();
         if failures.is_empty() {
             break true;
         }
@@ -423,14 +440,14 @@ fn run_job(
 }
 
 /// Runs one step to its end (a command is killed after [`COMMAND_LIMIT`]); the failure, if any.
-fn run_step(step: &Step, groups: &Mutex<HashSet<u32>>) -> Result<(), String> {
+fn run_step(step: &Step, groups: &Mutex<HashSet<u32>>) -> Result<(), StepError> {
     match step {
-        Step::Nft { set, source, timeout } => set.refresh(*source, *timeout),
+        Step::Nft { set, source, timeout } => Ok(set.refresh(*source, *timeout)?),
         Step::Shell(command) => run_command(command, groups),
     }
 }
 
-fn run_command(command: &str, groups: &Mutex<HashSet<u32>>) -> Result<(), String> {
+fn run_command(command: &str, groups: &Mutex<HashSet<u32>>) -> Result<(), StepError> {
     // Its own process group, so a hung command can be killed with everything it started.
     let mut child = Command::new("/bin/sh")
         .arg("-c")
@@ -440,24 +457,24 @@ fn run_command(command: &str, groups: &Mutex<HashSet<u32>>) -> Result<(), String
         .stderr(Stdio::inherit())
         .process_group(0)
         .spawn()
-        .map_err(|err| format!("cannot run command: {err}"))?;
+        .map_err(StepError::Spawn)?;
     groups.lock().map(|mut g| g.insert(child.id())).ok();
     let started = Instant::now();
     let outcome = loop {
         match child.try_wait() {
             Ok(Some(status)) => match status.code() {
                 Some(0) => break Ok(()),
-                Some(code) => break Err(format!("command returned non-zero status code ({code})")),
-                None => break Err("command failed: killed by a signal".to_owned()),
+                Some(code) => break Err(StepError::Status(code)),
+                None => break Err(StepError::Signalled),
             },
             Ok(None) if started.elapsed() >= COMMAND_LIMIT => {
                 kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
-                break Err(format!("command failed: still running after {} s: killed", COMMAND_LIMIT.as_secs()));
+                break Err(StepError::Hung);
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(err) => break Err(format!("command failed: {err}")),
+            Err(err) => break Err(StepError::Wait(err)),
         }
     };
     groups.lock().map(|mut g| g.remove(&child.id())).ok();

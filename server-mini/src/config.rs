@@ -235,15 +235,28 @@ fn sweep_guard(section: &Section) -> Result<Option<Guard>, ConfError> {
     Ok(on.then_some(Guard { penalty_ms }))
 }
 
+/// Which `Public_Ports` item is wrong, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PublicPortsError {
+    #[error("{item:?}: not tcp or udp")]
+    NotAProtocol { item: String },
+    #[error("{item:?} is not a port (1-65535) or a rising range of ports")]
+    NotAPort { item: String },
+}
+
 /// `80,443,53:udp,60000-61000:udp`: ports (or inclusive ranges) with an optional protocol (TCP when
 /// absent). Err says which item is wrong.
-pub(crate) fn parse_public_ports(text: &str) -> Result<Vec<Hit>, String> {
+pub(crate) fn parse_public_ports(text: &str) -> Result<Vec<Hit>, PublicPortsError> {
     let mut hits = Vec::new();
     for item in text.split(',').map(str::trim) {
         let (ports, protocol) = match item.rsplit_once(':') {
-            Some((ports, protocol)) => {
-                (ports.trim(), protocol.trim().parse::<Protocol>().map_err(|_| format!("{item:?}: not tcp or udp"))?)
-            }
+            Some((ports, protocol)) => (
+                ports.trim(),
+                protocol
+                    .trim()
+                    .parse::<Protocol>()
+                    .map_err(|_| PublicPortsError::NotAProtocol { item: item.to_owned() })?,
+            ),
             None => (item, Protocol::Tcp),
         };
         let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p >= 1);
@@ -253,7 +266,7 @@ pub(crate) fn parse_public_ports(text: &str) -> Result<Vec<Hit>, String> {
         };
         match (lo, hi) {
             (Some(lo), Some(hi)) if lo <= hi => hits.extend((lo..=hi).map(|port| Hit { port, protocol })),
-            _ => return Err(format!("{item:?} is not a port (1-65535) or a rising range of ports")),
+            _ => return Err(PublicPortsError::NotAPort { item: item.to_owned() }),
         }
     }
     Ok(hits)
@@ -396,7 +409,7 @@ fn nft_door(section: &Section) -> Result<Option<NftDoor>, ConfError> {
         section.get(key).map(|entry| {
             entry
                 .parse_value(|v| Ok(v.to_owned()))
-                .and_then(|v| NftSet::parse(&v, family).map_err(|message| ConfError::at_entry(entry, message)))
+                .and_then(|v| NftSet::parse(&v, family).map_err(|why| ConfError::at_entry(entry, why.to_string())))
         })
     };
     let set4 = set("Nft_Set", NftFamilyUse::Ipv4).transpose()?;

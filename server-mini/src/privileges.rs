@@ -53,13 +53,25 @@ pub(crate) fn target_user<'a>(
     }
 }
 
+/// Why the server's user could not create files in a directory (`--state-dir`); the text follows the
+/// directory's name.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotWritable {
+    #[error("cannot be read ({0})")]
+    Unreadable(std::io::Error),
+    #[error("is not a directory")]
+    NotADirectory,
+    #[error("user {user} cannot write it (owner uid {owner}, group gid {group}, mode {mode:04o})")]
+    Denied { user: String, owner: u32, group: u32, mode: u32 },
+}
+
 /// Whether `user` (its uid and primary group; supplementary groups are dropped) may create files in
 /// `dir`, from the owner and mode bits. Err says why not.
-pub(crate) fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), String> {
+pub(crate) fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), NotWritable> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot be read ({e})"))?;
+    let meta = std::fs::metadata(dir).map_err(NotWritable::Unreadable)?;
     if !meta.is_dir() {
-        return Err("is not a directory".to_owned());
+        return Err(NotWritable::NotADirectory);
     }
     let mode = meta.mode();
     let (write_exec_owner, write_exec_group, write_exec_other) = (0o300, 0o030, 0o003);
@@ -73,13 +85,7 @@ pub(crate) fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), S
     if allowed {
         Ok(())
     } else {
-        Err(format!(
-            "user {} cannot write it (owner uid {}, group gid {}, mode {:04o})",
-            user.name,
-            meta.uid(),
-            meta.gid(),
-            mode & 0o7777
-        ))
+        Err(NotWritable::Denied { user: user.name.clone(), owner: meta.uid(), group: meta.gid(), mode: mode & 0o7777 })
     }
 }
 
@@ -220,10 +226,10 @@ mod tests {
         let other = User { name: "other".into(), uid: owner.wrapping_add(12345), gid: 54321 };
         let me = User { name: "me".into(), uid: owner, gid: 54321 };
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
-        assert_eq!(check_writable(dir.path(), &me), Ok(()));
-        let why = check_writable(dir.path(), &other).expect_err("0700 of another user");
+        assert!(check_writable(dir.path(), &me).is_ok());
+        let why = check_writable(dir.path(), &other).expect_err("0700 of another user").to_string();
         assert!(why.contains("cannot write") && why.contains("mode 0700"), "{why}");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).expect("chmod");
-        assert_eq!(check_writable(dir.path(), &other), Ok(()));
+        assert!(check_writable(dir.path(), &other).is_ok());
     }
 }
