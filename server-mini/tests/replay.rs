@@ -4,17 +4,11 @@
 
 use std::path::Path;
 
-use etherparse::PacketBuilder;
+use knock_e2e::{PCAP_MACS, syn_frame};
 use server_mini::{ExitStatus, Logger, Server, ServerOptions, load_config, replay};
 
 fn syn(src: [u8; 4], port: u16) -> Vec<u8> {
-    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(src, [192, 0, 2, 2], 64)
-        .tcp(40000, port, 1, 64240)
-        .syn();
-    let mut frame = Vec::with_capacity(builder.size(0));
-    builder.write(&mut frame, &[]).expect("frame");
-    frame
+    syn_frame(PCAP_MACS, src.into(), [192, 0, 2, 2].into(), port)
 }
 
 fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {

@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use etherparse::PacketBuilder;
 use knock_e2e::knock_server::knock_server_path;
-use knock_e2e::{PcapWriter, lab_or_skip, text, wait_until};
+use knock_e2e::{PCAP_MACS, PcapWriter, lab_or_skip, syn_frame, text, wait_until};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
 const OPEN: &str = "otp: OPEN SESAME";
@@ -30,23 +29,13 @@ fn knock_server(args: &[&str], cwd: Option<&Path>) -> Output {
     cmd.output().expect("knock-server runs")
 }
 
-fn syn(port: u16) -> Vec<u8> {
-    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
-        .tcp(40000, port, 1, 64240)
-        .syn();
-    let mut frame = Vec::with_capacity(builder.size(0));
-    builder.write(&mut frame, &[]).expect("frame");
-    frame
-}
-
 /// A pcap of one source knocking each of `sequences` (TCP SYNs), a second apart.
 fn knocks(path: &Path, sequences: &[&[u16]]) {
     let mut pcap = PcapWriter::create(path).unwrap_or_else(|e| panic!("{e}"));
     let mut ts = Duration::from_secs(1_700_000_000);
     for sequence in sequences {
         for port in *sequence {
-            pcap.push(ts, &syn(*port));
+            pcap.push(ts, &syn_frame(PCAP_MACS, [192, 0, 2, 1].into(), [192, 0, 2, 2].into(), *port));
             ts += Duration::from_millis(10);
         }
         ts += Duration::from_secs(1);
