@@ -37,6 +37,8 @@
 //! - `log.rs`: knockd-compatible log lines to stderr, LogFile and syslog, rate-limited under floods.
 //! - `privileges.rs`: capabilities and the user switch once the capture is open.
 
+// Nothing is `pub` that the list of `pub use` below does not export (checked by the lint).
+#![warn(unreachable_pub)]
 #![cfg_attr(
     not(unix),
     allow(dead_code, reason = "on Windows only the portable modules build, for their unit tests: nothing calls them")
