@@ -28,13 +28,16 @@
 #   desktop-file-utils  desktop-file-validate: scripts/test-packages.sh checks knock-gui's .desktop entry
 #   man-db       man: scripts/test-packages.sh checks `man knock-cli` of the installed knock-cli package
 #   systemd      systemd-analyze verify: scripts/test-packages.sh checks knock-server's installed unit
-#   binutils     objdump and strip: scripts/package-deb.sh finds shared-library Depends and strips binaries
+#   binutils     strip: scripts/package-deb.sh strips the packaged binaries
+#   dpkg-dev     dpkg-shlibdeps: scripts/package-deb.sh computes versioned Depends from the libraries linked
+#   help2man     scripts/package-deb.sh makes knock-server's man page from its --help
+#   lintian      scripts/test-packages.sh runs it on the three packages: no errors allowed
 #   fakeroot     scripts/package-deb.sh builds root-owned archives when not run as root
 #   adduser      knock-server's postinst creates its system user
 #   openssl      openssl s_server with a test CA: the HTTPS Date server of tests/tests/doctor_clock.rs
 #   python3      tests/reference/rotating.py, the independent rotating-sequence implementation the tests compare with
 set -euo pipefail
-packages=(pkg-config openssl fwknop-server fwknop-client libpcap-dev nftables curl bc python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools dunst xclip xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils fakeroot adduser)
+packages=(pkg-config openssl fwknop-server fwknop-client libpcap-dev nftables curl bc python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools dunst xclip xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils dpkg-dev help2man lintian fakeroot adduser)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
