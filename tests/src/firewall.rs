@@ -19,11 +19,6 @@ impl Lab {
         self.server_drop_ports("tcp", ports)
     }
 
-    /// Appends `INPUT -p udp --dport P -j DROP` for every port, IPv4 and IPv6.
-    pub fn server_drop_udp_ports(&self, ports: &[u16]) -> Result<(), LabError> {
-        self.server_drop_ports("udp", ports)
-    }
-
     /// Runs `iptables ARGS` and `ip6tables ARGS` in the server namespace (e.g. for rules the
     /// helpers above do not cover). `-w` is added.
     pub fn server_iptables(&self, args: &[&str]) -> Result<(), LabError> {

@@ -447,11 +447,6 @@ impl Sshd {
         &self.config_path
     }
 
-    /// The client's private key (its public half is authorized for root).
-    pub fn client_key_path(&self) -> &Path {
-        &self.client_key
-    }
-
     /// Process id of the listening sshd (`ip netns exec` execs it).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -81,7 +81,7 @@ pub(crate) fn profiles_from_knockd_conf(conf: &KnockdConf, host: &str) -> Knockd
                 door: door.section.name.clone(),
                 line: door.section.line,
                 at: None,
-                reason: reason.clone(),
+                reason: reason.to_string(),
             })),
         }
     }
@@ -280,7 +280,7 @@ impl<'d, 'a> Group<'d, 'a> {
         std::iter::once(self.open).chain(self.close)
     }
 
-    fn import(&self, host: &str, taken: &mut HashSet<String>) -> Result<ImportedProfile, String> {
+    fn import(&self, host: &str, taken: &mut HashSet<String>) -> Result<ImportedProfile, NoSendableFlags> {
         let mut warnings = Vec::new();
         let tcp_flags = self.tcp_flags(&mut warnings)?;
         warnings.extend(self.doors().flat_map(door_warnings));
@@ -354,7 +354,7 @@ impl<'d, 'a> Group<'d, 'a> {
 
     /// The flags the profile sends: the open door's, or the close door's when only it has TCPFlags (a door
     /// without TCPFlags accepts any). Errors when no TCP packet a client can send would match.
-    fn tcp_flags(&self, warnings: &mut Vec<String>) -> Result<TcpFlagSpec, String> {
+    fn tcp_flags(&self, warnings: &mut Vec<String>) -> Result<TcpFlagSpec, NoSendableFlags> {
         if !self.doors().any(Door::has_tcp_hit) {
             return Ok(TcpFlagSpec::default());
         }
@@ -380,16 +380,21 @@ impl<'d, 'a> Group<'d, 'a> {
     }
 }
 
+/// Why a door group cannot become a profile: its TCPFlags forbid every flag.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("its tcpflags {spec} forbid every flag, and a client cannot send a TCP packet without flags")]
+pub(crate) struct NoSendableFlags {
+    spec: TcpFlagSpec,
+}
+
 /// A spec that only forbids flags (`!ack`) gets a flag to send: SYN when allowed, else the first allowed one.
-fn sendable(spec: TcpFlagSpec, warnings: &mut Vec<String>) -> Result<TcpFlagSpec, String> {
+fn sendable(spec: TcpFlagSpec, warnings: &mut Vec<String>) -> Result<TcpFlagSpec, NoSendableFlags> {
     if !spec.set.is_empty() {
         return Ok(spec);
     }
     let allowed = |flag: &TcpFlags| !spec.clear.contains(*flag);
     let flag =
-        [TcpFlags::SYN].into_iter().chain(TcpFlags::NAMED.iter().map(|(_, flag)| *flag)).find(allowed).ok_or_else(
-            || format!("its tcpflags {spec} forbid every flag, and a client cannot send a TCP packet without flags"),
-        )?;
+        [TcpFlags::SYN].into_iter().chain(TcpFlags::NAMED.iter().map(|(_, flag)| *flag)).find(allowed).ok_or(NoSendableFlags { spec })?;
     let chosen = TcpFlagSpec { set: flag, clear: spec.clear };
     warnings.push(format!("tcpflags {spec} set no flag; the profile sends {chosen}"));
     Ok(chosen)
