@@ -21,3 +21,26 @@ pub mod ui;
 pub mod worker;
 
 pub use gui::KnockGui;
+
+/// The app's one identifier on Windows and macOS, never to change (a new one orphans what the OS keyed
+/// to the old: the Start-menu shortcut's toasts, macOS' notification and privacy grants): the
+/// AppUserModelID of toasts and of the MSI's Start-menu shortcut (scripts/package-windows.sh adds it to the
+/// shortcut, as wixl cannot: see packaging/windows/knock.wxs), and the
+/// CFBundleIdentifier of knock.app (.github/workflows/release.yml). A test keeps the three equal.
+pub const APP_ID: &str = "io.github.knock-toolkit.knock-gui";
+
+#[cfg(test)]
+mod tests {
+    /// The MSI's shortcut and the macOS bundle name [`super::APP_ID`] literally (neither script can import it).
+    #[test]
+    fn the_msi_shortcut_and_the_macos_bundle_carry_the_app_id() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        for (file, expected) in [
+            ("scripts/package-windows.sh", format!("\napp_id={}\n", super::APP_ID)),
+            (".github/workflows/release.yml", format!("BUNDLE_ID: {}", super::APP_ID)),
+        ] {
+            let text = std::fs::read_to_string(format!("{root}/{file}")).expect(file);
+            assert!(text.contains(&expected), "{file} does not contain {expected}");
+        }
+    }
+}
