@@ -14,9 +14,10 @@
 //!   [`SYN_WAIT`]; a port that never answers (the usual knock port, filtered) is closed when that runs
 //!   out, as it has been the whole time the stack needed to send. One SYN still: `SIO_TCP_INITIAL_RTO`
 //!   with `TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS` forbids a second one where Windows honours it (see
-//!   [`super::syn_retries`] for which builds), and where it does not, the wait ends well before the stack's
-//!   first retransmission (3 s, its default initial RTO) or its retry after a RST (0.5 s), so the attempt
-//!   is aborted before either. The CI's Windows job counts SYNs per hit with the built-in `pktmon`
+//!   [`super::syn_retries`] for which builds), and where it does not, the socket is closed before the stack
+//!   could send another: a RST ends the wait at once (before any retry after it), and an unanswered SYN is
+//!   aborted at [`SYN_WAIT`], far before the first retransmission (3 s, Windows' default initial RTO,
+//!   Microsoft's TcpInitialRTT documentation). The CI's Windows job counts SYNs per hit with the built-in `pktmon`
 //!   capture; under Wine (scripts/check-platforms.sh) the sockets are Linux's.
 //!
 //! Everywhere, linger 0 makes a late SYN-ACK answered by one RST instead of a FIN handshake.
@@ -51,8 +52,7 @@ pub(super) fn send_syn(to: SocketAddr, local: Option<SocketAddr>) -> io::Result<
 }
 
 /// How long a Windows connect hit waits for its SYN to be answered or to fail (see the module docs): far
-/// below the stack's first SYN retransmission (3 s) and its retry after a RST (0.5 s), long enough for a
-/// SYN to leave a busy machine.
+/// below the stack's first SYN retransmission (3 s), long enough for a SYN to leave a busy machine.
 #[cfg(windows)]
 pub(super) const SYN_WAIT: Duration = Duration::from_millis(100);
 

@@ -21,8 +21,8 @@
 //!   item 9 gives: the copy of that page read here shows the parameters, not the version remark). Older
 //!   builds (Windows 10 1507 to 1703, which Rust's std still runs on) accept the call and may still
 //!   retransmit: there a connect hit's one SYN rests on the socket being closed before the stack's first
-//!   retransmission (send/connect.rs waits at most 100 ms, against a 3 s initial RTO and a 0.5 s retry
-//!   after a RST), and a refused verify probe may take the old ~2 s.
+//!   retransmission (send/connect.rs closes it at the first answer, or after at most 100 ms against a 3 s
+//!   initial RTO), and a refused verify probe may take the old ~2 s.
 //! - Windows programs under Wine: Wine's ws2_32 does not implement `SIO_TCP_INITIAL_RTO` (WSAEOPNOTSUPP),
 //!   and its sockets are the host kernel's (Linux, macOS), which never retransmit a SYN after close. So that
 //!   one refusal, and only under Wine (detected by ntdll's `wine_get_version` export), is not an error;
