@@ -4,7 +4,7 @@
 //!   that tests drive without a window.
 //! - [`editor`]: the profile form and its per-field validation.
 //! - [`worker`]: a background tokio runtime for knocks and lookups; it wakes the UI on every event.
-//! - [`transfer`]: import and export as functions of paths (the file dialogs are a thin layer).
+//! - [`transfer`]: import and export as functions of paths; [`pick`]: the native file dialogs, async.
 //! - [`ui`]: drawing only; [`gui`]: the eframe app (persistence, repaint policy).
 //!
 //! The app shares the profile store with `knock-cli`: it re-scans the directory for changes, and never
@@ -16,6 +16,7 @@ pub mod editor;
 pub mod gui;
 pub mod icon;
 pub mod notify;
+pub mod pick;
 pub mod transfer;
 pub mod ui;
 pub mod worker;
