@@ -30,7 +30,9 @@
 # Idempotent: installs the rustup targets, the Debian packages (gcc-mingw-w64-x86-64, wine, clang, llvm,
 # tcpdump, python3-venv, xvfb, xdotool, wixl, msitools, zip) and a Python venv with ziglang + cargo-zigbuild under $KNOCK_PLATFORMS_CACHE
 # (default ~/.cache/knock-platforms) only when missing. Fails on any compile error or failed test.
-# Needs root (apt, tcpdump). Uses $CARGO_TARGET_DIR if set.
+# Runs as any user: what needs root (apt-get for missing packages, tcpdump) goes through sudo when the script
+# is not root (the GitHub job runs it as the runner's user; .ci/run runs it as root). Uses $CARGO_TARGET_DIR
+# if set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,17 +44,22 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 GNU=x86_64-pc-windows-gnu
 
 step() { printf '\n== %s\n' "$*"; }
+as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
+# The same as a command prefix, for a background process whose $! must be the process itself (or sudo,
+# which relays signals to it), not a subshell running a function.
+SUDO=()
+((EUID == 0)) || SUDO=(sudo)
 
 # ---------------------------------------------------------------------------------------------- set-up
 step "set-up: rustup targets, Debian packages, zig"
 rustup target add x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-msvc "$GNU" >/dev/null
 missing=()
-for pkg in gcc-mingw-w64-x86-64 wine wine64 clang llvm tcpdump python3-venv; do
+for pkg in gcc-mingw-w64-x86-64 wine wine64 clang llvm tcpdump python3-venv xvfb xdotool wixl msitools zip; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 if [[ ! -x $ZIG_VENV/bin/cargo-zigbuild ]]; then
     python3 -m venv "$ZIG_VENV"
@@ -191,7 +198,7 @@ work=$(mktemp -d)
 cleanup() {
     [[ -n ${xvfb:-} ]] && kill "$xvfb" 2>/dev/null || true
     [[ -n ${listener:-} ]] && kill "$listener" 2>/dev/null || true
-    [[ -n ${capture:-} ]] && kill "$capture" 2>/dev/null || true
+    [[ -n ${capture:-} ]] && "${SUDO[@]}" kill "$capture" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -207,7 +214,7 @@ while time.time() < end:
     except OSError: pass
 ' &
 listener=$!
-tcpdump -i lo -n -w "$work/knock.pcap" 'tcp and dst host 127.0.0.1 and dst portrange 47001-47003' 2>/dev/null &
+"${SUDO[@]}" tcpdump -i lo -n -w "$work/knock.pcap" 'tcp and dst host 127.0.0.1 and dst portrange 47001-47003' 2>/dev/null &
 capture=$!
 sleep 2
 wine_ok=true
@@ -224,7 +231,7 @@ print("open:", p["outcome"], "exit", doc["exit_code"], "verify", p["attempts"][-
 sys.exit(0 if p["outcome"] == "opened" and doc["exit_code"] == 0 else 1)
 ' || { echo "knock-cli.exe open did not report opened: $open_json"; wine_ok=false; }
 sleep 3 # a retransmitted SYN would come about 1 s later
-kill "$capture"
+"${SUDO[@]}" kill "$capture"
 wait "$capture" 2>/dev/null || true
 capture=
 for port in 47001 47002 47003; do
@@ -234,7 +241,6 @@ for port in 47001 47002 47003; do
 done
 
 step "knock-gui.exe under Wine: a start-up error is shown in a message box (no console on Windows)"
-for pkg in xvfb xdotool; do dpkg -s "$pkg" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg"; done
 for n in $(seq 140 199); do [[ -e /tmp/.X11-unix/X$n || -e /tmp/.X$n-lock ]] || break; done
 Xvfb ":$n" -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!

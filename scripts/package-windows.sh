@@ -40,11 +40,16 @@ out=$target_dir/windows
 # The MSI's AppUserModelID: client_gui::APP_ID (client-gui/src/lib.rs, whose test checks this line).
 app_id=io.github.knock-toolkit.knock-gui
 
-for pkg in wixl msitools zip; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg"
-done
+as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
+install_missing() { # Debian packages, through sudo when not root
+    local pkg
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg"
+    done
+}
+install_missing wixl msitools zip
 if [[ -z $exes ]]; then
-    dpkg -s gcc-mingw-w64-x86-64 >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc-mingw-w64-x86-64
+    install_missing gcc-mingw-w64-x86-64
     rustup target add "$target" >/dev/null
     cargo build --locked --profile "$profile" --target "$target" -p client-cli -p client-gui
     exes=$target_dir/$target/$dir
