@@ -21,8 +21,6 @@
 //!   the server exits (10 s, then 5 s after killing what hung) is reported the same way and not tried
 //!   again, so nothing runs unwatched after the exit. (The slot stays taken while the stop waits to retry.)
 
-#![expect(unsafe_code, reason = "killpg on a hung command's process group, which std cannot signal")]
-
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::os::unix::process::CommandExt;
@@ -34,26 +32,26 @@ use std::time::{Duration, Instant};
 
 use crate::config::DoorConfig;
 use crate::log::{Logger, Noise};
-use crate::nft::NftSet;
+use crate::nft::{NftError, NftSet};
 use crate::schedule::{Decision, Job, JobKind, Key, Scheduler};
 
 /// A command still running after this long is killed (it would hold the door open or the table busy).
-pub const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 /// `--max-commands` when not given.
-pub const DEFAULT_MAX_COMMANDS: usize = 64;
+pub(crate) const DEFAULT_MAX_COMMANDS: usize = 64;
 /// After hung commands were killed at shutdown, how long their stop commands get.
 const SHUTDOWN_AFTER_KILL: Duration = Duration::from_secs(5);
 /// How long to wait before each retry of a failed stop command (so a stop runs at most 4 times).
-pub const STOP_RETRY_BACKOFF: [Duration; 3] =
+pub(crate) const STOP_RETRY_BACKOFF: [Duration; 3] =
     [Duration::from_millis(500), Duration::from_millis(1000), Duration::from_millis(2000)];
 /// A source refused again within this time is refused "again" (noise), not logged as a new refusal.
-pub const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
+pub(crate) const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
 /// Most sources remembered as refused recently (a bound under spoofed floods).
-pub const REMEMBERED_REFUSALS: usize = 4096;
+pub(crate) const REMEMBERED_REFUSALS: usize = 4096;
 
 /// One thing a job does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Shell(String),
     Nft { set: NftSet, source: IpAddr, timeout: Duration },
 }
@@ -68,13 +66,30 @@ impl Step {
 }
 
 /// A job's steps, run in order on one thread.
-pub type Steps = Vec<Step>;
+pub(crate) type Steps = Vec<Step>;
+
+/// Why one step of a job failed (logged as `DOOR: {error}`).
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Nft(#[from] NftError),
+    #[error("cannot run command: {0}")]
+    Spawn(std::io::Error),
+    #[error("command returned non-zero status code ({0})")]
+    Status(i32),
+    #[error("command failed: killed by a signal")]
+    Signalled,
+    #[error("command failed: still running after {} s: killed", COMMAND_LIMIT.as_secs())]
+    Hung,
+    #[error("command failed: {0}")]
+    Wait(std::io::Error),
+}
 
 /// What a job's thread reports back to the event loop, which logs it.
 #[derive(Debug)]
 enum Report {
     /// An attempt failed; `retry_in`: a stop runs again after this long.
-    Failed { key: Key, failures: Vec<String>, attempt: usize, retry_in: Option<Duration> },
+    Failed { key: Key, failures: Vec<StepError>, attempt: usize, retry_in: Option<Duration> },
     /// The job ended (its slot is free); `ok`: its last attempt succeeded.
     Finished { key: Key, kind: JobKind, ok: bool, attempts: usize },
 }
@@ -95,7 +110,7 @@ pub struct ActionCounters {
     pub peak: usize,
 }
 
-pub struct Actions {
+pub(crate) struct Actions {
     dry_run: bool,
     max_running: usize,
     scheduler: Scheduler<Steps>,
@@ -109,11 +124,11 @@ pub struct Actions {
     refused_at: HashMap<Key, Instant>,
     /// When `refused_at` was last pruned.
     refusals_pruned: Option<Instant>,
-    pub counters: ActionCounters,
+    pub(crate) counters: ActionCounters,
 }
 
 impl Actions {
-    pub fn new(dry_run: bool, max_running: usize) -> Actions {
+    pub(crate) fn new(dry_run: bool, max_running: usize) -> Actions {
         let (sender, receiver) = channel();
         Actions {
             dry_run,
@@ -131,19 +146,19 @@ impl Actions {
 
     /// The configured doors: each one that runs something (a start command or an nftables set) gets its
     /// reserve of `--max-commands`. Called at start and after every reload.
-    pub fn set_doors(&mut self, doors: &[DoorConfig]) {
+    pub(crate) fn set_doors(&mut self, doors: &[DoorConfig]) {
         let runs = |d: &&DoorConfig| d.start_command.is_some() || d.start_command_6.is_some() || d.nft.is_some();
         self.scheduler.set_doors(doors.iter().filter(runs).map(|d| (d.name.clone(), d.line)));
     }
 
     /// Jobs running now.
-    pub fn running(&self) -> usize {
+    pub(crate) fn running(&self) -> usize {
         self.scheduler.running()
     }
 
     /// A completed knock of `door` by `source`: start, extend, or refuse (see [`crate::schedule`]), with
     /// its `IP: DOOR: OPEN SESAME{how}` line logged as a state change or as noise.
-    pub fn open(&mut self, log: &mut Logger, door: &DoorConfig, source: IpAddr, how: &str, now: Instant) {
+    pub(crate) fn open(&mut self, log: &mut Logger, door: &DoorConfig, source: IpAddr, how: &str, now: Instant) {
         let name = door.name.as_str();
         let opened = || format!("{source}: {name}: OPEN SESAME{how}");
         let ipv6 = source.is_ipv6();
@@ -276,7 +291,7 @@ impl Actions {
     }
 
     /// Starts the jobs that are due (stops, starts waiting for a stop) and logs jobs that finished.
-    pub fn poll(&mut self, log: &mut Logger, now: Instant) {
+    pub(crate) fn poll(&mut self, log: &mut Logger, now: Instant) {
         log.tick(now);
         self.collect(log, now);
         for job in self.scheduler.next_jobs(now) {
@@ -332,14 +347,14 @@ impl Actions {
     }
 
     /// When the next stop is due.
-    pub fn next_due(&self) -> Option<Instant> {
+    pub(crate) fn next_due(&self) -> Option<Instant> {
         self.scheduler.next_due()
     }
 
     /// At shutdown: every open door's stop runs now, after its start if that still runs; everything is
     /// waited for up to `wait`, then what still runs is killed with its process group. A stop that did
     /// not finish is reported as an alert.
-    pub fn shutdown(&mut self, log: &mut Logger, wait: Duration) {
+    pub(crate) fn shutdown(&mut self, log: &mut Logger, wait: Duration) {
         self.scheduler.begin_shutdown(Instant::now());
         if !self.drain(log, Instant::now() + wait) {
             // A start still hanging: kill it, so that its stop command can still run.
@@ -407,7 +422,7 @@ fn run_job(
     let mut attempt = 0;
     let ok = loop {
         attempt += 1;
-        let failures: Vec<String> = steps.iter().filter_map(|step| run_step(step, groups).err()).collect();
+        let failures: Vec<StepError> = steps.iter().filter_map(|step| run_step(step, groups).err()).collect();
         if failures.is_empty() {
             break true;
         }
@@ -425,14 +440,14 @@ fn run_job(
 }
 
 /// Runs one step to its end (a command is killed after [`COMMAND_LIMIT`]); the failure, if any.
-fn run_step(step: &Step, groups: &Mutex<HashSet<u32>>) -> Result<(), String> {
+fn run_step(step: &Step, groups: &Mutex<HashSet<u32>>) -> Result<(), StepError> {
     match step {
-        Step::Nft { set, source, timeout } => set.refresh(*source, *timeout),
+        Step::Nft { set, source, timeout } => Ok(set.refresh(*source, *timeout)?),
         Step::Shell(command) => run_command(command, groups),
     }
 }
 
-fn run_command(command: &str, groups: &Mutex<HashSet<u32>>) -> Result<(), String> {
+fn run_command(command: &str, groups: &Mutex<HashSet<u32>>) -> Result<(), StepError> {
     // Its own process group, so a hung command can be killed with everything it started.
     let mut child = Command::new("/bin/sh")
         .arg("-c")
@@ -442,24 +457,24 @@ fn run_command(command: &str, groups: &Mutex<HashSet<u32>>) -> Result<(), String
         .stderr(Stdio::inherit())
         .process_group(0)
         .spawn()
-        .map_err(|err| format!("cannot run command: {err}"))?;
+        .map_err(StepError::Spawn)?;
     groups.lock().map(|mut g| g.insert(child.id())).ok();
     let started = Instant::now();
     let outcome = loop {
         match child.try_wait() {
             Ok(Some(status)) => match status.code() {
                 Some(0) => break Ok(()),
-                Some(code) => break Err(format!("command returned non-zero status code ({code})")),
-                None => break Err("command failed: killed by a signal".to_owned()),
+                Some(code) => break Err(StepError::Status(code)),
+                None => break Err(StepError::Signalled),
             },
             Ok(None) if started.elapsed() >= COMMAND_LIMIT => {
                 kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
-                break Err(format!("command failed: still running after {} s: killed", COMMAND_LIMIT.as_secs()));
+                break Err(StepError::Hung);
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(err) => break Err(format!("command failed: {err}")),
+            Err(err) => break Err(StepError::Wait(err)),
         }
     };
     groups.lock().map(|mut g| g.remove(&child.id())).ok();
@@ -468,14 +483,15 @@ fn run_command(command: &str, groups: &Mutex<HashSet<u32>>) -> Result<(), String
 
 /// SIGKILL to a whole process group (the command's shell and its children).
 fn kill_group(group: u32) {
-    if let Ok(group) = i32::try_from(group) {
-        // SAFETY: kill(2) with a negative pid addresses the process group we created for the command.
-        unsafe { libc::kill(-group, libc::SIGKILL) };
+    use rustix::process::{Pid, Signal, kill_process_group};
+    if let Some(group) = i32::try_from(group).ok().and_then(Pid::from_raw) {
+        // A group that is already gone has nothing left to kill.
+        let _ = kill_process_group(group, Signal::KILL);
     }
 }
 
 /// Replaces every `%IP%` with the address; the address is formatted by us, so it can hold no shell syntax.
-pub fn substitute(command: &str, source: IpAddr) -> String {
+pub(crate) fn substitute(command: &str, source: IpAddr) -> String {
     command.replace("%IP%", &source.to_string())
 }
 

@@ -5,18 +5,18 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-pub const ADDRESS_REFRESH: Duration = Duration::from_secs(10);
+pub(crate) const ADDRESS_REFRESH: Duration = Duration::from_secs(10);
 
 /// The interface's addresses. None (accept any destination) only if the interface cannot be looked up,
 /// which the log says.
-pub fn interface_addresses(interface: &str) -> Option<Vec<IpAddr>> {
+pub(crate) fn interface_addresses(interface: &str) -> Option<Vec<IpAddr>> {
     let devices = pcap::Device::list().ok()?;
     let device = devices.into_iter().find(|d| d.name == interface)?;
     Some(device.addresses.into_iter().map(|a| a.addr).collect())
 }
 
 /// For the log.
-pub fn describe(local: &Option<Vec<IpAddr>>) -> String {
+pub(crate) fn describe(local: &Option<Vec<IpAddr>>) -> String {
     match local {
         Some(addresses) if !addresses.is_empty() => {
             addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
@@ -27,14 +27,14 @@ pub fn describe(local: &Option<Vec<IpAddr>>) -> String {
 }
 
 /// The interface's addresses as last read, and when to read them again.
-pub struct AddressWatch {
+pub(crate) struct AddressWatch {
     interface: String,
     current: Option<Vec<IpAddr>>,
     read_at: Instant,
 }
 
 impl AddressWatch {
-    pub fn new(interface: &str) -> AddressWatch {
+    pub(crate) fn new(interface: &str) -> AddressWatch {
         AddressWatch {
             interface: interface.to_owned(),
             current: interface_addresses(interface),
@@ -42,12 +42,12 @@ impl AddressWatch {
         }
     }
 
-    pub fn current(&self) -> &Option<Vec<IpAddr>> {
+    pub(crate) fn current(&self) -> &Option<Vec<IpAddr>> {
         &self.current
     }
 
     /// Looks again when [`ADDRESS_REFRESH`] has passed; the new addresses if they changed.
-    pub fn refresh(&mut self) -> Option<&Option<Vec<IpAddr>>> {
+    pub(crate) fn refresh(&mut self) -> Option<&Option<Vec<IpAddr>>> {
         if self.read_at.elapsed() < ADDRESS_REFRESH {
             return None;
         }

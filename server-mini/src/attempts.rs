@@ -26,7 +26,7 @@ use crate::doors::{Event, Millis, Reason};
 use crate::packet;
 
 /// What the table needs to know of an attempt.
-pub trait Attempt {
+pub(crate) trait Attempt {
     /// When its first hit arrived: the door's timeout runs from it.
     fn started(&self) -> Millis;
     /// Hits matched so far.
@@ -71,14 +71,14 @@ impl<A: Attempt> Queue<A> {
 
 /// A door of an [`Attempts`] table: its index in the configuration, its timeout and its penalty time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueSpec {
-    pub door: usize,
-    pub timeout_ms: Millis,
-    pub penalty_ms: Millis,
+pub(crate) struct QueueSpec {
+    pub(crate) door: usize,
+    pub(crate) timeout_ms: Millis,
+    pub(crate) penalty_ms: Millis,
 }
 
 /// Attempts in progress on a set of doors, addressed by the door's position in that set (`queue`).
-pub struct Attempts<A> {
+pub(crate) struct Attempts<A> {
     queues: Vec<Queue<A>>,
     max_attempts: usize,
     len: usize,
@@ -87,7 +87,7 @@ pub struct Attempts<A> {
 impl<A: Attempt> Attempts<A> {
     /// One queue per door, in the order the caller addresses them; at most `max_attempts` (at least 1)
     /// attempts and penalties over all of them.
-    pub fn new(doors: impl IntoIterator<Item = QueueSpec>, max_attempts: usize) -> Attempts<A> {
+    pub(crate) fn new(doors: impl IntoIterator<Item = QueueSpec>, max_attempts: usize) -> Attempts<A> {
         let queues = doors
             .into_iter()
             .map(|d| Queue {
@@ -102,24 +102,24 @@ impl<A: Attempt> Attempts<A> {
     }
 
     /// Attempts in progress and penalties, over all doors (what the bound counts).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Penalties in force (not yet collected), over all doors.
     #[cfg(test)]
-    pub fn penalties(&self) -> usize {
+    pub(crate) fn penalties(&self) -> usize {
         self.queues.iter().map(|q| q.penalties.len()).sum()
     }
 
     /// Whether `src` has an attempt (live or not yet collected) on door `queue`: the cheap first question
     /// the sweep guard asks for every stray packet.
-    pub fn has_attempt(&self, queue: usize, src: IpAddr) -> bool {
+    pub(crate) fn has_attempt(&self, queue: usize, src: IpAddr) -> bool {
         self.queues.get(queue).is_some_and(|q| q.attempts.contains_key(&Src(src)))
     }
 
     /// Whether `src` is penalised on door `queue` at `now` (an expired penalty is collected here).
-    pub fn is_penalised(&mut self, queue: usize, src: IpAddr, now: Millis) -> bool {
+    pub(crate) fn is_penalised(&mut self, queue: usize, src: IpAddr, now: Millis) -> bool {
         let Some(q) = self.queues.get_mut(queue) else { return false };
         let Some(&since) = q.penalties.get(&Src(src)) else { return false };
         if q.is_penalised_since(since, now) {
@@ -132,7 +132,7 @@ impl<A: Attempt> Attempts<A> {
 
     /// Penalises `src` on door `queue` from `now` (after a wrong hit; the caller removed its attempt).
     /// Nothing happens for a door without penalties.
-    pub fn penalise(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) {
+    pub(crate) fn penalise(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) {
         if self.queues.get(queue).is_none_or(|q| q.penalty_ms == 0) {
             return;
         }
@@ -150,14 +150,14 @@ impl<A: Attempt> Attempts<A> {
     }
 
     /// `src`'s attempt on door `queue`, if its timeout has not passed at `now`.
-    pub fn live(&self, queue: usize, src: IpAddr, now: Millis) -> Option<&A> {
+    pub(crate) fn live(&self, queue: usize, src: IpAddr, now: Millis) -> Option<&A> {
         let q = self.queues.get(queue)?;
         q.attempts.get(&Src(src)).filter(|a| q.is_live(a, now))
     }
 
     /// Reports a hit whose TCP flags door `queue` does not accept, at the stage of its source's live
     /// attempt (the hit itself is ignored).
-    pub fn report_flags_ignored(&self, queue: usize, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
+    pub(crate) fn report_flags_ignored(&self, queue: usize, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
         let Some(q) = self.queues.get(queue) else { return };
         let stage = self.live(queue, hit.src, now).map_or(0, Attempt::stage);
         events.push(Event::FlagsIgnored { src: hit.src, door: q.door, stage, flags: hit.flags });
@@ -166,7 +166,7 @@ impl<A: Attempt> Attempts<A> {
     /// The sweep guard's answer to a stray hit: `src`'s attempt on door `queue`, if live, ends (reported
     /// as [`Reason::Stray`]) and `src` is penalised; an attempt that already timed out is reported as a
     /// timeout, and nothing else happens.
-    pub fn end_for_stray_hit(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) {
+    pub(crate) fn end_for_stray_hit(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) {
         let Some(door) = self.queues.get(queue).map(|q| q.door) else { return };
         let Some(stage) = self.current(queue, src, now, events).map(|a| a.stage()) else { return };
         self.remove(queue, src);
@@ -177,7 +177,13 @@ impl<A: Attempt> Attempts<A> {
     /// `src`'s attempt on door `queue` if it is live at `now`. One that timed out but that
     /// [`Attempts::tick`] has not collected yet is ended here, reported as a timeout in order, so that a
     /// late hit is judged afresh (one hash lookup either way: this runs for every hit).
-    pub fn current(&mut self, queue: usize, src: IpAddr, now: Millis, events: &mut Vec<Event>) -> Option<&mut A> {
+    pub(crate) fn current(
+        &mut self,
+        queue: usize,
+        src: IpAddr,
+        now: Millis,
+        events: &mut Vec<Event>,
+    ) -> Option<&mut A> {
         let q = self.queues.get_mut(queue)?;
         match q.attempts.entry(Src(src)) {
             Entry::Occupied(entry) if now.saturating_sub(entry.get().started()) < q.timeout_ms => {
@@ -194,7 +200,7 @@ impl<A: Attempt> Attempts<A> {
     }
 
     /// Removes `src`'s attempt on door `queue` (it finished or failed; the caller reports why).
-    pub fn remove(&mut self, queue: usize, src: IpAddr) -> Option<A> {
+    pub(crate) fn remove(&mut self, queue: usize, src: IpAddr) -> Option<A> {
         let removed = self.queues.get_mut(queue)?.attempts.remove(&Src(src));
         if removed.is_some() {
             self.len -= 1;
@@ -203,7 +209,7 @@ impl<A: Attempt> Attempts<A> {
     }
 
     /// Drops every attempt and penalty on door `queue`, unreported (its sequence changed).
-    pub fn clear(&mut self, queue: usize) {
+    pub(crate) fn clear(&mut self, queue: usize) {
         if let Some(q) = self.queues.get_mut(queue) {
             self.len -= q.attempts.len() + q.penalties.len();
             q.attempts.clear();
@@ -213,7 +219,7 @@ impl<A: Attempt> Attempts<A> {
 
     /// Adds `src`'s new attempt on door `queue` (the caller has ended any previous one), first evicting
     /// the oldest attempt of all doors when the table is full.
-    pub fn insert(&mut self, queue: usize, src: IpAddr, attempt: A, events: &mut Vec<Event>) {
+    pub(crate) fn insert(&mut self, queue: usize, src: IpAddr, attempt: A, events: &mut Vec<Event>) {
         if queue >= self.queues.len() {
             return;
         }
@@ -252,7 +258,7 @@ impl<A: Attempt> Attempts<A> {
 
     /// Expires the attempts whose timeout has passed at `now`, reported as timeouts, door by door in
     /// start order; and the penalties that ended, unreported.
-    pub fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
+    pub(crate) fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
         for q in &mut self.queues {
             while let Some((_, &since)) = q.penalties.front() {
                 if q.is_penalised_since(since, now) {
@@ -274,7 +280,7 @@ impl<A: Attempt> Attempts<A> {
     }
 
     /// When the next timeout falls due, if any attempt is in progress.
-    pub fn next_deadline(&self) -> Option<Millis> {
+    pub(crate) fn next_deadline(&self) -> Option<Millis> {
         self.queues
             .iter()
             .filter_map(|q| q.attempts.front().map(|(_, a)| a.started().saturating_add(q.timeout_ms)))

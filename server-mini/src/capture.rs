@@ -2,9 +2,7 @@
 //! [`Server::handle_frame`] and [`Server::tick`]. Only the clock differs: wall time live, the capture's
 //! own timestamps in a replay (so a replay of an hour of traffic runs timeouts as they happened).
 
-#![expect(unsafe_code, reason = "poll on the capture descriptor with a timeout")]
-
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -18,7 +16,7 @@ use crate::server::Server;
 use crate::signals::Signals;
 
 /// How long pending stop commands and running commands get at shutdown before they are killed.
-pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 /// The longest the loop sleeps without looking at signals and timers.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// Most packets handled before the live loop looks at timers, commands and signals again (about 10 ms of
@@ -65,18 +63,18 @@ pub fn replay(server: &mut Server, file: &Path) -> Result<(), Failure> {
 }
 
 /// What the live loop needs besides the server.
-pub struct Live<'a> {
+pub(crate) struct Live<'a> {
     /// `-i IFACE`, else `Interface` in `[options]`.
-    pub interface: Option<String>,
+    pub(crate) interface: Option<String>,
     /// Re-read on SIGHUP.
-    pub config_path: &'a Path,
+    pub(crate) config_path: &'a Path,
     /// Runs once the capture is open, before any packet is handled (e.g. dropping privileges).
-    pub after_open: &'a mut dyn FnMut(&mut Server) -> Result<(), Failure>,
+    pub(crate) after_open: &'a mut dyn FnMut(&mut Server) -> Result<(), Failure>,
 }
 
 /// Captures on the interface until SIGTERM/SIGINT; SIGHUP reloads the configuration, SIGUSR1 logs the
 /// counters. At the end, pending stop commands run and the PID file is removed.
-pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
+pub(crate) fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
     let interface = live
         .interface
         .or_else(|| server.config().options.interface.clone())
@@ -107,7 +105,6 @@ pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
     server.log.important(&format!("addresses of {interface}: {described}"));
     let clock = Instant::now();
     let now_ms = || Millis::try_from(clock.elapsed().as_millis()).unwrap_or(Millis::MAX);
-    let fd = capture.as_raw_fd();
     while !signals.stop_requested() {
         if signals.take_reload() {
             reload_config(server, live.config_path, addresses.current().clone());
@@ -122,7 +119,7 @@ pub fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
             let line = format!("counters: {}, attempts {}", server.counters(), server.attempts());
             server.log.important(&line);
         }
-        wait_readable(fd, sleep_time(server, now_ms()));
+        wait_readable(capture.as_fd(), sleep_time(server, now_ms()));
         // A bounded batch: under a flood the capture never runs dry, and timers, stop commands and
         // signals must still be looked at.
         for _ in 0..MAX_BATCH {
@@ -198,9 +195,10 @@ fn sleep_time(server: &Server, now: Millis) -> Duration {
     timeout
 }
 
-fn wait_readable(fd: std::os::fd::RawFd, timeout: Duration) {
-    let mut pollfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(100);
-    // SAFETY: one valid pollfd for the duration of the call; EINTR (a signal) just returns early.
-    unsafe { libc::poll(&mut pollfd, 1, millis) };
+fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    // MAX_SLEEP always converts; were it not to, zero (no wait) beats None (no end).
+    let timeout = Timespec::try_from(timeout.min(MAX_SLEEP)).unwrap_or_default();
+    // An error (EINTR: a signal) only ends the wait early; the loop looks at signals next.
+    let _ = poll(&mut [PollFd::new(&fd, PollFlags::IN)], Some(&timeout));
 }

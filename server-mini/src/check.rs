@@ -6,8 +6,6 @@
 //! cannot open until it does). Every warning printed is counted in the summary line. For nftables
 //! doors it asks the kernel whether the sets exist and prints the ruleset lines the door needs.
 
-#![expect(unsafe_code, reason = "access(2) to tell whether the server's user could write a directory")]
-
 use client_core::knockd_conf::KnockdConf;
 
 use crate::config::{self, ServerConfig};
@@ -17,17 +15,17 @@ use crate::one_time;
 
 /// Sequences printed in `server-mini/knock-server.conf.sample` and the README: anyone can read them, so a
 /// door using one is open to all. `--check` (and so the unit's ExecStartPre) refuses them.
-pub const PUBLISHED_SEQUENCES: &[&str] = &["8471,2947:udp,6302", "5713,1389:udp,4426"];
+pub(crate) const PUBLISHED_SEQUENCES: &[&str] = &["8471,2947:udp,6302", "5713,1389:udp,4426"];
 
 /// Whether `sequence` is one of the [`PUBLISHED_SEQUENCES`].
-pub fn is_published(sequence: &client_core::Sequence) -> bool {
+pub(crate) fn is_published(sequence: &client_core::Sequence) -> bool {
     PUBLISHED_SEQUENCES
         .iter()
         .any(|text| client_core::knockd_conf::parse_sequence(text).is_ok_and(|published| &published == sequence))
 }
 
 /// Prints the findings on stdout; Err when something will stop the server or a door.
-pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
+pub(crate) fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
     let file = config.path.display();
     let mut errors: Vec<String> = Vec::new();
     if let Some(log_file) = &config.options.log_file
@@ -64,10 +62,7 @@ pub fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Failure> {
     published_sequences(config, &mut errors);
     for door in &config.doors {
         let Some(nft) = &door.nft else { continue };
-        let sets: Vec<(&NftSet, NftFamilyUse)> = [(&nft.set4, NftFamilyUse::Ipv4), (&nft.set6, NftFamilyUse::Ipv6)]
-            .into_iter()
-            .filter_map(|(set, family)| set.as_ref().map(|s| (s, family)))
-            .collect();
+        let sets = nft.sets();
         for (set, _) in &sets {
             match set.exists() {
                 Ok(true) => println!("{file}:{}: [{}]: nft set {set} exists", door.line, door.name),
@@ -176,7 +171,7 @@ fn published_sequences(config: &ServerConfig, errors: &mut Vec<String>) {
 }
 
 /// Why the server could not open `path` for appending (None: it can), without creating it.
-pub fn log_file_problem(path: &std::path::Path) -> Option<String> {
+pub(crate) fn log_file_problem(path: &std::path::Path) -> Option<String> {
     if path.exists() {
         return std::fs::OpenOptions::new().append(true).open(path).err().map(|e| format!("cannot be opened: {e}"));
     }
@@ -184,15 +179,13 @@ pub fn log_file_problem(path: &std::path::Path) -> Option<String> {
     if !dir.is_dir() {
         return Some(format!("its directory {} does not exist", dir.display()));
     }
-    let Ok(c_dir) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+    if dir.as_os_str().as_encoded_bytes().contains(&0) {
         return Some("the path holds a NUL byte".to_owned());
-    };
-    // SAFETY: access(2) reads the NUL-terminated path only.
-    let writable = unsafe { libc::access(c_dir.as_ptr(), libc::W_OK | libc::X_OK) } == 0;
-    if writable {
-        None
-    } else {
-        Some(format!("cannot be created in {}: {}", dir.display(), std::io::Error::last_os_error()))
+    }
+    use rustix::fs::{Access, access};
+    match access(dir, Access::WRITE_OK | Access::EXEC_OK) {
+        Ok(()) => None,
+        Err(errno) => Some(format!("cannot be created in {}: {}", dir.display(), std::io::Error::from(errno))),
     }
 }
 

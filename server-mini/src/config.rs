@@ -18,42 +18,42 @@ use crate::nft::{NftFamilyUse, NftSet};
 use crate::sweep_guard::{self, Guard};
 
 /// Valid `Seq_Timeout`s (seconds): at least 1 (0 could never be met), at most an hour.
-pub const SEQ_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=3600;
+pub(crate) const SEQ_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=3600;
 /// Valid `Cmd_Timeout`s (seconds): 0 (stop at once, as knockd) up to a week.
-pub const CMD_TIMEOUT_RANGE: RangeInclusive<u64> = 0..=604_800;
+pub(crate) const CMD_TIMEOUT_RANGE: RangeInclusive<u64> = 0..=604_800;
 /// Valid `Nft_Timeout`s (seconds): the kernel's element timeout, 1 s up to a week.
-pub const NFT_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=604_800;
+pub(crate) const NFT_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=604_800;
 /// knock-server's `Nft_Timeout` when a door has a set but no timeout.
-pub const DEFAULT_NFT_TIMEOUT_SECS: u64 = 30;
+pub(crate) const DEFAULT_NFT_TIMEOUT_SECS: u64 = 30;
 /// Valid `Rotating_Step`s (seconds): 1 s up to a day.
-pub const ROTATING_STEP_RANGE: RangeInclusive<u64> = 1..=86_400;
+pub(crate) const ROTATING_STEP_RANGE: RangeInclusive<u64> = 1..=86_400;
 /// Valid `Rotating_Length`s (hits per sequence).
-pub const ROTATING_LENGTH_RANGE: RangeInclusive<u64> = 1..=rotating::MAX_LENGTH as u64;
+pub(crate) const ROTATING_LENGTH_RANGE: RangeInclusive<u64> = 1..=rotating::MAX_LENGTH as u64;
 /// Valid `Rotating_Skew`s (windows accepted either side of the current one).
-pub const ROTATING_SKEW_RANGE: RangeInclusive<u64> = 0..=10;
+pub(crate) const ROTATING_SKEW_RANGE: RangeInclusive<u64> = 0..=10;
 /// `Rotating_Skew` when absent: one window either side (about a step of clock difference).
-pub const DEFAULT_ROTATING_SKEW: u64 = 1;
+pub(crate) const DEFAULT_ROTATING_SKEW: u64 = 1;
 /// Valid `Sweep_Penalty`s (seconds): 0 (none) up to 10 minutes.
-pub const SWEEP_PENALTY_RANGE: RangeInclusive<u64> = 0..=600;
+pub(crate) const SWEEP_PENALTY_RANGE: RangeInclusive<u64> = 0..=600;
 /// Windows after the accepted ones in which a rotating knock may still finish (see
 /// `rotating_doors::MAX_LATE_WINDOWS`); `--check` warns when Seq_Timeout is longer.
-pub const ROTATING_MAX_LATE_WINDOWS: u64 = 2;
+pub(crate) const ROTATING_MAX_LATE_WINDOWS: u64 = 2;
 
 /// Global options (`[options]`, or the command line).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Options {
-    pub log_file: Option<PathBuf>,
-    pub pid_file: Option<PathBuf>,
-    pub interface: Option<String>,
-    pub use_syslog: bool,
+pub(crate) struct Options {
+    pub(crate) log_file: Option<PathBuf>,
+    pub(crate) pid_file: Option<PathBuf>,
+    pub(crate) interface: Option<String>,
+    pub(crate) use_syslog: bool,
     /// `Public_Ports`: the host's public service ports, which never count against a knock (the sweep
     /// guard, see [`crate::sweep_guard`]).
-    pub public_ports: Vec<Hit>,
+    pub(crate) public_ports: Vec<Hit>,
 }
 
 /// Where a door's sequence comes from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SequenceSource {
+pub(crate) enum SequenceSource {
     Fixed(Sequence),
     /// `One_Time_Sequences = FILE`: each line a sequence, used once, in order.
     OneTime(PathBuf),
@@ -64,12 +64,12 @@ pub enum SequenceSource {
 /// A rotating door (see `docs/rotating-sequences.md`): the derivation's parameters (the door's name is
 /// mixed into every sequence), the key file and how many windows either side of now are accepted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RotatingDoor {
-    pub keys: PathBuf,
+pub(crate) struct RotatingDoor {
+    pub(crate) keys: PathBuf,
     /// The line of `Rotating_Keys` (key file errors that concern the door point here).
-    pub keys_line: usize,
-    pub rotation: Rotation,
-    pub skew: u64,
+    pub(crate) keys_line: usize,
+    pub(crate) rotation: Rotation,
+    pub(crate) skew: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,19 +77,19 @@ pub struct DoorConfig {
     pub name: String,
     /// The line of the `[name]` header.
     pub line: usize,
-    pub sequence: SequenceSource,
-    pub seq_timeout: Duration,
-    pub tcp_flags: Option<TcpFlagSpec>,
-    pub start_command: Option<String>,
-    pub start_command_6: Option<String>,
-    pub stop_command: Option<String>,
-    pub stop_command_6: Option<String>,
-    pub cmd_timeout: Duration,
-    pub target: Option<IpAddr>,
+    pub(crate) sequence: SequenceSource,
+    pub(crate) seq_timeout: Duration,
+    pub(crate) tcp_flags: Option<TcpFlagSpec>,
+    pub(crate) start_command: Option<String>,
+    pub(crate) start_command_6: Option<String>,
+    pub(crate) stop_command: Option<String>,
+    pub(crate) stop_command_6: Option<String>,
+    pub(crate) cmd_timeout: Duration,
+    pub(crate) target: Option<IpAddr>,
     /// `Nft_Set` / `Nft_Set_6` / `Nft_Timeout`: the source address goes into a kernel set that expires it.
     pub nft: Option<NftDoor>,
     /// `Sweep_Guard` (None: `off`) and `Sweep_Penalty`.
-    pub sweep_guard: Option<Guard>,
+    pub(crate) sweep_guard: Option<Guard>,
 }
 
 /// A door's nftables sets (at least one of the two) and the element timeout.
@@ -101,21 +101,23 @@ pub struct NftDoor {
 }
 
 impl NftDoor {
+    /// The door's sets (one or both), each with the source family it holds.
+    pub fn sets(&self) -> Vec<(&NftSet, NftFamilyUse)> {
+        [(&self.set4, NftFamilyUse::Ipv4), (&self.set6, NftFamilyUse::Ipv6)]
+            .into_iter()
+            .filter_map(|(set, family)| set.as_ref().map(|s| (s, family)))
+            .collect()
+    }
+
     /// The set for a source of this family, if the door has one.
-    pub fn set_for(&self, ipv6: bool) -> Option<&NftSet> {
+    pub(crate) fn set_for(&self, ipv6: bool) -> Option<&NftSet> {
         if ipv6 { self.set6.as_ref() } else { self.set4.as_ref() }
     }
 }
 
 impl DoorConfig {
-    /// Whether an opening stays "open" until something closes it (a stop command or a set element's
-    /// timeout), so a repeat knock extends it instead of starting it again.
-    pub fn closes_itself(&self, ipv6: bool) -> bool {
-        self.commands(ipv6).1.is_some() || self.nft.as_ref().is_some_and(|n| n.set_for(ipv6).is_some())
-    }
-
     /// The commands for a knock over IPv4 or IPv6 (`*_6` when set, else the IPv4 ones, as knockd does).
-    pub fn commands(&self, ipv6: bool) -> (Option<&str>, Option<&str>) {
+    pub(crate) fn commands(&self, ipv6: bool) -> (Option<&str>, Option<&str>) {
         (pick(ipv6, &self.start_command, &self.start_command_6), pick(ipv6, &self.stop_command, &self.stop_command_6))
     }
 }
@@ -126,8 +128,8 @@ fn pick<'a>(ipv6: bool, v4: &'a Option<String>, v6: &'a Option<String>) -> Optio
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    pub path: PathBuf,
-    pub options: Options,
+    pub(crate) path: PathBuf,
+    pub(crate) options: Options,
     pub doors: Vec<DoorConfig>,
 }
 
@@ -233,15 +235,28 @@ fn sweep_guard(section: &Section) -> Result<Option<Guard>, ConfError> {
     Ok(on.then_some(Guard { penalty_ms }))
 }
 
+/// Which `Public_Ports` item is wrong, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PublicPortsError {
+    #[error("{item:?}: not tcp or udp")]
+    NotAProtocol { item: String },
+    #[error("{item:?} is not a port (1-65535) or a rising range of ports")]
+    NotAPort { item: String },
+}
+
 /// `80,443,53:udp,60000-61000:udp`: ports (or inclusive ranges) with an optional protocol (TCP when
 /// absent). Err says which item is wrong.
-pub fn parse_public_ports(text: &str) -> Result<Vec<Hit>, String> {
+pub(crate) fn parse_public_ports(text: &str) -> Result<Vec<Hit>, PublicPortsError> {
     let mut hits = Vec::new();
     for item in text.split(',').map(str::trim) {
         let (ports, protocol) = match item.rsplit_once(':') {
-            Some((ports, protocol)) => {
-                (ports.trim(), protocol.trim().parse::<Protocol>().map_err(|_| format!("{item:?}: not tcp or udp"))?)
-            }
+            Some((ports, protocol)) => (
+                ports.trim(),
+                protocol
+                    .trim()
+                    .parse::<Protocol>()
+                    .map_err(|_| PublicPortsError::NotAProtocol { item: item.to_owned() })?,
+            ),
             None => (item, Protocol::Tcp),
         };
         let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p >= 1);
@@ -251,7 +266,7 @@ pub fn parse_public_ports(text: &str) -> Result<Vec<Hit>, String> {
         };
         match (lo, hi) {
             (Some(lo), Some(hi)) if lo <= hi => hits.extend((lo..=hi).map(|port| Hit { port, protocol })),
-            _ => return Err(format!("{item:?} is not a port (1-65535) or a rising range of ports")),
+            _ => return Err(PublicPortsError::NotAPort { item: item.to_owned() }),
         }
     }
     Ok(hits)
@@ -394,7 +409,7 @@ fn nft_door(section: &Section) -> Result<Option<NftDoor>, ConfError> {
         section.get(key).map(|entry| {
             entry
                 .parse_value(|v| Ok(v.to_owned()))
-                .and_then(|v| NftSet::parse(&v, family).map_err(|message| ConfError::at_entry(entry, message)))
+                .and_then(|v| NftSet::parse(&v, family).map_err(|why| ConfError::at_entry(entry, why.to_string())))
         })
     };
     let set4 = set("Nft_Set", NftFamilyUse::Ipv4).transpose()?;
@@ -414,7 +429,7 @@ fn nft_door(section: &Section) -> Result<Option<NftDoor>, ConfError> {
 
 /// The sequences of a one-time file: every line that is not blank and does not start with `#` (a used
 /// sequence is commented out), with its line number.
-pub fn read_one_time(path: &Path) -> Result<Vec<(usize, Sequence)>, ConfError> {
+pub(crate) fn read_one_time(path: &Path) -> Result<Vec<(usize, Sequence)>, ConfError> {
     let text = fs::read_to_string(path).map_err(|source| ConfError::Read { path: path.to_owned(), source })?;
     let mut sequences = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -552,7 +567,7 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
 }
 
 /// What a blind sweep can and cannot do against `door`, for `--check`.
-pub fn sweep_summary(door: &DoorConfig, options: &Options) -> String {
+pub(crate) fn sweep_summary(door: &DoorConfig, options: &Options) -> String {
     let Some(guard) = door.sweep_guard else {
         return "sweep guard off: a blind sweep of every port in a random order can open this door in seconds"
             .to_owned();
@@ -665,7 +680,7 @@ mod tests {
     // nftables doors exist on Linux only (see nft.rs); elsewhere the nft keys are refused.
     #[cfg(target_os = "linux")]
     #[test]
-    fn nft_keys_make_a_door_that_closes_itself() {
+    fn nft_keys_make_a_door_with_both_sets_and_a_timeout() {
         let config = parse(
             "[d]\n sequence = 7000,8000,9000\n Nft_Set = inet knock allow4\n Nft_Set_6 = inet knock allow6\n \
              Nft_Timeout = 30\n",
@@ -675,7 +690,6 @@ mod tests {
         assert_eq!(nft.timeout, Duration::from_secs(30));
         assert_eq!(nft.set_for(false).map(ToString::to_string).as_deref(), Some("inet knock allow4"));
         assert_eq!(nft.set_for(true).map(ToString::to_string).as_deref(), Some("inet knock allow6"));
-        assert!(config.doors[0].closes_itself(true) && config.doors[0].closes_itself(false));
         let e = parse("[d]\n sequence = 7000\n nft_timeout = 5\n").expect_err("no set").to_string();
         assert!(e.contains("line 3") && e.contains("Nft_Set"), "{e}");
         let e = parse("[d]\n sequence = 7000\n nft_set_6 = ip knock allow6\n").expect_err("family").to_string();

@@ -28,26 +28,26 @@ use crate::packet;
 use crate::sweep_guard::{self, Guard, PortSet, Scope};
 
 /// Milliseconds on the caller's monotonic clock.
-pub type Millis = u64;
+pub(crate) type Millis = u64;
 
-pub const DEFAULT_MAX_ATTEMPTS: usize = 1_000_000;
+pub(crate) const DEFAULT_MAX_ATTEMPTS: usize = 1_000_000;
 
 /// What a door needs to recognise a knock.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DoorSpec {
-    pub name: String,
+pub(crate) struct DoorSpec {
+    pub(crate) name: String,
     /// None disables the door (a one-time sequence file with no sequence left).
-    pub sequence: Option<Vec<Hit>>,
-    pub timeout_ms: Millis,
-    pub flags: Option<TcpFlagSpec>,
-    pub target: Option<IpAddr>,
+    pub(crate) sequence: Option<Vec<Hit>>,
+    pub(crate) timeout_ms: Millis,
+    pub(crate) flags: Option<TcpFlagSpec>,
+    pub(crate) target: Option<IpAddr>,
     /// The sweep guard (None: `Sweep_Guard = off`, knockd's exact matching).
-    pub guard: Option<Guard>,
+    pub(crate) guard: Option<Guard>,
 }
 
 /// Why an attempt ended without opening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// A hit on one of the door's ports, but not the expected one.
     WrongHit { expected: Hit, got: Hit },
     /// The sweep guard: a new flow from the source to another port of this host (not a public one).
@@ -60,7 +60,7 @@ pub enum Reason {
 
 /// What happened, for logging and actions. `stage` counts the hits matched so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Stage {
         src: IpAddr,
         door: usize,
@@ -155,7 +155,7 @@ pub(crate) fn is_for_door(target: Option<IpAddr>, local: Option<&[IpAddr]>, hit:
     }
 }
 
-pub struct Doors {
+pub(crate) struct Doors {
     specs: Vec<DoorSpec>,
     /// Per door, what its sweep guard watches (None: no guard, or a disabled door).
     scopes: Vec<Option<Scope>>,
@@ -175,7 +175,7 @@ pub struct Doors {
 
 impl Doors {
     /// The doors, at most `max_attempts` attempts and penalties in all, and the host's public ports.
-    pub fn new(specs: Vec<DoorSpec>, max_attempts: usize, public: PortSet) -> Doors {
+    pub(crate) fn new(specs: Vec<DoorSpec>, max_attempts: usize, public: PortSet) -> Doors {
         let queues = specs.iter().enumerate().map(|(door, s)| QueueSpec {
             door,
             timeout_ms: s.timeout_ms,
@@ -199,7 +199,7 @@ impl Doors {
 
     /// Whether `hit` may be a stray hit of a guarded door's attempt: a new flow, not to a public port,
     /// while some attempt is in progress (cheap: asked for every packet that is not on a door's port).
-    pub fn may_be_stray(&self, hit: &packet::Hit) -> bool {
+    pub(crate) fn may_be_stray(&self, hit: &packet::Hit) -> bool {
         self.guarded
             && self.attempts.len() > 0
             && sweep_guard::is_new_flow(hit)
@@ -207,32 +207,32 @@ impl Doors {
     }
 
     /// Whether a packet to this port and protocol is a hit of some enabled door (the `hits` counter).
-    pub fn is_door_port(&self, port: u16, protocol: Protocol) -> bool {
+    pub(crate) fn is_door_port(&self, port: u16, protocol: Protocol) -> bool {
         self.door_ports
             .binary_search_by_key(&(port, protocol == Protocol::Udp), |h| (h.port, h.protocol == Protocol::Udp))
             .is_ok()
     }
 
     /// Sets the addresses hits must be sent to (doors with a Target use that instead).
-    pub fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
+    pub(crate) fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
         self.local = local;
     }
 
-    pub fn spec(&self, door: usize) -> Option<&DoorSpec> {
+    pub(crate) fn spec(&self, door: usize) -> Option<&DoorSpec> {
         self.specs.get(door)
     }
 
-    pub fn specs(&self) -> impl Iterator<Item = &DoorSpec> {
+    pub(crate) fn specs(&self) -> impl Iterator<Item = &DoorSpec> {
         self.specs.iter()
     }
 
     /// Attempts in progress, over all doors.
-    pub fn attempts(&self) -> usize {
+    pub(crate) fn attempts(&self) -> usize {
         self.attempts.len()
     }
 
     /// Replaces a door's sequence (one-time sequences); its attempts in progress are dropped.
-    pub fn set_sequence(&mut self, door: usize, sequence: Option<Vec<Hit>>) {
+    pub(crate) fn set_sequence(&mut self, door: usize, sequence: Option<Vec<Hit>>) {
         if let Some(spec) = self.specs.get_mut(door) {
             self.attempts.clear(door);
             spec.sequence = sequence;
@@ -241,7 +241,7 @@ impl Doors {
     }
 
     /// Feeds one packet; events are appended to `events` (reused by the caller: no allocation per packet).
-    pub fn on_hit(&mut self, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
+    pub(crate) fn on_hit(&mut self, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
         let knock = Hit { port: hit.port, protocol: hit.protocol };
         let may_be_stray = self.may_be_stray(hit);
         for index in 0..self.specs.len() {
@@ -335,12 +335,12 @@ impl Doors {
     }
 
     /// Expires attempts whose timeout has passed at `now` (see [`Attempts::tick`]).
-    pub fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
+    pub(crate) fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
         self.attempts.tick(now, events);
     }
 
     /// When the next timeout falls due, if any attempt is in progress.
-    pub fn next_deadline(&self) -> Option<Millis> {
+    pub(crate) fn next_deadline(&self) -> Option<Millis> {
         self.attempts.next_deadline()
     }
 }

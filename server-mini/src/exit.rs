@@ -16,7 +16,7 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Runtime => 1,
@@ -40,12 +40,12 @@ pub struct Failure {
 
 impl Failure {
     /// A runtime failure (exit 1).
-    pub fn runtime(message: impl Into<String>) -> Failure {
+    pub(crate) fn runtime(message: impl Into<String>) -> Failure {
         Failure { status: ExitStatus::Runtime, message: message.into() }
     }
 
     /// Invalid configuration or arguments (exit 2).
-    pub fn invalid(message: impl Into<String>) -> Failure {
+    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
         Failure { status: ExitStatus::InvalidConfig, message: message.into() }
     }
 }

@@ -42,13 +42,13 @@ const EVENTS_PER_SECOND: u32 = 500;
 /// a flood of events cannot hide them.
 const LIFECYCLE_PER_SECOND: u32 = 100;
 /// State-change lines of one door per second (hard bound; what is beyond is counted and summarised).
-pub const STATE_PER_DOOR_PER_SECOND: u32 = 200;
+pub(crate) const STATE_PER_DOOR_PER_SECOND: u32 = 200;
 /// State-change lines of all doors per second (hard bound, so nothing fills the disk).
-pub const STATE_PER_SECOND: u32 = 2_000;
+pub(crate) const STATE_PER_SECOND: u32 = 2_000;
 /// Alert lines (a door that may have stayed open) per second.
 const ALERTS_PER_SECOND: u32 = 100;
 /// Noise events written individually per second; beyond, they are only counted and summarised.
-pub const NOISE_PER_SECOND: u32 = 500;
+pub(crate) const NOISE_PER_SECOND: u32 = 500;
 /// Distinct sources remembered per door and kind of noise in one second (for the summary's "by N sources").
 const NOISE_SOURCES: usize = 10_000;
 /// Mode of a log file we create.
@@ -56,7 +56,7 @@ const LOG_FILE_MODE: u32 = 0o640;
 
 /// A kind of noise: what happened again, for the once-a-second summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Noise {
+pub(crate) enum Noise {
     /// An opening of a door already open for the source: extended.
     Extended,
     /// An opening refused again for a source refused recently.
@@ -107,7 +107,7 @@ pub struct Logger {
     /// Noise beyond its budget this second, by door and kind.
     noise_counted: BTreeMap<String, BTreeMap<Noise, NoiseCount>>,
     suppressed_in_window: u64,
-    pub suppressed_total: u64,
+    pub(crate) suppressed_total: u64,
 }
 
 impl Logger {
@@ -140,7 +140,7 @@ impl Logger {
     }
 
     /// Reopens the log file (after logrotate moved it), as knockd does on SIGHUP.
-    pub fn reopen(&mut self) -> io::Result<()> {
+    pub(crate) fn reopen(&mut self) -> io::Result<()> {
         if let Some(path) = &self.path {
             self.file = Some(open_log(path)?);
         }
@@ -148,7 +148,7 @@ impl Logger {
     }
 
     /// A lifecycle line (start, reload, counters, shutdown), dropped (and counted) above its own limit.
-    pub fn important(&mut self, line: &str) {
+    pub(crate) fn important(&mut self, line: &str) {
         self.roll_window();
         if self.lifecycle_in_window >= LIFECYCLE_PER_SECOND {
             self.suppress();
@@ -159,7 +159,7 @@ impl Logger {
     }
 
     /// A line saying a door may have stayed open: its own budget, dropped (and counted) above it.
-    pub fn alert(&mut self, line: &str) {
+    pub(crate) fn alert(&mut self, line: &str) {
         self.roll_window();
         if self.alerts_in_window >= ALERTS_PER_SECOND {
             self.suppress();
@@ -171,7 +171,7 @@ impl Logger {
 
     /// A state-change line of `door` (see the module docs): only the hard bounds drop it, and what they
     /// drop is summarised by door.
-    pub fn state(&mut self, door: &str, line: impl FnOnce() -> String) {
+    pub(crate) fn state(&mut self, door: &str, line: impl FnOnce() -> String) {
         self.roll_window();
         let of_door = self.state_by_door.get(door).copied().unwrap_or(0);
         if of_door >= STATE_PER_DOOR_PER_SECOND || self.state_in_window >= STATE_PER_SECOND {
@@ -196,7 +196,7 @@ impl Logger {
 
     /// Noise of `door` by `source`: its lines are written while the noise budget lasts, then only
     /// counted and summarised once a second by door and kind.
-    pub fn noise(&mut self, door: &str, kind: Noise, source: IpAddr, lines: impl FnOnce() -> Vec<String>) {
+    pub(crate) fn noise(&mut self, door: &str, kind: Noise, source: IpAddr, lines: impl FnOnce() -> Vec<String>) {
         self.roll_window();
         if self.noise_in_window < NOISE_PER_SECOND {
             self.noise_in_window += 1;
@@ -220,7 +220,7 @@ impl Logger {
     }
 
     /// An event line (one-time sequence files, other events), dropped (and counted) above its rate limit.
-    pub fn event(&mut self, line: impl FnOnce() -> String) {
+    pub(crate) fn event(&mut self, line: impl FnOnce() -> String) {
         self.roll_window();
         if self.events_in_window >= EVENTS_PER_SECOND {
             self.suppress();
@@ -234,7 +234,7 @@ impl Logger {
     ///
     /// The window is not rolled here but by [`Logger::tick`], which the event loop calls at least every
     /// 100 ms: a per-packet line costs no clock read (a flood makes millions of them).
-    pub fn packet(&mut self, line: impl FnOnce() -> String) {
+    pub(crate) fn packet(&mut self, line: impl FnOnce() -> String) {
         if self.lines_in_window >= LINES_PER_SECOND {
             self.suppress();
             return;
@@ -245,14 +245,14 @@ impl Logger {
 
     /// Called by the event loop (at least every 100 ms) with the time it read: writes the last second's
     /// summaries once it is over.
-    pub fn tick(&mut self, now: Instant) {
+    pub(crate) fn tick(&mut self, now: Instant) {
         if now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
             self.summarise();
         }
     }
 
     /// Writes what is counted so far now (at exit), and starts a new second.
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         self.summarise();
     }
 

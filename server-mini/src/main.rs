@@ -1,4 +1,4 @@
-//! knock-server: parses the arguments, runs, maps the outcome to an exit code (see `server_mini::exit`).
+//! knock-server: parses the arguments, runs, maps the outcome to an exit code (see `server_mini::ExitStatus`).
 //! On Windows it only says that it runs on Linux and macOS (see the per-OS decisions in `lib.rs`).
 
 use std::process::ExitCode;
@@ -6,8 +6,7 @@ use std::process::ExitCode;
 #[cfg(unix)]
 fn main() -> ExitCode {
     use clap::Parser;
-    use server_mini::exit::ExitStatus;
-    use server_mini::run::{Args, run};
+    use server_mini::{Args, ExitStatus, run};
 
     match run(Args::parse()) {
         Ok(()) => ExitStatus::Success.into(),
@@ -24,5 +23,5 @@ fn main() -> ExitCode {
         "knock-server runs on Linux and macOS only (it needs libpcap, Unix signals and process groups); \
          on Windows use knock-cli and knock-gui as clients"
     );
-    server_mini::exit::ExitStatus::Runtime.into()
+    server_mini::ExitStatus::Runtime.into()
 }

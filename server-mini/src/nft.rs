@@ -33,28 +33,64 @@ pub enum NftFamilyUse {
     Ipv6,
 }
 
+/// Why an `Nft_Set` / `Nft_Set_6` value is refused (the configuration error names the line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NftSetError {
+    #[error("nftables exists on Linux only: on this OS use Start_Command/Stop_Command (e.g. pfctl)")]
+    NotLinux,
+    #[error("expected FAMILY TABLE SET, e.g. {example}")]
+    NotThreeWords { example: &'static str },
+    #[error("family {family:?} cannot hold these sources: use {valid}, e.g. {example}")]
+    WrongFamily { family: String, valid: &'static str, example: &'static str },
+    #[error(
+        "{name:?} is not an nft name (letters, digits, _ . - , starting with a letter; at most 64), e.g. {example}"
+    )]
+    NotAName { name: String, example: &'static str },
+}
+
+/// Why nft did not do what it was asked; the text carries nft's own words where it said any.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NftError {
+    #[error("cannot write the nft batch as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot run {program}: {source}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("waiting for {program}: {source}")]
+    Wait { program: String, source: std::io::Error },
+    #[error("cannot write to {program}: {source}")]
+    Write { program: String, source: std::io::Error },
+    /// `nft -j -f -` failed: its stderr (else stdout) on one line.
+    #[error("nft failed ({status}): {words}")]
+    Applying { status: std::process::ExitStatus, words: String },
+    /// `nft list set` failed: its stderr on one line.
+    #[error("nft failed: {words}")]
+    Listing { words: String },
+    #[error(transparent)]
+    Asking(NftablesError),
+}
+
 /// `FAMILY TABLE SET`, e.g. `inet knock allow4`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NftSet {
-    pub family: NfFamily,
-    pub table: String,
-    pub set: String,
+    pub(crate) family: NfFamily,
+    pub(crate) table: String,
+    pub(crate) set: String,
 }
 
 impl NftSet {
     /// Parses `FAMILY TABLE SET`; the family must be able to hold sources of `family_use`
     /// (`inet` or `ip` for IPv4, `inet` or `ip6` for IPv6).
-    pub fn parse(text: &str, family_use: NftFamilyUse) -> Result<NftSet, String> {
+    pub(crate) fn parse(text: &str, family_use: NftFamilyUse) -> Result<NftSet, NftSetError> {
         let example = match family_use {
             NftFamilyUse::Ipv4 => "inet knock allow4",
             NftFamilyUse::Ipv6 => "inet knock allow6",
         };
         if cfg!(not(target_os = "linux")) {
-            return Err("nftables exists on Linux only: on this OS use Start_Command/Stop_Command (e.g. pfctl)".into());
+            return Err(NftSetError::NotLinux);
         }
         let words: Vec<&str> = text.split_whitespace().collect();
         let [family, table, set] = words[..] else {
-            return Err(format!("expected FAMILY TABLE SET, e.g. {example}"));
+            return Err(NftSetError::NotThreeWords { example });
         };
         let family = match (family.to_ascii_lowercase().as_str(), family_use) {
             ("inet", _) => NfFamily::INet,
@@ -62,14 +98,12 @@ impl NftSet {
             ("ip6", NftFamilyUse::Ipv6) => NfFamily::IP6,
             _ => {
                 let valid = if family_use == NftFamilyUse::Ipv4 { "inet or ip" } else { "inet or ip6" };
-                return Err(format!("family {family:?} cannot hold these sources: use {valid}, e.g. {example}"));
+                return Err(NftSetError::WrongFamily { family: family.to_owned(), valid, example });
             }
         };
         for name in [table, set] {
             if !is_identifier(name) {
-                return Err(format!(
-                    "{name:?} is not an nft name (letters, digits, _ . - , starting with a letter; at most 64), e.g. {example}"
-                ));
+                return Err(NftSetError::NotAName { name: name.to_owned(), example });
             }
         }
         Ok(NftSet { family, table: table.to_owned(), set: set.to_owned() })
@@ -114,34 +148,35 @@ impl NftSet {
     /// Puts `source` into the set for `timeout` (refreshing it if present). Blocks for one `nft` run.
     /// Errors carry nft's own words (its stderr: the `nftables` crate's helper leaves stderr to the
     /// terminal, so it runs `nft -j -f -` itself).
-    pub fn refresh(&self, source: IpAddr, timeout: Duration) -> Result<(), String> {
+    pub(crate) fn refresh(&self, source: IpAddr, timeout: Duration) -> Result<(), NftError> {
         apply(NFT, &self.refresh_batch(source, timeout))
     }
 
     /// Whether the set exists (`--check`): Ok(true), Ok(false) when nft says it does not, Err when nft
     /// cannot be asked (not installed, no privilege to read the ruleset).
-    pub fn exists(&self) -> Result<bool, String> {
+    pub(crate) fn exists(&self) -> Result<bool, NftError> {
         let args = ["list", "set", self.family_name(), self.table.as_str(), self.set.as_str()];
         match helper::get_current_ruleset_raw(Some(NFT), args) {
             Ok(_) => Ok(true),
             Err(NftablesError::NftFailed { stderr, .. }) if stderr.contains("No such file or directory") => Ok(false),
-            Err(err) => Err(describe(&err)),
+            Err(NftablesError::NftFailed { stderr, .. }) => Err(NftError::Listing { words: one_line(&stderr) }),
+            Err(err) => Err(NftError::Asking(err)),
         }
     }
 
     /// The nft lines that create this set (`nft -f` syntax), for `--check`.
-    pub fn definition(&self, family_use: NftFamilyUse) -> String {
+    pub(crate) fn definition(&self, family_use: NftFamilyUse) -> String {
         let kind = if family_use == NftFamilyUse::Ipv4 { "ipv4_addr" } else { "ipv6_addr" };
         format!("set {} {{ type {kind}; flags timeout; }}", self.set)
     }
 
     /// The rule that lets the set's members in, e.g. to SSH.
-    pub fn accept_rule(&self, family_use: NftFamilyUse) -> String {
+    pub(crate) fn accept_rule(&self, family_use: NftFamilyUse) -> String {
         let ip = if family_use == NftFamilyUse::Ipv4 { "ip" } else { "ip6" };
         format!("tcp dport 22 {ip} saddr @{} accept", self.set)
     }
 
-    pub fn table_header(&self) -> String {
+    pub(crate) fn table_header(&self) -> String {
         format!("table {} {}", self.family_name(), self.table)
     }
 }
@@ -159,39 +194,33 @@ fn is_identifier(name: &str) -> bool {
 }
 
 /// Runs `PROGRAM -j -f -` with `batch` on stdin; Err holds its stderr (or why it could not run).
-fn apply(program: &str, batch: &Nftables) -> Result<(), String> {
+fn apply(program: &str, batch: &Nftables) -> Result<(), NftError> {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let json = serde_json::to_string(batch).map_err(|e| format!("cannot write the nft batch as JSON: {e}"))?;
+    let json = serde_json::to_string(batch)?;
     let mut child = Command::new(program)
         .args(["-j", "-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+        .map_err(|source| NftError::Spawn { program: program.to_owned(), source })?;
     let written = child.stdin.take().map(|mut stdin| stdin.write_all(json.as_bytes()));
-    let output = child.wait_with_output().map_err(|e| format!("waiting for {program}: {e}"))?;
+    let output = child.wait_with_output().map_err(|source| NftError::Wait { program: program.to_owned(), source })?;
     if output.status.success() {
         return match written {
-            Some(Err(e)) => Err(format!("cannot write to {program}: {e}")),
+            Some(Err(source)) => Err(NftError::Write { program: program.to_owned(), source }),
             _ => Ok(()),
         };
     }
-    let words = |bytes: &[u8]| String::from_utf8_lossy(bytes).split_whitespace().collect::<Vec<_>>().join(" ");
-    let why = [words(&output.stderr), words(&output.stdout)].into_iter().find(|w| !w.is_empty());
-    Err(format!("nft failed ({}): {}", output.status, why.unwrap_or_else(|| "no message from nft".to_owned())))
+    let said = |bytes: &[u8]| one_line(&String::from_utf8_lossy(bytes));
+    let words = [said(&output.stderr), said(&output.stdout)].into_iter().find(|w| !w.is_empty());
+    Err(NftError::Applying { status: output.status, words: words.unwrap_or_else(|| "no message from nft".to_owned()) })
 }
 
-/// nft's own words (its stderr), on one line.
-fn describe(err: &NftablesError) -> String {
-    match err {
-        NftablesError::NftFailed { stderr, .. } => {
-            let text = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
-            format!("nft failed: {text}")
-        }
-        other => other.to_string(),
-    }
+/// nft's words (it writes several lines, with a caret under the culprit) on one line, for the log.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 // nftables doors exist on Linux only: elsewhere NftSet::parse refuses every set.
@@ -205,10 +234,12 @@ mod tests {
         assert_eq!((set.family, set.table.as_str(), set.set.as_str()), (NfFamily::INet, "knock", "allow4"));
         assert_eq!(set.to_string(), "inet knock allow4");
         assert!(NftSet::parse("ip6 filter allow6", NftFamilyUse::Ipv6).is_ok());
-        let e = NftSet::parse("ip6 knock allow4", NftFamilyUse::Ipv4).expect_err("family");
+        let e = NftSet::parse("ip6 knock allow4", NftFamilyUse::Ipv4).expect_err("family").to_string();
         assert!(e.contains("inet or ip"), "{e}");
-        assert!(NftSet::parse("inet knock", NftFamilyUse::Ipv4).expect_err("two words").contains("FAMILY TABLE SET"));
-        assert!(NftSet::parse("inet knock al;low", NftFamilyUse::Ipv4).expect_err("name").contains("not an nft name"));
+        let e = NftSet::parse("inet knock", NftFamilyUse::Ipv4).expect_err("two words").to_string();
+        assert!(e.contains("FAMILY TABLE SET"), "{e}");
+        let e = NftSet::parse("inet knock al;low", NftFamilyUse::Ipv4).expect_err("name").to_string();
+        assert!(e.contains("not an nft name"), "{e}");
     }
 
     #[test]
@@ -216,7 +247,10 @@ mod tests {
         // A table that does not exist: nft says why (no such file or directory, or no permission when not
         // root); the error must carry those words, not an empty reason.
         let set = NftSet::parse("inet knock_e2e_no_such_table allow4", NftFamilyUse::Ipv4).expect("valid");
-        let err = set.refresh("192.0.2.1".parse().expect("ip"), Duration::from_secs(5)).expect_err("no such table");
+        let err = set
+            .refresh("192.0.2.1".parse().expect("ip"), Duration::from_secs(5))
+            .expect_err("no such table")
+            .to_string();
         if std::process::Command::new(NFT).arg("--version").output().is_ok() {
             assert!(err.starts_with("nft failed") && err.contains("Error:"), "{err}");
         } else {
@@ -224,7 +258,8 @@ mod tests {
         }
         let err =
             apply("/nonexistent/nft", &set.refresh_batch("192.0.2.1".parse().expect("ip"), Duration::from_secs(5)))
-                .expect_err("no program");
+                .expect_err("no program")
+                .to_string();
         assert!(err.contains("cannot run /nonexistent/nft"), "{err}");
     }
 

@@ -25,11 +25,11 @@ use client_core::Sequence;
 use crate::state_file::{self, write_atomically};
 
 /// The name of the state file inside the state directory.
-pub const STATE_FILE: &str = "one-time-used";
+pub(crate) const STATE_FILE: &str = "one-time-used";
 
 /// The used sequences, as recorded in the state file.
 #[derive(Debug, Default)]
-pub struct UsedSequences {
+pub(crate) struct UsedSequences {
     /// None: no state directory (each use is still marked in its sequence file).
     path: Option<PathBuf>,
     /// (canonical path of the sequence file, sequence)
@@ -38,13 +38,13 @@ pub struct UsedSequences {
 
 /// How the state file names a sequence file: its canonical path (symlinks resolved), or, when it cannot
 /// be resolved (the file is gone), the absolute path as spelled.
-pub fn canonical(file: &Path) -> PathBuf {
+pub(crate) fn canonical(file: &Path) -> PathBuf {
     fs::canonicalize(file).or_else(|_| std::path::absolute(file)).unwrap_or_else(|_| file.to_owned())
 }
 
 impl UsedSequences {
     /// Reads `STATE_DIR/one-time-used` (absent: nothing used yet).
-    pub fn load(state_dir: Option<&Path>) -> std::io::Result<UsedSequences> {
+    pub(crate) fn load(state_dir: Option<&Path>) -> std::io::Result<UsedSequences> {
         let Some((path, text)) = state_file::read(state_dir, STATE_FILE)? else {
             return Ok(UsedSequences::default());
         };
@@ -56,17 +56,18 @@ impl UsedSequences {
         Ok(UsedSequences { path: Some(path), used })
     }
 
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
-    pub fn contains(&self, file: &Path, sequence: &Sequence) -> bool {
+    #[cfg(test)]
+    pub(crate) fn contains(&self, file: &Path, sequence: &Sequence) -> bool {
         self.used.contains(&(canonical(file), sequence.to_string()))
     }
 
     /// Records a used sequence durably (temp file + rename + fsync). In memory it is refused even if
     /// the write fails.
-    pub fn record(&mut self, file: &Path, sequence: &Sequence) -> std::io::Result<()> {
+    pub(crate) fn record(&mut self, file: &Path, sequence: &Sequence) -> std::io::Result<()> {
         self.used.insert((canonical(file), sequence.to_string()));
         let Some(path) = &self.path else { return Ok(()) };
         let mut lines: Vec<String> =
@@ -79,7 +80,10 @@ impl UsedSequences {
 /// The sequences of a one-time file that are not used yet, in file order: every line that is not blank,
 /// does not start with `#` (a used sequence is commented out), and is not recorded as used. A sequence
 /// listed twice is kept once (at its first line): it opens once.
-pub fn read_remaining(file: &Path, used: &UsedSequences) -> Result<Vec<Sequence>, client_core::knockd_conf::ConfError> {
+pub(crate) fn read_remaining(
+    file: &Path,
+    used: &UsedSequences,
+) -> Result<Vec<Sequence>, client_core::knockd_conf::ConfError> {
     let key = canonical(file);
     let mut seen: HashSet<String> = HashSet::new();
     let mut remaining: Vec<Sequence> = Vec::new();
@@ -93,7 +97,7 @@ pub fn read_remaining(file: &Path, used: &UsedSequences) -> Result<Vec<Sequence>
 }
 
 /// A line that repeats an earlier line's sequence: (its line, the first line), for `--check`.
-pub fn duplicates(sequences: &[(usize, Sequence)]) -> Vec<(usize, usize)> {
+pub(crate) fn duplicates(sequences: &[(usize, Sequence)]) -> Vec<(usize, usize)> {
     let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut repeats = Vec::new();
     for (line, sequence) in sequences {
@@ -109,7 +113,7 @@ pub fn duplicates(sequences: &[(usize, Sequence)]) -> Vec<(usize, usize)> {
 
 /// Comments out every active line of `file` that holds `sequence` (a repeated line too), crash-safely.
 /// Ok(false) when no such line is left (already marked, or removed by an edit).
-pub fn mark_used(file: &Path, sequence: &Sequence) -> std::io::Result<bool> {
+pub(crate) fn mark_used(file: &Path, sequence: &Sequence) -> std::io::Result<bool> {
     let text = fs::read_to_string(file)?;
     let mut out = String::with_capacity(text.len() + 2);
     let mut marked = false;

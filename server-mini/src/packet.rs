@@ -68,7 +68,7 @@ const DLT_LOOP: i32 = 108;
 impl LinkType {
     /// The parser for a capture's link type; `None` if unsupported (the caller reports it).
     #[cfg(unix)]
-    pub fn from_pcap(linktype: pcap::Linktype) -> Option<LinkType> {
+    pub(crate) fn from_pcap(linktype: pcap::Linktype) -> Option<LinkType> {
         match linktype.0 {
             1 => Some(LinkType::Ethernet),    // DLT_EN10MB
             113 => Some(LinkType::LinuxSll),  // DLT_LINUX_SLL

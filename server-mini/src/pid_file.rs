@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 /// Removes the file on drop.
 #[derive(Debug)]
-pub struct PidFile {
+pub(crate) struct PidFile {
     path: PathBuf,
 }
 
 impl PidFile {
-    pub fn write(path: &Path) -> std::io::Result<PidFile> {
+    pub(crate) fn write(path: &Path) -> std::io::Result<PidFile> {
         std::fs::write(path, format!("{}\n", std::process::id()))?;
         Ok(PidFile { path: path.to_owned() })
     }

@@ -19,19 +19,17 @@
 //! - **macOS and other Unix systems**: there are no capabilities; `--user` switches user after the BPF
 //!   device is open (door commands then run as that user, so firewall commands need sudo rules).
 
-#![expect(unsafe_code, reason = "getpwnam_r, geteuid and prctl(PR_SET_KEEPCAPS), which std does not wrap")]
-
-use std::ffi::CString;
+#![expect(unsafe_code, reason = "setgroups(0, NULL): nix does not wrap setgroups on macOS, rustix not at all")]
 
 use crate::config::ServerConfig;
 use crate::exit::Failure;
 
 /// The user a server started as root switches to when no `--user` is given.
-pub const DEFAULT_USER: &str = "knock-server";
+pub(crate) const DEFAULT_USER: &str = "knock-server";
 
 /// Which user the server runs as once the capture is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target<'a> {
+pub(crate) enum Target<'a> {
     /// Stay the user it was started as.
     Stay,
     /// `--user NAME`.
@@ -42,7 +40,12 @@ pub enum Target<'a> {
 
 /// The user to run as (see the module docs): `--user` wins; `--run-as-root` and `--keep-capabilities`
 /// keep the starting user; otherwise root switches to [`DEFAULT_USER`] and anyone else stays.
-pub fn target_user<'a>(euid: u32, user: Option<&'a str>, run_as_root: bool, keep_capabilities: bool) -> Target<'a> {
+pub(crate) fn target_user<'a>(
+    euid: u32,
+    user: Option<&'a str>,
+    run_as_root: bool,
+    keep_capabilities: bool,
+) -> Target<'a> {
     match user {
         Some(name) => Target::Switch(name),
         None if run_as_root || keep_capabilities || euid != 0 => Target::Stay,
@@ -50,13 +53,25 @@ pub fn target_user<'a>(euid: u32, user: Option<&'a str>, run_as_root: bool, keep
     }
 }
 
+/// Why the server's user could not create files in a directory (`--state-dir`); the text follows the
+/// directory's name.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotWritable {
+    #[error("cannot be read ({0})")]
+    Unreadable(std::io::Error),
+    #[error("is not a directory")]
+    NotADirectory,
+    #[error("user {user} cannot write it (owner uid {owner}, group gid {group}, mode {mode:04o})")]
+    Denied { user: String, owner: u32, group: u32, mode: u32 },
+}
+
 /// Whether `user` (its uid and primary group; supplementary groups are dropped) may create files in
 /// `dir`, from the owner and mode bits. Err says why not.
-pub fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), String> {
+pub(crate) fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), NotWritable> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot be read ({e})"))?;
+    let meta = std::fs::metadata(dir).map_err(NotWritable::Unreadable)?;
     if !meta.is_dir() {
-        return Err("is not a directory".to_owned());
+        return Err(NotWritable::NotADirectory);
     }
     let mode = meta.mode();
     let (write_exec_owner, write_exec_group, write_exec_other) = (0o300, 0o030, 0o003);
@@ -70,52 +85,34 @@ pub fn check_writable(dir: &std::path::Path, user: &User) -> Result<(), String> 
     if allowed {
         Ok(())
     } else {
-        Err(format!(
-            "user {} cannot write it (owner uid {}, group gid {}, mode {:04o})",
-            user.name,
-            meta.uid(),
-            meta.gid(),
-            mode & 0o7777
-        ))
+        Err(NotWritable::Denied { user: user.name.clone(), owner: meta.uid(), group: meta.gid(), mode: mode & 0o7777 })
     }
 }
 
 /// A user to switch to (`--user`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub uid: libc::uid_t,
-    pub gid: libc::gid_t,
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) uid: libc::uid_t,
+    pub(crate) gid: libc::gid_t,
 }
 
 impl User {
     /// Looks the user up in the system's user database.
-    pub fn lookup(name: &str) -> Result<User, Failure> {
-        let c_name =
-            CString::new(name).map_err(|_| Failure::invalid(format!("--user {name:?}: not a valid user name")))?;
-        let mut entry: libc::passwd = unsafe_zeroed_passwd();
-        let mut buffer = vec![0 as libc::c_char; 16 * 1024];
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call; the buffer outlives the use of `entry`'s fields,
-        // of which only the numeric ones are read.
-        let rc =
-            unsafe { libc::getpwnam_r(c_name.as_ptr(), &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut result) };
-        if rc != 0 || result.is_null() {
-            return Err(Failure::invalid(format!(
-                "--user {name}: no such user (create it, e.g. useradd --system {name})"
-            )));
+    pub(crate) fn lookup(name: &str) -> Result<User, Failure> {
+        match nix::unistd::User::from_name(name) {
+            Ok(Some(entry)) => Ok(User { name: name.to_owned(), uid: entry.uid.as_raw(), gid: entry.gid.as_raw() }),
+            Ok(None) => {
+                Err(Failure::invalid(format!("--user {name}: no such user (create it, e.g. useradd --system {name})")))
+            }
+            Err(errno) => Err(Failure::runtime(format!("--user {name}: cannot read the user database: {errno}"))),
         }
-        Ok(User { name: name.to_owned(), uid: entry.pw_uid, gid: entry.pw_gid })
     }
 }
 
-fn unsafe_zeroed_passwd() -> libc::passwd {
-    // SAFETY: passwd is a plain C struct of integers and pointers, for which all-zero is a valid value.
-    unsafe { std::mem::zeroed() }
-}
-
 /// Whether the doors need CAP_NET_ADMIN (a command or an nftables set).
-pub fn needs_net_admin(config: &ServerConfig) -> bool {
+#[cfg(target_os = "linux")]
+fn needs_net_admin(config: &ServerConfig) -> bool {
     config.doors.iter().any(|d| {
         d.nft.is_some()
             || d.start_command.is_some()
@@ -127,7 +124,7 @@ pub fn needs_net_admin(config: &ServerConfig) -> bool {
 
 /// Drops what the doors do not need (see the module docs); returns a line for the log.
 #[cfg(target_os = "linux")]
-pub fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
+pub(crate) fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
     use caps::{CapSet, Capability, CapsHashSet};
     let fail = |what: &str, err: &dyn std::fmt::Display| Failure::runtime(format!("cannot {what}: {err}"));
     let mut needed = CapsHashSet::new();
@@ -157,8 +154,7 @@ pub fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Result<Str
         // Effective and inheritable must stay within permitted: shrink them before it.
         caps::set(None, set, &needed).map_err(|e| fail("set the capabilities", &e))?;
     }
-    // SAFETY: geteuid has no preconditions.
-    if user.is_some() || unsafe { libc::geteuid() } != 0 {
+    if user.is_some() || !rustix::process::geteuid().is_root() {
         // As a user other than root, exec() would drop the capabilities: ambient ones pass to door commands.
         caps::set(None, CapSet::Ambient, &needed).map_err(|e| fail("set the ambient capabilities", &e))?;
     }
@@ -173,7 +169,7 @@ pub fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Result<Str
 
 /// No capabilities outside Linux: only `--user` (see the module docs).
 #[cfg(not(target_os = "linux"))]
-pub fn drop_privileges(_config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
+pub(crate) fn drop_privileges(_config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
     match user {
         Some(user) => {
             switch_user(user)?;
@@ -185,26 +181,17 @@ pub fn drop_privileges(_config: &ServerConfig, user: Option<&User>) -> Result<St
 
 /// setgroups([]), setgid, setuid, keeping the permitted capabilities across the uid change on Linux.
 fn switch_user(user: &User) -> Result<(), Failure> {
-    let os = |what: &str| {
-        Failure::runtime(format!("cannot {what} (--user {}): {}", user.name, std::io::Error::last_os_error()))
-    };
+    use nix::unistd::{Gid, Uid, setgid, setuid};
+    // std's wording of an OS error ("Operation not permitted (os error 1)"), whichever crate made the call.
+    let os = |what: &str, err: std::io::Error| Failure::runtime(format!("cannot {what} (--user {}): {err}", user.name));
     #[cfg(target_os = "linux")]
-    // SAFETY: prctl with PR_SET_KEEPCAPS takes one integer argument.
-    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
-        return Err(os("keep capabilities"));
+    rustix::thread::set_keep_capabilities(true).map_err(|e| os("keep capabilities", e.into()))?;
+    // SAFETY: setgroups reads no list when its length is 0.
+    if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
+        return Err(os("drop supplementary groups", std::io::Error::last_os_error()));
     }
-    // SAFETY: plain system calls with integer arguments (and a null list of groups of length 0).
-    unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0 {
-            return Err(os("drop supplementary groups"));
-        }
-        if libc::setgid(user.gid) != 0 {
-            return Err(os("set the group"));
-        }
-        if libc::setuid(user.uid) != 0 {
-            return Err(os("set the user"));
-        }
-    }
+    setgid(Gid::from_raw(user.gid)).map_err(|e| os("set the group", e.into()))?;
+    setuid(Uid::from_raw(user.uid)).map_err(|e| os("set the user", e.into()))?;
     Ok(())
 }
 
@@ -223,6 +210,15 @@ mod tests {
     }
 
     #[test]
+    fn users_are_looked_up_in_the_user_database() {
+        let root = User::lookup("root").expect("root exists on every Unix");
+        assert_eq!((root.uid, root.gid), (0, 0));
+        let missing = User::lookup("knock-e2e-no-such-user").expect_err("no such user");
+        assert!(missing.message.contains("no such user"), "{missing}");
+        assert_eq!(missing.status, crate::ExitStatus::InvalidConfig);
+    }
+
+    #[test]
     fn a_state_dir_the_user_cannot_write_is_found() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("dir");
@@ -230,10 +226,10 @@ mod tests {
         let other = User { name: "other".into(), uid: owner.wrapping_add(12345), gid: 54321 };
         let me = User { name: "me".into(), uid: owner, gid: 54321 };
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
-        assert_eq!(check_writable(dir.path(), &me), Ok(()));
-        let why = check_writable(dir.path(), &other).expect_err("0700 of another user");
+        assert!(check_writable(dir.path(), &me).is_ok());
+        let why = check_writable(dir.path(), &other).expect_err("0700 of another user").to_string();
         assert!(why.contains("cannot write") && why.contains("mode 0700"), "{why}");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).expect("chmod");
-        assert_eq!(check_writable(dir.path(), &other), Ok(()));
+        assert!(check_writable(dir.path(), &other).is_ok());
     }
 }

@@ -40,32 +40,32 @@ use crate::sweep_guard::{self, Guard, PortSet, Scope};
 
 /// Most (user, window) candidates one first hit can start (a hash collision of first ports between a
 /// few users is normal; more is bounded so a door's work per packet stays bounded).
-pub const MAX_CANDIDATES: usize = 64;
+pub(crate) const MAX_CANDIDATES: usize = 64;
 
 /// At most this many windows past the accepted ones stay in the tables for attempts in progress (a
 /// Seq_Timeout of an hour with 10 s windows would otherwise keep 360 windows of every user's sequences);
 /// a knock must finish within this many windows after its window stops being accepted (`--check` warns
 /// when Seq_Timeout is longer).
-pub const MAX_LATE_WINDOWS: u64 = crate::config::ROTATING_MAX_LATE_WINDOWS;
+pub(crate) const MAX_LATE_WINDOWS: u64 = crate::config::ROTATING_MAX_LATE_WINDOWS;
 
 /// What a rotating door needs to recognise a knock.
 #[derive(Debug, Clone)]
-pub struct RotatingSpec {
+pub(crate) struct RotatingSpec {
     /// The door's index in the configuration (the one events carry).
-    pub door: usize,
-    pub rotation: Rotation,
-    pub skew: u64,
-    pub users: Vec<UserKey>,
-    pub timeout_ms: Millis,
-    pub flags: Option<TcpFlagSpec>,
-    pub target: Option<IpAddr>,
+    pub(crate) door: usize,
+    pub(crate) rotation: Rotation,
+    pub(crate) skew: u64,
+    pub(crate) users: Vec<UserKey>,
+    pub(crate) timeout_ms: Millis,
+    pub(crate) flags: Option<TcpFlagSpec>,
+    pub(crate) target: Option<IpAddr>,
     /// The sweep guard (None: `Sweep_Guard = off`).
-    pub guard: Option<Guard>,
+    pub(crate) guard: Option<Guard>,
 }
 
 impl RotatingSpec {
     /// What the door's sweep guard watches: its range, for the protocols its template uses.
-    pub fn guard_scope(&self) -> Option<Scope> {
+    pub(crate) fn guard_scope(&self) -> Option<Scope> {
         let protocols = &self.rotation.protocols;
         self.guard.map(|_| Scope {
             tcp: protocols.is_empty() || protocols.contains(&Protocol::Tcp),
@@ -157,7 +157,7 @@ impl Door {
     }
 }
 
-pub struct RotatingDoors {
+pub(crate) struct RotatingDoors {
     doors: Vec<Door>,
     /// The host's public service ports: never stray hits.
     public: PortSet,
@@ -172,7 +172,7 @@ pub struct RotatingDoors {
 }
 
 impl RotatingDoors {
-    pub fn new(specs: Vec<RotatingSpec>, max_attempts: usize, public: PortSet) -> RotatingDoors {
+    pub(crate) fn new(specs: Vec<RotatingSpec>, max_attempts: usize, public: PortSet) -> RotatingDoors {
         let queues = specs.iter().map(|s| QueueSpec {
             door: s.door,
             timeout_ms: s.timeout_ms,
@@ -194,17 +194,17 @@ impl RotatingDoors {
         RotatingDoors { doors, public, guarded, attempts, last_unix: None, local: None }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.doors.is_empty()
     }
 
-    pub fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
+    pub(crate) fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
         self.local = local;
     }
 
     /// Rebuilds the tables of every door whose window changed at `unix_secs`; true when one did (the
     /// capture filter must follow).
-    pub fn set_time(&mut self, unix_secs: u64) -> bool {
+    pub(crate) fn set_time(&mut self, unix_secs: u64) -> bool {
         if self.last_unix == Some(unix_secs) {
             return false;
         }
@@ -221,35 +221,35 @@ impl RotatingDoors {
     }
 
     /// The name of user `user` of the door with configuration index `door`.
-    pub fn user_name(&self, door: usize, user: u32) -> Option<&str> {
+    pub(crate) fn user_name(&self, door: usize, user: u32) -> Option<&str> {
         let door = self.doors.iter().find(|d| d.spec.door == door)?;
         door.spec.users.get(usize::try_from(user).ok()?).map(|u| u.user.as_str())
     }
 
     /// The rotating doors' specs.
-    pub fn specs(&self) -> impl Iterator<Item = &RotatingSpec> {
+    pub(crate) fn specs(&self) -> impl Iterator<Item = &RotatingSpec> {
         self.doors.iter().map(|d| &d.spec)
     }
 
     /// Whether a packet to this port and protocol is a hit of some rotating door now.
-    pub fn is_door_port(&self, port: u16, protocol: Protocol) -> bool {
+    pub(crate) fn is_door_port(&self, port: u16, protocol: Protocol) -> bool {
         let hit = Hit { port, protocol };
         self.doors.iter().any(|d| d.ports.contains(&hit))
     }
 
     /// Every port a rotating door may need now (for the capture filter), per door.
-    pub fn ports(&self) -> impl Iterator<Item = (&RotatingSpec, &HashSet<Hit>)> {
+    pub(crate) fn ports(&self) -> impl Iterator<Item = (&RotatingSpec, &HashSet<Hit>)> {
         self.doors.iter().map(|d| (&d.spec, &d.ports))
     }
 
     /// Attempts in progress and penalties (what the table's bound counts).
-    pub fn attempts(&self) -> usize {
+    pub(crate) fn attempts(&self) -> usize {
         self.attempts.len()
     }
 
     /// Whether `hit` may be a stray hit of a guarded door's attempt: a new flow, not to a public port,
     /// while some attempt is in progress (cheap: asked for every packet that is not on a door's port).
-    pub fn may_be_stray(&self, hit: &packet::Hit) -> bool {
+    pub(crate) fn may_be_stray(&self, hit: &packet::Hit) -> bool {
         self.guarded
             && self.attempts.len() > 0
             && sweep_guard::is_new_flow(hit)
@@ -257,7 +257,7 @@ impl RotatingDoors {
     }
 
     /// Feeds one packet (see the module docs); events are appended to `events`.
-    pub fn on_hit(&mut self, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
+    pub(crate) fn on_hit(&mut self, hit: &packet::Hit, now: Millis, events: &mut Vec<Event>) {
         let knock = Hit { port: hit.port, protocol: hit.protocol };
         let may_be_stray = self.may_be_stray(hit);
         for index in 0..self.doors.len() {
@@ -349,11 +349,11 @@ impl RotatingDoors {
     }
 
     /// Expires attempts whose timeout passed at `now` (see [`Attempts::tick`]).
-    pub fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
+    pub(crate) fn tick(&mut self, now: Millis, events: &mut Vec<Event>) {
         self.attempts.tick(now, events);
     }
 
-    pub fn next_deadline(&self) -> Option<Millis> {
+    pub(crate) fn next_deadline(&self) -> Option<Millis> {
         self.attempts.next_deadline()
     }
 }

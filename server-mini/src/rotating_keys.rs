@@ -14,19 +14,19 @@ use client_core::knockd_conf::ConfError;
 use client_core::rotating::DoorKey;
 
 /// The longest user name (it goes into log lines and the state file).
-pub const MAX_USER_LEN: usize = 64;
+pub(crate) const MAX_USER_LEN: usize = 64;
 
 /// One user of a rotating door.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserKey {
-    pub user: String,
-    pub key: DoorKey,
+pub(crate) struct UserKey {
+    pub(crate) user: String,
+    pub(crate) key: DoorKey,
     /// The line in the key file.
-    pub line: usize,
+    pub(crate) line: usize,
 }
 
 /// Whether `name` is a valid user name: 1 to 64 of `A-Z a-z 0-9 . _ @ + -` (no spaces, tabs or `#`).
-pub fn valid_user(name: &str) -> bool {
+pub(crate) fn valid_user(name: &str) -> bool {
     (1..=MAX_USER_LEN).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '-'))
 }
@@ -54,7 +54,7 @@ fn check_mode(path: &Path, metadata: &fs::Metadata) -> Result<(), ConfError> {
 
 /// Reads and checks a key file: the mode, then every line (malformed key, too short a key, a bad or
 /// repeated user name: file:line errors that never quote the key).
-pub fn read(path: &Path) -> Result<Vec<UserKey>, ConfError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<UserKey>, ConfError> {
     let read_error = |source| ConfError::Read { path: path.to_owned(), source };
     let file = fs::File::open(path).map_err(read_error)?;
     check_mode(path, &file.metadata().map_err(read_error)?)?;
@@ -63,7 +63,7 @@ pub fn read(path: &Path) -> Result<Vec<UserKey>, ConfError> {
 }
 
 /// The users of a key file's text (`path` only names the file in errors).
-pub fn parse(path: &Path, text: &str) -> Result<Vec<UserKey>, ConfError> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<UserKey>, ConfError> {
     let mut users: Vec<UserKey> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
@@ -103,7 +103,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<UserKey>, ConfError> {
 
 /// Appends `USER KEY` to the key file, creating it 0600 when it does not exist. Refuses a user already
 /// listed, and a file that is readable by others or malformed (it would not load).
-pub fn append(path: &Path, user: &str, key: &DoorKey) -> Result<(), ConfError> {
+pub(crate) fn append(path: &Path, user: &str, key: &DoorKey) -> Result<(), ConfError> {
     if !valid_user(user) {
         return Err(ConfError::at_line(
             0,

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use crate::state_file::{self, write_atomically};
 
 /// The name of the state file inside the state directory.
-pub const STATE_FILE: &str = "rotating-used";
+pub(crate) const STATE_FILE: &str = "rotating-used";
 
 #[derive(Debug, Default)]
-pub struct UsedWindows {
+pub(crate) struct UsedWindows {
     /// None: no state directory; uses are remembered until the server stops.
     path: Option<PathBuf>,
     /// door -> user -> last used window (nested, so a lookup by `&str` allocates nothing).
@@ -27,7 +27,7 @@ pub struct UsedWindows {
 
 impl UsedWindows {
     /// Reads `STATE_DIR/rotating-used` (absent: nothing used yet). Lines that do not parse are skipped.
-    pub fn load(state_dir: Option<&Path>) -> std::io::Result<UsedWindows> {
+    pub(crate) fn load(state_dir: Option<&Path>) -> std::io::Result<UsedWindows> {
         let Some((path, text)) = state_file::read(state_dir, STATE_FILE)? else {
             return Ok(UsedWindows::default());
         };
@@ -52,17 +52,17 @@ impl UsedWindows {
         }
     }
 
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
     /// The last window `user` used on `door`.
-    pub fn last(&self, door: &str, user: &str) -> Option<u64> {
+    pub(crate) fn last(&self, door: &str, user: &str) -> Option<u64> {
         self.last.get(door)?.get(user).copied()
     }
 
     /// Records that `user` used `window` on `door`: in memory at once, then durably in the state file.
-    pub fn record(&mut self, door: &str, user: &str, window: u64) -> std::io::Result<()> {
+    pub(crate) fn record(&mut self, door: &str, user: &str, window: u64) -> std::io::Result<()> {
         self.remember(door, user, window);
         let Some(path) = &self.path else { return Ok(()) };
         let mut lines: Vec<String> = self

@@ -1,8 +1,6 @@
 //! The command line and what it does: parse the configuration, then `--check`, `--read` (replay) or
 //! live capture. `main` only parses the arguments, calls [`run`] and maps the result to an exit code.
 
-#![expect(unsafe_code, reason = "geteuid to refuse what only root can do")]
-
 use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -26,53 +24,53 @@ use crate::server::{Server, ServerOptions};
 #[command(name = "knock-server", version, about = "A knockd.conf-compatible port-knock server")]
 pub struct Args {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
     /// The knockd.conf to read.
     #[arg(short, long, value_name = "FILE", default_value = "/etc/knockd.conf", global = true)]
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
     /// Interface to capture on (overrides Interface in [options]).
     #[arg(short, long, value_name = "IFACE")]
-    pub interface: Option<String>,
+    pub(crate) interface: Option<String>,
     /// Check the configuration, print errors and warnings for weak doors, and exit.
     #[arg(long)]
-    pub check: bool,
+    pub(crate) check: bool,
     /// Replay a capture file through the same code path instead of capturing live.
     #[arg(long, value_name = "FILE.pcap")]
-    pub read: Option<PathBuf>,
+    pub(crate) read: Option<PathBuf>,
     /// Log the commands instead of running them.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Most attempts in progress at once (oldest evicted beyond); about 87 bytes each. Rotating doors have
     /// their own table with the same cap (about 162 bytes each).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ATTEMPTS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
-    pub max_attempts: usize,
+    pub(crate) max_attempts: usize,
     /// Most commands (and nftables updates) running at once; openings beyond are refused and counted.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_COMMANDS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
-    pub max_commands: usize,
+    pub(crate) max_commands: usize,
     /// Directory for state that survives restarts (used one-time sequences); the unit's StateDirectory.
     #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    pub(crate) state_dir: Option<PathBuf>,
     /// Switch to this user once the capture is open (keeping only the capabilities the doors need).
     /// Started as root, knock-server switches to the system user `knock-server` unless told otherwise.
     #[arg(long, value_name = "NAME")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     /// Started as root, stay uid 0 instead of switching to the user `knock-server` (capabilities are
     /// still dropped to what the doors need): door commands then run as root.
     #[arg(long, conflicts_with = "user")]
-    pub run_as_root: bool,
+    pub(crate) run_as_root: bool,
     /// Keep every privilege the server was started with, uid 0 included (for door commands that need
     /// more than CAP_NET_ADMIN); by default only what the doors need is kept once the capture is open.
     #[arg(long, conflicts_with = "user")]
-    pub keep_capabilities: bool,
+    pub(crate) keep_capabilities: bool,
     /// Do not log to stderr (only LogFile / syslog).
     #[arg(short, long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Rotating doors (docs/rotating-sequences.md).
     #[command(subcommand)]
     Rotating(RotatingCommand),
@@ -87,7 +85,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RotatingCommand {
+pub(crate) enum RotatingCommand {
     /// Adds USER to rotating door DOOR: generates a 160-bit key, appends `USER KEY` to the door's
     /// Rotating_Keys file (created 0600) and writes the import URI for `knock-cli profile import-uri` to
     /// `--out FILE` (created 0600), or prints it on a terminal. The URI holds the key: hand it over
@@ -111,10 +109,10 @@ pub enum RotatingCommand {
 }
 
 /// Key bytes `rotating keygen` generates: 160 bits (RFC 4226's recommended HMAC key size; at least 128).
-pub const KEYGEN_BYTES: usize = 20;
+pub(crate) const KEYGEN_BYTES: usize = 20;
 
 /// Hits `new-sequence` draws by default.
-pub const NEW_SEQUENCE_LENGTH: usize = 4;
+pub(crate) const NEW_SEQUENCE_LENGTH: usize = 4;
 
 /// Runs knock-server as the arguments say.
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -188,8 +186,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 /// The user a live server runs as once the capture is open (see [`privileges::target_user`]), looked
 /// up and checked before anything starts. A replay (`--read`) opens no capture and keeps its user.
 fn live_user(args: &Args) -> Result<Option<User>, Failure> {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
+    let euid = rustix::process::geteuid().as_raw();
     let user = match privileges::target_user(euid, args.user.as_deref(), args.run_as_root, args.keep_capabilities) {
         privileges::Target::Stay => None,
         privileges::Target::Switch(name) => Some(User::lookup(name)?),
@@ -235,7 +232,7 @@ fn random_u16() -> Result<u16, Failure> {
 /// A random static sequence of `length` hits (see [`Command::NewSequence`]): distinct ports in
 /// 1024-65535, each TCP or UDP at random with both present, so it neither rises nor falls in one protocol
 /// (what a port scan completes), and none of [`check::PUBLISHED_SEQUENCES`].
-pub fn new_sequence(
+pub(crate) fn new_sequence(
     length: usize,
     random: &mut dyn FnMut() -> Result<u16, Failure>,
 ) -> Result<client_core::Sequence, Failure> {
@@ -267,8 +264,7 @@ pub fn new_sequence(
 /// `/var/lib/knock-server` that is the service user, who must read it at every SIGHUP.
 fn give_to_directory_owner(file: &Path) -> Result<(), Failure> {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         return Ok(());
     }
     let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

@@ -34,10 +34,10 @@ use std::time::{Duration, Instant};
 /// A door and a source. The door is named and told apart by its header line (two doors may share a
 /// name, as in knockd).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key {
-    pub door: String,
-    pub line: usize,
-    pub source: IpAddr,
+pub(crate) struct Key {
+    pub(crate) door: String,
+    pub(crate) line: usize,
+    pub(crate) source: IpAddr,
 }
 
 impl Key {
@@ -47,11 +47,11 @@ impl Key {
 }
 
 /// A door: its name and the line of its header.
-pub type DoorId = (String, usize);
+pub(crate) type DoorId = (String, usize);
 
 /// What the caller must do about a new opening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Run the start job (a slot is now taken).
     Start,
     /// Already open: the stop moved to the new time. `refresh` says a job was granted to refresh the
@@ -67,13 +67,13 @@ pub enum Decision {
 
 /// Work the caller must start now (each takes a slot until [`Scheduler::finished`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job<S> {
+pub(crate) enum Job<S> {
     Stop { key: Key, stop: S },
     Start { key: Key, start: S },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
+pub(crate) enum JobKind {
     /// The start of a door that closes itself (its stop follows).
     Start,
     Stop,
@@ -109,7 +109,7 @@ struct Opening<S> {
 }
 
 #[derive(Debug)]
-pub struct Scheduler<S> {
+pub(crate) struct Scheduler<S> {
     openings: HashMap<Key, Opening<S>>,
     /// Doors without a stop whose start runs for a source (one at a time per source).
     once_running: HashSet<Key>,
@@ -129,7 +129,7 @@ pub struct Scheduler<S> {
 }
 
 impl<S: Clone> Scheduler<S> {
-    pub fn new(max_running: usize) -> Scheduler<S> {
+    pub(crate) fn new(max_running: usize) -> Scheduler<S> {
         Scheduler {
             openings: HashMap::new(),
             once_running: HashSet::new(),
@@ -146,7 +146,7 @@ impl<S: Clone> Scheduler<S> {
 
     /// The doors that run jobs (each gets its reserve of the cap; see the module docs). Called again
     /// after a reload; jobs already running keep their slots.
-    pub fn set_doors(&mut self, doors: impl IntoIterator<Item = DoorId>) {
+    pub(crate) fn set_doors(&mut self, doors: impl IntoIterator<Item = DoorId>) {
         self.doors = doors.into_iter().collect();
         self.doors.sort();
         self.doors.dedup();
@@ -155,7 +155,7 @@ impl<S: Clone> Scheduler<S> {
     }
 
     /// Each door's reserve of slots.
-    pub fn reserve(&self) -> usize {
+    pub(crate) fn reserve(&self) -> usize {
         self.reserve
     }
 
@@ -164,17 +164,18 @@ impl<S: Clone> Scheduler<S> {
     }
 
     /// Jobs running now.
-    pub fn running(&self) -> usize {
+    pub(crate) fn running(&self) -> usize {
         self.running
     }
 
     /// Jobs of `door` running now.
-    pub fn running_for(&self, door: &str, line: usize) -> usize {
+    pub(crate) fn running_for(&self, door: &str, line: usize) -> usize {
         self.door_running.get(&(door.to_owned(), line)).copied().unwrap_or(0)
     }
 
     /// Doors open (or opening, or closing) for some source.
-    pub fn open_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn open_count(&self) -> usize {
         self.openings.len()
     }
 
@@ -205,7 +206,7 @@ impl<S: Clone> Scheduler<S> {
     /// A completed knock. `hold`: how long the door stays open (`None` for a door that does not close
     /// itself: every opening runs the start). `stop`: what to run at the end. `refresh_on_extend`: an
     /// extension needs a job (an nftables refresh).
-    pub fn open(
+    pub(crate) fn open(
         &mut self,
         key: Key,
         now: Instant,
@@ -265,7 +266,7 @@ impl<S: Clone> Scheduler<S> {
     }
 
     /// A job ended (whatever its outcome): its slot is free, and a finished start lets its stop run.
-    pub fn finished(&mut self, key: &Key, kind: JobKind, now: Instant) {
+    pub(crate) fn finished(&mut self, key: &Key, kind: JobKind, now: Instant) {
         self.running = self.running.saturating_sub(1);
         let door = key.door_id();
         if let Some(count) = self.door_running.get_mut(&door) {
@@ -318,7 +319,7 @@ impl<S: Clone> Scheduler<S> {
 
     /// The jobs to start at `now`, as slots allow: due stops first (oldest first), then starts that
     /// waited for a stop. Openings with nothing to run at the end are forgotten when they fall due.
-    pub fn next_jobs(&mut self, now: Instant) -> Vec<Job<S>> {
+    pub(crate) fn next_jobs(&mut self, now: Instant) -> Vec<Job<S>> {
         if !self.dirty && self.earliest.is_none_or(|e| e > now) {
             return Vec::new();
         }
@@ -382,12 +383,12 @@ impl<S: Clone> Scheduler<S> {
     }
 
     /// When the next stop falls due (for the event loop's sleep).
-    pub fn next_due(&self) -> Option<Instant> {
+    pub(crate) fn next_due(&self) -> Option<Instant> {
         self.earliest
     }
 
     /// From now on no opening is accepted and every open door's stop is due now.
-    pub fn begin_shutdown(&mut self, now: Instant) {
+    pub(crate) fn begin_shutdown(&mut self, now: Instant) {
         self.shutting_down = true;
         self.dirty = true;
         self.openings.retain(|_, o| !matches!(o.phase, Phase::StartPending));
@@ -402,12 +403,12 @@ impl<S: Clone> Scheduler<S> {
     }
 
     /// Nothing runs and no stop is pending (shutdown can end).
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         self.running == 0 && self.openings.values().all(|o| o.stop.is_none() && matches!(o.phase, Phase::Open))
     }
 
     /// The (door, source) pairs whose stop has not finished (at exit: doors that may stay open).
-    pub fn unstopped(&self) -> Vec<Key> {
+    pub(crate) fn unstopped(&self) -> Vec<Key> {
         let mut keys: Vec<Key> =
             self.openings.iter().filter(|(_, o)| o.stop.is_some()).map(|(k, _)| k.clone()).collect();
         keys.sort();

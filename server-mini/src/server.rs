@@ -24,7 +24,7 @@ use crate::sweep_guard::PortSet;
 /// Above this many distinct ports per protocol, the capture filter passes a rotating door's whole port
 /// range instead of its current ports: each port costs BPF instructions, and the kernel caps a filter at
 /// 4096 instructions (500 TCP and 500 UDP ports compile to ~3,800 with libpcap 1.10).
-pub const MAX_FILTER_PORTS: usize = 400;
+pub(crate) const MAX_FILTER_PORTS: usize = 400;
 
 /// How the server runs (from the command line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,9 +87,9 @@ pub struct Server {
     /// Rotating windows follow the capture's timestamps (a replay) instead of the wall clock.
     capture_clock: bool,
     max_attempts: usize,
-    pub actions: Actions,
-    pub log: Logger,
-    pub counters: Counters,
+    pub(crate) actions: Actions,
+    pub(crate) log: Logger,
+    pub(crate) counters: Counters,
     events: Vec<Event>,
     filter_changed: bool,
     /// The `now` of the last [`Server::tick`].
@@ -137,7 +137,7 @@ impl Server {
 
     /// Rotating windows follow the timestamps passed to [`Server::handle_frame`] (unix milliseconds, as in
     /// a pcap file) instead of the wall clock.
-    pub fn use_capture_clock(&mut self) {
+    pub(crate) fn use_capture_clock(&mut self) {
         self.capture_clock = true;
     }
 
@@ -162,7 +162,7 @@ impl Server {
 
     /// SIGHUP: a new configuration. Attempts in progress are dropped (their doors may have changed);
     /// pending stop commands, counters and the local addresses are kept.
-    pub fn reload(&mut self, config: ServerConfig, local: Option<Vec<IpAddr>>) -> Result<(), ConfError> {
+    pub(crate) fn reload(&mut self, config: ServerConfig, local: Option<Vec<IpAddr>>) -> Result<(), ConfError> {
         let (mut doors, mut rotating, one_time) = build_doors(&config, self.max_attempts, &self.used)?;
         doors.set_local_addresses(local.clone());
         rotating.set_local_addresses(local);
@@ -201,17 +201,17 @@ impl Server {
         }
     }
 
-    pub fn config(&self) -> &ServerConfig {
+    pub(crate) fn config(&self) -> &ServerConfig {
         &self.config
     }
 
     /// The addresses of the capture interface (see [`Doors::set_local_addresses`]).
-    pub fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
+    pub(crate) fn set_local_addresses(&mut self, local: Option<Vec<IpAddr>>) {
         self.doors.set_local_addresses(local.clone());
         self.rotating.set_local_addresses(local);
     }
 
-    pub fn attempts(&self) -> usize {
+    pub(crate) fn attempts(&self) -> usize {
         self.doors.attempts() + self.rotating.attempts()
     }
 
@@ -226,17 +226,17 @@ impl Server {
     }
 
     /// Runs the stop commands that are due and logs commands that finished.
-    pub fn poll_actions(&mut self) {
+    pub(crate) fn poll_actions(&mut self) {
         self.actions.poll(&mut self.log, std::time::Instant::now());
     }
 
     /// When the next scheduled command is due.
-    pub fn next_action_due(&self) -> Option<std::time::Instant> {
+    pub(crate) fn next_action_due(&self) -> Option<std::time::Instant> {
         self.actions.next_due()
     }
 
     /// One captured frame at `now` (milliseconds on the server's clock).
-    pub fn handle_frame(&mut self, link: LinkType, frame: &[u8], now: Millis) {
+    pub(crate) fn handle_frame(&mut self, link: LinkType, frame: &[u8], now: Millis) {
         self.counters.packets += 1;
         self.follow_windows(now);
         match packet::parse(link, frame) {
@@ -271,7 +271,7 @@ impl Server {
 
     /// Expires attempts whose timeout passed. Nothing changes within one millisecond, so a second call
     /// with the same `now` (a replay asks before every packet) returns at once.
-    pub fn tick(&mut self, now: Millis) {
+    pub(crate) fn tick(&mut self, now: Millis) {
         if self.last_tick == Some(now) {
             return;
         }
@@ -282,7 +282,7 @@ impl Server {
         self.flush_events();
     }
 
-    pub fn next_deadline(&self) -> Option<Millis> {
+    pub(crate) fn next_deadline(&self) -> Option<Millis> {
         match (self.doors.next_deadline(), self.rotating.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -290,7 +290,7 @@ impl Server {
     }
 
     /// True once after a door's sequence changed (the capture filter must be rebuilt).
-    pub fn take_filter_changed(&mut self) -> bool {
+    pub(crate) fn take_filter_changed(&mut self) -> bool {
         std::mem::take(&mut self.filter_changed)
     }
 
@@ -475,7 +475,7 @@ impl Server {
 
     /// A BPF filter passing only packets that can be hits of some door: TCP/UDP to the doors' ports, and
     /// IPv6 packets with extension headers (BPF cannot follow them; the parser does).
-    pub fn bpf_filter(&self) -> String {
+    pub(crate) fn bpf_filter(&self) -> String {
         let mut tcp: Vec<u16> = Vec::new();
         let mut udp: Vec<u16> = Vec::new();
         for spec in self.doors.specs() {
@@ -575,7 +575,7 @@ impl Server {
         parts
     }
 
-    pub fn shutdown(&mut self, wait: Duration) {
+    pub(crate) fn shutdown(&mut self, wait: Duration) {
         self.actions.shutdown(&mut self.log, wait);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 #[derive(Debug, Default)]
-pub struct Signals {
+pub(crate) struct Signals {
     stop: Arc<AtomicBool>,
     reload: Arc<AtomicBool>,
     report: Arc<AtomicBool>,
@@ -15,7 +15,7 @@ pub struct Signals {
 
 impl Signals {
     /// Registers the handlers (process-wide).
-    pub fn register() -> std::io::Result<Signals> {
+    pub(crate) fn register() -> std::io::Result<Signals> {
         let signals = Signals::default();
         for signal in [SIGTERM, SIGINT] {
             signal_hook::flag::register(signal, Arc::clone(&signals.stop))?;
@@ -25,17 +25,17 @@ impl Signals {
         Ok(signals)
     }
 
-    pub fn stop_requested(&self) -> bool {
+    pub(crate) fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
 
     /// True once per SIGHUP received.
-    pub fn take_reload(&self) -> bool {
+    pub(crate) fn take_reload(&self) -> bool {
         self.reload.swap(false, Ordering::Relaxed)
     }
 
     /// True once per SIGUSR1 received.
-    pub fn take_report(&self) -> bool {
+    pub(crate) fn take_report(&self) -> bool {
         self.report.swap(false, Ordering::Relaxed)
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// `STATE_DIR/NAME` and its text (empty when the file does not exist yet); `None` without a state
 /// directory.
-pub fn read(state_dir: Option<&Path>, name: &str) -> std::io::Result<Option<(PathBuf, String)>> {
+pub(crate) fn read(state_dir: Option<&Path>, name: &str) -> std::io::Result<Option<(PathBuf, String)>> {
     let Some(dir) = state_dir else { return Ok(None) };
     let path = dir.join(name);
     match fs::read_to_string(&path) {
@@ -21,7 +21,7 @@ pub fn read(state_dir: Option<&Path>, name: &str) -> std::io::Result<Option<(Pat
 
 /// Writes `path` through a temp file in the same directory, renamed into place, so a crash leaves the
 /// old or the new content, never a mix.
-pub fn write_atomically(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;

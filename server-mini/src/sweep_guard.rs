@@ -27,18 +27,18 @@ use crate::packet;
 
 /// `Sweep_Penalty` when absent: shorter than knock-cli's wait before a retry (it probes for 5 s, then
 /// waits 1 s), so its retry after a reset knock is not refused.
-pub const DEFAULT_PENALTY_SECS: u64 = 2;
+pub(crate) const DEFAULT_PENALTY_SECS: u64 = 2;
 
 /// A door's guard (None on the door: `Sweep_Guard = off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Guard {
+pub(crate) struct Guard {
     /// How long a source that sent a wrong hit may not start a new attempt (0: no penalty).
-    pub penalty_ms: Millis,
+    pub(crate) penalty_ms: Millis,
 }
 
 /// Whether a packet starts something new: a TCP SYN without ACK, or a UDP datagram. Only these count as
 /// stray hits; the rest of a conversation (ACKs, data, a SYN-ACK, RSTs) never does.
-pub fn is_new_flow(hit: &packet::Hit) -> bool {
+pub(crate) fn is_new_flow(hit: &packet::Hit) -> bool {
     match hit.protocol {
         Protocol::Udp => true,
         Protocol::Tcp => hit.flags.contains(TcpFlags::SYN) && !hit.flags.contains(TcpFlags::ACK),
@@ -47,7 +47,7 @@ pub fn is_new_flow(hit: &packet::Hit) -> bool {
 
 /// A set of (port, protocol): the public service ports. A bitmap per protocol: one lookup per packet.
 #[derive(Clone, PartialEq, Eq)]
-pub struct PortSet {
+pub(crate) struct PortSet {
     tcp: Box<[u64]>,
     udp: Box<[u64]>,
 }
@@ -67,7 +67,7 @@ impl Default for PortSet {
 const WORDS: usize = 65536 / 64;
 
 impl PortSet {
-    pub fn new(hits: &[Hit]) -> PortSet {
+    pub(crate) fn new(hits: &[Hit]) -> PortSet {
         let mut set = PortSet { tcp: vec![0; WORDS].into_boxed_slice(), udp: vec![0; WORDS].into_boxed_slice() };
         for hit in hits {
             let bits = set.bits_mut(hit.protocol);
@@ -92,32 +92,33 @@ impl PortSet {
         }
     }
 
-    pub fn contains(&self, port: u16, protocol: Protocol) -> bool {
+    pub(crate) fn contains(&self, port: u16, protocol: Protocol) -> bool {
         self.bits(protocol).get(usize::from(port) / 64).is_some_and(|w| w & (1 << (port % 64)) != 0)
     }
 
     /// The ports of one protocol, ascending.
-    pub fn ports(&self, protocol: Protocol) -> Vec<u16> {
+    pub(crate) fn ports(&self, protocol: Protocol) -> Vec<u16> {
         (0..=u16::MAX).filter(|&p| self.contains(p, protocol)).collect()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.tcp.iter().chain(self.udp.iter()).all(|w| *w == 0)
     }
 }
 
 /// What a door's guard watches: the protocols its hits use and, for a rotating door, its port range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scope {
-    pub tcp: bool,
-    pub udp: bool,
+pub(crate) struct Scope {
+    pub(crate) tcp: bool,
+    pub(crate) udp: bool,
     /// Inclusive; None: every port.
-    pub range: Option<(u16, u16)>,
+    pub(crate) range: Option<(u16, u16)>,
 }
 
 impl Scope {
     /// The scope of a door whose hits are `hits` (every port).
-    pub fn of_hits(hits: &[Hit]) -> Scope {
+    pub(crate) fn of_hits(hits: &[Hit]) -> Scope {
         Scope {
             tcp: hits.iter().any(|h| h.protocol == Protocol::Tcp),
             udp: hits.iter().any(|h| h.protocol == Protocol::Udp),
@@ -127,7 +128,7 @@ impl Scope {
 
     /// Whether `hit` (already known to be a new flow to this host, not on the door's own ports) counts
     /// as a stray hit for the door.
-    pub fn covers(&self, hit: &packet::Hit, public: &PortSet) -> bool {
+    pub(crate) fn covers(&self, hit: &packet::Hit, public: &PortSet) -> bool {
         let protocol_used = match hit.protocol {
             Protocol::Tcp => self.tcp,
             Protocol::Udp => self.udp,

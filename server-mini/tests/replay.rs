@@ -1,23 +1,14 @@
 //! The event loop as a library function: a pcap file written here is replayed through
-//! `capture::replay`, the same code path as live capture. (Unix only, like the server.)
+//! `server_mini::replay`, the same code path as live capture. (Unix only, like the server.)
 #![cfg(unix)]
 
 use std::path::Path;
 
-use etherparse::PacketBuilder;
-use server_mini::capture;
-use server_mini::config;
-use server_mini::log::Logger;
-use server_mini::server::{Server, ServerOptions};
+use knock_e2e::{PCAP_MACS, syn_frame};
+use server_mini::{ExitStatus, Logger, Server, ServerOptions, load_config, replay};
 
 fn syn(src: [u8; 4], port: u16) -> Vec<u8> {
-    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(src, [192, 0, 2, 2], 64)
-        .tcp(40000, port, 1, 64240)
-        .syn();
-    let mut frame = Vec::with_capacity(builder.size(0));
-    builder.write(&mut frame, &[]).expect("frame");
-    frame
+    syn_frame(PCAP_MACS, src.into(), [192, 0, 2, 2].into(), port)
 }
 
 fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
@@ -68,9 +59,9 @@ fn a_replayed_capture_opens_the_door_and_counts() {
     );
     let log_path = dir.path().join("knock.log");
     let log = Logger::new(Some(&log_path), false, false).expect("log");
-    let config = config::load(&conf).expect("config");
+    let config = load_config(&conf).expect("config");
     let mut server = Server::new(config, dry_run(), log).expect("server");
-    capture::replay(&mut server, &pcap_path).expect("replay");
+    replay(&mut server, &pcap_path).expect("replay");
     let text = std::fs::read_to_string(&log_path).expect("log");
     assert!(text.contains("198.51.100.1: ssh: OPEN SESAME"), "{text}");
     assert!(text.contains("198.51.100.2: ssh: sequence timeout (stage 1)"), "{text}");
@@ -86,8 +77,8 @@ fn a_missing_capture_file_is_a_runtime_failure() {
     let conf = dir.path().join("knockd.conf");
     std::fs::write(&conf, "[ssh]\n sequence = 7000,8000,9000\n").expect("conf");
     let log = Logger::new(None, false, false).expect("log");
-    let mut server = Server::new(config::load(&conf).expect("config"), dry_run(), log).expect("server");
-    let failure = capture::replay(&mut server, &dir.path().join("none.pcap")).expect_err("missing");
-    assert_eq!(failure.status, server_mini::exit::ExitStatus::Runtime);
+    let mut server = Server::new(load_config(&conf).expect("config"), dry_run(), log).expect("server");
+    let failure = replay(&mut server, &dir.path().join("none.pcap")).expect_err("missing");
+    assert_eq!(failure.status, ExitStatus::Runtime);
     assert!(failure.message.contains("none.pcap"), "{failure}");
 }

@@ -46,19 +46,17 @@ fn main() {
 mod lab_bench {
     use std::collections::BTreeMap;
     use std::fs::File;
+    use std::net::IpAddr;
     use std::os::unix::process::CommandExt;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
-    use etherparse::PacketBuilder;
     use knock_e2e::bins::knock_cli_path;
     use knock_e2e::knock_server::{counter, knock_server_path, parse_counters};
-    use knock_e2e::{Lab, LabError, PcapWriter, Side};
+    use knock_e2e::{Lab, LabError, PCAP_MACS, PcapWriter, Side, syn_frame, tail, udp_frame};
 
     const REPLAY_RUNS: usize = 3;
-    const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
-    const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
     const DST4: [u8; 4] = [192, 0, 2, 2];
     const DST6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
     /// Offsets in the Ethernet frames built below (no VLAN, no IP options, no IPv6 extension headers).
@@ -244,19 +242,13 @@ mod lab_bench {
 
     impl Templates {
         fn new() -> Templates {
-            let tcp = |b: etherparse::PacketBuilderStep<etherparse::IpHeaders>| {
-                let mut out = Vec::new();
-                b.tcp(40000, 7000, 1, 64240).syn().write(&mut out, &[]).expect("tcp frame");
-                out
-            };
-            let udp = |b: etherparse::PacketBuilderStep<etherparse::IpHeaders>| {
-                let mut out = Vec::new();
-                b.udp(40000, 8000).write(&mut out, &[0]).expect("udp frame");
-                out
-            };
-            let v4 = || PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4([10, 0, 0, 1], DST4, 64);
-            let v6 = || PacketBuilder::ethernet2(MAC_A, MAC_B).ipv6(DST6, DST6, 64);
-            Templates { syn4: tcp(v4()), udp4: udp(v4()), syn6: tcp(v6()), udp6: udp(v6()) }
+            let (v4, v6) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from(DST6));
+            Templates {
+                syn4: syn_frame(PCAP_MACS, v4, DST4.into(), 7000),
+                udp4: udp_frame(PCAP_MACS, v4, DST4.into(), 8000),
+                syn6: syn_frame(PCAP_MACS, v6, v6, 7000),
+                udp6: udp_frame(PCAP_MACS, v6, v6, 8000),
+            }
         }
 
         /// A hit from IPv4 source `src` on `port`, UDP if `udp`.
@@ -408,17 +400,9 @@ mod lab_bench {
         assert!(
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
             "knock-server {args:?} failed (status {status:#x}):\n{}",
-            tail(&stderr)
+            tail(&stderr, 4000)
         );
         Run { wall, max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0), stderr }
-    }
-
-    fn tail(s: &str) -> &str {
-        let mut at = s.len().saturating_sub(4000);
-        while !s.is_char_boundary(at) {
-            at += 1;
-        }
-        &s[at..]
     }
 
     fn counters(run: &Run) -> BTreeMap<String, u64> {
@@ -672,8 +656,8 @@ mod lab_bench {
 
         use client_core::rotating::{DoorKey, Rotation};
         use client_core::{Hit, Protocol};
-        use knock_e2e::PcapWriter;
         use knock_e2e::knock_server::counter;
+        use knock_e2e::{PcapWriter, Rng};
 
         use super::{Templates, counters, mib, run_server, timed_replays};
 
@@ -696,15 +680,8 @@ mod lab_bench {
 
         /// User `i`'s key: 20 bytes from a fixed generator (a benchmark needs no secrecy, only distinct keys).
         fn key(i: u32) -> DoorKey {
-            let mut bytes = [0u8; 20];
-            let mut x = u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5151_5151;
-            for b in &mut bytes {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = x as u8;
-            }
-            DoorKey::from_bytes(bytes.to_vec()).expect("20-byte key")
+            let mut rng = Rng::new(u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5151_5151);
+            DoorKey::from_bytes((0..20).map(|_| rng.next_byte()).collect()).expect("20-byte key")
         }
 
         /// Writes the config and the 1,000-user key file.
@@ -778,14 +755,9 @@ mod lab_bench {
             let mut pcap = PcapWriter::create(path).expect("pcap");
             let mut ts = Duration::from_secs(1_700_000_000);
             let gap = Duration::from_micros(10);
-            let (mut opens, mut replays, mut block, mut user, mut rng) = (0u64, 0u64, 0u32, 0u32, 0x2545_f491u32);
+            let (mut opens, mut replays, mut block, mut user) = (0u64, 0u64, 0u32, 0u32);
             let mut windows = HashSet::new();
-            let mut random = || {
-                rng ^= rng << 13;
-                rng ^= rng >> 17;
-                rng ^= rng << 5;
-                rng
-            };
+            let mut rng = Rng::new(0x2545_f491);
             let frame = |src: u32, hit: Hit| t.v4(src, hit.port, hit.protocol == Protocol::Udp);
             while pcap.written() < target {
                 let window = ts.as_secs() / STEP;
@@ -823,7 +795,7 @@ mod lab_bench {
                 }
                 replays += u64::from(REPLAYS);
                 for k in 0..RANDOM {
-                    let port = 1024 + (random() % 64512) as u16;
+                    let port = 1024 + u16::try_from(rng.below(64512)).unwrap_or(0);
                     frames.push(t.v4(base + 3072 + k, port, false));
                 }
                 for k in 0..NOISE {

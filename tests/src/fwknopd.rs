@@ -2,8 +2,6 @@
 //! with one access.conf stanza the test writes, logs to `<labdir>/fwknop/fwknopd.log` (-f -v -v), and is
 //! stopped on drop (SIGTERM first, so it removes the iptables chains it made).
 
-#![expect(unsafe_code, reason = "SIGTERM to the fwknopd the lab started (by pid, which std cannot signal)")]
-
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
@@ -70,10 +68,8 @@ impl Fwknopd {
 
 impl Drop for Fwknopd {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) on our own child's pid; SIGTERM lets fwknopd remove its iptables chains.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
+        // SIGTERM first: it lets fwknopd remove its iptables chains.
+        crate::process::signal(self.child.id(), libc::SIGTERM);
         if !wait_until(Duration::from_secs(3), || matches!(self.child.try_wait(), Ok(Some(_)))) {
             let _ = self.child.kill();
         }

@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::knockd::complete_config;
 use crate::lab::{Lab, LabError, Side};
 use crate::packet_socket::PacketSocket;
-use crate::{bins, process};
+use crate::{bins, process, tail};
 
 /// Env var that overrides where the `knock-server` binary is looked up (see [`knock_server_path`]).
 pub const KNOCK_SERVER_ENV: &str = "KNOCK_SERVER";
@@ -518,15 +518,6 @@ fn join(handle: Option<JoinHandle<Vec<u8>>>) -> Vec<u8> {
     handle.and_then(|h| h.join().ok()).unwrap_or_default()
 }
 
-/// The last `max` bytes of `text` (at a char boundary).
-fn tail(text: &str, max: usize) -> &str {
-    let mut start = text.len().saturating_sub(max);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
-}
-
 /// A `Name:   N kB` line of /proc/PID/status, in KiB.
 fn proc_status_kib(pid: u32, field: &str) -> Result<u64, LabError> {
     let path = format!("/proc/{pid}/status");
@@ -553,13 +544,6 @@ mod tests {
         assert_eq!(counter(&c, "absent"), 0);
         assert_eq!(parse_counters("no counters here"), None);
         assert_eq!(parse_counters("counters: packets many"), None);
-    }
-
-    #[test]
-    fn tail_keeps_the_end_at_a_char_boundary() {
-        assert_eq!(tail("abcdef", 3), "def");
-        assert_eq!(tail("ab", 10), "ab");
-        assert_eq!(tail("aé", 1), "");
     }
 
     #[test]

@@ -17,12 +17,10 @@
 //! namespaces and temp dirs left behind by earlier test processes that died (the names carry the
 //! pid). Tools are driven through the `ip` command, not netlink.
 
-#![expect(unsafe_code, reason = "geteuid, setns into the lab's namespaces and pre_exec, which std does not wrap")]
-
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
@@ -112,8 +110,7 @@ pub struct Lab {
 impl Lab {
     /// Builds a lab named after `test_name` (only used to make names readable).
     pub fn new(test_name: &str) -> Result<Lab, LabError> {
-        // SAFETY: geteuid(2) has no preconditions.
-        let euid = unsafe { libc::geteuid() };
+        let euid = rustix::process::geteuid().as_raw();
         if euid != 0 {
             return Err(LabError::Unavailable(format!("not root (euid {euid})")));
         }
@@ -479,17 +476,21 @@ pub fn short_fn_name(type_name: &'static str) -> &'static str {
     s.rsplit("::").next().unwrap_or(s)
 }
 
+/// Moves the calling thread (only it, and for good) into the network namespace at `path`
+/// (`/run/netns/NAME`): sockets it creates afterwards live there. Call it from a thread of its own.
+pub fn enter_netns(path: &Path) -> std::io::Result<()> {
+    let netns = File::open(path)?;
+    rustix::thread::move_into_link_name_space(netns.as_fd(), Some(rustix::thread::LinkNameSpaceType::Network))?;
+    Ok(())
+}
+
 /// From a thread moved into `ns`: sends one byte to `dst` on a connected UDP socket. `true` when
 /// the peer answered (ICMP port unreachable, i.e. ECONNREFUSED, or a reply), `false` on silence.
 fn udp_round_trip(ns: &str, dst: SocketAddr, wait: Duration) -> std::io::Result<bool> {
     let path = Path::new(NETNS_DIR).join(ns);
     std::thread::scope(|s| {
         s.spawn(|| {
-            let netns = File::open(&path)?;
-            // SAFETY: setns(2) on a valid fd; it only moves this (short-lived) thread.
-            if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            enter_netns(&path)?;
             let any: SocketAddr = match dst {
                 SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
                 SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -574,10 +575,8 @@ impl NetnsLock {
         let guard = LOCAL.lock().unwrap_or_else(|p| p.into_inner());
         let file = File::options().create(true).truncate(false).write(true).open("/run/knock-e2e.lock").ok();
         if let Some(f) = &file {
-            // SAFETY: flock(2) on a valid open fd; released when the file is closed.
-            unsafe {
-                libc::flock(f.as_raw_fd(), libc::LOCK_EX);
-            }
+            // Released when the file is closed. Without the lock the callers race; they still work alone.
+            let _ = rustix::fs::flock(f, rustix::fs::FlockOperation::LockExclusive);
         }
         NetnsLock { _guard: guard, _file: file }
     }

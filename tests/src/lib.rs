@@ -5,7 +5,7 @@
 //! Ethernet link without touching the host network. Needs root and `ip netns`; without them tests
 //! skip loudly, and under `CI=true` they fail (see [`Lab::for_test`]).
 //!
-//! Everything but [`bins`] is Linux-only (network namespaces, `AF_PACKET`, `setns`) and gated by
+//! Everything but [`bins`], [`frames`], [`rng`] and [`tail`] is Linux-only (network namespaces, `AF_PACKET`, `setns`) and gated by
 //! `cfg(target_os = "linux")`, so the workspace builds and tests on macOS and Windows too; there the
 //! lab's test files compile to nothing and only the file-only CLI tests run.
 //!
@@ -17,6 +17,8 @@
 //! - [`nft`]: nftables rulesets and sets inside the server namespace; reachability from a chosen client
 //!   address (knock-server's nftables doors).
 //! - [`bins`]: locate this workspace's binaries (e.g. `knock-cli`) from a test.
+//! - [`frames`]: Ethernet frames of single hits (a TCP SYN, a UDP datagram), for pcaps and AF_PACKET.
+//! - [`rng`]: the deterministic generator test data is drawn from (sweep orders, garbled frames, keys).
 //! - [`door_lab`]: `knock-cli` with the lab's profiles, knockd doors gating a port, ACCEPT rules left.
 //! - [`lab_hosts`]: a host name with A and AAAA records inside the client namespace (`/etc/netns`).
 //! - [`nat`]: the client behind a source NAT (a private source address rewritten on the way out).
@@ -43,6 +45,7 @@ pub mod capture;
 pub mod door_lab;
 #[cfg(target_os = "linux")]
 pub mod firewall;
+pub mod frames;
 #[cfg(target_os = "linux")]
 pub mod fwknopd;
 #[cfg(target_os = "linux")]
@@ -63,6 +66,7 @@ pub mod nft;
 pub mod packet_socket;
 #[cfg(target_os = "linux")]
 mod process;
+pub mod rng;
 #[cfg(target_os = "linux")]
 pub mod services;
 #[cfg(target_os = "linux")]
@@ -70,6 +74,7 @@ pub mod sweep;
 
 #[cfg(target_os = "linux")]
 pub use capture::{Capture, Packet, Proto, TcpFlags};
+pub use frames::{Macs, PCAP_MACS, syn_frame, udp_frame};
 #[cfg(target_os = "linux")]
 pub use fwknopd::Fwknopd;
 #[cfg(target_os = "linux")]
@@ -78,6 +83,7 @@ pub use knock_server::{Background, KnockServer, PcapWriter, Replay};
 pub use knockd::Knockd;
 #[cfg(target_os = "linux")]
 pub use lab::{Lab, LabError, Side};
+pub use rng::Rng;
 #[cfg(target_os = "linux")]
 pub use services::{Sshd, TcpService};
 
@@ -92,6 +98,16 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// The last `max` bytes of `text` (fewer, to start at a character boundary): the end of a long log for
+/// an assertion message.
+pub fn tail(text: &str, max: usize) -> &str {
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
 }
 
 /// Polls `cond` every 10 ms until it returns true or `timeout` passes; returns the last result.
@@ -137,4 +153,16 @@ macro_rules! __function_name {
         }
         $crate::lab::short_fn_name(__type_name_of(__here))
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_end_at_a_char_boundary() {
+        assert_eq!(tail("abcdef", 3), "def");
+        assert_eq!(tail("ab", 10), "ab");
+        assert_eq!(tail("aé", 1), "");
+    }
 }

@@ -6,7 +6,6 @@
 
 #![expect(unsafe_code, reason = "an AF_PACKET socket and sendmmsg, which neither std nor socket2 wraps")]
 
-use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -34,11 +33,7 @@ impl PacketSocket {
     /// Joins the namespace at `ns` (this thread only, for good: call it from a thread of its own) and
     /// opens a socket that sends on `iface` there.
     pub fn open_in(ns: &Path, iface: &std::ffi::CStr) -> io::Result<PacketSocket> {
-        let netns = fs::File::open(ns)?;
-        // SAFETY: setns(2) on a valid fd; it only moves the calling thread.
-        if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        crate::lab::enter_netns(ns)?;
         // SAFETY: if_nametoindex reads a NUL-terminated string.
         let index = unsafe { libc::if_nametoindex(iface.as_ptr()) };
         if index == 0 {

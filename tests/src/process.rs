@@ -2,8 +2,6 @@
 //! that lives in a given network namespace (so cleanup also catches children that called
 //! `setsid()`, like knockd's command runners).
 
-#![expect(unsafe_code, reason = "pre_exec hooks (process group, parent-death signal) for the lab's children")]
-
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -13,27 +11,24 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal};
+
 use crate::lab::LabError;
 
 /// Sends `sig` to `pid`; errors (already gone) are ignored.
 pub(crate) fn signal(pid: u32, sig: libc::c_int) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe {
-            libc::kill(pid, sig);
-        }
+    let pid = i32::try_from(pid).ok().and_then(Pid::from_raw);
+    if let (Some(pid), Some(sig)) = (pid, Signal::from_named_raw(sig)) {
+        let _ = rustix::process::kill_process(pid, sig);
     }
 }
 
 /// Sends `sig` to the process group `pgid`; errors are ignored.
 pub(crate) fn signal_group(pgid: u32, sig: libc::c_int) {
-    if let Ok(pgid) = libc::pid_t::try_from(pgid)
-        && pgid > 1
-    {
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe {
-            libc::kill(-pgid, sig);
-        }
+    // Never group 1: kill(-1) signals every process we may signal.
+    let pgid = i32::try_from(pgid).ok().filter(|g| *g > 1).and_then(Pid::from_raw);
+    if let (Some(pgid), Some(sig)) = (pgid, Signal::from_named_raw(sig)) {
+        let _ = rustix::process::kill_process_group(pgid, sig);
     }
 }
 

@@ -26,12 +26,9 @@
 //! four ([`Lab::gate_door_section`] writes them); the stop command runs `Cmd_Timeout` seconds
 //! (default 10) after the start command, and only if a start command ran.
 
-#![expect(unsafe_code, reason = "setns into a lab namespace and poll on the service sockets")]
-
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -40,6 +37,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
 
 use crate::lab::{Lab, LabError, Side};
 use crate::process;
@@ -59,11 +59,7 @@ fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> io::Result<T> + Send) -> io::
     let path = Path::new("/run/netns").join(ns);
     thread::scope(|s| {
         s.spawn(move || {
-            let netns = File::open(&path)?;
-            // SAFETY: setns(2) on a valid fd; it only moves this (short-lived) thread.
-            if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            crate::lab::enter_netns(&path)?;
             f()
         })
         .join()
@@ -182,18 +178,16 @@ impl Drop for TcpService {
 /// connection. Joins the echo threads before returning.
 fn accept_loop(listeners: &[TcpListener], shared: &Arc<Shared>) {
     let mut conns: Vec<JoinHandle<()>> = Vec::new();
-    let mut fds: Vec<libc::pollfd> =
-        listeners.iter().map(|l| libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
-    let timeout_ms = libc::c_int::try_from(POLL.as_millis()).unwrap_or(20);
-    let nfds = libc::nfds_t::try_from(fds.len()).unwrap_or(0);
+    let mut fds: Vec<PollFd<'_>> = listeners.iter().map(|l| PollFd::new(l, PollFlags::IN)).collect();
+    let timeout = Timespec::try_from(POLL).unwrap_or_default();
     while !shared.stop.load(Ordering::SeqCst) {
-        // SAFETY: `fds` is a valid, exclusively borrowed array of `nfds` pollfd structs.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), nfds, timeout_ms) };
-        if ready <= 0 {
-            if ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) | Err(Errno::INTR) => continue,
+            Ok(_) => {}
+            Err(_) => {
                 thread::sleep(POLL);
+                continue;
             }
-            continue;
         }
         for l in listeners {
             // Until WouldBlock (drained) or a transient error; the next poll retries.

@@ -14,6 +14,7 @@ use etherparse::PacketBuilder;
 
 use crate::lab::{Lab, LabError, Side};
 use crate::packet_socket::PacketSocket;
+use crate::rng::Rng;
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -25,7 +26,7 @@ pub struct Sweep {
     pub max_packets: u64,
     /// ... or this long, whichever comes first.
     pub max_time: Duration,
-    /// Seeds the order of the passes (xorshift; a fixed seed gives the same sweep).
+    /// Seeds the order of the passes ([`Rng`]; a fixed seed gives the same sweep).
     pub seed: u64,
 }
 
@@ -113,16 +114,11 @@ fn send_sweep(
 ) -> std::io::Result<SweepOutcome> {
     let socket = PacketSocket::open_in(ns, iface)?;
     let mut order: Vec<usize> = (0..frames.len()).collect();
-    let mut state = sweep.seed | 1;
+    let mut rng = Rng::new(sweep.seed);
     let started = Instant::now();
     let mut outcome = SweepOutcome::default();
     'passes: while outcome.packets < sweep.max_packets && started.elapsed() < sweep.max_time {
-        for i in (1..order.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            order.swap(i, (state % (i as u64 + 1)) as usize);
-        }
+        rng.shuffle(&mut order);
         for batch in order.chunks(BATCH) {
             let left = usize::try_from(sweep.max_packets - outcome.packets).unwrap_or(usize::MAX);
             let batch: Vec<&(bool, Vec<u8>)> = batch.iter().filter_map(|&i| frames.get(i)).take(left).collect();

@@ -18,7 +18,7 @@ use etherparse::{
 };
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::knock_server::{counter, knock_server_path, replay};
-use knock_e2e::{KnockServer, Lab, PcapWriter, Side, lab_or_skip, text, wait_until};
+use knock_e2e::{KnockServer, Lab, PcapWriter, Rng, Side, lab_or_skip, text, wait_until};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
 /// knockd reads with a 50 ms pcap timeout: after this, it has seen whatever was sent before.
@@ -598,22 +598,6 @@ fn fragments6(src: [u8; 16], port: u16, id: u32) -> [Vec<u8>; 2] {
     [head, tail]
 }
 
-/// xorshift64*: deterministic garbage, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Frames that must not open anything: truncations of every kind of frame at every length, random bytes,
 /// random mutations, tiny fragments, lying length fields. Each noise template has its own source address,
 /// so no noise source ever sees a whole sequence in order.
@@ -636,13 +620,13 @@ fn noise(rng: &mut Rng) -> Vec<Vec<u8>> {
     }
     for _ in 0..3000 {
         let len = rng.below(200);
-        out.push((0..len).map(|_| rng.next() as u8).collect());
+        out.push((0..len).map(|_| rng.next_byte()).collect());
     }
     for _ in 0..3000 {
         let mut frame = templates[rng.below(templates.len())].clone();
         for _ in 0..=rng.below(4) {
             let at = rng.below(frame.len());
-            frame[at] = rng.next() as u8;
+            frame[at] = rng.next_byte();
         }
         out.push(frame);
     }
@@ -675,7 +659,7 @@ fn malformed_corpus_replay_opens_only_the_valid_knocks() {
         knocks.push(fragments4(c, port, 1000 + id).to_vec());
         knocks.push(fragments6(d, port, 2000 + u32::from(id)).to_vec());
     }
-    let mut rng = Rng(0x5eed_0fc0_ffee);
+    let mut rng = Rng::new(0x5eed_0fc0_ffee);
     let noise = noise(&mut rng);
     let path = lab.dir().join("corpus.pcap");
     let mut pcap = PcapWriter::create(&path).expect("pcap file");

@@ -14,10 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use etherparse::PacketBuilder;
 use knock_e2e::knock_server::counter;
 use knock_e2e::packet_socket::PacketSocket;
-use knock_e2e::{KnockServer, Lab, Side, lab_or_skip, wait_until};
+use knock_e2e::{KnockServer, Lab, Macs, Side, lab_or_skip, syn_frame, wait_until};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
 
@@ -35,25 +34,8 @@ fn knock(lab: &Lab, args: &[&str]) {
 }
 
 /// The MAC addresses of the client's and the server's veth.
-type Macs = ([u8; 6], [u8; 6]);
-
 fn macs(lab: &Lab) -> Macs {
     (lab.mac(Side::Client).expect("client MAC"), lab.mac(Side::Server).expect("server MAC"))
-}
-
-/// A TCP SYN from `src` to `dst`:`port`, as an Ethernet frame from the client's veth to the server's.
-fn syn((client, server): Macs, src: IpAddr, dst: IpAddr, port: u16) -> Vec<u8> {
-    let eth = PacketBuilder::ethernet2(client, server);
-    let builder = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => eth.ipv4(s.octets(), d.octets(), 64),
-        (IpAddr::V6(s), IpAddr::V6(d)) => eth.ipv6(s.octets(), d.octets(), 64),
-        _ => panic!("{src} and {dst} are not of one family"),
-    }
-    .tcp(40000, port, 1, 64240)
-    .syn();
-    let mut frame = Vec::with_capacity(builder.size(0));
-    builder.write(&mut frame, &[]).expect("frame");
-    frame
 }
 
 /// Frames in which each of `sources` completes the door `ports` once (hit 1 from every source, then hit 2...).
@@ -61,7 +43,7 @@ fn completions(macs: Macs, dst: IpAddr, ports: &[u16], sources: &[IpAddr]) -> Ve
     let mut frames = Vec::new();
     for port in ports {
         for src in sources {
-            frames.push(syn(macs, *src, dst, *port));
+            frames.push(syn_frame(macs, *src, dst, *port));
         }
     }
     frames

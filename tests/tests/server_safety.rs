@@ -9,10 +9,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use etherparse::PacketBuilder;
 use knock_e2e::knock_server::{counter, replay};
 use knock_e2e::nft::knock_ruleset;
-use knock_e2e::{KnockServer, Lab, PcapWriter, lab_or_skip, wait_until};
+use knock_e2e::{KnockServer, Lab, PCAP_MACS, PcapWriter, lab_or_skip, syn_frame, wait_until};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
 
@@ -96,16 +95,6 @@ fn a_cmd_timeout_shorter_than_the_start_still_stops_after_it() {
 
 // ---- bounded work ---------------------------------------------------------------------------------------
 
-fn syn(src: [u8; 4], port: u16) -> Vec<u8> {
-    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(src, [192, 0, 2, 2], 64)
-        .tcp(40000, port, 1, 64240)
-        .syn();
-    let mut frame = Vec::with_capacity(builder.size(0));
-    builder.write(&mut frame, &[]).expect("frame");
-    frame
-}
-
 /// A pcap in which each source completes the door 7000,8000 once per round.
 fn completions(path: &Path, sources: &[[u8; 4]], rounds: usize) {
     let mut pcap = PcapWriter::create(path).unwrap_or_else(|e| panic!("{e}"));
@@ -113,7 +102,7 @@ fn completions(path: &Path, sources: &[[u8; 4]], rounds: usize) {
     for _ in 0..rounds {
         for src in sources {
             for port in [7000, 8000] {
-                pcap.push(ts, &syn(*src, port));
+                pcap.push(ts, &syn_frame(PCAP_MACS, (*src).into(), [192, 0, 2, 2].into(), port));
                 ts += Duration::from_micros(10);
             }
         }

@@ -6,7 +6,6 @@
 //! as the system user `knock-server`; a failing nft update logs nft's reason. Offline replays and
 //! `--check` need no namespace; the read-only mount, the system user and the live tests need root.
 
-#![expect(unsafe_code, reason = "geteuid to tell whether the test runs as root")]
 #![cfg(target_os = "linux")]
 
 use std::fs;
@@ -15,9 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use etherparse::PacketBuilder;
 use knock_e2e::knock_server::knock_server_path;
-use knock_e2e::{PcapWriter, lab_or_skip, text, wait_until};
+use knock_e2e::{PCAP_MACS, PcapWriter, lab_or_skip, syn_frame, text, wait_until};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
 const OPEN: &str = "otp: OPEN SESAME";
@@ -31,23 +29,13 @@ fn knock_server(args: &[&str], cwd: Option<&Path>) -> Output {
     cmd.output().expect("knock-server runs")
 }
 
-fn syn(port: u16) -> Vec<u8> {
-    let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
-        .tcp(40000, port, 1, 64240)
-        .syn();
-    let mut frame = Vec::with_capacity(builder.size(0));
-    builder.write(&mut frame, &[]).expect("frame");
-    frame
-}
-
 /// A pcap of one source knocking each of `sequences` (TCP SYNs), a second apart.
 fn knocks(path: &Path, sequences: &[&[u16]]) {
     let mut pcap = PcapWriter::create(path).unwrap_or_else(|e| panic!("{e}"));
     let mut ts = Duration::from_secs(1_700_000_000);
     for sequence in sequences {
         for port in *sequence {
-            pcap.push(ts, &syn(*port));
+            pcap.push(ts, &syn_frame(PCAP_MACS, [192, 0, 2, 1].into(), [192, 0, 2, 2].into(), *port));
             ts += Duration::from_millis(10);
         }
         ts += Duration::from_secs(1);
@@ -264,8 +252,7 @@ fn keygen_writes_the_uri_to_a_new_0600_file_and_refuses_a_pipe_without_stdout() 
 #[test]
 fn a_key_file_keygen_creates_as_root_belongs_to_its_directorys_owner() {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         return;
     }
     // As under the unit: the state directory is the service user's (nobody here), keygen runs as root.

@@ -5,7 +5,6 @@
 //! knock(1), knock-cli and the rotating client still open every time while the same client keeps an
 //! established TCP session and makes new connections to a public port during the knock.
 
-#![expect(unsafe_code, reason = "setns into the lab namespace on the sending thread")]
 #![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::fs;
@@ -187,10 +186,7 @@ impl OtherTraffic {
             let (stop, connects) = (Arc::clone(&stop), Arc::clone(&connects));
             let ns = lab.client_ns().to_owned();
             std::thread::spawn(move || {
-                let netns = fs::File::open(Path::new("/run/netns").join(ns)).expect("client netns");
-                // SAFETY: setns(2) on a valid fd; it only moves this thread.
-                let joined = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&netns), libc::CLONE_NEWNET) };
-                assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
+                knock_e2e::lab::enter_netns(&Path::new("/run/netns").join(ns)).expect("into the client netns");
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok(mut stream) =
                         std::net::TcpStream::connect_timeout(&SocketAddr::new(server, 443), Duration::from_secs(1))

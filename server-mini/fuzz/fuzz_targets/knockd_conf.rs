@@ -46,21 +46,13 @@ fuzz_target!(|data: &[u8]| {
     }
     // server-mini's view of the same file (pure: One_Time_Sequences files are named, not read).
     // Numbers out of range and bad Nft_Set values must be errors, never panics.
-    if let Ok(config) = server_mini::config::from_conf(&conf, Path::new("/etc/knockd.conf")) {
-        let _ = server_mini::config::lint(&config, &conf);
-        for door in &config.doors {
-            if let Some(nft) = &door.nft {
-                let sets: Vec<_> = [
-                    (&nft.set4, server_mini::nft::NftFamilyUse::Ipv4),
-                    (&nft.set6, server_mini::nft::NftFamilyUse::Ipv6),
-                ]
-                .into_iter()
-                .filter_map(|(set, family)| set.as_ref().map(|s| (s, family)))
-                .collect();
-                let _ = server_mini::check::ruleset(&sets);
-                for (set, _) in &sets {
-                    let _ = set.refresh_batch("192.0.2.1".parse().expect("ip"), nft.timeout);
-                }
+    if let Ok(config) = server_mini::config_from_conf(&conf, Path::new("/etc/knockd.conf")) {
+        let _ = server_mini::lint_config(&config, &conf);
+        for nft in config.doors.iter().filter_map(|door| door.nft.as_ref()) {
+            let sets = nft.sets();
+            let _ = server_mini::nft_ruleset(&sets);
+            for (set, _) in &sets {
+                let _ = set.refresh_batch("192.0.2.1".parse().expect("ip"), nft.timeout);
             }
         }
     }

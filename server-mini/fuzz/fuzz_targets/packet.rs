@@ -4,11 +4,11 @@
 
 use client_core::Protocol;
 use libfuzzer_sys::fuzz_target;
-use server_mini::packet::{LinkType, Parsed, parse};
+use server_mini::{LinkType, Parsed, parse_frame};
 
 fuzz_target!(|data: &[u8]| {
     for link in LinkType::ALL {
-        match parse(link, data) {
+        match parse_frame(link, data) {
             Parsed::Hit(hit) => {
                 assert_eq!(hit.flags.bits() & !0x3f, 0, "only the six classic TCP flags");
                 if hit.protocol == Protocol::Udp {

@@ -10,6 +10,8 @@ use etherparse::{
     SlicedPacket, TcpHeader, UdpHeader, VlanId,
 };
 
+use knock_e2e::Rng;
+
 use super::*;
 
 const SRC4: [u8; 4] = [203, 0, 113, 7];
@@ -807,31 +809,15 @@ fn every_truncation_of_a_valid_frame_is_malformed_or_the_same_hit() {
     assert!(checked > 3000, "{checked}");
 }
 
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).expect("fits")
-    }
-}
-
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut buf = [0u8; 256];
     let mut outcomes = [0usize; 4];
     for _ in 0..100_000 {
         let len = rng.below(buf.len() + 1);
         for byte in &mut buf[..len] {
-            *byte = rng.next() as u8;
+            *byte = rng.next_byte();
         }
         for link in LinkType::ALL {
             let index = match parse(link, &buf[..len]) {
@@ -854,7 +840,7 @@ fn random_bytes_never_panic() {
 
 #[test]
 fn mutated_valid_frames_never_panic() {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let corpus = corpus();
     let mut hits = 0;
     for _ in 0..100_000 {
@@ -862,7 +848,7 @@ fn mutated_valid_frames_never_panic() {
         let mut frame = frame.clone();
         for _ in 0..=rng.below(4) {
             let at = rng.below(frame.len());
-            frame[at] = rng.next() as u8;
+            frame[at] = rng.next_byte();
         }
         let len = if rng.below(4) == 0 { rng.below(frame.len() + 1) } else { frame.len() };
         if let Parsed::Hit(hit) = parse(*link, &frame[..len]) {
