@@ -9,6 +9,9 @@
 //!   cross-compiled; otherwise the default stays. (libm is dropped in `src/libm_pow.rs`.)
 //! - **Linux static builds** (`scripts/build-release.sh`, `crt-static`): rustc already links `libgcc_eh`.
 //! - **macOS, Windows, musl, the BSDs**: defaults; none of them loads libgcc_s.
+//! - **Windows**, besides: the icon, the application manifest and version info are compiled into
+//!   knock-cli.exe as resources, the same as knock-gui.exe's (packaging/windows/resources.rs, included
+//!   below; nothing there changes what the loader does).
 //!
 //! `tests/linking.rs` checks the result: libc is the only library knock-cli needs on glibc Linux.
 
@@ -20,7 +23,16 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=../packaging/windows/resources.rs");
     println!("cargo:rerun-if-env-changed=CC");
+    windows_resources("knock-cli");
+    static_unwinder_on_glibc_linux();
+}
+
+include!("../packaging/windows/resources.rs");
+
+/// Links the unwinder statically on dynamically linked glibc Linux builds (see the top of this file).
+fn static_unwinder_on_glibc_linux() {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     let glibc_linux = var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu";
     let crt_static = var("CARGO_CFG_TARGET_FEATURE").split(',').any(|f| f == "crt-static");

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Compiles the workspace for macOS and Windows on this Debian machine, and runs what Wine can run.
 #
-#   1. `cargo check --workspace --all-targets` for x86_64-apple-darwin, aarch64-apple-darwin and
+#   1. `cargo clippy --workspace --all-targets -- -D warnings` for x86_64-apple-darwin, aarch64-apple-darwin
+#      and x86_64-pc-windows-gnu (what the macOS and Windows CI jobs' clippy would reject, e.g. code that is
+#      dead on one OS, fails here first), and `cargo check --workspace --all-targets` for
 #      x86_64-pc-windows-msvc: every crate of ours is type-checked for that OS (cfg gates, per-OS modules).
-#   2. `cargo build --workspace --all-targets` for x86_64-pc-windows-gnu (mingw-w64 links real .exe files),
+#   2. `cargo build --workspace --all-targets` for x86_64-pc-windows-gnu (mingw-w64 links real .exe files,
+#      with their resources: icon, manifest, version info, checked with objdump),
 #      then `cargo test` of that build under Wine, minus the tests listed in WINE_SKIPS with the reason, and
 #      knock-cli.exe under Wine against loopback: a connect knock whose SYNs tcpdump counts (one per hit),
 #      and `open` whose verify port answers.
@@ -20,12 +23,16 @@
 #   retries after a RST, SIO_TCP_INITIAL_RTO) is proven only by .github/workflows/ci.yml on real Windows.
 #
 #   3. knock-gui.exe under Wine and Xvfb: a start-up error shows a message box; scripts/package-windows.sh
-#      (dev profile): the MSI is installed, its knock-cli.exe runs, and it is uninstalled, under Wine.
+#      (dev profile): under Wine's msiexec, the MSI is installed (knock-cli.exe runs, PATH has its folder),
+#      the same version rebuilt installs over it leaving one Add/Remove Programs entry, an older version
+#      is refused, and the uninstall leaves no files, entry or PATH entry.
 #
 # Idempotent: installs the rustup targets, the Debian packages (gcc-mingw-w64-x86-64, wine, clang, llvm,
-# tcpdump, python3-venv, xvfb, xdotool, wixl, zip) and a Python venv with ziglang + cargo-zigbuild under $KNOCK_PLATFORMS_CACHE
+# tcpdump, python3-venv, xvfb, xdotool, wixl, msitools, zip) and a Python venv with ziglang + cargo-zigbuild under $KNOCK_PLATFORMS_CACHE
 # (default ~/.cache/knock-platforms) only when missing. Fails on any compile error or failed test.
-# Needs root (apt, tcpdump). Uses $CARGO_TARGET_DIR if set.
+# Runs as any user: what needs root (apt-get for missing packages, tcpdump) goes through sudo when the script
+# is not root (the GitHub job runs it as the runner's user; .ci/run runs it as root). Uses $CARGO_TARGET_DIR
+# if set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,17 +44,22 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 GNU=x86_64-pc-windows-gnu
 
 step() { printf '\n== %s\n' "$*"; }
+as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
+# The same as a command prefix, for a background process whose $! must be the process itself (or sudo,
+# which relays signals to it), not a subshell running a function.
+SUDO=()
+((EUID == 0)) || SUDO=(sudo)
 
 # ---------------------------------------------------------------------------------------------- set-up
 step "set-up: rustup targets, Debian packages, zig"
 rustup target add x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-msvc "$GNU" >/dev/null
 missing=()
-for pkg in gcc-mingw-w64-x86-64 wine wine64 clang llvm tcpdump python3-venv; do
+for pkg in gcc-mingw-w64-x86-64 wine wine64 clang llvm tcpdump python3-venv xvfb xdotool wixl msitools zip; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 if [[ ! -x $ZIG_VENV/bin/cargo-zigbuild ]]; then
     python3 -m venv "$ZIG_VENV"
@@ -63,11 +75,13 @@ printf '#include <stddef.h>\nvoid *memcpy(void *, const void *, size_t);\nvoid *
 : >"$MSVC_SHIM/stdlib.h"
 printf '#define assert(x) ((x) ? (void)0 : __builtin_trap())\n' >"$MSVC_SHIM/assert.h"
 
-# ------------------------------------------------------------------------------------ 1. cargo check
+# ------------------------------------------------------------------------------ 1. clippy and check
 for target in x86_64-apple-darwin aarch64-apple-darwin; do
-    step "cargo check --workspace --all-targets --target $target (ring's C through zig)"
-    PATH="$ZIG_VENV/bin:$PATH" cargo-zigbuild check --workspace --all-targets --locked --target "$target"
+    step "cargo clippy --workspace --all-targets --target $target -- -D warnings (ring's C through zig)"
+    PATH="$ZIG_VENV/bin:$PATH" cargo-zigbuild clippy --workspace --all-targets --locked --target "$target" -- -D warnings
 done
+step "cargo clippy --workspace --all-targets --target $GNU -- -D warnings"
+cargo clippy --workspace --all-targets --locked --target "$GNU" -- -D warnings
 step "cargo check --workspace --all-targets --target x86_64-pc-windows-msvc (ring's C through clang)"
 CC_x86_64_pc_windows_msvc=clang AR_x86_64_pc_windows_msvc=$LLVM_LIB \
     CFLAGS_x86_64_pc_windows_msvc="-isystem $MSVC_SHIM" \
@@ -76,6 +90,19 @@ CC_x86_64_pc_windows_msvc=clang AR_x86_64_pc_windows_msvc=$LLVM_LIB \
 # ------------------------------------------------------------------------- 2. Windows build and Wine
 step "cargo build --workspace --all-targets --target $GNU (mingw-w64)"
 cargo build --workspace --all-targets --locked --target "$GNU"
+
+step "Windows resources of knock-gui.exe and knock-cli.exe (packaging/windows/resources.rs)"
+# Resource type ids: 3 icon, 0e group icon, 10 version info, 18 manifest (the type level of objdump's tree).
+for exe in knock-gui knock-cli; do
+    file=$TARGET_DIR/$GNU/debug/$exe.exe
+    types=$(x86_64-w64-mingw32-objdump -p "$file" |
+        sed -n 's/^[0-9a-f]\{3\}   Entry: ID: 0x0000\([0-9a-f]\{2\}\),.*/\1/p' | sort | tr '\n' ' ')
+    echo "$exe.exe resource types: $types"
+    [[ $types == "03 0e 10 18 " ]] || { echo "$exe.exe lacks the icon, version info or manifest"; exit 1; }
+    for setting in PerMonitorV2 longPathAware Microsoft.Windows.Common-Controls; do
+        grep -q "$setting" "$file" || { echo "$exe.exe: its manifest has no $setting"; exit 1; }
+    done
+done
 
 step "Wine prefix"
 if [[ ! -f $WINEPREFIX/system.reg ]]; then
@@ -171,7 +198,7 @@ work=$(mktemp -d)
 cleanup() {
     [[ -n ${xvfb:-} ]] && kill "$xvfb" 2>/dev/null || true
     [[ -n ${listener:-} ]] && kill "$listener" 2>/dev/null || true
-    [[ -n ${capture:-} ]] && kill "$capture" 2>/dev/null || true
+    [[ -n ${capture:-} ]] && "${SUDO[@]}" kill "$capture" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -187,7 +214,7 @@ while time.time() < end:
     except OSError: pass
 ' &
 listener=$!
-tcpdump -i lo -n -w "$work/knock.pcap" 'tcp and dst host 127.0.0.1 and dst portrange 47001-47003' 2>/dev/null &
+"${SUDO[@]}" tcpdump -i lo -n -w "$work/knock.pcap" 'tcp and dst host 127.0.0.1 and dst portrange 47001-47003' 2>/dev/null &
 capture=$!
 sleep 2
 wine_ok=true
@@ -204,7 +231,7 @@ print("open:", p["outcome"], "exit", doc["exit_code"], "verify", p["attempts"][-
 sys.exit(0 if p["outcome"] == "opened" and doc["exit_code"] == 0 else 1)
 ' || { echo "knock-cli.exe open did not report opened: $open_json"; wine_ok=false; }
 sleep 3 # a retransmitted SYN would come about 1 s later
-kill "$capture"
+"${SUDO[@]}" kill "$capture"
 wait "$capture" 2>/dev/null || true
 capture=
 for port in 47001 47002 47003; do
@@ -214,7 +241,6 @@ for port in 47001 47002 47003; do
 done
 
 step "knock-gui.exe under Wine: a start-up error is shown in a message box (no console on Windows)"
-for pkg in xvfb xdotool; do dpkg -s "$pkg" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg"; done
 for n in $(seq 140 199); do [[ -e /tmp/.X11-unix/X$n || -e /tmp/.X$n-lock ]] || break; done
 Xvfb ":$n" -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
@@ -246,16 +272,45 @@ echo "knock-gui.exe exit code: $(cat "$gui_rc" 2>/dev/null) (2 expected); stderr
 kill "$xvfb" 2>/dev/null || true
 xvfb=
 
-step "Windows installer: scripts/package-windows.sh --profile dev, the MSI installed and removed under Wine"
+step "Windows installer: scripts/package-windows.sh --profile dev; install, reinstall, downgrade, uninstall under Wine"
+# Wine's msiexec runs the MSI's own tables (upgrade rows, launch condition, Environment), not Windows
+# Installer: the same steps on real Windows are the release workflow's windows-msi job.
+arp_entries() { # how many "knock" entries Add/Remove Programs has
+    wine reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall' /s 2>/dev/null | tr -d '\r' |
+        grep -c 'DisplayName    REG_SZ    knock$' || true
+}
+ENV_KEY='HKLM\System\CurrentControlSet\Control\Session Manager\Environment'
+system_path() { wine reg query "$ENV_KEY" /v PATH 2>/dev/null | tr -d '\r' | sed -n 's/.*REG_EXPAND_SZ *//p'; }
+msi_check() { # $1 = what is checked, then the command that checks it
+    local what=$1
+    shift
+    if "$@"; then echo "MSI: $what: ok"; else echo "MSI: $what: FAILED"; wine_ok=false; fi
+}
+knock_on_path() { [[ $(system_path) == *'C:\Program Files\knock\'* ]]; }
+refused() { ! "$@"; }
+path_before=$(system_path)
 scripts/package-windows.sh --profile dev >/dev/null
-msi=$(winepath -w "$TARGET_DIR/windows/knock-windows-x86_64.msi" 2>/dev/null)
+cp "$TARGET_DIR/windows/knock-windows-x86_64.msi" "$work/knock.msi"
+# The same version rebuilt (a new ProductCode, as any rebuild), and an older version.
+scripts/package-windows.sh --exes "$TARGET_DIR/$GNU/debug" >/dev/null
+cp "$TARGET_DIR/windows/knock-windows-x86_64.msi" "$work/knock-rebuilt.msi"
+scripts/package-windows.sh --exes "$TARGET_DIR/$GNU/debug" --version 0.0.1 >/dev/null
+cp "$TARGET_DIR/windows/knock-windows-x86_64.msi" "$work/knock-older.msi"
 installed="$WINEPREFIX/drive_c/Program Files/knock"
-wine msiexec /i "$msi" /qn || { echo "msiexec /i failed"; wine_ok=false; }
+msi_check "installed" wine msiexec /i "$(winepath -w "$work/knock.msi")" /qn
 version_line=$(wine 'C:\Program Files\knock\knock-cli.exe' --version 2>&1) || wine_ok=false
 echo "installed knock-cli.exe --version: $version_line"
-[[ -f $installed/knock-gui.exe ]] || { echo "knock-gui.exe not installed"; wine_ok=false; }
-wine msiexec /x "$msi" /qn || { echo "msiexec /x failed"; wine_ok=false; }
-[[ ! -e $installed/knock-cli.exe ]] || { echo "uninstall left $installed/knock-cli.exe"; wine_ok=false; }
+msi_check "knock-gui.exe installed" test -f "$installed/knock-gui.exe"
+msi_check "the install folder is on the system PATH (the CliPath feature)" knock_on_path
+msi_check "the same version, rebuilt, installs over it" wine msiexec /i "$(winepath -w "$work/knock-rebuilt.msi")" /qn
+msi_check "one Add/Remove Programs entry after that reinstall" test "$(arp_entries)" = 1
+msi_check "an older version is refused" refused wine msiexec /i "$(winepath -w "$work/knock-older.msi")" /qn
+msi_check "the installed version is still there" test "$(arp_entries)" = 1 -a -f "$installed/knock-cli.exe"
+msi_check "uninstalled" wine msiexec /x "$(winepath -w "$work/knock-rebuilt.msi")" /qn
+msi_check "no files and no Add/Remove Programs entry left" test ! -e "$installed/knock-cli.exe" -a "$(arp_entries)" = 0
+msi_check "the PATH entry is removed" refused knock_on_path
+# Wine's msi leaves the ';' it appended; the prefix is reused, so its PATH is put back as it was.
+wine reg add "$ENV_KEY" /v PATH /t REG_EXPAND_SZ /d "$path_before" /f >/dev/null
 
 step "summary"
 echo "skipped under Wine (they need a real Windows):"

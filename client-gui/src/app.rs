@@ -171,6 +171,13 @@ pub struct ImportDialog {
     pub error: Option<String>,
 }
 
+/// What a native file dialog (Browse…) was opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    ImportFile,
+    ExportFolder,
+}
+
 /// The export dialog: which profiles, where, and whether existing files may be replaced.
 #[derive(Debug, Clone, Default)]
 pub struct ExportDialog {
@@ -343,6 +350,8 @@ pub struct AppState {
     pub pending_discard: Option<Leave>,
     pub import_dialog: Option<ImportDialog>,
     pub export_dialog: Option<ExportDialog>,
+    /// A native file dialog is open (its answer comes through the worker); Browse… waits for it.
+    pub picking: Option<Pick>,
     pub pending_delete: Option<String>,
     pub conflict: Option<Conflict>,
     pub runs: HashMap<String, Run>,
@@ -397,6 +406,7 @@ impl AppState {
             pending_discard: None,
             import_dialog: None,
             export_dialog: None,
+            picking: None,
             pending_delete: None,
             conflict: None,
             runs: HashMap::new(),
@@ -1037,6 +1047,7 @@ impl AppState {
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
                 WorkerMessage::Deleted { name, result } => self.on_deleted(name, result),
                 WorkerMessage::Notified { note, result } => self.last_note = Some((note, result)),
+                WorkerMessage::Picked { pick, path } => self.on_picked(pick, path),
                 WorkerMessage::Fingerprint(fingerprint) => self.on_fingerprint(fingerprint),
                 WorkerMessage::RotatingKey { name, result } => match result {
                     Ok(key) => {
@@ -1431,6 +1442,55 @@ impl AppState {
         self.reload();
         for (name, key, hmac) in outcome.keys {
             self.worker.store_spa_keys(self.store.clone(), self.secrets.clone(), name, key, hmac);
+        }
+    }
+
+    /// Import's Browse…: the system's file dialog (see [`crate::pick`]); the file is previewed when picked.
+    pub fn browse_import_file(&mut self) {
+        if self.picking.is_none() {
+            self.browse(Pick::ImportFile, crate::pick::file());
+        }
+    }
+
+    /// Export's Browse…: the system's folder dialog.
+    pub fn browse_export_folder(&mut self) {
+        if self.picking.is_none() {
+            self.browse(Pick::ExportFolder, crate::pick::folder());
+        }
+    }
+
+    /// Waits (in the worker) for `dialog`, a file dialog already shown, and applies its answer for `pick`
+    /// when it comes ([`AppState::poll`]). Tests pass a ready future instead of a dialog.
+    pub fn browse(&mut self, pick: Pick, dialog: impl std::future::Future<Output = Option<PathBuf>> + Send + 'static) {
+        self.picking = Some(pick);
+        self.worker.await_pick(pick, dialog);
+    }
+
+    fn on_picked(&mut self, pick: Pick, path: Option<PathBuf>) {
+        self.picking = None;
+        const NOTHING: &str = "(if no dialog appeared, no file-dialog portal is running: type the path)";
+        match pick {
+            Pick::ImportFile => {
+                let Some(dialog) = self.import_dialog.as_mut() else { return };
+                match path {
+                    Some(path) => {
+                        dialog.path = path.display().to_string();
+                        self.preview_import();
+                    }
+                    None => dialog.error = Some(format!("no file was picked {NOTHING}")),
+                }
+            }
+            Pick::ExportFolder => {
+                let Some(dialog) = self.export_dialog.as_mut() else { return };
+                match path {
+                    Some(dir) => {
+                        dialog.dir = dir.display().to_string();
+                        dialog.existing.clear();
+                        dialog.error = None;
+                    }
+                    None => dialog.error = Some(format!("no folder was picked {NOTHING}")),
+                }
+            }
         }
     }
 

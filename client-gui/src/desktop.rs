@@ -6,7 +6,10 @@
 //!   `x-terminal-emulator`, else the first of gnome-terminal, konsole, xfce4-terminal, xterm found,
 //!   run as `TERMINAL -e sh -c COMMAND`.
 //! - macOS: `open DIR`; the command runs in Terminal.app through `osascript`.
-//! - Windows: `explorer DIR`; the command runs in a new console with `cmd /c start cmd /k COMMAND`.
+//! - Windows: `explorer DIR`; the command runs in a new console with `cmd /c start cmd /k COMMAND`. The
+//!   outer `cmd` is a console program: started from this GUI-subsystem app it would get a console window
+//!   of its own, flashing up until `start` returns, so it is created with `CREATE_NO_WINDOW`; `start` then
+//!   opens the one window the user sees (the inner `cmd`, which `start` gives a new console).
 //!
 //! Processes are spawned and not waited for (never on the UI thread's time).
 
@@ -80,8 +83,9 @@ pub fn run_in_terminal(line: &str) -> Result<(), DesktopError> {
     }
     #[cfg(windows)]
     {
+        use std::os::windows::process::CommandExt;
         let mut command = Command::new("cmd");
-        command.args(["/c", "start", "cmd", "/k", line]);
+        command.args(["/c", "start", "cmd", "/k", line]).creation_flags(CREATE_NO_WINDOW);
         spawn(command)
     }
     #[cfg(not(any(target_os = "macos", windows)))]
@@ -102,6 +106,11 @@ pub fn run_in_terminal(line: &str) -> Result<(), DesktopError> {
         spawn(command)
     }
 }
+
+/// "The process is a console application that is being run without a console window": Microsoft's
+/// Process Creation Flags page (learn.microsoft.com/windows/win32/procthread/process-creation-flags).
+#[cfg(windows)]
+const CREATE_NO_WINDOW: u32 = 0x0800_0000;
 
 #[cfg(not(any(target_os = "macos", windows)))]
 fn on_path(program: &str) -> bool {

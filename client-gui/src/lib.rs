@@ -4,7 +4,7 @@
 //!   that tests drive without a window.
 //! - [`editor`]: the profile form and its per-field validation.
 //! - [`worker`]: a background tokio runtime for knocks and lookups; it wakes the UI on every event.
-//! - [`transfer`]: import and export as functions of paths (the file dialogs are a thin layer).
+//! - [`transfer`]: import and export as functions of paths; [`pick`]: the native file dialogs, async.
 //! - [`ui`]: drawing only; [`gui`]: the eframe app (persistence, repaint policy).
 //!
 //! The app shares the profile store with `knock-cli`: it re-scans the directory for changes, and never
@@ -16,8 +16,32 @@ pub mod editor;
 pub mod gui;
 pub mod icon;
 pub mod notify;
+pub mod pick;
 pub mod transfer;
 pub mod ui;
 pub mod worker;
 
 pub use gui::KnockGui;
+
+/// The app's one identifier on Windows and macOS, never to change (a new one orphans what the OS keyed
+/// to the old: the Start-menu shortcut's toasts, macOS' notification and privacy grants): the
+/// AppUserModelID of toasts and of the MSI's Start-menu shortcut (scripts/package-windows.sh adds it to the
+/// shortcut, as wixl cannot: see packaging/windows/knock.wxs), and the
+/// CFBundleIdentifier of knock.app (.github/workflows/release.yml). A test keeps the three equal.
+pub const APP_ID: &str = "io.github.knock-toolkit.knock-gui";
+
+#[cfg(test)]
+mod tests {
+    /// The MSI's shortcut and the macOS bundle name [`super::APP_ID`] literally (neither script can import it).
+    #[test]
+    fn the_msi_shortcut_and_the_macos_bundle_carry_the_app_id() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        for (file, expected) in [
+            ("scripts/package-windows.sh", format!("\napp_id={}\n", super::APP_ID)),
+            (".github/workflows/release.yml", format!("BUNDLE_ID: {}", super::APP_ID)),
+        ] {
+            let text = std::fs::read_to_string(format!("{root}/{file}")).expect(file);
+            assert!(text.contains(&expected), "{file} does not contain {expected}");
+        }
+    }
+}

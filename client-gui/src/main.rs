@@ -8,6 +8,10 @@
 //!   desktop without an OpenGL 2 driver still starts the app. wgpu is linked on Windows only. An error that
 //!   stops the app at start is also shown in a message box (no console to print it to).
 //! - Linux, macOS: glow only (OpenGL; Mesa's software GL where there is no GPU).
+//! - The window icon (src/icon.rs) on Linux and Windows. Not on macOS: eframe would set it as the
+//!   application's icon at run time (`setApplicationIconImage`), replacing knock.app's .icns in the Dock
+//!   and the app switcher; given an empty icon eframe leaves the bundle's alone (and given none it would
+//!   show egui's own: eframe's NativeOptions::viewport docs).
 #![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
 
 use std::ffi::OsString;
@@ -124,6 +128,11 @@ const RENDERERS: &[eframe::Renderer] = &[eframe::Renderer::Glow];
 #[cfg(windows)]
 const RENDERERS: &[eframe::Renderer] = &[eframe::Renderer::Glow, eframe::Renderer::Wgpu];
 
+/// The window's icon; on macOS the empty one (see the module docs).
+fn window_icon() -> egui::IconData {
+    if cfg!(target_os = "macos") { egui::IconData::default() } else { client_gui::icon::window_icon() }
+}
+
 fn open_window(
     renderer: eframe::Renderer,
     store: ProfileStore,
@@ -136,7 +145,7 @@ fn open_window(
             .with_inner_size([1000.0, 680.0])
             .with_min_inner_size([640.0, 400.0])
             .with_app_id("knock-gui")
-            .with_icon(client_gui::icon::window_icon()),
+            .with_icon(window_icon()),
         renderer,
         ..Default::default()
     };

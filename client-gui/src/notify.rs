@@ -8,10 +8,18 @@
 //!   Daemons that advertise "body-markup" (dunst, GNOME, KDE, mako...) read the body as markup, so there it
 //!   is escaped: an outcome quoting outside text with '<' or '&' is shown as typed, not lost.
 //! - macOS: the user notification centre through `osascript -e 'display notification ...'` (the script
-//!   is one argument, no shell; shown under Script Editor's name). notify-rust's macOS backend
-//!   (mac-notification-sys) compiles Objective-C against Apple's SDK, which no Linux machine has, so
-//!   with it the macOS build could not even be checked outside a Mac.
-//! - Windows: a toast (notify-rust's WinRT backend), under the app's name.
+//!   is one argument, no shell). They are Script Editor's notifications, not knock.app's: macOS drops them
+//!   silently (osascript still exits 0) until Script Editor is allowed to notify in System Settings ›
+//!   Notifications, which the README's macOS install paragraph tells the user. notify-rust's macOS
+//!   backend (mac-notification-sys) would post under the bundle's identifier, but it compiles
+//!   Objective-C against Apple's SDK, which no Linux machine has: with it the macOS build could not even
+//!   be checked (scripts/check-platforms.sh) outside a Mac.
+//! - Windows: a toast (notify-rust's WinRT backend) under the app's AppUserModelID, [`crate::APP_ID`]:
+//!   Windows shows a desktop app's toasts under its name and icon only when a Start-menu shortcut carries
+//!   that id (Microsoft's "Send a local toast notification from a desktop app" and the AppUserModelID
+//!   pages), which the MSI's shortcut does (packaging/windows/knock.wxs). Without that shortcut (the
+//!   zip) Windows would drop toasts for an unknown id, so then notify-rust's default, PowerShell's id,
+//!   is kept: shown as "Windows PowerShell", but shown.
 //! - Linux/BSD and Windows use notify-rust.
 //! - Elsewhere: not available; the error says so.
 //!
@@ -19,7 +27,8 @@
 
 use crate::app::DesktopNote;
 
-/// The application name notifications are shown under.
+/// The application name freedesktop notifications are shown under.
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd", windows))]
 const APP_NAME: &str = "knock-gui";
 
 /// Why a notification was not shown. Clone (the sources are shared) because the app keeps the last
@@ -61,6 +70,10 @@ impl From<notify_rust::error::Error> for NotifyError {
 pub fn show(note: &DesktopNote) -> Result<(), NotifyError> {
     let mut notification = notify_rust::Notification::new();
     notification.appname(APP_NAME).summary(&note.title).body(&note.body);
+    #[cfg(windows)]
+    if let Some(app_id) = toast_app_id() {
+        notification.app_id(app_id);
+    }
     #[cfg(unix)]
     {
         notification.icon("knock-gui").timeout(notify_rust::Timeout::Milliseconds(8000));
@@ -70,6 +83,18 @@ pub fn show(note: &DesktopNote) -> Result<(), NotifyError> {
         }
     }
     notification.show().map(drop).map_err(NotifyError::from)
+}
+
+/// [`crate::APP_ID`] when the MSI's Start-menu shortcut (which carries it) is there, else None (see the
+/// module docs). The MSI installs per machine, so Windows puts the shortcut in the common Programs folder
+/// (%ProgramData%); Wine puts it in the user's (%APPDATA%).
+#[cfg(windows)]
+fn toast_app_id() -> Option<&'static str> {
+    let installed = ["ProgramData", "APPDATA"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .any(|root| std::path::Path::new(&root).join(r"Microsoft\Windows\Start Menu\Programs\knock.lnk").is_file());
+    installed.then_some(crate::APP_ID)
 }
 
 /// `text` as freedesktop notification markup that shows it as typed.

@@ -107,6 +107,11 @@ pub enum WorkerMessage {
     },
     /// The store's fingerprint (names, sizes, modification times of its files).
     Fingerprint(u64),
+    /// A native file dialog was answered: the path, or None when the user cancelled.
+    Picked {
+        pick: crate::app::Pick,
+        path: Option<std::path::PathBuf>,
+    },
     /// A desktop notification was handed to the desktop (or could not be).
     Notified {
         note: crate::app::DesktopNote,
@@ -306,6 +311,20 @@ impl Worker {
         self.runtime.spawn_blocking(move || {
             let result = crate::notify::show(&note);
             let _ = sender.send(WorkerMessage::Notified { note, result });
+            waker();
+        });
+    }
+
+    /// Awaits a native file dialog already shown (see [`crate::pick`]) and reports its answer.
+    pub fn await_pick(
+        &self,
+        pick: crate::app::Pick,
+        dialog: impl std::future::Future<Output = Option<std::path::PathBuf>> + Send + 'static,
+    ) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn(async move {
+            let path = dialog.await;
+            let _ = sender.send(WorkerMessage::Picked { pick, path });
             waker();
         });
     }

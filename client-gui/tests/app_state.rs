@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use client_core::ProfileStore;
 use client_core::{Action, Profile, SequenceSource};
 use client_core::{Protocol, Sequence};
-use client_gui::app::{AppState, HitState, LastResult, Leave, Notice, Persisted, Resolution, Status};
+use client_gui::app::{AppState, HitState, LastResult, Leave, Notice, Persisted, Pick, Resolution, Status};
 
 fn profile(host: &str, sequence: &str, tags: &[&str]) -> Profile {
     let mut p = Profile::new(host, Sequence::parse(sequence, Protocol::Tcp).expect("sequence"));
@@ -497,4 +497,48 @@ fn an_edit_keeps_the_kind_sequence_spa_or_rotating_and_it_plans_as_that_kind() {
     }
     let file = std::fs::read_to_string(dir.path().join("door.toml")).expect("read");
     assert!(file.contains("[rotating]") && file.contains("door = \"ssh\"") && !file.contains("open"), "{file}");
+}
+
+/// Browse… (import): the file dialog's answer arrives through the worker (the dialog is async on every OS,
+/// client-gui/src/pick.rs); a picked file is previewed, a cancelled dialog says so, and Browse… waits while
+/// a dialog is open.
+#[test]
+fn a_picked_import_file_is_previewed_and_a_cancelled_dialog_is_said() {
+    let dir = tempfile::tempdir().expect("dir");
+    let elsewhere = ProfileStore::new(dir.path().join("elsewhere"));
+    elsewhere.create("web", &profile("192.0.2.2", "7000,8000", &[])).expect("web");
+    let file = elsewhere.path_of("web");
+    let mut s = state(&dir.path().join("profiles"));
+    s.open_import();
+    s.browse(Pick::ImportFile, std::future::ready(Some(file.clone())));
+    assert_eq!(s.picking, Some(Pick::ImportFile), "Browse… waits for the open dialog");
+    wait_picked(&mut s);
+    let dialog = s.import_dialog.clone().expect("the dialog stays open");
+    assert_eq!(dialog.path, file.display().to_string());
+    let preview = dialog.preview.expect("the picked file is previewed");
+    assert_eq!(preview.candidates.len(), 1);
+    s.browse(Pick::ImportFile, std::future::ready(None));
+    wait_picked(&mut s);
+    let error = s.import_dialog.as_ref().and_then(|d| d.error.clone()).expect("a cancelled dialog is said");
+    assert!(error.starts_with("no file was picked"), "{error}");
+}
+
+/// Browse… (export): the picked folder fills the field.
+#[test]
+fn a_picked_export_folder_fills_the_field() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut s = state(&dir.path().join("profiles"));
+    s.open_export();
+    s.browse(Pick::ExportFolder, std::future::ready(Some(dir.path().join("out"))));
+    wait_picked(&mut s);
+    assert_eq!(s.export_dialog.as_ref().map(|d| d.dir.clone()), Some(dir.path().join("out").display().to_string()));
+}
+
+fn wait_picked(s: &mut AppState) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.picking.is_some() {
+        s.poll();
+        assert!(Instant::now() < deadline, "the dialog's answer never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

@@ -7,7 +7,10 @@
 //! Processes are spawned straight into the client namespace (setns in the child before exec), so no
 //! `ip netns exec` wrapper adds to the times. Run with `scripts/bench.sh` (release build).
 
-#![expect(unsafe_code, reason = "pre_exec (setns into the client namespace before exec), which std marks unsafe")]
+#![cfg_attr(
+    target_os = "linux",
+    expect(unsafe_code, reason = "pre_exec (setns into the client namespace before exec), which std marks unsafe")
+)]
 
 // The namespace lab is Linux-only: elsewhere this benchmark builds to a program that says so.
 #[cfg(target_os = "linux")]

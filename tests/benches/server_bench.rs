@@ -29,7 +29,10 @@
 //! and (e); SERVER_BENCH_ONLY_ROTATING=1 runs only (d); SERVER_BENCH_SWEEP_SYNS (default 50000000) bounds
 //! each sweep of (e), SERVER_BENCH_SWEEP_SECS (default 600) too.
 
-#![expect(unsafe_code, reason = "wait4 for the server's rusage and the benchmark's pre_exec hook")]
+#![cfg_attr(
+    target_os = "linux",
+    expect(unsafe_code, reason = "wait4 for the server's rusage and the benchmark's pre_exec hook")
+)]
 
 // The namespace lab is Linux-only: elsewhere this benchmark builds to a program that says so.
 #[cfg(target_os = "linux")]

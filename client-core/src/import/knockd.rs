@@ -393,8 +393,11 @@ fn sendable(spec: TcpFlagSpec, warnings: &mut Vec<String>) -> Result<TcpFlagSpec
         return Ok(spec);
     }
     let allowed = |flag: &TcpFlags| !spec.clear.contains(*flag);
-    let flag =
-        [TcpFlags::SYN].into_iter().chain(TcpFlags::NAMED.iter().map(|(_, flag)| *flag)).find(allowed).ok_or(NoSendableFlags { spec })?;
+    let flag = [TcpFlags::SYN]
+        .into_iter()
+        .chain(TcpFlags::NAMED.iter().map(|(_, flag)| *flag))
+        .find(allowed)
+        .ok_or(NoSendableFlags { spec })?;
     let chosen = TcpFlagSpec { set: flag, clear: spec.clear };
     warnings.push(format!("tcpflags {spec} set no flag; the profile sends {chosen}"));
     Ok(chosen)

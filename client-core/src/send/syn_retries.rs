@@ -13,6 +13,16 @@
 //!   and later) also makes an ICMP unreachable fail the connect, as it does on Unix, instead of being
 //!   ignored until the connect times out. Verify sends a fresh probe every 200 ms anyway (verify.rs), so
 //!   probes need no retransmissions of their own.
+//! - Which Windows builds honour it: the ioctl and its structure exist from Windows 8 / Server 2012
+//!   (Microsoft's TCP_INITIAL_RTO_PARAMETERS page), but the no-retransmit value
+//!   (`TCP_INITIAL_RTO_NO_SYN_RETRANSMISSIONS`) is honoured from Windows 10 version 1709, build 16299, on
+//!   (so Windows Server 2019 and later; Server 2016 is build 14393) (Microsoft's SIO_TCP_INITIAL_RTO page,
+//!   learn.microsoft.com/windows/win32/winsock/sio-tcp-initial-rto; the build number is the one issue 22
+//!   item 9 gives: the copy of that page read here shows the parameters, not the version remark). Older
+//!   builds (Windows 10 1507 to 1703, which Rust's std still runs on) accept the call and may still
+//!   retransmit: there a connect hit's one SYN rests on the socket being closed before the stack's first
+//!   retransmission (send/connect.rs closes it at the first answer, or after at most 100 ms against a 3 s
+//!   initial RTO), and a refused verify probe may take the old ~2 s.
 //! - Windows programs under Wine: Wine's ws2_32 does not implement `SIO_TCP_INITIAL_RTO` (WSAEOPNOTSUPP),
 //!   and its sockets are the host kernel's (Linux, macOS), which never retransmit a SYN after close. So that
 //!   one refusal, and only under Wine (detected by ntdll's `wine_get_version` export), is not an error;

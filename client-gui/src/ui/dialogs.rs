@@ -203,7 +203,9 @@ fn quit(state: &mut AppState, doors: &[String], opened: bool, ctx: &egui::Contex
 
 fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
     let Some(mut dialog) = state.import_dialog.clone() else { return };
+    let can_browse = state.picking.is_none();
     let mut preview_now = false;
+    let mut browse_now = false;
     let mut finish = false;
     let mut cancel = false;
     let modal = Modal::new(Id::unique("import")).show(ctx, |ui| {
@@ -229,19 +231,11 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             if field.changed() {
                 dialog.preview = None;
             }
-            if ui.button("Browse…").on_hover_text("Pick the file with the system's file dialog").clicked() {
-                match rfd::FileDialog::new().pick_file() {
-                    Some(path) => {
-                        dialog.path = path.display().to_string();
-                        preview_now = true;
-                    }
-                    None => {
-                        dialog.error = Some(
-                            "no file was picked (if no dialog appeared, no file-dialog portal is running: type the path)"
-                                .to_owned(),
-                        )
-                    }
-                }
+            let browse = ui
+                .add_enabled(can_browse, egui::Button::new("Browse…"))
+                .on_hover_text("Pick the file with the system's file dialog");
+            if browse.clicked() {
+                browse_now = true;
             }
         });
         ui.horizontal(|ui| {
@@ -295,7 +289,9 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         return;
     }
     state.import_dialog = Some(dialog);
-    if preview_now {
+    if browse_now {
+        state.browse_import_file();
+    } else if preview_now {
         state.preview_import();
     } else if finish {
         state.finish_import();
@@ -305,7 +301,9 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
 fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
     let Some(mut dialog) = state.export_dialog.clone() else { return };
     let names = state.names();
+    let can_browse = state.picking.is_none();
     let mut run: Option<bool> = None;
+    let mut browse_now = false;
     let mut cancel = false;
     let modal = Modal::new(Id::unique("export")).show(ctx, |ui| {
         ui.set_max_width(520.0);
@@ -321,14 +319,8 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             if field.changed() {
                 dialog.existing.clear();
             }
-            if ui.button("Browse…").clicked() {
-                match rfd::FileDialog::new().pick_folder() {
-                    Some(dir) => dialog.dir = dir.display().to_string(),
-                    None => dialog.error = Some(
-                        "no folder was picked (if no dialog appeared, no file-dialog portal is running: type the path)"
-                            .to_owned(),
-                    ),
-                }
+            if ui.add_enabled(can_browse, egui::Button::new("Browse…")).clicked() {
+                browse_now = true;
             }
         });
         ui.horizontal(|ui| {
@@ -394,7 +386,9 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         return;
     }
     state.export_dialog = Some(dialog);
-    if let Some(overwrite) = run {
+    if browse_now {
+        state.browse_export_folder();
+    } else if let Some(overwrite) = run {
         state.export(overwrite);
     }
 }
