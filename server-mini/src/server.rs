@@ -464,13 +464,28 @@ impl Server {
             }
         }
         let next = state.remaining.first().map(|s| s.hits().to_vec());
+        // The capture filter is not changed: it already passes every sequence left in the file (see
+        // `filter_hits`). Changing it here would drain the capture while the user's next knock is in flight.
         if next.is_none() {
             self.log.event(|| {
                 format!("no more sequences left in the one time sequences file for door {name} --> disabling the door")
             });
         }
         self.doors.set_sequence(door, next);
-        self.filter_changed = true;
+    }
+
+    /// The hits the capture filter must pass for each static door: its sequence, and for a door of one-time
+    /// sequences every sequence left in its file, so that using one never needs a new filter. A filter
+    /// set after the opening would come one batch late: the next sequence's first hits (a protocol the
+    /// used one lacked, say) would not have been captured, and libpcap drains the socket while it swaps.
+    fn filter_hits(&self) -> impl Iterator<Item = (&DoorSpec, Vec<Hit>)> {
+        self.doors.specs().enumerate().map(|(index, spec)| {
+            let hits = match self.one_time.get(index) {
+                Some(Some(state)) => state.remaining.iter().flat_map(|s| s.hits().iter().copied()).collect(),
+                _ => spec.sequence.clone().unwrap_or_default(),
+            };
+            (spec, hits)
+        })
     }
 
     /// A BPF filter passing only packets that can be hits of some door: TCP/UDP to the doors' ports, and
@@ -478,8 +493,8 @@ impl Server {
     pub(crate) fn bpf_filter(&self) -> String {
         let mut tcp: Vec<u16> = Vec::new();
         let mut udp: Vec<u16> = Vec::new();
-        for spec in self.doors.specs() {
-            for hit in spec.sequence.iter().flatten() {
+        for (_, hits) in self.filter_hits() {
+            for hit in &hits {
                 let list = if hit.protocol == Protocol::Tcp { &mut tcp } else { &mut udp };
                 if !list.contains(&hit.port) {
                     list.push(hit.port);
@@ -551,8 +566,8 @@ impl Server {
         };
         let mut parts = Vec::new();
         let (mut tcp, mut udp) = (false, false);
-        for spec in self.doors.specs().filter(|s| s.guard.is_some()) {
-            let scope = crate::sweep_guard::Scope::of_hits(spec.sequence.as_deref().unwrap_or_default());
+        for (_, hits) in self.filter_hits().filter(|(spec, _)| spec.guard.is_some()) {
+            let scope = crate::sweep_guard::Scope::of_hits(&hits);
             tcp |= scope.tcp;
             udp |= scope.udp;
         }
@@ -779,6 +794,36 @@ mod tests {
             filter_of(&format!("[r]\n Rotating_Keys = {}\n Rotating_Range = 20000-29999\n", rotating_keys.display()));
         assert!(rotating(&frame(true, 25000, Some("syn"))) && !rotating(&frame(false, 30000, Some("syn"))));
         assert!(!rotating(&frame(false, 25000, None)), "a TCP-only rotating door does not watch UDP");
+    }
+
+    /// A used one-time sequence must not need a new capture filter: one set after the opening comes a batch
+    /// late, and libpcap drains the capture while it swaps, so the next sequence's hits would be lost
+    /// (the lab saw "wrong hit at stage 2" when the next sequence's UDP hit was not yet captured).
+    #[test]
+    fn the_capture_filter_passes_every_one_time_sequence_left_and_stays_when_one_is_used() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (conf, file) = (dir.path().join("knockd.conf"), dir.path().join("one-time"));
+        for guard in ["on", "off"] {
+            std::fs::write(&file, "7000,8000,9000\n7100,8100:udp,9100\n").expect("one-time file");
+            std::fs::write(&conf, format!("[otp]\n One_Time_Sequences = {}\n Sweep_Guard = {guard}\n", file.display()))
+                .expect("conf");
+            let log = Logger::new(None, false, false).expect("log");
+            let mut server = Server::new(crate::config::load(&conf).expect("config"), ServerOptions::default(), log)
+                .expect("server");
+            let passes = |server: &Server, port, flags| {
+                let program = pcap::Capture::dead(pcap::Linktype::ETHERNET)
+                    .and_then(|c| c.compile(&server.bpf_filter(), true))
+                    .expect("filter");
+                program.filter(&frame(false, port, flags))
+            };
+            assert!(passes(&server, 8100, None), "guard {guard}: the next sequence's UDP hit passes from the start");
+            assert!(passes(&server, 9100, Some("syn")), "guard {guard}");
+            server.take_filter_changed();
+            let open = server.doors.specs().position(|s| s.name == "otp").expect("door");
+            server.consume_one_time(open, &server.config.doors[open].clone());
+            assert!(!server.take_filter_changed(), "guard {guard}: using a sequence needs no new filter");
+            assert!(passes(&server, 8100, None), "guard {guard}");
+        }
     }
 
     #[test]
