@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Takes the screenshots of knock-gui that the README and reviewers look at, in a real window, and checks
+# Takes the screenshots of knock-gui that the README, docs/gui.md and reviewers look at, in a real window, and checks
 # each one is not blank. Usage: scripts/gui-screenshot.sh [OUT_DIR]   (default docs/)
 #
 #   knock-gui-empty.png      first start, no profiles

@@ -1,4 +1,4 @@
-//! Exit codes: the contract with scripts. Documented in the README; never renumber.
+//! Exit codes: the contract with scripts. Documented in docs/cli.md ("Exit codes"); never renumber.
 
 use client_core::ErrorKind;
 

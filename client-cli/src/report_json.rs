@@ -1,4 +1,4 @@
-//! The `--json` document: one object per run on stdout, documented in the README. Fields are only ever
+//! The `--json` document: one object per run on stdout, documented in docs/json.md. Fields are only ever
 //! added, never renamed or removed, so scripts can rely on them.
 
 use std::time::{Duration, UNIX_EPOCH};

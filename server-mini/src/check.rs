@@ -1,7 +1,7 @@
 //! `--check`: what would stop the server or weaken a door, before it runs. Errors (exit 1) are what
 //! will stop the server at start (a LogFile it cannot open, a rotating key file or a One_Time_Sequences
 //! file it cannot read or parse) or must not run at all (a door whose sequence is published in the
-//! sample config or the README, [`PUBLISHED_SEQUENCES`]); warnings are legal but weak or broken doors
+//! sample config or the docs, [`PUBLISHED_SEQUENCES`]); warnings are legal but weak or broken doors
 //! ([`config::lint`]; a one-time sequence listed twice; an nftables set that does not exist, so the door
 //! cannot open until it does). Every warning printed is counted in the summary line. For nftables
 //! doors it asks the kernel whether the sets exist and prints the ruleset lines the door needs.
@@ -13,8 +13,9 @@ use crate::exit::Failure;
 use crate::nft::{NftFamilyUse, NftSet};
 use crate::one_time;
 
-/// Sequences printed in `server-mini/knock-server.conf.sample` and the README: anyone can read them, so a
-/// door using one is open to all. `--check` (and so the unit's ExecStartPre) refuses them.
+/// Sequences printed in `server-mini/knock-server.conf.sample` and the docs (`docs/server.md`,
+/// `docs/choosing.md`): anyone can read them, so a door using one is open to all. `--check` (and so the
+/// unit's ExecStartPre) refuses them.
 pub(crate) const PUBLISHED_SEQUENCES: &[&str] = &["8471,2947:udp,6302", "5713,1389:udp,4426"];
 
 /// Whether `sequence` is one of the [`PUBLISHED_SEQUENCES`].
@@ -142,7 +143,7 @@ fn one_time_files(config: &ServerConfig, errors: &mut Vec<String>) -> usize {
 }
 
 /// A door whose sequence (or one of its one-time sequences) is one of the [`PUBLISHED_SEQUENCES`] is an
-/// error: anyone who read the sample or the README opens it.
+/// error: anyone who read the sample or the docs opens it.
 fn published_sequences(config: &ServerConfig, errors: &mut Vec<String>) {
     let file = config.path.display();
     for door in &config.doors {

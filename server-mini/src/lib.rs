@@ -1,5 +1,5 @@
 //! knock-server: a small, pcap-based knock server that reads knockd.conf and fixes knockd's failure modes
-//! (see the README's "The server: knock-server" and `docs/knockd-behaviour.md`).
+//! (see `docs/server.md` and `docs/knockd-behaviour.md`).
 //!
 //! Per OS (decided here; each module's own choices are at its top):
 //! - **Linux**: everything: pcap capture, commands, nftables doors, capabilities dropped after the

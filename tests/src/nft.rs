@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::lab::{Lab, LabError, Side};
 
-/// The ruleset knock-server's README gives for `Nft_Set = inet knock allow4` / `Nft_Set_6 = inet knock
+/// The ruleset docs/server.md gives for `Nft_Set = inet knock allow4` / `Nft_Set_6 = inet knock
 /// allow6`, guarding `port`.
 pub fn knock_ruleset(port: u16) -> String {
     format!(

@@ -154,7 +154,7 @@ fn a_full_or_closed_stdout_is_an_error_never_a_panic() {
         // pipe is reported as exit 1, as src/output.rs promises.
         assert_eq!(closed.status.code(), Some(1), "{} | true: {}", args.join(" "), text(&closed));
         assert!(!String::from_utf8_lossy(&closed.stderr).contains("panicked"), "{}", text(&closed));
-        // ... and quietly (README: "a closed pipe ... exits 1 quietly"): the reader went away, nothing to report.
+        // ... and quietly (docs/cli.md: "a closed pipe ... exits 1 quietly"): the reader went away, nothing to report.
         assert!(closed.stderr.is_empty(), "{} | true wrote to stderr: {}", args.join(" "), text(&closed));
     }
 }

@@ -315,7 +315,7 @@ fn a_revoked_user_no_longer_opens_and_keygen_adds_one() {
 
 #[test]
 fn keygen_then_import_uri_into_a_real_keyring_opens() {
-    // The README's provisioning: keygen on the server, the URI through stdin into knock-cli (the key goes to
+    // The provisioning of docs/choosing.md: keygen on the server, the URI through stdin into knock-cli (the key goes to
     // the OS keyring), SIGHUP, and the profile opens the door, the log naming the new user.
     let lab = lab_or_skip!();
     let keys = key_file(&lab, &[("alice", ALICE)]);
