@@ -163,7 +163,8 @@ const OPEN_AFTER_HELP: &str = "\
 Exit codes: 0 opened (the verify port answered; without a verify block: every hit sent);
 1 network or permission failure; 2 invalid input (bad arguments, unknown or unreadable profile);
 3 knocked, but the verify port never answered; 130 interrupted (Ctrl-C). With several profiles the
-most severe wins: 130, then 2, then 1, then 3.
+most severe wins: 130, then 2, then 1, then 3. Each profile succeeds or fails on its own: one that cannot
+be knocked (e.g. its sequence comes from an unset variable) does not stop the others.
 With a verify port, the port is probed first (--open-check-ms, 300): when it already answers, nothing is sent
 and the outcome is `already_open` (exit 0); --force knocks anyway.";
 

@@ -270,8 +270,14 @@ impl ProfileStore {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(self.not_found(name)),
-            Err(source) => {
-                return Err(StoreError::Io { action: "read", path, source });
+            // Mode 000, another owner's file, a directory: an unreadable profile, as `list` says.
+            Err(err) => {
+                return Err(StoreError::Unreadable(UnreadableFile {
+                    path,
+                    line: 1,
+                    column: 1,
+                    message: err.to_string(),
+                }));
             }
         };
         let profile = parse(&path, &bytes).map_err(StoreError::Unreadable)?;

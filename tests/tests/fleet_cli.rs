@@ -1,0 +1,125 @@
+//! `knock-cli open` over a fleet as CI drives it: one bad profile never aborts the others, an unreadable
+//! profile is invalid input. Hits go only to a UDP socket this test binds on loopback; no lab needed.
+#![cfg(target_os = "linux")] // setpriv and rustix: Linux only
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use knock_e2e::bins::knock_cli_path;
+use knock_e2e::text;
+
+fn cli(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(knock_cli_path());
+    cmd.arg("--profiles-dir").arg(dir).args(args);
+    cmd
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("one JSON document ({e}): {}", text(out)))
+}
+
+/// A loopback UDP socket that counts the datagrams it receives.
+fn listener() -> (UdpSocket, u16) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind loopback");
+    socket.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let port = socket.local_addr().expect("addr").port();
+    (socket, port)
+}
+
+fn received(socket: &UdpSocket) -> usize {
+    let mut buf = [0u8; 64];
+    let mut count = 0;
+    while socket.recv(&mut buf).is_ok() {
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn one_profile_with_an_unset_sequence_variable_does_not_abort_the_group() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (socket, port) = listener();
+    for name in ["a-good", "c-good"] {
+        std::fs::write(
+            dir.path().join(format!("{name}.toml")),
+            format!("host = \"127.0.0.1\"\nopen = \"{port}:udp\"\ntags = [\"fleet\"]\n"),
+        )
+        .expect("write");
+    }
+    std::fs::write(
+        dir.path().join("b-bad.toml"),
+        "host = \"127.0.0.1\"\nopen = { env = \"ZZ_SEQ\" }\ntags = [\"fleet\"]\n",
+    )
+    .expect("write");
+
+    let out = cli(dir.path(), &["open", "--group", "fleet", "--json"]).env_remove("ZZ_SEQ").output().expect("runs");
+    // The worst code wins: invalid input (2) for the bad one, although the good ones were knocked.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(doc["exit_code"], 2, "{doc}");
+    assert_eq!(doc["outcome"], "invalid", "{doc}");
+    let profiles = doc["profiles"].as_array().expect("profiles");
+    let names: Vec<&str> = profiles.iter().map(|p| p["name"].as_str().unwrap_or("")).collect();
+    assert_eq!(names, ["a-good", "b-bad", "c-good"], "{doc}");
+    for good in [&profiles[0], &profiles[2]] {
+        assert_eq!(good["outcome"], "sent", "{doc}");
+        assert_eq!(good["exit_code"], 0, "{doc}");
+        assert!(good["error"].is_null(), "{doc}");
+    }
+    let bad = &profiles[1];
+    assert_eq!(bad["outcome"], "invalid", "{doc}");
+    assert_eq!(bad["exit_code"], 2, "{doc}");
+    assert_eq!(bad["error"]["kind"], "invalid_input", "{doc}");
+    assert!(bad["error"]["message"].as_str().unwrap_or("").contains("ZZ_SEQ"), "{doc}");
+    assert_eq!(bad["attempts"].as_array().map(Vec::len), Some(0), "{doc}");
+    assert_eq!(received(&socket), 2, "both good profiles knocked");
+
+    // Without --json: the good ones on stdout, the bad one on stderr, named.
+    let out = cli(dir.path(), &["open", "--group", "fleet"]).env_remove("ZZ_SEQ").output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("a-good") && stdout.contains("c-good"), "{}", text(&out));
+    assert!(stderr.contains("b-bad") && stderr.contains("ZZ_SEQ"), "{}", text(&out));
+    assert_eq!(received(&socket), 2);
+}
+
+/// Runs knock-cli without the capabilities that let root read any file (a normal user's view).
+fn as_unprivileged(dir: &Path, args: &[&str]) -> Output {
+    if rustix::process::geteuid().is_root() {
+        Command::new("setpriv")
+            .args(["--inh-caps=-all", "--bounding-set=-all", "--"])
+            .arg(knock_cli_path())
+            .arg("--profiles-dir")
+            .arg(dir)
+            .args(args)
+            .output()
+            .expect("setpriv runs")
+    } else {
+        cli(dir, args).output().expect("runs")
+    }
+}
+
+#[test]
+fn an_unreadable_profile_exits_2_and_names_the_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("locked.toml");
+    std::fs::write(&path, "host = \"127.0.0.1\"\nopen = \"7000:udp\"\n").expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+
+    let out = as_unprivileged(dir.path(), &["open", "locked", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "invalid_input", "{doc}");
+    let message = doc["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("locked.toml") && message.contains("ermission denied"), "{doc}");
+
+    for args in [&["open", "locked"][..], &["close", "locked"], &["profile", "show", "locked"]] {
+        let out = as_unprivileged(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("locked.toml"), "{args:?}: {}", text(&out));
+    }
+}
