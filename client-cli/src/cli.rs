@@ -162,8 +162,9 @@ pub enum Command {
 const OPEN_AFTER_HELP: &str = "\
 Exit codes: 0 opened (the verify port answered; without a verify block: every hit sent);
 1 network or permission failure; 2 invalid input (bad arguments, unknown or unreadable profile);
-3 knocked, but the verify port never answered; 130 interrupted (Ctrl-C). With several profiles the
-most severe wins: 130, then 2, then 1, then 3. Each profile succeeds or fails on its own: one that cannot
+3 knocked, but the verify port never answered; 130 interrupted (Ctrl-C); 143 cancelled by SIGTERM
+(nothing more is sent; --json still prints a complete `cancelled` document). With several profiles the
+most severe wins: 130/143, then 2, then 1, then 3. Each profile succeeds or fails on its own: one that cannot
 be knocked (e.g. its sequence comes from an unset variable) does not stop the others.
 With a verify port, the port is probed first (--open-check-ms, 300): when it already answers, nothing is sent
 and the outcome is `already_open` (exit 0); --force knocks anyway.";
@@ -472,7 +473,7 @@ Examples:
   knock-cli knock --method raw --tcp-flags fin,!ack 192.0.2.2 7000 8000
 
 Exit codes: 0 every hit sent; 1 network or permission failure (including an unknown host);
-2 invalid input; 130 interrupted.";
+2 invalid input; 130 interrupted; 143 cancelled by SIGTERM.";
 
 #[derive(Debug, Args)]
 pub struct KnockArgs {

@@ -418,7 +418,7 @@ impl<'a> RunDocument<'a> {
             ExitCode::NotOpened => "not_opened",
             ExitCode::Failure => "failed",
             ExitCode::InvalidInput => "invalid",
-            ExitCode::Interrupted => "cancelled",
+            ExitCode::Interrupted | ExitCode::Terminated => "cancelled",
         };
         RunDocument { action: action.as_str(), profiles, outcome, error: None, exit_code: code as u8 }
     }

@@ -113,7 +113,7 @@ pub use knock::{
 #[cfg(feature = "client")]
 pub use open::{Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile};
 #[cfg(feature = "client")]
-pub use runtime::block_on_cancellable;
+pub use runtime::{CancelSignal, block_on_cancellable, cancelled_by};
 #[cfg(feature = "client")]
 pub use send::privilege::{RawPermission, raw_permission};
 #[cfg(feature = "client")]

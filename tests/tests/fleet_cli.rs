@@ -123,3 +123,39 @@ fn an_unreadable_profile_exits_2_and_names_the_file() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("locked.toml"), "{args:?}: {}", text(&out));
     }
 }
+
+/// SIGTERM (a cancelled CI job) or SIGINT during `open --json`: the hits not yet sent are never sent, and
+/// stdout still holds one complete document saying `cancelled`, with the shells' 143 or 130.
+#[test]
+fn a_cancelled_open_prints_a_complete_cancelled_document() {
+    use rustix::process::{Pid, Signal, kill_process};
+    for (signal, code) in [(Signal::TERM, 143), (Signal::INT, 130)] {
+        let dir = tempfile::tempdir().expect("dir");
+        let (socket, port) = listener();
+        socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        std::fs::write(
+            dir.path().join("slow.toml"),
+            format!("host = \"127.0.0.1\"\nopen = \"{port}:udp,{port}:udp,{port}:udp\"\ndelay_ms = 1500\n"),
+        )
+        .expect("write");
+        let child = cli(dir.path(), &["open", "slow", "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut buf = [0u8; 64];
+        socket.recv(&mut buf).expect("the first hit arrives");
+        let pid = i32::try_from(child.id()).ok().and_then(Pid::from_raw).expect("pid");
+        kill_process(pid, signal).expect("signal");
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(code), "{signal:?}: {}", text(&out));
+        let doc = json(&out);
+        assert_eq!(doc["outcome"], "cancelled", "{doc}");
+        assert_eq!(doc["exit_code"], code, "{doc}");
+        assert_eq!(doc["profiles"][0]["outcome"], "cancelled", "{doc}");
+        assert_eq!(doc["profiles"][0]["error"]["kind"], "cancelled", "{doc}");
+        // Nothing further: the two remaining hits (due 1.5 s and 3 s after the first) never come.
+        socket.set_read_timeout(Some(Duration::from_millis(3500))).expect("timeout");
+        assert!(socket.recv(&mut buf).is_err(), "{signal:?}: a hit was sent after the signal");
+    }
+}
