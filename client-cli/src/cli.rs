@@ -178,7 +178,8 @@ const PROXY_AFTER_HELP: &str = "\
 Use as an OpenSSH ProxyCommand:
   ssh -o ProxyCommand='knock-cli proxy bastion %h %p' bastion.example.org
 HOST and PORT default to the knocked address and the verify port (or 22). Only relayed bytes go
-to stdout; errors go to stderr.";
+to stdout; errors go to stderr. -q (or KNOCK_QUIET=1 in the environment) prints nothing but
+errors, not even `already open`.";
 
 const DOCTOR_AFTER_HELP: &str = "\
 Knocks at most once (not at all when the verify port already answers). Conclusions: opened,
@@ -438,7 +439,7 @@ pub struct SshArgs {
     /// Arguments for ssh, after `--`.
     #[arg(last = true, value_name = "SSH ARGS")]
     pub ssh_args: Vec<String>,
-    /// Print nothing but errors before ssh starts.
+    /// Print nothing but errors before ssh starts; also KNOCK_QUIET=1.
     #[arg(short, long)]
     pub quiet: bool,
     /// Knock even when the port already answers.
@@ -458,6 +459,9 @@ pub struct ProxyArgs {
     pub host: Option<String>,
     /// Port to connect to (OpenSSH's %p).
     pub port: Option<u16>,
+    /// Print nothing but errors (like ssh -q); also KNOCK_QUIET=1.
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Knock even when the port already answers.
     #[arg(long)]
     pub force: bool,

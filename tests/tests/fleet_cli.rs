@@ -159,3 +159,49 @@ fn a_cancelled_open_prints_a_complete_cancelled_document() {
         assert!(socket.recv(&mut buf).is_err(), "{signal:?}: a hit was sent after the signal");
     }
 }
+
+/// `proxy -q` and `KNOCK_QUIET=1`: nothing on stderr but errors (here: a door already open says nothing),
+/// as `ssh -q`; without them the `already open` line is printed; a bad KNOCK_QUIET is invalid input.
+#[test]
+fn proxy_quiet_prints_nothing_but_errors() {
+    use std::io::Write;
+    use std::net::TcpListener;
+    let dir = tempfile::tempdir().expect("dir");
+    let service = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = service.local_addr().expect("addr").port();
+    std::fs::write(
+        dir.path().join("door.toml"),
+        format!("host = \"127.0.0.1\"\nopen = \"7000:udp\"\n\n[verify]\nport = {port}\n"),
+    )
+    .expect("write");
+    // The service: each connection (the already-open probe, then the relay) gets a greeting and is closed.
+    std::thread::spawn(move || {
+        for mut stream in service.incoming().flatten() {
+            let _ = stream.write_all(b"hello\n");
+        }
+    });
+    let proxy = |args: &[&str], quiet_env: Option<&str>| {
+        let mut cmd = cli(dir.path(), args);
+        cmd.stdin(std::process::Stdio::null()).env_remove("KNOCK_QUIET");
+        if let Some(value) = quiet_env {
+            cmd.env("KNOCK_QUIET", value);
+        }
+        cmd.output().expect("runs")
+    };
+
+    let out = proxy(&["proxy", "door"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already open"), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "{}", text(&out));
+
+    for (args, env) in [(&["proxy", "-q", "door"][..], None), (&["proxy", "door"], Some("1"))] {
+        let out = proxy(args, env);
+        assert_eq!(out.status.code(), Some(0), "{args:?} {env:?}: {}", text(&out));
+        assert!(out.stderr.is_empty(), "{args:?} {env:?}: {}", text(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "{}", text(&out));
+    }
+
+    let out = proxy(&["proxy", "door"], Some("loud"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KNOCK_QUIET"), "{}", text(&out));
+}
