@@ -219,6 +219,10 @@ pub enum ProfileCommand {
     /// Add a profile.
     Add {
         name: String,
+        /// Replace a profile of that name, if there is one, with exactly the options given (its id, and so
+        /// its keyring keys, are kept): for CI steps that run again in the same workspace.
+        #[arg(long)]
+        replace: bool,
         #[command(flatten)]
         fields: ProfileFields,
     },
@@ -401,8 +405,12 @@ pub enum RotatingCommand {
 #[derive(Debug, Args)]
 pub struct OpenArgs {
     /// Profiles to knock.
-    #[arg(value_name = "NAME", required_unless_present = "group")]
+    #[arg(value_name = "NAME", required_unless_present_any = ["group", "profile_file"])]
     pub names: Vec<String>,
+    /// Also knock the profile in FILE (TOML, as a saved profile; `-` reads stdin), which is never stored:
+    /// for CI, where the job brings its profile.
+    #[arg(long, value_name = "FILE")]
+    pub profile_file: Option<std::path::PathBuf>,
     /// Knock every profile with this tag.
     #[arg(long, value_name = "TAG")]
     pub group: Option<String>,

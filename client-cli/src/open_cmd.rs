@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::report_json::{ErrorDocument, KnockDocument, knock_document, millis, print_json};
 
 pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
-    let selected = match select(store, &args.names, args.group.as_deref(), action) {
+    let selected = match select(store, args, action) {
         Ok(selected) => selected,
         Err(failure) => {
             if args.output.json {
@@ -105,20 +105,46 @@ impl Entry {
 /// action. A name that is not a readable profile, or a group no profile has, rejects the whole run before
 /// anything is sent; a profile that cannot describe the action (e.g. its sequence comes from an unset
 /// variable) is rejected on its own, and the others are knocked.
-fn select(
-    store: &ProfileStore,
-    names: &[String],
-    group: Option<&str>,
-    action: Action,
-) -> Result<Vec<Selected>, Failure> {
-    let profiles = select_profiles(store, names, group)?;
-    Ok(profiles
-        .into_iter()
-        .map(|(name, profile)| match Plan::new(&name, &profile, action) {
-            Ok(plan) => Selected::Ready(Box::new((plan.remembering_in(store), profile))),
-            Err(err) => Selected::Rejected(Rejected { name, host: profile.host, message: err.to_string() }),
-        })
-        .collect())
+fn select(store: &ProfileStore, args: &OpenArgs, action: Action) -> Result<Vec<Selected>, Failure> {
+    let plan = |name: String, profile: Profile, stored: bool| match Plan::new(&name, &profile, action) {
+        // A profile from --profile-file is in no store: nothing of it is remembered.
+        Ok(plan) => Selected::Ready(Box::new((if stored { plan.remembering_in(store) } else { plan }, profile))),
+        Err(err) => Selected::Rejected(Rejected { name, host: profile.host, message: err.to_string() }),
+    };
+    let mut selected = Vec::new();
+    if let Some(path) = &args.profile_file {
+        let (name, profile) = read_profile_file(path)?;
+        selected.push(plan(name, profile, false));
+    }
+    let profiles = select_profiles(store, &args.names, args.group.as_deref())?;
+    selected.extend(profiles.into_iter().map(|(name, profile)| plan(name, profile, true)));
+    Ok(selected)
+}
+
+/// `--profile-file FILE` (`-`: stdin): the profile, named after the file (`stdin` for `-`).
+fn read_profile_file(path: &std::path::Path) -> Result<(String, Profile), Failure> {
+    use std::io::Read;
+    let stdin = path.as_os_str() == "-";
+    let bytes = if stdin {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::invalid(format!("--profile-file -: cannot read stdin: {e}")))?;
+        bytes
+    } else {
+        std::fs::read(path)
+            .map_err(|e| Failure::invalid(format!("--profile-file {}: cannot read it: {e}", path.display())))?
+    };
+    let shown = if stdin { std::path::Path::new("<stdin>") } else { path };
+    let profile = client_core::parse_profile(shown, &bytes).map_err(|e| {
+        Failure::invalid(format!("--profile-file: {}:{}:{}: {}", e.path.display(), e.line, e.column, e.message))
+    })?;
+    let name = if stdin {
+        "stdin".to_owned()
+    } else {
+        path.file_stem().map_or_else(|| "profile".to_owned(), |s| s.to_string_lossy().into_owned())
+    };
+    Ok((name, profile))
 }
 
 fn select_profiles(

@@ -99,7 +99,7 @@ pub use secrets::{
     SecretStore, keys_from_environment, rotating_key, rotating_key_variables, spa_key_variables,
 };
 #[cfg(feature = "client")]
-pub use store::{ProfileStore, StoreError, StoredProfile, UnreadableFile, Version as StoreVersion};
+pub use store::{ProfileStore, StoreError, StoredProfile, UnreadableFile, Version as StoreVersion, parse_profile};
 
 // Opening a profile, knocking, verifying and diagnosing.
 #[cfg(feature = "client")]

@@ -651,6 +651,12 @@ fn is_sharing_violation(_err: &io::Error) -> bool {
     false
 }
 
+/// Reads a profile that lives in no store (`knock-cli open --profile-file`): parsed exactly as a stored
+/// profile, errors located by line and column under `path`; nothing is written anywhere.
+pub fn parse_profile(path: &Path, bytes: &[u8]) -> Result<Profile, UnreadableFile> {
+    parse(path, bytes)
+}
+
 /// Parses a profile file, locating errors by line and column.
 pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Profile, UnreadableFile> {
     let unreadable = |line, column, message| UnreadableFile { path: path.to_owned(), line, column, message };

@@ -205,3 +205,95 @@ fn proxy_quiet_prints_nothing_but_errors() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("KNOCK_QUIET"), "{}", text(&out));
 }
+
+/// The README's GitHub Actions recipe, run twice in the same workspace as a kept CI runner does (the
+/// bastion is a loopback UDP port and a loopback verify port: no name is resolved, nothing leaves).
+#[test]
+fn the_readme_ci_recipe_runs_twice_in_the_same_workspace() {
+    use std::net::TcpListener;
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).expect("README");
+    let start = readme.find("# GitHub Actions").expect("the GitHub Actions recipe");
+    let recipe = &readme[start..];
+    let run = recipe.find("run: |").expect("run: |") + "run: |".len();
+    let end = recipe[run..].find("  env:").expect("env:") + run;
+    let script = recipe[run..end].replace("bastion.example.org", "127.0.0.1");
+    assert!(script.contains("knock-cli"), "{script}");
+
+    let (socket, port) = listener();
+    let service = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let verify = service.local_addr().expect("addr").port();
+    std::thread::spawn(move || for _ in service.incoming() {});
+    let script = script.replace("--verify-port 22", &format!("--verify-port {verify}"));
+    let workspace = tempfile::tempdir().expect("workspace");
+    let bin_dir = knock_cli_path().parent().expect("bin dir").to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    for run in 1..=2 {
+        let out = Command::new("sh")
+            .args(["-e", "-c", &script])
+            .current_dir(workspace.path())
+            .env("PATH", &path)
+            .env("BASTION_SEQUENCE", format!("{port}:udp"))
+            .output()
+            .expect("sh runs");
+        assert_eq!(out.status.code(), Some(0), "run {run} of\n{script}\n{}", text(&out));
+    }
+    // The verify port answers from the start, so both runs find the door already open: nothing is sent.
+    assert_eq!(received(&socket), 0);
+}
+
+/// `profile add --replace` keeps the id (and so the keyring keys) and takes exactly the new options;
+/// without it an existing profile is refused (exit 2). `open --profile-file FILE|-` knocks a profile that
+/// is never stored.
+#[test]
+fn add_replace_and_profile_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let add = |extra: &[&str]| {
+        let mut args = vec!["profile", "add", "ci", "--host", "127.0.0.1", "--open", "7000:udp"];
+        args.extend_from_slice(extra);
+        cli(dir.path(), &args).output().expect("runs")
+    };
+    assert_eq!(add(&[]).status.code(), Some(0));
+    let out = add(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"), "{}", text(&out));
+    let id = |dir: &Path| {
+        let out = cli(dir, &["profile", "show", "ci", "--json"]).output().expect("runs");
+        json(&out)["profile"]["id"].clone()
+    };
+    let before = id(dir.path());
+    let out = add(&["--replace", "--tag", "again"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(id(dir.path()), before, "the id is kept");
+    let shown = cli(dir.path(), &["profile", "show", "ci", "--json"]).output().expect("runs");
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("again"), "{}", text(&shown));
+
+    let (socket, port) = listener();
+    let store = tempfile::tempdir().expect("store");
+    let file = dir.path().join("bastion.toml");
+    std::fs::write(&file, format!("host = \"127.0.0.1\"\nopen = \"{port}:udp\"\n")).expect("write");
+    let out = cli(store.path(), &["open", "--json", "--profile-file"]).arg(&file).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(json(&out)["profiles"][0]["name"], "bastion");
+    assert_eq!(received(&socket), 1);
+    let mut child = cli(store.path(), &["open", "--profile-file", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(format!("host = \"127.0.0.1\"\nopen = \"{port}:udp\"\n").as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(received(&socket), 1);
+    assert_eq!(std::fs::read_dir(store.path()).map(Iterator::count).unwrap_or(0), 0, "nothing stored");
+
+    // A bad file: exit 2, named with its line.
+    std::fs::write(&file, "host = \"127.0.0.1\"\nopen = \"70000\"\n").expect("write");
+    let out = cli(store.path(), &["open", "--profile-file"]).arg(&file).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bastion.toml:2"), "{}", text(&out));
+}
