@@ -384,10 +384,12 @@ pub struct ProfileRemovals {
 /// Profiles knocked at once by default: 100 hosts open with verify in one round (well under a second on
 /// a LAN). File descriptors stay bounded: verify probes share a process-wide cap of 512 sockets, and each
 /// host being knocked holds a few more (its knock), under the common 1024 open-file limit. Profiles of
-/// one host are never knocked more than [`PER_HOST_PARALLEL`] at once.
+/// one host are knocked at most [`DEFAULT_PER_HOST`] at once unless `--per-host` says otherwise.
 pub const DEFAULT_PARALLEL: u32 = 100;
-/// At most this many profiles of the same host are knocked at once (one server is not flooded).
-pub const PER_HOST_PARALLEL: usize = 4;
+/// By default at most this many profiles of the same host are knocked at once: 50 doors of one server open
+/// in one round (well under a second when the server keeps up), and a larger fleet on one host does not
+/// flood it; `--per-host 1` knocks one door of a host at a time (a server that mixes concurrent sequences).
+pub const DEFAULT_PER_HOST: u32 = 64;
 
 /// `knock-cli rotating ...`.
 #[derive(Debug, Subcommand)]
@@ -417,6 +419,10 @@ pub struct OpenArgs {
     /// How many profiles to knock at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallel: u32,
+    /// How many profiles of the same host (its name or address) to knock at once, within --parallel; 1
+    /// for a server that cannot follow concurrent sequences from one client.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PER_HOST, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub per_host: u32,
     /// Knock even when the verify port already answers (by default an open door is not knocked again).
     #[arg(long)]
     pub force: bool,

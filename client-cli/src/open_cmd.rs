@@ -45,7 +45,7 @@ pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
             Selected::Rejected(rejected) => order.push(Some(rejected)),
         }
     }
-    let reports = match knock_all(ready, args.parallel as usize, &args.output) {
+    let reports = match knock_all(ready, args.parallel as usize, args.per_host as usize, &args.output) {
         Ok(reports) => reports,
         Err(err) => {
             return Failure::failed(format!("cannot start the async runtime: {err}")).report();
@@ -213,7 +213,12 @@ type Knocked = (ProfileReport, Profile);
 /// Above this many profiles a terminal shows one bar for the group instead of a line per host.
 const GROUP_BAR_FROM: usize = 12;
 
-fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArgs) -> std::io::Result<Vec<Knocked>> {
+fn knock_all(
+    selected: Vec<(Plan, Profile)>,
+    parallel: usize,
+    per_host_limit: usize,
+    output: &OutputArgs,
+) -> std::io::Result<Vec<Knocked>> {
     let group_bar = group_bar(selected.len(), output);
     // With the group bar, per-host lines stay off (verbose hit lines still print).
     let progress = Progress::new(output.quiet || group_bar.is_some(), output.json, output.verbose);
@@ -225,7 +230,7 @@ fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArg
             let host_limit = Arc::clone(
                 per_host
                     .entry(profile.host.to_ascii_lowercase())
-                    .or_insert_with(|| Arc::new(Semaphore::new(crate::cli::PER_HOST_PARALLEL))),
+                    .or_insert_with(|| Arc::new(Semaphore::new(per_host_limit))),
             );
             let mut host = progress.host(&plan.name);
             let (cancel, limit, bar) = (cancel.clone(), Arc::clone(&limit), group_bar.clone());

@@ -297,3 +297,38 @@ fn add_replace_and_profile_file() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bastion.toml:2"), "{}", text(&out));
 }
+
+/// 50 doors of one host open in one round by default (under a second when the server keeps up: here each
+/// door takes 0.3 s, three hits 150 ms apart), and `--per-host N` bounds them.
+#[test]
+fn fifty_doors_of_one_host_open_in_one_round_and_per_host_bounds_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (socket, port) = listener();
+    for i in 0..50 {
+        std::fs::write(
+            dir.path().join(format!("door{i:02}.toml")),
+            format!(
+                "host = \"127.0.0.1\"\nopen = \"{port}:udp,{port}:udp,{port}:udp\"\ndelay_ms = 150\ntags = [\"one\"]\n"
+            ),
+        )
+        .expect("write");
+    }
+    let timed = |extra: &[&str]| {
+        let mut args = vec!["open", "--group", "one", "--quiet"];
+        args.extend_from_slice(extra);
+        let started = std::time::Instant::now();
+        let out = cli(dir.path(), &args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", text(&out));
+        started.elapsed()
+    };
+    let default = timed(&[]);
+    assert!(default < Duration::from_secs(1), "50 doors of one host took {default:?}");
+    assert_eq!(received(&socket), 150);
+    // Four at a time: 13 rounds of 0.3 s.
+    let four = timed(&["--per-host", "4"]);
+    assert!(four >= Duration::from_millis(3600), "--per-host 4 took only {four:?}");
+    assert_eq!(received(&socket), 150);
+    let out = cli(dir.path(), &["open", "--group", "one", "--per-host", "0"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--per-host"), "{}", text(&out));
+}
