@@ -42,10 +42,10 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
     };
     let plan = plan_with_verify(store, &args.name, &stored.profile, port, (!args.force).then_some(args.open_check_ms))?;
     let quiet = args.quiet || quiet_from_env()?;
-    block_on_cancellable(|cancel| async {
+    block_on_cancellable(|cancel| async move {
         // stdout carries the relayed bytes only: progress stays off, problems go to stderr (and, unless
         // quiet, the one line saying the door was already open).
-        let report = open(&plan, true, !quiet, cancel).await;
+        let report = open(&plan, true, !quiet, cancel.clone()).await;
         let knocked = opened_address(&report)?;
         let target = match args.host.as_deref() {
             // The host ssh asked for is the profile's: use the address that was knocked, not a fresh lookup.
@@ -59,7 +59,7 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
                 address
             }
         };
-        relay(target).await
+        relay(target, &cancel).await
     })
     .map_err(runtime_failure)?
 }
@@ -127,14 +127,22 @@ fn opened_address(report: &ProfileReport) -> Result<IpAddr, Failure> {
     Err(Failure { code, message: format!("{}: {}", report.name, report.summary()) })
 }
 
-async fn relay(target: SocketAddr) -> Result<ExitCode, Failure> {
-    let mut stream = tokio::net::TcpStream::connect(target)
-        .await
-        .map_err(|e| Failure::failed(format!("cannot connect to {target}: {e}")))?;
+/// Relays stdin/stdout to `target` until either side closes, or until SIGINT/SIGTERM (`cancel`): a
+/// cancelled job must not leave a proxy behind (the runtime does not wait for the blocked stdin read).
+async fn relay(target: SocketAddr, cancel: &CancellationToken) -> Result<ExitCode, Failure> {
+    let mut stream = tokio::select! {
+        _ = cancel.cancelled() => return Ok(ExitCode::cancelled()),
+        connected = tokio::net::TcpStream::connect(target) => {
+            connected.map_err(|e| Failure::failed(format!("cannot connect to {target}: {e}")))?
+        }
+    };
     let mut stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
-    match tokio::io::copy_bidirectional(&mut stdio, &mut stream).await {
-        Ok(_) => Ok(ExitCode::Success),
-        Err(e) => Err(Failure::failed(format!("relay to {target} failed: {e}"))),
+    tokio::select! {
+        _ = cancel.cancelled() => Ok(ExitCode::cancelled()),
+        relayed = tokio::io::copy_bidirectional(&mut stdio, &mut stream) => match relayed {
+            Ok(_) => Ok(ExitCode::Success),
+            Err(e) => Err(Failure::failed(format!("relay to {target} failed: {e}"))),
+        },
     }
 }
 

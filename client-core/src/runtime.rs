@@ -40,7 +40,7 @@ where
     F: Future<Output = T>,
 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(runtime.block_on(async {
+    let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
         let on_signal = cancel.clone();
         let watcher = tokio::spawn(async move {
@@ -56,7 +56,11 @@ where
         let result = work(cancel).await;
         watcher.abort();
         result
-    }))
+    });
+    // Not the default drop, which waits for every blocking thread: a read of stdin (a proxy's relay) or a
+    // keyring call still blocked after cancellation would keep the process alive.
+    runtime.shutdown_background();
+    Ok(result)
 }
 
 /// The next SIGINT or SIGTERM (None if no handler could be installed).

@@ -160,6 +160,53 @@ fn a_cancelled_open_prints_a_complete_cancelled_document() {
     }
 }
 
+/// A proxy relaying (stdin held open by ssh, the service silent) ends on SIGTERM with 143 and on SIGINT
+/// with 130, at once: a cancelled CI job or `timeout` never leaves a ProxyCommand behind.
+#[test]
+fn a_relaying_proxy_ends_on_sigterm_and_sigint() {
+    use rustix::process::{Pid, Signal, kill_process};
+    use std::net::TcpListener;
+    for (signal, code) in [(Signal::TERM, 143), (Signal::INT, 130)] {
+        let dir = tempfile::tempdir().expect("dir");
+        let service = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = service.local_addr().expect("addr").port();
+        std::fs::write(
+            dir.path().join("door.toml"),
+            format!("host = \"127.0.0.1\"\nopen = \"7000:udp\"\n\n[verify]\nport = {port}\n"),
+        )
+        .expect("write");
+        // The service accepts (the already-open probe, then the relay) and keeps each connection silent.
+        let (accepted, connections) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in service.incoming().flatten() {
+                if accepted.send(stream).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut child = cli(dir.path(), &["proxy", "-q", "door"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let wait = Duration::from_secs(10);
+        let _probe = connections.recv_timeout(wait).expect("the already-open probe connects");
+        let _relay = connections.recv_timeout(wait).expect("the relay connects");
+        let pid = i32::try_from(child.id()).ok().and_then(Pid::from_raw).expect("pid");
+        let sent = std::time::Instant::now();
+        kill_process(pid, signal).expect("signal");
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(sent.elapsed() < Duration::from_secs(5), "{signal:?}: the proxy is still relaying");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(code), "{signal:?}");
+    }
+}
+
 /// `proxy -q` and `KNOCK_QUIET=1`: nothing on stderr but errors (here: a door already open says nothing),
 /// as `ssh -q`; without them the `already open` line is printed; a bad KNOCK_QUIET is invalid input.
 #[test]
