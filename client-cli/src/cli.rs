@@ -162,8 +162,10 @@ pub enum Command {
 const OPEN_AFTER_HELP: &str = "\
 Exit codes: 0 opened (the verify port answered; without a verify block: every hit sent);
 1 network or permission failure; 2 invalid input (bad arguments, unknown or unreadable profile);
-3 knocked, but the verify port never answered; 130 interrupted (Ctrl-C). With several profiles the
-most severe wins: 130, then 2, then 1, then 3.
+3 knocked, but the verify port never answered; 130 interrupted (Ctrl-C); 143 cancelled by SIGTERM
+(nothing more is sent; --json still prints a complete `cancelled` document). With several profiles the
+most severe wins: 130/143, then 2, then 1, then 3. Each profile succeeds or fails on its own: one that cannot
+be knocked (e.g. its sequence comes from an unset variable) does not stop the others.
 With a verify port, the port is probed first (--open-check-ms, 300): when it already answers, nothing is sent
 and the outcome is `already_open` (exit 0); --force knocks anyway.";
 
@@ -176,7 +178,8 @@ const PROXY_AFTER_HELP: &str = "\
 Use as an OpenSSH ProxyCommand:
   ssh -o ProxyCommand='knock-cli proxy bastion %h %p' bastion.example.org
 HOST and PORT default to the knocked address and the verify port (or 22). Only relayed bytes go
-to stdout; errors go to stderr.";
+to stdout; errors go to stderr. -q (or KNOCK_QUIET=1 in the environment) prints nothing but
+errors, not even `already open`.";
 
 const DOCTOR_AFTER_HELP: &str = "\
 Knocks at most once (not at all when the verify port already answers). Conclusions: opened,
@@ -216,6 +219,10 @@ pub enum ProfileCommand {
     /// Add a profile.
     Add {
         name: String,
+        /// Replace a profile of that name, if there is one, with exactly the options given (its id, and so
+        /// its keyring keys, are kept): for CI steps that run again in the same workspace.
+        #[arg(long)]
+        replace: bool,
         #[command(flatten)]
         fields: ProfileFields,
     },
@@ -377,10 +384,12 @@ pub struct ProfileRemovals {
 /// Profiles knocked at once by default: 100 hosts open with verify in one round (well under a second on
 /// a LAN). File descriptors stay bounded: verify probes share a process-wide cap of 512 sockets, and each
 /// host being knocked holds a few more (its knock), under the common 1024 open-file limit. Profiles of
-/// one host are never knocked more than [`PER_HOST_PARALLEL`] at once.
+/// one host are knocked at most [`DEFAULT_PER_HOST`] at once unless `--per-host` says otherwise.
 pub const DEFAULT_PARALLEL: u32 = 100;
-/// At most this many profiles of the same host are knocked at once (one server is not flooded).
-pub const PER_HOST_PARALLEL: usize = 4;
+/// By default at most this many profiles of the same host are knocked at once: 50 doors of one server open
+/// in one round (well under a second when the server keeps up), and a larger fleet on one host does not
+/// flood it; `--per-host 1` knocks one door of a host at a time (a server that mixes concurrent sequences).
+pub const DEFAULT_PER_HOST: u32 = 64;
 
 /// `knock-cli rotating ...`.
 #[derive(Debug, Subcommand)]
@@ -398,14 +407,22 @@ pub enum RotatingCommand {
 #[derive(Debug, Args)]
 pub struct OpenArgs {
     /// Profiles to knock.
-    #[arg(value_name = "NAME", required_unless_present = "group")]
+    #[arg(value_name = "NAME", required_unless_present_any = ["group", "profile_file"])]
     pub names: Vec<String>,
+    /// Also knock the profile in FILE (TOML, as a saved profile; `-` reads stdin), which is never stored:
+    /// for CI, where the job brings its profile.
+    #[arg(long, value_name = "FILE")]
+    pub profile_file: Option<std::path::PathBuf>,
     /// Knock every profile with this tag.
     #[arg(long, value_name = "TAG")]
     pub group: Option<String>,
     /// How many profiles to knock at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallel: u32,
+    /// How many profiles of the same host (its name or address) to knock at once, within --parallel; 1
+    /// for a server that cannot follow concurrent sequences from one client.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PER_HOST, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub per_host: u32,
     /// Knock even when the verify port already answers (by default an open door is not knocked again).
     #[arg(long)]
     pub force: bool,
@@ -436,7 +453,7 @@ pub struct SshArgs {
     /// Arguments for ssh, after `--`.
     #[arg(last = true, value_name = "SSH ARGS")]
     pub ssh_args: Vec<String>,
-    /// Print nothing but errors before ssh starts.
+    /// Print nothing but errors before ssh starts; also KNOCK_QUIET=1.
     #[arg(short, long)]
     pub quiet: bool,
     /// Knock even when the port already answers.
@@ -456,6 +473,9 @@ pub struct ProxyArgs {
     pub host: Option<String>,
     /// Port to connect to (OpenSSH's %p).
     pub port: Option<u16>,
+    /// Print nothing but errors (like ssh -q); also KNOCK_QUIET=1.
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Knock even when the port already answers.
     #[arg(long)]
     pub force: bool,
@@ -471,7 +491,7 @@ Examples:
   knock-cli knock --method raw --tcp-flags fin,!ack 192.0.2.2 7000 8000
 
 Exit codes: 0 every hit sent; 1 network or permission failure (including an unknown host);
-2 invalid input; 130 interrupted.";
+2 invalid input; 130 interrupted; 143 cancelled by SIGTERM.";
 
 #[derive(Debug, Args)]
 pub struct KnockArgs {

@@ -1,6 +1,6 @@
 //! Exit codes: the contract with scripts. Documented in docs/cli.md ("Exit codes"); never renumber.
 
-use client_core::ErrorKind;
+use client_core::{CancelSignal, ErrorKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
@@ -15,6 +15,8 @@ pub enum ExitCode {
     NotOpened = 3,
     /// Interrupted (Ctrl-C), as shells report SIGINT.
     Interrupted = 130,
+    /// Cancelled by SIGTERM (a CI job cancelled, `timeout`), as shells report it.
+    Terminated = 143,
 }
 
 impl ExitCode {
@@ -22,7 +24,15 @@ impl ExitCode {
         match kind {
             ErrorKind::InvalidInput => ExitCode::InvalidInput,
             ErrorKind::Network | ErrorKind::Permission => ExitCode::Failure,
-            ErrorKind::Cancelled => ExitCode::Interrupted,
+            ErrorKind::Cancelled => ExitCode::cancelled(),
+        }
+    }
+
+    /// The code of a cancelled run: 143 when SIGTERM cancelled it, else 130 (Ctrl-C).
+    pub fn cancelled() -> ExitCode {
+        match client_core::cancelled_by() {
+            Some(CancelSignal::Terminate) => ExitCode::Terminated,
+            Some(CancelSignal::Interrupt) | None => ExitCode::Interrupted,
         }
     }
 }
@@ -36,7 +46,7 @@ impl ExitCode {
             ExitCode::NotOpened => 1,
             ExitCode::Failure => 2,
             ExitCode::InvalidInput => 3,
-            ExitCode::Interrupted => 4,
+            ExitCode::Interrupted | ExitCode::Terminated => 4,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::report_json::{ErrorDocument, KnockDocument, knock_document, millis, print_json};
 
 pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
-    let selected = match select(store, &args.names, args.group.as_deref(), action) {
+    let selected = match select(store, args, action) {
         Ok(selected) => selected,
         Err(failure) => {
             if args.output.json {
@@ -27,49 +27,124 @@ pub fn run(store: &ProfileStore, args: &OpenArgs, action: Action) -> ExitCode {
             return failure.report();
         }
     };
-    let selected = selected
-        .into_iter()
-        .map(|(mut plan, profile): (Plan, Profile)| {
-            if !args.force {
-                plan = plan.unless_open();
-                plan.already_open_check = Some(std::time::Duration::from_millis(args.open_check_ms));
+    // Profiles that cannot be planned (a sequence from an unset variable, ...) are reported on their own;
+    // the others are knocked all the same.
+    let mut ready = Vec::new();
+    let mut order = Vec::new();
+    for entry in selected {
+        match entry {
+            Selected::Ready(ready_one) => {
+                let (mut plan, profile) = *ready_one;
+                if !args.force {
+                    plan = plan.unless_open();
+                    plan.already_open_check = Some(std::time::Duration::from_millis(args.open_check_ms));
+                }
+                ready.push((plan, profile));
+                order.push(None);
             }
-            (plan, profile)
-        })
-        .collect();
-    let reports = match knock_all(selected, args.parallel as usize, &args.output) {
+            Selected::Rejected(rejected) => order.push(Some(rejected)),
+        }
+    }
+    let reports = match knock_all(ready, args.parallel as usize, args.per_host as usize, &args.output) {
         Ok(reports) => reports,
         Err(err) => {
             return Failure::failed(format!("cannot start the async runtime: {err}")).report();
         }
     };
-    let code = overall(reports.iter().map(|(r, _)| exit_code(&r.outcome)));
+    let mut reports = reports.into_iter();
+    let entries: Vec<Entry> = order
+        .into_iter()
+        .filter_map(|slot| match slot {
+            Some(rejected) => Some(Entry::Rejected(rejected)),
+            None => reports.next().map(|knocked| Entry::Knocked(Box::new(knocked))),
+        })
+        .collect();
+    let code = overall(entries.iter().map(Entry::exit_code));
     if args.output.json {
-        print_json(&RunDocument::new(action, &reports, code));
+        print_json(&RunDocument::new(action, &entries, code));
     } else {
-        for (report, _) in &reports {
-            print_summary(report, args.output.quiet);
+        for entry in &entries {
+            match entry {
+                Entry::Knocked(knocked) => print_summary(&knocked.0, args.output.quiet),
+                Entry::Rejected(rejected) => errln!("knock-cli: {}: {}", rejected.name, rejected.message),
+            }
         }
     }
     code
 }
 
+/// A profile of the run: ready to knock, or rejected before anything was sent to it.
+enum Selected {
+    Ready(Box<(Plan, Profile)>),
+    Rejected(Rejected),
+}
+
+/// A profile that could not be planned: invalid input, for this profile only.
+struct Rejected {
+    name: String,
+    host: String,
+    message: String,
+}
+
+/// A profile's result: knocked (with its report), or rejected.
+enum Entry {
+    Knocked(Box<Knocked>),
+    Rejected(Rejected),
+}
+
+impl Entry {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Entry::Knocked(knocked) => exit_code(&knocked.0.outcome),
+            Entry::Rejected(_) => ExitCode::InvalidInput,
+        }
+    }
+}
+
 /// The profiles to knock, in the order given (group members by name), each checked to describe the
-/// action. Any problem is invalid input, reported before anything is sent.
-fn select(
-    store: &ProfileStore,
-    names: &[String],
-    group: Option<&str>,
-    action: Action,
-) -> Result<Vec<(Plan, Profile)>, Failure> {
-    let profiles = select_profiles(store, names, group)?;
-    profiles
-        .into_iter()
-        .map(|(name, profile)| {
-            let plan = Plan::new(&name, &profile, action).map_err(|e| Failure::invalid(e.to_string()))?;
-            Ok((plan.remembering_in(store), profile))
-        })
-        .collect()
+/// action. A name that is not a readable profile, or a group no profile has, rejects the whole run before
+/// anything is sent; a profile that cannot describe the action (e.g. its sequence comes from an unset
+/// variable) is rejected on its own, and the others are knocked.
+fn select(store: &ProfileStore, args: &OpenArgs, action: Action) -> Result<Vec<Selected>, Failure> {
+    let plan = |name: String, profile: Profile, stored: bool| match Plan::new(&name, &profile, action) {
+        // A profile from --profile-file is in no store: nothing of it is remembered.
+        Ok(plan) => Selected::Ready(Box::new((if stored { plan.remembering_in(store) } else { plan }, profile))),
+        Err(err) => Selected::Rejected(Rejected { name, host: profile.host, message: err.to_string() }),
+    };
+    let mut selected = Vec::new();
+    if let Some(path) = &args.profile_file {
+        let (name, profile) = read_profile_file(path)?;
+        selected.push(plan(name, profile, false));
+    }
+    let profiles = select_profiles(store, &args.names, args.group.as_deref())?;
+    selected.extend(profiles.into_iter().map(|(name, profile)| plan(name, profile, true)));
+    Ok(selected)
+}
+
+/// `--profile-file FILE` (`-`: stdin): the profile, named after the file (`stdin` for `-`).
+fn read_profile_file(path: &std::path::Path) -> Result<(String, Profile), Failure> {
+    use std::io::Read;
+    let stdin = path.as_os_str() == "-";
+    let bytes = if stdin {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::invalid(format!("--profile-file -: cannot read stdin: {e}")))?;
+        bytes
+    } else {
+        std::fs::read(path)
+            .map_err(|e| Failure::invalid(format!("--profile-file {}: cannot read it: {e}", path.display())))?
+    };
+    let shown = if stdin { std::path::Path::new("<stdin>") } else { path };
+    let profile = client_core::parse_profile(shown, &bytes).map_err(|e| {
+        Failure::invalid(format!("--profile-file: {}:{}:{}: {}", e.path.display(), e.line, e.column, e.message))
+    })?;
+    let name = if stdin {
+        "stdin".to_owned()
+    } else {
+        path.file_stem().map_or_else(|| "profile".to_owned(), |s| s.to_string_lossy().into_owned())
+    };
+    Ok((name, profile))
 }
 
 fn select_profiles(
@@ -138,7 +213,12 @@ type Knocked = (ProfileReport, Profile);
 /// Above this many profiles a terminal shows one bar for the group instead of a line per host.
 const GROUP_BAR_FROM: usize = 12;
 
-fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArgs) -> std::io::Result<Vec<Knocked>> {
+fn knock_all(
+    selected: Vec<(Plan, Profile)>,
+    parallel: usize,
+    per_host_limit: usize,
+    output: &OutputArgs,
+) -> std::io::Result<Vec<Knocked>> {
     let group_bar = group_bar(selected.len(), output);
     // With the group bar, per-host lines stay off (verbose hit lines still print).
     let progress = Progress::new(output.quiet || group_bar.is_some(), output.json, output.verbose);
@@ -150,7 +230,7 @@ fn knock_all(selected: Vec<(Plan, Profile)>, parallel: usize, output: &OutputArg
             let host_limit = Arc::clone(
                 per_host
                     .entry(profile.host.to_ascii_lowercase())
-                    .or_insert_with(|| Arc::new(Semaphore::new(crate::cli::PER_HOST_PARALLEL))),
+                    .or_insert_with(|| Arc::new(Semaphore::new(per_host_limit))),
             );
             let mut host = progress.host(&plan.name);
             let (cancel, limit, bar) = (cancel.clone(), Arc::clone(&limit), group_bar.clone());
@@ -291,11 +371,34 @@ fn outcome_name(report: &ProfileReport, action: Action) -> &'static str {
     }
 }
 
+impl<'a> ProfileDocument<'a> {
+    /// A profile rejected before anything was sent to it: invalid input, with why.
+    fn rejected(rejected: &'a Rejected) -> ProfileDocument<'a> {
+        ProfileDocument {
+            name: &rejected.name,
+            host: &rejected.host,
+            address: None,
+            tcp_method: None,
+            outcome: "invalid",
+            error: Some(ErrorDocument::new(ErrorKind::InvalidInput, rejected.message.clone())),
+            exit_code: ExitCode::InvalidInput as u8,
+            elapsed_ms: 0.0,
+            already_open_check: None,
+            families: Vec::new(),
+            attempts: Vec::new(),
+        }
+    }
+}
+
 impl<'a> RunDocument<'a> {
-    fn new(action: Action, reports: &'a [Knocked], code: ExitCode) -> RunDocument<'a> {
-        let profiles: Vec<ProfileDocument> = reports
+    fn new(action: Action, entries: &'a [Entry], code: ExitCode) -> RunDocument<'a> {
+        let profiles: Vec<ProfileDocument> = entries
             .iter()
-            .map(|(report, profile)| {
+            .map(|entry| {
+                let (report, profile) = match entry {
+                    Entry::Knocked(knocked) => (&knocked.0, &knocked.1),
+                    Entry::Rejected(rejected) => return ProfileDocument::rejected(rejected),
+                };
                 let last = report.last_knock();
                 let error = match &report.outcome {
                     Outcome::Failed(err) => Some(ErrorDocument::new(err.kind(), err.to_string())),
@@ -346,7 +449,7 @@ impl<'a> RunDocument<'a> {
             ExitCode::NotOpened => "not_opened",
             ExitCode::Failure => "failed",
             ExitCode::InvalidInput => "invalid",
-            ExitCode::Interrupted => "cancelled",
+            ExitCode::Interrupted | ExitCode::Terminated => "cancelled",
         };
         RunDocument { action: action.as_str(), profiles, outcome, error: None, exit_code: code as u8 }
     }

@@ -24,7 +24,7 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
     match command {
         ProfileCommand::List { json } => list(store, *json),
         ProfileCommand::Show { name, json } => show(store, name, *json),
-        ProfileCommand::Add { name, fields } => add(store, name, fields),
+        ProfileCommand::Add { name, replace, fields } => add(store, name, fields, *replace),
         ProfileCommand::Edit { name, fields, removals } => edit(store, name, fields, removals),
         ProfileCommand::Rm { name } => {
             // Its keyring secrets go with it: a later profile of this name must never inherit them.
@@ -130,7 +130,10 @@ fn show(store: &ProfileStore, name: &str, json: bool) -> Result<ExitCode, Failur
     Ok(ExitCode::Success)
 }
 
-fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitCode, Failure> {
+fn add(store: &ProfileStore, name: &str, fields: &ProfileFields, replace: bool) -> Result<ExitCode, Failure> {
+    // --replace: the same command may run again (a CI runner's workspace is kept between jobs).
+    let create =
+        |profile: &Profile| if replace { store.save(name, profile, None) } else { store.create(name, profile) };
     let host = fields.host.as_deref().ok_or_else(|| Failure::invalid("profile add needs --host HOST"))?;
     if fields.rotating {
         let door = fields.door.as_deref().ok_or_else(|| {
@@ -139,7 +142,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
         let knock = RotatingKnock { rotation: Rotation::new(door), method: Method::Auto, delay_ms: 0 };
         let mut profile = Profile::with_kind(host, ProfileKind::Rotating(knock));
         apply(&mut profile, fields, &ProfileRemovals::default())?;
-        let stored = store.create(name, &profile)?;
+        let stored = create(&profile)?;
         let [var, _] = rotating_key_variables(name);
         outln!(
             "added rotating profile {name} ({}); store its door key in the OS keyring with \
@@ -156,7 +159,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
         let access = parse_option::<client_core::spa::AccessList>("--access", access)?;
         let mut profile = Profile::new_spa(host, SpaSettings::new(access));
         apply(&mut profile, fields, &ProfileRemovals::default())?;
-        let stored = store.create(name, &profile)?;
+        let stored = create(&profile)?;
         let [(key_var, hmac_var), _] = spa_key_variables(name);
         outln!(
             "added SPA profile {name} ({}); store its keys in the OS keyring with \
@@ -176,7 +179,7 @@ fn add(store: &ProfileStore, name: &str, fields: &ProfileFields) -> Result<ExitC
     };
     let mut profile = Profile::with_kind(host, ProfileKind::Sequence(SequenceKnock::new(open)));
     apply(&mut profile, fields, &ProfileRemovals::default())?;
-    let stored = store.create(name, &profile)?;
+    let stored = create(&profile)?;
     outln!("added {name} ({})", stored.path.display());
     Ok(ExitCode::Success)
 }

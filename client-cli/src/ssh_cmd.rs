@@ -26,8 +26,8 @@ pub fn ssh(store: &ProfileStore, args: &SshArgs) -> Result<ExitCode, Failure> {
     let stored = crate::open_cmd::load_profile(store, &args.name)?;
     let plan =
         plan_with_verify(store, &args.name, &stored.profile, SSH_PORT, (!args.force).then_some(args.open_check_ms))?;
-    let report =
-        block_on_cancellable(|cancel| open(&plan, args.quiet, !args.quiet, cancel)).map_err(runtime_failure)?;
+    let quiet = args.quiet || quiet_from_env()?;
+    let report = block_on_cancellable(|cancel| open(&plan, quiet, !quiet, cancel)).map_err(runtime_failure)?;
     let address = opened_address(&report)?;
     let mut command = Command::new("ssh");
     command.arg(if address.is_ipv4() { "-4" } else { "-6" }).arg(&stored.profile.host).args(&args.ssh_args);
@@ -41,9 +41,11 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
         None => stored.profile.verify.map_or(SSH_PORT, |v| v.port),
     };
     let plan = plan_with_verify(store, &args.name, &stored.profile, port, (!args.force).then_some(args.open_check_ms))?;
-    block_on_cancellable(|cancel| async {
-        // stdout carries the relayed bytes only: progress stays off, problems go to stderr.
-        let report = open(&plan, true, true, cancel).await;
+    let quiet = args.quiet || quiet_from_env()?;
+    block_on_cancellable(|cancel| async move {
+        // stdout carries the relayed bytes only: progress stays off, problems go to stderr (and, unless
+        // quiet, the one line saying the door was already open).
+        let report = open(&plan, true, !quiet, cancel.clone()).await;
         let knocked = opened_address(&report)?;
         let target = match args.host.as_deref() {
             // The host ssh asked for is the profile's: use the address that was knocked, not a fresh lookup.
@@ -57,7 +59,7 @@ pub fn proxy(store: &ProfileStore, args: &ProxyArgs) -> Result<ExitCode, Failure
                 address
             }
         };
-        relay(target).await
+        relay(target, &cancel).await
     })
     .map_err(runtime_failure)?
 }
@@ -77,6 +79,22 @@ fn plan_with_verify(
     plan.verify.get_or_insert_with(|| Verify::new(default_port));
     plan.already_open_check = open_check_ms.map(std::time::Duration::from_millis);
     Ok(plan)
+}
+
+/// `ssh -q` and `proxy -q` from the environment, for a ProxyCommand line shared by many hosts or a CI job.
+const QUIET_ENV: &str = "KNOCK_QUIET";
+
+/// `KNOCK_QUIET`: 1/true/yes is quiet, 0/false/no or unset or empty is not; anything else is invalid input.
+fn quiet_from_env() -> Result<bool, Failure> {
+    let Some(value) = std::env::var_os(QUIET_ENV) else { return Ok(false) };
+    match value.to_string_lossy().trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Ok(true),
+        "" | "0" | "false" | "no" => Ok(false),
+        _ => Err(Failure::invalid(format!(
+            "${QUIET_ENV}={:?} is not valid: use 1, true or yes (quiet) or 0, false, no (not quiet)",
+            value.to_string_lossy()
+        ))),
+    }
 }
 
 fn runtime_failure(err: std::io::Error) -> Failure {
@@ -109,14 +127,22 @@ fn opened_address(report: &ProfileReport) -> Result<IpAddr, Failure> {
     Err(Failure { code, message: format!("{}: {}", report.name, report.summary()) })
 }
 
-async fn relay(target: SocketAddr) -> Result<ExitCode, Failure> {
-    let mut stream = tokio::net::TcpStream::connect(target)
-        .await
-        .map_err(|e| Failure::failed(format!("cannot connect to {target}: {e}")))?;
+/// Relays stdin/stdout to `target` until either side closes, or until SIGINT/SIGTERM (`cancel`): a
+/// cancelled job must not leave a proxy behind (the runtime does not wait for the blocked stdin read).
+async fn relay(target: SocketAddr, cancel: &CancellationToken) -> Result<ExitCode, Failure> {
+    let mut stream = tokio::select! {
+        _ = cancel.cancelled() => return Ok(ExitCode::cancelled()),
+        connected = tokio::net::TcpStream::connect(target) => {
+            connected.map_err(|e| Failure::failed(format!("cannot connect to {target}: {e}")))?
+        }
+    };
     let mut stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
-    match tokio::io::copy_bidirectional(&mut stdio, &mut stream).await {
-        Ok(_) => Ok(ExitCode::Success),
-        Err(e) => Err(Failure::failed(format!("relay to {target} failed: {e}"))),
+    tokio::select! {
+        _ = cancel.cancelled() => Ok(ExitCode::cancelled()),
+        relayed = tokio::io::copy_bidirectional(&mut stdio, &mut stream) => match relayed {
+            Ok(_) => Ok(ExitCode::Success),
+            Err(e) => Err(Failure::failed(format!("relay to {target} failed: {e}"))),
+        },
     }
 }
 

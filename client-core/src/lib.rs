@@ -99,7 +99,7 @@ pub use secrets::{
     SecretStore, keys_from_environment, rotating_key, rotating_key_variables, spa_key_variables,
 };
 #[cfg(feature = "client")]
-pub use store::{ProfileStore, StoreError, StoredProfile, UnreadableFile, Version as StoreVersion};
+pub use store::{ProfileStore, StoreError, StoredProfile, UnreadableFile, Version as StoreVersion, parse_profile};
 
 // Opening a profile, knocking, verifying and diagnosing.
 #[cfg(feature = "client")]
@@ -113,7 +113,7 @@ pub use knock::{
 #[cfg(feature = "client")]
 pub use open::{Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile};
 #[cfg(feature = "client")]
-pub use runtime::block_on_cancellable;
+pub use runtime::{CancelSignal, block_on_cancellable, cancelled_by};
 #[cfg(feature = "client")]
 pub use send::privilege::{RawPermission, raw_permission};
 #[cfg(feature = "client")]

@@ -270,8 +270,14 @@ impl ProfileStore {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(self.not_found(name)),
-            Err(source) => {
-                return Err(StoreError::Io { action: "read", path, source });
+            // Mode 000, another owner's file, a directory: an unreadable profile, as `list` says.
+            Err(err) => {
+                return Err(StoreError::Unreadable(UnreadableFile {
+                    path,
+                    line: 1,
+                    column: 1,
+                    message: err.to_string(),
+                }));
             }
         };
         let profile = parse(&path, &bytes).map_err(StoreError::Unreadable)?;
@@ -643,6 +649,12 @@ fn is_sharing_violation(err: &io::Error) -> bool {
 #[cfg(not(windows))]
 fn is_sharing_violation(_err: &io::Error) -> bool {
     false
+}
+
+/// Reads a profile that lives in no store (`knock-cli open --profile-file`): parsed exactly as a stored
+/// profile, errors located by line and column under `path`; nothing is written anywhere.
+pub fn parse_profile(path: &Path, bytes: &[u8]) -> Result<Profile, UnreadableFile> {
+    parse(path, bytes)
 }
 
 /// Parses a profile file, locating errors by line and column.

@@ -14,16 +14,43 @@ pub(crate) use crate::settings::AddressFamily;
 pub enum ResolveError {
     #[error("empty host name")]
     EmptyHost,
-    #[error("cannot resolve {host:?}: {source}")]
+    #[error("cannot resolve {host:?}: {source} ({})", if *transient {
+        "a temporary resolver failure (EAI_AGAIN): retried with the profile's attempts and backoff"
+    } else {
+        "the resolver says the name does not exist or has no address (EAI_NONAME): not retried"
+    })]
     Lookup {
         host: String,
         #[source]
         source: std::sync::Arc<std::io::Error>,
+        /// A temporary failure (getaddrinfo's EAI_AGAIN, e.g. a resolver that timed out or answered
+        /// SERVFAIL), worth retrying; otherwise the name does not exist (EAI_NONAME, NXDOMAIN) or the lookup
+        /// failed for good.
+        transient: bool,
     },
     #[error("{host:?} did not resolve within {seconds} s")]
     TimedOut { host: String, seconds: u64 },
     #[error("{host:?} has no {family} address (it resolves to {found})")]
     NoAddressInFamily { host: String, family: AddressFamily, found: String },
+}
+
+impl ResolveError {
+    /// A failure that may pass if asked again: a temporary resolver failure or a lookup that timed out.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ResolveError::Lookup { transient: true, .. } | ResolveError::TimedOut { .. })
+    }
+}
+
+fn lookup_error(host: &str, source: std::io::Error) -> ResolveError {
+    let transient = is_temporary_failure(&source);
+    ResolveError::Lookup { host: host.to_owned(), source: source.into(), transient }
+}
+
+/// getaddrinfo's EAI_AGAIN. The standard library reports it only as text (gai_strerror's, in the C
+/// locale: glibc and musl say "Temporary failure in name resolution", macOS the same), or on Windows as
+/// WSATRY_AGAIN (11002).
+fn is_temporary_failure(err: &std::io::Error) -> bool {
+    err.raw_os_error() == Some(11002) || err.to_string().contains("Temporary failure in name resolution")
 }
 
 /// Resolves `host` to one socket address (port 0; the hit sets it), preferring `family`.
@@ -36,10 +63,7 @@ pub async fn resolve(host: &str, family: AddressFamily) -> Result<SocketAddr, Re
     let candidates: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, 0)],
         // Not a plain literal: the system resolver (it also understands scoped `fe80::1%eth0`).
-        Err(_) => tokio::net::lookup_host((bare, 0))
-            .await
-            .map_err(|source| ResolveError::Lookup { host: host.to_owned(), source: source.into() })?
-            .collect(),
+        Err(_) => tokio::net::lookup_host((bare, 0)).await.map_err(|source| lookup_error(host, source))?.collect(),
     };
     pick(host, family, &candidates)
 }
@@ -62,7 +86,7 @@ pub(crate) async fn resolve_all(
     let found = tokio::time::timeout(timeout, tokio::net::lookup_host((bare, 0)))
         .await
         .map_err(|_| ResolveError::TimedOut { host: host.to_owned(), seconds: timeout.as_secs() })?
-        .map_err(|source| ResolveError::Lookup { host: host.to_owned(), source: source.into() })?;
+        .map_err(|source| lookup_error(host, source))?;
     let mut addresses: Vec<IpAddr> = Vec::new();
     for address in found {
         if !addresses.contains(&address.ip()) {

@@ -520,7 +520,7 @@ async fn run_attempts(
         let address = async {
             let address = match to.resolved {
                 Some(ip) => SocketAddr::new(ip, 0),
-                None => resolve_cancellable(&plan.host, to.family, RESOLVE_TIMEOUT, cancel).await?,
+                None => resolve_retrying(plan, to.family, cancel, on_event).await?,
             };
             let check = match precheck {
                 Some((verify, budget)) => {
@@ -610,8 +610,10 @@ async fn run_attempts(
             }
         }
         if let Some(error) = &knock_report.error {
-            // Only network trouble is worth another attempt; bad input or a refused privilege is not.
-            let retry = error.kind() == ErrorKind::Network && attempt < attempts;
+            // Only network trouble is worth another attempt; bad input, a refused privilege or a name
+            // that does not exist is not.
+            let permanent_lookup = matches!(error, KnockError::Resolve(e) if !e.is_transient());
+            let retry = error.kind() == ErrorKind::Network && !permanent_lookup && attempt < attempts;
             let error = error.clone();
             attempts_done.push(Attempt { knock: knock_report, verify: None });
             if retry {
@@ -642,6 +644,34 @@ async fn run_attempts(
         }
     }
     Ok(outcome)
+}
+
+/// Resolves the plan's host before the first attempt, retrying a transient failure (EAI_AGAIN, a timeout)
+/// with the verify block's attempts and backoff; a name that does not exist fails at once.
+async fn resolve_retrying(
+    plan: &Plan,
+    family: AddressFamily,
+    cancel: &CancellationToken,
+    on_event: &mut impl FnMut(&ProfileEvent),
+) -> Result<SocketAddr, KnockError> {
+    let attempts = plan.verify.map_or(1, |v| v.attempts.get());
+    let mut tried = 1;
+    loop {
+        match resolve_cancellable(&plan.host, family, RESOLVE_TIMEOUT, cancel).await {
+            Err(KnockError::Resolve(err)) if err.is_transient() && tried < attempts => {
+                tried += 1;
+                if let Some(verify) = plan.verify {
+                    let pause = verify.backoff_before(tried);
+                    on_event(&ProfileEvent::BackingOff { next_attempt: tried, pause });
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Err(KnockError::Cancelled),
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The current window, or the next one when the current one was already completed (waiting for it).
