@@ -255,6 +255,10 @@ pub enum ProfileCommand {
         /// The profile's name (default: the door's name).
         #[arg(long)]
         name: Option<String>,
+        /// The TCP service port behind the door (e.g. 22) to probe after knocking, so `open` verifies and
+        /// retries; default: the URI's `verify=` (keygen --verify-port), else no verify.
+        #[arg(long, value_name = "PORT")]
+        verify_port: Option<std::num::NonZeroU16>,
     },
     /// Create profiles from a knockd.conf (pairs openX/closeX doors into one profile), a fwknoprc (one SPA
     /// profile per stanza, keys to the OS keyring) or a profile file; the format is read from the content.
