@@ -307,8 +307,9 @@ async fn run(
     if hits.is_empty() {
         return Err(crate::sequence::SequenceError::EmptySequence.into());
     }
+    // The report's tcp_method is set only once the sender is open: a knock that never got that far (the
+    // host did not resolve) sent nothing, by no method.
     let tcp_method = choose_tcp_method(request.method, request.tcp_flags, &request.sequence, &raw_permission())?;
-    report.tcp_method = tcp_method;
 
     let address = match request.resolved {
         Some(ip) => SocketAddr::new(ip, 0),
