@@ -32,6 +32,24 @@ impl Cli {
             None => Cli::try_parse_from(args),
         }
     }
+
+    /// Parses the command line of knock-cli run as `knock` (knock(1)'s drop-in): the fast path as for
+    /// `knock-cli knock`, else [`KnockLinkCli`]'s grammar, so usage, help and `-V` name `knock`.
+    pub fn parse_knock_link(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        let mut as_subcommand = args.clone();
+        as_subcommand.insert(as_subcommand.len().min(1), OsString::from("knock"));
+        let mut cli = match fast_knock(&as_subcommand) {
+            Some(cli) => cli,
+            None => {
+                let link = KnockLinkCli::try_parse_from(args)?;
+                Cli { profiles_dir: link.profiles_dir, command: Command::Knock(link.knock) }
+            }
+        };
+        if let Command::Knock(knock) = &mut cli.command {
+            knock.udp_for_every_hit = true;
+        }
+        Ok(cli)
+    }
 }
 
 /// A knock command line read without clap (with lexopt, as ripgrep reads its arguments), or `None` when
@@ -116,6 +134,8 @@ fn fast_knock(args: &[OsString]) -> Option<Cli> {
         bind,
         source_port,
         json,
+        bare_syn: false,
+        udp_for_every_hit: false,
     };
     Some(Cli { profiles_dir, command: Command::Knock(knock) })
 }
@@ -550,7 +570,44 @@ pub struct KnockArgs {
     /// Print one JSON document describing the knock and each hit on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Send raw SYNs without TCP options. By default a raw SYN carries the options of Linux's connect()
+    /// SYN (MSS, SACK permitted, timestamps, window scale), so it does not look like a scanner's bare SYN.
+    #[arg(long)]
+    pub bare_syn: bool,
+
+    /// Run as `knock` (the knock(1) drop-in): `-u` makes every hit UDP, an explicit `:tcp` included, as
+    /// knock(1) does.
+    #[arg(skip)]
+    pub udp_for_every_hit: bool,
 }
+
+/// knock-cli run through a link named `knock`: knock(1)'s own command line, `knock [OPTIONS] HOST
+/// PORT[:PROTO]...`, with `knock` as the name in usage, help, version and errors.
+#[derive(Debug, Parser)]
+#[command(
+    name = "knock",
+    version,
+    about = "Port knocking: send a sequence of TCP/UDP hits to a host (knock-cli, run as knock(1)'s drop-in)",
+    after_help = KNOCK_LINK_AFTER_HELP
+)]
+pub struct KnockLinkCli {
+    /// Directory of saved profiles (unused by a knock; accepted as knock-cli accepts it).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub profiles_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub knock: KnockArgs,
+}
+
+const KNOCK_LINK_AFTER_HELP: &str = "\
+Examples:
+  knock bastion.example.org 7000 8000 9000:udp
+  knock -u bastion.example.org 7000 8000      (-u: every hit UDP, as knock(1))
+
+Exit codes: 0 every hit sent; 1 network or permission failure (including an unknown host), or no
+arguments at all (as knock(1)); 2 invalid input; 130 interrupted; 143 cancelled by SIGTERM.
+Profiles, open/verify, doctor and the rest: knock-cli --help.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MethodArg {

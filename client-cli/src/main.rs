@@ -33,7 +33,19 @@ use crate::exit::ExitCode;
 use crate::fail::Failure;
 
 fn main() -> std::process::ExitCode {
-    let cli = match Cli::parse_arguments(arguments()) {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let as_knock = called_as_knock(&args);
+    if as_knock {
+        output::set_program("knock");
+        // knock(1) with no arguments prints its usage and exits 1; scripts may test for that.
+        if args.len() <= 1 {
+            errln!("{}", cli::KnockLinkCli::command().render_usage());
+            errln!("Try 'knock --help' for more information.");
+            return ExitCode::Failure.into();
+        }
+    }
+    let parsed = if as_knock { Cli::parse_knock_link(args) } else { Cli::parse_arguments(args) };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version are not errors; clap prints them itself.
@@ -87,13 +99,7 @@ fn run(cli: &Cli) -> ExitCode {
     result.unwrap_or_else(Failure::report)
 }
 
-/// The command line, with `knock` inserted when the binary was called as `knock` (knock(1) drop-in).
-fn arguments() -> Vec<OsString> {
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    let called_as_knock =
-        args.first().and_then(|argv0| Path::new(argv0).file_stem()).is_some_and(|stem| stem == "knock");
-    if called_as_knock {
-        args.insert(1, OsString::from("knock"));
-    }
-    args
+/// Whether the binary was called through a link named `knock` (the knock(1) drop-in).
+fn called_as_knock(args: &[OsString]) -> bool {
+    args.first().and_then(|argv0| Path::new(argv0).file_stem()).is_some_and(|stem| stem == "knock")
 }
