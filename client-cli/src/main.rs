@@ -7,6 +7,7 @@
 mod output;
 
 mod cli;
+mod completion;
 mod doctor_cmd;
 mod exit;
 mod fail;
@@ -14,6 +15,7 @@ mod import_cmd;
 mod knock_cmd;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod libm_pow;
+mod man_page;
 mod open_cmd;
 mod profile_cmd;
 mod progress;
@@ -35,6 +37,8 @@ use crate::fail::Failure;
 fn main() -> std::process::ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let as_knock = called_as_knock(&args);
+    // A shell's TAB (COMPLETE=bash knock-cli -- WORDS): answered and exited before anything is printed.
+    completion::answer_if_asked(as_knock);
     if as_knock {
         output::set_program("knock");
         // knock(1) with no arguments prints its usage and exits 1; scripts may test for that.
@@ -70,22 +74,27 @@ fn run(cli: &Cli) -> ExitCode {
             }
             Err(err) => Err(Failure::failed(format!("cannot generate keys: {err}"))),
         },
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut script);
-            out!("{}", String::from_utf8_lossy(&script));
-            Ok(ExitCode::Success)
-        }
-        Command::Man => {
-            let mut page = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) => {
-                    out!("{}", String::from_utf8_lossy(&page));
-                    Ok(ExitCode::Success)
-                }
-                Err(err) => Err(Failure::failed(format!("cannot render the man page: {err}"))),
+        Command::Completions { shell, bin } => match completion::registration(*shell, bin) {
+            Ok(script) => {
+                out!("{}", String::from_utf8_lossy(&script));
+                Ok(ExitCode::Success)
             }
-        }
+            Err(err) => Err(Failure::failed(format!("cannot write the {shell} completion script: {err}"))),
+        },
+        Command::Man { out: None } => match man_page::main_page() {
+            Ok(page) => {
+                out!("{}", String::from_utf8_lossy(&page));
+                Ok(ExitCode::Success)
+            }
+            Err(err) => Err(Failure::failed(format!("cannot render the man page: {err}"))),
+        },
+        Command::Man { out: Some(dir) } => match man_page::write_all(dir) {
+            Ok(written) => {
+                out!("{} pages written to {}", written.len(), dir.display());
+                Ok(ExitCode::Success)
+            }
+            Err(err) => Err(Failure::failed(format!("{}: cannot write the man pages: {err}", dir.display()))),
+        },
         Command::Rotating(cli::RotatingCommand::Now { name, reveal }) => {
             store().and_then(|store| rotating_cmd::now(&store, name, *reveal))
         }
