@@ -19,6 +19,8 @@
 //! changes); the CI recipes' `deploy@` user and `./deploy.sh` become `root@` and `echo deployed` (the lab's
 //! sshd lets root in with the lab's key, which the client namespace's ssh_config names).
 
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
+
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
