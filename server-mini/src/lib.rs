@@ -57,6 +57,8 @@ mod config;
 mod doors;
 mod exit;
 #[cfg(unix)]
+mod fwknop_access;
+#[cfg(unix)]
 mod log;
 mod nft;
 #[cfg(unix)]
