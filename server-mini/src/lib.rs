@@ -82,6 +82,8 @@ mod server;
 #[cfg(unix)]
 mod signals;
 #[cfg(unix)]
+mod spa_door;
+#[cfg(unix)]
 mod state_file;
 mod sweep_guard;
 
