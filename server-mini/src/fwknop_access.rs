@@ -564,7 +564,7 @@ impl Reader {
         let restrict_ports = ports(&d.restrict_ports, "RESTRICT_PORTS")?;
         let Some(key) = &key else {
             if d.refusal.is_some() {
-                return Ok(self.refuse(d));
+                return self.refuse(d);
             }
             return Err(at(
                 d.line,
@@ -603,11 +603,11 @@ impl Reader {
             }
         };
         if d.refusal.is_some() {
-            return Ok(self.refuse(d));
+            return self.refuse(d);
         }
         if cmd_cycle.is_some() && d.cmd_exec_user {
             d.refuse(d.line, "CMD_EXEC_USER/GROUP with CMD_CYCLE_*: knock-server runs commands as itself (use sudo -u in the command)");
-            return Ok(self.refuse(d));
+            return self.refuse(d);
         }
         let Some(hmac) = &hmac else {
             d.refuse(
@@ -615,18 +615,18 @@ impl Reader {
                 "no HMAC key: knock-server authenticates every packet before decrypting it; add HMAC_KEY_BASE64 \
                  (fwknop --key-gen) and use the client's --use-hmac",
             );
-            return Ok(self.refuse(d));
+            return self.refuse(d);
         };
         let Ok(spa_key) = SpaKey::new(key.bytes.as_slice()) else {
             let reason =
                 format!("the encryption key is {} bytes: fwknop's Rijndael keys are 1 to 32 bytes", key.bytes.len());
             d.refuse(key.line, reason);
-            return Ok(self.refuse(d));
+            return self.refuse(d);
         };
         let Ok(hmac_key) = HmacKey::new(hmac.bytes.as_slice()) else {
             let reason = format!("the HMAC key is {} bytes: fwknop's HMAC keys are 1 to 128 bytes", hmac.bytes.len());
             d.refuse(hmac.line, reason);
-            return Ok(self.refuse(d));
+            return self.refuse(d);
         };
         for (what, k) in [("KEY", key), ("HMAC_KEY", hmac)] {
             if k.bytes.last().is_some_and(u8::is_ascii_whitespace) {
@@ -675,9 +675,10 @@ impl Reader {
         Ok(())
     }
 
-    fn refuse(&mut self, d: Draft) {
+    fn refuse(&mut self, d: Draft) -> Result<(), AccessError> {
         let (line, reason) = d.refusal.unwrap_or((d.line, "refused".into()));
         self.conf.refused.push(Refusal { number: d.number, file: d.file, line, reason });
+        Ok(())
     }
 }
 
@@ -711,7 +712,7 @@ fn parse_addr(entry: &str) -> Result<AddrMatch, String> {
         return Err("an empty entry: expected ANY, an address, ADDRESS/BITS or ADDRESS/MASK".into());
     }
     let (address, mask) = match entry.split_once('/') {
-        Some((address, mask)) if mask.is_empty() => return Err(format!("{address}/ is missing its mask value")),
+        Some((address, "")) => return Err(format!("{address}/ is missing its mask value")),
         Some((address, mask)) => (address, Some(mask)),
         None => (entry, None),
     };
@@ -826,13 +827,16 @@ mod tests {
         assert!(conf.refused.is_empty(), "{:?}", conf.refused);
         let [a, b] = conf.stanzas.as_slice() else { panic!("two stanzas") };
         assert_eq!((a.number, a.line, b.number, b.line), (1, 4, 2, 16));
-        assert!(list_matches(&a.source, "10.9.8.7".parse().unwrap()));
-        assert!(list_matches(&a.source, "192.168.1.1".parse().unwrap()));
-        assert!(!list_matches(&a.source, "192.168.1.2".parse().unwrap()));
-        assert!(list_matches(&a.source, "2001:db8::5".parse().unwrap()));
-        assert!(list_matches(&a.source, "::ffff:10.0.0.1".parse().unwrap()));
+        assert!(list_matches(&a.source, "10.9.8.7".parse().expect("address")));
+        assert!(list_matches(&a.source, "192.168.1.1".parse().expect("address")));
+        assert!(!list_matches(&a.source, "192.168.1.2".parse().expect("address")));
+        assert!(list_matches(&a.source, "2001:db8::5".parse().expect("address")));
+        assert!(list_matches(&a.source, "::ffff:10.0.0.1".parse().expect("address")));
         let dest = a.destination.as_ref().expect("destination");
-        assert!(list_matches(dest, "10.1.2.3".parse().unwrap()) && !list_matches(dest, "10.2.0.1".parse().unwrap()));
+        assert!(
+            list_matches(dest, "10.1.2.3".parse().expect("address"))
+                && !list_matches(dest, "10.2.0.1".parse().expect("address"))
+        );
         assert_eq!(a.open_ports, Some(vec![(Protocol::Tcp, 22), (Protocol::Udp, 53)]));
         assert_eq!(a.hmac_type, HmacType::Sha512);
         assert_eq!((a.fw_access_timeout, a.max_fw_timeout), (60, 600));

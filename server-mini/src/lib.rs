@@ -59,6 +59,8 @@ mod exit;
 #[cfg(unix)]
 mod fwknop_access;
 #[cfg(unix)]
+mod fwknopd_conf;
+#[cfg(unix)]
 mod log;
 mod nft;
 #[cfg(unix)]
@@ -82,7 +84,11 @@ mod server;
 #[cfg(unix)]
 mod signals;
 #[cfg(unix)]
+mod spa;
+#[cfg(unix)]
 mod spa_door;
+#[cfg(unix)]
+mod spa_replay;
 #[cfg(unix)]
 mod state_file;
 mod sweep_guard;

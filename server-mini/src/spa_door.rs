@@ -382,9 +382,15 @@ mod tests {
     }
 
     fn decide_at(stanzas: &[Stanza], wire: &str, src: &str, now: u64, seen: &[String]) -> Verdict {
-        decide(stanzas, AgeRule::default(), src.parse().unwrap(), SERVER.parse().unwrap(), wire.as_bytes(), now, |d| {
-            seen.iter().any(|s| s == d)
-        })
+        decide(
+            stanzas,
+            AgeRule::default(),
+            src.parse().expect("address"),
+            SERVER.parse().expect("address"),
+            wire.as_bytes(),
+            now,
+            |d| seen.iter().any(|s| s == d),
+        )
     }
 
     fn refusal(verdict: &Verdict) -> Refusal {
@@ -403,7 +409,7 @@ mod tests {
             grant,
             Grant {
                 stanza: 0,
-                allow: CLIENT.parse().unwrap(),
+                allow: CLIENT.parse().expect("address"),
                 ports: vec![(Protocol::Tcp, 22)],
                 timeout: 45,
                 timestamp: NOW
@@ -465,7 +471,7 @@ mod tests {
         let Verdict::Open { grant, .. } = decide_at(&s, &seal(&p), "2001:db8::7", NOW, &[]) else { panic!("opens") };
         assert_eq!(grant.stanza, 2);
         assert_eq!(grant.timeout, 20, "the client's timeout, up to MAX_FW_TIMEOUT");
-        assert_eq!(grant.allow, "2001:db8::7".parse::<IpAddr>().unwrap(), "0.0.0.0: the packet's source");
+        assert_eq!(grant.allow, "2001:db8::7".parse::<IpAddr>().expect("address"), "0.0.0.0: the packet's source");
     }
 
     #[test]
@@ -475,8 +481,8 @@ mod tests {
         let verdict = decide(
             &s,
             AgeRule { max_age: None },
-            CLIENT.parse().unwrap(),
-            SERVER.parse().unwrap(),
+            CLIENT.parse().expect("address"),
+            SERVER.parse().expect("address"),
             wire.as_bytes(),
             NOW + 100_000,
             |_| false,
@@ -493,10 +499,15 @@ mod tests {
             let len = rng.below(1600);
             let payload: Vec<u8> =
                 (0..len).map(|_| if round % 2 == 0 { B64[rng.below(B64.len())] } else { rng.next_byte() }).collect();
-            let verdict =
-                decide(&s, AgeRule::default(), CLIENT.parse().unwrap(), SERVER.parse().unwrap(), &payload, NOW, |_| {
-                    panic!("a forged packet never reaches the replay cache")
-                });
+            let verdict = decide(
+                &s,
+                AgeRule::default(),
+                CLIENT.parse().expect("address"),
+                SERVER.parse().expect("address"),
+                &payload,
+                NOW,
+                |_| panic!("a forged packet never reaches the replay cache"),
+            );
             assert!(
                 matches!(
                     verdict,
