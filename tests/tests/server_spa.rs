@@ -275,3 +275,174 @@ fn an_offline_replay_of_a_pcap_opens_once_and_refuses_forgeries_replays_and_stal
         "{printed}"
     );
 }
+
+/// A stanza's CMD_CYCLE_OPEN runs through the command runner with fwknopd's substitutions, and its
+/// CMD_CYCLE_CLOSE after CMD_CYCLE_TIMER.
+#[test]
+fn a_cmd_cycle_stanza_runs_its_open_and_close_commands_with_fwknopds_substitutions() {
+    let lab = lab_or_skip!();
+    let keys = keygen(&lab);
+    let marker = lab.dir().join("cycle");
+    fs::create_dir_all(&marker).expect("dir");
+    let opened = marker.join(format!("open-{}-tcp-{GATED}-{}", lab.client_v4(), lab.server_v4()));
+    let path = lab.dir().join("access.conf");
+    write_private(
+        &path,
+        &format!(
+            "SOURCE ANY\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\n\
+             CMD_CYCLE_OPEN touch {dir}/open-$IP-$PROTO-$PORT-$DST\nCMD_CYCLE_CLOSE rm {dir}/open-$SRC-$PROTO-$PORT-$DST\n\
+             CMD_CYCLE_TIMER 1\n",
+            keys.key,
+            keys.hmac,
+            dir = marker.display()
+        ),
+    );
+    let server = lab
+        .start_knock_server(&format!("[options]\n Fwknop_Access = {}\n", path.display()), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    fwknop(&lab, &keys, "sha256", &[]);
+    assert!(knock_e2e::wait_until(WAIT, || opened.exists()), "{:?} created\n{}", opened, server.diagnostics());
+    assert!(knock_e2e::wait_until(WAIT, || !opened.exists()), "removed after 1 s\n{}", server.diagnostics());
+    assert!(server.log().contains("spa-stanza-1: command timeout"), "{}", server.diagnostics());
+}
+
+/// One row of the parity table: a stanza, the packets the real client makes, what fwknopd does with them.
+struct Row {
+    name: &'static str,
+    /// Lines added to (or replacing, for SOURCE) the stanza.
+    stanza: &'static str,
+    source: Option<&'static str>,
+    /// fwknop client arguments besides the rc file.
+    client: &'static [&'static str],
+    /// The client's HMAC type and whether its HMAC key is the stanza's.
+    hmac: &'static str,
+    right_hmac_key: bool,
+    /// How often the packet is sent.
+    sends: usize,
+}
+
+/// The same access.conf and the same packets on the real fwknopd and on knock-server: each opens the door
+/// as often as the other (fwknopd's own iptables rules, knock-server's log of the opening).
+#[test]
+fn the_same_packets_open_the_same_doors_on_fwknopd_and_knock_server() {
+    let lab = lab_or_skip!();
+    let keys = keygen(&lab);
+    let other = keygen(&lab);
+    let rows = [
+        Row { name: "allowed", stanza: "", source: None, client: &[], hmac: "sha256", right_hmac_key: true, sends: 1 },
+        Row { name: "replayed", stanza: "", source: None, client: &[], hmac: "sha256", right_hmac_key: true, sends: 2 },
+        Row {
+            name: "wrong HMAC key",
+            stanza: "",
+            source: None,
+            client: &[],
+            hmac: "sha256",
+            right_hmac_key: false,
+            sends: 1,
+        },
+        Row {
+            name: "wrong HMAC type",
+            stanza: "",
+            source: None,
+            client: &[],
+            hmac: "sha512",
+            right_hmac_key: true,
+            sends: 1,
+        },
+        Row {
+            name: "source not allowed",
+            stanza: "",
+            source: Some("198.51.100.0/24"),
+            client: &[],
+            hmac: "sha256",
+            right_hmac_key: true,
+            sends: 1,
+        },
+        Row {
+            name: "port not allowed",
+            stanza: "",
+            source: None,
+            client: &["-A", "tcp/22"],
+            hmac: "sha256",
+            right_hmac_key: true,
+            sends: 1,
+        },
+        Row {
+            name: "expired",
+            stanza: "ACCESS_EXPIRE_EPOCH 1000000000\n",
+            source: None,
+            client: &[],
+            hmac: "sha256",
+            right_hmac_key: true,
+            sends: 1,
+        },
+        Row {
+            name: "stale",
+            stanza: "",
+            source: None,
+            client: &["--time-offset-minus", "10min"],
+            hmac: "sha256",
+            right_hmac_key: true,
+            sends: 1,
+        },
+        Row {
+            name: "username required",
+            stanza: "REQUIRE_USERNAME nobody-here\n",
+            source: None,
+            client: &[],
+            hmac: "sha256",
+            right_hmac_key: true,
+            sends: 1,
+        },
+    ];
+    let mut differences = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        let access = format!(
+            "SOURCE {}\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\n\
+             HMAC_DIGEST_TYPE sha256\nFW_ACCESS_TIMEOUT 30\n{}",
+            row.source.map_or_else(|| format!("{}/32", lab.client_v4()), str::to_owned),
+            keys.key,
+            keys.hmac,
+            row.stanza
+        );
+        let client_keys = Keys {
+            key: keys.key.clone(),
+            hmac: if row.right_hmac_key { keys.hmac.clone() } else { other.hmac.clone() },
+        };
+        let mut args = vec!["-T"];
+        args.extend_from_slice(row.client);
+        let packet = fwknop(&lab, &client_keys, row.hmac, &args);
+        // fwknopd.
+        let fwknopd = lab.start_fwknopd(&access).expect("fwknopd starts");
+        for _ in 0..row.sends {
+            resend(&lab, &packet);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let expected_any = row.name == "allowed" || row.name == "replayed";
+        if expected_any {
+            fwknopd.wait_for("Added access rule", WAIT);
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        let fwknopd_opened = fwknopd.log().matches("Added access rule").count();
+        drop(fwknopd);
+        // knock-server.
+        let path = lab.dir().join(format!("access-{index}.conf"));
+        write_private(&path, &access);
+        let mut server = lab
+            .start_knock_server(&format!("[options]\n Fwknop_Access = {}\n", path.display()), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..row.sends {
+            resend(&lab, &packet);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let counters_after = || server.count_in_log("SPA: refused") + server.count_in_log("OPEN SESAME");
+        knock_e2e::wait_until(WAIT, || counters_after() >= row.sends);
+        let ours = server.count_in_log("OPEN SESAME");
+        server.stop().expect("stops");
+        println!("{:<20} fwknopd opened {fwknopd_opened}, knock-server opened {ours}", row.name);
+        if ours != fwknopd_opened {
+            differences.push(format!("{}: fwknopd opened {fwknopd_opened}, knock-server {ours}", row.name));
+        }
+    }
+    assert!(differences.is_empty(), "{differences:#?}");
+}
