@@ -261,6 +261,21 @@ impl SpaDoor {
     }
 }
 
+/// For the fuzz target (`server-mini/fuzz`): reads `access` as the server does, then decides about
+/// `payload` from 192.0.2.1 to 192.0.2.2 at unix second `now`; the verdict in words, or the error.
+pub fn fuzz_verdict(access: &Path, payload: &[u8], now: u64) -> Result<String, String> {
+    let conf = crate::fwknop_access::load(access).map_err(|e| e.to_string())?;
+    for refusal in &conf.refused {
+        let _ = refusal.to_string();
+    }
+    let (src, dst) = (IpAddr::from([192, 0, 2, 1]), IpAddr::from([192, 0, 2, 2]));
+    Ok(match spa_door::decide(&conf.stanzas, AgeRule::default(), src, dst, payload, now, |_| false) {
+        Verdict::NotSpa(why) => format!("not SPA: {why}"),
+        Verdict::Refused { reason, .. } => format!("refused: {reason}"),
+        Verdict::Open { grant, .. } => format!("open: {grant:?}"),
+    })
+}
+
 /// The runner's name for a stanza's door.
 fn door_name(stanza: &Stanza) -> String {
     format!("spa-stanza-{}", stanza.number)

@@ -23,6 +23,12 @@
 //!     in 1024-65535, 30 s windows, skew 1), both with the sweep guard, then against knockd 0.8 with the
 //!     static door: time to open, or "not opened after N SYNs".
 //!
+//! (f) SPA (issue 25): a generated pcap of N SPA payloads to UDP 62201 (valid packets from the fwknop codec,
+//!     the same packets replayed, forged packets whose HMAC does not verify, random base64), replayed with
+//!     `knock-server --fwknop-access A --read F --dry-run -q` like (a), and with `fwknopd --pcap-file F -t`
+//!     (test mode: no firewall change; in the lab's server namespace) on the same pcap and access.conf:
+//!     packets per second for both, the ratio, peak RSS. SERVER_BENCH_SPA_PACKETS (default 20000).
+//!
 //! (a) replays its pcap with the sweep guard on (the default) and off (`Sweep_Guard = off`).
 //!
 //! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a) and (d); SERVER_BENCH_SKIP_LIVE=1 skips (c)
@@ -78,7 +84,7 @@ mod lab_bench {
             rotating::replay_throughput(&binary, dir.path(), packets);
             return;
         }
-        let parts = std::env::var("SERVER_BENCH_PARTS").unwrap_or_else(|_| "abcde".to_owned());
+        let parts = std::env::var("SERVER_BENCH_PARTS").unwrap_or_else(|_| "abcdef".to_owned());
         let skip_live = std::env::var("SERVER_BENCH_SKIP_LIVE").is_ok_and(|v| v == "1");
         if parts.contains('a') {
             replay_throughput(&binary, dir.path(), packets);
@@ -100,6 +106,9 @@ mod lab_bench {
         if parts.contains('d') {
             rotating::replay_throughput(&binary, dir.path(), packets);
         }
+        if parts.contains('f') {
+            spa::replay(&binary, dir.path());
+        }
         if parts.contains('e') {
             if skip_live {
                 println!("\n(e) blind sweep: skipped (SERVER_BENCH_SKIP_LIVE=1)");
@@ -109,6 +118,178 @@ mod lab_bench {
                     Err(LabError::Unavailable(why)) => println!("\n(e) blind sweep: skipped, no lab: {why}"),
                     Err(e) => panic!("building the lab: {e}"),
                 }
+            }
+        }
+    }
+
+    // ---- (f) ------------------------------------------------------------------------------------------------
+
+    mod spa {
+        use std::os::unix::fs::PermissionsExt;
+        use std::path::Path;
+        use std::time::{Duration, Instant, SystemTime};
+
+        use client_core::spa::{self, AccessRequest};
+        use knock_e2e::frames::{PCAP_MACS, udp_payload_frame};
+        use knock_e2e::knock_server::counter;
+        use knock_e2e::{Lab, LabError, PcapWriter, Rng};
+
+        use super::{counters, run_server, timed_replays};
+
+        /// What the generated pcap holds.
+        struct Mix {
+            frames: u64,
+            valid: u64,
+            replays: u64,
+            forged: u64,
+            random: u64,
+        }
+
+        fn pcap(path: &Path, target: u64, key: &spa::SpaKey, hmac: &spa::HmacKey) -> Mix {
+            let mut rng = Rng::new(0x5ba);
+            let mut writer = PcapWriter::create(path).expect("pcap");
+            let now = SystemTime::now();
+            let start = now.duration_since(SystemTime::UNIX_EPOCH).expect("clock");
+            let dst = "192.0.2.2".parse().expect("ip");
+            let mut mix = Mix { frames: 0, valid: 0, replays: 0, forged: 0, random: 0 };
+            let mut last_valid: Option<String> = None;
+            const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            for i in 0..target {
+                let src = std::net::Ipv4Addr::from(0x0a00_0000 + (i as u32 % 60_000) + 1);
+                let request = AccessRequest::new("bench", src, "tcp/22".parse().expect("access"));
+                let payload = match i % 100 {
+                    // 1% valid, 1% replays of the last valid one, 49% forged, 49% random.
+                    0 => {
+                        mix.valid += 1;
+                        let wire = spa::build(&request, key, hmac, now).expect("build");
+                        last_valid = Some(wire.clone());
+                        wire
+                    }
+                    1 => {
+                        mix.replays += 1;
+                        last_valid.clone().expect("a valid packet came first")
+                    }
+                    n if n % 2 == 0 => {
+                        mix.forged += 1;
+                        let mut wire = spa::build(&request, key, hmac, now).expect("build").into_bytes();
+                        let at = 20 + rng.below(100);
+                        wire[at] = if wire[at] == b'A' { b'B' } else { b'A' };
+                        String::from_utf8(wire).expect("ascii")
+                    }
+                    _ => {
+                        mix.random += 1;
+                        (0..150 + rng.below(240)).map(|_| B64[rng.below(B64.len())] as char).collect()
+                    }
+                };
+                let frame = udp_payload_frame(PCAP_MACS, src.into(), dst, 62201, payload.as_bytes());
+                writer.push(start + Duration::from_micros(i), &frame);
+                mix.frames += 1;
+            }
+            writer.finish().expect("pcap written");
+            mix
+        }
+
+        pub fn replay(binary: &Path, dir: &Path) {
+            let target: u64 =
+                std::env::var("SERVER_BENCH_SPA_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+            let (key, hmac) = spa::keygen().expect("keys");
+            let access = dir.join("spa-access.conf");
+            std::fs::write(
+                &access,
+                format!(
+                    "SOURCE ANY\nOPEN_PORTS tcp/22\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nFW_ACCESS_TIMEOUT 30\n",
+                    key.to_base64(),
+                    hmac.to_base64()
+                ),
+            )
+            .expect("access.conf");
+            std::fs::set_permissions(&access, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            let conf = dir.join("spa.conf");
+            std::fs::write(&conf, format!("[options]\n Fwknop_Access = {}\n", access.display())).expect("conf");
+            let path = dir.join("spa.pcap");
+            let began = Instant::now();
+            let mix = pcap(&path, target, &key, &hmac);
+            println!(
+                "\n(f) SPA offline replay: {} frames to UDP 62201 (written in {:.1?}): {} valid, {} replays, {} forged \
+                 (bad HMAC), {} random; 1 CPU",
+                mix.frames,
+                began.elapsed(),
+                mix.valid,
+                mix.replays,
+                mix.forged,
+                mix.random
+            );
+            let (conf_s, pcap_s) = (conf.display().to_string(), path.display().to_string());
+            let check = run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run"], &dir.join("spa.stderr"));
+            let c = counters(&check);
+            println!(
+                "    check run: opened {} of {} valid, replays refused {} of {}, refused {}, not SPA {}",
+                counter(&c, "spa_opened"),
+                mix.valid,
+                counter(&c, "spa_replays"),
+                mix.replays,
+                counter(&c, "spa_refused"),
+                counter(&c, "spa_not_spa")
+            );
+            println!("    knock-server:");
+            let ours = timed_replays(binary, &conf_s, &pcap_s, &dir.join("spa-q.stderr"), mix.frames as f64);
+            match Lab::new("server_bench_spa") {
+                Ok(lab) => fwknopd(&lab, &access, &path, mix.frames as f64, ours),
+                Err(LabError::Unavailable(why)) => println!("    fwknopd: skipped, no lab: {why}"),
+                Err(e) => panic!("building the lab: {e}"),
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+
+        /// `fwknopd --pcap-file` in test mode on the same pcap, in the lab's server namespace.
+        fn fwknopd(lab: &Lab, access: &Path, pcap: &Path, frames: f64, ours: f64) {
+            let run = lab.dir().join("fwknop-bench");
+            std::fs::create_dir_all(&run).expect("run dir");
+            let conf = run.join("fwknopd.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "PCAP_INTF {};\nENABLE_SPA_PACKET_AGING Y;\nMAX_SPA_PACKET_AGE 120;\nENABLE_DIGEST_PERSISTENCE Y;\n\
+                     FWKNOP_RUN_DIR {run};\nFWKNOP_PID_FILE {run}/fwknopd.pid;\nDIGEST_FILE {run}/digest.cache;\n",
+                    lab.server_iface(),
+                    run = run.display()
+                ),
+            )
+            .expect("fwknopd.conf");
+            // fwknopd does not stop at the end of a pcap file: -C stops it after that many candidate packets
+            // (every frame here is one), and `timeout` bounds it in any case.
+            let limit = format!("{}", 60 + frames as u64 / 100);
+            let count = format!("{}", frames as u64);
+            let started = Instant::now();
+            let out = lab
+                .server_cmd("timeout")
+                .args([limit.as_str(), "fwknopd", "-c"])
+                .arg(&conf)
+                .arg("-a")
+                .arg(access)
+                .arg("--pcap-file")
+                .arg(pcap)
+                .args(["--pcap-any-direction", "-f", "-t", "-C", count.as_str()])
+                .output();
+            let wall = started.elapsed().as_secs_f64();
+            match out {
+                Ok(out) if out.status.success() => {
+                    let text = String::from_utf8_lossy(&out.stderr);
+                    let accepted = text.matches("--test mode enabled").count();
+                    println!(
+                        "    fwknopd --pcap-file -t: {wall:.3} s, {:.0} packets/s (accepted {accepted}); knock-server / \
+                         fwknopd: {:.1}x the packets per second (target >= 10x: {})",
+                        frames / wall,
+                        ours / (frames / wall),
+                        if ours / (frames / wall) >= 10.0 { "met" } else { "NOT met" }
+                    );
+                }
+                Ok(out) => println!(
+                    "    fwknopd failed ({}): {}",
+                    out.status,
+                    knock_e2e::tail(&String::from_utf8_lossy(&out.stderr), 2000)
+                ),
+                Err(e) => println!("    fwknopd: cannot run: {e}"),
             }
         }
     }
