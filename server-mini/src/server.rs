@@ -154,6 +154,20 @@ impl Server {
         Ok(())
     }
 
+    /// SIGHUP for the SPA door: access.conf read again (a bad one is reported and the running stanzas
+    /// kept); the replay cache is kept as it is.
+    pub(crate) fn reload_spa(&mut self) {
+        let Some(spa) = self.spa.as_mut() else { return };
+        let lines = match spa.reload_access() {
+            Ok(lines) => lines,
+            Err(err) => vec![format!("SPA: access.conf not reloaded, keeping the running stanzas: {err}")],
+        };
+        for line in lines {
+            self.log.important(&line);
+        }
+        self.set_runner_doors();
+    }
+
     /// Whether the SPA door runs commands or nft updates (it then needs CAP_NET_ADMIN).
     pub(crate) fn spa_runs_something(&self) -> bool {
         self.spa.as_ref().is_some_and(|spa| !spa.runner_doors().is_empty())

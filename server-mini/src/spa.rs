@@ -61,29 +61,22 @@ pub(crate) struct SpaDoor {
 impl SpaDoor {
     pub(crate) fn new(settings: SpaSettings, state_dir: Option<&Path>) -> std::io::Result<SpaDoor> {
         let replay = SpaReplay::load(state_dir, settings.persist_digests)?;
-        let sequence = client_core::knockd_conf::parse_sequence(&format!("{}:udp", settings.port))
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let doors = settings
-            .access
-            .stanzas
-            .iter()
-            .map(|stanza| DoorConfig {
-                name: door_name(stanza),
-                line: stanza.line,
-                sequence: SequenceSource::Fixed(sequence.clone()),
-                seq_timeout: Duration::ZERO,
-                tcp_flags: None,
-                start_command: None,
-                start_command_6: None,
-                stop_command: None,
-                stop_command_6: None,
-                cmd_timeout: Duration::ZERO,
-                target: None,
-                nft: None,
-                sweep_guard: None,
-            })
-            .collect();
+        let doors = stanza_doors(&settings)?;
         Ok(SpaDoor { settings, replay, doors, counters: SpaCounters::default() })
+    }
+
+    /// SIGHUP: reads access.conf again; the replay cache stays. Returns the lines to log (as at start).
+    pub(crate) fn reload_access(&mut self) -> Result<Vec<String>, String> {
+        let access = crate::fwknop_access::load(&self.settings.access_file).map_err(|e| e.to_string())?;
+        let previous = std::mem::replace(&mut self.settings.access, access);
+        match stanza_doors(&self.settings) {
+            Ok(doors) => self.doors = doors,
+            Err(err) => {
+                self.settings.access = previous;
+                return Err(err.to_string());
+            }
+        }
+        Ok(self.startup_lines())
     }
 
     /// The doors the command runner keeps a reserve for: those that can run something.
@@ -274,6 +267,32 @@ pub fn fuzz_verdict(access: &Path, payload: &[u8], now: u64) -> Result<String, S
         Verdict::Refused { reason, .. } => format!("refused: {reason}"),
         Verdict::Open { grant, .. } => format!("open: {grant:?}"),
     })
+}
+
+/// One door per stanza, for the command runner.
+fn stanza_doors(settings: &SpaSettings) -> std::io::Result<Vec<DoorConfig>> {
+    let sequence = client_core::knockd_conf::parse_sequence(&format!("{}:udp", settings.port))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(settings
+        .access
+        .stanzas
+        .iter()
+        .map(|stanza| DoorConfig {
+            name: door_name(stanza),
+            line: stanza.line,
+            sequence: SequenceSource::Fixed(sequence.clone()),
+            seq_timeout: Duration::ZERO,
+            tcp_flags: None,
+            start_command: None,
+            start_command_6: None,
+            stop_command: None,
+            stop_command_6: None,
+            cmd_timeout: Duration::ZERO,
+            target: None,
+            nft: None,
+            sweep_guard: None,
+        })
+        .collect())
 }
 
 /// The runner's name for a stanza's door.

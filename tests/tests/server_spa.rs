@@ -446,3 +446,31 @@ fn the_same_packets_open_the_same_doors_on_fwknopd_and_knock_server() {
     }
     assert!(differences.is_empty(), "{differences:#?}");
 }
+
+/// SIGHUP reads access.conf again (new keys work, the old ones no longer do) and keeps the replay cache.
+#[test]
+fn sighup_reloads_access_conf_and_keeps_the_replay_cache() {
+    let lab = lab_or_skip!();
+    let _service = gate(&lab);
+    let (old, new) = (keygen(&lab), keygen(&lab));
+    let access = access_conf(&lab, &[(&old, "sha256")]);
+    let state = lab.dir().join("state");
+    fs::create_dir_all(&state).expect("state dir");
+    let server = start(&lab, &access, &state);
+    let first = fwknop(&lab, &old, "sha256", &[]);
+    assert!(server.wait_for_count("OPEN SESAME", 1, WAIT), "{}", server.diagnostics());
+    access_conf(&lab, &[(&new, "sha256")]);
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_for_count("SPA: 1 stanza(s) from", 2, WAIT), "reloaded\n{}", server.diagnostics());
+    resend(&lab, &first);
+    assert!(server.wait_for_log("SPA: refused: bad HMAC", WAIT), "the old keys are gone\n{}", server.diagnostics());
+    fwknop(&lab, &new, "sha256", &[]);
+    assert!(server.wait_for_count("OPEN SESAME", 2, WAIT), "the new keys open\n{}", server.diagnostics());
+    let second = fwknop(&lab, &new, "sha256", &["-T"]);
+    resend(&lab, &second);
+    assert!(server.wait_for_count("OPEN SESAME", 3, WAIT), "{}", server.diagnostics());
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_for_count("SPA: 1 stanza(s) from", 3, WAIT), "{}", server.diagnostics());
+    resend(&lab, &second);
+    assert!(server.wait_for_log("SPA: refused: replay", WAIT), "the cache survives SIGHUP\n{}", server.diagnostics());
+}
