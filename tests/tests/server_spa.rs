@@ -261,6 +261,12 @@ fn an_offline_replay_of_a_pcap_opens_once_and_refuses_forgeries_replays_and_stal
     );
     assert_eq!(run.count("SPA: refused: bad HMAC"), 1, "{}", run.diagnostics());
     assert_eq!(run.count("SPA data time difference is too great"), 1, "{}", run.diagnostics());
+    // fwknopd.conf's MAX_SPA_PACKET_AGE (1000 s) lets the 10-minute-old packet in too.
+    let fwknopd_conf = lab.dir().join("fwknopd.conf");
+    fs::write(&fwknopd_conf, "PCAP_FILTER udp port 62201;\nMAX_SPA_PACKET_AGE 1000;\n").expect("fwknopd.conf");
+    let fwknopd_arg = fwknopd_conf.display().to_string();
+    let run = replay(&config, &pcap, &["--dry-run", "--fwknopd-conf", &fwknopd_arg]).expect("replay runs");
+    assert_eq!(counter(&run.counters, "spa_opened"), 2, "{}", run.diagnostics());
     // --check reads the same file and prints what it read.
     let check = std::process::Command::new(knock_e2e::knock_server::knock_server_path().expect("binary"))
         .arg("-c")
