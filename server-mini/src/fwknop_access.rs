@@ -238,6 +238,8 @@ struct Draft {
 struct SpaKeyBytes {
     line: usize,
     bytes: Zeroizing<Vec<u8>>,
+    /// `KEY` / `HMAC_KEY` (the value's text itself), not decoded from base64.
+    literal: bool,
 }
 
 impl Draft {
@@ -428,22 +430,27 @@ impl Reader {
             "RESTRICT_PORTS" => d.restrict_ports = Some((line, value.to_owned())),
             "KEY" => {
                 changeme("KEY")?;
-                d.key = Some(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()) });
+                d.key = Some(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()), literal: true });
             }
             "KEY_BASE64" => {
                 changeme("KEY_BASE64")?;
-                d.key =
-                    Some(SpaKeyBytes { line, bytes: decode_key(value).map_err(|r| err(format!("KEY_BASE64: {r}")))? });
+                d.key = Some(SpaKeyBytes {
+                    line,
+                    bytes: decode_key(value).map_err(|r| err(format!("KEY_BASE64: {r}")))?,
+                    literal: false,
+                });
             }
             "HMAC_KEY" => {
                 changeme("HMAC_KEY")?;
-                d.hmac_key = Some(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()) });
+                d.hmac_key =
+                    Some(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()), literal: true });
             }
             "HMAC_KEY_BASE64" => {
                 changeme("HMAC_KEY_BASE64")?;
                 d.hmac_key = Some(SpaKeyBytes {
                     line,
                     bytes: decode_key(value).map_err(|r| err(format!("HMAC_KEY_BASE64: {r}")))?,
+                    literal: false,
                 });
             }
             "HMAC_DIGEST_TYPE" => {
@@ -629,7 +636,7 @@ impl Reader {
             return self.refuse(d);
         };
         for (what, k) in [("KEY", key), ("HMAC_KEY", hmac)] {
-            if k.bytes.last().is_some_and(u8::is_ascii_whitespace) {
+            if k.literal && k.bytes.last().is_some_and(u8::is_ascii_whitespace) {
                 self.conf.warnings.push(format!(
                     "{}:{}: the {what} value ends with blanks, which are part of the key (as fwknopd reads it)",
                     d.file.display(),
@@ -972,6 +979,18 @@ mod tests {
             assert!(err.reason.contains("chmod 600"), "{mode:o}: {err}");
         }
         assert!(load(dir.path()).expect_err("a directory").reason.contains("regular file"));
+    }
+
+    #[test]
+    fn only_literal_keys_ending_in_blanks_are_warned_about() {
+        let dir = tempfile::tempdir().expect("dir");
+        // "AAAAAAAAAAAAAAAAAAAAIA==" decodes to 15 zero bytes and a space.
+        let text = "SOURCE ANY\nKEY_BASE64 AAAAAAAAAAAAAAAAAAAAIA==\nHMAC_KEY secret \n";
+        let conf = load(&write(dir.path(), "access.conf", text)).expect("load");
+        let blanks: Vec<&String> = conf.warnings.iter().filter(|w| w.contains("ends with blanks")).collect();
+        assert_eq!(blanks.len(), 1, "{blanks:?}");
+        assert!(blanks[0].contains(":3:") && blanks[0].contains("HMAC_KEY"), "{blanks:?}");
+        assert_eq!(conf.stanzas[0].hmac_key.as_bytes(), b"secret ");
     }
 
     #[test]
