@@ -149,7 +149,8 @@ fn the_real_fwknop_client_opens_the_nft_door_with_each_hmac_type_and_a_replay_is
             "{hmac}: stanza #{stanza} opens\n{}",
             server.diagnostics()
         );
-        assert!(reachable(&lab), "{hmac}: the nft set lets the client in");
+        // The nft element is added by the command runner just after the opening is logged.
+        assert!(knock_e2e::wait_until(WAIT, || reachable(&lab)), "{hmac}: the nft set lets the client in");
     }
     let set = lab.server_nft_list_set("inet", "knock", "allow4");
     assert!(set.contains(&lab.client_v4().to_string()) && set.contains("expires"), "{set}");
