@@ -481,3 +481,62 @@ fn sighup_reloads_access_conf_and_keeps_the_replay_cache() {
     resend(&lab, &second);
     assert!(server.wait_for_log("SPA: refused: replay", WAIT), "the cache survives SIGHUP\n{}", server.diagnostics());
 }
+
+/// Over IPv6: knock-cli sends `0.0.0.0` (--allow-source) from the client's IPv6 address; a stanza without
+/// REQUIRE_SOURCE_ADDRESS lets the packet's source in, through the IPv6 nft set.
+#[test]
+fn knock_cli_opens_over_ipv6_with_the_packets_source() {
+    let lab = lab_or_skip!();
+    let _service = gate(&lab);
+    let keys = keygen(&lab);
+    let access = lab.dir().join("access.conf");
+    write_private(
+        &access,
+        &format!(
+            "SOURCE {}/64\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\n",
+            lab.client_v6(),
+            keys.key,
+            keys.hmac
+        ),
+    );
+    let config = format!("[options]\n Fwknop_Access = {}\n", access.display());
+    let server = lab
+        .start_knock_server(
+            &config,
+            &["--fwknop-nft-set", "inet knock allow4", "--fwknop-nft-set-6", "inet knock allow6"],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let target = SocketAddr::new(lab.server_v6().into(), GATED);
+    assert!(lab.client_connect(target, Duration::from_millis(500)).is_err(), "closed before");
+    let cli = |args: &[&str]| {
+        let mut cmd = lab.client_cmd(knock_cli_path());
+        cmd.arg("--profiles-dir").arg(lab.dir().join("profiles")).args(args);
+        cmd.env_remove("DBUS_SESSION_BUS_ADDRESS");
+        cmd.env("KNOCK_SPA_KEY_BASE64_FW6", &keys.key).env("KNOCK_SPA_HMAC_KEY_BASE64_FW6", &keys.hmac);
+        cmd.output().expect("knock-cli runs")
+    };
+    let (host, port, access_arg) = (lab.server_v6().to_string(), GATED.to_string(), format!("tcp/{GATED}"));
+    let out = cli(&[
+        "profile",
+        "add",
+        "fw6",
+        "--spa",
+        "--host",
+        &host,
+        "--access",
+        &access_arg,
+        "--allow-source",
+        "--verify-port",
+        &port,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = cli(&["open", "fw6"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), server.diagnostics());
+    assert!(
+        server.log().contains(&format!("{}: spa-stanza-1: OPEN SESAME", lab.client_v6())),
+        "{}",
+        server.diagnostics()
+    );
+    let set = lab.server_nft_list_set("inet", "knock", "allow6");
+    assert!(set.contains(&lab.client_v6().to_string()), "{set}");
+}
