@@ -540,3 +540,50 @@ fn knock_cli_opens_over_ipv6_with_the_packets_source() {
     let set = lab.server_nft_list_set("inet", "knock", "allow6");
     assert!(set.contains(&lab.client_v6().to_string()), "{set}");
 }
+
+/// kill -9 with an nft SPA door open: the set element carries the granted timeout, so the kernel closes
+/// the door on time without knock-server (issue 25: "the element expires on time").
+#[test]
+fn an_nft_door_closes_on_time_after_knock_server_is_killed_with_sigkill() {
+    const GRANTED: u64 = 3;
+    let lab = lab_or_skip!();
+    let _service = gate(&lab);
+    let keys = keygen(&lab);
+    let access = lab.dir().join("access.conf");
+    write_private(
+        &access,
+        &format!(
+            "SOURCE {}/32\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\n\
+             FW_ACCESS_TIMEOUT {GRANTED}\n",
+            lab.client_v4(),
+            keys.key,
+            keys.hmac
+        ),
+    );
+    let state = lab.dir().join("state");
+    fs::create_dir_all(&state).expect("state dir");
+    let mut server = start(&lab, &access, &state);
+    fwknop(&lab, &keys, "sha256", &[]);
+    assert!(
+        server.wait_for_log(&format!("stanza #1, tcp/{GATED}, {GRANTED} s)"), WAIT),
+        "opened for {GRANTED} s\n{}",
+        server.diagnostics()
+    );
+    assert!(knock_e2e::wait_until(WAIT, || reachable(&lab)), "open\n{}", server.diagnostics());
+    let opened = std::time::Instant::now();
+
+    server.signal(libc::SIGKILL);
+    assert!(knock_e2e::wait_until(WAIT, || !server.is_running()), "killed");
+    let set = lab.server_nft_list_set("inet", "knock", "allow4");
+    assert!(set.contains(&lab.client_v4().to_string()), "the element outlives the process: {set}");
+    assert!(reachable(&lab), "still open right after the kill");
+
+    // Gone once the granted timeout has run out (plus a second for the kernel's garbage collection).
+    let closed = knock_e2e::wait_until(Duration::from_secs(GRANTED + 3), || {
+        !lab.server_nft_list_set("inet", "knock", "allow4").contains(&lab.client_v4().to_string())
+    });
+    let after = opened.elapsed();
+    assert!(closed, "the element expires: {}", lab.server_nft_list_set("inet", "knock", "allow4"));
+    assert!(after >= Duration::from_secs(GRANTED - 1), "not before its timeout: {after:?}");
+    assert!(!reachable(&lab), "the door is closed without knock-server");
+}
