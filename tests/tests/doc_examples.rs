@@ -131,7 +131,10 @@ const EXAMPLES: &[(&str, How)] = &[
     ),
     (
         "knock-server --fwknop-access /etc/fwknop/access.conf --read capture.pcap --dry-run",
-        By("tests/tests/server_spa.rs", "an_offline_replay_of_a_pcap_opens_once_and_refuses_forgeries_replays_and_stale_packets"),
+        By(
+            "tests/tests/server_spa.rs",
+            "an_offline_replay_of_a_pcap_opens_once_and_refuses_forgeries_replays_and_stale_packets",
+        ),
     ),
 ];
 
