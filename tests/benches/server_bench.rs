@@ -27,11 +27,16 @@
 //!     the same packets replayed, forged packets whose HMAC does not verify, random base64), replayed with
 //!     `knock-server --fwknop-access A --read F --dry-run -q` like (a), and with `fwknopd --pcap-file F -t`
 //!     (test mode: no firewall change; in the lab's server namespace) on the same pcap and access.conf:
-//!     packets per second for both, the ratio, peak RSS. SERVER_BENCH_SPA_PACKETS (default 20000).
+//!     packets per second for both, the ratio, peak RSS. SERVER_BENCH_SPA_PACKETS (default 20000). Then live,
+//!     in the lab (skipped with SERVER_BENCH_SKIP_LIVE=1): 20 legitimate packets of the real fwknop client
+//!     (a fresh one each, from 20 source addresses) spread over SERVER_BENCH_SPA_FLOOD_SECS seconds (default
+//!     10, 3 under CI=true), first without a flood, then during a flood of random SPA-sized UDP payloads from
+//!     spoofed sources to UDP 62201 at the highest rate one AF_PACKET sender reaches: how many opened on
+//!     knock-server (nft set) and on fwknopd 2.6.10 (its own iptables rules), the flood rate, peak RSS.
 //!
 //! (a) replays its pcap with the sweep guard on (the default) and off (`Sweep_Guard = off`).
 //!
-//! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a) and (d); SERVER_BENCH_SKIP_LIVE=1 skips (c)
+//! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a) and (d); SERVER_BENCH_SKIP_LIVE=1 skips (c), (f)'s flood
 //! and (e); SERVER_BENCH_ONLY_ROTATING=1 runs only (d); SERVER_BENCH_SWEEP_SYNS (default 50000000) bounds
 //! each sweep of (e), SERVER_BENCH_SWEEP_SECS (default 600) too.
 
@@ -107,7 +112,7 @@ mod lab_bench {
             rotating::replay_throughput(&binary, dir.path(), packets);
         }
         if parts.contains('f') {
-            spa::replay(&binary, dir.path());
+            spa::replay(&binary, dir.path(), skip_live);
         }
         if parts.contains('e') {
             if skip_live {
@@ -189,7 +194,7 @@ mod lab_bench {
             mix
         }
 
-        pub fn replay(binary: &Path, dir: &Path) {
+        pub fn replay(binary: &Path, dir: &Path, skip_live: bool) {
             let target: u64 =
                 std::env::var("SERVER_BENCH_SPA_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
             let (key, hmac) = spa::keygen().expect("keys");
@@ -234,8 +239,15 @@ mod lab_bench {
             println!("    knock-server:");
             let ours = timed_replays(binary, &conf_s, &pcap_s, &dir.join("spa-q.stderr"), mix.frames as f64);
             match Lab::new("server_bench_spa") {
-                Ok(lab) => fwknopd(&lab, &access, &path, mix.frames as f64, ours),
-                Err(LabError::Unavailable(why)) => println!("    fwknopd: skipped, no lab: {why}"),
+                Ok(lab) => {
+                    fwknopd(&lab, &access, &path, mix.frames as f64, ours);
+                    if skip_live {
+                        println!("\n(f) SPA live flood: skipped (SERVER_BENCH_SKIP_LIVE=1)");
+                    } else {
+                        flood::live_flood(&lab, &key, &hmac);
+                    }
+                }
+                Err(LabError::Unavailable(why)) => println!("    fwknopd and the live flood: skipped, no lab: {why}"),
                 Err(e) => panic!("building the lab: {e}"),
             }
             let _ = std::fs::remove_file(&path);
@@ -290,6 +302,239 @@ mod lab_bench {
                     knock_e2e::tail(&String::from_utf8_lossy(&out.stderr), 2000)
                 ),
                 Err(e) => println!("    fwknopd: cannot run: {e}"),
+            }
+        }
+
+        /// Live: a flood of random SPA-sized UDP payloads from spoofed sources to the SPA port while 20
+        /// legitimate packets from the real fwknop client arrive, on knock-server then on fwknopd.
+        pub(super) mod flood {
+            use std::net::Ipv4Addr;
+            use std::os::unix::fs::PermissionsExt;
+            use std::sync::atomic::{AtomicBool, Ordering};
+            use std::time::{Duration, Instant};
+
+            use client_core::spa;
+            use knock_e2e::frames::udp_payload_frame;
+            use knock_e2e::knock_server::counter;
+            use knock_e2e::nft::knock_ruleset;
+            use knock_e2e::packet_socket::PacketSocket;
+            use knock_e2e::{Lab, Rng, Side};
+
+            use super::super::mib;
+
+            const LEGIT: u32 = 20;
+            const GATED: u16 = 22;
+            const SPA_PORT: u16 = 62201;
+            /// Distinct flood frames built up front, sent over and over in batches.
+            const FLOOD_FRAMES: usize = 8192;
+            const BATCH: usize = 64;
+            /// Time a server gets after the flood to work through a backlog.
+            const DRAIN: Duration = Duration::from_secs(5);
+
+            #[derive(Clone, Copy)]
+            enum Server {
+                KnockServer,
+                Fwknopd,
+            }
+
+            /// The address legitimate packet `i` comes from and asks access for (in the client's subnet).
+            fn legit_source(lab: &Lab, i: u32) -> Ipv4Addr {
+                Ipv4Addr::from(u32::from(lab.client_v4()) + 100 + i)
+            }
+
+            pub fn live_flood(lab: &Lab, key: &spa::SpaKey, hmac: &spa::HmacKey) {
+                let secs: u64 = std::env::var("SERVER_BENCH_SPA_FLOOD_SECS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(if std::env::var("CI").is_ok_and(|v| v == "true") { 3 } else { 10 });
+                let access = format!(
+                    "SOURCE ANY\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nFW_ACCESS_TIMEOUT 30\n",
+                    key.to_base64(),
+                    hmac.to_base64()
+                );
+                lab.server_nft_load(&knock_ruleset(GATED)).unwrap_or_else(|e| panic!("{e}"));
+                println!(
+                    "\n(f) SPA live flood: random base64 payloads (150-389 bytes) from spoofed sources to UDP {SPA_PORT}, \
+                     as fast as one AF_PACKET sender goes, for {secs} s; {LEGIT} legitimate packets (the real fwknop \
+                     client, a fresh packet each, one per source address) spread over it; same access.conf"
+                );
+                println!("    {:<15} {:<9} {:>12} {:>8} {:>4}  notes", "server", "flood", "flood pps", "opened", "of");
+                // Without a flood first: the control row (every legitimate packet opens on both).
+                for flood in [false, true] {
+                    for server in [Server::KnockServer, Server::Fwknopd] {
+                        let (pps, opened, notes) =
+                            round(lab, server, &access, key, hmac, Duration::from_secs(secs), flood);
+                        let name = match server {
+                            Server::KnockServer => "knock-server",
+                            Server::Fwknopd => "fwknopd 2.6.10",
+                        };
+                        let flood = if flood { "max rate" } else { "none" };
+                        println!("    {name:<15} {flood:<9} {pps:>12.0} {opened:>8} {LEGIT:>4}  {notes}");
+                    }
+                }
+            }
+
+            /// 20 fresh packets from the real fwknop client (`-T`: built, not sent), one per legitimate source.
+            fn legit_packets(
+                lab: &Lab,
+                key: &spa::SpaKey,
+                hmac: &spa::HmacKey,
+                round: &str,
+            ) -> Vec<(Ipv4Addr, String)> {
+                let home = lab.dir().join(format!("fwknop-client-{round}"));
+                std::fs::create_dir_all(&home).expect("home");
+                let rc = home.join("fwknoprc");
+                std::fs::write(
+                    &rc,
+                    format!(
+                        "[lab]\nSPA_SERVER {}\nSPA_SERVER_PORT {SPA_PORT}\nSPA_SERVER_PROTO udp\nACCESS tcp/{GATED}\n\
+                         KEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nUSE_HMAC Y\nHMAC_DIGEST_TYPE sha256\n",
+                        lab.server_v4(),
+                        key.to_base64(),
+                        hmac.to_base64()
+                    ),
+                )
+                .expect("rc file");
+                std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+                (0..LEGIT)
+                    .map(|i| {
+                        let source = legit_source(lab, i);
+                        let packet = home.join(format!("packet-{i}"));
+                        let out = lab
+                            .client_cmd("fwknop")
+                            .env("HOME", &home)
+                            .arg("--rc-file")
+                            .arg(&rc)
+                            .args(["-n", "lab", "--no-save-args", "-T", "-a"])
+                            .arg(source.to_string())
+                            .arg("-B")
+                            .arg(&packet)
+                            .output()
+                            .expect("fwknop runs");
+                        assert!(out.status.success(), "fwknop: {}", knock_e2e::text(&out));
+                        (source, std::fs::read_to_string(&packet).expect("saved packet").trim().to_owned())
+                    })
+                    .collect()
+            }
+
+            /// The flood's frames: random sources in 198.18.0.0/15, random base64 payloads of SPA sizes.
+            fn flood_frames(lab: &Lab) -> Vec<Vec<u8>> {
+                const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                let macs = (lab.mac(Side::Client).expect("mac"), lab.mac(Side::Server).expect("mac"));
+                let mut rng = Rng::new(0xf100d);
+                (0..FLOOD_FRAMES)
+                    .map(|_| {
+                        let src = Ipv4Addr::from(0xc612_0000 + (rng.next_u64() as u32 & 0x1_ffff));
+                        let payload: Vec<u8> = (0..150 + rng.below(240)).map(|_| B64[rng.below(B64.len())]).collect();
+                        udp_payload_frame(macs, src.into(), lab.server_v4().into(), SPA_PORT, &payload)
+                    })
+                    .collect()
+            }
+
+            /// One server: (flood packets per second sent, legitimate packets that opened, notes).
+            fn round(
+                lab: &Lab,
+                server: Server,
+                access: &str,
+                key: &spa::SpaKey,
+                hmac: &spa::HmacKey,
+                flood_time: Duration,
+                flood: bool,
+            ) -> (f64, usize, String) {
+                let name = match server {
+                    Server::KnockServer => "knock-server",
+                    Server::Fwknopd => "fwknopd",
+                };
+                let legit = legit_packets(lab, key, hmac, &format!("{name}-{flood}"));
+                let frames = flood_frames(lab);
+                let mut ks = None;
+                let mut fw = None;
+                match server {
+                    Server::KnockServer => {
+                        let path = lab.dir().join("flood-access.conf");
+                        std::fs::write(&path, access).expect("access.conf");
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+                        let config = format!("[options]\n Fwknop_Access = {}\n", path.display());
+                        let args = ["--fwknop-nft-set", "inet knock allow4"];
+                        ks = Some(lab.start_knock_server(&config, &args).unwrap_or_else(|e| panic!("{e}")));
+                    }
+                    Server::Fwknopd => fw = Some(lab.start_fwknopd(access).expect("fwknopd starts")),
+                }
+                let log = |ks: &Option<knock_e2e::KnockServer>, fw: &Option<knock_e2e::Fwknopd>| match (ks, fw) {
+                    (Some(s), _) => s.log(),
+                    (_, Some(f)) => f.log(),
+                    _ => String::new(),
+                };
+                let wanted: Vec<String> = legit
+                    .iter()
+                    .map(|(ip, _)| match server {
+                        Server::KnockServer => format!("{ip}: spa-stanza-1: OPEN SESAME"),
+                        Server::Fwknopd => format!("for {ip} "),
+                    })
+                    .collect();
+                let count = |text: &str| match server {
+                    Server::KnockServer => wanted.iter().filter(|w| text.contains(w.as_str())).count(),
+                    Server::Fwknopd => wanted
+                        .iter()
+                        .filter(|w| text.lines().any(|l| l.contains("Added access rule") && l.contains(w.as_str())))
+                        .count(),
+                };
+
+                let stop = AtomicBool::new(false);
+                let (ns, iface) = lab.client_packet_target().expect("client interface");
+                let macs = (lab.mac(Side::Client).expect("mac"), lab.mac(Side::Server).expect("mac"));
+                let (sent, elapsed) = std::thread::scope(|s| {
+                    let flooder = s.spawn(|| {
+                        let socket = PacketSocket::open_in(&ns, &iface).expect("packet socket");
+                        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+                        let started = Instant::now();
+                        let mut sent = 0u64;
+                        while flood && !stop.load(Ordering::Relaxed) {
+                            for batch in refs.chunks(BATCH) {
+                                socket.send_batch(batch).expect("flood frames sent");
+                                sent += batch.len() as u64;
+                            }
+                        }
+                        (sent, started.elapsed())
+                    });
+                    // The legitimate packets spread over the flood, the first after a tenth of it.
+                    let gap = flood_time / (LEGIT + 2);
+                    std::thread::sleep(gap);
+                    for (ip, payload) in &legit {
+                        let tick = Instant::now();
+                        let frame =
+                            udp_payload_frame(macs, (*ip).into(), lab.server_v4().into(), SPA_PORT, payload.as_bytes());
+                        lab.send_client_frame(&frame).expect("legitimate frame sent");
+                        std::thread::sleep(gap.saturating_sub(tick.elapsed()));
+                    }
+                    std::thread::sleep(gap);
+                    stop.store(true, Ordering::Relaxed);
+                    flooder.join().expect("flood thread")
+                });
+                knock_e2e::wait_until(DRAIN, || count(&log(&ks, &fw)) == wanted.len());
+                let opened = count(&log(&ks, &fw));
+                let notes = match (&mut ks, &fw) {
+                    (Some(s), _) => {
+                        let rss = s.peak_rss_kib().map(mib).unwrap_or(0.0);
+                        match s.counters() {
+                            Ok(c) => format!(
+                                "captured {} SPA-port packets of {sent} flood + {LEGIT} sent, refused {}, peak RSS {rss:.1} MiB",
+                                counter(&c, "spa_packets"),
+                                counter(&c, "spa_refused")
+                            ),
+                            Err(e) => format!("no counters: {e}"),
+                        }
+                    }
+                    (_, Some(f)) => {
+                        let text = f.log();
+                        let errors = text.matches("Error creating fko context").count();
+                        format!("logged {errors} undecodable packets of {sent} flood + {LEGIT} sent")
+                    }
+                    _ => String::new(),
+                };
+                drop(ks);
+                drop(fw);
+                (sent as f64 / elapsed.as_secs_f64().max(1e-9), opened, notes)
             }
         }
     }
