@@ -205,6 +205,10 @@ pub struct Persisted {
     /// What quitting does with doors the app opened that have a close sequence.
     #[serde(default)]
     pub quit_policy: QuitPolicy,
+    /// Whether the History panel is expanded (it starts collapsed to one line: the list and the detail
+    /// view get the room first).
+    #[serde(default)]
+    pub history_open: bool,
 }
 
 /// A group of the host list: pinned favourites, a tag (a profile's first), or no tag.
@@ -348,6 +352,13 @@ pub struct AppState {
     pub editor_submitted: bool,
     /// An action waiting for the "Discard changes?" answer.
     pub pending_discard: Option<Leave>,
+    /// Counts the editor sessions opened (New, Edit, Duplicate): the view gives Name the keyboard when
+    /// it changes, also when a new form replaces one that was open.
+    pub editor_session: u64,
+    /// Whether the History panel is expanded (kept across restarts).
+    pub history_open: bool,
+    /// The keyboard moved the selection: the host list scrolls it into view when it draws next.
+    pub scroll_to_selection: bool,
     pub import_dialog: Option<ImportDialog>,
     pub export_dialog: Option<ExportDialog>,
     /// A native file dialog is open (its answer comes through the worker); Browse… waits for it.
@@ -404,6 +415,9 @@ impl AppState {
             editor_touched: BTreeSet::new(),
             editor_submitted: false,
             pending_discard: None,
+            editor_session: 0,
+            history_open: persisted.history_open,
+            scroll_to_selection: false,
             import_dialog: None,
             export_dialog: None,
             picking: None,
@@ -455,6 +469,7 @@ impl AppState {
             connect_commands: self.connect_commands.clone(),
             collapsed_groups: self.collapsed_groups.clone(),
             quit_policy: self.quit_policy,
+            history_open: self.history_open,
         }
     }
 
@@ -582,25 +597,24 @@ impl AppState {
         rows
     }
 
+    /// Whether the search box and the tag filter list this entry (a collapsed group does not matter).
+    fn matches_filter(&self, entry: &Entry, needle: &str) -> bool {
+        let found = needle.is_empty()
+            || entry.name.to_lowercase().contains(needle)
+            || entry.profile.as_ref().is_ok_and(|p| {
+                p.host.to_lowercase().contains(needle)
+                    || p.tags.iter().any(|t| t.to_lowercase().contains(needle))
+                    || p.notes.to_lowercase().contains(needle)
+            });
+        found
+            && self.tag_filter.as_ref().is_none_or(|tag| {
+                entry.profile.as_ref().is_ok_and(|p| p.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
+            })
+    }
+
     fn compute_rows(&self) -> Vec<ListRow> {
         let needle = self.search.trim().to_lowercase();
-        let matching = self
-            .entries
-            .iter()
-            .filter(|e| {
-                needle.is_empty()
-                    || e.name.to_lowercase().contains(&needle)
-                    || e.profile.as_ref().is_ok_and(|p| {
-                        p.host.to_lowercase().contains(&needle)
-                            || p.tags.iter().any(|t| t.to_lowercase().contains(&needle))
-                            || p.notes.to_lowercase().contains(&needle)
-                    })
-            })
-            .filter(|e| {
-                self.tag_filter.as_ref().is_none_or(|tag| {
-                    e.profile.as_ref().is_ok_and(|p| p.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
-                })
-            });
+        let matching = self.entries.iter().filter(|e| self.matches_filter(e, &needle));
         let grouped = self.entries.iter().any(|e| e.profile.as_ref().is_ok_and(|p| !p.tags.is_empty()));
         // Entries come sorted by name from the store; the sort is stable.
         let mut keyed: Vec<(Group, &str)> = matching.map(|e| (self.group_of(e, grouped), e.name.as_str())).collect();
@@ -660,11 +674,23 @@ impl AppState {
         tags
     }
 
-    /// The row that keyboard actions (Enter, Delete) act on: the selected profile, only while it is
-    /// listed. A profile hidden by the search is never acted on.
+    /// The row that keyboard actions (Enter, Delete) act on: the selected profile, while the search and
+    /// tag filter list it. A profile hidden by the search is never acted on; one in a collapsed group is
+    /// shown first ([`AppState::reveal_selection`]).
     pub fn highlighted(&self) -> Option<String> {
         let selected = self.selected.as_deref()?;
-        self.visible().iter().any(|e| e.name == selected).then(|| selected.to_owned())
+        let needle = self.search.trim().to_lowercase();
+        self.entry(selected).filter(|e| self.matches_filter(e, &needle)).map(|e| e.name.clone())
+    }
+
+    /// Brings the selection into view: its group expanded, the list scrolled to it (the host list does
+    /// that when it draws next, see [`AppState::scroll_to_selection`]).
+    pub fn reveal_selection(&mut self) {
+        let Some(entry) = self.selected.as_deref().and_then(|s| self.entry(s)) else { return };
+        let grouped = self.entries.iter().any(|e| e.profile.as_ref().is_ok_and(|p| !p.tags.is_empty()));
+        let key = self.group_of(entry, grouped).key();
+        self.collapsed_groups.remove(&key);
+        self.scroll_to_selection = true;
     }
 
     /// After the search or tag filter changed: the selection follows it to the first listed row when
@@ -693,6 +719,7 @@ impl AppState {
         };
         let name = names[next].clone();
         self.select(&name);
+        self.reveal_selection();
     }
 
     pub fn toggle_favourite(&mut self, name: &str) {
@@ -1186,6 +1213,7 @@ impl AppState {
         self.editor_touched.clear();
         self.editor_submitted = false;
         self.editor = Some(editor);
+        self.editor_session += 1;
     }
 
     /// Whether the form differs from what was loaded.
@@ -1256,6 +1284,16 @@ impl AppState {
 
     pub fn keep_editing(&mut self) {
         self.pending_discard = None;
+    }
+
+    /// "Save" in the "Discard changes?" question: saves the form, then does what was asked. A form that
+    /// does not save (an invalid field, a conflict on disk) stays open with its errors shown.
+    pub fn save_and_continue(&mut self) {
+        let Some(action) = self.pending_discard.take() else { return };
+        self.save_editor();
+        if self.editor.is_none() {
+            self.perform(action);
+        }
     }
 
     fn perform(&mut self, action: Leave) {

@@ -46,7 +46,9 @@ pub enum RevealError {
     },
     #[error("the keyring's key: {0}")]
     StoredKey(#[source] client_core::rotating::RotatingError),
-    #[error("no door key for {name} in the keyring (knock-cli profile set-key {name}) or ${variable}")]
+    #[error(
+        "no door key for {name} in the keyring: import its knock+rotating:// line (Import from text…) or set ${variable}"
+    )]
     Missing { name: String, variable: String },
     #[error(transparent)]
     Store(#[from] client_core::StoreError),

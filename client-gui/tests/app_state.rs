@@ -57,9 +57,9 @@ fn one_row_per_profile_filtered_by_search_and_tag_with_favourites_on_top() {
 }
 
 /// Group headers by tag: pinned first, each first tag, then untagged; a collapsed group hides its
-/// rows from the keyboard too, and the collapsed set is part of the persisted state.
+/// rows, the collapsed set is part of the persisted state, and the keyboard opens the selection's group.
 #[test]
-fn collapsed_groups_hide_their_rows_from_the_keyboard_and_survive_a_restart() {
+fn collapsed_groups_hide_their_rows_survive_a_restart_and_open_for_the_keyboard() {
     use client_gui::app::{Group, ListRow};
     let dir = tempfile::tempdir().expect("dir");
     let store = ProfileStore::new(dir.path());
@@ -80,10 +80,13 @@ fn collapsed_groups_hide_their_rows_from_the_keyboard_and_survive_a_restart() {
     s.select("db");
     s.toggle_group(&Group::Tag("prod".into()));
     assert_eq!(listed(&s), ["lab"]);
-    assert_eq!(s.highlighted(), None, "a row hidden under a collapsed header is not acted on");
     let again = AppState::new(ProfileStore::new(dir.path()), s.persisted()).expect("state");
     assert_eq!(headers(&again), [(Group::Tag("prod".into()), 2, true), (Group::Untagged, 1, false)]);
     assert_eq!(listed(&again), ["lab"]);
+    // The keyboard still acts on the selection, after showing it (issue 24 item 4): its group opens.
+    assert_eq!(s.highlighted().as_deref(), Some("db"));
+    s.reveal_selection();
+    assert_eq!(listed(&s), ["db", "web", "lab"], "the selection's group is expanded");
 }
 
 /// Defect 1: Enter knocked a host hidden by the search, or the first host with nothing selected.

@@ -859,7 +859,7 @@ fn diagnose_shows_each_check_and_the_conclusion_and_can_be_cancelled() {
     harness.get_by_label("Diagnose").click();
     harness.run_steps(2);
     step_until(&mut harness, |app| app.state.diagnosis.as_ref().is_some_and(|d| !d.is_running()));
-    harness.get_by_label("Conclusion: already_open");
+    harness.get_by_label("Conclusion: the door was already open");
     for check in ["resolution", "before"] {
         harness.get_by_label(check);
     }

@@ -19,22 +19,25 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
     };
     let Some(entry) = state.entry(&name).cloned() else { return false };
     let countdown = entry.profile.as_ref().is_ok_and(|p| matches!(p.kind, ProfileKind::Rotating(_)));
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        let profile = match entry.profile {
-            Ok(profile) => profile,
-            Err(err) => {
-                ui.heading(&name);
+    ui.add(egui::Label::new(RichText::new(&name).heading()).truncate()).on_hover_text(&name);
+    let profile = match entry.profile {
+        Ok(profile) => profile,
+        Err(err) => {
+            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
                 ui.add(egui::Label::new(RichText::new(err.to_string()).color(ui.visuals().error_fg_color)).wrap());
                 ui.label("Fix the file in a text editor; the app will pick up the change.");
-                return;
-            }
-        };
-        state.ensure_resolution(&name);
-        ui.heading(&name);
+            });
+            return false;
+        }
+    };
+    state.ensure_resolution(&name);
+    // The actions are pinned above the scroll area: Knock and Edit are on screen at any window size,
+    // whatever the details below say.
+    buttons(state, &name, &profile, ui);
+    ui.add_space(4.0);
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         banner(state, &name, ui);
         facts(state, &name, &profile, ui);
-        ui.add_space(8.0);
-        buttons(state, &name, &profile, ui);
         if let Some(run) = state.runs.get(&name).cloned() {
             ui.separator();
             progress(state, &name, &run, ui);
@@ -107,8 +110,9 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
             });
             let opened = found.conclusion.door_opened();
             let color = if opened { green } else { ui.visuals().error_fg_color };
-            let conclusion =
-                ui.label(RichText::new(format!("Conclusion: {}", found.conclusion.as_str())).strong().color(color));
+            let conclusion = ui.label(
+                RichText::new(format!("Conclusion: {}", conclusion_words(found.conclusion))).strong().color(color),
+            );
             ui.ctx().accesskit_node_builder(conclusion.id, |node| node.set_live(egui::accesskit::Live::Polite));
             if let Some(advice) = found.advice() {
                 ui.add(egui::Label::new(format!("What to do: {advice}")).wrap());
@@ -148,6 +152,25 @@ fn rotating_window(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
         }
     });
     ui.end_row();
+}
+
+/// The Diagnose conclusion in words (the app speaks in words, not in knock-cli's identifiers).
+pub fn conclusion_words(conclusion: client_core::Conclusion) -> &'static str {
+    use client_core::Conclusion as C;
+    match conclusion {
+        C::Opened => "the door opened",
+        C::AlreadyOpen => "the door was already open",
+        C::NotActedOn => "the server did not act on the knock",
+        C::NotListening => "the door opened, but nothing listens on the port",
+        C::RefusedBeforeAndAfter => "the port refused before and after the knock",
+        C::OpenedLate => "the door opened, but only after the wait",
+        C::ServerUnreachable => "the server cannot be reached (no route)",
+        C::Unresolvable => "the host name does not resolve",
+        C::NeedsRawPrivilege => "this profile needs raw sockets",
+        C::NatForSpa => "a NAT changes the address the server sees",
+        C::KnockFailed => "the knock could not be sent",
+        C::Unverified => "sent; no verify port to tell whether it opened",
+    }
 }
 
 fn green(ui: &egui::Ui) -> Color32 {
@@ -198,7 +221,7 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
                     if matches!(state.last_result(name), LastResult::AlreadyOpen { .. })
                         && ui
                             .add_enabled(!running, egui::Button::new("Knock anyway"))
-                            .on_hover_text("Force: knock although the door answers (knock-cli open --force)")
+                            .on_hover_text("Send the open sequence although the door already answers")
                             .clicked()
                     {
                         state.force_knock(name);
@@ -212,10 +235,11 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
 fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
     egui::Grid::new("facts").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
         ui.label("Host");
-        ui.label(&profile.host);
+        ui.add(egui::Label::new(&profile.host).wrap());
         ui.end_row();
         ui.label("Address");
-        ui.horizontal(|ui| {
+        // Wrapped: a long lookup error never pushes Refresh out of the window.
+        ui.horizontal_wrapped(|ui| {
             match state.resolution.get(name) {
                 None | Some(Resolution::Pending { .. }) => {
                     ui.spinner();
@@ -250,7 +274,7 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                     } else {
                         String::new()
                     };
-                    ui.label(format!("{}{delay}", knock.method));
+                    ui.add(egui::Label::new(format!("{}{delay}", knock.method)).wrap());
                     if let Some(step) = state.raw_needed_but_denied(profile) {
                         ui.add(
                             egui::Label::new(
@@ -266,10 +290,13 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
             ProfileKind::Rotating(knock) => {
                 let rotation = &knock.rotation;
                 ui.label("Rotating");
-                ui.label(format!(
-                    "door {}: {} hits from {}-{}, a new sequence every {} s",
-                    rotation.door, rotation.length, rotation.range.0, rotation.range.1, rotation.step
-                ));
+                ui.add(
+                    egui::Label::new(format!(
+                        "door {}: {} hits from {}-{}, a new sequence every {} s",
+                        rotation.door, rotation.length, rotation.range.0, rotation.range.1, rotation.step
+                    ))
+                    .wrap(),
+                );
                 ui.end_row();
                 rotating_window(state, name, ui);
             }
@@ -284,8 +311,8 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                 );
                 ui.end_row();
                 ui.label("Keys");
-                ui.horizontal(|ui| {
-                    ui.label("in the OS keyring, or the KNOCK_SPA_* variables");
+                ui.horizontal_wrapped(|ui| {
+                    ui.add(egui::Label::new("in the OS keyring, or the KNOCK_SPA_* variables").wrap());
                     if ui.button("Add keys…").on_hover_text("Type, paste or generate this profile's keys").clicked() {
                         state.edit(name);
                     }
@@ -295,18 +322,23 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
         }
         if let Some(v) = profile.verify {
             ui.label("Verify");
-            ui.label(format!(
-                "TCP port {} answers within {:.1} s; {}, backoff {:.1} s",
-                v.port,
-                v.timeout_ms as f64 / 1000.0,
-                client_core::plural(v.attempts.get() as usize, "attempt"),
-                v.backoff_ms as f64 / 1000.0
-            ));
+            ui.add(
+                egui::Label::new(format!(
+                    "TCP port {} answers within {:.1} s; {}, backoff {:.1} s",
+                    v.port,
+                    v.timeout_ms as f64 / 1000.0,
+                    client_core::plural(v.attempts.get() as usize, "attempt"),
+                    v.backoff_ms as f64 / 1000.0
+                ))
+                .wrap(),
+            );
             ui.end_row();
         }
         if !profile.tags.is_empty() {
             ui.label("Tags");
-            ui.label(profile.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join("  "));
+            ui.add(
+                egui::Label::new(profile.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join("  ")).wrap(),
+            );
             ui.end_row();
         }
         if !profile.notes.is_empty() {
@@ -332,7 +364,7 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
         if profile.verify.is_some()
             && ui
                 .add_enabled(!running, egui::Button::new("Force knock"))
-                .on_hover_text("Knock even if the door already answers (knock-cli open --force)")
+                .on_hover_text("Send the open sequence even if the door already answers")
                 .clicked()
         {
             state.force_knock(name);
@@ -345,7 +377,9 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
         let diagnosing = state.diagnosis.as_ref().is_some_and(|d| d.is_running());
         if ui
             .add_enabled(!running && !diagnosing, egui::Button::new("Diagnose"))
-            .on_hover_text("Did it open, and if not, why? Runs knock-cli doctor's checks (knocks at most once)")
+            .on_hover_text(
+                "Did it open, and if not, why? Checks the host, the route and the port (knocks at most once)",
+            )
             .clicked()
         {
             state.diagnose(name);
@@ -370,7 +404,11 @@ fn connect(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Command");
         let edit = ui
-            .add(egui::TextEdit::singleline(&mut command).font(egui::TextStyle::Monospace).desired_width(260.0))
+            .add(
+                egui::TextEdit::singleline(&mut command)
+                    .font(egui::TextStyle::Monospace)
+                    .desired_width((ui.available_width() - 16.0).clamp(80.0, 260.0)),
+            )
             .labelled_by(label.id);
         if edit.changed() {
             state.connect_commands.insert(name.to_owned(), command.clone());

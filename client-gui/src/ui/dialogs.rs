@@ -23,25 +23,7 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         return;
     }
     if state.pending_discard.is_some() {
-        let modal = Modal::new(Id::unique("discard-changes")).show(ctx, |ui| {
-            ui.heading("Discard changes?");
-            ui.label("The profile you are editing has changes that are not saved.");
-            ui.horizontal(|ui| {
-                let discard = ui.button("Discard changes");
-                if opened {
-                    discard.request_focus();
-                }
-                if discard.clicked() {
-                    state.discard_changes();
-                }
-                if ui.button("Keep editing").clicked() {
-                    state.keep_editing();
-                }
-            });
-        });
-        if modal.should_close() {
-            state.keep_editing();
-        }
+        discard(state, opened, ctx);
         return;
     }
     if let Some(name) = state.pending_delete.clone() {
@@ -90,6 +72,38 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
     import(state, opened, ctx);
     import_uri(state, opened, ctx);
     export(state, opened, ctx);
+}
+
+/// "Save changes?": Save (the default when the form is valid: Enter saves, as it does in the editor),
+/// Discard, or Cancel (the default otherwise: Enter never throws edits away).
+fn discard(state: &mut AppState, opened: bool, ctx: &egui::Context) {
+    let can_save = state.can_save();
+    let modal = Modal::new(Id::unique("discard-changes")).show(ctx, |ui| {
+        ui.set_max_width(420.0);
+        ui.heading("Discard changes?");
+        ui.add(egui::Label::new("The profile you are editing has changes that are not saved.").wrap());
+        if !can_save {
+            ui.add(egui::Label::new(RichText::new("It cannot be saved yet: a field needs fixing.").weak()).wrap());
+        }
+        ui.horizontal_wrapped(|ui| {
+            let save = ui.add_enabled(can_save, egui::Button::new(RichText::new("Save").strong()));
+            let discard = ui.button("Discard");
+            let cancel = ui.button("Cancel").on_hover_text("Keep editing");
+            if opened {
+                if can_save { save.request_focus() } else { cancel.request_focus() }
+            }
+            if save.clicked() {
+                state.save_and_continue();
+            } else if discard.clicked() {
+                state.discard_changes();
+            } else if cancel.clicked() {
+                state.keep_editing();
+            }
+        });
+    });
+    if modal.should_close() {
+        state.keep_editing();
+    }
 }
 
 /// "Import from text": paste the `knock+rotating://` line that `knock-server rotating keygen` printed;

@@ -23,8 +23,30 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
 
 fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
     if state.entries.is_empty() {
-        ui.add(egui::Label::new(format!("No profiles yet in {}.", state.store().dir().display())).wrap());
-        ui.add(egui::Label::new("Click New (Ctrl+N), or Import… a knockd.conf or .fwknoprc.").wrap());
+        // First run: one obvious thing to do, and the other way in.
+        ui.add_space(12.0);
+        ui.vertical_centered(|ui| {
+            let add = egui::Button::new(egui::RichText::new("Add your first host").strong().size(16.0))
+                .min_size(egui::vec2(200.0, 36.0));
+            if ui.add(add).on_hover_text("Ctrl+N").clicked() {
+                state.new_profile();
+            }
+            ui.add_space(6.0);
+            if ui
+                .button("Import…")
+                .on_hover_text("A knock profile (.toml), an fwknop client file (~/.fwknoprc) or a knockd.conf")
+                .clicked()
+            {
+                state.open_import();
+            }
+        });
+        ui.add_space(12.0);
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!("Profiles are kept in {}.", state.store().dir().display())).weak(),
+            )
+            .wrap(),
+        );
         return;
     }
     tag_filters(state, ui);
@@ -35,7 +57,32 @@ fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
         return;
     }
     ui.spacing_mut().item_spacing.y = 0.0;
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
+    let mut scroll = egui::ScrollArea::vertical().auto_shrink([false, false]);
+    // The keyboard moved the selection: scroll just enough to show its row (rows are exactly
+    // ROW_HEIGHT apart, so its place is known without drawing the rows in between).
+    let offset_id = ui.scope_id().with("host-list-offset");
+    if std::mem::take(&mut state.scroll_to_selection)
+        && let Some(index) =
+            rows.iter().position(|r| matches!(r, ListRow::Profile(n) if Some(n) == state.selected.as_ref()))
+    {
+        let viewport = ui.available_height();
+        let offset = ui.ctx().data(|d| d.get_temp::<f32>(offset_id)).unwrap_or(0.0);
+        let top = index as f32 * ROW_HEIGHT;
+        let wanted = if top < offset {
+            top
+        } else if top + ROW_HEIGHT > offset + viewport {
+            top + ROW_HEIGHT - viewport
+        } else {
+            offset
+        };
+        scroll = scroll.vertical_scroll_offset(wanted.max(0.0));
+        // Keyboard focus, if it is on a row, goes with the selection: one highlight, never two.
+        if ui.ctx().data(|d| d.get_temp::<bool>(row_focus_id()).unwrap_or(false)) {
+            ui.ctx().data_mut(|d| d.insert_temp(focus_selected_id(), true));
+        }
+    }
+    ui.ctx().data_mut(|d| d.insert_temp(row_focus_id(), false));
+    let output = scroll.show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
         ui.spacing_mut().item_spacing.y = 0.0;
         for row in &rows[range] {
             match row {
@@ -48,6 +95,23 @@ fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
             }
         }
     });
+    ui.ctx().data_mut(|d| d.insert_temp(offset_id, output.state.clamped_offset().y));
+}
+
+/// Whether a host row had the keyboard focus in the last frame.
+pub fn row_has_focus(ctx: &egui::Context) -> bool {
+    ctx.data(|d| d.get_temp::<bool>(row_focus_id()).unwrap_or(false))
+}
+
+/// Whether a host row had the keyboard focus this frame.
+fn row_focus_id() -> egui::Id {
+    egui::Id::unique("host-row-has-focus")
+}
+
+/// The selected row takes the keyboard focus when it is drawn next (the selection moved while a row
+/// had it).
+fn focus_selected_id() -> egui::Id {
+    egui::Id::unique("host-row-focus-selected")
 }
 
 /// A group header: one row of the same height, a disclosure arrow, the group and its count. Clicking
@@ -172,8 +236,27 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
 
     let (rect, response) = ui.allocate_exact_size(egui::vec2(ui.available_width(), ROW_HEIGHT), Sense::click());
     response.widget_info(|| WidgetInfo::selected(Role::ListBoxOption, true, selected, &full));
-    if response.clicked() {
+    // Assistive tools hear a selected option, not a checked one.
+    ui.ctx().accesskit_node_builder(response.id, |node| {
+        node.clear_toggled();
+        node.set_selected(selected);
+    });
+    // Focus and selection are one: a row that gets the keyboard (Tab) is selected, and the selected row
+    // takes the keyboard when the selection moves while a row has it.
+    if response.clicked() || response.gained_focus() {
         state.select(name);
+    }
+    // Until the row has it: egui's own arrow-key navigation moves the focus at the end of the frame
+    // the key was pressed in, so the request is repeated the next frame.
+    if selected && ui.ctx().data(|d| d.get_temp::<bool>(focus_selected_id())).unwrap_or(false) {
+        if response.has_focus() {
+            ui.ctx().data_mut(|d| d.remove_temp::<bool>(focus_selected_id()));
+        } else {
+            response.request_focus();
+        }
+    }
+    if response.has_focus() {
+        ui.ctx().data_mut(|d| d.insert_temp(row_focus_id(), true));
     }
     let response = response.on_hover_text(&full);
     if !ui.is_rect_visible(rect) {
@@ -251,7 +334,10 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
     let mut job = LayoutJob::default();
     let body = FontId::proportional(14.0);
     let small = FontId::proportional(12.0);
-    job.append(name, 0.0, TextFormat::simple(body.clone(), text_color));
+    // Long names that share a prefix stay apart: the name is cut in its middle (its end, where they
+    // differ, stays) to at most 60 % of the line; the host, tags and status take the rest.
+    let shown_name = middle_truncated(ui.ctx(), name, &body, width * 0.6);
+    job.append(&shown_name, 0.0, TextFormat::simple(body.clone(), text_color));
     if let Ok(host) = &host {
         job.append(host, 8.0, TextFormat::simple(small.clone(), visuals.weak_text_color()));
     }
@@ -264,4 +350,50 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
     let y = rect.center().y - galley.size().y / 2.0;
     painter.galley(egui::pos2(text_left, y), galley, text_color);
     window.is_some()
+}
+
+/// `text` cut in its middle with an ellipsis to fit `max_width` in `font` (as is when it fits): the start
+/// and the end stay, so "very-long-profile-name-east" and "…-west" read differently.
+pub fn middle_truncated(ctx: &egui::Context, text: &str, font: &FontId, max_width: f32) -> String {
+    let widths: Vec<f32> = ctx.fonts_mut(|f| text.chars().map(|c| f.glyph_width(font, c)).collect());
+    if widths.iter().sum::<f32>() <= max_width {
+        return text.to_owned();
+    }
+    let ellipsis = ctx.fonts_mut(|f| f.glyph_width(font, '…'));
+    let chars: Vec<char> = text.chars().collect();
+    // Keep `n` characters: the end gets the larger half (where names made from a template differ).
+    let split = |n: usize| (n / 2, n - n / 2);
+    let fits = |n: usize| {
+        let (head, tail) = split(n);
+        let width: f32 = widths[..head].iter().sum::<f32>() + widths[chars.len() - tail..].iter().sum::<f32>();
+        width + ellipsis <= max_width
+    };
+    let mut keep = 0;
+    while keep < chars.len() && fits(keep + 1) {
+        keep += 1;
+    }
+    let (head, tail) = split(keep);
+    let mut cut: String = chars[..head].iter().collect();
+    cut.push('…');
+    cut.extend(&chars[chars.len() - tail..]);
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Item 8: long names with a common prefix keep the part that tells them apart.
+    #[test]
+    fn long_names_are_cut_in_the_middle() {
+        let ctx = egui::Context::default();
+        let mut output = ctx.run_ui(egui::RawInput::default(), |_| {});
+        output.textures_delta.clear();
+        let font = FontId::proportional(14.0);
+        let east = middle_truncated(&ctx, "very-long-profile-name-for-the-staging-database-east", &font, 150.0);
+        let west = middle_truncated(&ctx, "very-long-profile-name-for-the-staging-database-west", &font, 150.0);
+        assert!(east.contains('…') && east.starts_with("very") && east.ends_with("east"), "{east}");
+        assert_ne!(east, west);
+        assert_eq!(middle_truncated(&ctx, "web", &font, 150.0), "web", "a short name is whole");
+    }
 }
