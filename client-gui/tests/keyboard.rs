@@ -127,3 +127,20 @@ fn tab_and_arrows_move_one_selection() {
     );
     assert!(!harness.get_by_label_contains("beta  ·").accesskit_node().is_focused());
 }
+
+/// Item 12: Escape with a drop-down open closes the drop-down, not the editor behind it.
+#[test]
+fn escape_closes_a_menu_not_the_editor() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut harness = app_sized(dir.path(), egui::vec2(1000.0, 680.0));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    harness.run();
+    type_into(&mut harness, "Name", "web");
+    harness.get_by_label("Address family").click();
+    harness.run();
+    assert!(egui::Popup::is_any_open(&harness.ctx), "the drop-down is open");
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(harness.query_by_label("Discard changes?").is_none(), "Escape did not ask to leave the editor");
+    assert_eq!(harness.state().state.editor.as_ref().map(|e| e.name.as_str()), Some("web"));
+}

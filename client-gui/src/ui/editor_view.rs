@@ -13,7 +13,9 @@ pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
         state.save_editor();
         return;
     }
-    if keys && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
+    // Escape with a menu or a drop-down open closes that only (egui does), never the editor behind it.
+    let menu_open = egui::Popup::is_any_open(ui.ctx());
+    if keys && !menu_open && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
         state.cancel_editor();
         return;
     }
