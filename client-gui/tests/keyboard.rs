@@ -144,3 +144,23 @@ fn escape_closes_a_menu_not_the_editor() {
     assert!(harness.query_by_label("Discard changes?").is_none(), "Escape did not ask to leave the editor");
     assert_eq!(harness.state().state.editor.as_ref().map(|e| e.name.as_str()), Some("web"));
 }
+
+/// Item 11: generated keys are masked on screen until Reveal.
+#[test]
+fn generated_keys_are_masked_until_reveal() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut harness = app_sized(dir.path(), egui::vec2(1000.0, 680.0));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::N);
+    harness.run();
+    harness.get_by_label("SPA (fwknop)").click();
+    harness.run();
+    harness.get_by_label("Generate keys").click();
+    harness.run();
+    let key = harness.state().state.editor.as_ref().map(|e| e.spa_key.clone()).expect("editor open");
+    assert!(!key.is_empty());
+    harness.get_by_label_contains("KEY_BASE64: ");
+    assert!(harness.query_by_label_contains(&key).is_none(), "the key is not on screen before Reveal");
+    harness.get_by_label("Reveal keys").click();
+    harness.run();
+    harness.get_by_label_contains(&key);
+}

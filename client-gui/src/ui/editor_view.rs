@@ -206,9 +206,16 @@ fn rotating_fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) 
 fn generated_keys(lines: &str, ui: &mut egui::Ui) {
     ui.separator();
     ui.label(RichText::new("For the server's access.conf (shown only now):").strong());
+    // Masked until Reveal (someone may be looking at the screen); Copy copies them either way.
+    let revealed_id = ui.scope_id().with(("revealed", lines));
+    let revealed = ui.ctx().data(|d| d.get_temp::<bool>(revealed_id)).unwrap_or(false);
+    let shown = if revealed { lines.trim_end().to_owned() } else { masked_keys(lines) };
     egui::ScrollArea::horizontal().id_salt("generated-keys").show(ui, |ui| {
-        ui.add(egui::Label::new(RichText::new(lines.trim_end()).monospace().size(14.0)).extend());
+        ui.add(egui::Label::new(RichText::new(shown).monospace().size(14.0)).extend());
     });
+    if ui.button(if revealed { "Hide keys" } else { "Reveal keys" }).clicked() {
+        ui.ctx().data_mut(|d| d.insert_temp(revealed_id, !revealed));
+    }
     let copied_id = ui.scope_id().with("copied");
     let copied = ui.ctx().data(|d| d.get_temp::<bool>(copied_id)).unwrap_or(false);
     let label = if copied { format!("Copied {}", icons::OPEN) } else { format!("{} Copy to clipboard", icons::COPY) };
@@ -223,6 +230,19 @@ fn generated_keys(lines: &str, ui: &mut egui::Ui) {
         ui.ctx().copy_text(lines.to_owned());
         ui.ctx().data_mut(|d| d.insert_temp(copied_id, true));
     }
+}
+
+/// The access.conf lines with each value masked: `KEY_BASE64: ••••••••`.
+fn masked_keys(lines: &str) -> String {
+    lines
+        .trim_end()
+        .lines()
+        .map(|line| match line.split_once(": ") {
+            Some((name, _)) => format!("{name}: ••••••••"),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A masked field for a key; its error (if any) under it.
