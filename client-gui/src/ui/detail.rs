@@ -413,14 +413,14 @@ fn connect(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
         if edit.changed() {
             state.connect_commands.insert(name.to_owned(), command.clone());
         }
-        if ui.button(format!("{} Connect", icons::TERMINAL)).on_hover_text("Run it in a terminal").clicked() {
+        if icons::button(ui, icons::TERMINAL, "Connect").on_hover_text("Run it in a terminal").clicked() {
             state.connect_in_terminal(&command);
         }
-        if ui.button(format!("{} Copy ssh command", icons::COPY)).clicked() {
+        if icons::button(ui, icons::COPY, "Copy ssh command").clicked() {
             ui.ctx().copy_text(command.clone());
             state.notice = Some(Notice::Info(format!("copied \"{command}\"")));
         }
-        if ui.button(format!("{} Copy host", icons::COPY)).clicked() {
+        if icons::button(ui, icons::COPY, "Copy host").clicked() {
             ui.ctx().copy_text(profile.host.clone());
             state.notice = Some(Notice::Info(format!("copied \"{}\"", profile.host)));
         }

@@ -218,8 +218,11 @@ fn generated_keys(lines: &str, ui: &mut egui::Ui) {
     }
     let copied_id = ui.scope_id().with("copied");
     let copied = ui.ctx().data(|d| d.get_temp::<bool>(copied_id)).unwrap_or(false);
-    let label = if copied { format!("Copied {}", icons::OPEN) } else { format!("{} Copy to clipboard", icons::COPY) };
-    let button = ui.button(label);
+    let button = if copied {
+        icons::button(ui, icons::OPEN, "Copied")
+    } else {
+        icons::button(ui, icons::COPY, "Copy to clipboard")
+    };
     // Bring the keys into view once, right after they were generated (they sit below the form).
     let seen_id = ui.scope_id().with(("seen", lines));
     if !ui.ctx().data(|d| d.get_temp::<bool>(seen_id)).unwrap_or(false) {

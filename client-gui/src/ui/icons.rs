@@ -39,3 +39,11 @@ pub const ALL: [&str; 16] = [
     COLLAPSED,
     CLOCK,
 ];
+
+/// A button showing `icon` before `words` whose accessible name is the words alone: a screen reader
+/// says "Connect", not the name of a glyph.
+pub fn button(ui: &mut egui::Ui, icon: &str, words: &str) -> egui::Response {
+    let response = ui.button(format!("{icon} {words}"));
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, ui.is_enabled(), words));
+    response
+}
