@@ -156,6 +156,16 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
         "web".into(),
         LastResult::NotOpened { at: std::time::SystemTime::now(), why: "the verify port did not answer".into() },
     );
+    // The History panel open with knocks in it: it gives way (at most a third of the window).
+    for i in 0..12 {
+        let at = std::time::SystemTime::now();
+        let result = LastResult::Sent { at, detail: format!("sent 3 hits to 192.0.2.{i}") };
+        let entry = client_gui::app::HistoryEntry { at, name: "web".into(), action: client_core::Action::Open, result };
+        harness.state_mut().state.history.push(entry);
+    }
+    harness.state_mut().state.history_open = true;
+    settle(&mut harness);
+    problems.extend(check(&harness, &format!("{at} list with History open"), &["New", "Knock web", "History (12)"]));
     for name in ["web", LONG_NAME, "fw", "door"] {
         harness.state_mut().state.select(name);
         settle(&mut harness);
