@@ -213,16 +213,20 @@ fn generated_keys(lines: &str, ui: &mut egui::Ui) {
     egui::ScrollArea::horizontal().id_salt("generated-keys").show(ui, |ui| {
         ui.add(egui::Label::new(RichText::new(shown).monospace().size(14.0)).extend());
     });
-    if ui.button(if revealed { "Hide keys" } else { "Reveal keys" }).clicked() {
-        ui.ctx().data_mut(|d| d.insert_temp(revealed_id, !revealed));
-    }
     let copied_id = ui.scope_id().with("copied");
     let copied = ui.ctx().data(|d| d.get_temp::<bool>(copied_id)).unwrap_or(false);
-    let button = if copied {
-        icons::button(ui, icons::OPEN, "Copied")
-    } else {
-        icons::button(ui, icons::COPY, "Copy to clipboard")
-    };
+    let button = ui
+        .horizontal(|ui| {
+            if ui.button(if revealed { "Hide keys" } else { "Reveal keys" }).clicked() {
+                ui.ctx().data_mut(|d| d.insert_temp(revealed_id, !revealed));
+            }
+            if copied {
+                icons::button(ui, icons::OPEN, "Copied")
+            } else {
+                icons::button(ui, icons::COPY, "Copy to clipboard")
+            }
+        })
+        .inner;
     // Bring the keys into view once, right after they were generated (they sit below the form).
     let seen_id = ui.scope_id().with(("seen", lines));
     if !ui.ctx().data(|d| d.get_temp::<bool>(seen_id)).unwrap_or(false) {
