@@ -457,6 +457,12 @@ impl AppState {
         self.worker.check_keyring(self.secrets.clone());
     }
 
+    /// Unlock (the keyring is locked): the OS shows its unlock prompt; the state is probed again after.
+    pub fn unlock_keyring(&mut self) {
+        self.keyring = None;
+        self.worker.unlock_keyring(self.secrets.clone());
+    }
+
     pub fn worker_mut(&mut self) -> &mut Worker {
         &mut self.worker
     }
@@ -1072,6 +1078,10 @@ impl AppState {
                 }
                 WorkerMessage::Renamed { old, new, result } => self.on_renamed(old, new, result),
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
+                WorkerMessage::Unlocked(Ok(())) => self.notice = Some(Notice::Info("keyring unlocked".to_owned())),
+                WorkerMessage::Unlocked(Err(err)) => {
+                    self.notice = Some(Notice::Error(format!("the keyring is still locked: {err}")));
+                }
                 WorkerMessage::Deleted { name, result } => self.on_deleted(name, result),
                 WorkerMessage::Notified { note, result } => self.last_note = Some((note, result)),
                 WorkerMessage::Picked { pick, path } => self.on_picked(pick, path),

@@ -81,6 +81,8 @@ pub enum WorkerMessage {
         result: Result<(), client_core::StoreError>,
     },
     Keyring(Availability),
+    /// How Unlock went (the new availability follows).
+    Unlocked(Result<(), client_core::SecretError>),
     /// A profile was deleted (file and keyring secrets); `Ok(Some(error))` when its secrets could not be
     /// forgotten.
     Deleted {
@@ -190,6 +192,17 @@ impl Worker {
     pub fn check_keyring(&self, secrets: SecretStore) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
+            let _ = sender.send(WorkerMessage::Keyring(secrets.availability()));
+            waker();
+        });
+    }
+
+    /// Unlock: asks the OS to unlock the keyring (its own prompt), then probes it again.
+    pub fn unlock_keyring(&self, secrets: SecretStore) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = secrets.unlock();
+            let _ = sender.send(WorkerMessage::Unlocked(result));
             let _ = sender.send(WorkerMessage::Keyring(secrets.availability()));
             waker();
         });

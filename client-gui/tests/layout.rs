@@ -317,3 +317,29 @@ fn button_names_carry_no_icon_glyphs() {
     }
     assert!(found.is_empty(), "{found:?}");
 }
+
+/// Item 5: a locked keyring is said to be locked, with Unlock, in the toolbar and where a profile's keys
+/// are shown; never "no keys". (Unlock itself shows the desktop's prompt: not clicked here.)
+#[test]
+fn a_locked_keyring_is_shown_as_locked_with_unlock() {
+    let dir = tempfile::tempdir().expect("dir");
+    store_with_every_kind(dir.path());
+    let mut harness = app(dir.path(), egui::vec2(1000.0, 680.0), 1.0);
+    // The app's own probe answers first (whatever this machine has); then the keyring is locked.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while harness.state().state.keyring.is_none() && std::time::Instant::now() < deadline {
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    harness.state_mut().state.keyring = Some(client_core::KeyringAvailability::Locked);
+    harness.state_mut().state.select("fw");
+    settle(&mut harness);
+    harness.get_by_label("keyring: locked");
+    harness.get_by_label("Unlock");
+    harness.get_by_label_contains("the keyring is locked");
+    harness.get_by_label("Unlock keyring");
+    assert!(harness.query_by_label("Add keys…").is_none(), "a locked keyring is not a keyring without keys");
+    harness.state_mut().state.select("door");
+    settle(&mut harness);
+    harness.get_by_label("Unlock keyring");
+}

@@ -173,6 +173,25 @@ pub fn conclusion_words(conclusion: client_core::Conclusion) -> &'static str {
     }
 }
 
+/// A locked keyring, where a profile's keys live: said as such (not "no keys"), with Unlock. True when
+/// it is locked.
+fn keyring_locked(state: &mut AppState, ui: &mut egui::Ui) -> bool {
+    if !matches!(state.keyring, Some(client_core::KeyringAvailability::Locked)) {
+        return false;
+    }
+    ui.add(
+        egui::Label::new(
+            RichText::new("the keyring is locked: unlock it to use this profile's keys")
+                .color(ui.visuals().warn_fg_color),
+        )
+        .wrap(),
+    );
+    if ui.button("Unlock keyring").on_hover_text("The desktop asks for the keyring's password").clicked() {
+        state.unlock_keyring();
+    }
+    true
+}
+
 fn green(ui: &egui::Ui) -> Color32 {
     if ui.visuals().dark_mode { Color32::from_rgb(0x4c, 0xc3, 0x6a) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) }
 }
@@ -298,6 +317,11 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                     .wrap(),
                 );
                 ui.end_row();
+                if matches!(state.keyring, Some(client_core::KeyringAvailability::Locked)) {
+                    ui.label("Key");
+                    ui.horizontal_wrapped(|ui| keyring_locked(state, ui));
+                    ui.end_row();
+                }
                 rotating_window(state, name, ui);
             }
             ProfileKind::Spa(spa) => {
@@ -312,6 +336,9 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                 ui.end_row();
                 ui.label("Keys");
                 ui.horizontal_wrapped(|ui| {
+                    if keyring_locked(state, ui) {
+                        return;
+                    }
                     ui.add(egui::Label::new("in the OS keyring, or the KNOCK_SPA_* variables").wrap());
                     if ui.button("Add keys…").on_hover_text("Type, paste or generate this profile's keys").clicked() {
                         state.edit(name);

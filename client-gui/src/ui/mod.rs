@@ -319,7 +319,7 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
 }
 
 /// Whether authenticated knocks can keep their secrets, and whether TCP hits can carry any flags.
-fn system_states(state: &AppState, ui: &mut egui::Ui) {
+fn system_states(state: &mut AppState, ui: &mut egui::Ui) {
     let (text, tip) = match &state.raw_permission {
         client_core::RawPermission::Permitted => ("raw sockets: permitted", "TCP hits can carry any flags".to_owned()),
         client_core::RawPermission::Denied { how_to_grant, .. } => {
@@ -333,6 +333,18 @@ fn system_states(state: &AppState, ui: &mut egui::Ui) {
         Some(Availability::Available) => ui
             .label(RichText::new("keyring: available").small())
             .on_hover_text("Secrets for authenticated knocks are stored in the OS keyring, never in files"),
+        Some(Availability::Locked) => {
+            // Locked is not "no keys": the keys may well be there. Unlock shows the OS's own prompt.
+            if ui
+                .small_button("Unlock")
+                .on_hover_text("Unlock the keyring (the desktop asks for its password)")
+                .clicked()
+            {
+                state.unlock_keyring();
+            }
+            ui.label(RichText::new("keyring: locked").small().color(ui.visuals().warn_fg_color))
+                .on_hover_text("Keys for authenticated knocks are in the keyring, which is locked: Unlock it first")
+        }
         Some(Availability::Unavailable(why)) => ui
             .label(RichText::new("keyring: unavailable").small().color(ui.visuals().warn_fg_color))
             .on_hover_text(why.as_str()),
