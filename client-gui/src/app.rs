@@ -78,6 +78,8 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HitState {
     Pending,
+    /// The run ended before this hit was sent.
+    NotSent,
     Sent,
     Failed(String),
 }
@@ -1025,7 +1027,7 @@ impl AppState {
             Ok(plan) if force => plan.remembering_in(&self.store),
             Ok(plan) => plan.remembering_in(&self.store).unless_open(),
             Err(err) => {
-                self.notice = Some(Notice::Error(err.to_string()));
+                self.notice = Some(Notice::Error(self.in_app_words(name, &err)));
                 return;
             }
         };
@@ -1045,6 +1047,26 @@ impl AppState {
             cancel,
         };
         self.runs.insert(name.to_owned(), run);
+    }
+
+    /// A profile error as the app says it: missing keys point to the app's own ways to add them (or to
+    /// Unlock when the keyring is locked), never to knock-cli commands; other errors as they are.
+    pub fn in_app_words(&self, name: &str, err: &client_core::ProfileError) -> String {
+        use client_core::ProfileError as E;
+        let locked = matches!(self.keyring, Some(Availability::Locked));
+        match err {
+            E::SpaKeysMissing { .. } | E::RotatingKeyMissing { .. } if locked => {
+                format!("{name}: the keyring is locked, so its keys cannot be read: Unlock it, then knock again")
+            }
+            E::SpaKeysMissing { .. } => {
+                format!("{name} has no keys yet: add them with Add keys… (or Edit), then knock again")
+            }
+            E::RotatingKeyMissing { .. } => format!(
+                "{name} has no door key yet: import the knock+rotating:// line your administrator sent \
+                 (Import from text…)"
+            ),
+            other => other.to_string(),
+        }
     }
 
     pub fn cancel(&mut self, name: &str) {
@@ -1153,9 +1175,26 @@ impl AppState {
     fn on_finished(&mut self, name: &str, id: RunId, report: &ProfileReport) {
         let Some(run) = self.runs.get_mut(name).filter(|r| r.id == id) else { return };
         run.phase = Phase::Done;
+        // Hits still waiting when the run ended were never sent (the name did not resolve, the knock
+        // failed before them): their chips say so instead of waiting forever.
+        for hit in &mut run.hits {
+            if hit.1 == HitState::Pending {
+                hit.1 = HitState::NotSent;
+            }
+        }
         let cancelled = matches!(&report.outcome, Outcome::Failed(e) if e.kind() == ErrorKind::Cancelled);
         run.cancelled = cancelled;
-        let result = if cancelled { LastResult::Cancelled { at: SystemTime::now() } } else { result_of(report) };
+        let mut result = if cancelled { LastResult::Cancelled { at: SystemTime::now() } } else { result_of(report) };
+        // Keys that were not there: said the app's way (Add keys…, Unlock), not knock-cli's.
+        if let (
+            Outcome::Failed(client_core::KnockError::Keys(client_core::KeysError::Unusable(
+                client_core::KeyError::Missing(missing),
+            ))),
+            LastResult::Failed { why, .. },
+        ) = (&report.outcome, &mut result)
+        {
+            *why = self.in_app_words(name, missing);
+        }
         // A cancel is the user's choice, not news about the door: the last result stays.
         if !cancelled {
             self.last_results.insert(name.to_owned(), result.clone());
@@ -1612,7 +1651,14 @@ fn result_of(report: &ProfileReport) -> LastResult {
     let at = SystemTime::now();
     let detail = report.summary();
     match &report.outcome {
-        Outcome::Opened if report.was_already_open() => LastResult::AlreadyOpen { at, detail },
+        Outcome::Opened if report.was_already_open() => {
+            // The shared summary ends with knock-cli's "--force knocks anyway": the app has a button.
+            let detail = match report.address() {
+                Some(address) => format!("{} answers, so nothing was sent", address),
+                None => "the door answers, so nothing was sent".to_owned(),
+            };
+            LastResult::AlreadyOpen { at, detail }
+        }
         Outcome::Opened => LastResult::Opened { at, detail },
         Outcome::Sent => LastResult::Sent { at, detail },
         Outcome::NotOpened => LastResult::NotOpened { at, why: detail },

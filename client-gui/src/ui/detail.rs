@@ -502,6 +502,7 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
             }
             let (icon, color) = match hit {
                 HitState::Pending => (icons::PENDING, ui.visuals().weak_text_color()),
+                HitState::NotSent => (icons::CANCELLED, ui.visuals().weak_text_color()),
                 HitState::Sent => (icons::OPEN, green),
                 HitState::Failed(_) => (icons::FAILED, ui.visuals().error_fg_color),
             };
