@@ -2,6 +2,8 @@
 //! does not leave them waiting, and the app speaks in its own words (buttons), never in knock-cli's
 //! commands or flags.
 
+#![expect(unsafe_code, reason = "std::env::set_var of the test's own variable, which edition 2024 marks unsafe")]
+
 use std::net::{TcpListener, UdpSocket};
 use std::num::NonZeroU16;
 use std::path::Path;
@@ -77,6 +79,7 @@ fn an_already_open_door_is_told_without_cli_wording() {
     harness.state_mut().state.history_open = true;
     harness.run_steps(2);
     let text = screen_text(&harness);
+    assert!(text.contains("Already open") && text.contains("nothing was sent"), "the screen is read:\n{text}");
     assert!(!text.contains("--force") && !text.contains("knock-cli"), "CLI wording on screen:\n{text}");
 }
 
@@ -96,4 +99,28 @@ fn missing_keys_point_to_the_app_not_to_knock_cli() {
         assert!(!text.contains("knock-cli") && !text.contains("set-key"), "CLI wording: {text}");
     }
     assert!(last.contains("Add keys") || last.contains("Unlock"), "says what to do in the app: {last}");
+}
+
+/// A rotating knock shows one chip per hit of its door (4 here), each sent, never one chip for all.
+#[test]
+fn a_rotating_knock_shows_one_chip_per_hit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let rotating: Profile = toml::from_str(
+        "host = \"127.0.0.1\"\nfamily = \"ipv4\"\n[rotating]\ndoor = \"ssh\"\nlength = 4\nprotocols = \"udp,udp,udp,udp\"\n",
+    )
+    .expect("rotating");
+    ProfileStore::new(dir.path()).create("rot-chips", &rotating).expect("create");
+    // The door key from the environment (as CI gives it), never the keyring.
+    // SAFETY: set before the app (and its worker threads) start; no other thread reads the environment yet.
+    unsafe { std::env::set_var("KNOCK_ROTATING_KEY_ROT_CHIPS", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP") };
+    let mut harness = app(dir.path());
+    harness.get_by_label("Knock rot-chips").click();
+    wait_until_done(&mut harness);
+    let result = harness.state().state.last_result("rot-chips").clone();
+    assert!(matches!(result, LastResult::Sent { .. }), "{result:?}");
+    let run = harness.state().state.runs.get("rot-chips").expect("the run's stepper").clone();
+    assert_eq!(run.hits.len(), 4, "{:?}", run.hits);
+    assert!(run.hits.iter().all(|(_, hit)| *hit == HitState::Sent), "{:?}", run.hits);
+    let chips = harness.query_all_by_label_contains("*:udp").count();
+    assert_eq!(chips, 4, "one chip per hit: {:?}", run.hits);
 }
