@@ -201,6 +201,9 @@ pub struct Persisted {
     /// Per-profile connect commands the user changed (the default is `ssh -4/-6 HOST`).
     #[serde(default)]
     pub connect_commands: HashMap<String, String>,
+    /// Per-profile user names for Connect (`ssh USER@HOST`).
+    #[serde(default)]
+    pub connect_users: HashMap<String, String>,
     /// The host list's group headers the user collapsed ([`Group::key`]).
     #[serde(default)]
     pub collapsed_groups: BTreeSet<String>,
@@ -327,6 +330,7 @@ pub struct AppState {
     pub tag_filter: Option<String>,
     pub favourites: BTreeSet<String>,
     pub connect_commands: HashMap<String, String>,
+    pub connect_users: HashMap<String, String>,
     pub collapsed_groups: BTreeSet<String>,
     pub quit_policy: QuitPolicy,
     pub quit: Quit,
@@ -401,6 +405,7 @@ impl AppState {
             tag_filter: None,
             favourites: persisted.favourites,
             connect_commands: persisted.connect_commands,
+            connect_users: persisted.connect_users,
             collapsed_groups: persisted.collapsed_groups,
             quit_policy: persisted.quit_policy,
             quit: Quit::No,
@@ -475,6 +480,7 @@ impl AppState {
             last_results: self.last_results.clone(),
             favourites: self.favourites.clone(),
             connect_commands: self.connect_commands.clone(),
+            connect_users: self.connect_users.clone(),
             collapsed_groups: self.collapsed_groups.clone(),
             quit_policy: self.quit_policy,
             history_open: self.history_open,
@@ -776,11 +782,24 @@ impl AppState {
             return command.clone();
         }
         let host = self.entry(name).and_then(|e| e.profile.as_ref().ok()).map_or("", |p| p.host.as_str());
+        let host = match self.connect_users.get(name).map(|u| u.trim()).filter(|u| !u.is_empty()) {
+            Some(user) => format!("{user}@{host}"),
+            None => host.to_owned(),
+        };
         let address = self.runs.get(name).and_then(|r| r.address).or_else(|| match self.resolution.get(name) {
             Some(Resolution::Done { result: Ok(address), .. }) => Some(*address),
             _ => None,
         });
-        crate::desktop::default_connect_command(host, address.map(|a| a.ip()))
+        crate::desktop::default_connect_command(&host, address.map(|a| a.ip()))
+    }
+
+    /// Connect's user name for `name` (empty: none, ssh's default). A typed command keeps precedence.
+    pub fn set_connect_user(&mut self, name: &str, user: String) {
+        if user.trim().is_empty() {
+            self.connect_users.remove(name);
+        } else {
+            self.connect_users.insert(name.to_owned(), user);
+        }
     }
 
     /// What the row's status icon shows.

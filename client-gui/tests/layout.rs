@@ -343,3 +343,35 @@ fn a_locked_keyring_is_shown_as_locked_with_unlock() {
     settle(&mut harness);
     harness.get_by_label("Unlock keyring");
 }
+
+/// Item 15: Connect (with a user name) is offered once the door opened, not before any knock; the copies
+/// of the command and the host are there from the start.
+#[test]
+fn connect_is_offered_after_the_door_opens() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("clip.toml"), "host = \"127.0.0.1\"\nopen = \"7000,8000\"\n").expect("profile");
+    let mut harness = app(dir.path(), egui::vec2(1000.0, 680.0), 1.0);
+    let row = harness.get_by_label_contains("clip  ·").rect();
+    assert!(row.contains(egui::pos2(60.0, 66.0)), "clipboard.rs's PROFILE_ROW is off: {row:?}");
+    harness.get_by_label_contains("clip  ·").click();
+    settle(&mut harness);
+    assert!(harness.query_by_role_and_label(Role::Button, "Connect").is_none(), "no Connect before a knock");
+    harness.get_by_label_contains("Knock first");
+    // Where clipboard.rs clicks (the window at 0,0 in its default size): keep the two in step.
+    let copy = harness.get_by_label("Copy ssh command").rect();
+    assert!(copy.contains(egui::pos2(399.0, 275.0)), "clipboard.rs's COPY_SSH_COMMAND is off: {copy:?}");
+
+    harness
+        .state_mut()
+        .state
+        .last_results
+        .insert("clip".into(), LastResult::Opened { at: std::time::SystemTime::now(), detail: "opened".into() });
+    settle(&mut harness);
+    harness.get_by_role_and_label(Role::Button, "Connect");
+    harness.get_by_label("User name").focus();
+    settle(&mut harness);
+    harness.get_by_label("User name").type_text("alice");
+    settle(&mut harness);
+    let command = harness.get_by_label("Command").value().unwrap_or_default();
+    assert!(command.ends_with("alice@127.0.0.1"), "{command}");
+}

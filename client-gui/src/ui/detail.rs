@@ -427,6 +427,27 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
 /// copies of it and of the host.
 fn connect(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
     ui.label(RichText::new("Connect").strong());
+    // Connecting makes sense once the door opened (or was knocked, with nothing to verify): before, the
+    // connection would be refused or hang.
+    let door_opened = matches!(
+        state.last_result(name),
+        LastResult::Opened { .. } | LastResult::AlreadyOpen { .. } | LastResult::Sent { .. }
+    );
+    if !door_opened {
+        ui.label(RichText::new("Knock first: Connect is offered once the door opens.").weak());
+        ui.horizontal_wrapped(|ui| copy_buttons(state, &state.connect_command(name), profile, ui));
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("User name");
+        let mut user = state.connect_users.get(name).cloned().unwrap_or_default();
+        let field = ui
+            .add(egui::TextEdit::singleline(&mut user).hint_text("as on the server").desired_width(140.0))
+            .labelled_by(label.id);
+        if field.changed() {
+            state.set_connect_user(name, user);
+        }
+    });
     let mut command = state.connect_command(name);
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Command");
@@ -443,15 +464,20 @@ fn connect(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
         if icons::button(ui, icons::TERMINAL, "Connect").on_hover_text("Run it in a terminal").clicked() {
             state.connect_in_terminal(&command);
         }
-        if icons::button(ui, icons::COPY, "Copy ssh command").clicked() {
-            ui.ctx().copy_text(command.clone());
-            state.notice = Some(Notice::Info(format!("copied \"{command}\"")));
-        }
-        if icons::button(ui, icons::COPY, "Copy host").clicked() {
-            ui.ctx().copy_text(profile.host.clone());
-            state.notice = Some(Notice::Info(format!("copied \"{}\"", profile.host)));
-        }
+        copy_buttons(state, &command, profile, ui);
     });
+}
+
+/// Copies of the ssh command and of the host (harmless before a knock, unlike connecting).
+fn copy_buttons(state: &mut AppState, command: &str, profile: &Profile, ui: &mut egui::Ui) {
+    if icons::button(ui, icons::COPY, "Copy ssh command").clicked() {
+        ui.ctx().copy_text(command.to_owned());
+        state.notice = Some(Notice::Info(format!("copied \"{command}\"")));
+    }
+    if icons::button(ui, icons::COPY, "Copy host").clicked() {
+        ui.ctx().copy_text(profile.host.clone());
+        state.notice = Some(Notice::Info(format!("copied \"{}\"", profile.host)));
+    }
 }
 
 fn sequence_chips(source: &SequenceSource, flags: &TcpFlagSpec, ui: &mut egui::Ui) {
