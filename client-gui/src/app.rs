@@ -64,6 +64,20 @@ pub enum LastResult {
     },
 }
 
+impl LastResult {
+    /// The same result without its words (kept across restarts: the state file holds no port).
+    pub fn without_words(&self) -> LastResult {
+        match self.clone() {
+            LastResult::Opened { at, .. } => LastResult::Opened { at, detail: String::new() },
+            LastResult::AlreadyOpen { at, .. } => LastResult::AlreadyOpen { at, detail: String::new() },
+            LastResult::Sent { at, .. } => LastResult::Sent { at, detail: String::new() },
+            LastResult::NotOpened { at, .. } => LastResult::NotOpened { at, why: String::new() },
+            LastResult::Failed { at, .. } => LastResult::Failed { at, why: String::new() },
+            other => other,
+        }
+    }
+}
+
 /// What a row's status icon says, derived from the running knock and the last result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -477,7 +491,9 @@ impl AppState {
     pub fn persisted(&self) -> Persisted {
         Persisted {
             selected: self.selected.clone(),
-            last_results: self.last_results.clone(),
+            // Only what happened and when: the wording (addresses, the verify port, an error's text) stays in
+            // memory, so the state file holds no port of a door and no sequence.
+            last_results: self.last_results.iter().map(|(name, r)| (name.clone(), r.without_words())).collect(),
             favourites: self.favourites.clone(),
             connect_commands: self.connect_commands.clone(),
             connect_users: self.connect_users.clone(),

@@ -12,6 +12,29 @@ use client_core::ProfileStore;
 use crate::app::{AppState, Persisted, Quit};
 use crate::ui::{self, ViewState};
 
+/// Makes the app's saved state private before eframe reads or writes it: its folder 0700 and its file
+/// (`app.ron`, created empty when missing) 0600, so other users cannot read which hosts were knocked and
+/// when. eframe writes the file with `File::create`, which keeps the mode of an existing file. Unix only:
+/// on Windows the folder is in the user's own AppData.
+pub fn protect_saved_state(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        let file = dir.join("app.ron");
+        if !file.exists() {
+            // An empty map: what eframe would have written with nothing saved yet.
+            let mut created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&file)?;
+            std::io::Write::write_all(&mut created, b"{}")?;
+        }
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 /// The key of the app's state in eframe's storage.
 pub const STORAGE_KEY: &str = "knock-gui";
 const RUNNING_REPAINT: Duration = Duration::from_millis(100);
@@ -206,5 +229,27 @@ impl eframe::App for KnockGui {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.state.persisted());
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Issue 24 item 11: the saved state's folder is 0700 and its file 0600, also when they existed.
+    #[test]
+    fn the_saved_state_is_private() {
+        let root = tempfile::tempdir().expect("dir");
+        let dir = root.path().join("knock-gui");
+        super::protect_saved_state(&dir).expect("protect");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("app.ron")), 0o600);
+        assert_eq!(std::fs::read_to_string(dir.join("app.ron")).expect("read"), "{}");
+        std::fs::set_permissions(dir.join("app.ron"), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::fs::write(dir.join("app.ron"), "{\"knock-gui\": \"()\"}").expect("write");
+        super::protect_saved_state(&dir).expect("again");
+        assert_eq!(mode(&dir.join("app.ron")), 0o600);
+        assert!(std::fs::read_to_string(dir.join("app.ron")).expect("read").contains("knock-gui"), "kept");
     }
 }

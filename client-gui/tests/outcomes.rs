@@ -76,6 +76,11 @@ fn an_already_open_door_is_told_without_cli_wording() {
         panic!("expected Already open");
     };
     assert!(!detail.contains("--force") && detail.contains("nothing was sent"), "{detail}");
+    // The saved state says "already open, when", never a port (item 11).
+    let saved = serde_json::to_string(&harness.state().state.persisted()).expect("json");
+    let verify_port = service.local_addr().expect("addr").port().to_string();
+    assert!(saved.contains("AlreadyOpen"), "{saved}");
+    assert!(!saved.contains(&verify_port) && !saved.contains(&port.to_string()), "a port in the saved state: {saved}");
     harness.state_mut().state.history_open = true;
     harness.run_steps(2);
     let text = screen_text(&harness);

@@ -192,6 +192,11 @@ fn keyring_locked(state: &mut AppState, ui: &mut egui::Ui) -> bool {
     true
 }
 
+/// "WORDS, 5 min ago", or just the age for a result restored after a restart (saved without words).
+fn with_age(words: &str, at: std::time::SystemTime) -> String {
+    if words.is_empty() { super::ago(at) } else { format!("{words}, {}", super::ago(at)) }
+}
+
 fn green(ui: &egui::Ui) -> Color32 {
     if ui.visuals().dark_mode { Color32::from_rgb(0x4c, 0xc3, 0x6a) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) }
 }
@@ -204,22 +209,16 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     }
     let (icon, title, detail, color) = match state.last_result(name) {
         LastResult::Never | LastResult::Cancelled { .. } => return,
-        LastResult::Opened { at, detail } => {
-            (icons::OPEN, "Door open", format!("{detail}, {}", super::ago(*at)), green(ui))
-        }
+        LastResult::Opened { at, detail } => (icons::OPEN, "Door open", with_age(detail, *at), green(ui)),
         LastResult::AlreadyOpen { at, .. } => {
             let detail = format!("the door answered before knocking, so nothing was sent, {}", super::ago(*at));
             (icons::OPEN, "Already open", detail, green(ui))
         }
-        LastResult::Sent { at, detail } => {
-            (icons::SENT, "Knocked", format!("{detail}, {}", super::ago(*at)), ui.visuals().text_color())
-        }
+        LastResult::Sent { at, detail } => (icons::SENT, "Knocked", with_age(detail, *at), ui.visuals().text_color()),
         LastResult::NotOpened { at, why } => {
-            (icons::FAILED, "Not opened", format!("{why}, {}", super::ago(*at)), ui.visuals().error_fg_color)
+            (icons::FAILED, "Not opened", with_age(why, *at), ui.visuals().error_fg_color)
         }
-        LastResult::Failed { at, why } => {
-            (icons::FAILED, "Failed", format!("{why}, {}", super::ago(*at)), ui.visuals().error_fg_color)
-        }
+        LastResult::Failed { at, why } => (icons::FAILED, "Failed", with_age(why, *at), ui.visuals().error_fg_color),
     };
     egui::Frame::new()
         .inner_margin(egui::Margin::same(10))
