@@ -484,6 +484,16 @@ impl AppState {
         self.worker.unlock_keyring(self.secrets.clone());
     }
 
+    /// A key was copied to the clipboard (the view copied it): it is cleared from there after
+    /// [`crate::clipboard::SECRET_LIFETIME`] if still there.
+    pub fn copied_secret(&mut self, copied: &str) {
+        crate::clipboard::clear_later(zeroize::Zeroizing::new(copied.to_owned()), crate::clipboard::SECRET_LIFETIME);
+        self.notice = Some(Notice::Info(format!(
+            "copied; the clipboard is cleared in {} s",
+            crate::clipboard::SECRET_LIFETIME.as_secs()
+        )));
+    }
+
     pub fn worker_mut(&mut self) -> &mut Worker {
         &mut self.worker
     }

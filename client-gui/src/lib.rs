@@ -5,12 +5,14 @@
 //! - [`editor`]: the profile form and its per-field validation.
 //! - [`worker`]: a background tokio runtime for knocks and lookups; it wakes the UI on every event.
 //! - [`transfer`]: import and export as functions of paths; [`pick`]: the native file dialogs, async.
+//! - [`clipboard`]: copied keys are cleared from the clipboard after 30 s.
 //! - [`ui`]: drawing only; [`gui`]: the eframe app (persistence, repaint policy).
 //!
 //! The app shares the profile store with `knock-cli`: it re-scans the directory for changes, and never
 //! overwrites a profile that changed on disk since it was loaded.
 
 pub mod app;
+pub mod clipboard;
 pub mod desktop;
 pub mod editor;
 pub mod gui;

@@ -42,6 +42,7 @@ pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
     });
     let mut changed = None;
     let mut submit = false;
+    let mut copied_keys = None;
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         // Fields as wide as the window allows (up to 260): at 640x400 or zoomed, none is cut at the edge.
         let field_width = (ui.available_width() - 130.0).clamp(80.0, 260.0);
@@ -51,12 +52,17 @@ pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
             changed = form.changed;
             submit = form.submit;
         });
-        if let Some(lines) = editor.generated.clone() {
-            generated_keys(&lines, ui);
+        if let Some(lines) = editor.generated.clone()
+            && generated_keys(&lines, ui)
+        {
+            copied_keys = Some(lines);
         }
     });
     if let Some(field) = changed {
         state.editor_changed_field(field);
+    }
+    if let Some(lines) = copied_keys {
+        state.copied_secret(&lines);
     }
     if submit || save {
         state.save_editor();
@@ -202,8 +208,9 @@ fn rotating_fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) 
 }
 
 /// Generated keys, shown once below the form at full width: monospace, one line per key (never wrapped
-/// mid-key; scrolls sideways if the window is narrow), with a Copy button that says it copied.
-fn generated_keys(lines: &str, ui: &mut egui::Ui) {
+/// mid-key; scrolls sideways if the window is narrow), with a Copy button that says it copied. True
+/// when they were copied (the clipboard is then cleared after a while).
+fn generated_keys(lines: &str, ui: &mut egui::Ui) -> bool {
     ui.separator();
     ui.label(RichText::new("For the server's access.conf (shown only now):").strong());
     // Masked until Reveal (someone may be looking at the screen); Copy copies them either way.
@@ -236,7 +243,9 @@ fn generated_keys(lines: &str, ui: &mut egui::Ui) {
     if button.clicked() {
         ui.ctx().copy_text(lines.to_owned());
         ui.ctx().data_mut(|d| d.insert_temp(copied_id, true));
+        return true;
     }
+    false
 }
 
 /// The access.conf lines with each value masked: `KEY_BASE64: ••••••••`.
