@@ -164,3 +164,17 @@ fn generated_keys_are_masked_until_reveal() {
     harness.run();
     harness.get_by_label_contains(&key);
 }
+
+/// Item 12: Help's shortcut table is aligned (a grid: every description starts at the same x).
+#[test]
+fn the_shortcut_table_is_aligned() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut harness = app_sized(dir.path(), egui::vec2(1000.0, 680.0));
+    harness.get_by_label("Help").click();
+    harness.run();
+    let lefts: Vec<f32> = ["knock the selected host", "search", "new profile", "move the selection"]
+        .iter()
+        .map(|what| harness.get_by_label(what).rect().left())
+        .collect();
+    assert!(lefts.windows(2).all(|w| (w[0] - w[1]).abs() < 0.5), "descriptions start at {lefts:?}");
+}

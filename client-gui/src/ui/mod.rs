@@ -243,19 +243,25 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
         });
         ui.menu_button("Help", |ui| {
             ui.label(RichText::new("Shortcuts").strong());
-            for (keys, what) in [
-                ("Enter", "knock the highlighted host"),
-                ("Up / Down", "move the highlight"),
+            // A grid: the descriptions line up whatever the font (spaces do not, in a proportional one).
+            let shortcuts = [
+                ("Enter", "knock the selected host"),
+                ("Up / Down", "move the selection"),
                 ("Ctrl+F", "search"),
                 ("Ctrl+N", "new profile"),
-                ("Ctrl+D", "diagnose the highlighted host"),
+                ("Ctrl+D", "diagnose the selected host"),
                 ("Ctrl+Q", "quit (asks about doors opened here)"),
                 ("Ctrl+S / Enter", "save in the editor"),
-                ("Escape", "cancel the editor or a dialog"),
-                ("Delete", "delete the highlighted profile (asks first)"),
-            ] {
-                ui.label(format!("{keys:<16} {what}"));
-            }
+                ("Escape", "close a menu, a dialog or the editor; clear the search"),
+                ("Delete", "delete the selected profile (asks first)"),
+            ];
+            egui::Grid::new("shortcuts").num_columns(2).spacing([16.0, 2.0]).show(ui, |ui| {
+                for (keys, what) in shortcuts {
+                    ui.label(RichText::new(keys).strong());
+                    ui.label(what);
+                    ui.end_row();
+                }
+            });
             ui.separator();
             ui.label(format!("knock-gui {}: port knocking and fwknop SPA", env!("CARGO_PKG_VERSION")));
         });
