@@ -1542,7 +1542,7 @@ impl AppState {
     /// Reads the dialog's path (format detected: profile TOML, fwknoprc, knockd.conf) into a preview.
     pub fn preview_import(&mut self) {
         let Some(dialog) = self.import_dialog.as_mut() else { return };
-        let path = PathBuf::from(dialog.path.trim());
+        let path = crate::transfer::expand_home(&dialog.path);
         match crate::transfer::preview_import(&path, dialog.host.trim()) {
             Ok(preview) => {
                 dialog.preview = Some(preview);
@@ -1572,6 +1572,11 @@ impl AppState {
         }
         self.notice = Some(Notice::Info(report));
         self.reload();
+        // What was imported is selected (and shown), so the next step, a knock, is one key away.
+        if let Some(first) = outcome.added.first().cloned() {
+            self.select(&first);
+            self.reveal_selection();
+        }
         for (name, key, hmac) in outcome.keys {
             self.worker.store_spa_keys(self.store.clone(), self.secrets.clone(), name, key, hmac);
         }
@@ -1600,7 +1605,8 @@ impl AppState {
 
     fn on_picked(&mut self, pick: Pick, path: Option<PathBuf>) {
         self.picking = None;
-        const NOTHING: &str = "(if no dialog appeared, no file-dialog portal is running: type the path)";
+        const NOTHING: &str =
+            "(if no dialog appeared, no file-dialog portal is running: type the path in the field; ~ works)";
         match pick {
             Pick::ImportFile => {
                 let Some(dialog) = self.import_dialog.as_mut() else { return };
@@ -1652,7 +1658,7 @@ impl AppState {
     pub fn export(&mut self, overwrite: bool) {
         let Some(dialog) = self.export_dialog.as_mut() else { return };
         let names: Vec<String> = dialog.chosen.iter().cloned().collect();
-        let dir = PathBuf::from(dialog.dir.trim());
+        let dir = crate::transfer::expand_home(&dialog.dir);
         if !overwrite {
             let existing = crate::transfer::existing_exports(&names, &dir);
             if !existing.is_empty() {

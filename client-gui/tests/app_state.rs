@@ -351,6 +351,18 @@ fn a_knockd_conf_import_through_the_dialog_path_field_asks_for_its_host() {
     assert!(s.import_dialog.is_none());
     assert!(s.entry("bastion-ssh").is_some(), "imported under the edited name: {:?}", s.notice);
     assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("imported bastion-ssh")));
+    assert_eq!(s.selected.as_deref(), Some("bastion-ssh"), "what was imported is selected (issue 24 item 10)");
+}
+
+/// Issue 24 item 10: typed paths take `~` as the home folder (the path field is the way in where no
+/// file-dialog portal runs); a changed path clears the last error.
+#[test]
+fn typed_paths_expand_the_home_folder() {
+    let home = std::env::home_dir().expect("a home folder");
+    assert_eq!(client_gui::transfer::expand_home("~"), home);
+    assert_eq!(client_gui::transfer::expand_home(" ~/exports/knock "), home.join("exports/knock"));
+    assert_eq!(client_gui::transfer::expand_home("/tmp/x"), std::path::PathBuf::from("/tmp/x"));
+    assert_eq!(client_gui::transfer::expand_home("~other/x"), std::path::PathBuf::from("~other/x"));
 }
 
 /// Defect 5: an .fwknoprc was read as a knockd.conf.

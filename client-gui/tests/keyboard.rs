@@ -178,3 +178,33 @@ fn the_shortcut_table_is_aligned() {
         .collect();
     assert!(lefts.windows(2).all(|w| (w[0] - w[1]).abs() < 0.5), "descriptions start at {lefts:?}");
 }
+
+/// Item 10: Enter in the export dialog's folder field exports; a folder that does not exist is refused
+/// with a message, which goes away when the folder is changed.
+#[test]
+fn export_submits_on_enter_and_clears_a_stale_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    ProfileStore::new(dir.path().join("p")).create("web", &profile("192.0.2.7", &[])).expect("create");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("out");
+    let mut harness = app_sized(&dir.path().join("p"), egui::vec2(1000.0, 680.0));
+    harness.state_mut().state.select("web");
+    harness.state_mut().state.open_export();
+    harness.run();
+    harness.run();
+    harness.get_by_label("Folder").type_text(&dir.path().join("missing").display().to_string());
+    harness.key_press(Key::Enter);
+    harness.run();
+    let error = harness.state().state.export_dialog.as_ref().and_then(|d| d.error.clone()).expect("refused");
+    assert!(error.contains("missing"), "names the folder: {error}");
+    harness.get_by_label("Folder").focus();
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.get_by_label("Folder").type_text(&out.display().to_string());
+    harness.run();
+    assert!(harness.state().state.export_dialog.as_ref().is_some_and(|d| d.error.is_none()), "stale error cleared");
+    harness.key_press(Key::Enter);
+    harness.run();
+    assert!(out.join("web.toml").exists(), "Enter exported");
+    assert!(harness.state().state.export_dialog.is_none());
+}

@@ -234,7 +234,7 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         ui.horizontal(|ui| {
             let label = ui.label("File path");
             let field = ui
-                .add(egui::TextEdit::singleline(&mut dialog.path).hint_text("/path/to/file").desired_width(340.0))
+                .add(egui::TextEdit::singleline(&mut dialog.path).hint_text("/path/to/file or ~/file").desired_width(340.0))
                 .labelled_by(label.id);
             if opened {
                 field.request_focus();
@@ -244,6 +244,7 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             }
             if field.changed() {
                 dialog.preview = None;
+                dialog.error = None;
             }
             let browse = ui
                 .add_enabled(can_browse, egui::Button::new("Browse…"))
@@ -325,13 +326,22 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         ui.horizontal(|ui| {
             let label = ui.label("Folder");
             let field = ui
-                .add(egui::TextEdit::singleline(&mut dialog.dir).hint_text("/path/to/folder").desired_width(320.0))
+                .add(
+                    egui::TextEdit::singleline(&mut dialog.dir)
+                        .hint_text("/path/to/folder or ~/folder")
+                        .desired_width(320.0),
+                )
                 .labelled_by(label.id);
             if opened {
                 field.request_focus();
             }
             if field.changed() {
+                // A new folder: the old question and error no longer apply.
                 dialog.existing.clear();
+                dialog.error = None;
+            }
+            if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) && !dialog.chosen.is_empty() {
+                run = Some(false);
             }
             if ui.add_enabled(can_browse, egui::Button::new("Browse…")).clicked() {
                 browse_now = true;
