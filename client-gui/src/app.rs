@@ -177,6 +177,18 @@ pub enum Leave {
     Duplicate(String),
 }
 
+/// The question the app waits on before it goes on; one at a time, so two can never stack. (The import,
+/// export and import-from-text dialogs, which carry forms, keep their own state for now.)
+#[derive(Debug, Clone)]
+pub enum Modal {
+    /// "Discard changes?" before this action closes the editor.
+    Discard(Leave),
+    /// "Delete NAME?"
+    Delete(String),
+    /// A save found the file changed on disk: reload theirs or keep mine (boxed: it holds a profile).
+    Conflict(Box<Conflict>),
+}
+
 /// The import dialog: a path typed or picked, what it would create, and the names to give.
 #[derive(Debug, Clone, Default)]
 pub struct ImportDialog {
@@ -370,8 +382,8 @@ pub struct AppState {
     /// Fields the user has edited (their errors show from then on), or all after a Save attempt.
     pub editor_touched: BTreeSet<Field>,
     pub editor_submitted: bool,
-    /// An action waiting for the "Discard changes?" answer.
-    pub pending_discard: Option<Leave>,
+    /// The question the app waits on, if any (one at a time: see [`Modal`]).
+    pub modal: Option<Modal>,
     /// Counts the editor sessions opened (New, Edit, Duplicate): the view gives Name the keyboard when
     /// it changes, also when a new form replaces one that was open.
     pub editor_session: u64,
@@ -383,8 +395,6 @@ pub struct AppState {
     pub export_dialog: Option<ExportDialog>,
     /// A native file dialog is open (its answer comes through the worker); Browse… waits for it.
     pub picking: Option<Pick>,
-    pub pending_delete: Option<String>,
-    pub conflict: Option<Conflict>,
     pub runs: HashMap<String, Run>,
     pub last_results: HashMap<String, LastResult>,
     pub history: Vec<HistoryEntry>,
@@ -435,15 +445,13 @@ impl AppState {
             editor_baseline: None,
             editor_touched: BTreeSet::new(),
             editor_submitted: false,
-            pending_discard: None,
+            modal: None,
             editor_session: 0,
             history_open: persisted.history_open,
             scroll_to_selection: false,
             import_dialog: None,
             export_dialog: None,
             picking: None,
-            pending_delete: None,
-            conflict: None,
             runs: HashMap::new(),
             last_results: persisted.last_results,
             history: Vec::new(),
@@ -1362,7 +1370,7 @@ impl AppState {
     /// "Discard changes?" first ([`AppState::discard_changes`] / [`AppState::keep_editing`]).
     pub fn leave_editor(&mut self, action: Leave) {
         if self.editor_dirty() {
-            self.pending_discard = Some(action);
+            self.modal = Some(Modal::Discard(action));
         } else {
             self.close_editor();
             self.perform(action);
@@ -1370,20 +1378,48 @@ impl AppState {
     }
 
     pub fn discard_changes(&mut self) {
-        if let Some(action) = self.pending_discard.take() {
+        if let Some(action) = self.take_discard() {
             self.close_editor();
             self.perform(action);
         }
     }
 
     pub fn keep_editing(&mut self) {
-        self.pending_discard = None;
+        self.take_discard();
+    }
+
+    /// The action waiting for the "Discard changes?" answer.
+    pub fn pending_discard(&self) -> Option<&Leave> {
+        match &self.modal {
+            Some(Modal::Discard(action)) => Some(action),
+            _ => None,
+        }
+    }
+
+    fn take_discard(&mut self) -> Option<Leave> {
+        match self.modal.take() {
+            Some(Modal::Discard(action)) => Some(action),
+            other => {
+                self.modal = other;
+                None
+            }
+        }
+    }
+
+    fn take_conflict(&mut self) -> Option<Conflict> {
+        match self.modal.take() {
+            Some(Modal::Conflict(conflict)) => Some(*conflict),
+            other => {
+                self.modal = other;
+                None
+            }
+        }
     }
 
     /// "Save" in the "Discard changes?" question: saves the form, then does what was asked. A form that
     /// does not save (an invalid field, a conflict on disk) stays open with its errors shown.
     pub fn save_and_continue(&mut self) {
-        let Some(action) = self.pending_discard.take() else { return };
+        let Some(action) = self.take_discard() else { return };
         self.save_editor();
         if self.editor.is_none() {
             self.perform(action);
@@ -1446,7 +1482,9 @@ impl AppState {
                     self.worker.store_spa_keys(self.store.clone(), self.secrets.clone(), saved_as, key, hmac);
                 }
             }
-            Err(StoreError::Conflict { name, .. }) => self.conflict = Some(Conflict { name, mine: profile }),
+            Err(StoreError::Conflict { name, .. }) => {
+                self.modal = Some(Modal::Conflict(Box::new(Conflict { name, mine: profile })))
+            }
             Err(StoreError::AlreadyExists { .. }) => {
                 self.editor_errors.insert(Field::Name, FieldError::NameTaken(name.clone()));
             }
@@ -1478,7 +1516,7 @@ impl AppState {
 
     /// Conflict resolution: discard my edits and load what is on disk now.
     pub fn conflict_reload(&mut self) {
-        if let Some(conflict) = self.conflict.take() {
+        if let Some(conflict) = self.take_conflict() {
             // The user chose to drop their edits: no second question.
             self.close_editor();
             self.reload();
@@ -1488,7 +1526,7 @@ impl AppState {
 
     /// Conflict resolution: overwrite the file with my version.
     pub fn conflict_keep_mine(&mut self) {
-        let Some(conflict) = self.conflict.take() else { return };
+        let Some(conflict) = self.take_conflict() else { return };
         match self.store.save(&conflict.name, &conflict.mine, None) {
             Ok(_) => {
                 self.close_editor();
@@ -1500,15 +1538,17 @@ impl AppState {
     }
 
     pub fn request_delete(&mut self, name: &str) {
-        self.pending_delete = Some(name.to_owned());
+        self.modal = Some(Modal::Delete(name.to_owned()));
     }
 
     pub fn cancel_delete(&mut self) {
-        self.pending_delete = None;
+        if matches!(self.modal, Some(Modal::Delete(_))) {
+            self.modal = None;
+        }
     }
 
     pub fn confirm_delete(&mut self) {
-        let Some(name) = self.pending_delete.take() else { return };
+        let Some(Modal::Delete(name)) = self.modal.take() else { return };
         // The file and its keyring secrets go together, off the UI thread; the worker reports back.
         self.worker.delete_profile(self.store.clone(), self.secrets.clone(), name);
     }

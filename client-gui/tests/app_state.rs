@@ -130,7 +130,7 @@ fn unsaved_edits_are_never_dropped_without_asking() {
     s.select("web");
     s.edit("web");
     s.new_profile();
-    assert!(s.pending_discard.is_none(), "nothing typed yet: nothing to lose, no question");
+    assert!(s.pending_discard().is_none(), "nothing typed yet: nothing to lose, no question");
     assert!(s.editor.as_ref().is_some_and(|e| e.is_new()));
     if let Some(editor) = s.editor.as_mut() {
         editor.name = "typed".into();
@@ -142,7 +142,7 @@ fn unsaved_edits_are_never_dropped_without_asking() {
             Leave::Select(name) => s.select(name),
             _ => unreachable!(),
         }
-        assert_eq!(s.pending_discard.as_ref(), Some(&leave), "asked first");
+        assert_eq!(s.pending_discard(), Some(&leave), "asked first");
         assert_eq!(s.editor.as_ref().map(|e| e.name.as_str()), Some("typed"), "the edits are still there");
         s.keep_editing();
     }
@@ -318,7 +318,7 @@ fn reload_theirs_replaces_my_edits_with_the_file() {
     .expect("update")
     .expect("change");
     s.save_editor();
-    assert!(s.conflict.is_some());
+    assert!(matches!(s.modal, Some(client_gui::app::Modal::Conflict(_))));
     s.conflict_reload();
     assert_eq!(s.editor.as_ref().map(|e| e.notes.as_str()), Some("theirs"));
     assert_eq!(cli.load("web").expect("load").profile.notes, "theirs");

@@ -5,13 +5,11 @@
 
 use egui::{Id, Key, Modal, RichText};
 
-use crate::app::{AppState, Quit, QuitPolicy};
+use crate::app::{AppState, Modal as Question, Quit, QuitPolicy};
 
 pub fn any_open(state: &AppState) -> bool {
     matches!(state.quit, Quit::Asking(_))
-        || state.pending_discard.is_some()
-        || state.pending_delete.is_some()
-        || state.conflict.is_some()
+        || state.modal.is_some()
         || state.import_dialog.is_some()
         || state.import_uri_dialog.is_some()
         || state.export_dialog.is_some()
@@ -22,11 +20,11 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         quit(state, &doors, opened, ctx);
         return;
     }
-    if state.pending_discard.is_some() {
+    if state.pending_discard().is_some() {
         discard(state, opened, ctx);
         return;
     }
-    if let Some(name) = state.pending_delete.clone() {
+    if let Some(Question::Delete(name)) = state.modal.clone() {
         let modal = Modal::new(Id::unique("confirm-delete")).show(ctx, |ui| {
             ui.heading(format!("Delete {name}?"));
             ui.label("The profile file and its keyring secrets are removed. This cannot be undone.");
@@ -47,7 +45,7 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             state.cancel_delete();
         }
     }
-    if let Some(conflict) = state.conflict.clone() {
+    if let Some(Question::Conflict(conflict)) = state.modal.clone() {
         let modal = Modal::new(Id::unique("save-conflict")).show(ctx, |ui| {
             ui.heading(format!("{} changed on disk", conflict.name));
             ui.label("Someone (knock-cli, a text editor, another window) changed this profile after you opened it.");
@@ -66,7 +64,7 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         });
         if modal.should_close() {
             // Back to the editor with the edits intact; nothing was written.
-            state.conflict = None;
+            state.modal = None;
         }
     }
     import(state, opened, ctx);
