@@ -110,8 +110,7 @@ pub use error::{ErrorKind, KeysError, KnockError};
 pub use knock::{
     HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, ReportedHit, choose_tcp_method, knock, knock_blocking,
 };
-#[cfg(feature = "client")]
-pub use open::{Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile};
+pub use open::{Attempt, Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile};
 #[cfg(feature = "client")]
 pub use runtime::{CancelSignal, block_on_cancellable, cancelled_by};
 #[cfg(feature = "client")]
@@ -122,6 +121,9 @@ pub use send::{HitMethod, TcpMethod};
 pub use target::{ResolveError, local_address_towards, resolve};
 #[cfg(feature = "client")]
 pub use tokio_util::sync::CancellationToken;
+#[cfg(feature = "client")]
+#[cfg(feature = "client")]
+pub use verify::{PortState, VerifyOutcome};
 #[cfg(feature = "client")]
 pub use wording::plural;
 

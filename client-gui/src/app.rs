@@ -54,6 +54,12 @@ pub enum LastResult {
         at: SystemTime,
         why: String,
     },
+    /// The knock was sent but the host cannot be reached (no route, host or network unreachable): not
+    /// the same news as a door that stayed shut, and not fixed by another knock.
+    Unreachable {
+        at: SystemTime,
+        why: String,
+    },
     Failed {
         at: SystemTime,
         why: String,
@@ -72,6 +78,7 @@ impl LastResult {
             LastResult::AlreadyOpen { at, .. } => LastResult::AlreadyOpen { at, detail: String::new() },
             LastResult::Sent { at, .. } => LastResult::Sent { at, detail: String::new() },
             LastResult::NotOpened { at, .. } => LastResult::NotOpened { at, why: String::new() },
+            LastResult::Unreachable { at, .. } => LastResult::Unreachable { at, why: String::new() },
             LastResult::Failed { at, .. } => LastResult::Failed { at, why: String::new() },
             other => other,
         }
@@ -845,7 +852,7 @@ impl AppState {
             LastResult::Never | LastResult::Cancelled { .. } => Status::Never,
             LastResult::Opened { .. } | LastResult::AlreadyOpen { .. } => Status::Open,
             LastResult::Sent { .. } => Status::Sent,
-            LastResult::NotOpened { .. } | LastResult::Failed { .. } => Status::Failed,
+            LastResult::NotOpened { .. } | LastResult::Unreachable { .. } | LastResult::Failed { .. } => Status::Failed,
         }
     }
 
@@ -1731,6 +1738,7 @@ fn note_of(name: &str, result: &LastResult) -> DesktopNote {
         LastResult::AlreadyOpen { detail, .. } => ("already open", detail.clone()),
         LastResult::Sent { detail, .. } => ("knocked", detail.clone()),
         LastResult::NotOpened { why, .. } => ("not opened", why.clone()),
+        LastResult::Unreachable { why, .. } => ("unreachable", why.clone()),
         LastResult::Failed { why, .. } => ("failed", why.clone()),
         LastResult::Never | LastResult::Cancelled { .. } => ("cancelled", String::new()),
     };
@@ -1752,7 +1760,67 @@ fn result_of(report: &ProfileReport) -> LastResult {
         }
         Outcome::Opened => LastResult::Opened { at, detail },
         Outcome::Sent => LastResult::Sent { at, detail },
-        Outcome::NotOpened => LastResult::NotOpened { at, why: detail },
+        Outcome::NotOpened => {
+            let last_probe = report.attempts.last().and_then(|a| a.verify.as_ref()).and_then(|v| v.last_state.clone());
+            match last_probe {
+                Some(client_core::PortState::Unreachable(why)) => LastResult::Unreachable {
+                    at,
+                    why: format!(
+                        "{} cannot be reached: {why}",
+                        report.address().map_or("the host".to_owned(), |a| a.ip().to_string())
+                    ),
+                },
+                _ => LastResult::NotOpened { at, why: detail },
+            }
+        }
         Outcome::Failed(_) => LastResult::Failed { at, why: detail },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use client_core::{Attempt, KnockReport, KnockRequest, PortState, Protocol, Sequence, VerifyOutcome};
+
+    fn not_opened_with(last_state: PortState) -> ProfileReport {
+        let address: SocketAddr = "192.0.2.9:7000".parse().expect("address");
+        let knock = KnockReport {
+            request: KnockRequest::new("192.0.2.9", Sequence::parse("7000", Protocol::Tcp).expect("sequence")),
+            address: Some(address),
+            tcp_method: None,
+            started_at: SystemTime::now(),
+            elapsed: Duration::from_millis(5),
+            hits: Vec::new(),
+            error: None,
+        };
+        let verify = VerifyOutcome {
+            address: "192.0.2.9:22".parse().expect("address"),
+            open: false,
+            elapsed: Duration::from_secs(1),
+            probes: 3,
+            last_error: Some("No route to host (os error 113)".into()),
+            last_state: Some(last_state),
+        };
+        ProfileReport {
+            name: "web".into(),
+            action: Action::Open,
+            attempts: vec![Attempt { knock, verify: Some(verify) }],
+            outcome: Outcome::NotOpened,
+            elapsed: Duration::from_secs(1),
+            already_open: None,
+            families: Vec::new(),
+        }
+    }
+
+    /// Issue 24 item 6: "No route to host" is its own result, not the "Not opened" of a wrong sequence.
+    #[test]
+    fn no_route_to_host_is_unreachable_not_a_shut_door() {
+        let result = result_of(&not_opened_with(PortState::Unreachable("No route to host".into())));
+        assert!(
+            matches!(&result, LastResult::Unreachable { why, .. } if why.contains("No route to host")),
+            "{result:?}"
+        );
+        let shut = result_of(&not_opened_with(PortState::NoAnswer));
+        assert!(matches!(shut, LastResult::NotOpened { .. }), "{shut:?}");
     }
 }

@@ -215,6 +215,9 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
             (icons::OPEN, "Already open", detail, green(ui))
         }
         LastResult::Sent { at, detail } => (icons::SENT, "Knocked", with_age(detail, *at), ui.visuals().text_color()),
+        LastResult::Unreachable { at, why } => {
+            (icons::WARNING, "Unreachable", with_age(why, *at), ui.visuals().error_fg_color)
+        }
         LastResult::NotOpened { at, why } => {
             (icons::FAILED, "Not opened", with_age(why, *at), ui.visuals().error_fg_color)
         }
@@ -528,6 +531,10 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
             let (icon, color) = match hit {
                 HitState::Pending => (icons::PENDING, ui.visuals().weak_text_color()),
                 HitState::NotSent => (icons::CANCELLED, ui.visuals().weak_text_color()),
+                // Sent, but to a host that cannot be reached: not a green success.
+                HitState::Sent if matches!(last, LastResult::Unreachable { .. }) => {
+                    (icons::SENT, ui.visuals().weak_text_color())
+                }
                 HitState::Sent => (icons::OPEN, green),
                 HitState::Failed(_) => (icons::FAILED, ui.visuals().error_fg_color),
             };
@@ -541,6 +548,9 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
             let (icon, color, text) = match (&run.phase, &last) {
                 (Phase::Done, _) if run.cancelled => (icons::CANCELLED, ui.visuals().weak_text_color(), "cancelled"),
                 (Phase::Done, LastResult::Opened { .. }) => (icons::OPEN, green, "port answered"),
+                (Phase::Done, LastResult::Unreachable { .. }) => {
+                    (icons::WARNING, ui.visuals().error_fg_color, "no route to the host")
+                }
                 (Phase::Done, LastResult::NotOpened { .. }) => {
                     (icons::FAILED, ui.visuals().error_fg_color, "no answer")
                 }

@@ -18,7 +18,9 @@ pub fn draw(state: &AppState, ui: &mut egui::Ui) {
                     LastResult::Opened { detail, .. }
                     | LastResult::AlreadyOpen { detail, .. }
                     | LastResult::Sent { detail, .. } => detail.clone(),
-                    LastResult::NotOpened { why, .. } | LastResult::Failed { why, .. } => why.clone(),
+                    LastResult::NotOpened { why, .. }
+                    | LastResult::Unreachable { why, .. }
+                    | LastResult::Failed { why, .. } => why.clone(),
                 };
                 ui.label(egui::RichText::new(ago(entry.at)).weak());
                 ui.label(&entry.name);

@@ -198,6 +198,9 @@ pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -
         (Status::Sent, LastResult::Sent { at, .. }) => {
             (icons::SENT, visuals.text_color(), format!("sent {}", ago(*at)))
         }
+        (Status::Failed, LastResult::Unreachable { at, .. }) => {
+            (icons::WARNING, visuals.error_fg_color, format!("unreachable {}", ago(*at)))
+        }
         (Status::Failed, LastResult::NotOpened { at, .. }) => {
             (icons::FAILED, visuals.error_fg_color, format!("not opened {}", ago(*at)))
         }
