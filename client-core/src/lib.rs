@@ -123,7 +123,7 @@ pub use target::{ResolveError, local_address_towards, resolve};
 pub use tokio_util::sync::CancellationToken;
 #[cfg(feature = "client")]
 #[cfg(feature = "client")]
-pub use verify::{PortState, VerifyOutcome};
+pub use verify::{PortState, VerifyOutcome, probe_port};
 #[cfg(feature = "client")]
 pub use wording::plural;
 

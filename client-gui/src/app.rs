@@ -64,6 +64,16 @@ pub enum LastResult {
         at: SystemTime,
         why: String,
     },
+    /// A close sequence was sent and the service port no longer answers: the door is shut.
+    Closed {
+        at: SystemTime,
+        detail: String,
+    },
+    /// A close sequence was sent but the service port still answers.
+    StillOpen {
+        at: SystemTime,
+        why: String,
+    },
     /// Only in the history: a cancelled run never replaces a profile's last result.
     Cancelled {
         at: SystemTime,
@@ -79,6 +89,8 @@ impl LastResult {
             LastResult::Sent { at, .. } => LastResult::Sent { at, detail: String::new() },
             LastResult::NotOpened { at, .. } => LastResult::NotOpened { at, why: String::new() },
             LastResult::Unreachable { at, .. } => LastResult::Unreachable { at, why: String::new() },
+            LastResult::Closed { at, .. } => LastResult::Closed { at, detail: String::new() },
+            LastResult::StillOpen { at, .. } => LastResult::StillOpen { at, why: String::new() },
             LastResult::Failed { at, .. } => LastResult::Failed { at, why: String::new() },
             other => other,
         }
@@ -126,6 +138,8 @@ pub struct Run {
     pub phase: Phase,
     /// The run ended because the user cancelled it (shown as its own neutral state).
     pub cancelled: bool,
+    /// A close whose port is being checked (false) or was checked (true); true for other runs.
+    pub close_checked: bool,
     cancel: CancellationToken,
 }
 
@@ -398,6 +412,8 @@ pub struct AppState {
     pub history_open: bool,
     /// The keyboard moved the selection: the host list scrolls it into view when it draws next.
     pub scroll_to_selection: bool,
+    /// How long after a close sequence its port is checked (the server runs its close command first).
+    pub close_settle: Duration,
     pub import_dialog: Option<ImportDialog>,
     pub export_dialog: Option<ExportDialog>,
     /// A native file dialog is open (its answer comes through the worker); Browse… waits for it.
@@ -456,6 +472,7 @@ impl AppState {
             editor_session: 0,
             history_open: persisted.history_open,
             scroll_to_selection: false,
+            close_settle: Duration::from_secs(1),
             import_dialog: None,
             export_dialog: None,
             picking: None,
@@ -851,7 +868,8 @@ impl AppState {
         match self.last_result(name) {
             LastResult::Never | LastResult::Cancelled { .. } => Status::Never,
             LastResult::Opened { .. } | LastResult::AlreadyOpen { .. } => Status::Open,
-            LastResult::Sent { .. } => Status::Sent,
+            LastResult::Sent { .. } | LastResult::Closed { .. } => Status::Sent,
+            LastResult::StillOpen { .. } => Status::Open,
             LastResult::NotOpened { .. } | LastResult::Unreachable { .. } | LastResult::Failed { .. } => Status::Failed,
         }
     }
@@ -1104,6 +1122,7 @@ impl AppState {
             address: None,
             phase: Phase::Knocking,
             cancelled: false,
+            close_checked: true,
             cancel,
         };
         self.runs.insert(name.to_owned(), run);
@@ -1160,6 +1179,9 @@ impl AppState {
                 }
                 WorkerMessage::Renamed { old, new, result } => self.on_renamed(old, new, result),
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
+                WorkerMessage::ClosedChecked { name, run, address, state } => {
+                    self.on_closed_checked(&name, run, address, &state);
+                }
                 WorkerMessage::Unlocked(Ok(())) => self.notice = Some(Notice::Info("keyring unlocked".to_owned())),
                 WorkerMessage::Unlocked(Err(err)) => {
                     self.notice = Some(Notice::Error(format!("the keyring is still locked: {err}")));
@@ -1264,6 +1286,20 @@ impl AppState {
             // Nothing was sent: no stepper of hits that never left.
             self.runs.remove(name);
         }
+        // A close of a profile that verifies: check that the port stopped answering (honest "closed").
+        if let (Action::Close, Outcome::Sent, Some(verify), Some(address)) = (
+            report.action,
+            &report.outcome,
+            self.entry(name).and_then(|e| e.profile.as_ref().ok()).and_then(|p| p.verify),
+            report.address(),
+        ) {
+            let port = SocketAddr::new(address.ip(), verify.port.get());
+            let budget = Duration::from_millis(verify.timeout_ms.clamp(200, 5000));
+            self.worker.check_closed(name.to_owned(), id, port, self.close_settle, budget);
+            if let Some(run) = self.runs.get_mut(name) {
+                run.close_checked = false;
+            }
+        }
         match (report.action, &report.outcome) {
             (Action::Open, Outcome::Opened | Outcome::Sent) if !report.was_already_open() => {
                 self.opened_here.insert(name.to_owned());
@@ -1276,6 +1312,33 @@ impl AppState {
         self.history.push(HistoryEntry { at: SystemTime::now(), name: name.to_owned(), action: report.action, result });
         if self.history.len() > HISTORY_LIMIT {
             self.history.remove(0);
+        }
+    }
+
+    /// A door's close was checked: its last result says whether the port stopped answering.
+    fn on_closed_checked(&mut self, name: &str, run: RunId, address: SocketAddr, state: &client_core::PortState) {
+        if self.runs.get(name).is_none_or(|r| r.id != run) {
+            return;
+        }
+        let at = SystemTime::now();
+        let result = match state {
+            client_core::PortState::Answers => LastResult::StillOpen {
+                at,
+                why: format!(
+                    "the close sequence was sent, but port {} of {} still answers",
+                    address.port(),
+                    address.ip()
+                ),
+            },
+            _ => LastResult::Closed {
+                at,
+                detail: format!("port {} of {} no longer answers", address.port(), address.ip()),
+            },
+        };
+        self.notes_outbox.push(note_of(name, &result));
+        self.last_results.insert(name.to_owned(), result);
+        if let Some(run) = self.runs.get_mut(name) {
+            run.close_checked = true;
         }
     }
 
@@ -1739,6 +1802,8 @@ fn note_of(name: &str, result: &LastResult) -> DesktopNote {
         LastResult::Sent { detail, .. } => ("knocked", detail.clone()),
         LastResult::NotOpened { why, .. } => ("not opened", why.clone()),
         LastResult::Unreachable { why, .. } => ("unreachable", why.clone()),
+        LastResult::Closed { detail, .. } => ("closed", detail.clone()),
+        LastResult::StillOpen { why, .. } => ("still open", why.clone()),
         LastResult::Failed { why, .. } => ("failed", why.clone()),
         LastResult::Never | LastResult::Cancelled { .. } => ("cancelled", String::new()),
     };

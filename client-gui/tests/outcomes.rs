@@ -129,3 +129,47 @@ fn a_rotating_knock_shows_one_chip_per_hit() {
     let chips = harness.query_all_by_label_contains("*:udp").count();
     assert_eq!(chips, 4, "one chip per hit: {:?}", run.hits);
 }
+
+/// After Close, a profile that verifies has its port checked: "Still open" while it answers, "Closed"
+/// once it does not; never a plain "Knocked".
+#[test]
+fn close_is_checked_when_the_profile_verifies() {
+    let dir = tempfile::tempdir().expect("dir");
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = socket.local_addr().expect("addr").port();
+    let service = TcpListener::bind("127.0.0.1:0").expect("service port");
+    let service_port = service.local_addr().expect("addr").port();
+    let web: Profile = toml::from_str(&format!(
+        "host = \"127.0.0.1\"\nopen = \"{port}:udp\"\nclose = \"{port}:udp\"\n[verify]\nport = {service_port}\ntimeout_ms = 500\n"
+    ))
+    .expect("profile");
+    ProfileStore::new(dir.path()).create("web", &web).expect("create");
+    let mut harness = app(dir.path());
+    harness.state_mut().state.close_settle = Duration::from_millis(50);
+    harness.state_mut().state.select("web");
+    let wait_for_check = |harness: &mut Harness<'static, KnockGui>| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !matches!(
+            harness.state().state.last_result("web"),
+            LastResult::Closed { .. } | LastResult::StillOpen { .. }
+        ) {
+            assert!(Instant::now() < deadline, "no close check: {:?}", harness.state().state.last_result("web"));
+            harness.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        harness.run_steps(2);
+    };
+
+    harness.state_mut().state.knock("web", client_core::Action::Close);
+    wait_for_check(&mut harness);
+    assert!(matches!(harness.state().state.last_result("web"), LastResult::StillOpen { .. }));
+    harness.get_by_label("Still open");
+
+    drop(service);
+    harness.state_mut().state.last_results.remove("web");
+    harness.state_mut().state.knock("web", client_core::Action::Close);
+    wait_for_check(&mut harness);
+    let result = harness.state().state.last_result("web").clone();
+    assert!(matches!(&result, LastResult::Closed { detail, .. } if detail.contains("no longer answers")), "{result:?}");
+    harness.get_by_label("Closed");
+}

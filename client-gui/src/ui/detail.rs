@@ -215,6 +215,12 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
             (icons::OPEN, "Already open", detail, green(ui))
         }
         LastResult::Sent { at, detail } => (icons::SENT, "Knocked", with_age(detail, *at), ui.visuals().text_color()),
+        LastResult::Closed { at, detail } => {
+            (icons::CANCELLED, "Closed", with_age(detail, *at), ui.visuals().text_color())
+        }
+        LastResult::StillOpen { at, why } => {
+            (icons::WARNING, "Still open", with_age(why, *at), ui.visuals().warn_fg_color)
+        }
         LastResult::Unreachable { at, why } => {
             (icons::WARNING, "Unreachable", with_age(why, *at), ui.visuals().error_fg_color)
         }

@@ -17,7 +17,9 @@ pub fn draw(state: &AppState, ui: &mut egui::Ui) {
                     LastResult::Cancelled { .. } => "cancelled".to_owned(),
                     LastResult::Opened { detail, .. }
                     | LastResult::AlreadyOpen { detail, .. }
-                    | LastResult::Sent { detail, .. } => detail.clone(),
+                    | LastResult::Sent { detail, .. }
+                    | LastResult::Closed { detail, .. } => detail.clone(),
+                    LastResult::StillOpen { why, .. } => why.clone(),
                     LastResult::NotOpened { why, .. }
                     | LastResult::Unreachable { why, .. }
                     | LastResult::Failed { why, .. } => why.clone(),

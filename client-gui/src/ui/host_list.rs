@@ -192,6 +192,12 @@ pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -
     match (status, last) {
         (Status::Knocking, _) => (icons::KNOCKING, visuals.hyperlink_color, "knocking…".to_owned()),
         (Status::Open, LastResult::Opened { at, .. }) => (icons::OPEN, green, format!("opened {}", ago(*at))),
+        (Status::Open, LastResult::StillOpen { at, .. }) => {
+            (icons::WARNING, visuals.warn_fg_color, format!("still open after close {}", ago(*at)))
+        }
+        (Status::Sent, LastResult::Closed { at, .. }) => {
+            (icons::CANCELLED, visuals.text_color(), format!("closed {}", ago(*at)))
+        }
         (Status::Open, LastResult::AlreadyOpen { at, .. }) => {
             (icons::OPEN, green, format!("already open {}", ago(*at)))
         }
