@@ -110,6 +110,7 @@ pub use error::{ErrorKind, KeysError, KnockError};
 pub use knock::{
     HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, ReportedHit, choose_tcp_method, knock, knock_blocking,
 };
+#[cfg(feature = "client")]
 pub use open::{Attempt, Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile};
 #[cfg(feature = "client")]
 pub use runtime::{CancelSignal, block_on_cancellable, cancelled_by};
@@ -121,7 +122,6 @@ pub use send::{HitMethod, TcpMethod};
 pub use target::{ResolveError, local_address_towards, resolve};
 #[cfg(feature = "client")]
 pub use tokio_util::sync::CancellationToken;
-#[cfg(feature = "client")]
 #[cfg(feature = "client")]
 pub use verify::{PortState, VerifyOutcome, probe_port};
 #[cfg(feature = "client")]
