@@ -218,6 +218,8 @@ pub struct ImportDialog {
     pub host: String,
     pub preview: Option<crate::transfer::Preview>,
     pub error: Option<String>,
+    /// A knockd.conf's doors: the TCP port to verify after knocking (empty: none).
+    pub verify_port: String,
 }
 
 /// What a native file dialog (Browse…) was opened for.
@@ -1669,7 +1671,21 @@ impl AppState {
     /// the UI thread. Says what was added and what was not.
     pub fn finish_import(&mut self) {
         let Some(dialog) = self.import_dialog.as_mut() else { return };
-        let Some(preview) = dialog.preview.clone() else { return };
+        let Some(mut preview) = dialog.preview.clone() else { return };
+        if !dialog.verify_port.trim().is_empty() {
+            match dialog.verify_port.trim().parse::<std::num::NonZeroU16>() {
+                Ok(port) => {
+                    for candidate in &mut preview.candidates {
+                        candidate.profile.verify.get_or_insert(client_core::Verify::new(port));
+                    }
+                }
+                Err(_) => {
+                    dialog.error =
+                        Some(format!("verify port {:?}: give a TCP port, 1 to 65535", dialog.verify_port.trim()));
+                    return;
+                }
+            }
+        }
         let outcome = crate::transfer::apply_import(&self.store, &preview);
         if outcome.added.is_empty() {
             dialog.error = Some(format!("nothing imported: {}", outcome.problems.join("; ")));

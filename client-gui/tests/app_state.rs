@@ -354,6 +354,34 @@ fn a_knockd_conf_import_through_the_dialog_path_field_asks_for_its_host() {
     assert_eq!(s.selected.as_deref(), Some("bastion-ssh"), "what was imported is selected (issue 24 item 10)");
 }
 
+/// Issue 24 item 10: a knockd.conf import offers a verify port; the imported doors check it.
+#[test]
+fn a_knockd_conf_import_takes_a_verify_port() {
+    let dir = tempfile::tempdir().expect("dir");
+    let conf = dir.path().join("knockd.conf");
+    std::fs::write(&conf, "[openSSH]\n sequence = 7000,8000,9000\n").expect("write");
+    let mut s = state(&dir.path().join("profiles"));
+    s.open_import();
+    if let Some(d) = s.import_dialog.as_mut() {
+        d.path = conf.display().to_string();
+        d.host = "192.0.2.2".into();
+    }
+    s.preview_import();
+    if let Some(d) = s.import_dialog.as_mut() {
+        d.verify_port = "70000".into();
+    }
+    s.finish_import();
+    let error = s.import_dialog.as_ref().and_then(|d| d.error.clone()).expect("a bad port is refused");
+    assert!(error.contains("1 to 65535"), "{error}");
+    if let Some(d) = s.import_dialog.as_mut() {
+        d.verify_port = "22".into();
+    }
+    s.finish_import();
+    let name = s.selected.clone().expect("imported and selected");
+    let profile = s.entry(&name).and_then(|e| e.profile.clone().ok()).expect("imported");
+    assert_eq!(profile.verify.map(|v| v.port.get()), Some(22));
+}
+
 /// Issue 24 item 10: typed paths take `~` as the home folder (the path field is the way in where no
 /// file-dialog portal runs); a changed path clears the last error.
 #[test]

@@ -264,13 +264,22 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             }
         });
         if let Some(preview) = dialog.preview.as_mut() {
+            // A knockd.conf says nothing of the service behind the door: offer to check one after knocking.
+            if preview.format == client_core::ImportFormat::KnockdConf {
+                ui.horizontal(|ui| {
+                    let label = ui.label("Verify port (optional)");
+                    ui.add(egui::TextEdit::singleline(&mut dialog.verify_port).hint_text("22").desired_width(80.0))
+                        .labelled_by(label.id)
+                        .on_hover_text("A TCP port the door opens (ssh: 22): checked after each knock");
+                });
+            }
             ui.separator();
             ui.label(format!("read as {} — will create:", preview.format));
             egui::Grid::new("import-preview").num_columns(3).show(ui, |ui| {
                 for (i, candidate) in preview.candidates.iter_mut().enumerate() {
                     let label = ui.label(format!("Profile {}", i + 1));
                     ui.push_id(i, |ui| {
-                        ui.add(egui::TextEdit::singleline(&mut candidate.name).desired_width(160.0)).labelled_by(label.id)
+                        ui.add(egui::TextEdit::singleline(&mut candidate.name).desired_width(200.0)).labelled_by(label.id)
                     });
                     let keys = if candidate.keys.is_some() { ", keys to the keyring" } else { "" };
                     ui.label(format!("{}{keys}", candidate.profile.host));
