@@ -78,7 +78,7 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
             });
         }
         Some(_) if run.cancelled => {
-            ui.label(RichText::new(format!("{}  Diagnose cancelled", icons::CANCELLED)).weak());
+            icons::label(ui, icons::CANCELLED, "Diagnose cancelled", RichText::weak);
         }
         Some(Err(err)) => {
             ui.add(
@@ -95,7 +95,7 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
                         client_core::CheckStatus::Warn => (icons::WARNING, ui.visuals().warn_fg_color),
                         client_core::CheckStatus::Fail => (icons::FAILED, ui.visuals().error_fg_color),
                     };
-                    ui.label(RichText::new(format!("{icon} {}", check.status.as_str())).color(color));
+                    icons::label(ui, icon, check.status.as_str(), |t| t.color(color));
                     ui.label(RichText::new(check.name).strong());
                     ui.vertical(|ui| {
                         ui.add(egui::Label::new(&check.detail).wrap());
@@ -125,7 +125,7 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
 fn rotating_window(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     let Some(view) = super::unix_now().and_then(|now| state.window_view(name, now)) else { return };
     ui.label("Window");
-    ui.label(format!("{} {} s left in this window", icons::CLOCK, view.seconds_left));
+    icons::label(ui, icons::CLOCK, &format!("{} s left in this window", view.seconds_left), |t| t);
     ui.end_row();
     ui.label("Ports");
     ui.horizontal_wrapped(|ui| {
@@ -205,7 +205,7 @@ fn green(ui: &egui::Ui) -> Color32 {
 /// run shows as its own neutral line above the last result, which it does not replace.
 fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     if state.runs.get(name).is_some_and(|r| !r.is_running() && r.cancelled) {
-        ui.label(RichText::new(format!("{}  Cancelled: nothing more was sent", icons::CANCELLED)).weak().size(15.0));
+        icons::label(ui, icons::CANCELLED, "Cancelled: nothing more was sent", |t| t.weak().size(15.0));
     }
     let (icon, title, detail, color) = match state.last_result(name) {
         LastResult::Never | LastResult::Cancelled { .. } => return,
@@ -236,7 +236,8 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.horizontal(|ui| {
-                ui.label(RichText::new(icon).size(26.0).color(color));
+                let glyph = ui.add(egui::Label::new(RichText::new(icon).size(26.0).color(color)).selectable(false));
+                icons::decoration(ui, &glyph);
                 ui.vertical(|ui| {
                     let title = ui.label(RichText::new(title).size(20.0).strong().color(color));
                     let words = ui.add(egui::Label::new(detail).wrap());
@@ -514,7 +515,8 @@ fn chip(ui: &mut egui::Ui, text: RichText, stroke: Color32) -> egui::Response {
         .corner_radius(8.0)
         .fill(ui.visuals().faint_bg_color)
         .stroke(egui::Stroke::new(1.0, stroke))
-        .show(ui, |ui| ui.label(text))
+        // Not selectable: the chip's words are given to assistive tools without its glyph (speak_as).
+        .show(ui, |ui| ui.add(egui::Label::new(text).selectable(false)))
         .inner
 }
 
@@ -545,6 +547,13 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
                 HitState::Failed(_) => (icons::FAILED, ui.visuals().error_fg_color),
             };
             let response = chip(ui, RichText::new(format!("{icon} {label}")).monospace().color(color), color);
+            let state_words = match hit {
+                HitState::Pending => "waiting",
+                HitState::NotSent => "not sent",
+                HitState::Sent => "sent",
+                HitState::Failed(_) => "failed",
+            };
+            icons::speak_as(ui, &response, &format!("{label} {state_words}"));
             if let HitState::Failed(error) = hit {
                 response.on_hover_text(error);
             }
@@ -563,7 +572,8 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
                 (Phase::Done, _) => return,
                 _ => (icons::PENDING, ui.visuals().weak_text_color(), "verifying"),
             };
-            chip(ui, RichText::new(format!("{icon} {text}")).color(color), color);
+            let response = chip(ui, RichText::new(format!("{icon} {text}")).color(color), color);
+            icons::speak_as(ui, &response, text);
         }
     });
     let now = Instant::now();

@@ -238,9 +238,11 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
         Some(w) => format!("{status_text} · {} {} s left", icons::CLOCK, w.seconds_left),
         None => status_text,
     };
+    // The row's accessible name: words only (the clock glyph of a countdown is not read out).
+    let spoken_status = status_text.replace(&format!("{} ", icons::CLOCK), "");
     let full = match &host {
-        Ok(host) => format!("{name}  ·  {host} — {status_text}"),
-        Err(_) => format!("{name} (unreadable) — {status_text}"),
+        Ok(host) => format!("{name}  ·  {host} — {spoken_status}"),
+        Err(_) => format!("{name} (unreadable) — {spoken_status}"),
     };
 
     let (rect, response) = ui.allocate_exact_size(egui::vec2(ui.available_width(), ROW_HEIGHT), Sense::click());
