@@ -47,6 +47,8 @@ pub struct KnockGui {
     pub view: ViewState,
     bench: Option<Bench>,
     first_frame: bool,
+    /// The X11 WM_CLASS was set (or there is nothing to set).
+    wm_class_set: bool,
 }
 
 /// Measurements for the benchmark script, enabled by `KNOCK_GUI_BENCH=N` (N frames to time): prints
@@ -93,7 +95,7 @@ impl KnockGui {
         let mut state = AppState::new(store, persisted)?;
         let ctx = cc.egui_ctx.clone();
         state.worker_mut().set_waker(Arc::new(move || ctx.request_repaint()));
-        Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true })
+        Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true, wm_class_set: false })
     }
 
     /// Turns on the benchmark output (see [`Bench`]); `started` is when the process started.
@@ -189,11 +191,22 @@ impl eframe::App for KnockGui {
         self.state.deliver_notes(ctx.input(|i| i.focused));
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let frame_started = Instant::now();
         if std::mem::take(&mut self.first_frame) {
             let ctx = ui.ctx();
             ctx.send_viewport_cmd(egui::ViewportCommand::MinInnerSize(MIN_WINDOW));
+        }
+        // X11: both parts of WM_CLASS (egui-winit leaves the instance empty). The handle may not be
+        // there in the first frames: tried each frame until it is.
+        if !self.wm_class_set {
+            use raw_window_handle::HasWindowHandle;
+            if let Ok(handle) = frame.window_handle() {
+                self.wm_class_set = true;
+                if let Err(err) = crate::wm_class::set(handle.as_raw()) {
+                    eprintln!("knock-gui: cannot set the window's WM_CLASS: {err}");
+                }
+            }
         }
         let ctx = ui.ctx().clone();
         ui::draw(&mut self.state, &mut self.view, ui);

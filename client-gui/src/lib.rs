@@ -21,6 +21,7 @@ pub mod notify;
 pub mod pick;
 pub mod transfer;
 pub mod ui;
+pub mod wm_class;
 pub mod worker;
 
 pub use gui::KnockGui;
