@@ -6,6 +6,7 @@
 //! - [`worker`]: a background tokio runtime for knocks and lookups; it wakes the UI on every event.
 //! - [`transfer`]: import and export as functions of paths; [`pick`]: the native file dialogs, async.
 //! - [`clipboard`]: copied keys are cleared from the clipboard after 30 s.
+//! - [`wm_class`]: the X11 window class (instance and class).
 //! - [`ui`]: drawing only; [`gui`]: the eframe app (persistence, repaint policy).
 //!
 //! The app shares the profile store with `knock-cli`: it re-scans the directory for changes, and never
