@@ -35,9 +35,10 @@
 #   fakeroot     scripts/package-deb.sh builds root-owned archives when not run as root
 #   adduser      knock-server's postinst creates its system user
 #   openssl      openssl s_server with a test CA: the HTTPS Date server of tests/tests/doctor_clock.rs
+#   zsh fish     client-cli/tests/completions.rs: the completion scripts in the real shells (bash is always there)
 #   python3      tests/reference/rotating.py, the independent rotating-sequence implementation the tests compare with
 set -euo pipefail
-packages=(pkg-config openssl fwknop-server fwknop-client libpcap-dev nftables curl bc python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools dunst xclip xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils dpkg-dev help2man lintian fakeroot adduser)
+packages=(pkg-config zsh fish openssl fwknop-server fwknop-client libpcap-dev nftables curl bc python3 knockd tcpdump iproute2 iptables iputils-ping openssh-server openssh-client dbus gnome-keyring libsecret-tools dunst xclip xvfb imagemagick xdotool x11-utils libxkbcommon-x11-0 libxcursor1 hping3 nmap desktop-file-utils man-db systemd binutils dpkg-dev help2man lintian fakeroot adduser)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

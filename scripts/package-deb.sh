@@ -17,7 +17,8 @@
 # masks on remove and purges the state on purge. `dpkg-deb` runs under fakeroot when not root, so files are
 # owned by root in the archives. scripts/test-packages.sh checks all of it under systemd, and runs lintian.
 #
-#   knock-cli     /usr/bin/knock-cli, man page (knock-cli man, clap_mangen), bash/zsh/fish completions
+#   knock-cli     /usr/bin/knock-cli, man pages (knock-cli man --out: knock-cli(1) and one per subcommand),
+#                 bash/zsh/fish completions (dynamic: they complete profile names)
 #   knock-gui     /usr/bin/knock-gui, .desktop entry, icon (SVG and 256x256 PNG) in the hicolor theme
 #   knock-server  /usr/sbin/knock-server, its systemd unit (server-mini/knock-server.service, binary path
 #                 rewritten from what the unit says to /usr/sbin), the sample config installed as the config
@@ -151,8 +152,11 @@ finish() {
 root="$work/knock-cli"
 put 755 "$release/knock-cli" "$root/usr/bin/knock-cli"
 strip --strip-unneeded "$root/usr/bin/knock-cli"
+# knock-cli(1) and a page per subcommand (knock-cli-open(1), knock-cli-profile-add(1), ...).
 mkdir -p "$root/usr/share/man/man1"
-"$release/knock-cli" man | gzip -9n >"$root/usr/share/man/man1/knock-cli.1.gz"
+"$release/knock-cli" man --out "$root/usr/share/man/man1" >/dev/null
+gzip -9n "$root"/usr/share/man/man1/*.1
+# Completion scripts that ask knock-cli itself, so profile names complete (`knock-cli open <TAB>`).
 mkdir -p "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
   "$root/usr/share/fish/vendor_completions.d"
 "$release/knock-cli" completions bash >"$root/usr/share/bash-completion/completions/knock-cli"
@@ -207,9 +211,12 @@ chmod 644 "$root/usr/lib/systemd/system/knock-server.service"
 # Sequences are secrets: the config is not world-readable (postinst gives its group to the service user).
 put 640 server-mini/knock-server.conf.sample "$root$config_path"
 put 644 server-mini/knock-server.conf.sample "$root/usr/share/doc/knock-server/examples/knock-server.conf.sample"
-mkdir -p "$root/usr/share/man/man8"
-help2man --no-info --section 8 --name "port-knock server reading knockd.conf" "$release/knock-server" |
+mkdir -p "$root/usr/share/man/man8" "$root/usr/share/man/man5"
+help2man --no-info --section 8 --name "port-knock server reading knockd.conf" \
+  --include server-mini/man/knock-server.8.h2m "$release/knock-server" |
   gzip -9n >"$root/usr/share/man/man8/knock-server.8.gz"
+gzip -9n <server-mini/man/knock-server.conf.5 >"$root/usr/share/man/man5/knock-server.conf.5.gz"
+chmod 644 "$root/usr/share/man/man5/knock-server.conf.5.gz"
 lintian_overrides knock-server "$root" \
   "# Sequences are secrets: the config is readable by root and the service's group only." \
   "non-standard-file-perm 0640 != 0644 [etc/knock-server.conf]"

@@ -75,9 +75,19 @@ dpkg -i "${old[@]}" 2>&1 | tee "$install_log"
 # knock-cli
 check "knock-cli --version" sh -c 'knock-cli --version | grep -q "^knock-cli [0-9]"'
 check "man knock-cli renders" sh -c 'MANPAGER=cat MANWIDTH=80 man knock-cli | grep -q "knock-cli - Port knocking"'
-check "bash completion" test -s /usr/share/bash-completion/completions/knock-cli
+check "man knock-cli-open renders, with EXIT STATUS" sh -c \
+  'MANPAGER=cat MANWIDTH=80 man knock-cli-open | grep -q "^EXIT STATUS"'
+check "man knock-cli-profile-add renders" sh -c 'MANPAGER=cat MANWIDTH=80 man knock-cli-profile-add | grep -q "knock-cli-profile-add"'
+# The installed bash completion completes a saved profile's name by asking the installed knock-cli.
+check "bash completion completes profile names" sh -c '
+  dir=$(mktemp -d); trap "rm -rf $dir" EXIT
+  KNOCK_PROFILES_DIR=$dir knock-cli profile add pkgtest-bastion --host 192.0.2.1 --open 1,2,3 >/dev/null
+  out=$(KNOCK_PROFILES_DIR=$dir bash --norc --noprofile -c ". /usr/share/bash-completion/completions/knock-cli
+    COMP_WORDS=(knock-cli open pkgtest-b); COMP_CWORD=2; COMP_TYPE=9
+    _clap_complete_knock_cli knock-cli pkgtest-b open; echo \${COMPREPLY[@]}")
+  echo "completed: $out"; [ "$out" = pkgtest-bastion ]'
 check "zsh completion" grep -q "#compdef knock-cli" /usr/share/zsh/vendor-completions/_knock-cli
-check "fish completion" grep -q "complete -c knock-cli" /usr/share/fish/vendor_completions.d/knock-cli.fish
+check "fish completion" grep -q -- "--command knock-cli" /usr/share/fish/vendor_completions.d/knock-cli.fish
 
 # knock-gui
 check "knock-gui installed" test -x /usr/bin/knock-gui
@@ -89,7 +99,8 @@ check "icons" test -s /usr/share/icons/hicolor/scalable/apps/knock-gui.svg -a -s
 # knock-server: the config path and binary as the installed unit names them.
 unit=/usr/lib/systemd/system/knock-server.service
 config=$(sed -n 's/^ExecStart=.*\(-c\|--config\)[ =]\([^ ]*\).*/\2/p' "$unit" | head -1)
-check "man knock-server renders" sh -c 'MANPAGER=cat MANWIDTH=80 man 8 knock-server | grep -q "knock-server"'
+check "man knock-server renders, with EXIT STATUS" sh -c 'MANPAGER=cat MANWIDTH=80 man 8 knock-server | grep -q "^EXIT STATUS"'
+check "man knock-server.conf renders" sh -c 'MANPAGER=cat MANWIDTH=80 man 5 knock-server.conf | grep -q "Sweep_Penalty"'
 check "config $config is 0640 root:knock-server" sh -c "[ \"\$(stat -c '%a %U %G' $config)\" = '640 root knock-server' ]"
 check "the sample has no active door: --check refuses it" sh -c \
   "out=\$(knock-server --check -c $config 2>&1); echo \"\$out\"; ! knock-server --check -c $config >/dev/null 2>&1 &&

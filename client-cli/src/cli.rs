@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 #[derive(Debug, Parser)]
 #[command(name = "knock-cli", version, about = "Port knocking: send a sequence of TCP/UDP hits to a host")]
@@ -31,6 +32,24 @@ impl Cli {
             Some(cli) => Ok(cli),
             None => Cli::try_parse_from(args),
         }
+    }
+
+    /// Parses the command line of knock-cli run as `knock` (knock(1)'s drop-in): the fast path as for
+    /// `knock-cli knock`, else [`KnockLinkCli`]'s grammar, so usage, help and `-V` name `knock`.
+    pub fn parse_knock_link(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        let mut as_subcommand = args.clone();
+        as_subcommand.insert(as_subcommand.len().min(1), OsString::from("knock"));
+        let mut cli = match fast_knock(&as_subcommand) {
+            Some(cli) => cli,
+            None => {
+                let link = KnockLinkCli::try_parse_from(args)?;
+                Cli { profiles_dir: link.profiles_dir, command: Command::Knock(link.knock) }
+            }
+        };
+        if let Command::Knock(knock) = &mut cli.command {
+            knock.udp_for_every_hit = true;
+        }
+        Ok(cli)
     }
 }
 
@@ -116,6 +135,8 @@ fn fast_knock(args: &[OsString]) -> Option<Cli> {
         bind,
         source_port,
         json,
+        bare_syn: false,
+        udp_for_every_hit: false,
     };
     Some(Cli { profiles_dir, command: Command::Knock(knock) })
 }
@@ -149,14 +170,25 @@ pub enum Command {
     /// Rotating-sequence helpers.
     #[command(subcommand)]
     Rotating(RotatingCommand),
-    /// Print a shell completion script.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) that completes subcommands,
+    /// options and saved profiles' names and tags. Install it once, e.g.
+    /// `knock-cli completions bash > ~/.local/share/bash-completion/completions/knock-cli`.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+        /// The command to complete: knock-cli, or knock for a `knock` link to knock-cli (the knock(1)
+        /// drop-in).
+        #[arg(long, value_name = "NAME", default_value = "knock-cli", value_parser = ["knock-cli", "knock"])]
+        bin: String,
     },
-    /// Print the knock-cli(1) man page (roff); the .deb packaging installs it (scripts/package-deb.sh).
+    /// Print the knock-cli(1) man page (roff) on stdout, or with --out DIR write knock-cli.1 and one page
+    /// per subcommand (knock-cli-open.1, knock-cli-profile-add.1, ...) into DIR; the .deb installs them.
     #[command(hide = true)]
-    Man,
+    Man {
+        /// Write every page into this directory instead of printing the main page.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 const OPEN_AFTER_HELP: &str = "\
@@ -190,6 +222,7 @@ Exit codes: 0 the door opened; 3 it did not; 1 the knock could not be made; 2 in
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The profile to diagnose.
+    #[arg(add = ArgValueCandidates::new(crate::completion::profile_names))]
     pub name: String,
     /// Print one JSON document: {profile, checks: [{name, status, detail, advice}], conclusion, exit_code}.
     #[arg(long)]
@@ -212,6 +245,7 @@ pub enum ProfileCommand {
     },
     /// Show one profile, as its TOML file or as JSON.
     Show {
+        #[arg(add = ArgValueCandidates::new(crate::completion::profile_names))]
         name: String,
         #[arg(long)]
         json: bool,
@@ -228,6 +262,7 @@ pub enum ProfileCommand {
     },
     /// Change fields of a profile (only the options given).
     Edit {
+        #[arg(add = ArgValueCandidates::new(crate::completion::profile_names))]
         name: String,
         #[command(flatten)]
         fields: ProfileFields,
@@ -236,14 +271,24 @@ pub enum ProfileCommand {
     },
     /// Delete a profile.
     #[command(alias = "remove")]
-    Rm { name: String },
+    Rm {
+        #[arg(add = ArgValueCandidates::new(crate::completion::profile_names))]
+        name: String,
+    },
     /// Rename a profile.
     #[command(alias = "mv")]
-    Rename { old: String, new: String },
+    Rename {
+        #[arg(add = ArgValueCandidates::new(crate::completion::profile_names))]
+        old: String,
+        new: String,
+    },
     /// Store an SPA profile's keys in the OS keyring, read from stdin (never from the command line):
     /// the KEY_BASE64: and HMAC_KEY_BASE64: lines of `knock-cli spa keygen` or fwknop --key-gen.
     #[command(after_help = "Example: knock-cli spa keygen | tee keys.txt | knock-cli profile set-key fw")]
-    SetKey { name: String },
+    SetKey {
+        #[arg(add = ArgValueCandidates::new(crate::completion::profile_names))]
+        name: String,
+    },
     /// Create a rotating profile from the knock+rotating:// line that `knock-server rotating keygen`
     /// prints; its key goes to the OS keyring. The URI carries the key: give a file holding it, or `-` to
     /// read it from stdin (keeps it out of the shell history and the process list; a URI given here is
@@ -255,6 +300,10 @@ pub enum ProfileCommand {
         /// The profile's name (default: the door's name).
         #[arg(long)]
         name: Option<String>,
+        /// The TCP service port behind the door (e.g. 22) to probe after knocking, so `open` verifies and
+        /// retries; default: the URI's `verify=` (keygen --verify-port), else no verify.
+        #[arg(long, value_name = "PORT")]
+        verify_port: Option<std::num::NonZeroU16>,
     },
     /// Create profiles from a knockd.conf (pairs openX/closeX doors into one profile), a fwknoprc (one SPA
     /// profile per stanza, keys to the OS keyring) or a profile file; the format is read from the content.
@@ -397,6 +446,7 @@ pub enum RotatingCommand {
     /// The current window's sequence of a rotating profile, as PORT:PROTO words on stdout (for knock(1) or
     /// hping3: `knock HOST $(knock-cli rotating now NAME --reveal)`), and the seconds left on stderr.
     Now {
+        #[arg(add = ArgValueCandidates::new(crate::completion::profile_names))]
         name: String,
         /// Print the ports (they are a secret: without this flag they are masked).
         #[arg(long)]
@@ -407,14 +457,14 @@ pub enum RotatingCommand {
 #[derive(Debug, Args)]
 pub struct OpenArgs {
     /// Profiles to knock.
-    #[arg(value_name = "NAME", required_unless_present_any = ["group", "profile_file"])]
+    #[arg(value_name = "NAME", required_unless_present_any = ["group", "profile_file"], add = ArgValueCandidates::new(crate::completion::profile_names))]
     pub names: Vec<String>,
     /// Also knock the profile in FILE (TOML, as a saved profile; `-` reads stdin), which is never stored:
     /// for CI, where the job brings its profile.
     #[arg(long, value_name = "FILE")]
     pub profile_file: Option<std::path::PathBuf>,
     /// Knock every profile with this tag.
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", add = ArgValueCandidates::new(crate::completion::profile_tags))]
     pub group: Option<String>,
     /// How many profiles to knock at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -449,6 +499,7 @@ pub struct OutputArgs {
 #[derive(Debug, Args)]
 pub struct SshArgs {
     /// The profile to open.
+    #[arg(add = ArgValueCandidates::new(crate::completion::profile_names))]
     pub name: String,
     /// Arguments for ssh, after `--`.
     #[arg(last = true, value_name = "SSH ARGS")]
@@ -467,6 +518,7 @@ pub struct SshArgs {
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// The profile to open.
+    #[arg(add = ArgValueCandidates::new(crate::completion::profile_names))]
     pub name: String,
     /// Host to connect to (OpenSSH's %h).
     #[arg(requires = "port")]
@@ -546,7 +598,44 @@ pub struct KnockArgs {
     /// Print one JSON document describing the knock and each hit on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Send raw SYNs without TCP options. By default a raw SYN carries the options of Linux's connect()
+    /// SYN (MSS, SACK permitted, timestamps, window scale), so it does not look like a scanner's bare SYN.
+    #[arg(long)]
+    pub bare_syn: bool,
+
+    /// Run as `knock` (the knock(1) drop-in): `-u` makes every hit UDP, an explicit `:tcp` included, as
+    /// knock(1) does.
+    #[arg(skip)]
+    pub udp_for_every_hit: bool,
 }
+
+/// knock-cli run through a link named `knock`: knock(1)'s own command line, `knock [OPTIONS] HOST
+/// PORT[:PROTO]...`, with `knock` as the name in usage, help, version and errors.
+#[derive(Debug, Parser)]
+#[command(
+    name = "knock",
+    version,
+    about = "Port knocking: send a sequence of TCP/UDP hits to a host (knock-cli, run as knock(1)'s drop-in)",
+    after_help = KNOCK_LINK_AFTER_HELP
+)]
+pub struct KnockLinkCli {
+    /// Directory of saved profiles (unused by a knock; accepted as knock-cli accepts it).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub profiles_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub knock: KnockArgs,
+}
+
+const KNOCK_LINK_AFTER_HELP: &str = "\
+Examples:
+  knock bastion.example.org 7000 8000 9000:udp
+  knock -u bastion.example.org 7000 8000      (-u: every hit UDP, as knock(1))
+
+Exit codes: 0 every hit sent; 1 network or permission failure (including an unknown host), or no
+arguments at all (as knock(1)); 2 invalid input; 130 interrupted; 143 cancelled by SIGTERM.
+Profiles, open/verify, doctor and the rest: knock-cli --help.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MethodArg {

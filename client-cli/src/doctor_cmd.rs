@@ -4,8 +4,9 @@
 //! `family = "both"`, each per-address check also has `"family"` (`ipv4`/`ipv6`), and `"families"` lists
 //! `{"family", "address", "conclusion"}` per address knocked (both absent otherwise).
 //!
-//! Exit codes: 0 the door opened (`opened`, `already_open`, `opened_late`); 3 it did not; 1 the knock
-//! could not be made (unresolvable, missing privilege, a send failure); 2 invalid input.
+//! Exit codes: 0 the door opened (`opened`, `already_open`, `opened_late`); 3 it did not (also
+//! `wrong_family`); 1 the knock could not be made (unresolvable, missing privilege, a send failure); 2
+//! invalid input (also `no_address_in_family`, as `open` exits for it).
 
 use client_core::ProfileStore;
 use client_core::block_on_cancellable;
@@ -35,6 +36,8 @@ fn exit_code(conclusion: Conclusion) -> ExitCode {
     match conclusion {
         c if c.door_opened() => ExitCode::Success,
         Conclusion::Unresolvable | Conclusion::NeedsRawPrivilege | Conclusion::KnockFailed => ExitCode::Failure,
+        // As `open` says for it: invalid input (the profile asks for a family the host does not have).
+        Conclusion::NoAddressInFamily => ExitCode::InvalidInput,
         Conclusion::Unverified => ExitCode::Success,
         _ => ExitCode::NotOpened,
     }

@@ -21,7 +21,7 @@ impl Failure {
 
     /// Prints the message and gives the exit code.
     pub fn report(self) -> ExitCode {
-        errln!("knock-cli: {}", self.message);
+        errln!("{}: {}", crate::output::program(), self.message);
         self.code
     }
 }

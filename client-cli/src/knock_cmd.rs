@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use client_core::{AddressFamily, KnockEvent, KnockReport, KnockRequest, Protocol, Sequence, TcpFlagSpec, knock};
+use client_core::{AddressFamily, Hit, KnockEvent, KnockReport, KnockRequest, Protocol, Sequence, TcpFlagSpec, knock};
 
 use crate::cli::KnockArgs;
 use crate::exit::ExitCode;
@@ -16,14 +16,14 @@ pub fn run(args: &KnockArgs) -> ExitCode {
             if args.json {
                 report_json::print_invalid(&args.host, &message);
             }
-            errln!("knock-cli: {message}");
+            errln!("{}: {message}", crate::output::program());
             return ExitCode::InvalidInput;
         }
     };
     let report = match run_knock(&request, args.verbose, args.json) {
         Ok(report) => report,
         Err(err) => {
-            errln!("knock-cli: cannot start the async runtime: {err}");
+            errln!("{}: cannot start the async runtime: {err}", crate::output::program());
             return ExitCode::Failure;
         }
     };
@@ -32,7 +32,7 @@ pub fn run(args: &KnockArgs) -> ExitCode {
         report_json::print_report(&report, code);
     }
     if let Some(err) = &report.error {
-        errln!("knock-cli: {err}");
+        errln!("{}: {err}", crate::output::program());
     }
     code
 }
@@ -40,8 +40,13 @@ pub fn run(args: &KnockArgs) -> ExitCode {
 /// Turns arguments into a request; the message names the argument that is wrong.
 fn build_request(args: &KnockArgs) -> Result<KnockRequest, String> {
     let default_protocol = if args.udp { Protocol::Udp } else { Protocol::Tcp };
-    let sequence = Sequence::parse_tokens(args.hits.iter().map(String::as_str), default_protocol)
+    let mut sequence = Sequence::parse_tokens(args.hits.iter().map(String::as_str), default_protocol)
         .map_err(|e| format!("PORT[:PROTO]: {e}"))?;
+    if args.udp && args.udp_for_every_hit {
+        // knock(1)'s -u: every hit is UDP, whatever its suffix (run as `knock`, we do as knock(1) does).
+        let hits = sequence.hits().iter().map(|hit| Hit { protocol: Protocol::Udp, ..*hit }).collect();
+        sequence = Sequence::new(hits).map_err(|e| format!("PORT[:PROTO]: {e}"))?;
+    }
     let mut request = KnockRequest::new(args.host.clone(), sequence);
     request.family = match (args.ipv4, args.ipv6) {
         (true, _) => AddressFamily::V4,
@@ -56,6 +61,7 @@ fn build_request(args: &KnockArgs) -> Result<KnockRequest, String> {
     }
     request.bind_address = args.bind;
     request.source_port = args.source_port;
+    request.bare_syn = args.bare_syn;
     Ok(request)
 }
 

@@ -7,6 +7,7 @@
 mod output;
 
 mod cli;
+mod completion;
 mod doctor_cmd;
 mod exit;
 mod fail;
@@ -14,6 +15,7 @@ mod import_cmd;
 mod knock_cmd;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod libm_pow;
+mod man_page;
 mod open_cmd;
 mod profile_cmd;
 mod progress;
@@ -33,7 +35,21 @@ use crate::exit::ExitCode;
 use crate::fail::Failure;
 
 fn main() -> std::process::ExitCode {
-    let cli = match Cli::parse_arguments(arguments()) {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let as_knock = called_as_knock(&args);
+    // A shell's TAB (COMPLETE=bash knock-cli -- WORDS): answered and exited before anything is printed.
+    completion::answer_if_asked(as_knock);
+    if as_knock {
+        output::set_program("knock");
+        // knock(1) with no arguments prints its usage and exits 1; scripts may test for that.
+        if args.len() <= 1 {
+            errln!("{}", cli::KnockLinkCli::command().render_usage());
+            errln!("Try 'knock --help' for more information.");
+            return ExitCode::Failure.into();
+        }
+    }
+    let parsed = if as_knock { Cli::parse_knock_link(args) } else { Cli::parse_arguments(args) };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version are not errors; clap prints them itself.
@@ -58,22 +74,27 @@ fn run(cli: &Cli) -> ExitCode {
             }
             Err(err) => Err(Failure::failed(format!("cannot generate keys: {err}"))),
         },
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "knock-cli", &mut script);
-            out!("{}", String::from_utf8_lossy(&script));
-            Ok(ExitCode::Success)
-        }
-        Command::Man => {
-            let mut page = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) => {
-                    out!("{}", String::from_utf8_lossy(&page));
-                    Ok(ExitCode::Success)
-                }
-                Err(err) => Err(Failure::failed(format!("cannot render the man page: {err}"))),
+        Command::Completions { shell, bin } => match completion::registration(*shell, bin) {
+            Ok(script) => {
+                out!("{}", String::from_utf8_lossy(&script));
+                Ok(ExitCode::Success)
             }
-        }
+            Err(err) => Err(Failure::failed(format!("cannot write the {shell} completion script: {err}"))),
+        },
+        Command::Man { out: None } => match man_page::main_page() {
+            Ok(page) => {
+                out!("{}", String::from_utf8_lossy(&page));
+                Ok(ExitCode::Success)
+            }
+            Err(err) => Err(Failure::failed(format!("cannot render the man page: {err}"))),
+        },
+        Command::Man { out: Some(dir) } => match man_page::write_all(dir) {
+            Ok(written) => {
+                out!("{} pages written to {}", written.len(), dir.display());
+                Ok(ExitCode::Success)
+            }
+            Err(err) => Err(Failure::failed(format!("{}: cannot write the man pages: {err}", dir.display()))),
+        },
         Command::Rotating(cli::RotatingCommand::Now { name, reveal }) => {
             store().and_then(|store| rotating_cmd::now(&store, name, *reveal))
         }
@@ -87,13 +108,7 @@ fn run(cli: &Cli) -> ExitCode {
     result.unwrap_or_else(Failure::report)
 }
 
-/// The command line, with `knock` inserted when the binary was called as `knock` (knock(1) drop-in).
-fn arguments() -> Vec<OsString> {
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    let called_as_knock =
-        args.first().and_then(|argv0| Path::new(argv0).file_stem()).is_some_and(|stem| stem == "knock");
-    if called_as_knock {
-        args.insert(1, OsString::from("knock"));
-    }
-    args
+/// Whether the binary was called through a link named `knock` (the knock(1) drop-in).
+fn called_as_knock(args: &[OsString]) -> bool {
+    args.first().and_then(|argv0| Path::new(argv0).file_stem()).is_some_and(|stem| stem == "knock")
 }

@@ -330,6 +330,10 @@ struct FamilyDocument {
     family: &'static str,
     address: String,
     opened: bool,
+    /// This family's outcome, in the words of `profiles[].outcome` (a close says `closed`).
+    outcome: &'static str,
+    /// This family's attempts (its entries in `attempts`).
+    attempts: usize,
 }
 
 #[derive(Serialize)]
@@ -368,6 +372,19 @@ fn outcome_name(report: &ProfileReport, action: Action) -> &'static str {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Network | ErrorKind::Permission => "failed",
         },
+    }
+}
+
+/// One family's outcome in JSON, in the words of [`outcome_name`].
+fn family_outcome_name(family: &client_core::FamilyResult, action: Action) -> &'static str {
+    use client_core::FamilyOutcome;
+    match (family.outcome, action) {
+        (FamilyOutcome::Opened, Action::Open) if family.attempts == 0 => "already_open",
+        (FamilyOutcome::Opened, _) => "opened",
+        (FamilyOutcome::Sent, Action::Close) => "closed",
+        (FamilyOutcome::Sent, Action::Open) => "sent",
+        (FamilyOutcome::NotOpened, _) => "not_opened",
+        (FamilyOutcome::Failed, _) => "failed",
     }
 }
 
@@ -425,6 +442,8 @@ impl<'a> RunDocument<'a> {
                             family: if f.address.is_ipv4() { "ipv4" } else { "ipv6" },
                             address: f.address.to_string(),
                             opened: f.opened,
+                            outcome: family_outcome_name(f, action),
+                            attempts: f.attempts,
                         })
                         .collect(),
                     attempts: report

@@ -13,6 +13,19 @@ use std::sync::Mutex;
 
 use crate::exit::ExitCode;
 
+/// The name error messages start with: `knock-cli`, or `knock` when run through that link.
+static PROGRAM: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Sets the name error messages start with (once, before anything is printed).
+pub fn set_program(name: &'static str) {
+    let _ = PROGRAM.set(name);
+}
+
+/// The name error messages start with (`knock-cli: ...`, or `knock: ...` when run as `knock`).
+pub fn program() -> &'static str {
+    PROGRAM.get().copied().unwrap_or("knock-cli")
+}
+
 /// The first error writing to stdout, if any.
 static STDOUT_ERROR: Mutex<Option<io::ErrorKind>> = Mutex::new(None);
 

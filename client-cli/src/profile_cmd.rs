@@ -45,7 +45,7 @@ pub fn run(store: &ProfileStore, command: &ProfileCommand) -> Result<ExitCode, F
             crate::import_cmd::run(store, file, host.as_deref(), *dry_run, *json)
         }
         ProfileCommand::SetKey { name } => set_key(store, name),
-        ProfileCommand::ImportUri { uri, name } => import_uri(store, uri, name.as_deref()),
+        ProfileCommand::ImportUri { uri, name, verify_port } => import_uri(store, uri, name.as_deref(), *verify_port),
     }
 }
 
@@ -385,7 +385,12 @@ fn env_source(option: &str, var: &str) -> Result<SequenceSource, Failure> {
 }
 
 /// A rotating profile from a provisioning URI (client-core's [`UriImport`]: key first, then the profile).
-fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<ExitCode, Failure> {
+fn import_uri(
+    store: &ProfileStore,
+    uri: &str,
+    name: Option<&str>,
+    verify_port: Option<std::num::NonZeroU16>,
+) -> Result<ExitCode, Failure> {
     use std::io::Read;
 
     use client_core::{UriImport, UriImportError};
@@ -405,8 +410,30 @@ fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<Exi
         })?;
         file.read_to_string(&mut text).map_err(|e| Failure::invalid(format!("cannot read {uri}: {e}")))?;
     }
-    let written = UriImport::prepare(&text, name).and_then(|import| import.write(store, &SecretStore::new()));
-    match written {
+    let mut import = match UriImport::prepare(&text, name) {
+        Ok(import) => import,
+        Err(err) => return Err(uri_import_failure(err)),
+    };
+    if let Some(port) = verify_port {
+        import.set_verify_port(port);
+    }
+    // The environment gives the key (CI, a headless box): the keyring is not asked for what is given.
+    if let Some((variable, same)) = import.key_variable() {
+        let stored = import.write_without_key(store).map_err(uri_import_failure)?;
+        outln!(
+            "added rotating profile {} ({}); its door key is read from ${variable} (not stored in the OS keyring)",
+            stored.name,
+            stored.path.display()
+        );
+        if !same {
+            errln!(
+                "knock-cli: warning: ${variable} does not hold the door key of this URI: set it to the URI's \
+                 key= value, or the door will not open"
+            );
+        }
+        return Ok(ExitCode::Success);
+    }
+    match import.write(store, &SecretStore::new()) {
         Ok(stored) => {
             outln!(
                 "added rotating profile {} ({}); its door key is in the OS keyring",
@@ -415,12 +442,32 @@ fn import_uri(store: &ProfileStore, uri: &str, name: Option<&str>) -> Result<Exi
             );
             Ok(ExitCode::Success)
         }
-        Err(err @ (UriImportError::Name(_) | UriImportError::Exists(_))) => {
-            Err(Failure::invalid(format!("{err} (choose another name with --name)")))
+        // No usable keyring (a server without a desktop session): the profile alone, and where the key goes.
+        Err(UriImportError::Key { variable, source }) => {
+            let stored = import.write_without_key(store).map_err(uri_import_failure)?;
+            outln!("added rotating profile {} ({}) without its door key", stored.name, stored.path.display());
+            errln!(
+                "knock-cli: the OS keyring cannot hold the door key ({source}): set ${variable} to the URI's \
+                 key= value (the base32 text after key=, up to any &) where knock-cli runs, or store it later \
+                 with `knock-cli profile set-key {}` (base32 on stdin)",
+                stored.name
+            );
+            Ok(ExitCode::Success)
         }
-        Err(err @ (UriImportError::Uri(_) | UriImportError::Profile(_))) => Err(Failure::invalid(err.to_string())),
-        Err(UriImportError::Store(err)) => Err(err.into()),
-        Err(err @ UriImportError::Key { .. }) => Err(Failure::failed(err.to_string())),
+        Err(err) => Err(uri_import_failure(err)),
+    }
+}
+
+/// A failed URI import's exit code and message.
+fn uri_import_failure(err: client_core::UriImportError) -> Failure {
+    use client_core::UriImportError;
+    match err {
+        err @ (UriImportError::Name(_) | UriImportError::Exists(_)) => {
+            Failure::invalid(format!("{err} (choose another name with --name)"))
+        }
+        err @ (UriImportError::Uri(_) | UriImportError::Profile(_)) => Failure::invalid(err.to_string()),
+        UriImportError::Store(err) => err.into(),
+        err @ UriImportError::Key { .. } => Failure::failed(err.to_string()),
     }
 }
 

@@ -41,6 +41,10 @@ pub struct KnockRequest {
     /// The address `host` already resolved to, when the caller had to resolve it first (an SPA packet
     /// names the server's path): the knock then goes there without a second lookup.
     pub resolved: Option<IpAddr>,
+    /// Raw SYNs without TCP options. By default (false) a raw SYN carries the option set of Linux's
+    /// connect() SYN (MSS, SACK permitted, timestamps, window scale): a bare SYN looks like a scanner's
+    /// to some intrusion detection systems.
+    pub bare_syn: bool,
 }
 
 impl KnockRequest {
@@ -86,6 +90,7 @@ impl std::fmt::Debug for KnockRequest {
             .field("resolve_timeout", &self.resolve_timeout)
             .field("secret_ports", &self.secret_ports)
             .field("resolved", &self.resolved)
+            .field("bare_syn", &self.bare_syn)
             .finish()
     }
 }
@@ -108,6 +113,7 @@ impl KnockRequest {
             resolve_timeout: RESOLVE_TIMEOUT,
             secret_ports: false,
             resolved: None,
+            bare_syn: false,
         }
     }
 }
@@ -307,8 +313,9 @@ async fn run(
     if hits.is_empty() {
         return Err(crate::sequence::SequenceError::EmptySequence.into());
     }
+    // The report's tcp_method is set only once the sender is open: a knock that never got that far (the
+    // host did not resolve) sent nothing, by no method.
     let tcp_method = choose_tcp_method(request.method, request.tcp_flags, &request.sequence, &raw_permission())?;
-    report.tcp_method = tcp_method;
 
     let address = match request.resolved {
         Some(ip) => SocketAddr::new(ip, 0),
@@ -325,7 +332,8 @@ async fn run(
         request.bind_address,
         request.source_port,
     )
-    .map_err(|source| KnockError::Setup { address: address.ip(), source: source.into() })?;
+    .map_err(|source| KnockError::Setup { address: address.ip(), source: source.into() })?
+    .with_syn_options(!request.bare_syn);
     // `auto` may have fallen back from raw to connect while setting up.
     let tcp_method = sender.tcp_method();
     report.tcp_method = tcp_method;

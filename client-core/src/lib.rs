@@ -111,7 +111,9 @@ pub use knock::{
     HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, ReportedHit, choose_tcp_method, knock, knock_blocking,
 };
 #[cfg(feature = "client")]
-pub use open::{Attempt, Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile};
+pub use open::{
+    Attempt, FamilyOutcome, FamilyResult, Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile,
+};
 #[cfg(feature = "client")]
 pub use runtime::{CancelSignal, block_on_cancellable, cancelled_by};
 #[cfg(feature = "client")]

@@ -194,12 +194,15 @@ impl Rotation {
 
 /// The one-line provisioning string the server prints for a new user:
 /// `knock+rotating://HOST/DOOR?key=BASE32&step=30&length=4&range=1024-65535&protocols=tcp,udp,tcp,tcp`
-/// (defaults left out; `exclude=22,2222` when the door excludes ports; HOST and DOOR percent-encoded, an
-/// IPv6 host in brackets). It carries the key: treat it as a secret.
+/// (defaults left out; `exclude=22,2222` when the door excludes ports; `verify=22`, the service port the
+/// client probes to see the door open, when the server names it; HOST and DOOR percent-encoded, an IPv6
+/// host in brackets). It carries the key: treat it as a secret. A URI without `verify=` (older servers)
+/// is still valid.
 pub const URI_SCHEME: &str = "knock+rotating://";
 
-/// Builds the provisioning URI of `rotation` at `host` with `key`.
-pub fn format_uri(host: &str, rotation: &Rotation, key: &DoorKey) -> String {
+/// Builds the provisioning URI of `rotation` at `host` with `key` (and the service port to verify, if
+/// known).
+pub fn format_uri(host: &str, rotation: &Rotation, key: &DoorKey, verify_port: Option<std::num::NonZeroU16>) -> String {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     let host = match host.parse::<std::net::Ipv6Addr>() {
         Ok(v6) => format!("[{v6}]"),
@@ -224,6 +227,9 @@ pub fn format_uri(host: &str, rotation: &Rotation, key: &DoorKey) -> String {
         let list: Vec<String> = rotation.exclude.iter().map(u16::to_string).collect();
         uri.push_str(&format!("&exclude={}", list.join(",")));
     }
+    if let Some(port) = verify_port {
+        uri.push_str(&format!("&verify={port}"));
+    }
     uri
 }
 
@@ -233,6 +239,8 @@ pub struct Provisioning {
     pub host: String,
     pub rotation: Rotation,
     pub key: DoorKey,
+    /// The TCP service port behind the door (`verify=`), to probe after knocking.
+    pub verify_port: Option<std::num::NonZeroU16>,
 }
 
 /// Parses a provisioning URI; every error names the part that is wrong (never the key's value).
@@ -254,6 +262,7 @@ pub fn parse_uri(uri: &str) -> Result<Provisioning, RotatingError> {
     }
     let mut rotation = Rotation::new(door);
     let mut key = None;
+    let mut verify_port = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').ok_or_else(|| bad("a query part has no ="))?;
         let number = |what: &str| value.parse().map_err(|_| bad(&format!("{what} is not a number")));
@@ -280,12 +289,15 @@ pub fn parse_uri(uri: &str) -> Result<Provisioning, RotatingError> {
                     .map(|p| p.parse::<u16>().map_err(|_| bad("exclude is not a list of ports")))
                     .collect::<Result<_, _>>()?;
             }
+            "verify" => {
+                verify_port = Some(value.parse().map_err(|_| bad("verify is not a TCP port (1-65535)"))?);
+            }
             other => return Err(bad(&format!("unknown parameter {other:?}"))),
         }
     }
     let key = key.ok_or_else(|| bad("it has no key="))?;
     rotation.validate()?;
-    Ok(Provisioning { host, rotation, key })
+    Ok(Provisioning { host, rotation, key, verify_port })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -481,14 +493,21 @@ mod tests {
         r.protocols = vec![Protocol::Tcp, Protocol::Udp, Protocol::Tcp, Protocol::Tcp];
         r.exclude = vec![22];
         for host in ["bastion.example.org", "192.0.2.2", "2001:db8::2"] {
-            let uri = format_uri(host, &r, &key(K1));
-            let parsed = parse_uri(&uri).expect(&uri);
-            assert_eq!((parsed.host.as_str(), &parsed.rotation), (host, &r), "{uri}");
-            assert_eq!(parsed.key, key(K1));
+            for verify in [None, std::num::NonZeroU16::new(22)] {
+                let uri = format_uri(host, &r, &key(K1), verify);
+                let parsed = parse_uri(&uri).expect(&uri);
+                assert_eq!((parsed.host.as_str(), &parsed.rotation), (host, &r), "{uri}");
+                assert_eq!(parsed.key, key(K1));
+                assert_eq!(parsed.verify_port, verify, "{uri}");
+            }
         }
         assert_eq!(
-            format_uri("h.example", &Rotation::new("ssh"), &key(K1)),
+            format_uri("h.example", &Rotation::new("ssh"), &key(K1), None),
             format!("knock+rotating://h.example/ssh?key={K1}")
+        );
+        assert_eq!(
+            format_uri("h.example", &Rotation::new("ssh"), &key(K1), std::num::NonZeroU16::new(2222)),
+            format!("knock+rotating://h.example/ssh?key={K1}&verify=2222")
         );
         for (bad, why) in [
             ("https://h/ssh?key=x", "knock+rotating://"),
@@ -496,6 +515,7 @@ mod tests {
             ("knock+rotating://h?key=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "no /DOOR"),
             ("knock+rotating://h/ssh?step=30", "no key="),
             ("knock+rotating://h/ssh?key=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&color=red", "unknown parameter"),
+            ("knock+rotating://h/ssh?key=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&verify=0", "verify is not a TCP port"),
         ] {
             let e = parse_uri(bad).expect_err(bad).to_string();
             assert!(e.contains(why), "{bad}: {e}");

@@ -1826,6 +1826,19 @@ fn note_of(name: &str, result: &LastResult) -> DesktopNote {
     DesktopNote { title: format!("{name}: {what}"), body }
 }
 
+/// Why the host cannot be reached, when the last attempt's verify probe found no route to it (host or
+/// network unreachable): then a knock that "did not open" is not the news of a shut door.
+fn unreachable(attempts: &[client_core::Attempt], address: Option<SocketAddr>) -> Option<String> {
+    let last_probe = attempts.last().and_then(|a| a.verify.as_ref()).and_then(|v| v.last_state.as_ref());
+    match last_probe {
+        Some(client_core::PortState::Unreachable(why)) => {
+            let host = address.map_or("the host".to_owned(), |a| a.ip().to_string());
+            Some(format!("{host} cannot be reached: {why}"))
+        }
+        _ => None,
+    }
+}
+
 /// The row's result, in the wording every front end shares ([`ProfileReport::summary`]).
 fn result_of(report: &ProfileReport) -> LastResult {
     let at = SystemTime::now();
@@ -1841,19 +1854,10 @@ fn result_of(report: &ProfileReport) -> LastResult {
         }
         Outcome::Opened => LastResult::Opened { at, detail },
         Outcome::Sent => LastResult::Sent { at, detail },
-        Outcome::NotOpened => {
-            let last_probe = report.attempts.last().and_then(|a| a.verify.as_ref()).and_then(|v| v.last_state.clone());
-            match last_probe {
-                Some(client_core::PortState::Unreachable(why)) => LastResult::Unreachable {
-                    at,
-                    why: format!(
-                        "{} cannot be reached: {why}",
-                        report.address().map_or("the host".to_owned(), |a| a.ip().to_string())
-                    ),
-                },
-                _ => LastResult::NotOpened { at, why: detail },
-            }
-        }
+        Outcome::NotOpened => match unreachable(&report.attempts, report.address()) {
+            Some(why) => LastResult::Unreachable { at, why },
+            None => LastResult::NotOpened { at, why: detail },
+        },
         Outcome::Failed(_) => LastResult::Failed { at, why: detail },
     }
 }
@@ -1863,11 +1867,10 @@ mod tests {
     use super::*;
     use client_core::{Attempt, KnockReport, KnockRequest, PortState, Protocol, Sequence, VerifyOutcome};
 
-    fn not_opened_with(last_state: PortState) -> ProfileReport {
-        let address: SocketAddr = "192.0.2.9:7000".parse().expect("address");
+    fn attempt_with(last_state: PortState) -> Attempt {
         let knock = KnockReport {
             request: KnockRequest::new("192.0.2.9", Sequence::parse("7000", Protocol::Tcp).expect("sequence")),
-            address: Some(address),
+            address: Some("192.0.2.9:7000".parse().expect("address")),
             tcp_method: None,
             started_at: SystemTime::now(),
             elapsed: Duration::from_millis(5),
@@ -1882,26 +1885,16 @@ mod tests {
             last_error: Some("No route to host (os error 113)".into()),
             last_state: Some(last_state),
         };
-        ProfileReport {
-            name: "web".into(),
-            action: Action::Open,
-            attempts: vec![Attempt { knock, verify: Some(verify) }],
-            outcome: Outcome::NotOpened,
-            elapsed: Duration::from_secs(1),
-            already_open: None,
-            families: Vec::new(),
-        }
+        Attempt { knock, verify: Some(verify) }
     }
 
     /// Issue 24 item 6: "No route to host" is its own result, not the "Not opened" of a wrong sequence.
     #[test]
     fn no_route_to_host_is_unreachable_not_a_shut_door() {
-        let result = result_of(&not_opened_with(PortState::Unreachable("No route to host".into())));
-        assert!(
-            matches!(&result, LastResult::Unreachable { why, .. } if why.contains("No route to host")),
-            "{result:?}"
-        );
-        let shut = result_of(&not_opened_with(PortState::NoAnswer));
-        assert!(matches!(shut, LastResult::NotOpened { .. }), "{shut:?}");
+        let address = Some("192.0.2.9:7000".parse().expect("address"));
+        let attempts = [attempt_with(PortState::Unreachable("No route to host".into()))];
+        let why = unreachable(&attempts, address).expect("unreachable");
+        assert!(why.contains("No route to host") && why.contains("192.0.2.9"), "{why}");
+        assert_eq!(unreachable(&[attempt_with(PortState::NoAnswer)], address), None, "a shut door");
     }
 }

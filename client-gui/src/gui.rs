@@ -39,6 +39,9 @@ pub fn protect_saved_state(dir: &std::path::Path) -> std::io::Result<()> {
 pub const STORAGE_KEY: &str = "knock-gui";
 const RUNNING_REPAINT: Duration = Duration::from_millis(100);
 
+/// How many frames (300 ms apart) set the X11 WM_CLASS after the window appeared.
+const WM_CLASS_SETS: u8 = 5;
+
 /// The window never gets smaller than this: the list, the detail view's buttons and a dialog fit.
 pub const MIN_WINDOW: egui::Vec2 = egui::vec2(640.0, 400.0);
 
@@ -47,8 +50,8 @@ pub struct KnockGui {
     pub view: ViewState,
     bench: Option<Bench>,
     first_frame: bool,
-    /// The X11 WM_CLASS was set (or there is nothing to set).
-    wm_class_set: bool,
+    /// How many times the X11 WM_CLASS was set (see [`WM_CLASS_SETS`]).
+    wm_class_sets: u8,
 }
 
 /// Measurements for the benchmark script, enabled by `KNOCK_GUI_BENCH=N` (N frames to time): prints
@@ -95,7 +98,7 @@ impl KnockGui {
         let mut state = AppState::new(store, persisted)?;
         let ctx = cc.egui_ctx.clone();
         state.worker_mut().set_waker(Arc::new(move || ctx.request_repaint()));
-        Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true, wm_class_set: false })
+        Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true, wm_class_sets: 0 })
     }
 
     /// Turns on the benchmark output (see [`Bench`]); `started` is when the process started.
@@ -198,14 +201,17 @@ impl eframe::App for KnockGui {
             ctx.send_viewport_cmd(egui::ViewportCommand::MinInnerSize(MIN_WINDOW));
         }
         // X11: both parts of WM_CLASS (egui-winit leaves the instance empty). The handle may not be
-        // there in the first frames: tried each frame until it is.
-        if !self.wm_class_set {
+        // there in the first frames, and the window is still being set up while it maps: set in the first
+        // frames that have the handle, a few times, then left alone.
+        if self.wm_class_sets < WM_CLASS_SETS {
             use raw_window_handle::HasWindowHandle;
             if let Ok(handle) = frame.window_handle() {
-                self.wm_class_set = true;
+                self.wm_class_sets += 1;
                 if let Err(err) = crate::wm_class::set(handle.as_raw()) {
+                    self.wm_class_sets = WM_CLASS_SETS;
                     eprintln!("knock-gui: cannot set the window's WM_CLASS: {err}");
                 }
+                ui.ctx().request_repaint_after(Duration::from_millis(300));
             }
         }
         let ctx = ui.ctx().clone();

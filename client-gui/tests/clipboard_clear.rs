@@ -41,36 +41,45 @@ fn clipboard(display: &str) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned()).filter(|t| !t.is_empty())
 }
 
-/// Puts `text` in the X clipboard as another program would (xclip keeps serving it in the background).
+/// Puts `text` in the X clipboard as another program would (xclip keeps serving it in the background);
+/// tried again while it has not taken the clipboard (a busy machine, an X server still starting).
 fn copy_elsewhere(display: &str, text: &str, children: &mut Children) {
-    let mut xclip = Command::new("xclip")
-        .args(["-selection", "clipboard", "-quiet"])
-        .env("DISPLAY", display)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("xclip");
-    std::io::Write::write_all(xclip.stdin.as_mut().expect("stdin"), text.as_bytes()).expect("write");
-    drop(xclip.stdin.take());
-    children.0.push(xclip);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while clipboard(display).as_deref() != Some(text) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut xclip = Command::new("xclip")
+            .args(["-selection", "clipboard", "-quiet"])
+            .env("DISPLAY", display)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("xclip");
+        std::io::Write::write_all(xclip.stdin.as_mut().expect("stdin"), text.as_bytes()).expect("write");
+        drop(xclip.stdin.take());
+        children.0.push(xclip);
+        let attempt = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < attempt {
+            if clipboard(display).as_deref() == Some(text) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         assert!(Instant::now() < deadline, "xclip did not take the clipboard");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 #[test]
 fn a_copied_key_is_cleared_only_while_it_is_still_in_the_clipboard() {
-    let missing: Vec<_> = ["Xvfb", "xclip"].into_iter().filter(|t| !have(t)).collect();
+    let missing: Vec<_> = ["Xvfb", "xclip", "xdpyinfo"].into_iter().filter(|t| !have(t)).collect();
     if !missing.is_empty() {
         let message = format!("needs {} (apt-get install xvfb xclip)", missing.join(", "));
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
         eprintln!("SKIPPED: {message}");
         return;
     }
-    let number = (200..260)
+    // Not the same number run after run: an X server of the last run may still be going away.
+    let start = 800 + std::process::id() % 400;
+    let number = (start..start + 100)
         .find(|n| {
             !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
         })
@@ -85,10 +94,17 @@ fn a_copied_key_is_cleared_only_while_it_is_still_in_the_clipboard() {
             .spawn()
             .expect("Xvfb starts"),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !Path::new(&format!("/tmp/.X11-unix/X{number}")).exists() {
+    // Ready once a client can talk to it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !Command::new("xdpyinfo")
+        .env("DISPLAY", &display)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
         assert!(Instant::now() < deadline, "Xvfb did not start");
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(100));
     }
     // SAFETY: the only test of this binary; set before arboard (or anything) reads the environment.
     unsafe { std::env::set_var("DISPLAY", &display) };

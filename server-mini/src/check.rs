@@ -149,7 +149,7 @@ fn published_sequences(config: &ServerConfig, errors: &mut Vec<String>) {
     for door in &config.doors {
         match &door.sequence {
             config::SequenceSource::Fixed(sequence) if is_published(sequence) => errors.push(format!(
-                "{file}:{}: [{}]: Sequence = {sequence} is published in knock-server's sample config and README, so \
+                "{file}:{}: [{}]: Sequence = {sequence} is published in knock-server's sample config and documentation, so \
                  anyone can open this door: replace it with your own (knock-server new-sequence prints a random one)",
                 door.line, door.name
             )),
@@ -158,7 +158,7 @@ fn published_sequences(config: &ServerConfig, errors: &mut Vec<String>) {
                     if is_published(&sequence) {
                         errors.push(format!(
                             "{}:{line}: [{}]: the sequence {sequence} is published in knock-server's sample config \
-                             and README, so anyone can open this door: replace it (knock-server new-sequence prints \
+                             and documentation, so anyone can open this door: replace it (knock-server new-sequence prints \
                              a random one)",
                             path.display(),
                             door.name

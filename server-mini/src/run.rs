@@ -98,6 +98,10 @@ pub(crate) enum RotatingCommand {
         /// The host name or address clients knock on (goes into the URI).
         #[arg(long)]
         host: String,
+        /// The TCP service port behind the door (e.g. 22): goes into the URI (`verify=`), so the client's
+        /// profile probes it after knocking and retries when it stays closed.
+        #[arg(long, value_name = "PORT")]
+        verify_port: Option<std::num::NonZeroU16>,
         /// Write the URI to FILE, created with mode 0600 (an existing FILE is refused).
         #[arg(long, value_name = "FILE", conflicts_with = "stdout")]
         out: Option<PathBuf>,
@@ -135,7 +139,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let conf = knockd_conf::parse_file(&args.config).map_err(|e| Failure::invalid(e.to_string()))?;
     let config =
         config::from_conf(&conf, &args.config).map_err(|e| Failure::invalid(e.in_file(&args.config).to_string()))?;
-    if let Some(Command::Rotating(RotatingCommand::Keygen { door, user, host, out, stdout })) = &args.command {
+    if let Some(Command::Rotating(RotatingCommand::Keygen { door, user, host, verify_port, out, stdout })) =
+        &args.command
+    {
         let target = match out {
             Some(file) => UriTarget::File(file),
             None if *stdout || std::io::stdout().is_terminal() => UriTarget::Stdout,
@@ -147,7 +153,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 ));
             }
         };
-        return keygen(&config, door, user, host, target);
+        return keygen(&config, door, user, host, *verify_port, target);
     }
     if args.check {
         return check::check(&config, &conf);
@@ -280,7 +286,14 @@ fn give_to_directory_owner(file: &Path) -> Result<(), Failure> {
 }
 
 /// `rotating keygen`: see [`RotatingCommand::Keygen`].
-fn keygen(config: &config::ServerConfig, door: &str, user: &str, host: &str, target: UriTarget) -> Result<(), Failure> {
+fn keygen(
+    config: &config::ServerConfig,
+    door: &str,
+    user: &str,
+    host: &str,
+    verify_port: Option<std::num::NonZeroU16>,
+    target: UriTarget,
+) -> Result<(), Failure> {
     let file = config.path.display();
     let rotating_doors: Vec<&str> = config
         .doors
@@ -338,7 +351,7 @@ fn keygen(config: &config::ServerConfig, door: &str, user: &str, host: &str, tar
     if new_key_file {
         give_to_directory_owner(&settings.keys)?;
     }
-    let uri = rotating::format_uri(host, &settings.rotation, &key);
+    let uri = rotating::format_uri(host, &settings.rotation, &key, verify_port);
     let (written_to, where_) = match &mut out_file {
         Some((path, file)) => {
             file.write_all(format!("{uri}\n").as_bytes()).and_then(|()| file.sync_all()).map_err(|e| {
@@ -361,6 +374,12 @@ fn keygen(config: &config::ServerConfig, door: &str, user: &str, host: &str, tar
          import with `{where_}`; reload knock-server (SIGHUP) to let {user} in",
         settings.keys.display()
     );
+    if verify_port.is_none() {
+        eprintln!(
+            "note: the URI names no service port, so {user}'s profile cannot tell whether the door opened: \
+             give --verify-port PORT (e.g. 22) to keygen, or `knock-cli profile import-uri --verify-port PORT`"
+        );
+    }
     Ok(())
 }
 

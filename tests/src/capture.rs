@@ -105,6 +105,8 @@ pub struct Packet {
     pub tcp_flags: TcpFlags,
     /// Transport payload bytes (after the TCP/UDP header); for other protocols the IP payload.
     pub payload_len: usize,
+    /// The TCP header's option bytes (empty unless TCP with options).
+    pub tcp_options: Vec<u8>,
 }
 
 impl Packet {
@@ -339,6 +341,7 @@ pub fn parse_ethernet(ts: Duration, frame: &[u8]) -> Option<Packet> {
         dst_port: 0,
         tcp_flags: TcpFlags::default(),
         payload_len: ip_payload.payload.len(),
+        tcp_options: Vec::new(),
     };
     match &sliced.transport {
         Some(TransportSlice::Tcp(tcp)) => {
@@ -354,6 +357,7 @@ pub fn parse_ethernet(ts: Duration, frame: &[u8]) -> Option<Packet> {
                 urg: tcp.urg(),
             };
             packet.payload_len = tcp.payload().len();
+            packet.tcp_options = tcp.options().to_vec();
         }
         Some(TransportSlice::Udp(udp)) => {
             packet.proto = Proto::Udp;

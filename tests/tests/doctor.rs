@@ -23,7 +23,9 @@ fn a_good_profile_opens_and_an_open_door_is_not_knocked() {
     assert_check(&json, "before", "ok", "no answer", "");
     assert_check(&json, "knock", "ok", "3 hits sent", "");
     let json = doctor(&lab, "good", 0, "already_open");
-    assert_check(&json, "before", "ok", "answers", "not knocking an open door");
+    // Issue 23, item 11: answering before any knock is a warning (the door may protect nothing).
+    assert_check(&json, "before", "warn", "answers", "the door protects nothing");
+    assert_check(&json, "before", "warn", "answers", "not knocking an open door");
     assert!(json["checks"].as_array().is_some_and(|c| !c.iter().any(|c| c["name"] == "knock")), "{json:#}");
     assert_eq!(knockd.count_in_log("openSSH: OPEN SESAME"), 1, "{}", knockd.diagnostics());
 }
@@ -134,4 +136,18 @@ fn spa_naming_a_private_address_behind_a_nat_does_not_open() {
     let (out, json) = doctor_spa(&lab, &key, &hmac, &[]);
     assert_eq!(json["conclusion"], "opened", "{json:#}\n{}\n{}", text(&out), fwknopd.log());
     assert_check(&json, "path", "ok", "NAT", "");
+}
+
+/// Issue 23, item 11: a verify port that answers with no door in front of it (nothing filters it) is a
+/// warning: the door protects nothing.
+#[test]
+fn a_port_that_answers_without_any_knock_is_a_warning() {
+    let lab = lab_or_skip!();
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    add(&lab, "wideopen", &lab.server_v4().to_string(), "7000,8000,9000", &[]);
+    let json = doctor(&lab, "wideopen", 0, "already_open");
+    assert_check(&json, "before", "warn", "answers", "protects nothing");
+    let out = lab.knock_cli(&["doctor", "wideopen"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("warn  before") && said.contains("protects nothing"), "{said}");
 }

@@ -98,3 +98,64 @@ fn a_single_family_profile_has_no_family_entries() {
     assert!(json.get("families").is_none(), "{json:#}");
     assert!(json["checks"].as_array().is_some_and(|c| c.iter().all(|c| c.get("family").is_none())), "{json:#}");
 }
+
+/// Issue 23, item 11: a `family = any` profile on a name with A and AAAA records, whose server opens for
+/// one family only. The family `any` picks first does not open; doctor knocks the other family's address,
+/// which opens, and concludes `wrong_family` with the `family` setting to use (not "check the sequence").
+#[test]
+fn any_family_that_does_not_open_tries_the_other_and_names_the_family_to_set() {
+    let lab = lab_or_skip!();
+    doctor_support::no_icmp_rate_limit(&lab);
+    let (v4, v6): (IpAddr, IpAddr) = (lab.server_v4().into(), lab.server_v6().into());
+    let _hosts = lab.client_hosts_entry(NAME, &[v4, v6]).expect("hosts entry");
+    // The address `any` uses is the resolver's first (getaddrinfo's order, as `getent ahosts` prints it).
+    let out = lab.run_client("getent", ["ahosts", NAME]).expect("getent");
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let first: IpAddr =
+        listing.split_whitespace().next().and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("getent: {listing}"));
+    // A door for the other family only: the knock over the first family reaches knockd, nothing opens.
+    let (knockd, _service, works) = if first.is_ipv4() {
+        let (knockd, service) = lab.ipv6_only_knockd(GATED);
+        (knockd, service, "ipv6")
+    } else {
+        lab.server_gate_tcp_port(GATED).expect("gate");
+        let conf = format!(
+            "[openSSH]\n  sequence = 7000,8000,9000\n  seq_timeout = 10\n  tcpflags = syn\n  start_command = {}\n",
+            Lab::gate_open_command(GATED)
+        );
+        let knockd = lab.start_knockd(&conf).expect("knockd");
+        (knockd, lab.server_tcp_listener_any(GATED).expect("listener"), "ipv4")
+    };
+    let args = ["profile", "add", "door", "--host", NAME, "--open", "7000,8000,9000", "--verify-port", "2222"];
+    let out = lab.knock_cli(&[&args[..], &["--verify-timeout", "800"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let json = doctor(&lab, "door", 3, "wrong_family");
+    let family = doctor_support::check(&json, "family");
+    assert_eq!(family["status"], "fail", "{json:#}\n{}", knockd.diagnostics());
+    let advice = family["advice"].as_str().unwrap_or_default();
+    assert!(advice.contains(&format!("family = \"{works}\"")), "{json:#}");
+    assert!(advice.contains(&format!("--family {works}")), "{json:#}");
+    assert!(!advice.contains("check the sequence"), "{json:#}");
+    let other = if works == "ipv4" { "ipv6" } else { "ipv4" };
+    assert_eq!(family_checks(&json, other).last(), Some(&("after", "fail")), "{json:#}");
+    assert_eq!(family_checks(&json, works).last(), Some(&("after", "ok")), "{json:#}");
+    let out = lab.knock_cli(&["doctor", "door"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("conclusion: wrong_family (set the profile's family"), "{said}");
+}
+
+/// Issue 23, item 11: a profile asking for a family the host does not have is invalid input for doctor
+/// as for `open`: one conclusion, exit 2 from both.
+#[test]
+fn no_address_in_the_family_exits_2_from_open_and_doctor() {
+    let lab = lab_or_skip!();
+    let v4 = lab.server_v4().to_string();
+    let args = ["profile", "add", "v6only", "--host", &v4, "--family", "ipv6", "--open", "7000", "--verify-port", "22"];
+    let out = lab.knock_cli(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let open = lab.knock_cli(&["open", "v6only"]);
+    assert_eq!(open.status.code(), Some(2), "{}", text(&open));
+    let json = doctor(&lab, "v6only", 2, "no_address_in_family");
+    assert_eq!(doctor_support::check(&json, "resolution")["status"], "fail", "{json:#}");
+}

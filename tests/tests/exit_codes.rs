@@ -28,6 +28,21 @@ fn unknown_host_in_json_says_network() {
     assert_eq!(code, Some(1));
     assert!(out.contains("\"outcome\": \"failed\"") && out.contains("\"kind\": \"network\""), "{out}");
     assert!(out.contains("\"status\": \"not_sent\""), "{out}");
+    // Issue 23, item 12: nothing was sent, so by no method.
+    assert!(out.contains("\"tcp_method\": null"), "{out}");
+}
+
+/// Issue 23, item 12: the knock(1)-compatible `knock --json` (the `knock` link) says the same.
+#[test]
+fn unknown_host_through_the_knock_link_reports_no_tcp_method() {
+    let lab = lab_or_skip!();
+    let link = lab.dir().join("knock");
+    std::os::unix::fs::symlink(knock_cli_path(), &link).expect("knock link");
+    let out = lab.run_client(&link, ["--json", "no-such-host.invalid", "7000"]).expect("knock runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(out.status.code(), Some(1), "{json:#}");
+    assert_eq!(json["tcp_method"], serde_json::Value::Null, "nothing was sent: {json:#}");
+    assert_eq!(json["hits"][0]["status"], "not_sent", "{json:#}");
 }
 
 #[test]

@@ -172,6 +172,46 @@ fn corpus(port: u16, keys: &Keys) -> Vec<RcCase> {
                 "GPG_NO_SIGNING_PW",
             ],
         },
+        // Issue 23, item 17: without USE_GPG, fwknop's client reads GPG_SIGNING_PW(_BASE64) as the Rijndael
+        // key; the import reads it so (the packets must decrypt with that key alike).
+        RcCase {
+            name: "gpg-signing-pw-is-the-rijndael-key",
+            rc: format!(
+                "[g]\nSPA_SERVER 127.0.0.1\nSPA_SERVER_PORT {port}\nACCESS tcp/22\nALLOW_IP 192.0.2.18\n\
+                 USE_GPG N\nGPG_SIGNING_PW_BASE64 {k}\nHMAC_KEY_BASE64 {h}\n"
+            ),
+            stanza: Some("g"),
+            key: kb(),
+            hmac: hb(),
+            offset: 0,
+            warned: &[],
+        },
+        RcCase {
+            name: "gpg-signing-pw-passphrase",
+            rc: format!(
+                "[g]\nSPA_SERVER 127.0.0.1\nSPA_SERVER_PORT {port}\nACCESS tcp/22\nALLOW_IP 192.0.2.19\n\
+                 GPG_SIGNING_PW signingpassphrase\nHMAC_KEY anotherhmacpassphrase\n"
+            ),
+            stanza: Some("g"),
+            key: b"signingpassphrase".to_vec(),
+            hmac: b"anotherhmacpassphrase".to_vec(),
+            offset: 0,
+            warned: &[],
+        },
+        // Issue 23, item 17: RESOLVE_HTTP_ONLY where ALLOW_IP gives the address: no lookup, ignored (warned),
+        // as fwknop ignores it.
+        RcCase {
+            name: "http-only-where-allow-ip-gives-the-address",
+            rc: format!(
+                "[h]\nSPA_SERVER 127.0.0.1\nSPA_SERVER_PORT {port}\nACCESS tcp/22\nALLOW_IP 192.0.2.20\n\
+                 RESOLVE_HTTP_ONLY Y\nKEY_BASE64 {k}\nHMAC_KEY_BASE64 {h}\n"
+            ),
+            stanza: Some("h"),
+            key: kb(),
+            hmac: hb(),
+            offset: 0,
+            warned: &["RESOLVE_HTTP_ONLY"],
+        },
     ];
     // SHA3 HMACs: compared once the codec has them (branch `spa`); refused by name until then (below).
     for hmac in ["sha3_256", "sha3_512"] {
@@ -216,7 +256,6 @@ fn refused_by_import_corpus(keys: &Keys) -> Vec<(&'static str, String, &'static 
         ("nat-local", format!("{base}NAT_LOCAL Y\nNAT_PORT 2200\n"), "NAT_LOCAL"),
         ("tcp-transport", format!("{base}SPA_SERVER_PROTO tcp\n"), "SPA_SERVER_PROTO"),
         ("ecb-mode", format!("{base}ENCRYPTION_MODE ecb\n"), "ENCRYPTION_MODE"),
-        ("http-only-discovery", format!("{base}RESOLVE_HTTP_ONLY Y\n"), "RESOLVE_HTTP_ONLY"),
         (
             "key-without-hmac",
             "[s]\nSPA_SERVER 127.0.0.1\nACCESS tcp/22\nALLOW_IP 192.0.2.17\nKEY passphrase\n".to_owned(),

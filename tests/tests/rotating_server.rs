@@ -351,6 +351,65 @@ fn keygen_then_import_uri_into_a_real_keyring_opens() {
     assert!(!profile.contains(&key.to_base32()), "the key is never in the profile file: {profile}");
 }
 
+/// Issue 23, item 9: the documented flow verifies. `keygen --verify-port` puts the service port into the
+/// URI, the imported profile probes it after knocking (no "nothing to verify"), and `open` reports
+/// `opened` because the port answered; a URI without it still imports, and `import-uri --verify-port` gives it.
+#[test]
+fn keygen_with_verify_port_gives_a_profile_that_verifies() {
+    const GATED: u16 = 2222;
+    let lab = lab_or_skip!();
+    lab.server_gate_tcp_port(GATED).expect("gate");
+    let _service = lab.server_tcp_listener_any(GATED).expect("listener");
+    let keys = key_file(&lab, &[("alice", ALICE)]);
+    let step = 3600;
+    not_near_the_end(step, 30);
+    let conf = door(&lab, &keys, step, 1).replace(&lab.touch_marker_command(), &Lab::gate_open_command(GATED));
+    let server = start(&lab, &conf, &["--state-dir", &state_dir(&lab)]);
+    let binary = knock_server_path().expect("knock-server");
+    let config = server.config_path().display().to_string();
+    let host = lab.server_v4().to_string();
+    let keygen = |user: &str, extra: &[&str]| {
+        let uri_file = lab.dir().join(format!("{user}.uri"));
+        let out = Command::new(&binary)
+            .args(["rotating", "keygen", "-c", &config, "ssh", user, "--host", &host])
+            .args(extra)
+            .arg("--out")
+            .arg(&uri_file)
+            .output()
+            .expect("keygen");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        uri_file
+    };
+    let dave = keygen("dave", &["--verify-port", &GATED.to_string()]);
+    let uri = fs::read_to_string(&dave).expect("uri");
+    assert_eq!(parse_uri(uri.trim()).expect("uri").verify_port.map(|p| p.get()), Some(GATED), "{uri}");
+    let erin = keygen("erin", &[]);
+    server.signal(libc::SIGHUP);
+    assert!(server.wait_for_count("ssh: rotating door, 3 user(s)", 1, OPEN_WAIT), "{}", server.diagnostics());
+    let steps = format!(
+        "k() {{ {cli} --profiles-dir {dir} \"$@\"; }}; k profile import-uri - --name bastion < {dave}; \
+         echo \"import=$?\"; k open bastion --json > {out}; echo \"open=$?\"; \
+         k profile import-uri - --name old < {erin} --verify-port {GATED}; echo \"old=$?\"; \
+         k profile show old",
+        cli = knock_cli_path().display(),
+        dir = lab.dir().join("profiles").display(),
+        dave = dave.display(),
+        erin = erin.display(),
+        out = lab.dir().join("open.json").display(),
+    );
+    let Some(out) = knock_e2e::keyring_session::in_keyring_session(&lab, &steps) else { return };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("import=0") && stdout.contains("old=0"), "{}\n{}", text(&out), server.diagnostics());
+    let json: serde_json::Value =
+        serde_json::from_slice(&fs::read(lab.dir().join("open.json")).expect("open's JSON")).expect("JSON");
+    assert!(stdout.contains("open=0"), "{json:#}\n{}\n{}", text(&out), server.diagnostics());
+    let profile = &json["profiles"][0];
+    assert_eq!(profile["outcome"], "opened", "verified, not just sent: {json:#}");
+    assert_eq!(profile["attempts"][0]["verify"]["port"], GATED, "{json:#}");
+    assert_eq!(profile["attempts"][0]["verify"]["open"], true, "{json:#}");
+    assert!(stdout.contains(&format!("port = {GATED}")), "the old URI's profile verifies too: {stdout}");
+}
+
 /// Runs `knock-server ARGS` (no lab: a bad configuration stops it before it captures).
 fn knock_server(args: &[&str]) -> Output {
     let binary = knock_server_path().unwrap_or_else(|e| panic!("{e}"));

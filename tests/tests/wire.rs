@@ -126,6 +126,57 @@ fn raw_sends_exactly_the_requested_flags() {
     }
 }
 
+/// A TCP option list as (kind, value) pairs, in order; timestamps' values are dropped (they are clocks).
+fn option_list(bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut list = Vec::new();
+    let mut rest = bytes;
+    while let Some((&kind, tail)) = rest.split_first() {
+        match kind {
+            0 => break,
+            1 => {
+                list.push((1, Vec::new()));
+                rest = tail;
+            }
+            _ => {
+                let len = usize::from(*tail.first().unwrap_or(&0));
+                assert!(len >= 2 && len <= rest.len(), "malformed option {kind} in {bytes:02x?}");
+                let value = if kind == 8 { Vec::new() } else { rest[2..len].to_vec() };
+                list.push((kind, value));
+                rest = &rest[len..];
+            }
+        }
+    }
+    list
+}
+
+/// Issue 23, item 13: a raw SYN carries the option set of the kernel's own connect() SYN (MSS, SACK
+/// permitted, timestamps, NOP, window scale, in that order, with the same MSS and scale), not a bare
+/// header that looks like a scanner's; the server's RST proves its checksum (options included) valid.
+/// `--bare-syn` still sends none.
+#[test]
+fn raw_syns_carry_the_options_of_the_kernels_own_syn() {
+    let lab = lab_or_skip!();
+    for v6 in [false, true] {
+        let family = if v6 { "-6" } else { "-4" };
+        let kernel = knock_and_capture(&lab, v6, &["--method", "connect", family], &["7000"], Duration::ZERO);
+        let raw = knock_and_capture(&lab, v6, &["--method", "raw", family], &["7000"], Duration::ZERO);
+        let (kernel_syn, raw_syn) = (&kernel.sent[0], &raw.sent[0]);
+        assert!(kernel_syn.is_syn() && raw_syn.is_syn(), "{:?}", describe(&raw.sent));
+        let expected = option_list(&kernel_syn.tcp_options);
+        let kinds: Vec<u8> = expected.iter().map(|(kind, _)| *kind).collect();
+        assert_eq!(kinds, [2, 4, 8, 1, 3], "Linux's own SYN: MSS, SACK-permitted, timestamps, NOP, window scale");
+        assert_eq!(option_list(&raw_syn.tcp_options), expected, "raw SYN options (v6: {v6}) as the kernel's");
+        let timestamps = &raw_syn.tcp_options[6..16];
+        assert_eq!(&timestamps[..2], &[8, 10]);
+        assert_ne!(&timestamps[2..6], &[0, 0, 0, 0], "a TSval");
+        assert_eq!(&timestamps[6..], &[0, 0, 0, 0], "TSecr 0 in a SYN");
+        assert_server_answered_each_tcp_hit(&raw);
+
+        let bare = knock_and_capture(&lab, v6, &["--method", "raw", "--bare-syn", family], &["7000"], Duration::ZERO);
+        assert!(bare.sent[0].is_syn() && bare.sent[0].tcp_options.is_empty(), "{:?}", bare.sent[0]);
+    }
+}
+
 fn no_retransmit_when_dropped(method: &str, v6: bool) {
     let lab = lab_or_skip!(&format!("drop_{method}_{}", if v6 { "v6" } else { "v4" }));
     lab.server_drop_tcp_ports(&[7000, 8000, 9000]).expect("DROP rules");

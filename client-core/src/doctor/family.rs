@@ -83,9 +83,14 @@ pub(super) async fn diagnose_address(cx: &Context<'_>, server: IpAddr, d: &mut D
     let target = SocketAddr::new(server, verify.port.get());
     let before = probe_port(target, None, BEFORE_BUDGET).await;
     let (status, advice) = match &before {
-        PortState::Answers => {
-            (Status::Ok, "nothing to do: not knocking an open door (that would stack firewall rules)")
-        }
+        // Answering before any knock is either a knock of the last minutes, or a door that protects
+        // nothing (the port is open to everyone): doctor cannot tell which, so it says both.
+        PortState::Answers => (
+            Status::Warn,
+            "the port answers before any knock: unless a knock opened it in the last minutes, the firewall lets \
+             everyone in and the door protects nothing; close it (or wait for the door's timeout) and run doctor \
+             again: it must not answer then (doctor is not knocking an open door: that would stack firewall rules)",
+        ),
         PortState::Refused | PortState::NoAnswer => (Status::Ok, ""),
         PortState::Unreachable(_) | PortState::Error(_) => {
             (Status::Fail, "the server is not reachable: check it is up and the address is right")

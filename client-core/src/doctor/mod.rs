@@ -77,8 +77,13 @@ pub enum Conclusion {
     OpenedLate,
     /// ICMP unreachable or no route: the packets do not reach the server.
     ServerUnreachable,
-    /// The host name does not resolve (in the profile's family).
+    /// The host name does not resolve.
     Unresolvable,
+    /// The host resolves, but to no address of the profile's family (invalid input, as for `open`).
+    NoAddressInFamily,
+    /// The profile's family (`any`) did not open, but the other family's address did: the server acts on
+    /// one family only; the profile should say `family = "ipv4"` or `"ipv6"`.
+    WrongFamily,
     /// The profile needs raw sockets and this process may not open them.
     NeedsRawPrivilege,
     /// An SPA packet naming our private address crosses a NAT: the server opens for the wrong address.
@@ -100,6 +105,8 @@ impl Conclusion {
             Conclusion::OpenedLate => "opened_late",
             Conclusion::ServerUnreachable => "server_unreachable",
             Conclusion::Unresolvable => "unresolvable",
+            Conclusion::NoAddressInFamily => "no_address_in_family",
+            Conclusion::WrongFamily => "wrong_family",
             Conclusion::NeedsRawPrivilege => "needs_raw_privilege",
             Conclusion::NatForSpa => "nat_for_spa",
             Conclusion::KnockFailed => "knock_failed",
@@ -138,9 +145,12 @@ impl Diagnosis {
         self.checks.push(Check { name, status, detail, advice: advice.into(), family: None });
     }
 
-    /// The last check's advice that is not empty: the one thing to do.
+    /// The one thing to do: the last failed check's advice, else the last warning's.
     pub fn advice(&self) -> Option<&str> {
-        self.checks.iter().rev().find(|c| c.status != Status::Ok && !c.advice.is_empty()).map(|c| c.advice.as_str())
+        let last = |status: Status| {
+            self.checks.iter().rev().find(|c| c.status == status && !c.advice.is_empty()).map(|c| c.advice.as_str())
+        };
+        last(Status::Fail).or_else(|| last(Status::Warn))
     }
 }
 
@@ -197,7 +207,7 @@ async fn run_checks(plan: &Plan, cancel: &CancellationToken, d: &mut Diagnosis) 
             format!("{host} resolves to {} but has no {family} address", list(&addresses)),
             "set the profile's family to one the host has (--family any, ipv4 or ipv6)",
         );
-        return Conclusion::Unresolvable;
+        return Conclusion::NoAddressInFamily;
     }
     let used = match servers.as_slice() {
         [one] if family == AddressFamily::Both => {
@@ -276,7 +286,16 @@ async fn run_checks(plan: &Plan, cancel: &CancellationToken, d: &mut Diagnosis) 
             }
             families.push(FamilyDiagnosis { family: family_of(server), address: server, conclusion });
         } else {
-            return conclusion;
+            // `family = any` picked one family; a door that did not open there may be a server that acts
+            // on the other family only (a dual-stack name, a knockd with start_command only, a firewall
+            // rule for one family): knock the other family's address once to tell.
+            let other = target::choose(family_of(server).other(), &addresses);
+            return match other {
+                Some(other) if family == AddressFamily::Any && worth_other_family(conclusion) => {
+                    try_other_family(&context, server, other, conclusion, first, d).await
+                }
+                _ => conclusion,
+            };
         }
         if cancel.is_cancelled() {
             break;
@@ -285,6 +304,68 @@ async fn run_checks(plan: &Plan, cancel: &CancellationToken, d: &mut Diagnosis) 
     let overall = overall_conclusion(&families);
     d.families = families;
     overall
+}
+
+/// A conclusion that another family's address might not share: the knock went out but nothing opened,
+/// or the address was unreachable.
+fn worth_other_family(conclusion: Conclusion) -> bool {
+    matches!(
+        conclusion,
+        Conclusion::NotActedOn
+            | Conclusion::RefusedBeforeAndAfter
+            | Conclusion::ServerUnreachable
+            | Conclusion::KnockFailed
+    )
+}
+
+/// `family = any` did not open over `server`'s family: runs the per-address checks over `other` (the
+/// host's address of the other family). When that opens, the conclusion is [`Conclusion::WrongFamily`]
+/// with the `family` line to set; otherwise the first family's conclusion stands. The checks of both
+/// addresses carry their family.
+async fn try_other_family(
+    context: &family::Context<'_>,
+    server: IpAddr,
+    other: IpAddr,
+    conclusion: Conclusion,
+    first: usize,
+    d: &mut Diagnosis,
+) -> Conclusion {
+    for check in &mut d.checks[first..] {
+        check.family = Some(family_of(server));
+    }
+    let start = d.checks.len();
+    let other_conclusion = family::diagnose_address(context, other, d).await;
+    for check in &mut d.checks[start..] {
+        check.family = Some(family_of(other));
+    }
+    let (works, fails) = (family_of(other), family_of(server));
+    if other_conclusion.door_opened() {
+        d.check(
+            "family",
+            Status::Fail,
+            format!(
+                "{} did not open over {fails} ({server}) but opened over {works} ({other}): the server acts on \
+                 {works} knocks only",
+                context.plan.host
+            ),
+            format!(
+                "set the profile's family: family = \"{works}\" (knock-cli profile edit {} --family {works}), or \
+                 make the server's door open for {fails} too",
+                context.plan.name
+            ),
+        );
+        return Conclusion::WrongFamily;
+    }
+    d.check(
+        "family",
+        Status::Ok,
+        format!(
+            "the other family did not open either ({works}, {other}: {}): not a matter of family",
+            other_conclusion.as_str()
+        ),
+        "",
+    );
+    conclusion
 }
 
 /// With several families: the first that did not open decides; when all opened, a late one says so.

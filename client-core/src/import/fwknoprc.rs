@@ -320,7 +320,8 @@ fn convert_values(
             return Err(refuse(p, "a GPG stanza: knock-cli sends Rijndael (AES) SPA packets only"));
         }
     }
-    for var in ["GPG_RECIPIENT", "GPG_SIGNER", "GPG_SIGNING_PW", "GPG_SIGNING_PW_BASE64"] {
+    // GPG_SIGNING_PW(_BASE64) without USE_GPG is the Rijndael key (see `keys`), not a sign of GPG.
+    for var in ["GPG_RECIPIENT", "GPG_SIGNER"] {
         if let Some(p) = values.get(var) {
             return Err(refuse(p, "a GPG stanza: knock-cli sends Rijndael (AES) SPA packets only"));
         }
@@ -361,10 +362,6 @@ fn convert_values(
             _ => return Err(refuse(p, "not a protocol fwknop knows (udp, tcp, udpraw, tcpraw, icmp, http)")),
         }
     }
-    if let Some(p) = values.get("RESOLVE_HTTP_ONLY").filter(|_| values.yes("RESOLVE_HTTP_ONLY")) {
-        return Err(refuse(p, "plain-HTTP address discovery lets anyone on the path choose the address to open"));
-    }
-
     // The server and what to open.
     let server = match (host, values.get("SPA_SERVER")) {
         (Some(host), given) => {
@@ -494,17 +491,23 @@ fn allow_ip(
 ) -> Result<AllowIp, Refusal> {
     let resolve_flag = ["RESOLVE_IP_HTTPS", "RESOLVE_IP_HTTP"].into_iter().find(|v| values.yes(v));
     let url = values.get("RESOLVE_URL");
+    // RESOLVE_HTTP_ONLY only changes how a lookup is made: where no lookup happens (ALLOW_IP gives the
+    // address or `source`, or nothing asks for one) it is ignored, as fwknop ignores it and RESOLVE_URL.
+    let http_only = values.get("RESOLVE_HTTP_ONLY").filter(|_| values.yes("RESOLVE_HTTP_ONLY"));
     let explicit = values.get("ALLOW_IP");
     let resolve = match explicit {
         Some(p) if p.value.eq_ignore_ascii_case("source") => {
             map(p, "spa.allow_ip = source");
+            for ignored in [url, http_only].into_iter().flatten() {
+                warn(ignored, "ignored, as fwknop ignores it: ALLOW_IP source needs no lookup".to_owned());
+            }
             return Ok(AllowIp::Source);
         }
         Some(p) if p.value.eq_ignore_ascii_case("resolve") => Some(p),
         Some(p) => {
             let ip = p.value.parse().map_err(|_| refuse(p, "not an IPv4 address, `source` or `resolve`"))?;
             map(p, "spa.allow_ip");
-            for ignored in [url, resolve_flag.and_then(|v| values.get(v))].into_iter().flatten() {
+            for ignored in [url, resolve_flag.and_then(|v| values.get(v)), http_only].into_iter().flatten() {
                 warn(ignored, "ignored, as fwknop ignores it: ALLOW_IP gives the address".to_owned());
             }
             return Ok(AllowIp::Address(ip));
@@ -512,9 +515,15 @@ fn allow_ip(
         None => resolve_flag.and_then(|v| values.get(v)).or(url),
     };
     let Some(resolve) = resolve else {
+        if let Some(ignored) = http_only {
+            warn(ignored, "ignored, as fwknop ignores it: nothing asks for an address lookup".to_owned());
+        }
         warnings_for_no_allow_ip(warn, stanza);
         return Ok(AllowIp::Local);
     };
+    if let Some(p) = http_only {
+        return Err(refuse(p, "plain-HTTP address discovery lets anyone on the path choose the address to open"));
+    }
     let address = url.map_or(FWKNOP_RESOLVE_URL, |p| p.value.as_str());
     if !address.starts_with("https://") {
         let p = url.unwrap_or(resolve);
@@ -549,11 +558,28 @@ fn keys(
     warn: &mut impl FnMut(&Param, String),
     stanza: &Stanza,
 ) -> Result<Option<SpaKeys>, Refusal> {
-    let key = match (values.get("KEY_BASE64"), values.get("KEY")) {
-        (Some(p), None) => Some((p, SpaKey::from_base64(&p.value).map_err(|e| refuse(p, e.to_string()))?)),
-        (None, Some(p)) => Some((p, SpaKey::new(p.value.as_bytes().to_vec()).map_err(|e| refuse(p, e.to_string()))?)),
-        (Some(_), Some(p)) => return Err(refuse(p, "given together with KEY_BASE64: keep the one the server uses")),
-        (None, None) => None,
+    // fwknop's client (config_init.c) reads GPG_SIGNING_PW into the same field as KEY and
+    // GPG_SIGNING_PW_BASE64 into KEY_BASE64's: without USE_GPG (refused above when Y) it is the Rijndael key.
+    let mut given: Vec<&Param> = ["KEY_BASE64", "GPG_SIGNING_PW_BASE64", "KEY", "GPG_SIGNING_PW"]
+        .into_iter()
+        .filter_map(|var| values.get(var))
+        .collect();
+    given.sort_by_key(|p| p.line);
+    if let [first, second, ..] = given.as_slice() {
+        return Err(refuse(
+            second,
+            format!(
+                "given together with {} (line {}): both set the one Rijndael key; keep the one the server uses",
+                first.var, first.line
+            ),
+        ));
+    }
+    let key = match given.first() {
+        Some(&p) if p.var.ends_with("_BASE64") => {
+            Some((p, SpaKey::from_base64(&p.value).map_err(|e| refuse(p, e.to_string()))?))
+        }
+        Some(&p) => Some((p, SpaKey::new(p.value.as_bytes().to_vec()).map_err(|e| refuse(p, e.to_string()))?)),
+        None => None,
     };
     let hmac = match (values.get("HMAC_KEY_BASE64"), values.get("HMAC_KEY")) {
         (Some(p), None) => Some((p, HmacKey::from_base64(&p.value).map_err(|e| refuse(p, e.to_string()))?)),
@@ -583,7 +609,11 @@ fn keys(
                     "equals the encryption key, which fwknop refuses: generate a pair with `knock-cli spa keygen`",
                 ));
             }
-            map(kp, "OS keyring (SPA key)");
+            if kp.var.starts_with("GPG_SIGNING_PW") {
+                map(kp, "OS keyring (SPA key: without USE_GPG, fwknop uses it as the Rijndael key)");
+            } else {
+                map(kp, "OS keyring (SPA key)");
+            }
             map(hp, "OS keyring (HMAC key)");
             Ok(Some(SpaKeys { key, hmac }))
         }

@@ -123,8 +123,6 @@ fn gpg_nat_spoofing_and_other_transports_are_refused_by_name() {
         ("USE_GPG Y", "USE_GPG"),
         ("GPG_RECIPIENT 0xABCD", "GPG_RECIPIENT"),
         ("GPG_SIGNER 0xABCD", "GPG_SIGNER"),
-        ("GPG_SIGNING_PW secret", "GPG_SIGNING_PW"),
-        ("GPG_SIGNING_PW_BASE64 c2VjcmV0", "GPG_SIGNING_PW_BASE64"),
         ("USE_GPG_AGENT Y", "USE_GPG_AGENT"),
         ("NAT_ACCESS 192.0.2.5,22", "NAT_ACCESS"),
         ("NAT_LOCAL Y", "NAT_LOCAL"),
@@ -134,7 +132,6 @@ fn gpg_nat_spoofing_and_other_transports_are_refused_by_name() {
         ("SPA_SERVER_PROTO tcp", "SPA_SERVER_PROTO"),
         ("SPA_SERVER_PROTO icmp", "SPA_SERVER_PROTO"),
         ("ENCRYPTION_MODE ecb", "ENCRYPTION_MODE"),
-        ("RESOLVE_HTTP_ONLY Y", "RESOLVE_HTTP_ONLY"),
         ("DIGEST_TYPE sha3_256", "DIGEST_TYPE"),
         ("ALLOW_IP 300.1.1.1", "ALLOW_IP"),
         ("SPA_SERVER_PORT 0", "SPA_SERVER_PORT"),
@@ -143,7 +140,49 @@ fn gpg_nat_spoofing_and_other_transports_are_refused_by_name() {
         assert_eq!(e.line, Some(4), "{line}: {e}");
         assert!(e.message.starts_with(name), "{line}: {e}");
     }
-    assert!(refused("[a]\nSPA_SERVER h\nACCESS tcp/22\nGPG_SIGNING_PW hunter2\n").message.contains("hidden"));
+    assert!(
+        refused("[a]\nSPA_SERVER h\nACCESS tcp/22\nUSE_GPG Y\nGPG_SIGNING_PW hunter2\n").message.starts_with("USE_GPG")
+    );
+}
+
+/// Issue 23, item 17: fwknop 2.6.10's client reads GPG_SIGNING_PW into the Rijndael key (as KEY) and
+/// GPG_SIGNING_PW_BASE64 into the base64 one (as KEY_BASE64); without USE_GPG that is the key it uses.
+#[test]
+fn gpg_signing_pw_without_use_gpg_is_the_rijndael_key_as_fwknop_reads_it() {
+    let (p, s) =
+        ok(&format!("[a]\nSPA_SERVER h\nACCESS tcp/22\nGPG_SIGNING_PW_BASE64 {KEY}\nHMAC_KEY_BASE64 {HMAC}\n"));
+    let keys = p.keys.expect("keys");
+    assert_eq!(keys.key.as_bytes(), SpaKey::from_base64(KEY).expect("key").as_bytes());
+    let mapped = s.mapped.iter().find(|m| m.line == Some(4)).expect("line 4 mapped");
+    assert!(mapped.to.contains("Rijndael"), "{mapped:?}");
+    let (p, _) = ok("[a]\nSPA_SERVER h\nACCESS tcp/22\nUSE_GPG N\nGPG_SIGNING_PW passphrase1\nHMAC_KEY otherpass\n");
+    assert_eq!(p.keys.expect("keys").key.as_bytes(), b"passphrase1");
+    // Two sources of the one key: refused at the later line, naming the earlier, never quoting a key.
+    let e = refused(&format!("[a]\nSPA_SERVER h\nACCESS tcp/22\nKEY_BASE64 {KEY}\nGPG_SIGNING_PW x\nHMAC_KEY y\n"));
+    assert_eq!(e.line, Some(5), "{e}");
+    assert!(e.message.starts_with("GPG_SIGNING_PW (value hidden)") && e.message.contains("KEY_BASE64 (line 4)"), "{e}");
+    assert!(!e.message.contains(KEY), "{e}");
+}
+
+/// Issue 23, item 17: RESOLVE_HTTP_ONLY is ignored (with a warning), as RESOLVE_URL is, where ALLOW_IP
+/// means no lookup happens; refused only where a lookup would go over plain HTTP.
+#[test]
+fn resolve_http_only_is_ignored_where_no_lookup_happens() {
+    for allow in ["ALLOW_IP 192.0.2.3\n", "ALLOW_IP source\n", ""] {
+        let (_, s) = ok(&format!("[a]\nSPA_SERVER h\nACCESS tcp/22\n{allow}RESOLVE_HTTP_ONLY Y\n"));
+        let line = if allow.is_empty() { 4 } else { 5 };
+        assert!(
+            s.warnings.iter().any(|w| w.line == Some(line)
+                && w.message.starts_with("RESOLVE_HTTP_ONLY")
+                && w.message.contains("ignored")),
+            "{allow:?}: {:?}",
+            s.warnings
+        );
+    }
+    for lookup in ["ALLOW_IP resolve\n", "RESOLVE_IP_HTTPS Y\n", "RESOLVE_URL https://ip.example.org/\n"] {
+        let e = refused(&format!("[a]\nSPA_SERVER h\nACCESS tcp/22\n{lookup}RESOLVE_HTTP_ONLY Y\n"));
+        assert!(e.message.starts_with("RESOLVE_HTTP_ONLY") && e.message.contains("plain-HTTP"), "{lookup:?}: {e}");
+    }
 }
 
 #[test]

@@ -121,6 +121,9 @@ pub struct ProfileReport {
     pub already_open: Option<AlreadyOpenCheck>,
     /// With `family = "both"`: each family's address and whether it opened (verified or already open).
     pub families: Vec<FamilyResult>,
+    /// With `family = "both"`: the index in `families` of the family whose result is the outcome (the
+    /// first that did worst), so the summary names its address and counts its attempts only.
+    outcome_family: Option<usize>,
 }
 
 /// One family of a `family = "both"` run.
@@ -129,6 +132,44 @@ pub struct FamilyResult {
     pub address: IpAddr,
     /// The verify port answered (after the knock or already before it).
     pub opened: bool,
+    /// How this family's run ended.
+    pub outcome: FamilyOutcome,
+    /// This family's attempts (its entries of [`ProfileReport::attempts`], which lists the families in
+    /// order).
+    pub attempts: usize,
+}
+
+/// How one family of a `family = "both"` run ended ([`Outcome`] without the error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FamilyOutcome {
+    Opened,
+    /// Every hit sent, nothing to verify: for a close, the close knock went out.
+    Sent,
+    NotOpened,
+    Failed,
+}
+
+impl FamilyOutcome {
+    fn of(outcome: &Outcome) -> FamilyOutcome {
+        match outcome {
+            Outcome::Opened => FamilyOutcome::Opened,
+            Outcome::Sent => FamilyOutcome::Sent,
+            Outcome::NotOpened => FamilyOutcome::NotOpened,
+            Outcome::Failed(_) => FamilyOutcome::Failed,
+        }
+    }
+
+    /// The per-family word of a summary, about the action: a close reports closing, never opening.
+    pub fn word(self, action: Action) -> &'static str {
+        match (action, self) {
+            (Action::Close, FamilyOutcome::Sent | FamilyOutcome::Opened) => "closed",
+            (Action::Close, _) => "close failed",
+            (Action::Open, FamilyOutcome::Opened) => "opened",
+            (Action::Open, FamilyOutcome::Sent) => "knocked",
+            (Action::Open, FamilyOutcome::NotOpened) => "not opened",
+            (Action::Open, FamilyOutcome::Failed) => "failed",
+        }
+    }
 }
 
 impl ProfileReport {
@@ -156,7 +197,13 @@ impl ProfileReport {
         let families: Vec<String> = self
             .families
             .iter()
-            .map(|f| format!("{} {}", f.address, if f.opened { "opened" } else { "not opened" }))
+            .map(|f| match self.action {
+                Action::Close => format!("{} {}", f.address, f.outcome.word(self.action)),
+                Action::Open if f.attempts == 0 && f.opened => format!("{} already open", f.address),
+                Action::Open => {
+                    format!("{} {} ({})", f.address, f.outcome.word(self.action), plural(f.attempts, "attempt"))
+                }
+            })
             .collect();
         format!("{summary}; per family: {}", families.join(", "))
     }
@@ -170,16 +217,35 @@ impl ProfileReport {
         }
     }
 
+    /// The attempts behind the outcome: all of them, or with `family = "both"` those of the family whose
+    /// result is the outcome.
+    fn outcome_attempts(&self) -> &[Attempt] {
+        let Some(index) = self.outcome_family else { return &self.attempts };
+        let start: usize = self.families.iter().take(index).map(|f| f.attempts).sum();
+        let count = self.families.get(index).map_or(0, |f| f.attempts);
+        self.attempts.get(start..start + count).unwrap_or(&self.attempts)
+    }
+
     fn outcome_summary(&self) -> String {
-        let address = self.address().map_or_else(|| "?".to_owned(), |a| a.ip().to_string());
-        let attempts = plural(self.attempts.len(), "attempt");
+        let chosen = self.outcome_attempts();
+        let family_address = self.outcome_family.and_then(|i| self.families.get(i)).map(|f| f.address);
+        let address = family_address
+            .or_else(|| chosen.last().and_then(|a| a.knock.address).map(|a| a.ip()))
+            .or_else(|| self.address().map(|a| a.ip()))
+            .map_or_else(|| "?".to_owned(), |ip| ip.to_string());
+        let attempts = plural(chosen.len(), "attempt");
+        if self.action == Action::Close && self.families.len() > 1 && matches!(self.outcome, Outcome::Sent) {
+            let hits = plural(chosen.last().map_or(0, |a| a.knock.hits_sent()), "hit");
+            let addresses: Vec<String> = self.families.iter().map(|f| f.address.to_string()).collect();
+            return format!("closed {} ({hits} sent to each)", addresses.join(" and "));
+        }
         match &self.outcome {
             Outcome::Opened if self.was_already_open() => {
                 let port = self.already_open.as_ref().map_or(0, |c| c.address.port());
                 format!("already open: port {port} of {address} answers (nothing sent; --force knocks anyway)")
             }
             Outcome::Opened => {
-                let verify = self.attempts.last().and_then(|a| a.verify.as_ref());
+                let verify = chosen.last().and_then(|a| a.verify.as_ref());
                 match verify {
                     Some(v) => format!(
                         "opened {address} (port {} answered after {:.2} s, {attempts})",
@@ -190,14 +256,14 @@ impl ProfileReport {
                 }
             }
             Outcome::Sent => {
-                let hits = plural(self.last_knock().map_or(0, KnockReport::hits_sent), "hit");
+                let hits = plural(chosen.last().map_or(0, |a| a.knock.hits_sent()), "hit");
                 match self.action {
                     Action::Close => format!("closed {address} ({hits} sent)"),
                     Action::Open => format!("knocked {address} ({hits} sent, nothing to verify)"),
                 }
             }
             Outcome::NotOpened => {
-                let verify = self.attempts.last().and_then(|a| a.verify.as_ref());
+                let verify = chosen.last().and_then(|a| a.verify.as_ref());
                 match verify {
                     Some(v) => format!(
                         "not opened: port {} of {address} did not answer within {:.1} s after {attempts}{}",
@@ -420,6 +486,7 @@ pub async fn run_plan(
         elapsed: Duration::ZERO,
         already_open: None,
         families: Vec::new(),
+        outcome_family: None,
     };
     report.outcome = if plan.family == AddressFamily::Both {
         run_both_families(plan, cancel, &mut on_event, &mut report).await
@@ -477,17 +544,24 @@ async fn run_both_families(
     for address in chosen {
         let family = if address.is_ipv4() { AddressFamily::V4 } else { AddressFamily::V6 };
         let to = Destination { family, resolved: Some(address) };
+        let attempts_before = report.attempts.len();
         let outcome = match run_attempts(plan, to, cancel, on_event, report).await {
             Ok(outcome) => outcome,
             Err(error) => Outcome::Failed(error),
         };
-        report.families.push(FamilyResult { address, opened: matches!(outcome, Outcome::Opened) });
+        report.families.push(FamilyResult {
+            address,
+            opened: matches!(outcome, Outcome::Opened),
+            outcome: FamilyOutcome::of(&outcome),
+            attempts: report.attempts.len() - attempts_before,
+        });
         let worse = matches!(
             (&overall, &outcome),
             (None, _) | (Some(Outcome::Opened | Outcome::Sent), Outcome::NotOpened | Outcome::Failed(_))
         );
         if worse {
             overall = Some(outcome);
+            report.outcome_family = Some(report.families.len() - 1);
         }
         if cancel.is_cancelled() {
             break;

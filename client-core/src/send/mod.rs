@@ -79,7 +79,12 @@ pub(crate) struct HitSender {
 }
 
 enum TcpSender {
-    Raw { socket: raw::RawTcpSocket, flags: TcpFlags },
+    /// `syn_options`: a segment with SYN carries the OS-like option set ([`raw`]'s module docs).
+    Raw {
+        socket: raw::RawTcpSocket,
+        flags: TcpFlags,
+        syn_options: bool,
+    },
     Connect,
 }
 
@@ -102,12 +107,20 @@ impl HitSender {
             None => None,
             Some(TcpMethod::Connect) => Some(TcpSender::Connect),
             Some(TcpMethod::Raw) => match raw::RawTcpSocket::open(destination, bind_address) {
-                Ok(socket) => Some(TcpSender::Raw { socket, flags }),
+                Ok(socket) => Some(TcpSender::Raw { socket, flags, syn_options: true }),
                 Err(_) if connect_if_raw_fails => Some(TcpSender::Connect),
                 Err(err) => return Err(err),
             },
         };
         Ok(HitSender { destination, tcp, udp_payload, bind_address, source_port })
+    }
+
+    /// Whether raw SYNs carry the OS-like TCP option set (the default) or none (a bare SYN).
+    pub(crate) fn with_syn_options(mut self, on: bool) -> HitSender {
+        if let Some(TcpSender::Raw { syn_options, .. }) = &mut self.tcp {
+            *syn_options = on;
+        }
+        self
     }
 
     /// How TCP hits are actually sent (after any fallback), `None` when the knock has no TCP hit.
@@ -128,8 +141,8 @@ impl HitSender {
                 udp::send_datagram(to, self.local(), &self.udp_payload)?;
                 Ok(HitMethod::Udp)
             }
-            (Protocol::Tcp, Some(TcpSender::Raw { socket, flags })) => {
-                socket.send_segment(hit.port, self.source_port, *flags)?;
+            (Protocol::Tcp, Some(TcpSender::Raw { socket, flags, syn_options })) => {
+                socket.send_segment(hit.port, self.source_port, *flags, *syn_options)?;
                 Ok(HitMethod::Raw)
             }
             (Protocol::Tcp, Some(TcpSender::Connect)) => {

@@ -166,6 +166,8 @@ pub fn conclusion_words(conclusion: client_core::Conclusion) -> &'static str {
         C::OpenedLate => "the door opened, but only after the wait",
         C::ServerUnreachable => "the server cannot be reached (no route)",
         C::Unresolvable => "the host name does not resolve",
+        C::NoAddressInFamily => "the host name has no address of the profile's family",
+        C::WrongFamily => "the door opens for the other address family: set the profile's family",
         C::NeedsRawPrivilege => "this profile needs raw sockets",
         C::NatForSpa => "a NAT changes the address the server sees",
         C::KnockFailed => "the knock could not be sent",
