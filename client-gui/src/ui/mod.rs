@@ -107,16 +107,20 @@ fn name_region(ui: &egui::Ui, name: &str) {
     });
 }
 
-/// The title names the selected host, so a window switcher tells windows and hosts apart.
+/// The title names the selected host, so a window switcher tells windows and hosts apart. Assistive
+/// tools read the same words as the window's name: egui's root node has none of its own, and AT-SPI
+/// (accesskit_unix) names the window after it.
 fn window_title(state: &AppState, view: &mut ViewState, ctx: &egui::Context) {
-    if view.titled.as_ref() == Some(&state.selected) {
-        return;
-    }
-    view.titled = Some(state.selected.clone());
     let title = match state.selected.as_ref().and_then(|n| state.entry(n)).and_then(|e| e.profile.as_ref().ok()) {
         Some(profile) => format!("{} ({}) — knock", state.selected.as_deref().unwrap_or_default(), profile.host),
         None => "knock".to_owned(),
     };
+    // The tree is built anew each pass, so the name is set on every pass; the title only when it changes.
+    ctx.accesskit_node_builder(egui::accesskit_root_id(), |node| node.set_label(title.as_str()));
+    if view.titled.as_ref() == Some(&state.selected) {
+        return;
+    }
+    view.titled = Some(state.selected.clone());
     ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
 }
 
