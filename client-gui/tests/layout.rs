@@ -144,6 +144,43 @@ fn check(harness: &Harness<'static, KnockGui>, screen: &str, must_see: &[&str]) 
     problems
 }
 
+/// Item 8: a row's status is drawn whole (it was cut to "n…" at 640x400): one of the frame's texts starts
+/// with `word` and is not cut, and no text that starts with a status word is cut.
+fn status_is_whole(harness: &Harness<'static, KnockGui>, screen: &str, word: &str) -> Vec<String> {
+    const WORDS: [&str; 9] = [
+        "never knocked",
+        "not opened",
+        "opened",
+        "sent",
+        "failed",
+        "unreachable",
+        "closed",
+        "still open",
+        "already open",
+    ];
+    let mut texts = Vec::new();
+    for clipped in &harness.output().shapes {
+        let shapes = match &clipped.shape {
+            egui::Shape::Vec(shapes) => shapes.iter().collect(),
+            shape => vec![shape],
+        };
+        for shape in shapes {
+            if let egui::Shape::Text(text) = shape {
+                texts.push((text.galley.text().to_owned(), text.galley.elided));
+            }
+        }
+    }
+    let mut problems: Vec<String> = texts
+        .iter()
+        .filter(|(text, elided)| *elided && WORDS.iter().any(|w| text.starts_with(w)))
+        .map(|(text, _)| format!("{screen}: a row's status is cut: {text:?}"))
+        .collect();
+    if !texts.iter().any(|(text, elided)| !elided && text.starts_with(word)) {
+        problems.push(format!("{screen}: no row shows its status {word:?} whole"));
+    }
+    problems
+}
+
 /// Every screen at this size and zoom; returns the problems found.
 fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
     let dir = tempfile::tempdir().expect("dir");
@@ -151,6 +188,7 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
     let mut harness = app(dir.path(), size, zoom);
     let at = format!("{}x{} zoom {zoom}", size.x, size.y);
     let mut problems = check(&harness, &format!("{at} list"), &["New", "Knock web"]);
+    problems.extend(status_is_whole(&harness, &format!("{at} list"), "never knocked"));
 
     harness.state_mut().state.last_results.insert(
         "web".into(),
@@ -166,6 +204,7 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
     harness.state_mut().state.history_open = true;
     settle(&mut harness);
     problems.extend(check(&harness, &format!("{at} list with History open"), &["New", "Knock web", "History (12)"]));
+    problems.extend(status_is_whole(&harness, &format!("{at} list with History open"), "not opened"));
     for name in ["web", LONG_NAME, "fw", "door"] {
         harness.state_mut().state.select(name);
         settle(&mut harness);

@@ -185,35 +185,57 @@ fn tag_filters(state: &mut AppState, ui: &mut egui::Ui) {
     ui.separator();
 }
 
+/// How a row shows its status: an icon, a colour, a short word that always fits the row ("not opened")
+/// and, when there is room, when it happened ("5 min ago"); the whole text is in the row's tooltip.
+pub struct StatusLook {
+    pub icon: &'static str,
+    pub color: Color32,
+    pub word: &'static str,
+    pub when: Option<String>,
+}
+
+impl StatusLook {
+    /// The word and when, as the tooltip and assistive tools read it.
+    pub fn full(&self) -> String {
+        match &self.when {
+            Some(when) => format!("{} {when}", self.word),
+            None => self.word.to_owned(),
+        }
+    }
+}
+
 /// The status icon, its colour and words.
-pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -> (&'static str, Color32, String) {
+pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -> StatusLook {
     let green =
         if visuals.dark_mode { Color32::from_rgb(0x4c, 0xc3, 0x6a) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) };
+    let look = |icon, color, word, at: &std::time::SystemTime| StatusLook { icon, color, word, when: Some(ago(*at)) };
     match (status, last) {
-        (Status::Knocking, _) => (icons::KNOCKING, visuals.hyperlink_color, "knocking…".to_owned()),
-        (Status::Open, LastResult::Opened { at, .. }) => (icons::OPEN, green, format!("opened {}", ago(*at))),
+        (Status::Knocking, _) => {
+            StatusLook { icon: icons::KNOCKING, color: visuals.hyperlink_color, word: "knocking…", when: None }
+        }
+        (Status::Open, LastResult::Opened { at, .. }) => look(icons::OPEN, green, "opened", at),
         (Status::Open, LastResult::StillOpen { at, .. }) => {
-            (icons::WARNING, visuals.warn_fg_color, format!("still open after close {}", ago(*at)))
+            look(icons::WARNING, visuals.warn_fg_color, "still open", at).after_close()
         }
-        (Status::Sent, LastResult::Closed { at, .. }) => {
-            (icons::CANCELLED, visuals.text_color(), format!("closed {}", ago(*at)))
-        }
-        (Status::Open, LastResult::AlreadyOpen { at, .. }) => {
-            (icons::OPEN, green, format!("already open {}", ago(*at)))
-        }
-        (Status::Sent, LastResult::Sent { at, .. }) => {
-            (icons::SENT, visuals.text_color(), format!("sent {}", ago(*at)))
-        }
+        (Status::Sent, LastResult::Closed { at, .. }) => look(icons::CANCELLED, visuals.text_color(), "closed", at),
+        (Status::Open, LastResult::AlreadyOpen { at, .. }) => look(icons::OPEN, green, "already open", at),
+        (Status::Sent, LastResult::Sent { at, .. }) => look(icons::SENT, visuals.text_color(), "sent", at),
         (Status::Failed, LastResult::Unreachable { at, .. }) => {
-            (icons::WARNING, visuals.error_fg_color, format!("unreachable {}", ago(*at)))
+            look(icons::WARNING, visuals.error_fg_color, "unreachable", at)
         }
         (Status::Failed, LastResult::NotOpened { at, .. }) => {
-            (icons::FAILED, visuals.error_fg_color, format!("not opened {}", ago(*at)))
+            look(icons::FAILED, visuals.error_fg_color, "not opened", at)
         }
-        (Status::Failed, LastResult::Failed { at, .. }) => {
-            (icons::FAILED, visuals.error_fg_color, format!("failed {}", ago(*at)))
-        }
-        _ => (icons::NEVER, visuals.weak_text_color(), "never knocked".to_owned()),
+        (Status::Failed, LastResult::Failed { at, .. }) => look(icons::FAILED, visuals.error_fg_color, "failed", at),
+        _ => StatusLook { icon: icons::NEVER, color: visuals.weak_text_color(), word: "never knocked", when: None },
+    }
+}
+
+impl StatusLook {
+    /// "still open after close 5 min ago": the short word stays "still open".
+    fn after_close(mut self) -> Self {
+        self.when = self.when.map(|when| format!("after close {when}"));
+        self
     }
 }
 
@@ -226,20 +248,30 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
     let running = state.runs.get(name).is_some_and(|r| r.is_running());
     let favourite = state.favourites.contains(name);
     let visuals = ui.visuals().clone();
-    let (icon, color, status_text) = match &host {
+    let look = match &host {
         Ok(_) => status_look(state.status(name), state.last_result(name), &visuals),
-        Err(err) => {
-            (icons::WARNING, visuals.error_fg_color, format!("unreadable: line {}, column {}", err.line, err.column))
-        }
+        Err(err) => StatusLook {
+            icon: icons::WARNING,
+            color: visuals.error_fg_color,
+            word: "unreadable",
+            when: Some(format!("line {}, column {}", err.line, err.column)),
+        },
     };
+    let (icon, color) = (look.icon, look.color);
     // A rotating profile: the seconds its current window has left (never its ports).
     let window = crate::ui::unix_now().and_then(|now| state.window_view(name, now));
-    let status_text = match &window {
-        Some(w) => format!("{status_text} · {} {} s left", icons::CLOCK, w.seconds_left),
-        None => status_text,
+    // The status drawn in the row, longest first: the first that fits is drawn (the whole text is in the
+    // tooltip). A rotating row keeps its countdown before its word: the seconds left are what a knock needs.
+    let status_texts = match &window {
+        Some(w) => vec![
+            format!("{} · {} {} s left", look.full(), icons::CLOCK, w.seconds_left),
+            format!("{} · {} {} s", look.word, icons::CLOCK, w.seconds_left),
+            format!("{} {} s", icons::CLOCK, w.seconds_left),
+        ],
+        None => vec![look.full(), look.word.to_owned()],
     };
     // The row's accessible name: words only (the clock glyph of a countdown is not read out).
-    let spoken_status = status_text.replace(&format!("{} ", icons::CLOCK), "");
+    let spoken_status = status_texts[0].replace(&format!("{} ", icons::CLOCK), "");
     let full = match &host {
         Ok(host) => format!("{name}  ·  {host} — {spoken_status}"),
         Err(_) => format!("{name} (unreadable) — {spoken_status}"),
@@ -339,14 +371,34 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
         state.knock(name, client_core::Action::Open);
     }
 
-    // One line of text between the icon and the button, cut with an ellipsis.
+    // One line between the icon and the button: the status at its right end, never cut (a shorter form
+    // when the whole does not fit in half the line), and the name, host and tags in what is left.
     let text_left = icon_rect.right() + 4.0;
     let width = (knock_rect.left() - 8.0 - text_left).max(0.0);
+    let small = FontId::proportional(12.0);
+    let status_galley = |text: &str| {
+        let mut job = LayoutJob::simple_singleline(text.to_owned(), small.clone(), look.color);
+        job.wrap = TextWrapping::truncate_at_width(width * 0.5);
+        painter.layout_job(job)
+    };
+    let mut status = status_galley(&status_texts[0]);
+    for shorter in &status_texts[1..] {
+        if !status.elided {
+            break;
+        }
+        status = status_galley(shorter);
+    }
+    let status_width = status.size().x;
+    painter.galley(
+        egui::pos2(knock_rect.left() - 8.0 - status_width, rect.center().y - status.size().y / 2.0),
+        status,
+        look.color,
+    );
+    let width = (width - status_width - 8.0).max(0.0);
     let mut job = LayoutJob::default();
     let body = FontId::proportional(14.0);
-    let small = FontId::proportional(12.0);
     // Long names that share a prefix stay apart: the name is cut in its middle (its end, where they
-    // differ, stays) to at most 60 % of the line; the host, tags and status take the rest.
+    // differ, stays) to at most 60 % of what is left; the host and tags take the rest.
     let shown_name = middle_truncated(ui.ctx(), name, &body, width * 0.6);
     job.append(&shown_name, 0.0, TextFormat::simple(body.clone(), text_color));
     if let Ok(host) = &host {
@@ -355,7 +407,6 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
     for tag in &tags {
         job.append(&format!("#{tag}"), 6.0, TextFormat::simple(small.clone(), visuals.hyperlink_color));
     }
-    job.append(&status_text, 8.0, TextFormat::simple(small, color));
     job.wrap = TextWrapping::truncate_at_width(width);
     let galley = painter.layout_job(job);
     let y = rect.center().y - galley.size().y / 2.0;

@@ -47,7 +47,9 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
         toolbar(state, view, ui);
     });
     history_panel(state, ui);
-    egui::Panel::left("hosts").resizable(true).min_size(HOSTS_MIN_WIDTH).default_size(320.0).show(ui, |ui| {
+    // A wider window starts with a wider list (names and statuses whole); the user's width is kept after.
+    let hosts_width = (ui.ctx().content_rect().width() * 0.35).clamp(320.0, 480.0);
+    egui::Panel::left("hosts").resizable(true).min_size(HOSTS_MIN_WIDTH).default_size(hosts_width).show(ui, |ui| {
         name_region(ui, "Hosts");
         view.countdown_shown = host_list::draw(state, ui);
     });
