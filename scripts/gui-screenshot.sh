@@ -15,6 +15,9 @@
 #   knock-gui-diagnose.png   Diagnose of the door that did not open: each check, its verdict and advice
 #   knock-gui-rotating.png   a rotating profile: the seconds left in its window, ports hidden (Reveal)
 #   knock-gui-quit.png       quitting after opening a door with a close sequence: "Close the doors…?"
+#   sizes/knock-gui-WxH-SCREEN.png  at 640x400, 1000x680 and 1920x1080 (issue 24): the detail view, the
+#                            delete question, the editor of each kind with Verify ticked, the discard
+#                            question (the layout check in client-gui/tests/layout.rs asserts what these show)
 #
 # Runs its own Xvfb (Mesa software GL), the app (KNOCK_GUI_BIN, default the debug build
 # target/debug/knock-gui, built if missing) on a temporary copy of profiles/*.toml plus three loopback
@@ -34,7 +37,7 @@ cd "$repo"
 out_dir=${1:-docs}
 target_dir=${CARGO_TARGET_DIR:-target}
 bin=${KNOCK_GUI_BIN:-$target_dir/debug/knock-gui}
-screen=1280x800x24
+screen=1920x1080x24
 
 die() { echo "gui-screenshot: $*" >&2; exit 1; }
 for tool in Xvfb xdotool xdpyinfo import compare identify mogrify python3; do
@@ -165,7 +168,7 @@ start_app() {
   wid=$(timeout 60 xdotool search --sync --onlyvisible --name '^knock' | head -n1) || true
   [ -n "$wid" ] || die "no knock window within 60 s: $(tail -5 "$work/app-$run_no.log")"
   xdotool windowmove "$wid" 0 0
-  xdotool mousemove 1275 795   # outside the window: no hover highlight or tooltip
+  xdotool mousemove 1915 1075   # outside the window: no hover highlight or tooltip
   xdotool windowfocus --sync "$wid"   # no window manager: give the window the keyboard ourselves
   sleep 1.5
 }
@@ -234,7 +237,7 @@ keys ctrl+n; type_text fw; keys Tab; type_text fw.example.org
 keys Tab Tab space
 read -r gx gy <<<"${KNOCK_GUI_GENERATE:-450 343}"
 xdotool mousemove --window "$wid" "$gx" "$gy" click 1; sleep 0.5
-xdotool mousemove 1275 795; sleep 1
+xdotool mousemove 1915 1075; sleep 1
 capture knock-gui-spa-keys.png
 quit
 
@@ -267,4 +270,29 @@ start_app "$work/rotating"
 pick rotating-door; clear_search; sleep 1
 capture knock-gui-rotating.png
 quit
+# Issue 24: every action reachable at every size. One run per size, driven by keys only.
+mkdir -p "$out_dir/sizes"
+for size in 640x400 1000x680 1920x1080; do
+  start_app "$work/examples"
+  xdotool windowsize "$wid" "${size%x*}" "${size#*x}"; sleep 1
+  pick bastion; clear_search
+  capture_settled "sizes/knock-gui-$size-detail.png"
+  keys Delete; sleep 0.5
+  capture_settled "sizes/knock-gui-$size-delete.png"
+  keys Escape
+  # New: Name has the keyboard. Name, Host, then Tab past the three kind radios to Open; six Tabs on
+  # (Close, family, method, TCP flags, delay) is the Verify box.
+  keys ctrl+n; type_text web; keys Tab; type_text 192.0.2.2; keys Tab Tab Tab Tab; type_text 7000
+  keys Tab Tab Tab Tab Tab Tab space; sleep 0.5
+  capture "sizes/knock-gui-$size-editor-sequence.png"
+  # Back to the SPA radio (eight Shift+Tabs from Verify), then the Rotating one.
+  for _ in 1 2 3 4 5 6 7 8; do xdotool key --clearmodifiers shift+Tab; sleep 0.05; done
+  keys space; sleep 0.5
+  capture "sizes/knock-gui-$size-editor-spa.png"
+  keys Tab space; sleep 0.5
+  capture "sizes/knock-gui-$size-editor-rotating.png"
+  keys Escape; sleep 0.5
+  capture "sizes/knock-gui-$size-discard.png"
+  quit
+done
 echo "gui-screenshot: done"

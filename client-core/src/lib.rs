@@ -95,8 +95,8 @@ pub use settings::{AddressFamily, InvalidSetting, Method, needs_raw};
 // Where profiles and their secrets live.
 #[cfg(feature = "client")]
 pub use secrets::{
-    Availability as KeyringAvailability, KeyOwner, SERVICE as KEYRING_SERVICE, Secret, SecretError, SecretKind,
-    SecretStore, keys_from_environment, rotating_key, rotating_key_variables, spa_key_variables,
+    Availability as KeyringAvailability, KeyError, KeyOwner, SERVICE as KEYRING_SERVICE, Secret, SecretError,
+    SecretKind, SecretStore, keys_from_environment, rotating_key, rotating_key_variables, spa_key_variables,
 };
 #[cfg(feature = "client")]
 pub use store::{ProfileStore, StoreError, StoredProfile, UnreadableFile, Version as StoreVersion, parse_profile};
@@ -105,14 +105,14 @@ pub use store::{ProfileStore, StoreError, StoredProfile, UnreadableFile, Version
 #[cfg(feature = "client")]
 pub use doctor::{Check, Conclusion, Diagnosis, Status as CheckStatus, diagnose};
 #[cfg(feature = "client")]
-pub use error::{ErrorKind, KnockError};
+pub use error::{ErrorKind, KeysError, KnockError};
 #[cfg(feature = "client")]
 pub use knock::{
     HitOutcome, HitRecord, KnockEvent, KnockReport, KnockRequest, ReportedHit, choose_tcp_method, knock, knock_blocking,
 };
 #[cfg(feature = "client")]
 pub use open::{
-    FamilyOutcome, FamilyResult, Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile,
+    Attempt, FamilyOutcome, FamilyResult, Outcome, Plan, PlanKind, ProfileEvent, ProfileReport, run_plan, run_profile,
 };
 #[cfg(feature = "client")]
 pub use runtime::{CancelSignal, block_on_cancellable, cancelled_by};
@@ -124,6 +124,8 @@ pub use send::{HitMethod, TcpMethod};
 pub use target::{ResolveError, local_address_towards, resolve};
 #[cfg(feature = "client")]
 pub use tokio_util::sync::CancellationToken;
+#[cfg(feature = "client")]
+pub use verify::{PortState, VerifyOutcome, probe_port};
 #[cfg(feature = "client")]
 pub use wording::plural;
 

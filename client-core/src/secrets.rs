@@ -188,6 +188,10 @@ pub enum SecretError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Availability {
     Available,
+    /// The keyring is there but locked (Linux: the Secret Service's default collection): reading a key
+    /// needs it unlocked first ([`SecretStore::unlock`] shows the desktop's unlock prompt). A key that
+    /// "is missing" from a locked keyring may well be in it.
+    Locked,
     /// The message of [`SecretError::Unavailable`]: what is missing and what to do.
     Unavailable(String),
 }
@@ -317,14 +321,23 @@ impl SecretStore {
     }
 
     /// A cheap probe for the UI: reads an entry that normally does not exist. "Not found" means the
-    /// keyring answered. A locked keyring still counts as available (the OS prompts on first use).
+    /// keyring answered; then, on Linux, whether its default collection is locked ([`Availability::Locked`];
+    /// macOS and Windows prompt on first use, so there it counts as available).
     pub fn availability(&self) -> Availability {
         match backend::get(&self.service, PROBE_USER) {
-            Ok(_) => Availability::Available,
+            Ok(_) | Err(SecretError::Keyring { .. } | SecretError::Invalid { .. }) => {
+                // The keyring answered: it is there.
+                if backend::is_locked() { Availability::Locked } else { Availability::Available }
+            }
             Err(SecretError::Unavailable { message }) => Availability::Unavailable(message),
-            // Anything else the keyring answered with: it is there.
-            Err(_) => Availability::Available,
         }
+    }
+
+    /// Asks the OS to unlock the keyring (Linux: the Secret Service shows its unlock prompt, the user
+    /// types the password there, never here). Blocking until the prompt is answered; an error says why
+    /// it stayed locked (the prompt was dismissed, no prompt can be shown).
+    pub fn unlock(&self) -> Result<(), SecretError> {
+        backend::unlock()
     }
 }
 
@@ -460,6 +473,39 @@ mod backend {
         }
     }
 
+    /// Whether the Secret Service's default collection (where the entries live) is locked. Any error
+    /// reading it: not known to be locked.
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    pub(super) fn is_locked() -> bool {
+        use secret_service::{EncryptionType, blocking::SecretService};
+        SecretService::connect(EncryptionType::Plain)
+            .and_then(|service| service.get_default_collection().and_then(|c| c.is_locked()))
+            .unwrap_or(false)
+    }
+
+    /// Unlocks the default collection: the Secret Service prompts the user.
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    pub(super) fn unlock() -> Result<(), SecretError> {
+        use secret_service::{EncryptionType, blocking::SecretService};
+        let service = SecretService::connect(EncryptionType::Plain)
+            .map_err(|err| SecretError::Unavailable { message: format!("{NO_SERVICE} ({err})") })?;
+        let collection = service
+            .get_default_collection()
+            .map_err(|err| SecretError::Keyring { message: format!("no default keyring: {err}") })?;
+        collection.unlock().map_err(|err| SecretError::Keyring { message: format!("it stayed locked: {err}") })
+    }
+
+    /// macOS and Windows unlock on first use, with their own prompt.
+    #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+    pub(super) fn is_locked() -> bool {
+        false
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+    pub(super) fn unlock() -> Result<(), SecretError> {
+        Ok(())
+    }
+
     /// What to tell the user when the keyring service is missing or broken, per OS.
     #[cfg(any(target_os = "linux", target_os = "freebsd"))]
     const NO_SERVICE: &str = "no Secret Service is running: install and unlock GNOME Keyring or KWallet";
@@ -555,6 +601,14 @@ mod backend {
     }
 
     pub(super) fn delete(_service: &str, _user: &str) -> Result<(), SecretError> {
+        Err(unavailable())
+    }
+
+    pub(super) fn is_locked() -> bool {
+        false
+    }
+
+    pub(super) fn unlock() -> Result<(), SecretError> {
         Err(unavailable())
     }
 }

@@ -164,8 +164,9 @@ impl PortState {
     }
 }
 
-/// One TCP connect to `address` (from `bind`, if given), waiting at most `budget`.
-pub(crate) async fn probe_port(address: SocketAddr, bind: Option<IpAddr>, budget: Duration) -> PortState {
+/// One TCP connect to `address` (from `bind`, if given), waiting at most `budget`. Front ends use it to
+/// check that a door closed after its close sequence (the port no longer answers).
+pub async fn probe_port(address: SocketAddr, bind: Option<IpAddr>, budget: Duration) -> PortState {
     match tokio::time::timeout(budget, connect(address, bind)).await {
         Ok(Ok(_stream)) => PortState::Answers,
         Ok(Err(error)) => PortState::of_error(&error),

@@ -477,6 +477,39 @@ fn freeze(dir: &Path, frozen: bool) -> bool {
 }
 
 /// HOME as scripts/with-keyring.sh set it; refuses to go on anywhere else (never the user's keyring).
+/// Issue 24 item 5: a locked keyring is reported as locked (the app offers Unlock), not as a keyring
+/// without keys and not as no keyring.
+#[test]
+fn a_locked_keyring_is_reported_locked() {
+    const TEST: &str = "a_locked_keyring_is_reported_locked";
+    if is_child(TEST) {
+        locked_in_sandbox();
+        println!("{DONE} {TEST}");
+        return;
+    }
+    run_in_keyring(TEST);
+}
+
+fn locked_in_sandbox() {
+    sandbox_home();
+    let store = SecretStore::with_service(format!("knock-toolkit-test-{}", unique()));
+    assert_eq!(store.availability(), KeyringAvailability::Available, "unlocked at first");
+    // Lock the default collection as the desktop does after a timeout or on screen lock.
+    let locked = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            "array:objpath:/org/freedesktop/secrets/aliases/default",
+        ])
+        .output()
+        .expect("dbus-send");
+    assert!(locked.status.success(), "Lock: {}", String::from_utf8_lossy(&locked.stderr));
+    assert_eq!(store.availability(), KeyringAvailability::Locked);
+}
+
 fn sandbox_home() -> PathBuf {
     let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
     let sandbox = std::env::var_os(SANDBOX_ENV).expect("run by scripts/with-keyring.sh");

@@ -54,7 +54,23 @@ pub enum LastResult {
         at: SystemTime,
         why: String,
     },
+    /// The knock was sent but the host cannot be reached (no route, host or network unreachable): not
+    /// the same news as a door that stayed shut, and not fixed by another knock.
+    Unreachable {
+        at: SystemTime,
+        why: String,
+    },
     Failed {
+        at: SystemTime,
+        why: String,
+    },
+    /// A close sequence was sent and the service port no longer answers: the door is shut.
+    Closed {
+        at: SystemTime,
+        detail: String,
+    },
+    /// A close sequence was sent but the service port still answers.
+    StillOpen {
         at: SystemTime,
         why: String,
     },
@@ -62,6 +78,23 @@ pub enum LastResult {
     Cancelled {
         at: SystemTime,
     },
+}
+
+impl LastResult {
+    /// The same result without its words (kept across restarts: the state file holds no port).
+    pub fn without_words(&self) -> LastResult {
+        match self.clone() {
+            LastResult::Opened { at, .. } => LastResult::Opened { at, detail: String::new() },
+            LastResult::AlreadyOpen { at, .. } => LastResult::AlreadyOpen { at, detail: String::new() },
+            LastResult::Sent { at, .. } => LastResult::Sent { at, detail: String::new() },
+            LastResult::NotOpened { at, .. } => LastResult::NotOpened { at, why: String::new() },
+            LastResult::Unreachable { at, .. } => LastResult::Unreachable { at, why: String::new() },
+            LastResult::Closed { at, .. } => LastResult::Closed { at, detail: String::new() },
+            LastResult::StillOpen { at, .. } => LastResult::StillOpen { at, why: String::new() },
+            LastResult::Failed { at, .. } => LastResult::Failed { at, why: String::new() },
+            other => other,
+        }
+    }
 }
 
 /// What a row's status icon says, derived from the running knock and the last result.
@@ -78,6 +111,8 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HitState {
     Pending,
+    /// The run ended before this hit was sent.
+    NotSent,
     Sent,
     Failed(String),
 }
@@ -103,6 +138,8 @@ pub struct Run {
     pub phase: Phase,
     /// The run ended because the user cancelled it (shown as its own neutral state).
     pub cancelled: bool,
+    /// A close whose port is being checked (false) or was checked (true); true for other runs.
+    pub close_checked: bool,
     cancel: CancellationToken,
 }
 
@@ -161,6 +198,18 @@ pub enum Leave {
     Duplicate(String),
 }
 
+/// The question the app waits on before it goes on; one at a time, so two can never stack. (The import,
+/// export and import-from-text dialogs, which carry forms, keep their own state for now.)
+#[derive(Debug, Clone)]
+pub enum Modal {
+    /// "Discard changes?" before this action closes the editor.
+    Discard(Leave),
+    /// "Delete NAME?"
+    Delete(String),
+    /// A save found the file changed on disk: reload theirs or keep mine (boxed: it holds a profile).
+    Conflict(Box<Conflict>),
+}
+
 /// The import dialog: a path typed or picked, what it would create, and the names to give.
 #[derive(Debug, Clone, Default)]
 pub struct ImportDialog {
@@ -169,6 +218,8 @@ pub struct ImportDialog {
     pub host: String,
     pub preview: Option<crate::transfer::Preview>,
     pub error: Option<String>,
+    /// A knockd.conf's doors: the TCP port to verify after knocking (empty: none).
+    pub verify_port: String,
 }
 
 /// What a native file dialog (Browse…) was opened for.
@@ -199,12 +250,19 @@ pub struct Persisted {
     /// Per-profile connect commands the user changed (the default is `ssh -4/-6 HOST`).
     #[serde(default)]
     pub connect_commands: HashMap<String, String>,
+    /// Per-profile user names for Connect (`ssh USER@HOST`).
+    #[serde(default)]
+    pub connect_users: HashMap<String, String>,
     /// The host list's group headers the user collapsed ([`Group::key`]).
     #[serde(default)]
     pub collapsed_groups: BTreeSet<String>,
     /// What quitting does with doors the app opened that have a close sequence.
     #[serde(default)]
     pub quit_policy: QuitPolicy,
+    /// Whether the History panel is expanded (it starts collapsed to one line: the list and the detail
+    /// view get the room first).
+    #[serde(default)]
+    pub history_open: bool,
 }
 
 /// A group of the host list: pinned favourites, a tag (a profile's first), or no tag.
@@ -321,6 +379,7 @@ pub struct AppState {
     pub tag_filter: Option<String>,
     pub favourites: BTreeSet<String>,
     pub connect_commands: HashMap<String, String>,
+    pub connect_users: HashMap<String, String>,
     pub collapsed_groups: BTreeSet<String>,
     pub quit_policy: QuitPolicy,
     pub quit: Quit,
@@ -346,14 +405,21 @@ pub struct AppState {
     /// Fields the user has edited (their errors show from then on), or all after a Save attempt.
     pub editor_touched: BTreeSet<Field>,
     pub editor_submitted: bool,
-    /// An action waiting for the "Discard changes?" answer.
-    pub pending_discard: Option<Leave>,
+    /// The question the app waits on, if any (one at a time: see [`Modal`]).
+    pub modal: Option<Modal>,
+    /// Counts the editor sessions opened (New, Edit, Duplicate): the view gives Name the keyboard when
+    /// it changes, also when a new form replaces one that was open.
+    pub editor_session: u64,
+    /// Whether the History panel is expanded (kept across restarts).
+    pub history_open: bool,
+    /// The keyboard moved the selection: the host list scrolls it into view when it draws next.
+    pub scroll_to_selection: bool,
+    /// How long after a close sequence its port is checked (the server runs its close command first).
+    pub close_settle: Duration,
     pub import_dialog: Option<ImportDialog>,
     pub export_dialog: Option<ExportDialog>,
     /// A native file dialog is open (its answer comes through the worker); Browse… waits for it.
     pub picking: Option<Pick>,
-    pub pending_delete: Option<String>,
-    pub conflict: Option<Conflict>,
     pub runs: HashMap<String, Run>,
     pub last_results: HashMap<String, LastResult>,
     pub history: Vec<HistoryEntry>,
@@ -388,6 +454,7 @@ impl AppState {
             tag_filter: None,
             favourites: persisted.favourites,
             connect_commands: persisted.connect_commands,
+            connect_users: persisted.connect_users,
             collapsed_groups: persisted.collapsed_groups,
             quit_policy: persisted.quit_policy,
             quit: Quit::No,
@@ -403,12 +470,14 @@ impl AppState {
             editor_baseline: None,
             editor_touched: BTreeSet::new(),
             editor_submitted: false,
-            pending_discard: None,
+            modal: None,
+            editor_session: 0,
+            history_open: persisted.history_open,
+            scroll_to_selection: false,
+            close_settle: Duration::from_secs(1),
             import_dialog: None,
             export_dialog: None,
             picking: None,
-            pending_delete: None,
-            conflict: None,
             runs: HashMap::new(),
             last_results: persisted.last_results,
             history: Vec::new(),
@@ -443,6 +512,22 @@ impl AppState {
         self.worker.check_keyring(self.secrets.clone());
     }
 
+    /// Unlock (the keyring is locked): the OS shows its unlock prompt; the state is probed again after.
+    pub fn unlock_keyring(&mut self) {
+        self.keyring = None;
+        self.worker.unlock_keyring(self.secrets.clone());
+    }
+
+    /// A key was copied to the clipboard (the view copied it): it is cleared from there after
+    /// [`crate::clipboard::SECRET_LIFETIME`] if still there.
+    pub fn copied_secret(&mut self, copied: &str) {
+        crate::clipboard::clear_later(zeroize::Zeroizing::new(copied.to_owned()), crate::clipboard::SECRET_LIFETIME);
+        self.notice = Some(Notice::Info(format!(
+            "copied; the clipboard is cleared in {} s",
+            crate::clipboard::SECRET_LIFETIME.as_secs()
+        )));
+    }
+
     pub fn worker_mut(&mut self) -> &mut Worker {
         &mut self.worker
     }
@@ -450,11 +535,15 @@ impl AppState {
     pub fn persisted(&self) -> Persisted {
         Persisted {
             selected: self.selected.clone(),
-            last_results: self.last_results.clone(),
+            // Only what happened and when: the wording (addresses, the verify port, an error's text) stays in
+            // memory, so the state file holds no port of a door and no sequence.
+            last_results: self.last_results.iter().map(|(name, r)| (name.clone(), r.without_words())).collect(),
             favourites: self.favourites.clone(),
             connect_commands: self.connect_commands.clone(),
+            connect_users: self.connect_users.clone(),
             collapsed_groups: self.collapsed_groups.clone(),
             quit_policy: self.quit_policy,
+            history_open: self.history_open,
         }
     }
 
@@ -582,25 +671,24 @@ impl AppState {
         rows
     }
 
+    /// Whether the search box and the tag filter list this entry (a collapsed group does not matter).
+    fn matches_filter(&self, entry: &Entry, needle: &str) -> bool {
+        let found = needle.is_empty()
+            || entry.name.to_lowercase().contains(needle)
+            || entry.profile.as_ref().is_ok_and(|p| {
+                p.host.to_lowercase().contains(needle)
+                    || p.tags.iter().any(|t| t.to_lowercase().contains(needle))
+                    || p.notes.to_lowercase().contains(needle)
+            });
+        found
+            && self.tag_filter.as_ref().is_none_or(|tag| {
+                entry.profile.as_ref().is_ok_and(|p| p.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
+            })
+    }
+
     fn compute_rows(&self) -> Vec<ListRow> {
         let needle = self.search.trim().to_lowercase();
-        let matching = self
-            .entries
-            .iter()
-            .filter(|e| {
-                needle.is_empty()
-                    || e.name.to_lowercase().contains(&needle)
-                    || e.profile.as_ref().is_ok_and(|p| {
-                        p.host.to_lowercase().contains(&needle)
-                            || p.tags.iter().any(|t| t.to_lowercase().contains(&needle))
-                            || p.notes.to_lowercase().contains(&needle)
-                    })
-            })
-            .filter(|e| {
-                self.tag_filter.as_ref().is_none_or(|tag| {
-                    e.profile.as_ref().is_ok_and(|p| p.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)))
-                })
-            });
+        let matching = self.entries.iter().filter(|e| self.matches_filter(e, &needle));
         let grouped = self.entries.iter().any(|e| e.profile.as_ref().is_ok_and(|p| !p.tags.is_empty()));
         // Entries come sorted by name from the store; the sort is stable.
         let mut keyed: Vec<(Group, &str)> = matching.map(|e| (self.group_of(e, grouped), e.name.as_str())).collect();
@@ -660,11 +748,23 @@ impl AppState {
         tags
     }
 
-    /// The row that keyboard actions (Enter, Delete) act on: the selected profile, only while it is
-    /// listed. A profile hidden by the search is never acted on.
+    /// The row that keyboard actions (Enter, Delete) act on: the selected profile, while the search and
+    /// tag filter list it. A profile hidden by the search is never acted on; one in a collapsed group is
+    /// shown first ([`AppState::reveal_selection`]).
     pub fn highlighted(&self) -> Option<String> {
         let selected = self.selected.as_deref()?;
-        self.visible().iter().any(|e| e.name == selected).then(|| selected.to_owned())
+        let needle = self.search.trim().to_lowercase();
+        self.entry(selected).filter(|e| self.matches_filter(e, &needle)).map(|e| e.name.clone())
+    }
+
+    /// Brings the selection into view: its group expanded, the list scrolled to it (the host list does
+    /// that when it draws next, see [`AppState::scroll_to_selection`]).
+    pub fn reveal_selection(&mut self) {
+        let Some(entry) = self.selected.as_deref().and_then(|s| self.entry(s)) else { return };
+        let grouped = self.entries.iter().any(|e| e.profile.as_ref().is_ok_and(|p| !p.tags.is_empty()));
+        let key = self.group_of(entry, grouped).key();
+        self.collapsed_groups.remove(&key);
+        self.scroll_to_selection = true;
     }
 
     /// After the search or tag filter changed: the selection follows it to the first listed row when
@@ -693,6 +793,7 @@ impl AppState {
         };
         let name = names[next].clone();
         self.select(&name);
+        self.reveal_selection();
     }
 
     pub fn toggle_favourite(&mut self, name: &str) {
@@ -741,11 +842,24 @@ impl AppState {
             return command.clone();
         }
         let host = self.entry(name).and_then(|e| e.profile.as_ref().ok()).map_or("", |p| p.host.as_str());
+        let host = match self.connect_users.get(name).map(|u| u.trim()).filter(|u| !u.is_empty()) {
+            Some(user) => format!("{user}@{host}"),
+            None => host.to_owned(),
+        };
         let address = self.runs.get(name).and_then(|r| r.address).or_else(|| match self.resolution.get(name) {
             Some(Resolution::Done { result: Ok(address), .. }) => Some(*address),
             _ => None,
         });
-        crate::desktop::default_connect_command(host, address.map(|a| a.ip()))
+        crate::desktop::default_connect_command(&host, address.map(|a| a.ip()))
+    }
+
+    /// Connect's user name for `name` (empty: none, ssh's default). A typed command keeps precedence.
+    pub fn set_connect_user(&mut self, name: &str, user: String) {
+        if user.trim().is_empty() {
+            self.connect_users.remove(name);
+        } else {
+            self.connect_users.insert(name.to_owned(), user);
+        }
     }
 
     /// What the row's status icon shows.
@@ -756,8 +870,9 @@ impl AppState {
         match self.last_result(name) {
             LastResult::Never | LastResult::Cancelled { .. } => Status::Never,
             LastResult::Opened { .. } | LastResult::AlreadyOpen { .. } => Status::Open,
-            LastResult::Sent { .. } => Status::Sent,
-            LastResult::NotOpened { .. } | LastResult::Failed { .. } => Status::Failed,
+            LastResult::Sent { .. } | LastResult::Closed { .. } => Status::Sent,
+            LastResult::StillOpen { .. } => Status::Open,
+            LastResult::NotOpened { .. } | LastResult::Unreachable { .. } | LastResult::Failed { .. } => Status::Failed,
         }
     }
 
@@ -992,7 +1107,7 @@ impl AppState {
             Ok(plan) if force => plan.remembering_in(&self.store),
             Ok(plan) => plan.remembering_in(&self.store).unless_open(),
             Err(err) => {
-                self.notice = Some(Notice::Error(err.to_string()));
+                self.notice = Some(Notice::Error(self.in_app_words(name, &err)));
                 return;
             }
         };
@@ -1009,9 +1124,30 @@ impl AppState {
             address: None,
             phase: Phase::Knocking,
             cancelled: false,
+            close_checked: true,
             cancel,
         };
         self.runs.insert(name.to_owned(), run);
+    }
+
+    /// A profile error as the app says it: missing keys point to the app's own ways to add them (or to
+    /// Unlock when the keyring is locked), never to knock-cli commands; other errors as they are.
+    pub fn in_app_words(&self, name: &str, err: &client_core::ProfileError) -> String {
+        use client_core::ProfileError as E;
+        let locked = matches!(self.keyring, Some(Availability::Locked));
+        match err {
+            E::SpaKeysMissing { .. } | E::RotatingKeyMissing { .. } if locked => {
+                format!("{name}: the keyring is locked, so its keys cannot be read: Unlock it, then knock again")
+            }
+            E::SpaKeysMissing { .. } => {
+                format!("{name} has no keys yet: add them with Add keys… (or Edit), then knock again")
+            }
+            E::RotatingKeyMissing { .. } => format!(
+                "{name} has no door key yet: import the knock+rotating:// line your administrator sent \
+                 (Import from text…)"
+            ),
+            other => other.to_string(),
+        }
     }
 
     pub fn cancel(&mut self, name: &str) {
@@ -1045,6 +1181,13 @@ impl AppState {
                 }
                 WorkerMessage::Renamed { old, new, result } => self.on_renamed(old, new, result),
                 WorkerMessage::Keyring(availability) => self.keyring = Some(availability),
+                WorkerMessage::ClosedChecked { name, run, address, state } => {
+                    self.on_closed_checked(&name, run, address, &state);
+                }
+                WorkerMessage::Unlocked(Ok(())) => self.notice = Some(Notice::Info("keyring unlocked".to_owned())),
+                WorkerMessage::Unlocked(Err(err)) => {
+                    self.notice = Some(Notice::Error(format!("the keyring is still locked: {err}")));
+                }
                 WorkerMessage::Deleted { name, result } => self.on_deleted(name, result),
                 WorkerMessage::Notified { note, result } => self.last_note = Some((note, result)),
                 WorkerMessage::Picked { pick, path } => self.on_picked(pick, path),
@@ -1116,9 +1259,26 @@ impl AppState {
     fn on_finished(&mut self, name: &str, id: RunId, report: &ProfileReport) {
         let Some(run) = self.runs.get_mut(name).filter(|r| r.id == id) else { return };
         run.phase = Phase::Done;
+        // Hits still waiting when the run ended were never sent (the name did not resolve, the knock
+        // failed before them): their chips say so instead of waiting forever.
+        for hit in &mut run.hits {
+            if hit.1 == HitState::Pending {
+                hit.1 = HitState::NotSent;
+            }
+        }
         let cancelled = matches!(&report.outcome, Outcome::Failed(e) if e.kind() == ErrorKind::Cancelled);
         run.cancelled = cancelled;
-        let result = if cancelled { LastResult::Cancelled { at: SystemTime::now() } } else { result_of(report) };
+        let mut result = if cancelled { LastResult::Cancelled { at: SystemTime::now() } } else { result_of(report) };
+        // Keys that were not there: said the app's way (Add keys…, Unlock), not knock-cli's.
+        if let (
+            Outcome::Failed(client_core::KnockError::Keys(client_core::KeysError::Unusable(
+                client_core::KeyError::Missing(missing),
+            ))),
+            LastResult::Failed { why, .. },
+        ) = (&report.outcome, &mut result)
+        {
+            *why = self.in_app_words(name, missing);
+        }
         // A cancel is the user's choice, not news about the door: the last result stays.
         if !cancelled {
             self.last_results.insert(name.to_owned(), result.clone());
@@ -1127,6 +1287,20 @@ impl AppState {
         if report.was_already_open() {
             // Nothing was sent: no stepper of hits that never left.
             self.runs.remove(name);
+        }
+        // A close of a profile that verifies: check that the port stopped answering (honest "closed").
+        if let (Action::Close, Outcome::Sent, Some(verify), Some(address)) = (
+            report.action,
+            &report.outcome,
+            self.entry(name).and_then(|e| e.profile.as_ref().ok()).and_then(|p| p.verify),
+            report.address(),
+        ) {
+            let port = SocketAddr::new(address.ip(), verify.port.get());
+            let budget = Duration::from_millis(verify.timeout_ms.clamp(200, 5000));
+            self.worker.check_closed(name.to_owned(), id, port, self.close_settle, budget);
+            if let Some(run) = self.runs.get_mut(name) {
+                run.close_checked = false;
+            }
         }
         match (report.action, &report.outcome) {
             (Action::Open, Outcome::Opened | Outcome::Sent) if !report.was_already_open() => {
@@ -1140,6 +1314,33 @@ impl AppState {
         self.history.push(HistoryEntry { at: SystemTime::now(), name: name.to_owned(), action: report.action, result });
         if self.history.len() > HISTORY_LIMIT {
             self.history.remove(0);
+        }
+    }
+
+    /// A door's close was checked: its last result says whether the port stopped answering.
+    fn on_closed_checked(&mut self, name: &str, run: RunId, address: SocketAddr, state: &client_core::PortState) {
+        if self.runs.get(name).is_none_or(|r| r.id != run) {
+            return;
+        }
+        let at = SystemTime::now();
+        let result = match state {
+            client_core::PortState::Answers => LastResult::StillOpen {
+                at,
+                why: format!(
+                    "the close sequence was sent, but port {} of {} still answers",
+                    address.port(),
+                    address.ip()
+                ),
+            },
+            _ => LastResult::Closed {
+                at,
+                detail: format!("port {} of {} no longer answers", address.port(), address.ip()),
+            },
+        };
+        self.notes_outbox.push(note_of(name, &result));
+        self.last_results.insert(name.to_owned(), result);
+        if let Some(run) = self.runs.get_mut(name) {
+            run.close_checked = true;
         }
     }
 
@@ -1186,6 +1387,7 @@ impl AppState {
         self.editor_touched.clear();
         self.editor_submitted = false;
         self.editor = Some(editor);
+        self.editor_session += 1;
     }
 
     /// Whether the form differs from what was loaded.
@@ -1240,7 +1442,7 @@ impl AppState {
     /// "Discard changes?" first ([`AppState::discard_changes`] / [`AppState::keep_editing`]).
     pub fn leave_editor(&mut self, action: Leave) {
         if self.editor_dirty() {
-            self.pending_discard = Some(action);
+            self.modal = Some(Modal::Discard(action));
         } else {
             self.close_editor();
             self.perform(action);
@@ -1248,14 +1450,52 @@ impl AppState {
     }
 
     pub fn discard_changes(&mut self) {
-        if let Some(action) = self.pending_discard.take() {
+        if let Some(action) = self.take_discard() {
             self.close_editor();
             self.perform(action);
         }
     }
 
     pub fn keep_editing(&mut self) {
-        self.pending_discard = None;
+        self.take_discard();
+    }
+
+    /// The action waiting for the "Discard changes?" answer.
+    pub fn pending_discard(&self) -> Option<&Leave> {
+        match &self.modal {
+            Some(Modal::Discard(action)) => Some(action),
+            _ => None,
+        }
+    }
+
+    fn take_discard(&mut self) -> Option<Leave> {
+        match self.modal.take() {
+            Some(Modal::Discard(action)) => Some(action),
+            other => {
+                self.modal = other;
+                None
+            }
+        }
+    }
+
+    fn take_conflict(&mut self) -> Option<Conflict> {
+        match self.modal.take() {
+            Some(Modal::Conflict(conflict)) => Some(*conflict),
+            other => {
+                self.modal = other;
+                None
+            }
+        }
+    }
+
+    /// "Save" in the "Discard changes?" question: saves the form, then does what was asked. A form that
+    /// does not save (an invalid field, a conflict on disk) stays open with its errors shown.
+    pub fn save_and_continue(&mut self) {
+        let Some(action) = self.take_discard() else { return };
+        self.save_editor();
+        if self.editor.is_none() {
+            self.perform(action);
+        }
     }
 
     fn perform(&mut self, action: Leave) {
@@ -1314,7 +1554,9 @@ impl AppState {
                     self.worker.store_spa_keys(self.store.clone(), self.secrets.clone(), saved_as, key, hmac);
                 }
             }
-            Err(StoreError::Conflict { name, .. }) => self.conflict = Some(Conflict { name, mine: profile }),
+            Err(StoreError::Conflict { name, .. }) => {
+                self.modal = Some(Modal::Conflict(Box::new(Conflict { name, mine: profile })))
+            }
             Err(StoreError::AlreadyExists { .. }) => {
                 self.editor_errors.insert(Field::Name, FieldError::NameTaken(name.clone()));
             }
@@ -1346,7 +1588,7 @@ impl AppState {
 
     /// Conflict resolution: discard my edits and load what is on disk now.
     pub fn conflict_reload(&mut self) {
-        if let Some(conflict) = self.conflict.take() {
+        if let Some(conflict) = self.take_conflict() {
             // The user chose to drop their edits: no second question.
             self.close_editor();
             self.reload();
@@ -1356,7 +1598,7 @@ impl AppState {
 
     /// Conflict resolution: overwrite the file with my version.
     pub fn conflict_keep_mine(&mut self) {
-        let Some(conflict) = self.conflict.take() else { return };
+        let Some(conflict) = self.take_conflict() else { return };
         match self.store.save(&conflict.name, &conflict.mine, None) {
             Ok(_) => {
                 self.close_editor();
@@ -1368,15 +1610,17 @@ impl AppState {
     }
 
     pub fn request_delete(&mut self, name: &str) {
-        self.pending_delete = Some(name.to_owned());
+        self.modal = Some(Modal::Delete(name.to_owned()));
     }
 
     pub fn cancel_delete(&mut self) {
-        self.pending_delete = None;
+        if matches!(self.modal, Some(Modal::Delete(_))) {
+            self.modal = None;
+        }
     }
 
     pub fn confirm_delete(&mut self) {
-        let Some(name) = self.pending_delete.take() else { return };
+        let Some(Modal::Delete(name)) = self.modal.take() else { return };
         // The file and its keyring secrets go together, off the UI thread; the worker reports back.
         self.worker.delete_profile(self.store.clone(), self.secrets.clone(), name);
     }
@@ -1410,7 +1654,7 @@ impl AppState {
     /// Reads the dialog's path (format detected: profile TOML, fwknoprc, knockd.conf) into a preview.
     pub fn preview_import(&mut self) {
         let Some(dialog) = self.import_dialog.as_mut() else { return };
-        let path = PathBuf::from(dialog.path.trim());
+        let path = crate::transfer::expand_home(&dialog.path);
         match crate::transfer::preview_import(&path, dialog.host.trim()) {
             Ok(preview) => {
                 dialog.preview = Some(preview);
@@ -1427,7 +1671,21 @@ impl AppState {
     /// the UI thread. Says what was added and what was not.
     pub fn finish_import(&mut self) {
         let Some(dialog) = self.import_dialog.as_mut() else { return };
-        let Some(preview) = dialog.preview.clone() else { return };
+        let Some(mut preview) = dialog.preview.clone() else { return };
+        if !dialog.verify_port.trim().is_empty() {
+            match dialog.verify_port.trim().parse::<std::num::NonZeroU16>() {
+                Ok(port) => {
+                    for candidate in &mut preview.candidates {
+                        candidate.profile.verify.get_or_insert(client_core::Verify::new(port));
+                    }
+                }
+                Err(_) => {
+                    dialog.error =
+                        Some(format!("verify port {:?}: give a TCP port, 1 to 65535", dialog.verify_port.trim()));
+                    return;
+                }
+            }
+        }
         let outcome = crate::transfer::apply_import(&self.store, &preview);
         if outcome.added.is_empty() {
             dialog.error = Some(format!("nothing imported: {}", outcome.problems.join("; ")));
@@ -1440,6 +1698,11 @@ impl AppState {
         }
         self.notice = Some(Notice::Info(report));
         self.reload();
+        // What was imported is selected (and shown), so the next step, a knock, is one key away.
+        if let Some(first) = outcome.added.first().cloned() {
+            self.select(&first);
+            self.reveal_selection();
+        }
         for (name, key, hmac) in outcome.keys {
             self.worker.store_spa_keys(self.store.clone(), self.secrets.clone(), name, key, hmac);
         }
@@ -1468,7 +1731,8 @@ impl AppState {
 
     fn on_picked(&mut self, pick: Pick, path: Option<PathBuf>) {
         self.picking = None;
-        const NOTHING: &str = "(if no dialog appeared, no file-dialog portal is running: type the path)";
+        const NOTHING: &str =
+            "(if no dialog appeared, no file-dialog portal is running: type the path in the field; ~ works)";
         match pick {
             Pick::ImportFile => {
                 let Some(dialog) = self.import_dialog.as_mut() else { return };
@@ -1520,7 +1784,7 @@ impl AppState {
     pub fn export(&mut self, overwrite: bool) {
         let Some(dialog) = self.export_dialog.as_mut() else { return };
         let names: Vec<String> = dialog.chosen.iter().cloned().collect();
-        let dir = PathBuf::from(dialog.dir.trim());
+        let dir = crate::transfer::expand_home(&dialog.dir);
         if !overwrite {
             let existing = crate::transfer::existing_exports(&names, &dir);
             if !existing.is_empty() {
@@ -1553,10 +1817,26 @@ fn note_of(name: &str, result: &LastResult) -> DesktopNote {
         LastResult::AlreadyOpen { detail, .. } => ("already open", detail.clone()),
         LastResult::Sent { detail, .. } => ("knocked", detail.clone()),
         LastResult::NotOpened { why, .. } => ("not opened", why.clone()),
+        LastResult::Unreachable { why, .. } => ("unreachable", why.clone()),
+        LastResult::Closed { detail, .. } => ("closed", detail.clone()),
+        LastResult::StillOpen { why, .. } => ("still open", why.clone()),
         LastResult::Failed { why, .. } => ("failed", why.clone()),
         LastResult::Never | LastResult::Cancelled { .. } => ("cancelled", String::new()),
     };
     DesktopNote { title: format!("{name}: {what}"), body }
+}
+
+/// Why the host cannot be reached, when the last attempt's verify probe found no route to it (host or
+/// network unreachable): then a knock that "did not open" is not the news of a shut door.
+fn unreachable(attempts: &[client_core::Attempt], address: Option<SocketAddr>) -> Option<String> {
+    let last_probe = attempts.last().and_then(|a| a.verify.as_ref()).and_then(|v| v.last_state.as_ref());
+    match last_probe {
+        Some(client_core::PortState::Unreachable(why)) => {
+            let host = address.map_or("the host".to_owned(), |a| a.ip().to_string());
+            Some(format!("{host} cannot be reached: {why}"))
+        }
+        _ => None,
+    }
 }
 
 /// The row's result, in the wording every front end shares ([`ProfileReport::summary`]).
@@ -1564,10 +1844,57 @@ fn result_of(report: &ProfileReport) -> LastResult {
     let at = SystemTime::now();
     let detail = report.summary();
     match &report.outcome {
-        Outcome::Opened if report.was_already_open() => LastResult::AlreadyOpen { at, detail },
+        Outcome::Opened if report.was_already_open() => {
+            // The shared summary ends with knock-cli's "--force knocks anyway": the app has a button.
+            let detail = match report.address() {
+                Some(address) => format!("{} answers, so nothing was sent", address),
+                None => "the door answers, so nothing was sent".to_owned(),
+            };
+            LastResult::AlreadyOpen { at, detail }
+        }
         Outcome::Opened => LastResult::Opened { at, detail },
         Outcome::Sent => LastResult::Sent { at, detail },
-        Outcome::NotOpened => LastResult::NotOpened { at, why: detail },
+        Outcome::NotOpened => match unreachable(&report.attempts, report.address()) {
+            Some(why) => LastResult::Unreachable { at, why },
+            None => LastResult::NotOpened { at, why: detail },
+        },
         Outcome::Failed(_) => LastResult::Failed { at, why: detail },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use client_core::{Attempt, KnockReport, KnockRequest, PortState, Protocol, Sequence, VerifyOutcome};
+
+    fn attempt_with(last_state: PortState) -> Attempt {
+        let knock = KnockReport {
+            request: KnockRequest::new("192.0.2.9", Sequence::parse("7000", Protocol::Tcp).expect("sequence")),
+            address: Some("192.0.2.9:7000".parse().expect("address")),
+            tcp_method: None,
+            started_at: SystemTime::now(),
+            elapsed: Duration::from_millis(5),
+            hits: Vec::new(),
+            error: None,
+        };
+        let verify = VerifyOutcome {
+            address: "192.0.2.9:22".parse().expect("address"),
+            open: false,
+            elapsed: Duration::from_secs(1),
+            probes: 3,
+            last_error: Some("No route to host (os error 113)".into()),
+            last_state: Some(last_state),
+        };
+        Attempt { knock, verify: Some(verify) }
+    }
+
+    /// Issue 24 item 6: "No route to host" is its own result, not the "Not opened" of a wrong sequence.
+    #[test]
+    fn no_route_to_host_is_unreachable_not_a_shut_door() {
+        let address = Some("192.0.2.9:7000".parse().expect("address"));
+        let attempts = [attempt_with(PortState::Unreachable("No route to host".into()))];
+        let why = unreachable(&attempts, address).expect("unreachable");
+        assert!(why.contains("No route to host") && why.contains("192.0.2.9"), "{why}");
+        assert_eq!(unreachable(&[attempt_with(PortState::NoAnswer)], address), None, "a shut door");
     }
 }

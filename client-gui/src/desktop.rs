@@ -11,7 +11,8 @@
 //!   of its own, flashing up until `start` returns, so it is created with `CREATE_NO_WINDOW`; `start` then
 //!   opens the one window the user sees (the inner `cmd`, which `start` gives a new console).
 //!
-//! Processes are spawned and not waited for (never on the UI thread's time).
+//! Processes are spawned and not waited for on the UI thread: a thread waits for each, so none is left
+//! defunct.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -44,13 +45,19 @@ pub enum DesktopError {
 }
 
 fn spawn(mut command: Command) -> Result<(), DesktopError> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    let mut child =
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|source| {
+            DesktopError::Spawn { program: command.get_program().to_string_lossy().into_owned(), source }
+        })?;
+    // Reaped when it ends (by a thread that only waits), so each Connect does not leave a defunct
+    // process behind until the app exits.
+    std::thread::Builder::new()
+        .name("reap-child".into())
+        .spawn(move || {
+            let _ = child.wait();
+        })
         .map(drop)
-        .map_err(|source| DesktopError::Spawn { program: command.get_program().to_string_lossy().into_owned(), source })
+        .map_err(|source| DesktopError::Spawn { program: "a thread to wait for it".into(), source })
 }
 
 pub fn open_folder(dir: &Path) -> Result<(), DesktopError> {
@@ -126,5 +133,35 @@ mod tests {
         assert_eq!(default_connect_command("h", Some("192.0.2.1".parse().expect("ip"))), "ssh -4 h");
         assert_eq!(default_connect_command("h", Some("2001:db8::1".parse().expect("ip"))), "ssh -6 h");
         assert_eq!(default_connect_command("h", None), "ssh h");
+    }
+
+    /// Issue 24 item 12: a finished child (the terminal of a Connect) is reaped, not left defunct.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_finished_child_is_not_left_defunct() {
+        let me = std::process::id().to_string();
+        let defunct_children = || {
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+                .filter(|stat| {
+                    // "PID (COMM) STATE PPID ...": the fields after the command's closing parenthesis.
+                    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+                    let mut fields = rest.split(' ');
+                    fields.next() == Some("Z") && fields.next() == Some(me.as_str())
+                })
+                .count()
+        };
+        for _ in 0..3 {
+            spawn(Command::new("true")).expect("spawn");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        while defunct_children() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(defunct_children(), 0, "the children were reaped");
     }
 }

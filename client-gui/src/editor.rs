@@ -99,7 +99,9 @@ pub enum FieldError {
     NoSequence,
     #[error("a profile named {0:?} already exists")]
     NameTaken(String),
-    #[error("discover needs an endpoint: set discover_url in the profile file (knock-cli --discover-url)")]
+    #[error(
+        "discover needs an endpoint: set discover_url in the profile file (Open profiles folder, in the File menu)"
+    )]
     DiscoverWithoutUrl,
 }
 
@@ -510,6 +512,13 @@ fn number<T: std::str::FromStr>(text: &str, expected: &'static str) -> Result<T,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 24 item 6: the editor's messages speak of the app, never of knock-cli's flags.
+    #[test]
+    fn field_errors_use_no_cli_wording() {
+        let message = FieldError::DiscoverWithoutUrl.to_string();
+        assert!(!message.contains("knock-cli") && !message.contains("--"), "{message}");
+    }
 
     fn valid() -> Editor {
         let mut e = Editor::new_profile();

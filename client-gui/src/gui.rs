@@ -12,9 +12,35 @@ use client_core::ProfileStore;
 use crate::app::{AppState, Persisted, Quit};
 use crate::ui::{self, ViewState};
 
+/// Makes the app's saved state private before eframe reads or writes it: its folder 0700 and its file
+/// (`app.ron`, created empty when missing) 0600, so other users cannot read which hosts were knocked and
+/// when. eframe writes the file with `File::create`, which keeps the mode of an existing file. Unix only:
+/// on Windows the folder is in the user's own AppData.
+pub fn protect_saved_state(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        let file = dir.join("app.ron");
+        if !file.exists() {
+            // An empty map: what eframe would have written with nothing saved yet.
+            let mut created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&file)?;
+            std::io::Write::write_all(&mut created, b"{}")?;
+        }
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 /// The key of the app's state in eframe's storage.
 pub const STORAGE_KEY: &str = "knock-gui";
 const RUNNING_REPAINT: Duration = Duration::from_millis(100);
+
+/// How many frames (300 ms apart) set the X11 WM_CLASS after the window appeared.
+const WM_CLASS_SETS: u8 = 5;
 
 /// The window never gets smaller than this: the list, the detail view's buttons and a dialog fit.
 pub const MIN_WINDOW: egui::Vec2 = egui::vec2(640.0, 400.0);
@@ -24,6 +50,8 @@ pub struct KnockGui {
     pub view: ViewState,
     bench: Option<Bench>,
     first_frame: bool,
+    /// How many times the X11 WM_CLASS was set (see [`WM_CLASS_SETS`]).
+    wm_class_sets: u8,
 }
 
 /// Measurements for the benchmark script, enabled by `KNOCK_GUI_BENCH=N` (N frames to time): prints
@@ -70,7 +98,7 @@ impl KnockGui {
         let mut state = AppState::new(store, persisted)?;
         let ctx = cc.egui_ctx.clone();
         state.worker_mut().set_waker(Arc::new(move || ctx.request_repaint()));
-        Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true })
+        Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true, wm_class_sets: 0 })
     }
 
     /// Turns on the benchmark output (see [`Bench`]); `started` is when the process started.
@@ -166,11 +194,25 @@ impl eframe::App for KnockGui {
         self.state.deliver_notes(ctx.input(|i| i.focused));
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let frame_started = Instant::now();
         if std::mem::take(&mut self.first_frame) {
             let ctx = ui.ctx();
             ctx.send_viewport_cmd(egui::ViewportCommand::MinInnerSize(MIN_WINDOW));
+        }
+        // X11: both parts of WM_CLASS (egui-winit leaves the instance empty). The handle may not be
+        // there in the first frames, and the window is still being set up while it maps: set in the first
+        // frames that have the handle, a few times, then left alone.
+        if self.wm_class_sets < WM_CLASS_SETS {
+            use raw_window_handle::HasWindowHandle;
+            if let Ok(handle) = frame.window_handle() {
+                self.wm_class_sets += 1;
+                if let Err(err) = crate::wm_class::set(handle.as_raw()) {
+                    self.wm_class_sets = WM_CLASS_SETS;
+                    eprintln!("knock-gui: cannot set the window's WM_CLASS: {err}");
+                }
+                ui.ctx().request_repaint_after(Duration::from_millis(300));
+            }
         }
         let ctx = ui.ctx().clone();
         ui::draw(&mut self.state, &mut self.view, ui);
@@ -206,5 +248,27 @@ impl eframe::App for KnockGui {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.state.persisted());
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Issue 24 item 11: the saved state's folder is 0700 and its file 0600, also when they existed.
+    #[test]
+    fn the_saved_state_is_private() {
+        let root = tempfile::tempdir().expect("dir");
+        let dir = root.path().join("knock-gui");
+        super::protect_saved_state(&dir).expect("protect");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("app.ron")), 0o600);
+        assert_eq!(std::fs::read_to_string(dir.join("app.ron")).expect("read"), "{}");
+        std::fs::set_permissions(dir.join("app.ron"), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::fs::write(dir.join("app.ron"), "{\"knock-gui\": \"()\"}").expect("write");
+        super::protect_saved_state(&dir).expect("again");
+        assert_eq!(mode(&dir.join("app.ron")), 0o600);
+        assert!(std::fs::read_to_string(dir.join("app.ron")).expect("read").contains("knock-gui"), "kept");
     }
 }

@@ -5,12 +5,15 @@
 //! - [`editor`]: the profile form and its per-field validation.
 //! - [`worker`]: a background tokio runtime for knocks and lookups; it wakes the UI on every event.
 //! - [`transfer`]: import and export as functions of paths; [`pick`]: the native file dialogs, async.
+//! - [`clipboard`]: copied keys are cleared from the clipboard after 30 s.
+//! - [`wm_class`]: the X11 window class (instance and class).
 //! - [`ui`]: drawing only; [`gui`]: the eframe app (persistence, repaint policy).
 //!
 //! The app shares the profile store with `knock-cli`: it re-scans the directory for changes, and never
 //! overwrites a profile that changed on disk since it was loaded.
 
 pub mod app;
+pub mod clipboard;
 pub mod desktop;
 pub mod editor;
 pub mod gui;
@@ -19,6 +22,7 @@ pub mod notify;
 pub mod pick;
 pub mod transfer;
 pub mod ui;
+pub mod wm_class;
 pub mod worker;
 
 pub use gui::KnockGui;

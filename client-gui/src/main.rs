@@ -139,6 +139,12 @@ fn open_window(
     started: std::time::Instant,
     app_started: Arc<AtomicBool>,
 ) -> eframe::Result {
+    // Before eframe reads or writes it: the saved state is for this user only.
+    if let Some(dir) = eframe::storage_dir("knock-gui")
+        && let Err(err) = client_gui::gui::protect_saved_state(&dir)
+    {
+        eprintln!("knock-gui: cannot make {} private: {err}", dir.display());
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("knock")

@@ -96,6 +96,20 @@ pub enum ExportError {
 /// The one import entry point of the app (the dialog and the tests call it): the core's import by file
 /// (format detected from the content as a whole, as `knock-cli profile import` does) turned into a
 /// preview. `host` is needed for a knockd.conf only.
+/// A typed path with `~` (alone or as `~/…`) expanded to the home folder, as a shell would; other paths as
+/// typed (trimmed).
+pub fn expand_home(typed: &str) -> PathBuf {
+    let typed = typed.trim();
+    let home = std::env::home_dir();
+    match (typed.strip_prefix('~'), home) {
+        (Some(""), Some(home)) => home,
+        (Some(rest), Some(home)) if rest.starts_with('/') || rest.starts_with(std::path::MAIN_SEPARATOR) => {
+            home.join(rest.trim_start_matches(['/', std::path::MAIN_SEPARATOR]))
+        }
+        _ => PathBuf::from(typed),
+    }
+}
+
 pub fn preview_import(path: &Path, host: &str) -> Result<Preview, PreviewError> {
     if path.as_os_str().is_empty() {
         return Err(PreviewError::NoPath);

@@ -46,7 +46,9 @@ pub enum RevealError {
     },
     #[error("the keyring's key: {0}")]
     StoredKey(#[source] client_core::rotating::RotatingError),
-    #[error("no door key for {name} in the keyring (knock-cli profile set-key {name}) or ${variable}")]
+    #[error(
+        "no door key for {name} in the keyring: import its knock+rotating:// line (Import from text…) or set ${variable}"
+    )]
     Missing { name: String, variable: String },
     #[error(transparent)]
     Store(#[from] client_core::StoreError),
@@ -79,6 +81,15 @@ pub enum WorkerMessage {
         result: Result<(), client_core::StoreError>,
     },
     Keyring(Availability),
+    /// Whether a door's service port still answers after its close sequence.
+    ClosedChecked {
+        name: String,
+        run: RunId,
+        address: std::net::SocketAddr,
+        state: client_core::PortState,
+    },
+    /// How Unlock went (the new availability follows).
+    Unlocked(Result<(), client_core::SecretError>),
     /// A profile was deleted (file and keyring secrets); `Ok(Some(error))` when its secrets could not be
     /// forgotten.
     Deleted {
@@ -188,6 +199,36 @@ impl Worker {
     pub fn check_keyring(&self, secrets: SecretStore) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
         self.runtime.spawn_blocking(move || {
+            let _ = sender.send(WorkerMessage::Keyring(secrets.availability()));
+            waker();
+        });
+    }
+
+    /// After a close sequence: waits `settle` (the server runs its close command), then checks once,
+    /// within `budget`, whether the service port still answers.
+    pub fn check_closed(
+        &self,
+        name: String,
+        run: RunId,
+        address: std::net::SocketAddr,
+        settle: std::time::Duration,
+        budget: std::time::Duration,
+    ) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn(async move {
+            tokio::time::sleep(settle).await;
+            let state = client_core::probe_port(address, None, budget).await;
+            let _ = sender.send(WorkerMessage::ClosedChecked { name, run, address, state });
+            waker();
+        });
+    }
+
+    /// Unlock: asks the OS to unlock the keyring (its own prompt), then probes it again.
+    pub fn unlock_keyring(&self, secrets: SecretStore) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = secrets.unlock();
+            let _ = sender.send(WorkerMessage::Unlocked(result));
             let _ = sender.send(WorkerMessage::Keyring(secrets.availability()));
             waker();
         });

@@ -57,9 +57,9 @@ fn one_row_per_profile_filtered_by_search_and_tag_with_favourites_on_top() {
 }
 
 /// Group headers by tag: pinned first, each first tag, then untagged; a collapsed group hides its
-/// rows from the keyboard too, and the collapsed set is part of the persisted state.
+/// rows, the collapsed set is part of the persisted state, and the keyboard opens the selection's group.
 #[test]
-fn collapsed_groups_hide_their_rows_from_the_keyboard_and_survive_a_restart() {
+fn collapsed_groups_hide_their_rows_survive_a_restart_and_open_for_the_keyboard() {
     use client_gui::app::{Group, ListRow};
     let dir = tempfile::tempdir().expect("dir");
     let store = ProfileStore::new(dir.path());
@@ -80,10 +80,13 @@ fn collapsed_groups_hide_their_rows_from_the_keyboard_and_survive_a_restart() {
     s.select("db");
     s.toggle_group(&Group::Tag("prod".into()));
     assert_eq!(listed(&s), ["lab"]);
-    assert_eq!(s.highlighted(), None, "a row hidden under a collapsed header is not acted on");
     let again = AppState::new(ProfileStore::new(dir.path()), s.persisted()).expect("state");
     assert_eq!(headers(&again), [(Group::Tag("prod".into()), 2, true), (Group::Untagged, 1, false)]);
     assert_eq!(listed(&again), ["lab"]);
+    // The keyboard still acts on the selection, after showing it (issue 24 item 4): its group opens.
+    assert_eq!(s.highlighted().as_deref(), Some("db"));
+    s.reveal_selection();
+    assert_eq!(listed(&s), ["db", "web", "lab"], "the selection's group is expanded");
 }
 
 /// Defect 1: Enter knocked a host hidden by the search, or the first host with nothing selected.
@@ -127,7 +130,7 @@ fn unsaved_edits_are_never_dropped_without_asking() {
     s.select("web");
     s.edit("web");
     s.new_profile();
-    assert!(s.pending_discard.is_none(), "nothing typed yet: nothing to lose, no question");
+    assert!(s.pending_discard().is_none(), "nothing typed yet: nothing to lose, no question");
     assert!(s.editor.as_ref().is_some_and(|e| e.is_new()));
     if let Some(editor) = s.editor.as_mut() {
         editor.name = "typed".into();
@@ -139,7 +142,7 @@ fn unsaved_edits_are_never_dropped_without_asking() {
             Leave::Select(name) => s.select(name),
             _ => unreachable!(),
         }
-        assert_eq!(s.pending_discard.as_ref(), Some(&leave), "asked first");
+        assert_eq!(s.pending_discard(), Some(&leave), "asked first");
         assert_eq!(s.editor.as_ref().map(|e| e.name.as_str()), Some("typed"), "the edits are still there");
         s.keep_editing();
     }
@@ -315,7 +318,7 @@ fn reload_theirs_replaces_my_edits_with_the_file() {
     .expect("update")
     .expect("change");
     s.save_editor();
-    assert!(s.conflict.is_some());
+    assert!(matches!(s.modal, Some(client_gui::app::Modal::Conflict(_))));
     s.conflict_reload();
     assert_eq!(s.editor.as_ref().map(|e| e.notes.as_str()), Some("theirs"));
     assert_eq!(cli.load("web").expect("load").profile.notes, "theirs");
@@ -348,6 +351,46 @@ fn a_knockd_conf_import_through_the_dialog_path_field_asks_for_its_host() {
     assert!(s.import_dialog.is_none());
     assert!(s.entry("bastion-ssh").is_some(), "imported under the edited name: {:?}", s.notice);
     assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("imported bastion-ssh")));
+    assert_eq!(s.selected.as_deref(), Some("bastion-ssh"), "what was imported is selected (issue 24 item 10)");
+}
+
+/// Issue 24 item 10: a knockd.conf import offers a verify port; the imported doors check it.
+#[test]
+fn a_knockd_conf_import_takes_a_verify_port() {
+    let dir = tempfile::tempdir().expect("dir");
+    let conf = dir.path().join("knockd.conf");
+    std::fs::write(&conf, "[openSSH]\n sequence = 7000,8000,9000\n").expect("write");
+    let mut s = state(&dir.path().join("profiles"));
+    s.open_import();
+    if let Some(d) = s.import_dialog.as_mut() {
+        d.path = conf.display().to_string();
+        d.host = "192.0.2.2".into();
+    }
+    s.preview_import();
+    if let Some(d) = s.import_dialog.as_mut() {
+        d.verify_port = "70000".into();
+    }
+    s.finish_import();
+    let error = s.import_dialog.as_ref().and_then(|d| d.error.clone()).expect("a bad port is refused");
+    assert!(error.contains("1 to 65535"), "{error}");
+    if let Some(d) = s.import_dialog.as_mut() {
+        d.verify_port = "22".into();
+    }
+    s.finish_import();
+    let name = s.selected.clone().expect("imported and selected");
+    let profile = s.entry(&name).and_then(|e| e.profile.clone().ok()).expect("imported");
+    assert_eq!(profile.verify.map(|v| v.port.get()), Some(22));
+}
+
+/// Issue 24 item 10: typed paths take `~` as the home folder (the path field is the way in where no
+/// file-dialog portal runs); a changed path clears the last error.
+#[test]
+fn typed_paths_expand_the_home_folder() {
+    let home = std::env::home_dir().expect("a home folder");
+    assert_eq!(client_gui::transfer::expand_home("~"), home);
+    assert_eq!(client_gui::transfer::expand_home(" ~/exports/knock "), home.join("exports/knock"));
+    assert_eq!(client_gui::transfer::expand_home("/tmp/x"), std::path::PathBuf::from("/tmp/x"));
+    assert_eq!(client_gui::transfer::expand_home("~other/x"), std::path::PathBuf::from("~other/x"));
 }
 
 /// Defect 5: an .fwknoprc was read as a knockd.conf.

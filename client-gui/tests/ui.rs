@@ -801,6 +801,22 @@ fn the_title_names_the_selected_host() {
     assert!(titles.iter().any(|t| t == "web (192.0.2.2) — knock"), "{titles:?}");
 }
 
+/// Issue 24 item 13: the window has an accessible name (egui's root node has none by default, so a
+/// screen reader announced a nameless window): "knock", then the title naming the selected host.
+#[test]
+fn the_window_has_an_accessible_name() {
+    let dir = tempfile::tempdir().expect("dir");
+    ProfileStore::new(dir.path()).create("web", &profile("192.0.2.2", "7000")).expect("create");
+    let mut harness = app(dir.path());
+    harness.run_steps(2);
+    let root = harness.root();
+    assert_eq!(root.accesskit_node().role(), egui::accesskit::Role::Window);
+    assert_eq!(root.accesskit_node().label().as_deref(), Some("knock"));
+    harness.get_by_label_contains("web  ·").click();
+    harness.run_steps(2);
+    assert_eq!(harness.root().accesskit_node().label().as_deref(), Some("web (192.0.2.2) — knock"));
+}
+
 /// Issue 13: an open first checks whether the door already answers, like knock-cli: then it sends
 /// nothing and says "already open" (its own outcome); "Knock anyway" forces the knock.
 #[test]
@@ -859,7 +875,7 @@ fn diagnose_shows_each_check_and_the_conclusion_and_can_be_cancelled() {
     harness.get_by_label("Diagnose").click();
     harness.run_steps(2);
     step_until(&mut harness, |app| app.state.diagnosis.as_ref().is_some_and(|d| !d.is_running()));
-    harness.get_by_label("Conclusion: already_open");
+    harness.get_by_label("Conclusion: the door was already open");
     for check in ["resolution", "before"] {
         harness.get_by_label(check);
     }

@@ -19,22 +19,25 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
     };
     let Some(entry) = state.entry(&name).cloned() else { return false };
     let countdown = entry.profile.as_ref().is_ok_and(|p| matches!(p.kind, ProfileKind::Rotating(_)));
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        let profile = match entry.profile {
-            Ok(profile) => profile,
-            Err(err) => {
-                ui.heading(&name);
+    ui.add(egui::Label::new(RichText::new(&name).heading()).truncate()).on_hover_text(&name);
+    let profile = match entry.profile {
+        Ok(profile) => profile,
+        Err(err) => {
+            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
                 ui.add(egui::Label::new(RichText::new(err.to_string()).color(ui.visuals().error_fg_color)).wrap());
                 ui.label("Fix the file in a text editor; the app will pick up the change.");
-                return;
-            }
-        };
-        state.ensure_resolution(&name);
-        ui.heading(&name);
+            });
+            return false;
+        }
+    };
+    state.ensure_resolution(&name);
+    // The actions are pinned above the scroll area: Knock and Edit are on screen at any window size,
+    // whatever the details below say.
+    buttons(state, &name, &profile, ui);
+    ui.add_space(4.0);
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         banner(state, &name, ui);
         facts(state, &name, &profile, ui);
-        ui.add_space(8.0);
-        buttons(state, &name, &profile, ui);
         if let Some(run) = state.runs.get(&name).cloned() {
             ui.separator();
             progress(state, &name, &run, ui);
@@ -75,7 +78,7 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
             });
         }
         Some(_) if run.cancelled => {
-            ui.label(RichText::new(format!("{}  Diagnose cancelled", icons::CANCELLED)).weak());
+            icons::label(ui, icons::CANCELLED, "Diagnose cancelled", RichText::weak);
         }
         Some(Err(err)) => {
             ui.add(
@@ -92,7 +95,7 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
                         client_core::CheckStatus::Warn => (icons::WARNING, ui.visuals().warn_fg_color),
                         client_core::CheckStatus::Fail => (icons::FAILED, ui.visuals().error_fg_color),
                     };
-                    ui.label(RichText::new(format!("{icon} {}", check.status.as_str())).color(color));
+                    icons::label(ui, icon, check.status.as_str(), |t| t.color(color));
                     ui.label(RichText::new(check.name).strong());
                     ui.vertical(|ui| {
                         ui.add(egui::Label::new(&check.detail).wrap());
@@ -107,8 +110,9 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
             });
             let opened = found.conclusion.door_opened();
             let color = if opened { green } else { ui.visuals().error_fg_color };
-            let conclusion =
-                ui.label(RichText::new(format!("Conclusion: {}", found.conclusion.as_str())).strong().color(color));
+            let conclusion = ui.label(
+                RichText::new(format!("Conclusion: {}", conclusion_words(found.conclusion))).strong().color(color),
+            );
             ui.ctx().accesskit_node_builder(conclusion.id, |node| node.set_live(egui::accesskit::Live::Polite));
             if let Some(advice) = found.advice() {
                 ui.add(egui::Label::new(format!("What to do: {advice}")).wrap());
@@ -121,7 +125,7 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
 fn rotating_window(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     let Some(view) = super::unix_now().and_then(|now| state.window_view(name, now)) else { return };
     ui.label("Window");
-    ui.label(format!("{} {} s left in this window", icons::CLOCK, view.seconds_left));
+    icons::label(ui, icons::CLOCK, &format!("{} s left in this window", view.seconds_left), |t| t);
     ui.end_row();
     ui.label("Ports");
     ui.horizontal_wrapped(|ui| {
@@ -150,6 +154,51 @@ fn rotating_window(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     ui.end_row();
 }
 
+/// The Diagnose conclusion in words (the app speaks in words, not in knock-cli's identifiers).
+pub fn conclusion_words(conclusion: client_core::Conclusion) -> &'static str {
+    use client_core::Conclusion as C;
+    match conclusion {
+        C::Opened => "the door opened",
+        C::AlreadyOpen => "the door was already open",
+        C::NotActedOn => "the server did not act on the knock",
+        C::NotListening => "the door opened, but nothing listens on the port",
+        C::RefusedBeforeAndAfter => "the port refused before and after the knock",
+        C::OpenedLate => "the door opened, but only after the wait",
+        C::ServerUnreachable => "the server cannot be reached (no route)",
+        C::Unresolvable => "the host name does not resolve",
+        C::NoAddressInFamily => "the host name has no address of the profile's family",
+        C::WrongFamily => "the door opens for the other address family: set the profile's family",
+        C::NeedsRawPrivilege => "this profile needs raw sockets",
+        C::NatForSpa => "a NAT changes the address the server sees",
+        C::KnockFailed => "the knock could not be sent",
+        C::Unverified => "sent; no verify port to tell whether it opened",
+    }
+}
+
+/// A locked keyring, where a profile's keys live: said as such (not "no keys"), with Unlock. True when
+/// it is locked.
+fn keyring_locked(state: &mut AppState, ui: &mut egui::Ui) -> bool {
+    if !matches!(state.keyring, Some(client_core::KeyringAvailability::Locked)) {
+        return false;
+    }
+    ui.add(
+        egui::Label::new(
+            RichText::new("the keyring is locked: unlock it to use this profile's keys")
+                .color(ui.visuals().warn_fg_color),
+        )
+        .wrap(),
+    );
+    if ui.button("Unlock keyring").on_hover_text("The desktop asks for the keyring's password").clicked() {
+        state.unlock_keyring();
+    }
+    true
+}
+
+/// "WORDS, 5 min ago", or just the age for a result restored after a restart (saved without words).
+fn with_age(words: &str, at: std::time::SystemTime) -> String {
+    if words.is_empty() { super::ago(at) } else { format!("{words}, {}", super::ago(at)) }
+}
+
 fn green(ui: &egui::Ui) -> Color32 {
     if ui.visuals().dark_mode { Color32::from_rgb(0x4c, 0xc3, 0x6a) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) }
 }
@@ -158,26 +207,29 @@ fn green(ui: &egui::Ui) -> Color32 {
 /// run shows as its own neutral line above the last result, which it does not replace.
 fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     if state.runs.get(name).is_some_and(|r| !r.is_running() && r.cancelled) {
-        ui.label(RichText::new(format!("{}  Cancelled: nothing more was sent", icons::CANCELLED)).weak().size(15.0));
+        icons::label(ui, icons::CANCELLED, "Cancelled: nothing more was sent", |t| t.weak().size(15.0));
     }
     let (icon, title, detail, color) = match state.last_result(name) {
         LastResult::Never | LastResult::Cancelled { .. } => return,
-        LastResult::Opened { at, detail } => {
-            (icons::OPEN, "Door open", format!("{detail}, {}", super::ago(*at)), green(ui))
-        }
+        LastResult::Opened { at, detail } => (icons::OPEN, "Door open", with_age(detail, *at), green(ui)),
         LastResult::AlreadyOpen { at, .. } => {
             let detail = format!("the door answered before knocking, so nothing was sent, {}", super::ago(*at));
             (icons::OPEN, "Already open", detail, green(ui))
         }
-        LastResult::Sent { at, detail } => {
-            (icons::SENT, "Knocked", format!("{detail}, {}", super::ago(*at)), ui.visuals().text_color())
+        LastResult::Sent { at, detail } => (icons::SENT, "Knocked", with_age(detail, *at), ui.visuals().text_color()),
+        LastResult::Closed { at, detail } => {
+            (icons::CANCELLED, "Closed", with_age(detail, *at), ui.visuals().text_color())
+        }
+        LastResult::StillOpen { at, why } => {
+            (icons::WARNING, "Still open", with_age(why, *at), ui.visuals().warn_fg_color)
+        }
+        LastResult::Unreachable { at, why } => {
+            (icons::WARNING, "Unreachable", with_age(why, *at), ui.visuals().error_fg_color)
         }
         LastResult::NotOpened { at, why } => {
-            (icons::FAILED, "Not opened", format!("{why}, {}", super::ago(*at)), ui.visuals().error_fg_color)
+            (icons::FAILED, "Not opened", with_age(why, *at), ui.visuals().error_fg_color)
         }
-        LastResult::Failed { at, why } => {
-            (icons::FAILED, "Failed", format!("{why}, {}", super::ago(*at)), ui.visuals().error_fg_color)
-        }
+        LastResult::Failed { at, why } => (icons::FAILED, "Failed", with_age(why, *at), ui.visuals().error_fg_color),
     };
     egui::Frame::new()
         .inner_margin(egui::Margin::same(10))
@@ -186,7 +238,8 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.horizontal(|ui| {
-                ui.label(RichText::new(icon).size(26.0).color(color));
+                let glyph = ui.add(egui::Label::new(RichText::new(icon).size(26.0).color(color)).selectable(false));
+                icons::decoration(ui, &glyph);
                 ui.vertical(|ui| {
                     let title = ui.label(RichText::new(title).size(20.0).strong().color(color));
                     let words = ui.add(egui::Label::new(detail).wrap());
@@ -198,7 +251,7 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
                     if matches!(state.last_result(name), LastResult::AlreadyOpen { .. })
                         && ui
                             .add_enabled(!running, egui::Button::new("Knock anyway"))
-                            .on_hover_text("Force: knock although the door answers (knock-cli open --force)")
+                            .on_hover_text("Send the open sequence although the door already answers")
                             .clicked()
                     {
                         state.force_knock(name);
@@ -212,10 +265,11 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
 fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
     egui::Grid::new("facts").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
         ui.label("Host");
-        ui.label(&profile.host);
+        ui.add(egui::Label::new(&profile.host).wrap());
         ui.end_row();
         ui.label("Address");
-        ui.horizontal(|ui| {
+        // Wrapped: a long lookup error never pushes Refresh out of the window.
+        ui.horizontal_wrapped(|ui| {
             match state.resolution.get(name) {
                 None | Some(Resolution::Pending { .. }) => {
                     ui.spinner();
@@ -250,7 +304,7 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                     } else {
                         String::new()
                     };
-                    ui.label(format!("{}{delay}", knock.method));
+                    ui.add(egui::Label::new(format!("{}{delay}", knock.method)).wrap());
                     if let Some(step) = state.raw_needed_but_denied(profile) {
                         ui.add(
                             egui::Label::new(
@@ -266,11 +320,19 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
             ProfileKind::Rotating(knock) => {
                 let rotation = &knock.rotation;
                 ui.label("Rotating");
-                ui.label(format!(
-                    "door {}: {} hits from {}-{}, a new sequence every {} s",
-                    rotation.door, rotation.length, rotation.range.0, rotation.range.1, rotation.step
-                ));
+                ui.add(
+                    egui::Label::new(format!(
+                        "door {}: {} hits from {}-{}, a new sequence every {} s",
+                        rotation.door, rotation.length, rotation.range.0, rotation.range.1, rotation.step
+                    ))
+                    .wrap(),
+                );
                 ui.end_row();
+                if matches!(state.keyring, Some(client_core::KeyringAvailability::Locked)) {
+                    ui.label("Key");
+                    ui.horizontal_wrapped(|ui| keyring_locked(state, ui));
+                    ui.end_row();
+                }
                 rotating_window(state, name, ui);
             }
             ProfileKind::Spa(spa) => {
@@ -284,8 +346,11 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                 );
                 ui.end_row();
                 ui.label("Keys");
-                ui.horizontal(|ui| {
-                    ui.label("in the OS keyring, or the KNOCK_SPA_* variables");
+                ui.horizontal_wrapped(|ui| {
+                    if keyring_locked(state, ui) {
+                        return;
+                    }
+                    ui.add(egui::Label::new("in the OS keyring, or the KNOCK_SPA_* variables").wrap());
                     if ui.button("Add keys…").on_hover_text("Type, paste or generate this profile's keys").clicked() {
                         state.edit(name);
                     }
@@ -295,18 +360,23 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
         }
         if let Some(v) = profile.verify {
             ui.label("Verify");
-            ui.label(format!(
-                "TCP port {} answers within {:.1} s; {}, backoff {:.1} s",
-                v.port,
-                v.timeout_ms as f64 / 1000.0,
-                client_core::plural(v.attempts.get() as usize, "attempt"),
-                v.backoff_ms as f64 / 1000.0
-            ));
+            ui.add(
+                egui::Label::new(format!(
+                    "TCP port {} answers within {:.1} s; {}, backoff {:.1} s",
+                    v.port,
+                    v.timeout_ms as f64 / 1000.0,
+                    client_core::plural(v.attempts.get() as usize, "attempt"),
+                    v.backoff_ms as f64 / 1000.0
+                ))
+                .wrap(),
+            );
             ui.end_row();
         }
         if !profile.tags.is_empty() {
             ui.label("Tags");
-            ui.label(profile.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join("  "));
+            ui.add(
+                egui::Label::new(profile.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join("  ")).wrap(),
+            );
             ui.end_row();
         }
         if !profile.notes.is_empty() {
@@ -332,7 +402,7 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
         if profile.verify.is_some()
             && ui
                 .add_enabled(!running, egui::Button::new("Force knock"))
-                .on_hover_text("Knock even if the door already answers (knock-cli open --force)")
+                .on_hover_text("Send the open sequence even if the door already answers")
                 .clicked()
         {
             state.force_knock(name);
@@ -345,7 +415,9 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
         let diagnosing = state.diagnosis.as_ref().is_some_and(|d| d.is_running());
         if ui
             .add_enabled(!running && !diagnosing, egui::Button::new("Diagnose"))
-            .on_hover_text("Did it open, and if not, why? Runs knock-cli doctor's checks (knocks at most once)")
+            .on_hover_text(
+                "Did it open, and if not, why? Checks the host, the route and the port (knocks at most once)",
+            )
             .clicked()
         {
             state.diagnose(name);
@@ -366,27 +438,57 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
 /// copies of it and of the host.
 fn connect(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
     ui.label(RichText::new("Connect").strong());
+    // Connecting makes sense once the door opened (or was knocked, with nothing to verify): before, the
+    // connection would be refused or hang.
+    let door_opened = matches!(
+        state.last_result(name),
+        LastResult::Opened { .. } | LastResult::AlreadyOpen { .. } | LastResult::Sent { .. }
+    );
+    if !door_opened {
+        ui.label(RichText::new("Knock first: Connect is offered once the door opens.").weak());
+        ui.horizontal_wrapped(|ui| copy_buttons(state, &state.connect_command(name), profile, ui));
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("User name");
+        let mut user = state.connect_users.get(name).cloned().unwrap_or_default();
+        let field = ui
+            .add(egui::TextEdit::singleline(&mut user).hint_text("as on the server").desired_width(140.0))
+            .labelled_by(label.id);
+        if field.changed() {
+            state.set_connect_user(name, user);
+        }
+    });
     let mut command = state.connect_command(name);
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("Command");
         let edit = ui
-            .add(egui::TextEdit::singleline(&mut command).font(egui::TextStyle::Monospace).desired_width(260.0))
+            .add(
+                egui::TextEdit::singleline(&mut command)
+                    .font(egui::TextStyle::Monospace)
+                    .desired_width((ui.available_width() - 16.0).clamp(80.0, 260.0)),
+            )
             .labelled_by(label.id);
         if edit.changed() {
             state.connect_commands.insert(name.to_owned(), command.clone());
         }
-        if ui.button(format!("{} Connect", icons::TERMINAL)).on_hover_text("Run it in a terminal").clicked() {
+        if icons::button(ui, icons::TERMINAL, "Connect").on_hover_text("Run it in a terminal").clicked() {
             state.connect_in_terminal(&command);
         }
-        if ui.button(format!("{} Copy ssh command", icons::COPY)).clicked() {
-            ui.ctx().copy_text(command.clone());
-            state.notice = Some(Notice::Info(format!("copied \"{command}\"")));
-        }
-        if ui.button(format!("{} Copy host", icons::COPY)).clicked() {
-            ui.ctx().copy_text(profile.host.clone());
-            state.notice = Some(Notice::Info(format!("copied \"{}\"", profile.host)));
-        }
+        copy_buttons(state, &command, profile, ui);
     });
+}
+
+/// Copies of the ssh command and of the host (harmless before a knock, unlike connecting).
+fn copy_buttons(state: &mut AppState, command: &str, profile: &Profile, ui: &mut egui::Ui) {
+    if icons::button(ui, icons::COPY, "Copy ssh command").clicked() {
+        ui.ctx().copy_text(command.to_owned());
+        state.notice = Some(Notice::Info(format!("copied \"{command}\"")));
+    }
+    if icons::button(ui, icons::COPY, "Copy host").clicked() {
+        ui.ctx().copy_text(profile.host.clone());
+        state.notice = Some(Notice::Info(format!("copied \"{}\"", profile.host)));
+    }
 }
 
 fn sequence_chips(source: &SequenceSource, flags: &TcpFlagSpec, ui: &mut egui::Ui) {
@@ -415,7 +517,8 @@ fn chip(ui: &mut egui::Ui, text: RichText, stroke: Color32) -> egui::Response {
         .corner_radius(8.0)
         .fill(ui.visuals().faint_bg_color)
         .stroke(egui::Stroke::new(1.0, stroke))
-        .show(ui, |ui| ui.label(text))
+        // Not selectable: the chip's words are given to assistive tools without its glyph (speak_as).
+        .show(ui, |ui| ui.add(egui::Label::new(text).selectable(false)))
         .inner
 }
 
@@ -437,10 +540,22 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
             }
             let (icon, color) = match hit {
                 HitState::Pending => (icons::PENDING, ui.visuals().weak_text_color()),
+                HitState::NotSent => (icons::CANCELLED, ui.visuals().weak_text_color()),
+                // Sent, but to a host that cannot be reached: not a green success.
+                HitState::Sent if matches!(last, LastResult::Unreachable { .. }) => {
+                    (icons::SENT, ui.visuals().weak_text_color())
+                }
                 HitState::Sent => (icons::OPEN, green),
                 HitState::Failed(_) => (icons::FAILED, ui.visuals().error_fg_color),
             };
             let response = chip(ui, RichText::new(format!("{icon} {label}")).monospace().color(color), color);
+            let state_words = match hit {
+                HitState::Pending => "waiting",
+                HitState::NotSent => "not sent",
+                HitState::Sent => "sent",
+                HitState::Failed(_) => "failed",
+            };
+            icons::speak_as(ui, &response, &format!("{label} {state_words}"));
             if let HitState::Failed(error) = hit {
                 response.on_hover_text(error);
             }
@@ -450,13 +565,17 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
             let (icon, color, text) = match (&run.phase, &last) {
                 (Phase::Done, _) if run.cancelled => (icons::CANCELLED, ui.visuals().weak_text_color(), "cancelled"),
                 (Phase::Done, LastResult::Opened { .. }) => (icons::OPEN, green, "port answered"),
+                (Phase::Done, LastResult::Unreachable { .. }) => {
+                    (icons::WARNING, ui.visuals().error_fg_color, "no route to the host")
+                }
                 (Phase::Done, LastResult::NotOpened { .. }) => {
                     (icons::FAILED, ui.visuals().error_fg_color, "no answer")
                 }
                 (Phase::Done, _) => return,
                 _ => (icons::PENDING, ui.visuals().weak_text_color(), "verifying"),
             };
-            chip(ui, RichText::new(format!("{icon} {text}")).color(color), color);
+            let response = chip(ui, RichText::new(format!("{icon} {text}")).color(color), color);
+            icons::speak_as(ui, &response, text);
         }
     });
     let now = Instant::now();

@@ -5,13 +5,11 @@
 
 use egui::{Id, Key, Modal, RichText};
 
-use crate::app::{AppState, Quit, QuitPolicy};
+use crate::app::{AppState, Modal as Question, Quit, QuitPolicy};
 
 pub fn any_open(state: &AppState) -> bool {
     matches!(state.quit, Quit::Asking(_))
-        || state.pending_discard.is_some()
-        || state.pending_delete.is_some()
-        || state.conflict.is_some()
+        || state.modal.is_some()
         || state.import_dialog.is_some()
         || state.import_uri_dialog.is_some()
         || state.export_dialog.is_some()
@@ -22,29 +20,11 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         quit(state, &doors, opened, ctx);
         return;
     }
-    if state.pending_discard.is_some() {
-        let modal = Modal::new(Id::unique("discard-changes")).show(ctx, |ui| {
-            ui.heading("Discard changes?");
-            ui.label("The profile you are editing has changes that are not saved.");
-            ui.horizontal(|ui| {
-                let discard = ui.button("Discard changes");
-                if opened {
-                    discard.request_focus();
-                }
-                if discard.clicked() {
-                    state.discard_changes();
-                }
-                if ui.button("Keep editing").clicked() {
-                    state.keep_editing();
-                }
-            });
-        });
-        if modal.should_close() {
-            state.keep_editing();
-        }
+    if state.pending_discard().is_some() {
+        discard(state, opened, ctx);
         return;
     }
-    if let Some(name) = state.pending_delete.clone() {
+    if let Some(Question::Delete(name)) = state.modal.clone() {
         let modal = Modal::new(Id::unique("confirm-delete")).show(ctx, |ui| {
             ui.heading(format!("Delete {name}?"));
             ui.label("The profile file and its keyring secrets are removed. This cannot be undone.");
@@ -65,7 +45,7 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             state.cancel_delete();
         }
     }
-    if let Some(conflict) = state.conflict.clone() {
+    if let Some(Question::Conflict(conflict)) = state.modal.clone() {
         let modal = Modal::new(Id::unique("save-conflict")).show(ctx, |ui| {
             ui.heading(format!("{} changed on disk", conflict.name));
             ui.label("Someone (knock-cli, a text editor, another window) changed this profile after you opened it.");
@@ -84,12 +64,44 @@ pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         });
         if modal.should_close() {
             // Back to the editor with the edits intact; nothing was written.
-            state.conflict = None;
+            state.modal = None;
         }
     }
     import(state, opened, ctx);
     import_uri(state, opened, ctx);
     export(state, opened, ctx);
+}
+
+/// "Save changes?": Save (the default when the form is valid: Enter saves, as it does in the editor),
+/// Discard, or Cancel (the default otherwise: Enter never throws edits away).
+fn discard(state: &mut AppState, opened: bool, ctx: &egui::Context) {
+    let can_save = state.can_save();
+    let modal = Modal::new(Id::unique("discard-changes")).show(ctx, |ui| {
+        ui.set_max_width(420.0);
+        ui.heading("Discard changes?");
+        ui.add(egui::Label::new("The profile you are editing has changes that are not saved.").wrap());
+        if !can_save {
+            ui.add(egui::Label::new(RichText::new("It cannot be saved yet: a field needs fixing.").weak()).wrap());
+        }
+        ui.horizontal_wrapped(|ui| {
+            let save = ui.add_enabled(can_save, egui::Button::new(RichText::new("Save").strong()));
+            let discard = ui.button("Discard");
+            let cancel = ui.button("Cancel").on_hover_text("Keep editing");
+            if opened {
+                if can_save { save.request_focus() } else { cancel.request_focus() }
+            }
+            if save.clicked() {
+                state.save_and_continue();
+            } else if discard.clicked() {
+                state.discard_changes();
+            } else if cancel.clicked() {
+                state.keep_editing();
+            }
+        });
+    });
+    if modal.should_close() {
+        state.keep_editing();
+    }
 }
 
 /// "Import from text": paste the `knock+rotating://` line that `knock-server rotating keygen` printed;
@@ -220,7 +232,7 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         ui.horizontal(|ui| {
             let label = ui.label("File path");
             let field = ui
-                .add(egui::TextEdit::singleline(&mut dialog.path).hint_text("/path/to/file").desired_width(340.0))
+                .add(egui::TextEdit::singleline(&mut dialog.path).hint_text("/path/to/file or ~/file").desired_width(340.0))
                 .labelled_by(label.id);
             if opened {
                 field.request_focus();
@@ -230,6 +242,7 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             }
             if field.changed() {
                 dialog.preview = None;
+                dialog.error = None;
             }
             let browse = ui
                 .add_enabled(can_browse, egui::Button::new("Browse…"))
@@ -251,13 +264,22 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             }
         });
         if let Some(preview) = dialog.preview.as_mut() {
+            // A knockd.conf says nothing of the service behind the door: offer to check one after knocking.
+            if preview.format == client_core::ImportFormat::KnockdConf {
+                ui.horizontal(|ui| {
+                    let label = ui.label("Verify port (optional)");
+                    ui.add(egui::TextEdit::singleline(&mut dialog.verify_port).hint_text("22").desired_width(80.0))
+                        .labelled_by(label.id)
+                        .on_hover_text("A TCP port the door opens (ssh: 22): checked after each knock");
+                });
+            }
             ui.separator();
             ui.label(format!("read as {} — will create:", preview.format));
             egui::Grid::new("import-preview").num_columns(3).show(ui, |ui| {
                 for (i, candidate) in preview.candidates.iter_mut().enumerate() {
                     let label = ui.label(format!("Profile {}", i + 1));
                     ui.push_id(i, |ui| {
-                        ui.add(egui::TextEdit::singleline(&mut candidate.name).desired_width(160.0)).labelled_by(label.id)
+                        ui.add(egui::TextEdit::singleline(&mut candidate.name).desired_width(200.0)).labelled_by(label.id)
                     });
                     let keys = if candidate.keys.is_some() { ", keys to the keyring" } else { "" };
                     ui.label(format!("{}{keys}", candidate.profile.host));
@@ -311,13 +333,22 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         ui.horizontal(|ui| {
             let label = ui.label("Folder");
             let field = ui
-                .add(egui::TextEdit::singleline(&mut dialog.dir).hint_text("/path/to/folder").desired_width(320.0))
+                .add(
+                    egui::TextEdit::singleline(&mut dialog.dir)
+                        .hint_text("/path/to/folder or ~/folder")
+                        .desired_width(320.0),
+                )
                 .labelled_by(label.id);
             if opened {
                 field.request_focus();
             }
             if field.changed() {
+                // A new folder: the old question and error no longer apply.
                 dialog.existing.clear();
+                dialog.error = None;
+            }
+            if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) && !dialog.chosen.is_empty() {
+                run = Some(false);
             }
             if ui.add_enabled(can_browse, egui::Button::new("Browse…")).clicked() {
                 browse_now = true;

@@ -13,47 +13,62 @@ pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
         state.save_editor();
         return;
     }
-    if keys && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
+    // Escape with a menu or a drop-down open closes that only (egui does), never the editor behind it.
+    let menu_open = egui::Popup::is_any_open(ui.ctx());
+    if keys && !menu_open && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
         state.cancel_editor();
         return;
     }
     let errors = state.visible_editor_errors();
+    let can_save = state.can_save();
     let Some(editor) = state.editor.as_mut() else { return };
-    ui.heading(if editor.is_new() { "New profile".to_owned() } else { format!("Edit {}", editor.name) });
+    let heading = if editor.is_new() { "New profile".to_owned() } else { format!("Edit {}", editor.name) };
+    ui.add(egui::Label::new(RichText::new(heading).heading()).truncate());
+    // The action row is pinned below the form, outside its scroll area: Save and Cancel are on screen at
+    // any window size and with any kind of profile, however long the form.
+    let mut save = false;
+    let mut cancel = false;
+    egui::Panel::bottom("editor-actions").resizable(false).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            let button = egui::Button::new(RichText::new("Save").strong());
+            save = ui.add_enabled(can_save, button).on_hover_text("Ctrl+S, or Enter in a field").clicked();
+            cancel = ui.button("Cancel").on_hover_text("Escape").clicked();
+            if errors.is_empty() {
+                ui.label(RichText::new("Enter or Ctrl+S saves").weak());
+            } else {
+                ui.label(RichText::new(format!("{} to fix", client_core::plural(errors.len(), "field"))).weak());
+            }
+        });
+    });
     let mut changed = None;
     let mut submit = false;
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        egui::Grid::new("editor").num_columns(3).spacing([12.0, 8.0]).show(ui, |ui| {
-            let mut form = Form { errors: &errors, changed: None, submit: false, focus_name: opened };
+    let mut copied_keys = None;
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        // Fields as wide as the window allows (up to 260): at 640x400 or zoomed, none is cut at the edge.
+        let field_width = (ui.available_width() - 130.0).clamp(80.0, 260.0);
+        egui::Grid::new("editor").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
+            let mut form = Form { errors: &errors, changed: None, submit: false, focus_name: opened, field_width };
             fields(editor, &mut form, ui);
             changed = form.changed;
             submit = form.submit;
         });
-        if let Some(lines) = editor.generated.clone() {
-            generated_keys(&lines, ui);
+        if let Some(lines) = editor.generated.clone()
+            && generated_keys(&lines, ui)
+        {
+            copied_keys = Some(lines);
         }
     });
     if let Some(field) = changed {
         state.editor_changed_field(field);
     }
-
-    if submit {
-        state.save_editor();
-        return;
+    if let Some(lines) = copied_keys {
+        state.copied_secret(&lines);
     }
-    ui.add_space(8.0);
-    ui.horizontal(|ui| {
-        if ui.add_enabled(state.can_save(), egui::Button::new("Save")).on_hover_text("Ctrl+S or Enter").clicked() {
-            state.save_editor();
-        }
-        if ui.button("Cancel").on_hover_text("Escape").clicked() {
-            state.cancel_editor();
-        }
-        let shown = state.visible_editor_errors().len();
-        if shown > 0 {
-            ui.label(RichText::new(format!("{} to fix", client_core::plural(shown, "field"))).weak());
-        }
-    });
+    if submit || save {
+        state.save_editor();
+    } else if cancel {
+        state.cancel_editor();
+    }
 }
 
 /// What drawing the form found: which field changed (`Some(None)`: a field without its own error),
@@ -63,6 +78,8 @@ struct Form<'a> {
     changed: Option<Option<Field>>,
     submit: bool,
     focus_name: bool,
+    /// How wide a field is drawn.
+    field_width: f32,
 }
 
 impl Form<'_> {
@@ -84,14 +101,19 @@ fn fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
     }
     text_row(ui, form, "Host", &mut editor.host, Some(Field::Host), "bastion.example.org");
     ui.label("Kind");
-    ui.horizontal(|ui| {
+    // One line where there is room, stacked in a narrow window (a grid cell does not wrap).
+    let kinds = |ui: &mut egui::Ui| {
         for kind in EditorKind::ALL {
             if ui.radio_value(&mut editor.kind, kind, kind.label()).changed() {
                 form.changed = Some(None);
             }
         }
-    });
-    ui.label("");
+    };
+    if form.field_width < 250.0 {
+        ui.vertical(kinds);
+    } else {
+        ui.horizontal(kinds);
+    }
     ui.end_row();
     match editor.kind {
         EditorKind::Sequence => {
@@ -113,7 +135,6 @@ fn fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
         })
         .response
         .labelled_by(label.id);
-    ui.label("");
     ui.end_row();
     if editor.kind != EditorKind::Spa {
         let label = ui.label("Send method");
@@ -128,7 +149,6 @@ fn fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
             })
             .response
             .labelled_by(label.id);
-        ui.label("");
         ui.end_row();
         // A rotating sequence's hits are plain SYNs (the server matches those).
         if editor.kind == EditorKind::Sequence {
@@ -140,7 +160,6 @@ fn fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
     if ui.checkbox(&mut editor.verify, "check a TCP port after knocking").changed() {
         form.changed = Some(None);
     }
-    ui.label("");
     ui.end_row();
     if editor.verify {
         text_row(ui, form, "Verify port", &mut editor.verify_port, Some(Field::VerifyPort), "22");
@@ -154,7 +173,6 @@ fn fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
     if response.changed() {
         form.changed = Some(None);
     }
-    ui.label("");
     ui.end_row();
 }
 
@@ -175,7 +193,6 @@ fn spa_fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) {
         }
         form.changed = Some(Some(Field::SpaKeys));
     }
-    ui.label("");
     ui.end_row();
 }
 
@@ -191,17 +208,32 @@ fn rotating_fields(editor: &mut Editor, form: &mut Form<'_>, ui: &mut egui::Ui) 
 }
 
 /// Generated keys, shown once below the form at full width: monospace, one line per key (never wrapped
-/// mid-key; scrolls sideways if the window is narrow), with a Copy button that says it copied.
-fn generated_keys(lines: &str, ui: &mut egui::Ui) {
+/// mid-key; scrolls sideways if the window is narrow), with a Copy button that says it copied. True
+/// when they were copied (the clipboard is then cleared after a while).
+fn generated_keys(lines: &str, ui: &mut egui::Ui) -> bool {
     ui.separator();
     ui.label(RichText::new("For the server's access.conf (shown only now):").strong());
+    // Masked until Reveal (someone may be looking at the screen); Copy copies them either way.
+    let revealed_id = ui.scope_id().with(("revealed", lines));
+    let revealed = ui.ctx().data(|d| d.get_temp::<bool>(revealed_id)).unwrap_or(false);
+    let shown = if revealed { lines.trim_end().to_owned() } else { masked_keys(lines) };
     egui::ScrollArea::horizontal().id_salt("generated-keys").show(ui, |ui| {
-        ui.add(egui::Label::new(RichText::new(lines.trim_end()).monospace().size(14.0)).extend());
+        ui.add(egui::Label::new(RichText::new(shown).monospace().size(14.0)).extend());
     });
     let copied_id = ui.scope_id().with("copied");
     let copied = ui.ctx().data(|d| d.get_temp::<bool>(copied_id)).unwrap_or(false);
-    let label = if copied { format!("Copied {}", icons::OPEN) } else { format!("{} Copy to clipboard", icons::COPY) };
-    let button = ui.button(label);
+    let button = ui
+        .horizontal(|ui| {
+            if ui.button(if revealed { "Hide keys" } else { "Reveal keys" }).clicked() {
+                ui.ctx().data_mut(|d| d.insert_temp(revealed_id, !revealed));
+            }
+            if copied {
+                icons::button(ui, icons::OPEN, "Copied")
+            } else {
+                icons::button(ui, icons::COPY, "Copy to clipboard")
+            }
+        })
+        .inner;
     // Bring the keys into view once, right after they were generated (they sit below the form).
     let seen_id = ui.scope_id().with(("seen", lines));
     if !ui.ctx().data(|d| d.get_temp::<bool>(seen_id)).unwrap_or(false) {
@@ -211,10 +243,25 @@ fn generated_keys(lines: &str, ui: &mut egui::Ui) {
     if button.clicked() {
         ui.ctx().copy_text(lines.to_owned());
         ui.ctx().data_mut(|d| d.insert_temp(copied_id, true));
+        return true;
     }
+    false
 }
 
-/// A masked field for a key; its error (if any) in the third column.
+/// The access.conf lines with each value masked: `KEY_BASE64: ••••••••`.
+fn masked_keys(lines: &str) -> String {
+    lines
+        .trim_end()
+        .lines()
+        .map(|line| match line.split_once(": ") {
+            Some((name, _)) => format!("{name}: ••••••••"),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A masked field for a key; its error (if any) under it.
 fn secret_row(
     ui: &mut egui::Ui,
     form: &mut Form<'_>,
@@ -224,25 +271,24 @@ fn secret_row(
     hint: &str,
 ) {
     let label = ui.label(label);
-    let edit = egui::TextEdit::singleline(value).password(true).hint_text(hint).desired_width(260.0);
-    let response = ui.add(edit).labelled_by(label.id);
-    form.note(&response, Some(field.unwrap_or(Field::SpaKeys)));
-    error_cell(ui, field.and_then(|f| form.errors.get(&f)));
+    let edit = egui::TextEdit::singleline(value).password(true).hint_text(hint).desired_width(form.field_width);
+    ui.vertical(|ui| {
+        let response = ui.add(edit).labelled_by(label.id);
+        form.note(&response, Some(field.unwrap_or(Field::SpaKeys)));
+        error_cell(ui, field.and_then(|f| form.errors.get(&f)), form.field_width);
+    });
     ui.end_row();
 }
 
-fn error_cell(ui: &mut egui::Ui, error: Option<&FieldError>) {
-    match error {
-        Some(error) => {
-            ui.add(egui::Label::new(RichText::new(error.to_string()).color(ui.visuals().error_fg_color)).wrap());
-        }
-        None => {
-            ui.label("");
-        }
+/// A field's error, under it (never in a column of its own that a narrow window would cut off).
+fn error_cell(ui: &mut egui::Ui, error: Option<&FieldError>, width: f32) {
+    if let Some(error) = error {
+        ui.set_max_width(width.max(200.0));
+        ui.add(egui::Label::new(RichText::new(error.to_string()).color(ui.visuals().error_fg_color)).wrap());
     }
 }
 
-/// A labelled single-line field with its error (if any) in the third column. The field is linked to its
+/// A labelled single-line field with its error (if any) under it. The field is linked to its
 /// label for assistive tools (and tests), which find it as "Host", "Open sequence", ...
 fn text_row(
     ui: &mut egui::Ui,
@@ -253,10 +299,15 @@ fn text_row(
     hint: &str,
 ) -> egui::Response {
     let label = ui.label(label);
-    let edit = egui::TextEdit::singleline(value).hint_text(hint).desired_width(260.0);
-    let response = ui.add(edit).labelled_by(label.id);
-    form.note(&response, field);
-    error_cell(ui, field.and_then(|f| form.errors.get(&f)));
+    let edit = egui::TextEdit::singleline(value).hint_text(hint).desired_width(form.field_width);
+    let response = ui
+        .vertical(|ui| {
+            let response = ui.add(edit).labelled_by(label.id);
+            form.note(&response, field);
+            error_cell(ui, field.and_then(|f| form.errors.get(&f)), form.field_width);
+            response
+        })
+        .inner;
     ui.end_row();
     response
 }

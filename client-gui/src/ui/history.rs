@@ -17,8 +17,12 @@ pub fn draw(state: &AppState, ui: &mut egui::Ui) {
                     LastResult::Cancelled { .. } => "cancelled".to_owned(),
                     LastResult::Opened { detail, .. }
                     | LastResult::AlreadyOpen { detail, .. }
-                    | LastResult::Sent { detail, .. } => detail.clone(),
-                    LastResult::NotOpened { why, .. } | LastResult::Failed { why, .. } => why.clone(),
+                    | LastResult::Sent { detail, .. }
+                    | LastResult::Closed { detail, .. } => detail.clone(),
+                    LastResult::StillOpen { why, .. } => why.clone(),
+                    LastResult::NotOpened { why, .. }
+                    | LastResult::Unreachable { why, .. }
+                    | LastResult::Failed { why, .. } => why.clone(),
                 };
                 ui.label(egui::RichText::new(ago(entry.at)).weak());
                 ui.label(&entry.name);

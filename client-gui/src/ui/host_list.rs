@@ -23,8 +23,30 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
 
 fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
     if state.entries.is_empty() {
-        ui.add(egui::Label::new(format!("No profiles yet in {}.", state.store().dir().display())).wrap());
-        ui.add(egui::Label::new("Click New (Ctrl+N), or Import… a knockd.conf or .fwknoprc.").wrap());
+        // First run: one obvious thing to do, and the other way in.
+        ui.add_space(12.0);
+        ui.vertical_centered(|ui| {
+            let add = egui::Button::new(egui::RichText::new("Add your first host").strong().size(16.0))
+                .min_size(egui::vec2(200.0, 36.0));
+            if ui.add(add).on_hover_text("Ctrl+N").clicked() {
+                state.new_profile();
+            }
+            ui.add_space(6.0);
+            if ui
+                .button("Import…")
+                .on_hover_text("A knock profile (.toml), an fwknop client file (~/.fwknoprc) or a knockd.conf")
+                .clicked()
+            {
+                state.open_import();
+            }
+        });
+        ui.add_space(12.0);
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!("Profiles are kept in {}.", state.store().dir().display())).weak(),
+            )
+            .wrap(),
+        );
         return;
     }
     tag_filters(state, ui);
@@ -35,7 +57,32 @@ fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
         return;
     }
     ui.spacing_mut().item_spacing.y = 0.0;
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
+    let mut scroll = egui::ScrollArea::vertical().auto_shrink([false, false]);
+    // The keyboard moved the selection: scroll just enough to show its row (rows are exactly
+    // ROW_HEIGHT apart, so its place is known without drawing the rows in between).
+    let offset_id = ui.scope_id().with("host-list-offset");
+    if std::mem::take(&mut state.scroll_to_selection)
+        && let Some(index) =
+            rows.iter().position(|r| matches!(r, ListRow::Profile(n) if Some(n) == state.selected.as_ref()))
+    {
+        let viewport = ui.available_height();
+        let offset = ui.ctx().data(|d| d.get_temp::<f32>(offset_id)).unwrap_or(0.0);
+        let top = index as f32 * ROW_HEIGHT;
+        let wanted = if top < offset {
+            top
+        } else if top + ROW_HEIGHT > offset + viewport {
+            top + ROW_HEIGHT - viewport
+        } else {
+            offset
+        };
+        scroll = scroll.vertical_scroll_offset(wanted.max(0.0));
+        // Keyboard focus, if it is on a row, goes with the selection: one highlight, never two.
+        if ui.ctx().data(|d| d.get_temp::<bool>(row_focus_id()).unwrap_or(false)) {
+            ui.ctx().data_mut(|d| d.insert_temp(focus_selected_id(), true));
+        }
+    }
+    ui.ctx().data_mut(|d| d.insert_temp(row_focus_id(), false));
+    let output = scroll.show_rows(ui, ROW_HEIGHT, rows.len(), |ui, range| {
         ui.spacing_mut().item_spacing.y = 0.0;
         for row in &rows[range] {
             match row {
@@ -48,6 +95,23 @@ fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
             }
         }
     });
+    ui.ctx().data_mut(|d| d.insert_temp(offset_id, output.state.clamped_offset().y));
+}
+
+/// Whether a host row had the keyboard focus in the last frame.
+pub fn row_has_focus(ctx: &egui::Context) -> bool {
+    ctx.data(|d| d.get_temp::<bool>(row_focus_id()).unwrap_or(false))
+}
+
+/// Whether a host row had the keyboard focus this frame.
+fn row_focus_id() -> egui::Id {
+    egui::Id::unique("host-row-has-focus")
+}
+
+/// The selected row takes the keyboard focus when it is drawn next (the selection moved while a row
+/// had it).
+fn focus_selected_id() -> egui::Id {
+    egui::Id::unique("host-row-focus-selected")
 }
 
 /// A group header: one row of the same height, a disclosure arrow, the group and its count. Clicking
@@ -121,26 +185,57 @@ fn tag_filters(state: &mut AppState, ui: &mut egui::Ui) {
     ui.separator();
 }
 
+/// How a row shows its status: an icon, a colour, a short word that always fits the row ("not opened")
+/// and, when there is room, when it happened ("5 min ago"); the whole text is in the row's tooltip.
+pub struct StatusLook {
+    pub icon: &'static str,
+    pub color: Color32,
+    pub word: &'static str,
+    pub when: Option<String>,
+}
+
+impl StatusLook {
+    /// The word and when, as the tooltip and assistive tools read it.
+    pub fn full(&self) -> String {
+        match &self.when {
+            Some(when) => format!("{} {when}", self.word),
+            None => self.word.to_owned(),
+        }
+    }
+}
+
 /// The status icon, its colour and words.
-pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -> (&'static str, Color32, String) {
+pub fn status_look(status: Status, last: &LastResult, visuals: &egui::Visuals) -> StatusLook {
     let green =
         if visuals.dark_mode { Color32::from_rgb(0x4c, 0xc3, 0x6a) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) };
+    let look = |icon, color, word, at: &std::time::SystemTime| StatusLook { icon, color, word, when: Some(ago(*at)) };
     match (status, last) {
-        (Status::Knocking, _) => (icons::KNOCKING, visuals.hyperlink_color, "knocking…".to_owned()),
-        (Status::Open, LastResult::Opened { at, .. }) => (icons::OPEN, green, format!("opened {}", ago(*at))),
-        (Status::Open, LastResult::AlreadyOpen { at, .. }) => {
-            (icons::OPEN, green, format!("already open {}", ago(*at)))
+        (Status::Knocking, _) => {
+            StatusLook { icon: icons::KNOCKING, color: visuals.hyperlink_color, word: "knocking…", when: None }
         }
-        (Status::Sent, LastResult::Sent { at, .. }) => {
-            (icons::SENT, visuals.text_color(), format!("sent {}", ago(*at)))
+        (Status::Open, LastResult::Opened { at, .. }) => look(icons::OPEN, green, "opened", at),
+        (Status::Open, LastResult::StillOpen { at, .. }) => {
+            look(icons::WARNING, visuals.warn_fg_color, "still open", at).after_close()
+        }
+        (Status::Sent, LastResult::Closed { at, .. }) => look(icons::CANCELLED, visuals.text_color(), "closed", at),
+        (Status::Open, LastResult::AlreadyOpen { at, .. }) => look(icons::OPEN, green, "already open", at),
+        (Status::Sent, LastResult::Sent { at, .. }) => look(icons::SENT, visuals.text_color(), "sent", at),
+        (Status::Failed, LastResult::Unreachable { at, .. }) => {
+            look(icons::WARNING, visuals.error_fg_color, "unreachable", at)
         }
         (Status::Failed, LastResult::NotOpened { at, .. }) => {
-            (icons::FAILED, visuals.error_fg_color, format!("not opened {}", ago(*at)))
+            look(icons::FAILED, visuals.error_fg_color, "not opened", at)
         }
-        (Status::Failed, LastResult::Failed { at, .. }) => {
-            (icons::FAILED, visuals.error_fg_color, format!("failed {}", ago(*at)))
-        }
-        _ => (icons::NEVER, visuals.weak_text_color(), "never knocked".to_owned()),
+        (Status::Failed, LastResult::Failed { at, .. }) => look(icons::FAILED, visuals.error_fg_color, "failed", at),
+        _ => StatusLook { icon: icons::NEVER, color: visuals.weak_text_color(), word: "never knocked", when: None },
+    }
+}
+
+impl StatusLook {
+    /// "still open after close 5 min ago": the short word stays "still open".
+    fn after_close(mut self) -> Self {
+        self.when = self.when.map(|when| format!("after close {when}"));
+        self
     }
 }
 
@@ -153,27 +248,58 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
     let running = state.runs.get(name).is_some_and(|r| r.is_running());
     let favourite = state.favourites.contains(name);
     let visuals = ui.visuals().clone();
-    let (icon, color, status_text) = match &host {
+    let look = match &host {
         Ok(_) => status_look(state.status(name), state.last_result(name), &visuals),
-        Err(err) => {
-            (icons::WARNING, visuals.error_fg_color, format!("unreadable: line {}, column {}", err.line, err.column))
-        }
+        Err(err) => StatusLook {
+            icon: icons::WARNING,
+            color: visuals.error_fg_color,
+            word: "unreadable",
+            when: Some(format!("line {}, column {}", err.line, err.column)),
+        },
     };
+    let (icon, color) = (look.icon, look.color);
     // A rotating profile: the seconds its current window has left (never its ports).
     let window = crate::ui::unix_now().and_then(|now| state.window_view(name, now));
-    let status_text = match &window {
-        Some(w) => format!("{status_text} · {} {} s left", icons::CLOCK, w.seconds_left),
-        None => status_text,
+    // The status drawn in the row, longest first: the first that fits is drawn (the whole text is in the
+    // tooltip). A rotating row keeps its countdown before its word: the seconds left are what a knock needs.
+    let status_texts = match &window {
+        Some(w) => vec![
+            format!("{} · {} {} s left", look.full(), icons::CLOCK, w.seconds_left),
+            format!("{} · {} {} s", look.word, icons::CLOCK, w.seconds_left),
+            format!("{} {} s", icons::CLOCK, w.seconds_left),
+        ],
+        None => vec![look.full(), look.word.to_owned()],
     };
+    // The row's accessible name: words only (the clock glyph of a countdown is not read out).
+    let spoken_status = status_texts[0].replace(&format!("{} ", icons::CLOCK), "");
     let full = match &host {
-        Ok(host) => format!("{name}  ·  {host} — {status_text}"),
-        Err(_) => format!("{name} (unreadable) — {status_text}"),
+        Ok(host) => format!("{name}  ·  {host} — {spoken_status}"),
+        Err(_) => format!("{name} (unreadable) — {spoken_status}"),
     };
 
     let (rect, response) = ui.allocate_exact_size(egui::vec2(ui.available_width(), ROW_HEIGHT), Sense::click());
     response.widget_info(|| WidgetInfo::selected(Role::ListBoxOption, true, selected, &full));
-    if response.clicked() {
+    // Assistive tools hear a selected option, not a checked one.
+    ui.ctx().accesskit_node_builder(response.id, |node| {
+        node.clear_toggled();
+        node.set_selected(selected);
+    });
+    // Focus and selection are one: a row that gets the keyboard (Tab) is selected, and the selected row
+    // takes the keyboard when the selection moves while a row has it.
+    if response.clicked() || response.gained_focus() {
         state.select(name);
+    }
+    // Until the row has it: egui's own arrow-key navigation moves the focus at the end of the frame
+    // the key was pressed in, so the request is repeated the next frame.
+    if selected && ui.ctx().data(|d| d.get_temp::<bool>(focus_selected_id())).unwrap_or(false) {
+        if response.has_focus() {
+            ui.ctx().data_mut(|d| d.remove_temp::<bool>(focus_selected_id()));
+        } else {
+            response.request_focus();
+        }
+    }
+    if response.has_focus() {
+        ui.ctx().data_mut(|d| d.insert_temp(row_focus_id(), true));
     }
     let response = response.on_hover_text(&full);
     if !ui.is_rect_visible(rect) {
@@ -245,23 +371,91 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
         state.knock(name, client_core::Action::Open);
     }
 
-    // One line of text between the icon and the button, cut with an ellipsis.
+    // One line between the icon and the button: the status at its right end, never cut (a shorter form
+    // when the whole does not fit in half the line), and the name, host and tags in what is left.
     let text_left = icon_rect.right() + 4.0;
     let width = (knock_rect.left() - 8.0 - text_left).max(0.0);
+    let small = FontId::proportional(12.0);
+    let status_galley = |text: &str| {
+        let mut job = LayoutJob::simple_singleline(text.to_owned(), small.clone(), look.color);
+        job.wrap = TextWrapping::truncate_at_width(width * 0.5);
+        painter.layout_job(job)
+    };
+    let mut status = status_galley(&status_texts[0]);
+    for shorter in &status_texts[1..] {
+        if !status.elided {
+            break;
+        }
+        status = status_galley(shorter);
+    }
+    let status_width = status.size().x;
+    painter.galley(
+        egui::pos2(knock_rect.left() - 8.0 - status_width, rect.center().y - status.size().y / 2.0),
+        status,
+        look.color,
+    );
+    let width = (width - status_width - 8.0).max(0.0);
     let mut job = LayoutJob::default();
     let body = FontId::proportional(14.0);
-    let small = FontId::proportional(12.0);
-    job.append(name, 0.0, TextFormat::simple(body.clone(), text_color));
+    // Long names that share a prefix stay apart: the name is cut in its middle (its end, where they
+    // differ, stays) to at most 60 % of what is left; the host and tags take the rest.
+    let shown_name = middle_truncated(ui.ctx(), name, &body, width * 0.6);
+    job.append(&shown_name, 0.0, TextFormat::simple(body.clone(), text_color));
     if let Ok(host) = &host {
         job.append(host, 8.0, TextFormat::simple(small.clone(), visuals.weak_text_color()));
     }
     for tag in &tags {
         job.append(&format!("#{tag}"), 6.0, TextFormat::simple(small.clone(), visuals.hyperlink_color));
     }
-    job.append(&status_text, 8.0, TextFormat::simple(small, color));
     job.wrap = TextWrapping::truncate_at_width(width);
     let galley = painter.layout_job(job);
     let y = rect.center().y - galley.size().y / 2.0;
     painter.galley(egui::pos2(text_left, y), galley, text_color);
     window.is_some()
+}
+
+/// `text` cut in its middle with an ellipsis to fit `max_width` in `font` (as is when it fits): the start
+/// and the end stay, so "very-long-profile-name-east" and "…-west" read differently.
+pub fn middle_truncated(ctx: &egui::Context, text: &str, font: &FontId, max_width: f32) -> String {
+    let widths: Vec<f32> = ctx.fonts_mut(|f| text.chars().map(|c| f.glyph_width(font, c)).collect());
+    if widths.iter().sum::<f32>() <= max_width {
+        return text.to_owned();
+    }
+    let ellipsis = ctx.fonts_mut(|f| f.glyph_width(font, '…'));
+    let chars: Vec<char> = text.chars().collect();
+    // Keep `n` characters: the end gets the larger half (where names made from a template differ).
+    let split = |n: usize| (n / 2, n - n / 2);
+    let fits = |n: usize| {
+        let (head, tail) = split(n);
+        let width: f32 = widths[..head].iter().sum::<f32>() + widths[chars.len() - tail..].iter().sum::<f32>();
+        width + ellipsis <= max_width
+    };
+    let mut keep = 0;
+    while keep < chars.len() && fits(keep + 1) {
+        keep += 1;
+    }
+    let (head, tail) = split(keep);
+    let mut cut: String = chars[..head].iter().collect();
+    cut.push('…');
+    cut.extend(&chars[chars.len() - tail..]);
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Item 8: long names with a common prefix keep the part that tells them apart.
+    #[test]
+    fn long_names_are_cut_in_the_middle() {
+        let ctx = egui::Context::default();
+        let mut output = ctx.run_ui(egui::RawInput::default(), |_| {});
+        output.textures_delta.clear();
+        let font = FontId::proportional(14.0);
+        let east = middle_truncated(&ctx, "very-long-profile-name-for-the-staging-database-east", &font, 150.0);
+        let west = middle_truncated(&ctx, "very-long-profile-name-for-the-staging-database-west", &font, 150.0);
+        assert!(east.contains('…') && east.starts_with("very") && east.ends_with("east"), "{east}");
+        assert_ne!(east, west);
+        assert_eq!(middle_truncated(&ctx, "web", &font, 150.0), "web", "a short name is whole");
+    }
 }

@@ -39,3 +39,40 @@ pub const ALL: [&str; 16] = [
     COLLAPSED,
     CLOCK,
 ];
+
+/// A button showing `icon` before `words` whose accessible name is the words alone: a screen reader
+/// says "Connect", not the name of a glyph.
+pub fn button(ui: &mut egui::Ui, icon: &str, words: &str) -> egui::Response {
+    let response = ui.button(format!("{icon} {words}"));
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, ui.is_enabled(), words));
+    response
+}
+
+/// A label showing `icon` before `words` (in `style`'s look) whose accessible text is the words alone.
+pub fn label(
+    ui: &mut egui::Ui,
+    icon: &str,
+    words: &str,
+    style: impl FnOnce(egui::RichText) -> egui::RichText,
+) -> egui::Response {
+    // Not selectable: a selectable label also exposes its raw text (the glyph) as text runs.
+    let response = ui.add(egui::Label::new(style(egui::RichText::new(format!("{icon} {words}")))).selectable(false));
+    speak_as(ui, &response, words);
+    response
+}
+
+/// What assistive tools read for a widget that shows an icon: `words` (a label's text is its value).
+pub fn speak_as(ui: &egui::Ui, response: &egui::Response, words: &str) {
+    ui.ctx().accesskit_node_builder(response.id, |node| {
+        if node.role() == egui::accesskit::Role::Label {
+            node.set_value(words);
+        } else {
+            node.set_label(words);
+        }
+    });
+}
+
+/// An icon that only decorates words next to it: hidden from assistive tools.
+pub fn decoration(ui: &egui::Ui, response: &egui::Response) {
+    ui.ctx().accesskit_node_builder(response.id, |node| node.set_hidden());
+}

@@ -27,8 +27,8 @@ const NOTICE_LIFETIME: Duration = Duration::from_secs(8);
 #[derive(Debug, Default)]
 pub struct ViewState {
     pub focus_search: bool,
-    /// The editor was open last frame (to focus Name when it opens).
-    editor_was_open: bool,
+    /// The editor session drawn last frame (to focus Name when a new form opens).
+    editor_session: u64,
     /// Which dialog was open last frame (to focus its first field when it opens).
     dialog_was_open: bool,
     notice_since: Option<(Notice, Instant)>,
@@ -46,20 +46,18 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
         name_region(ui, "Toolbar");
         toolbar(state, view, ui);
     });
-    egui::Panel::bottom("history").resizable(true).default_size(140.0).show(ui, |ui| {
-        name_region(ui, "History");
-        history::draw(state, ui);
-    });
-    egui::Panel::left("hosts").resizable(true).min_size(HOSTS_MIN_WIDTH).default_size(320.0).show(ui, |ui| {
+    history_panel(state, ui);
+    // A wider window starts with a wider list (names and statuses whole); the user's width is kept after.
+    let hosts_width = (ui.ctx().content_rect().width() * 0.35).clamp(320.0, 480.0);
+    egui::Panel::left("hosts").resizable(true).min_size(HOSTS_MIN_WIDTH).default_size(hosts_width).show(ui, |ui| {
         name_region(ui, "Hosts");
         view.countdown_shown = host_list::draw(state, ui);
     });
     egui::CentralPanel::default_margins().show(ui, |ui| {
         name_region(ui, if state.editor.is_some() { "Editor" } else { "Details" });
-        let editor_open = state.editor.is_some();
-        let opened = editor_open && !view.editor_was_open;
-        view.editor_was_open = editor_open;
-        if editor_open {
+        if state.editor.is_some() {
+            let opened = state.editor_session != view.editor_session;
+            view.editor_session = state.editor_session;
             // A dialog over the editor (Discard changes?) gets the keys first.
             let keys = !dialogs::any_open(state);
             editor_view::draw(state, opened, keys, ui);
@@ -71,8 +69,38 @@ pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     let opened = dialog_open && !view.dialog_was_open;
     view.dialog_was_open = dialog_open;
     dialogs::draw(state, opened, ui.ctx());
+    notice_toast(state, ui.ctx());
 }
 
+/// The History panel gives way first: collapsed it is one line (its title, a toggle); expanded it is
+/// resizable and never takes more than a third of the window, so the action rows above keep their room.
+fn history_panel(state: &mut AppState, ui: &mut egui::Ui) {
+    let height = ui.ctx().content_rect().height();
+    let panel = egui::Panel::bottom("history");
+    let panel = if state.history_open {
+        panel.resizable(true).default_size(140.0).min_size(60.0).max_size((height / 3.0).max(60.0))
+    } else {
+        panel.resizable(false)
+    };
+    panel.show(ui, |ui| {
+        name_region(ui, "History");
+        let arrow = if state.history_open { icons::EXPANDED } else { icons::COLLAPSED };
+        let title = format!("{arrow} History ({})", state.history.len());
+        let toggle = ui
+            .add(egui::Button::new(RichText::new(title).strong()).frame(false))
+            .on_hover_text(if state.history_open { "Hide the history" } else { "Show the knocks of this session" });
+        // Assistive tools get the words without the arrow, and whether it is expanded.
+        let name = format!("History ({})", state.history.len());
+        toggle.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+        ui.ctx().accesskit_node_builder(toggle.id, |node| node.set_expanded(state.history_open));
+        if toggle.clicked() {
+            state.history_open = !state.history_open;
+        }
+        if state.history_open {
+            history::draw(state, ui);
+        }
+    });
+}
 /// Names a panel for assistive tools (a landmark region screen readers can jump to).
 fn name_region(ui: &egui::Ui, name: &str) {
     ui.ctx().accesskit_node_builder(ui.unique_id(), |node| {
@@ -81,16 +109,20 @@ fn name_region(ui: &egui::Ui, name: &str) {
     });
 }
 
-/// The title names the selected host, so a window switcher tells windows and hosts apart.
+/// The title names the selected host, so a window switcher tells windows and hosts apart. Assistive
+/// tools read the same words as the window's name: egui's root node has none of its own, and AT-SPI
+/// (accesskit_unix) names the window after it.
 fn window_title(state: &AppState, view: &mut ViewState, ctx: &egui::Context) {
-    if view.titled.as_ref() == Some(&state.selected) {
-        return;
-    }
-    view.titled = Some(state.selected.clone());
     let title = match state.selected.as_ref().and_then(|n| state.entry(n)).and_then(|e| e.profile.as_ref().ok()) {
         Some(profile) => format!("{} ({}) — knock", state.selected.as_deref().unwrap_or_default(), profile.host),
         None => "knock".to_owned(),
     };
+    // The tree is built anew each pass, so the name is set on every pass; the title only when it changes.
+    ctx.accesskit_node_builder(egui::accesskit_root_id(), |node| node.set_label(title.as_str()));
+    if view.titled.as_ref() == Some(&state.selected) {
+        return;
+    }
+    view.titled = Some(state.selected.clone());
     ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
 }
 
@@ -130,30 +162,39 @@ fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
         return;
     }
     let in_search = view_has_search_focus(ctx);
-    let typing = ctx.egui_wants_keyboard_input() && !in_search;
-    if typing {
+    if ctx.text_edit_focused() && !in_search {
         return;
     }
+    // Enter and Delete belong to a focused button or header; with nothing focused, the search box or a
+    // host row focused, they act on the selection.
+    let on_selection = !ctx.egui_wants_keyboard_input() || in_search || host_list::row_has_focus(ctx);
     if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowDown)) {
         state.move_selection(1);
     }
     if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowUp)) {
         state.move_selection(-1);
     }
-    if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter))
+    // Enter, Ctrl+D and Delete act on the selection, which is shown first (its group expanded, the list
+    // scrolled to it): the keyboard never acts on a host the user cannot see.
+    if on_selection
+        && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter))
         && let Some(name) = state.highlighted()
     {
+        state.reveal_selection();
         state.knock(&name, client_core::Action::Open);
     }
     if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::D))
         && let Some(name) = state.highlighted()
     {
+        state.reveal_selection();
         state.diagnose(&name);
     }
     if !in_search
+        && on_selection
         && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Delete))
         && let Some(name) = state.highlighted()
     {
+        state.reveal_selection();
         state.request_delete(&name);
     }
 }
@@ -208,19 +249,25 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
         });
         ui.menu_button("Help", |ui| {
             ui.label(RichText::new("Shortcuts").strong());
-            for (keys, what) in [
-                ("Enter", "knock the highlighted host"),
-                ("Up / Down", "move the highlight"),
+            // A grid: the descriptions line up whatever the font (spaces do not, in a proportional one).
+            let shortcuts = [
+                ("Enter", "knock the selected host"),
+                ("Up / Down", "move the selection"),
                 ("Ctrl+F", "search"),
                 ("Ctrl+N", "new profile"),
-                ("Ctrl+D", "diagnose the highlighted host"),
+                ("Ctrl+D", "diagnose the selected host"),
                 ("Ctrl+Q", "quit (asks about doors opened here)"),
                 ("Ctrl+S / Enter", "save in the editor"),
-                ("Escape", "cancel the editor or a dialog"),
-                ("Delete", "delete the highlighted profile (asks first)"),
-            ] {
-                ui.label(format!("{keys:<16} {what}"));
-            }
+                ("Escape", "close a menu, a dialog or the editor; clear the search"),
+                ("Delete", "delete the selected profile (asks first)"),
+            ];
+            egui::Grid::new("shortcuts").num_columns(2).spacing([16.0, 2.0]).show(ui, |ui| {
+                for (keys, what) in shortcuts {
+                    ui.label(RichText::new(keys).strong());
+                    ui.label(what);
+                    ui.end_row();
+                }
+            });
             ui.separator();
             ui.label(format!("knock-gui {}: port knocking and fwknop SPA", env!("CARGO_PKG_VERSION")));
         });
@@ -228,8 +275,14 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
 }
 
 fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
-    menu(state, ui);
     ui.horizontal(|ui| {
+        menu(state, ui);
+        // The keyring and raw-socket states sit at the right of the menu bar, where nothing else is: in
+        // the toolbar they were drawn over the search box in a small window.
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| system_states(state, ui));
+    });
+    // The toolbar wraps onto a second line in a narrow window rather than cutting its last buttons.
+    ui.horizontal_wrapped(|ui| {
         ui.heading("knock");
         if ui.button("New").on_hover_text("New profile (Ctrl+N)").clicked() {
             state.new_profile();
@@ -248,54 +301,92 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
             state.open_export();
         }
         ui.separator();
-        let label = ui.label("Search");
-        let search = egui::TextEdit::singleline(&mut state.search)
-            .id(search_id())
-            .hint_text("name, host, tag (Ctrl+F)")
-            .desired_width(180.0);
-        let response = ui.add(search).labelled_by(label.id);
-        if response.changed() {
-            state.filter_changed();
-        }
-        if std::mem::take(&mut view.focus_search) {
-            response.request_focus();
-        }
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let (text, tip) = match &state.raw_permission {
-                client_core::RawPermission::Permitted => {
-                    ("raw sockets: permitted", "TCP hits can carry any flags".to_owned())
-                }
-                client_core::RawPermission::Denied { how_to_grant, .. } => (
-                    "raw sockets: not permitted",
-                    format!("Plain SYN hits still work. To send other flags: {how_to_grant}"),
-                ),
+        ui.horizontal(|ui| {
+            let label = ui.label("Search");
+            let search = egui::TextEdit::singleline(&mut state.search)
+                .id(search_id())
+                .hint_text("name, host, tag (Ctrl+F)")
+                .desired_width(180.0);
+            let response = ui.add(search).labelled_by(label.id);
+            // Escape in the search box clears it (and leaves it); so does the clear button.
+            let escaped = response.has_focus() && ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape));
+            let lost_to_escape = response.lost_focus() && ui.input(|i| i.key_pressed(Key::Escape));
+            let cleared = !state.search.is_empty() && {
+                let clear = ui.small_button("×").on_hover_text("Clear the search (Escape)");
+                clear.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, "Clear search"));
+                clear.clicked()
             };
-            ui.label(RichText::new(text).small()).on_hover_text(tip);
-            ui.separator();
-            match &state.keyring {
-                None => ui.label(RichText::new("keyring: checking…").small()),
-                Some(Availability::Available) => ui
-                    .label(RichText::new("keyring: available").small())
-                    .on_hover_text("Secrets for authenticated knocks are stored in the OS keyring, never in files"),
-                Some(Availability::Unavailable(why)) => ui
-                    .label(RichText::new("keyring: unavailable").small().color(ui.visuals().warn_fg_color))
-                    .on_hover_text(why.as_str()),
-            };
+            if (escaped || lost_to_escape || cleared) && !state.search.is_empty() {
+                state.search.clear();
+                state.filter_changed();
+                response.surrender_focus();
+            } else if response.changed() {
+                state.filter_changed();
+            }
+            if std::mem::take(&mut view.focus_search) {
+                response.request_focus();
+            }
         });
     });
-    if let Some(notice) = state.notice.clone() {
-        // The Dismiss button first, so a long message wraps beside it and never pushes it off-screen.
-        ui.horizontal(|ui| {
-            if ui.small_button("Dismiss").clicked() {
-                state.notice = None;
+}
+
+/// Whether authenticated knocks can keep their secrets, and whether TCP hits can carry any flags.
+fn system_states(state: &mut AppState, ui: &mut egui::Ui) {
+    let (text, tip) = match &state.raw_permission {
+        client_core::RawPermission::Permitted => ("raw sockets: permitted", "TCP hits can carry any flags".to_owned()),
+        client_core::RawPermission::Denied { how_to_grant, .. } => {
+            ("raw sockets: not permitted", format!("Plain SYN hits still work. To send other flags: {how_to_grant}"))
+        }
+    };
+    ui.label(RichText::new(text).small()).on_hover_text(tip);
+    ui.separator();
+    match &state.keyring {
+        None => ui.label(RichText::new("keyring: checking…").small()),
+        Some(Availability::Available) => ui
+            .label(RichText::new("keyring: available").small())
+            .on_hover_text("Secrets for authenticated knocks are stored in the OS keyring, never in files"),
+        Some(Availability::Locked) => {
+            // Locked is not "no keys": the keys may well be there. Unlock shows the OS's own prompt.
+            if ui
+                .small_button("Unlock")
+                .on_hover_text("Unlock the keyring (the desktop asks for its password)")
+                .clicked()
+            {
+                state.unlock_keyring();
             }
-            let (text, color) = match &notice {
-                Notice::Info(text) => (text, ui.visuals().text_color()),
-                Notice::Error(text) => (text, ui.visuals().error_fg_color),
-            };
-            ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
+            ui.label(RichText::new("keyring: locked").small().color(ui.visuals().warn_fg_color))
+                .on_hover_text("Keys for authenticated knocks are in the keyring, which is locked: Unlock it first")
+        }
+        Some(Availability::Unavailable(why)) => ui
+            .label(RichText::new("keyring: unavailable").small().color(ui.visuals().warn_fg_color))
+            .on_hover_text(why.as_str()),
+    };
+}
+
+/// The notice of the last action, as a toast over the bottom right corner: it covers, never moves, the
+/// layout (a notice that pushed the window down made the next click land on another widget).
+fn notice_toast(state: &mut AppState, ctx: &egui::Context) {
+    let Some(notice) = state.notice.clone() else { return };
+    egui::Area::new(egui::Id::unique("notice-toast"))
+        .order(egui::Order::Foreground)
+        .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -12.0))
+        .show(ctx, |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.set_max_width((ctx.content_rect().width() - 48.0).clamp(160.0, 460.0));
+                // The Dismiss button first, so a long message wraps beside it and never pushes it away.
+                ui.horizontal(|ui| {
+                    if ui.small_button("Dismiss").clicked() {
+                        state.notice = None;
+                    }
+                    let (text, color) = match &notice {
+                        Notice::Info(text) => (text, ui.visuals().text_color()),
+                        Notice::Error(text) => (text, ui.visuals().error_fg_color),
+                    };
+                    let words = ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
+                    ui.ctx().accesskit_node_builder(words.id, |node| node.set_live(egui::accesskit::Live::Polite));
+                });
+            });
         });
-    }
 }
 
 /// Seconds since the Unix epoch (None before 1970: a broken clock shows no countdown).
