@@ -220,6 +220,9 @@ pub struct ImportDialog {
     pub error: Option<String>,
     /// A knockd.conf's doors: the TCP port to verify after knocking (empty: none).
     pub verify_port: String,
+    /// The file is an encrypted backup (Export with keys): the dialog asks for its passphrase.
+    pub encrypted: bool,
+    pub passphrase: crate::transfer::Passphrase,
 }
 
 /// What a native file dialog (Browse…) was opened for.
@@ -237,6 +240,10 @@ pub struct ExportDialog {
     /// Files that already exist: the dialog asks before replacing them.
     pub existing: Vec<PathBuf>,
     pub error: Option<String>,
+    /// Export with keys: one encrypted file of the profiles and their keys, sealed with a passphrase.
+    pub with_keys: bool,
+    pub passphrase: crate::transfer::Passphrase,
+    pub confirm: crate::transfer::Passphrase,
 }
 
 /// What survives a restart (eframe persistence).
@@ -1210,9 +1217,17 @@ impl AppState {
                     self.notice = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));
                 }
                 WorkerMessage::SecretsStored { name, result: Err(err) } => {
-                    let [(key_var, hmac_var), _] = client_core::spa_key_variables(&name);
+                    let rotating =
+                        self.entry(&name).and_then(|e| e.profile.as_ref().ok()).is_some_and(|p| p.rotating().is_some());
+                    let variables = if rotating {
+                        let [var, _] = client_core::rotating_key_variables(&name);
+                        format!("${var}")
+                    } else {
+                        let [(key_var, hmac_var), _] = client_core::spa_key_variables(&name);
+                        format!("${key_var} and ${hmac_var}")
+                    };
                     self.notice = Some(Notice::Error(format!(
-                        "saved {name}, but its keys could not be stored ({err}); give them in ${key_var} and ${hmac_var}"
+                        "saved {name}, but its keys could not be stored ({err}); give them in {variables}"
                     )));
                 }
             }
@@ -1655,10 +1670,20 @@ impl AppState {
     pub fn preview_import(&mut self) {
         let Some(dialog) = self.import_dialog.as_mut() else { return };
         let path = crate::transfer::expand_home(&dialog.path);
-        match crate::transfer::preview_import(&path, dialog.host.trim()) {
+        let preview = if dialog.encrypted && !dialog.passphrase.is_empty() {
+            crate::transfer::preview_backup(&path, &dialog.passphrase.secret())
+        } else {
+            crate::transfer::preview_import(&path, dialog.host.trim())
+        };
+        match preview {
             Ok(preview) => {
                 dialog.preview = Some(preview);
                 dialog.error = None;
+            }
+            Err(err) if crate::transfer::needs_passphrase(&err) => {
+                dialog.preview = None;
+                dialog.encrypted = true;
+                dialog.error = Some("an encrypted backup (Export with keys): enter its passphrase".to_owned());
             }
             Err(err) => {
                 dialog.preview = None;
@@ -1705,6 +1730,9 @@ impl AppState {
         }
         for (name, key, hmac) in outcome.keys {
             self.worker.store_spa_keys(self.store.clone(), self.secrets.clone(), name, key, hmac);
+        }
+        for (name, key) in outcome.door_keys {
+            self.worker.store_door_key(self.store.clone(), self.secrets.clone(), name, key);
         }
     }
 
@@ -1785,6 +1813,29 @@ impl AppState {
         let Some(dialog) = self.export_dialog.as_mut() else { return };
         let names: Vec<String> = dialog.chosen.iter().cloned().collect();
         let dir = crate::transfer::expand_home(&dialog.dir);
+        if dialog.with_keys {
+            // Blocking: the keyring and about a second of scrypt, once, on the user's click.
+            let written = crate::transfer::export_backup(
+                &self.store,
+                &self.secrets,
+                &names,
+                &dir,
+                &dialog.passphrase,
+                &dialog.confirm,
+            );
+            match written {
+                Ok(path) => {
+                    self.export_dialog = None;
+                    self.notice = Some(Notice::Info(format!(
+                        "exported {} with their keys, encrypted, to {}",
+                        client_core::plural(names.len(), "profile"),
+                        path.display()
+                    )));
+                }
+                Err(err) => dialog.error = Some(err.to_string()),
+            }
+            return;
+        }
         if !overwrite {
             let existing = crate::transfer::existing_exports(&names, &dir);
             if !existing.is_empty() {

@@ -236,6 +236,16 @@ impl Worker {
 
     /// Stores an SPA profile's keys in the keyring, under the profile's id (a profile written before ids
     /// is migrated first).
+    /// Stores an imported rotating profile's door key in the keyring, off the UI thread.
+    pub fn store_door_key(&self, store: ProfileStore, secrets: SecretStore, name: String, key: DoorKey) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = store_door_key(&store, &secrets, &name, &key);
+            let _ = sender.send(WorkerMessage::SecretsStored { name, result });
+            waker();
+        });
+    }
+
     pub fn store_spa_keys(
         &self,
         store: ProfileStore,
@@ -377,6 +387,20 @@ impl Worker {
 }
 
 /// An SPA profile's keys into the keyring under its id (a profile written before ids is migrated first).
+fn store_door_key(
+    store: &ProfileStore,
+    secrets: &SecretStore,
+    name: &str,
+    key: &DoorKey,
+) -> Result<(), StoreKeysError> {
+    let stored = store.load_for_keys(name, secrets)?;
+    let sharing = store.sharing_id(name, &stored.profile)?;
+    if !sharing.is_empty() {
+        return Err(StoreKeysError::SharedId { name: name.to_owned(), sharing });
+    }
+    Ok(secrets.store_rotating_key(&KeyOwner::of(name, &stored.profile), key)?)
+}
+
 fn store_keys(
     store: &ProfileStore,
     secrets: &SecretStore,
