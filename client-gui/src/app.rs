@@ -244,6 +244,8 @@ pub struct ExportDialog {
     pub with_keys: bool,
     pub passphrase: crate::transfer::Passphrase,
     pub confirm: crate::transfer::Passphrase,
+    /// An export with keys is being written (in the worker).
+    pub writing: bool,
 }
 
 /// What survives a restart (eframe persistence).
@@ -1208,6 +1210,21 @@ impl AppState {
                     }
                 },
                 WorkerMessage::RotatingImported { name, result } => self.on_rotating_imported(name, result),
+                WorkerMessage::BackupWritten { count, result } => {
+                    let Some(dialog) = self.export_dialog.as_mut() else { continue };
+                    dialog.writing = false;
+                    match result {
+                        Ok(path) => {
+                            self.export_dialog = None;
+                            self.notice = Some(Notice::Info(format!(
+                                "exported {} with their keys, encrypted, to {}",
+                                client_core::plural(count, "profile"),
+                                path.display()
+                            )));
+                        }
+                        Err(err) => dialog.error = Some(err.to_string()),
+                    }
+                }
                 WorkerMessage::Diagnosed { name, run, result } => {
                     if let Some(current) = self.diagnosis.as_mut().filter(|d| d.id == run && d.name == name) {
                         current.result = Some(result);
@@ -1814,25 +1831,12 @@ impl AppState {
         let names: Vec<String> = dialog.chosen.iter().cloned().collect();
         let dir = crate::transfer::expand_home(&dialog.dir);
         if dialog.with_keys {
-            // Blocking: the keyring and about a second of scrypt, once, on the user's click.
-            let written = crate::transfer::export_backup(
-                &self.store,
-                &self.secrets,
-                &names,
-                &dir,
-                &dialog.passphrase,
-                &dialog.confirm,
-            );
-            match written {
-                Ok(path) => {
-                    self.export_dialog = None;
-                    self.notice = Some(Notice::Info(format!(
-                        "exported {} with their keys, encrypted, to {}",
-                        client_core::plural(names.len(), "profile"),
-                        path.display()
-                    )));
-                }
-                Err(err) => dialog.error = Some(err.to_string()),
+            // In the worker: the keyring is read and scrypt takes about a second.
+            if !dialog.writing {
+                dialog.writing = true;
+                dialog.error = None;
+                let (passphrase, confirm) = (dialog.passphrase.clone(), dialog.confirm.clone());
+                self.worker.export_backup(self.store.clone(), self.secrets.clone(), names, dir, passphrase, confirm);
             }
             return;
         }

@@ -123,6 +123,11 @@ pub enum WorkerMessage {
         pick: crate::app::Pick,
         path: Option<std::path::PathBuf>,
     },
+    /// Export with keys: the encrypted file written (or why not); `count` profiles.
+    BackupWritten {
+        count: usize,
+        result: Result<std::path::PathBuf, crate::transfer::ExportError>,
+    },
     /// A desktop notification was handed to the desktop (or could not be).
     Notified {
         note: crate::app::DesktopNote,
@@ -362,6 +367,24 @@ impl Worker {
         self.runtime.spawn_blocking(move || {
             let result = crate::notify::show(&note);
             let _ = sender.send(WorkerMessage::Notified { note, result });
+            waker();
+        });
+    }
+
+    /// Export with keys, off the UI thread: the keyring is read and scrypt takes about a second.
+    pub fn export_backup(
+        &self,
+        store: ProfileStore,
+        secrets: SecretStore,
+        names: Vec<String>,
+        dir: std::path::PathBuf,
+        passphrase: crate::transfer::Passphrase,
+        confirm: crate::transfer::Passphrase,
+    ) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = crate::transfer::export_backup(&store, &secrets, &names, &dir, &passphrase, &confirm);
+            let _ = sender.send(WorkerMessage::BackupWritten { count: names.len(), result });
             waker();
         });
     }

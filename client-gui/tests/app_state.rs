@@ -586,6 +586,16 @@ fn wait_picked(s: &mut AppState) {
     }
 }
 
+/// Waits for an export with keys (written in the worker) to end.
+fn wait_written(s: &mut AppState) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.export_dialog.as_ref().is_some_and(|d| d.writing) {
+        s.poll();
+        assert!(Instant::now() < deadline, "the backup was never written");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Issue 24 item 10: Export with keys writes one encrypted file (no host or sequence in the clear, 0600)
 /// once the passphrase is typed twice the same; the import dialog detects it by its content, asks for
 /// the passphrase, says a wrong one is wrong, and imports the profiles with the right one.
@@ -611,11 +621,13 @@ fn export_with_keys_round_trips_through_the_import_dialog_with_its_passphrase() 
     };
     set(&mut s, "correct horse battery", "correct horse battery!");
     s.export(false);
+    wait_written(&mut s);
     let error = s.export_dialog.as_ref().and_then(|d| d.error.clone()).unwrap_or_default();
     assert!(error.contains("passphrases differ"), "{error}");
     assert!(!out.join(BACKUP_FILE).exists());
     set(&mut s, "correct horse battery", "correct horse battery");
     s.export(false);
+    wait_written(&mut s);
     assert!(s.export_dialog.is_none(), "{:?}", s.export_dialog.as_ref().and_then(|d| d.error.clone()));
     assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("with their keys, encrypted")), "{:?}", s.notice);
     let file = out.join(BACKUP_FILE);

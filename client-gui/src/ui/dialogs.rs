@@ -426,7 +426,9 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                 let count = client_core::plural(dialog.chosen.len(), "profile");
                 let label =
                     if dialog.with_keys { format!("Export {count} with keys") } else { format!("Export {count}") };
+                let label = if dialog.writing { "Encrypting…".to_owned() } else { label };
                 let ready = !dialog.chosen.is_empty()
+                    && !dialog.writing
                     && (!dialog.with_keys || dialog.passphrase.0.chars().count() >= client_core::MIN_PASSPHRASE_CHARS);
                 let button = ui.add_enabled(ready, egui::Button::new(label));
                 let button = if dialog.with_keys && !ready {
