@@ -223,6 +223,8 @@ pub struct ImportDialog {
     /// The file is an encrypted backup (Export with keys): the dialog asks for its passphrase.
     pub encrypted: bool,
     pub passphrase: crate::transfer::Passphrase,
+    /// The backup is being decrypted (in the worker).
+    pub decrypting: bool,
 }
 
 /// What a native file dialog (Browse…) was opened for.
@@ -1210,6 +1212,23 @@ impl AppState {
                     }
                 },
                 WorkerMessage::RotatingImported { name, result } => self.on_rotating_imported(name, result),
+                WorkerMessage::BackupPreviewed { path, result } => {
+                    let Some(dialog) = self.import_dialog.as_mut() else { continue };
+                    dialog.decrypting = false;
+                    // An answer for a path no longer in the field is dropped.
+                    if crate::transfer::expand_home(&dialog.path) == path {
+                        match result {
+                            Ok(preview) => {
+                                dialog.preview = Some(preview);
+                                dialog.error = None;
+                            }
+                            Err(err) => {
+                                dialog.preview = None;
+                                dialog.error = Some(err.to_string());
+                            }
+                        }
+                    }
+                }
                 WorkerMessage::BackupWritten { count, result } => {
                     let Some(dialog) = self.export_dialog.as_mut() else { continue };
                     dialog.writing = false;
@@ -1687,12 +1706,16 @@ impl AppState {
     pub fn preview_import(&mut self) {
         let Some(dialog) = self.import_dialog.as_mut() else { return };
         let path = crate::transfer::expand_home(&dialog.path);
-        let preview = if dialog.encrypted && !dialog.passphrase.is_empty() {
-            crate::transfer::preview_backup(&path, &dialog.passphrase.secret())
-        } else {
-            crate::transfer::preview_import(&path, dialog.host.trim())
-        };
-        match preview {
+        if dialog.encrypted && !dialog.passphrase.is_empty() {
+            // In the worker: scrypt takes about a second.
+            if !dialog.decrypting {
+                dialog.decrypting = true;
+                dialog.error = None;
+                self.worker.preview_backup(path, dialog.passphrase.secret());
+            }
+            return;
+        }
+        match crate::transfer::preview_import(&path, dialog.host.trim()) {
             Ok(preview) => {
                 dialog.preview = Some(preview);
                 dialog.error = None;

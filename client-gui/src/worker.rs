@@ -123,6 +123,11 @@ pub enum WorkerMessage {
         pick: crate::app::Pick,
         path: Option<std::path::PathBuf>,
     },
+    /// An encrypted backup decrypted into an import preview (or why not).
+    BackupPreviewed {
+        path: std::path::PathBuf,
+        result: Result<crate::transfer::Preview, crate::transfer::PreviewError>,
+    },
     /// Export with keys: the encrypted file written (or why not); `count` profiles.
     BackupWritten {
         count: usize,
@@ -367,6 +372,16 @@ impl Worker {
         self.runtime.spawn_blocking(move || {
             let result = crate::notify::show(&note);
             let _ = sender.send(WorkerMessage::Notified { note, result });
+            waker();
+        });
+    }
+
+    /// An encrypted backup's preview, off the UI thread: scrypt takes about a second.
+    pub fn preview_backup(&self, path: std::path::PathBuf, passphrase: client_core::Secret) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = crate::transfer::preview_backup(&path, &passphrase);
+            let _ = sender.send(WorkerMessage::BackupPreviewed { path, result });
             waker();
         });
     }

@@ -654,6 +654,12 @@ fn export_with_keys_round_trips_through_the_import_dialog_with_its_passphrase() 
             d.passphrase = Passphrase::new(typed);
         }
         t.preview_import();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while t.import_dialog.as_ref().is_some_and(|d| d.decrypting) {
+            t.poll();
+            assert!(Instant::now() < deadline, "the backup was never decrypted");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let d = t.import_dialog.as_ref().expect("dialog");
         if wrong {
             assert!(d.error.as_deref().is_some_and(|e| e.contains("wrong passphrase")), "{:?}", d.error);

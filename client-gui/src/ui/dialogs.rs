@@ -243,6 +243,8 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             if field.changed() {
                 dialog.preview = None;
                 dialog.error = None;
+                // Another file: whether it is a backup is found out again.
+                dialog.encrypted = false;
             }
             let browse = ui
                 .add_enabled(can_browse, egui::Button::new("Browse…"))
@@ -314,6 +316,8 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                 if ui.button("Import").clicked() {
                     finish = true;
                 }
+            } else if dialog.decrypting {
+                ui.add_enabled(false, egui::Button::new("Decrypting…"));
             } else if ui.add_enabled(!dialog.path.trim().is_empty(), egui::Button::new("Preview")).clicked() {
                 preview_now = true;
             }
