@@ -3,6 +3,8 @@
 //! binary back; zsh's script is checked by zsh and its request answered as zsh makes it. The `knock` link
 //! (the knock(1) drop-in) completes its own options. Under CI=true a missing shell fails the test.
 
+#![cfg(unix)] // the scripts are for Unix shells; the fixture links the binary with a Unix symlink
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

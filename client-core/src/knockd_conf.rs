@@ -34,6 +34,8 @@ pub const OPTION_KEYS: &[&str] = &[
     "Interface",
     // knock-server's sweep guard: the host's public service ports (knockd refuses this key).
     "Public_Ports",
+    // knock-server's SPA door: fwknopd's access.conf (knockd refuses this key).
+    "Fwknop_Access",
     USE_SYSLOG,
 ];
 /// The keys knockd accepts in a door, aliases included.
@@ -702,7 +704,7 @@ mod tests {
         assert_error(
             &options.check_keys().expect_err("door key in options"),
             2,
-            &["unknown key in [options]", "LogFile, PidFile, Interface, Public_Ports, UseSyslog"],
+            &["unknown key in [options]", "LogFile, PidFile, Interface, Public_Ports, Fwknop_Access, UseSyslog"],
         );
     }
 

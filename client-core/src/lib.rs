@@ -45,7 +45,7 @@
 pub mod knockd_conf;
 pub mod rotating;
 mod sequence;
-#[cfg(feature = "client")]
+#[cfg(feature = "spa")]
 pub mod spa;
 
 #[cfg(feature = "client")]

@@ -181,6 +181,7 @@ fn reload_config(server: &mut Server, path: &Path, local: Option<Vec<std::net::I
     if let Err(err) = result {
         server.log.important(&format!("config not reloaded, keeping the running one: {err}"));
     }
+    server.reload_spa();
 }
 
 /// How long to sleep in poll(): until the next timeout or scheduled command, at most [`MAX_SLEEP`].

@@ -105,6 +105,35 @@ pub(crate) fn check(config: &ServerConfig, conf: &KnockdConf) -> Result<(), Fail
     }
 }
 
+/// `--check` for the SPA door: what was read and refused (file:line), how each stanza opens, and the nft
+/// ruleset its sets need.
+pub(crate) fn spa(spa: &crate::spa::SpaDoor) {
+    for line in spa.check_lines() {
+        println!("{line}");
+    }
+    let sets = spa.nft_sets();
+    if sets.is_empty() {
+        return;
+    }
+    for (set, _) in &sets {
+        match set.exists() {
+            Ok(true) => println!("SPA: nft set {set} exists"),
+            Ok(false) => {
+                println!("SPA: warning: nft set {set} does not exist: nothing opens until it does (ruleset below)")
+            }
+            Err(why) => println!("SPA: warning: cannot verify nft set {set} ({why}); run --check as root to verify"),
+        }
+    }
+    let ports = match spa.open_ports() {
+        Some(ports) => ports.iter().map(|(p, n)| format!("{p}/{n}")).collect::<Vec<_>>().join(", "),
+        None => "the ports you protect".to_owned(),
+    };
+    println!("# nft ruleset for the SPA door (load with nft -f; make the accept rules match {ports}):");
+    for line in ruleset(&sets) {
+        println!("{line}");
+    }
+}
+
 /// Reads every door's One_Time_Sequences file as the server will: a line that does not parse is an error
 /// (the server refuses to start on it), a repeated sequence a warning. Returns the warnings printed.
 fn one_time_files(config: &ServerConfig, errors: &mut Vec<String>) -> usize {

@@ -49,6 +49,8 @@ pub(crate) struct Options {
     /// `Public_Ports`: the host's public service ports, which never count against a knock (the sweep
     /// guard, see [`crate::sweep_guard`]).
     pub(crate) public_ports: Vec<Hit>,
+    /// `Fwknop_Access`: fwknopd's access.conf for the SPA door (see [`crate::spa`]).
+    pub(crate) fwknop_access: Option<PathBuf>,
 }
 
 /// Where a door's sequence comes from.
@@ -140,6 +142,15 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfError> {
 }
 
 pub fn from_conf(conf: &KnockdConf, path: &Path) -> Result<ServerConfig, ConfError> {
+    build(conf, path, false)
+}
+
+/// As [`from_conf`], for a server that also runs the SPA door (`--fwknop-access`): no knock door needed.
+pub(crate) fn from_conf_with_spa(conf: &KnockdConf, path: &Path) -> Result<ServerConfig, ConfError> {
+    build(conf, path, true)
+}
+
+fn build(conf: &KnockdConf, path: &Path, allow_no_doors: bool) -> Result<ServerConfig, ConfError> {
     conf.check_keys()?;
     let text = |key: &str| conf.option(key).and_then(|e| e.value.clone()).filter(|v| !v.is_empty());
     let options = Options {
@@ -158,8 +169,12 @@ pub fn from_conf(conf: &KnockdConf, path: &Path) -> Result<ServerConfig, ConfErr
             })?,
             None => Vec::new(),
         },
+        fwknop_access: match conf.option("Fwknop_Access") {
+            Some(entry) => Some(path_value(entry, path)?),
+            None => None,
+        },
     };
-    if conf.doors.is_empty() {
+    if conf.doors.is_empty() && options.fwknop_access.is_none() && !allow_no_doors {
         return Err(ConfError::at_line(
             1,
             "no doors: add (or uncomment) a section such as [openSSH] with a Sequence; `knock-server new-sequence` \

@@ -36,6 +36,10 @@
 //!   scheduled and run at shutdown; `nft.rs`: nftables set elements.
 //! - `log.rs`: knockd-compatible log lines to stderr, LogFile and syslog, rate-limited under floods.
 //! - `privileges.rs`: capabilities and the user switch once the capture is open.
+//! - The SPA door (fwknop, `--fwknop-access`): `fwknop_access.rs` reads fwknopd's access.conf,
+//!   `fwknopd_conf.rs` the few fwknopd.conf settings, `spa_door.rs` decides per packet (pure),
+//!   `spa_replay.rs` is the replay cache in the state directory, `spa.rs` ties them to the server loop and
+//!   the command runner.
 
 // Nothing is `pub` that the list of `pub use` below does not export (checked by the lint).
 #![warn(unreachable_pub)]
@@ -56,6 +60,10 @@ mod check;
 mod config;
 mod doors;
 mod exit;
+#[cfg(unix)]
+mod fwknop_access;
+#[cfg(unix)]
+mod fwknopd_conf;
 #[cfg(unix)]
 mod log;
 mod nft;
@@ -80,6 +88,12 @@ mod server;
 #[cfg(unix)]
 mod signals;
 #[cfg(unix)]
+mod spa;
+#[cfg(unix)]
+mod spa_door;
+#[cfg(unix)]
+mod spa_replay;
+#[cfg(unix)]
 mod state_file;
 mod sweep_guard;
 
@@ -103,3 +117,5 @@ pub use packet::{Hit, LinkType, Parsed, parse as parse_frame};
 pub use run::{Args, run};
 #[cfg(unix)]
 pub use server::{AllCounters, Counters, Server, ServerOptions};
+#[cfg(unix)]
+pub use spa::{SpaCounters, fuzz_verdict as spa_fuzz_verdict};

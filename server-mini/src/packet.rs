@@ -112,30 +112,46 @@ pub enum Parsed {
 
 /// Parses one captured frame. Never panics, never allocates.
 pub fn parse(link: LinkType, frame: &[u8]) -> Parsed {
-    let sliced = match link {
-        LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(frame) {
-            Ok(sliced) => sliced,
-            Err(_) => return Parsed::Malformed("truncated Ethernet header"),
-        },
-        LinkType::RawIp => match LaxSlicedPacket::from_ip(frame) {
-            Ok(sliced) => sliced,
-            Err(etherparse::err::ip::LaxHeaderSliceError::Len(_)) => return Parsed::Malformed("truncated IP header"),
-            Err(etherparse::err::ip::LaxHeaderSliceError::Content(err)) => return Parsed::Malformed(ip_reason(&err)),
-        },
-        LinkType::LinuxSll => match linux_sll(frame) {
-            Ok(sliced) => sliced,
-            Err(parsed) => return parsed,
-        },
-        LinkType::LinuxSll2 => match linux_sll2(frame) {
-            Ok(sliced) => sliced,
-            Err(parsed) => return parsed,
-        },
-        LinkType::Null => match null(frame) {
-            Ok(sliced) => sliced,
-            Err(parsed) => return parsed,
-        },
+    match slice(link, frame) {
+        Ok(sliced) => classify(&sliced),
+        Err(parsed) => parsed,
+    }
+}
+
+/// The data of a complete, unfragmented UDP datagram in `frame` (what the SPA door reads), None for
+/// anything else. Like [`parse`], it never panics.
+pub(crate) fn udp_payload(link: LinkType, frame: &[u8]) -> Option<&[u8]> {
+    let sliced = slice(link, frame).ok()?;
+    let payload = match sliced.net.as_ref()? {
+        LaxNetSlice::Ipv4(ip) => ip.payload(),
+        LaxNetSlice::Ipv6(ip) => ip.payload(),
+        LaxNetSlice::Arp(_) => return None,
     };
-    classify(&sliced)
+    if payload.fragmented || payload.incomplete || payload.ip_number != IpNumber::UDP {
+        return None;
+    }
+    let udp = UdpHeaderSlice::from_slice(payload.payload).ok()?;
+    let length = usize::from(udp.length());
+    if length < UDP_HEADER_LEN {
+        return None;
+    }
+    payload.payload.get(UDP_HEADER_LEN..length)
+}
+
+/// The link layer taken off, the network layer sliced (or the outcome when that is already decided).
+fn slice(link: LinkType, frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Parsed> {
+    match link {
+        LinkType::Ethernet => {
+            LaxSlicedPacket::from_ethernet(frame).map_err(|_| Parsed::Malformed("truncated Ethernet header"))
+        }
+        LinkType::RawIp => LaxSlicedPacket::from_ip(frame).map_err(|err| match err {
+            etherparse::err::ip::LaxHeaderSliceError::Len(_) => Parsed::Malformed("truncated IP header"),
+            etherparse::err::ip::LaxHeaderSliceError::Content(err) => Parsed::Malformed(ip_reason(&err)),
+        }),
+        LinkType::LinuxSll => linux_sll(frame),
+        LinkType::LinuxSll2 => linux_sll2(frame),
+        LinkType::Null => null(frame),
+    }
 }
 
 const SLL_LEN: usize = 16;

@@ -122,13 +122,14 @@ fn needs_net_admin(config: &ServerConfig) -> bool {
     })
 }
 
-/// Drops what the doors do not need (see the module docs); returns a line for the log.
+/// Drops what the doors do not need (see the module docs); `spa_runs` is whether the SPA door runs commands
+/// or nft updates (it needs CAP_NET_ADMIN too). Returns a line for the log.
 #[cfg(target_os = "linux")]
-pub(crate) fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
+pub(crate) fn drop_privileges(config: &ServerConfig, spa_runs: bool, user: Option<&User>) -> Result<String, Failure> {
     use caps::{CapSet, Capability, CapsHashSet};
     let fail = |what: &str, err: &dyn std::fmt::Display| Failure::runtime(format!("cannot {what}: {err}"));
     let mut needed = CapsHashSet::new();
-    if needs_net_admin(config) {
+    if needs_net_admin(config) || spa_runs {
         needed.insert(Capability::CAP_NET_ADMIN);
     }
     let have = caps::read(None, CapSet::Permitted).map_err(|e| fail("read the capabilities", &e))?;
@@ -169,7 +170,7 @@ pub(crate) fn drop_privileges(config: &ServerConfig, user: Option<&User>) -> Res
 
 /// No capabilities outside Linux: only `--user` (see the module docs).
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn drop_privileges(_config: &ServerConfig, user: Option<&User>) -> Result<String, Failure> {
+pub(crate) fn drop_privileges(_config: &ServerConfig, _spa_runs: bool, user: Option<&User>) -> Result<String, Failure> {
     match user {
         Some(user) => {
             switch_user(user)?;

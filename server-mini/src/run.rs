@@ -67,6 +67,21 @@ pub struct Args {
     /// Do not log to stderr (only LogFile / syslog).
     #[arg(short, long)]
     pub(crate) quiet: bool,
+    /// Accept fwknop SPA packets as fwknopd's access.conf FILE says (also `Fwknop_Access = FILE` in
+    /// [options]); without a knockd.conf, the SPA door runs alone.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) fwknop_access: Option<PathBuf>,
+    /// fwknopd.conf to read PCAP_FILTER (the SPA port), MAX_SPA_PACKET_AGE, ENABLE_SPA_PACKET_AGING,
+    /// ENABLE_DIGEST_PERSISTENCE and FIREWALL_TYPE from (fwknopd's defaults otherwise: UDP 62201, 120 s).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) fwknopd_conf: Option<PathBuf>,
+    /// The nft set ("FAMILY TABLE SET", e.g. "inet knock spa4") an SPA opening puts an IPv4 address into,
+    /// with the granted timeout (stanzas with CMD_CYCLE_OPEN run their commands instead).
+    #[arg(long, value_name = "SET")]
+    pub(crate) fwknop_nft_set: Option<String>,
+    /// The same for IPv6 addresses ("inet knock spa6").
+    #[arg(long, value_name = "SET")]
+    pub(crate) fwknop_nft_set_6: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,9 +151,23 @@ pub fn run(args: Args) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    let conf = knockd_conf::parse_file(&args.config).map_err(|e| Failure::invalid(e.to_string()))?;
-    let config =
-        config::from_conf(&conf, &args.config).map_err(|e| Failure::invalid(e.in_file(&args.config).to_string()))?;
+    // With --fwknop-access the SPA door may run alone: a missing knockd.conf is then an empty one.
+    let spa_only = args.fwknop_access.is_some() && args.command.is_none() && !args.config.exists();
+    let conf = if spa_only {
+        knockd_conf::parse("").map_err(|e| Failure::invalid(e.to_string()))?
+    } else {
+        knockd_conf::parse_file(&args.config).map_err(|e| Failure::invalid(e.to_string()))?
+    };
+    let config = if args.fwknop_access.is_some() {
+        config::from_conf_with_spa(&conf, &args.config)
+    } else {
+        config::from_conf(&conf, &args.config)
+    }
+    .map_err(|e| Failure::invalid(e.in_file(&args.config).to_string()))?;
+    let spa_settings = match args.fwknop_access.clone().or_else(|| config.options.fwknop_access.clone()) {
+        Some(access) => Some(spa_settings(&args, &access)?),
+        None => None,
+    };
     if let Some(Command::Rotating(RotatingCommand::Keygen { door, user, host, verify_port, out, stdout })) =
         &args.command
     {
@@ -156,7 +185,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
         return keygen(&config, door, user, host, *verify_port, target);
     }
     if args.check {
-        return check::check(&config, &conf);
+        let doors = if spa_only || config.doors.is_empty() { Ok(()) } else { check::check(&config, &conf) };
+        if let Some(settings) = spa_settings {
+            let spa = crate::spa::SpaDoor::new(settings, args.state_dir.as_deref())
+                .map_err(|e| Failure::invalid(format!("the SPA replay cache: {e}")))?;
+            check::spa(&spa);
+        }
+        return doors;
     }
     let log = Logger::new(config.options.log_file.as_deref(), config.options.use_syslog, !args.quiet)
         .map_err(|e| Failure::runtime(format!("cannot open the log file: {e}")))?;
@@ -167,6 +202,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
         state_dir: args.state_dir.clone(),
     };
     let mut server = Server::new(config, options, log).map_err(|e| Failure::invalid(e.to_string()))?;
+    if let Some(settings) = spa_settings {
+        server.enable_spa(settings).map_err(|e| Failure::invalid(format!("the SPA replay cache: {e}")))?;
+    }
     // After the configuration (its errors come first), before the capture opens.
     let user = if args.read.is_none() { live_user(&args)? } else { None };
     match &args.read {
@@ -180,13 +218,45 @@ pub fn run(args: Args) -> Result<(), Failure> {
                     if args.keep_capabilities {
                         return Ok(());
                     }
-                    let line = privileges::drop_privileges(server.config(), user.as_ref())?;
+                    let line =
+                        privileges::drop_privileges(server.config(), server.spa_runs_something(), user.as_ref())?;
                     server.log.important(&line);
                     Ok(())
                 },
             },
         ),
     }
+}
+
+/// The SPA door's settings: access.conf (errors name file and line), fwknopd.conf, the nft sets.
+fn spa_settings(args: &Args, access: &Path) -> Result<crate::spa::SpaSettings, Failure> {
+    use crate::nft::{NftFamilyUse, NftSet};
+    let access_conf = crate::fwknop_access::load(access).map_err(|e| Failure::invalid(e.to_string()))?;
+    let fwknopd = match &args.fwknopd_conf {
+        Some(path) => crate::fwknopd_conf::load(path).map_err(|e| Failure::invalid(e.to_string()))?,
+        None => crate::fwknopd_conf::FwknopdConf::default(),
+    };
+    let set = |text: &Option<String>, family: NftFamilyUse, flag: &str| match text {
+        Some(text) => {
+            NftSet::parse(text, family).map(Some).map_err(|e| Failure::invalid(format!("{flag} {text:?}: {e}")))
+        }
+        None => Ok(None),
+    };
+    let mut access_conf = access_conf;
+    if let Some(firewall) = fwknopd.firewall_type.as_deref().filter(|f| !f.eq_ignore_ascii_case("nftables")) {
+        access_conf.warnings.push(format!(
+            "FIREWALL_TYPE {firewall}: knock-server opens through --fwknop-nft-set or CMD_CYCLE_OPEN, never {firewall} rules"
+        ));
+    }
+    Ok(crate::spa::SpaSettings {
+        access_file: access.to_owned(),
+        access: access_conf,
+        port: fwknopd.port,
+        age: crate::spa_door::AgeRule { max_age: fwknopd.aging.then_some(fwknopd.max_age) },
+        persist_digests: fwknopd.digest_persistence,
+        nft4: set(&args.fwknop_nft_set, NftFamilyUse::Ipv4, "--fwknop-nft-set")?,
+        nft6: set(&args.fwknop_nft_set_6, NftFamilyUse::Ipv6, "--fwknop-nft-set-6")?,
+    })
 }
 
 /// The user a live server runs as once the capture is open (see [`privileges::target_user`]), looked

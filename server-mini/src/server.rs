@@ -19,6 +19,7 @@ use crate::packet::{self, LinkType, Parsed};
 use crate::rotating_doors::{RotatingDoors, RotatingSpec};
 use crate::rotating_keys;
 use crate::rotating_used::{self, UsedWindows};
+use crate::spa::{SpaCounters, SpaDoor, SpaSettings};
 use crate::sweep_guard::PortSet;
 
 /// Above this many distinct ports per protocol, the capture filter passes a rotating door's whole port
@@ -94,6 +95,9 @@ pub struct Server {
     filter_changed: bool,
     /// The `now` of the last [`Server::tick`].
     last_tick: Option<Millis>,
+    /// The SPA door (`--fwknop-access`), if any.
+    spa: Option<SpaDoor>,
+    state_dir: Option<PathBuf>,
 }
 
 impl Server {
@@ -122,6 +126,8 @@ impl Server {
             events: Vec::with_capacity(16),
             filter_changed: false,
             last_tick: None,
+            spa: None,
+            state_dir: options.state_dir.clone(),
         };
         server.actions.set_doors(&server.config.doors);
         server.log_disabled_doors();
@@ -133,6 +139,47 @@ impl Server {
             );
         }
         Ok(server)
+    }
+
+    /// Adds the SPA door (`--fwknop-access`): its replay cache is read from the state directory, its
+    /// stanzas get their share of the command runner, and the capture filter passes its port.
+    pub(crate) fn enable_spa(&mut self, settings: SpaSettings) -> std::io::Result<()> {
+        let spa = SpaDoor::new(settings, self.state_dir.as_deref())?;
+        for line in spa.startup_lines() {
+            self.log.important(&line);
+        }
+        self.spa = Some(spa);
+        self.set_runner_doors();
+        self.filter_changed = true;
+        Ok(())
+    }
+
+    /// SIGHUP for the SPA door: access.conf read again (a bad one is reported and the running stanzas
+    /// kept); the replay cache is kept as it is.
+    pub(crate) fn reload_spa(&mut self) {
+        let Some(spa) = self.spa.as_mut() else { return };
+        let lines = match spa.reload_access() {
+            Ok(lines) => lines,
+            Err(err) => vec![format!("SPA: access.conf not reloaded, keeping the running stanzas: {err}")],
+        };
+        for line in lines {
+            self.log.important(&line);
+        }
+        self.set_runner_doors();
+    }
+
+    /// Whether the SPA door runs commands or nft updates (it then needs CAP_NET_ADMIN).
+    pub(crate) fn spa_runs_something(&self) -> bool {
+        self.spa.as_ref().is_some_and(|spa| !spa.runner_doors().is_empty())
+    }
+
+    /// The command runner's doors: the configuration's and the SPA stanzas'.
+    fn set_runner_doors(&mut self) {
+        let mut doors = self.config.doors.clone();
+        if let Some(spa) = &self.spa {
+            doors.extend(spa.runner_doors());
+        }
+        self.actions.set_doors(&doors);
     }
 
     /// Rotating windows follow the timestamps passed to [`Server::handle_frame`] (unix milliseconds, as in
@@ -167,7 +214,7 @@ impl Server {
         doors.set_local_addresses(local.clone());
         rotating.set_local_addresses(local);
         self.config = config;
-        self.actions.set_doors(&self.config.doors);
+        self.set_runner_doors();
         self.doors = doors;
         self.rotating = rotating;
         self.follow_windows(0);
@@ -222,6 +269,7 @@ impl Server {
             actions: self.actions.counters,
             running: self.actions.running(),
             log_suppressed: self.log.suppressed_total,
+            spa: self.spa.as_ref().map(|spa| spa.counters),
         }
     }
 
@@ -244,6 +292,20 @@ impl Server {
             // their source has an attempt in progress (IPv6 with extension headers passes the capture
             // filter whatever its port).
             Parsed::Hit(hit) => {
+                if hit.protocol == Protocol::Udp
+                    && let Some(spa) = self.spa.as_mut()
+                    && hit.port == spa.port()
+                {
+                    let unix = if self.capture_clock {
+                        now / 1000
+                    } else {
+                        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+                    };
+                    match packet::udp_payload(link, frame) {
+                        Some(payload) => spa.handle(hit.src, hit.dst, payload, unix, &mut self.actions, &mut self.log),
+                        None => spa.counters.not_spa += 1,
+                    }
+                }
                 let (static_port, rotating_port) = (
                     self.doors.is_door_port(hit.port, hit.protocol),
                     self.rotating.is_door_port(hit.port, hit.protocol),
@@ -501,6 +563,11 @@ impl Server {
                 }
             }
         }
+        if let Some(spa) = &self.spa
+            && !udp.contains(&spa.port())
+        {
+            udp.push(spa.port());
+        }
         let mut ranges: Vec<String> = Vec::new();
         for (spec, hits) in self.rotating.ports() {
             let count = |protocol| hits.iter().filter(|h| h.protocol == protocol).count();
@@ -680,6 +747,8 @@ pub struct AllCounters {
     pub running: usize,
     /// Log lines dropped by the rate limit.
     pub log_suppressed: u64,
+    /// The SPA door's, when it runs.
+    pub spa: Option<SpaCounters>,
 }
 
 impl fmt::Display for AllCounters {
@@ -690,7 +759,15 @@ impl fmt::Display for AllCounters {
             "{}, commands_started {}, commands_failed {}, commands_refused {}, openings_extended {}, \
              commands_running {}, commands_peak {}, log_suppressed {}",
             self.server, a.started, a.failed, a.refused, a.extended, self.running, a.peak, self.log_suppressed
-        )
+        )?;
+        if let Some(spa) = &self.spa {
+            write!(
+                f,
+                ", spa_packets {}, spa_not_spa {}, spa_refused {}, spa_replays {}, spa_opened {}",
+                spa.packets, spa.not_spa, spa.refused, spa.replays, spa.opened
+            )?;
+        }
+        Ok(())
     }
 }
 

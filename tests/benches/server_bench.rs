@@ -23,9 +23,20 @@
 //!     in 1024-65535, 30 s windows, skew 1), both with the sweep guard, then against knockd 0.8 with the
 //!     static door: time to open, or "not opened after N SYNs".
 //!
+//! (f) SPA (issue 25): a generated pcap of N SPA payloads to UDP 62201 (valid packets from the fwknop codec,
+//!     the same packets replayed, forged packets whose HMAC does not verify, random base64), replayed with
+//!     `knock-server --fwknop-access A --read F --dry-run -q` like (a), and with `fwknopd --pcap-file F -t`
+//!     (test mode: no firewall change; in the lab's server namespace) on the same pcap and access.conf:
+//!     packets per second for both, the ratio, peak RSS. SERVER_BENCH_SPA_PACKETS (default 20000). Then live,
+//!     in the lab (skipped with SERVER_BENCH_SKIP_LIVE=1): 20 legitimate packets of the real fwknop client
+//!     (a fresh one each, from 20 source addresses) spread over SERVER_BENCH_SPA_FLOOD_SECS seconds (default
+//!     10, 3 under CI=true), first without a flood, then during a flood of random SPA-sized UDP payloads from
+//!     spoofed sources to UDP 62201 at the highest rate one AF_PACKET sender reaches: how many opened on
+//!     knock-server (nft set) and on fwknopd 2.6.10 (its own iptables rules), the flood rate, peak RSS.
+//!
 //! (a) replays its pcap with the sweep guard on (the default) and off (`Sweep_Guard = off`).
 //!
-//! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a) and (d); SERVER_BENCH_SKIP_LIVE=1 skips (c)
+//! Environment: SERVER_BENCH_PACKETS (default 3000000) for (a) and (d); SERVER_BENCH_SKIP_LIVE=1 skips (c), (f)'s flood
 //! and (e); SERVER_BENCH_ONLY_ROTATING=1 runs only (d); SERVER_BENCH_SWEEP_SYNS (default 50000000) bounds
 //! each sweep of (e), SERVER_BENCH_SWEEP_SECS (default 600) too.
 
@@ -78,7 +89,7 @@ mod lab_bench {
             rotating::replay_throughput(&binary, dir.path(), packets);
             return;
         }
-        let parts = std::env::var("SERVER_BENCH_PARTS").unwrap_or_else(|_| "abcde".to_owned());
+        let parts = std::env::var("SERVER_BENCH_PARTS").unwrap_or_else(|_| "abcdef".to_owned());
         let skip_live = std::env::var("SERVER_BENCH_SKIP_LIVE").is_ok_and(|v| v == "1");
         if parts.contains('a') {
             replay_throughput(&binary, dir.path(), packets);
@@ -100,6 +111,9 @@ mod lab_bench {
         if parts.contains('d') {
             rotating::replay_throughput(&binary, dir.path(), packets);
         }
+        if parts.contains('f') {
+            spa::replay(&binary, dir.path(), skip_live);
+        }
         if parts.contains('e') {
             if skip_live {
                 println!("\n(e) blind sweep: skipped (SERVER_BENCH_SKIP_LIVE=1)");
@@ -109,6 +123,418 @@ mod lab_bench {
                     Err(LabError::Unavailable(why)) => println!("\n(e) blind sweep: skipped, no lab: {why}"),
                     Err(e) => panic!("building the lab: {e}"),
                 }
+            }
+        }
+    }
+
+    // ---- (f) ------------------------------------------------------------------------------------------------
+
+    mod spa {
+        use std::os::unix::fs::PermissionsExt;
+        use std::path::Path;
+        use std::time::{Duration, Instant, SystemTime};
+
+        use client_core::spa::{self, AccessRequest};
+        use knock_e2e::frames::{PCAP_MACS, udp_payload_frame};
+        use knock_e2e::knock_server::counter;
+        use knock_e2e::{Lab, LabError, PcapWriter, Rng};
+
+        use super::{counters, run_server, timed_replays};
+
+        /// What the generated pcap holds.
+        struct Mix {
+            frames: u64,
+            valid: u64,
+            replays: u64,
+            forged: u64,
+            random: u64,
+        }
+
+        fn pcap(path: &Path, target: u64, key: &spa::SpaKey, hmac: &spa::HmacKey) -> Mix {
+            let mut rng = Rng::new(0x5ba);
+            let mut writer = PcapWriter::create(path).expect("pcap");
+            let now = SystemTime::now();
+            let start = now.duration_since(SystemTime::UNIX_EPOCH).expect("clock");
+            let dst = "192.0.2.2".parse().expect("ip");
+            let mut mix = Mix { frames: 0, valid: 0, replays: 0, forged: 0, random: 0 };
+            let mut last_valid: Option<String> = None;
+            const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            for i in 0..target {
+                let src = std::net::Ipv4Addr::from(0x0a00_0000 + (i as u32 % 60_000) + 1);
+                let request = AccessRequest::new("bench", src, "tcp/22".parse().expect("access"));
+                let payload = match i % 100 {
+                    // 1% valid, 1% replays of the last valid one, 49% forged, 49% random.
+                    0 => {
+                        mix.valid += 1;
+                        let wire = spa::build(&request, key, hmac, now).expect("build");
+                        last_valid = Some(wire.clone());
+                        wire
+                    }
+                    1 => {
+                        mix.replays += 1;
+                        last_valid.clone().expect("a valid packet came first")
+                    }
+                    n if n % 2 == 0 => {
+                        mix.forged += 1;
+                        let mut wire = spa::build(&request, key, hmac, now).expect("build").into_bytes();
+                        let at = 20 + rng.below(100);
+                        wire[at] = if wire[at] == b'A' { b'B' } else { b'A' };
+                        String::from_utf8(wire).expect("ascii")
+                    }
+                    _ => {
+                        mix.random += 1;
+                        (0..150 + rng.below(240)).map(|_| B64[rng.below(B64.len())] as char).collect()
+                    }
+                };
+                let frame = udp_payload_frame(PCAP_MACS, src.into(), dst, 62201, payload.as_bytes());
+                writer.push(start + Duration::from_micros(i), &frame);
+                mix.frames += 1;
+            }
+            writer.finish().expect("pcap written");
+            mix
+        }
+
+        pub fn replay(binary: &Path, dir: &Path, skip_live: bool) {
+            let target: u64 =
+                std::env::var("SERVER_BENCH_SPA_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+            let (key, hmac) = spa::keygen().expect("keys");
+            let access = dir.join("spa-access.conf");
+            std::fs::write(
+                &access,
+                format!(
+                    "SOURCE ANY\nOPEN_PORTS tcp/22\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nFW_ACCESS_TIMEOUT 30\n",
+                    key.to_base64(),
+                    hmac.to_base64()
+                ),
+            )
+            .expect("access.conf");
+            std::fs::set_permissions(&access, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            let conf = dir.join("spa.conf");
+            std::fs::write(&conf, format!("[options]\n Fwknop_Access = {}\n", access.display())).expect("conf");
+            let path = dir.join("spa.pcap");
+            let began = Instant::now();
+            let mix = pcap(&path, target, &key, &hmac);
+            println!(
+                "\n(f) SPA offline replay: {} frames to UDP 62201 (written in {:.1?}): {} valid, {} replays, {} forged \
+                 (bad HMAC), {} random; 1 CPU",
+                mix.frames,
+                began.elapsed(),
+                mix.valid,
+                mix.replays,
+                mix.forged,
+                mix.random
+            );
+            let (conf_s, pcap_s) = (conf.display().to_string(), path.display().to_string());
+            let check = run_server(binary, &["-c", &conf_s, "--read", &pcap_s, "--dry-run"], &dir.join("spa.stderr"));
+            let c = counters(&check);
+            println!(
+                "    check run: opened {} of {} valid, replays refused {} of {}, refused {}, not SPA {}",
+                counter(&c, "spa_opened"),
+                mix.valid,
+                counter(&c, "spa_replays"),
+                mix.replays,
+                counter(&c, "spa_refused"),
+                counter(&c, "spa_not_spa")
+            );
+            println!("    knock-server:");
+            let ours = timed_replays(binary, &conf_s, &pcap_s, &dir.join("spa-q.stderr"), mix.frames as f64);
+            match Lab::new("server_bench_spa") {
+                Ok(lab) => {
+                    fwknopd(&lab, &access, &path, mix.frames as f64, ours);
+                    if skip_live {
+                        println!("\n(f) SPA live flood: skipped (SERVER_BENCH_SKIP_LIVE=1)");
+                    } else {
+                        flood::live_flood(&lab, &key, &hmac);
+                    }
+                }
+                Err(LabError::Unavailable(why)) => println!("    fwknopd and the live flood: skipped, no lab: {why}"),
+                Err(e) => panic!("building the lab: {e}"),
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+
+        /// `fwknopd --pcap-file` in test mode on the same pcap, in the lab's server namespace.
+        fn fwknopd(lab: &Lab, access: &Path, pcap: &Path, frames: f64, ours: f64) {
+            let run = lab.dir().join("fwknop-bench");
+            std::fs::create_dir_all(&run).expect("run dir");
+            let conf = run.join("fwknopd.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "PCAP_INTF {};\nENABLE_SPA_PACKET_AGING Y;\nMAX_SPA_PACKET_AGE 120;\nENABLE_DIGEST_PERSISTENCE Y;\n\
+                     FWKNOP_RUN_DIR {run};\nFWKNOP_PID_FILE {run}/fwknopd.pid;\nDIGEST_FILE {run}/digest.cache;\n",
+                    lab.server_iface(),
+                    run = run.display()
+                ),
+            )
+            .expect("fwknopd.conf");
+            // fwknopd does not stop at the end of a pcap file: -C stops it after that many candidate packets
+            // (every frame here is one), and `timeout` bounds it in any case.
+            let limit = format!("{}", 60 + frames as u64 / 100);
+            let count = format!("{}", frames as u64);
+            let started = Instant::now();
+            let out = lab
+                .server_cmd("timeout")
+                .args([limit.as_str(), "fwknopd", "-c"])
+                .arg(&conf)
+                .arg("-a")
+                .arg(access)
+                .arg("--pcap-file")
+                .arg(pcap)
+                .args(["--pcap-any-direction", "-f", "-t", "-C", count.as_str()])
+                .output();
+            let wall = started.elapsed().as_secs_f64();
+            match out {
+                Ok(out) if out.status.success() => {
+                    let text = String::from_utf8_lossy(&out.stderr);
+                    let accepted = text.matches("--test mode enabled").count();
+                    println!(
+                        "    fwknopd --pcap-file -t: {wall:.3} s, {:.0} packets/s (accepted {accepted}); knock-server / \
+                         fwknopd: {:.1}x the packets per second (target >= 10x: {})",
+                        frames / wall,
+                        ours / (frames / wall),
+                        if ours / (frames / wall) >= 10.0 { "met" } else { "NOT met" }
+                    );
+                }
+                Ok(out) => println!(
+                    "    fwknopd failed ({}): {}",
+                    out.status,
+                    knock_e2e::tail(&String::from_utf8_lossy(&out.stderr), 2000)
+                ),
+                Err(e) => println!("    fwknopd: cannot run: {e}"),
+            }
+        }
+
+        /// Live: a flood of random SPA-sized UDP payloads from spoofed sources to the SPA port while 20
+        /// legitimate packets from the real fwknop client arrive, on knock-server then on fwknopd.
+        pub(super) mod flood {
+            use std::net::Ipv4Addr;
+            use std::os::unix::fs::PermissionsExt;
+            use std::sync::atomic::{AtomicBool, Ordering};
+            use std::time::{Duration, Instant};
+
+            use client_core::spa;
+            use knock_e2e::frames::udp_payload_frame;
+            use knock_e2e::knock_server::counter;
+            use knock_e2e::nft::knock_ruleset;
+            use knock_e2e::packet_socket::PacketSocket;
+            use knock_e2e::{Lab, Rng, Side};
+
+            use super::super::mib;
+
+            const LEGIT: u32 = 20;
+            const GATED: u16 = 22;
+            const SPA_PORT: u16 = 62201;
+            /// Distinct flood frames built up front, sent over and over in batches.
+            const FLOOD_FRAMES: usize = 8192;
+            const BATCH: usize = 64;
+            /// Time a server gets after the flood to work through a backlog.
+            const DRAIN: Duration = Duration::from_secs(5);
+
+            #[derive(Clone, Copy)]
+            enum Server {
+                KnockServer,
+                Fwknopd,
+            }
+
+            /// The address legitimate packet `i` comes from and asks access for (in the client's subnet).
+            fn legit_source(lab: &Lab, i: u32) -> Ipv4Addr {
+                Ipv4Addr::from(u32::from(lab.client_v4()) + 100 + i)
+            }
+
+            pub fn live_flood(lab: &Lab, key: &spa::SpaKey, hmac: &spa::HmacKey) {
+                let secs: u64 = std::env::var("SERVER_BENCH_SPA_FLOOD_SECS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(if std::env::var("CI").is_ok_and(|v| v == "true") { 3 } else { 10 });
+                let access = format!(
+                    "SOURCE ANY\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nFW_ACCESS_TIMEOUT 30\n",
+                    key.to_base64(),
+                    hmac.to_base64()
+                );
+                lab.server_nft_load(&knock_ruleset(GATED)).unwrap_or_else(|e| panic!("{e}"));
+                println!(
+                    "\n(f) SPA live flood: random base64 payloads (150-389 bytes) from spoofed sources to UDP {SPA_PORT}, \
+                     as fast as one AF_PACKET sender goes, for {secs} s; {LEGIT} legitimate packets (the real fwknop \
+                     client, a fresh packet each, one per source address) spread over it; same access.conf"
+                );
+                println!("    {:<15} {:<9} {:>12} {:>8} {:>4}  notes", "server", "flood", "flood pps", "opened", "of");
+                // Without a flood first: the control row (every legitimate packet opens on both).
+                for flood in [false, true] {
+                    for server in [Server::KnockServer, Server::Fwknopd] {
+                        let (pps, opened, notes) =
+                            round(lab, server, &access, key, hmac, Duration::from_secs(secs), flood);
+                        let name = match server {
+                            Server::KnockServer => "knock-server",
+                            Server::Fwknopd => "fwknopd 2.6.10",
+                        };
+                        let flood = if flood { "max rate" } else { "none" };
+                        println!("    {name:<15} {flood:<9} {pps:>12.0} {opened:>8} {LEGIT:>4}  {notes}");
+                    }
+                }
+            }
+
+            /// 20 fresh packets from the real fwknop client (`-T`: built, not sent), one per legitimate source.
+            fn legit_packets(
+                lab: &Lab,
+                key: &spa::SpaKey,
+                hmac: &spa::HmacKey,
+                round: &str,
+            ) -> Vec<(Ipv4Addr, String)> {
+                let home = lab.dir().join(format!("fwknop-client-{round}"));
+                std::fs::create_dir_all(&home).expect("home");
+                let rc = home.join("fwknoprc");
+                std::fs::write(
+                    &rc,
+                    format!(
+                        "[lab]\nSPA_SERVER {}\nSPA_SERVER_PORT {SPA_PORT}\nSPA_SERVER_PROTO udp\nACCESS tcp/{GATED}\n\
+                         KEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nUSE_HMAC Y\nHMAC_DIGEST_TYPE sha256\n",
+                        lab.server_v4(),
+                        key.to_base64(),
+                        hmac.to_base64()
+                    ),
+                )
+                .expect("rc file");
+                std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+                (0..LEGIT)
+                    .map(|i| {
+                        let source = legit_source(lab, i);
+                        let packet = home.join(format!("packet-{i}"));
+                        let out = lab
+                            .client_cmd("fwknop")
+                            .env("HOME", &home)
+                            .arg("--rc-file")
+                            .arg(&rc)
+                            .args(["-n", "lab", "--no-save-args", "-T", "-a"])
+                            .arg(source.to_string())
+                            .arg("-B")
+                            .arg(&packet)
+                            .output()
+                            .expect("fwknop runs");
+                        assert!(out.status.success(), "fwknop: {}", knock_e2e::text(&out));
+                        (source, std::fs::read_to_string(&packet).expect("saved packet").trim().to_owned())
+                    })
+                    .collect()
+            }
+
+            /// The flood's frames: random sources in 198.18.0.0/15, random base64 payloads of SPA sizes.
+            fn flood_frames(lab: &Lab) -> Vec<Vec<u8>> {
+                const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                let macs = (lab.mac(Side::Client).expect("mac"), lab.mac(Side::Server).expect("mac"));
+                let mut rng = Rng::new(0xf100d);
+                (0..FLOOD_FRAMES)
+                    .map(|_| {
+                        let src = Ipv4Addr::from(0xc612_0000 + (rng.next_u64() as u32 & 0x1_ffff));
+                        let payload: Vec<u8> = (0..150 + rng.below(240)).map(|_| B64[rng.below(B64.len())]).collect();
+                        udp_payload_frame(macs, src.into(), lab.server_v4().into(), SPA_PORT, &payload)
+                    })
+                    .collect()
+            }
+
+            /// One server: (flood packets per second sent, legitimate packets that opened, notes).
+            fn round(
+                lab: &Lab,
+                server: Server,
+                access: &str,
+                key: &spa::SpaKey,
+                hmac: &spa::HmacKey,
+                flood_time: Duration,
+                flood: bool,
+            ) -> (f64, usize, String) {
+                let name = match server {
+                    Server::KnockServer => "knock-server",
+                    Server::Fwknopd => "fwknopd",
+                };
+                let legit = legit_packets(lab, key, hmac, &format!("{name}-{flood}"));
+                let frames = flood_frames(lab);
+                let mut ks = None;
+                let mut fw = None;
+                match server {
+                    Server::KnockServer => {
+                        let path = lab.dir().join("flood-access.conf");
+                        std::fs::write(&path, access).expect("access.conf");
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+                        let config = format!("[options]\n Fwknop_Access = {}\n", path.display());
+                        let args = ["--fwknop-nft-set", "inet knock allow4"];
+                        ks = Some(lab.start_knock_server(&config, &args).unwrap_or_else(|e| panic!("{e}")));
+                    }
+                    Server::Fwknopd => fw = Some(lab.start_fwknopd(access).expect("fwknopd starts")),
+                }
+                let log = |ks: &Option<knock_e2e::KnockServer>, fw: &Option<knock_e2e::Fwknopd>| match (ks, fw) {
+                    (Some(s), _) => s.log(),
+                    (_, Some(f)) => f.log(),
+                    _ => String::new(),
+                };
+                let wanted: Vec<String> = legit
+                    .iter()
+                    .map(|(ip, _)| match server {
+                        Server::KnockServer => format!("{ip}: spa-stanza-1: OPEN SESAME"),
+                        Server::Fwknopd => format!("for {ip} "),
+                    })
+                    .collect();
+                let count = |text: &str| match server {
+                    Server::KnockServer => wanted.iter().filter(|w| text.contains(w.as_str())).count(),
+                    Server::Fwknopd => wanted
+                        .iter()
+                        .filter(|w| text.lines().any(|l| l.contains("Added access rule") && l.contains(w.as_str())))
+                        .count(),
+                };
+
+                let stop = AtomicBool::new(false);
+                let (ns, iface) = lab.client_packet_target().expect("client interface");
+                let macs = (lab.mac(Side::Client).expect("mac"), lab.mac(Side::Server).expect("mac"));
+                let (sent, elapsed) = std::thread::scope(|s| {
+                    let flooder = s.spawn(|| {
+                        let socket = PacketSocket::open_in(&ns, &iface).expect("packet socket");
+                        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+                        let started = Instant::now();
+                        let mut sent = 0u64;
+                        while flood && !stop.load(Ordering::Relaxed) {
+                            for batch in refs.chunks(BATCH) {
+                                socket.send_batch(batch).expect("flood frames sent");
+                                sent += batch.len() as u64;
+                            }
+                        }
+                        (sent, started.elapsed())
+                    });
+                    // The legitimate packets spread over the flood, the first after a tenth of it.
+                    let gap = flood_time / (LEGIT + 2);
+                    std::thread::sleep(gap);
+                    for (ip, payload) in &legit {
+                        let tick = Instant::now();
+                        let frame =
+                            udp_payload_frame(macs, (*ip).into(), lab.server_v4().into(), SPA_PORT, payload.as_bytes());
+                        lab.send_client_frame(&frame).expect("legitimate frame sent");
+                        std::thread::sleep(gap.saturating_sub(tick.elapsed()));
+                    }
+                    std::thread::sleep(gap);
+                    stop.store(true, Ordering::Relaxed);
+                    flooder.join().expect("flood thread")
+                });
+                knock_e2e::wait_until(DRAIN, || count(&log(&ks, &fw)) == wanted.len());
+                let opened = count(&log(&ks, &fw));
+                let notes = match (&mut ks, &fw) {
+                    (Some(s), _) => {
+                        let rss = s.peak_rss_kib().map(mib).unwrap_or(0.0);
+                        match s.counters() {
+                            Ok(c) => format!(
+                                "captured {} SPA-port packets of {sent} flood + {LEGIT} sent, refused {}, peak RSS {rss:.1} MiB",
+                                counter(&c, "spa_packets"),
+                                counter(&c, "spa_refused")
+                            ),
+                            Err(e) => format!("no counters: {e}"),
+                        }
+                    }
+                    (_, Some(f)) => {
+                        let text = f.log();
+                        let errors = text.matches("Error creating fko context").count();
+                        format!("logged {errors} undecodable packets of {sent} flood + {LEGIT} sent")
+                    }
+                    _ => String::new(),
+                };
+                drop(ks);
+                drop(fw);
+                (sent as f64 / elapsed.as_secs_f64().max(1e-9), opened, notes)
             }
         }
     }

@@ -29,6 +29,15 @@ pub fn udp_frame(macs: Macs, src: IpAddr, dst: IpAddr, port: u16) -> Vec<u8> {
     frame
 }
 
+/// A UDP datagram carrying `payload` from `src` (port 40000) to `dst`:`port` (an SPA packet, say), in an
+/// Ethernet frame from `macs.0` to `macs.1`. Panics when `src` and `dst` are not of one family.
+pub fn udp_payload_frame(macs: Macs, src: IpAddr, dst: IpAddr, port: u16, payload: &[u8]) -> Vec<u8> {
+    let builder = ip(macs, src, dst).udp(40000, port);
+    let mut frame = Vec::with_capacity(builder.size(payload.len()));
+    builder.write(&mut frame, payload).expect("a datagram fits in a frame");
+    frame
+}
+
 fn ip(macs: Macs, src: IpAddr, dst: IpAddr) -> PacketBuilderStep<etherparse::IpHeaders> {
     let ethernet = PacketBuilder::ethernet2(macs.0, macs.1);
     match (src, dst) {

@@ -15,9 +15,11 @@
 //! does a listed one the docs no longer show. Documented JSON documents are compared, key for key, with
 //! what the same commands print ([`the_documented_json_has_the_keys_knock_cli_prints`]).
 //!
-//! Substitutions, and why: `/etc/knockd.conf` is a file of the scratch directory (nothing outside the test
+//! Substitutions, and why: `/etc/knockd.conf` and `/etc/fwknop/access.conf` are files of the scratch directory (nothing outside the test
 //! changes); the CI recipes' `deploy@` user and `./deploy.sh` become `root@` and `echo deployed` (the lab's
 //! sshd lets root in with the lab's key, which the client namespace's ssh_config names).
+
+#![cfg(target_os = "linux")] // the namespace lab is Linux-only (see knock_e2e's crate docs)
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -115,6 +117,27 @@ const EXAMPLES: &[(&str, How)] = &[
     ("knock-cli profile add fw --spa --host fw.example.org --access tcp/22 --verify-port 22", Offline),
     ("export KNOCK_SPA_KEY_BASE64_FW=... KNOCK_SPA_HMAC_KEY_BASE64_FW=...", Synopsis),
     ("knock-cli open fw", By("tests/tests/spa.rs", "spa_opens_a_cmd_cycle_door_of_a_real_fwknopd_twice_in_a_row")),
+    // docs/spa-server.md (the lab tests give the access.conf as `Fwknop_Access` in the config, the same
+    // setting as --fwknop-access)
+    ("knock-server --fwknop-access /etc/fwknop/access.conf --fwknop-nft-set \"inet knock spa4\" --check", Offline),
+    (
+        "knock-server --fwknop-access /etc/fwknop/access.conf --fwknopd-conf /etc/fwknop/fwknopd.conf --fwknop-nft-set \"inet knock spa4\" --fwknop-nft-set-6 \"inet knock spa6\" --state-dir /var/lib/knock-server -i eth0",
+        By("tests/tests/server_spa.rs", "knock_cli_opens_over_ipv6_with_the_packets_source"),
+    ),
+    (
+        "knock-server -c /etc/knock-server.conf --fwknop-nft-set \"inet knock spa4\" --state-dir /var/lib/knock-server",
+        By(
+            "tests/tests/server_spa.rs",
+            "the_real_fwknop_client_opens_the_nft_door_with_each_hmac_type_and_a_replay_is_refused_even_after_a_restart",
+        ),
+    ),
+    (
+        "knock-server --fwknop-access /etc/fwknop/access.conf --read capture.pcap --dry-run",
+        By(
+            "tests/tests/server_spa.rs",
+            "an_offline_replay_of_a_pcap_opens_once_and_refuses_forgeries_replays_and_stale_packets",
+        ),
+    ),
 ];
 
 /// The pages a user reads (the others are for maintainers: architecture, testing, performance, specs).
@@ -127,6 +150,7 @@ const USER_DOCS: &[&str] = &[
     "docs/spa.md",
     "docs/rotating-sequences.md",
     "docs/server.md",
+    "docs/spa-server.md",
     "docs/choosing.md",
     "docs/gui.md",
     "docs/platforms.md",
@@ -265,6 +289,15 @@ fn the_offline_examples_run_as_documented() {
         let keys = dir.join("ssh.keys");
         std::fs::write(&keys, "bob JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n").expect("ssh.keys");
         std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+        // An fwknopd access.conf (0600, as fwknopd wants it) with one stanza.
+        let access = dir.join("access.conf");
+        std::fs::write(
+            &access,
+            "SOURCE ANY\nOPEN_PORTS tcp/22\nKEY_BASE64 wDqz5PFLxNI4rhV6wYfphcP7HHWEJiOPeLeHGx7HbiE=\n\
+             HMAC_KEY_BASE64 ifYuuTlaZcMBvVNKbATqjmgwL/3E3Mk/PuOeLVFRxsqMd1P9WT9PmnNZuD0ZXxvnQsjWqs+QHMoF2vL0ecMFKQ==\n",
+        )
+        .expect("access.conf");
+        std::fs::set_permissions(&access, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
         for (_, line, example) in examples_of(file) {
             if how(&example) != Some(Offline) {
                 continue;
@@ -272,6 +305,7 @@ fn the_offline_examples_run_as_documented() {
             for command in expand_optional(&example) {
                 let command = command
                     .replace("/etc/knockd.conf", "knockd.conf")
+                    .replace("/etc/fwknop/access.conf", "access.conf")
                     .replace("/etc/bash_completion.d/knock-cli", "knock-cli.bash");
                 let out = shell(&dir, &bin, &command);
                 assert_eq!(out.status.code(), Some(0), "{file}:{line}: `{command}`\n{}", text(&out));

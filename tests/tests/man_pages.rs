@@ -3,6 +3,8 @@
 //! knock-server reads), and knock-server(8)'s extra sections. `man --warnings` must print no warning. knock-server(8) (help2man with
 //! server-mini/man/knock-server.8.h2m) is checked installed, in scripts/test-packages.sh.
 
+#![cfg(target_os = "linux")] // man-db and the .deb's pages are Linux's
+
 use std::path::Path;
 use std::process::Command;
 

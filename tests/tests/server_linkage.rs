@@ -1,7 +1,7 @@
 //! knock-server links only what it uses: its own NEEDED entries (`readelf -d`) are libpcap, libgcc_s,
 //! libc and the dynamic loader. (`ldd` also lists libdbus-1 and its chain, but only because Debian's
 //! libpcap0.8 itself NEEDs libdbus-1 for its D-Bus capture module; nothing of the client stack,
-//! keyring, D-Bus, TLS or AES, is linked by knock-server.)
+//! keyring, D-Bus or TLS, is linked by knock-server; its SPA door uses the pure-Rust codec.)
 #![cfg(target_os = "linux")]
 
 use knock_e2e::knock_server::knock_server_path;

@@ -34,6 +34,16 @@ pub fn decode(
     parse_plaintext(&plaintext, digest)
 }
 
+/// As [`decode`], with the digest type taken from the digest's length, as fwknopd infers it (the server
+/// has no digest setting): what a server decodes with.
+pub fn decode_any_digest(wire: &str, key: &SpaKey, hmac_key: &HmacKey, hmac: HmacType) -> Result<SpaMessage, SpaError> {
+    let plaintext = open(wire, key, hmac_key, hmac)?;
+    let digest_len = plaintext.iter().rposition(|b| *b == b':').map_or(0, |at| plaintext.len() - at - 1);
+    let digest = DigestType::from_b64_len(digest_len)
+        .ok_or_else(|| malformed(format!("its digest is {digest_len} characters, no known digest's length")))?;
+    parse_plaintext(&plaintext, digest)
+}
+
 /// fwknopd's replay-cache key for a payload: `B64NP(SHA-256(payload))`, HMAC included.
 pub fn replay_digest(wire: &str) -> String {
     b64::encode_unpadded(&sha2::Sha256::digest(wire.as_bytes()))
