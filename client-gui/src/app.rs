@@ -234,6 +234,9 @@ pub enum Pick {
     ExportFolder,
 }
 
+/// The file an export with keys writes (named here so that ui/ can say it without reaching into transfer).
+pub const BACKUP_FILE: &str = crate::transfer::BACKUP_FILE;
+
 /// The export dialog: which profiles, where, and whether existing files may be replaced.
 #[derive(Debug, Clone, Default)]
 pub struct ExportDialog {

@@ -416,7 +416,7 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         let note = if dialog.with_keys {
             format!(
                 "{} is written readable by you only, its keys encrypted: import it with the passphrase.",
-                crate::transfer::BACKUP_FILE
+                crate::app::BACKUP_FILE
             )
         } else {
             "Files are written readable by you only: they contain the sequences.".to_owned()
