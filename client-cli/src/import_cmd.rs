@@ -1,5 +1,7 @@
 //! `knock-cli profile import FILE [--host H] [--dry-run] [--json]`: a knockd.conf, fwknoprc or profile
-//! file into profiles (client_core::import_path does the work; this module prints it).
+//! file into profiles (client_core::import_path does the work; this module prints it). An encrypted
+//! backup (the desktop app's Export with keys, detected by its content) needs its passphrase: from
+//! `$KNOCK_BACKUP_PASSPHRASE`, else asked on the terminal without echo; never from the command line.
 //!
 //! Exit codes: 0 when at least one profile was created (or would be, with --dry-run), even if other doors
 //! or stanzas were skipped; 2 when nothing could be imported, the file or --host is invalid, or the
@@ -9,7 +11,10 @@ use std::path::Path;
 
 use client_core::ProfileStore;
 use client_core::SecretStore;
-use client_core::{ImportEntry, ImportError, ImportNote, ImportReport, ImportWritten, import_path, write_import};
+use client_core::{
+    BACKUP_PASSPHRASE_VAR, ImportEntry, ImportError, ImportNote, ImportReport, ImportWritten, Secret, import_backup,
+    import_path, write_import,
+};
 use serde::Serialize;
 
 use crate::exit::ExitCode;
@@ -24,6 +29,18 @@ pub fn run(
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let report = match import_path(file, host) {
+        Err(ImportError::PassphraseNeeded { file: name }) => {
+            if host.is_some() {
+                return Err(Failure::invalid(format!(
+                    "{name}: --host does not apply to a backup: its profiles keep their hosts (change one with \
+                     `knock-cli profile edit` afterwards)"
+                )));
+            }
+            import_backup(file, &backup_passphrase(&name)?)
+        }
+        other => other,
+    };
+    let report = match report {
         Ok(report) => report,
         Err(err) if json => {
             print_json(&InvalidDocument::new(file, &err));
@@ -41,6 +58,24 @@ pub fn run(
         print_text(&report, &written, dry_run, created);
     }
     Ok(code)
+}
+
+/// A backup's passphrase: `$KNOCK_BACKUP_PASSPHRASE`, else asked on the terminal (no echo).
+fn backup_passphrase(file: &str) -> Result<Secret, Failure> {
+    use std::io::IsTerminal;
+
+    if let Ok(value) = std::env::var(BACKUP_PASSPHRASE_VAR) {
+        return Ok(Secret::new(value));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::invalid(format!(
+            "{file} is an encrypted backup: give its passphrase at the prompt (run it in a terminal) or in \
+             ${BACKUP_PASSPHRASE_VAR}"
+        )));
+    }
+    rpassword::prompt_password(format!("passphrase of {file}: "))
+        .map(Secret::new)
+        .map_err(|e| Failure::failed(format!("cannot read the passphrase: {e}")))
 }
 
 fn print_text(report: &ImportReport, written: &[ImportWritten], dry_run: bool, created: usize) {

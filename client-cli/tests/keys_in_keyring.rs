@@ -229,3 +229,64 @@ fn set_key_refuses_a_copy_that_shares_the_originals_id() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("copy has the same id as bastion") && err.contains("delete the `id` line"), "{err}");
 }
+
+/// Issue 24 item 10: a backup made by client-core (profiles with their keys, a passphrase) imports with
+/// `profile import`, the passphrase from `$KNOCK_BACKUP_PASSPHRASE`: the profiles are created and the
+/// rotating door key reaches the keyring (the door's sequence is derived from it). A wrong passphrase
+/// says so and creates nothing; without a terminal or the variable, the message names the variable.
+#[test]
+fn a_backup_with_keys_imports_with_the_passphrase_from_the_environment() {
+    use client_core::rotating::DoorKey;
+    use client_core::{BackupProfile, Profile, Secret, encrypt_backup};
+
+    let dir = TempDir::new("backup");
+    let d = dir.0.display();
+    let rotating: Profile =
+        toml::from_str("host = \"192.0.2.4\"\n[rotating]\ndoor = \"ssh\"\nlength = 4\n").expect("rotating");
+    let web: Profile = toml::from_str("host = \"192.0.2.2\"\nopen = \"7000,8000:udp\"\n").expect("web");
+    let profiles = [
+        BackupProfile {
+            name: "door".into(),
+            profile: rotating,
+            spa_keys: None,
+            door_key: DoorKey::from_base32(KEY).ok(),
+        },
+        BackupProfile { name: "web".into(), profile: web, spa_keys: None, door_key: None },
+    ];
+    let passphrase = "correct horse battery staple";
+    let backup = encrypt_backup(&profiles, &Secret::new(passphrase)).expect("encrypt");
+    // Outside the profiles folder: the import is what puts them there.
+    let file = dir.0.join("knock.backup");
+    std::fs::create_dir_all(dir.0.join("profiles")).expect("dir");
+    std::fs::write(&file, backup).expect("write");
+    let steps = format!(
+        "k() {{ '{cli}' --profiles-dir '{d}/profiles' \"$@\"; }}; \
+         k profile import '{f}' 2>'{d}/none.err'; echo \"none=$?\"; \
+         KNOCK_BACKUP_PASSPHRASE='not the passphrase' k profile import '{f}' 2>'{d}/wrong.err'; echo \"wrong=$?\"; \
+         ls '{d}/profiles' | wc -l | sed 's/^ */after-wrong=/'; \
+         KNOCK_BACKUP_PASSPHRASE='{passphrase}' k profile import '{f}' >'{d}/ok.out' 2>'{d}/ok.err'; echo \"ok=$?\"; \
+         k rotating now door --reveal >'{d}/now.out' 2>'{d}/now.err'; echo \"now=$?\"",
+        cli = env!("CARGO_BIN_EXE_knock-cli"),
+        f = file.display(),
+    );
+    let Some(out) = in_keyring(&dir.0, &steps) else { return };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let diag = text(&out);
+    assert!(stdout.contains("none=2"), "{diag}");
+    assert!(read(&dir.0.join("none.err")).contains("$KNOCK_BACKUP_PASSPHRASE"), "{}", read(&dir.0.join("none.err")));
+    assert!(stdout.contains("wrong=2"), "{diag}");
+    assert!(read(&dir.0.join("wrong.err")).contains("wrong passphrase"), "{}", read(&dir.0.join("wrong.err")));
+    assert!(stdout.contains("after-wrong=0"), "a wrong passphrase creates nothing: {diag}");
+    assert!(stdout.contains("ok=0"), "{diag}\n{}", read(&dir.0.join("ok.err")));
+    let ok = read(&dir.0.join("ok.out"));
+    assert!(
+        ok.contains("added door") && ok.contains("added web") && ok.contains("its keys are in the OS keyring"),
+        "{ok}"
+    );
+    assert!(stdout.contains("now=0"), "the door key reached the keyring: {}\n{diag}", read(&dir.0.join("now.err")));
+    assert!(!read(&dir.0.join("now.out")).trim().is_empty(), "the door's sequence");
+    assert!(read(&dir.0.join("profiles/web.toml")).contains("192.0.2.2"));
+    for output in [ok, read(&dir.0.join("ok.err")), read(&dir.0.join("wrong.err"))] {
+        assert!(!output.contains(KEY) && !output.contains(passphrase), "no key or passphrase in the output");
+    }
+}

@@ -49,6 +49,8 @@ mod sequence;
 pub mod spa;
 
 #[cfg(feature = "client")]
+mod backup;
+#[cfg(feature = "client")]
 mod discover;
 #[cfg(feature = "client")]
 mod doctor;
@@ -129,6 +131,12 @@ pub use verify::{PortState, VerifyOutcome, probe_port};
 #[cfg(feature = "client")]
 pub use wording::plural;
 
+// Encrypted backups of profiles with their keys.
+#[cfg(feature = "client")]
+pub use backup::{
+    BACKUP_PASSPHRASE_VAR, BackupError, BackupProfile, MIN_PASSPHRASE_CHARS, collect as collect_backup,
+    decrypt as decrypt_backup, encrypt as encrypt_backup, import_backup, is_backup, write_file as write_backup,
+};
 // Importing knockd.conf, fwknoprc and rotating provisioning URIs.
 #[cfg(feature = "client")]
 pub use import::{

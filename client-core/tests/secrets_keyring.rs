@@ -628,3 +628,59 @@ fn bus_without_secret_service_is_unavailable() {
     );
     run.assert_passed(TEST);
 }
+
+/// Issue 24 item 10: a backup takes an SPA profile's keys and a rotating profile's door key from a real
+/// keyring, and importing it puts them back under the new profiles' ids; the file holds neither key in
+/// the clear.
+#[test]
+fn a_backup_carries_keys_from_the_keyring_and_back() {
+    const TEST: &str = "a_backup_carries_keys_from_the_keyring_and_back";
+    if is_child(TEST) {
+        backup_in_sandbox();
+        println!("{DONE} {TEST}");
+        return;
+    }
+    run_in_keyring(TEST);
+}
+
+fn backup_in_sandbox() {
+    use client_core::rotating::DoorKey;
+    use client_core::spa::{HmacKey, SpaKey};
+
+    let home = sandbox_home();
+    let store = SecretStore::with_service(format!("knock-toolkit-test-{}", unique()));
+    let profiles = ProfileStore::new(home.join("profiles"));
+    let fw: Profile = toml::from_str("host = \"192.0.2.5\"\n[spa]\naccess = \"tcp/22\"\n").expect("spa");
+    let door: Profile = toml::from_str("host = \"192.0.2.4\"\n[rotating]\ndoor = \"ssh\"\n").expect("rotating");
+    let fw = profiles.create("fw", &fw).expect("create");
+    let door = profiles.create("door", &door).expect("create");
+    let (key, hmac) = (SpaKey::new(vec![0x41; 32]).expect("key"), HmacKey::new(vec![0x42; 64]).expect("hmac"));
+    store.store_spa_keys(&KeyOwner::of("fw", &fw.profile), &key, &hmac).expect("spa keys");
+    let door_key = DoorKey::from_bytes(vec![0x43; 20]).expect("door key");
+    store.store_rotating_key(&KeyOwner::of("door", &door.profile), &door_key).expect("door key");
+
+    let names = ["fw".to_owned(), "door".to_owned()];
+    let backup = client_core::collect_backup(&profiles, &names, &store).expect("collect");
+    let passphrase = Secret::new("a passphrase for the test");
+    let text = client_core::encrypt_backup(&backup, &passphrase).expect("encrypt");
+    for secret in [key.to_base64(), hmac.to_base64(), door_key.to_base32()] {
+        assert!(!text.contains(&secret), "a key in the clear");
+    }
+    let file = home.join("knock-backup.age");
+    client_core::write_backup(&file, &text).expect("write");
+
+    let elsewhere = ProfileStore::new(home.join("elsewhere"));
+    let report = client_core::import_backup(&file, &passphrase).expect("import");
+    let written = client_core::write_import(&report, &elsewhere, &store);
+    assert!(written.iter().all(|w| w.profile.is_ok() && matches!(w.keys, Some(Ok(())))), "{written:?}");
+    let fw2 = elsewhere.load("fw").expect("fw");
+    let door2 = elsewhere.load("door").expect("door");
+    assert_ne!(fw2.profile.id, fw.profile.id, "a new id");
+    let got = store.spa_keys("fw", &KeyOwner::of("fw", &fw2.profile)).expect("read").expect("keys");
+    assert_eq!((got.key.as_bytes(), got.hmac.as_bytes()), (key.as_bytes(), hmac.as_bytes()));
+    let got = store.get(&KeyOwner::of("door", &door2.profile), SecretKind::RotatingKey).expect("read").expect("key");
+    assert_eq!(got.expose(), door_key.to_base32());
+    for (name, p) in [("fw", &fw.profile), ("door", &door.profile), ("fw", &fw2.profile), ("door", &door2.profile)] {
+        let _ = store.delete_all(&KeyOwner::of(name, p));
+    }
+}

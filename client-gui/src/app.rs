@@ -220,6 +220,11 @@ pub struct ImportDialog {
     pub error: Option<String>,
     /// A knockd.conf's doors: the TCP port to verify after knocking (empty: none).
     pub verify_port: String,
+    /// The file is an encrypted backup (Export with keys): the dialog asks for its passphrase.
+    pub encrypted: bool,
+    pub passphrase: crate::transfer::Passphrase,
+    /// The backup is being decrypted (in the worker).
+    pub decrypting: bool,
 }
 
 /// What a native file dialog (Browse…) was opened for.
@@ -229,6 +234,9 @@ pub enum Pick {
     ExportFolder,
 }
 
+/// The file an export with keys writes (named here so that ui/ can say it without reaching into transfer).
+pub const BACKUP_FILE: &str = crate::transfer::BACKUP_FILE;
+
 /// The export dialog: which profiles, where, and whether existing files may be replaced.
 #[derive(Debug, Clone, Default)]
 pub struct ExportDialog {
@@ -237,6 +245,12 @@ pub struct ExportDialog {
     /// Files that already exist: the dialog asks before replacing them.
     pub existing: Vec<PathBuf>,
     pub error: Option<String>,
+    /// Export with keys: one encrypted file of the profiles and their keys, sealed with a passphrase.
+    pub with_keys: bool,
+    pub passphrase: crate::transfer::Passphrase,
+    pub confirm: crate::transfer::Passphrase,
+    /// An export with keys is being written (in the worker).
+    pub writing: bool,
 }
 
 /// What survives a restart (eframe persistence).
@@ -1201,6 +1215,38 @@ impl AppState {
                     }
                 },
                 WorkerMessage::RotatingImported { name, result } => self.on_rotating_imported(name, result),
+                WorkerMessage::BackupPreviewed { path, result } => {
+                    let Some(dialog) = self.import_dialog.as_mut() else { continue };
+                    dialog.decrypting = false;
+                    // An answer for a path no longer in the field is dropped.
+                    if crate::transfer::expand_home(&dialog.path) == path {
+                        match result {
+                            Ok(preview) => {
+                                dialog.preview = Some(preview);
+                                dialog.error = None;
+                            }
+                            Err(err) => {
+                                dialog.preview = None;
+                                dialog.error = Some(err.to_string());
+                            }
+                        }
+                    }
+                }
+                WorkerMessage::BackupWritten { count, result } => {
+                    let Some(dialog) = self.export_dialog.as_mut() else { continue };
+                    dialog.writing = false;
+                    match result {
+                        Ok(path) => {
+                            self.export_dialog = None;
+                            self.notice = Some(Notice::Info(format!(
+                                "exported {} with their keys, encrypted, to {}",
+                                client_core::plural(count, "profile"),
+                                path.display()
+                            )));
+                        }
+                        Err(err) => dialog.error = Some(err.to_string()),
+                    }
+                }
                 WorkerMessage::Diagnosed { name, run, result } => {
                     if let Some(current) = self.diagnosis.as_mut().filter(|d| d.id == run && d.name == name) {
                         current.result = Some(result);
@@ -1210,9 +1256,17 @@ impl AppState {
                     self.notice = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));
                 }
                 WorkerMessage::SecretsStored { name, result: Err(err) } => {
-                    let [(key_var, hmac_var), _] = client_core::spa_key_variables(&name);
+                    let rotating =
+                        self.entry(&name).and_then(|e| e.profile.as_ref().ok()).is_some_and(|p| p.rotating().is_some());
+                    let variables = if rotating {
+                        let [var, _] = client_core::rotating_key_variables(&name);
+                        format!("${var}")
+                    } else {
+                        let [(key_var, hmac_var), _] = client_core::spa_key_variables(&name);
+                        format!("${key_var} and ${hmac_var}")
+                    };
                     self.notice = Some(Notice::Error(format!(
-                        "saved {name}, but its keys could not be stored ({err}); give them in ${key_var} and ${hmac_var}"
+                        "saved {name}, but its keys could not be stored ({err}); give them in {variables}"
                     )));
                 }
             }
@@ -1655,10 +1709,24 @@ impl AppState {
     pub fn preview_import(&mut self) {
         let Some(dialog) = self.import_dialog.as_mut() else { return };
         let path = crate::transfer::expand_home(&dialog.path);
+        if dialog.encrypted && !dialog.passphrase.is_empty() {
+            // In the worker: scrypt takes about a second.
+            if !dialog.decrypting {
+                dialog.decrypting = true;
+                dialog.error = None;
+                self.worker.preview_backup(path, dialog.passphrase.secret());
+            }
+            return;
+        }
         match crate::transfer::preview_import(&path, dialog.host.trim()) {
             Ok(preview) => {
                 dialog.preview = Some(preview);
                 dialog.error = None;
+            }
+            Err(err) if crate::transfer::needs_passphrase(&err) => {
+                dialog.preview = None;
+                dialog.encrypted = true;
+                dialog.error = Some("an encrypted backup (Export with keys): enter its passphrase".to_owned());
             }
             Err(err) => {
                 dialog.preview = None;
@@ -1705,6 +1773,9 @@ impl AppState {
         }
         for (name, key, hmac) in outcome.keys {
             self.worker.store_spa_keys(self.store.clone(), self.secrets.clone(), name, key, hmac);
+        }
+        for (name, key) in outcome.door_keys {
+            self.worker.store_door_key(self.store.clone(), self.secrets.clone(), name, key);
         }
     }
 
@@ -1785,6 +1856,16 @@ impl AppState {
         let Some(dialog) = self.export_dialog.as_mut() else { return };
         let names: Vec<String> = dialog.chosen.iter().cloned().collect();
         let dir = crate::transfer::expand_home(&dialog.dir);
+        if dialog.with_keys {
+            // In the worker: the keyring is read and scrypt takes about a second.
+            if !dialog.writing {
+                dialog.writing = true;
+                dialog.error = None;
+                let (passphrase, confirm) = (dialog.passphrase.clone(), dialog.confirm.clone());
+                self.worker.export_backup(self.store.clone(), self.secrets.clone(), names, dir, passphrase, confirm);
+            }
+            return;
+        }
         if !overwrite {
             let existing = crate::transfer::existing_exports(&names, &dir);
             if !existing.is_empty() {

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 pub use client_core::ImportFormat;
 use client_core::Profile;
 use client_core::import_path;
+use client_core::rotating::DoorKey;
 use client_core::spa::{HmacKey, SpaKey};
+use client_core::{BackupError, Secret, SecretStore};
 use client_core::{ProfileStore, StoreError};
 
 /// One profile an import would create; `name` is editable in the preview.
@@ -17,6 +19,8 @@ pub struct Candidate {
     pub profile: Profile,
     /// SPA keys found in the file: they go to the keyring, never to the profile file.
     pub keys: Option<(SpaKey, HmacKey)>,
+    /// A rotating profile's door key (from an encrypted backup): to the keyring too.
+    pub door_key: Option<DoorKey>,
     /// Things to check (warnings of the importer).
     pub notes: Vec<String>,
 }
@@ -91,7 +95,38 @@ pub enum ExportError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the two passphrases differ: type the same one twice")]
+    PassphrasesDiffer,
+    #[error(transparent)]
+    Backup(#[from] BackupError),
 }
+
+/// A passphrase being typed: wiped on drop, printed masked (the dialogs derive Debug).
+#[derive(Clone, Default)]
+pub struct Passphrase(pub zeroize::Zeroizing<String>);
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(***)")
+    }
+}
+
+impl Passphrase {
+    pub fn new(text: &str) -> Passphrase {
+        Passphrase(zeroize::Zeroizing::new(text.to_owned()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn secret(&self) -> Secret {
+        Secret::new(self.0.as_str())
+    }
+}
+
+/// The file name of an export with keys (an armoured age file; the import detects it by its content).
+pub const BACKUP_FILE: &str = "knock-backup.age";
 
 /// The one import entry point of the app (the dialog and the tests call it): the core's import by file
 /// (format detected from the content as a whole, as `knock-cli profile import` does) turned into a
@@ -121,6 +156,22 @@ pub fn preview_import(path: &Path, host: &str) -> Result<Preview, PreviewError> 
         }
         other => PreviewError::Import(Box::new(other)),
     })?;
+    preview_of(path, &report)
+}
+
+/// An encrypted backup's preview (Export with keys); the passphrase asked for after
+/// [`preview_import`] said the file is one ([`client_core::ImportError::PassphraseNeeded`]).
+pub fn preview_backup(path: &Path, passphrase: &Secret) -> Result<Preview, PreviewError> {
+    let report = client_core::import_backup(path, passphrase).map_err(|e| PreviewError::Import(Box::new(e)))?;
+    preview_of(path, &report)
+}
+
+/// True when `err` says the file is an encrypted backup that needs its passphrase.
+pub fn needs_passphrase(err: &PreviewError) -> bool {
+    matches!(err, PreviewError::Import(e) if matches!(**e, client_core::ImportError::PassphraseNeeded { .. }))
+}
+
+fn preview_of(path: &Path, report: &client_core::ImportReport) -> Result<Preview, PreviewError> {
     let mut preview =
         Preview { path: path.to_owned(), format: report.format, candidates: Vec::new(), skipped: Vec::new() };
     for entry in &report.entries {
@@ -130,6 +181,7 @@ pub fn preview_import(path: &Path, host: &str) -> Result<Preview, PreviewError> 
                 name: name.clone(),
                 profile: profile.clone(),
                 keys: entry.keys.as_ref().map(|k| (k.key.clone(), k.hmac.clone())),
+                door_key: entry.door_key.clone(),
                 notes,
             }),
             (Some(reason), _, _) => preview.skipped.push(format!("{}: {reason}", entry.source)),
@@ -149,6 +201,8 @@ pub struct Applied {
     pub problems: Vec<String>,
     /// Keys of added SPA profiles, for the keyring.
     pub keys: Vec<(String, SpaKey, HmacKey)>,
+    /// Door keys of added rotating profiles (from a backup), for the keyring.
+    pub door_keys: Vec<(String, DoorKey)>,
 }
 
 /// Creates the preview's profiles under their (edited) names; never replaces an existing profile.
@@ -161,6 +215,9 @@ pub fn apply_import(store: &ProfileStore, preview: &Preview) -> Applied {
                 applied.added.push(name.to_owned());
                 if let Some((key, hmac)) = &candidate.keys {
                     applied.keys.push((name.to_owned(), key.clone(), hmac.clone()));
+                }
+                if let Some(key) = &candidate.door_key {
+                    applied.door_keys.push((name.to_owned(), key.clone()));
                 }
             }
             Err(err @ StoreError::AlreadyExists { .. }) => applied.problems.push(format!("{name}: {err} (rename it)")),
@@ -175,6 +232,33 @@ pub fn import_profile_file(store: &ProfileStore, path: &Path) -> Result<String, 
     let preview = preview_import(path, "")?;
     let applied = apply_import(store, &preview);
     applied.added.into_iter().next().ok_or(ImportFileError::NotCreated { problems: applied.problems })
+}
+
+/// Export with keys: the named profiles and their keys (read from `secrets`, the OS keyring) in one
+/// encrypted file, [`BACKUP_FILE`] in `dir`, sealed with `passphrase` (typed twice: `confirm`). Blocking
+/// (the keyring, and about a second of scrypt). The file is 0600 and never replaces another.
+pub fn export_backup(
+    store: &ProfileStore,
+    secrets: &SecretStore,
+    names: &[String],
+    dir: &Path,
+    passphrase: &Passphrase,
+    confirm: &Passphrase,
+) -> Result<PathBuf, ExportError> {
+    if names.is_empty() {
+        return Err(ExportError::NothingChosen);
+    }
+    if dir.as_os_str().is_empty() || !dir.is_dir() {
+        return Err(ExportError::NotAFolder { dir: dir.to_owned() });
+    }
+    if *passphrase.0 != *confirm.0 {
+        return Err(ExportError::PassphrasesDiffer);
+    }
+    let profiles = client_core::collect_backup(store, names, secrets)?;
+    let text = client_core::encrypt_backup(&profiles, &passphrase.secret())?;
+    let path = dir.join(BACKUP_FILE);
+    client_core::write_backup(&path, &text)?;
+    Ok(path)
 }
 
 /// The files an export of `names` into `dir` would replace.

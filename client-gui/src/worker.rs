@@ -123,6 +123,16 @@ pub enum WorkerMessage {
         pick: crate::app::Pick,
         path: Option<std::path::PathBuf>,
     },
+    /// An encrypted backup decrypted into an import preview (or why not).
+    BackupPreviewed {
+        path: std::path::PathBuf,
+        result: Result<crate::transfer::Preview, crate::transfer::PreviewError>,
+    },
+    /// Export with keys: the encrypted file written (or why not); `count` profiles.
+    BackupWritten {
+        count: usize,
+        result: Result<std::path::PathBuf, crate::transfer::ExportError>,
+    },
     /// A desktop notification was handed to the desktop (or could not be).
     Notified {
         note: crate::app::DesktopNote,
@@ -236,6 +246,16 @@ impl Worker {
 
     /// Stores an SPA profile's keys in the keyring, under the profile's id (a profile written before ids
     /// is migrated first).
+    /// Stores an imported rotating profile's door key in the keyring, off the UI thread.
+    pub fn store_door_key(&self, store: ProfileStore, secrets: SecretStore, name: String, key: DoorKey) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = store_door_key(&store, &secrets, &name, &key);
+            let _ = sender.send(WorkerMessage::SecretsStored { name, result });
+            waker();
+        });
+    }
+
     pub fn store_spa_keys(
         &self,
         store: ProfileStore,
@@ -356,6 +376,34 @@ impl Worker {
         });
     }
 
+    /// An encrypted backup's preview, off the UI thread: scrypt takes about a second.
+    pub fn preview_backup(&self, path: std::path::PathBuf, passphrase: client_core::Secret) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = crate::transfer::preview_backup(&path, &passphrase);
+            let _ = sender.send(WorkerMessage::BackupPreviewed { path, result });
+            waker();
+        });
+    }
+
+    /// Export with keys, off the UI thread: the keyring is read and scrypt takes about a second.
+    pub fn export_backup(
+        &self,
+        store: ProfileStore,
+        secrets: SecretStore,
+        names: Vec<String>,
+        dir: std::path::PathBuf,
+        passphrase: crate::transfer::Passphrase,
+        confirm: crate::transfer::Passphrase,
+    ) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.runtime.spawn_blocking(move || {
+            let result = crate::transfer::export_backup(&store, &secrets, &names, &dir, &passphrase, &confirm);
+            let _ = sender.send(WorkerMessage::BackupWritten { count: names.len(), result });
+            waker();
+        });
+    }
+
     /// Awaits a native file dialog already shown (see [`crate::pick`]) and reports its answer.
     pub fn await_pick(
         &self,
@@ -377,6 +425,20 @@ impl Worker {
 }
 
 /// An SPA profile's keys into the keyring under its id (a profile written before ids is migrated first).
+fn store_door_key(
+    store: &ProfileStore,
+    secrets: &SecretStore,
+    name: &str,
+    key: &DoorKey,
+) -> Result<(), StoreKeysError> {
+    let stored = store.load_for_keys(name, secrets)?;
+    let sharing = store.sharing_id(name, &stored.profile)?;
+    if !sharing.is_empty() {
+        return Err(StoreKeysError::SharedId { name: name.to_owned(), sharing });
+    }
+    Ok(secrets.store_rotating_key(&KeyOwner::of(name, &stored.profile), key)?)
+}
+
 fn store_keys(
     store: &ProfileStore,
     secrets: &SecretStore,

@@ -585,3 +585,93 @@ fn wait_picked(s: &mut AppState) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Waits for an export with keys (written in the worker) to end.
+fn wait_written(s: &mut AppState) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.export_dialog.as_ref().is_some_and(|d| d.writing) {
+        s.poll();
+        assert!(Instant::now() < deadline, "the backup was never written");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Issue 24 item 10: Export with keys writes one encrypted file (no host or sequence in the clear, 0600)
+/// once the passphrase is typed twice the same; the import dialog detects it by its content, asks for
+/// the passphrase, says a wrong one is wrong, and imports the profiles with the right one.
+#[test]
+fn export_with_keys_round_trips_through_the_import_dialog_with_its_passphrase() {
+    use client_gui::transfer::{BACKUP_FILE, Passphrase};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let store = ProfileStore::new(dir.path().join("p"));
+    store.create("web", &profile("192.0.2.2", "7000,8000:udp", &[])).expect("web");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let mut s = state(&dir.path().join("p"));
+    s.open_export();
+    let set = |s: &mut AppState, pass: &str, confirm: &str| {
+        if let Some(d) = s.export_dialog.as_mut() {
+            d.chosen = ["web".to_owned()].into();
+            d.dir = out.display().to_string();
+            d.with_keys = true;
+            d.passphrase = Passphrase::new(pass);
+            d.confirm = Passphrase::new(confirm);
+        }
+    };
+    set(&mut s, "correct horse battery", "correct horse battery!");
+    s.export(false);
+    wait_written(&mut s);
+    let error = s.export_dialog.as_ref().and_then(|d| d.error.clone()).unwrap_or_default();
+    assert!(error.contains("passphrases differ"), "{error}");
+    assert!(!out.join(BACKUP_FILE).exists());
+    set(&mut s, "correct horse battery", "correct horse battery");
+    s.export(false);
+    wait_written(&mut s);
+    assert!(s.export_dialog.is_none(), "{:?}", s.export_dialog.as_ref().and_then(|d| d.error.clone()));
+    assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("with their keys, encrypted")), "{:?}", s.notice);
+    let file = out.join(BACKUP_FILE);
+    let text = std::fs::read_to_string(&file).expect("the backup");
+    assert!(text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+    assert!(!text.contains("192.0.2.2") && !text.contains("8000:udp") && !text.contains("correct horse"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777, 0o600);
+    }
+
+    // Into another store, through the import dialog.
+    let mut t = state(&dir.path().join("q"));
+    t.open_import();
+    if let Some(d) = t.import_dialog.as_mut() {
+        d.path = file.display().to_string();
+    }
+    t.preview_import();
+    let d = t.import_dialog.as_ref().expect("dialog");
+    assert!(d.encrypted && d.preview.is_none(), "asks for the passphrase: {:?}", d.error);
+    for (typed, wrong) in [("not the passphrase", true), ("correct horse battery", false)] {
+        if let Some(d) = t.import_dialog.as_mut() {
+            d.passphrase = Passphrase::new(typed);
+        }
+        t.preview_import();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while t.import_dialog.as_ref().is_some_and(|d| d.decrypting) {
+            t.poll();
+            assert!(Instant::now() < deadline, "the backup was never decrypted");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let d = t.import_dialog.as_ref().expect("dialog");
+        if wrong {
+            assert!(d.error.as_deref().is_some_and(|e| e.contains("wrong passphrase")), "{:?}", d.error);
+        } else {
+            assert_eq!(d.preview.as_ref().map(|p| p.candidates.len()), Some(1), "{:?}", d.error);
+        }
+    }
+    t.finish_import();
+    assert!(t.import_dialog.is_none());
+    let back = ProfileStore::new(dir.path().join("q")).load("web").expect("imported");
+    assert_eq!(back.profile.host, "192.0.2.2");
+    let mut original = store.load("web").expect("web").profile;
+    original.id = back.profile.id;
+    assert_eq!(toml::to_string(&back.profile).ok(), toml::to_string(&original).ok(), "the same profile, a new id");
+}

@@ -12,7 +12,11 @@ use egui_kittest::kittest::{NodeT, Queryable};
 
 fn app_sized(dir: &Path, size: egui::Vec2) -> Harness<'static, KnockGui> {
     let store = ProfileStore::new(dir);
-    Harness::builder().with_size(size).build_eframe(move |cc| KnockGui::new(cc, store).expect("the app starts"))
+    Harness::builder()
+        .with_size(size)
+        // The rescan timer may ask for one more frame on a loaded machine: room beyond the default 4 steps.
+        .with_max_steps(12)
+        .build_eframe(move |cc| KnockGui::new(cc, store).expect("the app starts"))
 }
 
 fn profile(host: &str, tags: &[&str]) -> Profile {

@@ -243,6 +243,11 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
     harness.state_mut().state.open_import();
     settle(&mut harness);
     problems.extend(check(&harness, &format!("{at} import dialog"), &["Browse…", "Cancel"]));
+    if let Some(dialog) = harness.state_mut().state.import_dialog.as_mut() {
+        dialog.encrypted = true;
+    }
+    settle(&mut harness);
+    problems.extend(check(&harness, &format!("{at} import of a backup"), &["Passphrase", "Cancel"]));
     harness.state_mut().state.import_dialog = None;
 
     harness.state_mut().state.open_import_uri();
@@ -254,6 +259,11 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
     harness.state_mut().state.open_export();
     settle(&mut harness);
     problems.extend(check(&harness, &format!("{at} export dialog"), &["Export 1 profile", "Cancel"]));
+    if let Some(dialog) = harness.state_mut().state.export_dialog.as_mut() {
+        dialog.with_keys = true;
+    }
+    settle(&mut harness);
+    problems.extend(check(&harness, &format!("{at} export with keys"), &["Export 1 profile with keys", "Cancel"]));
     problems
 }
 

@@ -25,6 +25,7 @@ use thiserror::Error;
 
 use crate::knockd_conf::{self, ConfError, DOOR_KEYS, OPTION_KEYS, USE_SYSLOG};
 use crate::profile::{Profile, validate_host, validate_name};
+use crate::rotating::DoorKey;
 use crate::secrets::{KeyOwner, SecretError, SecretStore};
 use crate::spa::{HmacKey, SpaKey};
 use crate::store::{ProfileStore, StoreError, UnreadableFile};
@@ -38,6 +39,9 @@ pub enum Format {
     Fwknoprc,
     #[serde(rename = "profile")]
     ProfileToml,
+    /// An encrypted backup of profiles with their keys ([`crate::backup`]).
+    #[serde(rename = "backup")]
+    Backup,
 }
 
 impl fmt::Display for Format {
@@ -46,6 +50,7 @@ impl fmt::Display for Format {
             Format::KnockdConf => "knockd.conf",
             Format::Fwknoprc => "fwknoprc",
             Format::ProfileToml => "profile TOML",
+            Format::Backup => "encrypted backup",
         })
     }
 }
@@ -96,6 +101,9 @@ pub struct ImportEntry {
     pub profile: Option<Profile>,
     #[serde(skip)]
     pub keys: Option<SpaKeys>,
+    /// A rotating profile's door key (from a backup), bound for the OS keyring.
+    #[serde(skip)]
+    pub door_key: Option<DoorKey>,
     /// Whether keys go to the OS keyring with it.
     pub has_keys: bool,
     pub mapped: Vec<Mapped>,
@@ -113,6 +121,7 @@ impl ImportEntry {
             kind: None,
             profile: None,
             keys: None,
+            door_key: None,
             has_keys: false,
             mapped,
             warnings,
@@ -170,6 +179,15 @@ pub enum ImportError {
     },
     #[error("{0}")]
     Profile(UnreadableFile),
+    /// The file is an encrypted backup: ask for its passphrase, then call [`crate::import_backup`].
+    #[error("{file}: an encrypted backup: its passphrase is needed")]
+    PassphraseNeeded { file: String },
+    #[error("{file}: {source}")]
+    Backup {
+        file: String,
+        #[source]
+        source: crate::backup::BackupError,
+    },
 }
 
 /// Which format a text is, and why.
@@ -252,6 +270,9 @@ pub(crate) fn import_text(file: &str, stem: &str, text: &str, host: Option<&str>
     if let Some(host) = host {
         validate_host(host).map_err(|e| ImportError::InvalidHost { message: e.to_string() })?;
     }
+    if crate::backup::is_backup(text) {
+        return Err(ImportError::PassphraseNeeded { file: file.to_owned() });
+    }
     let detection = detect_format(file, text)?;
     let (entries, notes) = match detection.format {
         Format::KnockdConf => {
@@ -262,6 +283,7 @@ pub(crate) fn import_text(file: &str, stem: &str, text: &str, host: Option<&str>
         }
         Format::Fwknoprc => fwknoprc_entries(text, host),
         Format::ProfileToml => (vec![profile_entry(file, stem, text, host)?], Vec::new()),
+        Format::Backup => return Err(ImportError::PassphraseNeeded { file: file.to_owned() }),
     };
     let mut report = ImportReport {
         file: file.to_owned(),
@@ -291,6 +313,7 @@ fn knockd_entries(conf: &knockd_conf::KnockdConf, host: &str) -> Vec<ImportEntry
                 kind: Some("sequence"),
                 profile: Some(p.profile),
                 keys: None,
+                door_key: None,
                 has_keys: false,
                 mapped: p.mapped,
                 warnings,
@@ -324,6 +347,7 @@ fn fwknoprc_entries(text: &str, host: Option<&str>) -> (Vec<ImportEntry>, Vec<No
                         profile: Some(spa.profile),
                         has_keys: spa.keys.is_some(),
                         keys: spa.keys,
+                        door_key: None,
                         mapped: s.mapped,
                         warnings: s.warnings,
                         skipped: None,
@@ -355,6 +379,7 @@ fn profile_entry(file: &str, stem: &str, text: &str, host: Option<&str>) -> Resu
         kind: Some(profile.kind.as_str()),
         profile: Some(profile),
         keys: None,
+        door_key: None,
         has_keys: false,
         mapped,
         warnings: Vec::new(),
@@ -374,6 +399,7 @@ fn check_loads(entry: &mut ImportEntry) {
         entry.skipped = Some(Note { line: None, message: format!("the profile would not load: {problem}") });
         entry.profile = None;
         entry.keys = None;
+        entry.door_key = None;
         entry.has_keys = false;
         entry.name = None;
         entry.kind = None;
@@ -393,11 +419,11 @@ pub struct Written {
 
 /// The OS keyring refused an imported profile's SPA keys; the message says where else to give them.
 #[derive(Debug, thiserror::Error)]
-#[error("keys not stored in the OS keyring ({source}); give them in ${key_var} and ${hmac_var}")]
+#[error("keys not stored in the OS keyring ({source}); give them in {variables}")]
 pub struct KeysNotStored {
     pub source: SecretError,
-    pub key_var: String,
-    pub hmac_var: String,
+    /// The environment variables that can hold them instead (`$KNOCK_SPA_KEY_BASE64_WEB and ...`).
+    pub variables: String,
 }
 
 /// Creates the report's profiles (never replacing an existing one) and puts their keys in `secrets`.
@@ -409,8 +435,10 @@ pub fn write(report: &ImportReport, store: &ProfileStore, secrets: &SecretStore)
         .map(|(entry, name, profile)| {
             let created = store.create(name, profile);
             // Under the new profile's id, so they are its own (see crate::secrets).
-            let keys = match (&created, &entry.keys) {
-                (Ok(stored), Some(keys)) => Some(store_keys(secrets, name, &KeyOwner::of(name, &stored.profile), keys)),
+            let keys = match &created {
+                Ok(stored) if entry.keys.is_some() || entry.door_key.is_some() => {
+                    Some(store_keys(secrets, name, &KeyOwner::of(name, &stored.profile), entry))
+                }
                 _ => None,
             };
             Written { name: name.clone(), source: entry.source.clone(), profile: created.map(|s| s.path), keys }
@@ -418,11 +446,20 @@ pub fn write(report: &ImportReport, store: &ProfileStore, secrets: &SecretStore)
         .collect()
 }
 
-fn store_keys(secrets: &SecretStore, name: &str, owner: &KeyOwner, keys: &SpaKeys) -> Result<(), KeysNotStored> {
-    secrets.store_spa_keys(owner, &keys.key, &keys.hmac).map_err(|source| {
-        let [(key_var, hmac_var), _] = crate::secrets::spa_key_variables(name);
-        KeysNotStored { source, key_var, hmac_var }
-    })
+fn store_keys(secrets: &SecretStore, name: &str, owner: &KeyOwner, entry: &ImportEntry) -> Result<(), KeysNotStored> {
+    if let Some(keys) = &entry.keys {
+        secrets.store_spa_keys(owner, &keys.key, &keys.hmac).map_err(|source| {
+            let [(key_var, hmac_var), _] = crate::secrets::spa_key_variables(name);
+            KeysNotStored { source, variables: format!("${key_var} and ${hmac_var}") }
+        })?;
+    }
+    if let Some(key) = &entry.door_key {
+        secrets.store_rotating_key(owner, key).map_err(|source| {
+            let [var, _] = crate::secrets::rotating_key_variables(name);
+            KeysNotStored { source, variables: format!("${var}") }
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -243,6 +243,8 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             if field.changed() {
                 dialog.preview = None;
                 dialog.error = None;
+                // Another file: whether it is a backup is found out again.
+                dialog.encrypted = false;
             }
             let browse = ui
                 .add_enabled(can_browse, egui::Button::new("Browse…"))
@@ -263,6 +265,21 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                 dialog.preview = None;
             }
         });
+        if dialog.encrypted {
+            // An encrypted backup (Export with keys): its passphrase, masked.
+            ui.horizontal(|ui| {
+                let label = ui.label("Passphrase");
+                let field = ui
+                    .add(egui::TextEdit::singleline(&mut *dialog.passphrase.0).password(true).desired_width(220.0))
+                    .labelled_by(label.id);
+                if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+                    preview_now = true;
+                }
+                if field.changed() {
+                    dialog.preview = None;
+                }
+            });
+        }
         if let Some(preview) = dialog.preview.as_mut() {
             // A knockd.conf says nothing of the service behind the door: offer to check one after knocking.
             if preview.format == client_core::ImportFormat::KnockdConf {
@@ -281,7 +298,8 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                     ui.push_id(i, |ui| {
                         ui.add(egui::TextEdit::singleline(&mut candidate.name).desired_width(200.0)).labelled_by(label.id)
                     });
-                    let keys = if candidate.keys.is_some() { ", keys to the keyring" } else { "" };
+                    let has_keys = candidate.keys.is_some() || candidate.door_key.is_some();
+                    let keys = if has_keys { ", keys to the keyring" } else { "" };
                     ui.label(format!("{}{keys}", candidate.profile.host));
                     ui.end_row();
                 }
@@ -298,6 +316,8 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                 if ui.button("Import").clicked() {
                     finish = true;
                 }
+            } else if dialog.decrypting {
+                ui.add_enabled(false, egui::Button::new("Decrypting…"));
             } else if ui.add_enabled(!dialog.path.trim().is_empty(), egui::Button::new("Preview")).clicked() {
                 preview_now = true;
             }
@@ -375,14 +395,55 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                 }
             }
         });
-        ui.label(RichText::new("Files are written readable by you only: they contain the sequences.").weak());
+        ui.checkbox(&mut dialog.with_keys, "Export with keys… (one encrypted file, with a passphrase)")
+            .on_hover_text("The profiles and their keys from the keyring, in one file sealed with a passphrase");
+        if dialog.with_keys {
+            egui::Grid::new("export-passphrase").num_columns(2).show(ui, |ui| {
+                for (words, field) in
+                    [("Passphrase", &mut dialog.passphrase), ("Confirm passphrase", &mut dialog.confirm)]
+                {
+                    let label = ui.label(words);
+                    let edit = ui
+                        .add(egui::TextEdit::singleline(&mut *field.0).password(true).desired_width(220.0))
+                        .labelled_by(label.id);
+                    if edit.changed() {
+                        dialog.error = None;
+                    }
+                    ui.end_row();
+                }
+            });
+        }
+        let note = if dialog.with_keys {
+            format!(
+                "{} is written readable by you only, its keys encrypted: import it with the passphrase.",
+                crate::app::BACKUP_FILE
+            )
+        } else {
+            "Files are written readable by you only: they contain the sequences.".to_owned()
+        };
+        ui.add(egui::Label::new(RichText::new(note).weak()).wrap());
         if let Some(error) = &dialog.error {
             ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).wrap());
         }
         if dialog.existing.is_empty() {
             ui.horizontal(|ui| {
-                let label = format!("Export {}", client_core::plural(dialog.chosen.len(), "profile"));
-                if ui.add_enabled(!dialog.chosen.is_empty(), egui::Button::new(label)).clicked() {
+                let count = client_core::plural(dialog.chosen.len(), "profile");
+                let label =
+                    if dialog.with_keys { format!("Export {count} with keys") } else { format!("Export {count}") };
+                let label = if dialog.writing { "Encrypting…".to_owned() } else { label };
+                let ready = !dialog.chosen.is_empty()
+                    && !dialog.writing
+                    && (!dialog.with_keys || dialog.passphrase.0.chars().count() >= client_core::MIN_PASSPHRASE_CHARS);
+                let button = ui.add_enabled(ready, egui::Button::new(label));
+                let button = if dialog.with_keys && !ready {
+                    button.on_disabled_hover_text(format!(
+                        "a passphrase of at least {} characters",
+                        client_core::MIN_PASSPHRASE_CHARS
+                    ))
+                } else {
+                    button
+                };
+                if button.clicked() {
                     run = Some(false);
                 }
                 if ui.button("Cancel").clicked() {
