@@ -56,6 +56,26 @@ fn the_window_class_names_instance_and_class() {
         eprintln!("SKIPPED: {message}");
         return;
     }
+    // Seen once in a full CI run: no window with both names within 30 s. A second launch (a new X server,
+    // a new app) tells a slow start from a missing WM_CLASS, and knock-gui's stderr says what happened.
+    let mut failures = Vec::new();
+    for _ in 0..2 {
+        match launch_and_read_classes() {
+            Ok(classes) => {
+                assert!(!classes.iter().any(|c| c.contains("\"\", ")), "an empty instance: {classes:?}");
+                if !failures.is_empty() {
+                    println!("the first launch failed: {failures:?}");
+                }
+                return;
+            }
+            Err(failure) => failures.push(failure),
+        }
+    }
+    panic!("WM_CLASS with both names: {failures:#?}");
+}
+
+/// Starts Xvfb and knock-gui; the WM_CLASS of every window named "knock", once each has both names.
+fn launch_and_read_classes() -> Result<Vec<String>, String> {
     let temp = tempfile::tempdir().expect("temp dir");
     let profiles = temp.path().join("profiles");
     std::fs::create_dir_all(&profiles).expect("profiles dir");
@@ -78,6 +98,7 @@ fn the_window_class_names_instance_and_class() {
     );
     wait_for("Xvfb answers", Duration::from_secs(10), || run_on(&display, "xdotool", &["getdisplaygeometry"]));
     let home = temp.path().join("home");
+    let stderr_path = temp.path().join("knock-gui.stderr");
     children.0.push(
         Command::new(env!("CARGO_BIN_EXE_knock-gui"))
             .arg("--profiles-dir")
@@ -89,19 +110,29 @@ fn the_window_class_names_instance_and_class() {
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("XDG_CACHE_HOME", home.join(".cache"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
             .spawn()
             .expect("knock-gui starts"),
     );
     // Every window named "knock" (winit may create more than one): each has both names.
-    let classes = wait_for("WM_CLASS with both names", Duration::from_secs(30), || {
-        let ids = run_on(&display, "xdotool", &["search", "--name", "^knock"])?;
-        let classes: Vec<String> = ids
+    let started = Instant::now();
+    let mut last = Vec::new();
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Ok(Some(status)) = children.0[1].try_wait() {
+            let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            return Err(format!("knock-gui exited ({status}): {stderr}"));
+        }
+        let ids = run_on(&display, "xdotool", &["search", "--name", "^knock"]).unwrap_or_default();
+        last = ids
             .lines()
             .filter(|id| !id.trim().is_empty())
             .filter_map(|id| run_on(&display, "xprop", &["-id", id.trim(), "WM_CLASS"]))
             .collect();
-        (!classes.is_empty() && classes.iter().all(|c| c.contains("\"knock-gui\", \"knock-gui\""))).then_some(classes)
-    });
-    assert!(!classes.iter().any(|c| c.contains("\"\", ")), "an empty instance: {classes:?}");
+        if !last.is_empty() && last.iter().all(|c| c.contains("\"knock-gui\", \"knock-gui\"")) {
+            return Ok(last);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    Err(format!("not within 30 s; windows' WM_CLASS: {last:?}; knock-gui's stderr: {stderr}"))
 }
