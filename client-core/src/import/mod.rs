@@ -39,7 +39,7 @@ pub enum Format {
     Fwknoprc,
     #[serde(rename = "profile")]
     ProfileToml,
-    /// An encrypted backup of profiles with their keys ([`crate::backup`]).
+    /// An encrypted backup of profiles with their keys ([`crate::import_backup`]).
     #[serde(rename = "backup")]
     Backup,
 }
