@@ -7,28 +7,11 @@
 #![cfg(target_os = "linux")]
 #![expect(unsafe_code, reason = "std::env::set_var of DISPLAY before any thread of this test binary reads it")]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod x11;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use x11::{Children, start_xvfb, tools_present};
 
 /// What the X clipboard holds now (None: nothing, or no owner).
 fn clipboard(display: &str) -> Option<String> {
@@ -70,42 +53,11 @@ fn copy_elsewhere(display: &str, text: &str, children: &mut Children) {
 
 #[test]
 fn a_copied_key_is_cleared_only_while_it_is_still_in_the_clipboard() {
-    let missing: Vec<_> = ["Xvfb", "xclip", "xdpyinfo"].into_iter().filter(|t| !have(t)).collect();
-    if !missing.is_empty() {
-        let message = format!("needs {} (apt-get install xvfb xclip)", missing.join(", "));
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-        eprintln!("SKIPPED: {message}");
+    if !tools_present(&["Xvfb", "xclip", "xdpyinfo"], "xvfb xclip x11-utils") {
         return;
     }
-    // Not the same number run after run: an X server of the last run may still be going away.
-    let start = 800 + std::process::id() % 400;
-    let number = (start..start + 100)
-        .find(|n| {
-            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        })
-        .expect("a free X display number");
-    let display = format!(":{number}");
     let mut children = Children(Vec::new());
-    children.0.push(
-        Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "640x480x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts"),
-    );
-    // Ready once a client can talk to it.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !Command::new("xdpyinfo")
-        .env("DISPLAY", &display)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        assert!(Instant::now() < deadline, "Xvfb did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let display = start_xvfb(800, "640x480", &mut children);
     // SAFETY: the only test of this binary; set before arboard (or anything) reads the environment.
     unsafe { std::env::set_var("DISPLAY", &display) };
     std::thread::sleep(Duration::from_millis(300));

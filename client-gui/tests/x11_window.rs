@@ -6,54 +6,14 @@
 //! `CI=true`, where it fails.
 #![cfg(target_os = "linux")]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod x11;
+
 use std::time::{Duration, Instant};
-
-/// Kills the processes it holds when the test ends, however it ends.
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Runs a tool on `display`, returning its stdout when it succeeded.
-fn run_on(display: &str, tool: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(tool).args(args).env("DISPLAY", display).stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use x11::{Children, launch_knock_gui, run_on, start_xvfb, tools_present};
 
 #[test]
 fn the_window_class_names_instance_and_class() {
-    let missing: Vec<_> = ["Xvfb", "xdotool", "xprop"].into_iter().filter(|t| !have(t)).collect();
-    if !missing.is_empty() {
-        let message = format!("needs {} (apt-get install xvfb xdotool x11-utils)", missing.join(", "));
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-        eprintln!("SKIPPED: {message}");
+    if !tools_present(&["Xvfb", "xdotool", "xprop", "xdpyinfo"], "xvfb xdotool x11-utils") {
         return;
     }
     // Seen once in a full CI run: no window with both names within 30 s. A second launch (a new X server,
@@ -79,41 +39,9 @@ fn launch_and_read_classes() -> Result<Vec<String>, String> {
     let temp = tempfile::tempdir().expect("temp dir");
     let profiles = temp.path().join("profiles");
     std::fs::create_dir_all(&profiles).expect("profiles dir");
-    // Not the same number run after run: an X server of the last run may still be going away.
-    let start = 400 + std::process::id() % 400;
-    let number = (start..start + 100)
-        .find(|n| {
-            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        })
-        .expect("a free X display number");
-    let display = format!(":{number}");
     let mut children = Children(Vec::new());
-    children.0.push(
-        Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts"),
-    );
-    wait_for("Xvfb answers", Duration::from_secs(10), || run_on(&display, "xdotool", &["getdisplaygeometry"]));
-    let home = temp.path().join("home");
-    let stderr_path = temp.path().join("knock-gui.stderr");
-    children.0.push(
-        Command::new(env!("CARGO_BIN_EXE_knock-gui"))
-            .arg("--profiles-dir")
-            .arg(&profiles)
-            .env("DISPLAY", &display)
-            .env_remove("WAYLAND_DISPLAY")
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
-            .spawn()
-            .expect("knock-gui starts"),
-    );
+    let display = start_xvfb(400, "1280x800", &mut children);
+    let stderr_path = launch_knock_gui(&display, &profiles, temp.path(), &mut children);
     // Every window named "knock" (winit may create more than one): each has both names.
     let started = Instant::now();
     let mut last = Vec::new();
