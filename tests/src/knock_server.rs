@@ -89,6 +89,12 @@ impl Lab {
         self.start_knock_server_as_given(config, &args)
     }
 
+    /// [`Lab::start_knock_server`] for a test that cannot go on without it: fails the test with the reason.
+    #[track_caller]
+    pub fn knock_server(&self, config: &str, extra_args: &[&str]) -> KnockServer {
+        self.start_knock_server(config, extra_args).unwrap_or_else(|e| panic!("knock-server does not start: {e}"))
+    }
+
     /// [`Lab::start_knock_server`] with exactly `extra_args`: no [`RUN_AS_ROOT`] added, so knock-server
     /// (started as root) picks its user as it does outside the lab.
     pub fn start_knock_server_as_given(&self, config: &str, extra_args: &[&str]) -> Result<KnockServer, LabError> {
@@ -214,13 +220,7 @@ impl Lab {
 impl KnockServer {
     /// What this knock-server logged to the LogFile so far (earlier runs in the same lab excluded).
     pub fn log(&self) -> String {
-        match fs::read(&self.log_path) {
-            Ok(bytes) => {
-                let start = usize::try_from(self.log_offset).unwrap_or(0).min(bytes.len());
-                String::from_utf8_lossy(&bytes[start..]).into_owned()
-            }
-            Err(_) => String::new(),
-        }
+        crate::log_since(&self.log_path, self.log_offset)
     }
 
     /// Waits until [`KnockServer::log`] contains `needle`.

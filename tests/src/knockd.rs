@@ -119,13 +119,7 @@ impl Lab {
 impl Knockd {
     /// What this knockd logged so far (earlier knockd runs in the same lab excluded).
     pub fn log(&self) -> String {
-        match fs::read(&self.log_path) {
-            Ok(bytes) => {
-                let start = usize::try_from(self.log_offset).unwrap_or(0).min(bytes.len());
-                String::from_utf8_lossy(&bytes[start..]).into_owned()
-            }
-            Err(_) => String::new(),
-        }
+        crate::log_since(&self.log_path, self.log_offset)
     }
 
     /// Waits until [`Knockd::log`] contains `needle`.

@@ -361,6 +361,13 @@ impl Lab {
         self.run(Side::Client, program, args, RUN_TIMEOUT)
     }
 
+    /// `knock ARGS...` (Debian's knock(1)) in the client namespace; fails the test unless it exits 0.
+    #[track_caller]
+    pub fn knock(&self, args: &[&str]) {
+        let out = self.run_client("knock", args).unwrap_or_else(|e| panic!("knock {args:?}: {e}"));
+        assert!(out.status.success(), "knock {args:?}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Runs `program args...` in the server namespace; see [`Lab::run_client`].
     pub fn run_server<I, S>(&self, program: impl AsRef<OsStr>, args: I) -> Result<Output, LabError>
     where

@@ -110,6 +110,18 @@ pub fn tail(text: &str, max: usize) -> &str {
     &text[start..]
 }
 
+/// What a log file shared by several runs in one lab holds from byte `offset` on (the end of the file when
+/// this run started): this run's lines only. Empty while the file does not exist.
+pub(crate) fn log_since(path: &std::path::Path, offset: u64) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let start = usize::try_from(offset).unwrap_or(0).min(bytes.len());
+            String::from_utf8_lossy(&bytes[start..]).into_owned()
+        }
+        Err(_) => String::new(),
+    }
+}
+
 /// Polls `cond` every 10 ms until it returns true or `timeout` passes; returns the last result.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

@@ -21,12 +21,6 @@ fn door_conf(lab: &Lab) -> String {
     )
 }
 
-/// Runs Debian's `knock` in the client namespace and checks it exited 0.
-fn knock(lab: &Lab, args: &[&str]) {
-    let out = lab.run_client("knock", args).expect("knock runs");
-    assert!(out.status.success(), "knock {args:?}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-}
-
 fn ping(lab: &Lab, addr: IpAddr) {
     let out =
         lab.run_client("ping", ["-c1", "-W2", &addr.to_string()]).expect("ping runs (apt-get install iputils-ping)");
@@ -75,7 +69,7 @@ fn extra_server_addresses_are_reachable() {
     }
     // knockd reads addresses at startup, so a knock on an added address opens the door.
     let knockd = lab.start_knockd(&door_conf(&lab)).expect("knockd starts");
-    knock(&lab, &["198.51.100.7", "7000", "8000", "9000"]);
+    lab.knock(&["198.51.100.7", "7000", "8000", "9000"]);
     assert!(knockd.wait_for_log("OPEN SESAME", WAIT), "{}", knockd.diagnostics());
 }
 
@@ -147,7 +141,7 @@ fn processes_started_in_the_lab_die_with_it() {
 fn knockd_opens_a_door_for_knock_over_ipv4() {
     let lab = lab_or_skip!();
     let knockd = lab.start_knockd(&door_conf(&lab)).expect("knockd starts");
-    knock(&lab, &["192.0.2.2", "7000", "8000", "9000"]);
+    lab.knock(&["192.0.2.2", "7000", "8000", "9000"]);
     assert!(knockd.wait_for_log("192.0.2.1: openSSH: OPEN SESAME", WAIT), "{}", knockd.diagnostics());
     assert!(lab.wait_for_marker(lab.client_v4().into(), WAIT), "no marker file\n{}", knockd.diagnostics());
     assert!(!lab.opened_marker(lab.client_v6().into()).exists());
@@ -157,7 +151,7 @@ fn knockd_opens_a_door_for_knock_over_ipv4() {
 fn knockd_opens_a_door_for_knock_over_ipv6() {
     let lab = lab_or_skip!();
     let knockd = lab.start_knockd(&door_conf(&lab)).expect("knockd starts");
-    knock(&lab, &["2001:db8::2", "7000", "8000", "9000"]);
+    lab.knock(&["2001:db8::2", "7000", "8000", "9000"]);
     assert!(knockd.wait_for_log("2001:db8::1: openSSH: OPEN SESAME", WAIT), "{}", knockd.diagnostics());
     assert!(lab.wait_for_marker(lab.client_v6().into(), WAIT), "no marker file\n{}", knockd.diagnostics());
     assert!(!lab.opened_marker(lab.client_v4().into()).exists());
@@ -167,7 +161,7 @@ fn knockd_opens_a_door_for_knock_over_ipv6() {
 fn capture_sees_exactly_three_syns_in_order() {
     let lab = lab_or_skip!();
     let capture = lab.start_capture("tcp or udp").expect("tcpdump starts");
-    knock(&lab, &["192.0.2.2", "7000", "8000", "9000"]);
+    lab.knock(&["192.0.2.2", "7000", "8000", "9000"]);
     let packets = capture.stop().expect("capture stops");
     let sent = lab.client_to_server(&packets);
     assert_eq!(hits(&sent), ["tcp 7000", "tcp 8000", "tcp 9000"], "{packets:#?}");
@@ -184,7 +178,7 @@ fn capture_sees_exactly_three_syns_in_order() {
 fn capture_sees_a_one_byte_udp_hit() {
     let lab = lab_or_skip!();
     let capture = lab.start_capture("tcp or udp").expect("tcpdump starts");
-    knock(&lab, &["192.0.2.2", "7000", "8000", "9000:udp"]);
+    lab.knock(&["192.0.2.2", "7000", "8000", "9000:udp"]);
     let sent = lab.client_to_server(&capture.stop().expect("capture stops"));
     assert_eq!(hits(&sent), ["tcp 7000", "tcp 8000", "udp 9000"], "{sent:#?}");
     let udp = &sent[2];
@@ -196,8 +190,8 @@ fn capture_sees_syns_the_firewall_drops_and_the_server_stays_silent() {
     let lab = lab_or_skip!();
     lab.server_drop_tcp_ports(&[7000, 8000, 9000]).expect("iptables");
     let capture = lab.start_capture("tcp").expect("tcpdump starts");
-    knock(&lab, &["192.0.2.2", "7000", "8000", "9000"]);
-    knock(&lab, &["2001:db8::2", "7000", "8000", "9000"]);
+    lab.knock(&["192.0.2.2", "7000", "8000", "9000"]);
+    lab.knock(&["2001:db8::2", "7000", "8000", "9000"]);
     let packets = capture.stop().expect("capture stops");
     let sent = lab.client_to_server(&packets);
     assert_eq!(hits(&sent), ["tcp 7000", "tcp 8000", "tcp 9000"].repeat(2), "{packets:#?}");

@@ -19,7 +19,7 @@ use client_core::{Hit, Protocol};
 use etherparse::PacketBuilder;
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::knock_server::{counter, knock_server_path};
-use knock_e2e::{KnockServer, Lab, Side, lab_or_skip, text};
+use knock_e2e::{Lab, Side, lab_or_skip, text};
 
 const ALICE: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const BOB: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA";
@@ -76,10 +76,6 @@ fn state_dir(lab: &Lab) -> String {
     let dir = lab.dir().join("state");
     fs::create_dir_all(&dir).expect("state dir");
     dir.display().to_string()
-}
-
-fn start(lab: &Lab, config: &str, args: &[&str]) -> KnockServer {
-    lab.start_knock_server(config, args).unwrap_or_else(|e| panic!("knock-server does not start: {e}"))
 }
 
 /// `knock-cli knock -4 HOST HITS...` from the client namespace; must exit 0.
@@ -142,7 +138,7 @@ fn add_profile(lab: &Lab, name: &str, key: &str, step: u64) {
 fn knock_cli_and_knock1_open_and_the_log_names_each_user() {
     let lab = lab_or_skip!();
     let keys = key_file(&lab, &[("alice", ALICE), ("bob", BOB)]);
-    let server = start(&lab, &door(&lab, &keys, 4, 1), &["--state-dir", &state_dir(&lab)]);
+    let server = lab.knock_server(&door(&lab, &keys, 4, 1), &["--state-dir", &state_dir(&lab)]);
     assert!(server.log().contains("ssh: rotating door, 2 user(s)"), "{}", server.diagnostics());
 
     // knock-cli, alice's [rotating] profile.
@@ -176,7 +172,7 @@ fn a_knock_straddling_a_window_boundary_opens() {
     let lab = lab_or_skip!();
     let keys = key_file(&lab, &[("alice", ALICE)]);
     // Skew 0: only the current window is accepted, so only keeping the first hit's window can open this.
-    let server = start(&lab, &door(&lab, &keys, 4, 0), &["--state-dir", &state_dir(&lab)]);
+    let server = lab.knock_server(&door(&lab, &keys, 4, 0), &["--state-dir", &state_dir(&lab)]);
     // Start ~1 s before a window ends.
     let step = 4;
     while step - unix_now() % step != 1 {
@@ -203,7 +199,7 @@ fn a_replayed_sequence_does_not_open_from_any_source_even_after_a_restart() {
     not_near_the_end(step, 30);
     let config = door(&lab, &keys, step, 1);
     let state = state_dir(&lab);
-    let mut server = start(&lab, &config, &["--state-dir", &state]);
+    let mut server = lab.knock_server(&config, &["--state-dir", &state]);
     let window = unix_now() / step;
     let hits = sequence(ALICE, step, window);
     let client: IpAddr = lab.client_v4().into();
@@ -222,7 +218,7 @@ fn a_replayed_sequence_does_not_open_from_any_source_even_after_a_restart() {
     server.stop().expect("stop");
 
     // After a restart (same state directory) the window is still spent.
-    let server = start(&lab, &config, &["--state-dir", &state]);
+    let server = lab.knock_server(&config, &["--state-dir", &state]);
     knock(&lab, &hits);
     spoofed(&lab, spoof, &hits);
     assert!(server.wait_for_count(&replay, 2, OPEN_WAIT), "after a restart\n{}", server.diagnostics());
@@ -239,7 +235,7 @@ fn only_windows_within_the_skew_open_and_python_derives_the_accepted_sequence() 
     let keys = key_file(&lab, &[("alice", ALICE)]);
     let step = 3600;
     not_near_the_end(step, 30);
-    let server = start(&lab, &door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
+    let server = lab.knock_server(&door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
     let window = unix_now() / step;
     for outside in [window - 2, window + 2] {
         knock(&lab, &sequence(ALICE, step, outside));
@@ -272,7 +268,7 @@ fn a_revoked_user_no_longer_opens_and_keygen_adds_one() {
     let keys = key_file(&lab, &[("alice", ALICE), ("bob", BOB)]);
     let step = 3600;
     not_near_the_end(step, 30);
-    let server = start(&lab, &door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
+    let server = lab.knock_server(&door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
     let window = unix_now() / step;
 
     // Bob's line removed, SIGHUP: bob's sequence of this window (never used) no longer opens.
@@ -321,7 +317,7 @@ fn keygen_then_import_uri_into_a_real_keyring_opens() {
     let keys = key_file(&lab, &[("alice", ALICE)]);
     let step = 3600;
     not_near_the_end(step, 30);
-    let server = start(&lab, &door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
+    let server = lab.knock_server(&door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
     let binary = knock_server_path().expect("knock-server");
     let conf = server.config_path().display().to_string();
     let uri_file = lab.dir().join("dave.uri");
@@ -364,7 +360,7 @@ fn keygen_with_verify_port_gives_a_profile_that_verifies() {
     let step = 3600;
     not_near_the_end(step, 30);
     let conf = door(&lab, &keys, step, 1).replace(&lab.touch_marker_command(), &Lab::gate_open_command(GATED));
-    let server = start(&lab, &conf, &["--state-dir", &state_dir(&lab)]);
+    let server = lab.knock_server(&conf, &["--state-dir", &state_dir(&lab)]);
     let binary = knock_server_path().expect("knock-server");
     let config = server.config_path().display().to_string();
     let host = lab.server_v4().to_string();
@@ -463,7 +459,7 @@ fn bad_key_files_on_sighup_keep_the_running_users() {
     let keys = key_file(&lab, &[("alice", ALICE)]);
     let step = 3600;
     not_near_the_end(step, 30);
-    let server = start(&lab, &door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
+    let server = lab.knock_server(&door(&lab, &keys, step, 1), &["--state-dir", &state_dir(&lab)]);
     fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).expect("chmod");
     server.signal(libc::SIGHUP);
     let started = Instant::now();
@@ -482,7 +478,7 @@ fn the_capture_filter_follows_the_windows() {
     // Skew 0: the filter holds windows T-2..T+1 (2 late windows, the next one), so T+4's ports do not pass yet.
     // Without the sweep guard: with it, every SYN in the door's range passes (a stray hit must be seen).
     let config = format!("{}  Sweep_Guard = off\n", door(&lab, &keys, step, 0));
-    let mut server = start(&lab, &config, &["--state-dir", &state_dir(&lab)]);
+    let mut server = lab.knock_server(&config, &["--state-dir", &state_dir(&lab)]);
     while !unix_now().is_multiple_of(step) {
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -35,13 +35,6 @@ fn door(lab: &Lab, name: &str, sequence: &str, extra: &str) -> String {
     )
 }
 
-fn start(lab: &Lab, config: &str, args: &[&str]) -> KnockServer {
-    match lab.start_knock_server(config, args) {
-        Ok(server) => server,
-        Err(e) => panic!("knock-server does not start: {e}"),
-    }
-}
-
 /// Runs `program args` in the client namespace and asserts it exited 0.
 fn client(lab: &Lab, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
     let name = program.as_ref().to_string_lossy().into_owned();
@@ -99,7 +92,7 @@ fn counters_after_hits(server: &mut KnockServer, hits: u64) -> std::collections:
 #[test]
 fn knock_ipv4_opens() {
     let lab = lab_or_skip!();
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", ""), &[]);
     client(&lab, "knock", &["-v", &v4(&lab), "7000", "8000", "9000"]);
     assert_opens(&lab, &server, lab.client_v4().into(), "ssh", "knock(1) over IPv4");
     assert!(server.log().contains("ssh: running command: touch "), "{}", server.diagnostics());
@@ -121,7 +114,7 @@ fn knock_ipv4_opens() {
 #[test]
 fn knock_ipv6_opens_a_mixed_door() {
     let lab = lab_or_skip!();
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000:udp,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000:udp,9000", ""), &[]);
     client(&lab, "knock", &["-6", "-v", &v6(&lab), "7000", "8000:udp", "9000"]);
     assert_opens(&lab, &server, lab.client_v6().into(), "ssh", "knock -6, TCP and UDP hits");
 }
@@ -129,7 +122,7 @@ fn knock_ipv6_opens_a_mixed_door() {
 #[test]
 fn hping3_syns_open() {
     let lab = lab_or_skip!();
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", ""), &[]);
     for port in ["7000", "8000", "9000"] {
         // One SYN; the server's RST answers it, so hping3 exits at once (status 0: a reply came).
         client(&lab, "hping3", &["-q", "-S", "-c", "1", "-p", port, &v4(&lab)]);
@@ -141,7 +134,7 @@ fn hping3_syns_open() {
 fn nmap_scan_opens_a_rising_door_that_check_warns_about() {
     let lab = lab_or_skip!();
     let config = format!("{}{}", door(&lab, "rising", "7000,8000,9000", ""), door(&lab, "mixed", "8000,7000,9000", ""));
-    let mut server = start(&lab, &config, &[]);
+    let mut server = lab.knock_server(&config, &[]);
     let check = std::process::Command::new(knock_server_path().expect("knock-server built"))
         .args(["--check", "-c"])
         .arg(server.config_path())
@@ -168,7 +161,7 @@ fn nmap_scan_opens_a_rising_door_that_check_warns_about() {
 #[test]
 fn knock_cli_mixed_sequence_opens() {
     let lab = lab_or_skip!();
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000:udp,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000:udp,9000", ""), &[]);
     knock_cli(&lab, &[&v4(&lab), "7000", "8000:udp", "9000"]);
     assert_opens(&lab, &server, lab.client_v4().into(), "ssh", "knock-cli over IPv4");
 }
@@ -176,7 +169,7 @@ fn knock_cli_mixed_sequence_opens() {
 #[test]
 fn knock_cli_ipv6_opens() {
     let lab = lab_or_skip!();
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000:udp,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000:udp,9000", ""), &[]);
     knock_cli(&lab, &["-6", &v6(&lab), "7000", "8000:udp", "9000"]);
     assert_opens(&lab, &server, lab.client_v6().into(), "ssh", "knock-cli -6");
 }
@@ -185,7 +178,7 @@ fn knock_cli_ipv6_opens() {
 fn knock_cli_raw_flags_open_a_fin_psh_urg_door() {
     let lab = lab_or_skip!();
     let config = door(&lab, "stealth", "7000,8000,9000", "").replace("TCPFlags = syn", "TCPFlags = fin,psh,urg,!syn");
-    let server = start(&lab, &config, &[]);
+    let server = lab.knock_server(&config, &[]);
     knock_cli(&lab, &["--method", "raw", "--tcp-flags", "fin,psh,urg", &v4(&lab), "7000", "8000", "9000"]);
     assert_opens(&lab, &server, lab.client_v4().into(), "stealth", "raw FIN/PSH/URG hits");
 }
@@ -195,7 +188,7 @@ fn knock_cli_raw_flags_open_a_fin_psh_urg_door() {
 #[test]
 fn wrong_order_is_reset_with_a_reason() {
     let lab = lab_or_skip!();
-    let mut server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", ""), &[]);
+    let mut server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", ""), &[]);
     knock_cli(&lab, &[&v4(&lab), "7000", "9000", "8000"]);
     // The sweep guard's penalty follows the reset; no port of the sequence is ever logged.
     let line = "192.0.2.1: ssh: wrong hit at stage 2: attempt reset; knocks from this address ignored for 2000 ms";
@@ -224,7 +217,7 @@ fn wrong_order_is_reset_with_a_reason() {
 fn timeout_is_logged_when_it_happens() {
     let lab = lab_or_skip!();
     let config = door(&lab, "ssh", "7000,8000,9000", "").replace("Seq_Timeout = 10", "Seq_Timeout = 1");
-    let mut server = start(&lab, &config, &[]);
+    let mut server = lab.knock_server(&config, &[]);
     let sent = Instant::now();
     knock_cli(&lab, &[&v4(&lab), "7000"]);
     let line = "192.0.2.1: ssh: sequence timeout (stage 1)";
@@ -248,7 +241,7 @@ fn timeout_is_logged_when_it_happens() {
 fn flags_mismatch_is_ignored_and_logged() {
     let lab = lab_or_skip!();
     let config = door(&lab, "ssh", "7000,8000,9000", "").replace("TCPFlags = syn", "TCPFlags = syn,!ack");
-    let mut server = start(&lab, &config, &[]);
+    let mut server = lab.knock_server(&config, &[]);
     knock_cli(&lab, &["--method", "raw", "--tcp-flags", "syn,ack", &v4(&lab), "7000", "8000", "9000"]);
     let counters = counters_after_hits(&mut server, 3);
     assert_eq!(counter(&counters, "flags_ignored"), 3, "{counters:?}\n{}", server.diagnostics());
@@ -277,7 +270,7 @@ fn knockd_control(lab: &Lab, sequence: &str) -> knock_e2e::Knockd {
 #[test]
 fn a_retransmitted_hit_still_opens() {
     let lab = lab_or_skip!();
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", ""), &[]);
     let knockd = knockd_control(&lab, "7000,8000,9000");
     knock_cli(&lab, &[&v4(&lab), "7000", "7000", "8000", "9000"]);
     assert_opens(&lab, &server, lab.client_v4().into(), "ssh", "7000 7000 8000 9000");
@@ -296,7 +289,7 @@ fn one_source_finishing_does_not_drop_another() {
     let lab = lab_or_skip!();
     let b: IpAddr = Ipv4Addr::new(192, 0, 2, 11).into();
     lab.add_client_address(b).expect("second client address");
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", ""), &[]);
     let knockd = knockd_control(&lab, "7000,8000,9000");
     let (a, b_text) = (lab.client_v4().to_string(), b.to_string());
     let host = v4(&lab);
@@ -319,7 +312,7 @@ fn one_source_finishing_does_not_drop_another() {
 fn fifty_concurrent_sources_all_open() {
     let lab = lab_or_skip!();
     let sources = lab.add_client_v4_range(100, 50).expect("50 client addresses");
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", ""), &[]);
     let host = v4(&lab);
     let cli = knock_cli_path();
     // 100 ms between hits: every knock spans 200 ms, so the 50 attempts overlap.
@@ -367,7 +360,7 @@ fn stop_command(lab: &Lab, cmd_timeout: u32) -> String {
 #[test]
 fn stop_command_runs_cmd_timeout_after_the_start_command() {
     let lab = lab_or_skip!();
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", &stop_command(&lab, 2)), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", &stop_command(&lab, 2)), &[]);
     let ip: IpAddr = lab.client_v4().into();
     knock_cli(&lab, &[&v4(&lab), "7000", "8000", "9000"]);
     assert_opens(&lab, &server, ip, "ssh", "start command");
@@ -383,7 +376,7 @@ fn stop_command_runs_cmd_timeout_after_the_start_command() {
 #[test]
 fn sigterm_runs_pending_stop_commands() {
     let lab = lab_or_skip!();
-    let mut server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", &stop_command(&lab, 60)), &[]);
+    let mut server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", &stop_command(&lab, 60)), &[]);
     let ip: IpAddr = lab.client_v4().into();
     knock_cli(&lab, &[&v4(&lab), "7000", "8000", "9000"]);
     assert_opens(&lab, &server, ip, "ssh", "start command");
@@ -408,7 +401,7 @@ fn sigterm_runs_pending_stop_commands() {
 fn a_failing_command_is_logged_and_the_server_keeps_working() {
     let lab = lab_or_skip!();
     let config = "[ssh]\n  Sequence = 7000,8000,9000\n  Seq_Timeout = 10\n  TCPFlags = syn\n  Start_Command = false\n";
-    let server = start(&lab, config, &[]);
+    let server = lab.knock_server(config, &[]);
     knock_cli(&lab, &[&v4(&lab), "7000", "8000", "9000"]);
     let line = "ssh: command returned non-zero status code (1)";
     assert!(server.wait_for_log(line, OPEN_WAIT), "no {line:?}\n{}", server.diagnostics());
@@ -425,7 +418,7 @@ fn a_hanging_command_does_not_block_packets() {
     let lab = lab_or_skip!();
     let config =
         "[ssh]\n  Sequence = 7000,8000,9000\n  Seq_Timeout = 10\n  TCPFlags = syn\n  Start_Command = sleep 600\n";
-    let server = start(&lab, config, &[]);
+    let server = lab.knock_server(config, &[]);
     knock_cli(&lab, &[&v4(&lab), "7000", "8000", "9000"]);
     assert!(server.wait_for_log("OPEN SESAME", OPEN_WAIT), "{}", server.diagnostics());
     assert!(server.wait_for_log("ssh: running command: sleep 600", OPEN_WAIT), "{}", server.diagnostics());
@@ -445,7 +438,7 @@ fn a_command_still_hanging_at_sigterm_is_killed_with_its_children() {
     // A distinctive duration, to find exactly this command's processes.
     let config = "[ssh]\n  Sequence = 7000,8000,9000\n  Seq_Timeout = 10\n  TCPFlags = syn\n  \
                   Start_Command = sleep 6171 & sleep 6172\n";
-    let mut server = start(&lab, config, &[]);
+    let mut server = lab.knock_server(config, &[]);
     knock_cli(&lab, &[&v4(&lab), "7000", "8000", "9000"]);
     assert!(server.wait_for_log("running command: sleep 6171", OPEN_WAIT), "{}", server.diagnostics());
     let running = || {
@@ -476,7 +469,7 @@ fn one_time_sequences(lab: &Lab, ipv6: bool) {
         file.display(),
         lab.touch_marker_command()
     );
-    let server = start(lab, &config, &[]);
+    let server = lab.knock_server(&config, &[]);
     let (host, family, ip): (String, &str, IpAddr) =
         if ipv6 { (v6(lab), "-6", lab.client_v6().into()) } else { (v4(lab), "-4", lab.client_v4().into()) };
     let open = format!("{ip}: otp: OPEN SESAME");
@@ -727,7 +720,7 @@ fn crafted_ipv6_extension_headers_and_ipv4_fragments_open_live() {
     // header at a fixed offset after the IPv6 header and misses the first; the capture filter of knock-server
     // must let both through.
     let lab = lab_or_skip!();
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000:udp,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000:udp,9000", ""), &[]);
     for port in [7000, 8000, 9000] {
         lab.send_client_frame(&addressed(&lab, ext_headers6(lab.client_v6().octets(), port))).expect("inject");
     }
@@ -747,7 +740,7 @@ fn knocks_to_another_destination_do_not_open() {
     let lab = lab_or_skip!();
     // The client routes 198.51.100.0/24 through the server, as hosts behind a router would be reached.
     client(&lab, "ip", &["route", "add", "198.51.100.0/24", "via", "192.0.2.2"]);
-    let mut server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", ""), &[]);
+    let mut server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", ""), &[]);
     let knockd = knockd_control(&lab, "7000,8000,9000");
     knock_cli(&lab, &["198.51.100.7", "7000", "8000", "9000"]);
     counters_after_hits(&mut server, 3);
@@ -764,7 +757,7 @@ fn knocks_to_another_destination_do_not_open() {
 #[test]
 fn sighup_does_not_lose_pending_stop_commands() {
     let lab = lab_or_skip!();
-    let mut server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", &stop_command(&lab, 60)), &[]);
+    let mut server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", &stop_command(&lab, 60)), &[]);
     let ip: IpAddr = lab.client_v4().into();
     knock_cli(&lab, &[&v4(&lab), "7000", "8000", "9000"]);
     assert_opens(&lab, &server, ip, "ssh", "start command");
@@ -783,7 +776,7 @@ fn sighup_does_not_lose_pending_stop_commands() {
 #[test]
 fn sighup_reloads_a_changed_config_and_keeps_the_running_one_if_it_is_broken() {
     let lab = lab_or_skip!();
-    let server = start(&lab, &door(&lab, "ssh", "7000,8000,9000", ""), &[]);
+    let server = lab.knock_server(&door(&lab, "ssh", "7000,8000,9000", ""), &[]);
     let path = server.config_path().to_path_buf();
     let original = std::fs::read_to_string(&path).expect("config");
     std::fs::write(&path, original.replace("7000,8000,9000", "7100,8100,9100")).expect("rewrite");
@@ -816,7 +809,7 @@ const FLOOD_RSS_GROWTH_KIB: u64 = 16 * 1024;
 fn spoofed_flood_stays_bounded_and_a_real_knock_opens() {
     let lab = lab_or_skip!();
     let config = door(&lab, "ssh", "7000,8000,9000", "").replace("Seq_Timeout = 10", "Seq_Timeout = 30");
-    let mut server = start(&lab, &config, &["--max-attempts", "5000"]);
+    let mut server = lab.knock_server(&config, &["--max-attempts", "5000"]);
     let rss_before = server.rss_kib().expect("rss");
     let host = v4(&lab);
     let flood = lab

@@ -16,22 +16,9 @@ use std::time::{Duration, Instant};
 
 use knock_e2e::knock_server::counter;
 use knock_e2e::packet_socket::PacketSocket;
-use knock_e2e::{KnockServer, Lab, Macs, Side, lab_or_skip, syn_frame, wait_until};
+use knock_e2e::{Lab, Macs, Side, lab_or_skip, syn_frame, wait_until};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
-
-fn start(lab: &Lab, config: &str, args: &[&str]) -> KnockServer {
-    match lab.start_knock_server(config, args) {
-        Ok(server) => server,
-        Err(e) => panic!("knock-server does not start: {e}"),
-    }
-}
-
-/// `knock HOST PORTS...` (Debian's knock(1)) in the client namespace; must exit 0.
-fn knock(lab: &Lab, args: &[&str]) {
-    let out = lab.run_client("knock", args).unwrap_or_else(|e| panic!("knock {args:?}: {e}"));
-    assert!(out.status.success(), "knock {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
 /// The MAC addresses of the client's and the server's veth.
 fn macs(lab: &Lab) -> Macs {
@@ -114,7 +101,7 @@ impl Drop for Flood {
 /// Knocks until `opened` holds (the capture may drop a knock's packet in the flood), at most 3 times.
 fn knock_until(lab: &Lab, args: &[&str], opened: impl Fn() -> bool) -> bool {
     for _ in 0..3 {
-        knock(lab, args);
+        lab.knock(args);
         if wait_until(Duration::from_secs(2), &opened) {
             return true;
         }
@@ -132,7 +119,7 @@ fn a_flood_completing_one_door_does_not_refuse_another_doors_user() {
          Start_Command = touch {}/opened-%IP%\n",
         lab.dir().display()
     );
-    let mut server = start(&lab, &config, &["--max-commands", "8"]);
+    let mut server = lab.knock_server(&config, &["--max-commands", "8"]);
     // Spoofed IPv6 sources, 100 new ones a round, complete door "flood"; each start holds a slot 2 s.
     let dst: IpAddr = lab.server_v6().into();
     let macs = macs(&lab);
@@ -174,7 +161,7 @@ fn a_real_opening_is_logged_while_spoofed_sources_extend_the_same_door() {
         "[ssh]\n  Sequence = 7000,8000\n  Seq_Timeout = 10\n  TCPFlags = syn\n  Start_Command = touch {dir}/opened-%IP%\n  \
          Cmd_Timeout = 30\n  Stop_Command = rm -f {dir}/opened-%IP%\n"
     );
-    let mut server = start(&lab, &config, &[]);
+    let mut server = lab.knock_server(&config, &[]);
     // 20 spoofed sources complete the door again and again: 20 openings, then only extensions.
     let dst: IpAddr = lab.server_v4().into();
     let sources: Vec<IpAddr> = (1..=20u8).map(|i| IpAddr::from([198, 18, 0, i])).collect();
@@ -232,12 +219,12 @@ fn a_stop_command_killed_by_a_signal_is_retried_and_its_rule_goes() {
          Stop_Command = test -e {m} || {{ touch {m}; kill -TERM $$; }}; iptables -w 5 -D {rule}\n",
         m = marker.display()
     );
-    let server = start(&lab, &config, &[]);
+    let server = lab.knock_server(&config, &[]);
     let has_rule = || {
         let out = lab.run_server("iptables", ["-w", "5", "-S", "INPUT"]).unwrap_or_else(|e| panic!("iptables: {e}"));
         String::from_utf8_lossy(&out.stdout).lines().any(|l| l.contains(&format!("-s {ip}/32")))
     };
-    knock(&lab, &["-4", &lab.server_v4().to_string(), "7000", "8000", "9000"]);
+    lab.knock(&["-4", &lab.server_v4().to_string(), "7000", "8000", "9000"]);
     assert!(wait_until(OPEN_WAIT, has_rule), "the start added no rule\n{}", server.diagnostics());
     assert!(wait_until(OPEN_WAIT, || marker.exists()), "the stop never ran\n{}", server.diagnostics());
     assert!(

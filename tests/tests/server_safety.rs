@@ -11,22 +11,9 @@ use std::time::{Duration, Instant};
 
 use knock_e2e::knock_server::{counter, replay};
 use knock_e2e::nft::knock_ruleset;
-use knock_e2e::{KnockServer, Lab, PCAP_MACS, PcapWriter, lab_or_skip, syn_frame, wait_until};
+use knock_e2e::{Lab, PCAP_MACS, PcapWriter, lab_or_skip, syn_frame, wait_until};
 
 const OPEN_WAIT: Duration = Duration::from_secs(5);
-
-fn start(lab: &Lab, config: &str, args: &[&str]) -> KnockServer {
-    match lab.start_knock_server(config, args) {
-        Ok(server) => server,
-        Err(e) => panic!("knock-server does not start: {e}"),
-    }
-}
-
-/// `knock -v HOST PORTS...` (Debian's knock(1)) in the client namespace; must exit 0.
-fn knock(lab: &Lab, args: &[&str]) {
-    let out = lab.run_client("knock", args).unwrap_or_else(|e| panic!("knock {args:?}: {e}"));
-    assert!(out.status.success(), "knock {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
 /// `iptables -S INPUT` (or ip6tables) in the server namespace.
 fn input_rules(lab: &Lab, tool: &str) -> String {
@@ -53,9 +40,9 @@ fn slow_iptables_door(start_delay: &str, cmd_timeout: u32) -> String {
 #[test]
 fn sigterm_during_a_slow_start_leaves_no_accept_rule() {
     let lab = lab_or_skip!();
-    let mut server = start(&lab, &slow_iptables_door("1", 60), &[]);
+    let mut server = lab.knock_server(&slow_iptables_door("1", 60), &[]);
     let ip: IpAddr = lab.client_v4().into();
-    knock(&lab, &[&lab.server_v4().to_string(), "7000", "8000", "9000"]);
+    lab.knock(&[&lab.server_v4().to_string(), "7000", "8000", "9000"]);
     assert!(server.wait_for_log("192.0.2.1: ssh: OPEN SESAME", OPEN_WAIT), "{}", server.diagnostics());
     std::thread::sleep(Duration::from_millis(200));
     let status = server.stop().unwrap_or_else(|e| panic!("stop: {e}"));
@@ -73,9 +60,9 @@ fn sigterm_during_a_slow_start_leaves_no_accept_rule() {
 #[test]
 fn a_cmd_timeout_shorter_than_the_start_still_stops_after_it() {
     let lab = lab_or_skip!();
-    let server = start(&lab, &slow_iptables_door("2", 1), &[]);
+    let server = lab.knock_server(&slow_iptables_door("2", 1), &[]);
     let ip: IpAddr = lab.client_v4().into();
-    knock(&lab, &[&lab.server_v4().to_string(), "7000", "8000", "9000"]);
+    lab.knock(&[&lab.server_v4().to_string(), "7000", "8000", "9000"]);
     assert!(server.wait_for_log("192.0.2.1: ssh: OPEN SESAME", OPEN_WAIT), "{}", server.diagnostics());
     assert!(
         wait_until(Duration::from_secs(5), || accept_rule_for(&lab, ip)),
@@ -191,10 +178,10 @@ fn the_consumed_line_is_the_used_sequence_after_the_file_was_edited() {
     let state = lab.dir().join("state");
     std::fs::create_dir(&state).expect("state dir");
     let state_arg = state.display().to_string();
-    let server = start(&lab, &one_time_door(&file, &lab.touch_marker_command()), &["--state-dir", &state_arg]);
+    let server = lab.knock_server(&one_time_door(&file, &lab.touch_marker_command()), &["--state-dir", &state_arg]);
     // Edited after the load: the comment line above the sequences goes, every line number shifts.
     std::fs::write(&file, "7000,8000,9000\n7100,8100,9100\n").expect("edit");
-    knock(&lab, &[&lab.server_v4().to_string(), "7000", "8000", "9000"]);
+    lab.knock(&[&lab.server_v4().to_string(), "7000", "8000", "9000"]);
     assert!(server.wait_for_log("192.0.2.1: otp: OPEN SESAME", OPEN_WAIT), "{}", server.diagnostics());
     assert!(
         wait_until(OPEN_WAIT, || std::fs::read_to_string(&file).unwrap_or_default().starts_with('#')),
@@ -238,26 +225,26 @@ fn a_sequence_that_cannot_be_marked_stays_refused_after_sighup_and_restart() {
     let config = one_time_door(&file, &lab.touch_marker_command());
     let host = lab.server_v4().to_string();
     let open = "192.0.2.1: otp: OPEN SESAME";
-    let mut server = start(&lab, &config, &["--state-dir", &state_arg]);
-    knock(&lab, &[&host, "7000", "8000", "9000"]);
+    let mut server = lab.knock_server(&config, &["--state-dir", &state_arg]);
+    lab.knock(&[&host, "7000", "8000", "9000"]);
     assert!(server.wait_for_log(open, OPEN_WAIT), "{}", server.diagnostics());
     assert!(server.wait_for_log("it stays refused (recorded in", OPEN_WAIT), "{}", server.diagnostics());
     // SIGHUP re-reads the (unchanged, unmarked) file: the used sequence must stay refused.
     let reloads = server.count_in_log("re-reading config file");
     server.signal(libc::SIGHUP);
     assert!(wait_until(OPEN_WAIT, || server.count_in_log("re-reading config file") > reloads));
-    knock(&lab, &[&host, "7000", "8000", "9000"]);
-    knock(&lab, &[&host, "7100", "8100", "9100"]);
+    lab.knock(&[&host, "7000", "8000", "9000"]);
+    lab.knock(&[&host, "7100", "8100", "9100"]);
     assert!(server.wait_for_count(open, 2, OPEN_WAIT), "the second sequence opens\n{}", server.diagnostics());
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(server.count_in_log(open), 2, "the used sequence opened again after SIGHUP\n{}", server.diagnostics());
     server.stop().unwrap_or_else(|e| panic!("stop: {e}"));
     drop(server);
     // A restart with the same state directory: both used sequences stay refused.
-    let server = start(&lab, &config, &["--state-dir", &state_arg]);
+    let server = lab.knock_server(&config, &["--state-dir", &state_arg]);
     let before = server.count_in_log(open);
-    knock(&lab, &[&host, "7000", "8000", "9000"]);
-    knock(&lab, &[&host, "7100", "8100", "9100"]);
+    lab.knock(&[&host, "7000", "8000", "9000"]);
+    lab.knock(&[&host, "7100", "8100", "9100"]);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(server.count_in_log(open), before, "a used sequence opened after a restart\n{}", server.diagnostics());
     assert!(server.log().contains("door disabled"), "no sequence left\n{}", server.diagnostics());
@@ -296,10 +283,10 @@ fn nft_door_closes_itself(ipv6: bool) {
     }
     let service = SocketAddr::new(server_ip, GUARDED_PORT);
     assert!(!lab.client_reaches_from(client_ip, service), "the port is open before any knock");
-    let mut server = start(&lab, &nft_door(3), &[]);
+    let mut server = lab.knock_server(&nft_door(3), &[]);
     let family = if ipv6 { "-6" } else { "-4" };
     let host = server_ip.to_string();
-    knock(&lab, &[family, &host, "7000", "8000", "9000"]);
+    lab.knock(&[family, &host, "7000", "8000", "9000"]);
     let open = format!("{client_ip}: nft: OPEN SESAME");
     assert!(server.wait_for_log(&open, OPEN_WAIT), "{}", server.diagnostics());
     let listed = || lab.server_nft_list_set("inet", "knock", set);
@@ -313,7 +300,7 @@ fn nft_door_closes_itself(ipv6: bool) {
     assert!(!lab.client_reaches_from(other, service), "another source of the client can connect\n{}", listed());
     // A repeat refreshes the element (one element, timeout restarted), and the log says it was extended.
     std::thread::sleep(Duration::from_millis(1500));
-    knock(&lab, &[family, &host, "7000", "8000", "9000"]);
+    lab.knock(&[family, &host, "7000", "8000", "9000"]);
     assert!(server.wait_for_log("opening extended", OPEN_WAIT), "{}", server.diagnostics());
     let refreshed = Instant::now();
     std::thread::sleep(Duration::from_millis(300));
@@ -376,14 +363,14 @@ const NET_ADMIN_ONLY: &str = "0000000000001000";
 fn as_user_nobody_with_only_cap_net_admin_an_nft_door_still_opens() {
     let lab = lab_or_skip!();
     lab.server_nft_load(&knock_ruleset(GUARDED_PORT)).unwrap_or_else(|e| panic!("{e}"));
-    let server = start(&lab, &nft_door(30), &["--user", "nobody"]);
+    let server = lab.knock_server(&nft_door(30), &["--user", "nobody"]);
     assert!(server.wait_for_log("privileges dropped: running as user nobody", OPEN_WAIT), "{}", server.diagnostics());
     let pid = server.pid();
     assert!(proc_status(pid, "Uid:").starts_with("65534"), "Uid: {}", proc_status(pid, "Uid:"));
     for field in ["CapEff:", "CapPrm:", "CapBnd:", "CapAmb:"] {
         assert_eq!(proc_status(pid, field), NET_ADMIN_ONLY, "{field}\n{}", server.diagnostics());
     }
-    knock(&lab, &["-4", &lab.server_v4().to_string(), "7000", "8000", "9000"]);
+    lab.knock(&["-4", &lab.server_v4().to_string(), "7000", "8000", "9000"]);
     let client = lab.client_v4().to_string();
     assert!(
         wait_until(OPEN_WAIT, || lab.server_nft_list_set("inet", "knock", "allow4").contains(&client)),
@@ -395,7 +382,7 @@ fn as_user_nobody_with_only_cap_net_admin_an_nft_door_still_opens() {
 #[test]
 fn a_door_without_commands_keeps_no_capability() {
     let lab = lab_or_skip!();
-    let server = start(&lab, "[log]\n  Sequence = 7000,8000,9000\n  Seq_Timeout = 10\n  TCPFlags = syn\n", &[]);
+    let server = lab.knock_server("[log]\n  Sequence = 7000,8000,9000\n  Seq_Timeout = 10\n  TCPFlags = syn\n", &[]);
     assert!(server.wait_for_log("capabilities kept: none", OPEN_WAIT), "{}", server.diagnostics());
     for field in ["CapEff:", "CapPrm:", "CapBnd:"] {
         assert_eq!(proc_status(server.pid(), field), "0000000000000000", "{field}\n{}", server.diagnostics());
