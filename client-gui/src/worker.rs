@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use client_core::Diagnosis;
@@ -147,7 +148,12 @@ const RESOLVE_TIMEOUT_S: u64 = 10;
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 pub struct Worker {
-    runtime: tokio::runtime::Runtime,
+    /// Where work is spawned.
+    handle: tokio::runtime::Handle,
+    /// The runtime itself: taken only by `Drop`, which shuts it down without waiting for lookups.
+    runtime: Option<tokio::runtime::Runtime>,
+    /// The blocking jobs of [`Worker::spawn_blocking`] (profile and keyring writes) not finished yet.
+    writes_in_flight: Arc<AtomicUsize>,
     sender: Sender<WorkerMessage>,
     receiver: Receiver<WorkerMessage>,
     waker: Waker,
@@ -163,7 +169,26 @@ impl Worker {
             .enable_all()
             .build()?;
         let (sender, receiver) = channel();
-        Ok(Worker { runtime, sender, receiver, waker: Arc::new(|| {}), next_run: 1 })
+        Ok(Worker {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+            writes_in_flight: Arc::new(AtomicUsize::new(0)),
+            sender,
+            receiver,
+            waker: Arc::new(|| {}),
+            next_run: 1,
+        })
+    }
+
+    /// Runs a blocking job (a profile file or keyring write, a keyring probe) on the runtime's blocking
+    /// threads, counted so that quitting waits for it (see `Drop`).
+    fn spawn_blocking(&self, job: impl FnOnce() + Send + 'static) {
+        let in_flight = Arc::clone(&self.writes_in_flight);
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        self.handle.spawn_blocking(move || {
+            job();
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
     }
 
     pub fn set_waker(&mut self, waker: Waker) {
@@ -175,7 +200,7 @@ impl Worker {
         let run = self.next_run;
         self.next_run += 1;
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn(async move {
+        self.handle.spawn(async move {
             let name = plan.name.clone();
             let report = run_plan(&plan, &cancel, |event| {
                 let _ = sender.send(WorkerMessage::Progress { name: name.clone(), run, event: event.clone() });
@@ -191,7 +216,7 @@ impl Worker {
     /// Resolves a host in the background (for the detail view).
     pub fn resolve(&self, name: String, host: String, family: AddressFamily) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn(async move {
+        self.handle.spawn(async move {
             let lookup = tokio::time::timeout(
                 std::time::Duration::from_secs(RESOLVE_TIMEOUT_S),
                 client_core::resolve(&host, family),
@@ -208,7 +233,7 @@ impl Worker {
     /// Probes the OS keyring (a D-Bus round trip on Linux, so never on the UI thread).
     pub fn check_keyring(&self, secrets: SecretStore) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let _ = sender.send(WorkerMessage::Keyring(secrets.availability()));
             waker();
         });
@@ -225,7 +250,7 @@ impl Worker {
         budget: std::time::Duration,
     ) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn(async move {
+        self.handle.spawn(async move {
             tokio::time::sleep(settle).await;
             let state = client_core::probe_port(address, None, budget).await;
             let _ = sender.send(WorkerMessage::ClosedChecked { name, run, address, state });
@@ -236,7 +261,7 @@ impl Worker {
     /// Unlock: asks the OS to unlock the keyring (its own prompt), then probes it again.
     pub fn unlock_keyring(&self, secrets: SecretStore) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let result = secrets.unlock();
             let _ = sender.send(WorkerMessage::Unlocked(result));
             let _ = sender.send(WorkerMessage::Keyring(secrets.availability()));
@@ -249,7 +274,7 @@ impl Worker {
     /// Stores an imported rotating profile's door key in the keyring, off the UI thread.
     pub fn store_door_key(&self, store: ProfileStore, secrets: SecretStore, name: String, key: DoorKey) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let result = store_door_key(&store, &secrets, &name, &key);
             let _ = sender.send(WorkerMessage::SecretsStored { name, result });
             waker();
@@ -265,7 +290,7 @@ impl Worker {
         hmac_key: HmacKey,
     ) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let result = store_keys(&store, &secrets, &name, &key, &hmac_key);
             let _ = sender.send(WorkerMessage::SecretsStored { name, result });
             waker();
@@ -276,7 +301,7 @@ impl Worker {
     /// the UI thread), whatever the app knows about the keyring yet.
     pub fn delete_profile(&self, store: ProfileStore, secrets: SecretStore, name: String) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let result = store.remove(&name, &secrets).map(|(_, forgotten)| forgotten);
             let _ = sender.send(WorkerMessage::Deleted { name, result });
             waker();
@@ -295,7 +320,7 @@ impl Worker {
         keys: Option<(SpaKey, HmacKey)>,
     ) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let result = store.rename(&old, &new, &secrets).map(drop);
             let renamed = result.is_ok();
             let _ = sender.send(WorkerMessage::Renamed { old: old.clone(), new: new.clone(), result });
@@ -313,7 +338,7 @@ impl Worker {
         let run = self.next_run;
         self.next_run += 1;
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn(async move {
+        self.handle.spawn(async move {
             let result = client_core::diagnose(&name, &profile, &cancel).await;
             let _ = sender.send(WorkerMessage::Diagnosed { name, run, result });
             waker();
@@ -325,7 +350,7 @@ impl Worker {
     /// does) first, else this app's keyring service.
     pub fn read_rotating_key(&self, store: ProfileStore, secrets: SecretStore, name: String) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let from_env = client_core::rotating_key_variables(&name)
                 .iter()
                 .find_map(|var| std::env::var(var).ok().map(|value| (var.clone(), zeroize::Zeroizing::new(value))));
@@ -344,7 +369,7 @@ impl Worker {
     /// keyring first, then the profile file, as `knock-cli profile import-uri`).
     pub fn import_rotating(&self, store: ProfileStore, secrets: SecretStore, import: client_core::UriImport) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let name = import.name.clone();
             let result = import.write(&store, &secrets).map(drop);
             let _ = sender.send(WorkerMessage::RotatingImported { name, result });
@@ -357,7 +382,7 @@ impl Worker {
     /// re-scan that found nothing; the answer waits for the next frame).
     pub fn fingerprint(&self, store: ProfileStore, known: u64) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let fingerprint = store.fingerprint();
             let _ = sender.send(WorkerMessage::Fingerprint(fingerprint));
             if fingerprint != known {
@@ -369,7 +394,7 @@ impl Worker {
     /// Shows a desktop notification (a D-Bus round trip on Linux, so never on the UI thread).
     pub fn notify(&self, note: crate::app::DesktopNote) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let result = crate::notify::show(&note);
             let _ = sender.send(WorkerMessage::Notified { note, result });
             waker();
@@ -379,7 +404,7 @@ impl Worker {
     /// An encrypted backup's preview, off the UI thread: scrypt takes about a second.
     pub fn preview_backup(&self, path: std::path::PathBuf, passphrase: client_core::Secret) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let result = crate::transfer::preview_backup(&path, &passphrase);
             let _ = sender.send(WorkerMessage::BackupPreviewed { path, result });
             waker();
@@ -397,7 +422,7 @@ impl Worker {
         confirm: crate::transfer::Passphrase,
     ) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn_blocking(move || {
+        self.spawn_blocking(move || {
             let result = crate::transfer::export_backup(&store, &secrets, &names, &dir, &passphrase, &confirm);
             let _ = sender.send(WorkerMessage::BackupWritten { count: names.len(), result });
             waker();
@@ -411,7 +436,7 @@ impl Worker {
         dialog: impl std::future::Future<Output = Option<std::path::PathBuf>> + Send + 'static,
     ) {
         let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.runtime.spawn(async move {
+        self.handle.spawn(async move {
             let path = dialog.await;
             let _ = sender.send(WorkerMessage::Picked { pick, path });
             waker();
@@ -421,6 +446,32 @@ impl Worker {
     /// Every message that arrived since the last call.
     pub fn drain(&self) -> Vec<WorkerMessage> {
         self.receiver.try_iter().collect()
+    }
+}
+
+/// How long quitting waits for profile and keyring writes still running (a keyring may be showing its
+/// own unlock prompt); what is still running then is said on stderr.
+const WRITES_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Drop for Worker {
+    /// Quitting waits for the writes the user asked for (a saved profile, stored keys), never for a knock
+    /// or a lookup: a hanging DNS lookup would otherwise keep the process alive for the resolver's whole
+    /// timeout after the window closed (dropping a runtime waits for every blocking thread).
+    fn drop(&mut self) {
+        let deadline = std::time::Instant::now() + WRITES_AT_EXIT;
+        while self.writes_in_flight.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let left = self.writes_in_flight.load(Ordering::SeqCst);
+        if left > 0 {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("knock-gui: quit with {left} profile or keyring write(s) still running\n").as_bytes(),
+            );
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
