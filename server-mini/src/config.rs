@@ -528,6 +528,28 @@ pub fn lint(config: &ServerConfig, conf: &KnockdConf) -> Vec<Warning> {
                 ));
             }
         }
+        if let (SequenceSource::Fixed(sequence), Some(guard)) = (&door.sequence, door.sweep_guard) {
+            let first = sequence.hits().first();
+            for other in config.doors.iter().filter(|o| o.line != door.line) {
+                let SequenceSource::Fixed(other_sequence) = &other.sequence else { continue };
+                if first.is_none() || other_sequence.hits().last() != first {
+                    continue;
+                }
+                let Some(hit) = first else { continue };
+                warn(format!(
+                    "begins with {}:{}, the last hit of [{}] (line {}): every [{}] knock leaves an attempt on this door, \
+                     so the client's next new connection to this host (the SSH session it opened) resets it, and a \
+                     knock on this door within Sweep_Penalty ({} s) of that connection starts nothing; begin with \
+                     another port, or list the service's port in Public_Ports if everyone may reach it",
+                    hit.port,
+                    hit.protocol.as_str(),
+                    other.name,
+                    other.line,
+                    other.name,
+                    guard.penalty_ms / 1000,
+                ));
+            }
+        }
         if door.sweep_guard.is_none() {
             warn(
                 "Sweep_Guard = off: knockd's exact matching, so hits on other ports never reset an attempt and a \
@@ -790,6 +812,32 @@ mod tests {
         fs::write(&file, " 7000,99999\n").expect("write");
         let e = read_one_time(&file).expect_err("bad").to_string();
         assert!(e.contains("otp:1"), "{e}");
+    }
+
+    /// knockd's classic pair: the close door begins where the open door ends (docs/server.md, sweep guard).
+    #[test]
+    fn lint_flags_a_door_that_begins_with_another_doors_last_hit() {
+        let text = "[openSSH]\n sequence = 8000,7000,9000\n seq_timeout = 5\n tcpflags = syn\n command = x\n\
+                    [closeSSH]\n sequence = 9000,7100,8100\n seq_timeout = 5\n tcpflags = syn\n command = y\n";
+        let conf = knockd_conf::parse(text).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid");
+        let warnings = lint(&config, &conf);
+        let close: Vec<_> = warnings.iter().filter(|w| w.door == "closeSSH").collect();
+        assert!(
+            close.iter().any(|w| w.message.contains("begins with 9000:tcp, the last hit of [openSSH] (line 1)")),
+            "{warnings:?}"
+        );
+        assert!(!warnings.iter().any(|w| w.door == "openSSH" && w.message.contains("begins with")), "{warnings:?}");
+        // Without the guard (knockd's matching) a stray connection resets nothing: no warning of this kind.
+        let off = text.replace("command = y\n", "command = y\n Sweep_Guard = off\n");
+        let conf = knockd_conf::parse(&off).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid");
+        assert!(!lint(&config, &conf).iter().any(|w| w.message.contains("begins with")));
+        // A close sequence that begins on another port: nothing to say.
+        let fixed = text.replace("9000,7100,8100", "7100,9100,8100");
+        let conf = knockd_conf::parse(&fixed).expect("parse");
+        let config = from_conf(&conf, Path::new("k.conf")).expect("valid");
+        assert!(!lint(&config, &conf).iter().any(|w| w.message.contains("begins with")));
     }
 
     #[test]
