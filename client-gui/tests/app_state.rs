@@ -31,6 +31,16 @@ fn wait_idle(state: &mut AppState) {
     }
 }
 
+/// Waits for an import (written in the worker) to finish.
+fn wait_imported(s: &mut AppState) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.import_dialog().is_some_and(|d| d.importing) {
+        s.poll();
+        assert!(Instant::now() < deadline, "the import never finished");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn listed(s: &AppState) -> Vec<String> {
     s.list.visible().iter().map(|e| e.name.clone()).collect()
 }
@@ -357,6 +367,7 @@ fn a_knockd_conf_import_through_the_dialog_path_field_asks_for_its_host() {
         c.name = "bastion-ssh".into();
     }
     s.finish_import();
+    wait_imported(&mut s);
     assert!(s.import_dialog().is_none());
     assert!(s.list.entry("bastion-ssh").is_some(), "imported under the edited name: {:?}", s.notices.current);
     assert!(matches!(&s.notices.current, Some(Notice::Info(m)) if m.contains("imported bastion-ssh")));
@@ -380,12 +391,14 @@ fn a_knockd_conf_import_takes_a_verify_port() {
         d.verify_port = "70000".into();
     }
     s.finish_import();
+    wait_imported(&mut s);
     let error = s.import_dialog().and_then(|d| d.error.clone()).expect("a bad port is refused");
     assert!(error.contains("1 to 65535"), "{error}");
     if let Some(d) = s.import_dialog_mut() {
         d.verify_port = "22".into();
     }
     s.finish_import();
+    wait_imported(&mut s);
     let name = s.list.selected.clone().expect("imported and selected");
     let profile = s.list.entry(&name).and_then(|e| e.profile.clone().ok()).expect("imported");
     assert_eq!(profile.verify.map(|v| v.port.get()), Some(22));
@@ -428,6 +441,7 @@ fn an_fwknoprc_is_detected_and_imported_as_spa_profiles() {
     assert_eq!(preview.candidates.len(), 1);
     assert!(preview.candidates[0].keys.is_some(), "its keys are carried to the keyring");
     s.finish_import();
+    wait_imported(&mut s);
     let name = preview.candidates[0].name.clone();
     let saved = std::fs::read_to_string(dir.path().join("profiles").join(format!("{name}.toml"))).expect("saved");
     assert!(saved.contains("[spa]") && saved.contains("192.0.2.7"), "{saved}");
@@ -685,6 +699,7 @@ fn export_with_keys_round_trips_through_the_import_dialog_with_its_passphrase() 
         }
     }
     t.finish_import();
+    wait_imported(&mut t);
     assert!(t.import_dialog().is_none());
     let back = ProfileStore::new(dir.path().join("q")).load("web").expect("imported");
     assert_eq!(back.profile.host, "192.0.2.2");

@@ -148,7 +148,13 @@ fn dialogs_are_the_one_modal_and_their_forms_come_back_as_commands() {
     state.apply(Command::PreviewImport);
     assert!(state.import_dialog().is_some_and(|d| d.preview.is_some()), "{:?}", state.import_dialog());
     state.apply(Command::FinishImport);
-    assert!(state.modal.is_none());
+    assert!(state.import_dialog().is_some_and(|d| d.importing), "written in the worker");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while state.import_dialog().is_some() {
+        state.poll();
+        assert!(std::time::Instant::now() < deadline, "the import never finished");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     assert_eq!(state.list.selected.as_deref(), Some("web"), "what was imported is selected");
 
     state.apply(Command::OpenExport);

@@ -473,7 +473,7 @@ fn dialogs_close_on_escape_and_submit_on_enter() {
     harness.run();
     harness.get_by_label_contains("will create");
     harness.get_by_role_and_label(egui::accesskit::Role::Button, "Import").click();
-    harness.run();
+    step_until(&mut harness, |app| app.state.import_dialog().is_none());
     assert!(dir.path().join("p/ssh.toml").exists(), "imported");
     harness.get_by_label("Import…").click();
     harness.run();

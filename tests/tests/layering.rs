@@ -374,6 +374,39 @@ fn the_gui_ui_reads_the_state_and_returns_commands() {
     );
 }
 
+/// knock-gui imports through client-core's import only (issue 24, Structure): it reads a file with
+/// `import_path`/`import_backup` and writes the profiles and their keys with `write_import`, as
+/// `knock-cli profile import` does; it never parses a profile file or creates the imported profiles itself.
+#[test]
+fn the_gui_imports_through_client_core_only() {
+    let mut problems = Vec::new();
+    let mut paths = files("client-gui/src", &[]);
+    paths.extend(files("client-gui/src/app", &[]));
+    paths.extend(files("client-gui/src/ui", &[]));
+    for path in &paths {
+        let code = code_of(path);
+        let name = path.strip_prefix(workspace()).unwrap_or(path).display().to_string();
+        for parser in ["toml::from_str", "toml::de", "from_str::<Profile"] {
+            if code.contains(parser) {
+                problems.push(format!("{name}: parses a profile itself ({parser})"));
+            }
+        }
+        let imports = name.ends_with("transfer.rs") || name.ends_with("import_export.rs");
+        if imports
+            && ["store.create(", "store().create(", "store.save(", "store().save("].iter().any(|w| code.contains(w))
+        {
+            problems.push(format!("{name}: writes imported profiles itself instead of client_core::write_import"));
+        }
+    }
+    let transfer = code_of(&workspace().join("client-gui/src/transfer.rs"));
+    for function in ["client_core::write_import", "import_path", "client_core::import_backup"] {
+        if !transfer.contains(function) {
+            problems.push(format!("client-gui/src/transfer.rs: does not use {function}"));
+        }
+    }
+    assert!(problems.is_empty(), "knock-gui's import is not client-core's:\n{}", problems.join("\n"));
+}
+
 #[test]
 fn the_state_write_check_sees_what_drawing_must_not_do() {
     let code = code_of_text(

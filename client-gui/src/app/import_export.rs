@@ -25,6 +25,8 @@ pub struct ImportDialog {
     pub passphrase: crate::transfer::Passphrase,
     /// The backup is being decrypted (in the worker).
     pub decrypting: bool,
+    /// The profiles are being written and their keys stored (in the worker).
+    pub importing: bool,
 }
 
 /// What a native file dialog (Browse…) was opened for.
@@ -124,10 +126,14 @@ impl AppState {
         }
     }
 
-    /// Creates the previewed profiles (under the names as edited); their keys go to the keyring off
-    /// the UI thread. Says what was added and what was not.
+    /// Creates the previewed profiles (under the names as edited) and stores their keys in the keyring,
+    /// through client-core's import (the same as `knock-cli profile import`), off the UI thread; the
+    /// dialog closes when it is done ([`AppState::poll`]) and says what was added and what was not.
     pub fn finish_import(&mut self) {
         let Some(Modal::Import(dialog)) = &mut self.modal else { return };
+        if dialog.importing {
+            return;
+        }
         let Some(mut preview) = dialog.preview.clone() else { return };
         if !dialog.verify_port.trim().is_empty() {
             match dialog.verify_port.trim().parse::<std::num::NonZeroU16>() {
@@ -143,29 +149,42 @@ impl AppState {
                 }
             }
         }
-        let outcome = crate::transfer::apply_import(self.files.store(), &preview);
-        if outcome.added.is_empty() {
-            dialog.error = Some(format!("nothing imported: {}", outcome.problems.join("; ")));
-            return;
+        dialog.importing = true;
+        dialog.error = None;
+        self.worker.import(self.files.store().clone(), self.system.secrets.clone(), preview);
+    }
+
+    /// The import was written: what was added is selected (and shown), so the next step, a knock, is
+    /// one key away; with nothing added, the dialog stays open and says why.
+    pub(super) fn on_imported(&mut self, applied: crate::transfer::Applied) {
+        let nothing = applied.added.is_empty().then(|| format!("nothing imported: {}", applied.problems.join("; ")));
+        match (self.import_dialog_mut(), nothing) {
+            (Some(dialog), Some(why)) => {
+                dialog.importing = false;
+                dialog.error = Some(why);
+                return;
+            }
+            (Some(_), None) => self.modal = None,
+            // The dialog was closed meanwhile: the notice says it.
+            (None, Some(why)) => {
+                self.notices.current = Some(Notice::Error(why));
+                return;
+            }
+            (None, None) => {}
         }
-        self.modal = None;
-        let mut report = format!("imported {}", outcome.added.join(", "));
-        if !outcome.problems.is_empty() {
-            report.push_str(&format!(" (not imported: {})", outcome.problems.join("; ")));
+        let mut report = format!("imported {}", applied.added.join(", "));
+        if !applied.problems.is_empty() {
+            report.push_str(&format!(" (not imported: {})", applied.problems.join("; ")));
         }
-        self.notices.current = Some(Notice::Info(report));
+        self.notices.current = Some(if applied.keys_not_stored.is_empty() {
+            Notice::Info(report)
+        } else {
+            Notice::Error(format!("{report}; {}", applied.keys_not_stored.join("; ")))
+        });
         self.reload();
-        // What was imported is selected (and shown), so the next step, a knock, is one key away.
-        if let Some(first) = outcome.added.first().cloned() {
-            self.select(&first);
+        if let Some(first) = applied.added.first() {
+            self.select(first);
             self.list.reveal_selection();
-        }
-        let (store, secrets) = (self.files.store(), &self.system.secrets);
-        for (name, key, hmac) in outcome.keys {
-            self.worker.store_spa_keys(store.clone(), secrets.clone(), name, key, hmac);
-        }
-        for (name, key) in outcome.door_keys {
-            self.worker.store_door_key(store.clone(), secrets.clone(), name, key);
         }
     }
 

@@ -34,6 +34,7 @@ impl AppState {
                 WorkerMessage::RotatingImported { name, result } => self.on_rotating_imported(name, result),
                 WorkerMessage::BackupPreviewed { path, result } => self.on_backup_previewed(path, result),
                 WorkerMessage::BackupWritten { count, result } => self.on_backup_written(count, result),
+                WorkerMessage::Imported(applied) => self.on_imported(applied),
                 WorkerMessage::Diagnosed { name, run, result } => self.on_diagnosed(&name, run, result),
                 WorkerMessage::SecretsStored { name, result: Ok(()) } => {
                     self.notices.current = Some(Notice::Info(format!("saved {name}; its keys are in the OS keyring")));

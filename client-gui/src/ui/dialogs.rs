@@ -324,7 +324,10 @@ fn import(state: &AppState, dialog: &ImportDialog, opened: bool, ctx: &egui::Con
             ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).wrap());
         }
         ui.horizontal(|ui| {
-            if dialog.preview.is_some() {
+            if dialog.importing {
+                ui.spinner();
+                ui.add_enabled(false, egui::Button::new("Importing…"));
+            } else if dialog.preview.is_some() {
                 if ui.button("Import").clicked() {
                     finish = true;
                 }
