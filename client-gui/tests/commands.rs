@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use client_core::{Action, Profile, ProfileStore, Protocol, Sequence};
-use client_gui::app::{AppState, Command, Leave, Modal, Persisted, WindowRequest};
+use client_gui::app::{AppState, Command, Leave, Masked, Modal, Persisted, WindowRequest};
 use client_gui::ui::{self, ViewState};
 
 fn profile(host: &str, tags: &[&str]) -> Profile {
@@ -119,7 +119,7 @@ fn the_editor_session_is_driven_by_commands() {
     form.name = "web".into();
     form.host = "192.0.2.80".into();
     form.open = "7000,8000".into();
-    state.apply(Command::EditForm { form: Box::new(form), field: None });
+    state.apply(Command::EditForm { form: Masked(Box::new(form)), field: None });
     state.apply(Command::Select("alpha".into()));
     assert_eq!(state.pending_discard(), Some(&Leave::Select("alpha".into())), "asked before losing edits");
     state.apply(Command::SaveAndContinue);
@@ -185,4 +185,27 @@ fn submitted_commands_apply_at_the_next_frame() {
     // A knock for a profile that does not exist is ignored, not a panic.
     state.apply(Command::Knock { profile: "nope".into(), action: Action::Open });
     assert!(state.runs.knocks.is_empty());
+}
+
+/// Commands print the secrets they may carry masked (keys typed in the editor, a pasted door-key line,
+/// a copied key), so a logged command or a failed test's message never shows one.
+#[test]
+fn commands_print_their_secrets_masked() {
+    let mut form = client_gui::editor::Editor::new_profile();
+    form.spa_key = "c2VjcmV0LWtleS10eXBlZC1pbi10aGUtZWRpdG9y".into();
+    let dialog = client_gui::app::ImportUriDialog {
+        uri: zeroize::Zeroizing::new("knock+rotating://host/door?key=SECRETDOORKEY".into()),
+        ..Default::default()
+    };
+    for command in [
+        Command::EditForm { form: Masked(Box::new(form)), field: None },
+        Command::EditImportUri(Masked(Box::new(dialog))),
+        Command::CopiedSecret(Masked(zeroize::Zeroizing::new("KEY_BASE64: c2VjcmV0".into()))),
+    ] {
+        let printed = format!("{command:?}");
+        assert!(printed.contains("***"), "{printed}");
+        for secret in ["c2VjcmV0", "SECRETDOORKEY"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+    }
 }

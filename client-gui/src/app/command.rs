@@ -17,6 +17,17 @@ use super::notices::Notice;
 use super::settings::QuitPolicy;
 use crate::editor::{Editor, Field};
 
+/// A command's payload that may hold secrets (keys typed in the editor, a pasted door-key line, a
+/// copied key): a command prints it masked, so a logged or failed-test command never shows one.
+#[derive(Clone)]
+pub struct Masked<T>(pub T);
+
+impl<T> std::fmt::Debug for Masked<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// One thing the user asked for. A profile is named by its name (the store's file name).
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -72,7 +83,7 @@ pub enum Command {
     },
     UnlockKeyring,
     /// The view copied a key to the clipboard: clear it from there later.
-    CopiedSecret(zeroize::Zeroizing<String>),
+    CopiedSecret(Masked<zeroize::Zeroizing<String>>),
     // ----- the editor
     NewProfile,
     Edit {
@@ -83,7 +94,7 @@ pub enum Command {
     },
     /// The form as the user changed it, and the field typed in (None: one without its own error).
     EditForm {
-        form: Box<Editor>,
+        form: Masked<Box<Editor>>,
         field: Option<Field>,
     },
     SaveEditor,
@@ -112,7 +123,7 @@ pub enum Command {
     BrowseImportFile,
     FinishImport,
     OpenImportUri,
-    EditImportUri(Box<ImportUriDialog>),
+    EditImportUri(Masked<Box<ImportUriDialog>>),
     SubmitImportUri,
     OpenExport,
     EditExport(Box<ExportDialog>),
@@ -161,7 +172,9 @@ pub enum WindowRequest {
 }
 
 impl AppState {
-    /// Queues a command from another input source (a tray menu); applied by [`AppState::apply_submitted`].
+    /// Queues a command from another input source (a tray menu); applied by [`AppState::apply_submitted`]
+    /// at the start of the next frame. A source on another thread sends its commands to the UI thread
+    /// (a channel read in `KnockGui::logic`) and wakes it with `egui::Context::request_repaint`.
     pub fn submit(&mut self, command: Command) {
         self.submitted.push(command);
     }
@@ -225,11 +238,11 @@ impl AppState {
             Command::Reveal { profile } => self.reveal(&profile),
             Command::Hide { profile } => self.hide(&profile),
             Command::UnlockKeyring => self.unlock_keyring(),
-            Command::CopiedSecret(copied) => self.copied_secret(&copied),
+            Command::CopiedSecret(Masked(copied)) => self.copied_secret(&copied),
             Command::NewProfile => self.new_profile(),
             Command::Edit { profile } => self.edit(&profile),
             Command::Duplicate { profile } => self.duplicate(&profile),
-            Command::EditForm { form, field } => self.edit_form(*form, field),
+            Command::EditForm { form: Masked(form), field } => self.edit_form(*form, field),
             Command::SaveEditor => self.save_editor(),
             Command::CancelEditor => self.cancel_editor(),
             Command::SaveAndContinue => self.save_and_continue(),
@@ -256,7 +269,7 @@ impl AppState {
             Command::BrowseImportFile => self.browse_import_file(),
             Command::FinishImport => self.finish_import(),
             Command::OpenImportUri => self.open_import_uri(),
-            Command::EditImportUri(dialog) => {
+            Command::EditImportUri(Masked(dialog)) => {
                 if let Some(open) = self.import_uri_dialog_mut() {
                     *open = *dialog;
                 }

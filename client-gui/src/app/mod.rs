@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use client_core::ProfileStore;
 
 pub use addresses::Resolution;
-pub use command::{Command, WindowRequest};
+pub use command::{Command, Masked, WindowRequest};
 pub use editing::{Conflict, EditorSession, Leave};
 pub use import_export::{BACKUP_FILE, ExportDialog, ImportDialog, ImportUriDialog, Pick};
 pub use list::{Entry, Group, HostList, ListRow};

@@ -167,7 +167,7 @@ pub struct Runs {
     pub knocks: HashMap<String, Run>,
     /// Each profile's last result (kept across restarts without its words).
     pub last_results: HashMap<String, LastResult>,
-    /// This session's knocks, oldest first (at most [`HISTORY_LIMIT`]).
+    /// This session's knocks, oldest first (the last 500).
     pub history: Vec<HistoryEntry>,
     /// Doors this session opened (open knocks that opened or were sent), for closing them on quit.
     pub opened_here: BTreeSet<String>,

@@ -5,7 +5,9 @@
 
 use egui::{Id, Key, Modal, RichText};
 
-use crate::app::{AppState, Command, ExportDialog, ImportDialog, ImportUriDialog, Modal as Question, Quit, QuitPolicy};
+use crate::app::{
+    AppState, Command, ExportDialog, ImportDialog, ImportUriDialog, Masked, Modal as Question, Quit, QuitPolicy,
+};
 use crate::ui::Commands;
 
 /// Draws the question or dialog the app waits on (quitting's first: it may come over any other).
@@ -165,7 +167,7 @@ fn import_uri(dialog: &ImportUriDialog, opened: bool, ctx: &egui::Context, out: 
         return;
     }
     if changed {
-        out.push(Command::EditImportUri(Box::new(dialog)));
+        out.push(Command::EditImportUri(Masked(Box::new(dialog))));
     }
     if submit {
         out.push(Command::SubmitImportUri);

@@ -3,7 +3,7 @@
 use client_core::{AddressFamily, Method};
 use egui::RichText;
 
-use crate::app::{AppState, Command};
+use crate::app::{AppState, Command, Masked};
 use crate::editor::{Editor, EditorKind, Field, FieldError, FieldErrors};
 use crate::ui::{Commands, icons};
 
@@ -60,10 +60,10 @@ pub fn draw(state: &AppState, opened: bool, keys: bool, ui: &mut egui::Ui, out: 
         }
     });
     if let Some(field) = changed {
-        out.push(Command::EditForm { form: Box::new(editor), field });
+        out.push(Command::EditForm { form: Masked(Box::new(editor)), field });
     }
     if let Some(lines) = copied_keys {
-        out.push(Command::CopiedSecret(zeroize::Zeroizing::new(lines)));
+        out.push(Command::CopiedSecret(Masked(zeroize::Zeroizing::new(lines))));
     }
     if submit || save {
         out.push(Command::SaveEditor);
