@@ -167,7 +167,10 @@ pub enum Command {
 /// ([`AppState::take_window_requests`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowRequest {
+    /// Come to the front: shown, not minimized, focused ([`Command::ShowWindow`]).
     Show,
+    /// The user asked to quit ([`Command::Quit`]: File > Quit, Ctrl+Q, a tray menu's Quit), not merely
+    /// closed the window: the window is closed, and quitting then asks about doors opened here.
     Close,
 }
 
