@@ -140,6 +140,6 @@ pub use backup::{
 // Importing knockd.conf, fwknoprc and rotating provisioning URIs.
 #[cfg(feature = "client")]
 pub use import::{
-    Format as ImportFormat, ImportEntry, ImportError, ImportReport, KeysNotStored, Note as ImportNote, UriImport,
-    UriImportError, Written as ImportWritten, import_path, write as write_import,
+    Format as ImportFormat, ImportEntry, ImportError, ImportReport, KeysNotStored, Note as ImportNote,
+    SpaKeys as ImportSpaKeys, UriImport, UriImportError, Written as ImportWritten, import_path, write as write_import,
 };

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use client_core::ProfileStore;
 
-use crate::app::{AppState, Persisted, Quit};
+use crate::app::{AppState, Persisted, Quit, WindowRequest};
 use crate::ui::{self, ViewState};
 
 /// Makes the app's saved state private before eframe reads or writes it: its folder 0700 and its file
@@ -183,6 +183,11 @@ impl eframe::App for KnockGui {
     /// worker's news, the store re-scan, quitting, and notifications (which matter most then).
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.state.poll();
+        // Commands from other input sources (a tray menu), as the window's own would be.
+        if self.state.apply_submitted() {
+            ctx.request_repaint();
+        }
+        self.window_requests(ctx);
         self.state.rescan_if_due(Instant::now());
         // Quitting: doors opened here may want their close sequences first (ask, or send and wait).
         if ctx.input(|i| i.viewport().close_requested()) && !self.state.request_quit() {
@@ -215,7 +220,14 @@ impl eframe::App for KnockGui {
             }
         }
         let ctx = ui.ctx().clone();
-        ui::draw(&mut self.state, &mut self.view, ui);
+        // The UI reads the state and says what the user asked for; it is applied here, in order, and the
+        // next frame shows the result.
+        let commands = ui::draw(&self.state, &mut self.view, ui);
+        if !commands.is_empty() {
+            self.state.apply_all(commands);
+            ctx.request_repaint();
+        }
+        self.window_requests(&ctx);
         if self.state.quit == Quit::Ready {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
@@ -231,7 +243,7 @@ impl eframe::App for KnockGui {
         };
         if benchmarking {
             ctx.request_repaint_after(FRAME_BUDGET.saturating_sub(frame_started.elapsed()));
-        } else if self.state.any_busy() {
+        } else if self.state.runs.any_busy() {
             ctx.request_repaint_after(RUNNING_REPAINT);
         } else if self.view.countdown_shown {
             // A rotating window's countdown is on screen: repaint at the next whole second, only then.
@@ -248,6 +260,23 @@ impl eframe::App for KnockGui {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.state.persisted());
+    }
+}
+
+impl KnockGui {
+    /// What the commands asked of the window: to close (quitting then asks about open doors), or to
+    /// come to the front.
+    fn window_requests(&mut self, ctx: &egui::Context) {
+        for request in self.state.take_window_requests() {
+            match request {
+                WindowRequest::Close => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+                WindowRequest::Show => {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+                }
+            }
+        }
     }
 }
 

@@ -1,13 +1,15 @@
 //! knock-gui: the desktop app for saved knock profiles, on eframe/egui, for Windows, macOS and Linux.
 //!
-//! - [`app`]: the application state (profiles, selection, runs, history, editor, dialogs) as plain Rust
-//!   that tests drive without a window.
+//! - [`app`]: the application state as plain Rust that tests drive without a window, one part per
+//!   concern (list and selection, runs, editor session, modal, settings, notices, ...), and
+//!   [`app::Command`], all the user can ask, applied by [`app::AppState::apply`] only.
 //! - [`editor`]: the profile form and its per-field validation.
 //! - [`worker`]: a background tokio runtime for knocks and lookups; it wakes the UI on every event.
 //! - [`transfer`]: import and export as functions of paths; [`pick`]: the native file dialogs, async.
 //! - [`clipboard`]: copied keys are cleared from the clipboard after 30 s.
 //! - [`wm_class`]: the X11 window class (instance and class).
-//! - [`ui`]: drawing only; [`gui`]: the eframe app (persistence, repaint policy).
+//! - [`ui`]: drawing only (it reads the state and returns commands); [`gui`]: the eframe app
+//!   (applies the frame's commands, persistence, repaint policy).
 //!
 //! The app shares the profile store with `knock-cli`: it re-scans the directory for changes, and never
 //! overwrites a profile that changed on disk since it was loaded.

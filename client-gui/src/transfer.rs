@@ -1,5 +1,7 @@
 //! Import and export, as functions that take paths: the native file dialogs (rfd) are a thin layer over
-//! these, and tests call them directly.
+//! these, and tests call them directly. Reading and writing an import is client-core's
+//! ([`client_core::import_path`], [`client_core::import_backup`], [`client_core::write_import`], as
+//! `knock-cli profile import` uses them): this module never parses a profile file itself.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,9 @@ use client_core::{ProfileStore, StoreError};
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub name: String,
+    /// Where in the file it comes from (`[openSSH] + [closeSSH]`, `[lab]`, the file name) and its line.
+    pub source: String,
+    pub line: usize,
     pub profile: Profile,
     /// SPA keys found in the file: they go to the keyring, never to the profile file.
     pub keys: Option<(SpaKey, HmacKey)>,
@@ -179,6 +184,8 @@ fn preview_of(path: &Path, report: &client_core::ImportReport) -> Result<Preview
         match (&entry.skipped, &entry.profile, &entry.name) {
             (None, Some(profile), Some(name)) => preview.candidates.push(Candidate {
                 name: name.clone(),
+                source: entry.source.clone(),
+                line: entry.line,
                 profile: profile.clone(),
                 keys: entry.keys.as_ref().map(|k| (k.key.clone(), k.hmac.clone())),
                 door_key: entry.door_key.clone(),
@@ -194,34 +201,59 @@ fn preview_of(path: &Path, report: &client_core::ImportReport) -> Result<Preview
     Ok(preview)
 }
 
-/// What [`apply_import`] did.
+/// What [`write_import`] did.
 #[derive(Debug, Default)]
 pub struct Applied {
     pub added: Vec<String>,
+    /// What was not imported, and why (the parts of the file the preview skipped, names taken, ...).
     pub problems: Vec<String>,
-    /// Keys of added SPA profiles, for the keyring.
-    pub keys: Vec<(String, SpaKey, HmacKey)>,
-    /// Door keys of added rotating profiles (from a backup), for the keyring.
-    pub door_keys: Vec<(String, DoorKey)>,
+    /// Profiles created whose keys could not go to the OS keyring, and where to give them instead.
+    pub keys_not_stored: Vec<String>,
 }
 
-/// Creates the preview's profiles under their (edited) names; never replaces an existing profile.
-pub fn apply_import(store: &ProfileStore, preview: &Preview) -> Applied {
+/// The preview as client-core's import report, under the names as edited.
+fn report_of(preview: &Preview) -> client_core::ImportReport {
+    let entries = preview
+        .candidates
+        .iter()
+        .map(|candidate| client_core::ImportEntry {
+            source: candidate.source.clone(),
+            line: candidate.line,
+            name: Some(candidate.name.trim().to_owned()),
+            kind: Some(candidate.profile.kind.as_str()),
+            profile: Some(candidate.profile.clone()),
+            keys: candidate.keys.clone().map(|(key, hmac)| client_core::ImportSpaKeys { key, hmac }),
+            door_key: candidate.door_key.clone(),
+            has_keys: candidate.keys.is_some() || candidate.door_key.is_some(),
+            mapped: Vec::new(),
+            warnings: Vec::new(),
+            skipped: None,
+        })
+        .collect();
+    client_core::ImportReport {
+        file: preview.path.display().to_string(),
+        format: preview.format,
+        format_reason: String::new(),
+        entries,
+        notes: Vec::new(),
+    }
+}
+
+/// Creates the preview's profiles under their (edited) names, never replacing an existing one, and puts
+/// their keys in `secrets` (the OS keyring, never a file): client-core's import
+/// ([`client_core::write_import`]), as `knock-cli profile import` writes it. Blocking (the keyring): the
+/// app runs it in its worker.
+pub fn write_import(store: &ProfileStore, secrets: &SecretStore, preview: &Preview) -> Applied {
     let mut applied = Applied { problems: preview.skipped.clone(), ..Applied::default() };
-    for candidate in &preview.candidates {
-        let name = candidate.name.trim();
-        match store.create(name, &candidate.profile) {
-            Ok(_) => {
-                applied.added.push(name.to_owned());
-                if let Some((key, hmac)) = &candidate.keys {
-                    applied.keys.push((name.to_owned(), key.clone(), hmac.clone()));
-                }
-                if let Some(key) = &candidate.door_key {
-                    applied.door_keys.push((name.to_owned(), key.clone()));
-                }
-            }
+    for written in client_core::write_import(&report_of(preview), store, secrets) {
+        let name = written.name;
+        match written.profile {
+            Ok(_) => applied.added.push(name.clone()),
             Err(err @ StoreError::AlreadyExists { .. }) => applied.problems.push(format!("{name}: {err} (rename it)")),
             Err(err) => applied.problems.push(format!("{name}: {err}")),
+        }
+        if let Some(Err(err)) = written.keys {
+            applied.keys_not_stored.push(format!("{name}: {err}"));
         }
     }
     applied
@@ -230,7 +262,8 @@ pub fn apply_import(store: &ProfileStore, preview: &Preview) -> Applied {
 /// Copies one profile file into the store under its file name; never replaces an existing profile.
 pub fn import_profile_file(store: &ProfileStore, path: &Path) -> Result<String, ImportFileError> {
     let preview = preview_import(path, "")?;
-    let applied = apply_import(store, &preview);
+    // A profile file carries no keys: the keyring is not touched.
+    let applied = write_import(store, &SecretStore::new(), &preview);
     applied.added.into_iter().next().ok_or(ImportFileError::NotCreated { problems: applied.problems })
 }
 
@@ -359,7 +392,7 @@ mod tests {
         assert!(preview_import(&conf, "").expect_err("no host").to_string().contains("host"));
         let preview = preview_import(&conf, "192.0.2.2").expect("preview");
         assert_eq!(preview.format, ImportFormat::KnockdConf);
-        let applied = apply_import(&s, &preview);
+        let applied = write_import(&s, &SecretStore::new(), &preview);
         assert_eq!(applied.added, ["ssh"]);
         assert!(s.load("ssh").expect("ssh").profile.sequence().is_some_and(|k| k.close.is_some()));
     }

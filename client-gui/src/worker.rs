@@ -134,6 +134,8 @@ pub enum WorkerMessage {
         count: usize,
         result: Result<std::path::PathBuf, crate::transfer::ExportError>,
     },
+    /// An import was written (client-core's import: the profiles, their keys to the keyring).
+    Imported(crate::transfer::Applied),
     /// A desktop notification was handed to the desktop (or could not be).
     Notified {
         note: crate::app::DesktopNote,
@@ -271,16 +273,6 @@ impl Worker {
 
     /// Stores an SPA profile's keys in the keyring, under the profile's id (a profile written before ids
     /// is migrated first).
-    /// Stores an imported rotating profile's door key in the keyring, off the UI thread.
-    pub fn store_door_key(&self, store: ProfileStore, secrets: SecretStore, name: String, key: DoorKey) {
-        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
-        self.spawn_blocking(move || {
-            let result = store_door_key(&store, &secrets, &name, &key);
-            let _ = sender.send(WorkerMessage::SecretsStored { name, result });
-            waker();
-        });
-    }
-
     pub fn store_spa_keys(
         &self,
         store: ProfileStore,
@@ -429,6 +421,16 @@ impl Worker {
         });
     }
 
+    /// Writes an import's previewed profiles and their keys (the keyring is a blocking round trip).
+    pub fn import(&self, store: ProfileStore, secrets: SecretStore, preview: crate::transfer::Preview) {
+        let (sender, waker) = (self.sender.clone(), Arc::clone(&self.waker));
+        self.spawn_blocking(move || {
+            let applied = crate::transfer::write_import(&store, &secrets, &preview);
+            let _ = sender.send(WorkerMessage::Imported(applied));
+            waker();
+        });
+    }
+
     /// Awaits a native file dialog already shown (see [`crate::pick`]) and reports its answer.
     pub fn await_pick(
         &self,
@@ -476,20 +478,6 @@ impl Drop for Worker {
 }
 
 /// An SPA profile's keys into the keyring under its id (a profile written before ids is migrated first).
-fn store_door_key(
-    store: &ProfileStore,
-    secrets: &SecretStore,
-    name: &str,
-    key: &DoorKey,
-) -> Result<(), StoreKeysError> {
-    let stored = store.load_for_keys(name, secrets)?;
-    let sharing = store.sharing_id(name, &stored.profile)?;
-    if !sharing.is_empty() {
-        return Err(StoreKeysError::SharedId { name: name.to_owned(), sharing });
-    }
-    Ok(secrets.store_rotating_key(&KeyOwner::of(name, &stored.profile), key)?)
-}
-
 fn store_keys(
     store: &ProfileStore,
     secrets: &SecretStore,

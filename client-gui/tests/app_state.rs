@@ -23,7 +23,7 @@ fn wait_idle(state: &mut AppState) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         state.poll();
-        if !state.any_running() {
+        if !state.runs.any_running() {
             return;
         }
         assert!(Instant::now() < deadline, "knock did not finish");
@@ -31,8 +31,18 @@ fn wait_idle(state: &mut AppState) {
     }
 }
 
+/// Waits for an import (written in the worker) to finish.
+fn wait_imported(s: &mut AppState) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.import_dialog().is_some_and(|d| d.importing) {
+        s.poll();
+        assert!(Instant::now() < deadline, "the import never finished");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn listed(s: &AppState) -> Vec<String> {
-    s.visible().iter().map(|e| e.name.clone()).collect()
+    s.list.visible().iter().map(|e| e.name.clone()).collect()
 }
 
 #[test]
@@ -44,15 +54,15 @@ fn one_row_per_profile_filtered_by_search_and_tag_with_favourites_on_top() {
     store.create("lab", &profile("lab.example.org", "7000", &[])).expect("lab");
     let mut s = state(dir.path());
     assert_eq!(listed(&s), ["db", "web", "lab"], "grouped by first tag; a profile with two tags is listed once");
-    assert_eq!(*s.tags(), ["eu", "prod"]);
-    s.tag_filter = Some("prod".into());
+    assert_eq!(*s.list.tags(), ["eu", "prod"]);
+    s.list.tag_filter = Some("prod".into());
     assert_eq!(listed(&s), ["db", "web"]);
-    s.tag_filter = None;
-    s.toggle_favourite("web");
+    s.list.tag_filter = None;
+    s.list.toggle_favourite("web");
     assert_eq!(listed(&s), ["web", "db", "lab"], "favourites are pinned on top");
-    s.search = "EXAMPLE".into();
+    s.list.search = "EXAMPLE".into();
     assert_eq!(listed(&s), ["lab"], "matches the host");
-    s.search = "eu".into();
+    s.list.search = "eu".into();
     assert_eq!(listed(&s), ["web"], "matches a tag");
 }
 
@@ -68,7 +78,8 @@ fn collapsed_groups_hide_their_rows_survive_a_restart_and_open_for_the_keyboard(
     store.create("lab", &profile("192.0.2.4", "7000", &[])).expect("lab");
     let mut s = state(dir.path());
     let headers = |s: &AppState| -> Vec<(Group, usize, bool)> {
-        s.rows()
+        s.list
+            .rows()
             .iter()
             .filter_map(|r| match r.clone() {
                 ListRow::Header { group, count, collapsed } => Some((group, count, collapsed)),
@@ -78,14 +89,14 @@ fn collapsed_groups_hide_their_rows_survive_a_restart_and_open_for_the_keyboard(
     };
     assert_eq!(headers(&s), [(Group::Tag("prod".into()), 2, false), (Group::Untagged, 1, false)]);
     s.select("db");
-    s.toggle_group(&Group::Tag("prod".into()));
+    s.list.toggle_group(&Group::Tag("prod".into()));
     assert_eq!(listed(&s), ["lab"]);
     let again = AppState::new(ProfileStore::new(dir.path()), s.persisted()).expect("state");
     assert_eq!(headers(&again), [(Group::Tag("prod".into()), 2, true), (Group::Untagged, 1, false)]);
     assert_eq!(listed(&again), ["lab"]);
     // The keyboard still acts on the selection, after showing it (issue 24 item 4): its group opens.
-    assert_eq!(s.highlighted().as_deref(), Some("db"));
-    s.reveal_selection();
+    assert_eq!(s.list.highlighted().as_deref(), Some("db"));
+    s.list.reveal_selection();
     assert_eq!(listed(&s), ["db", "web", "lab"], "the selection's group is expanded");
 }
 
@@ -98,25 +109,25 @@ fn keyboard_actions_follow_the_search_and_never_reach_a_hidden_host() {
     store.create("v6-door", &profile("2001:db8::2", "7000", &[])).expect("b");
     store.create("web", &profile("192.0.2.4", "7000", &[])).expect("c");
     let mut s = state(dir.path());
-    assert_eq!(s.highlighted(), None, "nothing selected: nothing to act on");
+    assert_eq!(s.list.highlighted(), None, "nothing selected: nothing to act on");
     s.select("fin-knock");
-    s.search = "v6".into();
+    s.list.search = "v6".into();
     s.filter_changed();
-    assert_eq!(s.selected.as_deref(), Some("v6-door"), "the selection follows the search");
-    assert_eq!(s.highlighted().as_deref(), Some("v6-door"));
-    s.search = "nothing matches".into();
+    assert_eq!(s.list.selected.as_deref(), Some("v6-door"), "the selection follows the search");
+    assert_eq!(s.list.highlighted().as_deref(), Some("v6-door"));
+    s.list.search = "nothing matches".into();
     s.filter_changed();
-    assert_eq!(s.highlighted(), None, "no row listed: no target");
-    s.search.clear();
+    assert_eq!(s.list.highlighted(), None, "no row listed: no target");
+    s.list.search.clear();
     s.filter_changed();
     s.select("fin-knock");
     s.move_selection(1);
-    assert_eq!(s.selected.as_deref(), Some("v6-door"));
+    assert_eq!(s.list.selected.as_deref(), Some("v6-door"));
     s.move_selection(1);
     s.move_selection(1);
-    assert_eq!(s.selected.as_deref(), Some("web"), "stops at the last row");
+    assert_eq!(s.list.selected.as_deref(), Some("web"), "stops at the last row");
     s.move_selection(-5);
-    assert_eq!(s.selected.as_deref(), Some("fin-knock"));
+    assert_eq!(s.list.selected.as_deref(), Some("fin-knock"));
 }
 
 /// Defect 2: Ctrl+N, Cancel and selecting another host threw away unsaved edits.
@@ -131,8 +142,8 @@ fn unsaved_edits_are_never_dropped_without_asking() {
     s.edit("web");
     s.new_profile();
     assert!(s.pending_discard().is_none(), "nothing typed yet: nothing to lose, no question");
-    assert!(s.editor.as_ref().is_some_and(|e| e.is_new()));
-    if let Some(editor) = s.editor.as_mut() {
+    assert!(s.editing.form.as_ref().is_some_and(|e| e.is_new()));
+    if let Some(editor) = s.editing.form.as_mut() {
         editor.name = "typed".into();
     }
     for leave in [Leave::New, Leave::Close, Leave::Select("db".into())] {
@@ -143,13 +154,13 @@ fn unsaved_edits_are_never_dropped_without_asking() {
             _ => unreachable!(),
         }
         assert_eq!(s.pending_discard(), Some(&leave), "asked first");
-        assert_eq!(s.editor.as_ref().map(|e| e.name.as_str()), Some("typed"), "the edits are still there");
+        assert_eq!(s.editing.form.as_ref().map(|e| e.name.as_str()), Some("typed"), "the edits are still there");
         s.keep_editing();
     }
     s.select("db");
     s.discard_changes();
-    assert!(s.editor.is_none());
-    assert_eq!(s.selected.as_deref(), Some("db"));
+    assert!(s.editing.form.is_none());
+    assert_eq!(s.list.selected.as_deref(), Some("db"));
 }
 
 fn wait_resolution(s: &mut AppState, name: &str) -> Resolution {
@@ -179,15 +190,15 @@ fn the_address_follows_restarts_saves_and_host_changes() {
     );
     s.knock("local", Action::Open);
     wait_idle(&mut s);
-    assert!(matches!(s.last_result("local"), LastResult::Sent { .. }));
+    assert!(matches!(s.runs.last_result("local"), LastResult::Sent { .. }));
 
     s.edit("local");
-    if let Some(editor) = s.editor.as_mut() {
+    if let Some(editor) = s.editing.form.as_mut() {
         editor.host = "::1".into();
     }
     s.save_editor();
-    assert!(s.editor.is_none(), "saved: {:?}", s.editor_errors);
-    assert!(matches!(s.last_result("local"), LastResult::Never), "the old host's result is gone");
+    assert!(s.editing.form.is_none(), "saved: {:?}", s.editing.errors);
+    assert!(matches!(s.runs.last_result("local"), LastResult::Never), "the old host's result is gone");
     s.ensure_resolution("local");
     assert!(
         matches!(wait_resolution(&mut s, "local"), Resolution::Done { result: Ok(a), .. } if a.ip().to_string() == "::1"),
@@ -196,13 +207,13 @@ fn the_address_follows_restarts_saves_and_host_changes() {
 
     // A new profile is selected after its save and resolves too.
     s.new_profile();
-    if let Some(editor) = s.editor.as_mut() {
+    if let Some(editor) = s.editing.form.as_mut() {
         editor.name = "fresh".into();
         editor.host = "127.0.0.1".into();
         editor.open = "7000".into();
     }
     s.save_editor();
-    assert_eq!(s.selected.as_deref(), Some("fresh"));
+    assert_eq!(s.list.selected.as_deref(), Some("fresh"));
     s.ensure_resolution("fresh");
     assert!(matches!(wait_resolution(&mut s, "fresh"), Resolution::Done { result: Ok(_), .. }));
 }
@@ -213,22 +224,22 @@ fn a_rename_in_the_editor_renames_the_profile_and_keeps_its_result() {
     ProfileStore::new(dir.path()).create("old", &profile("192.0.2.2", "7000", &[])).expect("create");
     let mut s = state(dir.path());
     s.select("old");
-    s.last_results.insert("old".into(), LastResult::Failed { at: std::time::SystemTime::now(), why: "x".into() });
+    s.runs.last_results.insert("old".into(), LastResult::Failed { at: std::time::SystemTime::now(), why: "x".into() });
     s.edit("old");
-    if let Some(editor) = s.editor.as_mut() {
+    if let Some(editor) = s.editing.form.as_mut() {
         editor.name = "new".into();
     }
     s.save_editor();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while s.entry("new").is_none() {
-        assert!(Instant::now() < deadline, "not renamed: {:?}", s.notice);
+    while s.list.entry("new").is_none() {
+        assert!(Instant::now() < deadline, "not renamed: {:?}", s.notices.current);
         s.poll();
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(s.entry("old").is_none());
+    assert!(s.list.entry("old").is_none());
     assert!(!dir.path().join("old.toml").exists());
-    assert_eq!(s.selected.as_deref(), Some("new"));
-    assert!(matches!(s.last_result("new"), LastResult::Failed { .. }));
+    assert_eq!(s.list.selected.as_deref(), Some("new"));
+    assert!(matches!(s.runs.last_result("new"), LastResult::Failed { .. }));
 }
 
 #[test]
@@ -236,12 +247,16 @@ fn an_unreadable_file_is_listed_and_explained_not_dropped() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("broken.toml"), "host = \"h\"\nopen = \"7000:icmp\"\n").expect("write");
     let mut s = state(dir.path());
-    let entry = s.entry("broken").expect("listed");
+    let entry = s.list.entry("broken").expect("listed");
     let err = entry.profile.as_ref().expect_err("unreadable");
     assert_eq!(err.line, 2);
     s.knock("broken", Action::Open);
-    assert!(matches!(&s.notice, Some(Notice::Error(m)) if m.contains("broken.toml:2")), "{:?}", s.notice);
-    assert!(s.runs.is_empty());
+    assert!(
+        matches!(&s.notices.current, Some(Notice::Error(m)) if m.contains("broken.toml:2")),
+        "{:?}",
+        s.notices.current
+    );
+    assert!(s.runs.knocks.is_empty());
 }
 
 #[test]
@@ -263,20 +278,24 @@ fn a_knock_reports_progress_and_a_failure_says_why() {
 
     s.knock("ok", Action::Open);
     wait_idle(&mut s);
-    let run = &s.runs["ok"];
+    let run = &s.runs.knocks["ok"];
     assert!(run.hits.iter().all(|(_, h)| *h == HitState::Sent), "{:?}", run.hits);
-    assert!(matches!(s.last_result("ok"), LastResult::Sent { .. }));
+    assert!(matches!(s.runs.last_result("ok"), LastResult::Sent { .. }));
 
     s.knock("secret", Action::Open);
-    assert!(matches!(&s.notice, Some(Notice::Error(m)) if m.contains("KNOCK_GUI_TEST_UNSET_VAR")), "{:?}", s.notice);
+    assert!(
+        matches!(&s.notices.current, Some(Notice::Error(m)) if m.contains("KNOCK_GUI_TEST_UNSET_VAR")),
+        "{:?}",
+        s.notices.current
+    );
 
     s.knock("v6only", Action::Open);
     wait_idle(&mut s);
-    assert!(matches!(s.last_result("v6only"), LastResult::Failed { why, .. } if why.contains("no ipv6 address")));
-    assert_eq!(s.history.len(), 2);
+    assert!(matches!(s.runs.last_result("v6only"), LastResult::Failed { why, .. } if why.contains("no ipv6 address")));
+    assert_eq!(s.runs.history.len(), 2);
 
     s.knock("ok", Action::Close);
-    assert!(matches!(&s.notice, Some(Notice::Error(m)) if m.contains("no close sequence")));
+    assert!(matches!(&s.notices.current, Some(Notice::Error(m)) if m.contains("no close sequence")));
 }
 
 #[test]
@@ -291,14 +310,14 @@ fn cancel_stops_a_knock_that_waits() {
     s.knock("slow", Action::Open);
     std::thread::sleep(Duration::from_millis(100));
     s.poll();
-    assert!(s.any_running());
-    assert_eq!(s.status("slow"), Status::Knocking);
+    assert!(s.runs.any_running());
+    assert_eq!(s.runs.status("slow"), Status::Knocking);
     s.cancel("slow");
     wait_idle(&mut s);
-    assert!(s.runs["slow"].cancelled, "cancelled is its own state");
-    assert!(matches!(s.last_result("slow"), LastResult::Never), "and does not replace the last result");
-    assert_eq!(s.status("slow"), Status::Never);
-    assert!(matches!(s.history.last().map(|h| &h.result), Some(LastResult::Cancelled { .. })));
+    assert!(s.runs.knocks["slow"].cancelled, "cancelled is its own state");
+    assert!(matches!(s.runs.last_result("slow"), LastResult::Never), "and does not replace the last result");
+    assert_eq!(s.runs.status("slow"), Status::Never);
+    assert!(matches!(s.runs.history.last().map(|h| &h.result), Some(LastResult::Cancelled { .. })));
 }
 
 #[test]
@@ -308,7 +327,7 @@ fn reload_theirs_replaces_my_edits_with_the_file() {
     cli.create("web", &profile("192.0.2.2", "7000", &[])).expect("create");
     let mut s = state(dir.path());
     s.edit("web");
-    if let Some(editor) = s.editor.as_mut() {
+    if let Some(editor) = s.editing.form.as_mut() {
         editor.notes = "mine".into();
     }
     cli.update("web", |p| -> Result<(), ()> {
@@ -320,7 +339,7 @@ fn reload_theirs_replaces_my_edits_with_the_file() {
     s.save_editor();
     assert!(matches!(s.modal, Some(client_gui::app::Modal::Conflict(_))));
     s.conflict_reload();
-    assert_eq!(s.editor.as_ref().map(|e| e.notes.as_str()), Some("theirs"));
+    assert_eq!(s.editing.form.as_ref().map(|e| e.notes.as_str()), Some("theirs"));
     assert_eq!(cli.load("web").expect("load").profile.notes, "theirs");
 }
 
@@ -334,24 +353,25 @@ fn a_knockd_conf_import_through_the_dialog_path_field_asks_for_its_host() {
         .expect("write");
     let mut s = state(&dir.path().join("profiles"));
     s.open_import();
-    if let Some(d) = s.import_dialog.as_mut() {
+    if let Some(d) = s.import_dialog_mut() {
         d.path = conf.display().to_string();
     }
     s.preview_import();
-    let error = s.import_dialog.as_ref().and_then(|d| d.error.clone()).expect("asks for the host");
+    let error = s.import_dialog().and_then(|d| d.error.clone()).expect("asks for the host");
     assert!(error.contains("enter the host"), "{error}");
-    if let Some(d) = s.import_dialog.as_mut() {
+    if let Some(d) = s.import_dialog_mut() {
         d.host = "192.0.2.2".into();
     }
     s.preview_import();
-    if let Some(c) = s.import_dialog.as_mut().and_then(|d| d.preview.as_mut()).and_then(|p| p.candidates.first_mut()) {
+    if let Some(c) = s.import_dialog_mut().and_then(|d| d.preview.as_mut()).and_then(|p| p.candidates.first_mut()) {
         c.name = "bastion-ssh".into();
     }
     s.finish_import();
-    assert!(s.import_dialog.is_none());
-    assert!(s.entry("bastion-ssh").is_some(), "imported under the edited name: {:?}", s.notice);
-    assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("imported bastion-ssh")));
-    assert_eq!(s.selected.as_deref(), Some("bastion-ssh"), "what was imported is selected (issue 24 item 10)");
+    wait_imported(&mut s);
+    assert!(s.import_dialog().is_none());
+    assert!(s.list.entry("bastion-ssh").is_some(), "imported under the edited name: {:?}", s.notices.current);
+    assert!(matches!(&s.notices.current, Some(Notice::Info(m)) if m.contains("imported bastion-ssh")));
+    assert_eq!(s.list.selected.as_deref(), Some("bastion-ssh"), "what was imported is selected (issue 24 item 10)");
 }
 
 /// Issue 24 item 10: a knockd.conf import offers a verify port; the imported doors check it.
@@ -362,23 +382,25 @@ fn a_knockd_conf_import_takes_a_verify_port() {
     std::fs::write(&conf, "[openSSH]\n sequence = 7000,8000,9000\n").expect("write");
     let mut s = state(&dir.path().join("profiles"));
     s.open_import();
-    if let Some(d) = s.import_dialog.as_mut() {
+    if let Some(d) = s.import_dialog_mut() {
         d.path = conf.display().to_string();
         d.host = "192.0.2.2".into();
     }
     s.preview_import();
-    if let Some(d) = s.import_dialog.as_mut() {
+    if let Some(d) = s.import_dialog_mut() {
         d.verify_port = "70000".into();
     }
     s.finish_import();
-    let error = s.import_dialog.as_ref().and_then(|d| d.error.clone()).expect("a bad port is refused");
+    wait_imported(&mut s);
+    let error = s.import_dialog().and_then(|d| d.error.clone()).expect("a bad port is refused");
     assert!(error.contains("1 to 65535"), "{error}");
-    if let Some(d) = s.import_dialog.as_mut() {
+    if let Some(d) = s.import_dialog_mut() {
         d.verify_port = "22".into();
     }
     s.finish_import();
-    let name = s.selected.clone().expect("imported and selected");
-    let profile = s.entry(&name).and_then(|e| e.profile.clone().ok()).expect("imported");
+    wait_imported(&mut s);
+    let name = s.list.selected.clone().expect("imported and selected");
+    let profile = s.list.entry(&name).and_then(|e| e.profile.clone().ok()).expect("imported");
     assert_eq!(profile.verify.map(|v| v.port.get()), Some(22));
 }
 
@@ -410,15 +432,16 @@ fn an_fwknoprc_is_detected_and_imported_as_spa_profiles() {
     .expect("write");
     let mut s = state(&dir.path().join("profiles"));
     s.open_import();
-    if let Some(d) = s.import_dialog.as_mut() {
+    if let Some(d) = s.import_dialog_mut() {
         d.path = rc.display().to_string();
     }
     s.preview_import();
-    let preview = s.import_dialog.as_ref().and_then(|d| d.preview.clone()).expect("a preview, not an error");
+    let preview = s.import_dialog().and_then(|d| d.preview.clone()).expect("a preview, not an error");
     assert_eq!(preview.format, client_core::ImportFormat::Fwknoprc);
     assert_eq!(preview.candidates.len(), 1);
     assert!(preview.candidates[0].keys.is_some(), "its keys are carried to the keyring");
     s.finish_import();
+    wait_imported(&mut s);
     let name = preview.candidates[0].name.clone();
     let saved = std::fs::read_to_string(dir.path().join("profiles").join(format!("{name}.toml"))).expect("saved");
     assert!(saved.contains("[spa]") && saved.contains("192.0.2.7"), "{saved}");
@@ -431,11 +454,11 @@ fn persisted_selection_and_results_survive_a_restart() {
     ProfileStore::new(dir.path()).create("web", &profile("192.0.2.2", "7000", &[])).expect("create");
     let mut s = state(dir.path());
     s.select("web");
-    s.last_results.insert("web".into(), LastResult::Failed { at: std::time::SystemTime::now(), why: "x".into() });
+    s.runs.last_results.insert("web".into(), LastResult::Failed { at: std::time::SystemTime::now(), why: "x".into() });
     let saved = s.persisted();
     let again = AppState::new(ProfileStore::new(dir.path()), saved).expect("state");
-    assert_eq!(again.selected.as_deref(), Some("web"));
-    assert!(matches!(again.last_result("web"), LastResult::Failed { .. }));
+    assert_eq!(again.list.selected.as_deref(), Some("web"));
+    assert!(matches!(again.runs.last_result("web"), LastResult::Failed { .. }));
 }
 
 /// Defect 6: exporting twice failed with "File exists" and only one profile could be exported.
@@ -450,18 +473,22 @@ fn export_takes_many_profiles_and_asks_before_replacing() {
     let mut s = state(&dir.path().join("p"));
     for round in 0..2 {
         s.open_export();
-        if let Some(d) = s.export_dialog.as_mut() {
+        if let Some(d) = s.export_dialog_mut() {
             d.chosen = ["web".to_owned(), "db".to_owned()].into();
             d.dir = out.display().to_string();
         }
         s.export(false);
         if round == 1 {
-            let asked = s.export_dialog.as_ref().map(|d| d.existing.len());
+            let asked = s.export_dialog().map(|d| d.existing.len());
             assert_eq!(asked, Some(2), "the second export asks before replacing");
             s.export(true);
         }
-        assert!(s.export_dialog.is_none(), "{:?}", s.export_dialog.as_ref().and_then(|d| d.error.clone()));
-        assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("exported 2 profiles")), "{:?}", s.notice);
+        assert!(s.export_dialog().is_none(), "{:?}", s.export_dialog().and_then(|d| d.error.clone()));
+        assert!(
+            matches!(&s.notices.current, Some(Notice::Info(m)) if m.contains("exported 2 profiles")),
+            "{:?}",
+            s.notices.current
+        );
     }
     #[cfg(unix)]
     for name in ["web", "db"] {
@@ -507,11 +534,11 @@ fn an_edit_keeps_the_kind_sequence_spa_or_rotating_and_it_plans_as_that_kind() {
     for (name, original, kind) in cases {
         let id_before = store.load(name).expect("load").profile.id;
         s.edit(name);
-        let editor = s.editor.as_mut().expect("editor open");
+        let editor = s.editing.form.as_mut().expect("editor open");
         assert_eq!(editor.kind, kind, "{name}: the selector shows the profile's kind");
         editor.notes = "edited".into();
         s.save_editor();
-        assert!(s.editor.is_none(), "{name} saved: {:?}", s.editor_errors);
+        assert!(s.editing.form.is_none(), "{name} saved: {:?}", s.editing.errors);
         let saved = store.load(name).expect("load").profile;
         let mut expected = original.clone();
         expected.notes = "edited".into();
@@ -556,13 +583,13 @@ fn a_picked_import_file_is_previewed_and_a_cancelled_dialog_is_said() {
     s.browse(Pick::ImportFile, std::future::ready(Some(file.clone())));
     assert_eq!(s.picking, Some(Pick::ImportFile), "Browse… waits for the open dialog");
     wait_picked(&mut s);
-    let dialog = s.import_dialog.clone().expect("the dialog stays open");
+    let dialog = s.import_dialog().cloned().expect("the dialog stays open");
     assert_eq!(dialog.path, file.display().to_string());
     let preview = dialog.preview.expect("the picked file is previewed");
     assert_eq!(preview.candidates.len(), 1);
     s.browse(Pick::ImportFile, std::future::ready(None));
     wait_picked(&mut s);
-    let error = s.import_dialog.as_ref().and_then(|d| d.error.clone()).expect("a cancelled dialog is said");
+    let error = s.import_dialog().and_then(|d| d.error.clone()).expect("a cancelled dialog is said");
     assert!(error.starts_with("no file was picked"), "{error}");
 }
 
@@ -574,7 +601,7 @@ fn a_picked_export_folder_fills_the_field() {
     s.open_export();
     s.browse(Pick::ExportFolder, std::future::ready(Some(dir.path().join("out"))));
     wait_picked(&mut s);
-    assert_eq!(s.export_dialog.as_ref().map(|d| d.dir.clone()), Some(dir.path().join("out").display().to_string()));
+    assert_eq!(s.export_dialog().map(|d| d.dir.clone()), Some(dir.path().join("out").display().to_string()));
 }
 
 fn wait_picked(s: &mut AppState) {
@@ -589,7 +616,7 @@ fn wait_picked(s: &mut AppState) {
 /// Waits for an export with keys (written in the worker) to end.
 fn wait_written(s: &mut AppState) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while s.export_dialog.as_ref().is_some_and(|d| d.writing) {
+    while s.export_dialog().is_some_and(|d| d.writing) {
         s.poll();
         assert!(Instant::now() < deadline, "the backup was never written");
         std::thread::sleep(Duration::from_millis(10));
@@ -611,7 +638,7 @@ fn export_with_keys_round_trips_through_the_import_dialog_with_its_passphrase() 
     let mut s = state(&dir.path().join("p"));
     s.open_export();
     let set = |s: &mut AppState, pass: &str, confirm: &str| {
-        if let Some(d) = s.export_dialog.as_mut() {
+        if let Some(d) = s.export_dialog_mut() {
             d.chosen = ["web".to_owned()].into();
             d.dir = out.display().to_string();
             d.with_keys = true;
@@ -622,14 +649,18 @@ fn export_with_keys_round_trips_through_the_import_dialog_with_its_passphrase() 
     set(&mut s, "correct horse battery", "correct horse battery!");
     s.export(false);
     wait_written(&mut s);
-    let error = s.export_dialog.as_ref().and_then(|d| d.error.clone()).unwrap_or_default();
+    let error = s.export_dialog().and_then(|d| d.error.clone()).unwrap_or_default();
     assert!(error.contains("passphrases differ"), "{error}");
     assert!(!out.join(BACKUP_FILE).exists());
     set(&mut s, "correct horse battery", "correct horse battery");
     s.export(false);
     wait_written(&mut s);
-    assert!(s.export_dialog.is_none(), "{:?}", s.export_dialog.as_ref().and_then(|d| d.error.clone()));
-    assert!(matches!(&s.notice, Some(Notice::Info(m)) if m.contains("with their keys, encrypted")), "{:?}", s.notice);
+    assert!(s.export_dialog().is_none(), "{:?}", s.export_dialog().and_then(|d| d.error.clone()));
+    assert!(
+        matches!(&s.notices.current, Some(Notice::Info(m)) if m.contains("with their keys, encrypted")),
+        "{:?}",
+        s.notices.current
+    );
     let file = out.join(BACKUP_FILE);
     let text = std::fs::read_to_string(&file).expect("the backup");
     assert!(text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
@@ -643,24 +674,24 @@ fn export_with_keys_round_trips_through_the_import_dialog_with_its_passphrase() 
     // Into another store, through the import dialog.
     let mut t = state(&dir.path().join("q"));
     t.open_import();
-    if let Some(d) = t.import_dialog.as_mut() {
+    if let Some(d) = t.import_dialog_mut() {
         d.path = file.display().to_string();
     }
     t.preview_import();
-    let d = t.import_dialog.as_ref().expect("dialog");
+    let d = t.import_dialog().expect("dialog");
     assert!(d.encrypted && d.preview.is_none(), "asks for the passphrase: {:?}", d.error);
     for (typed, wrong) in [("not the passphrase", true), ("correct horse battery", false)] {
-        if let Some(d) = t.import_dialog.as_mut() {
+        if let Some(d) = t.import_dialog_mut() {
             d.passphrase = Passphrase::new(typed);
         }
         t.preview_import();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while t.import_dialog.as_ref().is_some_and(|d| d.decrypting) {
+        while t.import_dialog().is_some_and(|d| d.decrypting) {
             t.poll();
             assert!(Instant::now() < deadline, "the backup was never decrypted");
             std::thread::sleep(Duration::from_millis(10));
         }
-        let d = t.import_dialog.as_ref().expect("dialog");
+        let d = t.import_dialog().expect("dialog");
         if wrong {
             assert!(d.error.as_deref().is_some_and(|e| e.contains("wrong passphrase")), "{:?}", d.error);
         } else {
@@ -668,7 +699,8 @@ fn export_with_keys_round_trips_through_the_import_dialog_with_its_passphrase() 
         }
     }
     t.finish_import();
-    assert!(t.import_dialog.is_none());
+    wait_imported(&mut t);
+    assert!(t.import_dialog().is_none());
     let back = ProfileStore::new(dir.path().join("q")).load("web").expect("imported");
     assert_eq!(back.profile.host, "192.0.2.2");
     let mut original = store.load("web").expect("web").profile;

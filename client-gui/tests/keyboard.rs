@@ -49,7 +49,7 @@ fn enter_in_the_discard_question_saves_or_keeps_editing_never_discards() {
     harness.key_press(Key::Enter);
     harness.run();
     assert!(harness.query_by_label("Discard changes?").is_none(), "Enter answered the question");
-    assert_eq!(harness.state().state.editor.as_ref().map(|e| e.name.as_str()), Some("web"), "edits kept");
+    assert_eq!(harness.state().state.editing.form.as_ref().map(|e| e.name.as_str()), Some("web"), "edits kept");
 
     type_into(&mut harness, "Host", "192.0.2.2");
     type_into(&mut harness, "Open sequence", "7000");
@@ -61,11 +61,11 @@ fn enter_in_the_discard_question_saves_or_keeps_editing_never_discards() {
     harness.run();
     assert!(dir.path().join("web.toml").exists(), "Enter saved the profile");
     // The new form opened, and what is typed now lands in its Name.
-    assert_eq!(harness.state().state.editor.as_ref().map(|e| e.name.as_str()), Some(""), "a new form");
+    assert_eq!(harness.state().state.editing.form.as_ref().map(|e| e.name.as_str()), Some(""), "a new form");
     assert!(harness.get_by_label("Name").accesskit_node().is_focused(), "Name has the keyboard after New");
     harness.get_by_label("Name").type_text("db");
     harness.run();
-    assert_eq!(harness.state().state.editor.as_ref().map(|e| e.name.as_str()), Some("db"));
+    assert_eq!(harness.state().state.editing.form.as_ref().map(|e| e.name.as_str()), Some("db"));
 }
 
 /// Item 4: with 1,000 profiles in a small window, ↓ keeps the selection in view, and Enter on a selection
@@ -84,7 +84,7 @@ fn the_selection_is_always_in_view() {
         harness.key_press(Key::ArrowDown);
         harness.run();
     }
-    let selected = harness.state().state.selected.clone().expect("a selection");
+    let selected = harness.state().state.list.selected.clone().expect("a selection");
     assert_eq!(selected, "h0039");
     let label = format!("{selected}  ·");
     let row = harness.get_by_label_contains(&label);
@@ -92,7 +92,7 @@ fn the_selection_is_always_in_view() {
     assert!(row.accesskit_node().is_selected() == Some(true));
 
     // Collapse the group: Enter shows the selection again (the knock itself is not this test's matter).
-    harness.state_mut().state.toggle_group(&client_gui::app::Group::Tag("lab".into()));
+    harness.state_mut().state.list.toggle_group(&client_gui::app::Group::Tag("lab".into()));
     harness.run();
     assert!(harness.query_by_label_contains(&label).is_none(), "collapsed");
     harness.key_press(Key::Delete);
@@ -116,11 +116,11 @@ fn tab_and_arrows_move_one_selection() {
     harness.run();
     harness.get_by_label_contains("beta  ·").focus();
     harness.run();
-    assert_eq!(harness.state().state.selected.as_deref(), Some("beta"), "focusing a row selects it");
+    assert_eq!(harness.state().state.list.selected.as_deref(), Some("beta"), "focusing a row selects it");
     harness.key_press(Key::ArrowDown);
     harness.run();
     harness.run();
-    assert_eq!(harness.state().state.selected.as_deref(), Some("gamma"));
+    assert_eq!(harness.state().state.list.selected.as_deref(), Some("gamma"));
     let focused: Vec<String> = harness
         .query_all_by(|n| n.is_focused())
         .map(|n| format!("{:?} {:?}", n.accesskit_node().role(), n.accesskit_node().label()))
@@ -146,7 +146,7 @@ fn escape_closes_a_menu_not_the_editor() {
     harness.key_press(Key::Escape);
     harness.run();
     assert!(harness.query_by_label("Discard changes?").is_none(), "Escape did not ask to leave the editor");
-    assert_eq!(harness.state().state.editor.as_ref().map(|e| e.name.as_str()), Some("web"));
+    assert_eq!(harness.state().state.editing.form.as_ref().map(|e| e.name.as_str()), Some("web"));
 }
 
 /// Item 11: generated keys are masked on screen until Reveal.
@@ -160,7 +160,7 @@ fn generated_keys_are_masked_until_reveal() {
     harness.run();
     harness.get_by_label("Generate keys").click();
     harness.run();
-    let key = harness.state().state.editor.as_ref().map(|e| e.spa_key.clone()).expect("editor open");
+    let key = harness.state().state.editing.form.as_ref().map(|e| e.spa_key.clone()).expect("editor open");
     assert!(!key.is_empty());
     harness.get_by_label_contains("KEY_BASE64: ");
     assert!(harness.query_by_label_contains(&key).is_none(), "the key is not on screen before Reveal");
@@ -199,16 +199,16 @@ fn export_submits_on_enter_and_clears_a_stale_error() {
     harness.get_by_label("Folder").type_text(&dir.path().join("missing").display().to_string());
     harness.key_press(Key::Enter);
     harness.run();
-    let error = harness.state().state.export_dialog.as_ref().and_then(|d| d.error.clone()).expect("refused");
+    let error = harness.state().state.export_dialog().and_then(|d| d.error.clone()).expect("refused");
     assert!(error.contains("missing"), "names the folder: {error}");
     harness.get_by_label("Folder").focus();
     harness.run();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
     harness.get_by_label("Folder").type_text(&out.display().to_string());
     harness.run();
-    assert!(harness.state().state.export_dialog.as_ref().is_some_and(|d| d.error.is_none()), "stale error cleared");
+    assert!(harness.state().state.export_dialog().is_some_and(|d| d.error.is_none()), "stale error cleared");
     harness.key_press(Key::Enter);
     harness.run();
     assert!(out.join("web.toml").exists(), "Enter exported");
-    assert!(harness.state().state.export_dialog.is_none());
+    assert!(harness.state().state.export_dialog().is_none());
 }

@@ -190,7 +190,7 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
     let mut problems = check(&harness, &format!("{at} list"), &["New", "Knock web"]);
     problems.extend(status_is_whole(&harness, &format!("{at} list"), "never knocked"));
 
-    harness.state_mut().state.last_results.insert(
+    harness.state_mut().state.runs.last_results.insert(
         "web".into(),
         LastResult::NotOpened { at: std::time::SystemTime::now(), why: "the verify port did not answer".into() },
     );
@@ -199,9 +199,9 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
         let at = std::time::SystemTime::now();
         let result = LastResult::Sent { at, detail: format!("sent 3 hits to 192.0.2.{i}") };
         let entry = client_gui::app::HistoryEntry { at, name: "web".into(), action: client_core::Action::Open, result };
-        harness.state_mut().state.history.push(entry);
+        harness.state_mut().state.runs.history.push(entry);
     }
-    harness.state_mut().state.history_open = true;
+    harness.state_mut().state.settings.history_open = true;
     settle(&mut harness);
     problems.extend(check(&harness, &format!("{at} list with History open"), &["New", "Knock web", "History (12)"]));
     problems.extend(status_is_whole(&harness, &format!("{at} list with History open"), "not opened"));
@@ -213,7 +213,7 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
 
     for kind in EditorKind::ALL {
         harness.state_mut().state.new_profile();
-        if let Some(editor) = harness.state_mut().state.editor.as_mut() {
+        if let Some(editor) = harness.state_mut().state.editing.form.as_mut() {
             editor.kind = kind;
             editor.verify = true;
         }
@@ -226,7 +226,7 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
     problems.extend(check(&harness, &format!("{at} editor of a rotating profile"), &["Save", "Cancel"]));
 
     // A dirty editor asked to make way for a new one: the discard question.
-    if let Some(editor) = harness.state_mut().state.editor.as_mut() {
+    if let Some(editor) = harness.state_mut().state.editing.form.as_mut() {
         editor.notes.push_str(" changed");
     }
     harness.state_mut().state.new_profile();
@@ -243,23 +243,23 @@ fn every_screen(size: Vec2, zoom: f32) -> Vec<String> {
     harness.state_mut().state.open_import();
     settle(&mut harness);
     problems.extend(check(&harness, &format!("{at} import dialog"), &["Browse…", "Cancel"]));
-    if let Some(dialog) = harness.state_mut().state.import_dialog.as_mut() {
+    if let Some(dialog) = harness.state_mut().state.import_dialog_mut() {
         dialog.encrypted = true;
     }
     settle(&mut harness);
     problems.extend(check(&harness, &format!("{at} import of a backup"), &["Passphrase", "Cancel"]));
-    harness.state_mut().state.import_dialog = None;
+    harness.state_mut().state.modal = None;
 
     harness.state_mut().state.open_import_uri();
     settle(&mut harness);
     problems.extend(check(&harness, &format!("{at} import-from-text dialog"), &["Import", "Cancel"]));
-    harness.state_mut().state.import_uri_dialog = None;
+    harness.state_mut().state.modal = None;
 
     harness.state_mut().state.select("web");
     harness.state_mut().state.open_export();
     settle(&mut harness);
     problems.extend(check(&harness, &format!("{at} export dialog"), &["Export 1 profile", "Cancel"]));
-    if let Some(dialog) = harness.state_mut().state.export_dialog.as_mut() {
+    if let Some(dialog) = harness.state_mut().state.export_dialog_mut() {
         dialog.with_keys = true;
     }
     settle(&mut harness);
@@ -293,14 +293,14 @@ fn a_notice_never_moves_the_layout() {
         ["Search", "Knock web", "New"].iter().map(|l| h.get_by_label(l).rect()).collect()
     };
     let before = places(&harness);
-    harness.state_mut().state.notice =
+    harness.state_mut().state.notices.current =
         Some(client_gui::app::Notice::Error("a long message that would take a line of its own ".repeat(4)));
     settle(&mut harness);
     harness.get_by_label("Dismiss");
     assert_eq!(places(&harness), before, "nothing moved when the notice came");
     harness.get_by_label("Dismiss").click();
     settle(&mut harness);
-    assert!(harness.state().state.notice.is_none());
+    assert!(harness.state().state.notices.current.is_none());
     assert_eq!(places(&harness), before, "nothing moved when it went");
 }
 
@@ -331,13 +331,13 @@ fn escape_and_the_clear_button_clear_the_search() {
     assert!(harness.query_by_label("Knock fw").is_none(), "filtered");
     harness.key_press(egui::Key::Escape);
     settle(&mut harness);
-    assert_eq!(harness.state().state.search, "", "Escape cleared the search");
+    assert_eq!(harness.state().state.list.search, "", "Escape cleared the search");
     harness.get_by_label("Knock fw");
-    harness.state_mut().state.search = "door".into();
+    harness.state_mut().state.list.search = "door".into();
     settle(&mut harness);
     harness.get_by_label("Clear search").click();
     settle(&mut harness);
-    assert_eq!(harness.state().state.search, "");
+    assert_eq!(harness.state().state.list.search, "");
 }
 
 /// Item 13: no accessible name or text carries an icon glyph (a screen reader would read the glyph's
@@ -359,7 +359,7 @@ fn accessible_names_carry_no_icon_glyphs() {
             }
         }
     };
-    harness.state_mut().state.last_results.insert(
+    harness.state_mut().state.runs.last_results.insert(
         "web".into(),
         LastResult::NotOpened { at: std::time::SystemTime::now(), why: "the verify port did not answer".into() },
     );
@@ -381,11 +381,11 @@ fn a_locked_keyring_is_shown_as_locked_with_unlock() {
     let mut harness = app(dir.path(), egui::vec2(1000.0, 680.0), 1.0);
     // The app's own probe answers first (whatever this machine has); then the keyring is locked.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while harness.state().state.keyring.is_none() && std::time::Instant::now() < deadline {
+    while harness.state().state.system.keyring.is_none() && std::time::Instant::now() < deadline {
         harness.step();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    harness.state_mut().state.keyring = Some(client_core::KeyringAvailability::Locked);
+    harness.state_mut().state.system.keyring = Some(client_core::KeyringAvailability::Locked);
     harness.state_mut().state.select("fw");
     settle(&mut harness);
     harness.get_by_label("keyring: locked");
@@ -418,6 +418,7 @@ fn connect_is_offered_after_the_door_opens() {
     harness
         .state_mut()
         .state
+        .runs
         .last_results
         .insert("clip".into(), LastResult::Opened { at: std::time::SystemTime::now(), detail: "opened".into() });
     settle(&mut harness);

@@ -75,19 +75,19 @@ fn knock_outcomes_reach_dunst_under_with_notifyd() {
     harness.input_mut().focused = true;
     harness.get_by_label("Knock web").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| !app.state.any_running());
+    step_until(&mut harness, |app| !app.state.runs.any_running());
     assert!(each_socket_got_a_hit(&sockets), "the focused knock sent its hits");
     harness.run_steps(3);
-    assert!(harness.state().state.last_note.is_none(), "focused: the app sent no notification");
+    assert!(harness.state().state.notices.last_note.is_none(), "focused: the app sent no notification");
     assert_eq!(daemon_count(), 0, "focused: dunst received nothing");
 
     // Not focused: exactly one notification, the app's, reaches dunst.
     harness.input_mut().focused = false;
     harness.get_by_label("Knock web").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| app.state.last_note.is_some());
+    step_until(&mut harness, |app| app.state.notices.last_note.is_some());
     assert!(each_socket_got_a_hit(&sockets), "the unfocused knock sent its hits");
-    let (note, result) = harness.state().state.last_note.clone().expect("a notification");
+    let (note, result) = harness.state().state.notices.last_note.clone().expect("a notification");
     if let Err(err) = result {
         panic!("dunst did not accept the notification: {err}");
     }

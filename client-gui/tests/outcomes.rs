@@ -25,7 +25,7 @@ fn app(dir: &Path) -> Harness<'static, KnockGui> {
 fn wait_until_done(harness: &mut Harness<'static, KnockGui>) {
     let deadline = Instant::now() + Duration::from_secs(20);
     harness.run_steps(2);
-    while harness.state().state.any_running() {
+    while harness.state().state.runs.any_running() {
         assert!(Instant::now() < deadline, "the knock did not end");
         harness.step();
         std::thread::sleep(Duration::from_millis(10));
@@ -53,8 +53,8 @@ fn a_failed_lookup_leaves_no_hit_waiting() {
     let mut harness = app(dir.path());
     harness.get_by_label("Knock web").click();
     wait_until_done(&mut harness);
-    assert!(matches!(harness.state().state.last_result("web"), LastResult::Failed { .. }));
-    let run = harness.state().state.runs.get("web").expect("the run's stepper").clone();
+    assert!(matches!(harness.state().state.runs.last_result("web"), LastResult::Failed { .. }));
+    let run = harness.state().state.runs.knocks.get("web").expect("the run's stepper").clone();
     assert!(!run.hits.is_empty());
     assert!(run.hits.iter().all(|(_, hit)| *hit != HitState::Pending), "no hit left waiting: {:?}", run.hits);
 }
@@ -72,7 +72,7 @@ fn an_already_open_door_is_told_without_cli_wording() {
     let mut harness = app(dir.path());
     harness.get_by_label("Knock web").click();
     wait_until_done(&mut harness);
-    let LastResult::AlreadyOpen { detail, .. } = harness.state().state.last_result("web").clone() else {
+    let LastResult::AlreadyOpen { detail, .. } = harness.state().state.runs.last_result("web").clone() else {
         panic!("expected Already open");
     };
     assert!(!detail.contains("--force") && detail.contains("nothing was sent"), "{detail}");
@@ -81,7 +81,7 @@ fn an_already_open_door_is_told_without_cli_wording() {
     let verify_port = service.local_addr().expect("addr").port().to_string();
     assert!(saved.contains("AlreadyOpen"), "{saved}");
     assert!(!saved.contains(&verify_port) && !saved.contains(&port.to_string()), "a port in the saved state: {saved}");
-    harness.state_mut().state.history_open = true;
+    harness.state_mut().state.settings.history_open = true;
     harness.run_steps(2);
     let text = screen_text(&harness);
     assert!(text.contains("Already open") && text.contains("nothing was sent"), "the screen is read:\n{text}");
@@ -98,8 +98,8 @@ fn missing_keys_point_to_the_app_not_to_knock_cli() {
     // The app's own keyring service is probed, never written; this profile's id has no entries.
     harness.get_by_label("Knock fw-no-keys-test").click();
     wait_until_done(&mut harness);
-    let notice = format!("{:?}", harness.state().state.notice);
-    let last = format!("{:?}", harness.state().state.last_result("fw-no-keys-test"));
+    let notice = format!("{:?}", harness.state().state.notices.current);
+    let last = format!("{:?}", harness.state().state.runs.last_result("fw-no-keys-test"));
     for text in [&notice, &last] {
         assert!(!text.contains("knock-cli") && !text.contains("set-key"), "CLI wording: {text}");
     }
@@ -121,9 +121,9 @@ fn a_rotating_knock_shows_one_chip_per_hit() {
     let mut harness = app(dir.path());
     harness.get_by_label("Knock rot-chips").click();
     wait_until_done(&mut harness);
-    let result = harness.state().state.last_result("rot-chips").clone();
+    let result = harness.state().state.runs.last_result("rot-chips").clone();
     assert!(matches!(result, LastResult::Sent { .. }), "{result:?}");
-    let run = harness.state().state.runs.get("rot-chips").expect("the run's stepper").clone();
+    let run = harness.state().state.runs.knocks.get("rot-chips").expect("the run's stepper").clone();
     assert_eq!(run.hits.len(), 4, "{:?}", run.hits);
     assert!(run.hits.iter().all(|(_, hit)| *hit == HitState::Sent), "{:?}", run.hits);
     let chips = harness.query_all_by_label_contains("*:udp").count();
@@ -145,15 +145,15 @@ fn close_is_checked_when_the_profile_verifies() {
     .expect("profile");
     ProfileStore::new(dir.path()).create("web", &web).expect("create");
     let mut harness = app(dir.path());
-    harness.state_mut().state.close_settle = Duration::from_millis(50);
+    harness.state_mut().state.runs.close_settle = Duration::from_millis(50);
     harness.state_mut().state.select("web");
     let wait_for_check = |harness: &mut Harness<'static, KnockGui>| {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !matches!(
-            harness.state().state.last_result("web"),
+            harness.state().state.runs.last_result("web"),
             LastResult::Closed { .. } | LastResult::StillOpen { .. }
         ) {
-            assert!(Instant::now() < deadline, "no close check: {:?}", harness.state().state.last_result("web"));
+            assert!(Instant::now() < deadline, "no close check: {:?}", harness.state().state.runs.last_result("web"));
             harness.step();
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -162,14 +162,14 @@ fn close_is_checked_when_the_profile_verifies() {
 
     harness.state_mut().state.knock("web", client_core::Action::Close);
     wait_for_check(&mut harness);
-    assert!(matches!(harness.state().state.last_result("web"), LastResult::StillOpen { .. }));
+    assert!(matches!(harness.state().state.runs.last_result("web"), LastResult::StillOpen { .. }));
     harness.get_by_label("Still open");
 
     drop(service);
-    harness.state_mut().state.last_results.remove("web");
+    harness.state_mut().state.runs.last_results.remove("web");
     harness.state_mut().state.knock("web", client_core::Action::Close);
     wait_for_check(&mut harness);
-    let result = harness.state().state.last_result("web").clone();
+    let result = harness.state().state.runs.last_result("web").clone();
     assert!(matches!(&result, LastResult::Closed { detail, .. } if detail.contains("no longer answers")), "{result:?}");
     harness.get_by_label("Closed");
 }

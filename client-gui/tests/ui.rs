@@ -100,12 +100,12 @@ fn the_knock_button_sends_real_hits_in_order_and_the_row_shows_the_result() {
     });
     harness.get_by_label("Knock web").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| !app.state.any_running());
+    step_until(&mut harness, |app| !app.state.runs.any_running());
     let (order, _service) = receiver.join().expect("receiver");
     assert_eq!(order, [0, 1, 2], "each hit arrived, in order");
-    assert!(matches!(harness.state().state.last_result("web"), LastResult::Opened { .. }));
+    assert!(matches!(harness.state().state.runs.last_result("web"), LastResult::Opened { .. }));
     assert!(harness.query_all_by_label_contains("opened just now").count() >= 1, "the row shows the result");
-    assert_eq!(harness.state().state.history.len(), 1);
+    assert_eq!(harness.state().state.runs.history.len(), 1);
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn changes_made_on_disk_show_up() {
     .expect("update")
     .expect("change");
     std::thread::sleep(Duration::from_millis(50));
-    step_until(&mut harness, |app| app.state.entries.len() == 2);
+    step_until(&mut harness, |app| app.state.list.entries.len() == 2);
     harness.get_by_label_contains("db  ·  192.0.2.3");
     harness.get_by_label_contains("web  ·  192.0.2.9");
 }
@@ -246,7 +246,7 @@ fn a_rotating_profile_is_edited_as_rotating() {
     harness.run();
     harness.get_by_label("Edit").click();
     harness.run();
-    let kind = harness.state().state.editor.as_ref().map(|e| e.kind);
+    let kind = harness.state().state.editing.form.as_ref().map(|e| e.kind);
     assert_eq!(kind, Some(client_gui::editor::EditorKind::Rotating));
     for label in ["Knock sequence", "SPA (fwknop)", "Rotating", "Door", "Window (s)", "Port range", "Protocols"] {
         harness.get_by_label(label);
@@ -291,8 +291,8 @@ fn keyboard_shortcuts_new_search_and_enter_to_knock() {
     socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let mut buf = [0u8; 4];
     assert!(socket.recv_from(&mut buf).is_ok(), "Enter knocked the matching host");
-    step_until(&mut harness, |app| !app.state.any_running());
-    assert!(matches!(harness.state().state.last_result("alpha"), LastResult::Sent { .. }));
+    step_until(&mut harness, |app| !app.state.runs.any_running());
+    assert!(matches!(harness.state().state.runs.last_result("alpha"), LastResult::Sent { .. }));
 }
 
 /// A keyring service of this test run only: the app's real service (`knock-toolkit`) is never written, so
@@ -348,7 +348,7 @@ fn an_spa_profile_is_created_with_generated_keys_that_never_reach_the_file() {
     harness.get_by_label("Generate keys").click();
     harness.run();
     harness.get_by_label_contains("KEY_BASE64: ");
-    let key = harness.state().state.editor.as_ref().map(|e| e.spa_key.clone()).expect("editor open");
+    let key = harness.state().state.editing.form.as_ref().map(|e| e.spa_key.clone()).expect("editor open");
     assert!(!key.is_empty(), "Generate keys filled the masked fields");
     let save = harness.get_by_label("Save");
     assert!(!save.accesskit_node().is_disabled());
@@ -359,10 +359,10 @@ fn an_spa_profile_is_created_with_generated_keys_that_never_reach_the_file() {
     assert!(!saved.contains(&key), "the key never reaches the profile file: {saved}");
     // The keyring answer comes from the worker: stored, or a clear error naming the variables to use.
     step_until(&mut harness, |app| {
-        matches!(&app.state.notice, Some(client_gui::app::Notice::Info(m)) if m.contains("keyring"))
-            || matches!(&app.state.notice, Some(client_gui::app::Notice::Error(m)) if m.contains("KNOCK_SPA_KEY_BASE64_FW"))
+        matches!(&app.state.notices.current, Some(client_gui::app::Notice::Info(m)) if m.contains("keyring"))
+            || matches!(&app.state.notices.current, Some(client_gui::app::Notice::Error(m)) if m.contains("KNOCK_SPA_KEY_BASE64_FW"))
     });
-    if matches!(&harness.state().state.notice, Some(client_gui::app::Notice::Info(_))) {
+    if matches!(&harness.state().state.notices.current, Some(client_gui::app::Notice::Info(_))) {
         // Stored: read it back through a fresh store and entry (the mock keyring would have nothing).
         let fresh = SecretStore::with_service(keyring.secrets.service());
         let owner = keyring.owner().expect("the profile's id");
@@ -397,13 +397,13 @@ fn enter_with_a_filter_knocks_the_listed_host_only() {
     assert!(harness.query_by_label_contains("fin-knock  ·").is_none(), "fin-knock is hidden");
     harness.key_press(Key::Enter);
     harness.run_steps(2);
-    step_until(&mut harness, |app| !app.state.any_running());
+    step_until(&mut harness, |app| !app.state.runs.any_running());
     let mut buf = [0u8; 4];
     listed.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     assert!(listed.recv_from(&mut buf).is_ok(), "the listed host was knocked");
     hidden.set_nonblocking(true).expect("nonblocking");
     assert!(hidden.recv_from(&mut buf).is_err(), "the hidden host was not");
-    assert!(!harness.state().state.runs.contains_key("fin-knock"));
+    assert!(!harness.state().state.runs.knocks.contains_key("fin-knock"));
 }
 
 /// Defect 2 and 11: Ctrl+N over unsaved edits asks first; Escape closes the question and keeps the
@@ -425,21 +425,21 @@ fn the_editor_guards_unsaved_edits_and_answers_the_keyboard() {
     harness.key_press(Key::Escape);
     harness.run();
     assert!(harness.query_by_label("Discard changes?").is_none(), "Escape closes the question");
-    assert_eq!(harness.state().state.editor.as_ref().map(|e| e.name.as_str()), Some("web"), "edits kept");
+    assert_eq!(harness.state().state.editing.form.as_ref().map(|e| e.name.as_str()), Some("web"), "edits kept");
 
     type_into(&mut harness, "Host", "127.0.0.1");
     type_into(&mut harness, "Open sequence", "7000,8000:udp");
     harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
     harness.run();
     assert!(dir.path().join("web.toml").exists(), "Ctrl+S saved");
-    assert!(harness.state().state.editor.is_none());
+    assert!(harness.state().state.editing.form.is_none());
 
     // Enter in a field saves too; Escape on an unchanged form just closes it.
     harness.get_by_label("Edit").click();
     harness.run();
     harness.key_press(Key::Escape);
     harness.run();
-    assert!(harness.state().state.editor.is_none() && harness.query_by_label("Discard changes?").is_none());
+    assert!(harness.state().state.editing.form.is_none() && harness.query_by_label("Discard changes?").is_none());
 }
 
 /// Defect 11: Escape closes dialogs; the import dialog focuses its field and Enter submits it.
@@ -473,13 +473,13 @@ fn dialogs_close_on_escape_and_submit_on_enter() {
     harness.run();
     harness.get_by_label_contains("will create");
     harness.get_by_role_and_label(egui::accesskit::Role::Button, "Import").click();
-    harness.run();
+    step_until(&mut harness, |app| app.state.import_dialog().is_none());
     assert!(dir.path().join("p/ssh.toml").exists(), "imported");
     harness.get_by_label("Import…").click();
     harness.run();
     harness.key_press(Key::Escape);
     harness.run();
-    assert!(harness.state().state.import_dialog.is_none(), "Escape closes the import dialog");
+    assert!(harness.state().state.import_dialog().is_none(), "Escape closes the import dialog");
 }
 
 /// Defect 7/8: rows are one line of exactly ROW_HEIGHT whatever the width, once per profile, also with
@@ -597,16 +597,16 @@ fn group_headers_collapse_and_stay_collapsed_across_a_restart() {
     harness.get_by_label("Search").type_text("db");
     harness.run();
     harness.get_by_label_contains("db  ·");
-    assert!(harness.state().state.collapsed_groups.contains("tag:prod"));
+    assert!(harness.state().state.list.collapsed_groups.contains("tag:prod"));
     // Expanding again (keyboard: Space on the focused header) brings the rows back.
-    harness.state_mut().state.search.clear();
+    harness.state_mut().state.list.search.clear();
     harness.run();
     harness.get_by_role_and_label(egui::accesskit::Role::Button, "#prod (2)").focus();
     harness.run();
     harness.key_press(Key::Space);
     harness.run();
     harness.get_by_label_contains("web  ·");
-    assert!(harness.state().state.collapsed_groups.is_empty());
+    assert!(harness.state().state.list.collapsed_groups.is_empty());
 }
 
 /// Issue 14: quitting offers to send the close sequence of the doors this session opened, and does,
@@ -635,7 +635,7 @@ fn quitting_sends_the_close_sequence_of_doors_opened_here_after_asking() {
 
     harness.get_by_label("Knock door").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| !app.state.any_running());
+    step_until(&mut harness, |app| !app.state.runs.any_running());
     assert_eq!(harness.state().state.doors_to_close(), ["door"]);
 
     request_close(&mut harness);
@@ -675,15 +675,15 @@ fn outcomes_become_desktop_notifications_only_when_the_window_is_not_focused() {
     harness.input_mut().focused = true;
     harness.get_by_label("Knock web").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| !app.state.any_running());
+    step_until(&mut harness, |app| !app.state.runs.any_running());
     harness.run_steps(3);
-    assert!(harness.state().state.last_note.is_none(), "focused: the window shows it, no notification");
+    assert!(harness.state().state.notices.last_note.is_none(), "focused: the window shows it, no notification");
 
     harness.input_mut().focused = false;
     harness.get_by_label("Knock web").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| app.state.last_note.is_some());
-    let (note, result) = harness.state().state.last_note.clone().expect("a notification");
+    step_until(&mut harness, |app| app.state.notices.last_note.is_some());
+    let (note, result) = harness.state().state.notices.last_note.clone().expect("a notification");
     assert_eq!(note.title, "web: knocked");
     assert!(note.body.starts_with("knocked 127.0.0.1 (1 hit sent"), "{}", note.body);
     if let Err(err) = result {
@@ -719,26 +719,26 @@ fn secret_ports_never_reach_the_persisted_state() {
     for name in ["refused", "broadcast"] {
         harness.get_by_label(&format!("Knock {name}")).click();
         harness.run_steps(2);
-        step_until(&mut harness, |app| !app.state.any_running());
+        step_until(&mut harness, |app| !app.state.runs.any_running());
     }
     let state = &harness.state().state;
     assert!(
-        !matches!(state.last_result("refused"), LastResult::Never | LastResult::Opened { .. }),
+        !matches!(state.runs.last_result("refused"), LastResult::Never | LastResult::Opened { .. }),
         "{:?}",
-        state.last_result("refused")
+        state.runs.last_result("refused")
     );
     assert!(
-        matches!(state.last_result("broadcast"), LastResult::Failed { .. }),
+        matches!(state.runs.last_result("broadcast"), LastResult::Failed { .. }),
         "{:?}",
-        state.last_result("broadcast")
+        state.runs.last_result("broadcast")
     );
     let mut storage = Memory::default();
     eframe::App::save(harness.state_mut(), &mut storage);
     let state = &harness.state().state;
     let texts = [
         storage.0.values().cloned().collect::<Vec<_>>().join("\n"),
-        format!("{:?}", state.history),
-        format!("{:?}", state.runs.values().map(|r| &r.hits).collect::<Vec<_>>()),
+        format!("{:?}", state.runs.history),
+        format!("{:?}", state.runs.knocks.values().map(|r| &r.hits).collect::<Vec<_>>()),
         harness.query_all_by_label_contains("").map(|n| format!("{:?}", n.accesskit_node().label())).collect(),
     ];
     assert!(texts[0].contains("refused"), "the storage holds the results: {}", texts[0]);
@@ -775,7 +775,7 @@ fn regions_are_named_and_results_are_announced() {
     }
     harness.get_by_label("Knock web").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| !app.state.any_running());
+    step_until(&mut harness, |app| !app.state.runs.any_running());
     let title = harness.get_by_label("Knocked");
     assert_eq!(title.accesskit_node().live(), Live::Polite, "the result is announced");
 }
@@ -832,19 +832,19 @@ fn an_open_door_is_not_knocked_again_unless_forced() {
     let mut harness = app(dir.path());
     harness.get_by_label("Knock web").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| !app.state.any_running());
-    assert!(matches!(harness.state().state.last_result("web"), LastResult::AlreadyOpen { .. }));
+    step_until(&mut harness, |app| !app.state.runs.any_running());
+    assert!(matches!(harness.state().state.runs.last_result("web"), LastResult::AlreadyOpen { .. }));
     let mut buf = [0u8; 64];
     assert!(socket.recv_from(&mut buf).is_err(), "nothing was sent to an open door");
     harness.get_by_label("Already open");
     harness.get_by_label_contains("already open just now");
-    assert!(harness.state().state.doors_to_close().is_empty() && harness.state().state.opened_here.is_empty());
+    assert!(harness.state().state.doors_to_close().is_empty() && harness.state().state.runs.opened_here.is_empty());
 
     harness.get_by_label("Knock anyway").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| !app.state.any_running());
+    step_until(&mut harness, |app| !app.state.runs.any_running());
     assert!(socket.recv_from(&mut buf).is_ok(), "forced: the hit was sent");
-    assert!(matches!(harness.state().state.last_result("web"), LastResult::Opened { .. }));
+    assert!(matches!(harness.state().state.runs.last_result("web"), LastResult::Opened { .. }));
     harness.get_by_label("Door open");
 }
 
@@ -874,7 +874,7 @@ fn diagnose_shows_each_check_and_the_conclusion_and_can_be_cancelled() {
     harness.run();
     harness.get_by_label("Diagnose").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| app.state.diagnosis.as_ref().is_some_and(|d| !d.is_running()));
+    step_until(&mut harness, |app| app.state.runs.diagnosis.as_ref().is_some_and(|d| !d.is_running()));
     harness.get_by_label("Conclusion: the door was already open");
     for check in ["resolution", "before"] {
         harness.get_by_label(check);
@@ -887,12 +887,15 @@ fn diagnose_shows_each_check_and_the_conclusion_and_can_be_cancelled() {
     harness.run();
     harness.get_by_label("Diagnose").click();
     harness.run_steps(3);
-    assert!(harness.state().state.diagnosis.as_ref().is_some_and(|d| d.is_running()), "checking in the background");
+    assert!(
+        harness.state().state.runs.diagnosis.as_ref().is_some_and(|d| d.is_running()),
+        "checking in the background"
+    );
     harness.get_by_label_contains("checking…");
     let cancelled_at = Instant::now();
     harness.get_by_role_and_label(egui::accesskit::Role::Button, "Cancel").click();
     harness.run_steps(2);
-    step_until(&mut harness, |app| app.state.diagnosis.as_ref().is_some_and(|d| !d.is_running()));
+    step_until(&mut harness, |app| app.state.runs.diagnosis.as_ref().is_some_and(|d| !d.is_running()));
     assert!(cancelled_at.elapsed() < Duration::from_secs(3), "cancel stops it promptly: {:?}", cancelled_at.elapsed());
     harness.get_by_label_contains("Diagnose cancelled");
 }
@@ -961,7 +964,7 @@ fn a_rotating_profile_counts_down_and_reveals_its_ports_only_when_asked() {
     harness.get_by_label("•••• (hidden)");
 
     // Without a rotating profile on screen, no once-a-second repaint.
-    harness.state_mut().state.search = "plain".into();
+    harness.state_mut().state.list.search = "plain".into();
     harness.state_mut().state.select("plain");
     harness.run();
     assert!(repaint_delay(&harness) > Duration::from_secs(1), "{:?}", repaint_delay(&harness));
@@ -982,14 +985,14 @@ fn import_from_text_creates_a_rotating_profile_and_explains_a_bad_line() {
     harness.get_by_role_and_label(egui::accesskit::Role::Button, "Import").click();
     harness.run();
     harness.get_by_label_contains("invalid knock+rotating:// URI");
-    let error = harness.state().state.import_uri_dialog.as_ref().and_then(|d| d.error.clone()).unwrap_or_default();
+    let error = harness.state().state.import_uri_dialog().and_then(|d| d.error.clone()).unwrap_or_default();
     assert!(error.contains("step is not a number") && !error.contains(KEY), "{error}");
     assert!(std::fs::read_dir(dir.path()).expect("dir").next().is_none(), "nothing written");
 
     // Cancel wipes the line; the dialog opens empty again.
     harness.get_by_role_and_label(egui::accesskit::Role::Button, "Cancel").click();
     harness.run();
-    assert!(harness.state().state.import_uri_dialog.is_none());
+    assert!(harness.state().state.import_uri_dialog().is_none());
     harness.get_by_label("Import from text…").click();
     harness.run();
     harness.get_by_label("Import line").type_text(&format!("knock+rotating://192.0.2.2/ssh?key={KEY}&length=5"));
@@ -1001,9 +1004,9 @@ fn import_from_text_creates_a_rotating_profile_and_explains_a_bad_line() {
     harness.get_by_role_and_label(egui::accesskit::Role::Button, "Import").click();
     harness.run_steps(2);
     step_until(&mut harness, |app| {
-        app.state.import_uri_dialog.is_none() || app.state.import_uri_dialog.as_ref().is_some_and(|d| d.error.is_some())
+        app.state.import_uri_dialog().is_none() || app.state.import_uri_dialog().is_some_and(|d| d.error.is_some())
     });
-    match &harness.state().state.import_uri_dialog {
+    match &harness.state().state.import_uri_dialog() {
         None => {
             let saved = std::fs::read_to_string(dir.path().join("ssh-door.toml")).expect("created");
             assert!(saved.contains("[rotating]") && saved.contains("length = 5") && !saved.contains(KEY), "{saved}");
@@ -1012,7 +1015,7 @@ fn import_from_text_creates_a_rotating_profile_and_explains_a_bad_line() {
                 .expect("read back")
                 .expect("the key is in the keyring");
             assert_eq!(stored.expose(), KEY);
-            assert_eq!(harness.state().state.selected.as_deref(), Some("ssh-door"));
+            assert_eq!(harness.state().state.list.selected.as_deref(), Some("ssh-door"));
         }
         Some(dialog) => {
             // A run under scripts/with-keyring.sh (the next test) must take the branch above.

@@ -6,8 +6,9 @@
 //!   crypto and encoding crates (no profile, keyring, network or runtime);
 //! - knock-server's door logic (`doors.rs`, `attempts.rs`, `schedule.rs`, `sweep_guard.rs`) is pure: no
 //!   capture, commands, files, clock-reading services or OS calls, so it is tested without a network;
-//! - knock-gui's `ui/` only draws: it changes the app state and asks `app.rs` for actions, and never
-//!   starts a process, a thread, a knock or a keyring call itself.
+//! - knock-gui's `ui/` only draws: it reads the app state (never `&mut AppState`, never assigns to it)
+//!   and returns commands that `app/command.rs` applies, and never starts a process, a thread, a knock
+//!   or a keyring call itself.
 //!
 //! What a file imports is read from its `use` items and its `crate::`/`super::` paths, outside comments
 //! and outside its `#[cfg(test)]` module (tests may reach across layers to set things up).
@@ -276,7 +277,7 @@ fn the_gui_ui_only_draws() {
     let paths = files("client-gui/src/ui", &[]);
     assert!(paths.len() >= 5, "ui/ has its files: {paths:?}");
     check(
-        "ui/ draws and asks app.rs for actions; it starts nothing itself",
+        "ui/ draws and returns commands for app/ to apply; it starts nothing itself",
         "client-gui",
         &paths,
         |internal, external| {
@@ -297,6 +298,131 @@ fn the_gui_ui_only_draws() {
             );
             bad
         },
+    );
+}
+
+/// What in `code` (comments, strings and tests left out) would let drawing change the app state: a
+/// `&mut AppState` (by any path), a `&mut state.…` borrow, or an assignment to `state.…`. (The view's own
+/// `ViewState` is the view's to change.)
+fn state_writes(code: &str) -> Vec<String> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    // Whitespace only where it separates two words (`&mut AppState`, `state.a=b`).
+    let mut code_text = String::with_capacity(code.len());
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() {
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            if code_text.ends_with(ident) && chars.peek().is_some_and(|c| ident(*c)) {
+                code_text.push(' ');
+            }
+        } else {
+            code_text.push(c);
+        }
+    }
+    let code = code_text;
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("AppState") {
+        // `&mut AppState`, `&mut crate::app::AppState`, ...: the path's segments before it left out.
+        let mut before = &code[..at];
+        while let Some(segment) = before.strip_suffix("::") {
+            before = segment.trim_end_matches(ident);
+        }
+        if before.trim_end().ends_with("&mut") && !code[at + "AppState".len()..].starts_with(ident) {
+            found.push("takes &mut AppState".to_owned());
+        }
+    }
+    for (at, _) in code.match_indices("state.") {
+        let borrowed = code[..at].trim_end().ends_with("&mut");
+        if !borrowed && code[..at].ends_with(|c: char| ident(c) || c == '.') {
+            continue;
+        }
+        let path: String = code[at..].chars().take_while(|c| ident(*c) || *c == '.').collect();
+        let rest = &code[at + path.len()..];
+        let assigns = (rest.starts_with('=') && !rest.starts_with("=="))
+            || ["+=", "-=", "*=", "/=", "|=", "&="].iter().any(|op| rest.starts_with(op));
+        if assigns {
+            found.push(format!("assigns to {path}"));
+        }
+        if borrowed {
+            found.push(format!("borrows &mut {path}"));
+        }
+    }
+    found
+}
+
+/// The UI reads the state and returns commands (issue 24, Structure): one place, `AppState::apply`,
+/// changes the state, whatever asked (a click, a key, a tray menu); tests drive it without a window.
+#[test]
+fn the_gui_ui_reads_the_state_and_returns_commands() {
+    let paths = files("client-gui/src/ui", &[]);
+    assert!(paths.len() >= 5, "ui/ has its files: {paths:?}");
+    let mut problems = Vec::new();
+    for path in &paths {
+        for what in state_writes(&code_of(path)) {
+            problems.push(format!("{}: {what}", path.strip_prefix(workspace()).unwrap_or(path).display()));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "ui/ changes the app state itself (return a Command instead):\n{}",
+        problems.join("\n")
+    );
+    let draw = code_of(&workspace().join("client-gui/src/ui/mod.rs"));
+    assert!(
+        draw.contains("pub fn draw(state: &AppState,") && draw.contains("-> Commands"),
+        "ui::draw takes &AppState and returns the frame's commands"
+    );
+}
+
+/// knock-gui imports through client-core's import only (issue 24, Structure): it reads a file with
+/// `import_path`/`import_backup` and writes the profiles and their keys with `write_import`, as
+/// `knock-cli profile import` does; it never parses a profile file or creates the imported profiles itself.
+#[test]
+fn the_gui_imports_through_client_core_only() {
+    let mut problems = Vec::new();
+    let mut paths = files("client-gui/src", &[]);
+    paths.extend(files("client-gui/src/app", &[]));
+    paths.extend(files("client-gui/src/ui", &[]));
+    for path in &paths {
+        let code = code_of(path);
+        let name = path.strip_prefix(workspace()).unwrap_or(path).display().to_string();
+        for parser in ["toml::from_str", "toml::de", "from_str::<Profile"] {
+            if code.contains(parser) {
+                problems.push(format!("{name}: parses a profile itself ({parser})"));
+            }
+        }
+        let imports = name.ends_with("transfer.rs") || name.ends_with("import_export.rs");
+        if imports
+            && ["store.create(", "store().create(", "store.save(", "store().save("].iter().any(|w| code.contains(w))
+        {
+            problems.push(format!("{name}: writes imported profiles itself instead of client_core::write_import"));
+        }
+    }
+    let transfer = code_of(&workspace().join("client-gui/src/transfer.rs"));
+    for function in ["client_core::write_import", "import_path", "client_core::import_backup"] {
+        if !transfer.contains(function) {
+            problems.push(format!("client-gui/src/transfer.rs: does not use {function}"));
+        }
+    }
+    assert!(problems.is_empty(), "knock-gui's import is not client-core's:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn the_state_write_check_sees_what_drawing_must_not_do() {
+    let code = code_of_text(
+        "fn a(state: &mut AppState) {}\nfn b(s: &mut crate::app::AppState) {}\nfn c(state: &AppState) {\n    \
+         state.notice = None;\n    state.list.search += \"x\";\n    let _ = &mut state.search;\n    \
+         let _ = state.a == state.b;\n    output.state.offset = 1.0;\n    view.focus = true;\n}\n",
+    );
+    assert_eq!(
+        state_writes(&code),
+        [
+            "takes &mut AppState",
+            "takes &mut AppState",
+            "assigns to state.notice",
+            "assigns to state.list.search",
+            "borrows &mut state.search"
+        ]
     );
 }
 

@@ -8,16 +8,17 @@ use client_core::{Action, Profile, ProfileKind, SequenceSource};
 use client_core::{Protocol, TcpFlagSpec};
 use egui::{Color32, RichText};
 
-use crate::app::{AppState, HitState, LastResult, Notice, Phase, Resolution, Run};
+use crate::app::{AppState, Command, HitState, LastResult, Notice, Phase, Resolution, Run};
+use crate::ui::Commands;
 use crate::ui::icons;
 
 /// Draws the selected profile; true when it shows a rotating window's countdown.
-pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
-    let Some(name) = state.selected.clone() else {
+pub fn draw(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) -> bool {
+    let Some(name) = state.list.selected.clone() else {
         ui.centered_and_justified(|ui| ui.label("Select a host, or press Ctrl+N for a new one."));
         return false;
     };
-    let Some(entry) = state.entry(&name).cloned() else { return false };
+    let Some(entry) = state.list.entry(&name).cloned() else { return false };
     let countdown = entry.profile.as_ref().is_ok_and(|p| matches!(p.kind, ProfileKind::Rotating(_)));
     ui.add(egui::Label::new(RichText::new(&name).heading()).truncate()).on_hover_text(&name);
     let profile = match entry.profile {
@@ -30,36 +31,39 @@ pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
             return false;
         }
     };
-    state.ensure_resolution(&name);
+    // A new profile, a restart or a changed host never leaves a stale or missing address.
+    if state.needs_resolution(&name) {
+        out.push(Command::Resolve { profile: name.clone() });
+    }
     // The actions are pinned above the scroll area: Knock and Edit are on screen at any window size,
     // whatever the details below say.
-    buttons(state, &name, &profile, ui);
+    buttons(state, &name, &profile, ui, out);
     ui.add_space(4.0);
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        banner(state, &name, ui);
-        facts(state, &name, &profile, ui);
-        if let Some(run) = state.runs.get(&name).cloned() {
+        banner(state, &name, ui, out);
+        facts(state, &name, &profile, ui, out);
+        if let Some(run) = state.runs.knocks.get(&name) {
             ui.separator();
-            progress(state, &name, &run, ui);
+            progress(state, &name, run, ui, out);
         }
-        if state.diagnosis.as_ref().is_some_and(|d| d.name == name) {
+        if state.runs.diagnosis.as_ref().is_some_and(|d| d.name == name) {
             ui.separator();
-            diagnosis(state, ui);
+            diagnosis(state, ui, out);
         }
         ui.separator();
-        connect(state, &name, &profile, ui);
+        connect(state, &name, &profile, ui, out);
     });
     countdown
 }
 
 /// The Diagnose panel: while it runs, a spinner and Cancel; then each check (verdict, what was seen,
 /// what to do) and the conclusion, as `knock-cli doctor` prints them.
-fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
-    let Some(run) = state.diagnosis.clone() else { return };
+fn diagnosis(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) {
+    let Some(run) = &state.runs.diagnosis else { return };
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("Diagnose {}", run.name)).strong());
         if !run.is_running() && ui.small_button("Close").clicked() {
-            state.close_diagnosis();
+            out.push(Command::CloseDiagnosis);
         }
     });
     match &run.result {
@@ -73,7 +77,7 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
                 });
                 ui.ctx().accesskit_node_builder(words.id, |node| node.set_live(egui::accesskit::Live::Polite));
                 if !run.cancelled && ui.button("Cancel").on_hover_text("Stop the checks").clicked() {
-                    state.cancel_diagnosis();
+                    out.push(Command::CancelDiagnosis);
                 }
             });
         }
@@ -122,7 +126,7 @@ fn diagnosis(state: &mut AppState, ui: &mut egui::Ui) {
 }
 
 /// A rotating profile's current window: the seconds it has left, and its ports only when revealed.
-fn rotating_window(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
+fn rotating_window(state: &AppState, name: &str, ui: &mut egui::Ui, out: &mut Commands) {
     let Some(view) = super::unix_now().and_then(|now| state.window_view(name, now)) else { return };
     ui.label("Window");
     icons::label(ui, icons::CLOCK, &format!("{} s left in this window", view.seconds_left), |t| t);
@@ -133,7 +137,7 @@ fn rotating_window(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
             Some(ports) => {
                 ui.label(RichText::new(ports).monospace());
                 if ui.button("Hide").clicked() {
-                    state.hide(name);
+                    out.push(Command::Hide { profile: name.to_owned() });
                 }
             }
             None => {
@@ -143,11 +147,11 @@ fn rotating_window(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
                     .on_hover_text("Show this window's ports (for knock(1) or hping3); they change every window")
                     .clicked()
                 {
-                    state.reveal(name);
+                    out.push(Command::Reveal { profile: name.to_owned() });
                 }
             }
         }
-        if let Some(err) = state.reveal_errors.get(name) {
+        if let Some(err) = state.revealed.errors.get(name) {
             ui.add(egui::Label::new(RichText::new(err.to_string()).color(ui.visuals().error_fg_color)).wrap());
         }
     });
@@ -177,8 +181,8 @@ pub fn conclusion_words(conclusion: client_core::Conclusion) -> &'static str {
 
 /// A locked keyring, where a profile's keys live: said as such (not "no keys"), with Unlock. True when
 /// it is locked.
-fn keyring_locked(state: &mut AppState, ui: &mut egui::Ui) -> bool {
-    if !matches!(state.keyring, Some(client_core::KeyringAvailability::Locked)) {
+fn keyring_locked(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) -> bool {
+    if !matches!(state.system.keyring, Some(client_core::KeyringAvailability::Locked)) {
         return false;
     }
     ui.add(
@@ -189,7 +193,7 @@ fn keyring_locked(state: &mut AppState, ui: &mut egui::Ui) -> bool {
         .wrap(),
     );
     if ui.button("Unlock keyring").on_hover_text("The desktop asks for the keyring's password").clicked() {
-        state.unlock_keyring();
+        out.push(Command::UnlockKeyring);
     }
     true
 }
@@ -205,11 +209,11 @@ fn green(ui: &egui::Ui) -> Color32 {
 
 /// The answer to "is my door open?" in large type, with the shared wording of the outcome. A cancelled
 /// run shows as its own neutral line above the last result, which it does not replace.
-fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
-    if state.runs.get(name).is_some_and(|r| !r.is_running() && r.cancelled) {
+fn banner(state: &AppState, name: &str, ui: &mut egui::Ui, out: &mut Commands) {
+    if state.runs.knocks.get(name).is_some_and(|r| !r.is_running() && r.cancelled) {
         icons::label(ui, icons::CANCELLED, "Cancelled: nothing more was sent", |t| t.weak().size(15.0));
     }
-    let (icon, title, detail, color) = match state.last_result(name) {
+    let (icon, title, detail, color) = match state.runs.last_result(name) {
         LastResult::Never | LastResult::Cancelled { .. } => return,
         LastResult::Opened { at, detail } => (icons::OPEN, "Door open", with_age(detail, *at), green(ui)),
         LastResult::AlreadyOpen { at, .. } => {
@@ -247,14 +251,14 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
                     for id in [title.id, words.id] {
                         ui.ctx().accesskit_node_builder(id, |node| node.set_live(egui::accesskit::Live::Polite));
                     }
-                    let running = state.runs.get(name).is_some_and(Run::is_running);
-                    if matches!(state.last_result(name), LastResult::AlreadyOpen { .. })
+                    let running = state.runs.is_running(name);
+                    if matches!(state.runs.last_result(name), LastResult::AlreadyOpen { .. })
                         && ui
                             .add_enabled(!running, egui::Button::new("Knock anyway"))
                             .on_hover_text("Send the open sequence although the door already answers")
                             .clicked()
                     {
-                        state.force_knock(name);
+                        out.push(Command::ForceKnock { profile: name.to_owned() });
                     }
                 });
             });
@@ -262,7 +266,7 @@ fn banner(state: &mut AppState, name: &str, ui: &mut egui::Ui) {
     ui.add_space(6.0);
 }
 
-fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
+fn facts(state: &AppState, name: &str, profile: &Profile, ui: &mut egui::Ui, out: &mut Commands) {
     egui::Grid::new("facts").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
         ui.label("Host");
         ui.add(egui::Label::new(&profile.host).wrap());
@@ -283,7 +287,7 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                 }
             }
             if ui.small_button("Refresh").on_hover_text("Look the host up again").clicked() {
-                state.refresh_resolution(name);
+                out.push(Command::RefreshAddress { profile: name.to_owned() });
             }
         });
         ui.end_row();
@@ -305,7 +309,7 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                         String::new()
                     };
                     ui.add(egui::Label::new(format!("{}{delay}", knock.method)).wrap());
-                    if let Some(step) = state.raw_needed_but_denied(profile) {
+                    if let Some(step) = state.system.raw_needed_but_denied(profile) {
                         ui.add(
                             egui::Label::new(
                                 RichText::new(format!("This profile needs raw sockets: {step}"))
@@ -328,12 +332,12 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                     .wrap(),
                 );
                 ui.end_row();
-                if matches!(state.keyring, Some(client_core::KeyringAvailability::Locked)) {
+                if matches!(state.system.keyring, Some(client_core::KeyringAvailability::Locked)) {
                     ui.label("Key");
-                    ui.horizontal_wrapped(|ui| keyring_locked(state, ui));
+                    ui.horizontal_wrapped(|ui| keyring_locked(state, ui, out));
                     ui.end_row();
                 }
-                rotating_window(state, name, ui);
+                rotating_window(state, name, ui, out);
             }
             ProfileKind::Spa(spa) => {
                 ui.label("SPA");
@@ -347,12 +351,12 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
                 ui.end_row();
                 ui.label("Keys");
                 ui.horizontal_wrapped(|ui| {
-                    if keyring_locked(state, ui) {
+                    if keyring_locked(state, ui, out) {
                         return;
                     }
                     ui.add(egui::Label::new("in the OS keyring, or the KNOCK_SPA_* variables").wrap());
                     if ui.button("Add keys…").on_hover_text("Type, paste or generate this profile's keys").clicked() {
-                        state.edit(name);
+                        out.push(Command::Edit { profile: name.to_owned() });
                     }
                 });
                 ui.end_row();
@@ -387,8 +391,9 @@ fn facts(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui)
     });
 }
 
-fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
-    let running = state.runs.get(name).is_some_and(Run::is_running);
+fn buttons(state: &AppState, name: &str, profile: &Profile, ui: &mut egui::Ui, out: &mut Commands) {
+    let running = state.runs.is_running(name);
+    let profile_name = || name.to_owned();
     ui.horizontal_wrapped(|ui| {
         let knock = egui::Button::new(RichText::new("Knock (open)").strong()).min_size(egui::vec2(120.0, 30.0));
         let knock_hint = if profile.verify.is_some() {
@@ -397,7 +402,7 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
             "Send the open sequence"
         };
         if ui.add_enabled(!running, knock).on_hover_text(knock_hint).clicked() {
-            state.knock(name, Action::Open);
+            out.push(Command::Knock { profile: profile_name(), action: Action::Open });
         }
         if profile.verify.is_some()
             && ui
@@ -405,14 +410,14 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
                 .on_hover_text("Send the open sequence even if the door already answers")
                 .clicked()
         {
-            state.force_knock(name);
+            out.push(Command::ForceKnock { profile: profile_name() });
         }
         if profile.sequence().is_some_and(|k| k.close.is_some())
             && ui.add_enabled(!running, egui::Button::new("Close")).on_hover_text("Send the close sequence").clicked()
         {
-            state.knock(name, Action::Close);
+            out.push(Command::Knock { profile: profile_name(), action: Action::Close });
         }
-        let diagnosing = state.diagnosis.as_ref().is_some_and(|d| d.is_running());
+        let diagnosing = state.runs.diagnosing();
         if ui
             .add_enabled(!running && !diagnosing, egui::Button::new("Diagnose"))
             .on_hover_text(
@@ -420,43 +425,43 @@ fn buttons(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
             )
             .clicked()
         {
-            state.diagnose(name);
+            out.push(Command::Diagnose { profile: profile_name() });
         }
         if ui.button("Edit").clicked() {
-            state.edit(name);
+            out.push(Command::Edit { profile: profile_name() });
         }
         if ui.button("Duplicate").clicked() {
-            state.duplicate(name);
+            out.push(Command::Duplicate { profile: profile_name() });
         }
         if ui.button("Delete").clicked() {
-            state.request_delete(name);
+            out.push(Command::RequestDelete { profile: profile_name() });
         }
     });
 }
 
 /// Connecting after an open: the command (editable, remembered per profile), run in a terminal, and
 /// copies of it and of the host.
-fn connect(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::Ui) {
+fn connect(state: &AppState, name: &str, profile: &Profile, ui: &mut egui::Ui, out: &mut Commands) {
     ui.label(RichText::new("Connect").strong());
     // Connecting makes sense once the door opened (or was knocked, with nothing to verify): before, the
     // connection would be refused or hang.
     let door_opened = matches!(
-        state.last_result(name),
+        state.runs.last_result(name),
         LastResult::Opened { .. } | LastResult::AlreadyOpen { .. } | LastResult::Sent { .. }
     );
     if !door_opened {
         ui.label(RichText::new("Knock first: Connect is offered once the door opens.").weak());
-        ui.horizontal_wrapped(|ui| copy_buttons(state, &state.connect_command(name), profile, ui));
+        ui.horizontal_wrapped(|ui| copy_buttons(&state.connect_command(name), profile, ui, out));
         return;
     }
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("User name");
-        let mut user = state.connect_users.get(name).cloned().unwrap_or_default();
+        let mut user = state.settings.connect_users.get(name).cloned().unwrap_or_default();
         let field = ui
             .add(egui::TextEdit::singleline(&mut user).hint_text("as on the server").desired_width(140.0))
             .labelled_by(label.id);
         if field.changed() {
-            state.set_connect_user(name, user);
+            out.push(Command::SetConnectUser { profile: name.to_owned(), user });
         }
     });
     let mut command = state.connect_command(name);
@@ -470,24 +475,24 @@ fn connect(state: &mut AppState, name: &str, profile: &Profile, ui: &mut egui::U
             )
             .labelled_by(label.id);
         if edit.changed() {
-            state.connect_commands.insert(name.to_owned(), command.clone());
+            out.push(Command::SetConnectCommand { profile: name.to_owned(), command: command.clone() });
         }
         if icons::button(ui, icons::TERMINAL, "Connect").on_hover_text("Run it in a terminal").clicked() {
-            state.connect_in_terminal(&command);
+            out.push(Command::Connect { command: command.clone() });
         }
-        copy_buttons(state, &command, profile, ui);
+        copy_buttons(&command, profile, ui, out);
     });
 }
 
 /// Copies of the ssh command and of the host (harmless before a knock, unlike connecting).
-fn copy_buttons(state: &mut AppState, command: &str, profile: &Profile, ui: &mut egui::Ui) {
+fn copy_buttons(command: &str, profile: &Profile, ui: &mut egui::Ui, out: &mut Commands) {
     if icons::button(ui, icons::COPY, "Copy ssh command").clicked() {
         ui.ctx().copy_text(command.to_owned());
-        state.notice = Some(Notice::Info(format!("copied \"{command}\"")));
+        out.push(Command::Notify(Notice::Info(format!("copied \"{command}\""))));
     }
     if icons::button(ui, icons::COPY, "Copy host").clicked() {
         ui.ctx().copy_text(profile.host.clone());
-        state.notice = Some(Notice::Info(format!("copied \"{}\"", profile.host)));
+        out.push(Command::Notify(Notice::Info(format!("copied \"{}\"", profile.host))));
     }
 }
 
@@ -524,7 +529,7 @@ fn chip(ui: &mut egui::Ui, text: RichText, stroke: Color32) -> egui::Response {
 
 /// The run as steps: each hit (waiting / sent / failed, with the error on hover), then the verify step,
 /// so a failed verify shows where it failed instead of a row of green hits.
-fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
+fn progress(state: &AppState, name: &str, run: &Run, ui: &mut egui::Ui, out: &mut Commands) {
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("{} · attempt {} of {}", run.action, run.attempt, run.attempts)).strong());
         if let Some(address) = run.address {
@@ -532,7 +537,7 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
         }
     });
     let green = green(ui);
-    let last = state.last_result(name).clone();
+    let last = state.runs.last_result(name).clone();
     ui.horizontal_wrapped(|ui| {
         for (i, (label, hit)) in run.hits.iter().enumerate() {
             if i > 0 {
@@ -597,7 +602,7 @@ fn progress(state: &mut AppState, name: &str, run: &Run, ui: &mut egui::Ui) {
             let words = ui.label(status);
             ui.ctx().accesskit_node_builder(words.id, |node| node.set_live(egui::accesskit::Live::Polite));
             if ui.button("Cancel").on_hover_text("Stop this knock; the last result is kept").clicked() {
-                state.cancel(name);
+                out.push(Command::CancelKnock { profile: name.to_owned() });
             }
         });
     }

@@ -5,77 +5,75 @@
 
 use egui::{Id, Key, Modal, RichText};
 
-use crate::app::{AppState, Modal as Question, Quit, QuitPolicy};
+use crate::app::{
+    AppState, Command, ExportDialog, ImportDialog, ImportUriDialog, Masked, Modal as Question, Quit, QuitPolicy,
+};
+use crate::ui::Commands;
 
-pub fn any_open(state: &AppState) -> bool {
-    matches!(state.quit, Quit::Asking(_))
-        || state.modal.is_some()
-        || state.import_dialog.is_some()
-        || state.import_uri_dialog.is_some()
-        || state.export_dialog.is_some()
+/// Draws the question or dialog the app waits on (quitting's first: it may come over any other).
+pub fn draw(state: &AppState, opened: bool, ctx: &egui::Context, out: &mut Commands) {
+    if let Quit::Asking(doors) = &state.quit {
+        quit(doors, opened, ctx, out);
+        return;
+    }
+    match &state.modal {
+        None => {}
+        Some(Question::Discard(_)) => discard(state, opened, ctx, out),
+        Some(Question::Delete(name)) => delete(name, opened, ctx, out),
+        Some(Question::Conflict(conflict)) => self::conflict(&conflict.name, ctx, out),
+        Some(Question::Import(dialog)) => import(state, dialog, opened, ctx, out),
+        Some(Question::ImportUri(dialog)) => import_uri(dialog, opened, ctx, out),
+        Some(Question::Export(dialog)) => export(state, dialog, opened, ctx, out),
+    }
 }
 
-pub fn draw(state: &mut AppState, opened: bool, ctx: &egui::Context) {
-    if let Quit::Asking(doors) = state.quit.clone() {
-        quit(state, &doors, opened, ctx);
-        return;
-    }
-    if state.pending_discard().is_some() {
-        discard(state, opened, ctx);
-        return;
-    }
-    if let Some(Question::Delete(name)) = state.modal.clone() {
-        let modal = Modal::new(Id::unique("confirm-delete")).show(ctx, |ui| {
-            ui.heading(format!("Delete {name}?"));
-            ui.label("The profile file and its keyring secrets are removed. This cannot be undone.");
-            ui.horizontal(|ui| {
-                if ui.button("Delete profile").clicked() {
-                    state.confirm_delete();
-                }
-                let keep = ui.button("Keep it");
-                if opened {
-                    keep.request_focus();
-                }
-                if keep.clicked() {
-                    state.cancel_delete();
-                }
-            });
+/// "Delete NAME?"
+fn delete(name: &str, opened: bool, ctx: &egui::Context, out: &mut Commands) {
+    let modal = Modal::new(Id::unique("confirm-delete")).show(ctx, |ui| {
+        ui.heading(format!("Delete {name}?"));
+        ui.label("The profile file and its keyring secrets are removed. This cannot be undone.");
+        ui.horizontal(|ui| {
+            if ui.button("Delete profile").clicked() {
+                out.push(Command::ConfirmDelete);
+            }
+            let keep = ui.button("Keep it");
+            if opened {
+                keep.request_focus();
+            }
+            if keep.clicked() {
+                out.push(Command::CancelDelete);
+            }
         });
-        if modal.should_close() {
-            state.cancel_delete();
-        }
+    });
+    if modal.should_close() {
+        out.push(Command::CancelDelete);
     }
-    if let Some(Question::Conflict(conflict)) = state.modal.clone() {
-        let modal = Modal::new(Id::unique("save-conflict")).show(ctx, |ui| {
-            ui.heading(format!("{} changed on disk", conflict.name));
-            ui.label("Someone (knock-cli, a text editor, another window) changed this profile after you opened it.");
-            ui.horizontal(|ui| {
-                if ui
-                    .button("Reload theirs")
-                    .on_hover_text("Discard your edits and load the file as it is now")
-                    .clicked()
-                {
-                    state.conflict_reload();
-                }
-                if ui.button("Keep mine").on_hover_text("Overwrite the file with your version").clicked() {
-                    state.conflict_keep_mine();
-                }
-            });
+}
+
+/// A save found the file changed on disk: reload theirs, or keep mine.
+fn conflict(name: &str, ctx: &egui::Context, out: &mut Commands) {
+    let modal = Modal::new(Id::unique("save-conflict")).show(ctx, |ui| {
+        ui.heading(format!("{name} changed on disk"));
+        ui.label("Someone (knock-cli, a text editor, another window) changed this profile after you opened it.");
+        ui.horizontal(|ui| {
+            if ui.button("Reload theirs").on_hover_text("Discard your edits and load the file as it is now").clicked() {
+                out.push(Command::ConflictReload);
+            }
+            if ui.button("Keep mine").on_hover_text("Overwrite the file with your version").clicked() {
+                out.push(Command::ConflictKeepMine);
+            }
         });
-        if modal.should_close() {
-            // Back to the editor with the edits intact; nothing was written.
-            state.modal = None;
-        }
+    });
+    if modal.should_close() {
+        // Back to the editor with the edits intact; nothing was written.
+        out.push(Command::ConflictKeepEditing);
     }
-    import(state, opened, ctx);
-    import_uri(state, opened, ctx);
-    export(state, opened, ctx);
 }
 
 /// "Save changes?": Save (the default when the form is valid: Enter saves, as it does in the editor),
 /// Discard, or Cancel (the default otherwise: Enter never throws edits away).
-fn discard(state: &mut AppState, opened: bool, ctx: &egui::Context) {
-    let can_save = state.can_save();
+fn discard(state: &AppState, opened: bool, ctx: &egui::Context, out: &mut Commands) {
+    let can_save = state.editing.can_save();
     let modal = Modal::new(Id::unique("discard-changes")).show(ctx, |ui| {
         ui.set_max_width(420.0);
         ui.heading("Discard changes?");
@@ -91,24 +89,26 @@ fn discard(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                 if can_save { save.request_focus() } else { cancel.request_focus() }
             }
             if save.clicked() {
-                state.save_and_continue();
+                out.push(Command::SaveAndContinue);
             } else if discard.clicked() {
-                state.discard_changes();
+                out.push(Command::DiscardChanges);
             } else if cancel.clicked() {
-                state.keep_editing();
+                out.push(Command::KeepEditing);
             }
         });
     });
     if modal.should_close() {
-        state.keep_editing();
+        out.push(Command::KeepEditing);
     }
 }
 
 /// "Import from text": paste the `knock+rotating://` line that `knock-server rotating keygen` printed;
 /// the profile is created with its door key in the OS keyring. The field is masked (the line holds the
 /// key); a bad line gets the parser's message, which never contains the key.
-fn import_uri(state: &mut AppState, opened: bool, ctx: &egui::Context) {
-    let Some(dialog) = state.import_uri_dialog.as_mut() else { return };
+fn import_uri(dialog: &ImportUriDialog, opened: bool, ctx: &egui::Context, out: &mut Commands) {
+    // The form is drawn on a copy (wiped on drop, like the dialog's); what changed goes back as a command.
+    let mut dialog = dialog.clone();
+    let mut changed = false;
     let mut submit = false;
     let mut cancel = false;
     let modal = Modal::new(Id::unique("import-uri")).show(ctx, |ui| {
@@ -136,6 +136,7 @@ fn import_uri(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             }
             if field.changed() {
                 dialog.error = None;
+                changed = true;
             }
             submit |= field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
         });
@@ -144,6 +145,7 @@ fn import_uri(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             let field = ui
                 .add(egui::TextEdit::singleline(&mut dialog.name).hint_text("the door's name").desired_width(220.0))
                 .labelled_by(label.id);
+            changed |= field.changed();
             submit |= field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
         });
         if let Some(error) = &dialog.error {
@@ -159,18 +161,22 @@ fn import_uri(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             cancel |= ui.button("Cancel").clicked();
         });
     });
-    if submit && !dialog.busy {
-        state.submit_import_uri();
-    }
     if cancel || modal.should_close() {
         // Dropping the dialog wipes the pasted line.
-        state.import_uri_dialog = None;
+        out.push(Command::CloseDialog);
+        return;
+    }
+    if changed {
+        out.push(Command::EditImportUri(Masked(Box::new(dialog))));
+    }
+    if submit {
+        out.push(Command::SubmitImportUri);
     }
 }
 
 /// "Close the doors you opened before quitting?": close them (sending each close sequence, then
 /// quitting), leave them open, or stay; "Remember my choice" sets View > On quit.
-fn quit(state: &mut AppState, doors: &[String], opened: bool, ctx: &egui::Context) {
+fn quit(doors: &[String], opened: bool, ctx: &egui::Context, out: &mut Commands) {
     let remember_id = Id::unique("quit-remember");
     let mut remember = ctx.data(|d| d.get_temp::<bool>(remember_id)).unwrap_or(false);
     let modal = Modal::new(Id::unique("quit-close-doors")).show(ctx, |ui| {
@@ -192,29 +198,31 @@ fn quit(state: &mut AppState, doors: &[String], opened: bool, ctx: &egui::Contex
             }
             if close.clicked() {
                 if remember {
-                    state.quit_policy = QuitPolicy::CloseDoors;
+                    out.push(Command::SetQuitPolicy(QuitPolicy::CloseDoors));
                 }
-                state.close_doors_and_quit();
+                out.push(Command::CloseDoorsAndQuit);
             }
             if ui.button("Quit, leave them open").clicked() {
                 if remember {
-                    state.quit_policy = QuitPolicy::LeaveOpen;
+                    out.push(Command::SetQuitPolicy(QuitPolicy::LeaveOpen));
                 }
-                state.quit_leaving_doors_open();
+                out.push(Command::QuitLeavingDoorsOpen);
             }
             if ui.button("Cancel").on_hover_text("Stay in the app").clicked() {
-                state.cancel_quit();
+                out.push(Command::CancelQuit);
             }
         });
     });
     ctx.data_mut(|d| d.insert_temp(remember_id, remember));
     if modal.should_close() {
-        state.cancel_quit();
+        out.push(Command::CancelQuit);
     }
 }
 
-fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
-    let Some(mut dialog) = state.import_dialog.clone() else { return };
+fn import(state: &AppState, dialog: &ImportDialog, opened: bool, ctx: &egui::Context, out: &mut Commands) {
+    // The form is drawn on a copy; what changed goes back as a command.
+    let mut dialog = dialog.clone();
+    let mut changed = false;
     let can_browse = state.picking.is_none();
     let mut preview_now = false;
     let mut browse_now = false;
@@ -245,6 +253,7 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                 dialog.error = None;
                 // Another file: whether it is a backup is found out again.
                 dialog.encrypted = false;
+                changed = true;
             }
             let browse = ui
                 .add_enabled(can_browse, egui::Button::new("Browse…"))
@@ -263,6 +272,7 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             }
             if field.changed() {
                 dialog.preview = None;
+                changed = true;
             }
         });
         if dialog.encrypted {
@@ -277,6 +287,7 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
                 }
                 if field.changed() {
                     dialog.preview = None;
+                    changed = true;
                 }
             });
         }
@@ -285,9 +296,11 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             if preview.format == client_core::ImportFormat::KnockdConf {
                 ui.horizontal(|ui| {
                     let label = ui.label("Verify port (optional)");
-                    ui.add(egui::TextEdit::singleline(&mut dialog.verify_port).hint_text("22").desired_width(80.0))
+                    let field = ui
+                        .add(egui::TextEdit::singleline(&mut dialog.verify_port).hint_text("22").desired_width(80.0))
                         .labelled_by(label.id)
                         .on_hover_text("A TCP port the door opens (ssh: 22): checked after each knock");
+                    changed |= field.changed();
                 });
             }
             ui.separator();
@@ -295,9 +308,10 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             egui::Grid::new("import-preview").num_columns(3).show(ui, |ui| {
                 for (i, candidate) in preview.candidates.iter_mut().enumerate() {
                     let label = ui.label(format!("Profile {}", i + 1));
-                    ui.push_id(i, |ui| {
+                    let field = ui.push_id(i, |ui| {
                         ui.add(egui::TextEdit::singleline(&mut candidate.name).desired_width(200.0)).labelled_by(label.id)
                     });
+                    changed |= field.inner.changed();
                     let has_keys = candidate.keys.is_some() || candidate.door_key.is_some();
                     let keys = if has_keys { ", keys to the keyring" } else { "" };
                     ui.label(format!("{}{keys}", candidate.profile.host));
@@ -312,7 +326,10 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
             ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).wrap());
         }
         ui.horizontal(|ui| {
-            if dialog.preview.is_some() {
+            if dialog.importing {
+                ui.spinner();
+                ui.add_enabled(false, egui::Button::new("Importing…"));
+            } else if dialog.preview.is_some() {
                 if ui.button("Import").clicked() {
                     finish = true;
                 }
@@ -327,22 +344,27 @@ fn import(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         });
     });
     if modal.should_close() || cancel {
-        state.import_dialog = None;
+        out.push(Command::CloseDialog);
         return;
     }
-    state.import_dialog = Some(dialog);
+    if changed {
+        out.push(Command::EditImport(Box::new(dialog)));
+    }
     if browse_now {
-        state.browse_import_file();
+        out.push(Command::BrowseImportFile);
     } else if preview_now {
-        state.preview_import();
+        out.push(Command::PreviewImport);
     } else if finish {
-        state.finish_import();
+        out.push(Command::FinishImport);
     }
 }
 
-fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
-    let Some(mut dialog) = state.export_dialog.clone() else { return };
-    let names = state.names();
+fn export(state: &AppState, dialog: &ExportDialog, opened: bool, ctx: &egui::Context, out: &mut Commands) {
+    // The form is drawn on a copy; what changed goes back as a command.
+    let mut dialog = dialog.clone();
+    let before = (dialog.chosen.clone(), dialog.dir.clone(), dialog.existing.clone(), dialog.error.clone());
+    let before_keys = (dialog.with_keys, dialog.passphrase.0.clone(), dialog.confirm.0.clone());
+    let names = state.list.names();
     let can_browse = state.picking.is_none();
     let mut run: Option<bool> = None;
     let mut browse_now = false;
@@ -474,13 +496,17 @@ fn export(state: &mut AppState, opened: bool, ctx: &egui::Context) {
         }
     });
     if modal.should_close() || cancel {
-        state.export_dialog = None;
+        out.push(Command::CloseDialog);
         return;
     }
-    state.export_dialog = Some(dialog);
+    let after = (dialog.chosen.clone(), dialog.dir.clone(), dialog.existing.clone(), dialog.error.clone());
+    let after_keys = (dialog.with_keys, dialog.passphrase.0.clone(), dialog.confirm.0.clone());
+    if after != before || after_keys != before_keys {
+        out.push(Command::EditExport(Box::new(dialog)));
+    }
     if browse_now {
-        state.browse_export_folder();
+        out.push(Command::BrowseExportFolder);
     } else if let Some(overwrite) = run {
-        state.export(overwrite);
+        out.push(Command::Export { overwrite });
     }
 }

@@ -3,25 +3,26 @@
 use client_core::{AddressFamily, Method};
 use egui::RichText;
 
-use crate::app::AppState;
+use crate::app::{AppState, Command, Masked};
 use crate::editor::{Editor, EditorKind, Field, FieldError, FieldErrors};
-use crate::ui::icons;
+use crate::ui::{Commands, icons};
 
-pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
+/// Draws the form on a copy of it; a change goes back as [`Command::EditForm`], before Save if both.
+pub fn draw(state: &AppState, opened: bool, keys: bool, ui: &mut egui::Ui, out: &mut Commands) {
     // Ctrl+S saves, Escape cancels (asking first if there are changes), from anywhere in the form.
     if keys && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S)) {
-        state.save_editor();
+        out.push(Command::SaveEditor);
         return;
     }
     // Escape with a menu or a drop-down open closes that only (egui does), never the editor behind it.
     let menu_open = egui::Popup::is_any_open(ui.ctx());
     if keys && !menu_open && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
-        state.cancel_editor();
+        out.push(Command::CancelEditor);
         return;
     }
-    let errors = state.visible_editor_errors();
-    let can_save = state.can_save();
-    let Some(editor) = state.editor.as_mut() else { return };
+    let errors = state.editing.visible_errors();
+    let can_save = state.editing.can_save();
+    let Some(mut editor) = state.editing.form.clone() else { return };
     let heading = if editor.is_new() { "New profile".to_owned() } else { format!("Edit {}", editor.name) };
     ui.add(egui::Label::new(RichText::new(heading).heading()).truncate());
     // The action row is pinned below the form, outside its scroll area: Save and Cancel are on screen at
@@ -48,7 +49,7 @@ pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
         let field_width = (ui.available_width() - 130.0).clamp(80.0, 260.0);
         egui::Grid::new("editor").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
             let mut form = Form { errors: &errors, changed: None, submit: false, focus_name: opened, field_width };
-            fields(editor, &mut form, ui);
+            fields(&mut editor, &mut form, ui);
             changed = form.changed;
             submit = form.submit;
         });
@@ -59,15 +60,15 @@ pub fn draw(state: &mut AppState, opened: bool, keys: bool, ui: &mut egui::Ui) {
         }
     });
     if let Some(field) = changed {
-        state.editor_changed_field(field);
+        out.push(Command::EditForm { form: Masked(Box::new(editor)), field });
     }
     if let Some(lines) = copied_keys {
-        state.copied_secret(&lines);
+        out.push(Command::CopiedSecret(Masked(zeroize::Zeroizing::new(lines))));
     }
     if submit || save {
-        state.save_editor();
+        out.push(Command::SaveEditor);
     } else if cancel {
-        state.cancel_editor();
+        out.push(Command::CancelEditor);
     }
 }
 

@@ -4,14 +4,14 @@ use crate::app::{AppState, LastResult};
 use crate::ui::ago;
 
 pub fn draw(state: &AppState, ui: &mut egui::Ui) {
-    ui.label(egui::RichText::new(format!("History ({})", state.history.len())).strong());
+    ui.label(egui::RichText::new(format!("History ({})", state.runs.history.len())).strong());
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        if state.history.is_empty() {
+        if state.runs.history.is_empty() {
             ui.label(egui::RichText::new("No knocks yet in this session.").weak());
             return;
         }
         egui::Grid::new("history").num_columns(4).striped(true).spacing([16.0, 2.0]).show(ui, |ui| {
-            for entry in state.history.iter().rev() {
+            for entry in state.runs.history.iter().rev() {
                 let outcome = match &entry.result {
                     LastResult::Never => "never".to_owned(),
                     LastResult::Cancelled { .. } => "cancelled".to_owned(),

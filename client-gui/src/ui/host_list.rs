@@ -6,7 +6,8 @@
 use egui::text::{LayoutJob, TextFormat, TextWrapping};
 use egui::{Color32, FontId, Rect, Role, Sense, Stroke, WidgetInfo};
 
-use crate::app::{AppState, Group, LastResult, ListRow, Status};
+use crate::app::{AppState, Command, Group, LastResult, ListRow, Status};
+use crate::ui::Commands;
 use crate::ui::{ago, icons};
 
 pub const ROW_HEIGHT: f32 = 30.0;
@@ -15,21 +16,21 @@ const ICON_WIDTH: f32 = 22.0;
 
 /// Draws the list; true when a rotating profile's countdown is on screen (the window then repaints
 /// once a second).
-pub fn draw(state: &mut AppState, ui: &mut egui::Ui) -> bool {
+pub fn draw(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) -> bool {
     let mut countdown = false;
-    draw_rows(state, &mut countdown, ui);
+    draw_rows(state, &mut countdown, ui, out);
     countdown
 }
 
-fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
-    if state.entries.is_empty() {
+fn draw_rows(state: &AppState, countdown: &mut bool, ui: &mut egui::Ui, out: &mut Commands) {
+    if state.list.entries.is_empty() {
         // First run: one obvious thing to do, and the other way in.
         ui.add_space(12.0);
         ui.vertical_centered(|ui| {
             let add = egui::Button::new(egui::RichText::new("Add your first host").strong().size(16.0))
                 .min_size(egui::vec2(200.0, 36.0));
             if ui.add(add).on_hover_text("Ctrl+N").clicked() {
-                state.new_profile();
+                out.push(Command::NewProfile);
             }
             ui.add_space(6.0);
             if ui
@@ -37,7 +38,7 @@ fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
                 .on_hover_text("A knock profile (.toml), an fwknop client file (~/.fwknoprc) or a knockd.conf")
                 .clicked()
             {
-                state.open_import();
+                out.push(Command::OpenImport);
             }
         });
         ui.add_space(12.0);
@@ -49,8 +50,8 @@ fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
         );
         return;
     }
-    tag_filters(state, ui);
-    let rows = state.rows();
+    tag_filters(state, ui, out);
+    let rows = state.list.rows();
     if rows.is_empty() {
         // As wide as the panel: the panel keeps its width (never below HOSTS_MIN_WIDTH) with no rows.
         ui.add_sized([ui.available_width(), ROW_HEIGHT], egui::Label::new("No profile matches the search.").wrap());
@@ -61,9 +62,13 @@ fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
     // The keyboard moved the selection: scroll just enough to show its row (rows are exactly
     // ROW_HEIGHT apart, so its place is known without drawing the rows in between).
     let offset_id = ui.scope_id().with("host-list-offset");
-    if std::mem::take(&mut state.scroll_to_selection)
+    let scroll_to_selection = state.list.scroll_to_selection;
+    if scroll_to_selection {
+        out.push(Command::SelectionScrolled);
+    }
+    if scroll_to_selection
         && let Some(index) =
-            rows.iter().position(|r| matches!(r, ListRow::Profile(n) if Some(n) == state.selected.as_ref()))
+            rows.iter().position(|r| matches!(r, ListRow::Profile(n) if Some(n) == state.list.selected.as_ref()))
     {
         let viewport = ui.available_height();
         let offset = ui.ctx().data(|d| d.get_temp::<f32>(offset_id)).unwrap_or(0.0);
@@ -87,10 +92,10 @@ fn draw_rows(state: &mut AppState, countdown: &mut bool, ui: &mut egui::Ui) {
         for row in &rows[range] {
             match row {
                 ListRow::Profile(name) => {
-                    ui.push_id(name, |ui| *countdown |= self::row(state, name, ui));
+                    ui.push_id(name, |ui| *countdown |= self::row(state, name, ui, out));
                 }
                 ListRow::Header { group, count, collapsed } => {
-                    ui.push_id(group.key(), |ui| header(state, group, *count, *collapsed, ui));
+                    ui.push_id(group.key(), |ui| header(group, *count, *collapsed, ui, out));
                 }
             }
         }
@@ -116,7 +121,7 @@ fn focus_selected_id() -> egui::Id {
 
 /// A group header: one row of the same height, a disclosure arrow, the group and its count. Clicking
 /// (or Enter/Space on it) collapses or expands it; assistive tools get its expanded state.
-fn header(state: &mut AppState, group: &Group, count: usize, collapsed: bool, ui: &mut egui::Ui) {
+fn header(group: &Group, count: usize, collapsed: bool, ui: &mut egui::Ui, out: &mut Commands) {
     let (rect, response) = ui.allocate_exact_size(egui::vec2(ui.available_width(), ROW_HEIGHT), Sense::click());
     let label = format!("{} ({count})", group.title());
     response.widget_info(|| WidgetInfo::labeled(Role::Button, true, &label));
@@ -124,7 +129,7 @@ fn header(state: &mut AppState, group: &Group, count: usize, collapsed: bool, ui
     let activated = response.clicked()
         || (response.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Space) || i.key_pressed(egui::Key::Enter)));
     if activated {
-        state.toggle_group(group);
+        out.push(Command::ToggleGroup(group.clone()));
     }
     let response = response.on_hover_text(if collapsed { "Show this group" } else { "Hide this group" });
     if !ui.is_rect_visible(rect) {
@@ -157,29 +162,25 @@ fn header(state: &mut AppState, group: &Group, count: usize, collapsed: bool, ui
 }
 
 /// "All" and one chip per tag; clicking a chip lists only its profiles.
-fn tag_filters(state: &mut AppState, ui: &mut egui::Ui) {
-    let tags = state.tags();
+fn tag_filters(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) {
+    let tags = state.list.tags();
+    let filter = &state.list.tag_filter;
     if tags.is_empty() {
         return;
     }
     ui.horizontal_wrapped(|ui| {
-        let mut changed = false;
-        if ui.selectable_label(state.tag_filter.is_none(), "all").clicked() {
-            changed |= state.tag_filter.take().is_some();
+        if ui.selectable_label(filter.is_none(), "all").clicked() && filter.is_some() {
+            out.push(Command::SetTagFilter(None));
         }
         for tag in tags.iter() {
-            let on = state.tag_filter.as_deref() == Some(tag.as_str());
+            let on = filter.as_deref() == Some(tag.as_str());
             if ui
                 .selectable_label(on, format!("#{tag}"))
                 .on_hover_text(format!("List only hosts tagged {tag}"))
                 .clicked()
             {
-                state.tag_filter = if on { None } else { Some(tag.clone()) };
-                changed = true;
+                out.push(Command::SetTagFilter(if on { None } else { Some(tag.clone()) }));
             }
-        }
-        if changed {
-            state.filter_changed();
         }
     });
     ui.separator();
@@ -240,16 +241,16 @@ impl StatusLook {
 }
 
 /// One profile row; true when it shows a rotating window's countdown.
-fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
-    let Some(entry) = state.entry(name) else { return false };
+fn row(state: &AppState, name: &str, ui: &mut egui::Ui, out: &mut Commands) -> bool {
+    let Some(entry) = state.list.entry(name) else { return false };
     let host = entry.profile.as_ref().map(|p| p.host.clone()).map_err(Clone::clone);
     let tags = entry.profile.as_ref().map(|p| p.tags.clone()).unwrap_or_default();
-    let selected = state.selected.as_deref() == Some(name);
-    let running = state.runs.get(name).is_some_and(|r| r.is_running());
-    let favourite = state.favourites.contains(name);
+    let selected = state.list.selected.as_deref() == Some(name);
+    let running = state.runs.is_running(name);
+    let favourite = state.list.favourites.contains(name);
     let visuals = ui.visuals().clone();
     let look = match &host {
-        Ok(_) => status_look(state.status(name), state.last_result(name), &visuals),
+        Ok(_) => status_look(state.runs.status(name), state.runs.last_result(name), &visuals),
         Err(err) => StatusLook {
             icon: icons::WARNING,
             color: visuals.error_fg_color,
@@ -287,7 +288,7 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
     // Focus and selection are one: a row that gets the keyboard (Tab) is selected, and the selected row
     // takes the keyboard when the selection moves while a row has it.
     if response.clicked() || response.gained_focus() {
-        state.select(name);
+        out.push(Command::Select(name.to_owned()));
     }
     // Until the row has it: egui's own arrow-key navigation moves the focus at the end of the frame
     // the key was pressed in, so the request is repeated the next frame.
@@ -331,7 +332,7 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
         star_color,
     );
     if star.on_hover_text("Pin to the top of the list").clicked() {
-        state.toggle_favourite(name);
+        out.push(Command::ToggleFavourite(name.to_owned()));
     }
 
     // Status icon.
@@ -367,8 +368,8 @@ fn row(state: &mut AppState, name: &str, ui: &mut egui::Ui) -> bool {
         if enabled { visuals.text_color() } else { visuals.weak_text_color() },
     );
     if knock.clicked() {
-        state.select(name);
-        state.knock(name, client_core::Action::Open);
+        out.push(Command::Select(name.to_owned()));
+        out.push(Command::Knock { profile: name.to_owned(), action: client_core::Action::Open });
     }
 
     // One line between the icon and the button: the status at its right end, never cut (a shorter form

@@ -1,5 +1,6 @@
-//! Drawing. Each module draws one part of the window from the [`AppState`] and turns clicks into calls
-//! of its methods; no state lives here except what only matters to the view (focus requests, how long
+//! Drawing. Each module draws one part of the window from the [`AppState`], which it only reads, and
+//! turns clicks, typing and keyboard shortcuts into [`Command`]s that [`AppState::apply`] carries out
+//! after the frame; no state lives here except what only matters to the view (focus requests, how long
 //! a notice has shown).
 
 mod detail;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use egui::{Key, Modifiers, RichText};
 
-use crate::app::{AppState, Notice, QuitPolicy};
+use crate::app::{AppState, Command, Notice, QuitPolicy};
 use client_core::KeyringAvailability as Availability;
 
 /// The host panel is never narrower than this (nor saved narrower): rows stay one line.
@@ -38,65 +39,74 @@ pub struct ViewState {
     pub countdown_shown: bool,
 }
 
-pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
-    shortcuts(state, view, ui.ctx());
+/// The commands of one frame, in the order the user gave them.
+pub type Commands = Vec<Command>;
+
+/// Draws the window from `state` and returns what the user asked for (apply them in order).
+pub fn draw(state: &AppState, view: &mut ViewState, ui: &mut egui::Ui) -> Commands {
+    let mut commands = Commands::new();
+    let out = &mut commands;
+    shortcuts(state, view, ui.ctx(), out);
     window_title(state, view, ui.ctx());
-    expire_notice(state, view);
+    expire_notice(state, view, out);
     egui::Panel::top("toolbar").show(ui, |ui| {
         name_region(ui, "Toolbar");
-        toolbar(state, view, ui);
+        toolbar(state, view, ui, out);
     });
-    history_panel(state, ui);
+    history_panel(state, ui, out);
     // A wider window starts with a wider list (names and statuses whole); the user's width is kept after.
     let hosts_width = (ui.ctx().content_rect().width() * 0.35).clamp(320.0, 480.0);
     egui::Panel::left("hosts").resizable(true).min_size(HOSTS_MIN_WIDTH).default_size(hosts_width).show(ui, |ui| {
         name_region(ui, "Hosts");
-        view.countdown_shown = host_list::draw(state, ui);
+        view.countdown_shown = host_list::draw(state, ui, out);
     });
     egui::CentralPanel::default_margins().show(ui, |ui| {
-        name_region(ui, if state.editor.is_some() { "Editor" } else { "Details" });
-        if state.editor.is_some() {
-            let opened = state.editor_session != view.editor_session;
-            view.editor_session = state.editor_session;
+        name_region(ui, if state.editing.is_open() { "Editor" } else { "Details" });
+        if state.editing.is_open() {
+            let opened = state.editing.session != view.editor_session;
+            view.editor_session = state.editing.session;
             // A dialog over the editor (Discard changes?) gets the keys first.
-            let keys = !dialogs::any_open(state);
-            editor_view::draw(state, opened, keys, ui);
+            let keys = !state.modal_open();
+            editor_view::draw(state, opened, keys, ui, out);
         } else {
-            view.countdown_shown |= detail::draw(state, ui);
+            view.countdown_shown |= detail::draw(state, ui, out);
         }
     });
-    let dialog_open = dialogs::any_open(state);
+    let dialog_open = state.modal_open();
     let opened = dialog_open && !view.dialog_was_open;
     view.dialog_was_open = dialog_open;
-    dialogs::draw(state, opened, ui.ctx());
-    notice_toast(state, ui.ctx());
+    dialogs::draw(state, opened, ui.ctx(), out);
+    notice_toast(state, ui.ctx(), out);
+    commands
 }
 
 /// The History panel gives way first: collapsed it is one line (its title, a toggle); expanded it is
 /// resizable and never takes more than a third of the window, so the action rows above keep their room.
-fn history_panel(state: &mut AppState, ui: &mut egui::Ui) {
+fn history_panel(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) {
+    let history_open = state.settings.history_open;
+    let history = &state.runs.history;
     let height = ui.ctx().content_rect().height();
     let panel = egui::Panel::bottom("history");
-    let panel = if state.history_open {
+    let panel = if history_open {
         panel.resizable(true).default_size(140.0).min_size(60.0).max_size((height / 3.0).max(60.0))
     } else {
         panel.resizable(false)
     };
     panel.show(ui, |ui| {
         name_region(ui, "History");
-        let arrow = if state.history_open { icons::EXPANDED } else { icons::COLLAPSED };
-        let title = format!("{arrow} History ({})", state.history.len());
+        let arrow = if history_open { icons::EXPANDED } else { icons::COLLAPSED };
+        let title = format!("{arrow} History ({})", history.len());
         let toggle = ui
             .add(egui::Button::new(RichText::new(title).strong()).frame(false))
-            .on_hover_text(if state.history_open { "Hide the history" } else { "Show the knocks of this session" });
+            .on_hover_text(if history_open { "Hide the history" } else { "Show the knocks of this session" });
         // Assistive tools get the words without the arrow, and whether it is expanded.
-        let name = format!("History ({})", state.history.len());
+        let name = format!("History ({})", history.len());
         toggle.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
-        ui.ctx().accesskit_node_builder(toggle.id, |node| node.set_expanded(state.history_open));
+        ui.ctx().accesskit_node_builder(toggle.id, |node| node.set_expanded(history_open));
         if toggle.clicked() {
-            state.history_open = !state.history_open;
+            out.push(Command::ToggleHistory);
         }
-        if state.history_open {
+        if history_open {
             history::draw(state, ui);
         }
     });
@@ -113,28 +123,29 @@ fn name_region(ui: &egui::Ui, name: &str) {
 /// tools read the same words as the window's name: egui's root node has none of its own, and AT-SPI
 /// (accesskit_unix) names the window after it.
 fn window_title(state: &AppState, view: &mut ViewState, ctx: &egui::Context) {
-    let title = match state.selected.as_ref().and_then(|n| state.entry(n)).and_then(|e| e.profile.as_ref().ok()) {
-        Some(profile) => format!("{} ({}) — knock", state.selected.as_deref().unwrap_or_default(), profile.host),
+    let selected = &state.list.selected;
+    let title = match selected.as_deref().and_then(|n| state.list.profile(n)) {
+        Some(profile) => format!("{} ({}) — knock", selected.as_deref().unwrap_or_default(), profile.host),
         None => "knock".to_owned(),
     };
     // The tree is built anew each pass, so the name is set on every pass; the title only when it changes.
     ctx.accesskit_node_builder(egui::accesskit_root_id(), |node| node.set_label(title.as_str()));
-    if view.titled.as_ref() == Some(&state.selected) {
+    if view.titled.as_ref() == Some(selected) {
         return;
     }
-    view.titled = Some(state.selected.clone());
+    view.titled = Some(selected.clone());
     ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
 }
 
-fn expire_notice(state: &mut AppState, view: &mut ViewState) {
-    let Some(notice) = state.notice.clone() else {
+fn expire_notice(state: &AppState, view: &mut ViewState, out: &mut Commands) {
+    let Some(notice) = state.notices.current.clone() else {
         view.notice_since = None;
         return;
     };
     match &view.notice_since {
         Some((shown, since)) if *shown == notice => {
             if matches!(notice, Notice::Info(_)) && since.elapsed() >= NOTICE_LIFETIME {
-                state.notice = None;
+                out.push(Command::DismissNotice);
                 view.notice_since = None;
             }
         }
@@ -142,23 +153,24 @@ fn expire_notice(state: &mut AppState, view: &mut ViewState) {
     }
 }
 
-/// Keyboard actions act on the highlighted, listed row only ([`AppState::highlighted`]): Enter knocks
-/// it, Delete asks to delete it, ↑/↓ move the selection; Ctrl+N starts a new profile (asking first if
-/// edits would be lost), Ctrl+F goes to the search box. Dialogs and the editor handle their own keys.
-fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
-    if dialogs::any_open(state) {
+/// Keyboard actions act on the highlighted, listed row only ([`crate::app::HostList::highlighted`]):
+/// Enter knocks it, Delete asks to delete it, ↑/↓ move the selection; Ctrl+N starts a new profile
+/// (asking first if edits would be lost), Ctrl+F goes to the search box. Dialogs and the editor handle
+/// their own keys. Each is a command, as the same click would be.
+fn shortcuts(state: &AppState, view: &mut ViewState, ctx: &egui::Context, out: &mut Commands) {
+    if state.modal_open() {
         return;
     }
     if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::N)) {
-        state.new_profile();
+        out.push(Command::NewProfile);
     }
     if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::F)) {
         view.focus_search = true;
     }
     if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Q)) {
-        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        out.push(Command::Quit);
     }
-    if state.editor.is_some() {
+    if state.editing.is_open() {
         return;
     }
     let in_search = view_has_search_focus(ctx);
@@ -169,33 +181,22 @@ fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
     // host row focused, they act on the selection.
     let on_selection = !ctx.egui_wants_keyboard_input() || in_search || host_list::row_has_focus(ctx);
     if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowDown)) {
-        state.move_selection(1);
+        out.push(Command::MoveSelection(1));
     }
     if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::ArrowUp)) {
-        state.move_selection(-1);
+        out.push(Command::MoveSelection(-1));
     }
     // Enter, Ctrl+D and Delete act on the selection, which is shown first (its group expanded, the list
-    // scrolled to it): the keyboard never acts on a host the user cannot see.
-    if on_selection
-        && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter))
-        && let Some(name) = state.highlighted()
-    {
-        state.reveal_selection();
-        state.knock(&name, client_core::Action::Open);
+    // scrolled to it): the keyboard never acts on a host the user cannot see. They act on the selection
+    // as it is after the moves above (commands apply in order).
+    if on_selection && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter)) {
+        out.push(Command::KnockSelected);
     }
-    if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::D))
-        && let Some(name) = state.highlighted()
-    {
-        state.reveal_selection();
-        state.diagnose(&name);
+    if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::D)) {
+        out.push(Command::DiagnoseSelected);
     }
-    if !in_search
-        && on_selection
-        && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Delete))
-        && let Some(name) = state.highlighted()
-    {
-        state.reveal_selection();
-        state.request_delete(&name);
+    if !in_search && on_selection && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Delete)) {
+        out.push(Command::DeleteSelected);
     }
 }
 
@@ -207,27 +208,27 @@ fn view_has_search_focus(ctx: &egui::Context) -> bool {
     ctx.memory(|m| m.has_focus(search_id()))
 }
 
-fn menu(state: &mut AppState, ui: &mut egui::Ui) {
+fn menu(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui.button("New profile   Ctrl+N").clicked() {
-                state.new_profile();
+                out.push(Command::NewProfile);
             }
             if ui.button("Import…").clicked() {
-                state.open_import();
+                out.push(Command::OpenImport);
             }
             if ui.button("Import from text…").clicked() {
-                state.open_import_uri();
+                out.push(Command::OpenImportUri);
             }
             if ui.button("Export…").clicked() {
-                state.open_export();
+                out.push(Command::OpenExport);
             }
             if ui.button("Open profiles folder").clicked() {
-                state.open_profiles_folder();
+                out.push(Command::OpenProfilesFolder);
             }
             ui.separator();
             if ui.button("Quit   Ctrl+Q").clicked() {
-                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                out.push(Command::Quit);
             }
         });
         ui.menu_button("View", |ui| {
@@ -241,9 +242,13 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
             }
             ui.separator();
             ui.label("On quit, doors opened here that have a close sequence:");
-            ui.radio_value(&mut state.quit_policy, QuitPolicy::Ask, "ask what to do");
-            ui.radio_value(&mut state.quit_policy, QuitPolicy::CloseDoors, "close them");
-            ui.radio_value(&mut state.quit_policy, QuitPolicy::LeaveOpen, "leave them open");
+            let mut policy = state.settings.quit_policy;
+            ui.radio_value(&mut policy, QuitPolicy::Ask, "ask what to do");
+            ui.radio_value(&mut policy, QuitPolicy::CloseDoors, "close them");
+            ui.radio_value(&mut policy, QuitPolicy::LeaveOpen, "leave them open");
+            if policy != state.settings.quit_policy {
+                out.push(Command::SetQuitPolicy(policy));
+            }
             ui.separator();
             egui::gui_zoom::zoom_menu_buttons(ui);
         });
@@ -274,36 +279,37 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
     });
 }
 
-fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
+fn toolbar(state: &AppState, view: &mut ViewState, ui: &mut egui::Ui, out: &mut Commands) {
     ui.horizontal(|ui| {
-        menu(state, ui);
+        menu(state, ui, out);
         // The keyring and raw-socket states sit at the right of the menu bar, where nothing else is: in
         // the toolbar they were drawn over the search box in a small window.
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| system_states(state, ui));
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| system_states(state, ui, out));
     });
     // The toolbar wraps onto a second line in a narrow window rather than cutting its last buttons.
     ui.horizontal_wrapped(|ui| {
         ui.heading("knock");
         if ui.button("New").on_hover_text("New profile (Ctrl+N)").clicked() {
-            state.new_profile();
+            out.push(Command::NewProfile);
         }
         if ui.button("Import…").on_hover_text("Import a profile .toml, an .fwknoprc or a knockd.conf").clicked() {
-            state.open_import();
+            out.push(Command::OpenImport);
         }
         if ui
             .button("Import from text…")
             .on_hover_text("Paste a knock+rotating:// line from knock-server rotating keygen")
             .clicked()
         {
-            state.open_import_uri();
+            out.push(Command::OpenImportUri);
         }
         if ui.button("Export…").on_hover_text("Export profiles as .toml files").clicked() {
-            state.open_export();
+            out.push(Command::OpenExport);
         }
         ui.separator();
         ui.horizontal(|ui| {
             let label = ui.label("Search");
-            let search = egui::TextEdit::singleline(&mut state.search)
+            let mut text = state.list.search.clone();
+            let search = egui::TextEdit::singleline(&mut text)
                 .id(search_id())
                 .hint_text("name, host, tag (Ctrl+F)")
                 .desired_width(180.0);
@@ -311,17 +317,16 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
             // Escape in the search box clears it (and leaves it); so does the clear button.
             let escaped = response.has_focus() && ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape));
             let lost_to_escape = response.lost_focus() && ui.input(|i| i.key_pressed(Key::Escape));
-            let cleared = !state.search.is_empty() && {
+            let cleared = !text.is_empty() && {
                 let clear = ui.small_button("×").on_hover_text("Clear the search (Escape)");
                 clear.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, "Clear search"));
                 clear.clicked()
             };
-            if (escaped || lost_to_escape || cleared) && !state.search.is_empty() {
-                state.search.clear();
-                state.filter_changed();
+            if (escaped || lost_to_escape || cleared) && !text.is_empty() {
+                out.push(Command::SetSearch(String::new()));
                 response.surrender_focus();
             } else if response.changed() {
-                state.filter_changed();
+                out.push(Command::SetSearch(text));
             }
             if std::mem::take(&mut view.focus_search) {
                 response.request_focus();
@@ -331,8 +336,8 @@ fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
 }
 
 /// Whether authenticated knocks can keep their secrets, and whether TCP hits can carry any flags.
-fn system_states(state: &mut AppState, ui: &mut egui::Ui) {
-    let (text, tip) = match &state.raw_permission {
+fn system_states(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) {
+    let (text, tip) = match &state.system.raw_permission {
         client_core::RawPermission::Permitted => ("raw sockets: permitted", "TCP hits can carry any flags".to_owned()),
         client_core::RawPermission::Denied { how_to_grant, .. } => {
             ("raw sockets: not permitted", format!("Plain SYN hits still work. To send other flags: {how_to_grant}"))
@@ -340,7 +345,7 @@ fn system_states(state: &mut AppState, ui: &mut egui::Ui) {
     };
     ui.label(RichText::new(text).small()).on_hover_text(tip);
     ui.separator();
-    match &state.keyring {
+    match &state.system.keyring {
         None => ui.label(RichText::new("keyring: checking…").small()),
         Some(Availability::Available) => ui
             .label(RichText::new("keyring: available").small())
@@ -352,7 +357,7 @@ fn system_states(state: &mut AppState, ui: &mut egui::Ui) {
                 .on_hover_text("Unlock the keyring (the desktop asks for its password)")
                 .clicked()
             {
-                state.unlock_keyring();
+                out.push(Command::UnlockKeyring);
             }
             ui.label(RichText::new("keyring: locked").small().color(ui.visuals().warn_fg_color))
                 .on_hover_text("Keys for authenticated knocks are in the keyring, which is locked: Unlock it first")
@@ -365,8 +370,8 @@ fn system_states(state: &mut AppState, ui: &mut egui::Ui) {
 
 /// The notice of the last action, as a toast over the bottom right corner: it covers, never moves, the
 /// layout (a notice that pushed the window down made the next click land on another widget).
-fn notice_toast(state: &mut AppState, ctx: &egui::Context) {
-    let Some(notice) = state.notice.clone() else { return };
+fn notice_toast(state: &AppState, ctx: &egui::Context, out: &mut Commands) {
+    let Some(notice) = state.notices.current.clone() else { return };
     egui::Area::new(egui::Id::unique("notice-toast"))
         .order(egui::Order::Foreground)
         .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -12.0))
@@ -376,7 +381,7 @@ fn notice_toast(state: &mut AppState, ctx: &egui::Context) {
                 // The Dismiss button first, so a long message wraps beside it and never pushes it away.
                 ui.horizontal(|ui| {
                     if ui.small_button("Dismiss").clicked() {
-                        state.notice = None;
+                        out.push(Command::DismissNotice);
                     }
                     let (text, color) = match &notice {
                         Notice::Info(text) => (text, ui.visuals().text_color()),
