@@ -101,7 +101,8 @@ impl KnockGui {
         Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true, wm_class_sets: 0 })
     }
 
-    /// Turns on the benchmark output (see [`Bench`]); `started` is when the process started.
+    /// Turns on the benchmark output (the first frames' times and the idle repaints, on stdout); `started`
+    /// is when the process started.
     pub fn with_bench(mut self, started: Instant, frames: usize) -> KnockGui {
         self.bench = Some(Bench {
             started,

@@ -22,7 +22,7 @@ pub fn file() -> impl Future<Output = Option<PathBuf>> + Send + 'static {
     async move { dialog.await.map(|picked| picked.path().to_path_buf()) }
 }
 
-/// A folder to export into; None as for [`file`].
+/// A folder to export into; None as for [`file()`].
 pub fn folder() -> impl Future<Output = Option<PathBuf>> + Send + 'static {
     let dialog = rfd::AsyncFileDialog::new().set_title("Export profiles into").pick_folder();
     async move { dialog.await.map(|picked| picked.path().to_path_buf()) }
