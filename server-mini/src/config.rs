@@ -51,6 +51,9 @@ pub(crate) struct Options {
     pub(crate) public_ports: Vec<Hit>,
     /// `Fwknop_Access`: fwknopd's access.conf for the SPA door (see [`crate::spa`]).
     pub(crate) fwknop_access: Option<PathBuf>,
+    /// `Fwknop_Allow_No_Hmac = yes`: access.conf stanzas without an HMAC key load, with a warning (as
+    /// `--fwknop-allow-no-hmac`).
+    pub(crate) fwknop_allow_no_hmac: bool,
 }
 
 /// Where a door's sequence comes from.
@@ -172,6 +175,19 @@ fn build(conf: &KnockdConf, path: &Path, allow_no_doors: bool) -> Result<ServerC
         fwknop_access: match conf.option("Fwknop_Access") {
             Some(entry) => Some(path_value(entry, path)?),
             None => None,
+        },
+        fwknop_allow_no_hmac: match conf.option("Fwknop_Allow_No_Hmac") {
+            Some(entry) => entry.parse_value(|v| Ok(v.trim().to_owned())).and_then(|v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "yes" => Ok(true),
+                    "no" => Ok(false),
+                    _ => Err(ConfError::at_entry(
+                        entry,
+                        format!("{v:?}: expected yes or no (yes loads access.conf stanzas without an HMAC key)"),
+                    )),
+                }
+            })?,
+            None => false,
         },
     };
     if conf.doors.is_empty() && options.fwknop_access.is_none() && !allow_no_doors {

@@ -22,6 +22,8 @@ use knock_e2e::{Lab, lab_or_skip, text};
 const GATED: u16 = 2222;
 const SPA_PORT: u16 = 62201;
 const WAIT: Duration = Duration::from_secs(5);
+/// The `hmac` of [`fwknop`] for a packet without an HMAC.
+const NO_HMAC: &str = "none";
 
 struct Keys {
     key: String,
@@ -82,23 +84,28 @@ fn reachable(lab: &Lab) -> bool {
     lab.client_connect(SocketAddr::new(lab.server_v4().into(), GATED), Duration::from_millis(500)).is_ok()
 }
 
-/// Runs the real `fwknop` client (rc file in a private HOME) for `keys` and `hmac`; `extra` are more
-/// arguments (`-T` builds without sending, `--time-offset-minus 5min` ...). Returns the packet it built.
+/// Runs the real `fwknop` client (rc file in a private HOME) for `keys` and `hmac` (`NO_HMAC`: a packet
+/// without an HMAC, `USE_HMAC N`); `extra` are more arguments (`-T` builds without sending,
+/// `--time-offset-minus 5min` ...). Returns the packet it built.
 fn fwknop(lab: &Lab, keys: &Keys, hmac: &str, extra: &[&str]) -> String {
     // A short, file-name-safe tag of the arguments (a long -A list would exceed NAME_MAX).
     let tag: String = extra.join("").chars().filter(char::is_ascii_alphanumeric).take(40).collect();
     let home = lab.dir().join(format!("home-{hmac}-{tag}"));
     fs::create_dir_all(&home).expect("home");
     let rc = home.join("fwknoprc");
+    let hmac_lines = if hmac == NO_HMAC {
+        "USE_HMAC N\n".to_owned()
+    } else {
+        format!("HMAC_KEY_BASE64 {}\nUSE_HMAC Y\nHMAC_DIGEST_TYPE {hmac}\n", keys.hmac)
+    };
     write_private(
         &rc,
         &format!(
             "[lab]\nSPA_SERVER {}\nSPA_SERVER_PORT {SPA_PORT}\nSPA_SERVER_PROTO udp\nACCESS tcp/{GATED}\n\
-             ALLOW_IP {}\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nUSE_HMAC Y\nHMAC_DIGEST_TYPE {hmac}\n",
+             ALLOW_IP {}\nKEY_BASE64 {}\n{hmac_lines}",
             lab.server_v4(),
             lab.client_v4(),
             keys.key,
-            keys.hmac
         ),
     );
     let packet = home.join("packet.txt");
@@ -625,4 +632,93 @@ fn a_packet_of_400_characters_is_gnupg_to_fwknopd_and_knock_server_alike() {
     let ours = server.log().contains("OPEN SESAME");
     server.stop().expect("stops");
     assert!(!fwknopd_opened && !ours, "fwknopd opened: {fwknopd_opened}, knock-server opened: {ours}");
+}
+
+/// A stanza without an HMAC key: refused by default (the start-up log says why, and the real client's
+/// packet without an HMAC opens nothing), loaded with the opt-in (`Fwknop_Allow_No_Hmac = yes`,
+/// `--fwknop-allow-no-hmac`) with a warning naming file and line, and then decided as the real fwknopd
+/// decides: a valid packet opens once on each, its replay and a wrong key on neither.
+#[test]
+fn a_stanza_without_hmac_opens_only_with_the_opt_in_and_then_as_on_fwknopd() {
+    let lab = lab_or_skip!();
+    let keys = keygen(&lab);
+    let access_text = format!(
+        "SOURCE {}/32\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\nFW_ACCESS_TIMEOUT 30\n",
+        lab.client_v4(),
+        keys.key
+    );
+    let access = lab.dir().join("access-no-hmac.conf");
+    write_private(&access, &access_text);
+
+    // Without the opt-in: the stanza is refused at start, and the packet opens nothing.
+    let mut server = lab
+        .start_knock_server(&format!("[options]\n Fwknop_Access = {}\n", access.display()), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let refused = format!("{}:1: stanza #1 refused: no HMAC key", access.display());
+    assert!(server.wait_for_log(&refused, WAIT), "{}", server.diagnostics());
+    fwknop(&lab, &keys, NO_HMAC, &[]);
+    assert!(
+        server.wait_for_log("SPA: refused: no access.conf stanza for this source", WAIT),
+        "{}",
+        server.diagnostics()
+    );
+    assert_eq!(server.count_in_log("OPEN SESAME"), 0, "{}", server.diagnostics());
+    server.stop().expect("stops");
+
+    // --check with the flag: the stanza loads, loudly, with file:line and why it is weak.
+    let check = std::process::Command::new(knock_e2e::knock_server::knock_server_path().expect("binary"))
+        .arg("--fwknop-access")
+        .arg(&access)
+        .args(["--fwknop-allow-no-hmac", "--check"])
+        .output()
+        .expect("--check runs");
+    let printed = format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    assert!(check.status.success(), "{}", text(&check));
+    let warning = format!("{}:1: stanza #1: no HMAC key, loaded because of --fwknop-allow-no-hmac", access.display());
+    assert!(printed.contains(&warning) && printed.contains("decrypted before anything authenticates"), "{printed}");
+    assert!(printed.contains("HMAC none"), "{printed}");
+    assert!(!printed.contains(&keys.key), "the key is never printed");
+
+    // Parity with the real fwknopd: the same packets, the same access.conf.
+    let wrong = Keys { key: keygen(&lab).key, hmac: String::new() };
+    let rows: [(&str, &Keys, usize, usize); 3] =
+        [("allowed", &keys, 1, 1), ("replayed", &keys, 2, 1), ("wrong key", &wrong, 1, 0)];
+    let mut differences = Vec::new();
+    for (index, (name, client_keys, sends, expected)) in rows.into_iter().enumerate() {
+        let packet = fwknop(&lab, client_keys, NO_HMAC, &["-T"]);
+        let fwknopd = lab.start_fwknopd(&access_text).expect("fwknopd starts");
+        for _ in 0..sends {
+            resend(&lab, &packet);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        if expected > 0 {
+            fwknopd.wait_for("Added access rule", WAIT);
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        let fwknopd_opened = fwknopd.log().matches("Added access rule").count();
+        drop(fwknopd);
+
+        let config = format!("[options]\n Fwknop_Access = {}\n Fwknop_Allow_No_Hmac = yes\n", access.display());
+        let mut server = lab.start_knock_server(&config, &[]).unwrap_or_else(|e| panic!("{e}"));
+        if index == 0 {
+            assert!(server.wait_for_log(&warning, WAIT), "the start-up log warns\n{}", server.diagnostics());
+        }
+        for _ in 0..sends {
+            resend(&lab, &packet);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let decided = || server.count_in_log("SPA: refused") + server.count_in_log("OPEN SESAME");
+        knock_e2e::wait_until(WAIT, || decided() >= sends);
+        let ours = server.count_in_log("OPEN SESAME");
+        if name == "wrong key" {
+            assert!(server.log().contains("decryption failed"), "{}", server.diagnostics());
+        }
+        server.stop().expect("stops");
+        println!("{name:<10} fwknopd opened {fwknopd_opened}, knock-server opened {ours}");
+        if ours != fwknopd_opened || ours != expected {
+            differences
+                .push(format!("{name}: fwknopd opened {fwknopd_opened}, knock-server {ours}, expected {expected}"));
+        }
+    }
+    assert!(differences.is_empty(), "{differences:#?}");
 }

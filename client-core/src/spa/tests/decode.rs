@@ -231,3 +231,17 @@ fn errors_never_contain_key_material() {
         }
     }
 }
+
+#[test]
+fn a_packet_without_hmac_decodes_with_the_key_alone() {
+    let (key, _) = vector_keys();
+    // fwknop's no-HMAC packet is the HMAC packet without its MAC (encrypt-then-MAC appends it).
+    let bare = &WIRE[..WIRE.len() - HmacType::Sha256.b64_len()];
+    let with_hmac = decode_vector(WIRE).expect("vector");
+    assert_eq!(decode_without_hmac(bare, &key).expect("no-HMAC packet"), with_hmac);
+    // A wrong key is caught by the 16-digit check (nothing else authenticates it).
+    let wrong = SpaKey::new(vec![0u8; 32]).expect("key");
+    assert_eq!(decode_without_hmac(bare, &wrong), Err(SpaError::DecryptionFailed));
+    // A packet that carries an HMAC is not a no-HMAC packet: its tail is no ciphertext block.
+    assert!(decode_without_hmac(WIRE, &key).is_err());
+}
