@@ -116,7 +116,7 @@ pub(crate) fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
             server.set_local_addresses(changed.clone());
         }
         if signals.take_report() {
-            let line = format!("counters: {}, attempts {}", server.counters(), server.attempts());
+            let line = counters_line(server, &mut capture);
             server.log.important(&line);
         }
         wait_readable(capture.as_fd(), sleep_time(server, now_ms()));
@@ -138,9 +138,23 @@ pub(crate) fn live(server: &mut Server, live: Live<'_>) -> Result<(), Failure> {
     }
     server.log.important("shutting down");
     server.shutdown(SHUTDOWN_WAIT);
-    let line = format!("counters: {}, attempts {}", server.counters(), server.attempts());
+    let line = counters_line(server, &mut capture);
     server.log.important(&line);
     Ok(())
+}
+
+/// The counters, with the capture's own (libpcap's `pcap_stats`): frames the filter passed, and those
+/// the kernel dropped because the capture buffer was full (`ps_drop`) or the interface dropped
+/// (`ps_ifdrop`), which never reached knock-server.
+fn counters_line(server: &Server, capture: &mut pcap::Capture<pcap::Active>) -> String {
+    let mut line = format!("counters: {}, attempts {}", server.counters(), server.attempts());
+    if let Ok(stats) = capture.stats() {
+        line.push_str(&format!(
+            ", pcap_received {}, pcap_dropped {}, pcap_if_dropped {}",
+            stats.received, stats.dropped, stats.if_dropped
+        ));
+    }
+    line
 }
 
 /// Sets the capture filter again when the doors' ports changed (one-time sequences, rotating windows, a

@@ -237,6 +237,7 @@ pub(crate) fn decide(
                 | SpaError::DecryptionFailed
                 | SpaError::Ciphertext { .. }
                 | SpaError::WireLength { .. }
+                | SpaError::CiphertextLength { .. }
                 | SpaError::WireChar { .. }
                 | SpaError::WirePrefix,
             ) => continue,

@@ -177,6 +177,9 @@ fn the_real_fwknop_client_opens_the_nft_door_with_each_hmac_type_and_a_replay_is
     let counters = server.counters().expect("counters");
     assert_eq!(counter(&counters, "spa_opened"), 0, "{counters:?}");
     assert_eq!(counter(&counters, "spa_replays"), 3, "{counters:?}");
+    // The capture's own counters (libpcap's stats): what it passed, and what the kernel dropped.
+    assert!(counter(&counters, "pcap_received") >= 3, "{counters:?}");
+    assert!(counters.contains_key("pcap_dropped") && counters.contains_key("pcap_if_dropped"), "{counters:?}");
 }
 
 #[test]

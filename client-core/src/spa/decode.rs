@@ -50,6 +50,7 @@ pub fn decode_any_digest(wire: &str, key: &SpaKey, hmac_key: &HmacKey, hmac: Hma
 /// an explicit opt-in.
 pub fn decode_without_hmac(wire: &str, key: &SpaKey) -> Result<SpaMessage, SpaError> {
     check_wire(wire, SALTED_PREFIX_B64)?;
+    check_ciphertext_len(wire.len())?;
     let plaintext = decrypt_body(&format!("{SALTED_PREFIX_B64}{wire}"), key)?;
     parse_any_digest(&plaintext)
 }
@@ -77,13 +78,28 @@ pub(crate) fn open(
     check_wire(wire, SALTED_PREFIX_B64)?;
     // All ASCII from here on: byte offsets are character offsets.
     let (stripped, mac_text) = wire.split_at(wire.len() - hmac.b64_len());
-    let body = format!("{SALTED_PREFIX_B64}{stripped}");
-    // A MAC that is not even base64 of the right size cannot match.
+    // Before any cryptography (a flood of random payloads mostly stops here): a length no ciphertext has
+    // (also what a wrong HMAC type gives), or a MAC that is not even base64 of the right size, cannot match.
+    check_ciphertext_len(stripped.len()).map_err(|_| SpaError::HmacMismatch)?;
     let tag = b64::decode_strict_unpadded(mac_text).map_err(|_| SpaError::HmacMismatch)?;
+    let body = format!("{SALTED_PREFIX_B64}{stripped}");
     if !hmac.verify(hmac_key.as_bytes(), body.as_bytes(), &tag) {
         return Err(SpaError::HmacMismatch);
     }
     decrypt_body(&body, key)
+}
+
+/// Whether `len` characters (the payload without its HMAC) can be fwknop's ciphertext: the unpadded
+/// base64 of `Salted__`, the 8-byte salt and whole AES blocks (at least one), less the 10-character prefix.
+/// Any other length would fail decryption anyway; checked first, it costs no HMAC.
+fn check_ciphertext_len(len: usize) -> Result<(), SpaError> {
+    let text_len = len + SALTED_PREFIX_B64.len();
+    let blob_len = text_len * 3 / 4;
+    if b64::unpadded_len(blob_len) == text_len && blob_len >= 32 && blob_len % 16 == 0 {
+        Ok(())
+    } else {
+        Err(SpaError::CiphertextLength { len })
+    }
 }
 
 /// Layer 3: the base64 text with its `Salted__` prefix, decrypted and checked as fwknopd checks it.
