@@ -440,42 +440,12 @@ impl Reader {
                 .filter(|v| *v <= MAX_TIMEOUT_VALUE)
                 .ok_or_else(|| err(format!("{what} value not in range: expected 0 to {MAX_TIMEOUT_VALUE} seconds")))
         };
-        let changeme = |what: &str| {
-            if value.eq_ignore_ascii_case("__CHANGEME__") {
-                Err(err(format!("{what} value is not properly set (still __CHANGEME__): run `fwknop --key-gen`")))
-            } else {
-                Ok(())
-            }
-        };
         match var {
             "DESTINATION" => d.destination = Some((line, value.to_owned())),
             "OPEN_PORTS" => d.open_ports = Some((line, value.to_owned())),
             "RESTRICT_PORTS" => d.restrict_ports = Some((line, value.to_owned())),
-            "KEY" => {
-                changeme("KEY")?;
-                d.key = Some(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()), literal: true });
-            }
-            "KEY_BASE64" => {
-                changeme("KEY_BASE64")?;
-                d.key = Some(SpaKeyBytes {
-                    line,
-                    bytes: decode_key(value).map_err(|r| err(format!("KEY_BASE64: {r}")))?,
-                    literal: false,
-                });
-            }
-            "HMAC_KEY" => {
-                changeme("HMAC_KEY")?;
-                d.hmac_key =
-                    Some(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()), literal: true });
-            }
-            "HMAC_KEY_BASE64" => {
-                changeme("HMAC_KEY_BASE64")?;
-                d.hmac_key = Some(SpaKeyBytes {
-                    line,
-                    bytes: decode_key(value).map_err(|r| err(format!("HMAC_KEY_BASE64: {r}")))?,
-                    literal: false,
-                });
-            }
+            "KEY" | "KEY_BASE64" => d.key = Some(read_key(var, value, line).map_err(err)?),
+            "HMAC_KEY" | "HMAC_KEY_BASE64" => d.hmac_key = Some(read_key(var, value, line).map_err(err)?),
             "HMAC_DIGEST_TYPE" => {
                 d.hmac_type = Some(value.trim().parse::<HmacType>().map_err(|_| {
                     err(format!(
@@ -729,6 +699,20 @@ impl Reader {
     }
 }
 
+/// One key line, `KEY` / `HMAC_KEY` (the value's bytes, as fwknopd takes them) or `KEY_BASE64` /
+/// `HMAC_KEY_BASE64` (decoded); the error names the variable, never the value.
+fn read_key(var: &str, value: &str, line: usize) -> Result<SpaKeyBytes, String> {
+    if value.eq_ignore_ascii_case("__CHANGEME__") {
+        return Err(format!("{var} value is not properly set (still __CHANGEME__): run `fwknop --key-gen`"));
+    }
+    if var.ends_with("_BASE64") {
+        let bytes = decode_key(value).map_err(|why| format!("{var}: {why}"))?;
+        Ok(SpaKeyBytes { line, bytes, literal: false })
+    } else {
+        Ok(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()), literal: true })
+    }
+}
+
 /// fwknopd's base64 check (`is_base64`: letters, digits, `+ / =`) and decoding; the error never quotes
 /// the value.
 fn decode_key(value: &str) -> Result<Zeroizing<Vec<u8>>, String> {
@@ -958,6 +942,20 @@ mod tests {
         assert!(!warning.contains(KEY));
         // Stanzas with an HMAC key are not affected by the opt-in: no such warning for them.
         assert_eq!(allowed.warnings.iter().filter(|w| w.contains("no HMAC key")).count(), 1);
+    }
+
+    #[test]
+    fn one_key_reader_serves_the_encryption_and_hmac_keys_alike() {
+        for (plain, b64) in [("KEY", "KEY_BASE64"), ("HMAC_KEY", "HMAC_KEY_BASE64")] {
+            let literal = read_key(plain, "secret ", 3).expect("literal");
+            assert_eq!((literal.bytes.as_slice(), literal.line, literal.literal), (&b"secret "[..], 3, true));
+            let decoded = read_key(b64, "c2VjcmV0", 4).expect("base64");
+            assert_eq!((decoded.bytes.as_slice(), decoded.line, decoded.literal), (&b"secret"[..], 4, false));
+            let changeme = read_key(b64, "__CHANGEME__", 5).err().expect("refused");
+            assert!(changeme.starts_with(b64) && changeme.contains("__CHANGEME__"), "{changeme}");
+            let bad = read_key(b64, "not*base64secret", 6).err().expect("refused");
+            assert!(bad.starts_with(&format!("{b64}: ")) && !bad.contains("secret"), "{bad}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::frames::udp_payload_frame;
+use knock_e2e::fwknopd::SpaKeys as Keys;
 use knock_e2e::knock_server::{KnockServer, PcapWriter, counter, replay};
 use knock_e2e::lab::Side;
 use knock_e2e::nft::knock_ruleset;
@@ -24,21 +25,6 @@ const SPA_PORT: u16 = 62201;
 const WAIT: Duration = Duration::from_secs(5);
 /// The `hmac` of [`fwknop`] for a packet without an HMAC.
 const NO_HMAC: &str = "none";
-
-struct Keys {
-    key: String,
-    hmac: String,
-}
-
-/// A fresh key pair from `knock-cli spa keygen`.
-fn keygen(lab: &Lab) -> Keys {
-    let out = lab.run_client(knock_cli_path(), ["spa", "keygen"]).expect("keygen runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let value = |prefix: &str| {
-        text.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned()).expect("key line")
-    };
-    Keys { key: value("KEY_BASE64: "), hmac: value("HMAC_KEY_BASE64: ") }
-}
 
 fn write_private(path: &Path, text: &str) {
     fs::write(path, text).expect("write");
@@ -142,7 +128,7 @@ fn send_from(lab: &Lab, src: Ipv4Addr, payload: &str) {
 fn the_real_fwknop_client_opens_the_nft_door_with_each_hmac_type_and_a_replay_is_refused_even_after_a_restart() {
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let (k256, k512, k3) = (keygen(&lab), keygen(&lab), keygen(&lab));
+    let (k256, k512, k3) = (lab.spa_keygen(), lab.spa_keygen(), lab.spa_keygen());
     let access = access_conf(&lab, &[(&k256, "sha256"), (&k512, "sha512"), (&k3, "sha3_256")]);
     let state = lab.dir().join("state");
     fs::create_dir_all(&state).expect("state dir");
@@ -186,14 +172,14 @@ fn the_real_fwknop_client_opens_the_nft_door_with_each_hmac_type_and_a_replay_is
 fn knock_cli_opens_the_door_and_wrong_keys_foreign_sources_and_stale_packets_are_refused() {
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let access = access_conf(&lab, &[(&keys, "sha256")]);
     let state = lab.dir().join("state");
     fs::create_dir_all(&state).expect("state dir");
     let mut server = start(&lab, &access, &state);
 
     // A wrong HMAC key (the real client): refused before decryption.
-    let wrong = Keys { key: keys.key.clone(), hmac: keygen(&lab).hmac };
+    let wrong = Keys { key: keys.key.clone(), hmac: lab.spa_keygen().hmac };
     fwknop(&lab, &wrong, "sha256", &[]);
     assert!(server.wait_for_log("SPA: refused: bad HMAC", WAIT), "{}", server.diagnostics());
     // A wrong HMAC type looks the same.
@@ -246,7 +232,7 @@ fn knock_cli_opens_the_door_and_wrong_keys_foreign_sources_and_stale_packets_are
 #[test]
 fn an_offline_replay_of_a_pcap_opens_once_and_refuses_forgeries_replays_and_stale_packets() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let access = access_conf(&lab, &[(&keys, "sha256")]);
     let good = fwknop(&lab, &keys, "sha256", &["-T"]);
     let stale = fwknop(&lab, &keys, "sha256", &["-T", "--time-offset-plus", "10min"]);
@@ -300,7 +286,7 @@ fn an_offline_replay_of_a_pcap_opens_once_and_refuses_forgeries_replays_and_stal
 #[test]
 fn a_cmd_cycle_stanza_runs_its_open_and_close_commands_with_fwknopds_substitutions() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let marker = lab.dir().join("cycle");
     fs::create_dir_all(&marker).expect("dir");
     let opened = marker.join(format!("open-{}-tcp-{GATED}-{}", lab.client_v4(), lab.server_v4()));
@@ -345,8 +331,8 @@ struct Row {
 #[test]
 fn the_same_packets_open_the_same_doors_on_fwknopd_and_knock_server() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
-    let other = keygen(&lab);
+    let keys = lab.spa_keygen();
+    let other = lab.spa_keygen();
     let rows = [
         Row { name: "allowed", stanza: "", source: None, client: &[], hmac: "sha256", right_hmac_key: true, sends: 1 },
         Row { name: "replayed", stanza: "", source: None, client: &[], hmac: "sha256", right_hmac_key: true, sends: 2 },
@@ -471,7 +457,7 @@ fn the_same_packets_open_the_same_doors_on_fwknopd_and_knock_server() {
 fn sighup_reloads_access_conf_and_keeps_the_replay_cache() {
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let (old, new) = (keygen(&lab), keygen(&lab));
+    let (old, new) = (lab.spa_keygen(), lab.spa_keygen());
     let access = access_conf(&lab, &[(&old, "sha256")]);
     let state = lab.dir().join("state");
     fs::create_dir_all(&state).expect("state dir");
@@ -500,7 +486,7 @@ fn sighup_reloads_access_conf_and_keeps_the_replay_cache() {
 fn knock_cli_opens_over_ipv6_with_the_packets_source() {
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let access = lab.dir().join("access.conf");
     write_private(
         &access,
@@ -560,7 +546,7 @@ fn an_nft_door_closes_on_time_after_knock_server_is_killed_with_sigkill() {
     const GRANTED: u64 = 3;
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let access = lab.dir().join("access.conf");
     write_private(
         &access,
@@ -607,7 +593,7 @@ fn an_nft_door_closes_on_time_after_knock_server_is_killed_with_sigkill() {
 #[test]
 fn a_packet_of_400_characters_is_gnupg_to_fwknopd_and_knock_server_alike() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let ports: Vec<String> =
         std::iter::once(format!("tcp/{GATED}")).chain((1..=6).map(|i| format!("udp/{}", 40000 + i))).collect();
     let ports = ports.join(",");
@@ -644,7 +630,7 @@ fn a_packet_of_400_characters_is_gnupg_to_fwknopd_and_knock_server_alike() {
 #[test]
 fn a_stanza_without_hmac_opens_only_with_the_opt_in_and_then_as_on_fwknopd() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let access_text = format!(
         "SOURCE {}/32\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\nFW_ACCESS_TIMEOUT 30\n",
         lab.client_v4(),
@@ -683,7 +669,7 @@ fn a_stanza_without_hmac_opens_only_with_the_opt_in_and_then_as_on_fwknopd() {
     assert!(!printed.contains(&keys.key), "the key is never printed");
 
     // Parity with the real fwknopd: the same packets, the same access.conf.
-    let wrong = Keys { key: keygen(&lab).key, hmac: String::new() };
+    let wrong = Keys { key: lab.spa_keygen().key, hmac: String::new() };
     let rows: [(&str, &Keys, usize, usize); 3] =
         [("allowed", &keys, 1, 1), ("replayed", &keys, 2, 1), ("wrong key", &wrong, 1, 0)];
     let mut differences = Vec::new();

@@ -95,7 +95,7 @@ pub(crate) fn open(
 fn check_ciphertext_len(len: usize) -> Result<(), SpaError> {
     let text_len = len + SALTED_PREFIX_B64.len();
     let blob_len = text_len * 3 / 4;
-    if b64::unpadded_len(blob_len) == text_len && blob_len >= 32 && blob_len % 16 == 0 {
+    if b64::unpadded_len(blob_len) == text_len && blob_len >= 32 && blob_len.is_multiple_of(16) {
         Ok(())
     } else {
         Err(SpaError::CiphertextLength { len })
