@@ -3,7 +3,9 @@
 //! `server/incoming_spa.c` decides, with the security-critical order explicit:
 //!
 //! 1. **Cheap checks**, before any cryptography: printable base64 text of 140..1500 bytes without the
-//!    `U2FsdGVkX1` prefix (fwknopd's `preprocess_spa_data`); else [`Verdict::NotSpa`].
+//!    `U2FsdGVkX1` prefix (fwknopd's `preprocess_spa_data`), of a length fwknop sends for some stanza's HMAC
+//!    type (`spa::possible_wire_length`: its salt and whole AES blocks; checked before the characters are
+//!    scanned, so a flood of random lengths costs a comparison); else [`Verdict::NotSpa`].
 //! 2. **A stanza for the source**: some stanza's `SOURCE` must match the packet's source (fwknopd's
 //!    "No access data found for source IP").
 //! 3. **Per stanza, in file order** (the first that grants access wins, as in fwknopd): `SOURCE` and
@@ -171,8 +173,10 @@ pub(crate) enum Verdict {
     },
 }
 
-/// The cheap checks of step 1; the payload as text when it passes.
-fn precheck(payload: &[u8]) -> Result<&str, &'static str> {
+/// The cheap checks of step 1; the payload as text when it passes. After fwknopd's size and prefix
+/// checks, the length must be one fwknop sends for some stanza's HMAC type (a flood of random lengths
+/// mostly stops here, before even the character scan).
+fn precheck<'a>(payload: &'a [u8], stanzas: &[Stanza]) -> Result<&'a str, &'static str> {
     if payload.len() < MIN_PAYLOAD {
         return Err("shorter than 140 bytes");
     }
@@ -181,6 +185,10 @@ fn precheck(payload: &[u8]) -> Result<&str, &'static str> {
     }
     if payload.starts_with(SALTED_PREFIX_B64) {
         return Err("starts with the Salted__ prefix");
+    }
+    let hmac = |s: &Stanza| s.hmac_key.as_ref().map(|_| s.hmac_type);
+    if !stanzas.iter().any(|s| spa::possible_wire_length(payload.len(), hmac(s))) {
+        return Err("not a length fwknop sends for the stanzas' HMAC types");
     }
     if !payload.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) {
         return Err("not base64 text");
@@ -199,7 +207,7 @@ pub(crate) fn decide(
     now: u64,
     is_replay: impl Fn(&str) -> bool,
 ) -> Verdict {
-    let wire = match precheck(payload) {
+    let wire = match precheck(payload, stanzas) {
         Ok(wire) => wire,
         Err(why) => return Verdict::NotSpa(why),
     };
@@ -541,6 +549,36 @@ mod tests {
         assert_eq!(grant.stanza, 2);
         assert_eq!(grant.timeout, 20, "the client's timeout, up to MAX_FW_TIMEOUT");
         assert_eq!(grant.allow, "2001:db8::7".parse::<IpAddr>().expect("address"), "0.0.0.0: the packet's source");
+    }
+
+    #[test]
+    fn a_length_fwknop_never_sends_is_not_spa_before_any_scan_or_hmac() {
+        let s = stanzas(&stanza(""));
+        let wire = seal(&Packet::default());
+        for extra in 1..21 {
+            let mut longer = wire.clone();
+            longer.push_str(&"A".repeat(extra));
+            let verdict = decide_at(&s, &longer, CLIENT, NOW, &[]);
+            assert_eq!(verdict, Verdict::NotSpa("not a length fwknop sends for the stanzas' HMAC types"), "+{extra}");
+            // Not even base64: the length says it first (no character scan).
+            let mut junk = longer.into_bytes();
+            junk[0] = 0;
+            let verdict = decide(
+                &s,
+                AgeRule::default(),
+                CLIENT.parse().expect("address"),
+                SERVER.parse().expect("address"),
+                &junk,
+                NOW,
+                |_| false,
+            );
+            assert!(matches!(verdict, Verdict::NotSpa(why) if why.starts_with("not a length")), "{verdict:?}");
+        }
+        // The length fwknop sends for another stanza's HMAC type passes the check (then the HMAC decides).
+        let both = stanzas(&format!("{}{}", stanza(""), stanza("HMAC_DIGEST_TYPE sha512\n")));
+        let sha512 = seal(&Packet { hmac: HmacType::Sha512, ..Packet::default() });
+        assert!(!matches!(decide_at(&s, &sha512, CLIENT, NOW, &[]), Verdict::Open { .. }));
+        assert!(matches!(decide_at(&both, &sha512, CLIENT, NOW, &[]), Verdict::Open { .. }));
     }
 
     #[test]

@@ -89,6 +89,14 @@ pub(crate) fn open(
     decrypt_body(&body, key)
 }
 
+/// Whether fwknop can send a payload of `len` characters with an HMAC of type `hmac` (None: without an
+/// HMAC): its ciphertext part must be the unpadded base64 of the salt and whole AES blocks, less the
+/// 10-character prefix (about one length in 21). A server checks it before anything else costs.
+pub fn possible_wire_length(len: usize, hmac: Option<HmacType>) -> bool {
+    let mac_len = hmac.map_or(0, HmacType::b64_len);
+    len >= mac_len && check_ciphertext_len(len - mac_len).is_ok()
+}
+
 /// Whether `len` characters (the payload without its HMAC) can be fwknop's ciphertext: the unpadded
 /// base64 of `Salted__`, the 8-byte salt and whole AES blocks (at least one), less the 10-character prefix.
 /// Any other length would fail decryption anyway; checked first, it costs no HMAC.
