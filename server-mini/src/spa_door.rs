@@ -187,7 +187,8 @@ fn precheck<'a>(payload: &'a [u8], stanzas: &[Stanza]) -> Result<&'a str, &'stat
         return Err("starts with the Salted__ prefix");
     }
     let hmac = |s: &Stanza| s.hmac_key.as_ref().map(|_| s.hmac_type);
-    if !stanzas.iter().any(|s| spa::possible_wire_length(payload.len(), hmac(s))) {
+    // (Without any stanza, the answer is that none is for the source.)
+    if !stanzas.is_empty() && !stanzas.iter().any(|s| spa::possible_wire_length(payload.len(), hmac(s))) {
         return Err("not a length fwknop sends for the stanzas' HMAC types");
     }
     if !payload.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) {
