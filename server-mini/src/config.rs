@@ -836,6 +836,19 @@ mod rotating_tests {
     }
 
     #[test]
+    fn fwknop_allow_no_hmac_is_yes_or_no_and_off_by_default() {
+        let spa = |extra: &str| {
+            let conf = knockd_conf::parse(&format!("[options]\n Fwknop_Access = a.conf\n{extra}"))?;
+            from_conf_with_spa(&conf, Path::new("/etc/knockd.conf"))
+        };
+        assert!(!spa("").expect("valid").options.fwknop_allow_no_hmac);
+        assert!(spa(" Fwknop_Allow_No_Hmac = yes\n").expect("valid").options.fwknop_allow_no_hmac);
+        assert!(!spa(" Fwknop_Allow_No_Hmac = No\n").expect("valid").options.fwknop_allow_no_hmac);
+        let err = spa(" Fwknop_Allow_No_Hmac = maybe\n").expect_err("refused").to_string();
+        assert!(err.contains("line 3") && err.contains("expected yes or no"), "{err}");
+    }
+
+    #[test]
     fn rotating_keys_make_a_rotating_door() {
         let config = parse(
             "[ssh]\n Rotating_Keys = ssh.keys\n Rotating_Step = 4\n Rotating_Length = 3\n Rotating_Range = 40000-40100\n \
