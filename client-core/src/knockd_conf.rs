@@ -36,6 +36,8 @@ pub const OPTION_KEYS: &[&str] = &[
     "Public_Ports",
     // knock-server's SPA door: fwknopd's access.conf (knockd refuses this key).
     "Fwknop_Access",
+    // ... and its opt-in for access.conf stanzas without an HMAC key (knockd refuses this key).
+    "Fwknop_Allow_No_Hmac",
     USE_SYSLOG,
 ];
 /// The keys knockd accepts in a door, aliases included.
@@ -704,7 +706,10 @@ mod tests {
         assert_error(
             &options.check_keys().expect_err("door key in options"),
             2,
-            &["unknown key in [options]", "LogFile, PidFile, Interface, Public_Ports, Fwknop_Access, UseSyslog"],
+            &[
+                "unknown key in [options]",
+                "LogFile, PidFile, Interface, Public_Ports, Fwknop_Access, Fwknop_Allow_No_Hmac, UseSyslog",
+            ],
         );
     }
 

@@ -51,6 +51,9 @@ pub(crate) struct Options {
     pub(crate) public_ports: Vec<Hit>,
     /// `Fwknop_Access`: fwknopd's access.conf for the SPA door (see [`crate::spa`]).
     pub(crate) fwknop_access: Option<PathBuf>,
+    /// `Fwknop_Allow_No_Hmac = yes`: access.conf stanzas without an HMAC key load, with a warning (as
+    /// `--fwknop-allow-no-hmac`).
+    pub(crate) fwknop_allow_no_hmac: bool,
 }
 
 /// Where a door's sequence comes from.
@@ -172,6 +175,19 @@ fn build(conf: &KnockdConf, path: &Path, allow_no_doors: bool) -> Result<ServerC
         fwknop_access: match conf.option("Fwknop_Access") {
             Some(entry) => Some(path_value(entry, path)?),
             None => None,
+        },
+        fwknop_allow_no_hmac: match conf.option("Fwknop_Allow_No_Hmac") {
+            Some(entry) => entry.parse_value(|v| Ok(v.trim().to_owned())).and_then(|v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "yes" => Ok(true),
+                    "no" => Ok(false),
+                    _ => Err(ConfError::at_entry(
+                        entry,
+                        format!("{v:?}: expected yes or no (yes loads access.conf stanzas without an HMAC key)"),
+                    )),
+                }
+            })?,
+            None => false,
         },
     };
     if conf.doors.is_empty() && options.fwknop_access.is_none() && !allow_no_doors {
@@ -865,6 +881,19 @@ mod rotating_tests {
     fn parse(text: &str) -> Result<ServerConfig, ConfError> {
         let conf = knockd_conf::parse(text)?;
         from_conf(&conf, Path::new("/etc/knockd.conf"))
+    }
+
+    #[test]
+    fn fwknop_allow_no_hmac_is_yes_or_no_and_off_by_default() {
+        let spa = |extra: &str| {
+            let conf = knockd_conf::parse(&format!("[options]\n Fwknop_Access = a.conf\n{extra}"))?;
+            from_conf_with_spa(&conf, Path::new("/etc/knockd.conf"))
+        };
+        assert!(!spa("").expect("valid").options.fwknop_allow_no_hmac);
+        assert!(spa(" Fwknop_Allow_No_Hmac = yes\n").expect("valid").options.fwknop_allow_no_hmac);
+        assert!(!spa(" Fwknop_Allow_No_Hmac = No\n").expect("valid").options.fwknop_allow_no_hmac);
+        let err = spa(" Fwknop_Allow_No_Hmac = maybe\n").expect_err("refused").to_string();
+        assert!(err.contains("line 3") && err.contains("expected yes or no"), "{err}");
     }
 
     #[test]

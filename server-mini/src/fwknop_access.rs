@@ -26,6 +26,8 @@
 //!   `ENABLE_CMD_EXEC`, NAT (`FORCE_NAT`, `FORCE_SNAT`, `FORCE_MASQUERADE`, `FORWARD_ALL`, `DISABLE_DNAT`),
 //!   encryption modes other than CBC, and stanzas without an HMAC key (a packet without an HMAC would be
 //!   decrypted before it is authenticated). That stanza is dropped, with `file:line: reason`; the others load.
+//!   Stanzas without an HMAC key load only on an explicit opt-in ([`NoHmac::Allow`],
+//!   `--fwknop-allow-no-hmac`), each with a warning naming `file:line` and why it is weak.
 //!
 //! Keys are [`SpaKey`] / [`HmacKey`]: wiped from memory on drop and printed masked. The text of key lines is
 //! held in wiped buffers too and is never quoted in an error.
@@ -111,7 +113,8 @@ pub(crate) struct Stanza {
     pub(crate) open_ports: Option<Vec<(Protocol, u16)>>,
     pub(crate) restrict_ports: Option<Vec<(Protocol, u16)>>,
     pub(crate) key: SpaKey,
-    pub(crate) hmac_key: HmacKey,
+    /// None only for a stanza without an HMAC key loaded under [`NoHmac::Allow`].
+    pub(crate) hmac_key: Option<HmacKey>,
     pub(crate) hmac_type: HmacType,
     pub(crate) fw_access_timeout: u32,
     pub(crate) max_fw_timeout: u32,
@@ -162,9 +165,28 @@ pub(crate) struct AccessConf {
     pub(crate) warnings: Vec<String>,
 }
 
-/// Reads `path` (and what it includes) as fwknopd does.
-pub(crate) fn load(path: &Path) -> Result<AccessConf, AccessError> {
-    let mut reader = Reader::default();
+/// What becomes of a stanza without an HMAC key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum NoHmac {
+    /// Refused (the default): every packet is authenticated before it is decrypted.
+    #[default]
+    Refuse,
+    /// Loaded, with a warning (`--fwknop-allow-no-hmac`): its packets are decrypted unauthenticated, as
+    /// fwknopd does for such a stanza.
+    Allow,
+}
+
+/// Why a stanza without an HMAC key is weak (its warning).
+pub(crate) const NO_HMAC_WEAKNESS: &str = "no HMAC key, loaded because of --fwknop-allow-no-hmac: its packets are \
+     decrypted before anything authenticates them (every packet to the SPA port from its SOURCE costs a decryption), \
+     an altered copy of a captured packet is a new payload the replay cache has not seen (only a failed decryption or \
+     digest stops it), and unauthenticated CBC invites chosen-ciphertext probing; add HMAC_KEY_BASE64 (fwknop \
+     --key-gen) and use the client's --use-hmac";
+
+/// Reads `path` (and what it includes) as fwknopd does; `no_hmac` says what becomes of stanzas without
+/// an HMAC key.
+pub(crate) fn load(path: &Path, no_hmac: NoHmac) -> Result<AccessConf, AccessError> {
+    let mut reader = Reader { no_hmac, ..Reader::default() };
     reader.read_file(path, 0)?;
     if reader.total == 0 {
         return Err(AccessError {
@@ -255,6 +277,7 @@ struct Reader {
     conf: AccessConf,
     /// Stanzas seen, refused ones included.
     total: usize,
+    no_hmac: NoHmac,
 }
 
 /// One `VAR VALUE` line split as fwknopd's `sscanf("%s %[^;\n\r]")` splits it.
@@ -417,42 +440,12 @@ impl Reader {
                 .filter(|v| *v <= MAX_TIMEOUT_VALUE)
                 .ok_or_else(|| err(format!("{what} value not in range: expected 0 to {MAX_TIMEOUT_VALUE} seconds")))
         };
-        let changeme = |what: &str| {
-            if value.eq_ignore_ascii_case("__CHANGEME__") {
-                Err(err(format!("{what} value is not properly set (still __CHANGEME__): run `fwknop --key-gen`")))
-            } else {
-                Ok(())
-            }
-        };
         match var {
             "DESTINATION" => d.destination = Some((line, value.to_owned())),
             "OPEN_PORTS" => d.open_ports = Some((line, value.to_owned())),
             "RESTRICT_PORTS" => d.restrict_ports = Some((line, value.to_owned())),
-            "KEY" => {
-                changeme("KEY")?;
-                d.key = Some(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()), literal: true });
-            }
-            "KEY_BASE64" => {
-                changeme("KEY_BASE64")?;
-                d.key = Some(SpaKeyBytes {
-                    line,
-                    bytes: decode_key(value).map_err(|r| err(format!("KEY_BASE64: {r}")))?,
-                    literal: false,
-                });
-            }
-            "HMAC_KEY" => {
-                changeme("HMAC_KEY")?;
-                d.hmac_key =
-                    Some(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()), literal: true });
-            }
-            "HMAC_KEY_BASE64" => {
-                changeme("HMAC_KEY_BASE64")?;
-                d.hmac_key = Some(SpaKeyBytes {
-                    line,
-                    bytes: decode_key(value).map_err(|r| err(format!("HMAC_KEY_BASE64: {r}")))?,
-                    literal: false,
-                });
-            }
+            "KEY" | "KEY_BASE64" => d.key = Some(read_key(var, value, line).map_err(err)?),
+            "HMAC_KEY" | "HMAC_KEY_BASE64" => d.hmac_key = Some(read_key(var, value, line).map_err(err)?),
             "HMAC_DIGEST_TYPE" => {
                 d.hmac_type = Some(value.trim().parse::<HmacType>().map_err(|_| {
                     err(format!(
@@ -616,26 +609,43 @@ impl Reader {
             d.refuse(d.line, "CMD_EXEC_USER/GROUP with CMD_CYCLE_*: knock-server runs commands as itself (use sudo -u in the command)");
             return self.refuse(d);
         }
-        let Some(hmac) = &hmac else {
+        if hmac.is_none() && self.no_hmac == NoHmac::Refuse {
             d.refuse(
                 d.line,
                 "no HMAC key: knock-server authenticates every packet before decrypting it; add HMAC_KEY_BASE64 \
-                 (fwknop --key-gen) and use the client's --use-hmac",
+                 (fwknop --key-gen) and use the client's --use-hmac (or, knowing why it is weak, load it with \
+                 --fwknop-allow-no-hmac)",
             );
             return self.refuse(d);
-        };
+        }
         let Ok(spa_key) = SpaKey::new(key.bytes.as_slice()) else {
             let reason =
                 format!("the encryption key is {} bytes: fwknop's Rijndael keys are 1 to 32 bytes", key.bytes.len());
             d.refuse(key.line, reason);
             return self.refuse(d);
         };
-        let Ok(hmac_key) = HmacKey::new(hmac.bytes.as_slice()) else {
-            let reason = format!("the HMAC key is {} bytes: fwknop's HMAC keys are 1 to 128 bytes", hmac.bytes.len());
-            d.refuse(hmac.line, reason);
-            return self.refuse(d);
+        let hmac_key = match &hmac {
+            Some(hmac) => match HmacKey::new(hmac.bytes.as_slice()) {
+                Ok(hmac_key) => Some(hmac_key),
+                Err(_) => {
+                    let reason =
+                        format!("the HMAC key is {} bytes: fwknop's HMAC keys are 1 to 128 bytes", hmac.bytes.len());
+                    d.refuse(hmac.line, reason);
+                    return self.refuse(d);
+                }
+            },
+            None => {
+                self.conf.warnings.push(format!(
+                    "{}:{}: stanza #{}: {NO_HMAC_WEAKNESS}",
+                    d.file.display(),
+                    d.line,
+                    d.number
+                ));
+                None
+            }
         };
-        for (what, k) in [("KEY", key), ("HMAC_KEY", hmac)] {
+        for (what, k) in [("KEY", Some(key)), ("HMAC_KEY", hmac.as_ref())] {
+            let Some(k) = k else { continue };
             if k.literal && k.bytes.last().is_some_and(u8::is_ascii_whitespace) {
                 self.conf.warnings.push(format!(
                     "{}:{}: the {what} value ends with blanks, which are part of the key (as fwknopd reads it)",
@@ -686,6 +696,20 @@ impl Reader {
         let (line, reason) = d.refusal.unwrap_or((d.line, "refused".into()));
         self.conf.refused.push(Refusal { number: d.number, file: d.file, line, reason });
         Ok(())
+    }
+}
+
+/// One key line, `KEY` / `HMAC_KEY` (the value's bytes, as fwknopd takes them) or `KEY_BASE64` /
+/// `HMAC_KEY_BASE64` (decoded); the error names the variable, never the value.
+fn read_key(var: &str, value: &str, line: usize) -> Result<SpaKeyBytes, String> {
+    if value.eq_ignore_ascii_case("__CHANGEME__") {
+        return Err(format!("{var} value is not properly set (still __CHANGEME__): run `fwknop --key-gen`"));
+    }
+    if var.ends_with("_BASE64") {
+        let bytes = decode_key(value).map_err(|why| format!("{var}: {why}"))?;
+        Ok(SpaKeyBytes { line, bytes, literal: false })
+    } else {
+        Ok(SpaKeyBytes { line, bytes: Zeroizing::new(value.as_bytes().to_vec()), literal: true })
     }
 }
 
@@ -830,7 +854,7 @@ mod tests {
              SOURCE ANY\nKEY plainpass\nHMAC_KEY otherpass\nRESTRICT_PORTS tcp/25\n\
              CMD_CYCLE_OPEN /bin/true $IP\nCMD_CYCLE_CLOSE NONE\n"
         );
-        let conf = load(&write(dir.path(), "access.conf", &text)).expect("load");
+        let conf = load(&write(dir.path(), "access.conf", &text), NoHmac::Refuse).expect("load");
         assert!(conf.refused.is_empty(), "{:?}", conf.refused);
         let [a, b] = conf.stanzas.as_slice() else { panic!("two stanzas") };
         assert_eq!((a.number, a.line, b.number, b.line), (1, 4, 2, 16));
@@ -875,7 +899,7 @@ mod tests {
             stanza(""),
         );
         let path = write(dir.path(), "access.conf", &text);
-        let conf = load(&path).expect("load");
+        let conf = load(&path, NoHmac::Refuse).expect("load");
         assert_eq!(conf.stanzas.iter().map(|s| s.number).collect::<Vec<_>>(), vec![1]);
         let reasons: Vec<String> = conf.refused.iter().map(ToString::to_string).collect();
         let expect = [
@@ -893,6 +917,45 @@ mod tests {
             assert!(text.starts_with(&prefix) && text.contains(what), "{text} (expected {prefix} ... {what})");
         }
         assert!(!reasons.concat().contains("secret"));
+    }
+
+    #[test]
+    fn a_stanza_without_hmac_loads_only_when_allowed_and_then_with_a_warning_naming_file_and_line() {
+        let dir = tempfile::tempdir().expect("dir");
+        let text = format!("{}SOURCE 10.0.0.0/8\nKEY_BASE64 {KEY}\nOPEN_PORTS tcp/22\n", stanza(""));
+        let path = write(dir.path(), "access.conf", &text);
+        let refused = load(&path, NoHmac::Refuse).expect("load");
+        assert_eq!(refused.stanzas.len(), 1);
+        assert_eq!(refused.refused.len(), 1);
+        assert!(refused.refused[0].to_string().contains(":4: stanza #2 refused: no HMAC key"), "{:?}", refused.refused);
+        assert!(refused.refused[0].reason.contains("--fwknop-allow-no-hmac"));
+
+        let allowed = load(&path, NoHmac::Allow).expect("load");
+        assert!(allowed.refused.is_empty(), "{:?}", allowed.refused);
+        assert_eq!(allowed.stanzas.len(), 2);
+        assert!(allowed.stanzas[0].hmac_key.is_some() && allowed.stanzas[1].hmac_key.is_none());
+        let warning = allowed.warnings.iter().find(|w| w.contains("no HMAC key")).expect("a warning");
+        assert!(warning.starts_with(&format!("{}:4: stanza #2: no HMAC key", path.display())), "{warning}");
+        for why in ["decrypted before anything authenticates them", "altered copy", "replay cache"] {
+            assert!(warning.contains(why), "{warning} lacks {why:?}");
+        }
+        assert!(!warning.contains(KEY));
+        // Stanzas with an HMAC key are not affected by the opt-in: no such warning for them.
+        assert_eq!(allowed.warnings.iter().filter(|w| w.contains("no HMAC key")).count(), 1);
+    }
+
+    #[test]
+    fn one_key_reader_serves_the_encryption_and_hmac_keys_alike() {
+        for (plain, b64) in [("KEY", "KEY_BASE64"), ("HMAC_KEY", "HMAC_KEY_BASE64")] {
+            let literal = read_key(plain, "secret ", 3).expect("literal");
+            assert_eq!((literal.bytes.as_slice(), literal.line, literal.literal), (&b"secret "[..], 3, true));
+            let decoded = read_key(b64, "c2VjcmV0", 4).expect("base64");
+            assert_eq!((decoded.bytes.as_slice(), decoded.line, decoded.literal), (&b"secret"[..], 4, false));
+            let changeme = read_key(b64, "__CHANGEME__", 5).err().expect("refused");
+            assert!(changeme.starts_with(b64) && changeme.contains("__CHANGEME__"), "{changeme}");
+            let bad = read_key(b64, "not*base64secret", 6).err().expect("refused");
+            assert!(bad.starts_with(&format!("{b64}: ")) && !bad.contains("secret"), "{bad}");
+        }
     }
 
     #[test]
@@ -921,7 +984,7 @@ mod tests {
         ];
         for (text, line, what) in cases {
             let path = write(dir.path(), "access.conf", text);
-            let err = load(&path).expect_err(text);
+            let err = load(&path, NoHmac::Refuse).expect_err(text);
             assert_eq!(err.line, *line, "{text:?}: {err}");
             assert!(err.to_string().contains(what), "{text:?}: {err}");
             assert!(err.to_string().starts_with(&format!("{}:{line}: ", path.display())), "{err}");
@@ -948,7 +1011,7 @@ mod tests {
                 folder.display()
             ),
         );
-        let conf = load(&main).expect("load");
+        let conf = load(&main, NoHmac::Refuse).expect("load");
         let ports: Vec<_> = conf.stanzas.iter().map(|s| (s.number, s.open_ports.clone())).collect();
         assert_eq!(
             ports,
@@ -963,22 +1026,22 @@ mod tests {
         // A file that includes itself stops at fwknopd's depth limit.
         let looped = dir.path().join("loop.conf");
         write(dir.path(), "loop.conf", &format!("%include {}\n", looped.display()));
-        assert!(load(&looped).expect_err("loop").reason.contains("3 levels"));
+        assert!(load(&looped, NoHmac::Refuse).expect_err("loop").reason.contains("3 levels"));
     }
 
     #[test]
     fn permissions_are_checked_as_fwknopd_checks_them() {
         let dir = tempfile::tempdir().expect("dir");
         let path = write(dir.path(), "access.conf", &stanza(""));
-        assert!(load(&path).expect("0600").warnings.iter().all(|w| !w.contains("permissions")));
+        assert!(load(&path, NoHmac::Refuse).expect("0600").warnings.iter().all(|w| !w.contains("permissions")));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-        assert!(load(&path).expect("0640 warns").warnings.iter().any(|w| w.contains("0600")));
+        assert!(load(&path, NoHmac::Refuse).expect("0640 warns").warnings.iter().any(|w| w.contains("0600")));
         for mode in [0o644, 0o602, 0o660] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-            let err = load(&path).expect_err("refused");
+            let err = load(&path, NoHmac::Refuse).expect_err("refused");
             assert!(err.reason.contains("chmod 600"), "{mode:o}: {err}");
         }
-        assert!(load(dir.path()).expect_err("a directory").reason.contains("regular file"));
+        assert!(load(dir.path(), NoHmac::Refuse).expect_err("a directory").reason.contains("regular file"));
     }
 
     #[test]
@@ -986,11 +1049,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         // "AAAAAAAAAAAAAAAAAAAAIA==" decodes to 15 zero bytes and a space.
         let text = "SOURCE ANY\nKEY_BASE64 AAAAAAAAAAAAAAAAAAAAIA==\nHMAC_KEY secret \n";
-        let conf = load(&write(dir.path(), "access.conf", text)).expect("load");
+        let conf = load(&write(dir.path(), "access.conf", text), NoHmac::Refuse).expect("load");
         let blanks: Vec<&String> = conf.warnings.iter().filter(|w| w.contains("ends with blanks")).collect();
         assert_eq!(blanks.len(), 1, "{blanks:?}");
         assert!(blanks[0].contains(":3:") && blanks[0].contains("HMAC_KEY"), "{blanks:?}");
-        assert_eq!(conf.stanzas[0].hmac_key.as_bytes(), b"secret ");
+        assert_eq!(conf.stanzas[0].hmac_key.as_ref().expect("HMAC key").as_bytes(), b"secret ");
     }
 
     #[test]
@@ -1053,7 +1116,7 @@ mod tests {
                 text.push(if rng.below(3) == 0 { '\n' } else { ' ' });
             }
             let path = write(dir.path(), "fuzz.conf", &text);
-            let _ = load(&path);
+            let _ = load(&path, NoHmac::Refuse);
         }
     }
 }

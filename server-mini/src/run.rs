@@ -82,6 +82,11 @@ pub struct Args {
     /// The same for IPv6 addresses ("inet knock spa6").
     #[arg(long, value_name = "SET")]
     pub(crate) fwknop_nft_set_6: Option<String>,
+    /// Load access.conf stanzas without an HMAC key (refused by default), with a warning each: their
+    /// packets are decrypted before anything authenticates them, as fwknopd does (also
+    /// `Fwknop_Allow_No_Hmac = yes` in [options]).
+    #[arg(long)]
+    pub(crate) fwknop_allow_no_hmac: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,7 +170,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     .map_err(|e| Failure::invalid(e.in_file(&args.config).to_string()))?;
     let spa_settings = match args.fwknop_access.clone().or_else(|| config.options.fwknop_access.clone()) {
-        Some(access) => Some(spa_settings(&args, &access)?),
+        Some(access) => Some(spa_settings(&args, &access, config.options.fwknop_allow_no_hmac)?),
         None => None,
     };
     if let Some(Command::Rotating(RotatingCommand::Keygen { door, user, host, verify_port, out, stdout })) =
@@ -229,9 +234,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
 }
 
 /// The SPA door's settings: access.conf (errors name file and line), fwknopd.conf, the nft sets.
-fn spa_settings(args: &Args, access: &Path) -> Result<crate::spa::SpaSettings, Failure> {
+fn spa_settings(args: &Args, access: &Path, allow_no_hmac: bool) -> Result<crate::spa::SpaSettings, Failure> {
+    use crate::fwknop_access::NoHmac;
     use crate::nft::{NftFamilyUse, NftSet};
-    let access_conf = crate::fwknop_access::load(access).map_err(|e| Failure::invalid(e.to_string()))?;
+    let no_hmac = if args.fwknop_allow_no_hmac || allow_no_hmac { NoHmac::Allow } else { NoHmac::Refuse };
+    let access_conf = crate::fwknop_access::load(access, no_hmac).map_err(|e| Failure::invalid(e.to_string()))?;
     let fwknopd = match &args.fwknopd_conf {
         Some(path) => crate::fwknopd_conf::load(path).map_err(|e| Failure::invalid(e.to_string()))?,
         None => crate::fwknopd_conf::FwknopdConf::default(),
@@ -251,6 +258,7 @@ fn spa_settings(args: &Args, access: &Path) -> Result<crate::spa::SpaSettings, F
     Ok(crate::spa::SpaSettings {
         access_file: access.to_owned(),
         access: access_conf,
+        no_hmac,
         port: fwknopd.port,
         age: crate::spa_door::AgeRule { max_age: fwknopd.aging.then_some(fwknopd.max_age) },
         persist_digests: fwknopd.digest_persistence,

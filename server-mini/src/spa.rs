@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::actions::Actions;
 use crate::config::{DoorConfig, NftDoor, SequenceSource};
-use crate::fwknop_access::{AccessConf, Stanza};
+use crate::fwknop_access::{AccessConf, NoHmac, Stanza};
 use crate::log::Logger;
 use crate::nft::NftSet;
 use crate::spa_door::{self, AgeRule, Grant, Verdict};
@@ -31,6 +31,8 @@ use crate::spa_replay::{self, SpaReplay};
 pub(crate) struct SpaSettings {
     pub(crate) access_file: PathBuf,
     pub(crate) access: AccessConf,
+    /// Whether stanzas without an HMAC key load (`--fwknop-allow-no-hmac`), also on SIGHUP.
+    pub(crate) no_hmac: NoHmac,
     /// The UDP port SPA packets come to.
     pub(crate) port: u16,
     pub(crate) age: AgeRule,
@@ -67,7 +69,8 @@ impl SpaDoor {
 
     /// SIGHUP: reads access.conf again; the replay cache stays. Returns the lines to log (as at start).
     pub(crate) fn reload_access(&mut self) -> Result<Vec<String>, String> {
-        let access = crate::fwknop_access::load(&self.settings.access_file).map_err(|e| e.to_string())?;
+        let access =
+            crate::fwknop_access::load(&self.settings.access_file, self.settings.no_hmac).map_err(|e| e.to_string())?;
         let previous = std::mem::replace(&mut self.settings.access, access);
         match stanza_doors(&self.settings) {
             Ok(doors) => self.doors = doors,
@@ -220,10 +223,13 @@ impl SpaDoor {
                 None if self.settings.nft4.is_some() || self.settings.nft6.is_some() => "nft set".to_owned(),
                 None => "log only".to_owned(),
             };
+            let hmac = match stanza.hmac_key {
+                Some(_) => stanza.hmac_type.as_str(),
+                None => "none (no HMAC key: weak, see the warning)",
+            };
             lines.push(format!(
-                "SPA: {}: {ports}, HMAC {}, {} s (client up to {} s), opens by {how}",
+                "SPA: {}: {ports}, HMAC {hmac}, {} s (client up to {} s), opens by {how}",
                 stanza.label(),
-                stanza.hmac_type.as_str(),
                 stanza.fw_access_timeout,
                 stanza.max_fw_timeout
             ));
@@ -256,8 +262,9 @@ impl SpaDoor {
 
 /// For the fuzz target (`server-mini/fuzz`): reads `access` as the server does, then decides about
 /// `payload` from 192.0.2.1 to 192.0.2.2 at unix second `now`; the verdict in words, or the error.
+/// Stanzas without an HMAC key load (as with `--fwknop-allow-no-hmac`), so their path is fuzzed too.
 pub fn fuzz_verdict(access: &Path, payload: &[u8], now: u64) -> Result<String, String> {
-    let conf = crate::fwknop_access::load(access).map_err(|e| e.to_string())?;
+    let conf = crate::fwknop_access::load(access, NoHmac::Allow).map_err(|e| e.to_string())?;
     for refusal in &conf.refused {
         let _ = refusal.to_string();
     }

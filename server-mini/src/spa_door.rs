@@ -3,7 +3,9 @@
 //! `server/incoming_spa.c` decides, with the security-critical order explicit:
 //!
 //! 1. **Cheap checks**, before any cryptography: printable base64 text of 140..1500 bytes without the
-//!    `U2FsdGVkX1` prefix (fwknopd's `preprocess_spa_data`); else [`Verdict::NotSpa`].
+//!    `U2FsdGVkX1` prefix (fwknopd's `preprocess_spa_data`), of a length fwknop sends for some stanza's HMAC
+//!    type (`spa::possible_wire_length`: its salt and whole AES blocks; checked before the characters are
+//!    scanned, so a flood of random lengths costs a comparison); else [`Verdict::NotSpa`].
 //! 2. **A stanza for the source**: some stanza's `SOURCE` must match the packet's source (fwknopd's
 //!    "No access data found for source IP").
 //! 3. **Per stanza, in file order** (the first that grants access wins, as in fwknopd): `SOURCE` and
@@ -11,6 +13,9 @@
 //!    (client-core's codec, `spa::decode_any_digest`); a packet no stanza authenticates costs one HMAC per
 //!    matching stanza and nothing else, never a decryption or a digest. (Work per packet is therefore
 //!    bounded by the number of stanzas, itself bounded by [`crate::fwknop_access::MAX_STANZAS`].)
+//!    A stanza without an HMAC key (loaded only with `--fwknop-allow-no-hmac`) is tried as fwknopd tries
+//!    it: decrypted (`spa::decode_without_hmac`), the decryption and the digest inside being all that
+//!    refuses a forged packet; each such stanza costs every packet from its SOURCE a decryption.
 //! 4. **Replay**: the payload's digest (`spa::replay_digest`, SHA-256 of the payload as fwknopd keys its
 //!    cache) must not be in the cache; a packet that decrypted is recorded even when a later check refuses
 //!    it, as fwknopd does ([`Verdict`] carries the digest to record). fwknopd looks the digest up before
@@ -84,6 +89,8 @@ pub(crate) enum Refusal {
     /// No stanza's key and HMAC key authenticate and decrypt it (a wrong key, HMAC key or HMAC type).
     NotAuthenticated {
         tried: usize,
+        /// Of those, stanzas without an HMAC key (a failed decryption, not a bad HMAC).
+        without_hmac: usize,
     },
     Replay,
     /// The timestamp is too far from the server's clock.
@@ -121,9 +128,14 @@ impl fmt::Display for Refusal {
             Refusal::NoStanzaForSource => write!(f, "no access.conf stanza for this source"),
             Refusal::Destination => write!(f, "filtered by the stanzas' DESTINATION"),
             Refusal::Expired { stanza } => write!(f, "stanza #{stanza} has expired (ACCESS_EXPIRE)"),
-            Refusal::NotAuthenticated { tried } => write!(
+            Refusal::NotAuthenticated { tried, without_hmac: 0 } => write!(
                 f,
                 "bad HMAC: no stanza's keys authenticate it ({tried} tried; wrong key, HMAC key or HMAC digest type)"
+            ),
+            Refusal::NotAuthenticated { tried, without_hmac } => write!(
+                f,
+                "bad HMAC or decryption failed: no stanza's keys authenticate it ({tried} tried, {without_hmac} of \
+                 them without an HMAC key; wrong key, HMAC key or HMAC digest type)"
             ),
             Refusal::Replay => write!(f, "replay: this packet was already seen"),
             Refusal::Stale { stanza, difference } => {
@@ -161,8 +173,10 @@ pub(crate) enum Verdict {
     },
 }
 
-/// The cheap checks of step 1; the payload as text when it passes.
-fn precheck(payload: &[u8]) -> Result<&str, &'static str> {
+/// The cheap checks of step 1; the payload as text when it passes. After fwknopd's size and prefix
+/// checks, the length must be one fwknop sends for some stanza's HMAC type (a flood of random lengths
+/// mostly stops here, before even the character scan).
+fn precheck<'a>(payload: &'a [u8], stanzas: &[Stanza]) -> Result<&'a str, &'static str> {
     if payload.len() < MIN_PAYLOAD {
         return Err("shorter than 140 bytes");
     }
@@ -171,6 +185,11 @@ fn precheck(payload: &[u8]) -> Result<&str, &'static str> {
     }
     if payload.starts_with(SALTED_PREFIX_B64) {
         return Err("starts with the Salted__ prefix");
+    }
+    let hmac = |s: &Stanza| s.hmac_key.as_ref().map(|_| s.hmac_type);
+    // (Without any stanza, the answer is that none is for the source.)
+    if !stanzas.is_empty() && !stanzas.iter().any(|s| spa::possible_wire_length(payload.len(), hmac(s))) {
+        return Err("not a length fwknop sends for the stanzas' HMAC types");
     }
     if !payload.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) {
         return Err("not base64 text");
@@ -189,7 +208,7 @@ pub(crate) fn decide(
     now: u64,
     is_replay: impl Fn(&str) -> bool,
 ) -> Verdict {
-    let wire = match precheck(payload) {
+    let wire = match precheck(payload, stanzas) {
         Ok(wire) => wire,
         Err(why) => return Verdict::NotSpa(why),
     };
@@ -198,7 +217,7 @@ pub(crate) fn decide(
     }
     let mut digest: Option<String> = None;
     let mut reason: Option<Refusal> = None;
-    let mut tried = 0;
+    let (mut tried, mut without_hmac) = (0, 0);
     for (index, stanza) in stanzas.iter().enumerate() {
         let number = stanza.number;
         if !list_matches(&stanza.source, src)
@@ -211,14 +230,23 @@ pub(crate) fn decide(
             continue;
         }
         tried += 1;
-        // The HMAC first (constant time), then decryption: the codec's order.
-        let message = match spa::decode_any_digest(wire, &stanza.key, &stanza.hmac_key, stanza.hmac_type) {
+        // The HMAC first (constant time), then decryption: the codec's order. Without an HMAC key
+        // (an explicit opt-in), decryption alone, as fwknopd does.
+        let decoded = match &stanza.hmac_key {
+            Some(hmac_key) => spa::decode_any_digest(wire, &stanza.key, hmac_key, stanza.hmac_type),
+            None => {
+                without_hmac += 1;
+                spa::decode_without_hmac(wire, &stanza.key)
+            }
+        };
+        let message = match decoded {
             Ok(message) => message,
             Err(
                 SpaError::HmacMismatch
                 | SpaError::DecryptionFailed
                 | SpaError::Ciphertext { .. }
                 | SpaError::WireLength { .. }
+                | SpaError::CiphertextLength { .. }
                 | SpaError::WireChar { .. }
                 | SpaError::WirePrefix,
             ) => continue,
@@ -244,7 +272,7 @@ pub(crate) fn decide(
     let reason = match reason {
         Some(reason) => reason,
         None if tried == 0 => Refusal::Destination,
-        None => Refusal::NotAuthenticated { tried },
+        None => Refusal::NotAuthenticated { tried, without_hmac },
     };
     Verdict::Refused { reason, digest }
 }
@@ -319,6 +347,7 @@ fn ports_allowed(stanza: &Stanza, requested: &[(Protocol, u16)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fwknop_access::NoHmac;
     use client_core::spa::{AccessRequest, DigestType, HmacKey, HmacType, SpaKey};
     use std::os::unix::fs::PermissionsExt;
 
@@ -329,11 +358,15 @@ mod tests {
     const SERVER: &str = "192.0.2.1";
 
     fn stanzas(text: &str) -> Vec<Stanza> {
+        stanzas_with(text, NoHmac::Refuse)
+    }
+
+    fn stanzas_with(text: &str, no_hmac: NoHmac) -> Vec<Stanza> {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("access.conf");
         std::fs::write(&path, text).expect("write");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        crate::fwknop_access::load(&path).expect("access.conf").stanzas
+        crate::fwknop_access::load(&path, no_hmac).expect("access.conf").stanzas
     }
 
     fn stanza(extra: &str) -> String {
@@ -419,6 +452,45 @@ mod tests {
         assert_eq!(refusal(&decide_at(&s, &wire, CLIENT, NOW + 6, &[digest])), Refusal::Replay);
     }
 
+    /// fwknop's packet without an HMAC: the HMAC packet without its MAC (encrypt-then-MAC appends it).
+    fn without_hmac(wire: &str) -> String {
+        wire[..wire.len() - HmacType::Sha256.b64_len()].to_owned()
+    }
+
+    #[test]
+    fn a_stanza_without_hmac_key_opens_by_decryption_alone_only_when_allowed() {
+        let text = format!("SOURCE ANY\nKEY_BASE64 {KEY}\nOPEN_PORTS tcp/22\n");
+        assert!(stanzas(&text).is_empty(), "refused by default");
+        let s = stanzas_with(&text, NoHmac::Allow);
+        let wire = without_hmac(&seal(&Packet::default()));
+        let Verdict::Open { grant, digest } = decide_at(&s, &wire, CLIENT, NOW, &[]) else { panic!("opens") };
+        assert_eq!(grant.ports, vec![(Protocol::Tcp, 22)]);
+        assert_eq!(refusal(&decide_at(&s, &wire, CLIENT, NOW, &[digest])), Refusal::Replay);
+        // A wrong key fails decryption; the refusal says a stanza without HMAC was tried.
+        let wrong_key = Packet { key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", ..Packet::default() };
+        let verdict = decide_at(&s, &without_hmac(&seal(&wrong_key)), CLIENT, NOW, &[]);
+        assert_eq!(
+            verdict,
+            Verdict::Refused { reason: Refusal::NotAuthenticated { tried: 1, without_hmac: 1 }, digest: None }
+        );
+        assert!(refusal(&verdict).to_string().contains("decryption failed"), "{}", refusal(&verdict));
+        // The other checks still apply (stale, ports).
+        assert!(matches!(refusal(&decide_at(&s, &wire, CLIENT, NOW + 121, &[])), Refusal::Stale { .. }));
+        let port = Packet { access: "tcp/80", ..Packet::default() };
+        assert_eq!(
+            refusal(&decide_at(&s, &without_hmac(&seal(&port)), CLIENT, NOW, &[])),
+            Refusal::Ports { stanza: 1 }
+        );
+        // An HMAC stanza before it still needs its HMAC: the no-HMAC packet opens by the second stanza only.
+        let both = stanzas_with(&format!("{}{text}", stanza("OPEN_PORTS tcp/22\n")), NoHmac::Allow);
+        let Verdict::Open { grant, .. } = decide_at(&both, &wire, CLIENT, NOW, &[]) else { panic!("opens") };
+        assert_eq!(grant.stanza, 1);
+        let Verdict::Open { grant, .. } = decide_at(&both, &seal(&Packet::default()), CLIENT, NOW, &[]) else {
+            panic!("opens")
+        };
+        assert_eq!(grant.stanza, 0);
+    }
+
     #[test]
     fn every_refusal_fwknopd_makes_is_made() {
         let open = stanzas(&stanza("OPEN_PORTS tcp/22\nREQUIRE_SOURCE_ADDRESS Y\nREQUIRE_USERNAME alice\n"));
@@ -433,10 +505,16 @@ mod tests {
         // Wrong key, wrong HMAC type.
         let wrong_key = Packet { key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", ..Packet::default() };
         let verdict = decide_at(&open, &seal(&wrong_key), CLIENT, NOW, &[]);
-        assert_eq!(verdict, Verdict::Refused { reason: Refusal::NotAuthenticated { tried: 1 }, digest: None });
+        assert_eq!(
+            verdict,
+            Verdict::Refused { reason: Refusal::NotAuthenticated { tried: 1, without_hmac: 0 }, digest: None }
+        );
         let wrong_hmac = Packet { hmac: HmacType::Sha512, ..Packet::default() };
         let verdict = decide_at(&open, &seal(&wrong_hmac), CLIENT, NOW, &[]);
-        assert_eq!(verdict, Verdict::Refused { reason: Refusal::NotAuthenticated { tried: 1 }, digest: None });
+        assert_eq!(
+            verdict,
+            Verdict::Refused { reason: Refusal::NotAuthenticated { tried: 1, without_hmac: 0 }, digest: None }
+        );
         // 0.0.0.0 with REQUIRE_SOURCE_ADDRESS; a wrong user; a port not in OPEN_PORTS.
         let zero = Packet { allow: "0.0.0.0", ..Packet::default() };
         assert_eq!(
@@ -472,6 +550,36 @@ mod tests {
         assert_eq!(grant.stanza, 2);
         assert_eq!(grant.timeout, 20, "the client's timeout, up to MAX_FW_TIMEOUT");
         assert_eq!(grant.allow, "2001:db8::7".parse::<IpAddr>().expect("address"), "0.0.0.0: the packet's source");
+    }
+
+    #[test]
+    fn a_length_fwknop_never_sends_is_not_spa_before_any_scan_or_hmac() {
+        let s = stanzas(&stanza(""));
+        let wire = seal(&Packet::default());
+        for extra in 1..21 {
+            let mut longer = wire.clone();
+            longer.push_str(&"A".repeat(extra));
+            let verdict = decide_at(&s, &longer, CLIENT, NOW, &[]);
+            assert_eq!(verdict, Verdict::NotSpa("not a length fwknop sends for the stanzas' HMAC types"), "+{extra}");
+            // Not even base64: the length says it first (no character scan).
+            let mut junk = longer.into_bytes();
+            junk[0] = 0;
+            let verdict = decide(
+                &s,
+                AgeRule::default(),
+                CLIENT.parse().expect("address"),
+                SERVER.parse().expect("address"),
+                &junk,
+                NOW,
+                |_| false,
+            );
+            assert!(matches!(verdict, Verdict::NotSpa(why) if why.starts_with("not a length")), "{verdict:?}");
+        }
+        // The length fwknop sends for another stanza's HMAC type passes the check (then the HMAC decides).
+        let both = stanzas(&format!("{}{}", stanza(""), stanza("HMAC_DIGEST_TYPE sha512\n")));
+        let sha512 = seal(&Packet { hmac: HmacType::Sha512, ..Packet::default() });
+        assert!(!matches!(decide_at(&s, &sha512, CLIENT, NOW, &[]), Verdict::Open { .. }));
+        assert!(matches!(decide_at(&both, &sha512, CLIENT, NOW, &[]), Verdict::Open { .. }));
     }
 
     #[test]

@@ -30,12 +30,30 @@ pub(crate) enum RecordError {
     Write { path: String, source: std::io::Error },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SpaReplay {
     /// None: kept in memory only.
     path: Option<PathBuf>,
     /// digest -> unix second after which it can be forgotten.
     seen: HashMap<String, u64>,
+    /// The earliest of those seconds (u64::MAX when empty): the cache is walked to drop expired entries
+    /// only once one has expired, not at every record (which made filling it quadratic).
+    soonest_expiry: u64,
+    /// Walks made to drop expired entries (for the tests).
+    #[cfg(test)]
+    prunes: usize,
+}
+
+impl Default for SpaReplay {
+    fn default() -> SpaReplay {
+        SpaReplay {
+            path: None,
+            seen: HashMap::new(),
+            soonest_expiry: u64::MAX,
+            #[cfg(test)]
+            prunes: 0,
+        }
+    }
 }
 
 impl SpaReplay {
@@ -52,7 +70,10 @@ impl SpaReplay {
                 seen.insert(digest.to_owned(), expires);
             }
         }
-        Ok(SpaReplay { path: Some(path), seen })
+        let soonest_expiry = seen.values().copied().min().unwrap_or(u64::MAX);
+        let mut replay = SpaReplay::default();
+        (replay.path, replay.seen, replay.soonest_expiry) = (Some(path), seen, soonest_expiry);
+        Ok(replay)
     }
 
     pub(crate) fn path(&self) -> Option<&Path> {
@@ -69,11 +90,19 @@ impl SpaReplay {
 
     /// Records `digest` until `expires`: in memory at once, then durably. Expired entries are dropped first.
     pub(crate) fn record(&mut self, digest: &str, expires: u64, now: u64) -> Result<(), RecordError> {
-        self.seen.retain(|_, until| *until >= now);
+        if self.soonest_expiry < now {
+            self.seen.retain(|_, until| *until >= now);
+            self.soonest_expiry = self.seen.values().copied().min().unwrap_or(u64::MAX);
+            #[cfg(test)]
+            {
+                self.prunes += 1;
+            }
+        }
         if self.seen.len() >= MAX_DIGESTS && !self.seen.contains_key(digest) {
             return Err(RecordError::Full);
         }
         self.seen.insert(digest.to_owned(), expires);
+        self.soonest_expiry = self.soonest_expiry.min(expires);
         let Some(path) = &self.path else { return Ok(()) };
         let mut lines: Vec<String> = self.seen.iter().map(|(d, e)| format!("{d} {e}\n")).collect();
         lines.sort();
@@ -108,6 +137,21 @@ mod tests {
         let mode = std::fs::metadata(dir.path().join(STATE_FILE)).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert!(!SpaReplay::load(Some(dir.path()), false).expect("memory").contains("BBB"), "persistence off");
+    }
+
+    #[test]
+    fn the_cache_is_walked_for_expired_entries_only_once_one_has_expired() {
+        let mut cache = SpaReplay::default();
+        for i in 0..1000u64 {
+            cache.record(&i.to_string(), 1000 + i, 10).expect("record");
+        }
+        assert_eq!(cache.prunes, 0, "nothing had expired");
+        // At 1500, the digests until 1499 have expired: one walk drops them.
+        cache.record("late", 5000, 1500).expect("record");
+        assert_eq!((cache.prunes, cache.len()), (1, 501));
+        assert!(!cache.contains("499") && cache.contains("500") && cache.contains("late"));
+        cache.record("later", 5000, 1500).expect("record");
+        assert_eq!(cache.prunes, 1, "the earliest left expires at 1500");
     }
 
     #[test]

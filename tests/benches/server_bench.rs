@@ -518,8 +518,11 @@ mod lab_bench {
                         let rss = s.peak_rss_kib().map(mib).unwrap_or(0.0);
                         match s.counters() {
                             Ok(c) => format!(
-                                "captured {} SPA-port packets of {sent} flood + {LEGIT} sent, refused {}, peak RSS {rss:.1} MiB",
+                                "captured {} SPA-port packets of {sent} flood + {LEGIT} sent (the kernel dropped {} \
+                                 for a full capture buffer, the interface {}), refused {}, peak RSS {rss:.1} MiB",
                                 counter(&c, "spa_packets"),
+                                counter(&c, "pcap_dropped"),
+                                counter(&c, "pcap_if_dropped"),
                                 counter(&c, "spa_refused")
                             ),
                             Err(e) => format!("no counters: {e}"),

@@ -10,12 +10,29 @@ use std::time::Duration;
 use crate::lab::{Lab, LabError};
 use crate::wait_until;
 
+/// An fwknop key pair, as access.conf's `KEY_BASE64` / `HMAC_KEY_BASE64` and the client's rc file take them.
+pub struct SpaKeys {
+    pub key: String,
+    pub hmac: String,
+}
+
 pub struct Fwknopd {
     child: Child,
     log: PathBuf,
 }
 
 impl Lab {
+    /// A fresh key pair from `knock-cli spa keygen` (fwknop's KEY_BASE64 / HMAC_KEY_BASE64 lines), run in
+    /// the client namespace. Panics when knock-cli is not built or prints no key lines (a test's setup).
+    pub fn spa_keygen(&self) -> SpaKeys {
+        let out = self.run_client(crate::bins::knock_cli_path(), ["spa", "keygen"]).expect("keygen runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let value = |prefix: &str| {
+            text.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned()).expect("key line")
+        };
+        SpaKeys { key: value("KEY_BASE64: "), hmac: value("HMAC_KEY_BASE64: ") }
+    }
+
     /// Starts fwknopd with `access` as its access.conf (`SOURCE ...`, `KEY_BASE64 ...`, ...); returns once
     /// its event loop runs.
     pub fn start_fwknopd(&self, access: &str) -> Result<Fwknopd, LabError> {

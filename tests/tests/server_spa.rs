@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use knock_e2e::bins::knock_cli_path;
 use knock_e2e::frames::udp_payload_frame;
+use knock_e2e::fwknopd::SpaKeys as Keys;
 use knock_e2e::knock_server::{KnockServer, PcapWriter, counter, replay};
 use knock_e2e::lab::Side;
 use knock_e2e::nft::knock_ruleset;
@@ -22,21 +23,8 @@ use knock_e2e::{Lab, lab_or_skip, text};
 const GATED: u16 = 2222;
 const SPA_PORT: u16 = 62201;
 const WAIT: Duration = Duration::from_secs(5);
-
-struct Keys {
-    key: String,
-    hmac: String,
-}
-
-/// A fresh key pair from `knock-cli spa keygen`.
-fn keygen(lab: &Lab) -> Keys {
-    let out = lab.run_client(knock_cli_path(), ["spa", "keygen"]).expect("keygen runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let value = |prefix: &str| {
-        text.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned()).expect("key line")
-    };
-    Keys { key: value("KEY_BASE64: "), hmac: value("HMAC_KEY_BASE64: ") }
-}
+/// The `hmac` of [`fwknop`] for a packet without an HMAC.
+const NO_HMAC: &str = "none";
 
 fn write_private(path: &Path, text: &str) {
     fs::write(path, text).expect("write");
@@ -82,23 +70,28 @@ fn reachable(lab: &Lab) -> bool {
     lab.client_connect(SocketAddr::new(lab.server_v4().into(), GATED), Duration::from_millis(500)).is_ok()
 }
 
-/// Runs the real `fwknop` client (rc file in a private HOME) for `keys` and `hmac`; `extra` are more
-/// arguments (`-T` builds without sending, `--time-offset-minus 5min` ...). Returns the packet it built.
+/// Runs the real `fwknop` client (rc file in a private HOME) for `keys` and `hmac` (`NO_HMAC`: a packet
+/// without an HMAC, `USE_HMAC N`); `extra` are more arguments (`-T` builds without sending,
+/// `--time-offset-minus 5min` ...). Returns the packet it built.
 fn fwknop(lab: &Lab, keys: &Keys, hmac: &str, extra: &[&str]) -> String {
     // A short, file-name-safe tag of the arguments (a long -A list would exceed NAME_MAX).
     let tag: String = extra.join("").chars().filter(char::is_ascii_alphanumeric).take(40).collect();
     let home = lab.dir().join(format!("home-{hmac}-{tag}"));
     fs::create_dir_all(&home).expect("home");
     let rc = home.join("fwknoprc");
+    let hmac_lines = if hmac == NO_HMAC {
+        "USE_HMAC N\n".to_owned()
+    } else {
+        format!("HMAC_KEY_BASE64 {}\nUSE_HMAC Y\nHMAC_DIGEST_TYPE {hmac}\n", keys.hmac)
+    };
     write_private(
         &rc,
         &format!(
             "[lab]\nSPA_SERVER {}\nSPA_SERVER_PORT {SPA_PORT}\nSPA_SERVER_PROTO udp\nACCESS tcp/{GATED}\n\
-             ALLOW_IP {}\nKEY_BASE64 {}\nHMAC_KEY_BASE64 {}\nUSE_HMAC Y\nHMAC_DIGEST_TYPE {hmac}\n",
+             ALLOW_IP {}\nKEY_BASE64 {}\n{hmac_lines}",
             lab.server_v4(),
             lab.client_v4(),
             keys.key,
-            keys.hmac
         ),
     );
     let packet = home.join("packet.txt");
@@ -135,7 +128,7 @@ fn send_from(lab: &Lab, src: Ipv4Addr, payload: &str) {
 fn the_real_fwknop_client_opens_the_nft_door_with_each_hmac_type_and_a_replay_is_refused_even_after_a_restart() {
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let (k256, k512, k3) = (keygen(&lab), keygen(&lab), keygen(&lab));
+    let (k256, k512, k3) = (lab.spa_keygen(), lab.spa_keygen(), lab.spa_keygen());
     let access = access_conf(&lab, &[(&k256, "sha256"), (&k512, "sha512"), (&k3, "sha3_256")]);
     let state = lab.dir().join("state");
     fs::create_dir_all(&state).expect("state dir");
@@ -170,20 +163,23 @@ fn the_real_fwknop_client_opens_the_nft_door_with_each_hmac_type_and_a_replay_is
     let counters = server.counters().expect("counters");
     assert_eq!(counter(&counters, "spa_opened"), 0, "{counters:?}");
     assert_eq!(counter(&counters, "spa_replays"), 3, "{counters:?}");
+    // The capture's own counters (libpcap's stats): what it passed, and what the kernel dropped.
+    assert!(counter(&counters, "pcap_received") >= 3, "{counters:?}");
+    assert!(counters.contains_key("pcap_dropped") && counters.contains_key("pcap_if_dropped"), "{counters:?}");
 }
 
 #[test]
 fn knock_cli_opens_the_door_and_wrong_keys_foreign_sources_and_stale_packets_are_refused() {
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let access = access_conf(&lab, &[(&keys, "sha256")]);
     let state = lab.dir().join("state");
     fs::create_dir_all(&state).expect("state dir");
     let mut server = start(&lab, &access, &state);
 
     // A wrong HMAC key (the real client): refused before decryption.
-    let wrong = Keys { key: keys.key.clone(), hmac: keygen(&lab).hmac };
+    let wrong = Keys { key: keys.key.clone(), hmac: lab.spa_keygen().hmac };
     fwknop(&lab, &wrong, "sha256", &[]);
     assert!(server.wait_for_log("SPA: refused: bad HMAC", WAIT), "{}", server.diagnostics());
     // A wrong HMAC type looks the same.
@@ -236,7 +232,7 @@ fn knock_cli_opens_the_door_and_wrong_keys_foreign_sources_and_stale_packets_are
 #[test]
 fn an_offline_replay_of_a_pcap_opens_once_and_refuses_forgeries_replays_and_stale_packets() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let access = access_conf(&lab, &[(&keys, "sha256")]);
     let good = fwknop(&lab, &keys, "sha256", &["-T"]);
     let stale = fwknop(&lab, &keys, "sha256", &["-T", "--time-offset-plus", "10min"]);
@@ -290,7 +286,7 @@ fn an_offline_replay_of_a_pcap_opens_once_and_refuses_forgeries_replays_and_stal
 #[test]
 fn a_cmd_cycle_stanza_runs_its_open_and_close_commands_with_fwknopds_substitutions() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let marker = lab.dir().join("cycle");
     fs::create_dir_all(&marker).expect("dir");
     let opened = marker.join(format!("open-{}-tcp-{GATED}-{}", lab.client_v4(), lab.server_v4()));
@@ -335,8 +331,8 @@ struct Row {
 #[test]
 fn the_same_packets_open_the_same_doors_on_fwknopd_and_knock_server() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
-    let other = keygen(&lab);
+    let keys = lab.spa_keygen();
+    let other = lab.spa_keygen();
     let rows = [
         Row { name: "allowed", stanza: "", source: None, client: &[], hmac: "sha256", right_hmac_key: true, sends: 1 },
         Row { name: "replayed", stanza: "", source: None, client: &[], hmac: "sha256", right_hmac_key: true, sends: 2 },
@@ -461,7 +457,7 @@ fn the_same_packets_open_the_same_doors_on_fwknopd_and_knock_server() {
 fn sighup_reloads_access_conf_and_keeps_the_replay_cache() {
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let (old, new) = (keygen(&lab), keygen(&lab));
+    let (old, new) = (lab.spa_keygen(), lab.spa_keygen());
     let access = access_conf(&lab, &[(&old, "sha256")]);
     let state = lab.dir().join("state");
     fs::create_dir_all(&state).expect("state dir");
@@ -490,7 +486,7 @@ fn sighup_reloads_access_conf_and_keeps_the_replay_cache() {
 fn knock_cli_opens_over_ipv6_with_the_packets_source() {
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let access = lab.dir().join("access.conf");
     write_private(
         &access,
@@ -550,7 +546,7 @@ fn an_nft_door_closes_on_time_after_knock_server_is_killed_with_sigkill() {
     const GRANTED: u64 = 3;
     let lab = lab_or_skip!();
     let _service = gate(&lab);
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let access = lab.dir().join("access.conf");
     write_private(
         &access,
@@ -597,7 +593,7 @@ fn an_nft_door_closes_on_time_after_knock_server_is_killed_with_sigkill() {
 #[test]
 fn a_packet_of_400_characters_is_gnupg_to_fwknopd_and_knock_server_alike() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let ports: Vec<String> =
         std::iter::once(format!("tcp/{GATED}")).chain((1..=6).map(|i| format!("udp/{}", 40000 + i))).collect();
     let ports = ports.join(",");
@@ -625,4 +621,93 @@ fn a_packet_of_400_characters_is_gnupg_to_fwknopd_and_knock_server_alike() {
     let ours = server.log().contains("OPEN SESAME");
     server.stop().expect("stops");
     assert!(!fwknopd_opened && !ours, "fwknopd opened: {fwknopd_opened}, knock-server opened: {ours}");
+}
+
+/// A stanza without an HMAC key: refused by default (the start-up log says why, and the real client's
+/// packet without an HMAC opens nothing), loaded with the opt-in (`Fwknop_Allow_No_Hmac = yes`,
+/// `--fwknop-allow-no-hmac`) with a warning naming file and line, and then decided as the real fwknopd
+/// decides: a valid packet opens once on each, its replay and a wrong key on neither.
+#[test]
+fn a_stanza_without_hmac_opens_only_with_the_opt_in_and_then_as_on_fwknopd() {
+    let lab = lab_or_skip!();
+    let keys = lab.spa_keygen();
+    let access_text = format!(
+        "SOURCE {}/32\nREQUIRE_SOURCE_ADDRESS Y\nOPEN_PORTS tcp/{GATED}\nKEY_BASE64 {}\nFW_ACCESS_TIMEOUT 30\n",
+        lab.client_v4(),
+        keys.key
+    );
+    let access = lab.dir().join("access-no-hmac.conf");
+    write_private(&access, &access_text);
+
+    // Without the opt-in: the stanza is refused at start, and the packet opens nothing.
+    let mut server = lab
+        .start_knock_server(&format!("[options]\n Fwknop_Access = {}\n", access.display()), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let refused = format!("{}:1: stanza #1 refused: no HMAC key", access.display());
+    assert!(server.wait_for_log(&refused, WAIT), "{}", server.diagnostics());
+    fwknop(&lab, &keys, NO_HMAC, &[]);
+    assert!(
+        server.wait_for_log("SPA: refused: no access.conf stanza for this source", WAIT),
+        "{}",
+        server.diagnostics()
+    );
+    assert_eq!(server.count_in_log("OPEN SESAME"), 0, "{}", server.diagnostics());
+    server.stop().expect("stops");
+
+    // --check with the flag: the stanza loads, loudly, with file:line and why it is weak.
+    let check = std::process::Command::new(knock_e2e::knock_server::knock_server_path().expect("binary"))
+        .arg("--fwknop-access")
+        .arg(&access)
+        .args(["--fwknop-allow-no-hmac", "--check"])
+        .output()
+        .expect("--check runs");
+    let printed = format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    assert!(check.status.success(), "{}", text(&check));
+    let warning = format!("{}:1: stanza #1: no HMAC key, loaded because of --fwknop-allow-no-hmac", access.display());
+    assert!(printed.contains(&warning) && printed.contains("decrypted before anything authenticates"), "{printed}");
+    assert!(printed.contains("HMAC none"), "{printed}");
+    assert!(!printed.contains(&keys.key), "the key is never printed");
+
+    // Parity with the real fwknopd: the same packets, the same access.conf.
+    let wrong = Keys { key: lab.spa_keygen().key, hmac: String::new() };
+    let rows: [(&str, &Keys, usize, usize); 3] =
+        [("allowed", &keys, 1, 1), ("replayed", &keys, 2, 1), ("wrong key", &wrong, 1, 0)];
+    let mut differences = Vec::new();
+    for (index, (name, client_keys, sends, expected)) in rows.into_iter().enumerate() {
+        let packet = fwknop(&lab, client_keys, NO_HMAC, &["-T"]);
+        let fwknopd = lab.start_fwknopd(&access_text).expect("fwknopd starts");
+        for _ in 0..sends {
+            resend(&lab, &packet);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        if expected > 0 {
+            fwknopd.wait_for("Added access rule", WAIT);
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        let fwknopd_opened = fwknopd.log().matches("Added access rule").count();
+        drop(fwknopd);
+
+        let config = format!("[options]\n Fwknop_Access = {}\n Fwknop_Allow_No_Hmac = yes\n", access.display());
+        let mut server = lab.start_knock_server(&config, &[]).unwrap_or_else(|e| panic!("{e}"));
+        if index == 0 {
+            assert!(server.wait_for_log(&warning, WAIT), "the start-up log warns\n{}", server.diagnostics());
+        }
+        for _ in 0..sends {
+            resend(&lab, &packet);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let decided = || server.count_in_log("SPA: refused") + server.count_in_log("OPEN SESAME");
+        knock_e2e::wait_until(WAIT, || decided() >= sends);
+        let ours = server.count_in_log("OPEN SESAME");
+        if name == "wrong key" {
+            assert!(server.log().contains("decryption failed"), "{}", server.diagnostics());
+        }
+        server.stop().expect("stops");
+        println!("{name:<10} fwknopd opened {fwknopd_opened}, knock-server opened {ours}");
+        if ours != fwknopd_opened || ours != expected {
+            differences
+                .push(format!("{name}: fwknopd opened {fwknopd_opened}, knock-server {ours}, expected {expected}"));
+        }
+    }
+    assert!(differences.is_empty(), "{differences:#?}");
 }

@@ -13,26 +13,12 @@ use std::time::Duration;
 
 use client_core::spa::{DigestType, HmacKey, HmacType, SpaKey, decode};
 use knock_e2e::bins::knock_cli_path;
+use knock_e2e::fwknopd::SpaKeys as Keys;
 use knock_e2e::keyring_session::in_keyring_session;
 use knock_e2e::text;
 use knock_e2e::{Fwknopd, Lab, lab_or_skip, wait_until};
 
 const GATED: u16 = 2222;
-
-struct Keys {
-    key: String,
-    hmac: String,
-}
-
-/// A fresh key pair from `knock-cli spa keygen` (fwknop's KEY_BASE64 / HMAC_KEY_BASE64 lines).
-fn keygen(lab: &Lab) -> Keys {
-    let out = lab.run_client(knock_cli_path(), ["spa", "keygen"]).expect("keygen runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let value = |prefix: &str| {
-        text.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_owned()).expect("key line")
-    };
-    Keys { key: value("KEY_BASE64: "), hmac: value("HMAC_KEY_BASE64: ") }
-}
 
 /// fwknopd gating the lab's port with `keys`, HMAC type `hmac` (fwknop's name: sha256, sha3_256, ...) and
 /// `action` (`FW_ACCESS_TIMEOUT 30`, a CMD_CYCLE, ...).
@@ -49,7 +35,7 @@ fn start_fwknopd(lab: &Lab, keys: &Keys, action: &str, hmac: &str) -> Fwknopd {
 fn gated_fwknopd(lab: &Lab, action: &str) -> (Keys, Fwknopd, knock_e2e::TcpService) {
     lab.server_gate_tcp_port(GATED).expect("gate");
     let service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let keys = keygen(lab);
+    let keys = lab.spa_keygen();
     let fwknopd = start_fwknopd(lab, &keys, action, "sha256");
     (keys, fwknopd, service)
 }
@@ -124,7 +110,7 @@ fn a_wrong_hmac_key_does_not_open_and_exits_3() {
     let lab = lab_or_skip!();
     let (keys, fwknopd, _service) = gated_fwknopd(&lab, "FW_ACCESS_TIMEOUT 30");
     add_spa_profile(&lab, &["--verify-timeout", "700", "--attempts", "1"]);
-    let wrong = Keys { key: keys.key.clone(), hmac: keygen(&lab).hmac };
+    let wrong = Keys { key: keys.key.clone(), hmac: lab.spa_keygen().hmac };
     let out = cli(&lab, Some(&wrong), &["open", "fw"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
@@ -191,7 +177,7 @@ fn assert_decodes_as_the_lab_request(wire: &str, keys: &Keys, hmac: HmacType) {
 #[test]
 fn the_real_fwknop_clients_packet_decodes_with_our_decoder() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let wire = real_client_packet(&lab, &keys, "sha256");
     assert_decodes_as_the_lab_request(&wire, &keys, HmacType::Sha256);
 }
@@ -199,7 +185,7 @@ fn the_real_fwknop_clients_packet_decodes_with_our_decoder() {
 #[test]
 fn the_real_fwknop_clients_sha3_packets_decode_with_our_decoder() {
     let lab = lab_or_skip!();
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     for hmac in [HmacType::Sha3_256, HmacType::Sha3_512] {
         let wire = real_client_packet(&lab, &keys, hmac.as_str());
         assert_decodes_as_the_lab_request(&wire, &keys, hmac);
@@ -220,7 +206,7 @@ fn the_real_fwknop_clients_sha3_packets_decode_with_our_decoder() {
 fn opens_with_hmac(lab: Lab, hmac: HmacType) {
     lab.server_gate_tcp_port(GATED).expect("gate");
     let _service = lab.server_tcp_listener_any(GATED).expect("listener");
-    let keys = keygen(&lab);
+    let keys = lab.spa_keygen();
     let fwknopd = start_fwknopd(&lab, &keys, "FW_ACCESS_TIMEOUT 30", hmac.as_str());
     add_spa_profile(&lab, &["--verify-timeout", "700", "--attempts", "1"]);
 

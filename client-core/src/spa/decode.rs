@@ -38,10 +38,29 @@ pub fn decode(
 /// has no digest setting): what a server decodes with.
 pub fn decode_any_digest(wire: &str, key: &SpaKey, hmac_key: &HmacKey, hmac: HmacType) -> Result<SpaMessage, SpaError> {
     let plaintext = open(wire, key, hmac_key, hmac)?;
+    parse_any_digest(&plaintext)
+}
+
+/// As [`decode_any_digest`], for an fwknopd stanza without an HMAC key (fwknop's mode before 2.5): the
+/// whole payload is the ciphertext, decrypted with nothing authenticating it first; only the "16 digits
+/// and a colon" check and the (unkeyed) digest inside catch a wrong key or an altered packet.
+///
+/// Weak by design: every payload costs a decryption, and an altered copy of a captured packet is not
+/// the same payload (a replay cache keyed by the payload does not see it). A server offers it only on
+/// an explicit opt-in.
+pub fn decode_without_hmac(wire: &str, key: &SpaKey) -> Result<SpaMessage, SpaError> {
+    check_wire(wire, SALTED_PREFIX_B64)?;
+    check_ciphertext_len(wire.len())?;
+    let plaintext = decrypt_body(&format!("{SALTED_PREFIX_B64}{wire}"), key)?;
+    parse_any_digest(&plaintext)
+}
+
+/// The digest type taken from the digest's length, as fwknopd infers it, then the fields.
+fn parse_any_digest(plaintext: &[u8]) -> Result<SpaMessage, SpaError> {
     let digest_len = plaintext.iter().rposition(|b| *b == b':').map_or(0, |at| plaintext.len() - at - 1);
     let digest = DigestType::from_b64_len(digest_len)
         .ok_or_else(|| malformed(format!("its digest is {digest_len} characters, no known digest's length")))?;
-    parse_plaintext(&plaintext, digest)
+    parse_plaintext(plaintext, digest)
 }
 
 /// fwknopd's replay-cache key for a payload: `B64NP(SHA-256(payload))`, HMAC included.
@@ -59,14 +78,41 @@ pub(crate) fn open(
     check_wire(wire, SALTED_PREFIX_B64)?;
     // All ASCII from here on: byte offsets are character offsets.
     let (stripped, mac_text) = wire.split_at(wire.len() - hmac.b64_len());
-    let body = format!("{SALTED_PREFIX_B64}{stripped}");
-    // A MAC that is not even base64 of the right size cannot match.
+    // Before any cryptography (a flood of random payloads mostly stops here): a length no ciphertext has
+    // (also what a wrong HMAC type gives), or a MAC that is not even base64 of the right size, cannot match.
+    check_ciphertext_len(stripped.len()).map_err(|_| SpaError::HmacMismatch)?;
     let tag = b64::decode_strict_unpadded(mac_text).map_err(|_| SpaError::HmacMismatch)?;
+    let body = format!("{SALTED_PREFIX_B64}{stripped}");
     if !hmac.verify(hmac_key.as_bytes(), body.as_bytes(), &tag) {
         return Err(SpaError::HmacMismatch);
     }
+    decrypt_body(&body, key)
+}
 
-    let blob = b64::decode_lenient(&body).map_err(|_| SpaError::Ciphertext { reason: "it is not valid base64" })?;
+/// Whether fwknop can send a payload of `len` characters with an HMAC of type `hmac` (None: without an
+/// HMAC): its ciphertext part must be the unpadded base64 of the salt and whole AES blocks, less the
+/// 10-character prefix (about one length in 21). A server checks it before anything else costs.
+pub fn possible_wire_length(len: usize, hmac: Option<HmacType>) -> bool {
+    let mac_len = hmac.map_or(0, HmacType::b64_len);
+    len >= mac_len && check_ciphertext_len(len - mac_len).is_ok()
+}
+
+/// Whether `len` characters (the payload without its HMAC) can be fwknop's ciphertext: the unpadded
+/// base64 of `Salted__`, the 8-byte salt and whole AES blocks (at least one), less the 10-character prefix.
+/// Any other length would fail decryption anyway; checked first, it costs no HMAC.
+fn check_ciphertext_len(len: usize) -> Result<(), SpaError> {
+    let text_len = len + SALTED_PREFIX_B64.len();
+    let blob_len = text_len * 3 / 4;
+    if b64::unpadded_len(blob_len) == text_len && blob_len >= 32 && blob_len.is_multiple_of(16) {
+        Ok(())
+    } else {
+        Err(SpaError::CiphertextLength { len })
+    }
+}
+
+/// Layer 3: the base64 text with its `Salted__` prefix, decrypted and checked as fwknopd checks it.
+fn decrypt_body(body: &str, key: &SpaKey) -> Result<Zeroizing<Vec<u8>>, SpaError> {
+    let blob = b64::decode_lenient(body).map_err(|_| SpaError::Ciphertext { reason: "it is not valid base64" })?;
     let plaintext = cipher::decrypt(&blob, key)?;
     // fwknopd's own "did decryption work" test: 16 digits, then a colon.
     let looks_right = plaintext.len() > RAND_DIGITS

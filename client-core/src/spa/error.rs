@@ -106,6 +106,12 @@ pub enum SpaError {
          and takes 400 or more for GnuPG"
     )]
     WireLength { len: usize },
+    /// Checked before any cryptography: the length says it cannot be authentic.
+    #[error(
+        "an SPA packet whose ciphertext part is {len} characters cannot be fwknop's (the salt and whole AES blocks, \
+         in unpadded base64 without its 10-character prefix)"
+    )]
+    CiphertextLength { len: usize },
     #[error(
         "an SPA packet may contain only base64 characters (A-Z a-z 0-9 + / =), but position {position} holds {ch:?}"
     )]

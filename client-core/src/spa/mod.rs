@@ -67,7 +67,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use decode::{decode, decode_any_digest, replay_digest};
+pub use decode::{decode, decode_any_digest, decode_without_hmac, possible_wire_length, replay_digest};
 pub use encode::{build, wire_length};
 pub use error::{AccessProblem, NatProblem, SpaError};
 pub use fields::{AccessList, AccessRequest, MessageType, SpaMessage};

@@ -94,9 +94,15 @@ pub(crate) fn validate_access_list(access: &AccessList) -> Result<(), SpaError> 
 
 /// The payload checks fwknopd makes before any cryptography: base64 characters only, 140..400 characters
 /// (longer is GnuPG), and no `U2FsdGVkX1` prefix.
+/// fwknop's payload alphabet: base64 with its padding.
+pub(crate) fn is_base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+}
+
 pub(crate) fn check_wire(wire: &str, salted_prefix: &str) -> Result<(), SpaError> {
-    if let Some((position, ch)) =
-        wire.chars().enumerate().find(|&(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
+    // Bytes first (the common case, and a flood's: fast); the character's position only on a failure.
+    if !wire.bytes().all(is_base64_byte)
+        && let Some((position, ch)) = wire.chars().enumerate().find(|&(_, c)| !c.is_ascii() || !is_base64_byte(c as u8))
     {
         return Err(SpaError::WireChar { position, ch });
     }

@@ -45,9 +45,15 @@ fn wrong_encryption_key_fails_decryption() {
 fn truncated_or_extended_wire_fails() {
     for cut in [1, 2, 4, 16, 43, 85, 100] {
         let err = decode_vector(&WIRE[..WIRE.len() - cut]).expect_err("truncated");
-        assert!(matches!(err, SpaError::HmacMismatch | SpaError::WireLength { .. }), "{cut}: {err:?}");
+        assert!(
+            matches!(err, SpaError::HmacMismatch | SpaError::WireLength { .. } | SpaError::CiphertextLength { .. }),
+            "{cut}: {err:?}"
+        );
         let err = decode_vector(&WIRE[cut..]).expect_err("front cut");
-        assert!(matches!(err, SpaError::HmacMismatch | SpaError::WireLength { .. }), "{cut}: {err:?}");
+        assert!(
+            matches!(err, SpaError::HmacMismatch | SpaError::WireLength { .. } | SpaError::CiphertextLength { .. }),
+            "{cut}: {err:?}"
+        );
     }
     assert_eq!(decode_vector(&WIRE[..139]), Err(SpaError::WireLength { len: 139 }));
     assert_eq!(decode_vector(""), Err(SpaError::WireLength { len: 0 }));
@@ -230,4 +236,42 @@ fn errors_never_contain_key_material() {
             assert!(!text.contains(secret), "{text}");
         }
     }
+}
+
+#[test]
+fn a_packet_without_hmac_decodes_with_the_key_alone() {
+    let (key, _) = vector_keys();
+    // fwknop's no-HMAC packet is the HMAC packet without its MAC (encrypt-then-MAC appends it).
+    let bare = &WIRE[..WIRE.len() - HmacType::Sha256.b64_len()];
+    let with_hmac = decode_vector(WIRE).expect("vector");
+    assert_eq!(decode_without_hmac(bare, &key).expect("no-HMAC packet"), with_hmac);
+    // A wrong key is caught by the 16-digit check (nothing else authenticates it).
+    let wrong = SpaKey::new(vec![0u8; 32]).expect("key");
+    assert_eq!(decode_without_hmac(bare, &wrong), Err(SpaError::DecryptionFailed));
+    // A packet that carries an HMAC is not a no-HMAC packet: its tail is no ciphertext block.
+    assert!(decode_without_hmac(WIRE, &key).is_err());
+}
+
+#[test]
+fn a_length_no_ciphertext_has_is_refused_before_any_cryptography() {
+    let (key, hmac_key) = vector_keys();
+    // The lengths the encoder makes without an HMAC (what fwknop sends with USE_HMAC N).
+    let made: Vec<usize> = (0..400).map(|pt| wire_length(pt, HmacType::Sha256) - HmacType::Sha256.b64_len()).collect();
+    let mut passed = 0;
+    for len in 140..400 {
+        let wire = "A".repeat(len);
+        let err = decode_without_hmac(&wire, &key).expect_err("garbage");
+        if made.contains(&len) {
+            assert!(!matches!(err, SpaError::CiphertextLength { .. }), "{len}: {err:?}");
+            passed += 1;
+        } else {
+            assert_eq!(err, SpaError::CiphertextLength { len }, "{len}");
+        }
+        // With an HMAC the same check comes first; to the caller it is a MAC that cannot match.
+        for hmac in [HmacType::Md5, HmacType::Sha256, HmacType::Sha512, HmacType::Sha3_256] {
+            assert_eq!(decode(&wire, &key, &hmac_key, hmac, DigestType::Sha256), Err(SpaError::HmacMismatch));
+        }
+    }
+    // About one length in 21 is fwknop's: a flood of random lengths mostly costs no cryptography.
+    assert!((10..=14).contains(&passed), "{passed} lengths pass");
 }
