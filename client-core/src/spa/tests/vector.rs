@@ -154,3 +154,16 @@ fn observed_field_layouts_for_other_message_types() {
     request.client_timeout = Some(45);
     assert_eq!(request.message_type(), MessageType::ClientTimeoutNatAccess);
 }
+
+/// docs/spa-server.md's IPv6 decision: an IPv6 allow address inside the message is refused, as fwknopd
+/// 2.6.10 refuses it (upstream fwknop has no IPv6 message format); SPA over IPv6 uses `0.0.0.0`.
+#[test]
+fn an_ipv6_allow_address_inside_the_message_is_refused() {
+    let (key, hmac_key) = vector_keys();
+    let mut d = decode(WIRE, &key, &hmac_key, HmacType::Sha256, DigestType::Sha256).expect("vector decodes");
+    d.message = "2001:db8::7,tcp/22".to_owned();
+    let refused = d.access().expect_err("an IPv6 allow address");
+    assert!(refused.to_string().contains("does not start with a dotted IPv4 address"), "{refused}");
+    d.message = "0.0.0.0,tcp/22".to_owned();
+    assert_eq!(d.access(), Ok((Ipv4Addr::UNSPECIFIED, vec![(Protocol::Tcp, 22)].into())));
+}
