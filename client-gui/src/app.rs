@@ -277,6 +277,9 @@ pub struct Persisted {
     /// view get the room first).
     #[serde(default)]
     pub history_open: bool,
+    /// Closing the window keeps the app running in the tray (src/tray/), when there is one.
+    #[serde(default)]
+    pub keep_in_tray: bool,
 }
 
 /// A group of the host list: pinned favourites, a tag (a profile's first), or no tag.
@@ -396,6 +399,8 @@ pub struct AppState {
     pub connect_users: HashMap<String, String>,
     pub collapsed_groups: BTreeSet<String>,
     pub quit_policy: QuitPolicy,
+    /// [`Persisted::keep_in_tray`].
+    pub keep_in_tray: bool,
     pub quit: Quit,
     /// Doors this session opened (open knocks that opened or were sent), for closing them on quit.
     pub opened_here: BTreeSet<String>,
@@ -471,6 +476,7 @@ impl AppState {
             connect_users: persisted.connect_users,
             collapsed_groups: persisted.collapsed_groups,
             quit_policy: persisted.quit_policy,
+            keep_in_tray: persisted.keep_in_tray,
             quit: Quit::No,
             opened_here: BTreeSet::new(),
             notes_outbox: Vec::new(),
@@ -558,6 +564,7 @@ impl AppState {
             collapsed_groups: self.collapsed_groups.clone(),
             quit_policy: self.quit_policy,
             history_open: self.history_open,
+            keep_in_tray: self.keep_in_tray,
         }
     }
 

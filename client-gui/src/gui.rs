@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use client_core::ProfileStore;
 
-use crate::app::{AppState, Persisted, Quit};
+use crate::app::{AppState, Notice, Persisted, Quit};
+use crate::tray::{Tray, TrayRequest};
 use crate::ui::{self, ViewState};
 
 /// Makes the app's saved state private before eframe reads or writes it: its folder 0700 and its file
@@ -52,6 +53,8 @@ pub struct KnockGui {
     first_frame: bool,
     /// How many times the X11 WM_CLASS was set (see [`WM_CLASS_SETS`]).
     wm_class_sets: u8,
+    /// The tray icon (none until [`KnockGui::with_tray`]: test harnesses run without one).
+    tray: Tray,
 }
 
 /// Measurements for the benchmark script, enabled by `KNOCK_GUI_BENCH=N` (N frames to time): prints
@@ -98,7 +101,50 @@ impl KnockGui {
         let mut state = AppState::new(store, persisted)?;
         let ctx = cc.egui_ctx.clone();
         state.worker_mut().set_waker(Arc::new(move || ctx.request_repaint()));
-        Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true, wm_class_sets: 0 })
+        Ok(KnockGui {
+            state,
+            view: ViewState::default(),
+            bench: None,
+            first_frame: true,
+            wm_class_sets: 0,
+            tray: Tray::not_started(),
+        })
+    }
+
+    /// Shows `tray` (see [`crate::tray`]), started with [`Tray::start`] on the main thread.
+    pub fn with_tray(mut self, tray: Tray) -> KnockGui {
+        self.tray = tray;
+        self
+    }
+
+    /// The tray's requests applied to the app, once per frame: the one place the tray acts (each request
+    /// through the method the window's own button calls).
+    fn apply_tray_requests(&mut self, ctx: &egui::Context) {
+        let show_window = || {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+        };
+        self.view.tray_shown = self.tray.is_shown();
+        for request in self.tray.requests(&self.state) {
+            match request {
+                TrayRequest::Knock(name) => {
+                    self.state.knock(&name, client_core::Action::Open);
+                    self.tray.knocked(&name, &mut self.state);
+                }
+                TrayRequest::ShowWindow => show_window(),
+                TrayRequest::Quit => {
+                    // Shown first: quitting may ask about doors opened here.
+                    show_window();
+                    self.view.quit_asked = true;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+                TrayRequest::Unavailable(message) => {
+                    self.state.notice = Some(Notice::Info(message));
+                    show_window();
+                }
+            }
+        }
     }
 
     /// Turns on the benchmark output (see [`Bench`]); `started` is when the process started.
@@ -184,14 +230,24 @@ impl eframe::App for KnockGui {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.state.poll();
         self.state.rescan_if_due(Instant::now());
-        // Quitting: doors opened here may want their close sequences first (ask, or send and wait).
-        if ctx.input(|i| i.viewport().close_requested()) && !self.state.request_quit() {
-            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        self.apply_tray_requests(ctx);
+        if ctx.input(|i| i.viewport().close_requested()) {
+            let quit_asked = std::mem::take(&mut self.view.quit_asked);
+            if self.tray.keeps_window(self.state.keep_in_tray, quit_asked) {
+                // Kept in the tray: hidden, not closed; the tray's "Open knock" shows it again.
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
+            } else if !self.state.request_quit() {
+                // Quitting: doors opened here may want their close sequences first (ask, or send and wait).
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            }
         }
         if matches!(self.state.quit, Quit::Closing(_)) && self.state.ready_to_quit() {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
-        self.state.deliver_notes(ctx.input(|i| i.focused));
+        // A knock asked for from the tray is answered on the desktop even while the window is focused.
+        let tray_result = self.tray.result_arrived(&self.state);
+        self.state.deliver_notes(ctx.input(|i| i.focused) && !tray_result);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {

@@ -7,6 +7,7 @@
 //! - [`transfer`]: import and export as functions of paths; [`pick`]: the native file dialogs, async.
 //! - [`clipboard`]: copied keys are cleared from the clipboard after 30 s.
 //! - [`wm_class`]: the X11 window class (instance and class).
+//! - [`tray`]: the tray icon (menu-bar item on macOS): favourites to knock, Open knock, Quit.
 //! - [`ui`]: drawing only; [`gui`]: the eframe app (persistence, repaint policy).
 //!
 //! The app shares the profile store with `knock-cli`: it re-scans the directory for changes, and never
@@ -21,6 +22,7 @@ pub mod icon;
 pub mod notify;
 pub mod pick;
 pub mod transfer;
+pub mod tray;
 pub mod ui;
 pub mod wm_class;
 pub mod worker;

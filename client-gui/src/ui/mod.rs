@@ -36,6 +36,11 @@ pub struct ViewState {
     titled: Option<Option<String>>,
     /// A rotating profile's countdown was drawn this frame: repaint once a second while it is.
     pub countdown_shown: bool,
+    /// The user asked to quit (File > Quit, Ctrl+Q, the tray's Quit), not only to close the window:
+    /// then the window is not kept in the tray (gui.rs).
+    pub quit_asked: bool,
+    /// A tray icon is shown (gui.rs sets it): only then can the window be kept in the tray.
+    pub tray_shown: bool,
 }
 
 pub fn draw(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
@@ -156,6 +161,7 @@ fn shortcuts(state: &mut AppState, view: &mut ViewState, ctx: &egui::Context) {
         view.focus_search = true;
     }
     if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Q)) {
+        view.quit_asked = true;
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
     if state.editor.is_some() {
@@ -207,7 +213,7 @@ fn view_has_search_focus(ctx: &egui::Context) -> bool {
     ctx.memory(|m| m.has_focus(search_id()))
 }
 
-fn menu(state: &mut AppState, ui: &mut egui::Ui) {
+fn menu(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui.button("New profile   Ctrl+N").clicked() {
@@ -227,6 +233,7 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
             }
             ui.separator();
             if ui.button("Quit   Ctrl+Q").clicked() {
+                view.quit_asked = true;
                 ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
             }
         });
@@ -244,6 +251,12 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
             ui.radio_value(&mut state.quit_policy, QuitPolicy::Ask, "ask what to do");
             ui.radio_value(&mut state.quit_policy, QuitPolicy::CloseDoors, "close them");
             ui.radio_value(&mut state.quit_policy, QuitPolicy::LeaveOpen, "leave them open");
+            ui.separator();
+            ui.add_enabled(
+                view.tray_shown,
+                egui::Checkbox::new(&mut state.keep_in_tray, "Keep running in the tray when the window is closed"),
+            )
+            .on_disabled_hover_text("No tray icon on this desktop: closing the window quits");
             ui.separator();
             egui::gui_zoom::zoom_menu_buttons(ui);
         });
@@ -276,7 +289,7 @@ fn menu(state: &mut AppState, ui: &mut egui::Ui) {
 
 fn toolbar(state: &mut AppState, view: &mut ViewState, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
-        menu(state, ui);
+        menu(state, view, ui);
         // The keyring and raw-socket states sit at the right of the menu bar, where nothing else is: in
         // the toolbar they were drawn over the search box in a small window.
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| system_states(state, ui));

@@ -1,0 +1,482 @@
+//! Issue 24 item 14: the tray's quick knock against the real StatusNotifierItem protocol. A private D-Bus
+//! session (dbus-daemon) and X server (Xvfb); on the bus this test serves an org.kde.StatusNotifierWatcher
+//! (the part of a desktop's tray host that items register with) and an org.freedesktop.Notifications
+//! server, and reads the item's menu as a tray host does (com.canonical.dbusmenu GetLayout, Event). The
+//! real knock-gui runs against them: its item registers, its menu lists the favourites with their last
+//! outcome, Open knock and Quit; a click on a favourite knocks it (datagrams counted on loopback) and
+//! its result arrives as a notification; with "keep in tray" closing the window hides it and Open knock
+//! shows it; Quit ends the process. Without a watcher the app says so once and runs on, and closing the
+//! window quits.
+//!
+//! Linux only. Needs dbus-daemon and Xvfb (with xdotool): without them the tests print SKIPPED, and fail
+//! when CI is set.
+#![cfg(target_os = "linux")]
+
+use std::collections::HashMap;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use client_core::{Profile, ProfileStore, Protocol, Sequence};
+use zbus::zvariant::{OwnedValue, Value};
+
+/// What each wait may take (a debug knock-gui starting under Xvfb on a loaded 2-core machine).
+const LIMIT: Duration = Duration::from_secs(40);
+
+/// Kills what it holds when the test ends, however it ends.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// True (and says why) when the tools are missing outside CI; fails in CI.
+fn skipped() -> bool {
+    let missing: Vec<_> = ["dbus-daemon", "Xvfb", "xdotool"].into_iter().filter(|t| !have(t)).collect();
+    if missing.is_empty() {
+        return false;
+    }
+    let message = format!("needs {} (scripts/install-deps.sh: dbus, xvfb, xdotool)", missing.join(", "));
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+    eprintln!("SKIPPED: {message}");
+    true
+}
+
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(start.elapsed() < LIMIT, "{what}: not within {LIMIT:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A private session: a D-Bus session bus, an X server, and the directories knock-gui keeps its state in.
+struct Session {
+    dir: tempfile::TempDir,
+    bus: String,
+    display: String,
+    children: Children,
+}
+
+impl Session {
+    fn start() -> Session {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("bus");
+        let mut children = Children(Vec::new());
+        children.0.push(
+            Command::new("dbus-daemon")
+                .args(["--session", "--nofork", "--nopidfile"])
+                .arg(format!("--address=unix:path={}", socket.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("dbus-daemon starts"),
+        );
+        wait_for("the private bus's socket", || socket.exists().then_some(()));
+        // Not the same number run after run: an X server of the last run may still be going away.
+        let start = 600 + std::process::id() % 300;
+        let number = (start..start + 100)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            })
+            .expect("a free X display number");
+        let display = format!(":{number}");
+        children.0.push(
+            Command::new("Xvfb")
+                .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb starts"),
+        );
+        let session = Session { bus: format!("unix:path={}", socket.display()), display, children, dir };
+        wait_for("Xvfb answers", || session.xdotool(&["getdisplaygeometry"]));
+        session
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes knock-gui's saved state (eframe's app.ron under XDG_DATA_HOME): these favourites, and the
+    /// keep-in-tray setting.
+    fn save_state(&self, favourites: &[&str], keep_in_tray: bool) {
+        let dir = self.path("data/knock-gui");
+        std::fs::create_dir_all(&dir).expect("state dir");
+        let favourites: Vec<String> = favourites.iter().map(|f| format!("\\\"{f}\\\"")).collect();
+        let state = format!(
+            "{{\"knock-gui\": \"(selected: None, last_results: {{}}, favourites: [{}], keep_in_tray: {keep_in_tray})\"}}",
+            favourites.join(",")
+        );
+        std::fs::write(dir.join("app.ron"), state).expect("app.ron");
+    }
+
+    /// Starts knock-gui on this session's bus and display, on `profiles`; its stderr goes to a file.
+    fn knock_gui(&mut self, profiles: &Path) -> usize {
+        let stderr = std::fs::File::create(self.path("knock-gui.stderr")).expect("stderr file");
+        self.children.0.push(
+            Command::new(env!("CARGO_BIN_EXE_knock-gui"))
+                .arg("--profiles-dir")
+                .arg(profiles)
+                .env("DISPLAY", &self.display)
+                .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+                .env_remove("WAYLAND_DISPLAY")
+                .env("HOME", self.path("home"))
+                .env("XDG_DATA_HOME", self.path("data"))
+                .env("XDG_CONFIG_HOME", self.path("config"))
+                .env("XDG_CACHE_HOME", self.path("cache"))
+                .env("XDG_RUNTIME_DIR", self.path("run"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("knock-gui starts"),
+        );
+        self.children.0.len() - 1
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.path("knock-gui.stderr")).unwrap_or_default()
+    }
+
+    fn xdotool(&self, args: &[&str]) -> Option<String> {
+        let out =
+            Command::new("xdotool").args(args).env("DISPLAY", &self.display).stderr(Stdio::null()).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// knock-gui's mapped (visible) windows.
+    fn visible_windows(&self) -> Vec<u32> {
+        self.xdotool(&["search", "--onlyvisible", "--classname", "^knock-gui$"])
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|id| id.trim().parse().ok())
+            .collect()
+    }
+
+    /// Asks each visible knock-gui window to close, as a window manager's close button does
+    /// (WM_PROTOCOLS / WM_DELETE_WINDOW).
+    fn close_windows(&self) {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
+        let (conn, _) = x11rb::connect(Some(&self.display)).expect("X connection");
+        let atom = |name: &[u8]| conn.intern_atom(false, name).expect("intern").reply().expect("atom").atom;
+        let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
+        for window in self.visible_windows() {
+            let event = ClientMessageEvent::new(32, window, protocols, [delete, x11rb::CURRENT_TIME, 0, 0, 0]);
+            conn.send_event(false, window, EventMask::NO_EVENT, event).expect("send");
+        }
+        conn.flush().expect("flush");
+    }
+
+    fn exited(&mut self, child: usize) -> Option<std::process::ExitStatus> {
+        self.children.0[child].try_wait().expect("wait")
+    }
+}
+
+/// The test's org.kde.StatusNotifierWatcher: records the items that register.
+#[derive(Clone, Default)]
+struct Watcher {
+    items: Arc<Mutex<Vec<String>>>,
+}
+
+#[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
+impl Watcher {
+    async fn register_status_notifier_item(&self, service: String) {
+        self.items.lock().expect("lock").push(service);
+    }
+
+    async fn register_status_notifier_host(&self, _service: String) {}
+
+    #[zbus(property)]
+    async fn registered_status_notifier_items(&self) -> Vec<String> {
+        self.items.lock().expect("lock").clone()
+    }
+
+    #[zbus(property)]
+    async fn is_status_notifier_host_registered(&self) -> bool {
+        true
+    }
+
+    #[zbus(property)]
+    async fn protocol_version(&self) -> i32 {
+        0
+    }
+}
+
+/// The test's org.freedesktop.Notifications: records (summary, body) of each notification.
+#[derive(Clone, Default)]
+struct Notifications {
+    received: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Notifications {
+    async fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".to_owned()]
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the specification's Notify signature")]
+    async fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut received = self.received.lock().expect("lock");
+        received.push((summary, body));
+        received.len() as u32
+    }
+
+    async fn close_notification(&self, _id: u32) {}
+
+    async fn get_server_information(&self) -> (String, String, String, String) {
+        ("test".to_owned(), "knock".to_owned(), "1".to_owned(), "1.2".to_owned())
+    }
+}
+
+/// The test's side of the bus: a watcher (unless `with_watcher` is false) and a notification server.
+struct Host {
+    runtime: tokio::runtime::Runtime,
+    conn: zbus::Connection,
+    watcher: Watcher,
+    notifications: Notifications,
+}
+
+impl Host {
+    fn serve(bus: &str, with_watcher: bool) -> Host {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        let (watcher, notifications) = (Watcher::default(), Notifications::default());
+        let conn = runtime.block_on(async {
+            let mut builder = zbus::connection::Builder::address(bus)
+                .expect("address")
+                .serve_at("/org/freedesktop/Notifications", notifications.clone())
+                .expect("serve")
+                .name("org.freedesktop.Notifications")
+                .expect("name");
+            if with_watcher {
+                builder = builder
+                    .serve_at("/StatusNotifierWatcher", watcher.clone())
+                    .expect("serve")
+                    .name("org.kde.StatusNotifierWatcher")
+                    .expect("name");
+            }
+            builder.build().await.expect("the test's connection")
+        });
+        Host { runtime, conn, watcher, notifications }
+    }
+
+    fn items(&self) -> Vec<String> {
+        self.watcher.items.lock().expect("lock").clone()
+    }
+
+    fn notifications(&self) -> Vec<(String, String)> {
+        self.notifications.received.lock().expect("lock").clone()
+    }
+
+    /// The item's menu path (its Menu property), as a tray host reads it.
+    fn menu_path(&self, item: &str) -> String {
+        self.runtime.block_on(async {
+            let reply = self
+                .conn
+                .call_method(
+                    Some(item),
+                    "/StatusNotifierItem",
+                    Some("org.freedesktop.DBus.Properties"),
+                    "Get",
+                    &("org.kde.StatusNotifierItem", "Menu"),
+                )
+                .await
+                .expect("the item's Menu property");
+            let value: OwnedValue = reply.body().deserialize().expect("a variant");
+            let path: zbus::zvariant::ObjectPath<'_> = Value::from(value).downcast().expect("an object path");
+            path.to_string()
+        })
+    }
+
+    /// The menu's top-level items as (id, label, enabled, type), read with dbusmenu's GetLayout.
+    fn layout(&self, item: &str, menu: &str) -> Vec<MenuEntry> {
+        self.runtime.block_on(async {
+            let reply = self
+                .conn
+                .call_method(
+                    Some(item),
+                    menu,
+                    Some("com.canonical.dbusmenu"),
+                    "GetLayout",
+                    &(0i32, -1i32, Vec::<String>::new()),
+                )
+                .await
+                .expect("GetLayout");
+            let (_revision, (_id, _props, children)): (u32, (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>)) =
+                reply.body().deserialize().expect("a layout");
+            children
+                .into_iter()
+                .map(|child| {
+                    let (id, props, _children): (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>) =
+                        Value::from(child).downcast().expect("a menu item");
+                    let text = |key: &str| {
+                        props
+                            .get(key)
+                            .and_then(|v| String::try_from(v.try_clone().expect("clone")).ok())
+                            .unwrap_or_default()
+                    };
+                    let enabled = props
+                        .get("enabled")
+                        .is_none_or(|v| bool::try_from(v.try_clone().expect("clone")).unwrap_or(true));
+                    MenuEntry { id, label: text("label"), kind: text("type"), enabled }
+                })
+                .collect()
+        })
+    }
+
+    /// Clicks menu item `id`, as a tray host does when the user picks it.
+    fn click(&self, item: &str, menu: &str, id: i32) {
+        self.runtime.block_on(async {
+            self.conn
+                .call_method(
+                    Some(item),
+                    menu,
+                    Some("com.canonical.dbusmenu"),
+                    "Event",
+                    &(id, "clicked", Value::from(0i32), 0u32),
+                )
+                .await
+                .expect("Event clicked");
+        });
+    }
+}
+
+#[derive(Debug, Clone)]
+struct MenuEntry {
+    id: i32,
+    label: String,
+    kind: String,
+    enabled: bool,
+}
+
+fn entry<'a>(entries: &'a [MenuEntry], label: &str) -> &'a MenuEntry {
+    entries.iter().find(|e| e.label == label).unwrap_or_else(|| panic!("no item {label:?} in {entries:#?}"))
+}
+
+/// Two profiles, "web" (knocks two UDP sockets on loopback) and "db"; returns the sockets.
+fn profiles(dir: &Path) -> Vec<UdpSocket> {
+    let sockets: Vec<UdpSocket> = (0..2).map(|_| UdpSocket::bind("127.0.0.1:0").expect("udp")).collect();
+    let ports: Vec<String> = sockets.iter().map(|s| format!("{}:udp", s.local_addr().expect("addr").port())).collect();
+    let store = ProfileStore::new(dir);
+    let web = Profile::new("127.0.0.1", Sequence::parse(&ports.join(","), Protocol::Udp).expect("sequence"));
+    store.create("web", &web).expect("web");
+    let db = Profile::new("127.0.0.1", Sequence::parse("1", Protocol::Udp).expect("sequence"));
+    store.create("db", &db).expect("db");
+    sockets
+}
+
+/// Receives one datagram on each socket (each within the limit).
+fn each_socket_got_a_hit(sockets: &[UdpSocket]) -> bool {
+    let mut buf = [0u8; 64];
+    sockets.iter().all(|s| {
+        s.set_read_timeout(Some(LIMIT)).expect("timeout");
+        s.recv_from(&mut buf).is_ok()
+    })
+}
+
+#[test]
+fn the_tray_lists_favourites_knocks_one_with_a_notification_hides_the_window_and_quits() {
+    if skipped() {
+        return;
+    }
+    let mut session = Session::start();
+    let host = Host::serve(&session.bus, true);
+    let profiles_dir = session.path("profiles");
+    let sockets = profiles(&profiles_dir);
+    session.save_state(&["web"], true);
+    let app = session.knock_gui(&profiles_dir);
+
+    // The item registers with the watcher, and its menu is what a tray host shows.
+    let item = wait_for("knock-gui's item registers", || host.items().first().cloned());
+    let menu = host.menu_path(&item);
+    let entries = wait_for("the menu lists the favourite", || {
+        let entries = host.layout(&item, &menu);
+        entries.iter().any(|e| e.label.starts_with("web — ")).then_some(entries)
+    });
+    let labels: Vec<&str> = entries.iter().filter(|e| e.kind != "separator").map(|e| e.label.as_str()).collect();
+    assert_eq!(labels, ["web — not knocked yet", "Open knock", "Quit"], "only favourites, then the two actions");
+    assert!(entries.iter().all(|e| e.enabled), "{entries:#?}");
+    wait_for("the window is shown", || (!session.visible_windows().is_empty()).then_some(()));
+
+    // A click on the favourite knocks it: its datagrams arrive, its result is a notification and the
+    // menu's outcome.
+    host.click(&item, &menu, entry(&entries, "web — not knocked yet").id);
+    assert!(each_socket_got_a_hit(&sockets), "the tray's knock sent its hits");
+    let (summary, body) = wait_for("the result's notification", || host.notifications().first().cloned());
+    assert_eq!(summary, "web: knocked");
+    assert!(body.starts_with("knocked 127.0.0.1 (2 hits sent"), "{body}");
+    wait_for("the menu shows the outcome", || {
+        host.layout(&item, &menu).iter().any(|e| e.label == "web — knocked").then_some(())
+    });
+
+    // Keep in tray: closing the window hides it and the app runs on; Open knock shows it again.
+    session.close_windows();
+    wait_for("the window is hidden", || session.visible_windows().is_empty().then_some(()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(session.exited(app).is_none(), "closing the window kept the app in the tray");
+    let entries = host.layout(&item, &menu);
+    host.click(&item, &menu, entry(&entries, "Open knock").id);
+    wait_for("Open knock shows the window", || (!session.visible_windows().is_empty()).then_some(()));
+
+    // Quit ends the process (no door with a close sequence was opened: nothing to ask).
+    host.click(&item, &menu, entry(&entries, "Quit").id);
+    let status = wait_for("Quit ends knock-gui", || session.exited(app));
+    assert!(status.success(), "{status}: {}", session.stderr());
+    assert!(!session.stderr().contains("no tray icon"), "{}", session.stderr());
+}
+
+#[test]
+fn without_a_tray_host_the_app_says_so_once_runs_on_and_closing_quits() {
+    if skipped() {
+        return;
+    }
+    let mut session = Session::start();
+    // A session bus with a notification server but no StatusNotifierWatcher: a desktop with no tray.
+    let _host = Host::serve(&session.bus, false);
+    let profiles_dir = session.path("profiles");
+    let _sockets = profiles(&profiles_dir);
+    session.save_state(&["web"], true);
+    let app = session.knock_gui(&profiles_dir);
+
+    wait_for("the window is shown", || (!session.visible_windows().is_empty()).then_some(()));
+    wait_for("knock-gui says there is no tray", || session.stderr().contains("no tray icon").then_some(()));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(session.exited(app).is_none(), "the app runs on without a tray: {}", session.stderr());
+    let stderr = session.stderr();
+    assert_eq!(stderr.matches("no tray icon").count(), 1, "said once: {stderr}");
+    assert!(stderr.contains("StatusNotifierWatcher"), "says why: {stderr}");
+
+    // The keep-in-tray setting is on, but with no tray closing the window quits (nothing left unreachable).
+    session.close_windows();
+    let status = wait_for("closing the window quits", || session.exited(app));
+    assert!(status.success(), "{status}: {}", session.stderr());
+}
