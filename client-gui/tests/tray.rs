@@ -331,13 +331,11 @@ impl Host {
                 )
                 .await
                 .expect("GetLayout");
-            let (_revision, (_id, _props, children)): (u32, (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>)) =
-                reply.body().deserialize().expect("a layout");
+            let (_revision, (_id, _props, children)): (u32, LayoutNode) = reply.body().deserialize().expect("a layout");
             children
                 .into_iter()
                 .map(|child| {
-                    let (id, props, _children): (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>) =
-                        Value::from(child).downcast().expect("a menu item");
+                    let (id, props, _children): LayoutNode = Value::from(child).downcast().expect("a menu item");
                     let text = |key: &str| {
                         props
                             .get(key)
@@ -369,6 +367,9 @@ impl Host {
         });
     }
 }
+
+/// A dbusmenu layout node: id, properties, children (each a variant holding a node).
+type LayoutNode = (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>);
 
 #[derive(Debug, Clone)]
 struct MenuEntry {

@@ -92,7 +92,7 @@ fn request_of(id: &str) -> Option<TrayRequest> {
 fn native_menu(menu: &Menu) -> NativeMenu {
     let native = NativeMenu::new();
     // Appending to a fresh menu fails only for an item already in it, which cannot happen here.
-    let mut add = |item: &dyn tray_icon::menu::IsMenuItem| {
+    let add = |item: &dyn tray_icon::menu::IsMenuItem| {
         let _ = native.append(item);
     };
     for favourite in &menu.favourites {
