@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use client_core::{Profile, ProfileStore, Protocol, Sequence};
+use client_core::{Profile, ProfileStore, Protocol, Sequence, SequenceSource};
 use zbus::zvariant::{OwnedValue, Value};
 
 /// What each wait may take (a debug knock-gui starting under Xvfb on a loaded 2-core machine).
@@ -68,12 +68,20 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Runs xdotool on `display`, returning its stdout when it succeeded.
+fn xdotool_on(display: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new("xdotool").args(args).env("DISPLAY", display).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// A private session: a D-Bus session bus, an X server, and the directories knock-gui keeps its state in.
 struct Session {
     dir: tempfile::TempDir,
     bus: String,
     display: String,
     children: Children,
+    /// knock-gui's process id, once started.
+    app_pid: Option<u32>,
 }
 
 impl Session {
@@ -81,35 +89,69 @@ impl Session {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("bus");
         let mut children = Children(Vec::new());
+        // A bus with no service directories: nothing is started on demand (no keyring daemon, no
+        // accessibility bus), so the session holds only what this test starts.
+        let config = dir.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
+                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+                 <busconfig><type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
+                 <policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+                 <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
+                socket.display()
+            ),
+        )
+        .expect("bus config");
         children.0.push(
             Command::new("dbus-daemon")
-                .args(["--session", "--nofork", "--nopidfile"])
-                .arg(format!("--address=unix:path={}", socket.display()))
+                .args(["--nofork", "--nopidfile"])
+                .arg(format!("--config-file={}", config.display()))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("dbus-daemon starts"),
         );
         wait_for("the private bus's socket", || socket.exists().then_some(()));
-        // Not the same number run after run: an X server of the last run may still be going away.
-        let start = 600 + std::process::id() % 300;
-        let number = (start..start + 100)
-            .find(|n| {
-                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            })
-            .expect("a free X display number");
-        let display = format!(":{number}");
-        children.0.push(
-            Command::new("Xvfb")
+        // Not the same number run after run (an X server of the last run may still be going away), nor
+        // in two tests of this run at once; a number another X server took meanwhile is skipped.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let base = 600 + std::process::id() % 300;
+        let display = loop {
+            let number = base + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            assert!(number < base + 100, "no free X display number");
+            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+                || Path::new(&format!("/tmp/.X{number}-lock")).exists()
+            {
+                continue;
+            }
+            let display = format!(":{number}");
+            let mut xvfb = Command::new("Xvfb")
                 .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("Xvfb starts"),
-        );
-        let session = Session { bus: format!("unix:path={}", socket.display()), display, children, dir };
-        wait_for("Xvfb answers", || session.xdotool(&["getdisplaygeometry"]));
-        session
+                .expect("Xvfb starts");
+            let started = Instant::now();
+            let answers = loop {
+                if xvfb.try_wait().expect("wait").is_some() {
+                    break false;
+                }
+                if xdotool_on(&display, &["getdisplaygeometry"]).is_some() {
+                    break true;
+                }
+                if started.elapsed() > LIMIT {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            children.0.push(xvfb);
+            if answers {
+                break display;
+            }
+        };
+        Session { bus: format!("unix:path={}", socket.display()), display, children, dir, app_pid: None }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -150,6 +192,7 @@ impl Session {
                 .spawn()
                 .expect("knock-gui starts"),
         );
+        self.app_pid = self.children.0.last().map(Child::id);
         self.children.0.len() - 1
     }
 
@@ -163,9 +206,10 @@ impl Session {
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// knock-gui's mapped (visible) windows.
+    /// knock-gui's mapped (visible) windows (by the process id winit sets on them, _NET_WM_PID).
     fn visible_windows(&self) -> Vec<u32> {
-        self.xdotool(&["search", "--onlyvisible", "--classname", "^knock-gui$"])
+        let Some(pid) = self.app_pid else { return Vec::new() };
+        self.xdotool(&["search", "--onlyvisible", "--pid", &pid.to_string()])
             .unwrap_or_default()
             .lines()
             .filter_map(|id| id.trim().parse().ok())
@@ -182,9 +226,38 @@ impl Session {
         let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
         for window in self.visible_windows() {
             let event = ClientMessageEvent::new(32, window, protocols, [delete, x11rb::CURRENT_TIME, 0, 0, 0]);
-            conn.send_event(false, window, EventMask::NO_EVENT, event).expect("send");
+            conn.send_event(false, window, EventMask::NO_EVENT, event).expect("send").check().expect("sent");
         }
-        conn.flush().expect("flush");
+        // A round trip: the server has handled the events before the connection closes.
+        conn.get_input_focus().expect("request").reply().expect("round trip");
+    }
+
+    /// Polls `done` until it holds (true) or the limit passes (false).
+    fn wait_until(&self, mut done: impl FnMut(&Session) -> bool) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < LIMIT {
+            if done(self) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// Waits for `child` to end; the panic says `what` did not happen, with knock-gui's stderr.
+    fn wait_exit(&mut self, child: usize, what: &str) -> std::process::ExitStatus {
+        let start = Instant::now();
+        while start.elapsed() < LIMIT {
+            if let Some(status) = self.exited(child) {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "{what}: not within {LIMIT:?}; visible windows {:?}; knock-gui's stderr: {}",
+            self.visible_windows(),
+            self.stderr()
+        );
     }
 
     fn exited(&mut self, child: usize) -> Option<std::process::ExitStatus> {
@@ -383,7 +456,11 @@ fn entry<'a>(entries: &'a [MenuEntry], label: &str) -> &'a MenuEntry {
     entries.iter().find(|e| e.label == label).unwrap_or_else(|| panic!("no item {label:?} in {entries:#?}"))
 }
 
-/// Two profiles, "web" (knocks two UDP sockets on loopback) and "db"; returns the sockets.
+/// A variable no one sets: the "secret" profile's sequence, so its knock cannot start.
+const UNSET_VAR: &str = "KNOCK_GUI_TRAY_TEST_NEVER_SET";
+
+/// Three profiles, "web" (knocks two UDP sockets on loopback), "db", and "secret" (its sequence in an
+/// unset variable: its knock cannot start); returns the sockets.
 fn profiles(dir: &Path) -> Vec<UdpSocket> {
     let sockets: Vec<UdpSocket> = (0..2).map(|_| UdpSocket::bind("127.0.0.1:0").expect("udp")).collect();
     let ports: Vec<String> = sockets.iter().map(|s| format!("{}:udp", s.local_addr().expect("addr").port())).collect();
@@ -392,6 +469,11 @@ fn profiles(dir: &Path) -> Vec<UdpSocket> {
     store.create("web", &web).expect("web");
     let db = Profile::new("127.0.0.1", Sequence::parse("1", Protocol::Udp).expect("sequence"));
     store.create("db", &db).expect("db");
+    let mut secret = Profile::new("127.0.0.1", Sequence::parse("1", Protocol::Udp).expect("sequence"));
+    if let Some(knock) = secret.sequence_mut() {
+        knock.open = SequenceSource::Env(UNSET_VAR.into());
+    }
+    store.create("secret", &secret).expect("secret");
     sockets
 }
 
@@ -413,7 +495,7 @@ fn the_tray_lists_favourites_knocks_one_with_a_notification_hides_the_window_and
     let host = Host::serve(&session.bus, true);
     let profiles_dir = session.path("profiles");
     let sockets = profiles(&profiles_dir);
-    session.save_state(&["web"], true);
+    session.save_state(&["web", "secret"], true);
     let app = session.knock_gui(&profiles_dir);
 
     // The item registers with the watcher, and its menu is what a tray host shows.
@@ -424,9 +506,19 @@ fn the_tray_lists_favourites_knocks_one_with_a_notification_hides_the_window_and
         entries.iter().any(|e| e.label.starts_with("web — ")).then_some(entries)
     });
     let labels: Vec<&str> = entries.iter().filter(|e| e.kind != "separator").map(|e| e.label.as_str()).collect();
-    assert_eq!(labels, ["web — not knocked yet", "Open knock", "Quit"], "only favourites, then the two actions");
+    assert_eq!(
+        labels,
+        ["secret — not knocked yet", "web — not knocked yet", "Open knock", "Quit"],
+        "only favourites, then the two actions"
+    );
     assert!(entries.iter().all(|e| e.enabled), "{entries:#?}");
-    wait_for("the window is shown", || (!session.visible_windows().is_empty()).then_some(()));
+    // The window has the keyboard focus: the tray's results are notified even so.
+    let window = wait_for("the window is shown", || session.visible_windows().first().copied());
+    session.xdotool(&["windowfocus", "--sync", &window.to_string()]).expect("focus the window");
+    wait_for("the window has the focus", || {
+        let focused = session.xdotool(&["getwindowfocus"])?;
+        (focused.trim() == window.to_string()).then_some(())
+    });
 
     // A click on the favourite knocks it: its datagrams arrive, its result is a notification and the
     // menu's outcome.
@@ -439,6 +531,13 @@ fn the_tray_lists_favourites_knocks_one_with_a_notification_hides_the_window_and
         host.layout(&item, &menu).iter().any(|e| e.label == "web — knocked").then_some(())
     });
 
+    // A favourite whose knock cannot start says why in a notification too (the window may be hidden).
+    host.click(&item, &menu, entry(&entries, "secret — not knocked yet").id);
+    let (summary, body) = wait_for("the failure's notification", || host.notifications().get(1).cloned());
+    assert_eq!(summary, "secret: not knocked");
+    assert!(body.contains(UNSET_VAR), "{body}");
+    assert_eq!(host.notifications().len(), 2, "one notification per tray knock");
+
     // Keep in tray: closing the window hides it and the app runs on; Open knock shows it again.
     session.close_windows();
     wait_for("the window is hidden", || session.visible_windows().is_empty().then_some(()));
@@ -446,11 +545,12 @@ fn the_tray_lists_favourites_knocks_one_with_a_notification_hides_the_window_and
     assert!(session.exited(app).is_none(), "closing the window kept the app in the tray");
     let entries = host.layout(&item, &menu);
     host.click(&item, &menu, entry(&entries, "Open knock").id);
-    wait_for("Open knock shows the window", || (!session.visible_windows().is_empty()).then_some(()));
+    let shown = session.wait_until(|s| !s.visible_windows().is_empty());
+    assert!(shown, "Open knock shows the window: {:?}; {}", session.exited(app), session.stderr());
 
     // Quit ends the process (no door with a close sequence was opened: nothing to ask).
     host.click(&item, &menu, entry(&entries, "Quit").id);
-    let status = wait_for("Quit ends knock-gui", || session.exited(app));
+    let status = session.wait_exit(app, "Quit ends knock-gui");
     assert!(status.success(), "{status}: {}", session.stderr());
     assert!(!session.stderr().contains("no tray icon"), "{}", session.stderr());
 }
@@ -478,6 +578,33 @@ fn without_a_tray_host_the_app_says_so_once_runs_on_and_closing_quits() {
 
     // The keep-in-tray setting is on, but with no tray closing the window quits (nothing left unreachable).
     session.close_windows();
-    let status = wait_for("closing the window quits", || session.exited(app));
+    let status = session.wait_exit(app, "closing the window quits");
+    assert!(status.success(), "{status}: {}", session.stderr());
+}
+
+#[test]
+fn when_the_tray_host_goes_away_a_hidden_window_is_shown_again_and_closing_then_quits() {
+    if skipped() {
+        return;
+    }
+    let mut session = Session::start();
+    let host = Host::serve(&session.bus, true);
+    let profiles_dir = session.path("profiles");
+    let _sockets = profiles(&profiles_dir);
+    session.save_state(&["web"], true);
+    let app = session.knock_gui(&profiles_dir);
+    wait_for("knock-gui's item registers", || host.items().first().cloned());
+    wait_for("the window is shown", || (!session.visible_windows().is_empty()).then_some(()));
+    session.close_windows();
+    wait_for("the window is hidden in the tray", || session.visible_windows().is_empty().then_some(()));
+
+    // The tray host leaves the bus (a panel restarted, or stopped): the window comes back.
+    host.runtime.block_on(host.conn.release_name("org.kde.StatusNotifierWatcher")).expect("release the name");
+    wait_for("the window is shown again", || (!session.visible_windows().is_empty()).then_some(()));
+    assert!(session.stderr().contains("went away"), "says why: {}", session.stderr());
+
+    // With no tray now, closing the window quits.
+    session.close_windows();
+    let status = session.wait_exit(app, "closing the window quits");
     assert!(status.success(), "{status}: {}", session.stderr());
 }
