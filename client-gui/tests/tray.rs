@@ -4,8 +4,9 @@
 //! server, and reads the item's menu as a tray host does (com.canonical.dbusmenu GetLayout, Event). The
 //! real knock-gui runs against them: its item registers, its menu lists the favourites with their last
 //! outcome, Open knock and Quit; a click on a favourite knocks it (datagrams counted on loopback) and
-//! its result arrives as a notification; with "keep in tray" closing the window hides it and Open knock
-//! shows it; Quit ends the process. Without a watcher the app says so once and runs on, and closing the
+//! its result arrives as a notification (also while the window has the focus, and also when the knock
+//! cannot start); with "keep in tray" closing the window hides it, and Open knock or a click on the icon
+//! shows it; Quit ends the process; if the tray host leaves, a hidden window comes back. Without a watcher the app says so once and runs on, and closing the
 //! window quits.
 //!
 //! Linux only. Needs dbus-daemon and Xvfb (with xdotool): without them the tests print SKIPPED, and fail
@@ -219,7 +220,6 @@ impl Session {
     /// Asks each visible knock-gui window to close, as a window manager's close button does
     /// (WM_PROTOCOLS / WM_DELETE_WINDOW).
     fn close_windows(&self) {
-        use x11rb::connection::Connection;
         use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
         let (conn, _) = x11rb::connect(Some(&self.display)).expect("X connection");
         let atom = |name: &[u8]| conn.intern_atom(false, name).expect("intern").reply().expect("atom").atom;
@@ -424,6 +424,22 @@ impl Host {
         })
     }
 
+    /// A left click on the icon, as a tray host reports it (org.kde.StatusNotifierItem.Activate).
+    fn activate(&self, item: &str) {
+        self.runtime.block_on(async {
+            self.conn
+                .call_method(
+                    Some(item),
+                    "/StatusNotifierItem",
+                    Some("org.kde.StatusNotifierItem"),
+                    "Activate",
+                    &(0i32, 0i32),
+                )
+                .await
+                .expect("Activate");
+        });
+    }
+
     /// Clicks menu item `id`, as a tray host does when the user picks it.
     fn click(&self, item: &str, menu: &str, id: i32) {
         self.runtime.block_on(async {
@@ -547,6 +563,12 @@ fn the_tray_lists_favourites_knocks_one_with_a_notification_hides_the_window_and
     host.click(&item, &menu, entry(&entries, "Open knock").id);
     let shown = session.wait_until(|s| !s.visible_windows().is_empty());
     assert!(shown, "Open knock shows the window: {:?}; {}", session.exited(app), session.stderr());
+
+    // A left click on the icon (the host calls the item's Activate) also shows the hidden window.
+    session.close_windows();
+    wait_for("the window is hidden again", || session.visible_windows().is_empty().then_some(()));
+    host.activate(&item);
+    wait_for("a click on the icon shows the window", || (!session.visible_windows().is_empty()).then_some(()));
 
     // Quit ends the process (no door with a close sequence was opened: nothing to ask).
     host.click(&item, &menu, entry(&entries, "Quit").id);
