@@ -88,6 +88,11 @@ fn request_of(id: &str) -> Option<TrayRequest> {
     }
 }
 
+/// A menu label shown as written: on Windows '&' marks the access key (two are one '&').
+fn label(text: &str) -> String {
+    if cfg!(windows) { text.replace('&', "&&") } else { text.to_owned() }
+}
+
 /// The menu as muda items: the favourites, a separator, Open knock and Quit.
 fn native_menu(menu: &Menu) -> NativeMenu {
     let native = NativeMenu::new();
@@ -96,7 +101,7 @@ fn native_menu(menu: &Menu) -> NativeMenu {
         let _ = native.append(item);
     };
     for favourite in &menu.favourites {
-        add(&MenuItem::with_id(format!("{KNOCK_PREFIX}{}", favourite.name), &favourite.label, true, None));
+        add(&MenuItem::with_id(format!("{KNOCK_PREFIX}{}", favourite.name), label(&favourite.label), true, None));
     }
     if menu.favourites.is_empty() {
         add(&MenuItem::new(NO_FAVOURITES_LABEL, false, None));
@@ -117,5 +122,11 @@ mod tests {
         assert_eq!(request_of(OPEN_ID), Some(TrayRequest::ShowWindow));
         assert_eq!(request_of(QUIT_ID), Some(TrayRequest::Quit));
         assert_eq!(request_of("other"), None);
+    }
+
+    #[test]
+    fn ampersands_in_names_are_shown_not_taken_as_access_keys() {
+        let expected = if cfg!(windows) { "R&&D — door open" } else { "R&D — door open" };
+        assert_eq!(label("R&D — door open"), expected);
     }
 }
