@@ -7,17 +7,17 @@
 //! back.
 //!
 //! Per OS (one backend file each):
-//! - Linux/BSD ([`sni`]): a StatusNotifierItem with a com.canonical.dbusmenu menu on the session bus
+//! - Linux/BSD (`sni.rs`): a StatusNotifierItem with a com.canonical.dbusmenu menu on the session bus
 //!   (ksni: pure Rust over zbus; no GTK and no libappindicator, which tray-icon's Linux backend needs beside
 //!   winit's loop). It is shown by whatever hosts StatusNotifierItems: KDE Plasma, GNOME with the
 //!   AppIndicator extension (Ubuntu's default), XFCE/MATE/Cinnamon panels, waybar, … . It is started on its
 //!   own thread, so the window never waits for D-Bus. Without a session bus, or with no
 //!   org.kde.StatusNotifierWatcher on it (a bare window manager, GNOME without the extension), there is
 //!   no tray: the app says so once and runs as without one.
-//! - Windows ([`native`]): an icon in the notification area (tauri's tray-icon, Shell_NotifyIcon) whose
+//! - Windows (`native.rs`): an icon in the notification area (tauri's tray-icon, Shell_NotifyIcon) whose
 //!   right-click menu is the menu above; a left click opens the window. It lives in the message loop
 //!   winit already pumps on the main thread.
-//! - macOS ([`native`]): a menu-bar item (tray-icon, NSStatusItem) whose click opens the menu, as
+//! - macOS (`native.rs`): a menu-bar item (tray-icon, NSStatusItem) whose click opens the menu, as
 //!   menu-bar items do; created on the main thread once the event loop runs (eframe's creation closure).
 //! - Elsewhere: no tray; the app says so once.
 //!
