@@ -25,8 +25,9 @@
 //! window with no tray would leave a process nobody can reach. If the tray host goes away later (a panel
 //! restarted), the hidden window is shown again and the app says so.
 //!
-//! The app applies [`TrayRequest`]s in one place (`gui.rs`); this module only owns the icon, its menu and
-//! what it asked for.
+//! `gui.rs` turns [`TrayRequest`]s into the app's commands (`Command::Knock`, `ShowWindow`, `Quit`),
+//! submitted and applied with the window's own; this module only owns the icon, its menu and what it
+//! asked for.
 
 mod menu;
 
