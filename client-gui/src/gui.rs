@@ -232,7 +232,8 @@ impl eframe::App for KnockGui {
         self.state.rescan_if_due(Instant::now());
         self.apply_tray_requests(ctx);
         if ctx.input(|i| i.viewport().close_requested()) {
-            let quit_asked = std::mem::take(&mut self.view.quit_asked);
+            // A quit under way (the doors' question answered, close sequences sent) closes, never hides.
+            let quit_asked = std::mem::take(&mut self.view.quit_asked) || self.state.quit != Quit::No;
             if self.tray.keeps_window(self.state.keep_in_tray, quit_asked) {
                 // Kept in the tray: hidden, not closed; the tray's "Open knock" shows it again.
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
