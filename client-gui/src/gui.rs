@@ -242,7 +242,8 @@ impl eframe::App for KnockGui {
         self.window_requests(ctx);
         self.state.rescan_if_due(Instant::now());
         if ctx.input(|i| i.viewport().close_requested()) {
-            let quit_asked = std::mem::take(&mut self.quit_asked);
+            // A quit under way (the doors' question answered, close sequences sent) closes, never hides.
+            let quit_asked = std::mem::take(&mut self.quit_asked) || self.state.quit != Quit::No;
             if self.tray.keeps_window(self.state.settings.keep_in_tray, quit_asked) {
                 // Kept in the tray: hidden, not closed; the tray's "Open knock" shows it again.
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);

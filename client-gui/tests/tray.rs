@@ -162,11 +162,17 @@ impl Session {
     /// Writes knock-gui's saved state (eframe's app.ron under XDG_DATA_HOME): these favourites, and the
     /// keep-in-tray setting.
     fn save_state(&self, favourites: &[&str], keep_in_tray: bool) {
+        self.save_state_with(favourites, keep_in_tray, "Ask");
+    }
+
+    /// [`Session::save_state`] with a quit policy ("Ask", "CloseDoors", "LeaveOpen").
+    fn save_state_with(&self, favourites: &[&str], keep_in_tray: bool, quit_policy: &str) {
         let dir = self.path("data/knock-gui");
         std::fs::create_dir_all(&dir).expect("state dir");
         let favourites: Vec<String> = favourites.iter().map(|f| format!("\\\"{f}\\\"")).collect();
         let state = format!(
-            "{{\"knock-gui\": \"(selected: None, last_results: {{}}, favourites: [{}], keep_in_tray: {keep_in_tray})\"}}",
+            "{{\"knock-gui\": \"(selected: None, last_results: {{}}, favourites: [{}], keep_in_tray: {keep_in_tray}, \
+             quit_policy: {quit_policy})\"}}",
             favourites.join(",")
         );
         std::fs::write(dir.join("app.ron"), state).expect("app.ron");
@@ -628,5 +634,42 @@ fn when_the_tray_host_goes_away_a_hidden_window_is_shown_again_and_closing_then_
     // With no tray now, closing the window quits.
     session.close_windows();
     let status = session.wait_exit(app, "closing the window quits");
+    assert!(status.success(), "{status}: {}", session.stderr());
+}
+
+#[test]
+fn the_trays_quit_sends_close_sequences_first_and_then_quits_even_with_keep_in_tray() {
+    if skipped() {
+        return;
+    }
+    let mut session = Session::start();
+    let host = Host::serve(&session.bus, true);
+    let profiles_dir = session.path("profiles");
+    // "gate" opens with a hit on one loopback socket and closes with a hit on another.
+    let (open, close) = (UdpSocket::bind("127.0.0.1:0").expect("udp"), UdpSocket::bind("127.0.0.1:0").expect("udp"));
+    let port = |s: &UdpSocket| format!("{}:udp", s.local_addr().expect("addr").port());
+    let mut gate = Profile::new("127.0.0.1", Sequence::parse(&port(&open), Protocol::Udp).expect("sequence"));
+    if let Some(knock) = gate.sequence_mut() {
+        knock.close = Some(Sequence::parse(&port(&close), Protocol::Udp).expect("sequence").into());
+    }
+    ProfileStore::new(&profiles_dir).create("gate", &gate).expect("gate");
+    session.save_state_with(&["gate"], true, "CloseDoors");
+    let app = session.knock_gui(&profiles_dir);
+    let item = wait_for("knock-gui's item registers", || host.items().first().cloned());
+    let menu = host.menu_path(&item);
+    let entries = wait_for("the menu lists gate", || {
+        let entries = host.layout(&item, &menu);
+        entries.iter().any(|e| e.label == "gate — not knocked yet").then_some(entries)
+    });
+    host.click(&item, &menu, entry(&entries, "gate — not knocked yet").id);
+    assert!(each_socket_got_a_hit(std::slice::from_ref(&open)), "the door was opened from the tray");
+    wait_for("the knock's notification", || host.notifications().first().cloned());
+
+    // Quit: the close sequence goes out first (the quit policy), then the app ends; it does not stay
+    // hidden in the tray, although closing the window would keep it there.
+    let entries = host.layout(&item, &menu);
+    host.click(&item, &menu, entry(&entries, "Quit").id);
+    assert!(each_socket_got_a_hit(std::slice::from_ref(&close)), "the close sequence was sent");
+    let status = session.wait_exit(app, "Quit ends knock-gui after the close sequence");
     assert!(status.success(), "{status}: {}", session.stderr());
 }
