@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use client_core::ProfileStore;
 
-use crate::app::{AppState, Persisted, Quit, WindowRequest};
+use crate::app::{AppState, Command, Notice, Persisted, Quit, WindowRequest};
+use crate::tray::{Tray, TrayRequest};
 use crate::ui::{self, ViewState};
 
 /// Makes the app's saved state private before eframe reads or writes it: its folder 0700 and its file
@@ -52,6 +53,11 @@ pub struct KnockGui {
     first_frame: bool,
     /// How many times the X11 WM_CLASS was set (see [`WM_CLASS_SETS`]).
     wm_class_sets: u8,
+    /// The tray icon (none until [`KnockGui::with_tray`]: test harnesses run without one).
+    tray: Tray,
+    /// The user asked to quit (File > Quit, Ctrl+Q, the tray's Quit: [`WindowRequest::Close`]), not only
+    /// closed the window: then the window is not kept in the tray.
+    quit_asked: bool,
 }
 
 /// Measurements for the benchmark script, enabled by `KNOCK_GUI_BENCH=N` (N frames to time): prints
@@ -98,7 +104,48 @@ impl KnockGui {
         let mut state = AppState::new(store, persisted)?;
         let ctx = cc.egui_ctx.clone();
         state.worker_mut().set_waker(Arc::new(move || ctx.request_repaint()));
-        Ok(KnockGui { state, view: ViewState::default(), bench: None, first_frame: true, wm_class_sets: 0 })
+        Ok(KnockGui {
+            state,
+            view: ViewState::default(),
+            bench: None,
+            first_frame: true,
+            wm_class_sets: 0,
+            tray: Tray::not_started(),
+            quit_asked: false,
+        })
+    }
+
+    /// Shows `tray` (see [`crate::tray`]), started with [`Tray::start`] on the main thread.
+    pub fn with_tray(mut self, tray: Tray) -> KnockGui {
+        self.tray = tray;
+        self
+    }
+
+    /// The tray's requests, once per frame, as commands (the window's own buttons give the same ones):
+    /// submitted here, applied with the others by [`AppState::apply_submitted`]; returns the favourites
+    /// knocked, for [`Tray::knocked`] once their commands are applied.
+    fn submit_tray_requests(&mut self) -> Vec<String> {
+        self.view.tray_shown = self.tray.is_shown();
+        let mut knocked = Vec::new();
+        for request in self.tray.requests(&self.state) {
+            match request {
+                TrayRequest::Knock(name) => {
+                    self.state.submit(Command::Knock { profile: name.clone(), action: client_core::Action::Open });
+                    knocked.push(name);
+                }
+                TrayRequest::ShowWindow => self.state.submit(Command::ShowWindow),
+                TrayRequest::Quit => {
+                    // Shown first: quitting may ask about doors opened here.
+                    self.state.submit(Command::ShowWindow);
+                    self.state.submit(Command::Quit);
+                }
+                TrayRequest::Unavailable(message) => {
+                    self.state.notices.current = Some(Notice::Info(message));
+                    self.state.submit(Command::ShowWindow);
+                }
+            }
+        }
+        knocked
     }
 
     /// Turns on the benchmark output (the first frames' times and the idle repaints, on stdout); `started`
@@ -184,20 +231,34 @@ impl eframe::App for KnockGui {
     /// worker's news, the store re-scan, quitting, and notifications (which matter most then).
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.state.poll();
+        let tray_knocks = self.submit_tray_requests();
         // Commands from other input sources (a tray menu), as the window's own would be.
         if self.state.apply_submitted() {
             ctx.request_repaint();
         }
+        for name in &tray_knocks {
+            self.tray.knocked(name, &mut self.state);
+        }
         self.window_requests(ctx);
         self.state.rescan_if_due(Instant::now());
-        // Quitting: doors opened here may want their close sequences first (ask, or send and wait).
-        if ctx.input(|i| i.viewport().close_requested()) && !self.state.request_quit() {
-            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        if ctx.input(|i| i.viewport().close_requested()) {
+            // A quit under way (the doors' question answered, close sequences sent) closes, never hides.
+            let quit_asked = std::mem::take(&mut self.quit_asked) || self.state.quit != Quit::No;
+            if self.tray.keeps_window(self.state.settings.keep_in_tray, quit_asked) {
+                // Kept in the tray: hidden, not closed; the tray's "Open knock" shows it again.
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Visible(false));
+            } else if !self.state.request_quit() {
+                // Quitting: doors opened here may want their close sequences first (ask, or send and wait).
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            }
         }
         if matches!(self.state.quit, Quit::Closing(_)) && self.state.ready_to_quit() {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
-        self.state.deliver_notes(ctx.input(|i| i.focused));
+        // A knock asked for from the tray is answered on the desktop even while the window is focused.
+        let tray_result = self.tray.result_arrived(&self.state);
+        self.state.deliver_notes(ctx.input(|i| i.focused) && !tray_result);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
@@ -270,7 +331,10 @@ impl KnockGui {
     fn window_requests(&mut self, ctx: &egui::Context) {
         for request in self.state.take_window_requests() {
             match request {
-                WindowRequest::Close => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+                WindowRequest::Close => {
+                    self.quit_asked = true;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
                 WindowRequest::Show => {
                     ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
                     ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));

@@ -8,6 +8,8 @@
 //! - [`transfer`]: import and export as functions of paths; [`pick`]: the native file dialogs, async.
 //! - [`clipboard`]: copied keys are cleared from the clipboard after 30 s.
 //! - [`wm_class`]: the X11 window class (instance and class).
+//! - [`tray`]: the tray icon (menu-bar item on macOS): favourites to knock, Open knock, Quit; it submits
+//!   commands.
 //! - [`ui`]: drawing only (it reads the state and returns commands); [`gui`]: the eframe app
 //!   (applies the frame's commands, persistence, repaint policy).
 //!
@@ -23,6 +25,7 @@ pub mod icon;
 pub mod notify;
 pub mod pick;
 pub mod transfer;
+pub mod tray;
 pub mod ui;
 pub mod wm_class;
 pub mod worker;

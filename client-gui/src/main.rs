@@ -165,7 +165,9 @@ fn open_window(
             if bench.is_some() {
                 println!("window_and_gl_ms {:.1}", started.elapsed().as_secs_f64() * 1000.0);
             }
-            let mut app = KnockGui::new(cc, store)?;
+            let ctx = cc.egui_ctx.clone();
+            let tray = client_gui::tray::Tray::start(std::sync::Arc::new(move || ctx.request_repaint()));
+            let mut app = KnockGui::new(cc, store)?.with_tray(tray);
             if let Some(frames) = bench {
                 println!("app_state_ms {:.1}", started.elapsed().as_secs_f64() * 1000.0);
                 app = app.with_bench(started, frames);

@@ -153,6 +153,8 @@ pub enum Command {
     DismissNotice,
     ToggleHistory,
     SetQuitPolicy(QuitPolicy),
+    /// View > Keep running in the tray when the window is closed.
+    SetKeepInTray(bool),
     // ----- quitting and the window
     /// Close the window (quitting asks about open doors first, as the quit policy says).
     Quit,
@@ -299,6 +301,7 @@ impl AppState {
             Command::DismissNotice => self.notices.current = None,
             Command::ToggleHistory => self.settings.history_open = !self.settings.history_open,
             Command::SetQuitPolicy(policy) => self.settings.quit_policy = policy,
+            Command::SetKeepInTray(keep) => self.settings.keep_in_tray = keep,
             Command::Quit => self.window_requests.push(WindowRequest::Close),
             Command::CloseDoorsAndQuit => self.close_doors_and_quit(),
             Command::QuitLeavingDoorsOpen => self.quit_leaving_doors_open(),

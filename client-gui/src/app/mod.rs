@@ -88,6 +88,7 @@ impl AppState {
                 connect_users: persisted.connect_users,
                 quit_policy: persisted.quit_policy,
                 history_open: persisted.history_open,
+                keep_in_tray: persisted.keep_in_tray,
             },
             notices: Notices::default(),
             quit: Quit::No,

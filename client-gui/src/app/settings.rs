@@ -32,6 +32,8 @@ pub struct Settings {
     /// Whether the History panel is expanded (it starts collapsed to one line: the list and the detail
     /// view get the room first).
     pub history_open: bool,
+    /// Closing the window keeps the app running in the tray (src/tray/), when there is one.
+    pub keep_in_tray: bool,
 }
 
 /// What survives a restart (eframe persistence).
@@ -57,6 +59,9 @@ pub struct Persisted {
     /// Whether the History panel is expanded.
     #[serde(default)]
     pub history_open: bool,
+    /// [`Settings::keep_in_tray`] (off when missing: saved states from before it).
+    #[serde(default)]
+    pub keep_in_tray: bool,
 }
 
 impl AppState {
@@ -72,6 +77,7 @@ impl AppState {
             collapsed_groups: self.list.collapsed_groups.clone(),
             quit_policy: self.settings.quit_policy,
             history_open: self.settings.history_open,
+            keep_in_tray: self.settings.keep_in_tray,
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct ViewState {
     titled: Option<Option<String>>,
     /// A rotating profile's countdown was drawn this frame: repaint once a second while it is.
     pub countdown_shown: bool,
+    /// A tray icon is shown (gui.rs sets it): only then can the window be kept in the tray.
+    pub tray_shown: bool,
 }
 
 /// The commands of one frame, in the order the user gave them.
@@ -208,7 +210,7 @@ fn view_has_search_focus(ctx: &egui::Context) -> bool {
     ctx.memory(|m| m.has_focus(search_id()))
 }
 
-fn menu(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) {
+fn menu(state: &AppState, view: &ViewState, ui: &mut egui::Ui, out: &mut Commands) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui.button("New profile   Ctrl+N").clicked() {
@@ -250,6 +252,18 @@ fn menu(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) {
                 out.push(Command::SetQuitPolicy(policy));
             }
             ui.separator();
+            let mut keep_in_tray = state.settings.keep_in_tray;
+            let changed = ui
+                .add_enabled(
+                    view.tray_shown,
+                    egui::Checkbox::new(&mut keep_in_tray, "Keep running in the tray when the window is closed"),
+                )
+                .on_disabled_hover_text("No tray icon on this desktop: closing the window quits")
+                .changed();
+            if changed {
+                out.push(Command::SetKeepInTray(keep_in_tray));
+            }
+            ui.separator();
             egui::gui_zoom::zoom_menu_buttons(ui);
         });
         ui.menu_button("Help", |ui| {
@@ -281,7 +295,7 @@ fn menu(state: &AppState, ui: &mut egui::Ui, out: &mut Commands) {
 
 fn toolbar(state: &AppState, view: &mut ViewState, ui: &mut egui::Ui, out: &mut Commands) {
     ui.horizontal(|ui| {
-        menu(state, ui, out);
+        menu(state, view, ui, out);
         // The keyring and raw-socket states sit at the right of the menu bar, where nothing else is: in
         // the toolbar they were drawn over the search box in a small window.
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| system_states(state, ui, out));
