@@ -21,58 +21,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use client_core::{Profile, ProfileStore, Protocol, Sequence, SequenceSource};
+use x11::{Children, start_xvfb, tools_present};
 use zbus::zvariant::{OwnedValue, Value};
+
+mod x11;
 
 /// What each wait may take (a debug knock-gui starting under Xvfb on a loaded 2-core machine).
 const LIMIT: Duration = Duration::from_secs(40);
 
-/// Kills what it holds when the test ends, however it ends.
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// True (and says why) when the tools are missing outside CI; fails in CI.
 fn skipped() -> bool {
-    let missing: Vec<_> = ["dbus-daemon", "Xvfb", "xdotool"].into_iter().filter(|t| !have(t)).collect();
-    if missing.is_empty() {
-        return false;
-    }
-    let message = format!("needs {} (scripts/install-deps.sh: dbus, xvfb, xdotool)", missing.join(", "));
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-    eprintln!("SKIPPED: {message}");
-    true
+    !tools_present(&["dbus-daemon", "Xvfb", "xdotool", "xdpyinfo"], "dbus xvfb xdotool x11-utils")
 }
 
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(start.elapsed() < LIMIT, "{what}: not within {LIMIT:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Runs xdotool on `display`, returning its stdout when it succeeded.
-fn xdotool_on(display: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new("xdotool").args(args).env("DISPLAY", display).stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+fn wait_for<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    x11::wait_for(what, LIMIT, probe)
 }
 
 /// A private session: a D-Bus session bus, an X server, and the directories knock-gui keeps its state in.
@@ -115,43 +78,7 @@ impl Session {
                 .expect("dbus-daemon starts"),
         );
         wait_for("the private bus's socket", || socket.exists().then_some(()));
-        // Not the same number run after run (an X server of the last run may still be going away), nor
-        // in two tests of this run at once; a number another X server took meanwhile is skipped.
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let base = 600 + std::process::id() % 300;
-        let display = loop {
-            let number = base + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            assert!(number < base + 100, "no free X display number");
-            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
-                || Path::new(&format!("/tmp/.X{number}-lock")).exists()
-            {
-                continue;
-            }
-            let display = format!(":{number}");
-            let mut xvfb = Command::new("Xvfb")
-                .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb starts");
-            let started = Instant::now();
-            let answers = loop {
-                if xvfb.try_wait().expect("wait").is_some() {
-                    break false;
-                }
-                if xdotool_on(&display, &["getdisplaygeometry"]).is_some() {
-                    break true;
-                }
-                if started.elapsed() > LIMIT {
-                    break false;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            };
-            children.0.push(xvfb);
-            if answers {
-                break display;
-            }
-        };
+        let display = start_xvfb(600, "1280x800", &mut children);
         Session { bus: format!("unix:path={}", socket.display()), display, children, dir, app_pid: None }
     }
 
@@ -208,9 +135,7 @@ impl Session {
     }
 
     fn xdotool(&self, args: &[&str]) -> Option<String> {
-        let out =
-            Command::new("xdotool").args(args).env("DISPLAY", &self.display).stderr(Stdio::null()).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        x11::run_on(&self.display, "xdotool", args)
     }
 
     /// knock-gui's mapped (visible) windows (by the process id winit sets on them, _NET_WM_PID).

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Kills the processes it holds when the test ends, however it ends.
@@ -60,34 +61,49 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Optio
 
 /// Starts Xvfb with a screen of `size` ("1280x800") on a free display number from `first` on, added to
 /// `children`, and waits until a client (xdpyinfo) can talk to it. Returns the display (":N").
-/// Test binaries pass different `first` numbers; the process id varies it too, as an X server of the last
-/// run may still be going away.
+/// Test binaries pass different `first` numbers; the process id varies it too (an X server of the last
+/// run may still be going away), a counter keeps two tests of one binary apart, and a number another X
+/// server took meanwhile (Xvfb exits) is skipped.
 pub fn start_xvfb(first: u32, size: &str, children: &mut Children) -> String {
-    let start = first + std::process::id() % 100;
-    let number = (start..start + 100)
-        .find(|n| {
-            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        })
-        .expect("a free X display number");
-    let display = format!(":{number}");
-    children.0.push(
-        Command::new("Xvfb")
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = first + std::process::id() % 100;
+    loop {
+        let number = base + NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(number < base + 100, "no free X display number from {base}");
+        if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+            || Path::new(&format!("/tmp/.X{number}-lock")).exists()
+        {
+            continue;
+        }
+        let display = format!(":{number}");
+        let mut xvfb = Command::new("Xvfb")
             .args([display.as_str(), "-screen", "0", &format!("{size}x24"), "-nolisten", "tcp"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("Xvfb starts"),
-    );
-    wait_for("Xvfb answers", Duration::from_secs(20), || {
-        Command::new("xdpyinfo")
-            .env("DISPLAY", &display)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-            .then_some(())
-    });
-    display
+            .expect("Xvfb starts");
+        let started = Instant::now();
+        let answers = loop {
+            if xvfb.try_wait().ok().flatten().is_some() {
+                break false;
+            }
+            let answered = Command::new("xdpyinfo")
+                .env("DISPLAY", &display)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if answered {
+                break true;
+            }
+            assert!(started.elapsed() < Duration::from_secs(40), "Xvfb on {display} did not answer within 40 s");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        children.0.push(xvfb);
+        if answers {
+            return display;
+        }
+    }
 }
 
 /// The real knock-gui on `display`, reading `profiles`, with HOME and the XDG dirs under `temp`; its
