@@ -122,6 +122,17 @@ pub(crate) fn log_since(path: &std::path::Path, offset: u64) -> String {
     }
 }
 
+/// Whether `text` has `number` as a number of its own: not inside a longer number, nor among the digits
+/// after a decimal point. For "a secret port is never printed" checks: an `"elapsed_ms": 0.158345` once
+/// matched the secret port 58345.
+pub fn mentions_number(text: &str, number: &str) -> bool {
+    text.match_indices(number).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + number.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit() || c == '.') && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
 /// Polls `cond` every 10 ms until it returns true or `timeout` passes; returns the last result.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -170,6 +181,15 @@ macro_rules! __function_name {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_inside_a_longer_number_or_a_fraction_is_not_a_mention() {
+        assert!(mentions_number("hit 58345:tcp", "58345"));
+        assert!(mentions_number("58345", "58345"));
+        assert!(mentions_number("ports 47123,58345", "58345"));
+        assert!(!mentions_number("\"elapsed_ms\": 0.158345", "58345"));
+        assert!(!mentions_number("1583459", "58345"));
+    }
 
     #[test]
     fn tail_keeps_the_end_at_a_char_boundary() {

@@ -8,8 +8,8 @@ use std::fs::File;
 use std::process::{Command, Output, Stdio};
 
 use knock_e2e::bins::knock_cli_path;
-use knock_e2e::text;
 use knock_e2e::{Lab, lab_or_skip};
+use knock_e2e::{mentions_number, text};
 
 /// A secret sequence: three ports that appear nowhere else in the lab (not in addresses, not in times).
 const SECRET: &str = "47123,51234:udp,58345";
@@ -30,7 +30,7 @@ fn cli(lab: &Lab, args: &[&str]) -> Output {
 fn assert_no_secret(out: &Output, what: &str) {
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     for port in SECRET_PORTS {
-        assert!(!all.contains(port), "{what} printed the secret port {port}:\n{}", text(out));
+        assert!(!mentions_number(&all, port), "{what} printed the secret port {port}:\n{}", text(out));
     }
     assert_ne!(out.status.code(), Some(101), "{what} panicked:\n{}", text(out));
 }
