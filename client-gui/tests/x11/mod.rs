@@ -77,7 +77,10 @@ pub fn start_xvfb(first: u32, size: &str, children: &mut Children) -> String {
         }
         let display = format!(":{number}");
         let mut xvfb = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", &format!("{size}x24"), "-nolisten", "tcp"])
+            // -noreset: without it the server resets when its last client (the readiness probe below)
+            // disconnects, and a client connecting during the reset is refused ("Failed to open
+            // connection to X server", seen in a CI run); scripts/xvfb.sh starts it the same way.
+            .args([display.as_str(), "-screen", "0", &format!("{size}x24"), "-nolisten", "tcp", "-noreset"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
