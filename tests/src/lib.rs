@@ -112,6 +112,7 @@ pub fn tail(text: &str, max: usize) -> &str {
 
 /// What a log file shared by several runs in one lab holds from byte `offset` on (the end of the file when
 /// this run started): this run's lines only. Empty while the file does not exist.
+#[cfg(target_os = "linux")]
 pub(crate) fn log_since(path: &std::path::Path, offset: u64) -> String {
     match std::fs::read(path) {
         Ok(bytes) => {
